@@ -1,0 +1,262 @@
+//! Postfix-format mail logging.
+//!
+//! Owns the one place where log lines are written: the syslog-style prefix
+//! `Mon DD HH:MM:SS host NAME/PROGRAM[PID]: ` (NAME is `syslog_name`, default
+//! `postfix`, so that existing Postfix log tools such as pflogsumm read our
+//! logs), the sink (`maillog_file` or stderr), and the sanitising of
+//! untrusted text before it reaches a log line.
+//!
+//! Every component logs through [`info`] / [`warning`] with its Postfix
+//! program name (`smtpd`, `cleanup`, `qmgr`, `local`, ...).
+#![forbid(unsafe_code)]
+
+use std::fmt::Display;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+/// Where log lines go and how they are prefixed.
+struct Sink {
+    out: Mutex<Box<dyn Write + Send>>,
+    hostname: String,
+    syslog_name: String,
+    pid: u32,
+}
+
+static SINK: OnceLock<Sink> = OnceLock::new();
+
+/// Log destination chosen at start-up.
+pub enum LogTarget<'a> {
+    /// Standard error (Postfix's `maillog_file` empty in our embedded mode).
+    Stderr,
+    /// Append to a file (`maillog_file`).
+    File(&'a Path),
+}
+
+/// Install the global sink. Later calls are ignored (first one wins), which
+/// lets tests that share a process call it freely.
+pub fn init(target: LogTarget<'_>, hostname: &str, syslog_name: &str) -> std::io::Result<()> {
+    let out: Box<dyn Write + Send> = match target {
+        LogTarget::Stderr => Box::new(std::io::stderr()),
+        LogTarget::File(path) => {
+            if let Some(parent) = path.parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)?;
+                }
+            }
+            Box::new(OpenOptions::new().create(true).append(true).open(path)?)
+        }
+    };
+    let short_host = hostname.split('.').next().unwrap_or(hostname).to_string();
+    let _ = SINK.set(Sink {
+        out: Mutex::new(out),
+        hostname: short_host,
+        syslog_name: syslog_name.to_string(),
+        pid: std::process::id(),
+    });
+    Ok(())
+}
+
+/// Format one complete log line (without the trailing newline).
+pub fn format_line(hostname: &str, syslog_name: &str, program: &str, pid: u32, msg: &str) -> String {
+    let now = chrono::Local::now();
+    format!(
+        "{} {} {}/{}[{}]: {}",
+        now.format("%b %e %H:%M:%S"),
+        hostname,
+        syslog_name,
+        program,
+        pid,
+        msg
+    )
+}
+
+fn emit(program: &str, msg: &str) {
+    match SINK.get() {
+        Some(sink) => {
+            let line = format_line(&sink.hostname, &sink.syslog_name, program, sink.pid, msg);
+            if let Ok(mut out) = sink.out.lock() {
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        }
+        None => {
+            let line = format_line("localhost", "postfix", program, std::process::id(), msg);
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Log an informational line for `program` (e.g. `"smtpd"`).
+pub fn info(program: &str, msg: impl Display) {
+    emit(program, &msg.to_string());
+}
+
+/// Log `warning: MSG` for `program`.
+pub fn warning(program: &str, msg: impl Display) {
+    emit(program, &format!("warning: {msg}"));
+}
+
+/// Log `fatal: MSG` for `program` (the caller decides whether to exit).
+pub fn fatal(program: &str, msg: impl Display) {
+    emit(program, &format!("fatal: {msg}"));
+}
+
+/// Replace non-printable characters in untrusted text with `?`, as Postfix
+/// does before logging client-supplied data, and cap the length.
+pub fn sanitize(text: &str) -> String {
+    const MAX: usize = 1000;
+    let mut out = String::with_capacity(text.len().min(MAX));
+    for ch in text.chars().take(MAX) {
+        if ch.is_control() {
+            out.push('?');
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// Escape bytes as Postfix does in `improper command pipelining` lines:
+/// CR and LF as `\r` and `\n`, other non-printables as `\ooo`, at most `max`
+/// input bytes.
+pub fn escape_bytes(data: &[u8], max: usize) -> String {
+    let mut out = String::new();
+    for &b in data.iter().take(max) {
+        match b {
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\{b:03o}")),
+        }
+    }
+    out
+}
+
+/// The parts of a `reject:` (or `warn:`, `reject_warning:` ...) log line:
+/// `ID: ACTION: STAGE from name[addr]: REPLY; from=<S> to=<R> proto=P helo=<H>`.
+pub struct ActionLine<'a> {
+    /// Queue id, or `None` for `NOQUEUE`.
+    pub queue_id: Option<&'a str>,
+    /// `reject`, `reject_warning`, `warn`, `info`, `hold`, `discard`, ...
+    pub action: &'a str,
+    /// `CONNECT`, `HELO`, `EHLO`, `MAIL`, `RCPT`, `DATA`, `END-OF-MESSAGE`, `VRFY`, `ETRN`.
+    pub stage: &'a str,
+    /// `name[addr]`.
+    pub client: &'a str,
+    /// The reply or text, e.g. `554 5.7.1 <x@y>: Relay access denied`.
+    pub text: &'a str,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    /// `SMTP` or `ESMTP`; `None` before any HELO/EHLO.
+    pub proto: Option<&'a str>,
+    pub helo: Option<&'a str>,
+}
+
+impl ActionLine<'_> {
+    /// Render the line exactly as Postfix's smtpd does.
+    pub fn render(&self) -> String {
+        let mut line = format!(
+            "{}: {}: {} from {}: {};",
+            self.queue_id.unwrap_or("NOQUEUE"),
+            self.action,
+            self.stage,
+            self.client,
+            sanitize(self.text)
+        );
+        if let Some(from) = self.from {
+            line.push_str(&format!(" from=<{}>", sanitize(from)));
+        }
+        if let Some(to) = self.to {
+            line.push_str(&format!(" to=<{}>", sanitize(to)));
+        }
+        if let Some(proto) = self.proto {
+            line.push_str(&format!(" proto={proto}"));
+        }
+        if let Some(helo) = self.helo {
+            line.push_str(&format!(" helo=<{}>", sanitize(helo)));
+        }
+        line
+    }
+
+    /// Render and write the line to the smtpd log.
+    pub fn log(&self) {
+        info("smtpd", self.render());
+    }
+}
+
+/// Format a delay in seconds the way Postfix does (two significant digits,
+/// `delay_logging_resolution_limit` = 2): `0.01`, `0.5`, `3.2`, `33`, `120`.
+pub fn format_delay(secs: f64) -> String {
+    if secs <= 0.0 {
+        return "0".to_string();
+    }
+    if secs >= 10.0 {
+        return format!("{}", secs.round() as u64);
+    }
+    if secs >= 1.0 {
+        let v = (secs * 10.0).round() / 10.0;
+        return trim_zeros(format!("{v:.1}"));
+    }
+    if secs < 0.01 {
+        return "0".to_string();
+    }
+    let v = (secs * 100.0).round() / 100.0;
+    trim_zeros(format!("{v:.2}"))
+}
+
+fn trim_zeros(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reject_line_has_postfix_layout() {
+        let line = ActionLine {
+            queue_id: None,
+            action: "reject",
+            stage: "RCPT",
+            client: "localhost[127.0.0.1]",
+            text: "554 5.7.1 <x@far.example>: Relay access denied",
+            from: Some("a@ext.example"),
+            to: Some("x@far.example"),
+            proto: Some("ESMTP"),
+            helo: Some("client.example"),
+        }
+        .render();
+        assert_eq!(
+            line,
+            "NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 554 5.7.1 <x@far.example>: Relay access denied; from=<a@ext.example> to=<x@far.example> proto=ESMTP helo=<client.example>"
+        );
+    }
+
+    #[test]
+    fn delays_have_two_significant_digits() {
+        assert_eq!(format_delay(0.0), "0");
+        assert_eq!(format_delay(0.004), "0");
+        assert_eq!(format_delay(0.013), "0.01");
+        assert_eq!(format_delay(0.5), "0.5");
+        assert_eq!(format_delay(3.24), "3.2");
+        assert_eq!(format_delay(33.4), "33");
+    }
+
+    #[test]
+    fn escapes_pipelined_bytes() {
+        assert_eq!(escape_bytes(b"EHLO x\r\n", 100), "EHLO x\\r\\n");
+    }
+
+    #[test]
+    fn sanitizes_controls() {
+        assert_eq!(sanitize("a\u{1}b"), "a?b");
+    }
+}
