@@ -1,1 +1,153 @@
-fn main() {}
+//! The `gatepost` binary: one program, Postfix-style subcommands
+//! (`serve`, `postconf`, `postmap`, `postalias`, `policy-test`).
+//! `gatepost -c DIR CMD` reads `DIR/main.cf` and `DIR/master.cf` like
+//! `postfix -c DIR`; without `-c`, the embedded defaults apply, with
+//! `./gatepost.d/main.cf` layered on top when it exists.
+#![forbid(unsafe_code)]
+
+mod policy_test;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use gatepost_config::{Config, PostconfMode};
+
+#[derive(Parser, Debug)]
+#[command(name = "gatepost", version, about = "A Postfix-compatible mail transfer agent")]
+struct Cli {
+    /// Configuration directory holding main.cf (and optionally master.cf).
+    #[arg(short = 'c', long = "config-dir", global = true)]
+    config_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the mail server: SMTP listeners, queue manager, delivery.
+    Serve,
+    /// Show configuration parameters, like Postfix's postconf.
+    #[command(disable_help_flag = true)]
+    Postconf {
+        /// Print help.
+        #[arg(long = "help", action = clap::ArgAction::Help)]
+        help: Option<bool>,
+        /// Show only parameters set explicitly in main.cf.
+        #[arg(short = 'n')]
+        non_default: bool,
+        /// Show default values.
+        #[arg(short = 'd')]
+        defaults: bool,
+        /// Show values only, without `name = `.
+        #[arg(short = 'h')]
+        values_only: bool,
+        /// Parameter names; all parameters when none are given.
+        names: Vec<String>,
+    },
+    /// Build a lookup table from its source file, or query it (-q).
+    Postmap {
+        /// Look up KEY instead of building the table.
+        #[arg(short = 'q')]
+        query: Option<String>,
+        /// The table, as TYPE:NAME (e.g. hash:/etc/postfix/access).
+        table: String,
+    },
+    /// Build an alias table (aliases(5) format), or query it (-q).
+    Postalias {
+        #[arg(short = 'q')]
+        query: Option<String>,
+        table: String,
+    },
+    /// Show how the restrictions decide for a client, HELO, sender and recipient.
+    PolicyTest(policy_test::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gatepost: fatal: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let cfg = load_config(cli.config_dir.as_deref())?;
+    match cli.command {
+        Cmd::Serve => serve::serve(cfg),
+        Cmd::Postconf {
+            help: _,
+            non_default,
+            defaults,
+            values_only,
+            names,
+        } => {
+            let mode = if defaults {
+                PostconfMode::Defaults
+            } else if non_default {
+                PostconfMode::NonDefault
+            } else {
+                PostconfMode::Current
+            };
+            let out = gatepost_config::postconf(&cfg, mode, &names, values_only)?;
+            print!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Postmap { query, table } => table_command(query, &table, false),
+        Cmd::Postalias { query, table } => table_command(query, &table, true),
+        Cmd::PolicyTest(args) => policy_test::run(&cfg, args),
+    }
+}
+
+/// `postmap` / `postalias`: build, or query with `-q` (exit 1 when not found).
+fn table_command(query: Option<String>, spec: &str, aliases: bool) -> Result<ExitCode> {
+    let spec = if spec.contains(':') { spec.to_string() } else { format!("hash:{spec}") };
+    match query {
+        Some(key) => {
+            let table = if aliases {
+                gatepost_table::open_alias_table(&spec)
+            } else {
+                gatepost_table::open_table(&spec)
+            }
+            .with_context(|| format!("open {spec}"))?;
+            match table.lookup(&key).with_context(|| format!("lookup {key} in {spec}"))? {
+                Some(value) => {
+                    println!("{value}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => Ok(ExitCode::from(1)),
+            }
+        }
+        None => {
+            if aliases {
+                gatepost_table::postalias_build(&spec)
+            } else {
+                gatepost_table::postmap_build(&spec)
+            }
+            .with_context(|| format!("build {spec}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load_config(dir: Option<&std::path::Path>) -> Result<Config> {
+    let cfg = match dir {
+        Some(dir) => Config::load_dir(dir).with_context(|| format!("configuration in {}", dir.display()))?,
+        None => Config::load_default().context("embedded configuration")?,
+    };
+    for warning in cfg.warnings() {
+        eprintln!("gatepost: warning: {warning}");
+    }
+    Ok(cfg)
+}

@@ -1,10 +1,19 @@
 //! Sans-IO SMTP protocol pieces shared by the server, the policy engine and
-//! the delivery agents: replies, command-line parsing with limits, RFC 5321
-//! path parsing, and DATA framing (dot-stuffing, bare-LF modes).
+//! the delivery agents: replies, command-line reading with limits, command
+//! parsing, RFC 5321 path parsing, and DATA framing (dot-stuffing, bare-LF
+//! modes).
 //!
 //! Nothing in this crate does I/O; callers feed bytes and get values back.
 #![forbid(unsafe_code)]
 
+pub mod address;
+pub mod command;
+pub mod data;
+pub mod line;
 pub mod reply;
 
+pub use address::{parse_path, Path, PathError};
+pub use command::{Command, Verb};
+pub use data::{BareNewlineMode, DataEvent, DataReader};
+pub use line::{CommandLine, LineReader};
 pub use reply::Reply;

@@ -1,0 +1,371 @@
+//! `Config`: a loaded configuration. Explicit settings are stored raw with
+//! their origin (`FILE, line N`) and expanded on read; unset parameters fall
+//! back to the registry default (text or computed). Owns loading (`main.cf`,
+//! `master.cf`, the embedded defaults), validation of implemented
+//! parameters by kind, the unimplemented-parameter warnings, and the typed
+//! getters (which never fail: an invalid value falls back to the default).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::expand::expand;
+use crate::kind::{parse_bool, parse_int, parse_time, Kind};
+use crate::lex::parse_settings;
+use crate::list::split_list;
+use crate::master_cf::parse_master_cf;
+use crate::registry::{is_postfix_parameter, param, Computed, DefaultValue, REGISTRY};
+use crate::service::SmtpdService;
+use crate::system;
+
+/// Source name of [`Config::embedded`].
+pub const EMBEDDED_SOURCE: &str = "embedded defaults";
+
+/// Directory that [`Config::load_default`] layers over the embedded defaults.
+pub const DEFAULT_CONFIG_DIR: &str = "./gatepost.d";
+
+/// Explicit settings of the embedded defaults (shown by `postconf -n`).
+const EMBEDDED_SETTINGS: &[(&str, &str)] = &[
+    ("queue_directory", "./var/spool"),
+    ("mail_spool_directory", "./var/mail/"),
+    ("home_mailbox", ""),
+    ("local_recipient_maps", ""),
+    ("alias_maps", ""),
+    ("alias_database", ""),
+    ("inet_interfaces", "127.0.0.1"),
+    ("mynetworks", "127.0.0.1/32 [::1]/128"),
+    ("maillog_file", ""),
+];
+
+/// One explicit setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    value: String,
+    origin: Option<(String, usize)>,
+}
+
+/// A loaded configuration. Values are stored raw and expanded on read.
+#[derive(Debug, Clone)]
+pub struct Config {
+    source: String,
+    explicit: BTreeMap<String, Entry>,
+    warnings: Vec<String>,
+    services: Vec<SmtpdService>,
+    /// Unimplemented Postfix parameters already warned about.
+    warned: BTreeSet<String>,
+}
+
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+impl Config {
+    /// Postfix's built-in defaults only: nothing set, `smtp inet ... smtpd`.
+    fn postfix_defaults(source: &str) -> Config {
+        Config {
+            source: source.to_string(),
+            explicit: BTreeMap::new(),
+            warnings: Vec::new(),
+            services: vec![SmtpdService::postfix_default()],
+            warned: BTreeSet::new(),
+        }
+    }
+
+    /// gatepost's embedded defaults (no config file): Postfix defaults plus the
+    /// explicit embedded settings (listen 127.0.0.1:2525, spool under ./var ...).
+    pub fn embedded() -> Config {
+        let mut cfg = Config::postfix_defaults(EMBEDDED_SOURCE);
+        for (name, value) in EMBEDDED_SETTINGS {
+            cfg.set(name, value);
+        }
+        cfg.services = vec![SmtpdService {
+            name: "127.0.0.1:2525".to_string(),
+            host: Some("127.0.0.1".to_string()),
+            port: 2525,
+            overrides: Vec::new(),
+        }];
+        cfg
+    }
+
+    /// The embedded defaults, then `./gatepost.d/main.cf` (and `master.cf`)
+    /// layered on top when that file exists; validates values.
+    pub fn load_default() -> Result<Config, ConfigError> {
+        Config::load_layered(Path::new(DEFAULT_CONFIG_DIR))
+    }
+
+    /// The embedded defaults with `DIR/main.cf` and `DIR/master.cf` layered
+    /// on top, each only when it exists; validates values.
+    pub fn load_layered(dir: &Path) -> Result<Config, ConfigError> {
+        let mut cfg = Config::embedded();
+        let main_cf = dir.join("main.cf");
+        if main_cf.is_file() {
+            let name = main_cf.display().to_string();
+            cfg.apply_main_cf(&read_file(&main_cf)?, &name)?;
+            cfg.source = format!("{EMBEDDED_SOURCE} + {name}");
+        }
+        cfg.apply_master_cf_if_present(dir)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Read `DIR/main.cf` and, when present, `DIR/master.cf`; validates values.
+    pub fn load_dir(dir: &Path) -> Result<Config, ConfigError> {
+        let main_cf = dir.join("main.cf");
+        let name = main_cf.display().to_string();
+        let mut cfg = Config::postfix_defaults(&name);
+        cfg.apply_main_cf(&read_file(&main_cf)?, &name)?;
+        cfg.apply_master_cf_if_present(dir)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parse main.cf text (file name used in messages); validates values.
+    pub fn parse_main_cf(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let mut cfg = Config::postfix_defaults(file);
+        cfg.apply_main_cf(text, file)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Layer main.cf text over the current settings.
+    fn apply_main_cf(&mut self, text: &str, file: &str) -> Result<(), ConfigError> {
+        let settings = parse_settings(text, file, &mut self.warnings)?;
+        let mut seen_here: BTreeSet<String> = BTreeSet::new();
+        for setting in settings {
+            if !seen_here.insert(setting.name.clone()) {
+                if let Some(old) = self.explicit.get(&setting.name) {
+                    if old.value != setting.value {
+                        self.warnings.push(format!(
+                            "{file}, line {}: overriding earlier entry: {}={}",
+                            setting.line, setting.name, old.value
+                        ));
+                    }
+                }
+            }
+            if param(&setting.name).is_none()
+                && is_postfix_parameter(&setting.name)
+                && self.warned.insert(setting.name.clone())
+            {
+                self.warnings.push(format!(
+                    "{}: parameter is not implemented by gatepost; ignored",
+                    setting.name
+                ));
+            }
+            self.explicit.insert(
+                setting.name,
+                Entry {
+                    value: setting.value,
+                    origin: Some((file.to_string(), setting.line)),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Replace the services with those of `DIR/master.cf` when it exists.
+    fn apply_master_cf_if_present(&mut self, dir: &Path) -> Result<(), ConfigError> {
+        let master_cf = dir.join("master.cf");
+        if !master_cf.is_file() {
+            return Ok(());
+        }
+        let parsed = parse_master_cf(&read_file(&master_cf)?, &master_cf.display().to_string())?;
+        self.services = parsed.services;
+        self.warnings.extend(parsed.warnings);
+        Ok(())
+    }
+
+    /// Human description of where the config came from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Set a value (e.g. `-o` override or test setting). Not validated.
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.explicit.insert(
+            name.to_string(),
+            Entry {
+                value: value.to_string(),
+                origin: None,
+            },
+        );
+    }
+
+    /// A copy with master.cf `-o` overrides applied.
+    pub fn with_overrides(&self, overrides: &[(String, String)]) -> Config {
+        let mut cfg = self.clone();
+        for (name, value) in overrides {
+            cfg.set(name, value);
+        }
+        cfg
+    }
+
+    /// Where a setting came from, for error messages.
+    fn location(&self, name: &str) -> String {
+        match self.origin(name) {
+            Some((file, line)) => format!("{file}, line {line}"),
+            None => self.source.clone(),
+        }
+    }
+
+    /// Re-validate all implemented parameters (after `set`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for spec in REGISTRY {
+            if matches!(spec.default, DefaultValue::Computed(_)) && self.raw(spec.name).is_none() {
+                continue;
+            }
+            let raw = self.raw_or_default(spec.name, true).unwrap_or_default();
+            let expansion = expand(&raw, &|n| self.raw_or_default(n, true));
+            let bad = |why: String| ConfigError::BadValue {
+                location: self.location(spec.name),
+                name: spec.name.to_string(),
+                value: raw.clone(),
+                why,
+            };
+            if let Some(error) = expansion.errors.first() {
+                return Err(bad(error.clone()));
+            }
+            spec.kind.check(&expansion.value).map_err(bad)?;
+        }
+        Ok(())
+    }
+
+    /// Raw explicit value, if set.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.explicit.get(name).map(|e| e.value.as_str())
+    }
+
+    /// `(file, line)` where the parameter was set, if it came from a file.
+    pub fn origin(&self, name: &str) -> Option<(String, usize)> {
+        self.explicit.get(name).and_then(|e| e.origin.clone())
+    }
+
+    /// The registry default of an implemented parameter, raw (as `postconf
+    /// -d` prints it); computed defaults are computed. `None` for names that
+    /// are not implemented.
+    pub fn default_raw(&self, name: &str) -> Option<String> {
+        self.default_value(name, true)
+    }
+
+    fn default_value(&self, name: &str, allow_computed: bool) -> Option<String> {
+        match param(name)?.default {
+            DefaultValue::Text(text) => Some(text.to_string()),
+            DefaultValue::Computed(which) if allow_computed => Some(self.compute(which)),
+            DefaultValue::Computed(_) => None,
+        }
+    }
+
+    /// Explicit value, else default. Computed defaults are skipped when
+    /// `allow_computed` is false, which breaks `myhostname`/`mydomain` loops.
+    fn raw_or_default(&self, name: &str, allow_computed: bool) -> Option<String> {
+        match self.raw(name) {
+            Some(value) => Some(value.to_string()),
+            None => self.default_value(name, allow_computed),
+        }
+    }
+
+    fn expand_plain(&self, text: &str) -> String {
+        expand(text, &|n| self.raw_or_default(n, false)).value
+    }
+
+    fn compute(&self, which: Computed) -> String {
+        match which {
+            Computed::MyHostname => {
+                let domain = self.raw("mydomain").map(|d| self.expand_plain(d));
+                system::fqdn(system::system_hostname(), domain.as_deref())
+            }
+            Computed::MyDomain => {
+                let host = match self.raw("myhostname") {
+                    Some(h) => self.expand_plain(h),
+                    None => system::fqdn(system::system_hostname(), None),
+                };
+                system::domain_of(&host)
+            }
+            Computed::MyNetworks => {
+                let style = self
+                    .raw_or_default("mynetworks_style", false)
+                    .map(|s| self.expand_plain(&s))
+                    .unwrap_or_default();
+                system::mynetworks(style.trim(), system::system_interfaces())
+            }
+        }
+    }
+
+    /// Expand arbitrary text against this configuration (`$name` etc.).
+    pub fn expand(&self, text: &str) -> String {
+        expand(text, &|n| self.raw_or_default(n, true)).value
+    }
+
+    /// Expanded value; the default when unset; empty when unknown.
+    pub fn get(&self, name: &str) -> String {
+        match self.raw_or_default(name, true) {
+            Some(raw) => self.expand(&raw),
+            None => String::new(),
+        }
+    }
+
+    /// The expanded registry default (used when an explicit value is invalid).
+    fn expanded_default(&self, name: &str) -> Option<String> {
+        self.default_raw(name).map(|raw| self.expand(&raw))
+    }
+
+    /// Parse `get(name)`, falling back to the parsed default.
+    fn typed<T>(&self, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        parse(self.get(name).trim())
+            .ok()
+            .or_else(|| self.expanded_default(name).and_then(|d| parse(d.trim()).ok()))
+    }
+
+    pub fn get_bool(&self, name: &str) -> bool {
+        self.typed(name, parse_bool).unwrap_or(false)
+    }
+
+    pub fn get_int(&self, name: &str) -> i64 {
+        match param(name).map(|p| p.kind) {
+            Some(Kind::Time(unit)) => self
+                .typed(name, |v| parse_time(v, unit))
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+            _ => self.typed(name, parse_int).unwrap_or(0),
+        }
+    }
+
+    /// Time value using the parameter's default unit.
+    pub fn get_time(&self, name: &str) -> Duration {
+        let unit = match param(name).map(|p| p.kind) {
+            Some(Kind::Time(unit)) => unit,
+            _ => 's',
+        };
+        self.typed(name, |v| parse_time(v, unit))
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// Expanded value split as a Postfix list (commas/whitespace, braces kept).
+    pub fn get_list(&self, name: &str) -> Vec<String> {
+        split_list(&self.get(name))
+    }
+
+    /// Warnings collected while loading (unimplemented parameters, overrides...).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Explicitly set parameters, sorted by name, raw values.
+    pub fn explicit(&self) -> Vec<(String, String)> {
+        self.explicit
+            .iter()
+            .map(|(name, entry)| (name.clone(), entry.value.clone()))
+            .collect()
+    }
+
+    /// The smtpd services to listen on.
+    pub fn services(&self) -> Vec<SmtpdService> {
+        self.services.clone()
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,301 @@
+//! Tests of `Config`: loading, layering, warnings, validation and getters.
+
+use super::*;
+use crate::postconf::{postconf, PostconfMode};
+
+fn cfg(text: &str) -> Config {
+    Config::parse_main_cf(text, "main.cf").expect("valid main.cf")
+}
+
+#[test]
+fn live_expansion_example_through_main_cf() {
+    let c = cfg("myvar = hello\nemptyvar =\n\
+        test = [${myvar?yes}] [${undefined_thing:fallback}] [${myvar?{A}:{B}}] \
+        [${emptyvar?{A}:{B}}] [$$literal] [${emptyvar:E}] [${myvar:E}] \
+        [${{$myvar} == {hello} ? {EQ} : {NE}}]\n");
+    assert_eq!(c.get("test"), "[yes] [fallback] [A] [B] [$literal] [E] [] [EQ]");
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+}
+
+#[test]
+fn defaults_are_expanded_at_compatibility_level_3_6() {
+    let c = cfg("myhostname = mx.example.com\n");
+    let cases = [
+        ("smtpd_banner", "mx.example.com ESMTP Postfix"),
+        ("mydomain", "example.com"),
+        ("myorigin", "mx.example.com"),
+        ("mydestination", "mx.example.com, localhost.example.com, localhost"),
+        (
+            "smtpd_relay_restrictions",
+            "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination",
+        ),
+        ("relay_domains", ""),
+        ("mynetworks_style", "host"),
+        ("append_dot_mydomain", "no"),
+        ("smtputf8_enable", "yes"),
+        ("smtpd_relay_before_recipient_restrictions", "yes"),
+        ("smtpd_timeout", "300s"),
+        ("smtpd_hard_error_limit", "20"),
+        ("syslog_name", "postfix"),
+        ("local_transport", "local:mx.example.com"),
+        ("unknown_address_tempfail_action", "defer_if_permit"),
+        ("smtpd_forbid_bare_newline", "normalize"),
+        ("virtual_alias_domains", ""),
+        ("no_such_parameter_at_all", ""),
+    ];
+    for (name, want) in cases {
+        assert_eq!(c.get(name), want, "{name}");
+    }
+    assert_eq!(c.get("smtpd_forbid_bare_newline_exclusions"), c.get("mynetworks"));
+}
+
+#[test]
+fn lower_compatibility_level_restores_old_defaults() {
+    let c = cfg("compatibility_level = 0\nmydestination = example.org\n");
+    assert_eq!(c.get("relay_domains"), "example.org");
+    assert_eq!(c.get("smtpd_relay_restrictions"), "");
+    assert_eq!(c.get("mynetworks_style"), "subnet");
+    assert!(!c.get_bool("smtputf8_enable"));
+    assert!(c.get_bool("append_dot_mydomain"));
+}
+
+#[test]
+fn typed_getters() {
+    let c = cfg("delay_warning_time = 4\nsmtpd_error_sleep_time = 2m\nmaximal_queue_lifetime = 2\n\
+         bounce_queue_lifetime = 1w\nsmtpd_helo_required = YES\nmessage_size_limit = 1024\n");
+    let times = [
+        ("delay_warning_time", 4 * 3600),
+        ("smtpd_error_sleep_time", 120),
+        ("maximal_queue_lifetime", 2 * 86_400),
+        ("bounce_queue_lifetime", 604_800),
+        ("smtpd_timeout", 300),
+        ("queue_run_delay", 300),
+        ("maximal_backoff_time", 4000),
+        ("minimal_backoff_time", 300),
+    ];
+    for (name, secs) in times {
+        assert_eq!(c.get_time(name), Duration::from_secs(secs), "{name}");
+    }
+    assert_eq!(c.get_int("delay_warning_time"), 4 * 3600);
+    assert!(c.get_bool("smtpd_helo_required"));
+    assert!(c.get_bool("smtpd_forbid_unauth_pipelining"));
+    assert!(!c.get_bool("disable_vrfy_command"));
+    assert!(!c.get_bool("no_such_parameter"));
+    let ints = [
+        ("message_size_limit", 1024),
+        ("line_length_limit", 2048),
+        ("smtpd_client_connection_count_limit", 50),
+        ("smtpd_junk_command_limit", 100),
+        ("unknown_local_recipient_reject_code", 550),
+        ("relay_domains_reject_code", 554),
+        ("no_such_parameter", 0),
+    ];
+    for (name, want) in ints {
+        assert_eq!(c.get_int(name), want, "{name}");
+    }
+    assert_eq!(
+        c.get_list("smtpd_relay_restrictions"),
+        ["permit_mynetworks", "permit_sasl_authenticated", "defer_unauth_destination"]
+    );
+    assert_eq!(
+        c.get_list("smtpd_forbidden_commands"),
+        ["CONNECT", "GET", "POST", "regexp:{{/^[^A-Z]/ Bogus}}"]
+    );
+}
+
+#[test]
+fn typed_getters_fall_back_to_default_after_bad_set() {
+    let mut c = cfg("");
+    c.set("smtpd_timeout", "soon");
+    c.set("smtpd_helo_required", "maybe");
+    c.set("message_size_limit", "big");
+    assert_eq!(c.get_time("smtpd_timeout"), Duration::from_secs(300));
+    assert!(!c.get_bool("smtpd_helo_required"));
+    assert_eq!(c.get_int("message_size_limit"), 10_240_000);
+    let err = c.validate().expect_err("invalid");
+    assert!(matches!(err, ConfigError::BadValue { .. }));
+}
+
+#[test]
+fn validation_errors_name_file_and_line() {
+    let cases = [
+        (
+            "myhostname = a.example\nsmtpd_helo_required = yess\n",
+            "main.cf, line 2: bad value for parameter smtpd_helo_required: \"yess\": expected yes or no",
+        ),
+        (
+            "# c\n\nsmtpd_timeout = 10x\n",
+            "main.cf, line 3: bad value for parameter smtpd_timeout: \"10x\": \
+             expected a time: a number with optional unit s, m, h, d or w",
+        ),
+        (
+            "message_size_limit = 10MB\n",
+            "main.cf, line 1: bad value for parameter message_size_limit: \"10MB\": expected a size in bytes",
+        ),
+        (
+            "smtpd_recipient_limit =\n  abc\n",
+            "main.cf, line 1: bad value for parameter smtpd_recipient_limit: \"abc\": expected an integer",
+        ),
+        (
+            "smtpd_forbid_bare_newline = sometimes\n",
+            "main.cf, line 1: bad value for parameter smtpd_forbid_bare_newline: \"sometimes\": \
+             expected one of: no, yes, normalize, reject",
+        ),
+        (
+            "reject_tempfail_action = reject\n",
+            "main.cf, line 1: bad value for parameter reject_tempfail_action: \"reject\": \
+             expected one of: defer_if_permit, defer",
+        ),
+        (
+            "smtpd_banner = $smtpd_banner x\n",
+            "main.cf, line 1: bad value for parameter smtpd_banner: \"$smtpd_banner x\": \
+             unreasonable macro call nesting: \"smtpd_banner\"",
+        ),
+        (
+            "my_flag = maybe\nsmtpd_helo_required = $my_flag\n",
+            "main.cf, line 2: bad value for parameter smtpd_helo_required: \"$my_flag\": expected yes or no",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = Config::parse_main_cf(text, "main.cf").expect_err(text);
+        assert_eq!(err.to_string(), want);
+    }
+    let err = Config::parse_main_cf("a = 1\nnot a setting\n", "/etc/postfix/main.cf")
+        .expect_err("syntax");
+    assert_eq!(
+        err.to_string(),
+        "/etc/postfix/main.cf, line 2: missing '=' after attribute name: \"not a setting\""
+    );
+}
+
+#[test]
+fn values_are_accepted_by_kind() {
+    let c = cfg("smtpd_forbid_bare_newline = reject\nsmtpd_helo_required = $my_yes\nmy_yes = yes\n\
+         smtpd_timeout = 1m\nunknown_address_tempfail_action = defer\n");
+    assert_eq!(c.get("smtpd_forbid_bare_newline"), "reject");
+    assert!(c.get_bool("smtpd_helo_required"));
+    assert_eq!(c.get_time("smtpd_timeout"), Duration::from_secs(60));
+}
+
+#[test]
+fn unimplemented_and_user_defined_parameters() {
+    let c = cfg("readme_directory = no\nsmtpd_tls_cert_file = /etc/ssl/x.pem\n\
+         my_restriction_class = reject_unauth_destination\nsmtpd_restriction_classes = my_restriction_class\n\
+         readme_directory = no\n");
+    assert_eq!(
+        c.warnings(),
+        [
+            "readme_directory: parameter is not implemented by gatepost; ignored",
+            "smtpd_tls_cert_file: parameter is not implemented by gatepost; ignored",
+        ]
+    );
+    assert_eq!(c.get("my_restriction_class"), "reject_unauth_destination");
+    assert_eq!(c.get("smtpd_tls_cert_file"), "/etc/ssl/x.pem");
+}
+
+#[test]
+fn overriding_earlier_entry_warns_when_values_differ() {
+    let c = cfg("relayhost = [a.example]\nbiff = no\nrelayhost = [b.example]\nbiff = no\n");
+    assert_eq!(
+        c.warnings(),
+        ["main.cf, line 3: overriding earlier entry: relayhost=[a.example]"]
+    );
+    assert_eq!(c.raw("relayhost"), Some("[b.example]"));
+    assert_eq!(c.origin("relayhost"), Some(("main.cf".to_string(), 3)));
+    assert_eq!(c.origin("biff"), Some(("main.cf".to_string(), 4)));
+    assert_eq!(c.origin("smtpd_banner"), None);
+}
+
+#[test]
+fn myhostname_and_mydomain_derive_from_each_other() {
+    let c = cfg("mydomain = example.net\n");
+    let host = c.get("myhostname");
+    assert!(host.contains('.'), "{host}");
+    if !system::system_hostname().contains('.') {
+        assert_eq!(host, format!("{}.example.net", system::system_hostname()));
+    }
+    let c = cfg("myhostname = $mydomain\n");
+    assert_eq!(c.get("mydomain"), "localdomain");
+    assert_eq!(c.get("myhostname"), "localdomain");
+    let c = cfg("myhostname = host.a.example\n");
+    assert_eq!(c.get("mydomain"), "a.example");
+}
+
+#[test]
+fn mynetworks_default_follows_style() {
+    let interfaces = system::system_interfaces();
+    let host = cfg("");
+    assert_eq!(host.get("mynetworks"), system::mynetworks("host", interfaces));
+    let subnet = cfg("mynetworks_style = subnet\n");
+    assert_eq!(subnet.get("mynetworks"), system::mynetworks("subnet", interfaces));
+    let set = cfg("mynetworks = 127.0.0.0/8\n");
+    assert_eq!(set.get("mynetworks"), "127.0.0.0/8");
+}
+
+#[test]
+fn embedded_defaults() {
+    let c = Config::embedded();
+    assert_eq!(c.source(), "embedded defaults");
+    assert!(c.warnings().is_empty());
+    c.validate().expect("embedded defaults are valid");
+    assert_eq!(c.get("queue_directory"), "./var/spool");
+    assert_eq!(c.get("mail_spool_directory"), "./var/mail/");
+    assert_eq!(c.get("inet_interfaces"), "127.0.0.1");
+    assert_eq!(c.get("mynetworks"), "127.0.0.1/32 [::1]/128");
+    assert_eq!(c.get("local_recipient_maps"), "");
+    assert_eq!(
+        c.services(),
+        [SmtpdService {
+            name: "127.0.0.1:2525".into(),
+            host: Some("127.0.0.1".into()),
+            port: 2525,
+            overrides: vec![],
+        }]
+    );
+    let n = postconf(&c, PostconfMode::NonDefault, &[], false).expect("postconf");
+    assert_eq!(
+        n,
+        "alias_database =\n\
+         alias_maps =\n\
+         home_mailbox =\n\
+         inet_interfaces = 127.0.0.1\n\
+         local_recipient_maps =\n\
+         mail_spool_directory = ./var/mail/\n\
+         maillog_file =\n\
+         mynetworks = 127.0.0.1/32 [::1]/128\n\
+         queue_directory = ./var/spool\n"
+    );
+}
+
+#[test]
+fn with_overrides_copies_and_sets() {
+    let base = cfg("smtpd_helo_required = no\n");
+    let over = base.with_overrides(&[
+        ("smtpd_helo_required".to_string(), "yes".to_string()),
+        ("syslog_name".to_string(), "postfix/submission".to_string()),
+    ]);
+    assert!(over.get_bool("smtpd_helo_required"));
+    assert_eq!(over.get("syslog_name"), "postfix/submission");
+    assert!(!base.get_bool("smtpd_helo_required"));
+    assert_eq!(over.origin("smtpd_helo_required"), None);
+    over.validate().expect("valid");
+}
+
+#[test]
+fn explicit_is_sorted_and_raw() {
+    let c = cfg("zz = $myhostname\naa = 1\nmyhostname = h.example\n");
+    assert_eq!(
+        c.explicit(),
+        [
+            ("aa".to_string(), "1".to_string()),
+            ("myhostname".to_string(), "h.example".to_string()),
+            ("zz".to_string(), "$myhostname".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn expand_arbitrary_text() {
+    let c = cfg("myhostname = h.example\n");
+    assert_eq!(c.expand("$myhostname ESMTP ${mail_name}"), "h.example ESMTP Postfix");
+}

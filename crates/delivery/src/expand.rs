@@ -1,0 +1,266 @@
+//! Local recipient expansion (Postfix local `recipient.c`, `alias.c`,
+//! `token.c`, `resolve.c`, `unknown.c`): turns one local recipient into the
+//! deliveries it stands for, without performing them.
+//!
+//! Per address: the recursion limit (`recipient nesting limit exceeded`),
+//! the duplicate filter, mail forwarding loop detection against the
+//! message's `Delivered-To:` headers, case folding and
+//! `recipient_delimiter` extension split, then `alias_maps` (the full
+//! local part first, then without the extension). Alias targets are
+//! commands, files, `:include:` files (not supported: bounced) and
+//! addresses; addresses that resolve to the `local` transport are expanded
+//! again, all others are forwarded. An alias that lists its own name
+//! delivers to the user's mailbox. Unaliased names go to the mailbox when
+//! the user has a password entry, when `local_recipient_maps` is empty
+//! (gatepost's embedded mode: every local name is a mailbox) or lists the
+//! name; `postmaster` and `MAILER-DAEMON` without alias are discarded with
+//! `warning: required alias not found`; anything else bounces with
+//! `unknown user: "NAME"`.
+//!
+//! As with Postfix's default `frozen_delivered_to = yes`, every copy made
+//! for one top-level recipient carries that recipient in `Delivered-To:`.
+
+use std::collections::HashSet;
+
+use gatepost_rewrite::{unquote_address, RewriteError, Rewriter};
+
+use crate::alias::{self, AliasTarget};
+use crate::content;
+use crate::maps::{split_address, split_extension, MapList};
+use crate::passwd::{self, PasswdEntry};
+use crate::settings::Settings;
+use crate::verdict::Verdict;
+
+/// Postfix's global recursion limit for local expansion.
+const MAX_LEVEL: usize = 100;
+
+/// What a local recipient expands into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Leaf {
+    /// The user's mailbox.
+    Mailbox { user: String, passwd: Option<PasswdEntry>, delivered: String },
+    /// `|command` from the alias of `address`.
+    Command { command: String, attrs: RecipientAttrs, delivered: String },
+    /// `/file/name` (or `/dir/` Maildir) from an alias.
+    File { path: String, delivered: String },
+    /// A non-local address to resubmit.
+    Forward { address: String, delivered: String },
+    /// Decided during expansion (bounce, deferral, discard).
+    Final(Verdict),
+}
+
+/// The split-up recipient, exported to commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecipientAttrs {
+    pub address: String,
+    pub user: String,
+    pub local: String,
+    pub domain: String,
+    pub extension: Option<String>,
+}
+
+/// The fixed inputs of an expansion.
+pub(crate) struct ExpandContext<'a> {
+    pub settings: &'a Settings,
+    pub aliases: &'a MapList,
+    pub recipient_maps: &'a MapList,
+    pub rewriter: &'a Rewriter,
+    /// Lower-cased `Delivered-To:` addresses already in the message.
+    pub loop_info: &'a HashSet<String>,
+}
+
+struct Expander<'a> {
+    ctx: &'a ExpandContext<'a>,
+    seen: HashSet<String>,
+    leaves: Vec<(String, Leaf)>,
+}
+
+/// Expand one local recipient. Each leaf carries a label (the address or
+/// target) used when results are combined.
+pub(crate) fn expand(ctx: &ExpandContext<'_>, address: &str) -> Vec<(String, Leaf)> {
+    let mut ex = Expander { ctx, seen: HashSet::new(), leaves: Vec::new() };
+    ex.recipient(address, 1, None, None);
+    ex.leaves
+}
+
+impl Expander<'_> {
+    fn push(&mut self, label: &str, leaf: Leaf) {
+        self.leaves.push((label.to_string(), leaf));
+    }
+
+    fn recipient(&mut self, address: &str, level: usize, delivered: Option<&str>, exp_from: Option<&str>) {
+        if level > MAX_LEVEL {
+            gatepost_log::warning("local", format!("recipient nesting limit exceeded for {address}"));
+            self.push(address, Leaf::Final(Verdict::bounced("5.4.6", "recipient nesting limit exceeded")));
+            return;
+        }
+        if !self.seen.insert(format!("recipient {level} {address}")) {
+            return;
+        }
+        if content::is_loop(self.ctx.loop_info, address) {
+            let why = format!("mail forwarding loop for {address}");
+            self.push(address, Leaf::Final(Verdict::bounced("5.4.6", why)));
+            return;
+        }
+        let folded = address.to_lowercase();
+        let (local, domain) = split_address(&folded);
+        let (user, mut extension) = split_extension(local, &self.ctx.settings.recipient_delimiter);
+        let mut local = local;
+        if extension.is_some_and(|e| e.contains('/')) {
+            gatepost_log::warning("local", format!("address with illegal extension: {local}"));
+            extension = None;
+            local = user;
+        }
+        if user.is_empty() {
+            let why = format!("null username in \"{address}\"");
+            self.push(address, Leaf::Final(Verdict::bounced("5.1.3", why)));
+            return;
+        }
+        let attrs = RecipientAttrs {
+            address: address.to_string(),
+            user: user.to_string(),
+            local: local.to_string(),
+            domain: domain.unwrap_or("").to_string(),
+            extension: extension.map(str::to_string),
+        };
+        let delivered = delivered.unwrap_or(address).to_string();
+
+        let mut names = vec![attrs.local.clone()];
+        if attrs.extension.is_some() {
+            names.push(attrs.user.clone());
+        }
+        for name in names {
+            if exp_from.is_some_and(|from| from.eq_ignore_ascii_case(&name)) {
+                continue;
+            }
+            match self.ctx.aliases.find(&name) {
+                Err(err) => {
+                    gatepost_log::warning("local", format!("{err}: alias lookup problem for {name} -- deferring delivery"));
+                    self.push(address, Leaf::Final(Verdict::deferred("4.3.0", "alias database unavailable")));
+                    return;
+                }
+                Ok(Some(value)) => {
+                    self.alias(&name, &value, &attrs, level, &delivered);
+                    return;
+                }
+                Ok(None) => {}
+            }
+        }
+        self.mailbox(&attrs, &delivered);
+    }
+
+    fn alias(&mut self, name: &str, value: &str, attrs: &RecipientAttrs, level: usize, delivered: &str) {
+        let targets = alias::parse(value);
+        if targets.is_empty() {
+            gatepost_log::warning("local", format!("no recipient in alias lookup result for {name}"));
+            self.push(&attrs.address, Leaf::Final(Verdict::deferred("4.3.0", "alias database unavailable")));
+            return;
+        }
+        // `frozen_delivered_to = yes`: every copy made while expanding this
+        // recipient lists the top-level recipient in `Delivered-To:`.
+        let delivered = delivered.to_string();
+        let settings = self.ctx.settings;
+        for target in targets {
+            match target {
+                AliasTarget::Command(command) => {
+                    let label = format!("|{command}");
+                    if !settings.allow_mail_to_commands {
+                        self.push(&label, Leaf::Final(Verdict::bounced("5.7.1", "mail to command is restricted")));
+                    } else if self.seen.insert(format!("command {} {command}", attrs.user)) {
+                        let leaf = Leaf::Command { command, attrs: attrs.clone(), delivered: delivered.clone() };
+                        self.push(&label, leaf);
+                    }
+                }
+                AliasTarget::File(path) => {
+                    if !settings.allow_mail_to_files {
+                        self.push(&path, Leaf::Final(Verdict::bounced("5.7.1", "mail to file is restricted")));
+                    } else if self.seen.insert(format!("file {path}")) {
+                        self.push(&path.clone(), Leaf::File { path, delivered: delivered.clone() });
+                    }
+                }
+                AliasTarget::Include(path) => {
+                    let label = format!(":include:{path}");
+                    let why = format!(":include: files are not supported: {path}");
+                    self.push(&label, Leaf::Final(Verdict::bounced("5.3.0", why)));
+                }
+                AliasTarget::Address(addr) => self.address(&addr, level, &delivered, name),
+            }
+        }
+    }
+
+    fn address(&mut self, external: &str, level: usize, delivered: &str, exp_from: &str) {
+        let internal = unquote_address(external);
+        let canonical = if internal.contains('@') { internal } else { self.ctx.rewriter.canonicalize(&internal) };
+        match self.ctx.rewriter.resolve(&canonical) {
+            Ok(resolved) if resolved.transport == "local" => {
+                self.recipient(&resolved.recipient, level + 1, Some(delivered), Some(exp_from));
+            }
+            Ok(_) => {
+                let leaf = Leaf::Forward { address: canonical.clone(), delivered: delivered.to_string() };
+                self.push(&canonical, leaf);
+            }
+            Err(RewriteError::Temporary(_)) => {
+                self.push(&canonical, Leaf::Final(Verdict::deferred("4.3.0", "address resolver failure")));
+            }
+            Err(RewriteError::BadAddress(_)) => {
+                let why = format!("bad address syntax: {external}");
+                self.push(&canonical, Leaf::Final(Verdict::bounced("5.1.3", why)));
+            }
+            Err(RewriteError::Config(_)) => {
+                self.push(&canonical, Leaf::Final(Verdict::deferred("4.3.5", "mail system configuration error")));
+            }
+        }
+    }
+
+    fn mailbox(&mut self, attrs: &RecipientAttrs, delivered: &str) {
+        let user = attrs.user.as_str();
+        let address = attrs.address.as_str();
+        // A name that could escape the spool directory is nobody's mailbox.
+        let unsafe_name = user.contains('/') || user.starts_with('.') || user.chars().any(char::is_control);
+        if unsafe_name {
+            let why = format!("unknown user: \"{user}\"");
+            self.push(address, Leaf::Final(Verdict::bounced("5.1.1", why)));
+            return;
+        }
+        if !self.seen.insert(format!("mailbox {user}")) {
+            return;
+        }
+        match passwd::lookup(&self.ctx.settings.passwd_file, user) {
+            Err(err) => {
+                gatepost_log::warning("local", format!("error looking up passwd info for {user}: {err}"));
+                self.push(address, Leaf::Final(Verdict::deferred("4.0.0", "user lookup error")));
+                return;
+            }
+            Ok(Some(pw)) => {
+                let leaf = Leaf::Mailbox { user: user.to_string(), passwd: Some(pw), delivered: delivered.to_string() };
+                self.push(address, leaf);
+                return;
+            }
+            Ok(None) => {}
+        }
+        let listed = if self.ctx.recipient_maps.is_empty() {
+            Ok(true)
+        } else {
+            let full = format!("{}@{}", attrs.local, attrs.domain);
+            self.ctx.recipient_maps.find_keys(&[full, attrs.local.clone(), user.to_string()]).map(|v| v.is_some())
+        };
+        match listed {
+            Err(err) => {
+                gatepost_log::warning("local", format!("{err}: local_recipient_maps lookup problem for {user}"));
+                self.push(address, Leaf::Final(Verdict::deferred("4.3.0", "table lookup failure")));
+            }
+            Ok(true) => {
+                let leaf = Leaf::Mailbox { user: user.to_string(), passwd: None, delivered: delivered.to_string() };
+                self.push(address, leaf);
+            }
+            Ok(false) if user.eq_ignore_ascii_case("postmaster") || user.eq_ignore_ascii_case("mailer-daemon") => {
+                gatepost_log::warning("local", format!("required alias not found: {user}"));
+                self.push(address, Leaf::Final(Verdict::sent("2.0.0", "discarded")));
+            }
+            Ok(false) => {
+                let why = format!("unknown user: \"{user}\"");
+                self.push(address, Leaf::Final(Verdict::bounced("5.1.1", why)));
+            }
+        }
+    }
+}

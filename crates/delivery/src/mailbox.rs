@@ -1,0 +1,120 @@
+//! Storing one message copy in a mailbox: the choice between Maildir (path
+//! ends in `/`) and mbox, and Postfix's result texts (`delivered to
+//! maildir`, `delivered to mailbox`, `delivered to file: PATH`,
+//! `maildir delivery failed: ...`, `cannot update mailbox PATH for user
+//! USER. ...`). Shared by the local and virtual agents.
+//!
+//! Failures are deferred (4.2.0; 4.3.1 for a full disk) so mail is never
+//! lost to a transient problem, except a mailbox over its size limit or
+//! quota, which bounces with 5.2.2 as in Postfix.
+
+use std::io::ErrorKind;
+use std::path::PathBuf;
+
+use crate::content::{self, CopyAttrs, CopyFlags};
+use crate::maildir;
+use crate::mbox::{self, MboxOptions};
+use crate::privs::Owner;
+use crate::settings::Settings;
+use crate::verdict::Verdict;
+
+/// Where a copy goes and how it is named in the result text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MailboxTarget {
+    pub path: PathBuf,
+    pub maildir: bool,
+    pub owner: Option<Owner>,
+    pub kind: TargetKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TargetKind {
+    /// A user's mailbox (`for user USER` in failure texts).
+    Mailbox { user: String },
+    /// A `/file/name` alias target.
+    File,
+}
+
+impl MailboxTarget {
+    /// A path string from configuration or a table: a trailing `/` means
+    /// Maildir.
+    pub fn from_path(path: &str, owner: Option<Owner>, kind: TargetKind) -> MailboxTarget {
+        MailboxTarget { path: PathBuf::from(path), maildir: path.ends_with('/'), owner, kind }
+    }
+}
+
+/// Map an I/O failure to a verdict.
+pub(crate) fn io_verdict(kind: ErrorKind, text: String) -> Verdict {
+    match kind {
+        ErrorKind::FileTooLarge | ErrorKind::QuotaExceeded => Verdict::bounced("5.2.2", text),
+        ErrorKind::StorageFull => Verdict::deferred("4.3.1", text),
+        _ => Verdict::deferred("4.2.0", text),
+    }
+}
+
+/// Write one copy of `data` into `target`.
+pub(crate) fn store(
+    target: &MailboxTarget,
+    data: &[u8],
+    attrs: &CopyAttrs<'_>,
+    delivered_header: bool,
+    size_limit: u64,
+    settings: &Settings,
+) -> Verdict {
+    if target.maildir {
+        let bytes = content::render(data, attrs, CopyFlags::maildir(delivered_header));
+        return match maildir::deliver(&target.path, &bytes, &settings.myhostname, target.owner) {
+            Ok(_) => Verdict::sent("2.0.0", "delivered to maildir"),
+            Err(err) => io_verdict(err.io_kind(), format!("maildir delivery failed: {err}")),
+        };
+    }
+    if target.kind == TargetKind::File && target.path == std::path::Path::new("/dev/null") {
+        return Verdict::sent("2.0.0", "delivered to file: /dev/null");
+    }
+    let bytes = content::render(data, attrs, CopyFlags::mbox(delivered_header));
+    let opts = MboxOptions {
+        size_limit,
+        stale_lock_time: settings.stale_lock_time,
+        lock_attempts: settings.deliver_lock_attempts,
+        lock_delay: settings.deliver_lock_delay,
+        owner: target.owner,
+    };
+    let path = target.path.display();
+    match (mbox::append(&target.path, &bytes, &opts), &target.kind) {
+        (Ok(()), TargetKind::Mailbox { .. }) => Verdict::sent("2.0.0", "delivered to mailbox"),
+        (Ok(()), TargetKind::File) => Verdict::sent("2.0.0", format!("delivered to file: {path}")),
+        (Err(err), TargetKind::Mailbox { user }) => {
+            let kind = err.io_kind().unwrap_or(ErrorKind::Other);
+            io_verdict(kind, format!("cannot update mailbox {path} for user {user}. {err}"))
+        }
+        (Err(err), TargetKind::File) => {
+            let kind = err.io_kind().unwrap_or(ErrorKind::Other);
+            io_verdict(kind, format!("cannot append message to file {path}: {err}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_classes() {
+        for (kind, status, dsn) in [
+            (ErrorKind::FileTooLarge, gatepost_queue::DeliveryStatus::Bounced, "5.2.2"),
+            (ErrorKind::QuotaExceeded, gatepost_queue::DeliveryStatus::Bounced, "5.2.2"),
+            (ErrorKind::StorageFull, gatepost_queue::DeliveryStatus::Deferred, "4.3.1"),
+            (ErrorKind::PermissionDenied, gatepost_queue::DeliveryStatus::Deferred, "4.2.0"),
+        ] {
+            let v = io_verdict(kind, "x".into());
+            assert_eq!((v.status, v.dsn.as_str()), (status, dsn), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn trailing_slash_means_maildir() {
+        let t = MailboxTarget::from_path("/var/mail/bob/", None, TargetKind::File);
+        assert!(t.maildir);
+        assert!(!MailboxTarget::from_path("/var/mail/bob", None, TargetKind::File).maildir);
+    }
+}

@@ -1,0 +1,177 @@
+//! Appending to a UNIX mailbox file (local `mailbox`, `/file/name` and
+//! virtual mbox deliveries): dot-lock `FILE.lock` (stale after
+//! `stale_lock_time`, `deliver_lock_attempts` tries `deliver_lock_delay`
+//! apart) plus a `flock` on the file, size check against
+//! `mailbox_size_limit`, write, fsync, and truncation back to the original
+//! length on any failure so a mailbox never holds half a message.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::privs::{self, Owner};
+
+/// How to lock and limit a mailbox.
+#[derive(Debug, Clone)]
+pub(crate) struct MboxOptions {
+    /// Largest allowed file size after the append; 0 = no limit.
+    pub size_limit: u64,
+    pub stale_lock_time: Duration,
+    pub lock_attempts: u32,
+    pub lock_delay: Duration,
+    /// Owner for a newly created mailbox.
+    pub owner: Option<Owner>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MboxError {
+    #[error("unable to create lock file {path}: {source}")]
+    Lock { path: String, source: std::io::Error },
+    #[error("unable to lock for exclusive access: {0}")]
+    Flock(std::io::Error),
+    #[error("cannot open file: {0}")]
+    Open(std::io::Error),
+    #[error("error writing message: File too large")]
+    TooLarge,
+    #[error("error writing message: {0}")]
+    Write(std::io::Error),
+}
+
+impl MboxError {
+    /// The underlying error kind (for the deferral/bounce decision).
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            MboxError::Lock { source, .. } => Some(source.kind()),
+            MboxError::Flock(e) | MboxError::Open(e) | MboxError::Write(e) => Some(e.kind()),
+            MboxError::TooLarge => Some(std::io::ErrorKind::FileTooLarge),
+        }
+    }
+}
+
+/// A held dot-lock, removed on drop.
+struct DotLock {
+    path: PathBuf,
+}
+
+impl Drop for DotLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn dot_lock(mailbox: &Path, opts: &MboxOptions) -> Result<DotLock, MboxError> {
+    let mut name = mailbox.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let attempts = opts.lock_attempts.max(1);
+    let mut last_err = None;
+    for attempt in 0..attempts {
+        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+            Ok(_) => return Ok(DotLock { path }),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                let stale = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .is_some_and(|age| age > opts.stale_lock_time);
+                if stale {
+                    let _ = std::fs::remove_file(&path);
+                    continue;
+                }
+                last_err = Some(err);
+            }
+            Err(err) => return Err(MboxError::Lock { path: path.display().to_string(), source: err }),
+        }
+        if attempt + 1 < attempts {
+            std::thread::sleep(opts.lock_delay);
+        }
+    }
+    let source = last_err.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+    Err(MboxError::Lock { path: path.display().to_string(), source })
+}
+
+fn flock(file: &File, opts: &MboxOptions) -> Result<(), MboxError> {
+    let attempts = opts.lock_attempts.max(1);
+    for attempt in 0..attempts {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) if attempt + 1 < attempts => std::thread::sleep(opts.lock_delay),
+            Err(TryLockError::WouldBlock) => break,
+            Err(TryLockError::Error(err)) => return Err(MboxError::Flock(err)),
+        }
+    }
+    Err(MboxError::Flock(std::io::Error::from(std::io::ErrorKind::WouldBlock)))
+}
+
+/// Append `data` (already rendered with `From ` line and blank line) to the
+/// mailbox file at `path`, creating it (mode 0600) when missing.
+pub(crate) fn append(path: &Path, data: &[u8], opts: &MboxOptions) -> Result<(), MboxError> {
+    let _lock = dot_lock(path, opts)?;
+    let existed = path.exists();
+    let mut file = OpenOptions::new().append(true).create(true).mode(0o600).open(path).map_err(MboxError::Open)?;
+    if !existed {
+        privs::give(path, opts.owner).map_err(MboxError::Open)?;
+    }
+    flock(&file, opts)?;
+    let orig_len = file.seek(SeekFrom::End(0)).map_err(MboxError::Write)?;
+    if opts.size_limit > 0 && orig_len.saturating_add(data.len() as u64) > opts.size_limit {
+        return Err(MboxError::TooLarge);
+    }
+    let result = file.write_all(data).and_then(|()| file.sync_all());
+    if let Err(err) = result {
+        let _ = file.set_len(orig_len);
+        return Err(MboxError::Write(err));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> MboxOptions {
+        MboxOptions {
+            size_limit: 0,
+            stale_lock_time: Duration::from_secs(500),
+            lock_attempts: 2,
+            lock_delay: Duration::from_millis(10),
+            owner: None,
+        }
+    }
+
+    #[test]
+    fn appends_and_removes_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bob");
+        append(&path, b"From a  x\n\nm1\n\n", &opts()).unwrap();
+        append(&path, b"From a  x\n\nm2\n\n", &opts()).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"From a  x\n\nm1\n\nFrom a  x\n\nm2\n\n");
+        assert!(!dir.path().join("bob.lock").exists());
+    }
+
+    #[test]
+    fn held_lock_fails_and_stale_lock_is_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bob");
+        std::fs::write(dir.path().join("bob.lock"), b"").unwrap();
+        let err = append(&path, b"x\n", &opts()).unwrap_err();
+        assert!(err.to_string().starts_with("unable to create lock file "), "{err}");
+        let stale = MboxOptions { stale_lock_time: Duration::ZERO, ..opts() };
+        std::thread::sleep(Duration::from_millis(20));
+        append(&path, b"x\n", &stale).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"x\n");
+    }
+
+    #[test]
+    fn size_limit_leaves_mailbox_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bob");
+        std::fs::write(&path, b"12345").unwrap();
+        let limited = MboxOptions { size_limit: 8, ..opts() };
+        let err = append(&path, b"6789", &limited).unwrap_err();
+        assert_eq!(err.to_string(), "error writing message: File too large");
+        assert_eq!(std::fs::read(&path).unwrap(), b"12345");
+    }
+}

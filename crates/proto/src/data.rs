@@ -1,0 +1,201 @@
+//! DATA content framing: finds the end of the message, undoes
+//! dot-stuffing, and applies `smtpd_forbid_bare_newline` (postfix-compat
+//! §7.5):
+//!
+//! - `no`: a bare LF ends a line and `\n.\n` ends the message (Postfix 3.7's
+//!   historical behaviour, open to SMTP smuggling);
+//! - `normalize` (gatepost's default, as Postfix 3.9): only `CRLF.CRLF` ends
+//!   the message; a lone `.` line ended by, or preceded by, a bare LF is
+//!   dropped and the data goes on;
+//! - `reject`: as `normalize`, and the presence of a bare LF is reported so
+//!   the server can answer `550 5.5.2 ... bare <LF> received` at the end.
+//!
+//! Bounds: a content line longer than `line_length_limit` is emitted in
+//! pieces (a continuation is never dot-unstuffed and never ends the data),
+//! so memory per session is bounded by the limit.
+
+/// `smtpd_forbid_bare_newline` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BareNewlineMode {
+    No,
+    Normalize,
+    Reject,
+}
+
+impl BareNewlineMode {
+    /// Parse a Postfix value (`yes` is an alias of `normalize`).
+    pub fn parse(value: &str) -> Option<BareNewlineMode> {
+        match value.to_ascii_lowercase().as_str() {
+            "no" => Some(BareNewlineMode::No),
+            "yes" | "normalize" => Some(BareNewlineMode::Normalize),
+            "reject" => Some(BareNewlineMode::Reject),
+            _ => None,
+        }
+    }
+}
+
+/// Output of the framer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataEvent {
+    /// Content bytes (without line ending). `complete` is false for a piece
+    /// of a line that continues in the next event.
+    Line { bytes: Vec<u8>, complete: bool },
+}
+
+/// Incremental DATA framer.
+#[derive(Debug)]
+pub struct DataReader {
+    mode: BareNewlineMode,
+    limit: usize,
+    cur: Vec<u8>,
+    continuation: bool,
+    prev_crlf: bool,
+    saw_bare_lf: bool,
+    size: u64,
+}
+
+impl DataReader {
+    pub fn new(mode: BareNewlineMode, line_length_limit: usize) -> DataReader {
+        DataReader {
+            mode,
+            limit: line_length_limit.max(2),
+            cur: Vec::new(),
+            continuation: false,
+            prev_crlf: true,
+            saw_bare_lf: false,
+            size: 0,
+        }
+    }
+
+    /// Bytes of content seen so far, counted as Postfix does (line + 2).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether a bare LF was seen in the content.
+    pub fn saw_bare_lf(&self) -> bool {
+        self.saw_bare_lf
+    }
+
+    /// Feed input. Returns `Some(n)` when the end of data was found after
+    /// consuming `n` bytes of `input` (the rest belongs to the next command).
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<DataEvent>) -> Option<usize> {
+        for (i, &b) in input.iter().enumerate() {
+            if b != b'\n' {
+                self.cur.push(b);
+                if self.cur.len() >= self.limit && self.cur.last() != Some(&b'\r') {
+                    let piece = std::mem::take(&mut self.cur);
+                    let piece = self.unstuff(piece);
+                    self.size += piece.len() as u64;
+                    out.push(DataEvent::Line {
+                        bytes: piece,
+                        complete: false,
+                    });
+                    self.continuation = true;
+                }
+                continue;
+            }
+            let crlf = self.cur.last() == Some(&b'\r');
+            if crlf {
+                self.cur.pop();
+            }
+            let bare = !crlf;
+            if bare {
+                self.saw_bare_lf = true;
+            }
+            let line = std::mem::take(&mut self.cur);
+            let was_continuation = self.continuation;
+            self.continuation = false;
+            if !was_continuation && line == b"." {
+                let ends = match self.mode {
+                    BareNewlineMode::No => true,
+                    BareNewlineMode::Normalize | BareNewlineMode::Reject => !bare && self.prev_crlf,
+                };
+                if ends {
+                    return Some(i + 1);
+                }
+                // A smuggling attempt: drop the lone dot and go on.
+                self.prev_crlf = !bare;
+                continue;
+            }
+            let line = if was_continuation { line } else { self.unstuff(line) };
+            self.size += line.len() as u64 + 2;
+            out.push(DataEvent::Line {
+                bytes: line,
+                complete: true,
+            });
+            self.prev_crlf = !bare;
+        }
+        None
+    }
+
+    fn unstuff(&self, mut line: Vec<u8>) -> Vec<u8> {
+        if !self.continuation && line.first() == Some(&b'.') {
+            line.remove(0);
+        }
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(mode: BareNewlineMode, input: &[u8]) -> (Vec<String>, Option<usize>) {
+        let mut r = DataReader::new(mode, 2048);
+        let mut out = Vec::new();
+        let end = r.feed(input, &mut out);
+        let lines = out
+            .into_iter()
+            .map(|DataEvent::Line { bytes, .. }| String::from_utf8_lossy(&bytes).into_owned())
+            .collect();
+        (lines, end)
+    }
+
+    #[test]
+    fn crlf_dot_crlf_ends_and_unstuffs() {
+        let (lines, end) = run(BareNewlineMode::Normalize, b"a\r\n..b\r\n.\r\nQUIT\r\n");
+        assert_eq!(lines, vec!["a", ".b"]);
+        assert_eq!(end, Some(11));
+    }
+
+    #[test]
+    fn smuggling_dot_is_dropped_in_normalize() {
+        let input = b"line1\n.\nMAIL FROM:<x@y>\r\n.\r\n";
+        let (lines, end) = run(BareNewlineMode::Normalize, input);
+        assert_eq!(lines, vec!["line1", "MAIL FROM:<x@y>"]);
+        assert_eq!(end, Some(input.len()));
+        let (lines, end) = run(BareNewlineMode::Normalize, b"a\r\n.\nb\r\n.\r\n");
+        assert_eq!(lines, vec!["a", "b"]);
+        assert!(end.is_some());
+    }
+
+    #[test]
+    fn bare_lf_dot_ends_in_no_mode() {
+        let input = b"line1\n.\nMAIL FROM:<x@y>\r\n";
+        let (lines, end) = run(BareNewlineMode::No, input);
+        assert_eq!(lines, vec!["line1"]);
+        assert_eq!(end, Some(8));
+    }
+
+    #[test]
+    fn long_lines_are_split_not_truncated() {
+        let mut r = DataReader::new(BareNewlineMode::Normalize, 4);
+        let mut out = Vec::new();
+        assert_eq!(r.feed(b"abcdefghij\r\n.\r\n", &mut out), Some(15));
+        let joined: Vec<u8> = out
+            .iter()
+            .flat_map(|DataEvent::Line { bytes, .. }| bytes.clone())
+            .collect();
+        assert_eq!(joined, b"abcdefghij");
+        assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn size_counts_line_plus_two() {
+        let mut r = DataReader::new(BareNewlineMode::Normalize, 2048);
+        let mut out = Vec::new();
+        r.feed(b"abc\r\n.\r\n", &mut out);
+        assert_eq!(r.size(), 5);
+    }
+}

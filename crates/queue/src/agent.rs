@@ -1,0 +1,67 @@
+//! The seam between the queue manager and delivery agents: the message
+//! handed out (`QueuedMessage`), one outcome per recipient, and the
+//! `DeliveryAgent` trait that `local`, `virtual`, `smtp`, ... implement.
+
+use std::path::PathBuf;
+
+use crate::envelope::Envelope;
+use crate::error::QueueError;
+use crate::queue_file::read_content;
+use crate::queue_id::QueueId;
+
+/// A message handed to a delivery agent.
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    pub id: QueueId,
+    pub envelope: Envelope,
+    pub path: PathBuf,
+}
+
+impl QueuedMessage {
+    /// The message content (header + body, `\n` line ends).
+    pub fn read_content(&self) -> Result<Vec<u8>, QueueError> {
+        read_content(&self.path, self.id.as_str())
+    }
+}
+
+/// Outcome of delivering one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Sent,
+    Deferred,
+    Bounced,
+}
+
+impl DeliveryStatus {
+    /// The `status=` word in the delivery log line.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Deferred => "deferred",
+            DeliveryStatus::Bounced => "bounced",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryOutcome {
+    /// Index into `envelope.recipients`.
+    pub recipient: usize,
+    pub status: DeliveryStatus,
+    /// Program name for the log line (`local`, `virtual`, `discard`, `error`, `smtp`).
+    pub agent: String,
+    /// `relay=` value (`local`, `virtual`, `none`, `mx[1.2.3.4]:25`).
+    pub relay: String,
+    /// Enhanced status code, e.g. `2.0.0`.
+    pub dsn: String,
+    /// Text in parentheses, e.g. `delivered to maildir`.
+    pub text: String,
+}
+
+/// Delivery agents implement this; the queue manager calls it.
+#[async_trait::async_trait]
+pub trait DeliveryAgent: Send + Sync {
+    /// Deliver the given recipients (indexes into `msg.envelope.recipients`);
+    /// return one outcome per index.
+    async fn deliver(&self, msg: &QueuedMessage, recipients: &[usize]) -> Vec<DeliveryOutcome>;
+}

@@ -1,0 +1,50 @@
+//! Queue errors: I/O failures (with the path involved), corrupt queue files,
+//! size limit, unknown queue ids.
+
+use std::path::Path;
+
+/// Everything that can go wrong in the queue.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}: corrupt queue file: {1}")]
+    Corrupt(String, String),
+    #[error("message file too big")]
+    TooBig,
+    #[error("no such queue id: {0}")]
+    NoSuchId(String),
+}
+
+impl QueueError {
+    /// Wrap an I/O error with the path it concerns.
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> QueueError {
+        QueueError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// True when the underlying error is "file not found" (the file was
+    /// moved or deleted by someone else, e.g. an operator command).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, QueueError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// Run a blocking closure on tokio's blocking pool; a panicked or cancelled
+/// blocking task becomes an I/O error on `path`.
+pub(crate) async fn blocking<T, F>(path: &Path, f: F) -> Result<T, QueueError>
+where
+    F: FnOnce() -> Result<T, QueueError> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(QueueError::io(path, std::io::Error::other(e.to_string()))),
+    }
+}

@@ -1,0 +1,320 @@
+//! Operator views and commands (Postfix's showq/mailq and postsuper):
+//! listing the queue, `mailq` output in Postfix's layout, and hold,
+//! release, delete, requeue and flush.
+//!
+//! Commands act by rename (+ directory fsync) and log as `postsuper` does
+//! (`ID: placed on hold`, `ID: released from hold`, `ID: removed`,
+//! `ID: requeued`). They wake the queue manager of this process through
+//! `Queue::kick`; a queue manager in another process sees the change at its
+//! next deferred-queue scan.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Local};
+
+use crate::error::QueueError;
+use crate::layout::{queue_dir, QueueName};
+use crate::queue::Queue;
+use crate::queue_file::{read_queue_file, RcptState};
+use crate::queue_id::QueueId;
+
+/// A recipient still to be delivered, with the last temporary failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRecipient {
+    pub address: String,
+    /// Last defer reason (the text of the last `status=deferred` outcome).
+    pub reason: Option<String>,
+}
+
+/// One message as `mailq` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub id: QueueId,
+    pub queue: QueueName,
+    /// Message content size in bytes.
+    pub size: u64,
+    pub arrival: SystemTime,
+    /// Envelope sender; empty for `<>`.
+    pub sender: String,
+    pub recipients: Vec<PendingRecipient>,
+}
+
+fn fsync_dir(dir: &Path) -> Result<(), QueueError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| QueueError::io(dir, e))
+}
+
+impl Queue {
+    /// Messages in incoming, active, deferred, hold and maildrop (the queues
+    /// `mailq` shows), in that order and by id within a queue. Files that
+    /// vanish or cannot be parsed while listing are skipped.
+    pub fn list(&self) -> Result<Vec<QueueEntry>, QueueError> {
+        let mut out = Vec::new();
+        for q in QueueName::ALL {
+            if q == QueueName::Corrupt {
+                continue;
+            }
+            for (id, _) in self.scan(q)? {
+                let Ok(qf) = read_queue_file(&self.path_of(q, &id), id.as_str()) else {
+                    continue;
+                };
+                let recipients = qf
+                    .states
+                    .iter()
+                    .zip(&qf.envelope.recipients)
+                    .filter_map(|(st, r)| match st {
+                        RcptState::Pending(last) => Some(PendingRecipient {
+                            address: r.address.clone(),
+                            reason: last.as_ref().map(|l| l.text.clone()),
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                out.push(QueueEntry {
+                    id,
+                    queue: q,
+                    size: qf.content_len,
+                    arrival: qf.envelope.arrival,
+                    sender: qf.envelope.sender,
+                    recipients,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn locate(&self, id: &QueueId, allowed: &[QueueName]) -> Result<QueueName, QueueError> {
+        match self.find(id) {
+            Some(q) if allowed.contains(&q) => Ok(q),
+            _ => Err(QueueError::NoSuchId(id.to_string())),
+        }
+    }
+
+    fn rename_sync(&self, id: &QueueId, from: QueueName, to: QueueName) -> Result<(), QueueError> {
+        let src = self.path_of(from, id);
+        std::fs::rename(&src, self.path_of(to, id)).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => QueueError::NoSuchId(id.to_string()),
+            _ => QueueError::io(&src, e),
+        })?;
+        fsync_dir(&queue_dir(self.root(), to))?;
+        fsync_dir(&queue_dir(self.root(), from))
+    }
+
+    fn touch(&self, q: QueueName, id: &QueueId, when: SystemTime) -> Result<(), QueueError> {
+        let path = self.path_of(q, id);
+        File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(when))
+            .map_err(|e| QueueError::io(&path, e))
+    }
+
+    /// Put a message on hold (`postsuper -h`): it is not scheduled until released.
+    pub fn hold(&self, id: &QueueId) -> Result<(), QueueError> {
+        use QueueName::*;
+        let from = self.locate(id, &[Incoming, Active, Deferred, Maildrop])?;
+        self.rename_sync(id, from, Hold)?;
+        gatepost_log::info("postsuper", format!("{id}: placed on hold"));
+        Ok(())
+    }
+
+    /// Release a held message (`postsuper -H`): back to `deferred`, due now.
+    pub fn release(&self, id: &QueueId) -> Result<(), QueueError> {
+        self.locate(id, &[QueueName::Hold])?;
+        self.touch(QueueName::Hold, id, SystemTime::now())?;
+        self.rename_sync(id, QueueName::Hold, QueueName::Deferred)?;
+        gatepost_log::info("postsuper", format!("{id}: released from hold"));
+        self.scan_deferred_now.store(true, Ordering::SeqCst);
+        self.kick();
+        Ok(())
+    }
+
+    /// Delete a message from whatever queue holds it (`postsuper -d`).
+    pub fn delete(&self, id: &QueueId) -> Result<(), QueueError> {
+        let q = self.locate(id, &QueueName::ALL)?;
+        let path = self.path_of(q, id);
+        std::fs::remove_file(&path).map_err(|e| QueueError::io(&path, e))?;
+        fsync_dir(&queue_dir(self.root(), q))?;
+        gatepost_log::info("postsuper", format!("{id}: removed"));
+        Ok(())
+    }
+
+    /// Requeue a message (`postsuper -r`): back to `incoming` for immediate
+    /// delivery (also releases a held message).
+    pub fn requeue(&self, id: &QueueId) -> Result<(), QueueError> {
+        use QueueName::*;
+        let from = self.locate(id, &[Incoming, Active, Deferred, Hold, Maildrop])?;
+        if from != Incoming {
+            self.rename_sync(id, from, Incoming)?;
+        }
+        gatepost_log::info("postsuper", format!("{id}: requeued"));
+        self.kick();
+        Ok(())
+    }
+
+    /// Make every deferred message due now and wake the queue manager
+    /// (`postqueue -f`). Returns the number of deferred messages.
+    pub fn flush(&self) -> Result<usize, QueueError> {
+        let now = SystemTime::now();
+        let mut n = 0;
+        for (id, _) in self.scan(QueueName::Deferred)? {
+            match self.touch(QueueName::Deferred, &id, now) {
+                Ok(()) => n += 1,
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.scan_deferred_now.store(true, Ordering::SeqCst);
+        self.kick();
+        Ok(n)
+    }
+}
+
+/// `asctime()` truncated to 20 characters, as showq prints the arrival time:
+/// `Fri Nov 27 20:28:08 `.
+fn arrival_column(t: SystemTime) -> String {
+    let dt: DateTime<Local> = DateTime::from(t);
+    dt.format("%a %b %e %H:%M:%S ").to_string()
+}
+
+/// Render entries in Postfix's `mailq` layout (short queue ids).
+pub fn mailq_output(entries: &[QueueEntry]) -> String {
+    if entries.is_empty() {
+        return "Mail queue is empty\n".to_string();
+    }
+    let mut out = format!(
+        "{:<11} {:>7} {:<20} {}\n",
+        "-Queue ID-", "--Size--", "----Arrival Time----", "-Sender/Recipient-------"
+    );
+    let mut total: u64 = 0;
+    for (n, e) in entries.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let mark = match e.queue {
+            QueueName::Active => "*",
+            QueueName::Hold => "!",
+            _ => "",
+        };
+        let sender = if e.sender.is_empty() {
+            "MAILER-DAEMON"
+        } else {
+            e.sender.as_str()
+        };
+        out.push_str(&format!(
+            "{:<11} {:>7} {:.20} {}\n",
+            format!("{}{mark}", e.id),
+            e.size,
+            arrival_column(e.arrival),
+            gatepost_log::sanitize(sender)
+        ));
+        let mut saved = String::new();
+        for r in &e.recipients {
+            let why = r.reason.as_deref().unwrap_or("");
+            if why != saved {
+                saved = why.to_string();
+                let show = if saved.is_empty() {
+                    "reason unavailable".to_string()
+                } else {
+                    gatepost_log::sanitize(&saved)
+                };
+                let pad = 76usize.saturating_sub(show.len());
+                out.push_str(&format!("{:pad$}({show})\n", ""));
+            }
+            out.push_str(&format!(
+                "{:<11} {:>7} {:<20} {}\n",
+                "",
+                "",
+                "",
+                gatepost_log::sanitize(&r.address)
+            ));
+        }
+        total += e.size;
+    }
+    out.push_str(&format!(
+        "\n-- {} Kbytes in {} Request{}.\n",
+        total / 1024,
+        entries.len(),
+        if entries.len() == 1 { "" } else { "s" }
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn empty_queue() {
+        assert_eq!(mailq_output(&[]), "Mail queue is empty\n");
+    }
+
+    #[test]
+    fn mailq_layout() {
+        let arrival = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let col = arrival_column(arrival);
+        assert_eq!(col.len(), 20);
+        let entries = vec![
+            QueueEntry {
+                id: QueueId("5562DBE20B".into()),
+                queue: QueueName::Active,
+                size: 289,
+                arrival,
+                sender: "a@ext.example".into(),
+                recipients: vec![PendingRecipient { address: "root@spec.test".into(), reason: None }],
+            },
+            QueueEntry {
+                id: QueueId("A8DF1BEE41".into()),
+                queue: QueueName::Deferred,
+                size: 2000,
+                arrival,
+                sender: String::new(),
+                recipients: vec![
+                    PendingRecipient {
+                        address: "x@relay.test".into(),
+                        reason: Some("connect to 127.0.0.1[127.0.0.1]:9: Connection refused".into()),
+                    },
+                    PendingRecipient {
+                        address: "y@relay.test".into(),
+                        reason: Some("connect to 127.0.0.1[127.0.0.1]:9: Connection refused".into()),
+                    },
+                    PendingRecipient { address: "z@relay.test".into(), reason: None },
+                ],
+            },
+            QueueEntry {
+                id: QueueId("B1".repeat(3)),
+                queue: QueueName::Hold,
+                size: 10,
+                arrival,
+                sender: "h@x".into(),
+                recipients: vec![],
+            },
+        ];
+        let pad41 = " ".repeat(41);
+        let reason = "connect to 127.0.0.1[127.0.0.1]:9: Connection refused";
+        let want = format!(
+            "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n\
+             5562DBE20B*     289 {col}a@ext.example\n\
+             {pad41}root@spec.test\n\
+             \n\
+             A8DF1BEE41     2000 {col}MAILER-DAEMON\n\
+             {}({reason})\n\
+             {pad41}x@relay.test\n\
+             {pad41}y@relay.test\n\
+             {}(reason unavailable)\n\
+             {pad41}z@relay.test\n\
+             \n\
+             B1B1B1!          10 {col}h@x\n\
+             \n\
+             -- 2 Kbytes in 3 Requests.\n",
+            " ".repeat(76 - reason.len()),
+            " ".repeat(76 - "reason unavailable".len()),
+        );
+        assert_eq!(mailq_output(&entries), want);
+    }
+}

@@ -1,0 +1,171 @@
+//! The queue manager: the one task that owns the active queue.
+//!
+//! On start it requeues everything left in `active` (a previous run died
+//! mid-delivery) into `incoming` and removes abandoned `tmp` files. Then it
+//! loops: admit messages from `incoming` and from due `deferred` files
+//! (mtime ≤ now + slack; the deferred queue is scanned every
+//! `queue_run_delay` or on `flush`), alternating between the two for
+//! fairness, up to `max_concurrent_messages` in flight; each admitted
+//! message is renamed into `active` and delivered by its own task
+//! (`qmgr_message`). It wakes on `Queue::kick`, on the scan timer and when a
+//! delivery finishes. `hold` and `corrupt` are never scheduled.
+
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::agent::DeliveryAgent;
+use crate::layout::QueueName;
+use crate::qmgr_message::{process, Ctx};
+use crate::queue::Queue;
+use crate::queue_id::QueueId;
+use crate::settings::QmgrSettings;
+
+/// Tmp files of other processes younger than this are left alone (another
+/// process may still be writing them).
+const TMP_MIN_AGE: Duration = Duration::from_secs(3600);
+
+/// Requeue files left in `active` and clean `tmp`.
+async fn recover(queue: &Arc<Queue>) {
+    match queue.clean_tmp(TMP_MIN_AGE) {
+        Ok(0) => {}
+        Ok(n) => gatepost_log::info("qmgr", format!("removed {n} abandoned temporary file(s)")),
+        Err(e) => gatepost_log::warning("qmgr", format!("clean tmp: {e}")),
+    }
+    let left = match queue.scan(QueueName::Active) {
+        Ok(v) => v,
+        Err(e) => {
+            gatepost_log::warning("qmgr", format!("scan active queue: {e}"));
+            return;
+        }
+    };
+    for (id, _) in left {
+        if let Err(e) = queue
+            .move_file(&id, QueueName::Active, QueueName::Incoming)
+            .await
+        {
+            gatepost_log::warning("qmgr", format!("{id}: requeue: {e}"));
+        }
+    }
+}
+
+/// Deferred files due now, oldest retry time first.
+fn due_deferred(queue: &Queue, slack: Duration) -> Vec<QueueId> {
+    let limit = SystemTime::now() + slack;
+    let mut due: Vec<(SystemTime, QueueId)> = match queue.scan(QueueName::Deferred) {
+        Ok(v) => v
+            .into_iter()
+            .filter_map(|(id, meta)| {
+                let m = meta.modified().ok()?;
+                (m <= limit).then_some((m, id))
+            })
+            .collect(),
+        Err(e) => {
+            gatepost_log::warning("qmgr", format!("scan deferred queue: {e}"));
+            Vec::new()
+        }
+    };
+    due.sort();
+    due.into_iter().map(|(_, id)| id).collect()
+}
+
+/// Incoming files, oldest first.
+fn incoming(queue: &Queue) -> VecDeque<QueueId> {
+    let mut v: Vec<(SystemTime, QueueId)> = match queue.scan(QueueName::Incoming) {
+        Ok(v) => v
+            .into_iter()
+            .map(|(id, meta)| (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), id))
+            .collect(),
+        Err(e) => {
+            gatepost_log::warning("qmgr", format!("scan incoming queue: {e}"));
+            Vec::new()
+        }
+    };
+    v.sort();
+    v.into_iter().map(|(_, id)| id).collect()
+}
+
+/// Run the queue manager until `shutdown` resolves. On start it picks up
+/// everything left in incoming/active/deferred.
+pub async fn run_qmgr(
+    queue: Arc<Queue>,
+    agent: Arc<dyn DeliveryAgent>,
+    settings: QmgrSettings,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let settings = Arc::new(settings);
+    let ctx = Arc::new(Ctx {
+        queue: queue.clone(),
+        agent,
+        settings: settings.clone(),
+    });
+    recover(&queue).await;
+    let max = settings.max_concurrent_messages.max(1);
+    let run_delay = settings.queue_run_delay.max(Duration::from_millis(1));
+    let mut tasks: JoinSet<()> = JoinSet::new();
+    let mut deferred_ready: VecDeque<QueueId> = VecDeque::new();
+    let mut deferred_known: HashSet<QueueId> = HashSet::new();
+    let mut next_scan = Instant::now();
+    let mut prefer_incoming = true;
+    tokio::pin!(shutdown);
+    loop {
+        if queue.scan_deferred_now.swap(false, Ordering::SeqCst) || Instant::now() >= next_scan {
+            for id in due_deferred(&queue, settings.scan_slack()) {
+                if deferred_known.insert(id.clone()) {
+                    deferred_ready.push_back(id);
+                }
+            }
+            next_scan = Instant::now() + run_delay;
+        }
+        if tasks.len() < max {
+            let mut fresh = incoming(&queue);
+            while tasks.len() < max && !(fresh.is_empty() && deferred_ready.is_empty()) {
+                let from_incoming =
+                    !fresh.is_empty() && (prefer_incoming || deferred_ready.is_empty());
+                prefer_incoming = !from_incoming;
+                let (id, from) = if from_incoming {
+                    match fresh.pop_front() {
+                        Some(id) => (id, QueueName::Incoming),
+                        None => break,
+                    }
+                } else {
+                    match deferred_ready.pop_front() {
+                        Some(id) => {
+                            deferred_known.remove(&id);
+                            (id, QueueName::Deferred)
+                        }
+                        None => break,
+                    }
+                };
+                match queue.move_file(&id, from, QueueName::Active).await {
+                    Ok(()) => {
+                        let ctx = ctx.clone();
+                        tasks.spawn(async move { process(&ctx, id).await });
+                    }
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => gatepost_log::warning("qmgr", format!("{id}: activate: {e}")),
+                }
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = queue.wakeup.notified() => {}
+            _ = tokio::time::sleep_until(next_scan) => {}
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = done {
+                    if e.is_panic() {
+                        gatepost_log::warning("qmgr", "delivery task panicked; message stays in the active queue until restart");
+                    }
+                }
+            }
+        }
+    }
+    // Messages still in delivery stay in `active` and are requeued on the
+    // next start (at most one duplicate delivery per recipient).
+    tasks.shutdown().await;
+}

@@ -1,0 +1,288 @@
+//! One pass of one message through the active queue: read the queue file,
+//! log `from=<S>, size=N, nrcpt=M (queue active)`, hand the pending
+//! recipients to the delivery agent, log one line per outcome, make the
+//! outcomes durable (append + fsync) before anything else happens, then
+//! expire, send the non-delivery notice, and either remove the message
+//! (`ID: removed`) or move it to `deferred` with mtime = next retry time
+//! (postfix-compat §8.2).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage};
+use crate::bounce::send_non_delivery;
+use crate::delivery_log::{DeliveryLine, Delays};
+use crate::error::{blocking, QueueError};
+use crate::layout::QueueName;
+use crate::queue::Queue;
+use crate::queue_file::{append_records, read_queue_file, QueueFile, RcptState, Reason, StatusRecord};
+use crate::queue_id::QueueId;
+use crate::settings::QmgrSettings;
+
+/// Everything a message pass needs.
+pub(crate) struct Ctx {
+    pub queue: Arc<Queue>,
+    pub agent: Arc<dyn DeliveryAgent>,
+    pub settings: Arc<QmgrSettings>,
+}
+
+fn secs_between(a: SystemTime, b: SystemTime) -> f64 {
+    b.duration_since(a).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// `soft_bounce = yes`: a bounce becomes a deferral, 5.X.Y becomes 4.X.Y.
+fn soften(mut o: DeliveryOutcome) -> DeliveryOutcome {
+    if o.status == DeliveryStatus::Bounced {
+        o.status = DeliveryStatus::Deferred;
+        if let Some(rest) = o.dsn.strip_prefix('5') {
+            o.dsn = format!("4{rest}");
+        }
+    }
+    o
+}
+
+/// Deliver message `id` (already in `active`) once.
+pub(crate) async fn process(ctx: &Ctx, id: QueueId) {
+    let path = ctx.queue.path_of(QueueName::Active, &id);
+    let entered = SystemTime::now();
+    let read = {
+        let (p, i) = (path.clone(), id.to_string());
+        blocking(&path, move || read_queue_file(&p, &i)).await
+    };
+    let mut qf = match read {
+        Ok(qf) => qf,
+        Err(e) if e.is_not_found() => return,
+        Err(QueueError::Corrupt(_, why)) => {
+            gatepost_log::warning("qmgr", format!("{id}: corrupt queue file: {why}"));
+            gatepost_log::warning(
+                "qmgr",
+                format!("saving corrupt file \"{id}\" from queue \"active\" to queue \"corrupt\""),
+            );
+            if let Err(e) = ctx.queue.move_file(&id, QueueName::Active, QueueName::Corrupt).await {
+                gatepost_log::warning("qmgr", format!("{id}: {e}"));
+            }
+            return;
+        }
+        Err(e) => {
+            gatepost_log::warning("qmgr", format!("{id}: {e}"));
+            defer(ctx, &id, SystemTime::now() + ctx.settings.minimal_backoff_time).await;
+            return;
+        }
+    };
+    let pending = qf.pending();
+    gatepost_log::info(
+        "qmgr",
+        format!(
+            "{id}: from=<{}>, size={}, nrcpt={} (queue active)",
+            gatepost_log::sanitize(&qf.envelope.sender),
+            qf.content_len,
+            pending.len()
+        ),
+    );
+    if !pending.is_empty() && !deliver(ctx, &id, &mut qf, &pending, entered).await {
+        defer(ctx, &id, SystemTime::now() + ctx.settings.minimal_backoff_time).await;
+        return;
+    }
+    finish(ctx, &id, &mut qf).await;
+}
+
+/// Call the agent for `pending`, log and durably record the outcomes.
+/// False when the outcomes could not be made durable.
+async fn deliver(
+    ctx: &Ctx,
+    id: &QueueId,
+    qf: &mut QueueFile,
+    pending: &[usize],
+    entered: SystemTime,
+) -> bool {
+    let path = ctx.queue.path_of(QueueName::Active, id);
+    let msg = QueuedMessage {
+        id: id.clone(),
+        envelope: qf.envelope.clone(),
+        path: path.clone(),
+    };
+    let started = SystemTime::now();
+    let outcomes = ctx.agent.deliver(&msg, pending).await;
+    let finished = SystemTime::now();
+    let delays = Delays {
+        before_active: secs_between(qf.envelope.arrival, entered),
+        in_active: secs_between(entered, started),
+        conn_setup: 0.0,
+        transmission: secs_between(started, finished),
+    };
+    let wanted: HashSet<usize> = pending.iter().copied().collect();
+    let mut seen = HashSet::new();
+    let mut records = Vec::new();
+    let mut all = Vec::new();
+    for o in outcomes {
+        if !wanted.contains(&o.recipient) || !seen.insert(o.recipient) {
+            gatepost_log::warning(
+                "qmgr",
+                format!(
+                    "{id}: delivery agent {} returned a status for unexpected recipient {}",
+                    o.agent, o.recipient
+                ),
+            );
+            continue;
+        }
+        all.push(o);
+    }
+    for &i in pending {
+        if !seen.contains(&i) {
+            all.push(DeliveryOutcome {
+                recipient: i,
+                status: DeliveryStatus::Deferred,
+                agent: "qmgr".into(),
+                relay: "none".into(),
+                dsn: "4.3.0".into(),
+                text: "delivery agent did not report a status".into(),
+            });
+        }
+    }
+    for o in all {
+        let o = if ctx.settings.soft_bounce { soften(o) } else { o };
+        let Some(rcpt) = qf.envelope.recipients.get(o.recipient) else {
+            continue;
+        };
+        let line = DeliveryLine {
+            id,
+            recipient: rcpt,
+            relay: &o.relay,
+            delays,
+            dsn: &o.dsn,
+            status: o.status.as_str(),
+            text: &o.text,
+        };
+        gatepost_log::info(&o.agent, line.render());
+        let reason = Reason {
+            recipient: o.recipient,
+            dsn: o.dsn.clone(),
+            agent: o.agent.clone(),
+            relay: o.relay.clone(),
+            text: o.text.clone(),
+        };
+        let (record, state) = match o.status {
+            DeliveryStatus::Sent => (StatusRecord::Sent(o.recipient), RcptState::Sent),
+            DeliveryStatus::Bounced => (
+                StatusRecord::Bounced(reason.clone()),
+                RcptState::Bounced {
+                    reason,
+                    notified: false,
+                },
+            ),
+            DeliveryStatus::Deferred => (
+                StatusRecord::Deferred(reason.clone()),
+                RcptState::Pending(Some(reason)),
+            ),
+        };
+        records.push(record);
+        qf.states[o.recipient] = state;
+    }
+    let p = path.clone();
+    match blocking(&path, move || append_records(&p, &records)).await {
+        Ok(()) => true,
+        Err(e) => {
+            gatepost_log::warning("qmgr", format!("{id}: cannot record delivery status: {e}"));
+            false
+        }
+    }
+}
+
+/// After delivery: expire, notify the sender of bounces, then remove or defer.
+async fn finish(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile) {
+    let s = &ctx.settings;
+    let path = ctx.queue.path_of(QueueName::Active, id);
+    let now = SystemTime::now();
+    let age = now
+        .duration_since(qf.envelope.arrival)
+        .unwrap_or(Duration::ZERO);
+    let pending = qf.pending();
+    if !pending.is_empty() && age >= s.lifetime_for(&qf.envelope.sender) {
+        gatepost_log::info(
+            "qmgr",
+            format!(
+                "{id}: from=<{}>, status=expired, returned to sender",
+                gatepost_log::sanitize(&qf.envelope.sender)
+            ),
+        );
+        let mut records = Vec::new();
+        for i in pending {
+            let reason = match &qf.states[i] {
+                RcptState::Pending(Some(r)) => r.clone(),
+                _ => Reason {
+                    recipient: i,
+                    dsn: "4.4.7".into(),
+                    agent: "qmgr".into(),
+                    relay: "none".into(),
+                    text: "delivery time expired".into(),
+                },
+            };
+            records.push(StatusRecord::Bounced(reason.clone()));
+            qf.states[i] = RcptState::Bounced {
+                reason,
+                notified: false,
+            };
+        }
+        let p = path.clone();
+        if let Err(e) = blocking(&path, move || append_records(&p, &records)).await {
+            gatepost_log::warning("qmgr", format!("{id}: cannot record expiry: {e}"));
+            defer(ctx, id, now + s.minimal_backoff_time).await;
+            return;
+        }
+    }
+
+    let bounces = qf.unnotified_bounces();
+    if !bounces.is_empty() {
+        let sent = send_non_delivery(&ctx.queue, s, id, &qf.envelope, &path, &bounces).await;
+        if let Err(e) = sent {
+            gatepost_log::warning("bounce", format!("{id}: cannot send non-delivery notification: {e}"));
+            defer(ctx, id, now + s.minimal_backoff_time).await;
+            return;
+        }
+        let records: Vec<StatusRecord> = bounces
+            .iter()
+            .map(|r| StatusRecord::Notified(r.recipient))
+            .collect();
+        let p = path.clone();
+        if let Err(e) = blocking(&path, move || append_records(&p, &records)).await {
+            gatepost_log::warning("qmgr", format!("{id}: cannot record bounce notice: {e}"));
+        }
+    }
+
+    if qf.pending().is_empty() {
+        match ctx.queue.remove_file(id, QueueName::Active).await {
+            Ok(()) => gatepost_log::info("qmgr", format!("{id}: removed")),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => gatepost_log::warning("qmgr", format!("{id}: remove: {e}")),
+        }
+    } else {
+        defer(ctx, id, now + s.backoff(age)).await;
+    }
+}
+
+/// Move `id` from `active` to `deferred` with mtime = `next_try`.
+pub(crate) async fn defer(ctx: &Ctx, id: &QueueId, next_try: SystemTime) {
+    let path = ctx.queue.path_of(QueueName::Active, id);
+    let p = path.clone();
+    let touched = blocking(&path, move || {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .map_err(|e| QueueError::io(&p, e))?;
+        file.set_modified(next_try)
+            .map_err(|e| QueueError::io(&p, e))
+    })
+    .await;
+    if let Err(e) = touched {
+        if e.is_not_found() {
+            return;
+        }
+        gatepost_log::warning("qmgr", format!("{id}: set retry time: {e}"));
+    }
+    if let Err(e) = ctx.queue.move_file(id, QueueName::Active, QueueName::Deferred).await {
+        if !e.is_not_found() {
+            gatepost_log::warning("qmgr", format!("{id}: move to deferred: {e}"));
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The queue directory tree as an object: opening (creating directories),
+//! queue-id uniqueness checks, moving files between queues durably (rename,
+//! then group-committed directory fsyncs), scanning a queue, and the
+//! `kick` that wakes the queue manager.
+
+use std::fs::{DirBuilder, Metadata};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Notify;
+
+use crate::error::{blocking, QueueError};
+use crate::group_sync::GroupSync;
+use crate::layout::{queue_dir, queue_path, QueueName, LOG_DIRS, TMP_DIR};
+use crate::queue_id::QueueId;
+use crate::writer::MessageWriter;
+
+/// The queue directory tree.
+#[derive(Debug)]
+pub struct Queue {
+    root: PathBuf,
+    /// Wakes the queue manager.
+    pub(crate) wakeup: Notify,
+    /// Set by `flush()`: the queue manager scans `deferred` at its next wakeup.
+    pub(crate) scan_deferred_now: AtomicBool,
+    /// One group-commit directory syncer per queue (indexed by `QueueName::index`).
+    syncs: Vec<GroupSync>,
+    /// Counter making tmp file names unique within this process.
+    pub(crate) tmp_seq: AtomicU64,
+}
+
+impl Queue {
+    /// Open (creating if needed) the queue under `root` (`queue_directory`).
+    pub fn open(root: &Path) -> Result<Arc<Queue>, QueueError> {
+        let mut builder = DirBuilder::new();
+        builder.recursive(true).mode(0o700);
+        let mut dirs: Vec<PathBuf> = QueueName::ALL
+            .iter()
+            .map(|q| queue_dir(root, *q))
+            .collect();
+        dirs.extend(LOG_DIRS.iter().map(|d| root.join(d)));
+        dirs.push(root.join(TMP_DIR));
+        for dir in &dirs {
+            builder.create(dir).map_err(|e| QueueError::io(dir, e))?;
+        }
+        let mut syncs: Vec<Option<GroupSync>> = (0..QueueName::ALL.len()).map(|_| None).collect();
+        for q in QueueName::ALL {
+            syncs[q.index()] = Some(GroupSync::new(queue_dir(root, q)));
+        }
+        Ok(Arc::new(Queue {
+            root: root.to_path_buf(),
+            wakeup: Notify::new(),
+            scan_deferred_now: AtomicBool::new(false),
+            syncs: syncs.into_iter().flatten().collect(),
+            tmp_seq: AtomicU64::new(0),
+        }))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Start a new message: allocates the file and its queue id.
+    pub fn new_message(self: &Arc<Self>) -> Result<MessageWriter, QueueError> {
+        MessageWriter::create(self.clone())
+    }
+
+    /// Wake the queue manager (a new message was committed, or an operator command).
+    pub fn kick(&self) {
+        self.wakeup.notify_one();
+    }
+
+    /// Path of message `id` in queue `q`.
+    pub fn path_of(&self, q: QueueName, id: &QueueId) -> PathBuf {
+        queue_path(&self.root, q, id.as_str())
+    }
+
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.root.join(TMP_DIR)
+    }
+
+    pub(crate) fn syncer(&self, q: QueueName) -> &GroupSync {
+        &self.syncs[q.index()]
+    }
+
+    /// Number of directory fsyncs done on `q` (group commit statistics).
+    pub fn dir_fsync_count(&self, q: QueueName) -> u64 {
+        self.syncer(q).fsync_count()
+    }
+
+    /// Whether a file named `id` exists in any queue.
+    pub(crate) fn id_in_use(&self, id: &QueueId) -> bool {
+        QueueName::ALL
+            .iter()
+            .any(|q| self.path_of(*q, id).symlink_metadata().is_ok())
+    }
+
+    /// Which queue holds `id`, if any.
+    pub fn find(&self, id: &QueueId) -> Option<QueueName> {
+        if !QueueId::is_valid(id.as_str()) {
+            return None;
+        }
+        QueueName::ALL
+            .into_iter()
+            .find(|q| self.path_of(*q, id).is_file())
+    }
+
+    /// Move `id` from one queue to another: rename, then make both directory
+    /// entries durable.
+    pub(crate) async fn move_file(
+        &self,
+        id: &QueueId,
+        from: QueueName,
+        to: QueueName,
+    ) -> Result<(), QueueError> {
+        let src = self.path_of(from, id);
+        let dst = self.path_of(to, id);
+        let err_path = src.clone();
+        blocking(&err_path, move || {
+            std::fs::rename(&src, &dst).map_err(|e| QueueError::io(&src, e))
+        })
+        .await?;
+        self.syncer(to).sync().await?;
+        self.syncer(from).sync().await
+    }
+
+    /// Remove `id` from queue `q` durably.
+    pub(crate) async fn remove_file(&self, id: &QueueId, q: QueueName) -> Result<(), QueueError> {
+        let path = self.path_of(q, id);
+        let err_path = path.clone();
+        blocking(&err_path, move || {
+            std::fs::remove_file(&path).map_err(|e| QueueError::io(&path, e))
+        })
+        .await?;
+        self.syncer(q).sync().await
+    }
+
+    /// Queue files in `q` with their metadata (foreign names are skipped).
+    pub(crate) fn scan(&self, q: QueueName) -> Result<Vec<(QueueId, Metadata)>, QueueError> {
+        let dir = queue_dir(&self.root, q);
+        let mut out = Vec::new();
+        let entries = std::fs::read_dir(&dir).map_err(|e| QueueError::io(&dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| QueueError::io(&dir, e))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if !QueueId::is_valid(&name) {
+                continue;
+            }
+            // The file may vanish between readdir and stat (moved by the
+            // queue manager or an operator): skip it.
+            if let Ok(meta) = entry.metadata() {
+                if meta.is_file() {
+                    out.push((QueueId(name), meta));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Remove abandoned files from `tmp`: those written by another process
+    /// (a previous run that crashed before commit) once older than
+    /// `min_age`, and any older than a day.
+    pub(crate) fn clean_tmp(&self, min_age: Duration) -> Result<usize, QueueError> {
+        let dir = self.tmp_dir();
+        let me = format!("{}.", std::process::id());
+        let now = SystemTime::now();
+        let mut removed = 0;
+        let entries = std::fs::read_dir(&dir).map_err(|e| QueueError::io(&dir, e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or(Duration::ZERO);
+            let foreign = !name.starts_with(&me);
+            let stale = (foreign && age >= min_age) || age >= Duration::from_secs(86_400);
+            if stale && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,504 @@
+//! The on-disk queue file format (one file per message, named by queue id).
+//!
+//! ```text
+//! gatepost-queue-file 1 00000000000000000289\n   fixed-size header: content length
+//! <content: header lines and body, '\n' line ends>  exactly that many bytes
+//! T 1700000000.123456789\n                        arrival time (secs.nanos)
+//! C localhost[127.0.0.1]\n                        client
+//! F sender@example\n                              envelope sender (empty = <>)
+//! V FULL\n / I envid\n                            DSN RET= / ENVID= (optional)
+//! R rcpt@example\n                                recipient; O/N/K follow it:
+//! O original@example\n                            original RCPT TO address
+//! N SUCCESS,FAILURE\n / K rfc822;x@y\n            DSN NOTIFY= / ORCPT= (optional)
+//! E\n                                             end of envelope
+//! S 3\n                                           status: recipient 3 sent (done)
+//! B 1\t5.1.1\tlocal\tnone\tunknown user\n         recipient 1 bounced (done; bounce log)
+//! D 0\t4.4.1\tsmtp\tnone\tconnection refused\n    recipient 0 deferred (last reason wins)
+//! X 1\n                                           bounce notice for recipient 1 sent
+//! ```
+//!
+//! Values are escaped (`\\`, `\n`, `\r`, `\t`). The file is written in `tmp`
+//! and published into `incoming` by a link only after the envelope is
+//! written and the file fsynced, so readers never see a partial envelope.
+//! Status records are appended (and fsynced) by the queue manager while the
+//! file is in `active`; a torn final record (no `\n`) is ignored, so a crash
+//! at any moment loses at most the latest outcomes (the recipient is then
+//! retried: at most one duplicate delivery per recipient).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::envelope::{Envelope, EnvelopeRecipient};
+use crate::error::QueueError;
+
+/// Magic at the start of every queue file.
+const MAGIC: &str = "gatepost-queue-file 1 ";
+/// Width of the content-length field.
+const LEN_WIDTH: usize = 20;
+/// Total header length (magic, length digits, newline).
+pub(crate) const HEADER_LEN: usize = MAGIC.len() + LEN_WIDTH + 1;
+/// Refuse envelope sections larger than this (a damaged file, not a message).
+const MAX_ENVELOPE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The fixed-size header recording the content length.
+pub(crate) fn header(content_len: u64) -> String {
+    format!("{MAGIC}{content_len:0width$}\n", width = LEN_WIDTH)
+}
+
+/// One delivery outcome kept for a recipient (bounce or defer log entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reason {
+    pub recipient: usize,
+    pub dsn: String,
+    pub agent: String,
+    pub relay: String,
+    pub text: String,
+}
+
+/// A status record appended after the envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StatusRecord {
+    Sent(usize),
+    Bounced(Reason),
+    Deferred(Reason),
+    /// The non-delivery notice for a bounced recipient has been sent.
+    Notified(usize),
+}
+
+/// What the file says about one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RcptState {
+    /// Still to be delivered; the last temporary failure, if any.
+    Pending(Option<Reason>),
+    Sent,
+    /// Bounced; `notified` once the non-delivery notice was enqueued.
+    Bounced { reason: Reason, notified: bool },
+}
+
+impl RcptState {
+    pub fn is_pending(&self) -> bool {
+        matches!(self, RcptState::Pending(_))
+    }
+}
+
+/// A parsed queue file (without its content).
+#[derive(Debug, Clone)]
+pub(crate) struct QueueFile {
+    pub envelope: Envelope,
+    pub content_len: u64,
+    pub states: Vec<RcptState>,
+}
+
+impl QueueFile {
+    /// Indexes of recipients still to be delivered.
+    pub fn pending(&self) -> Vec<usize> {
+        self.states
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_pending())
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Bounce log: recipients that bounced and were not yet reported to
+    /// the sender, in recipient order.
+    pub fn unnotified_bounces(&self) -> Vec<Reason> {
+        self.states
+            .iter()
+            .filter_map(|s| match s {
+                RcptState::Bounced {
+                    reason,
+                    notified: false,
+                } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for ch in value.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub(crate) fn unescape(value: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(ch) = chars.next() {
+        if ch != '\\' {
+            out.push(ch);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            other => return Err(format!("bad escape \\{}", other.unwrap_or(' '))),
+        }
+    }
+    Ok(out)
+}
+
+fn encode_time(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+fn decode_time(s: &str) -> Result<SystemTime, String> {
+    let (secs, nanos) = s.split_once('.').unwrap_or((s, "0"));
+    let secs: u64 = secs.parse().map_err(|_| format!("bad time {s:?}"))?;
+    let nanos: u32 = nanos.parse().map_err(|_| format!("bad time {s:?}"))?;
+    if nanos >= 1_000_000_000 {
+        return Err(format!("bad time {s:?}"));
+    }
+    Ok(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+/// The envelope section (written once, at commit).
+pub(crate) fn encode_envelope(env: &Envelope) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("T {}\n", encode_time(env.arrival)));
+    out.push_str(&format!("C {}\n", escape(&env.client)));
+    out.push_str(&format!("F {}\n", escape(&env.sender)));
+    if let Some(ret) = &env.ret {
+        out.push_str(&format!("V {}\n", escape(ret)));
+    }
+    if let Some(envid) = &env.envid {
+        out.push_str(&format!("I {}\n", escape(envid)));
+    }
+    for r in &env.recipients {
+        out.push_str(&format!("R {}\n", escape(&r.address)));
+        out.push_str(&format!("O {}\n", escape(&r.original)));
+        if let Some(n) = &r.notify {
+            out.push_str(&format!("N {}\n", escape(n)));
+        }
+        if let Some(k) = &r.orcpt {
+            out.push_str(&format!("K {}\n", escape(k)));
+        }
+    }
+    out.push_str("E\n");
+    out
+}
+
+fn encode_reason(tag: char, r: &Reason) -> String {
+    format!(
+        "{tag} {}\t{}\t{}\t{}\t{}\n",
+        r.recipient,
+        escape(&r.dsn),
+        escape(&r.agent),
+        escape(&r.relay),
+        escape(&r.text)
+    )
+}
+
+/// One appended status record.
+pub(crate) fn encode_status(rec: &StatusRecord) -> String {
+    match rec {
+        StatusRecord::Sent(i) => format!("S {i}\n"),
+        StatusRecord::Bounced(r) => encode_reason('B', r),
+        StatusRecord::Deferred(r) => encode_reason('D', r),
+        StatusRecord::Notified(i) => format!("X {i}\n"),
+    }
+}
+
+fn decode_reason(value: &str, nrcpt: usize) -> Result<Reason, String> {
+    let fields: Vec<&str> = value.split('\t').collect();
+    if fields.len() != 5 {
+        return Err(format!("bad status record {value:?}"));
+    }
+    let recipient = decode_index(fields[0], nrcpt)?;
+    Ok(Reason {
+        recipient,
+        dsn: unescape(fields[1])?,
+        agent: unescape(fields[2])?,
+        relay: unescape(fields[3])?,
+        text: unescape(fields[4])?,
+    })
+}
+
+fn decode_index(s: &str, nrcpt: usize) -> Result<usize, String> {
+    let i: usize = s.parse().map_err(|_| format!("bad recipient index {s:?}"))?;
+    if i >= nrcpt {
+        return Err(format!("recipient index {i} out of range"));
+    }
+    Ok(i)
+}
+
+/// Parse the envelope section and the status records that follow it.
+pub(crate) fn parse_trailer(data: &[u8]) -> Result<(Envelope, Vec<RcptState>), String> {
+    let text = std::str::from_utf8(data).map_err(|_| "envelope is not UTF-8".to_string())?;
+    let mut env = Envelope {
+        sender: String::new(),
+        recipients: Vec::new(),
+        arrival: UNIX_EPOCH,
+        client: String::new(),
+        ret: None,
+        envid: None,
+    };
+    let (mut seen_time, mut seen_sender, mut ended) = (false, false, false);
+    let mut states: Vec<RcptState> = Vec::new();
+    // Only complete lines count: a torn final append has no '\n'.
+    let complete = match text.rfind('\n') {
+        Some(pos) => &text[..=pos],
+        None => "",
+    };
+    for line in complete.lines() {
+        let (tag, value) = match line.split_once(' ') {
+            Some((t, v)) => (t, v),
+            None => (line, ""),
+        };
+        if !ended {
+            match tag {
+                "T" => {
+                    env.arrival = decode_time(value)?;
+                    seen_time = true;
+                }
+                "C" => env.client = unescape(value)?,
+                "F" => {
+                    env.sender = unescape(value)?;
+                    seen_sender = true;
+                }
+                "V" => env.ret = Some(unescape(value)?),
+                "I" => env.envid = Some(unescape(value)?),
+                "R" => env.recipients.push(EnvelopeRecipient::new(&unescape(value)?)),
+                "O" | "N" | "K" => {
+                    let r = env
+                        .recipients
+                        .last_mut()
+                        .ok_or_else(|| format!("{tag} record before first recipient"))?;
+                    let v = unescape(value)?;
+                    match tag {
+                        "O" => r.original = v,
+                        "N" => r.notify = Some(v),
+                        _ => r.orcpt = Some(v),
+                    }
+                }
+                "E" => {
+                    if !seen_time || !seen_sender {
+                        return Err("envelope lacks arrival time or sender".into());
+                    }
+                    if env.recipients.is_empty() {
+                        return Err("no recipients".into());
+                    }
+                    ended = true;
+                    states = vec![RcptState::Pending(None); env.recipients.len()];
+                }
+                _ => return Err(format!("unknown envelope record {tag:?}")),
+            }
+            continue;
+        }
+        let n = states.len();
+        match tag {
+            "S" => states[decode_index(value, n)?] = RcptState::Sent,
+            "B" => {
+                let r = decode_reason(value, n)?;
+                let i = r.recipient;
+                states[i] = RcptState::Bounced {
+                    reason: r,
+                    notified: false,
+                };
+            }
+            "X" => {
+                let i = decode_index(value, n)?;
+                if let RcptState::Bounced { notified, .. } = &mut states[i] {
+                    *notified = true;
+                }
+            }
+            "D" => {
+                let r = decode_reason(value, n)?;
+                let i = r.recipient;
+                // A later deferral never undoes a final state.
+                if states[i].is_pending() {
+                    states[i] = RcptState::Pending(Some(r));
+                }
+            }
+            _ => return Err(format!("unknown status record {tag:?}")),
+        }
+    }
+    if !ended {
+        return Err("missing end of envelope".into());
+    }
+    Ok((env, states))
+}
+
+/// Read the header of an open queue file: the content length.
+fn read_header(file: &mut File, path: &Path, id: &str) -> Result<u64, QueueError> {
+    let mut buf = [0u8; HEADER_LEN];
+    file.read_exact(&mut buf).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => {
+            QueueError::Corrupt(id.to_string(), "short file".into())
+        }
+        _ => QueueError::io(path, e),
+    })?;
+    let text = std::str::from_utf8(&buf)
+        .ok()
+        .and_then(|t| t.strip_prefix(MAGIC))
+        .and_then(|t| t.strip_suffix('\n'))
+        .ok_or_else(|| QueueError::Corrupt(id.to_string(), "bad file header".into()))?;
+    text.parse()
+        .map_err(|_| QueueError::Corrupt(id.to_string(), "bad content length".into()))
+}
+
+/// Read and parse a queue file (envelope and status, not the content).
+pub(crate) fn read_queue_file(path: &Path, id: &str) -> Result<QueueFile, QueueError> {
+    let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
+    let content_len = read_header(&mut file, path, id)?;
+    let total = file.metadata().map_err(|e| QueueError::io(path, e))?.len();
+    let start = HEADER_LEN as u64 + content_len;
+    if start > total || total - start > MAX_ENVELOPE_BYTES {
+        return Err(QueueError::Corrupt(id.into(), "bad content length".into()));
+    }
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| QueueError::io(path, e))?;
+    let mut trailer = Vec::new();
+    file.read_to_end(&mut trailer)
+        .map_err(|e| QueueError::io(path, e))?;
+    let (envelope, states) =
+        parse_trailer(&trailer).map_err(|why| QueueError::Corrupt(id.to_string(), why))?;
+    Ok(QueueFile {
+        envelope,
+        content_len,
+        states,
+    })
+}
+
+/// Read the message content (header + body) of a queue file.
+pub(crate) fn read_content(path: &Path, id: &str) -> Result<Vec<u8>, QueueError> {
+    let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
+    let content_len = read_header(&mut file, path, id)?;
+    let mut content = Vec::new();
+    (&mut file)
+        .take(content_len)
+        .read_to_end(&mut content)
+        .map_err(|e| QueueError::io(path, e))?;
+    if (content.len() as u64) != content_len {
+        return Err(QueueError::Corrupt(id.to_string(), "short content".into()));
+    }
+    Ok(content)
+}
+
+/// Append status records to a queue file and fsync it: when this returns
+/// Ok the outcomes survive a crash.
+pub(crate) fn append_records(path: &Path, records: &[StatusRecord]) -> Result<(), QueueError> {
+    use std::io::Write;
+    if records.is_empty() {
+        return Ok(());
+    }
+    let text: String = records.iter().map(encode_status).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| QueueError::io(path, e))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| QueueError::io(path, e))?;
+    file.sync_data().map_err(|e| QueueError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Envelope {
+        let mut r2 = EnvelopeRecipient::new("bob@b.example");
+        r2.original = "alias@b.example".into();
+        r2.notify = Some("FAILURE".into());
+        r2.orcpt = Some("rfc822;alias@b.example".into());
+        Envelope {
+            sender: "a\tb\\c\nd@x".into(),
+            recipients: vec![EnvelopeRecipient::new("root@spec.test"), r2],
+            arrival: UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789),
+            client: "localhost[127.0.0.1]".into(),
+            ret: Some("HDRS".into()),
+            envid: Some("ENV1".into()),
+        }
+    }
+
+    #[test]
+    fn envelope_round_trip() {
+        let env = sample();
+        let text = encode_envelope(&env);
+        let (back, states) = parse_trailer(text.as_bytes()).unwrap();
+        assert_eq!(back, env);
+        assert_eq!(states, vec![RcptState::Pending(None); 2]);
+    }
+
+    #[test]
+    fn status_records_and_torn_tail() {
+        let env = sample();
+        let d = Reason {
+            recipient: 0,
+            dsn: "4.4.1".into(),
+            agent: "smtp".into(),
+            relay: "none".into(),
+            text: "connect to x[1.2.3.4]:25: refused".into(),
+        };
+        let mut b = d.clone();
+        b.recipient = 1;
+        b.dsn = "5.1.1".into();
+        let mut text = encode_envelope(&env);
+        text.push_str(&encode_status(&StatusRecord::Deferred(d.clone())));
+        text.push_str(&encode_status(&StatusRecord::Bounced(b.clone())));
+        let (_, states) = parse_trailer(text.as_bytes()).unwrap();
+        assert_eq!(
+            states[1],
+            RcptState::Bounced {
+                reason: b.clone(),
+                notified: false
+            }
+        );
+        text.push_str(&encode_status(&StatusRecord::Notified(1)));
+        text.push_str("S 0"); // torn: no newline
+        let (_, states) = parse_trailer(text.as_bytes()).unwrap();
+        assert_eq!(
+            states,
+            vec![
+                RcptState::Pending(Some(d)),
+                RcptState::Bounced {
+                    reason: b,
+                    notified: true
+                }
+            ]
+        );
+        text.push('\n');
+        let (_, states) = parse_trailer(text.as_bytes()).unwrap();
+        assert_eq!(states[0], RcptState::Sent);
+    }
+
+    #[test]
+    fn corrupt_trailers() {
+        let good = encode_envelope(&sample());
+        let cases = [
+            String::new(),
+            good.replace("E\n", ""),
+            good.replace("T ", "X "),
+            format!("{good}S 7\n"),
+            format!("{good}Q 1\n"),
+            "F a\nE\n".to_string(),
+            good.replace("F ", "O "),
+        ];
+        for c in cases {
+            assert!(parse_trailer(c.as_bytes()).is_err(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn escapes_round_trip() {
+        for s in ["", "plain", "a\\b", "tab\there", "nl\nhere\r", "\\n"] {
+            assert_eq!(unescape(&escape(s)).unwrap(), s);
+        }
+        assert!(unescape("bad\\x").is_err());
+        assert_eq!(header(289).len(), HEADER_LEN);
+    }
+}

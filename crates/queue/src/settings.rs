@@ -1,0 +1,175 @@
+//! Queue manager settings (postfix-compat §8.2): `queue_run_delay`,
+//! `minimal_backoff_time`, `maximal_backoff_time`, `maximal_queue_lifetime`,
+//! `bounce_queue_lifetime`, `myhostname`, `myorigin`, `double_bounce_sender`,
+//! `bounce_size_limit`, `2bounce_notice_recipient`, `soft_bounce`, and the
+//! number of messages delivered concurrently.
+
+use std::time::Duration;
+
+/// Queue manager settings, read from the config by `from_config`.
+#[derive(Debug, Clone)]
+pub struct QmgrSettings {
+    /// Deferred-queue scan interval (`queue_run_delay`, 300s).
+    pub queue_run_delay: Duration,
+    /// `minimal_backoff_time` (300s).
+    pub minimal_backoff_time: Duration,
+    /// `maximal_backoff_time` (4000s).
+    pub maximal_backoff_time: Duration,
+    /// `maximal_queue_lifetime` (5d; 0 = one attempt).
+    pub maximal_queue_lifetime: Duration,
+    /// `bounce_queue_lifetime` (5d) for sender `<>`; capped at
+    /// `maximal_queue_lifetime`.
+    pub bounce_queue_lifetime: Duration,
+    /// `myhostname`: Reporting-MTA, boundary, Message-Id of bounces.
+    pub myhostname: String,
+    /// `myorigin`: domain of MAILER-DAEMON and of unqualified notice addresses.
+    pub myorigin: String,
+    /// `double_bounce_sender` (`double-bounce`).
+    pub double_bounce_sender: String,
+    /// `bounce_size_limit` (50000): bytes of the original in a bounce; 0 = all.
+    pub bounce_size_limit: u64,
+    /// `2bounce_notice_recipient` (`postmaster`).
+    pub double_bounce_recipient: String,
+    /// `soft_bounce` (no): bounces are turned into deferrals.
+    pub soft_bounce: bool,
+    /// Messages delivered at the same time.
+    pub max_concurrent_messages: usize,
+}
+
+impl Default for QmgrSettings {
+    /// Postfix's defaults, with `myhostname`/`myorigin` = `localhost`.
+    fn default() -> QmgrSettings {
+        QmgrSettings {
+            queue_run_delay: Duration::from_secs(300),
+            minimal_backoff_time: Duration::from_secs(300),
+            maximal_backoff_time: Duration::from_secs(4000),
+            maximal_queue_lifetime: Duration::from_secs(5 * 86_400),
+            bounce_queue_lifetime: Duration::from_secs(5 * 86_400),
+            myhostname: "localhost".into(),
+            myorigin: "localhost".into(),
+            double_bounce_sender: "double-bounce".into(),
+            bounce_size_limit: 50_000,
+            double_bounce_recipient: "postmaster".into(),
+            soft_bounce: false,
+            max_concurrent_messages: 20,
+        }
+    }
+}
+
+impl QmgrSettings {
+    pub fn from_config(cfg: &gatepost_config::Config) -> QmgrSettings {
+        let text = |name: &str, dflt: &str| {
+            let v = cfg.get(name);
+            if v.trim().is_empty() {
+                dflt.to_string()
+            } else {
+                v.trim().to_string()
+            }
+        };
+        let myhostname = text("myhostname", "localhost");
+        QmgrSettings {
+            queue_run_delay: cfg.get_time("queue_run_delay"),
+            minimal_backoff_time: cfg.get_time("minimal_backoff_time"),
+            maximal_backoff_time: cfg.get_time("maximal_backoff_time"),
+            maximal_queue_lifetime: cfg.get_time("maximal_queue_lifetime"),
+            bounce_queue_lifetime: cfg.get_time("bounce_queue_lifetime"),
+            myorigin: text("myorigin", &myhostname),
+            myhostname,
+            double_bounce_sender: text("double_bounce_sender", "double-bounce"),
+            bounce_size_limit: u64::try_from(cfg.get_int("bounce_size_limit")).unwrap_or(0),
+            double_bounce_recipient: text("2bounce_notice_recipient", "postmaster"),
+            soft_bounce: cfg.get_bool("soft_bounce"),
+            max_concurrent_messages: 20,
+        }
+    }
+
+    /// Short timers for tests and demos: `queue_run_delay` = `run_delay`,
+    /// backoff between `min_backoff` and `max_backoff`.
+    pub fn with_fast_retries(
+        mut self,
+        run_delay: Duration,
+        min_backoff: Duration,
+        max_backoff: Duration,
+    ) -> QmgrSettings {
+        self.queue_run_delay = run_delay;
+        self.minimal_backoff_time = min_backoff;
+        self.maximal_backoff_time = max_backoff;
+        self
+    }
+
+    /// The queue lifetime for a message from `sender` (`bounce_queue_lifetime`
+    /// for the null sender, capped at `maximal_queue_lifetime`).
+    pub fn lifetime_for(&self, sender: &str) -> Duration {
+        if sender.is_empty() {
+            self.bounce_queue_lifetime.min(self.maximal_queue_lifetime)
+        } else {
+            self.maximal_queue_lifetime
+        }
+    }
+
+    /// Retry delay for a message of age `age` (§8.2):
+    /// clamp(age, minimal_backoff_time, maximal_backoff_time).
+    pub fn backoff(&self, age: Duration) -> Duration {
+        let min = self.minimal_backoff_time;
+        let max = self.maximal_backoff_time.max(min);
+        age.clamp(min, max)
+    }
+
+    /// Slack when deciding whether a deferred file is due (Postfix takes
+    /// files whose mtime is at most now + 1s); never more than the scan
+    /// interval, so short test timers stay meaningful.
+    pub fn scan_slack(&self) -> Duration {
+        Duration::from_secs(1).min(self.queue_run_delay)
+    }
+
+    /// Address with `@myorigin` appended when unqualified.
+    pub(crate) fn qualify(&self, addr: &str) -> String {
+        if addr.contains('@') || addr.is_empty() {
+            addr.to_string()
+        } else {
+            format!("{addr}@{}", self.myorigin)
+        }
+    }
+
+    /// Whether `sender` is the double-bounce sender (qualified or not).
+    pub(crate) fn is_double_bounce_sender(&self, sender: &str) -> bool {
+        !sender.is_empty()
+            && (sender.eq_ignore_ascii_case(&self.double_bounce_sender)
+                || sender.eq_ignore_ascii_case(&self.qualify(&self.double_bounce_sender)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_clamps_age() {
+        let s = QmgrSettings::default();
+        let cases = [(0, 300), (10, 300), (600, 600), (3999, 3999), (100_000, 4000)];
+        for (age, want) in cases {
+            assert_eq!(s.backoff(Duration::from_secs(age)), Duration::from_secs(want));
+        }
+    }
+
+    #[test]
+    fn lifetimes() {
+        let mut s = QmgrSettings::default();
+        s.bounce_queue_lifetime = Duration::from_secs(10 * 86_400);
+        assert_eq!(s.lifetime_for(""), s.maximal_queue_lifetime);
+        s.bounce_queue_lifetime = Duration::from_secs(3600);
+        assert_eq!(s.lifetime_for(""), Duration::from_secs(3600));
+        assert_eq!(s.lifetime_for("a@b"), s.maximal_queue_lifetime);
+    }
+
+    #[test]
+    fn double_bounce_sender_matching() {
+        let mut s = QmgrSettings::default();
+        s.myorigin = "spec.test".into();
+        assert!(s.is_double_bounce_sender("double-bounce@spec.test"));
+        assert!(s.is_double_bounce_sender("Double-Bounce"));
+        assert!(!s.is_double_bounce_sender(""));
+        assert!(!s.is_double_bounce_sender("a@spec.test"));
+        assert_eq!(s.qualify("postmaster"), "postmaster@spec.test");
+    }
+}

@@ -1,0 +1,176 @@
+//! The write path for new messages (Postfix's cleanup output): a file in
+//! `tmp` named `PID.SEQ.RANDOM`, content appended through a buffer, then at
+//! commit the envelope, the content-length header, an fsync of the file, a
+//! no-clobber link into `incoming` under the queue id, and a
+//! group-committed fsync of `incoming`. Only then is the message safe and
+//! may the client be told `250`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::envelope::Envelope;
+use crate::error::{blocking, QueueError};
+use crate::layout::QueueName;
+use crate::queue::Queue;
+use crate::queue_file::{encode_envelope, header, HEADER_LEN};
+use crate::queue_id::{micros_of, QueueId};
+
+/// How many times to retry when a fresh id collides with an existing file.
+const ID_ATTEMPTS: usize = 16;
+
+/// A message being written. Content is stored as lines ending in `\n`
+/// (the caller writes header lines, including `Received:`, then the body).
+#[derive(Debug)]
+pub struct MessageWriter {
+    queue: Arc<Queue>,
+    id: QueueId,
+    /// The tmp file; `None` once committed or aborted.
+    tmp_path: Option<PathBuf>,
+    out: Option<BufWriter<File>>,
+    size: u64,
+}
+
+fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
+    let seq = queue.tmp_seq.fetch_add(1, Ordering::Relaxed);
+    let name = format!(
+        "{}.{}.{:08x}",
+        std::process::id(),
+        seq,
+        rand::random::<u32>()
+    );
+    let path = queue.tmp_dir().join(name);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| QueueError::io(&path, e))?;
+    let now = SystemTime::now();
+    let result = file
+        .write_all(header(0).as_bytes())
+        .and_then(|_| file.metadata());
+    match result {
+        Ok(meta) => Ok((path, file, QueueId::short_form(micros_of(now), meta.ino()))),
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(QueueError::io(&path, e))
+        }
+    }
+}
+
+impl MessageWriter {
+    /// Allocate the tmp file and a queue id not used by any queued file.
+    pub(crate) fn create(queue: Arc<Queue>) -> Result<MessageWriter, QueueError> {
+        // Colliding files are kept open until a unique one exists so that the
+        // next file cannot reuse their inode (and hence their id).
+        let mut rejected: Vec<PathBuf> = Vec::new();
+        let mut found = None;
+        for _ in 0..ID_ATTEMPTS {
+            let (path, file, id) = create_tmp(&queue)?;
+            if queue.id_in_use(&id) {
+                rejected.push(path);
+                continue;
+            }
+            found = Some((path, file, id));
+            break;
+        }
+        for path in &rejected {
+            let _ = std::fs::remove_file(path);
+        }
+        let (path, file, id) = found.ok_or_else(|| {
+            QueueError::io(
+                &queue.tmp_dir(),
+                std::io::Error::other("cannot allocate a unique queue id"),
+            )
+        })?;
+        Ok(MessageWriter {
+            queue,
+            id,
+            tmp_path: Some(path),
+            out: Some(BufWriter::with_capacity(64 * 1024, file)),
+            size: 0,
+        })
+    }
+
+    pub fn id(&self) -> &QueueId {
+        &self.id
+    }
+
+    pub fn write_content(&mut self, data: &[u8]) -> Result<(), QueueError> {
+        let path = self.tmp_path.clone().unwrap_or_default();
+        let out = self.out.as_mut().ok_or_else(|| {
+            QueueError::io(&path, std::io::Error::other("message already closed"))
+        })?;
+        out.write_all(data).map_err(|e| QueueError::io(&path, e))?;
+        self.size += data.len() as u64;
+        Ok(())
+    }
+
+    pub fn content_size(&self) -> u64 {
+        self.size
+    }
+
+    /// Write the envelope, fsync the file, rename it into `incoming`, fsync the
+    /// directory (shared with concurrent commits: group commit), then kick qmgr.
+    /// Only after this returns Ok may the client be told `250`.
+    pub async fn commit(mut self, envelope: &Envelope) -> Result<QueueId, QueueError> {
+        if envelope.recipients.is_empty() {
+            return Err(QueueError::Corrupt(
+                self.id.to_string(),
+                "no recipients".into(),
+            ));
+        }
+        let tmp = self.tmp_path.clone().unwrap_or_default();
+        let out = self.out.take().ok_or_else(|| {
+            QueueError::io(&tmp, std::io::Error::other("message already closed"))
+        })?;
+        let trailer = encode_envelope(envelope);
+        let size = self.size;
+        let dst = self.queue.path_of(QueueName::Incoming, &self.id);
+        let src = tmp.clone();
+        blocking(&tmp, move || {
+            let io = |e| QueueError::io(&src, e);
+            let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
+            file.write_all(trailer.as_bytes()).map_err(io)?;
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
+            let head = header(size);
+            debug_assert_eq!(head.len(), HEADER_LEN);
+            file.write_all(head.as_bytes()).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            drop(file);
+            // A link never replaces an existing file: ids stay unique.
+            std::fs::hard_link(&src, &dst).map_err(|e| QueueError::io(&dst, e))?;
+            let _ = std::fs::remove_file(&src);
+            Ok(())
+        })
+        .await?;
+        self.tmp_path = None;
+        self.queue.syncer(QueueName::Incoming).sync().await?;
+        self.queue.kick();
+        Ok(self.id.clone())
+    }
+
+    /// Throw the message away (RSET, rejected, lost connection).
+    pub fn abort(mut self) {
+        self.discard();
+    }
+
+    fn discard(&mut self) {
+        self.out = None;
+        if let Some(path) = self.tmp_path.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for MessageWriter {
+    /// A writer dropped without commit (e.g. a cancelled task) is aborted.
+    fn drop(&mut self) {
+        self.discard();
+    }
+}

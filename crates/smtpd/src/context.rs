@@ -1,0 +1,86 @@
+//! Everything a session needs that outlives it: the service's settings,
+//! the restriction engine, the queue, the address rewriter, and the shared
+//! per-client connection counts (`smtpd_client_connection_count_limit`).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use gatepost_config::Config;
+use gatepost_policy::Policy;
+use gatepost_queue::Queue;
+use gatepost_rewrite::Rewriter;
+use gatepost_table::NetworkList;
+
+use crate::settings::SmtpdSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("{0}")]
+    Policy(#[from] gatepost_policy::PolicyError),
+    #[error("smtpd_forbid_bare_newline_exclusions: {0}")]
+    Table(#[from] gatepost_table::TableError),
+}
+
+/// Shared state of one smtpd service (one master.cf line).
+pub struct ServerContext {
+    /// master.cf service name, for log lines.
+    pub service: String,
+    pub settings: SmtpdSettings,
+    pub policy: Policy,
+    pub queue: Arc<Queue>,
+    pub rewriter: Arc<Rewriter>,
+    pub bare_newline_exclusions: NetworkList,
+    /// Clients in `local_header_rewrite_clients` get missing headers added;
+    /// we honour its default `permit_inet_interfaces` (client address is one
+    /// of ours) and `always_add_missing_headers`.
+    pub always_add_missing_headers: bool,
+    connections: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl ServerContext {
+    pub fn new(
+        service: &str,
+        cfg: &Config,
+        queue: Arc<Queue>,
+        rewriter: Arc<Rewriter>,
+    ) -> Result<ServerContext, ContextError> {
+        let policy = Policy::from_config(cfg, rewriter.clone())?;
+        let exclusions = NetworkList::parse(&cfg.get_list("smtpd_forbid_bare_newline_exclusions"), true)?;
+        Ok(ServerContext {
+            service: service.to_string(),
+            settings: SmtpdSettings::from_config(cfg),
+            policy,
+            queue,
+            rewriter,
+            bare_newline_exclusions: exclusions,
+            always_add_missing_headers: cfg.get_bool("always_add_missing_headers"),
+            connections: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Register a connection from `addr`; returns the client's count
+    /// including this one. Pair with [`ServerContext::disconnected`].
+    pub fn connected(&self, addr: IpAddr) -> usize {
+        let mut map = match self.connections.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let n = map.entry(addr).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    pub fn disconnected(&self, addr: IpAddr) {
+        let mut map = match self.connections.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(n) = map.get_mut(&addr) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&addr);
+            }
+        }
+    }
+}

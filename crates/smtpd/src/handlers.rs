@@ -1,0 +1,442 @@
+//! Command handlers other than DATA: each one checks its preconditions
+//! (sequence, syntax, limits), asks the restriction engine, and answers
+//! with Postfix's reply texts (postfix-compat §7.3).
+
+use gatepost_policy::Stage;
+use gatepost_proto::{parse_path, Command, PathError, Reply, Verb};
+use gatepost_queue::EnvelopeRecipient;
+use gatepost_rewrite::RewriteError;
+
+use crate::session::{Flow, Session};
+use crate::transaction::Transaction;
+
+impl Session {
+    pub(crate) async fn dispatch(&mut self, cmd: Command) -> Flow {
+        if cmd.is_empty() {
+            return self
+                .answer(None, Reply::new(500, "5.5.2", "Error: bad syntax"))
+                .await;
+        }
+        if self.access_denied && cmd.verb != Some(Verb::Quit) {
+            let reply = Reply::new(503, "5.7.0", format!("Error: access denied for {}", self.client_label));
+            return self.answer(cmd.verb, reply).await;
+        }
+        let verb = match cmd.verb {
+            Some(v) => v,
+            None => return self.unknown_command(&cmd).await,
+        };
+        match verb {
+            Verb::Helo | Verb::Ehlo => self.helo(verb, &cmd.args).await,
+            Verb::Mail => self.mail(&cmd.args).await,
+            Verb::Rcpt => self.rcpt(&cmd.args).await,
+            Verb::Data => self.data(&cmd.args).await,
+            Verb::Rset => self.rset(&cmd.args).await,
+            Verb::Noop => self.answer(Some(verb), Reply::new(250, "2.0.0", "Ok")).await,
+            Verb::Quit => {
+                self.counters.record(Some(verb), true);
+                let _ = self.reply(Reply::new(221, "2.0.0", "Bye")).await;
+                Flow::Close
+            }
+            Verb::Vrfy => self.vrfy(&cmd.args).await,
+            Verb::Etrn => self.etrn(&cmd.args).await,
+            Verb::Starttls => {
+                let reply = if cmd.args.is_empty() {
+                    Reply::new(502, "5.5.1", "Error: command not implemented")
+                } else {
+                    Reply::new(501, "5.5.4", "Syntax: STARTTLS")
+                };
+                self.answer(Some(verb), reply).await
+            }
+            Verb::Auth => {
+                let reply = if self.ctx.settings.helo_required && self.helo.is_none() {
+                    Reply::new(503, "5.5.1", "Error: send HELO/EHLO first")
+                } else {
+                    Reply::new(503, "5.5.1", "Error: authentication not enabled")
+                };
+                self.answer(Some(verb), reply).await
+            }
+            Verb::Bdat => {
+                self.answer(Some(verb), Reply::new(502, "5.5.1", "Error: command not implemented"))
+                    .await
+            }
+            Verb::Xclient | Verb::Xforward => {
+                self.answer(Some(verb), Reply::new(550, "5.7.0", "Error: insufficient authorization"))
+                    .await
+            }
+        }
+    }
+
+    async fn unknown_command(&mut self, cmd: &Command) -> Flow {
+        let settings = &self.ctx.settings;
+        if settings
+            .noop_commands
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&cmd.word))
+        {
+            return self.answer(None, Reply::new(250, "2.0.0", "Ok")).await;
+        }
+        if cmd.looks_non_smtp(&settings.forbidden_commands) {
+            gatepost_log::warning(
+                "smtpd",
+                format!(
+                    "non-SMTP command from {}: {}",
+                    self.client_label,
+                    gatepost_log::sanitize(&cmd.line)
+                ),
+            );
+            self.counters.record(None, false);
+            let _ = self
+                .reply(Reply::new(221, "2.7.0", "Error: I can break rules, too. Goodbye."))
+                .await;
+            return Flow::Close;
+        }
+        self.answer(None, Reply::new(500, "5.5.2", "Error: command not recognized"))
+            .await
+    }
+
+    async fn helo(&mut self, verb: Verb, args: &str) -> Flow {
+        if args.is_empty() {
+            let text = if verb == Verb::Ehlo { "Syntax: EHLO hostname" } else { "Syntax: HELO hostname" };
+            return self.answer(Some(verb), Reply::plain(501, text)).await;
+        }
+        if let Some(tx) = self.tx.take() {
+            tx.abort();
+        }
+        let name: String = args
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        let previous = (self.helo.clone(), self.protocol);
+        self.helo = Some(name);
+        self.protocol = if verb == Verb::Ehlo { "ESMTP" } else { "SMTP" };
+        let stage = if verb == Verb::Ehlo { Stage::Ehlo } else { Stage::Helo };
+        let verdict = self.check(stage, None).await;
+        if let Some(reply) = verdict.reply {
+            self.helo = previous.0;
+            self.protocol = previous.1;
+            return self.answer(Some(verb), reply).await;
+        }
+        let s = &self.ctx.settings;
+        let reply = if verb == Verb::Helo {
+            Reply::plain(250, s.myhostname.clone())
+        } else {
+            let mut lines = vec![s.myhostname.clone()];
+            let mut offer = |kw: &str, line: String| {
+                if s.offers(kw) {
+                    lines.push(line);
+                }
+            };
+            offer("PIPELINING", "PIPELINING".into());
+            offer(
+                "SIZE",
+                if s.message_size_limit > 0 { format!("SIZE {}", s.message_size_limit) } else { "SIZE".into() },
+            );
+            if !s.disable_vrfy {
+                offer("VRFY", "VRFY".into());
+            }
+            offer("ETRN", "ETRN".into());
+            offer("ENHANCEDSTATUSCODES", "ENHANCEDSTATUSCODES".into());
+            offer("8BITMIME", "8BITMIME".into());
+            offer("DSN", "DSN".into());
+            if s.smtputf8 {
+                offer("SMTPUTF8", "SMTPUTF8".into());
+            }
+            Reply::multiline(250, lines)
+        };
+        self.answer(Some(verb), reply).await
+    }
+
+    async fn mail(&mut self, args: &str) -> Flow {
+        let verb = Some(Verb::Mail);
+        if self.ctx.settings.helo_required && self.helo.is_none() {
+            return self.answer(verb, Reply::new(503, "5.5.1", "Error: send HELO/EHLO first")).await;
+        }
+        if self.tx.is_some() {
+            return self.answer(verb, Reply::new(503, "5.5.1", "Error: nested MAIL command")).await;
+        }
+        let path = match parse_path(args, "FROM:", self.ctx.settings.strict_rfc821) {
+            Ok(p) => p,
+            Err(PathError::Syntax) => {
+                return self.answer(verb, Reply::new(501, "5.5.4", "Syntax: MAIL FROM:<address>")).await
+            }
+            Err(PathError::BadAddress) => {
+                return self.answer(verb, Reply::new(501, "5.1.7", "Bad sender address syntax")).await
+            }
+        };
+        let mut tx = Transaction::new(path.address.clone());
+        for (name, value) in &path.params {
+            let value_str = value.as_deref().unwrap_or("");
+            match name.as_str() {
+                "SIZE" => match value_str.parse::<u64>() {
+                    Ok(n) => tx.declared_size = n,
+                    Err(_) if !value_str.is_empty() && value_str.bytes().all(|b| b.is_ascii_digit()) => {
+                        let reply = Reply::new(552, "5.3.4", "Message size exceeds file system imposed limit");
+                        return self.answer(verb, reply).await;
+                    }
+                    Err(_) => {
+                        return self.answer(verb, Reply::new(501, "5.5.4", "Bad message size syntax")).await
+                    }
+                },
+                "BODY" => {
+                    if !value_str.eq_ignore_ascii_case("7BIT") && !value_str.eq_ignore_ascii_case("8BITMIME") {
+                        return self.answer(verb, Reply::new(501, "5.5.4", "Unsupported BODY parameter")).await;
+                    }
+                }
+                "SMTPUTF8" if value.is_none() && self.ctx.settings.smtputf8 => tx.smtputf8 = true,
+                "RET" if value_str.eq_ignore_ascii_case("FULL") || value_str.eq_ignore_ascii_case("HDRS") => {
+                    tx.ret = Some(value_str.to_ascii_uppercase())
+                }
+                "ENVID" if !value_str.is_empty() => tx.envid = Some(value_str.to_string()),
+                "AUTH" => {}
+                _ => {
+                    let shown = match value {
+                        Some(v) => format!("{name}={v}"),
+                        None => name.clone(),
+                    };
+                    let reply = Reply::new(555, "5.5.4", format!("Unsupported option: {shown}"));
+                    return self.answer(verb, reply).await;
+                }
+            }
+        }
+        let limit = self.ctx.settings.message_size_limit;
+        if limit > 0 && tx.declared_size > limit {
+            let reply = Reply::new(552, "5.3.4", "Message size exceeds fixed limit");
+            self.log_with_sender("MAIL", &reply.to_string(), &tx.sender);
+            return self.answer(verb, reply).await;
+        }
+        if !tx.sender.is_empty() {
+            if let Some(reply) = self.address_syntax_check(&tx.sender, "MAIL", "5.1.7", "Bad sender address syntax") {
+                return self.answer(verb, reply).await;
+            }
+        }
+        if let Some(reply) = self.storage_check() {
+            return self.answer(verb, reply).await;
+        }
+        self.tx = Some(tx);
+        let verdict = self.check(Stage::Mail, None).await;
+        if let Some(reply) = verdict.reply {
+            self.tx = None;
+            return self.answer(verb, reply).await;
+        }
+        if let Some(tx) = self.tx.as_mut() {
+            tx.actions.extend(verdict.actions);
+        }
+        self.answer(verb, Reply::new(250, "2.1.0", "Ok")).await
+    }
+
+    /// `501` for addresses the resolver refuses (e.g. `u@1.2.3.4`), with
+    /// Postfix's `Illegal address syntax` warning.
+    fn address_syntax_check(&self, addr: &str, cmd: &str, dsn: &str, text: &str) -> Option<Reply> {
+        match self.ctx.rewriter.resolve(addr) {
+            Ok(_) => None,
+            Err(RewriteError::BadAddress(_)) => {
+                gatepost_log::warning(
+                    "smtpd",
+                    format!(
+                        "Illegal address syntax from {} in {} command: <{}>",
+                        self.client_label,
+                        cmd,
+                        gatepost_log::sanitize(addr)
+                    ),
+                );
+                Some(Reply::new(501, dsn, text))
+            }
+            Err(RewriteError::Temporary(_)) => {
+                Some(Reply::new(451, "4.3.0", format!("<{addr}>: Temporary lookup failure")))
+            }
+            Err(RewriteError::Config(_)) => Some(Reply::new(451, "4.3.5", "Server configuration error")),
+        }
+    }
+
+    /// `452 4.3.1 Insufficient system storage` when the queue file system
+    /// has less than 1.5 × message_size_limit free (queue_minfree rule).
+    fn storage_check(&self) -> Option<Reply> {
+        let limit = self.ctx.settings.message_size_limit;
+        let free = crate::storage::free_bytes(self.ctx.queue.root())?;
+        let need = limit.saturating_mul(3) / 2;
+        if free < need.max(1 << 20) {
+            gatepost_log::warning(
+                "smtpd",
+                format!("not enough free space in mail queue: {free} bytes < 1.5*message_size_limit"),
+            );
+            return Some(Reply::new(452, "4.3.1", "Insufficient system storage"));
+        }
+        None
+    }
+
+    fn log_with_sender(&self, stage: &str, text: &str, sender: &str) {
+        gatepost_log::ActionLine {
+            queue_id: None,
+            action: "reject",
+            stage,
+            client: &self.client_label,
+            text,
+            from: Some(&gatepost_rewrite::quote_address(sender)),
+            to: None,
+            proto: Some(self.protocol),
+            helo: self.helo.as_deref(),
+        }
+        .log();
+    }
+
+    async fn rcpt(&mut self, args: &str) -> Flow {
+        let verb = Some(Verb::Rcpt);
+        if self.tx.is_none() {
+            return self.answer(verb, Reply::new(503, "5.5.1", "Error: need MAIL command")).await;
+        }
+        if let Some(tx) = self.tx.as_mut() {
+            tx.rcpt_attempts += 1;
+        }
+        let path = match parse_path(args, "TO:", self.ctx.settings.strict_rfc821) {
+            Ok(p) if !p.address.is_empty() => p,
+            Ok(_) | Err(PathError::BadAddress) => {
+                return self.answer(verb, Reply::new(501, "5.1.3", "Bad recipient address syntax")).await
+            }
+            Err(PathError::Syntax) => {
+                return self.answer(verb, Reply::new(501, "5.5.4", "Syntax: RCPT TO:<address>")).await
+            }
+        };
+        let mut notify = None;
+        let mut orcpt = None;
+        for (name, value) in &path.params {
+            let value_str = value.as_deref().unwrap_or("");
+            match name.as_str() {
+                "NOTIFY" if valid_notify(value_str) => notify = Some(value_str.to_ascii_uppercase()),
+                "NOTIFY" => {
+                    let reply = Reply::new(501, "5.5.4", "Error: Bad NOTIFY parameter syntax");
+                    return self.answer(verb, reply).await;
+                }
+                "ORCPT" if value_str.contains(';') => orcpt = Some(value_str.to_string()),
+                "ORCPT" => {
+                    let reply = Reply::new(501, "5.5.4", "Error: Bad ORCPT parameter syntax");
+                    return self.answer(verb, reply).await;
+                }
+                _ => {
+                    let shown = match value {
+                        Some(v) => format!("{name}={v}"),
+                        None => name.clone(),
+                    };
+                    let reply = Reply::new(555, "5.5.4", format!("Unsupported option: {shown}"));
+                    return self.answer(verb, reply).await;
+                }
+            }
+        }
+        let accepted = self.tx.as_ref().map(|t| t.recipients.len()).unwrap_or(0);
+        if accepted >= self.ctx.settings.recipient_limit {
+            let reply = Reply::new(452, "4.5.3", "Error: too many recipients");
+            let attempts = self.tx.as_ref().map(|t| t.rcpt_attempts).unwrap_or(0);
+            let overshoot = attempts.saturating_sub(self.ctx.settings.recipient_limit);
+            self.counters.record(verb, false);
+            if overshoot > self.ctx.settings.recipient_overshoot_limit {
+                self.errors += 1;
+            }
+            return self.reply(reply).await;
+        }
+        let address = path.address.clone();
+        if !address.eq_ignore_ascii_case("postmaster") {
+            if let Some(reply) = self.address_syntax_check(&address, "RCPT", "5.1.3", "Bad recipient address syntax") {
+                return self.answer(verb, reply).await;
+            }
+        }
+        let verdict = self.check(Stage::Rcpt, Some(&address)).await;
+        if let Some(reply) = verdict.reply {
+            return self.answer(verb, reply).await;
+        }
+        if let Err(reply) = self.open_queue_file() {
+            return self.answer(verb, reply).await;
+        }
+        if let Some(tx) = self.tx.as_mut() {
+            tx.actions.extend(verdict.actions);
+            tx.recipients.push(EnvelopeRecipient {
+                address: address.clone(),
+                original: address,
+                notify,
+                orcpt,
+            });
+        }
+        self.answer(verb, Reply::new(250, "2.1.5", "Ok")).await
+    }
+
+    /// Open the queue file at the first accepted recipient and log
+    /// `ID: client=name[addr]`.
+    fn open_queue_file(&mut self) -> Result<(), Reply> {
+        let Some(tx) = self.tx.as_mut() else {
+            return Ok(());
+        };
+        if tx.writer.is_some() {
+            return Ok(());
+        }
+        match self.ctx.queue.new_message() {
+            Ok(writer) => {
+                gatepost_log::info("smtpd", format!("{}: client={}", writer.id(), self.client_label));
+                tx.writer = Some(writer);
+                Ok(())
+            }
+            Err(e) => {
+                gatepost_log::warning("smtpd", format!("queue file create: {e}"));
+                Err(Reply::new(451, "4.3.0", "Error: queue file write error"))
+            }
+        }
+    }
+
+    async fn rset(&mut self, args: &str) -> Flow {
+        if !args.is_empty() {
+            return self.answer(Some(Verb::Rset), Reply::new(501, "5.5.4", "Syntax: RSET")).await;
+        }
+        if let Some(tx) = self.tx.take() {
+            tx.abort();
+        }
+        self.answer(Some(Verb::Rset), Reply::new(250, "2.0.0", "Ok")).await
+    }
+
+    async fn vrfy(&mut self, args: &str) -> Flow {
+        let verb = Some(Verb::Vrfy);
+        if self.ctx.settings.disable_vrfy {
+            return self.answer(verb, Reply::new(502, "5.5.1", "VRFY command is disabled")).await;
+        }
+        if args.is_empty() {
+            return self.answer(verb, Reply::new(501, "5.5.4", "Syntax: VRFY address [SMTPUTF8]")).await;
+        }
+        let target = args.split_whitespace().next().unwrap_or(args);
+        let address = target.trim_start_matches('<').trim_end_matches('>').to_string();
+        let verdict = self.check(Stage::Vrfy, Some(&address)).await;
+        if let Some(reply) = verdict.reply {
+            return self.answer(verb, reply).await;
+        }
+        self.answer(verb, Reply::new(252, "2.0.0", args.to_string())).await
+    }
+
+    async fn etrn(&mut self, args: &str) -> Flow {
+        let verb = Some(Verb::Etrn);
+        if self.ctx.settings.helo_required && self.helo.is_none() {
+            return self.answer(verb, Reply::plain(503, "Error: send HELO/EHLO first")).await;
+        }
+        if self.tx.is_some() {
+            return self.answer(verb, Reply::plain(503, "Error: MAIL transaction in progress")).await;
+        }
+        if args.is_empty() {
+            return self.answer(verb, Reply::plain(500, "Syntax: ETRN domain")).await;
+        }
+        let domain = args.trim_start_matches(['@', '#']).to_string();
+        let mut facts = self.facts(None);
+        facts.etrn_domain = Some(domain.clone());
+        let verdict = self.check_with(Stage::Etrn, facts).await;
+        if let Some(reply) = verdict.reply {
+            return self.answer(verb, reply).await;
+        }
+        self.answer(verb, Reply::plain(459, format!("<{domain}>: service unavailable"))).await
+    }
+}
+
+/// NOTIFY=NEVER, or a comma list of SUCCESS, FAILURE, DELAY.
+fn valid_notify(value: &str) -> bool {
+    if value.eq_ignore_ascii_case("NEVER") {
+        return true;
+    }
+    !value.is_empty()
+        && value.split(',').all(|w| {
+            ["SUCCESS", "FAILURE", "DELAY"]
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(w))
+        })
+}

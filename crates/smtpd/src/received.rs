@@ -1,0 +1,75 @@
+//! The `Received:` header smtpd puts first in every message, in Postfix's
+//! exact layout (postfix-compat §7.8), and the RFC 5322 date format it uses.
+
+use chrono::{DateTime, Local};
+
+pub struct ReceivedInfo<'a> {
+    pub helo: Option<&'a str>,
+    pub client_name: &'a str,
+    pub client_addr: std::net::IpAddr,
+    pub myhostname: &'a str,
+    pub mail_name: &'a str,
+    pub protocol: &'a str,
+    pub queue_id: &'a str,
+    /// The recipient, when there is exactly one (external form).
+    pub single_recipient: Option<&'a str>,
+    pub date: DateTime<Local>,
+}
+
+/// RFC 5322 date as Postfix writes it: `Fri, 27 Nov 2026 20:34:08 +0000 (UTC)`.
+pub fn rfc5322_date(date: &DateTime<Local>) -> String {
+    let zone = if date.offset().local_minus_utc() == 0 {
+        "UTC".to_string()
+    } else {
+        date.format("%Z").to_string()
+    };
+    format!("{} ({})", date.format("%a, %d %b %Y %H:%M:%S %z"), zone)
+}
+
+/// The header lines, each ended by `\n` (continuations begin with a TAB).
+pub fn received_header(info: &ReceivedInfo<'_>) -> String {
+    let addr = match info.client_addr {
+        std::net::IpAddr::V4(a) => a.to_string(),
+        std::net::IpAddr::V6(a) => format!("IPv6:{a}"),
+    };
+    let helo = info.helo.unwrap_or(info.client_name);
+    let date = rfc5322_date(&info.date);
+    let mut out = format!(
+        "Received: from {} ({} [{}])\n\tby {} ({}) with {} id {}",
+        helo, info.client_name, addr, info.myhostname, info.mail_name, info.protocol, info.queue_id
+    );
+    match info.single_recipient {
+        Some(rcpt) => out.push_str(&format!("\n\tfor <{rcpt}>; {date}\n")),
+        None => out.push_str(&format!(";\n\t{date}\n")),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn layout_matches_postfix() {
+        let date = Local.with_ymd_and_hms(2026, 11, 27, 20, 34, 8).unwrap();
+        let mut info = ReceivedInfo {
+            helo: Some("client.example"),
+            client_name: "localhost",
+            client_addr: "127.0.0.1".parse().unwrap(),
+            myhostname: "mx.spec.test",
+            mail_name: "Postfix",
+            protocol: "ESMTP",
+            queue_id: "5562DBE20B",
+            single_recipient: Some("root@spec.test"),
+            date,
+        };
+        let h = received_header(&info);
+        assert!(h.starts_with(
+            "Received: from client.example (localhost [127.0.0.1])\n\tby mx.spec.test (Postfix) with ESMTP id 5562DBE20B\n\tfor <root@spec.test>; "
+        ));
+        info.single_recipient = None;
+        let h = received_header(&info);
+        assert!(h.contains("id 5562DBE20B;\n\t"));
+    }
+}

@@ -1,0 +1,416 @@
+//! One SMTP connection: the connection-level state (client identity, HELO,
+//! error and junk counts, the improper-pipelining flag, counters) and the
+//! command loop. The mail transaction (MAIL → end of DATA or RSET) lives in
+//! `transaction.rs`; command handlers in `handlers.rs` and `data_phase.rs`.
+//!
+//! Every reply goes through [`Session::reply`] (soft_bounce, error sleep,
+//! 421/521 ends the session) and every policy log line through
+//! [`Session::log_events`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use gatepost_log::ActionLine;
+use gatepost_policy::{Facts, SessionPolicy, Stage, Verdict};
+use gatepost_proto::{BareNewlineMode, Command, Reply, Verb};
+use tokio::net::TcpStream;
+
+use crate::context::ServerContext;
+use crate::counters::Counters;
+use crate::peername::lookup_client_name;
+use crate::stream::{ClientStream, StreamError};
+use crate::transaction::Transaction;
+
+/// What the loop does after a command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Close,
+}
+
+pub struct Session {
+    pub(crate) ctx: Arc<ServerContext>,
+    pub(crate) stream: ClientStream,
+    pub(crate) client_addr: IpAddr,
+    pub(crate) client_port: u16,
+    pub(crate) server_addr: IpAddr,
+    pub(crate) client_name: String,
+    pub(crate) reverse_name: String,
+    /// `name[addr]` as in every log line.
+    pub(crate) client_label: String,
+    pub(crate) helo: Option<String>,
+    /// `SMTP` until EHLO, then `ESMTP`.
+    pub(crate) protocol: &'static str,
+    pub(crate) improper_pipelining: bool,
+    pub(crate) errors: u32,
+    pub(crate) junk: u32,
+    pub(crate) counters: Counters,
+    pub(crate) policy_state: SessionPolicy,
+    /// Set when the client restrictions rejected at CONNECT
+    /// (`smtpd_delay_reject = no`): every command but QUIT gets 503.
+    pub(crate) access_denied: bool,
+    pub(crate) tx: Option<Transaction>,
+    pub(crate) bare_newline: BareNewlineMode,
+    /// Name of the last command, for `lost connection after X`.
+    pub(crate) state: String,
+}
+
+impl Session {
+    pub fn new(ctx: Arc<ServerContext>, sock: TcpStream, peer: SocketAddr, server_addr: IpAddr) -> Session {
+        let settings = &ctx.settings;
+        let stream = ClientStream::new(sock, settings.line_length_limit, settings.timeout);
+        let addr = normalize_addr(peer.ip());
+        Session {
+            stream,
+            client_addr: addr,
+            client_port: peer.port(),
+            server_addr: normalize_addr(server_addr),
+            client_name: "unknown".into(),
+            reverse_name: "unknown".into(),
+            client_label: format!("unknown[{addr}]"),
+            helo: None,
+            protocol: "SMTP",
+            improper_pipelining: false,
+            errors: 0,
+            junk: 0,
+            counters: Counters::default(),
+            policy_state: SessionPolicy::default(),
+            access_denied: false,
+            tx: None,
+            bare_newline: settings.bare_newline,
+            state: "CONNECT".into(),
+            ctx,
+        }
+    }
+
+    /// Serve the connection to its end.
+    pub async fn run(mut self) {
+        if self.ctx.settings.peername_lookup {
+            let (name, reverse) = lookup_client_name(self.client_addr).await;
+            self.client_name = name;
+            self.reverse_name = reverse;
+        }
+        self.client_label = format!("{}[{}]", self.client_name, self.client_addr);
+        let connect_label = if self.ctx.settings.client_port_logging {
+            format!("{}:{}", self.client_label, self.client_port)
+        } else {
+            self.client_label.clone()
+        };
+        gatepost_log::info("smtpd", format!("connect from {connect_label}"));
+        let count = self.ctx.connected(self.client_addr);
+        if let Ok(true) = self
+            .ctx
+            .bare_newline_exclusions
+            .matches(&self.client_name, self.client_addr)
+        {
+            self.bare_newline = BareNewlineMode::No;
+        }
+        if self.greet(count).await == Flow::Continue {
+            self.command_loop().await;
+        }
+        if let Some(tx) = self.tx.take() {
+            tx.abort();
+        }
+        self.ctx.disconnected(self.client_addr);
+        gatepost_log::info(
+            "smtpd",
+            format!("disconnect from {} {}", self.client_label, self.counters.render()),
+        );
+        self.stream.shutdown().await;
+    }
+
+    async fn greet(&mut self, count: usize) -> Flow {
+        let limit = self.ctx.settings.client_connection_count_limit;
+        if limit > 0 && count > limit && !self.is_own_address() {
+            gatepost_log::warning(
+                "smtpd",
+                format!(
+                    "Connection concurrency limit exceeded: {count} from {} for service {}",
+                    self.client_label, self.ctx.service
+                ),
+            );
+            let reply = Reply::new(
+                421,
+                "4.7.0",
+                format!("{} Error: too many connections from {}", self.ctx.settings.myhostname, self.client_addr),
+            );
+            let _ = self.reply(reply).await;
+            return Flow::Close;
+        }
+        let verdict = self.check(Stage::Connect, None).await;
+        if self.stream.input_pending() && self.flag_pipelining("CONNECT") == Flow::Close {
+            return self.sync_error().await;
+        }
+        if let Some(reply) = verdict.reply {
+            let closes = reply.closes_session();
+            self.access_denied = true;
+            if self.reply(reply).await == Flow::Close || closes {
+                return Flow::Close;
+            }
+            return Flow::Continue;
+        }
+        let banner = Reply::plain(220, self.ctx.settings.banner.clone());
+        self.reply(banner).await
+    }
+
+    async fn command_loop(&mut self) {
+        loop {
+            if self.errors >= self.ctx.settings.hard_error_limit {
+                gatepost_log::info(
+                    "smtpd",
+                    format!("too many errors after {} from {}", self.state, self.client_label),
+                );
+                let reply = Reply::new(
+                    421,
+                    "4.7.0",
+                    format!("{} Error: too many errors", self.ctx.settings.myhostname),
+                );
+                let _ = self.reply(reply).await;
+                return;
+            }
+            let line = match self.stream.read_line().await {
+                Ok(line) => line,
+                Err(e) => {
+                    self.stream_failed(e).await;
+                    return;
+                }
+            };
+            if line.truncated() {
+                let head: String = String::from_utf8_lossy(&line.bytes).chars().take(30).collect();
+                gatepost_log::warning(
+                    "smtpd",
+                    format!(
+                        "{}: request longer than {}: {}...",
+                        self.client_label,
+                        self.ctx.settings.line_length_limit,
+                        gatepost_log::sanitize(&head)
+                    ),
+                );
+            }
+            if line.bare_lf && self.bare_newline == BareNewlineMode::Reject {
+                self.bare_lf_reject(&self.state.clone()).await;
+                return;
+            }
+            if self.ctx.settings.smtputf8 && std::str::from_utf8(&line.bytes).is_err() {
+                self.errors += 1;
+                self.counters.record(None, false);
+                if self.reply(Reply::new(500, "5.5.2", "Error: bad UTF-8 syntax")).await == Flow::Close {
+                    return;
+                }
+                continue;
+            }
+            let cmd = Command::parse(&line.bytes);
+            let name = match cmd.verb {
+                Some(v) => v.upper_name().to_string(),
+                None => cmd.word.to_ascii_uppercase(),
+            };
+            if !self.improper_pipelining && self.stream.input_pending() {
+                let must_wait = self.protocol != "ESMTP" || cmd.verb.map(Verb::ends_pipeline_group).unwrap_or(true);
+                if must_wait && self.flag_pipelining(&name) == Flow::Close {
+                    self.sync_error().await;
+                    return;
+                }
+            }
+            self.state = name;
+            if cmd.verb.map(Verb::is_junk).unwrap_or(false) {
+                self.junk += 1;
+                if self.junk > self.ctx.settings.junk_command_limit {
+                    self.errors += 1;
+                }
+            }
+            if self.dispatch(cmd).await == Flow::Close {
+                return;
+            }
+        }
+    }
+
+    /// Set the improper-pipelining flag and log it. Returns `Close` when
+    /// `smtpd_forbid_unauth_pipelining` says to hang up.
+    fn flag_pipelining(&mut self, after: &str) -> Flow {
+        self.improper_pipelining = true;
+        let preview = self.stream.pending_preview(100);
+        gatepost_log::info(
+            "smtpd",
+            format!(
+                "improper command pipelining after {} from {}: {}",
+                after,
+                self.client_label,
+                gatepost_log::escape_bytes(&preview, 100)
+            ),
+        );
+        if self.ctx.settings.forbid_unauth_pipelining {
+            Flow::Close
+        } else {
+            Flow::Continue
+        }
+    }
+
+    async fn sync_error(&mut self) -> Flow {
+        let _ = self
+            .reply(Reply::new(554, "5.5.0", "Error: SMTP protocol synchronization"))
+            .await;
+        Flow::Close
+    }
+
+    pub(crate) async fn bare_lf_reject(&mut self, stage: &str) {
+        let reply = Reply::new(
+            self.ctx.settings.bare_newline_reject_code,
+            "5.5.2",
+            format!("{} Error: bare <LF> received", self.ctx.settings.myhostname),
+        );
+        self.log_action("reject", stage, "bare <LF> received");
+        let _ = self.reply(reply).await;
+    }
+
+    async fn stream_failed(&mut self, e: StreamError) {
+        match e {
+            StreamError::Timeout => {
+                gatepost_log::info(
+                    "smtpd",
+                    format!("timeout after {} from {}", self.state, self.client_label),
+                );
+                let reply = Reply::new(
+                    421,
+                    "4.4.2",
+                    format!("{} Error: timeout exceeded", self.ctx.settings.myhostname),
+                );
+                let _ = self.reply(reply).await;
+            }
+            StreamError::Closed | StreamError::Io(_) => {
+                gatepost_log::info(
+                    "smtpd",
+                    format!("lost connection after {} from {}", self.state, self.client_label),
+                );
+            }
+        }
+    }
+
+    /// The one path every reply takes.
+    pub(crate) async fn reply(&mut self, mut reply: Reply) -> Flow {
+        if self.ctx.settings.soft_bounce {
+            reply = reply.soft_bounced();
+        }
+        if self.errors >= self.ctx.settings.soft_error_limit && !reply.is_positive() {
+            tokio::time::sleep(self.ctx.settings.error_sleep_time).await;
+        }
+        let closes = reply.closes_session();
+        if let Err(e) = self.stream.write_reply(&reply).await {
+            let what = if matches!(e, StreamError::Timeout) { "timeout" } else { "lost connection" };
+            gatepost_log::info(
+                "smtpd",
+                format!("{what} after {} from {}", self.state, self.client_label),
+            );
+            return Flow::Close;
+        }
+        if closes {
+            Flow::Close
+        } else {
+            Flow::Continue
+        }
+    }
+
+    /// Send a reply for a command, counting it (ok when 2xx/3xx) and adding
+    /// an error for 4xx/5xx.
+    pub(crate) async fn answer(&mut self, verb: Option<Verb>, reply: Reply) -> Flow {
+        let ok = reply.is_positive();
+        self.counters.record(verb, ok);
+        if !ok {
+            self.errors += 1;
+        }
+        self.reply(reply).await
+    }
+
+    /// The policy facts for the current moment.
+    pub(crate) fn facts(&self, recipient: Option<&str>) -> Facts {
+        let tx = self.tx.as_ref();
+        Facts {
+            client_addr: self.client_addr,
+            client_name: self.client_name.clone(),
+            reverse_client_name: self.reverse_name.clone(),
+            server_addr: self.server_addr,
+            helo: self.helo.clone(),
+            protocol: self.protocol.to_string(),
+            sender: tx.map(|t| t.sender.clone()),
+            recipient: recipient.map(str::to_string),
+            recipient_count: tx.map(|t| t.recipients.len()).unwrap_or(0),
+            queue_id: tx.and_then(|t| t.queue_id()),
+            improper_pipelining: self.improper_pipelining,
+            sasl_username: None,
+            etrn_domain: None,
+            size: tx.map(|t| t.declared_size).unwrap_or(0),
+            tls_active: false,
+        }
+    }
+
+    /// Run the restrictions for `stage` and log what they say.
+    pub(crate) async fn check(&mut self, stage: Stage, recipient: Option<&str>) -> Verdict {
+        let facts = self.facts(recipient);
+        self.check_with(stage, facts).await
+    }
+
+    pub(crate) async fn check_with(&mut self, stage: Stage, facts: Facts) -> Verdict {
+        let ctx = self.ctx.clone();
+        let verdict = ctx.policy.check(stage, &facts, &mut self.policy_state).await;
+        self.log_events(stage.log_name(), &verdict, facts.recipient.as_deref());
+        verdict
+    }
+
+    fn log_events(&self, stage: &str, verdict: &Verdict, recipient: Option<&str>) {
+        for event in &verdict.events {
+            if event.action == "warning" {
+                gatepost_log::warning("smtpd", &event.text);
+            } else {
+                self.log_action_to(&event.action, stage, &event.text, recipient);
+            }
+        }
+    }
+
+    /// Log `ID: ACTION: STAGE from client: TEXT; from=<> to=<> proto= helo=<>`.
+    pub(crate) fn log_action(&self, action: &str, stage: &str, text: &str) {
+        self.log_action_to(action, stage, text, None);
+    }
+
+    pub(crate) fn log_action_to(&self, action: &str, stage: &str, text: &str, recipient: Option<&str>) {
+        let tx = self.tx.as_ref();
+        let queue_id = tx.and_then(|t| t.queue_id());
+        let from = tx.map(|t| gatepost_rewrite::quote_address(&t.sender));
+        let to = match recipient {
+            Some(r) => Some(gatepost_rewrite::quote_address(r)),
+            None if stage == "DATA" || stage == "END-OF-MESSAGE" => match tx {
+                Some(t) if t.recipients.len() == 1 => {
+                    Some(gatepost_rewrite::quote_address(&t.recipients[0].original))
+                }
+                _ => None,
+            },
+            None => None,
+        };
+        let proto = self.helo.as_ref().map(|_| self.protocol);
+        ActionLine {
+            queue_id: queue_id.as_deref(),
+            action,
+            stage,
+            client: &self.client_label,
+            text,
+            from: from.as_deref(),
+            to: to.as_deref(),
+            proto: Some(proto.unwrap_or(self.protocol)),
+            helo: self.helo.as_deref(),
+        }
+        .log();
+    }
+
+    fn is_own_address(&self) -> bool {
+        self.client_addr == self.server_addr
+    }
+}
+
+/// IPv4-mapped IPv6 addresses are shown as IPv4, as Postfix does.
+fn normalize_addr(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => addr,
+        },
+        v4 => v4,
+    }
+}

@@ -1,0 +1,133 @@
+//! The client connection's byte stream: reading command lines with
+//! `smtpd_timeout`, telling whether the client has sent more than it should
+//! have (unread input waiting: the "improper pipelining" test), reading DATA
+//! content through the framer, and writing replies.
+//!
+//! Bounds: command lines are limited by `line_length_limit` (LineReader);
+//! each socket read is at most 16 KiB; every read and write has a deadline.
+
+use std::time::Duration;
+
+use gatepost_proto::{CommandLine, DataEvent, DataReader, LineReader, Reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("timeout")]
+    Timeout,
+    #[error("lost connection")]
+    Closed,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct ClientStream {
+    sock: TcpStream,
+    lines: LineReader,
+    timeout: Duration,
+}
+
+impl ClientStream {
+    pub fn new(sock: TcpStream, line_length_limit: usize, timeout: Duration) -> ClientStream {
+        ClientStream {
+            sock,
+            lines: LineReader::new(line_length_limit),
+            timeout,
+        }
+    }
+
+    /// Unread input is waiting: in our buffer, or in the socket.
+    pub fn input_pending(&self) -> bool {
+        self.lines.has_pending() || self.socket_has_data()
+    }
+
+    /// Up to `max` bytes of the waiting input, for the log line.
+    pub fn pending_preview(&self, max: usize) -> Vec<u8> {
+        let mut out: Vec<u8> = self.lines.pending().iter().take(max).copied().collect();
+        if out.len() < max {
+            let mut buf = vec![0u8; max - out.len()];
+            let n = peek_socket(&self.sock, &mut buf);
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    }
+
+    fn socket_has_data(&self) -> bool {
+        let mut probe = [0u8; 1];
+        peek_socket(&self.sock, &mut probe) > 0
+    }
+
+    /// Read the next command line.
+    pub async fn read_line(&mut self) -> Result<CommandLine, StreamError> {
+        loop {
+            if let Some(line) = self.lines.next_line() {
+                return Ok(line);
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn fill(&mut self) -> Result<(), StreamError> {
+        let mut buf = [0u8; 16384];
+        let n = match tokio::time::timeout(self.timeout, self.sock.read(&mut buf)).await {
+            Err(_) => return Err(StreamError::Timeout),
+            Ok(Err(e)) => return Err(StreamError::Io(e)),
+            Ok(Ok(n)) => n,
+        };
+        if n == 0 {
+            return Err(StreamError::Closed);
+        }
+        self.lines.feed(&buf[..n]);
+        Ok(())
+    }
+
+    /// Read message content until the end-of-data line, handing each event
+    /// to `sink`. Input after the end stays buffered for the next command.
+    pub async fn read_data(
+        &mut self,
+        framer: &mut DataReader,
+        mut sink: impl FnMut(DataEvent),
+    ) -> Result<(), StreamError> {
+        let mut events = Vec::new();
+        loop {
+            let input = self.lines.take_pending();
+            if !input.is_empty() {
+                let end = framer.feed(&input, &mut events);
+                for ev in events.drain(..) {
+                    sink(ev);
+                }
+                if let Some(used) = end {
+                    self.lines.feed(&input[used..]);
+                    return Ok(());
+                }
+            }
+            self.fill().await?;
+        }
+    }
+
+    pub async fn write_reply(&mut self, reply: &Reply) -> Result<(), StreamError> {
+        let wire = reply.to_wire();
+        match tokio::time::timeout(self.timeout, self.sock.write_all(wire.as_bytes())).await {
+            Err(_) => Err(StreamError::Timeout),
+            Ok(r) => r.map_err(StreamError::Io),
+        }
+    }
+
+    pub async fn shutdown(&mut self) {
+        let _ = self.sock.shutdown().await;
+    }
+}
+
+/// Non-blocking MSG_PEEK on the socket: how many bytes are waiting (up to
+/// `buf.len()`), 0 when none or on error.
+fn peek_socket(sock: &TcpStream, buf: &mut [u8]) -> usize {
+    use nix::sys::socket::{recv, MsgFlags};
+    use std::os::fd::AsRawFd;
+    recv(
+        sock.as_raw_fd(),
+        buf,
+        MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+    )
+    .unwrap_or(0)
+}

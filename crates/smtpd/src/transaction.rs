@@ -1,0 +1,58 @@
+//! The mail transaction: exists from an accepted MAIL FROM until the end of
+//! DATA, RSET, HELO/EHLO or the end of the session. Owns the envelope being
+//! built and the queue file, which is opened at the first accepted
+//! recipient (`smtpd_delay_open_until_valid_rcpt`), so rejects before that
+//! are logged as NOQUEUE, as in Postfix.
+
+use std::time::SystemTime;
+
+use chrono::{DateTime, Local};
+use gatepost_policy::MessageAction;
+use gatepost_queue::{EnvelopeRecipient, MessageWriter};
+
+pub struct Transaction {
+    /// Envelope sender, internal form; empty for `<>`.
+    pub sender: String,
+    pub arrival: SystemTime,
+    pub arrival_local: DateTime<Local>,
+    /// SIZE= from MAIL FROM, 0 when absent.
+    pub declared_size: u64,
+    pub ret: Option<String>,
+    pub envid: Option<String>,
+    pub smtputf8: bool,
+    pub recipients: Vec<EnvelopeRecipient>,
+    /// RCPT commands tried in this transaction (accepted or not).
+    pub rcpt_attempts: usize,
+    pub writer: Option<MessageWriter>,
+    /// Access-table actions collected along the way (HOLD, DISCARD, ...).
+    pub actions: Vec<MessageAction>,
+}
+
+impl Transaction {
+    pub fn new(sender: String) -> Transaction {
+        Transaction {
+            sender,
+            arrival: SystemTime::now(),
+            arrival_local: Local::now(),
+            declared_size: 0,
+            ret: None,
+            envid: None,
+            smtputf8: false,
+            recipients: Vec::new(),
+            rcpt_attempts: 0,
+            writer: None,
+            actions: Vec::new(),
+        }
+    }
+
+    pub fn queue_id(&self) -> Option<String> {
+        self.writer.as_ref().map(|w| w.id().to_string())
+    }
+
+    /// Throw away the queue file, if any.
+    pub fn abort(self) {
+        if let Some(writer) = self.writer {
+            writer.abort();
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The table error type (temporary vs configuration failure) and the helper
+//! that renders I/O errors the way Postfix's `%m` does.
+
+use std::io;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// Lookup could not be answered now (→ 4xx, never a silent pass).
+    #[error("{table}: temporary lookup failure: {why}")]
+    Temporary { table: String, why: String },
+    /// The table spec or its file is wrong (→ 451 4.3.5 Server configuration error).
+    #[error("{table}: {why}")]
+    Config { table: String, why: String },
+}
+
+impl TableError {
+    pub(crate) fn config(table: &str, why: impl Into<String>) -> TableError {
+        TableError::Config {
+            table: table.to_string(),
+            why: why.into(),
+        }
+    }
+
+    pub(crate) fn temporary(table: &str, why: impl Into<String>) -> TableError {
+        TableError::Temporary {
+            table: table.to_string(),
+            why: why.into(),
+        }
+    }
+
+    /// True for [`TableError::Temporary`].
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, TableError::Temporary { .. })
+    }
+}
+
+/// `strerror(errno)` text of an I/O error: `No such file or directory`,
+/// without Rust's ` (os error 2)` suffix.
+pub(crate) fn io_text(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" (os error ") {
+        Some(pos) if text.ends_with(')') => text[..pos].to_string(),
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_text_strips_os_error_suffix() {
+        let err = io::Error::from_raw_os_error(2);
+        assert_eq!(io_text(&err), "No such file or directory");
+        let custom = io::Error::other("corrupt database");
+        assert_eq!(io_text(&custom), "corrupt database");
+    }
+
+    #[test]
+    fn display_formats() {
+        let t = TableError::temporary("hash:/x", "boom");
+        assert_eq!(t.to_string(), "hash:/x: temporary lookup failure: boom");
+        assert!(t.is_temporary());
+        let c = TableError::config("hash:/x", "open database /x.db: No such file or directory");
+        assert_eq!(
+            c.to_string(),
+            "hash:/x: open database /x.db: No such file or directory"
+        );
+        assert!(!c.is_temporary());
+    }
+}

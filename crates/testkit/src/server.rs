@@ -1,0 +1,176 @@
+//! Start the real `gatepost serve` as a child process with a configuration
+//! in a temporary directory, learn its listening address from its output,
+//! read its log, kill it hard and restart it on the same directory.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// The base main.cf every test server uses; tests append their own lines.
+pub fn base_main_cf(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "myhostname = mx.spec.test\n\
+         mydomain = spec.test\n\
+         mydestination = $myhostname, localhost, spec.test\n\
+         queue_directory = {d}/spool\n\
+         mail_spool_directory = {d}/mail/\n\
+         home_mailbox =\n\
+         local_recipient_maps =\n\
+         alias_maps =\n\
+         alias_database =\n\
+         maillog_file = {d}/maillog\n\
+         mynetworks = 127.0.0.1/32\n\
+         inet_interfaces = 127.0.0.1\n\
+         smtpd_peername_lookup = no\n\
+         smtpd_error_sleep_time = 0\n\
+         queue_run_delay = 1s\n\
+         minimal_backoff_time = 1s\n\
+         maximal_backoff_time = 2s\n"
+    )
+}
+
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    bin: PathBuf,
+    child: Option<Child>,
+}
+
+impl TestServer {
+    /// Start with the base configuration plus `extra_main_cf` lines.
+    pub fn start(bin: &Path, extra_main_cf: &str) -> Result<TestServer> {
+        let dir = tempfile::tempdir()?;
+        let mut main_cf = base_main_cf(dir.path());
+        main_cf.push_str(extra_main_cf);
+        main_cf.push('\n');
+        std::fs::write(dir.path().join("main.cf"), main_cf)?;
+        std::fs::write(
+            dir.path().join("master.cf"),
+            "# test listener on an ephemeral port\n127.0.0.1:0 inet n - n - - smtpd\n",
+        )?;
+        TestServer::launch(bin, dir)
+    }
+
+    fn launch(bin: &Path, dir: tempfile::TempDir) -> Result<TestServer> {
+        let mut child = Command::new(bin)
+            .arg("-c")
+            .arg(dir.path())
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("spawn {}", bin.display()))?;
+        let stdout = child.stdout.take().context("child stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(rest) = line.strip_prefix("gatepost: listening on ") {
+                        break rest.trim().parse::<SocketAddr>().context("listen address")?;
+                    }
+                }
+                Some(Err(e)) => bail!("reading server output: {e}"),
+                None => {
+                    let status = child.wait()?;
+                    bail!("server exited before listening: {status}");
+                }
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Ok(TestServer {
+            dir,
+            addr,
+            bin: bin.to_path_buf(),
+            child: Some(child),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// SIGKILL the server: no shutdown code runs.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kill hard and start again on the same directory (new port).
+    pub fn restart(mut self) -> Result<TestServer> {
+        self.kill_hard();
+        let bin = self.bin.clone();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
+        TestServer::launch(&bin, dir)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
+    }
+
+    /// Wait until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Messages delivered to `user`'s Maildir (new/), as text.
+    pub fn maildir_messages(&self, user: &str) -> Vec<String> {
+        let dir = self.dir.path().join("mail").join(user).join("new");
+        let mut out = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                if let Ok(text) = std::fs::read_to_string(e.path()) {
+                    out.push(text);
+                }
+            }
+        }
+        out
+    }
+
+    /// Wait until `user` has at least `n` messages.
+    pub fn wait_for_mail(&self, user: &str, n: usize, timeout: Duration) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let msgs = self.maildir_messages(user);
+            if msgs.len() >= n || start.elapsed() > timeout {
+                return msgs;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
