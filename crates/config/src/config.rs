@@ -65,7 +65,7 @@ fn read_file(path: &Path) -> Result<String, ConfigError> {
 
 impl Config {
     /// Postfix's built-in defaults only: nothing set, `smtp inet ... smtpd`.
-    fn postfix_defaults(source: &str) -> Config {
+    pub(crate) fn postfix_defaults(source: &str) -> Config {
         Config {
             source: source.to_string(),
             explicit: BTreeMap::new(),
@@ -217,8 +217,8 @@ impl Config {
             if matches!(spec.default, DefaultValue::Computed(_)) && self.raw(spec.name).is_none() {
                 continue;
             }
-            let raw = self.raw_or_default(spec.name, true).unwrap_or_default();
-            let expansion = expand(&raw, &|n| self.raw_or_default(n, true));
+            let raw = self.lookup_raw(spec.name, true).unwrap_or_default();
+            let expansion = expand(&raw, &|n| self.lookup_raw(n, true));
             let bad = |why: String| ConfigError::BadValue {
                 location: self.location(spec.name),
                 name: spec.name.to_string(),
@@ -260,15 +260,23 @@ impl Config {
 
     /// Explicit value, else default. Computed defaults are skipped when
     /// `allow_computed` is false, which breaks `myhostname`/`mydomain` loops.
-    fn raw_or_default(&self, name: &str, allow_computed: bool) -> Option<String> {
+    fn lookup_raw(&self, name: &str, allow_computed: bool) -> Option<String> {
         match self.raw(name) {
             Some(value) => Some(value.to_string()),
             None => self.default_value(name, allow_computed),
         }
     }
 
+    /// The raw value in force: explicit, else the registry default (computed
+    /// ones computed). For values holding per-delivery macros such as
+    /// `forward_path` (`$home`, `${extension}`), which `get` would expand to
+    /// empty.
+    pub fn raw_or_default(&self, name: &str) -> Option<String> {
+        self.lookup_raw(name, true)
+    }
+
     fn expand_plain(&self, text: &str) -> String {
-        expand(text, &|n| self.raw_or_default(n, false)).value
+        expand(text, &|n| self.lookup_raw(n, false)).value
     }
 
     fn compute(&self, which: Computed) -> String {
@@ -286,7 +294,7 @@ impl Config {
             }
             Computed::MyNetworks => {
                 let style = self
-                    .raw_or_default("mynetworks_style", false)
+                    .lookup_raw("mynetworks_style", false)
                     .map(|s| self.expand_plain(&s))
                     .unwrap_or_default();
                 system::mynetworks(style.trim(), system::system_interfaces())
@@ -296,12 +304,12 @@ impl Config {
 
     /// Expand arbitrary text against this configuration (`$name` etc.).
     pub fn expand(&self, text: &str) -> String {
-        expand(text, &|n| self.raw_or_default(n, true)).value
+        expand(text, &|n| self.lookup_raw(n, true)).value
     }
 
     /// Expanded value; the default when unset; empty when unknown.
     pub fn get(&self, name: &str) -> String {
-        match self.raw_or_default(name, true) {
+        match self.lookup_raw(name, true) {
             Some(raw) => self.expand(&raw),
             None => String::new(),
         }
@@ -314,9 +322,10 @@ impl Config {
 
     /// Parse `get(name)`, falling back to the parsed default.
     fn typed<T>(&self, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
-        parse(self.get(name).trim())
-            .ok()
-            .or_else(|| self.expanded_default(name).and_then(|d| parse(d.trim()).ok()))
+        parse(self.get(name).trim()).ok().or_else(|| {
+            self.expanded_default(name)
+                .and_then(|d| parse(d.trim()).ok())
+        })
     }
 
     pub fn get_bool(&self, name: &str) -> bool {

@@ -13,7 +13,10 @@ fn live_expansion_example_through_main_cf() {
         test = [${myvar?yes}] [${undefined_thing:fallback}] [${myvar?{A}:{B}}] \
         [${emptyvar?{A}:{B}}] [$$literal] [${emptyvar:E}] [${myvar:E}] \
         [${{$myvar} == {hello} ? {EQ} : {NE}}]\n");
-    assert_eq!(c.get("test"), "[yes] [fallback] [A] [B] [$literal] [E] [] [EQ]");
+    assert_eq!(
+        c.get("test"),
+        "[yes] [fallback] [A] [B] [$literal] [E] [] [EQ]"
+    );
     assert!(c.warnings().is_empty(), "{:?}", c.warnings());
 }
 
@@ -24,7 +27,10 @@ fn defaults_are_expanded_at_compatibility_level_3_6() {
         ("smtpd_banner", "mx.example.com ESMTP Postfix"),
         ("mydomain", "example.com"),
         ("myorigin", "mx.example.com"),
-        ("mydestination", "mx.example.com, localhost.example.com, localhost"),
+        (
+            "mydestination",
+            "mx.example.com, localhost.example.com, localhost",
+        ),
         (
             "smtpd_relay_restrictions",
             "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination",
@@ -46,7 +52,10 @@ fn defaults_are_expanded_at_compatibility_level_3_6() {
     for (name, want) in cases {
         assert_eq!(c.get(name), want, "{name}");
     }
-    assert_eq!(c.get("smtpd_forbid_bare_newline_exclusions"), c.get("mynetworks"));
+    assert_eq!(
+        c.get("smtpd_forbid_bare_newline_exclusions"),
+        c.get("mynetworks")
+    );
 }
 
 #[test]
@@ -61,8 +70,10 @@ fn lower_compatibility_level_restores_old_defaults() {
 
 #[test]
 fn typed_getters() {
-    let c = cfg("delay_warning_time = 4\nsmtpd_error_sleep_time = 2m\nmaximal_queue_lifetime = 2\n\
-         bounce_queue_lifetime = 1w\nsmtpd_helo_required = YES\nmessage_size_limit = 1024\n");
+    let c = cfg(
+        "delay_warning_time = 4\nsmtpd_error_sleep_time = 2m\nmaximal_queue_lifetime = 2\n\
+         bounce_queue_lifetime = 1w\nsmtpd_helo_required = YES\nmessage_size_limit = 1024\n",
+    );
     let times = [
         ("delay_warning_time", 4 * 3600),
         ("smtpd_error_sleep_time", 120),
@@ -95,7 +106,11 @@ fn typed_getters() {
     }
     assert_eq!(
         c.get_list("smtpd_relay_restrictions"),
-        ["permit_mynetworks", "permit_sasl_authenticated", "defer_unauth_destination"]
+        [
+            "permit_mynetworks",
+            "permit_sasl_authenticated",
+            "defer_unauth_destination"
+        ]
     );
     assert_eq!(
         c.get_list("smtpd_forbidden_commands"),
@@ -170,8 +185,10 @@ fn validation_errors_name_file_and_line() {
 
 #[test]
 fn values_are_accepted_by_kind() {
-    let c = cfg("smtpd_forbid_bare_newline = reject\nsmtpd_helo_required = $my_yes\nmy_yes = yes\n\
-         smtpd_timeout = 1m\nunknown_address_tempfail_action = defer\n");
+    let c = cfg(
+        "smtpd_forbid_bare_newline = reject\nsmtpd_helo_required = $my_yes\nmy_yes = yes\n\
+         smtpd_timeout = 1m\nunknown_address_tempfail_action = defer\n",
+    );
     assert_eq!(c.get("smtpd_forbid_bare_newline"), "reject");
     assert!(c.get_bool("smtpd_helo_required"));
     assert_eq!(c.get_time("smtpd_timeout"), Duration::from_secs(60));
@@ -225,9 +242,15 @@ fn myhostname_and_mydomain_derive_from_each_other() {
 fn mynetworks_default_follows_style() {
     let interfaces = system::system_interfaces();
     let host = cfg("");
-    assert_eq!(host.get("mynetworks"), system::mynetworks("host", interfaces));
+    assert_eq!(
+        host.get("mynetworks"),
+        system::mynetworks("host", interfaces)
+    );
     let subnet = cfg("mynetworks_style = subnet\n");
-    assert_eq!(subnet.get("mynetworks"), system::mynetworks("subnet", interfaces));
+    assert_eq!(
+        subnet.get("mynetworks"),
+        system::mynetworks("subnet", interfaces)
+    );
     let set = cfg("mynetworks = 127.0.0.0/8\n");
     assert_eq!(set.get("mynetworks"), "127.0.0.0/8");
 }
@@ -297,5 +320,8 @@ fn explicit_is_sorted_and_raw() {
 #[test]
 fn expand_arbitrary_text() {
     let c = cfg("myhostname = h.example\n");
-    assert_eq!(c.expand("$myhostname ESMTP ${mail_name}"), "h.example ESMTP Postfix");
+    assert_eq!(
+        c.expand("$myhostname ESMTP ${mail_name}"),
+        "h.example ESMTP Postfix"
+    );
 }

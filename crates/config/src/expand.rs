@@ -197,10 +197,7 @@ impl Context<'_> {
                     };
                     let inner = &after[1..end];
                     if inner.is_empty() {
-                        self.errors.push(format!(
-                            "empty macro name: \"{}\"",
-                            &rest[pos..pos + end + 2]
-                        ));
+                        self.errors.push(format!("empty macro name: \"{text}\""));
                     } else {
                         self.macro_ref(inner, out, level);
                     }
@@ -212,8 +209,7 @@ impl Context<'_> {
                         .find(|&(_, c)| !is_name_char(c))
                         .map_or(after.len(), |(i, _)| i);
                     if len == 0 {
-                        self.errors
-                            .push(format!("empty macro name: \"{}\"", &rest[pos..]));
+                        self.errors.push(format!("empty macro name: \"{text}\""));
                         return;
                     }
                     self.macro_ref(&after[..len], out, level);
@@ -262,6 +258,7 @@ impl Context<'_> {
             Ok(None) => {
                 let split = expr.find(['?', ':']);
                 let name = split.map_or(expr, |i| &expr[..i]);
+                let name = name.trim_end_matches(WHITESPACE);
                 if let Some(bad) = name.find(|c: char| !is_name_char(c)) {
                     self.errors.push(format!(
                         "attribute name syntax error at: \"...{}>>>{}\"",
@@ -375,6 +372,13 @@ impl Context<'_> {
 #[cfg(test)]
 mod tests {
     use super::{expand, Expansion};
+
+    /// (variables, input, expected error prefix)
+    type ErrorCase = (
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        &'static str,
+    );
     use std::collections::HashMap;
 
     fn run(vars: &[(&str, &str)], text: &str) -> Expansion {
@@ -429,6 +433,8 @@ mod tests {
             ("${empty?{t}:{f}}", "f"),
             ("${empty?{t}:f}", "f"),
             ("${a?  {t}  :  {f}  }", "t"),
+            ("${a ? {t} : {f}}", "t"),
+            ("${empty\t: {f}}", "f"),
             ("${a???foo:{b}ar}", "??foo:{b}ar"),
             ("${{$a} == {alpha}}", "true"),
             ("${{$a} != {alpha}}", ""),
@@ -442,7 +448,10 @@ mod tests {
             ("${{} <level {1} ? {old} : {new}}", "old"),
             ("${{$level} >=level {3.6} ? {new} : {old}}", "new"),
             ("${{3.10} >level {3.6} ? {gt} : {le}}", "gt"),
-            ("$myhostname ESMTP $mail_name", "mx.example.com ESMTP Postfix"),
+            (
+                "$myhostname ESMTP $mail_name",
+                "mx.example.com ESMTP Postfix",
+            ),
             ("${stress?{10}:{300}}s", "300s"),
         ];
         for (input, want) in cases {
@@ -461,13 +470,25 @@ mod tests {
 
     #[test]
     fn errors_table() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
-            (&[("a", "$a")], "$a", "unreasonable macro call nesting: \"a\""),
-            (&[("a", "$b"), ("b", "$a")], "${a}", "unreasonable macro call nesting"),
+        let cases: &[ErrorCase] = &[
+            (
+                &[("a", "$a")],
+                "$a",
+                "unreasonable macro call nesting: \"a\"",
+            ),
+            (
+                &[("a", "$b"), ("b", "$a")],
+                "${a}",
+                "unreasonable macro call nesting",
+            ),
             (&[], "${abc", "truncated macro reference: \"${abc\""),
-            (&[], "a $ b", "empty macro name"),
+            (&[], "a $ b", "empty macro name: \"a $ b\""),
             (&[], "${}", "empty macro name"),
-            (&[], "${a-b}", "attribute name syntax error at: \"...a>>>-b\""),
+            (
+                &[],
+                "${a-b}",
+                "attribute name syntax error at: \"...a>>>-b\"",
+            ),
             (&[], "${{a} =~ {b}}", "\"==\" or \"!=\" expected at"),
             (&[], "${{a} == b}", "\"{expression}\" expected at"),
             (&[], "${{a} == {b} x}", "\"?\" or \":\" expected at"),

@@ -66,7 +66,10 @@ pub(crate) fn parse_time(value: &str, default_unit: char) -> Result<Duration, St
     }
     let count: u64 = number.parse().map_err(|_| why())?;
     let scale = unit_seconds(unit).ok_or_else(why)?;
-    count.checked_mul(scale).map(Duration::from_secs).ok_or_else(why)
+    count
+        .checked_mul(scale)
+        .map(Duration::from_secs)
+        .ok_or_else(why)
 }
 
 impl Kind {
@@ -137,8 +140,16 @@ mod tests {
             (Kind::Time('s'), "300s", true),
             (Kind::Str, "anything at all", true),
             (Kind::List, "", true),
-            (Kind::Enum(&["no", "yes", "normalize", "reject"]), "normalize", true),
-            (Kind::Enum(&["no", "yes", "normalize", "reject"]), "sometimes", false),
+            (
+                Kind::Enum(&["no", "yes", "normalize", "reject"]),
+                "normalize",
+                true,
+            ),
+            (
+                Kind::Enum(&["no", "yes", "normalize", "reject"]),
+                "sometimes",
+                false,
+            ),
         ];
         for (kind, input, ok) in cases {
             assert_eq!(kind.check(input).is_ok(), *ok, "{kind:?} {input:?}");

@@ -31,7 +31,11 @@ fn is_blank_or_comment(line: &str) -> bool {
 
 /// Join physical lines into logical lines. Continuation lines with nothing
 /// before them are skipped with a warning pushed to `warnings`.
-pub(crate) fn logical_lines(text: &str, file: &str, warnings: &mut Vec<String>) -> Vec<LogicalLine> {
+pub(crate) fn logical_lines(
+    text: &str,
+    file: &str,
+    warnings: &mut Vec<String>,
+) -> Vec<LogicalLine> {
     let mut out: Vec<LogicalLine> = Vec::new();
     let mut current: Option<LogicalLine> = None;
     for (index, raw) in text.split('\n').enumerate() {
@@ -112,6 +116,9 @@ pub(crate) fn parse_settings(
 mod tests {
     use super::*;
 
+    /// (input, expected (name, value, line) settings)
+    type LexCase = (&'static str, &'static [(&'static str, &'static str, usize)]);
+
     fn settings(text: &str) -> Vec<(String, String, usize)> {
         let mut warnings = Vec::new();
         parse_settings(text, "main.cf", &mut warnings)
@@ -123,14 +130,17 @@ mod tests {
 
     #[test]
     fn lexing_table() {
-        let cases: &[(&str, &[(&str, &str, usize)])] = &[
+        let cases: &[LexCase] = &[
             ("a = b", &[("a", "b", 1)]),
             ("a=b", &[("a", "b", 1)]),
             ("  \n# comment\na\t =\t b c \t\n", &[("a", "b c", 3)]),
             ("a =", &[("a", "", 1)]),
             ("a = x, y # note", &[("a", "x, y # note", 1)]),
             ("a = x,\n  y,\n\tz", &[("a", "x,  y,\tz", 1)]),
-            ("a = x,\n# inside\n  y\nb = 2", &[("a", "x,  y", 1), ("b", "2", 4)]),
+            (
+                "a = x,\n# inside\n  y\nb = 2",
+                &[("a", "x,  y", 1), ("b", "2", 4)],
+            ),
             ("a = x,\n\n  y", &[("a", "x,  y", 1)]),
             ("a = x\r\nb = y\r\n", &[("a", "x", 1), ("b", "y", 2)]),
             ("a = b = c", &[("a", "b = c", 1)]),

@@ -59,7 +59,11 @@ fn parse_override(arg: &str) -> Option<(String, String)> {
 }
 
 /// Collect the `-o` overrides from a command's arguments.
-fn overrides(args: &[String], file: &str, line: usize) -> Result<Vec<(String, String)>, ConfigError> {
+fn overrides(
+    args: &[String],
+    file: &str,
+    line: usize,
+) -> Result<Vec<(String, String)>, ConfigError> {
     let mut out = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -164,7 +168,9 @@ maildrop  unix  -       n       n       -       -       pipe
     fn debian_style_master_cf() {
         let got = parse_master_cf(DEBIAN_MASTER_CF, "master.cf").expect("parses");
         let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-            v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
         };
         assert_eq!(
             got.services,
@@ -207,13 +213,22 @@ maildrop  unix  -       n       n       -       -       pipe
     #[test]
     fn master_cf_errors() {
         let cases = [
-            ("smtp inet n - y - -", "master.cf, line 1: unexpected end of line: \"smtp inet n - y - -\""),
-            ("pop3 inet n - y - - smtpd", "master.cf, line 1: unknown service: pop3/tcp"),
+            (
+                "smtp inet n - y - -",
+                "master.cf, line 1: unexpected end of line: \"smtp inet n - y - -\"",
+            ),
+            (
+                "pop3 inet n - y - - smtpd",
+                "master.cf, line 1: unknown service: pop3/tcp",
+            ),
             (
                 "#c\nsmtp inet n - y - - smtpd -o novalue",
                 "master.cf, line 2: -o option: missing '=' after attribute name: \"novalue\"",
             ),
-            ("smtp inet n - y - - smtpd -o", "master.cf, line 1: -o option requires an argument"),
+            (
+                "smtp inet n - y - - smtpd -o",
+                "master.cf, line 1: -o option requires an argument",
+            ),
         ];
         for (input, want) in cases {
             let err = parse_master_cf(input, "master.cf").expect_err(input);

@@ -1264,7 +1264,11 @@ mod tests {
         let mut seen = HashSet::new();
         for p in REGISTRY {
             assert!(seen.insert(p.name), "duplicate {}", p.name);
-            assert!(is_postfix_parameter(p.name), "{} is not a Postfix name", p.name);
+            assert!(
+                is_postfix_parameter(p.name),
+                "{} is not a Postfix name",
+                p.name
+            );
             assert!(!p.doc.is_empty(), "{} has no doc", p.name);
         }
     }
@@ -1309,7 +1313,13 @@ mod tests {
             let p = param(name).expect(name);
             assert_eq!(p.default, DefaultValue::Text(want), "{name}");
         }
-        assert_eq!(param("delay_warning_time").map(|p| p.kind), Some(Kind::Time('h')));
-        assert_eq!(param("maximal_queue_lifetime").map(|p| p.kind), Some(Kind::Time('d')));
+        assert_eq!(
+            param("delay_warning_time").map(|p| p.kind),
+            Some(Kind::Time('h'))
+        );
+        assert_eq!(
+            param("maximal_queue_lifetime").map(|p| p.kind),
+            Some(Kind::Time('d'))
+        );
     }
 }

@@ -62,9 +62,15 @@ impl SmtpdService {
 mod tests {
     use super::parse_service_field;
 
+    /// (field, expected (host, port) or error)
+    type ServiceCase = (
+        &'static str,
+        Result<(Option<&'static str>, u16), &'static str>,
+    );
+
     #[test]
     fn service_fields() {
-        let cases: &[(&str, Result<(Option<&str>, u16), &str>)] = &[
+        let cases: &[ServiceCase] = &[
             ("smtp", Ok((None, 25))),
             ("submission", Ok((None, 587))),
             ("smtps", Ok((None, 465))),

@@ -2,6 +2,9 @@
 //! (`myhostname`, `mydomain`) and the interface addresses (`mynetworks` by
 //! `mynetworks_style`: `host`, `subnet` or `class`). The system is asked once
 //! per process; the computation from those facts is pure and tested.
+//! Like Postfix on Linux, IPv6 addresses come from `/proc/net/if_inet6`
+//! (`if-addrs` hides link-local `fe80::` addresses, Postfix lists them); the
+//! list is sorted and de-duplicated as Postfix's `inet_addr_list_uniq` does.
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -26,12 +29,33 @@ fn facts() -> &'static Facts {
     })
 }
 
+/// Parse `/proc/net/if_inet6`: `ADDRHEX IFINDEX PREFIXHEX SCOPE FLAGS NAME`.
+fn parse_if_inet6(text: &str) -> Vec<InterfaceAddr> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let hex = fields.next()?;
+            let prefix = u8::from_str_radix(fields.nth(1)?, 16).ok()?;
+            if hex.len() != 32 {
+                return None;
+            }
+            let bits = u128::from_str_radix(hex, 16).ok()?;
+            Some(InterfaceAddr {
+                addr: IpAddr::V6(bits.into()),
+                prefix,
+            })
+        })
+        .collect()
+}
+
 fn interface_addrs() -> Vec<InterfaceAddr> {
-    let Ok(list) = if_addrs::get_if_addrs() else {
-        return Vec::new();
-    };
+    let list = if_addrs::get_if_addrs().unwrap_or_default();
+    let proc_v6 = std::fs::read_to_string("/proc/net/if_inet6")
+        .ok()
+        .map(|text| parse_if_inet6(&text));
     let mut out: Vec<InterfaceAddr> = list
         .iter()
+        .filter(|iface| proc_v6.is_none() || matches!(iface.addr, if_addrs::IfAddr::V4(_)))
         .map(|iface| {
             let (addr, prefix) = match &iface.addr {
                 if_addrs::IfAddr::V4(v4) => (IpAddr::V4(v4.ip), v4.prefixlen),
@@ -40,9 +64,15 @@ fn interface_addrs() -> Vec<InterfaceAddr> {
             InterfaceAddr { addr, prefix }
         })
         .collect();
-    // IPv4 first, then IPv6, each in interface order (as Postfix prints them).
-    out.sort_by_key(|a| a.addr.is_ipv6());
+    out.extend(proc_v6.unwrap_or_default());
+    sort_unique(&mut out);
     out
+}
+
+/// IPv4 before IPv6, each by address; duplicates removed.
+fn sort_unique(list: &mut Vec<InterfaceAddr>) {
+    list.sort_by_key(|a| (a.addr.is_ipv6(), a.addr, a.prefix));
+    list.dedup_by_key(|a| a.addr);
 }
 
 /// The system host name as `gethostname` reports it.
@@ -85,7 +115,9 @@ fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(v4) => {
             let bits = u32::from(v4);
-            let m = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
             IpAddr::V4((bits & m).into())
         }
         IpAddr::V6(v6) => {
@@ -191,6 +223,23 @@ mod tests {
             assert_eq!(domain_of(&name), want_domain);
         }
         assert_eq!(domain_of("single"), "localdomain");
+    }
+
+    #[test]
+    fn proc_if_inet6_is_parsed_and_sorted() {
+        let text = "fe8000000000000000fc00fffe000001 04 40 20 80     eth0\n\
+                    fd000000000000000000000000000002 04 40 00 82     eth0\n\
+                    00000000000000000000000000000001 01 80 10 80       lo\n\
+                    garbage\n";
+        let mut list = parse_if_inet6(text);
+        list.push(iface("192.0.2.2", 24));
+        list.push(iface("127.0.0.1", 8));
+        list.push(iface("::1", 128));
+        sort_unique(&mut list);
+        assert_eq!(
+            mynetworks("host", &list),
+            "127.0.0.1/32 192.0.2.2/32 [::1]/128 [fd00::2]/128 [fe80::fc:ff:fe00:1]/128"
+        );
     }
 
     #[test]

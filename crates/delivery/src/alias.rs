@@ -39,7 +39,11 @@ fn split_items(value: &str) -> Vec<String> {
         }
     }
     items.push(current);
-    items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    items
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Remove one level of surrounding double quotes (and backslash escapes
@@ -80,7 +84,10 @@ pub(crate) fn parse(value: &str) -> Vec<AliasTarget> {
                 AliasTarget::Include(whole[9..].trim().to_string())
             } else {
                 let addr = item.trim();
-                let addr = addr.strip_prefix('<').and_then(|a| a.strip_suffix('>')).unwrap_or(addr);
+                let addr = addr
+                    .strip_prefix('<')
+                    .and_then(|a| a.strip_suffix('>'))
+                    .unwrap_or(addr);
                 AliasTarget::Address(addr.trim().to_string())
             }
         })
@@ -97,15 +104,33 @@ mod tests {
     fn alias_values() {
         let cases: Vec<(&str, Vec<AliasTarget>)> = vec![
             ("bob", vec![Address("bob".into())]),
-            ("bob, carol@example.com", vec![Address("bob".into()), Address("carol@example.com".into())]),
+            (
+                "bob, carol@example.com",
+                vec![Address("bob".into()), Address("carol@example.com".into())],
+            ),
             ("bob carol", vec![Address("bob carol".into())]),
             ("<bob@x.example>", vec![Address("bob@x.example".into())]),
-            ("\"|cat > /tmp/x, y\"", vec![Command("cat > /tmp/x, y".into())]),
-            ("|/usr/bin/procmail", vec![Command("/usr/bin/procmail".into())]),
-            ("/var/log/mail.archive, root", vec![File("/var/log/mail.archive".into()), Address("root".into())]),
+            (
+                "\"|cat > /tmp/x, y\"",
+                vec![Command("cat > /tmp/x, y".into())],
+            ),
+            (
+                "|/usr/bin/procmail",
+                vec![Command("/usr/bin/procmail".into())],
+            ),
+            (
+                "/var/log/mail.archive, root",
+                vec![File("/var/log/mail.archive".into()), Address("root".into())],
+            ),
             ("/srv/mail/team/", vec![File("/srv/mail/team/".into())]),
-            (":include:/etc/mail/list", vec![Include("/etc/mail/list".into())]),
-            ("\"a b\"@x.example", vec![Address("\"a b\"@x.example".into())]),
+            (
+                ":include:/etc/mail/list",
+                vec![Include("/etc/mail/list".into())],
+            ),
+            (
+                "\"a b\"@x.example",
+                vec![Address("\"a b\"@x.example".into())],
+            ),
             (" , ,", vec![]),
         ];
         for (value, want) in cases {

@@ -42,7 +42,10 @@ pub(crate) struct CommandRequest<'a> {
 
 /// Replace characters outside the export filter by `_`.
 pub(crate) fn censor(value: &str) -> String {
-    value.chars().map(|c| if EXPORT_FILTER.contains(c) { c } else { '_' }).collect()
+    value
+        .chars()
+        .map(|c| if EXPORT_FILTER.contains(c) { c } else { '_' })
+        .collect()
 }
 
 /// `sys_exits.h` codes: (dsn, soft).
@@ -64,7 +67,10 @@ fn sys_exit(code: i32) -> (&'static str, bool) {
 
 fn printable_output(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(&raw[..raw.len().min(OUTPUT_LIMIT)]).into_owned();
-    let cleaned: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     cleaned.trim().to_string()
 }
 
@@ -111,10 +117,17 @@ pub(crate) fn run(req: &CommandRequest<'_>, input: Vec<u8>) -> Verdict {
     if let Some(owner) = req.run_as {
         cmd.uid(owner.uid).gid(owner.gid);
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
-        Err(err) => return Verdict::deferred("4.3.0", format!("Command failed: {err}: \"{}\"", req.command)),
+        Err(err) => {
+            return Verdict::deferred(
+                "4.3.0",
+                format!("Command failed: {err}: \"{}\"", req.command),
+            )
+        }
     };
     let stdin = child.stdin.take();
     let writer = std::thread::spawn(move || {
@@ -152,12 +165,18 @@ pub(crate) fn run(req: &CommandRequest<'_>, input: Vec<u8>) -> Verdict {
     };
     match finish {
         Err(e) => Verdict::deferred("4.3.0", format!("Command failed: {e}: \"{}\"", req.command)),
-        Ok(Finish::TimedOut) => Verdict::bounced("5.3.0", format!("Command time limit exceeded: \"{}\"", req.command)),
+        Ok(Finish::TimedOut) => Verdict::bounced(
+            "5.3.0",
+            format!("Command time limit exceeded: \"{}\"", req.command),
+        ),
         Ok(Finish::Exited(status)) => match status.code() {
             Some(0) => Verdict::sent("2.0.0", format!("delivered to command: {}", req.command)),
             Some(code) => {
                 let (dsn, soft) = sys_exit(code);
-                let text = with_output(format!("Command died with status {code}: \"{}\"", req.command));
+                let text = with_output(format!(
+                    "Command died with status {code}: \"{}\"",
+                    req.command
+                ));
                 if soft {
                     Verdict::deferred(dsn, text)
                 } else {
@@ -169,7 +188,10 @@ pub(crate) fn run(req: &CommandRequest<'_>, input: Vec<u8>) -> Verdict {
                 let signal = status.signal().unwrap_or(0);
                 Verdict::deferred(
                     "4.3.0",
-                    with_output(format!("Command died with signal {signal}: \"{}\"", req.command)),
+                    with_output(format!(
+                        "Command died with signal {signal}: \"{}\"",
+                        req.command
+                    )),
                 )
             }
         },
@@ -185,7 +207,10 @@ mod tests {
         CommandRequest {
             command,
             shell: "",
-            env: vec![("RECIPIENT", "bob@example.com".into()), ("SENDER", "a b;c@x".into())],
+            env: vec![
+                ("RECIPIENT", "bob@example.com".into()),
+                ("SENDER", "a b;c@x".into()),
+            ],
             time_limit: Duration::from_secs(10),
             run_as: None,
             cwd: None,
@@ -195,20 +220,49 @@ mod tests {
     #[test]
     fn exit_codes() {
         for (cmd, status, dsn, text) in [
-            ("cat >/dev/null", DeliveryStatus::Sent, "2.0.0", "delivered to command: cat >/dev/null"),
-            ("exit 75", DeliveryStatus::Deferred, "4.3.0", "Command died with status 75: \"exit 75\""),
-            ("exit 67", DeliveryStatus::Bounced, "5.1.1", "Command died with status 67: \"exit 67\""),
-            ("exit 1", DeliveryStatus::Bounced, "5.3.0", "Command died with status 1: \"exit 1\""),
+            (
+                "cat >/dev/null",
+                DeliveryStatus::Sent,
+                "2.0.0",
+                "delivered to command: cat >/dev/null",
+            ),
+            (
+                "exit 75",
+                DeliveryStatus::Deferred,
+                "4.3.0",
+                "Command died with status 75: \"exit 75\"",
+            ),
+            (
+                "exit 67",
+                DeliveryStatus::Bounced,
+                "5.1.1",
+                "Command died with status 67: \"exit 67\"",
+            ),
+            (
+                "exit 1",
+                DeliveryStatus::Bounced,
+                "5.3.0",
+                "Command died with status 1: \"exit 1\"",
+            ),
             (
                 "echo nope; exit 1",
                 DeliveryStatus::Bounced,
                 "5.3.0",
                 "Command died with status 1: \"echo nope; exit 1\". Command output: nope",
             ),
-            ("kill -9 $$", DeliveryStatus::Deferred, "4.3.0", "Command died with signal 9: \"kill -9 $$\""),
+            (
+                "kill -9 $$",
+                DeliveryStatus::Deferred,
+                "4.3.0",
+                "Command died with signal 9: \"kill -9 $$\"",
+            ),
         ] {
             let v = run(&req(cmd), b"Subject: x\n\nbody\n".to_vec());
-            assert_eq!((v.status, v.dsn.as_str(), v.text.as_str()), (status, dsn, text), "{cmd}");
+            assert_eq!(
+                (v.status, v.dsn.as_str(), v.text.as_str()),
+                (status, dsn, text),
+                "{cmd}"
+            );
         }
     }
 
@@ -216,10 +270,16 @@ mod tests {
     fn environment_and_stdin() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let cmd = format!("{{ echo \"$RECIPIENT|$SENDER|$PATH\"; cat; }} > {}", out.display());
+        let cmd = format!(
+            "{{ echo \"$RECIPIENT|$SENDER|$PATH\"; cat; }} > {}",
+            out.display()
+        );
         let v = run(&req(&cmd), b"hello\n".to_vec());
         assert_eq!(v.status, DeliveryStatus::Sent, "{v:?}");
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "bob@example.com|a_b_c@x|/usr/bin:/bin\nhello\n");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "bob@example.com|a_b_c@x|/usr/bin:/bin\nhello\n"
+        );
     }
 
     #[test]
@@ -227,6 +287,12 @@ mod tests {
         let mut r = req("sleep 5");
         r.time_limit = Duration::from_millis(50);
         let v = run(&r, Vec::new());
-        assert_eq!((v.status, v.text.as_str()), (DeliveryStatus::Bounced, "Command time limit exceeded: \"sleep 5\""));
+        assert_eq!(
+            (v.status, v.text.as_str()),
+            (
+                DeliveryStatus::Bounced,
+                "Command time limit exceeded: \"sleep 5\""
+            )
+        );
     }
 }

@@ -26,17 +26,35 @@ pub(crate) struct CopyFlags {
 impl CopyFlags {
     /// Mailbox file delivery (`MAIL_COPY_MBOX`).
     pub fn mbox(delivered: bool) -> CopyFlags {
-        CopyFlags { from_line: true, quote: true, blank: true, return_path: true, orig_rcpt: true, delivered }
+        CopyFlags {
+            from_line: true,
+            quote: true,
+            blank: true,
+            return_path: true,
+            orig_rcpt: true,
+            delivered,
+        }
     }
 
     /// Maildir delivery: headers only.
     pub fn maildir(delivered: bool) -> CopyFlags {
-        CopyFlags { return_path: true, orig_rcpt: true, delivered, ..CopyFlags::default() }
+        CopyFlags {
+            return_path: true,
+            orig_rcpt: true,
+            delivered,
+            ..CopyFlags::default()
+        }
     }
 
     /// Pipe to a command: `From ` line and headers, no quoting.
     pub fn command(delivered: bool) -> CopyFlags {
-        CopyFlags { from_line: true, return_path: true, orig_rcpt: true, delivered, ..CopyFlags::default() }
+        CopyFlags {
+            from_line: true,
+            return_path: true,
+            orig_rcpt: true,
+            delivered,
+            ..CopyFlags::default()
+        }
     }
 }
 
@@ -56,19 +74,31 @@ pub(crate) fn render(content: &[u8], attrs: &CopyAttrs<'_>, flags: CopyFlags) ->
     let mut out = Vec::with_capacity(content.len() + 256);
     let sender = quote_address(attrs.sender);
     if flags.from_line {
-        let who = if attrs.sender.is_empty() { "MAILER-DAEMON" } else { sender.as_str() };
+        let who = if attrs.sender.is_empty() {
+            "MAILER-DAEMON"
+        } else {
+            sender.as_str()
+        };
         let date = chrono::Local::now().format("%a %b %e %H:%M:%S %Y");
         out.extend_from_slice(format!("From {who}  {date}\n").as_bytes());
     }
     if flags.return_path {
-        let path = if attrs.sender.is_empty() { "" } else { sender.as_str() };
+        let path = if attrs.sender.is_empty() {
+            ""
+        } else {
+            sender.as_str()
+        };
         out.extend_from_slice(format!("Return-Path: <{path}>\n").as_bytes());
     }
     if flags.orig_rcpt && !attrs.orig_rcpt.is_empty() {
-        out.extend_from_slice(format!("X-Original-To: {}\n", quote_address(attrs.orig_rcpt)).as_bytes());
+        out.extend_from_slice(
+            format!("X-Original-To: {}\n", quote_address(attrs.orig_rcpt)).as_bytes(),
+        );
     }
     if flags.delivered {
-        out.extend_from_slice(format!("Delivered-To: {}\n", quote_address(attrs.delivered)).as_bytes());
+        out.extend_from_slice(
+            format!("Delivered-To: {}\n", quote_address(attrs.delivered)).as_bytes(),
+        );
     }
     for line in content.split_inclusive(|&b| b == b'\n') {
         if flags.quote && line.starts_with(b"From ") {
@@ -119,7 +149,8 @@ pub(crate) fn delivered_to_headers(content: &[u8]) -> HashSet<String> {
 
 /// Whether `address` (any case) appears in the loop-detection set.
 pub(crate) fn is_loop(delivered: &HashSet<String>, address: &str) -> bool {
-    delivered.contains(&address.to_lowercase()) || delivered.contains(&quote_address(address).to_lowercase())
+    delivered.contains(&address.to_lowercase())
+        || delivered.contains(&quote_address(address).to_lowercase())
 }
 
 #[cfg(test)]
@@ -129,12 +160,20 @@ mod tests {
     const MSG: &[u8] = b"Subject: hi\nFrom: a@b\n\nFrom the start\n>From kept\nbody";
 
     fn attrs<'a>(sender: &'a str, orig: &'a str) -> CopyAttrs<'a> {
-        CopyAttrs { sender, orig_rcpt: orig, delivered: "bob@example.com" }
+        CopyAttrs {
+            sender,
+            orig_rcpt: orig,
+            delivered: "bob@example.com",
+        }
     }
 
     #[test]
     fn maildir_copy_prepends_headers_in_postfix_order() {
-        let out = render(MSG, &attrs("alice@example.org", "info@example.com"), CopyFlags::maildir(true));
+        let out = render(
+            MSG,
+            &attrs("alice@example.org", "info@example.com"),
+            CopyFlags::maildir(true),
+        );
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
@@ -150,7 +189,10 @@ mod tests {
         let first = text.lines().next().unwrap();
         assert!(first.starts_with("From MAILER-DAEMON  "), "{first}");
         assert_eq!(first.len(), "From MAILER-DAEMON  ".len() + 24, "{first}");
-        assert!(text.contains("\nReturn-Path: <>\nDelivered-To: bob@example.com\nSubject: hi\n"), "{text}");
+        assert!(
+            text.contains("\nReturn-Path: <>\nDelivered-To: bob@example.com\nSubject: hi\n"),
+            "{text}"
+        );
         assert!(!text.contains("X-Original-To"));
         assert!(text.contains("\n>From the start\n>From kept\nbody\n\n"));
         assert!(text.ends_with("body\n\n"));
@@ -158,10 +200,17 @@ mod tests {
 
     #[test]
     fn no_delivered_header_when_masked() {
-        let out = render(b"a: b\n\nx\n", &attrs("s@x", "o@x"), CopyFlags::command(false));
+        let out = render(
+            b"a: b\n\nx\n",
+            &attrs("s@x", "o@x"),
+            CopyFlags::command(false),
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("From s@x  "));
-        assert!(text.ends_with("Return-Path: <s@x>\nX-Original-To: o@x\na: b\n\nx\n"), "{text}");
+        assert!(
+            text.ends_with("Return-Path: <s@x>\nX-Original-To: o@x\na: b\n\nx\n"),
+            "{text}"
+        );
     }
 
     #[test]

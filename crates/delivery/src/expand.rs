@@ -38,9 +38,17 @@ const MAX_LEVEL: usize = 100;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Leaf {
     /// The user's mailbox.
-    Mailbox { user: String, passwd: Option<PasswdEntry>, delivered: String },
+    Mailbox {
+        user: String,
+        passwd: Option<PasswdEntry>,
+        delivered: String,
+    },
     /// `|command` from the alias of `address`.
-    Command { command: String, attrs: RecipientAttrs, delivered: String },
+    Command {
+        command: String,
+        attrs: RecipientAttrs,
+        delivered: String,
+    },
     /// `/file/name` (or `/dir/` Maildir) from an alias.
     File { path: String, delivered: String },
     /// A non-local address to resubmit.
@@ -78,7 +86,11 @@ struct Expander<'a> {
 /// Expand one local recipient. Each leaf carries a label (the address or
 /// target) used when results are combined.
 pub(crate) fn expand(ctx: &ExpandContext<'_>, address: &str) -> Vec<(String, Leaf)> {
-    let mut ex = Expander { ctx, seen: HashSet::new(), leaves: Vec::new() };
+    let mut ex = Expander {
+        ctx,
+        seen: HashSet::new(),
+        leaves: Vec::new(),
+    };
     ex.recipient(address, 1, None, None);
     ex.leaves
 }
@@ -88,10 +100,25 @@ impl Expander<'_> {
         self.leaves.push((label.to_string(), leaf));
     }
 
-    fn recipient(&mut self, address: &str, level: usize, delivered: Option<&str>, exp_from: Option<&str>) {
+    fn recipient(
+        &mut self,
+        address: &str,
+        level: usize,
+        delivered: Option<&str>,
+        exp_from: Option<&str>,
+    ) {
         if level > MAX_LEVEL {
-            gatepost_log::warning("local", format!("recipient nesting limit exceeded for {address}"));
-            self.push(address, Leaf::Final(Verdict::bounced("5.4.6", "recipient nesting limit exceeded")));
+            gatepost_log::warning(
+                "local",
+                format!("recipient nesting limit exceeded for {address}"),
+            );
+            self.push(
+                address,
+                Leaf::Final(Verdict::bounced(
+                    "5.4.6",
+                    "recipient nesting limit exceeded",
+                )),
+            );
             return;
         }
         if !self.seen.insert(format!("recipient {level} {address}")) {
@@ -135,8 +162,14 @@ impl Expander<'_> {
             }
             match self.ctx.aliases.find(&name) {
                 Err(err) => {
-                    gatepost_log::warning("local", format!("{err}: alias lookup problem for {name} -- deferring delivery"));
-                    self.push(address, Leaf::Final(Verdict::deferred("4.3.0", "alias database unavailable")));
+                    gatepost_log::warning(
+                        "local",
+                        format!("{err}: alias lookup problem for {name} -- deferring delivery"),
+                    );
+                    self.push(
+                        address,
+                        Leaf::Final(Verdict::deferred("4.3.0", "alias database unavailable")),
+                    );
                     return;
                 }
                 Ok(Some(value)) => {
@@ -149,11 +182,24 @@ impl Expander<'_> {
         self.mailbox(&attrs, &delivered);
     }
 
-    fn alias(&mut self, name: &str, value: &str, attrs: &RecipientAttrs, level: usize, delivered: &str) {
+    fn alias(
+        &mut self,
+        name: &str,
+        value: &str,
+        attrs: &RecipientAttrs,
+        level: usize,
+        delivered: &str,
+    ) {
         let targets = alias::parse(value);
         if targets.is_empty() {
-            gatepost_log::warning("local", format!("no recipient in alias lookup result for {name}"));
-            self.push(&attrs.address, Leaf::Final(Verdict::deferred("4.3.0", "alias database unavailable")));
+            gatepost_log::warning(
+                "local",
+                format!("no recipient in alias lookup result for {name}"),
+            );
+            self.push(
+                &attrs.address,
+                Leaf::Final(Verdict::deferred("4.3.0", "alias database unavailable")),
+            );
             return;
         }
         // `frozen_delivered_to = yes`: every copy made while expanding this
@@ -165,17 +211,36 @@ impl Expander<'_> {
                 AliasTarget::Command(command) => {
                     let label = format!("|{command}");
                     if !settings.allow_mail_to_commands {
-                        self.push(&label, Leaf::Final(Verdict::bounced("5.7.1", "mail to command is restricted")));
-                    } else if self.seen.insert(format!("command {} {command}", attrs.user)) {
-                        let leaf = Leaf::Command { command, attrs: attrs.clone(), delivered: delivered.clone() };
+                        self.push(
+                            &label,
+                            Leaf::Final(Verdict::bounced("5.7.1", "mail to command is restricted")),
+                        );
+                    } else if self
+                        .seen
+                        .insert(format!("command {} {command}", attrs.user))
+                    {
+                        let leaf = Leaf::Command {
+                            command,
+                            attrs: attrs.clone(),
+                            delivered: delivered.clone(),
+                        };
                         self.push(&label, leaf);
                     }
                 }
                 AliasTarget::File(path) => {
                     if !settings.allow_mail_to_files {
-                        self.push(&path, Leaf::Final(Verdict::bounced("5.7.1", "mail to file is restricted")));
+                        self.push(
+                            &path,
+                            Leaf::Final(Verdict::bounced("5.7.1", "mail to file is restricted")),
+                        );
                     } else if self.seen.insert(format!("file {path}")) {
-                        self.push(&path.clone(), Leaf::File { path, delivered: delivered.clone() });
+                        self.push(
+                            &path.clone(),
+                            Leaf::File {
+                                path,
+                                delivered: delivered.clone(),
+                            },
+                        );
                     }
                 }
                 AliasTarget::Include(path) => {
@@ -190,24 +255,45 @@ impl Expander<'_> {
 
     fn address(&mut self, external: &str, level: usize, delivered: &str, exp_from: &str) {
         let internal = unquote_address(external);
-        let canonical = if internal.contains('@') { internal } else { self.ctx.rewriter.canonicalize(&internal) };
+        let canonical = if internal.contains('@') {
+            internal
+        } else {
+            self.ctx.rewriter.canonicalize(&internal)
+        };
         match self.ctx.rewriter.resolve(&canonical) {
             Ok(resolved) if resolved.transport == "local" => {
-                self.recipient(&resolved.recipient, level + 1, Some(delivered), Some(exp_from));
+                self.recipient(
+                    &resolved.recipient,
+                    level + 1,
+                    Some(delivered),
+                    Some(exp_from),
+                );
             }
             Ok(_) => {
-                let leaf = Leaf::Forward { address: canonical.clone(), delivered: delivered.to_string() };
+                let leaf = Leaf::Forward {
+                    address: canonical.clone(),
+                    delivered: delivered.to_string(),
+                };
                 self.push(&canonical, leaf);
             }
             Err(RewriteError::Temporary(_)) => {
-                self.push(&canonical, Leaf::Final(Verdict::deferred("4.3.0", "address resolver failure")));
+                self.push(
+                    &canonical,
+                    Leaf::Final(Verdict::deferred("4.3.0", "address resolver failure")),
+                );
             }
             Err(RewriteError::BadAddress(_)) => {
                 let why = format!("bad address syntax: {external}");
                 self.push(&canonical, Leaf::Final(Verdict::bounced("5.1.3", why)));
             }
             Err(RewriteError::Config(_)) => {
-                self.push(&canonical, Leaf::Final(Verdict::deferred("4.3.5", "mail system configuration error")));
+                self.push(
+                    &canonical,
+                    Leaf::Final(Verdict::deferred(
+                        "4.3.5",
+                        "mail system configuration error",
+                    )),
+                );
             }
         }
     }
@@ -216,7 +302,8 @@ impl Expander<'_> {
         let user = attrs.user.as_str();
         let address = attrs.address.as_str();
         // A name that could escape the spool directory is nobody's mailbox.
-        let unsafe_name = user.contains('/') || user.starts_with('.') || user.chars().any(char::is_control);
+        let unsafe_name =
+            user.contains('/') || user.starts_with('.') || user.chars().any(char::is_control);
         if unsafe_name {
             let why = format!("unknown user: \"{user}\"");
             self.push(address, Leaf::Final(Verdict::bounced("5.1.1", why)));
@@ -227,12 +314,22 @@ impl Expander<'_> {
         }
         match passwd::lookup(&self.ctx.settings.passwd_file, user) {
             Err(err) => {
-                gatepost_log::warning("local", format!("error looking up passwd info for {user}: {err}"));
-                self.push(address, Leaf::Final(Verdict::deferred("4.0.0", "user lookup error")));
+                gatepost_log::warning(
+                    "local",
+                    format!("error looking up passwd info for {user}: {err}"),
+                );
+                self.push(
+                    address,
+                    Leaf::Final(Verdict::deferred("4.0.0", "user lookup error")),
+                );
                 return;
             }
             Ok(Some(pw)) => {
-                let leaf = Leaf::Mailbox { user: user.to_string(), passwd: Some(pw), delivered: delivered.to_string() };
+                let leaf = Leaf::Mailbox {
+                    user: user.to_string(),
+                    passwd: Some(pw),
+                    delivered: delivered.to_string(),
+                };
                 self.push(address, leaf);
                 return;
             }
@@ -242,18 +339,34 @@ impl Expander<'_> {
             Ok(true)
         } else {
             let full = format!("{}@{}", attrs.local, attrs.domain);
-            self.ctx.recipient_maps.find_keys(&[full, attrs.local.clone(), user.to_string()]).map(|v| v.is_some())
+            self.ctx
+                .recipient_maps
+                .find_keys(&[full, attrs.local.clone(), user.to_string()])
+                .map(|v| v.is_some())
         };
         match listed {
             Err(err) => {
-                gatepost_log::warning("local", format!("{err}: local_recipient_maps lookup problem for {user}"));
-                self.push(address, Leaf::Final(Verdict::deferred("4.3.0", "table lookup failure")));
+                gatepost_log::warning(
+                    "local",
+                    format!("{err}: local_recipient_maps lookup problem for {user}"),
+                );
+                self.push(
+                    address,
+                    Leaf::Final(Verdict::deferred("4.3.0", "table lookup failure")),
+                );
             }
             Ok(true) => {
-                let leaf = Leaf::Mailbox { user: user.to_string(), passwd: None, delivered: delivered.to_string() };
+                let leaf = Leaf::Mailbox {
+                    user: user.to_string(),
+                    passwd: None,
+                    delivered: delivered.to_string(),
+                };
                 self.push(address, leaf);
             }
-            Ok(false) if user.eq_ignore_ascii_case("postmaster") || user.eq_ignore_ascii_case("mailer-daemon") => {
+            Ok(false)
+                if user.eq_ignore_ascii_case("postmaster")
+                    || user.eq_ignore_ascii_case("mailer-daemon") =>
+            {
                 gatepost_log::warning("local", format!("required alias not found: {user}"));
                 self.push(address, Leaf::Final(Verdict::sent("2.0.0", "discarded")));
             }

@@ -23,9 +23,16 @@ pub(crate) fn mail_date(now: chrono::DateTime<chrono::Utc>) -> String {
 /// nothing left means `NEVER`.
 pub(crate) fn notify_without_success(notify: Option<&str>) -> Option<String> {
     let notify = notify?;
-    let kept: Vec<&str> =
-        notify.split(',').map(str::trim).filter(|k| !k.is_empty() && !k.eq_ignore_ascii_case("SUCCESS")).collect();
-    Some(if kept.is_empty() { "NEVER".to_string() } else { kept.join(",") })
+    let kept: Vec<&str> = notify
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && !k.eq_ignore_ascii_case("SUCCESS"))
+        .collect();
+    Some(if kept.is_empty() {
+        "NEVER".to_string()
+    } else {
+        kept.join(",")
+    })
 }
 
 /// The prepended lines of a forwarded copy.
@@ -58,8 +65,14 @@ pub(crate) async fn forward(
     let delivered_owned = delivered.to_string();
     let written = tokio::task::spawn_blocking(move || {
         let mut writer = queue_for_write.new_message().map_err(|e| e.to_string())?;
-        let header = forward_header(&settings_for_write, &writer.id().to_string(), &delivered_owned);
-        let result = writer.write_content(header.as_bytes()).and_then(|()| writer.write_content(&content));
+        let header = forward_header(
+            &settings_for_write,
+            &writer.id().to_string(),
+            &delivered_owned,
+        );
+        let result = writer
+            .write_content(header.as_bytes())
+            .and_then(|()| writer.write_content(&content));
         match result {
             Ok(()) => Ok(writer),
             Err(err) => {
@@ -71,7 +84,9 @@ pub(crate) async fn forward(
     .await;
     let writer = match written {
         Ok(Ok(writer)) => writer,
-        Ok(Err(err)) => return Verdict::deferred("4.3.0", format!("cannot forward message: {err}")),
+        Ok(Err(err)) => {
+            return Verdict::deferred("4.3.0", format!("cannot forward message: {err}"))
+        }
         Err(err) => return Verdict::deferred("4.3.0", format!("cannot forward message: {err}")),
     };
     let envelope = Envelope {
@@ -103,7 +118,9 @@ mod tests {
 
     #[test]
     fn date_format() {
-        let t = chrono::Utc.with_ymd_and_hms(2026, 12, 5, 20, 34, 8).unwrap();
+        let t = chrono::Utc
+            .with_ymd_and_hms(2026, 12, 5, 20, 34, 8)
+            .unwrap();
         assert_eq!(mail_date(t), "Sat,  5 Dec 2026 20:34:08 +0000 (UTC)");
     }
 

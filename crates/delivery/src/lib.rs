@@ -1,16 +1,43 @@
 //! Delivery agents: `local` (Maildir / mbox, `alias_maps`), `virtual`
-//! (virtual mailboxes), `discard`, `error`, and the `smtp` seam; the
-//! dispatcher that resolves each recipient's transport and calls the agent.
-//!
-//! API CONTRACT (the binary is written against this signature; extend, do
-//! not change).
+//! (virtual mailboxes), `discard`, `error`, `retry`, and the `smtp` seam
+//! (deferred until the SMTP client exists); the dispatcher that resolves
+//! each recipient's transport and calls the agent. The queue manager logs
+//! the outcomes (`status=sent (delivered to maildir)` ...).
 #![forbid(unsafe_code)]
 
+mod alias;
+mod command;
+mod content;
+mod dispatch;
+mod expand;
+mod forward;
+mod local;
+mod mailbox;
+mod maildir;
+mod maps;
+mod mbox;
+mod passwd;
+mod privs;
+mod settings;
+mod transport;
+mod verdict;
+mod virtual_mailbox;
+
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use gatepost_config::Config;
 use gatepost_queue::{DeliveryAgent, Queue};
 use gatepost_rewrite::Rewriter;
+use gatepost_table::open_table;
+// TEMP until gatepost-table exports open_alias_table.
+use gatepost_table::open_table as open_alias_table;
+
+use crate::dispatch::Dispatcher;
+use crate::local::LocalAgent;
+use crate::maps::MapList;
+use crate::settings::{param_list, Settings};
+use crate::virtual_mailbox::VirtualAgent;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -18,8 +45,103 @@ pub enum DeliveryError {
     Config(String),
 }
 
-/// Build the dispatcher for this configuration.
-pub fn build_agent(cfg: &Config, queue: Arc<Queue>, rewriter: Arc<Rewriter>) -> Result<Arc<dyn DeliveryAgent>, DeliveryError> {
-    let _ = (cfg, queue, rewriter);
-    todo!()
+/// A message's content, read once per delivery request and shared by all
+/// local and virtual deliveries.
+#[derive(Debug)]
+pub(crate) struct MessageContent {
+    pub data: Arc<Vec<u8>>,
+    /// Lower-cased `Delivered-To:` header addresses (loop detection).
+    pub delivered_to: HashSet<String>,
 }
+
+impl MessageContent {
+    pub fn new(data: Vec<u8>) -> MessageContent {
+        let delivered_to = content::delivered_to_headers(&data);
+        MessageContent {
+            data: Arc::new(data),
+            delivered_to,
+        }
+    }
+}
+
+/// Build the dispatcher for this configuration.
+///
+/// Tables that cannot be opened do not stop the build: recipients whose
+/// lookups reach them are deferred (as Postfix does), and a warning is
+/// logged. Only malformed parameter values are errors.
+pub fn build_agent(
+    cfg: &Config,
+    queue: Arc<Queue>,
+    rewriter: Arc<Rewriter>,
+) -> Result<Arc<dyn DeliveryAgent>, DeliveryError> {
+    let settings = Settings::from_config(cfg)?;
+    Ok(Arc::new(build_dispatcher(cfg, settings, queue, rewriter)))
+}
+
+/// Build with an explicit password file (tests).
+#[cfg(test)]
+fn build_with_passwd(
+    cfg: &Config,
+    passwd: &std::path::Path,
+    queue: Arc<Queue>,
+    rewriter: Arc<Rewriter>,
+) -> Dispatcher {
+    let mut settings = Settings::from_config(cfg).expect("settings");
+    settings.passwd_file = passwd.to_path_buf();
+    build_dispatcher(cfg, settings, queue, rewriter)
+}
+
+fn build_dispatcher(
+    cfg: &Config,
+    settings: Settings,
+    queue: Arc<Queue>,
+    rewriter: Arc<Rewriter>,
+) -> Dispatcher {
+    let settings = Arc::new(settings);
+    let alias_specs = param_list(cfg, "alias_maps", "hash:/etc/aliases");
+    let aliases = MapList::open("local", "alias_maps", &alias_specs, open_alias_table);
+    // Tables shared with alias_maps are in aliases(5) format.
+    let recipient_specs = param_list(
+        cfg,
+        "local_recipient_maps",
+        "proxy:unix:passwd.byname $alias_maps",
+    );
+    let recipient_maps = MapList::open("local", "local_recipient_maps", &recipient_specs, |spec| {
+        if alias_specs.iter().any(|a| a == spec) {
+            open_alias_table(spec)
+        } else {
+            open_table(spec)
+        }
+    });
+    let open =
+        |param: &str| MapList::open("virtual", param, &param_list(cfg, param, ""), open_table);
+    let local = LocalAgent {
+        settings: Arc::clone(&settings),
+        aliases,
+        recipient_maps,
+        rewriter: Arc::clone(&rewriter),
+        queue,
+    };
+    let virtual_agent = VirtualAgent {
+        settings: Arc::clone(&settings),
+        mailbox_maps: open("virtual_mailbox_maps"),
+        uid_maps: open("virtual_uid_maps"),
+        gid_maps: open("virtual_gid_maps"),
+    };
+    let transport_maps = MapList::open(
+        "trivial-rewrite",
+        "transport_maps",
+        &param_list(cfg, "transport_maps", ""),
+        open_table,
+    );
+    Dispatcher {
+        settings,
+        rewriter,
+        transport_maps,
+        local,
+        virtual_agent,
+    }
+}
+
+#[cfg(test)]
+mod tests;

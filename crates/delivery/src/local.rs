@@ -54,7 +54,8 @@ impl LocalAgent {
         address: &str,
     ) -> DeliveryOutcome {
         let Some(rcpt) = msg.envelope.recipients.get(index).cloned() else {
-            return Verdict::deferred("4.3.0", "no such recipient in queue file").into_outcome(index, AGENT, AGENT);
+            return Verdict::deferred("4.3.0", "no such recipient in queue file")
+                .into_outcome(index, AGENT, AGENT);
         };
         let me = self.clone();
         let sender = msg.envelope.sender.clone();
@@ -74,7 +75,16 @@ impl LocalAgent {
         };
         for (delivered, addresses) in forwards {
             let data = Arc::clone(&content.data);
-            let v = forward::forward(&self.queue, &self.settings, msg, &rcpt, data, &delivered, &addresses).await;
+            let v = forward::forward(
+                &self.queue,
+                &self.settings,
+                msg,
+                &rcpt,
+                data,
+                &delivered,
+                &addresses,
+            )
+            .await;
             results.push((addresses.join(", "), v));
         }
         verdict::combine(results)
@@ -106,18 +116,45 @@ impl LocalAgent {
         for (label, leaf) in leaves {
             let verdict = match leaf {
                 Leaf::Final(v) => v,
-                Leaf::Mailbox { user, passwd, delivered } => {
-                    let attrs = CopyAttrs { sender, orig_rcpt: &rcpt.original, delivered: &delivered };
+                Leaf::Mailbox {
+                    user,
+                    passwd,
+                    delivered,
+                } => {
+                    let attrs = CopyAttrs {
+                        sender,
+                        orig_rcpt: &rcpt.original,
+                        delivered: &delivered,
+                    };
                     self.mailbox(&user, passwd.as_ref(), root, &content.data, &attrs)
                 }
                 Leaf::File { path, delivered } => {
-                    let attrs = CopyAttrs { sender, orig_rcpt: &rcpt.original, delivered: &delivered };
+                    let attrs = CopyAttrs {
+                        sender,
+                        orig_rcpt: &rcpt.original,
+                        delivered: &delivered,
+                    };
                     let target = MailboxTarget::from_path(&path, None, TargetKind::File);
                     let s = &self.settings;
-                    mailbox::store(&target, &content.data, &attrs, s.delivered_header.file, s.mailbox_size_limit, s)
+                    mailbox::store(
+                        &target,
+                        &content.data,
+                        &attrs,
+                        s.delivered_header.file,
+                        s.mailbox_size_limit,
+                        s,
+                    )
                 }
-                Leaf::Command { command, attrs, delivered } => {
-                    let copy = CopyAttrs { sender, orig_rcpt: &rcpt.original, delivered: &delivered };
+                Leaf::Command {
+                    command,
+                    attrs,
+                    delivered,
+                } => {
+                    let copy = CopyAttrs {
+                        sender,
+                        orig_rcpt: &rcpt.original,
+                        delivered: &delivered,
+                    };
                     self.command(&command, &attrs, root, &content.data, &copy)
                 }
                 Leaf::Forward { address, delivered } => {
@@ -130,7 +167,10 @@ impl LocalAgent {
             };
             results.push((label, verdict));
         }
-        let groups = order.into_iter().filter_map(|d| forwards.remove(&d).map(|a| (d, a))).collect();
+        let groups = order
+            .into_iter()
+            .filter_map(|d| forwards.remove(&d).map(|a| (d, a)))
+            .collect();
         (results, groups)
     }
 
@@ -143,8 +183,13 @@ impl LocalAgent {
         attrs: &CopyAttrs<'_>,
     ) -> Verdict {
         let s = &self.settings;
-        let owner = pw.filter(|_| root).map(|p| Owner { uid: p.uid, gid: p.gid });
-        let kind = TargetKind::Mailbox { user: user.to_string() };
+        let owner = pw.filter(|_| root).map(|p| Owner {
+            uid: p.uid,
+            gid: p.gid,
+        });
+        let kind = TargetKind::Mailbox {
+            user: user.to_string(),
+        };
         let target = match pw {
             Some(p) if !s.home_mailbox.is_empty() => {
                 let path = format!("{}/{}", p.home.trim_end_matches('/'), s.home_mailbox);
@@ -156,14 +201,24 @@ impl LocalAgent {
                     let why = format!("cannot access mailbox directory {spool}: {err}");
                     return mailbox::io_verdict(err.kind(), why);
                 }
-                let mut path = PathBuf::from(spool.trim_end_matches('/')).join(user).display().to_string();
+                let mut path = PathBuf::from(spool.trim_end_matches('/'))
+                    .join(user)
+                    .display()
+                    .to_string();
                 if spool.ends_with('/') {
                     path.push('/');
                 }
                 MailboxTarget::from_path(&path, owner, kind)
             }
         };
-        mailbox::store(&target, data, attrs, s.delivered_header.file, s.mailbox_size_limit, s)
+        mailbox::store(
+            &target,
+            data,
+            attrs,
+            s.delivered_header.file,
+            s.mailbox_size_limit,
+            s,
+        )
     }
 
     fn command(
@@ -177,11 +232,17 @@ impl LocalAgent {
         let s = &self.settings;
         let run_as = if root {
             match passwd::lookup(&s.passwd_file, &s.default_privs) {
-                Ok(Some(p)) if p.uid != 0 => Some(Owner { uid: p.uid, gid: p.gid }),
+                Ok(Some(p)) if p.uid != 0 => Some(Owner {
+                    uid: p.uid,
+                    gid: p.gid,
+                }),
                 _ => {
                     gatepost_log::warning(
                         AGENT,
-                        format!("unknown or privileged default_privs user: {}", s.default_privs),
+                        format!(
+                            "unknown or privileged default_privs user: {}",
+                            s.default_privs
+                        ),
                     );
                     return Verdict::deferred("4.3.5", "mail system configuration error");
                 }
@@ -213,7 +274,11 @@ impl LocalAgent {
             run_as,
             cwd: run_as.map(|_| "/".to_string()),
         };
-        let input = crate::content::render(data, copy, crate::content::CopyFlags::command(s.delivered_header.command));
+        let input = crate::content::render(
+            data,
+            copy,
+            crate::content::CopyFlags::command(s.delivered_header.command),
+        );
         command::run(&req, input)
     }
 }

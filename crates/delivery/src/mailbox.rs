@@ -39,7 +39,12 @@ impl MailboxTarget {
     /// A path string from configuration or a table: a trailing `/` means
     /// Maildir.
     pub fn from_path(path: &str, owner: Option<Owner>, kind: TargetKind) -> MailboxTarget {
-        MailboxTarget { path: PathBuf::from(path), maildir: path.ends_with('/'), owner, kind }
+        MailboxTarget {
+            path: PathBuf::from(path),
+            maildir: path.ends_with('/'),
+            owner,
+            kind,
+        }
     }
 }
 
@@ -85,7 +90,10 @@ pub(crate) fn store(
         (Ok(()), TargetKind::File) => Verdict::sent("2.0.0", format!("delivered to file: {path}")),
         (Err(err), TargetKind::Mailbox { user }) => {
             let kind = err.io_kind().unwrap_or(ErrorKind::Other);
-            io_verdict(kind, format!("cannot update mailbox {path} for user {user}. {err}"))
+            io_verdict(
+                kind,
+                format!("cannot update mailbox {path} for user {user}. {err}"),
+            )
         }
         (Err(err), TargetKind::File) => {
             let kind = err.io_kind().unwrap_or(ErrorKind::Other);
@@ -101,10 +109,26 @@ mod tests {
     #[test]
     fn io_classes() {
         for (kind, status, dsn) in [
-            (ErrorKind::FileTooLarge, gatepost_queue::DeliveryStatus::Bounced, "5.2.2"),
-            (ErrorKind::QuotaExceeded, gatepost_queue::DeliveryStatus::Bounced, "5.2.2"),
-            (ErrorKind::StorageFull, gatepost_queue::DeliveryStatus::Deferred, "4.3.1"),
-            (ErrorKind::PermissionDenied, gatepost_queue::DeliveryStatus::Deferred, "4.2.0"),
+            (
+                ErrorKind::FileTooLarge,
+                gatepost_queue::DeliveryStatus::Bounced,
+                "5.2.2",
+            ),
+            (
+                ErrorKind::QuotaExceeded,
+                gatepost_queue::DeliveryStatus::Bounced,
+                "5.2.2",
+            ),
+            (
+                ErrorKind::StorageFull,
+                gatepost_queue::DeliveryStatus::Deferred,
+                "4.3.1",
+            ),
+            (
+                ErrorKind::PermissionDenied,
+                gatepost_queue::DeliveryStatus::Deferred,
+                "4.2.0",
+            ),
         ] {
             let v = io_verdict(kind, "x".into());
             assert_eq!((v.status, v.dsn.as_str()), (status, dsn), "{kind:?}");

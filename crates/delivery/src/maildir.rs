@@ -19,13 +19,22 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum MaildirError {
     #[error("create maildir {path}: {source}")]
-    Mkdir { path: String, source: std::io::Error },
+    Mkdir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("create {path}: {source}")]
-    Create { path: String, source: std::io::Error },
+    Create {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("error writing message: {0}")]
     Write(std::io::Error),
     #[error("rename to {path}: {source}")]
-    Rename { path: String, source: std::io::Error },
+    Rename {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl MaildirError {
@@ -48,27 +57,50 @@ fn make_dir(path: &Path, owner: Option<Owner>) -> Result<(), MaildirError> {
     if path.is_dir() {
         return Ok(());
     }
-    let err = |source| MaildirError::Mkdir { path: path.display().to_string(), source };
-    DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(err)?;
+    let err = |source| MaildirError::Mkdir {
+        path: path.display().to_string(),
+        source,
+    };
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(err)?;
     privs::give(path, owner).map_err(err)
 }
 
 /// Deliver `data` into the Maildir at `dir`; returns the file in `new/`.
-pub(crate) fn deliver(dir: &Path, data: &[u8], hostname: &str, owner: Option<Owner>) -> Result<PathBuf, MaildirError> {
+pub(crate) fn deliver(
+    dir: &Path,
+    data: &[u8],
+    hostname: &str,
+    owner: Option<Owner>,
+) -> Result<PathBuf, MaildirError> {
     make_dir(dir, owner)?;
     for sub in ["tmp", "new", "cur"] {
         make_dir(&dir.join(sub), owner)?;
     }
     let host = safe_hostname(hostname);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join("tmp").join(format!("{}.P{}Q{}.{}", now.as_secs(), std::process::id(), count, host));
+    let tmp = dir.join("tmp").join(format!(
+        "{}.P{}Q{}.{}",
+        now.as_secs(),
+        std::process::id(),
+        count,
+        host
+    ));
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&tmp)
-        .map_err(|source| MaildirError::Create { path: tmp.display().to_string(), source })?;
+        .map_err(|source| MaildirError::Create {
+            path: tmp.display().to_string(),
+            source,
+        })?;
     let result = (|| {
         privs::give(&tmp, owner)?;
         file.write_all(data)?;
@@ -82,14 +114,26 @@ pub(crate) fn deliver(dir: &Path, data: &[u8], hostname: &str, owner: Option<Own
             return Err(MaildirError::Write(err));
         }
     };
-    let name = format!("{}.V{:x}I{:x}M{}.{}", now.as_secs(), meta.dev(), meta.ino(), now.subsec_micros(), host);
+    let name = format!(
+        "{}.V{:x}I{:x}M{}.{}",
+        now.as_secs(),
+        meta.dev(),
+        meta.ino(),
+        now.subsec_micros(),
+        host
+    );
     let new_dir = dir.join("new");
     let target = new_dir.join(name);
     if let Err(source) = std::fs::rename(&tmp, &target) {
         let _ = std::fs::remove_file(&tmp);
-        return Err(MaildirError::Rename { path: target.display().to_string(), source });
+        return Err(MaildirError::Rename {
+            path: target.display().to_string(),
+            source,
+        });
     }
-    File::open(&new_dir).and_then(|d| d.sync_all()).map_err(MaildirError::Write)?;
+    File::open(&new_dir)
+        .and_then(|d| d.sync_all())
+        .map_err(MaildirError::Write)?;
     Ok(target)
 }
 

@@ -43,8 +43,14 @@ impl MapList {
             .map(|spec| match opener(spec) {
                 Ok(table) => Slot::Open(table),
                 Err(err) => {
-                    gatepost_log::warning(program, format!("{param}: {spec} is unavailable: {err}"));
-                    Slot::Broken { spec: spec.clone(), why: err.to_string() }
+                    gatepost_log::warning(
+                        program,
+                        format!("{param}: {spec} is unavailable: {err}"),
+                    );
+                    Slot::Broken {
+                        spec: spec.clone(),
+                        why: err.to_string(),
+                    }
                 }
             })
             .collect();
@@ -54,7 +60,9 @@ impl MapList {
     /// A list made of already opened tables.
     #[cfg(test)]
     pub fn from_tables(tables: Vec<Arc<dyn Table>>) -> MapList {
-        MapList { slots: tables.into_iter().map(Slot::Open).collect() }
+        MapList {
+            slots: tables.into_iter().map(Slot::Open).collect(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -68,7 +76,11 @@ impl MapList {
 
     /// Like [`find`](Self::find), but only in tables for which `wanted`
     /// holds (e.g. skip pattern tables for partial keys).
-    pub fn find_filtered(&self, key: &str, wanted: impl Fn(TableKind) -> bool) -> Result<Option<String>, LookupFailure> {
+    pub fn find_filtered(
+        &self,
+        key: &str,
+        wanted: impl Fn(TableKind) -> bool,
+    ) -> Result<Option<String>, LookupFailure> {
         for slot in &self.slots {
             match slot {
                 Slot::Open(table) => {
@@ -79,11 +91,19 @@ impl MapList {
                         Ok(Some(value)) => return Ok(Some(value)),
                         Ok(None) => {}
                         Err(err) => {
-                            return Err(LookupFailure { table: table.name().to_string(), why: err.to_string() })
+                            return Err(LookupFailure {
+                                table: table.name().to_string(),
+                                why: err.to_string(),
+                            })
                         }
                     }
                 }
-                Slot::Broken { spec, why } => return Err(LookupFailure { table: spec.clone(), why: why.clone() }),
+                Slot::Broken { spec, why } => {
+                    return Err(LookupFailure {
+                        table: spec.clone(),
+                        why: why.clone(),
+                    })
+                }
             }
         }
         Ok(None)
@@ -93,7 +113,11 @@ impl MapList {
     /// key; partial keys (all but the first) only in exact-match tables.
     pub fn find_keys(&self, keys: &[String]) -> Result<Option<String>, LookupFailure> {
         for (i, key) in keys.iter().enumerate() {
-            let found = if i == 0 { self.find(key)? } else { self.find_filtered(key, |k| k == TableKind::Exact)? };
+            let found = if i == 0 {
+                self.find(key)?
+            } else {
+                self.find_filtered(key, |k| k == TableKind::Exact)?
+            };
             if found.is_some() {
                 return Ok(found);
             }
@@ -105,7 +129,10 @@ impl MapList {
 /// Split `localpart` at the first recipient delimiter character:
 /// `(user, Some(extension))`. Postfix treats every character of
 /// `recipient_delimiter` as a delimiter.
-pub(crate) fn split_extension<'a>(localpart: &'a str, delimiters: &str) -> (&'a str, Option<&'a str>) {
+pub(crate) fn split_extension<'a>(
+    localpart: &'a str,
+    delimiters: &str,
+) -> (&'a str, Option<&'a str>) {
     if delimiters.is_empty() {
         return (localpart, None);
     }
@@ -141,13 +168,21 @@ pub(crate) mod testing {
         Arc::new(MemTable {
             name: "mem:test".into(),
             kind: TableKind::Exact,
-            entries: entries.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            entries: entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             fail: false,
         })
     }
 
     pub fn failing() -> Arc<dyn Table> {
-        Arc::new(MemTable { name: "mem:broken".into(), kind: TableKind::Exact, entries: HashMap::new(), fail: true })
+        Arc::new(MemTable {
+            name: "mem:broken".into(),
+            kind: TableKind::Exact,
+            entries: HashMap::new(),
+            fail: true,
+        })
     }
 
     impl Table for MemTable {
@@ -159,7 +194,10 @@ pub(crate) mod testing {
         }
         fn lookup(&self, key: &str) -> Result<Option<String>, TableError> {
             if self.fail {
-                return Err(TableError::Temporary { table: self.name.clone(), why: "test failure".into() });
+                return Err(TableError::Temporary {
+                    table: self.name.clone(),
+                    why: "test failure".into(),
+                });
             }
             Ok(self.entries.get(key).cloned())
         }
@@ -196,9 +234,15 @@ mod tests {
         let broken = MapList::from_tables(vec![mem(&[]), failing()]);
         assert!(broken.find("x").is_err());
         let opened = MapList::open("test", "alias_maps", &["bogus:x".to_string()], |spec| {
-            Err(TableError::Config { table: spec.into(), why: "unsupported".into() })
+            Err(TableError::Config {
+                table: spec.into(),
+                why: "unsupported".into(),
+            })
         });
-        assert_eq!(opened.find("x").map_err(|e| e.table), Err("bogus:x".to_string()));
+        assert_eq!(
+            opened.find("x").map_err(|e| e.table),
+            Err("bogus:x".to_string())
+        );
         assert_eq!(
             list.find_keys(&["zz".into(), "b".into()]),
             Ok(Some("3".into()))

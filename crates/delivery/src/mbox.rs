@@ -28,7 +28,10 @@ pub(crate) struct MboxOptions {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum MboxError {
     #[error("unable to create lock file {path}: {source}")]
-    Lock { path: String, source: std::io::Error },
+    Lock {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("unable to lock for exclusive access: {0}")]
     Flock(std::io::Error),
     #[error("cannot open file: {0}")]
@@ -68,7 +71,12 @@ fn dot_lock(mailbox: &Path, opts: &MboxOptions) -> Result<DotLock, MboxError> {
     let attempts = opts.lock_attempts.max(1);
     let mut last_err = None;
     for attempt in 0..attempts {
-        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
             Ok(_) => return Ok(DotLock { path }),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
                 let stale = std::fs::metadata(&path)
@@ -82,14 +90,23 @@ fn dot_lock(mailbox: &Path, opts: &MboxOptions) -> Result<DotLock, MboxError> {
                 }
                 last_err = Some(err);
             }
-            Err(err) => return Err(MboxError::Lock { path: path.display().to_string(), source: err }),
+            Err(err) => {
+                return Err(MboxError::Lock {
+                    path: path.display().to_string(),
+                    source: err,
+                })
+            }
         }
         if attempt + 1 < attempts {
             std::thread::sleep(opts.lock_delay);
         }
     }
-    let source = last_err.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AlreadyExists));
-    Err(MboxError::Lock { path: path.display().to_string(), source })
+    let source =
+        last_err.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+    Err(MboxError::Lock {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn flock(file: &File, opts: &MboxOptions) -> Result<(), MboxError> {
@@ -97,12 +114,16 @@ fn flock(file: &File, opts: &MboxOptions) -> Result<(), MboxError> {
     for attempt in 0..attempts {
         match file.try_lock() {
             Ok(()) => return Ok(()),
-            Err(TryLockError::WouldBlock) if attempt + 1 < attempts => std::thread::sleep(opts.lock_delay),
+            Err(TryLockError::WouldBlock) if attempt + 1 < attempts => {
+                std::thread::sleep(opts.lock_delay)
+            }
             Err(TryLockError::WouldBlock) => break,
             Err(TryLockError::Error(err)) => return Err(MboxError::Flock(err)),
         }
     }
-    Err(MboxError::Flock(std::io::Error::from(std::io::ErrorKind::WouldBlock)))
+    Err(MboxError::Flock(std::io::Error::from(
+        std::io::ErrorKind::WouldBlock,
+    )))
 }
 
 /// Append `data` (already rendered with `From ` line and blank line) to the
@@ -110,7 +131,12 @@ fn flock(file: &File, opts: &MboxOptions) -> Result<(), MboxError> {
 pub(crate) fn append(path: &Path, data: &[u8], opts: &MboxOptions) -> Result<(), MboxError> {
     let _lock = dot_lock(path, opts)?;
     let existed = path.exists();
-    let mut file = OpenOptions::new().append(true).create(true).mode(0o600).open(path).map_err(MboxError::Open)?;
+    let mut file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(MboxError::Open)?;
     if !existed {
         privs::give(path, opts.owner).map_err(MboxError::Open)?;
     }
@@ -147,7 +173,10 @@ mod tests {
         let path = dir.path().join("bob");
         append(&path, b"From a  x\n\nm1\n\n", &opts()).unwrap();
         append(&path, b"From a  x\n\nm2\n\n", &opts()).unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"From a  x\n\nm1\n\nFrom a  x\n\nm2\n\n");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"From a  x\n\nm1\n\nFrom a  x\n\nm2\n\n"
+        );
         assert!(!dir.path().join("bob.lock").exists());
     }
 
@@ -157,8 +186,14 @@ mod tests {
         let path = dir.path().join("bob");
         std::fs::write(dir.path().join("bob.lock"), b"").unwrap();
         let err = append(&path, b"x\n", &opts()).unwrap_err();
-        assert!(err.to_string().starts_with("unable to create lock file "), "{err}");
-        let stale = MboxOptions { stale_lock_time: Duration::ZERO, ..opts() };
+        assert!(
+            err.to_string().starts_with("unable to create lock file "),
+            "{err}"
+        );
+        let stale = MboxOptions {
+            stale_lock_time: Duration::ZERO,
+            ..opts()
+        };
         std::thread::sleep(Duration::from_millis(20));
         append(&path, b"x\n", &stale).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"x\n");
@@ -169,7 +204,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bob");
         std::fs::write(&path, b"12345").unwrap();
-        let limited = MboxOptions { size_limit: 8, ..opts() };
+        let limited = MboxOptions {
+            size_limit: 8,
+            ..opts()
+        };
         let err = append(&path, b"6789", &limited).unwrap_err();
         assert_eq!(err.to_string(), "error writing message: File too large");
         assert_eq!(std::fs::read(&path).unwrap(), b"12345");

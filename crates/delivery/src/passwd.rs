@@ -67,7 +67,11 @@ mod tests {
     fn file_lookup() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("passwd");
-        std::fs::write(&path, "root:x:0:0:root:/root:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\n").unwrap();
+        std::fs::write(
+            &path,
+            "root:x:0:0:root:/root:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\n",
+        )
+        .unwrap();
         assert_eq!(lookup(&path, "bob").unwrap().map(|e| e.uid), Some(1001));
         assert_eq!(lookup(&path, "carol").unwrap(), None);
         assert_eq!(lookup(&dir.path().join("missing"), "bob").unwrap(), None);

@@ -9,7 +9,9 @@ use std::path::Path;
 /// Whether the process runs with effective uid 0 (`/proc/self` belongs to
 /// the effective user; without `/proc` we assume not).
 pub(crate) fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// File ownership to apply to files we create.

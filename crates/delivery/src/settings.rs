@@ -71,7 +71,11 @@ pub(crate) fn param_list(cfg: &Config, name: &str, default: &str) -> Vec<String>
 }
 
 fn split_items(value: &str) -> Vec<String> {
-    value.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Parse a Postfix time value (`10s`, `5m`, `1h`, `2d`, `1w`; a bare number
@@ -97,12 +101,16 @@ pub(crate) fn parse_time(value: &str, default_unit: char) -> Option<Duration> {
 
 fn time_param(cfg: &Config, name: &str, default: &str) -> Result<Duration, DeliveryError> {
     let value = param(cfg, name, default);
-    parse_time(&value, 's').ok_or_else(|| bad_value(name, &value, "expected a time value such as 10s"))
+    parse_time(&value, 's')
+        .ok_or_else(|| bad_value(name, &value, "expected a time value such as 10s"))
 }
 
 fn int_param(cfg: &Config, name: &str, default: &str) -> Result<u64, DeliveryError> {
     let value = param(cfg, name, default);
-    value.trim().parse().map_err(|_| bad_value(name, &value, "expected a non-negative number"))
+    value
+        .trim()
+        .parse()
+        .map_err(|_| bad_value(name, &value, "expected a non-negative number"))
 }
 
 fn bad_value(name: &str, value: &str, why: &str) -> DeliveryError {
@@ -111,16 +119,26 @@ fn bad_value(name: &str, value: &str, why: &str) -> DeliveryError {
 
 /// Whether the Postfix list parameter `name` contains `item` (case-insensitive).
 fn list_has(cfg: &Config, name: &str, default: &str, item: &str) -> bool {
-    param_list(cfg, name, default).iter().any(|v| v.eq_ignore_ascii_case(item))
+    param_list(cfg, name, default)
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case(item))
 }
 
 impl Settings {
     pub fn from_config(cfg: &Config) -> Result<Settings, DeliveryError> {
         let myhostname = param(cfg, "myhostname", "");
-        let myhostname = if myhostname.is_empty() { "localhost".to_string() } else { myhostname };
+        let myhostname = if myhostname.is_empty() {
+            "localhost".to_string()
+        } else {
+            myhostname
+        };
         let virtual_mailbox_base = param(cfg, "virtual_mailbox_base", "");
         if !virtual_mailbox_base.is_empty() && !virtual_mailbox_base.starts_with('/') {
-            return Err(bad_value("virtual_mailbox_base", &virtual_mailbox_base, "absolute pathname required"));
+            return Err(bad_value(
+                "virtual_mailbox_base",
+                &virtual_mailbox_base,
+                "absolute pathname required",
+            ));
         }
         Ok(Settings {
             myhostname,
@@ -128,19 +146,40 @@ impl Settings {
             recipient_delimiter: param(cfg, "recipient_delimiter", ""),
             home_mailbox: param(cfg, "home_mailbox", ""),
             mail_spool_directory: param(cfg, "mail_spool_directory", "/var/mail"),
-            allow_mail_to_commands: list_has(cfg, "allow_mail_to_commands", "alias, forward", "alias"),
+            allow_mail_to_commands: list_has(
+                cfg,
+                "allow_mail_to_commands",
+                "alias, forward",
+                "alias",
+            ),
             allow_mail_to_files: list_has(cfg, "allow_mail_to_files", "alias, forward", "alias"),
             delivered_header: DeliveredHeaderMask {
-                command: list_has(cfg, "prepend_delivered_header", "command, file, forward", "command"),
-                file: list_has(cfg, "prepend_delivered_header", "command, file, forward", "file"),
-                forward: list_has(cfg, "prepend_delivered_header", "command, file, forward", "forward"),
+                command: list_has(
+                    cfg,
+                    "prepend_delivered_header",
+                    "command, file, forward",
+                    "command",
+                ),
+                file: list_has(
+                    cfg,
+                    "prepend_delivered_header",
+                    "command, file, forward",
+                    "file",
+                ),
+                forward: list_has(
+                    cfg,
+                    "prepend_delivered_header",
+                    "command, file, forward",
+                    "forward",
+                ),
             },
             command_time_limit: time_param(cfg, "command_time_limit", "1000s")?,
             mailbox_size_limit: int_param(cfg, "mailbox_size_limit", "51200000")?,
             virtual_mailbox_limit: int_param(cfg, "virtual_mailbox_limit", "51200000")?,
             virtual_mailbox_base,
             stale_lock_time: time_param(cfg, "stale_lock_time", "500s")?,
-            deliver_lock_attempts: u32::try_from(int_param(cfg, "deliver_lock_attempts", "20")?).unwrap_or(u32::MAX),
+            deliver_lock_attempts: u32::try_from(int_param(cfg, "deliver_lock_attempts", "20")?)
+                .unwrap_or(u32::MAX),
             deliver_lock_delay: time_param(cfg, "deliver_lock_delay", "1s")?,
             default_privs: param(cfg, "default_privs", "nobody"),
             local_command_shell: param(cfg, "local_command_shell", ""),
@@ -155,15 +194,30 @@ mod tests {
 
     #[test]
     fn time_values() {
-        for (text, secs) in [("10s", Some(10)), ("5m", Some(300)), ("1h", Some(3600)), ("2d", Some(172_800)),
-            ("1w", Some(604_800)), ("30", Some(30)), ("", None), ("x", None), ("5y", None)]
-        {
-            assert_eq!(parse_time(text, 's'), secs.map(Duration::from_secs), "{text}");
+        for (text, secs) in [
+            ("10s", Some(10)),
+            ("5m", Some(300)),
+            ("1h", Some(3600)),
+            ("2d", Some(172_800)),
+            ("1w", Some(604_800)),
+            ("30", Some(30)),
+            ("", None),
+            ("x", None),
+            ("5y", None),
+        ] {
+            assert_eq!(
+                parse_time(text, 's'),
+                secs.map(Duration::from_secs),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn list_items() {
-        assert_eq!(split_items("alias, forward\tinclude"), vec!["alias", "forward", "include"]);
+        assert_eq!(
+            split_items("alias, forward\tinclude"),
+            vec!["alias", "forward", "include"]
+        );
     }
 }

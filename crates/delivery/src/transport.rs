@@ -49,8 +49,17 @@ pub(crate) fn parse_result(value: &str) -> TransportOverride {
         Some((t, n)) => (t.trim(), n.trim()),
         None => (value, ""),
     };
-    let some = |s: &str| if s.is_empty() { None } else { Some(s.to_string()) };
-    TransportOverride { transport: some(transport), nexthop: some(nexthop) }
+    let some = |s: &str| {
+        if s.is_empty() {
+            None
+        } else {
+            Some(s.to_string())
+        }
+    };
+    TransportOverride {
+        transport: some(transport),
+        nexthop: some(nexthop),
+    }
 }
 
 /// Look the recipient up in `transport_maps`.
@@ -63,7 +72,9 @@ pub(crate) fn lookup(
         return Ok(None);
     }
     let folded = recipient.to_lowercase();
-    Ok(maps.find_keys(&lookup_keys(&folded, delimiter))?.map(|v| parse_result(&v)))
+    Ok(maps
+        .find_keys(&lookup_keys(&folded, delimiter))?
+        .map(|v| parse_result(&v)))
 }
 
 #[cfg(test)]
@@ -75,9 +86,19 @@ mod tests {
     fn keys() {
         assert_eq!(
             lookup_keys("bob+x@mail.example.com", "+"),
-            vec!["bob+x@mail.example.com", "bob@mail.example.com", "mail.example.com", ".example.com", ".com", "*"]
+            vec![
+                "bob+x@mail.example.com",
+                "bob@mail.example.com",
+                "mail.example.com",
+                ".example.com",
+                ".com",
+                "*"
+            ]
         );
-        assert_eq!(lookup_keys("bob@example.com", ""), vec!["bob@example.com", "example.com", ".com", "*"]);
+        assert_eq!(
+            lookup_keys("bob@example.com", ""),
+            vec!["bob@example.com", "example.com", ".com", "*"]
+        );
     }
 
     #[test]
@@ -85,7 +106,11 @@ mod tests {
         for (value, transport, nexthop) in [
             ("discard:", Some("discard"), None),
             ("error:5.7.1 go away", Some("error"), Some("5.7.1 go away")),
-            ("smtp:[mx.example]:2525", Some("smtp"), Some("[mx.example]:2525")),
+            (
+                "smtp:[mx.example]:2525",
+                Some("smtp"),
+                Some("[mx.example]:2525"),
+            ),
             (":[relay.example]", None, Some("[relay.example]")),
             ("local", Some("local"), None),
         ] {
@@ -100,7 +125,10 @@ mod tests {
 
     #[test]
     fn table_lookup_order() {
-        let maps = MapList::from_tables(vec![mem(&[(".example.com", "discard:"), ("bob@sub.example.com", "error:nope")])]);
+        let maps = MapList::from_tables(vec![mem(&[
+            (".example.com", "discard:"),
+            ("bob@sub.example.com", "error:nope"),
+        ])]);
         let t = |r| lookup(&maps, r, "+").unwrap().and_then(|o| o.transport);
         assert_eq!(t("Bob+x@Sub.Example.com"), Some("error".into()));
         assert_eq!(t("carol@sub.example.com"), Some("discard".into()));

@@ -19,15 +19,27 @@ pub(crate) struct Verdict {
 
 impl Verdict {
     pub fn sent(dsn: &str, text: impl Into<String>) -> Verdict {
-        Verdict { status: DeliveryStatus::Sent, dsn: class_dsn(dsn, '2', "2.0.0"), text: text.into() }
+        Verdict {
+            status: DeliveryStatus::Sent,
+            dsn: class_dsn(dsn, '2', "2.0.0"),
+            text: text.into(),
+        }
     }
 
     pub fn deferred(dsn: &str, text: impl Into<String>) -> Verdict {
-        Verdict { status: DeliveryStatus::Deferred, dsn: class_dsn(dsn, '4', "4.0.0"), text: text.into() }
+        Verdict {
+            status: DeliveryStatus::Deferred,
+            dsn: class_dsn(dsn, '4', "4.0.0"),
+            text: text.into(),
+        }
     }
 
     pub fn bounced(dsn: &str, text: impl Into<String>) -> Verdict {
-        Verdict { status: DeliveryStatus::Bounced, dsn: class_dsn(dsn, '5', "5.0.0"), text: text.into() }
+        Verdict {
+            status: DeliveryStatus::Bounced,
+            dsn: class_dsn(dsn, '5', "5.0.0"),
+            text: text.into(),
+        }
     }
 
     /// Tag the verdict for the queue manager.
@@ -65,7 +77,8 @@ fn class_dsn(dsn: &str, class: char, fallback: &str) -> String {
 /// Postfix `dsn_valid()`: `[245].[0-9]{1,3}.[0-9]{1,3}`.
 pub(crate) fn dsn_valid(dsn: &str) -> bool {
     let mut parts = dsn.split('.');
-    let (Some(class), Some(subject), Some(detail), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(class), Some(subject), Some(detail), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return false;
     };
@@ -92,12 +105,19 @@ pub(crate) fn dsn_split<'a>(default_dsn: &'a str, text: &'a str) -> (&'a str, &'
 /// worst-status targets agree, else `target: text` pairs joined by `; `.
 pub(crate) fn combine(parts: Vec<(String, Verdict)>) -> Option<Verdict> {
     let worst = parts.iter().map(|(_, v)| v.severity()).max()?;
-    let chosen: Vec<(String, Verdict)> = parts.into_iter().filter(|(_, v)| v.severity() == worst).collect();
+    let chosen: Vec<(String, Verdict)> = parts
+        .into_iter()
+        .filter(|(_, v)| v.severity() == worst)
+        .collect();
     let first = chosen.first()?.1.clone();
     if chosen.iter().all(|(_, v)| v.text == first.text) {
         return Some(first);
     }
-    let text = chosen.iter().map(|(target, v)| format!("{target}: {}", v.text)).collect::<Vec<_>>().join("; ");
+    let text = chosen
+        .iter()
+        .map(|(target, v)| format!("{target}: {}", v.text))
+        .collect::<Vec<_>>()
+        .join("; ");
     Some(Verdict { text, ..first })
 }
 
@@ -125,7 +145,11 @@ mod tests {
     #[test]
     fn dsn_split_table() {
         for (text, code, rest) in [
-            ("5.1.1 User unknown in virtual alias table", "5.1.1", "User unknown in virtual alias table"),
+            (
+                "5.1.1 User unknown in virtual alias table",
+                "5.1.1",
+                "User unknown in virtual alias table",
+            ),
             ("no relay in test", "5.0.0", "no relay in test"),
             ("4.7.1   try later", "4.7.1", "try later"),
             ("5.1.1", "5.1.1", ""),
@@ -151,12 +175,21 @@ mod tests {
         let mixed = combine(vec![
             ("a".into(), sent.clone()),
             ("b".into(), Verdict::bounced("5.1.1", "unknown user: \"b\"")),
-            ("c".into(), Verdict::deferred("4.3.0", "alias database unavailable")),
+            (
+                "c".into(),
+                Verdict::deferred("4.3.0", "alias database unavailable"),
+            ),
         ]);
-        assert_eq!(mixed, Some(Verdict::deferred("4.3.0", "alias database unavailable")));
+        assert_eq!(
+            mixed,
+            Some(Verdict::deferred("4.3.0", "alias database unavailable"))
+        );
         let two = combine(vec![
             ("a".into(), Verdict::sent("2.0.0", "delivered to mailbox")),
-            ("|cat".into(), Verdict::sent("2.0.0", "delivered to command: cat")),
+            (
+                "|cat".into(),
+                Verdict::sent("2.0.0", "delivered to command: cat"),
+            ),
         ]);
         assert_eq!(
             two.map(|v| v.text),

@@ -54,15 +54,31 @@ impl VirtualAgent {
     ) -> DeliveryOutcome {
         let me = self.clone();
         let sender = msg.envelope.sender.clone();
-        let original = msg.envelope.recipients.get(index).map(|r| r.original.clone()).unwrap_or_default();
+        let original = msg
+            .envelope
+            .recipients
+            .get(index)
+            .map(|r| r.original.clone())
+            .unwrap_or_default();
         let content = Arc::clone(content);
         let address = address.to_string();
-        let done = tokio::task::spawn_blocking(move || me.deliver_blocking(&sender, &original, &address, &content)).await;
-        done.unwrap_or_else(|err| Verdict::deferred("4.3.0", format!("virtual delivery failed: {err}")))
-            .into_outcome(index, AGENT, AGENT)
+        let done = tokio::task::spawn_blocking(move || {
+            me.deliver_blocking(&sender, &original, &address, &content)
+        })
+        .await;
+        done.unwrap_or_else(|err| {
+            Verdict::deferred("4.3.0", format!("virtual delivery failed: {err}"))
+        })
+        .into_outcome(index, AGENT, AGENT)
     }
 
-    fn deliver_blocking(&self, sender: &str, original: &str, address: &str, content: &MessageContent) -> Verdict {
+    fn deliver_blocking(
+        &self,
+        sender: &str,
+        original: &str,
+        address: &str,
+        content: &MessageContent,
+    ) -> Verdict {
         let s = &self.settings;
         if content::is_loop(&content.delivered_to, address) {
             return Verdict::bounced("5.4.6", format!("mail forwarding loop for {address}"));
@@ -72,7 +88,10 @@ impl VirtualAgent {
         let found = match self.mailbox_maps.find_keys(&keys) {
             Ok(found) => found,
             Err(err) => {
-                gatepost_log::warning(AGENT, format!("{err}: virtual_mailbox_maps lookup problem for {folded}"));
+                gatepost_log::warning(
+                    AGENT,
+                    format!("{err}: virtual_mailbox_maps lookup problem for {folded}"),
+                );
                 return Verdict::deferred("4.3.0", "table lookup failure");
             }
         };
@@ -91,8 +110,18 @@ impl VirtualAgent {
         } else {
             None
         };
-        let path = format!("{}/{}", s.virtual_mailbox_base.trim_end_matches('/'), relative.trim().trim_start_matches('/'));
-        let target = MailboxTarget::from_path(&path, owner, TargetKind::Mailbox { user: folded.clone() });
+        let path = format!(
+            "{}/{}",
+            s.virtual_mailbox_base.trim_end_matches('/'),
+            relative.trim().trim_start_matches('/')
+        );
+        let target = MailboxTarget::from_path(
+            &path,
+            owner,
+            TargetKind::Mailbox {
+                user: folded.clone(),
+            },
+        );
         if !target.maildir {
             if let Some(parent) = target.path.parent() {
                 if let Err(err) = std::fs::create_dir_all(parent) {
@@ -101,8 +130,19 @@ impl VirtualAgent {
                 }
             }
         }
-        let attrs = CopyAttrs { sender, orig_rcpt: original, delivered: address };
-        mailbox::store(&target, &content.data, &attrs, true, s.virtual_mailbox_limit, s)
+        let attrs = CopyAttrs {
+            sender,
+            orig_rcpt: original,
+            delivered: address,
+        };
+        mailbox::store(
+            &target,
+            &content.data,
+            &attrs,
+            true,
+            s.virtual_mailbox_limit,
+            s,
+        )
     }
 
     /// uid/gid for created files (only consulted when running as root).
@@ -111,16 +151,28 @@ impl VirtualAgent {
             return Ok(None);
         }
         let failure = |err| {
-            gatepost_log::warning(AGENT, format!("{err}: virtual_uid_maps/virtual_gid_maps lookup problem"));
+            gatepost_log::warning(
+                AGENT,
+                format!("{err}: virtual_uid_maps/virtual_gid_maps lookup problem"),
+            );
             Verdict::deferred("4.3.0", "table lookup failure")
         };
         let uid = self.uid_maps.find_keys(keys).map_err(failure)?;
         let gid = self.gid_maps.find_keys(keys).map_err(failure)?;
-        match (uid.and_then(|u| u.trim().parse().ok()), gid.and_then(|g| g.trim().parse().ok())) {
+        match (
+            uid.and_then(|u| u.trim().parse().ok()),
+            gid.and_then(|g| g.trim().parse().ok()),
+        ) {
             (Some(uid), Some(gid)) => Ok(Some(Owner { uid, gid })),
             _ => {
-                gatepost_log::warning(AGENT, format!("no usable uid/gid for {}", keys.first().map_or("", |k| k)));
-                Err(Verdict::deferred("4.3.5", "mail system configuration error"))
+                gatepost_log::warning(
+                    AGENT,
+                    format!("no usable uid/gid for {}", keys.first().map_or("", |k| k)),
+                );
+                Err(Verdict::deferred(
+                    "4.3.5",
+                    "mail system configuration error",
+                ))
             }
         }
     }
@@ -132,7 +184,10 @@ mod tests {
 
     #[test]
     fn keys() {
-        assert_eq!(lookup_keys("bob@example.com", ""), vec!["bob@example.com", "@example.com"]);
+        assert_eq!(
+            lookup_keys("bob@example.com", ""),
+            vec!["bob@example.com", "@example.com"]
+        );
         assert_eq!(
             lookup_keys("bob+x@example.com", "+"),
             vec!["bob+x@example.com", "bob@example.com", "@example.com"]

@@ -39,7 +39,11 @@ pub(crate) enum AccessResult<'a> {
     /// `OK`, `RELAY` or all digits; the word is kept for permit logging.
     Permit(&'a str),
     /// `4NN text` / `5NN text` with optional DSN.
-    Code { code: u16, dsn: String, text: &'a str },
+    Code {
+        code: u16,
+        dsn: String,
+        text: &'a str,
+    },
     /// A value containing `:` that is none of the above: a lookup table
     /// reference, refused.
     TableReference,
@@ -49,9 +53,7 @@ pub(crate) enum AccessResult<'a> {
 
 /// Parse `value` as `check_table_result()` does.
 pub(crate) fn parse(value: &str) -> AccessResult<'_> {
-    let cmd_len = value
-        .find([' ', '\t'])
-        .unwrap_or(value.len());
+    let cmd_len = value.find([' ', '\t']).unwrap_or(value.len());
     let word = &value[..cmd_len];
     let text = value[cmd_len..].trim_start();
     let is = |w: &str| word.eq_ignore_ascii_case(w);
@@ -116,9 +118,8 @@ pub(crate) fn parse(value: &str) -> AccessResult<'_> {
         && wb[1].is_ascii_digit()
         && wb[2].is_ascii_digit()
     {
-        let code = u16::from(wb[0] - b'0') * 100
-            + u16::from(wb[1] - b'0') * 10
-            + u16::from(wb[2] - b'0');
+        let code =
+            u16::from(wb[0] - b'0') * 100 + u16::from(wb[1] - b'0') * 10 + u16::from(wb[2] - b'0');
         let def = if wb[0] == b'4' { "4.7.1" } else { "5.7.1" };
         let (dsn, text) = dsn_split(def, text);
         return AccessResult::Code { code, dsn, text };
@@ -152,32 +153,96 @@ mod tests {
         let cases: Vec<(&str, A)> = vec![
             ("DUNNO", A::Dunno),
             ("dunno whatever", A::Dunno),
-            ("REJECT", A::Reject { dsn: "5.7.1".into(), text: "" }),
-            ("reject 5.1.8 go away", A::Reject { dsn: "5.1.8".into(), text: "go away" }),
-            ("DEFER", A::Defer { dsn: "4.7.1".into(), text: "" }),
+            (
+                "REJECT",
+                A::Reject {
+                    dsn: "5.7.1".into(),
+                    text: "",
+                },
+            ),
+            (
+                "reject 5.1.8 go away",
+                A::Reject {
+                    dsn: "5.1.8".into(),
+                    text: "go away",
+                },
+            ),
+            (
+                "DEFER",
+                A::Defer {
+                    dsn: "4.7.1".into(),
+                    text: "",
+                },
+            ),
             ("HANGUP bye", A::Hangup("bye")),
             ("INFO note", A::Info("note")),
             ("WARN careful", A::Warn("careful")),
-            ("FILTER smtp:[127.0.0.1]:10025", A::Filter("smtp:[127.0.0.1]:10025")),
+            (
+                "FILTER smtp:[127.0.0.1]:10025",
+                A::Filter("smtp:[127.0.0.1]:10025"),
+            ),
             ("HOLD", A::Hold("")),
             ("DISCARD spam", A::Discard("spam")),
             ("REDIRECT a@b", A::Redirect("a@b")),
             ("BCC a@b", A::Bcc("a@b")),
-            ("DEFER_IF_PERMIT", A::DeferIfPermit { dsn: "4.7.1".into(), text: "" }),
-            ("DEFER_IF_REJECT dir text", A::DeferIfReject { dsn: "4.7.1".into(), text: "dir text" }),
+            (
+                "DEFER_IF_PERMIT",
+                A::DeferIfPermit {
+                    dsn: "4.7.1".into(),
+                    text: "",
+                },
+            ),
+            (
+                "DEFER_IF_REJECT dir text",
+                A::DeferIfReject {
+                    dsn: "4.7.1".into(),
+                    text: "dir text",
+                },
+            ),
             ("PREPEND X-Tag: yes", A::Prepend("X-Tag: yes")),
             ("OK", A::Permit("OK")),
             ("relay", A::Permit("relay")),
             ("12345", A::Permit("12345")),
-            ("451 4.7.1 try later", A::Code { code: 451, dsn: "4.7.1".into(), text: "try later" }),
-            ("550 5.1.1 no such user", A::Code { code: 550, dsn: "5.1.1".into(), text: "no such user" }),
-            ("550 text", A::Code { code: 550, dsn: "5.7.1".into(), text: "text" }),
-            ("450 text", A::Code { code: 450, dsn: "4.7.1".into(), text: "text" }),
+            (
+                "451 4.7.1 try later",
+                A::Code {
+                    code: 451,
+                    dsn: "4.7.1".into(),
+                    text: "try later",
+                },
+            ),
+            (
+                "550 5.1.1 no such user",
+                A::Code {
+                    code: 550,
+                    dsn: "5.1.1".into(),
+                    text: "no such user",
+                },
+            ),
+            (
+                "550 text",
+                A::Code {
+                    code: 550,
+                    dsn: "5.7.1".into(),
+                    text: "text",
+                },
+            ),
+            (
+                "450 text",
+                A::Code {
+                    code: 450,
+                    dsn: "4.7.1".into(),
+                    text: "text",
+                },
+            ),
             ("550", A::RestrictionList("550")),
             ("600", A::Permit("600")),
             ("550x text", A::RestrictionList("550x text")),
             ("hash:/etc/x", A::TableReference),
-            ("permit_mynetworks, reject", A::RestrictionList("permit_mynetworks, reject")),
+            (
+                "permit_mynetworks, reject",
+                A::RestrictionList("permit_mynetworks, reject"),
+            ),
             ("myclass", A::RestrictionList("myclass")),
         ];
         for (value, want) in cases {

@@ -36,7 +36,10 @@ pub enum DnsStatus {
 pub enum RblAnswer {
     /// A records found; `txt` is the joined TXT data (` / ` between strings,
     /// at most 500 characters) when there is any.
-    Listed { addrs: Vec<Ipv4Addr>, txt: Option<String> },
+    Listed {
+        addrs: Vec<Ipv4Addr>,
+        txt: Option<String>,
+    },
     /// NXDOMAIN or no A record.
     NotListed,
     /// Any other failure, with the reason text (logged, treated as not listed).
@@ -118,7 +121,10 @@ impl DnsChecks for SystemDns {
                 if v4.is_empty() {
                     RblAnswer::NotListed
                 } else {
-                    RblAnswer::Listed { addrs: v4, txt: None }
+                    RblAnswer::Listed {
+                        addrs: v4,
+                        txt: None,
+                    }
                 }
             }
             Err(DnsStatus::Retry) => {

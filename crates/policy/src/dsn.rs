@@ -111,8 +111,14 @@ mod tests {
 
     #[test]
     fn split() {
-        assert_eq!(dsn_split("5.7.1", "5.1.1 no such user"), ("5.1.1".into(), "no such user"));
-        assert_eq!(dsn_split("5.7.1", "  text only"), ("5.7.1".into(), "text only"));
+        assert_eq!(
+            dsn_split("5.7.1", "5.1.1 no such user"),
+            ("5.1.1".into(), "no such user")
+        );
+        assert_eq!(
+            dsn_split("5.7.1", "  text only"),
+            ("5.7.1".into(), "text only")
+        );
         assert_eq!(dsn_split("4.7.1", ""), ("4.7.1".into(), ""));
         assert_eq!(dsn_split("4.7.1", "4.2.0"), ("4.2.0".into(), ""));
     }

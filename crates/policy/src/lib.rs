@@ -2,29 +2,73 @@
 //! typed restriction lists and evaluated per SMTP stage with Postfix's
 //! semantics (`smtpd_delay_reject`, `defer_if_permit` / `defer_if_reject`,
 //! `warn_if_reject`, restriction classes, access-table results, reply
-//! post-processing and DSN mapping, `soft_bounce`).
+//! post-processing and DSN mapping, `soft_bounce`). Reference:
+//! postfix-compat §2-§5 and Postfix's `smtpd/smtpd_check.c`.
 //!
-//! API CONTRACT (the SMTP server is written against these signatures; extend,
-//! do not change).
+//! This file holds the public types and the start-up parsing; see the
+//! module headers for the evaluation pieces.
 #![forbid(unsafe_code)]
 
-use std::net::IpAddr;
+mod access;
+mod access_result;
+mod dispatch;
+pub mod dns;
+mod dnscheck;
+mod dsn;
+mod eval;
+mod logline;
+mod lookup;
+mod rbl;
+mod relay;
+mod reply;
+mod restriction;
+mod settings;
+mod stages;
+mod trace;
+pub mod valid_hostname;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use gatepost_config::Config;
 use gatepost_proto::Reply;
 use gatepost_rewrite::Rewriter;
+use gatepost_table::{DomainList, NetworkList, Table};
+
+pub use dns::{DnsChecks, DnsStatus, RblAnswer, SystemDns};
+pub use eval::Deferral;
+pub use logline::format_event;
+pub use trace::render_trace;
+
+use lookup::{ConfigEnv, Env, Maps};
+use restriction::{has_required, Parser, RestrictionList, TableRef};
+use settings::{Params, Settings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    /// Fatal configuration error (smtpd would not start), with Postfix's text.
+    /// Fatal configuration error (smtpd would not start), with Postfix's
+    /// text (without the `fatal: ` log prefix).
     #[error("{0}")]
     Fatal(String),
 }
 
 /// SMTP stage being checked (the STAGE word of log lines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage { Connect, Helo, Ehlo, Mail, Rcpt, Data, EndOfMessage, Etrn, Vrfy }
+pub enum Stage {
+    Connect,
+    Helo,
+    Ehlo,
+    Mail,
+    Rcpt,
+    Data,
+    EndOfMessage,
+    Etrn,
+    Vrfy,
+}
 
 impl Stage {
     /// `CONNECT`, `HELO`, `EHLO`, `MAIL`, `RCPT`, `DATA`, `END-OF-MESSAGE`, `ETRN`, `VRFY`.
@@ -60,7 +104,8 @@ pub struct Facts {
     pub sender: Option<String>,
     /// Recipient being checked (RCPT/VRFY), internal form as given by the client.
     pub recipient: Option<String>,
-    /// Number of accepted recipients (DATA / END-OF-MESSAGE).
+    /// Number of accepted recipients: at RCPT those accepted before this
+    /// one; at DATA / END-OF-MESSAGE all of them.
     pub recipient_count: usize,
     pub queue_id: Option<String>,
     /// The session's "improper pipelining" flag (postfix-compat §5).
@@ -71,18 +116,49 @@ pub struct Facts {
     pub tls_active: bool,
 }
 
-/// Per-session policy state carried across stages (pending `defer_if_permit`
-/// from client/helo/sender stages and the like). Create one per connection.
+/// Per-session policy state carried across stages: the pending
+/// `defer_if_permit` raised by the client, helo and sender stages (§2.5)
+/// and the transaction's DISCARD flag. Create one per connection; call
+/// [`SessionPolicy::reset_transaction`] at RSET / end of a transaction.
 #[derive(Debug, Clone, Default)]
-pub struct SessionPolicy {}
+pub struct SessionPolicy {
+    pub(crate) client_defer: Option<Deferral>,
+    pub(crate) helo_defer: Option<Deferral>,
+    pub(crate) sender_defer: Option<Deferral>,
+    pub(crate) discard: bool,
+}
 
-/// One log line the server must write for this check, rendered with the
-/// session context as `ID: ACTION: STAGE from name[addr]: TEXT; from=<> ...`.
+impl SessionPolicy {
+    /// Forget transaction state (a DISCARD action applies to one message).
+    pub fn reset_transaction(&mut self) {
+        self.discard = false;
+    }
+
+    /// Whether a DISCARD action is in effect for the current transaction.
+    pub fn discarding(&self) -> bool {
+        self.discard
+    }
+}
+
+/// One log line the server must write for this check.
+///
+/// `action` is `reject`, `reject_warning`, `warn`, `info`, `hold`,
+/// `discard`, `filter`, `redirect`, `bcc` or `hangup`, rendered with the
+/// session context as `ID: ACTION: STAGE from name[addr]: TEXT; from=<>
+/// to=<> proto= helo=<>`; or [`LogEvent::WARNING`] (`warning: TEXT`), or
+/// [`LogEvent::NOTE`] (a plain informational line such as `mapping DSN
+/// status ...`). [`format_event`] renders all three.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {
-    /// `reject`, `reject_warning`, `warn`, `info`, `hold`, `discard`, ...
     pub action: String,
     pub text: String,
+}
+
+impl LogEvent {
+    /// Action of a plain `warning: TEXT` line.
+    pub const WARNING: &'static str = "warning";
+    /// Action of a plain informational line (no session context).
+    pub const NOTE: &'static str = "note";
 }
 
 /// Access-table actions that change the message rather than the reply.
@@ -99,13 +175,15 @@ pub enum MessageAction {
 /// One step of the evaluation, for `policy-test` traces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceStep {
-    /// Parameter whose list was being evaluated, e.g. `smtpd_recipient_restrictions`.
+    /// Parameter whose list was being evaluated, e.g. `smtpd_recipient_restrictions`
+    /// (a class name, or the access table, for nested lists).
     pub list: String,
     /// The restriction as written (`reject_unauth_destination`, `check_client_access hash:/x`).
     pub restriction: String,
     /// Where the list was set, when it came from a file.
     pub origin: Option<(String, usize)>,
-    /// `OK`, `DUNNO`, `REJECT 554 5.7.1 ...`, `DEFER_IF_PERMIT ...`, ...
+    /// `OK`, `DUNNO`, `REJECT 554 5.7.1 ...`, `DEFER_IF_PERMIT ...`,
+    /// `DEFER_IF_REJECT ...`, `REJECT_WARNING ...`, `WARN_IF_REJECT`.
     pub result: String,
 }
 
@@ -117,21 +195,243 @@ pub struct Verdict {
     pub events: Vec<LogEvent>,
     pub actions: Vec<MessageAction>,
     pub trace: Vec<TraceStep>,
+    /// An access table said HANGUP: drop the connection without sending
+    /// anything (`reply` then holds a 421 for servers that cannot).
+    pub hangup: bool,
 }
 
 /// The parsed restriction configuration.
 #[derive(Debug)]
-pub struct Policy {}
+pub struct Policy {
+    pub(crate) s: Settings,
+    pub(crate) client: RestrictionList,
+    pub(crate) helo: RestrictionList,
+    pub(crate) sender: RestrictionList,
+    pub(crate) relay: RestrictionList,
+    pub(crate) recipient: RestrictionList,
+    pub(crate) data: RestrictionList,
+    pub(crate) eod: RestrictionList,
+    pub(crate) etrn: RestrictionList,
+    pub(crate) classes: HashMap<String, RestrictionList>,
+    pub(crate) local_rcpt_maps: Maps,
+    pub(crate) virt_mailbox_maps: Maps,
+    pub(crate) relay_rcpt_maps: Maps,
+    pub(crate) sender_login_maps: Maps,
+    pub(crate) rbl_reply_maps: Maps,
+    pub(crate) env: Arc<dyn Env>,
+    pub(crate) dns: Arc<dyn DnsChecks>,
+    pub(crate) origins: HashMap<String, (String, usize)>,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// The stage lists, in the order they are parsed.
+const LIST_PARAMS: [&str; 8] = [
+    "smtpd_client_restrictions",
+    "smtpd_helo_restrictions",
+    "smtpd_sender_restrictions",
+    "smtpd_relay_restrictions",
+    "smtpd_recipient_restrictions",
+    "smtpd_data_restrictions",
+    "smtpd_end_of_data_restrictions",
+    "smtpd_etrn_restrictions",
+];
+
+/// The built-in restriction class.
+const BUILTIN_CLASS: (&str, &str) = (
+    "reject_sender_login_mismatch",
+    "reject_authenticated_sender_login_mismatch reject_unauthenticated_sender_login_mismatch",
+);
 
 impl Policy {
     /// Parse every restriction list; fails like Postfix's smtpd start-up
     /// (e.g. no working `reject_unauth_destination` instance).
-    pub fn from_config(cfg: &Config, rewriter: Arc<Rewriter>) -> Result<Policy, PolicyError> { let _ = (cfg, rewriter); todo!() }
+    pub fn from_config(cfg: &Config, rewriter: Arc<Rewriter>) -> Result<Policy, PolicyError> {
+        let s = Settings::read(cfg)?;
+        let mut mynetworks = cfg.get_list("mynetworks");
+        if mynetworks.is_empty() {
+            let style = cfg.get("mynetworks_style");
+            let style = if style.trim().is_empty() {
+                "host".to_string()
+            } else {
+                style
+            };
+            let loopback = [
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ];
+            mynetworks = gatepost_table::default_mynetworks(style.trim(), &loopback);
+        }
+        let env = ConfigEnv {
+            rewriter,
+            mynetworks: NetworkList::parse(&mynetworks, s.mynetworks_parent_match),
+            relay_domains: DomainList::parse(
+                &cfg.get_list("relay_domains"),
+                s.relay_domains_parent_match,
+            ),
+        };
+        let open = |spec: &str| gatepost_table::open_table(spec).map_err(|e| e.to_string());
+        Policy::build(cfg, Arc::new(env), &open)
+    }
+
+    /// Use another DNS implementation (tests, the real resolver).
+    pub fn with_dns(mut self, dns: Arc<dyn DnsChecks>) -> Policy {
+        self.dns = dns;
+        self
+    }
+
+    /// Warnings found while parsing (logged once at start-up).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    pub(crate) fn build(
+        params: &dyn Params,
+        env: Arc<dyn Env>,
+        open: &dyn Fn(&str) -> Result<Arc<dyn Table>, String>,
+    ) -> Result<Policy, PolicyError> {
+        let s = Settings::read(params)?;
+        let mut warnings = Vec::new();
+        let class_names = params.list("smtpd_restriction_classes");
+        let mut class_set: HashSet<String> = class_names.iter().cloned().collect();
+        class_set.insert(BUILTIN_CLASS.0.to_string());
+        let mut parser = Parser {
+            classes: &class_set,
+            open,
+            cache: HashMap::new(),
+        };
+        let mut lists: Vec<RestrictionList> = LIST_PARAMS
+            .iter()
+            .map(|name| parser.parse(name, &params.list(name)))
+            .collect();
+        let mut classes = HashMap::new();
+        for name in &class_names {
+            if params.get(name).trim().is_empty() {
+                return Err(PolicyError::Fatal(format!(
+                    "restriction class `{name}' needs a definition"
+                )));
+            }
+            let list = parser.parse(name, &params.list(name));
+            classes.insert(name.clone(), list);
+        }
+        let builtin: Vec<String> = BUILTIN_CLASS.1.split(' ').map(str::to_string).collect();
+        classes.insert(
+            BUILTIN_CLASS.0.to_string(),
+            parser.parse(BUILTIN_CLASS.0, &builtin),
+        );
+
+        let (relay, recipient) = (&lists[3], &lists[4]);
+        if !has_required(&recipient.tokens, &classes, &mut warnings, 0)
+            && !has_required(&relay.tokens, &classes, &mut warnings, 0)
+        {
+            return Err(PolicyError::Fatal(restriction::fail_required_text()));
+        }
+        let all_tokens = lists
+            .iter()
+            .chain(classes.values())
+            .flat_map(|l| l.tokens.iter());
+        if all_tokens
+            .clone()
+            .any(|t| t.eq_ignore_ascii_case("check_relay_domains"))
+        {
+            warnings.push(
+                "support for restriction \"check_relay_domains\" will be removed from Postfix; use \"reject_unauth_destination\" instead"
+                    .to_string(),
+            );
+        }
+        for l in lists.iter().chain(classes.values()) {
+            for t in &l.tokens {
+                if t.starts_with('{') {
+                    warnings.push(format!("expected maptype:mapname instead of '{t}'"));
+                }
+            }
+        }
+
+        let mut maps = |param: &str| {
+            let mut m = Maps {
+                param: param.to_string(),
+                tables: Vec::new(),
+            };
+            for item in params.list(param) {
+                if item.contains(':') {
+                    m.tables.push(TableRef {
+                        spec: item.clone(),
+                        table: open(&item),
+                    });
+                } else {
+                    warnings.push(format!(
+                        "{param}: ignoring item \"{item}\": need maptype:mapname"
+                    ));
+                }
+            }
+            m
+        };
+        let local_rcpt_maps = maps("local_recipient_maps");
+        let virt_mailbox_maps = maps("virtual_mailbox_maps");
+        let relay_rcpt_maps = maps("relay_recipient_maps");
+        let sender_login_maps = maps("smtpd_sender_login_maps");
+        let rbl_reply_maps = maps("rbl_reply_maps");
+
+        let mut origins = HashMap::new();
+        for name in LIST_PARAMS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(class_names.iter().cloned())
+        {
+            if let Some(o) = params.origin(&name) {
+                origins.insert(name, o);
+            }
+        }
+        let mut take = |i: usize| std::mem::take(&mut lists[i]);
+        Ok(Policy {
+            s,
+            client: take(0),
+            helo: take(1),
+            sender: take(2),
+            relay: take(3),
+            recipient: take(4),
+            data: take(5),
+            eod: take(6),
+            etrn: take(7),
+            classes,
+            local_rcpt_maps,
+            virt_mailbox_maps,
+            relay_rcpt_maps,
+            sender_login_maps,
+            rbl_reply_maps,
+            env,
+            dns: Arc::new(SystemDns),
+            origins,
+            warnings,
+        })
+    }
 
     /// Evaluate the restrictions that apply at `stage` (with
     /// `smtpd_delay_reject = yes`, client/helo/sender lists run at RCPT).
     pub async fn check(&self, stage: Stage, facts: &Facts, session: &mut SessionPolicy) -> Verdict {
-        let _ = (stage, facts, session);
-        todo!()
+        let mut c = eval::Check::new(self, facts, stage, session.discard);
+        let delay = self.s.delay_reject;
+        let status = match stage {
+            Stage::Connect if !delay => c.check_client(session).await,
+            Stage::Helo | Stage::Ehlo if !delay => c.check_helo(session).await,
+            Stage::Mail if !delay => c.check_mail(session).await,
+            Stage::Connect | Stage::Helo | Stage::Ehlo | Stage::Mail => eval::Status::Dunno,
+            Stage::Rcpt | Stage::Vrfy => c.check_rcpt(session).await,
+            Stage::Etrn => c.check_etrn(session).await,
+            Stage::Data => c.check_data(false).await,
+            Stage::EndOfMessage => c.check_data(true).await,
+        };
+        session.discard |= c.discard;
+        let reply = if status == eval::Status::Reject || c.hangup {
+            Some(reply::to_reply(&c.error_text))
+        } else {
+            None
+        };
+        Verdict {
+            reply,
+            events: c.events,
+            actions: c.actions,
+            trace: c.trace,
+            hangup: c.hangup,
+        }
     }
 }

@@ -202,13 +202,22 @@ mod tests {
 
     #[test]
     fn queries() {
-        assert_eq!(addr_query("1.2.3.4".parse().unwrap(), "bl.example"), "4.3.2.1.bl.example");
+        assert_eq!(
+            addr_query("1.2.3.4".parse().unwrap(), "bl.example"),
+            "4.3.2.1.bl.example"
+        );
         let q = addr_query("2001:db8::1".parse().unwrap(), "bl.example");
         assert!(q.starts_with("1.0.0.0.0.0.0.0"));
         assert!(q.ends_with("8.b.d.0.1.0.0.2.bl.example"));
         assert_eq!(q.matches('.').count(), 32 + 1);
-        assert_eq!(domain_query("a@Spam.Example", "rhs.test").as_deref(), Some("Spam.Example.rhs.test"));
-        assert_eq!(domain_query("host.example", "rhs.test").as_deref(), Some("host.example.rhs.test"));
+        assert_eq!(
+            domain_query("a@Spam.Example", "rhs.test").as_deref(),
+            Some("Spam.Example.rhs.test")
+        );
+        assert_eq!(
+            domain_query("host.example", "rhs.test").as_deref(),
+            Some("host.example.rhs.test")
+        );
         assert_eq!(domain_query("a@[1.2.3.4]", "rhs.test"), None);
         assert_eq!(domain_query("a@1.2.3.4", "rhs.test"), None);
         assert_eq!(domain_query("", "rhs.test"), None);
@@ -222,10 +231,15 @@ mod tests {
         assert!(p.matches(Ipv4Addr::new(127, 0, 0, 11)));
         assert!(p.matches(Ipv4Addr::new(127, 0, 0, 15)));
         assert!(!p.matches(Ipv4Addr::new(127, 0, 0, 12)));
-        assert!(IpPattern::parse("127.0.0.2").unwrap().matches(Ipv4Addr::new(127, 0, 0, 2)));
+        assert!(IpPattern::parse("127.0.0.2")
+            .unwrap()
+            .matches(Ipv4Addr::new(127, 0, 0, 2)));
         assert!(IpPattern::parse("127.0.0").is_err());
         assert!(IpPattern::parse("127.0.0.[2").is_err());
-        assert_eq!(split_domain("bl.example=127.0.0.2"), ("bl.example", Some("127.0.0.2")));
+        assert_eq!(
+            split_domain("bl.example=127.0.0.2"),
+            ("bl.example", Some("127.0.0.2"))
+        );
     }
 
     #[test]
@@ -242,12 +256,21 @@ mod tests {
             expand(DEFAULT_RBL_REPLY, &vars).unwrap(),
             "554 Service unavailable; Client host [192.0.2.1] blocked using bl.example"
         );
-        let with_txt = |n: &str| if n == "rbl_reason" { Some("listed".to_string()) } else { vars(n) };
+        let with_txt = |n: &str| {
+            if n == "rbl_reason" {
+                Some("listed".to_string())
+            } else {
+                vars(n)
+            }
+        };
         assert_eq!(
             expand(DEFAULT_RBL_REPLY, &with_txt).unwrap(),
             "554 Service unavailable; Client host [192.0.2.1] blocked using bl.example; listed"
         );
-        assert_eq!(expand("${x:dflt} $$ $(rbl_code)", &vars).unwrap(), "dflt $ 554");
+        assert_eq!(
+            expand("${x:dflt} $$ $(rbl_code)", &vars).unwrap(),
+            "dflt $ 554"
+        );
         assert!(expand("${rbl_code", &vars).is_err());
     }
 }

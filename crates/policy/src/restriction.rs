@@ -167,13 +167,12 @@ impl Parser<'_> {
             let next = tokens.get(i + 1).cloned();
             let lower = tok.to_ascii_lowercase();
             let mut consumed = 1;
-            let mut take_arg = |consumed: &mut usize| {
+            let take_arg = |consumed: &mut usize| {
                 if next.is_some() {
                     *consumed = 2;
                 }
                 next.clone()
             };
-            let access = |t: AccessTarget| t;
             let restriction = match lower.as_str() {
                 "warn_if_reject" => Restriction::WarnIfReject,
                 "permit" => Restriction::Permit,
@@ -204,14 +203,14 @@ impl Parser<'_> {
                 | "check_sender_access"
                 | "check_recipient_access"
                 | "check_etrn_access" => {
-                    let target = access(match lower.as_str() {
+                    let target = match lower.as_str() {
                         "check_client_access" => AccessTarget::Client,
                         "check_reverse_client_hostname_access" => AccessTarget::ReverseClient,
                         "check_helo_access" => AccessTarget::Helo,
                         "check_sender_access" => AccessTarget::Sender,
                         "check_recipient_access" => AccessTarget::Recipient,
                         _ => AccessTarget::Etrn,
-                    });
+                    };
                     let arg = take_arg(&mut consumed);
                     let map = match arg {
                         Some(a) if a.contains(':') => MapArg::Table(self.table(&a)),
@@ -240,7 +239,9 @@ impl Parser<'_> {
                     take_arg(&mut consumed);
                     Restriction::UnsupportedMap(lower.clone())
                 }
-                "reject_rbl_client" | "reject_rbl" => Restriction::RblClient(take_arg(&mut consumed)),
+                "reject_rbl_client" | "reject_rbl" => {
+                    Restriction::RblClient(take_arg(&mut consumed))
+                }
                 "permit_dnswl_client" => Restriction::DnswlClient(take_arg(&mut consumed)),
                 "reject_rhsbl_client" => {
                     Restriction::Rhsbl(RhsTarget::Client, take_arg(&mut consumed))
@@ -379,13 +380,22 @@ mod tests {
     use super::*;
 
     fn toks(s: &str) -> Vec<String> {
-        s.split([',', ' ']).filter(|t| !t.is_empty()).map(str::to_string).collect()
+        s.split([',', ' '])
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     fn parser_parse(list: &str, classes: &[&str]) -> RestrictionList {
         let classes: HashSet<String> = classes.iter().map(|s| s.to_string()).collect();
-        let open = |spec: &str| -> Result<Arc<dyn Table>, String> { Err(format!("{spec}: not opened in tests")) };
-        let mut p = Parser { classes: &classes, open: &open, cache: HashMap::new() };
+        let open = |spec: &str| -> Result<Arc<dyn Table>, String> {
+            Err(format!("{spec}: not opened in tests"))
+        };
+        let mut p = Parser {
+            classes: &classes,
+            open: &open,
+            cache: HashMap::new(),
+        };
         p.parse("smtpd_recipient_restrictions", &toks(list))
     }
 
@@ -412,13 +422,25 @@ mod tests {
                 "reject_rbl_client",
             ]
         );
-        assert!(matches!(l.items[1].restriction, Restriction::Access(AccessTarget::Client, MapArg::Table(_))));
+        assert!(matches!(
+            l.items[1].restriction,
+            Restriction::Access(AccessTarget::Client, MapArg::Table(_))
+        ));
         assert!(matches!(l.items[4].restriction, Restriction::BareTable(_)));
         assert!(matches!(l.items[5].restriction, Restriction::Class(_)));
         assert!(matches!(l.items[6].restriction, Restriction::Unknown(_)));
-        assert!(matches!(l.items[7].restriction, Restriction::Access(AccessTarget::Helo, MapArg::Bad(_))));
-        assert!(matches!(l.items[8].restriction, Restriction::RejectUnauthDestination));
-        assert!(matches!(l.items[9].restriction, Restriction::RblClient(None)));
+        assert!(matches!(
+            l.items[7].restriction,
+            Restriction::Access(AccessTarget::Helo, MapArg::Bad(_))
+        ));
+        assert!(matches!(
+            l.items[8].restriction,
+            Restriction::RejectUnauthDestination
+        ));
+        assert!(matches!(
+            l.items[9].restriction,
+            Restriction::RblClient(None)
+        ));
     }
 
     #[test]
@@ -427,18 +449,39 @@ mod tests {
             "reject_unknown_client reject_invalid_hostname reject_non_fqdn_hostname reject_unknown_hostname check_recipient_maps reject_rbl x",
             &[],
         );
-        assert!(matches!(l.items[0].restriction, Restriction::RejectUnknownClientHostname));
-        assert!(matches!(l.items[1].restriction, Restriction::RejectInvalidHelo));
-        assert!(matches!(l.items[2].restriction, Restriction::RejectNonFqdnHelo));
-        assert!(matches!(l.items[3].restriction, Restriction::RejectUnknownHelo));
-        assert!(matches!(l.items[4].restriction, Restriction::RejectUnlistedRecipient));
-        assert!(matches!(l.items[5].restriction, Restriction::RblClient(Some(_))));
+        assert!(matches!(
+            l.items[0].restriction,
+            Restriction::RejectUnknownClientHostname
+        ));
+        assert!(matches!(
+            l.items[1].restriction,
+            Restriction::RejectInvalidHelo
+        ));
+        assert!(matches!(
+            l.items[2].restriction,
+            Restriction::RejectNonFqdnHelo
+        ));
+        assert!(matches!(
+            l.items[3].restriction,
+            Restriction::RejectUnknownHelo
+        ));
+        assert!(matches!(
+            l.items[4].restriction,
+            Restriction::RejectUnlistedRecipient
+        ));
+        assert!(matches!(
+            l.items[5].restriction,
+            Restriction::RblClient(Some(_))
+        ));
     }
 
     #[test]
     fn required_check() {
         let mut classes = HashMap::new();
-        classes.insert("c".to_string(), parser_parse("permit_mynetworks reject_unauth_destination", &[]));
+        classes.insert(
+            "c".to_string(),
+            parser_parse("permit_mynetworks reject_unauth_destination", &[]),
+        );
         let mut w = Vec::new();
         for (list, want) in [
             ("permit_mynetworks, reject_unauth_destination", true),
@@ -450,7 +493,11 @@ mod tests {
             ("c", true),
             ("check_relay_domains", true),
         ] {
-            assert_eq!(has_required(&toks(list), &classes, &mut w, 0), want, "{list}");
+            assert_eq!(
+                has_required(&toks(list), &classes, &mut w, 0),
+                want,
+                "{list}"
+            );
         }
         assert_eq!(w, vec!["restriction `reject' after `permit' is ignored"]);
         assert_eq!(

@@ -55,10 +55,13 @@ pub(crate) struct Settings {
     pub interface_addrs: Vec<IpAddr>,
 }
 
-/// Parameter source: expanded value (default when unset) and raw value.
+/// Parameter source: expanded value (default when unset), raw value, the
+/// value split as a Postfix list, and where it was set.
 pub(crate) trait Params {
     fn get(&self, name: &str) -> String;
     fn raw(&self, name: &str) -> Option<String>;
+    fn list(&self, name: &str) -> Vec<String>;
+    fn origin(&self, name: &str) -> Option<(String, usize)>;
 }
 
 impl Params for gatepost_config::Config {
@@ -67,6 +70,12 @@ impl Params for gatepost_config::Config {
     }
     fn raw(&self, name: &str) -> Option<String> {
         gatepost_config::Config::raw(self, name).map(str::to_string)
+    }
+    fn list(&self, name: &str) -> Vec<String> {
+        gatepost_config::Config::get_list(self, name)
+    }
+    fn origin(&self, name: &str) -> Option<(String, usize)> {
+        gatepost_config::Config::origin(self, name)
     }
 }
 
@@ -97,7 +106,9 @@ fn tempfail(p: &dyn Params, name: &str, fallback: &str) -> Result<bool, PolicyEr
     match v.as_str() {
         "defer_if_permit" => Ok(true),
         "defer" => Ok(false),
-        _ => Err(PolicyError::Fatal(format!("bad configuration: {name} = {v}"))),
+        _ => Err(PolicyError::Fatal(format!(
+            "bad configuration: {name} = {v}"
+        ))),
     }
 }
 
@@ -114,7 +125,10 @@ impl Settings {
                 // Postfix default list.
                 matches!(
                     n,
-                    "mynetworks" | "relay_domains" | "smtpd_access_maps" | "permit_mx_backup_networks"
+                    "mynetworks"
+                        | "relay_domains"
+                        | "smtpd_access_maps"
+                        | "permit_mx_backup_networks"
                 )
             } else {
                 parent_items.iter().any(|i| i == n)
@@ -152,10 +166,26 @@ impl Settings {
             plaintext_code: code(p, "plaintext_reject_code", 450),
             unv_rcpt_defer_code: code(p, "unverified_recipient_defer_code", 450),
             unv_from_defer_code: code(p, "unverified_sender_defer_code", 450),
-            unk_name_tf_defer_if_permit: tempfail(p, "unknown_helo_hostname_tempfail_action", &reject_tf)?,
-            unk_addr_tf_defer_if_permit: tempfail(p, "unknown_address_tempfail_action", &reject_tf)?,
-            unv_rcpt_tf_defer_if_permit: tempfail(p, "unverified_recipient_tempfail_action", &reject_tf)?,
-            unv_from_tf_defer_if_permit: tempfail(p, "unverified_sender_tempfail_action", &reject_tf)?,
+            unk_name_tf_defer_if_permit: tempfail(
+                p,
+                "unknown_helo_hostname_tempfail_action",
+                &reject_tf,
+            )?,
+            unk_addr_tf_defer_if_permit: tempfail(
+                p,
+                "unknown_address_tempfail_action",
+                &reject_tf,
+            )?,
+            unv_rcpt_tf_defer_if_permit: tempfail(
+                p,
+                "unverified_recipient_tempfail_action",
+                &reject_tf,
+            )?,
+            unv_from_tf_defer_if_permit: tempfail(
+                p,
+                "unverified_sender_tempfail_action",
+                &reject_tf,
+            )?,
             soft_bounce: boolean(p, "soft_bounce", false),
             reject_unlisted_rcpt: boolean(p, "smtpd_reject_unlisted_recipient", true),
             reject_unlisted_sender: boolean(p, "smtpd_reject_unlisted_sender", false),
@@ -195,6 +225,16 @@ mod tests {
         fn raw(&self, name: &str) -> Option<String> {
             self.0.get(name).map(|s| s.to_string())
         }
+        fn list(&self, name: &str) -> Vec<String> {
+            self.get(name)
+                .split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        }
+        fn origin(&self, _name: &str) -> Option<(String, usize)> {
+            None
+        }
     }
 
     #[test]
@@ -218,8 +258,14 @@ mod tests {
         assert!(!s.unk_addr_tf_defer_if_permit);
         assert!(!s.access_parent_match && s.mynetworks_parent_match);
         assert_eq!(s.interface_addrs.len(), 2);
-        let e = Settings::read(&Map(HashMap::from([("unknown_helo_hostname_tempfail_action", "reject")])))
-            .unwrap_err();
-        assert_eq!(e.to_string(), "bad configuration: unknown_helo_hostname_tempfail_action = reject");
+        let e = Settings::read(&Map(HashMap::from([(
+            "unknown_helo_hostname_tempfail_action",
+            "reject",
+        )])))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bad configuration: unknown_helo_hostname_tempfail_action = reject"
+        );
     }
 }

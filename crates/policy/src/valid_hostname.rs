@@ -164,7 +164,10 @@ pub fn check_ipv6_hostaddr(addr: &str) -> Result<(), String> {
         match bytes.get(i).copied() {
             None => {
                 if field < 2 {
-                    return Err(format!("{ME}: too few `:' in IPv6 address: {}", cut100(addr)));
+                    return Err(format!(
+                        "{ME}: too few `:' in IPv6 address: {}",
+                        cut100(addr)
+                    ));
                 } else if len == 0 && null_field + 1 != field {
                     return Err(format!(
                         "{ME}: bad null last field in IPv6 address: {}",
@@ -192,7 +195,10 @@ pub fn check_ipv6_hostaddr(addr: &str) -> Result<(), String> {
                 }
                 field += 1;
                 if field > 7 {
-                    return Err(format!("{ME}: too many `:' in IPv6 address: {}", cut100(addr)));
+                    return Err(format!(
+                        "{ME}: too many `:' in IPv6 address: {}",
+                        cut100(addr)
+                    ));
                 }
                 i += 1;
                 len = 0;
@@ -260,26 +266,30 @@ mod tests {
             ("under_score.example", Ok(())),
             ("a-b.c", Ok(())),
             ("", Err("valid_hostname: empty hostname")),
-            ("bad_name!", Err("valid_hostname: invalid character 33(decimal): bad_name!")),
+            (
+                "bad_name!",
+                Err("valid_hostname: invalid character 33(decimal): bad_name!"),
+            ),
             (".lead", Err("valid_hostname: misplaced delimiter: .lead")),
             ("a..b", Err("valid_hostname: misplaced delimiter: a..b")),
             ("trail.", Err("valid_hostname: misplaced delimiter: trail.")),
             ("-a.b", Err("valid_hostname: misplaced hyphen: -a.b")),
             ("a-.b", Err("valid_hostname: misplaced hyphen: a-.b")),
             ("1.2.3.4", Err("valid_hostname: numeric hostname: 1.2.3.4")),
-            ("*.example", Err("valid_hostname: invalid character 42(decimal): *.example")),
+            (
+                "*.example",
+                Err("valid_hostname: invalid character 42(decimal): *.example"),
+            ),
         ];
         for (name, want) in cases {
-            assert_eq!(
-                check_hostname(name),
-                want.map_err(str::to_string),
-                "{name}"
-            );
+            assert_eq!(check_hostname(name), want.map_err(str::to_string), "{name}");
         }
         let long_label = "a".repeat(64);
         assert_eq!(
             check_hostname(&long_label),
-            Err(format!("valid_hostname: hostname label too long: {long_label}"))
+            Err(format!(
+                "valid_hostname: hostname label too long: {long_label}"
+            ))
         );
         let long_name = vec!["a".repeat(60); 5].join(".");
         assert!(check_hostname(&long_name)

@@ -72,34 +72,29 @@ impl LineReader {
 
     /// Return the next complete line, if any.
     pub fn next_line(&mut self) -> Option<CommandLine> {
-        loop {
-            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
-                let mut line: Vec<u8> = self.buf.drain(..=pos).collect();
-                line.pop(); // the LF
-                let mut bare_lf = true;
-                while line.last() == Some(&b'\r') {
-                    line.pop();
-                    bare_lf = false;
-                }
-                let original_len = line.len() + self.dropped;
-                self.dropped = 0;
-                line.truncate(self.limit);
-                return Some(CommandLine {
-                    original_len: original_len.max(line.len()),
-                    bytes: line,
-                    bare_lf,
-                });
-            }
+        let Some(pos) = self.buf.iter().position(|&b| b == b'\n') else {
             if self.buf.len() > self.limit {
                 // Keep the first `limit` bytes; drop the rest of this line.
-                let excess = self.buf.len() - self.limit;
-                self.dropped += excess;
+                self.dropped += self.buf.len() - self.limit;
                 self.buf.truncate(self.limit);
-                // Keep a trailing CR candidate? Not needed: CRs are trimmed at LF.
-                return None;
             }
             return None;
+        };
+        let mut line: Vec<u8> = self.buf.drain(..=pos).collect();
+        line.pop(); // the LF
+        let mut bare_lf = true;
+        while line.last() == Some(&b'\r') {
+            line.pop();
+            bare_lf = false;
         }
+        let original_len = line.len() + self.dropped;
+        self.dropped = 0;
+        line.truncate(self.limit);
+        Some(CommandLine {
+            original_len: original_len.max(line.len()),
+            bytes: line,
+            bare_lf,
+        })
     }
 }
 

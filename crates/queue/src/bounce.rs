@@ -187,7 +187,9 @@ impl Notice<'_> {
             m.push_str(&failure_boilerplate(&s.myhostname));
         }
         for r in self.failed {
-            let Some(rcpt) = self.recipient(r) else { continue };
+            let Some(rcpt) = self.recipient(r) else {
+                continue;
+            };
             let mut line = format!("<{}>", rcpt.address);
             if !rcpt.original.is_empty() && rcpt.original != rcpt.address {
                 line.push_str(&format!(" (expanded from <{}>)", rcpt.original));
@@ -217,14 +219,15 @@ impl Notice<'_> {
             mail_date(self.envelope.arrival)
         ));
         for r in self.failed {
-            let Some(rcpt) = self.recipient(r) else { continue };
+            let Some(rcpt) = self.recipient(r) else {
+                continue;
+            };
             m.push_str(&format!("\nFinal-Recipient: rfc822; {}\n", rcpt.address));
             match &rcpt.orcpt {
                 Some(orcpt) => m.push_str(&format!("Original-Recipient: {orcpt}\n")),
-                None if !rcpt.original.is_empty() => m.push_str(&format!(
-                    "Original-Recipient: rfc822;{}\n",
-                    rcpt.original
-                )),
+                None if !rcpt.original.is_empty() => {
+                    m.push_str(&format!("Original-Recipient: rfc822;{}\n", rcpt.original))
+                }
                 None => {}
             }
             m.push_str("Action: failed\n");
@@ -335,7 +338,10 @@ pub(crate) async fn send_non_delivery(
     let stamp = DateTime::<Local>::from(now).format("%Y%m%d%H%M%S");
     gatepost_log::info(
         "cleanup",
-        format!("{new_id}: message-id=<{stamp}.{new_id}@{}>", settings.myhostname),
+        format!(
+            "{new_id}: message-id=<{stamp}.{new_id}@{}>",
+            settings.myhostname
+        ),
     );
     let new_id = writer.commit(&bounce_env).await?;
     let who = match kind {
@@ -482,7 +488,9 @@ mod tests {
             now: SystemTime::now(),
         };
         let text = String::from_utf8(n.render()).unwrap();
-        assert!(text.contains("Subject: Postmaster Copy: Undelivered Mail\nTo: postmaster@spec.test\n"));
+        assert!(
+            text.contains("Subject: Postmaster Copy: Undelivered Mail\nTo: postmaster@spec.test\n")
+        );
         assert!(text.contains("charset=us-ascii\n\n\n<x@far.example>: nope\n"));
         assert!(!text.contains("X-Postfix-Sender"));
         assert!(text.contains("\t--- Undelivered message unavailable ---\n"));

@@ -104,7 +104,15 @@ mod tests {
             ),
         ];
         for (rcpt, relay, delays, dsn, status, text, want) in cases {
-            let line = DeliveryLine { id: &id, recipient: rcpt, relay, delays, dsn, status, text };
+            let line = DeliveryLine {
+                id: &id,
+                recipient: rcpt,
+                relay,
+                delays,
+                dsn,
+                status,
+                text,
+            };
             assert_eq!(line.render(), want);
         }
     }

@@ -61,12 +61,18 @@ mod tests {
             vec!["aaaa bbbb", "    cccc", "    dddd"]
         );
         // A word longer than the width is not broken.
-        assert_eq!(line_wrap("x verylongword y", 5, 1), vec!["x", " verylongword", " y"]);
+        assert_eq!(
+            line_wrap("x verylongword y", 5, 1),
+            vec!["x", " verylongword", " y"]
+        );
         let long = "Diagnostic-Code: X-Postfix; host mx.example[192.0.2.1] said: 550 5.1.1 <u@example>: Recipient address rejected: User unknown";
         let lines = line_wrap(long, 79, 4);
         assert_eq!(lines.len(), 2);
         assert!(lines[0].len() <= 79);
         assert!(lines[1].starts_with("    "));
-        assert_eq!(lines.join(" ").split_whitespace().collect::<Vec<_>>(), long.split_whitespace().collect::<Vec<_>>());
+        assert_eq!(
+            lines.join(" ").split_whitespace().collect::<Vec<_>>(),
+            long.split_whitespace().collect::<Vec<_>>()
+        );
     }
 }

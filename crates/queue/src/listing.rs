@@ -266,7 +266,10 @@ mod tests {
                 size: 289,
                 arrival,
                 sender: "a@ext.example".into(),
-                recipients: vec![PendingRecipient { address: "root@spec.test".into(), reason: None }],
+                recipients: vec![PendingRecipient {
+                    address: "root@spec.test".into(),
+                    reason: None,
+                }],
             },
             QueueEntry {
                 id: QueueId("A8DF1BEE41".into()),
@@ -277,13 +280,20 @@ mod tests {
                 recipients: vec![
                     PendingRecipient {
                         address: "x@relay.test".into(),
-                        reason: Some("connect to 127.0.0.1[127.0.0.1]:9: Connection refused".into()),
+                        reason: Some(
+                            "connect to 127.0.0.1[127.0.0.1]:9: Connection refused".into(),
+                        ),
                     },
                     PendingRecipient {
                         address: "y@relay.test".into(),
-                        reason: Some("connect to 127.0.0.1[127.0.0.1]:9: Connection refused".into()),
+                        reason: Some(
+                            "connect to 127.0.0.1[127.0.0.1]:9: Connection refused".into(),
+                        ),
                     },
-                    PendingRecipient { address: "z@relay.test".into(), reason: None },
+                    PendingRecipient {
+                        address: "z@relay.test".into(),
+                        reason: None,
+                    },
                 ],
             },
             QueueEntry {
@@ -299,17 +309,17 @@ mod tests {
         let reason = "connect to 127.0.0.1[127.0.0.1]:9: Connection refused";
         let want = format!(
             "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n\
-             5562DBE20B*     289 {col}a@ext.example\n\
+             5562DBE20B*     289 {col} a@ext.example\n\
              {pad41}root@spec.test\n\
              \n\
-             A8DF1BEE41     2000 {col}MAILER-DAEMON\n\
+             A8DF1BEE41     2000 {col} MAILER-DAEMON\n\
              {}({reason})\n\
              {pad41}x@relay.test\n\
              {pad41}y@relay.test\n\
              {}(reason unavailable)\n\
              {pad41}z@relay.test\n\
              \n\
-             B1B1B1!          10 {col}h@x\n\
+             B1B1B1!          10 {col} h@x\n\
              \n\
              -- 2 Kbytes in 3 Requests.\n",
             " ".repeat(76 - reason.len()),

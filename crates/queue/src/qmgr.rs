@@ -112,6 +112,10 @@ pub async fn run_qmgr(
     let mut deferred_known: HashSet<QueueId> = HashSet::new();
     let mut next_scan = Instant::now();
     let mut prefer_incoming = true;
+    // Scan `incoming` only when something may have arrived (kick, timer,
+    // start) or when earlier admissions were cut short by the limit.
+    let mut scan_incoming = true;
+    let mut backlog = false;
     tokio::pin!(shutdown);
     loop {
         if queue.scan_deferred_now.swap(false, Ordering::SeqCst) || Instant::now() >= next_scan {
@@ -122,8 +126,13 @@ pub async fn run_qmgr(
             }
             next_scan = Instant::now() + run_delay;
         }
-        if tasks.len() < max {
-            let mut fresh = incoming(&queue);
+        if tasks.len() < max && (scan_incoming || !deferred_ready.is_empty()) {
+            let mut fresh = if scan_incoming {
+                incoming(&queue)
+            } else {
+                VecDeque::new()
+            };
+            scan_incoming = false;
             while tasks.len() < max && !(fresh.is_empty() && deferred_ready.is_empty()) {
                 let from_incoming =
                     !fresh.is_empty() && (prefer_incoming || deferred_ready.is_empty());
@@ -151,12 +160,14 @@ pub async fn run_qmgr(
                     Err(e) => gatepost_log::warning("qmgr", format!("{id}: activate: {e}")),
                 }
             }
+            backlog = !fresh.is_empty();
         }
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = queue.wakeup.notified() => {}
-            _ = tokio::time::sleep_until(next_scan) => {}
+            _ = queue.wakeup.notified() => scan_incoming = true,
+            _ = tokio::time::sleep_until(next_scan) => scan_incoming = true,
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                scan_incoming |= backlog;
                 if let Err(e) = done {
                     if e.is_panic() {
                         gatepost_log::warning("qmgr", "delivery task panicked; message stays in the active queue until restart");

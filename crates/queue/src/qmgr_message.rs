@@ -12,11 +12,13 @@ use std::time::{Duration, SystemTime};
 
 use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage};
 use crate::bounce::send_non_delivery;
-use crate::delivery_log::{DeliveryLine, Delays};
+use crate::delivery_log::{Delays, DeliveryLine};
 use crate::error::{blocking, QueueError};
 use crate::layout::QueueName;
 use crate::queue::Queue;
-use crate::queue_file::{append_records, read_queue_file, QueueFile, RcptState, Reason, StatusRecord};
+use crate::queue_file::{
+    append_records, read_queue_file, QueueFile, RcptState, Reason, StatusRecord,
+};
 use crate::queue_id::QueueId;
 use crate::settings::QmgrSettings;
 
@@ -59,14 +61,23 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId) {
                 "qmgr",
                 format!("saving corrupt file \"{id}\" from queue \"active\" to queue \"corrupt\""),
             );
-            if let Err(e) = ctx.queue.move_file(&id, QueueName::Active, QueueName::Corrupt).await {
+            if let Err(e) = ctx
+                .queue
+                .move_file(&id, QueueName::Active, QueueName::Corrupt)
+                .await
+            {
                 gatepost_log::warning("qmgr", format!("{id}: {e}"));
             }
             return;
         }
         Err(e) => {
             gatepost_log::warning("qmgr", format!("{id}: {e}"));
-            defer(ctx, &id, SystemTime::now() + ctx.settings.minimal_backoff_time).await;
+            defer(
+                ctx,
+                &id,
+                SystemTime::now() + ctx.settings.minimal_backoff_time,
+            )
+            .await;
             return;
         }
     };
@@ -81,7 +92,12 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId) {
         ),
     );
     if !pending.is_empty() && !deliver(ctx, &id, &mut qf, &pending, entered).await {
-        defer(ctx, &id, SystemTime::now() + ctx.settings.minimal_backoff_time).await;
+        defer(
+            ctx,
+            &id,
+            SystemTime::now() + ctx.settings.minimal_backoff_time,
+        )
+        .await;
         return;
     }
     finish(ctx, &id, &mut qf).await;
@@ -141,7 +157,11 @@ async fn deliver(
         }
     }
     for o in all {
-        let o = if ctx.settings.soft_bounce { soften(o) } else { o };
+        let o = if ctx.settings.soft_bounce {
+            soften(o)
+        } else {
+            o
+        };
         let Some(rcpt) = qf.envelope.recipients.get(o.recipient) else {
             continue;
         };
@@ -236,7 +256,10 @@ async fn finish(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile) {
     if !bounces.is_empty() {
         let sent = send_non_delivery(&ctx.queue, s, id, &qf.envelope, &path, &bounces).await;
         if let Err(e) = sent {
-            gatepost_log::warning("bounce", format!("{id}: cannot send non-delivery notification: {e}"));
+            gatepost_log::warning(
+                "bounce",
+                format!("{id}: cannot send non-delivery notification: {e}"),
+            );
             defer(ctx, id, now + s.minimal_backoff_time).await;
             return;
         }
@@ -280,7 +303,11 @@ pub(crate) async fn defer(ctx: &Ctx, id: &QueueId, next_try: SystemTime) {
         }
         gatepost_log::warning("qmgr", format!("{id}: set retry time: {e}"));
     }
-    if let Err(e) = ctx.queue.move_file(id, QueueName::Active, QueueName::Deferred).await {
+    if let Err(e) = ctx
+        .queue
+        .move_file(id, QueueName::Active, QueueName::Deferred)
+        .await
+    {
         if !e.is_not_found() {
             gatepost_log::warning("qmgr", format!("{id}: move to deferred: {e}"));
         }

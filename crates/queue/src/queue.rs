@@ -37,10 +37,7 @@ impl Queue {
     pub fn open(root: &Path) -> Result<Arc<Queue>, QueueError> {
         let mut builder = DirBuilder::new();
         builder.recursive(true).mode(0o700);
-        let mut dirs: Vec<PathBuf> = QueueName::ALL
-            .iter()
-            .map(|q| queue_dir(root, *q))
-            .collect();
+        let mut dirs: Vec<PathBuf> = QueueName::ALL.iter().map(|q| queue_dir(root, *q)).collect();
         dirs.extend(LOG_DIRS.iter().map(|d| root.join(d)));
         dirs.push(root.join(TMP_DIR));
         for dir in &dirs {

@@ -74,7 +74,10 @@ pub(crate) enum RcptState {
     Pending(Option<Reason>),
     Sent,
     /// Bounced; `notified` once the non-delivery notice was enqueued.
-    Bounced { reason: Reason, notified: bool },
+    Bounced {
+        reason: Reason,
+        notified: bool,
+    },
 }
 
 impl RcptState {
@@ -229,7 +232,9 @@ fn decode_reason(value: &str, nrcpt: usize) -> Result<Reason, String> {
 }
 
 fn decode_index(s: &str, nrcpt: usize) -> Result<usize, String> {
-    let i: usize = s.parse().map_err(|_| format!("bad recipient index {s:?}"))?;
+    let i: usize = s
+        .parse()
+        .map_err(|_| format!("bad recipient index {s:?}"))?;
     if i >= nrcpt {
         return Err(format!("recipient index {i} out of range"));
     }
@@ -272,7 +277,9 @@ pub(crate) fn parse_trailer(data: &[u8]) -> Result<(Envelope, Vec<RcptState>), S
                 }
                 "V" => env.ret = Some(unescape(value)?),
                 "I" => env.envid = Some(unescape(value)?),
-                "R" => env.recipients.push(EnvelopeRecipient::new(&unescape(value)?)),
+                "R" => env
+                    .recipients
+                    .push(EnvelopeRecipient::new(&unescape(value)?)),
                 "O" | "N" | "K" => {
                     let r = env
                         .recipients

@@ -144,18 +144,62 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reads_postfix_parameters() {
+        let main_cf = "myhostname = mx.spec.test\nmydomain = spec.test\nmyorigin = $mydomain\n\
+                       queue_run_delay = 5s\nminimal_backoff_time = 5s\nmaximal_backoff_time = 20s\n\
+                       maximal_queue_lifetime = 40s\nbounce_queue_lifetime = 1h\nbounce_size_limit = 1000\n\
+                       soft_bounce = yes\n";
+        let cfg = gatepost_config::Config::parse_main_cf(main_cf, "main.cf").unwrap();
+        let s = QmgrSettings::from_config(&cfg);
+        assert_eq!(s.queue_run_delay, Duration::from_secs(5));
+        assert_eq!(s.minimal_backoff_time, Duration::from_secs(5));
+        assert_eq!(s.maximal_backoff_time, Duration::from_secs(20));
+        assert_eq!(s.maximal_queue_lifetime, Duration::from_secs(40));
+        assert_eq!(s.lifetime_for(""), Duration::from_secs(40));
+        assert_eq!(s.myhostname, "mx.spec.test");
+        assert_eq!(s.myorigin, "spec.test");
+        assert_eq!(s.bounce_size_limit, 1000);
+        assert!(s.soft_bounce);
+        assert_eq!(s.double_bounce_sender, "double-bounce");
+        assert_eq!(s.double_bounce_recipient, "postmaster");
+
+        let d = QmgrSettings::from_config(
+            &gatepost_config::Config::parse_main_cf("", "main.cf").unwrap(),
+        );
+        let dflt = QmgrSettings::default();
+        assert_eq!(d.queue_run_delay, dflt.queue_run_delay);
+        assert_eq!(d.minimal_backoff_time, dflt.minimal_backoff_time);
+        assert_eq!(d.maximal_backoff_time, dflt.maximal_backoff_time);
+        assert_eq!(d.maximal_queue_lifetime, dflt.maximal_queue_lifetime);
+        assert_eq!(d.bounce_queue_lifetime, dflt.bounce_queue_lifetime);
+        assert_eq!(d.bounce_size_limit, 50_000);
+        assert!(!d.soft_bounce);
+    }
+
+    #[test]
     fn backoff_clamps_age() {
         let s = QmgrSettings::default();
-        let cases = [(0, 300), (10, 300), (600, 600), (3999, 3999), (100_000, 4000)];
+        let cases = [
+            (0, 300),
+            (10, 300),
+            (600, 600),
+            (3999, 3999),
+            (100_000, 4000),
+        ];
         for (age, want) in cases {
-            assert_eq!(s.backoff(Duration::from_secs(age)), Duration::from_secs(want));
+            assert_eq!(
+                s.backoff(Duration::from_secs(age)),
+                Duration::from_secs(want)
+            );
         }
     }
 
     #[test]
     fn lifetimes() {
-        let mut s = QmgrSettings::default();
-        s.bounce_queue_lifetime = Duration::from_secs(10 * 86_400);
+        let mut s = QmgrSettings {
+            bounce_queue_lifetime: Duration::from_secs(10 * 86_400),
+            ..QmgrSettings::default()
+        };
         assert_eq!(s.lifetime_for(""), s.maximal_queue_lifetime);
         s.bounce_queue_lifetime = Duration::from_secs(3600);
         assert_eq!(s.lifetime_for(""), Duration::from_secs(3600));
@@ -164,8 +208,10 @@ mod tests {
 
     #[test]
     fn double_bounce_sender_matching() {
-        let mut s = QmgrSettings::default();
-        s.myorigin = "spec.test".into();
+        let s = QmgrSettings {
+            myorigin: "spec.test".into(),
+            ..QmgrSettings::default()
+        };
         assert!(s.is_double_bounce_sender("double-bounce@spec.test"));
         assert!(s.is_double_bounce_sender("Double-Bounce"));
         assert!(!s.is_double_bounce_sender(""));

@@ -126,9 +126,10 @@ impl MessageWriter {
             ));
         }
         let tmp = self.tmp_path.clone().unwrap_or_default();
-        let out = self.out.take().ok_or_else(|| {
-            QueueError::io(&tmp, std::io::Error::other("message already closed"))
-        })?;
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| QueueError::io(&tmp, std::io::Error::other("message already closed")))?;
         let trailer = encode_envelope(envelope);
         let size = self.size;
         let dst = self.queue.path_of(QueueName::Incoming, &self.id);

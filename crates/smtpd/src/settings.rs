@@ -90,7 +90,7 @@ impl SmtpdSettings {
                 .map(|k| k.to_ascii_uppercase())
                 .collect(),
             hopcount_limit: cfg.get_int("hopcount_limit").max(1) as usize,
-            peername_lookup: cfg.raw("smtpd_peername_lookup").map(|v| v != "no").unwrap_or(true),
+            peername_lookup: cfg.get_bool("smtpd_peername_lookup"),
             client_port_logging: cfg.get_bool("smtpd_client_port_logging"),
         }
     }

@@ -36,7 +36,11 @@ impl CidrTable {
     pub(crate) fn open(spec: &str, path: &str) -> Result<CidrTable, TableError> {
         let content = fs::read(path)
             .map_err(|e| TableError::config(spec, format!("open {path}: {}", io_text(&e))))?;
-        Ok(CidrTable::parse(spec, path, &String::from_utf8_lossy(&content)))
+        Ok(CidrTable::parse(
+            spec,
+            path,
+            &String::from_utf8_lossy(&content),
+        ))
     }
 
     pub(crate) fn parse(spec: &str, path: &str, content: &str) -> CidrTable {
@@ -93,7 +97,9 @@ impl CidrTable {
             }
         }
         for n in open_ifs {
-            warnings.push(format!("cidr map {path}, line {n}: IF has no matching ENDIF"));
+            warnings.push(format!(
+                "cidr map {path}, line {n}: IF has no matching ENDIF"
+            ));
         }
         CidrTable {
             name: spec.to_string(),
@@ -192,7 +198,11 @@ nothing
 
     #[test]
     fn nested_if_without_endif_warns() {
-        let t = CidrTable::parse("cidr:/m", "/m", "if 10.0.0.0/8\n10.0.0.1 OK\nendif\nendif\nif 1.0.0.0/8\n");
+        let t = CidrTable::parse(
+            "cidr:/m",
+            "/m",
+            "if 10.0.0.0/8\n10.0.0.1 OK\nendif\nendif\nif 1.0.0.0/8\n",
+        );
         assert_eq!(t.lookup("10.0.0.1").unwrap().as_deref(), Some("OK"));
         assert_eq!(
             t.warnings(),

@@ -71,26 +71,27 @@ pub(crate) fn parse_cidr(pattern: &str) -> Result<CidrPattern, String> {
         return Err("no pattern".to_string());
     }
     // Strip [] from [addr/len] or [addr]/len.
-    let (addr_text, mask_text): (String, Option<String>) = if let Some(inner) = rest.strip_prefix('[') {
-        let Some((inside, after)) = inner.split_once(']') else {
-            return Err(format!("missing ']' character after \"[{inner}\""));
-        };
-        if let Some(m) = after.strip_prefix('/') {
-            (inside.to_string(), Some(m.to_string()))
-        } else if !after.is_empty() {
-            return Err(format!("garbage after \"[{inside}]\""));
-        } else {
-            match inside.split_once('/') {
-                Some((a, m)) => (a.to_string(), Some(m.to_string())),
-                None => (inside.to_string(), None),
+    let (addr_text, mask_text): (String, Option<String>) =
+        if let Some(inner) = rest.strip_prefix('[') {
+            let Some((inside, after)) = inner.split_once(']') else {
+                return Err(format!("missing ']' character after \"[{inner}\""));
+            };
+            if let Some(m) = after.strip_prefix('/') {
+                (inside.to_string(), Some(m.to_string()))
+            } else if !after.is_empty() {
+                return Err(format!("garbage after \"[{inside}]\""));
+            } else {
+                match inside.split_once('/') {
+                    Some((a, m)) => (a.to_string(), Some(m.to_string())),
+                    None => (inside.to_string(), None),
+                }
             }
-        }
-    } else {
-        match rest.split_once('/') {
-            Some((a, m)) => (a.to_string(), Some(m.to_string())),
-            None => (rest.to_string(), None),
-        }
-    };
+        } else {
+            match rest.split_once('/') {
+                Some((a, m)) => (a.to_string(), Some(m.to_string())),
+                None => (rest.to_string(), None),
+            }
+        };
     match mask_text {
         Some(m) => {
             let v6 = addr_text.contains(':');

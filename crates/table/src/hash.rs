@@ -143,9 +143,9 @@ mod tests {
         fs::create_dir(&dbfile).unwrap();
         let err = t.lookup("example.com").unwrap_err();
         assert!(err.is_temporary(), "{err}");
-        assert!(err
-            .to_string()
-            .starts_with(&format!("{spec}: temporary lookup failure: read database {dbfile}: ")));
+        assert!(err.to_string().starts_with(&format!(
+            "{spec}: temporary lookup failure: read database {dbfile}: "
+        )));
 
         // Gone entirely: also temporary (it was there when opened).
         fs::remove_dir(&dbfile).unwrap();

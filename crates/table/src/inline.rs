@@ -68,7 +68,10 @@ mod tests {
     #[test]
     fn inline_errors() {
         let cases = [
-            ("inline:{a = b}", "inline:{a = b}: \"a\": missing '=' after attribute name"),
+            (
+                "inline:{a = b}",
+                "inline:{a = b}: \"a\": missing '=' after attribute name",
+            ),
             ("inline:{=b}", "inline:{=b}: \"=b\": missing attribute name"),
             ("inline:{a=b", "inline:{a=b: missing '}' in \"{a=b\""),
             ("inline:a=b", "inline:a=b: need \"{\" in \"inline:a=b\""),

@@ -55,14 +55,6 @@ impl MemoryTable {
         entries.sort_unstable();
         entries
     }
-
-    pub(crate) fn from_map(name: &str, map: HashMap<String, String>) -> MemoryTable {
-        MemoryTable {
-            name: name.to_string(),
-            map,
-            warnings: Vec::new(),
-        }
-    }
 }
 
 impl Table for MemoryTable {

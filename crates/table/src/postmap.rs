@@ -39,8 +39,8 @@ pub(crate) fn buildable(spec: &str) -> Result<(String, String), TableError> {
 
 /// Read a source file as text, with Postfix's error wording.
 pub(crate) fn read_source(spec: &str, name: &str) -> Result<String, TableError> {
-    let bytes =
-        fs::read(name).map_err(|e| TableError::config(spec, format!("open {name}: {}", io_text(&e))))?;
+    let bytes = fs::read(name)
+        .map_err(|e| TableError::config(spec, format!("open {name}: {}", io_text(&e))))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

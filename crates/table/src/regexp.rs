@@ -309,8 +309,8 @@ fn parse_match_rule(flavor: Flavor, text: &str) -> Result<(Op, bool), String> {
         (None, rest)
     };
     let result_text = rest.trim_matches(is_space);
-    let result =
-        Replacement::parse(result_text).map_err(|_| "bad replacement syntax: skipping this rule")?;
+    let result = Replacement::parse(result_text)
+        .map_err(|_| "bad replacement syntax: skipping this rule")?;
     if result.max_sub > 0 && !first_raw.positive {
         return Err(
             "$number found in negative match replacement text: skipping this rule".to_string(),
@@ -455,15 +455,31 @@ endif
         let text = "/(a)/ $2\n!/(a)/ $1\n/a/q x\n/unclosed x\nword x\n/(?<=a)b/ lookbehind\nendif\nif /a/\n/a/x ok\n";
         let t = RegexpTable::parse("regexp:/w", "/w", Flavor::Regexp, text);
         let w = t.warnings();
-        assert_eq!(w[0], "regexp map /w, line 1: out of range replacement index \"2\": skipping this rule");
+        assert_eq!(
+            w[0],
+            "regexp map /w, line 1: out of range replacement index \"2\": skipping this rule"
+        );
         assert_eq!(w[1], "regexp map /w, line 2: $number found in negative match replacement text: skipping this rule");
-        assert_eq!(w[2], "regexp map /w, line 3: unknown regexp option \"q\": skipping this rule");
-        assert_eq!(w[3], "regexp map /w, line 4: no closing regexp delimiter \"/\": skipping this rule");
+        assert_eq!(
+            w[2],
+            "regexp map /w, line 3: unknown regexp option \"q\": skipping this rule"
+        );
+        assert_eq!(
+            w[3],
+            "regexp map /w, line 4: no closing regexp delimiter \"/\": skipping this rule"
+        );
         assert_eq!(w[4], "regexp map /w, line 5: ignoring unrecognized request");
         assert!(w[5].starts_with("regexp map /w, line 6: "), "{}", w[5]);
         assert!(w[5].ends_with(": skipping this rule"), "{}", w[5]);
-        assert_eq!(w[6], "regexp map /w, line 7: ignoring ENDIF without matching IF");
-        assert!(w[7].starts_with("regexp map /w, line 9: POSIX basic"), "{}", w[7]);
+        assert_eq!(
+            w[6],
+            "regexp map /w, line 7: ignoring ENDIF without matching IF"
+        );
+        assert!(
+            w[7].starts_with("regexp map /w, line 9: POSIX basic"),
+            "{}",
+            w[7]
+        );
         assert_eq!(w[8], "regexp map /w, line 8: IF has no matching ENDIF");
         assert_eq!(w.len(), 9);
     }
@@ -488,7 +504,12 @@ endif
 
     #[test]
     fn regexp_dot_matches_newline_unless_m() {
-        let t = RegexpTable::parse("regexp:/n", "/n", Flavor::Regexp, "/^a.b$/ plain\n/^c$/m multi\n");
+        let t = RegexpTable::parse(
+            "regexp:/n",
+            "/n",
+            Flavor::Regexp,
+            "/^a.b$/ plain\n/^c$/m multi\n",
+        );
         assert_eq!(t.lookup("a\nb").unwrap().as_deref(), Some("plain"));
         assert_eq!(t.lookup("x\nc\ny").unwrap().as_deref(), Some("multi"));
     }

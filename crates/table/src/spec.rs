@@ -105,7 +105,11 @@ mod tests {
         ];
         for (spec, kind, name) in cases {
             let got = parse_spec(spec).unwrap();
-            assert_eq!((got.kind.as_str(), got.name.as_str()), (kind, name), "{spec}");
+            assert_eq!(
+                (got.kind.as_str(), got.name.as_str()),
+                (kind, name),
+                "{spec}"
+            );
         }
         let err = parse_spec("noform").unwrap_err();
         assert_eq!(

@@ -77,7 +77,10 @@ mod tests {
         .unwrap();
         let t = PasswdTable::with_path("unix:passwd.byname", path.clone());
         let cases = [
-            ("alice", Some("alice:x:1000:1000:Alice,,,:/home/alice:/bin/sh")),
+            (
+                "alice",
+                Some("alice:x:1000:1000:Alice,,,:/home/alice:/bin/sh"),
+            ),
             ("ROOT", Some("root:x:0:0:root:/root:/bin/bash")),
             ("bob", None),
             ("", None),

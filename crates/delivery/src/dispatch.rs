@@ -1,0 +1,273 @@
+//! The dispatcher the queue manager calls (Postfix qmgr's choice of
+//! delivery agent): each recipient is resolved by trivial-rewrite
+//! (`Rewriter::resolve`), `transport_maps` may override the transport and
+//! next hop, and the transport name picks the agent:
+//!
+//! | transport | result |
+//! |---|---|
+//! | `local` | local agent (mailbox, aliases) |
+//! | `virtual` | virtual mailbox agent |
+//! | `discard` | sent, `relay=none`, text = next hop or `discarded` |
+//! | `error` | bounced, `relay=none`, DSN from the text (default 5.0.0) |
+//! | `retry` | deferred, DSN from the text (default 4.0.0) |
+//! | `smtp`, `relay`, `lmtp` | deferred 4.3.0: outbound SMTP is not available yet |
+//! | other | deferred 4.3.0 `mail transport unavailable` |
+//!
+//! A resolver or `transport_maps` failure defers the recipient
+//! (`address resolver failure`); a bad address bounces (5.1.3). The message
+//! content is read once per call and shared by all local and virtual
+//! deliveries.
+
+use std::sync::Arc;
+
+use gatepost_queue::{DeliveryAgent, DeliveryOutcome, QueuedMessage};
+use gatepost_rewrite::{RewriteError, Rewriter};
+
+use crate::local::LocalAgent;
+use crate::maps::MapList;
+use crate::settings::Settings;
+use crate::transport;
+use crate::verdict::{dsn_split, Verdict};
+use crate::virtual_mailbox::VirtualAgent;
+use crate::MessageContent;
+
+/// The text for recipients that need the (future) SMTP client.
+pub(crate) const SMTP_UNAVAILABLE: &str =
+    "delivery temporarily suspended: outbound SMTP is not available yet";
+
+/// Where one recipient goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Route {
+    Local(String),
+    Virtual(String),
+    /// Decided without an agent: (verdict, agent name for the log line).
+    Final(Verdict, &'static str),
+}
+
+#[derive(Debug)]
+pub(crate) struct Dispatcher {
+    pub settings: Arc<Settings>,
+    pub rewriter: Arc<Rewriter>,
+    pub transport_maps: MapList,
+    pub local: LocalAgent,
+    pub virtual_agent: VirtualAgent,
+}
+
+impl Dispatcher {
+    pub fn route(&self, address: &str) -> Route {
+        let resolved = match self.rewriter.resolve(address) {
+            Ok(r) => r,
+            Err(RewriteError::Temporary(_)) => {
+                return Route::Final(
+                    Verdict::deferred("4.3.0", "address resolver failure"),
+                    "qmgr",
+                )
+            }
+            Err(RewriteError::BadAddress(_)) => {
+                return Route::Final(Verdict::bounced("5.1.3", "bad address syntax"), "qmgr")
+            }
+            Err(RewriteError::Config(why)) => {
+                gatepost_log::warning("qmgr", format!("address resolver: {why}"));
+                return Route::Final(
+                    Verdict::deferred("4.3.5", "mail system configuration error"),
+                    "qmgr",
+                );
+            }
+        };
+        let mut name = resolved.transport.clone();
+        let mut nexthop = Some(resolved.nexthop.clone()).filter(|n| !n.is_empty());
+        match transport::lookup(
+            &self.transport_maps,
+            &resolved.recipient,
+            &self.settings.recipient_delimiter,
+        ) {
+            Err(err) => {
+                gatepost_log::warning(
+                    "qmgr",
+                    format!(
+                        "transport_maps lookup problem for {}: {err}",
+                        resolved.recipient
+                    ),
+                );
+                return Route::Final(
+                    Verdict::deferred("4.3.0", "address resolver failure"),
+                    "qmgr",
+                );
+            }
+            Ok(Some(over)) => {
+                if let Some(t) = over.transport {
+                    if t != name {
+                        nexthop = None;
+                    }
+                    name = t;
+                }
+                if over.nexthop.is_some() {
+                    nexthop = over.nexthop;
+                }
+            }
+            Ok(None) => {}
+        }
+        select(&name, nexthop.as_deref(), resolved.recipient)
+    }
+
+    async fn load_content(msg: &QueuedMessage) -> Result<Arc<MessageContent>, String> {
+        let msg = msg.clone();
+        match tokio::task::spawn_blocking(move || msg.read_content()).await {
+            Ok(Ok(data)) => Ok(Arc::new(MessageContent::new(data))),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+}
+
+/// Pick the agent for a transport name.
+pub(crate) fn select(transport: &str, nexthop: Option<&str>, recipient: String) -> Route {
+    match transport {
+        "local" => Route::Local(recipient),
+        "virtual" => Route::Virtual(recipient),
+        "discard" => {
+            let (dsn, text) = dsn_split("2.0.0", nexthop.unwrap_or("discarded"));
+            let text = if text.is_empty() { "discarded" } else { text };
+            Route::Final(Verdict::sent(dsn, text), "discard")
+        }
+        "error" => {
+            let (dsn, text) = dsn_split("5.0.0", nexthop.unwrap_or(""));
+            let text = if text.is_empty() {
+                "delivery failed"
+            } else {
+                text
+            };
+            Route::Final(Verdict::bounced(dsn, text), "error")
+        }
+        "retry" => {
+            let (dsn, text) = dsn_split("4.0.0", nexthop.unwrap_or(""));
+            let text = if text.is_empty() {
+                "delivery temporarily suspended"
+            } else {
+                text
+            };
+            Route::Final(Verdict::deferred(dsn, text), "retry")
+        }
+        "smtp" | "relay" => Route::Final(Verdict::deferred("4.3.0", SMTP_UNAVAILABLE), "smtp"),
+        "lmtp" => Route::Final(Verdict::deferred("4.3.0", SMTP_UNAVAILABLE), "lmtp"),
+        _ => Route::Final(
+            Verdict::deferred("4.3.0", "mail transport unavailable"),
+            "qmgr",
+        ),
+    }
+}
+
+#[async_trait::async_trait]
+impl DeliveryAgent for Dispatcher {
+    async fn deliver(&self, msg: &QueuedMessage, recipients: &[usize]) -> Vec<DeliveryOutcome> {
+        let routes: Vec<(usize, Route)> = recipients
+            .iter()
+            .map(|&i| match msg.envelope.recipients.get(i) {
+                Some(r) => (i, self.route(&r.address)),
+                None => (
+                    i,
+                    Route::Final(
+                        Verdict::deferred("4.3.0", "no such recipient in queue file"),
+                        "qmgr",
+                    ),
+                ),
+            })
+            .collect();
+        let needs_content = routes
+            .iter()
+            .any(|(_, r)| matches!(r, Route::Local(_) | Route::Virtual(_)));
+        let content = if needs_content {
+            Some(Self::load_content(msg).await)
+        } else {
+            None
+        };
+        let mut outcomes = Vec::with_capacity(routes.len());
+        for (index, route) in routes {
+            let outcome = match (route, &content) {
+                (Route::Final(v, agent), _) => v.into_outcome(index, agent, "none"),
+                (Route::Local(addr), Some(Ok(c))) => self.local.deliver(msg, c, index, &addr).await,
+                (Route::Virtual(addr), Some(Ok(c))) => {
+                    self.virtual_agent.deliver(msg, c, index, &addr).await
+                }
+                (Route::Local(_), failed) | (Route::Virtual(_), failed) => {
+                    let why = match failed {
+                        Some(Err(e)) => e.clone(),
+                        _ => "content not loaded".to_string(),
+                    };
+                    Verdict::deferred("4.3.0", format!("error reading message: {why}"))
+                        .into_outcome(index, crate::local::AGENT, "none")
+                }
+            };
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatepost_queue::DeliveryStatus;
+
+    #[test]
+    fn transport_selection() {
+        let r = || "u@example.com".to_string();
+        let cases: Vec<(&str, Option<&str>, Route)> = vec![
+            ("local", None, Route::Local(r())),
+            ("virtual", None, Route::Virtual(r())),
+            (
+                "discard",
+                None,
+                Route::Final(Verdict::sent("2.0.0", "discarded"), "discard"),
+            ),
+            (
+                "discard",
+                Some("spam trap"),
+                Route::Final(Verdict::sent("2.0.0", "spam trap"), "discard"),
+            ),
+            (
+                "error",
+                Some("5.1.1 User unknown in virtual alias table"),
+                Route::Final(
+                    Verdict::bounced("5.1.1", "User unknown in virtual alias table"),
+                    "error",
+                ),
+            ),
+            (
+                "error",
+                Some("no relay in test"),
+                Route::Final(Verdict::bounced("5.0.0", "no relay in test"), "error"),
+            ),
+            (
+                "retry",
+                Some("4.7.1 later"),
+                Route::Final(Verdict::deferred("4.7.1", "later"), "retry"),
+            ),
+            (
+                "smtp",
+                Some("example.com"),
+                Route::Final(Verdict::deferred("4.3.0", SMTP_UNAVAILABLE), "smtp"),
+            ),
+            (
+                "relay",
+                None,
+                Route::Final(Verdict::deferred("4.3.0", SMTP_UNAVAILABLE), "smtp"),
+            ),
+            (
+                "dovecot",
+                None,
+                Route::Final(
+                    Verdict::deferred("4.3.0", "mail transport unavailable"),
+                    "qmgr",
+                ),
+            ),
+        ];
+        for (name, nexthop, want) in cases {
+            assert_eq!(select(name, nexthop, r()), want, "{name} {nexthop:?}");
+        }
+        let Route::Final(v, _) = select("smtp", None, r()) else {
+            panic!()
+        };
+        assert_eq!(v.status, DeliveryStatus::Deferred);
+    }
+}

@@ -1,0 +1,656 @@
+//! End-to-end tests of the queue: write path, group commit, the queue
+//! manager with a fake delivery agent (sent, deferred, bounced, expired),
+//! bounces, restart recovery, operator commands and log line shapes.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use gatepost_queue::*;
+
+fn log_path() -> &'static PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let p =
+            std::env::temp_dir().join(format!("gatepost-queue-test-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        gatepost_log::init(gatepost_log::LogTarget::File(&p), "mx.spec.test", "postfix").unwrap();
+        p
+    })
+}
+
+/// Log lines (message part, after `program[pid]: `) mentioning `needle`.
+fn log_lines(needle: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(log_path()).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.contains(needle))
+        .map(|l| match l.find("]: ") {
+            Some(p) => {
+                // `... postfix/PROGRAM[PID]: MSG` -> `PROGRAM: MSG`
+                let tag = l[..p].rsplit(' ').next().unwrap_or("");
+                let prog = tag.split('[').next().unwrap_or("");
+                let prog = prog.rsplit('/').next().unwrap_or(prog);
+                format!("{prog}: {}", &l[p + 3..])
+            }
+            None => l.to_string(),
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+struct Call {
+    id: QueueId,
+    sender: String,
+    recipients: Vec<String>,
+    content: Vec<u8>,
+}
+
+/// Behaviour by local part: `bad*` bounces, `later*` defers once then is
+/// sent, `never*` always defers, anything else is sent.
+#[derive(Default)]
+struct FakeAgent {
+    calls: Mutex<Vec<Call>>,
+    deferred_once: Mutex<HashSet<(String, usize)>>,
+}
+
+#[async_trait::async_trait]
+impl DeliveryAgent for FakeAgent {
+    async fn deliver(&self, msg: &QueuedMessage, recipients: &[usize]) -> Vec<DeliveryOutcome> {
+        self.calls.lock().unwrap().push(Call {
+            id: msg.id.clone(),
+            sender: msg.envelope.sender.clone(),
+            recipients: recipients
+                .iter()
+                .map(|i| msg.envelope.recipients[*i].address.clone())
+                .collect(),
+            content: msg.read_content().unwrap(),
+        });
+        recipients
+            .iter()
+            .map(|&i| {
+                let addr = &msg.envelope.recipients[i].address;
+                let first_try = self
+                    .deferred_once
+                    .lock()
+                    .unwrap()
+                    .insert((msg.id.0.clone(), i));
+                let (status, dsn, text) = if addr.starts_with("bad") {
+                    (DeliveryStatus::Bounced, "5.1.1", "unknown user: \"bad\"")
+                } else if addr.starts_with("never") || (addr.starts_with("later") && first_try) {
+                    (
+                        DeliveryStatus::Deferred,
+                        "4.4.1",
+                        "connect to 127.0.0.1[127.0.0.1]:9: Connection refused",
+                    )
+                } else {
+                    (DeliveryStatus::Sent, "2.0.0", "delivered to maildir")
+                };
+                let (agent, relay) = match status {
+                    DeliveryStatus::Sent => ("local", "local"),
+                    _ => ("smtp", "none"),
+                };
+                DeliveryOutcome {
+                    recipient: i,
+                    status,
+                    agent: agent.into(),
+                    relay: relay.into(),
+                    dsn: dsn.into(),
+                    text: text.into(),
+                }
+            })
+            .collect()
+    }
+}
+
+impl FakeAgent {
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+fn settings() -> QmgrSettings {
+    QmgrSettings {
+        myhostname: "mx.spec.test".into(),
+        myorigin: "spec.test".into(),
+        ..QmgrSettings::default()
+    }
+    .with_fast_retries(
+        Duration::from_millis(50),
+        Duration::from_millis(200),
+        Duration::from_millis(400),
+    )
+}
+
+fn envelope(sender: &str, rcpts: &[&str]) -> Envelope {
+    Envelope {
+        sender: sender.into(),
+        recipients: rcpts.iter().map(|r| EnvelopeRecipient::new(r)).collect(),
+        arrival: SystemTime::now(),
+        client: "localhost[127.0.0.1]".into(),
+        ret: None,
+        envid: None,
+    }
+}
+
+const BODY: &[u8] = b"Subject: test\nFrom: <s@ext.example>\n\nhello\n";
+
+async fn submit(queue: &Arc<Queue>, env: &Envelope) -> QueueId {
+    let mut w = queue.new_message().unwrap();
+    w.write_content(BODY).unwrap();
+    w.commit(env).await.unwrap()
+}
+
+/// Start a queue manager; returns the shutdown trigger and its join handle.
+fn start(
+    queue: &Arc<Queue>,
+    agent: &Arc<FakeAgent>,
+    s: QmgrSettings,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    log_path();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let agent: Arc<dyn DeliveryAgent> = agent.clone();
+    let h = tokio::spawn(run_qmgr(queue.clone(), agent, s, async move {
+        let _ = rx.await;
+    }));
+    (tx, h)
+}
+
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn files(root: &Path, q: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root.join(q))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn queue_empty(root: &Path) -> bool {
+    ["incoming", "active", "deferred"]
+        .iter()
+        .all(|q| files(root, q).is_empty())
+}
+
+#[tokio::test]
+async fn write_commit_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    for d in [
+        "maildrop", "incoming", "active", "deferred", "hold", "corrupt", "bounce", "defer",
+    ] {
+        assert!(dir.path().join(d).is_dir(), "{d}");
+    }
+    let mut w = queue.new_message().unwrap();
+    let id = w.id().clone();
+    assert!(QueueId::is_valid(id.as_str()), "{id}");
+    w.write_content(b"Subject: a\n\n").unwrap();
+    w.write_content(b"body\n").unwrap();
+    assert_eq!(w.content_size(), 17);
+    let mut env = envelope("s@ext.example", &["a@spec.test", "b@spec.test"]);
+    env.recipients[1].original = "alias@spec.test".into();
+    env.recipients[1].notify = Some("FAILURE".into());
+    env.ret = Some("HDRS".into());
+    assert_eq!(w.commit(&env).await.unwrap(), id);
+    assert!(files(dir.path(), "tmp").is_empty());
+    drop(queue);
+
+    let queue = Queue::open(dir.path()).unwrap();
+    assert_eq!(queue.find(&id), Some(QueueName::Incoming));
+    let list = queue.list().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].id, id);
+    assert_eq!(list[0].size, 17);
+    assert_eq!(list[0].sender, "s@ext.example");
+    assert_eq!(list[0].arrival, env.arrival);
+    assert_eq!(list[0].recipients.len(), 2);
+    let msg = QueuedMessage {
+        id: id.clone(),
+        envelope: env,
+        path: queue.path_of(QueueName::Incoming, &id),
+    };
+    assert_eq!(msg.read_content().unwrap(), b"Subject: a\n\nbody\n");
+}
+
+#[tokio::test]
+async fn abort_and_drop_remove_tmp_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let mut w = queue.new_message().unwrap();
+    w.write_content(b"x\n").unwrap();
+    assert_eq!(files(dir.path(), "tmp").len(), 1);
+    w.abort();
+    let w2 = queue.new_message().unwrap();
+    drop(w2);
+    assert!(files(dir.path(), "tmp").is_empty());
+    let w3 = queue.new_message().unwrap();
+    assert!(w3.commit(&envelope("a@b", &[])).await.is_err());
+    assert!(files(dir.path(), "tmp").is_empty() && files(dir.path(), "incoming").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_with_50_concurrent_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let queue = queue.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut w = queue.new_message().unwrap();
+            w.write_content(format!("Subject: {i}\n\n").as_bytes())
+                .unwrap();
+            w.commit(&envelope("s@x", &["r@y"])).await.unwrap()
+        }));
+    }
+    let mut ids = HashSet::new();
+    for t in tasks {
+        assert!(ids.insert(t.await.unwrap()));
+    }
+    assert_eq!(files(dir.path(), "incoming").len(), 50);
+    let fsyncs = queue.dir_fsync_count(QueueName::Incoming);
+    assert!((1..50).contains(&fsyncs), "directory fsyncs: {fsyncs}");
+}
+
+#[tokio::test]
+async fn delivered_message_is_removed_with_postfix_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let agent = Arc::new(FakeAgent::default());
+    let (stop, h) = start(&queue, &agent, settings());
+    let mut env = envelope("s@ext.example", &["ok1@spec.test", "ok2@spec.test"]);
+    env.recipients[0].original = "alias@valias.test".into();
+    let id = submit(&queue, &env).await;
+    wait_for("removal", || {
+        !log_lines(&format!("{id}: removed")).is_empty()
+    })
+    .await;
+    assert!(queue_empty(dir.path()));
+    let lines = log_lines(&format!("{id}:"));
+    assert_eq!(
+        lines[0],
+        format!(
+            "qmgr: {id}: from=<s@ext.example>, size={}, nrcpt=2 (queue active)",
+            BODY.len()
+        )
+    );
+    let sent: Vec<&String> = lines.iter().filter(|l| l.contains("status=sent")).collect();
+    assert_eq!(sent.len(), 2);
+    let prefix = format!(
+        "local: {id}: to=<ok1@spec.test>, orig_to=<alias@valias.test>, relay=local, delay="
+    );
+    assert!(sent[0].starts_with(&prefix), "{}", sent[0]);
+    assert!(sent[0].contains(", delays="), "{}", sent[0]);
+    assert!(
+        sent[0].ends_with(", dsn=2.0.0, status=sent (delivered to maildir)"),
+        "{}",
+        sent[0]
+    );
+    assert!(sent[1].starts_with(&format!(
+        "local: {id}: to=<ok2@spec.test>, relay=local, delay="
+    )));
+    assert_eq!(lines.last().unwrap(), &format!("qmgr: {id}: removed"));
+    assert_eq!(agent.calls().len(), 1);
+    assert_eq!(agent.calls()[0].content, BODY);
+    stop.send(()).unwrap();
+    h.await.unwrap();
+}
+
+#[tokio::test]
+async fn deferred_then_sent_with_backoff_mtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let agent = Arc::new(FakeAgent::default());
+    let s = settings().with_fast_retries(
+        Duration::from_millis(50),
+        Duration::from_millis(600),
+        Duration::from_millis(900),
+    );
+    let (stop, h) = start(&queue, &agent, s);
+    let id = submit(
+        &queue,
+        &envelope("s@ext.example", &["ok@spec.test", "later@far.example"]),
+    )
+    .await;
+    let deferred = dir.path().join("deferred").join(id.as_str());
+    wait_for("deferral", || deferred.exists()).await;
+    let seen = SystemTime::now();
+    // mtime = next retry time: minimal_backoff_time (600ms) after the attempt.
+    let mtime = std::fs::metadata(&deferred).unwrap().modified().unwrap();
+    assert!(
+        mtime > seen + Duration::from_millis(300),
+        "mtime not in the future"
+    );
+    let listing = queue.list().unwrap();
+    let e = listing.iter().find(|e| e.id == id).unwrap();
+    assert_eq!(e.queue, QueueName::Deferred);
+    assert_eq!(e.recipients.len(), 1);
+    assert_eq!(e.recipients[0].address, "later@far.example");
+    assert_eq!(
+        e.recipients[0].reason.as_deref(),
+        Some("connect to 127.0.0.1[127.0.0.1]:9: Connection refused")
+    );
+    assert_eq!(agent.calls().len(), 1);
+    wait_for("removal", || {
+        !log_lines(&format!("{id}: removed")).is_empty()
+    })
+    .await;
+    let calls = agent.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        calls[0].recipients,
+        vec!["ok@spec.test", "later@far.example"]
+    );
+    // Only the pending recipient is retried: "done" state is durable.
+    assert_eq!(calls[1].recipients, vec!["later@far.example"]);
+    let lines = log_lines(&format!("{id}:"));
+    assert!(lines.iter().any(|l| l.starts_with(&format!(
+        "smtp: {id}: to=<later@far.example>, relay=none, delay="
+    )) && l.ends_with(
+        "dsn=4.4.1, status=deferred (connect to 127.0.0.1[127.0.0.1]:9: Connection refused)"
+    )));
+    assert!(lines.iter().any(|l| l.ends_with("nrcpt=1 (queue active)")));
+    stop.send(()).unwrap();
+    h.await.unwrap();
+}
+
+#[tokio::test]
+async fn bounce_sends_dsn_to_sender_from_null_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let agent = Arc::new(FakeAgent::default());
+    let (stop, h) = start(&queue, &agent, settings());
+    let id = submit(
+        &queue,
+        &envelope("sender@ext.example", &["ok@spec.test", "bad@spec.test"]),
+    )
+    .await;
+    wait_for("bounce delivery", || {
+        agent.calls().iter().any(|c| c.sender.is_empty())
+    })
+    .await;
+    let lines = log_lines(&format!("{id}: sender non-delivery notification: "));
+    assert_eq!(lines.len(), 1);
+    let new_id = lines[0].rsplit(' ').next().unwrap().to_string();
+    assert!(lines[0].starts_with("bounce: "));
+    let dsn = agent
+        .calls()
+        .into_iter()
+        .find(|c| c.id.0 == new_id)
+        .unwrap();
+    assert_eq!(dsn.sender, "");
+    assert_eq!(dsn.recipients, vec!["sender@ext.example"]);
+    let text = String::from_utf8(dsn.content).unwrap();
+    for want in [
+        "From: Mail Delivery System <MAILER-DAEMON@spec.test>\n",
+        "Subject: Undelivered Mail Returned to Sender\n",
+        "To: sender@ext.example\n",
+        "\n<bad@spec.test>: unknown user: \"bad\"\n",
+        &format!("X-Postfix-Queue-ID: {id}\n"),
+        "Final-Recipient: rfc822; bad@spec.test\nOriginal-Recipient: rfc822;bad@spec.test\nAction: failed\nStatus: 5.1.1\n",
+        "Content-Type: message/rfc822\n\nSubject: test\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(!text.contains("ok@spec.test"));
+    wait_for("removal", || {
+        !log_lines(&format!("{id}: removed")).is_empty()
+    })
+    .await;
+    wait_for("dsn removal", || queue_empty(dir.path())).await;
+    let b = log_lines(&format!("{id}: to=<bad@spec.test>"));
+    assert!(b[0].starts_with(&format!(
+        "smtp: {id}: to=<bad@spec.test>, relay=none, delay="
+    )));
+    assert!(b[0].ends_with(", dsn=5.1.1, status=bounced (unknown user: \"bad\")"));
+    stop.send(()).unwrap();
+    h.await.unwrap();
+}
+
+#[tokio::test]
+async fn never_bounce_to_null_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let agent = Arc::new(FakeAgent::default());
+    let (stop, h) = start(&queue, &agent, settings());
+    // A bounce that bounces goes to postmaster as a double bounce.
+    let id = submit(&queue, &envelope("", &["bad@far.example"])).await;
+    wait_for("postmaster notice", || {
+        !log_lines(&format!("{id}: postmaster non-delivery notification: ")).is_empty()
+    })
+    .await;
+    wait_for("double bounce delivery", || {
+        agent
+            .calls()
+            .iter()
+            .any(|c| c.sender == "double-bounce@spec.test")
+    })
+    .await;
+    let calls = agent.calls();
+    let pm = calls
+        .iter()
+        .find(|c| c.sender == "double-bounce@spec.test")
+        .unwrap();
+    assert_eq!(pm.recipients, vec!["postmaster@spec.test"]);
+    let text = String::from_utf8(pm.content.clone()).unwrap();
+    assert!(text.contains("Subject: Postmaster Copy: Undelivered Mail\n"));
+    assert!(
+        calls.iter().all(|c| !(c.sender.is_empty() && c.id != id)),
+        "no DSN from <> for a <> message"
+    );
+
+    // A failed postmaster notice is discarded.
+    let id2 = submit(
+        &queue,
+        &envelope("double-bounce@spec.test", &["bad@far.example"]),
+    )
+    .await;
+    wait_for("discard", || {
+        !log_lines(&format!(
+            "{id2}: undeliverable postmaster notification discarded"
+        ))
+        .is_empty()
+    })
+    .await;
+    wait_for("removal", || {
+        !log_lines(&format!("{id2}: removed")).is_empty()
+    })
+    .await;
+    assert!(log_lines(&format!("{id2}: undeliverable"))[0].starts_with("bounce: warning: "));
+    assert!(log_lines(&format!("{id2}: sender non-delivery")).is_empty());
+    stop.send(()).unwrap();
+    h.await.unwrap();
+}
+
+#[tokio::test]
+async fn expiry_returns_message_to_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let agent = Arc::new(FakeAgent::default());
+    let mut s = settings();
+    s.maximal_queue_lifetime = Duration::ZERO; // one attempt only
+    let (stop, h) = start(&queue, &agent, s);
+    let id = submit(&queue, &envelope("s@ext.example", &["never@far.example"])).await;
+    wait_for("removal", || {
+        !log_lines(&format!("{id}: removed")).is_empty()
+    })
+    .await;
+    let lines = log_lines(&format!("{id}:"));
+    assert!(lines.contains(&format!(
+        "qmgr: {id}: from=<s@ext.example>, status=expired, returned to sender"
+    )));
+    wait_for("dsn", || agent.calls().iter().any(|c| c.sender.is_empty())).await;
+    let dsn = agent
+        .calls()
+        .into_iter()
+        .find(|c| c.sender.is_empty())
+        .unwrap();
+    let text = String::from_utf8(dsn.content).unwrap();
+    assert!(text.contains("Action: failed\nStatus: 4.4.1\n"), "{text}");
+    assert_eq!(agent.calls().iter().filter(|c| c.id == id).count(), 1);
+    stop.send(()).unwrap();
+    h.await.unwrap();
+}
+
+#[tokio::test]
+async fn soft_bounce_defers_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let agent = Arc::new(FakeAgent::default());
+    let mut s = settings();
+    s.soft_bounce = true;
+    let (stop, h) = start(&queue, &agent, s);
+    let id = submit(&queue, &envelope("s@ext.example", &["bad@spec.test"])).await;
+    wait_for("deferral", || {
+        dir.path().join("deferred").join(id.as_str()).exists()
+    })
+    .await;
+    let l = log_lines(&format!("{id}: to=<bad@spec.test>"));
+    assert!(
+        l[0].ends_with(", dsn=4.1.1, status=deferred (unknown user: \"bad\")"),
+        "{}",
+        l[0]
+    );
+    stop.send(()).unwrap();
+    h.await.unwrap();
+    assert!(agent.calls().iter().all(|c| !c.sender.is_empty()));
+}
+
+#[tokio::test]
+async fn restart_recovers_active_and_incoming() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let a = submit(&queue, &envelope("s@ext.example", &["ok@spec.test"])).await;
+    let b = submit(&queue, &envelope("s@ext.example", &["ok@spec.test"])).await;
+    // Simulate a crash while `a` was being delivered.
+    std::fs::rename(
+        dir.path().join("incoming").join(a.as_str()),
+        dir.path().join("active").join(a.as_str()),
+    )
+    .unwrap();
+    // And a corrupt file.
+    std::fs::write(dir.path().join("incoming").join("ABCDEF0"), b"garbage").unwrap();
+    drop(queue);
+    let queue = Queue::open(dir.path()).unwrap();
+    let agent = Arc::new(FakeAgent::default());
+    let (stop, h) = start(&queue, &agent, settings());
+    wait_for("both delivered", || {
+        !log_lines(&format!("{a}: removed")).is_empty()
+            && !log_lines(&format!("{b}: removed")).is_empty()
+    })
+    .await;
+    wait_for("corrupt moved", || {
+        files(dir.path(), "corrupt") == vec!["ABCDEF0".to_string()]
+    })
+    .await;
+    assert!(queue_empty(dir.path()));
+    assert!(!log_lines(
+        "saving corrupt file \"ABCDEF0\" from queue \"active\" to queue \"corrupt\""
+    )
+    .is_empty());
+    stop.send(()).unwrap();
+    h.await.unwrap();
+}
+
+#[tokio::test]
+async fn operator_commands_and_mailq() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    assert_eq!(
+        mailq_output(&queue.list().unwrap()),
+        "Mail queue is empty\n"
+    );
+    let a = submit(&queue, &envelope("s@ext.example", &["ok@spec.test"])).await;
+    let b = submit(&queue, &envelope("", &["ok@spec.test"])).await;
+    queue.hold(&a).unwrap();
+    assert_eq!(queue.find(&a), Some(QueueName::Hold));
+    let out = mailq_output(&queue.list().unwrap());
+    assert!(out.starts_with("-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n"));
+    assert!(
+        out.contains(&format!("{:<11} {:>7} ", format!("{a}!"), BODY.len())),
+        "{out}"
+    );
+    assert!(out.contains(" MAILER-DAEMON\n"));
+    assert!(out.ends_with("\n-- 0 Kbytes in 2 Requests.\n"), "{out}");
+    assert!(matches!(queue.release(&b), Err(QueueError::NoSuchId(_))));
+    queue.delete(&b).unwrap();
+    assert_eq!(queue.find(&b), None);
+    assert!(matches!(
+        queue.delete(&QueueId("../x".into())),
+        Err(QueueError::NoSuchId(_))
+    ));
+
+    // Held mail is never scheduled.
+    let agent = Arc::new(FakeAgent::default());
+    let (stop, h) = start(&queue, &agent, settings());
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(agent.calls().is_empty());
+    queue.release(&a).unwrap();
+    wait_for("delivery after release", || {
+        !log_lines(&format!("{a}: removed")).is_empty()
+    })
+    .await;
+    assert!(!log_lines(&format!("{a}: placed on hold")).is_empty());
+    assert!(!log_lines(&format!("{a}: released from hold")).is_empty());
+    assert!(!log_lines(&format!("{b}: removed")).is_empty());
+
+    // flush makes deferred mail due now.
+    let mut s = settings();
+    s.minimal_backoff_time = Duration::from_secs(3600);
+    s.maximal_backoff_time = Duration::from_secs(3600);
+    stop.send(()).unwrap();
+    h.await.unwrap();
+    let (stop, h) = start(&queue, &agent, s);
+    let c = submit(&queue, &envelope("s@ext.example", &["later@far.example"])).await;
+    wait_for("deferral", || queue.find(&c) == Some(QueueName::Deferred)).await;
+    assert_eq!(queue.flush().unwrap(), 1);
+    wait_for("delivery after flush", || {
+        !log_lines(&format!("{c}: removed")).is_empty()
+    })
+    .await;
+    // requeue of a held message puts it back in incoming.
+    let d = submit(&queue, &envelope("s@ext.example", &["never@far.example"])).await;
+    wait_for("deferral", || queue.find(&d) == Some(QueueName::Deferred)).await;
+    queue.hold(&d).unwrap();
+    queue.requeue(&d).unwrap();
+    wait_for("second attempt", || {
+        agent.calls().iter().filter(|x| x.id == d).count() == 2
+    })
+    .await;
+    stop.send(()).unwrap();
+    h.await.unwrap();
+}
+
+#[tokio::test]
+async fn concurrency_limit_still_drains_the_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(submit(&queue, &envelope("s@ext.example", &["ok@spec.test"])).await);
+    }
+    let agent = Arc::new(FakeAgent::default());
+    let mut s = settings();
+    s.max_concurrent_messages = 2;
+    s.queue_run_delay = Duration::from_secs(3600); // only kicks and completions
+    let (stop, h) = start(&queue, &agent, s);
+    wait_for("all delivered", || queue_empty(dir.path())).await;
+    for id in &ids {
+        assert_eq!(log_lines(&format!("{id}: removed")).len(), 1);
+    }
+    assert_eq!(agent.calls().len(), 10);
+    stop.send(()).unwrap();
+    h.await.unwrap();
+}
