@@ -37,7 +37,7 @@ use std::sync::Arc;
 use gatepost_config::Config;
 use gatepost_proto::Reply;
 use gatepost_rewrite::Rewriter;
-use gatepost_table::{DomainList, NetworkList, Table};
+use gatepost_table::{DomainList, NetworkList};
 
 pub use dns::{DnsChecks, DnsStatus, RblAnswer, SystemDns};
 pub use eval::Deferral;
@@ -45,7 +45,7 @@ pub use logline::format_event;
 pub use trace::render_trace;
 
 use lookup::{ConfigEnv, Env, Maps};
-use restriction::{has_required, Parser, RestrictionList, TableRef};
+use restriction::{has_required, Parser, RestrictionList, TableOpener, TableRef};
 use settings::{Params, Settings};
 
 #[derive(Debug, thiserror::Error)]
@@ -287,7 +287,7 @@ impl Policy {
     pub(crate) fn build(
         params: &dyn Params,
         env: Arc<dyn Env>,
-        open: &dyn Fn(&str) -> Result<Arc<dyn Table>, String>,
+        open: &TableOpener,
     ) -> Result<Policy, PolicyError> {
         let s = Settings::read(params)?;
         let mut warnings = Vec::new();

@@ -47,6 +47,9 @@ pub(crate) enum RhsTarget {
     Recipient,
 }
 
+/// Opens a `type:name` table spec (normally `gatepost_table::open_table`).
+pub(crate) type TableOpener = dyn Fn(&str) -> Result<Arc<dyn Table>, String>;
+
 /// A table named in a restriction list, opened at start-up.
 #[derive(Debug, Clone)]
 pub(crate) struct TableRef {
@@ -141,7 +144,7 @@ pub(crate) struct RestrictionList {
 /// Opens tables during parsing; caches by spec so each is opened once.
 pub(crate) struct Parser<'a> {
     pub classes: &'a HashSet<String>,
-    pub open: &'a dyn Fn(&str) -> Result<Arc<dyn Table>, String>,
+    pub open: &'a TableOpener,
     pub cache: HashMap<String, TableRef>,
 }
 

@@ -377,3 +377,24 @@ fn expansion_limit() {
         Err(RewriteError::Temporary(_))
     ));
 }
+
+#[test]
+fn postfix_defaults() {
+    let cfg = Config::parse_main_cf("", "main.cf").expect("main.cf");
+    let rw = Rewriter::from_config(&cfg).expect("rewriter");
+    let r = rw.resolve("postmaster").unwrap();
+    assert_eq!((r.class, r.transport.as_str()), (Local, "local"));
+    assert!(!r.routed);
+    let r = rw.resolve("u@[127.0.0.1]").unwrap();
+    assert_eq!(r.class, Local, "inet_interfaces = all includes loopback");
+    let r = rw.resolve("x@far.example").unwrap();
+    assert_eq!(
+        (r.class, r.transport.as_str(), r.nexthop.as_str()),
+        (Default, "smtp", "far.example")
+    );
+    assert_eq!(
+        rw.expand_virtual_aliases("x@far.example").unwrap(),
+        ["x@far.example"]
+    );
+    assert!(!rw.is_virtual_alias("x@far.example").unwrap());
+}

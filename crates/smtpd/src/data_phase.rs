@@ -166,6 +166,7 @@ impl Session {
             return Flow::Close;
         };
         let outcome = self.receive_content(&mut tx).await;
+        self.policy_state.reset_transaction();
         match outcome {
             Err(e) => {
                 let bytes = tx.writer.as_ref().map(|w| w.content_size()).unwrap_or(0);

@@ -102,6 +102,7 @@ impl Session {
         if let Some(tx) = self.tx.take() {
             tx.abort();
         }
+        self.policy_state.reset_transaction();
         let name: String = args
             .chars()
             .map(|c| if c.is_control() { '?' } else { c })
@@ -386,6 +387,7 @@ impl Session {
         if let Some(tx) = self.tx.take() {
             tx.abort();
         }
+        self.policy_state.reset_transaction();
         self.answer(Some(Verb::Rset), Reply::new(250, "2.0.0", "Ok")).await
     }
 

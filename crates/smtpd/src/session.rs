@@ -53,6 +53,8 @@ pub struct Session {
     pub(crate) bare_newline: BareNewlineMode,
     /// Name of the last command, for `lost connection after X`.
     pub(crate) state: String,
+    /// An access-table HANGUP: drop the connection without a reply.
+    pub(crate) hangup: bool,
 }
 
 impl Session {
@@ -79,6 +81,7 @@ impl Session {
             tx: None,
             bare_newline: settings.bare_newline,
             state: "CONNECT".into(),
+            hangup: false,
             ctx,
         }
     }
@@ -287,6 +290,9 @@ impl Session {
 
     /// The one path every reply takes.
     pub(crate) async fn reply(&mut self, mut reply: Reply) -> Flow {
+        if self.hangup {
+            return Flow::Close;
+        }
         if self.ctx.settings.soft_bounce {
             reply = reply.soft_bounced();
         }
@@ -351,14 +357,19 @@ impl Session {
     pub(crate) async fn check_with(&mut self, stage: Stage, facts: Facts) -> Verdict {
         let ctx = self.ctx.clone();
         let verdict = ctx.policy.check(stage, &facts, &mut self.policy_state).await;
+        if verdict.hangup {
+            self.hangup = true;
+        }
         self.log_events(stage.log_name(), &verdict, facts.recipient.as_deref());
         verdict
     }
 
     fn log_events(&self, stage: &str, verdict: &Verdict, recipient: Option<&str>) {
         for event in &verdict.events {
-            if event.action == "warning" {
+            if event.action == gatepost_policy::LogEvent::WARNING {
                 gatepost_log::warning("smtpd", &event.text);
+            } else if event.action == gatepost_policy::LogEvent::NOTE {
+                gatepost_log::info("smtpd", &event.text);
             } else {
                 self.log_action_to(&event.action, stage, &event.text, recipient);
             }
@@ -384,7 +395,6 @@ impl Session {
             },
             None => None,
         };
-        let proto = self.helo.as_ref().map(|_| self.protocol);
         ActionLine {
             queue_id: queue_id.as_deref(),
             action,
@@ -393,7 +403,7 @@ impl Session {
             text,
             from: from.as_deref(),
             to: to.as_deref(),
-            proto: Some(proto.unwrap_or(self.protocol)),
+            proto: Some(self.protocol),
             helo: self.helo.as_deref(),
         }
         .log();
