@@ -8,13 +8,15 @@
 //! Exit status mapping follows `sys_exits.h`: 0 is `delivered to command:
 //! CMD`; `EX_TEMPFAIL` (75) and `EX_OSERR` (71) defer; other codes bounce
 //! with `Command died with status N: "CMD". Command output: ...`. A signal
-//! defers; `command_time_limit` kills the command and bounces. When running
+//! defers; `command_time_limit` kills the command's process group and
+//! bounces. When running
 //! as root the command runs as `default_privs`. Output kept for the reason
 //! text is bounded (2048 bytes).
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::privs::Owner;
@@ -74,7 +76,10 @@ fn printable_output(raw: &[u8]) -> String {
     cleaned.trim().to_string()
 }
 
-fn spawn_reader<R: Read + Send + 'static>(mut source: R) -> std::thread::JoinHandle<Vec<u8>> {
+/// Collect up to `OUTPUT_LIMIT` bytes of a pipe in a thread; the result
+/// arrives on the channel at EOF.
+fn spawn_reader<R: Read + Send + 'static>(mut source: R) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut kept = Vec::new();
         let mut buf = [0u8; 4096];
@@ -85,8 +90,21 @@ fn spawn_reader<R: Read + Send + 'static>(mut source: R) -> std::thread::JoinHan
             let room = OUTPUT_LIMIT.saturating_sub(kept.len());
             kept.extend_from_slice(&buf[..n.min(room)]);
         }
-        kept
-    })
+        let _ = tx.send(kept);
+    });
+    rx
+}
+
+/// Kill the command's whole process group (it was started as a group
+/// leader), so that background children cannot hold the pipes open.
+fn kill_group(pid: u32) {
+    eprintln!("DEBUG kill {pid} {:?}", Command::new("ps").args(["-o","pid,pgid,cmd","-g",&pid.to_string()]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()));
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 enum Finish {
@@ -130,9 +148,10 @@ pub(crate) fn run(req: &CommandRequest<'_>, input: Vec<u8>) -> Verdict {
         }
     };
     let stdin = child.stdin.take();
-    let writer = std::thread::spawn(move || {
+    // Detached: a command may exit without reading everything, and a
+    // left-over child may keep the pipe open.
+    std::thread::spawn(move || {
         if let Some(mut pipe) = stdin {
-            // A command may exit without reading everything; that is fine.
             let _ = pipe.write_all(&input);
         }
     });
@@ -144,6 +163,7 @@ pub(crate) fn run(req: &CommandRequest<'_>, input: Vec<u8>) -> Verdict {
         match child.try_wait() {
             Ok(Some(status)) => break Ok(Finish::Exited(status)),
             Ok(None) if Instant::now() >= deadline => {
+                kill_group(child.id());
                 let _ = child.kill();
                 let _ = child.wait();
                 break Ok(Finish::TimedOut);
@@ -152,9 +172,15 @@ pub(crate) fn run(req: &CommandRequest<'_>, input: Vec<u8>) -> Verdict {
             Err(e) => break Err(e),
         }
     };
-    let _ = writer.join();
-    let mut output = out.and_then(|h| h.join().ok()).unwrap_or_default();
-    output.extend(err.and_then(|h| h.join().ok()).unwrap_or_default());
+    // Output normally ends with the command; do not wait long for pipes a
+    // background child still holds.
+    let grace = Duration::from_millis(500);
+    let collect = |rx: Option<mpsc::Receiver<Vec<u8>>>| {
+        rx.and_then(|r| r.recv_timeout(grace).ok())
+            .unwrap_or_default()
+    };
+    let mut output = collect(out);
+    output.extend(collect(err));
     let output = printable_output(&output);
     let with_output = |text: String| {
         if output.is_empty() {

@@ -29,9 +29,7 @@ use std::sync::Arc;
 use gatepost_config::Config;
 use gatepost_queue::{DeliveryAgent, Queue};
 use gatepost_rewrite::Rewriter;
-use gatepost_table::open_table;
-// TEMP until gatepost-table exports open_alias_table.
-use gatepost_table::open_table as open_alias_table;
+use gatepost_table::{open_alias_table, open_table};
 
 use crate::dispatch::Dispatcher;
 use crate::local::LocalAgent;

@@ -589,7 +589,7 @@ async fn build_agent_from_config() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
     let cfg = Config::parse_main_cf(
-        &format!("queue_directory = {d}/queue\nmail_spool_directory = {d}/mail/\nmydestination = localhost\nalias_maps =\n"),
+        &format!("queue_directory = {d}/queue\nmail_spool_directory = {d}/mail/\nmydestination = localhost\nalias_maps =\nlocal_recipient_maps =\n"),
         "main.cf",
     )
     .unwrap();

@@ -20,8 +20,7 @@ pub(crate) struct TransportOverride {
 pub(crate) fn lookup_keys(folded: &str, delimiter: &str) -> Vec<String> {
     let mut keys = vec![folded.to_string()];
     let (local, domain) = split_address(folded);
-    if let (_, Some(_)) = split_extension(local, delimiter) {
-        let (user, _) = split_extension(local, delimiter);
+    if let (user, Some(_)) = split_extension(local, delimiter) {
         keys.push(match domain {
             Some(d) => format!("{user}@{d}"),
             None => user.to_string(),

@@ -190,6 +190,11 @@ async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> String {
             }
             Step::Data => {
                 facts.recipient = None;
+                if facts.recipient_count == 0 {
+                    // smtpd answers this before any data restriction runs.
+                    out.push_str("DATA: 554 5.5.1 Error: no valid recipients\n");
+                    continue;
+                }
                 Stage::Data
             }
             Step::Eom => Stage::EndOfMessage,
@@ -215,7 +220,8 @@ async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> String {
             Some(reply) => reply.to_string(),
             None => "accept".to_string(),
         };
-        out.push_str(&format!("{} {}: {}\n", stage.log_name(), what, decision));
+        let subject = if what.is_empty() { String::new() } else { format!(" {what}") };
+        out.push_str(&format!("{}{}: {}\n", stage.log_name(), subject, decision));
         for event in &verdict.events {
             out.push_str(&format!("  log: {}: {}\n", event.action, event.text));
         }

@@ -56,7 +56,7 @@ fn happy_path_delivers_to_maildir_and_logs_like_postfix() {
         "postfix/smtpd[".to_string(),
         "connect from unknown[127.0.0.1]".to_string(),
         format!("{id}: client=unknown[127.0.0.1]"),
-        format!("postfix/cleanup["),
+        "postfix/cleanup[".to_string(),
         format!("{id}: message-id=<"),
         format!("{id}: from=<alice@example.org>, size="),
         ", nrcpt=1 (queue active)".to_string(),
@@ -167,7 +167,7 @@ fn message_over_size_limit_is_refused_after_reading_it() {
     c.command("EHLO c.example").unwrap();
     c.command("MAIL FROM:<a@example.org>").unwrap();
     c.command("RCPT TO:<bob@spec.test>").unwrap();
-    let body = "x".repeat(100).repeat(1) + "\n";
+    let body = "x".repeat(100) + "\n";
     let r = c.send_message(&body.repeat(40)).unwrap();
     assert_eq!(r.last_line(), "552 5.3.4 Error: message file too big");
     // The session goes on.

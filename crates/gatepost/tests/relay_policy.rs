@@ -1,0 +1,317 @@
+//! Golden sessions for the restriction engine (issue 3): the operator's
+//! anti-relay block taken verbatim, an internet-facing MX profile with
+//! access tables, the classic open-relay test battery, `smtpd_delay_reject`
+//! both ways, the null sender and postmaster, and the `NOQUEUE: reject:`
+//! log lines. Expectations come from postfix-compat §2-§5 (Postfix 3.7).
+//!
+//! Only names that never need a DNS query appear where DNS restrictions
+//! are configured (`localhost`, local domains), so these tests send no
+//! traffic off the loopback network.
+
+use std::time::Duration;
+
+use gatepost_testkit::{run_session, steps, TestServer};
+
+fn bin() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
+}
+
+/// The block from the operator's main.cf, verbatim.
+const OPERATOR_BLOCK: &str = "
+smtpd_client_restrictions = permit_mynetworks, reject
+smtpd_helo_restrictions = reject_unknown_helo_hostname
+smtpd_sender_restrictions = reject_unknown_sender_domain
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_data_restrictions = reject_unauth_pipelining
+relay_domains_reject_code = 550
+smtpd_helo_required = yes
+allow_untrusted_routing = no
+";
+
+const DOMAINS: &str = "
+relay_domains = relay.test
+virtual_alias_domains = valias.test
+virtual_alias_maps = inline:{ bob@valias.test=bob@spec.test }
+local_recipient_maps = inline:{ bob=1, root=1 }
+";
+
+type Case = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
+
+fn run_cases(srv: &TestServer, cases: Vec<Case>) {
+    let mut failures = Vec::new();
+    for (name, client, script) in cases {
+        if let Err(e) = run_session(srv, client, &steps(&script)) {
+            failures.push(format!("{name} (from {client}): {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}\n--- log ---\n{}", failures.join("\n"), srv.log());
+}
+
+const G: (&str, &str) = ("", "220 mx.spec.test ESMTP");
+
+#[test]
+fn operator_block_verbatim() {
+    let srv = TestServer::start(bin(), &format!("{DOMAINS}{OPERATOR_BLOCK}")).unwrap();
+    let cases: Vec<Case> = vec![
+        ("stranger is refused at RCPT, not before", "127.0.0.2", vec![
+            G,
+            ("EHLO localhost", "250 "),
+            ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+            ("RCPT TO:<x@far.example>", "554 5.7.1 <unknown[127.0.0.2]>: Client host rejected: Access denied"),
+            ("RCPT TO:<bob@spec.test>", "554 5.7.1 <unknown[127.0.0.2]>: Client host rejected: Access denied"),
+            ("DATA", "554 5.5.1 Error: no valid recipients"),
+        ]),
+        ("helo is required", "127.0.0.2", vec![
+            G,
+            ("MAIL FROM:<a@spec.test>", "503 5.5.1 Error: send HELO/EHLO first"),
+        ]),
+        ("bare postmaster skips every RCPT restriction", "127.0.0.2", vec![
+            G,
+            ("HELO localhost", "250 mx.spec.test"),
+            ("MAIL FROM:<>", "250 2.1.0 Ok"),
+            ("RCPT TO:<postmaster>", "250 2.1.5 Ok"),
+        ]),
+        ("local host relays", "127.0.0.1", vec![
+            G,
+            ("EHLO localhost", "250 "),
+            ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+            ("RCPT TO:<x@far.example>", "250 2.1.5 Ok"),
+            ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+            ("RSET", "250 2.0.0 Ok"),
+        ]),
+        ("local host: unknown local user is still refused", "127.0.0.1", vec![
+            G,
+            ("EHLO localhost", "250 "),
+            ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+            ("RCPT TO:<nosuch@spec.test>", "550 5.1.1 <nosuch@spec.test>: Recipient address rejected: User unknown in local recipient table"),
+        ]),
+    ];
+    run_cases(&srv, cases);
+    assert!(srv.wait_for_log(
+        "NOQUEUE: reject: RCPT from unknown[127.0.0.2]: 554 5.7.1 <unknown[127.0.0.2]>: Client host rejected: Access denied; from=<a@spec.test> to=<x@far.example> proto=ESMTP helo=<localhost>",
+        Duration::from_secs(2)
+    ), "{}", srv.log());
+}
+
+#[test]
+fn operator_block_catches_pipelining_spamware_at_data() {
+    // With Postfix 3.7's smtpd_forbid_unauth_pipelining = no, the data
+    // restriction is what stops a client that sends the message before 354.
+    let srv = TestServer::start(
+        bin(),
+        &format!("{DOMAINS}{OPERATOR_BLOCK}smtpd_forbid_unauth_pipelining = no\n"),
+    )
+    .unwrap();
+    let mut c = gatepost_testkit::Client::connect(srv.addr).unwrap();
+    c.read_reply().unwrap();
+    c.command("EHLO localhost").unwrap();
+    c.send_raw(b"MAIL FROM:<a@spec.test>\r\nRCPT TO:<bob@spec.test>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n")
+        .unwrap();
+    assert_eq!(c.read_reply().unwrap().last_line(), "250 2.1.0 Ok");
+    assert_eq!(c.read_reply().unwrap().last_line(), "250 2.1.5 Ok");
+    assert_eq!(
+        c.read_reply().unwrap().last_line(),
+        "503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining"
+    );
+    // The unsent content is then read as commands; a header line ends it.
+    assert_eq!(
+        c.read_reply().unwrap().last_line(),
+        "221 2.7.0 Error: I can break rules, too. Goodbye."
+    );
+    assert!(srv.wait_for_log("improper command pipelining after DATA from unknown[127.0.0.1]: Subject: x\\r\\n", Duration::from_secs(2)), "{}", srv.log());
+    assert!(srv.log().contains(": reject: DATA from unknown[127.0.0.1]: 503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining; from=<a@spec.test> to=<bob@spec.test> proto=ESMTP helo=<localhost>"), "{}", srv.log());
+}
+
+const MX_PROFILE: &str = "
+smtpd_client_restrictions = check_client_access inline:{ 127.0.0.3=REJECT }
+smtpd_helo_restrictions = reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname
+smtpd_sender_restrictions = reject_non_fqdn_sender, check_sender_access inline:{ badsender.test=REJECT, { spammer@x.test = 550 5.7.1 go away } }
+smtpd_recipient_restrictions = reject_non_fqdn_recipient, check_recipient_access inline:{ { tmp@spec.test = 451 4.7.1 try later }, { dir@spec.test = DEFER_IF_REJECT dir text } }, reject_unauth_destination
+";
+
+#[test]
+fn open_relay_battery_on_an_internet_mx() {
+    let srv = TestServer::start(bin(), &format!("{DOMAINS}{MX_PROFILE}")).unwrap();
+    let denied = |rcpt: &'static str, reply: &'static str| -> Case {
+        ("relay attempt", "127.0.0.2", vec![
+            G,
+            ("EHLO probe.example", "250 "),
+            ("MAIL FROM:<relaytest@probe.example>", "250 2.1.0 Ok"),
+            (rcpt, reply),
+        ])
+    };
+    let cases: Vec<Case> = vec![
+        // Default smtpd_relay_restrictions: defer_unauth_destination → 454.
+        denied("RCPT TO:<x@far.example>", "454 4.7.1 <x@far.example>: Relay access denied"),
+        denied("RCPT TO:<x@FAR.EXAMPLE.>", "454 4.7.1 <x@FAR.EXAMPLE.>: Relay access denied"),
+        denied("RCPT TO:<u@[10.9.9.9]>", "454 4.7.1 <u@[10.9.9.9]>: Relay access denied"),
+        denied("RCPT TO:<u%far.example@spec.test>", "454 4.7.1 <u%far.example@spec.test>: Relay access denied"),
+        denied("RCPT TO:<u@far.example@spec.test>", "454 4.7.1 <u@far.example@spec.test>: Relay access denied"),
+        // The reply shows the internal form (as Postfix does); the log the quoted one.
+        denied("RCPT TO:<\"u@far.example\"@spec.test>", "454 4.7.1 <u@far.example@spec.test>: Relay access denied"),
+        denied("RCPT TO:<far.example!u@spec.test>", "454 4.7.1 <far.example!u@spec.test>: Relay access denied"),
+        denied("RCPT TO:<@spec.test:u@far.example>", "454 4.7.1 <u@far.example>: Relay access denied"),
+        denied("RCPT TO:<u@far.example@relay.test>", "454 4.7.1 <u@far.example@relay.test>: Relay access denied"),
+        denied("RCPT TO:<u%far.example@relay.test>", "454 4.7.1 <u%far.example@relay.test>: Relay access denied"),
+        denied("RCPT TO:<far.example!u@relay.test>", "454 4.7.1 <far.example!u@relay.test>: Relay access denied"),
+        denied("RCPT TO:<postmaster@far.example>", "454 4.7.1 <postmaster@far.example>: Relay access denied"),
+        denied("RCPT TO:<u@1.2.3.4>", "501 5.1.3 Bad recipient address syntax"),
+        denied("RCPT TO:<u@[127.0.0.1]>", "550 5.1.1 <u@[127.0.0.1]>: Recipient address rejected: User unknown in local recipient table"),
+        denied("RCPT TO:<zed@valias.test>", "550 5.1.1 <zed@valias.test>: Recipient address rejected: User unknown in virtual alias table"),
+        denied("RCPT TO:<nosuch@spec.test>", "550 5.1.1 <nosuch@spec.test>: Recipient address rejected: User unknown in local recipient table"),
+        denied("RCPT TO:<nofqdn>", "504 5.5.2 <nofqdn>: Recipient address rejected: need fully-qualified address"),
+        // What an MX must accept.
+        denied("RCPT TO:<u@relay.test>", "250 2.1.5 Ok"),
+        denied("RCPT TO:<u@sub.relay.test>", "250 2.1.5 Ok"),
+        denied("RCPT TO:<bob@valias.test>", "250 2.1.5 Ok"),
+        denied("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+        denied("RCPT TO:<Postmaster@spec.test>", "250 2.1.5 Ok"),
+        denied("RCPT TO:<postmaster>", "250 2.1.5 Ok"),
+        // Access-table results.
+        denied("RCPT TO:<tmp@spec.test>", "451 4.7.1 <tmp@spec.test>: Recipient address rejected: try later"),
+        ("null sender", "127.0.0.2", vec![
+            G,
+            ("EHLO probe.example", "250 "),
+            ("MAIL FROM:<>", "250 2.1.0 Ok"),
+            ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+            ("RCPT TO:<x@far.example>", "454 4.7.1 <x@far.example>: Relay access denied"),
+        ]),
+        // The relay list permits mynetworks, but a permit ends only its own
+        // list: this recipient list has no permit_mynetworks, so its
+        // reject_unauth_destination refuses even the local host (§2.2).
+        ("a permit in the relay list does not skip the recipient list", "127.0.0.1", vec![
+            G,
+            ("EHLO probe.example", "250 "),
+            ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+            ("RCPT TO:<x@far.example>", "554 5.7.1 <x@far.example>: Relay access denied"),
+            ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+        ]),
+        ("client access table", "127.0.0.3", vec![
+            G,
+            ("EHLO probe.example", "250 "),
+            ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+            ("RCPT TO:<bob@spec.test>", "554 5.7.1 <unknown[127.0.0.3]>: Client host rejected: Access denied"),
+        ]),
+        ("sender access table", "127.0.0.2", vec![
+            G,
+            ("EHLO probe.example", "250 "),
+            ("MAIL FROM:<a@badsender.test>", "250 2.1.0 Ok"),
+            ("RCPT TO:<bob@spec.test>", "554 5.7.1 <a@badsender.test>: Sender address rejected: Access denied"),
+            ("RSET", "250 2.0.0 Ok"),
+            ("MAIL FROM:<spammer@x.test>", "250 2.1.0 Ok"),
+            ("RCPT TO:<bob@spec.test>", "550 5.7.1 <spammer@x.test>: Sender address rejected: go away"),
+            ("RSET", "250 2.0.0 Ok"),
+            ("MAIL FROM:<nodomain>", "250 2.1.0 Ok"),
+            ("RCPT TO:<bob@spec.test>", "504 5.5.2 <nodomain>: Sender address rejected: need fully-qualified address"),
+        ]),
+        ("invalid helo", "127.0.0.2", vec![
+            G,
+            ("HELO bad_name!", "250 mx.spec.test"),
+            ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+            ("RCPT TO:<bob@spec.test>", "501 5.5.2 <bad_name!>: Helo command rejected: Invalid name"),
+        ]),
+        ("non-fqdn helo", "127.0.0.2", vec![
+            G,
+            ("HELO nodot", "250 mx.spec.test"),
+            ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+            ("RCPT TO:<bob@spec.test>", "504 5.5.2 <nodot>: Helo command rejected: need fully-qualified hostname"),
+        ]),
+        ("defer_if_reject turns the unlisted 550 into 450", "127.0.0.2", vec![
+            G,
+            ("EHLO probe.example", "250 "),
+            ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+            ("RCPT TO:<dir@spec.test>", "450 4.7.1 <dir@spec.test>: Recipient address rejected: dir text"),
+        ]),
+    ];
+    run_cases(&srv, cases);
+    let log = srv.log();
+    for needle in [
+        "NOQUEUE: reject: RCPT from unknown[127.0.0.2]: 454 4.7.1 <x@far.example>: Relay access denied; from=<relaytest@probe.example> to=<x@far.example> proto=ESMTP helo=<probe.example>",
+        "to=<\"u@far.example\"@spec.test>",
+        "warning: Illegal address syntax from unknown[127.0.0.2] in RCPT command: <u@1.2.3.4>",
+    ] {
+        assert!(log.contains(needle), "log lacks {needle:?}:\n{log}");
+    }
+}
+
+#[test]
+fn operator_block_with_relay_restrictions_emptied_gives_550() {
+    // relay_domains_reject_code = 550 applies to reject_unauth_destination;
+    // with smtpd_relay_restrictions emptied, it is the deciding restriction.
+    let srv = TestServer::start(
+        bin(),
+        &format!("{DOMAINS}{OPERATOR_BLOCK}smtpd_client_restrictions =\nsmtpd_relay_restrictions =\n"),
+    )
+    .unwrap();
+    run_cases(&srv, vec![("relay refused with 550", "127.0.0.2", vec![
+        G,
+        ("EHLO localhost", "250 "),
+        ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+        ("RCPT TO:<x@far.example>", "550 5.7.1 <x@far.example>: Relay access denied"),
+        ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+    ])]);
+}
+
+#[test]
+fn delay_reject_no_rejects_at_each_stage() {
+    let srv = TestServer::start(bin(), &format!("{DOMAINS}{MX_PROFILE}smtpd_delay_reject = no\n")).unwrap();
+    let cases: Vec<Case> = vec![
+        ("client rejected instead of the greeting", "127.0.0.3", vec![
+            ("", "554 5.7.1 <unknown[127.0.0.3]>: Client host rejected: Access denied"),
+            ("EHLO probe.example", "503 5.7.0 Error: access denied for unknown[127.0.0.3]"),
+            ("MAIL FROM:<a@spec.test>", "503 5.7.0 Error: access denied for unknown[127.0.0.3]"),
+            ("QUIT", "221 2.0.0 Bye"),
+        ]),
+        ("helo rejected at HELO", "127.0.0.2", vec![
+            G,
+            ("HELO bad_name!", "501 5.5.2 <bad_name!>: Helo command rejected: Invalid name"),
+        ]),
+        ("sender rejected at MAIL", "127.0.0.2", vec![
+            G,
+            ("EHLO probe.example", "250 "),
+            ("MAIL FROM:<a@badsender.test>", "554 5.7.1 <a@badsender.test>: Sender address rejected: Access denied"),
+            ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+        ]),
+    ];
+    run_cases(&srv, cases);
+    assert!(srv.log().contains("NOQUEUE: reject: CONNECT from unknown[127.0.0.3]: 554 5.7.1 <unknown[127.0.0.3]>: Client host rejected: Access denied; proto=SMTP"), "{}", srv.log());
+    assert!(srv.log().contains("NOQUEUE: reject: HELO from unknown[127.0.0.2]: 501 5.5.2 <bad_name!>: Helo command rejected: Invalid name; proto=SMTP helo=<bad_name!>"), "{}", srv.log());
+}
+
+#[test]
+fn policy_test_names_the_deciding_restriction_and_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let main_cf = format!("myhostname = mx.spec.test\nmydestination = $myhostname, localhost, spec.test\nmynetworks = 127.0.0.1/32\n{OPERATOR_BLOCK}");
+    std::fs::write(dir.path().join("main.cf"), &main_cf).unwrap();
+    let out = std::process::Command::new(bin())
+        .arg("-c")
+        .arg(dir.path())
+        .args(["policy-test", "--client", "192.0.2.9", "--helo", "localhost", "--sender", "a@spec.test", "--recipient", "x@far.example"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("RCPT <x@far.example>: 554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Access denied"),
+        "{text}"
+    );
+    // smtpd_client_restrictions is on line 5 of that main.cf (after a blank line).
+    let decided: Vec<&str> = text.lines().filter(|l| l.contains("<== decision")).collect();
+    assert!(
+        decided
+            .iter()
+            .any(|l| l.contains("smtpd_client_restrictions") && l.contains("main.cf:5)") && l.contains(": reject =>")),
+        "{text}"
+    );
+    assert!(text.contains("DATA: 554 5.5.1 Error: no valid recipients"), "{text}");
+
+    let out = std::process::Command::new(bin())
+        .arg("-c")
+        .arg(dir.path())
+        .args(["policy-test", "--client", "127.0.0.1", "--helo", "localhost", "--sender", "a@spec.test", "--recipient", "x@far.example"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("RCPT <x@far.example>: accept"), "{text}");
+    assert!(text.contains("permit_mynetworks"), "{text}");
+}
