@@ -98,7 +98,6 @@ fn spawn_reader<R: Read + Send + 'static>(mut source: R) -> mpsc::Receiver<Vec<u
 /// Kill the command's whole process group (it was started as a group
 /// leader), so that background children cannot hold the pipes open.
 fn kill_group(pid: u32) {
-    eprintln!("DEBUG kill {pid} {:?}", Command::new("ps").args(["-o","pid,pgid,cmd","-g",&pid.to_string()]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()));
     let _ = Command::new("kill")
         .args(["-KILL", "--", &format!("-{pid}")])
         .stdin(Stdio::null())
@@ -135,6 +134,7 @@ pub(crate) fn run(req: &CommandRequest<'_>, input: Vec<u8>) -> Verdict {
     if let Some(owner) = req.run_as {
         cmd.uid(owner.uid).gid(owner.gid);
     }
+    cmd.process_group(0);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
