@@ -14,11 +14,11 @@ SESSIONS=${2:-20}
 SIZE=${3:-2000}
 
 command -v smtp-source >/dev/null || { echo "smtp-source not found (apt-get install postfix)" >&2; exit 1; }
-cargo build --release -q -p gatepost
+cargo build --release -q -p gatepost || exit 1
 BIN=target/release/gatepost
 
 WORK=$(mktemp -d)
-trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; cp "$WORK/maillog" /tmp/bench-maillog 2>/dev/null || true; rm -rf "$WORK"' EXIT
 cat > "$WORK/main.cf" <<CF
 myhostname = mx.bench.test
 mydestination = \$myhostname, localhost, bench.test
@@ -53,4 +53,4 @@ for _ in $(seq 300); do
 done
 DEND=$(date +%s.%N)
 printf 'delivered %d messages to the Maildir, %.2f s after the start\n' "$(ls "$WORK/mail/rcpt/new" | wc -l)" "$(echo "$DEND - $START" | bc -l)"
-echo "directory fsyncs and queue state are in $WORK/maillog (removed on exit)"
+echo "server log copied to /tmp/bench-maillog (e.g. for pflogsumm)"

@@ -917,6 +917,18 @@ pub static REGISTRY: &[ParamSpec] = &[
         doc: "Parallel local deliveries per recipient.",
     },
     ParamSpec {
+        name: "default_destination_recipient_limit",
+        default: DefaultValue::Text("50"),
+        kind: Kind::Int,
+        doc: "Default maximal recipients per delivery request.",
+    },
+    ParamSpec {
+        name: "local_destination_recipient_limit",
+        default: DefaultValue::Text("1"),
+        kind: Kind::Int,
+        doc: "Maximal recipients per local delivery request.",
+    },
+    ParamSpec {
         name: "local_header_rewrite_clients",
         default: DefaultValue::Text("permit_inet_interfaces"),
         kind: Kind::List,

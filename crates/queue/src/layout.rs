@@ -63,6 +63,9 @@ impl std::fmt::Display for QueueName {
 /// Directory for files being written (never scanned by the queue manager).
 pub(crate) const TMP_DIR: &str = "tmp";
 
+/// Directory holding the queue manager's wakeup socket (`public/qmgr`).
+pub(crate) const PUBLIC_DIR: &str = "public";
+
 /// Log directories kept for Postfix layout compatibility.
 pub(crate) const LOG_DIRS: [&str; 2] = ["bounce", "defer"];
 

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 
 use crate::error::{blocking, QueueError};
 use crate::group_sync::GroupSync;
-use crate::layout::{queue_dir, queue_path, QueueName, LOG_DIRS, TMP_DIR};
+use crate::layout::{queue_dir, queue_path, QueueName, LOG_DIRS, PUBLIC_DIR, TMP_DIR};
 use crate::queue_id::QueueId;
 use crate::writer::MessageWriter;
 
@@ -40,6 +40,7 @@ impl Queue {
         let mut dirs: Vec<PathBuf> = QueueName::ALL.iter().map(|q| queue_dir(root, *q)).collect();
         dirs.extend(LOG_DIRS.iter().map(|d| root.join(d)));
         dirs.push(root.join(TMP_DIR));
+        dirs.push(root.join(PUBLIC_DIR));
         for dir in &dirs {
             builder.create(dir).map_err(|e| QueueError::io(dir, e))?;
         }

@@ -1,0 +1,130 @@
+//! Resolver settings from `main.cf` (gatepost-only parameters):
+//! `dns_nameservers` (list of `ip`, `ip:port` or `[ipv6]:port`; empty =
+//! the name servers of `/etc/resolv.conf`, and `/etc/hosts` is consulted
+//! first for A/AAAA/PTR like the system resolver's `files` source),
+//! `dns_query_timeout` (per query and server) and `dns_query_attempts`
+//! (rounds over all servers). A lookup therefore never takes longer than
+//! timeout × attempts × servers.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use gatepost_config::Config;
+
+/// Default per-query timeout (`dns_query_timeout`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default number of rounds over the servers (`dns_query_attempts`).
+pub const DEFAULT_ATTEMPTS: u32 = 2;
+/// At most this many name servers are used (as `MAXNS` in libresolv).
+pub const MAX_NAMESERVERS: usize = 3;
+
+/// Where and how to ask.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResolverSettings {
+    /// Explicit servers; empty means "read /etc/resolv.conf".
+    pub nameservers: Vec<SocketAddr>,
+    pub timeout: Duration,
+    pub attempts: u32,
+    /// Answer A/AAAA/PTR from `/etc/hosts` before asking DNS (only with
+    /// the system configuration).
+    pub use_hosts_file: bool,
+}
+
+impl Default for ResolverSettings {
+    fn default() -> Self {
+        ResolverSettings {
+            nameservers: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            attempts: DEFAULT_ATTEMPTS,
+            use_hosts_file: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("dns_nameservers: bad name server address \"{0}\": need ip or ip:port")]
+    BadServer(String),
+}
+
+/// Parse one `dns_nameservers` item.
+pub fn parse_server(item: &str) -> Result<SocketAddr, SettingsError> {
+    let bad = || SettingsError::BadServer(item.to_string());
+    if let Ok(ip) = item.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    if let Some(inner) = item.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        return inner
+            .parse::<IpAddr>()
+            .map(|ip| SocketAddr::new(ip, 53))
+            .map_err(|_| bad());
+    }
+    item.parse::<SocketAddr>().map_err(|_| bad())
+}
+
+impl ResolverSettings {
+    /// Read the settings; a bad server address is an error (the caller
+    /// logs it and the resolver then fails every lookup, like Postfix's
+    /// "Name service initialization failure").
+    pub fn from_config(cfg: &Config) -> Result<ResolverSettings, SettingsError> {
+        let nameservers = cfg
+            .get_list("dns_nameservers")
+            .iter()
+            .map(|s| parse_server(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let timeout = match cfg.get_time("dns_query_timeout") {
+            d if d.is_zero() => DEFAULT_TIMEOUT,
+            d => d,
+        };
+        let attempts = u32::try_from(cfg.get_int("dns_query_attempts"))
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_ATTEMPTS)
+            .min(5);
+        Ok(ResolverSettings {
+            use_hosts_file: nameservers.is_empty(),
+            nameservers,
+            timeout,
+            attempts,
+        })
+    }
+}
+
+/// The name servers of the system configuration (`/etc/resolv.conf`).
+pub fn system_nameservers() -> Result<Vec<SocketAddr>, String> {
+    let (config, _opts) =
+        hickory_resolver::system_conf::read_system_conf().map_err(|e| e.to_string())?;
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for ns in config.name_servers() {
+        if !out.contains(&ns.socket_addr) {
+            out.push(ns.socket_addr);
+        }
+    }
+    out.truncate(MAX_NAMESERVERS);
+    if out.is_empty() {
+        return Err("no name servers in /etc/resolv.conf".to_string());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_items() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("127.0.0.1", Some("127.0.0.1:53")),
+            ("127.0.0.1:5353", Some("127.0.0.1:5353")),
+            ("::1", Some("[::1]:53")),
+            ("[::1]", Some("[::1]:53")),
+            ("[::1]:5353", Some("[::1]:5353")),
+            ("localhost", None),
+            ("127.0.0.1:x", None),
+        ];
+        for (item, want) in cases {
+            let got = parse_server(item).ok().map(|s| s.to_string());
+            assert_eq!(got.as_deref(), *want, "{item}");
+        }
+    }
+}
