@@ -31,6 +31,9 @@ pub struct ServerContext {
     pub queue: Arc<Queue>,
     pub rewriter: Arc<Rewriter>,
     pub bare_newline_exclusions: NetworkList,
+    /// Clients exempt from the per-client connection limit
+    /// (`smtpd_client_event_limit_exceptions`, default `$mynetworks`).
+    pub connection_limit_exceptions: NetworkList,
     /// Clients in `local_header_rewrite_clients` get missing headers added;
     /// we honour its default `permit_inet_interfaces` (client address is one
     /// of ours) and `always_add_missing_headers`.
@@ -47,6 +50,7 @@ impl ServerContext {
     ) -> Result<ServerContext, ContextError> {
         let policy = Policy::from_config(cfg, rewriter.clone())?;
         let exclusions = NetworkList::parse(&cfg.get_list("smtpd_forbid_bare_newline_exclusions"), true)?;
+        let limit_exceptions = NetworkList::parse(&cfg.get_list("smtpd_client_event_limit_exceptions"), true)?;
         Ok(ServerContext {
             service: service.to_string(),
             settings: SmtpdSettings::from_config(cfg),
@@ -54,6 +58,7 @@ impl ServerContext {
             queue,
             rewriter,
             bare_newline_exclusions: exclusions,
+            connection_limit_exceptions: limit_exceptions,
             always_add_missing_headers: cfg.get_bool("always_add_missing_headers"),
             connections: Mutex::new(HashMap::new()),
         })

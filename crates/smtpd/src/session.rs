@@ -124,7 +124,13 @@ impl Session {
 
     async fn greet(&mut self, count: usize) -> Flow {
         let limit = self.ctx.settings.client_connection_count_limit;
-        if limit > 0 && count > limit && !self.is_own_address() {
+        let exempt = matches!(
+            self.ctx
+                .connection_limit_exceptions
+                .matches(&self.client_name, self.client_addr),
+            Ok(true)
+        );
+        if limit > 0 && count > limit && !exempt {
             gatepost_log::warning(
                 "smtpd",
                 format!(
@@ -407,10 +413,6 @@ impl Session {
             helo: self.helo.as_deref(),
         }
         .log();
-    }
-
-    fn is_own_address(&self) -> bool {
-        self.client_addr == self.server_addr
     }
 }
 

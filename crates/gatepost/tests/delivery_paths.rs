@@ -1,0 +1,117 @@
+//! End-to-end delivery paths of the foundation issue: virtual aliases
+//! (recursive, expanded at cleanup with `orig_to=` logged), the
+//! `recipient_delimiter`, `alias_maps` in aliases(5) format, the `discard`
+//! and `error` transports (a bounce DSN back to a local sender), plus the
+//! per-client connection limit and `smtpd_timeout`.
+
+use std::time::Duration;
+
+use gatepost_testkit::{Client, TestServer};
+
+fn bin() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
+}
+
+fn send(srv: &TestServer, from: &str, rcpts: &[&str], subject: &str) -> String {
+    let mut c = Client::connect(srv.addr).unwrap();
+    c.read_reply().unwrap();
+    c.command("EHLO localhost").unwrap();
+    assert_eq!(c.command(&format!("MAIL FROM:<{from}>")).unwrap().code, 250);
+    for r in rcpts {
+        let reply = c.command(&format!("RCPT TO:<{r}>")).unwrap();
+        assert_eq!(reply.code, 250, "{r}: {reply:?}");
+    }
+    let r = c.send_message(&format!("Subject: {subject}\n\nbody")).unwrap();
+    assert!(r.last_line().starts_with("250 2.0.0 Ok: queued as"), "{r:?}");
+    c.command("QUIT").unwrap();
+    r.last_line().rsplit(' ').next().unwrap().to_string()
+}
+
+#[test]
+fn virtual_aliases_delimiter_and_aliases_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let aliases = dir.path().join("aliases");
+    std::fs::write(&aliases, "# local aliases\nteam: carol, dave\npostmaster: root\n").unwrap();
+    let extra = format!(
+        "virtual_alias_maps = inline:{{ info@spec.test=sales@spec.test, sales@spec.test=bob@spec.test }}\n\
+         recipient_delimiter = +\n\
+         alias_maps = texthash:{}\n",
+        aliases.display()
+    );
+    let srv = TestServer::start(bin(), &extra).unwrap();
+    let id = send(&srv, "alice@example.org", &["info@spec.test"], "via virtual");
+    let mail = srv.wait_for_mail("bob", 1, Duration::from_secs(5));
+    assert_eq!(mail.len(), 1, "{}", srv.log());
+    assert!(srv.wait_for_log(
+        &format!("{id}: to=<bob@spec.test>, orig_to=<info@spec.test>, relay=local"),
+        Duration::from_secs(5)
+    ), "{}", srv.log());
+
+    send(&srv, "alice@example.org", &["bob+lists@spec.test"], "with extension");
+    assert_eq!(srv.wait_for_mail("bob", 2, Duration::from_secs(5)).len(), 2, "{}", srv.log());
+
+    send(&srv, "alice@example.org", &["team@spec.test"], "to the team");
+    assert_eq!(srv.wait_for_mail("carol", 1, Duration::from_secs(5)).len(), 1, "{}", srv.log());
+    assert_eq!(srv.wait_for_mail("dave", 1, Duration::from_secs(5)).len(), 1, "{}", srv.log());
+}
+
+#[test]
+fn discard_and_error_transports() {
+    let extra = "relay_domains = void.test, bounce.test\n\
+                 transport_maps = inline:{ void.test=discard:, { bounce.test = error:5.1.1 mailbox disabled } }\n";
+    let srv = TestServer::start(bin(), extra).unwrap();
+    let id = send(&srv, "alice@spec.test", &["x@void.test"], "to the void");
+    assert!(srv.wait_for_log(&format!("{id}: to=<x@void.test>, relay=none"), Duration::from_secs(5)), "{}", srv.log());
+    assert!(srv.log().contains("status=sent (discarded)"), "{}", srv.log());
+
+    let id = send(&srv, "alice@spec.test", &["y@bounce.test"], "will bounce");
+    assert!(srv.wait_for_log(&format!("{id}: to=<y@bounce.test>"), Duration::from_secs(5)));
+    assert!(srv.log().contains("dsn=5.1.1, status=bounced (mailbox disabled)"), "{}", srv.log());
+    assert!(srv.wait_for_log(&format!("{id}: sender non-delivery notification:"), Duration::from_secs(5)));
+    let dsn = srv.wait_for_mail("alice", 1, Duration::from_secs(5));
+    assert_eq!(dsn.len(), 1, "{}", srv.log());
+    let text = &dsn[0];
+    for needle in [
+        "Subject: Undelivered Mail Returned to Sender",
+        "Content-Type: multipart/report; report-type=delivery-status;",
+        "Final-Recipient: rfc822; y@bounce.test",
+        "Action: failed",
+        "Status: 5.1.1",
+        "Subject: will bounce",
+    ] {
+        assert!(text.contains(needle), "DSN lacks {needle:?}:\n{text}");
+    }
+    assert!(text.contains("Return-Path: <>"), "bounce must come from the null sender:\n{text}");
+}
+
+#[test]
+fn per_client_connection_limit() {
+    let srv = TestServer::start(bin(), "smtpd_client_connection_count_limit = 2").unwrap();
+    let mut a = Client::connect_from("127.0.0.2", srv.addr).unwrap();
+    let mut b = Client::connect_from("127.0.0.2", srv.addr).unwrap();
+    assert_eq!(a.read_reply().unwrap().code, 220);
+    assert_eq!(b.read_reply().unwrap().code, 220);
+    let mut c = Client::connect_from("127.0.0.2", srv.addr).unwrap();
+    assert_eq!(
+        c.read_reply().unwrap().last_line(),
+        "421 4.7.0 mx.spec.test Error: too many connections from 127.0.0.2"
+    );
+    // mynetworks clients are exempt (smtpd_client_event_limit_exceptions).
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut l = Client::connect_from("127.0.0.1", srv.addr).unwrap();
+        assert_eq!(l.read_reply().unwrap().code, 220);
+        clients.push(l);
+    }
+}
+
+#[test]
+fn idle_client_times_out() {
+    let srv = TestServer::start(bin(), "smtpd_timeout = 1s").unwrap();
+    let mut c = Client::connect(srv.addr).unwrap();
+    c.read_reply().unwrap();
+    c.command("EHLO localhost").unwrap();
+    let r = c.read_reply().unwrap();
+    assert_eq!(r.last_line(), "421 4.4.2 mx.spec.test Error: timeout exceeded");
+    assert!(srv.wait_for_log("timeout after EHLO from unknown[127.0.0.1]", Duration::from_secs(2)));
+}
