@@ -1,0 +1,75 @@
+//! `gatepost postmap` like Postfix's: builds `FILE.db` from an access file,
+//! answers `-q KEY` (exit 1 when not found), is never rebuilt behind the
+//! operator's back, and the compiled table works in a restriction.
+
+use std::process::Command;
+
+use gatepost_testkit::{run_session, steps, TestServer};
+
+fn bin() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
+}
+
+fn postmap(args: &[&str]) -> (String, i32) {
+    let (stdout, _, code) = postmap_full(args);
+    (stdout, code)
+}
+
+fn postmap_full(args: &[&str]) -> (String, String, i32) {
+    let out = Command::new(bin()).arg("postmap").args(args).output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn build_query_and_use_a_hash_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let access = dir.path().join("sender_access");
+    std::fs::write(
+        &access,
+        "# senders we refuse\nbadsender.test   REJECT\nSpammer@x.test   550 5.7.1 go away\nfriend@x.test    OK\n",
+    )
+    .unwrap();
+    let spec = format!("hash:{}", access.display());
+
+    // Not built yet: a lookup is a fatal error (as in Postfix, exit 1 with
+    // a message), not a silent "not found".
+    let (_, err, code) = postmap_full(&["-q", "badsender.test", &spec]);
+    assert_eq!(code, 1);
+    assert!(err.contains("sender_access.db: No such file or directory"), "{err}");
+
+    assert_eq!(postmap(&[&spec]).1, 0);
+    assert!(dir.path().join("sender_access.db").exists());
+    assert_eq!(postmap(&["-q", "badsender.test", &spec]), ("REJECT\n".into(), 0));
+    // Keys are case-folded, as postmap does by default.
+    assert_eq!(postmap(&["-q", "spammer@x.test", &spec]), ("550 5.7.1 go away\n".into(), 0));
+    assert_eq!(postmap(&["-q", "nobody@x.test", &spec]).1, 1);
+
+    // Editing the source does not change the table until postmap runs.
+    std::fs::write(&access, "badsender.test OK\n").unwrap();
+    assert_eq!(postmap(&["-q", "badsender.test", &spec]).0, "REJECT\n");
+    std::fs::write(
+        &access,
+        "badsender.test   REJECT\nspammer@x.test   550 5.7.1 go away\n",
+    )
+    .unwrap();
+    assert_eq!(postmap(&[&spec]).1, 0);
+
+    let srv = TestServer::start(bin(), &format!("smtpd_sender_restrictions = check_sender_access {spec}\n")).unwrap();
+    run_session(&srv, "127.0.0.2", &steps(&[
+        ("", "220 "),
+        ("EHLO probe.example", "250 "),
+        ("MAIL FROM:<a@badsender.test>", "250 2.1.0 Ok"),
+        ("RCPT TO:<bob@spec.test>", "554 5.7.1 <a@badsender.test>: Sender address rejected: Access denied"),
+        ("RSET", "250 2.0.0 Ok"),
+        ("MAIL FROM:<spammer@x.test>", "250 2.1.0 Ok"),
+        ("RCPT TO:<bob@spec.test>", "550 5.7.1 <spammer@x.test>: Sender address rejected: go away"),
+        ("RSET", "250 2.0.0 Ok"),
+        ("MAIL FROM:<ok@x.test>", "250 2.1.0 Ok"),
+        ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+    ]))
+    .unwrap();
+}
