@@ -138,13 +138,9 @@ impl Session {
         }
         match &self.tx {
             None => return self.answer(verb, Reply::new(503, "5.5.1", "Error: need RCPT command")).await,
+            // Postfix answers this whether or not RCPT was tried.
             Some(tx) if tx.recipients.is_empty() => {
-                let reply = if tx.rcpt_attempts > 0 {
-                    Reply::new(554, "5.5.1", "Error: no valid recipients")
-                } else {
-                    Reply::new(503, "5.5.1", "Error: need RCPT command")
-                };
-                return self.answer(verb, reply).await;
+                return self.answer(verb, Reply::new(554, "5.5.1", "Error: no valid recipients")).await;
             }
             Some(_) => {}
         }

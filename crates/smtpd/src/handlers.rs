@@ -161,7 +161,8 @@ impl Session {
                 return self.answer(verb, Reply::new(501, "5.5.4", "Syntax: MAIL FROM:<address>")).await
             }
             Err(PathError::BadAddress) => {
-                return self.answer(verb, Reply::new(501, "5.1.7", "Bad sender address syntax")).await
+                self.warn_illegal_syntax("MAIL", raw_path(args, "FROM:"));
+                return self.answer(verb, Reply::new(501, "5.1.7", "Bad sender address syntax")).await;
             }
         };
         let mut tx = Transaction::new(path.address.clone());
@@ -225,21 +226,27 @@ impl Session {
         self.answer(verb, Reply::new(250, "2.1.0", "Ok")).await
     }
 
+    /// `warning: Illegal address syntax from client in CMD command: <addr>`.
+    fn warn_illegal_syntax(&self, cmd: &str, raw: &str) {
+        let raw = raw.trim_start_matches('<').trim_end_matches('>');
+        gatepost_log::warning(
+            "smtpd",
+            format!(
+                "Illegal address syntax from {} in {} command: <{}>",
+                self.client_label,
+                cmd,
+                gatepost_log::sanitize(raw)
+            ),
+        );
+    }
+
     /// `501` for addresses the resolver refuses (e.g. `u@1.2.3.4`), with
     /// Postfix's `Illegal address syntax` warning.
     fn address_syntax_check(&self, addr: &str, cmd: &str, dsn: &str, text: &str) -> Option<Reply> {
         match self.ctx.rewriter.resolve(addr) {
             Ok(_) => None,
             Err(RewriteError::BadAddress(_)) => {
-                gatepost_log::warning(
-                    "smtpd",
-                    format!(
-                        "Illegal address syntax from {} in {} command: <{}>",
-                        self.client_label,
-                        cmd,
-                        gatepost_log::sanitize(addr)
-                    ),
-                );
+                self.warn_illegal_syntax(cmd, addr);
                 Some(Reply::new(501, dsn, text))
             }
             Err(RewriteError::Temporary(_)) => {
@@ -291,7 +298,8 @@ impl Session {
         let path = match parse_path(args, "TO:", self.ctx.settings.strict_rfc821) {
             Ok(p) if !p.address.is_empty() => p,
             Ok(_) | Err(PathError::BadAddress) => {
-                return self.answer(verb, Reply::new(501, "5.1.3", "Bad recipient address syntax")).await
+                self.warn_illegal_syntax("RCPT", raw_path(args, "TO:"));
+                return self.answer(verb, Reply::new(501, "5.1.3", "Bad recipient address syntax")).await;
             }
             Err(PathError::Syntax) => {
                 return self.answer(verb, Reply::new(501, "5.5.4", "Syntax: RCPT TO:<address>")).await
@@ -304,6 +312,13 @@ impl Session {
             match name.as_str() {
                 "NOTIFY" if valid_notify(value_str) => notify = Some(value_str.to_ascii_uppercase()),
                 "NOTIFY" => {
+                    gatepost_log::warning(
+                        "smtpd",
+                        format!(
+                            "unknown DSN NOTIFY command value \"{v}\" in \"{v}\"",
+                            v = gatepost_log::sanitize(value_str)
+                        ),
+                    );
                     let reply = Reply::new(501, "5.5.4", "Error: Bad NOTIFY parameter syntax");
                     return self.answer(verb, reply).await;
                 }
@@ -441,4 +456,18 @@ fn valid_notify(value: &str) -> bool {
                 .iter()
                 .any(|k| k.eq_ignore_ascii_case(w))
         })
+}
+
+/// The path text after `FROM:` / `TO:` up to the first parameter, for log
+/// lines about malformed addresses.
+fn raw_path<'a>(args: &'a str, keyword: &str) -> &'a str {
+    let rest = match args.get(..keyword.len()) {
+        Some(head) if head.eq_ignore_ascii_case(keyword) => &args[keyword.len()..],
+        _ => args,
+    };
+    let rest = rest.trim_start();
+    match rest.find('>') {
+        Some(end) if rest.starts_with('<') => &rest[..=end],
+        _ => rest.split_whitespace().next().unwrap_or(""),
+    }
 }

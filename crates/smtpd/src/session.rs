@@ -209,9 +209,10 @@ impl Session {
                 continue;
             }
             let cmd = Command::parse(&line.bytes);
+            // Postfix names an unrecognised command UNKNOWN in its log lines.
             let name = match cmd.verb {
                 Some(v) => v.upper_name().to_string(),
-                None => cmd.word.to_ascii_uppercase(),
+                None => "UNKNOWN".to_string(),
             };
             if !self.improper_pipelining && self.stream.input_pending() {
                 let must_wait = self.protocol != "ESMTP" || cmd.verb.map(Verb::ends_pipeline_group).unwrap_or(true);

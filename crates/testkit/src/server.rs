@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 /// The base main.cf every test server uses; tests append their own lines.
+/// DNS goes to a dead loopback port unless a test points `dns_nameservers`
+/// at its own test DNS server, so no test ever queries a real name server.
 pub fn base_main_cf(dir: &Path) -> String {
     let d = dir.display();
     format!(
@@ -27,6 +29,7 @@ pub fn base_main_cf(dir: &Path) -> String {
          mynetworks = 127.0.0.1/32\n\
          inet_interfaces = 127.0.0.1\n\
          smtpd_peername_lookup = no\n\
+         dns_nameservers = 127.0.0.1:1\n\
          smtpd_error_sleep_time = 0\n\
          queue_run_delay = 1s\n\
          minimal_backoff_time = 1s\n\
