@@ -145,10 +145,14 @@ fn bind_addresses(cfg: &Config, host: Option<&str>, port: u16) -> Result<Vec<Soc
     Ok(out)
 }
 
+/// An absolute form of `path` for the start-up message (it may not exist yet).
 fn display_path(path: &std::path::Path) -> String {
-    match std::fs::canonicalize(path) {
-        Ok(p) => p.display().to_string(),
-        Err(_) => path.display().to_string(),
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p.display().to_string();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => cwd.join(path.strip_prefix(".").unwrap_or(path)).display().to_string(),
+        _ => path.display().to_string(),
     }
 }
 
