@@ -60,7 +60,9 @@ pub fn parse_path(args: &str, keyword: &str, strict_rfc821: bool) -> Result<Path
             return Err(PathError::BadAddress);
         }
         match word.split_once('=') {
-            Some((name, value)) => params.push((name.to_ascii_uppercase(), Some(value.to_string()))),
+            Some((name, value)) => {
+                params.push((name.to_ascii_uppercase(), Some(value.to_string())))
+            }
             None => params.push((word.to_ascii_uppercase(), None)),
         }
     }
@@ -189,7 +191,10 @@ mod tests {
             ("FROM:a@b.example", "a@b.example"),
             ("FROM:<>", ""),
             ("FROM:<@r1,@r2:u@d.example>", "u@d.example"),
-            ("FROM:<\"u@far.example\"@spec.test>", "u@far.example@spec.test"),
+            (
+                "FROM:<\"u@far.example\"@spec.test>",
+                "u@far.example@spec.test",
+            ),
             ("FROM:<u%far.example@spec.test>", "u%far.example@spec.test"),
             ("FROM:<postmaster>", "postmaster"),
         ];
@@ -213,8 +218,16 @@ mod tests {
 
     #[test]
     fn parameters() {
-        let p = parse_path("TO:<a@b> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@b", "TO:", false).unwrap();
-        assert_eq!(p.params[0], ("NOTIFY".to_string(), Some("SUCCESS,FAILURE".to_string())));
+        let p = parse_path(
+            "TO:<a@b> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@b",
+            "TO:",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            p.params[0],
+            ("NOTIFY".to_string(), Some("SUCCESS,FAILURE".to_string()))
+        );
         assert_eq!(p.params[1].0, "ORCPT");
         let p = parse_path("FROM:<a@b> SIZE=100 BODY=8BITMIME SMTPUTF8", "FROM:", false).unwrap();
         assert_eq!(p.params.len(), 3);

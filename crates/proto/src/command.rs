@@ -193,9 +193,7 @@ impl Command {
 /// `Word:` where Word is a run of header-name characters.
 fn is_header_name(word: &str) -> bool {
     match word.strip_suffix(':') {
-        Some(name) => {
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-        }
+        Some(name) => !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':'),
         None => false,
     }
 }

@@ -118,7 +118,11 @@ impl DataReader {
                 self.prev_crlf = !bare;
                 continue;
             }
-            let line = if was_continuation { line } else { self.unstuff(line) };
+            let line = if was_continuation {
+                line
+            } else {
+                self.unstuff(line)
+            };
             self.size += line.len() as u64 + 2;
             out.push(DataEvent::Line {
                 bytes: line,

@@ -25,13 +25,24 @@ impl CommandLine {
     }
 }
 
-/// Incremental line splitter.
+/// Incremental line splitter. Input is processed lazily, up to and
+/// including the next LF, so bytes after a complete line stay raw (the DATA
+/// framer and the pipelining check see them as sent).
 #[derive(Debug)]
 pub struct LineReader {
     limit: usize,
+    /// Raw input not yet processed.
     buf: Vec<u8>,
-    /// Bytes of the current line dropped because it exceeded the limit.
-    dropped: usize,
+    /// The current line so far (at most `limit` bytes, CRs that turned out
+    /// not to be trailing included).
+    line: Vec<u8>,
+    /// Length of the current line so far, dropped bytes included, trailing
+    /// CRs excluded.
+    line_len: usize,
+    /// CRs seen at the current end of the line: trailing if an LF follows.
+    pending_crs: usize,
+    /// Some byte of the current line was processed.
+    in_line: bool,
 }
 
 impl LineReader {
@@ -39,30 +50,39 @@ impl LineReader {
         LineReader {
             limit: limit.max(1),
             buf: Vec::new(),
-            dropped: 0,
+            line: Vec::new(),
+            line_len: 0,
+            pending_crs: 0,
+            in_line: false,
         }
     }
 
-    /// Bytes buffered but not yet returned as a line.
-    pub fn pending(&self) -> &[u8] {
-        &self.buf
+    /// Bytes received but not yet returned as a line (a partial line's
+    /// kept bytes, then the raw rest).
+    pub fn pending(&self) -> Vec<u8> {
+        let mut out = self.line.clone();
+        out.extend(std::iter::repeat_n(b'\r', self.pending_crs.min(self.limit)));
+        out.extend_from_slice(&self.buf);
+        out
     }
 
     /// Whether input is waiting beyond the lines already returned.
     pub fn has_pending(&self) -> bool {
-        !self.buf.is_empty()
+        self.in_line || !self.buf.is_empty()
     }
 
-    /// Take all buffered input (used when switching to DATA or TLS).
+    /// Take all buffered input (used when switching to DATA).
     pub fn take_pending(&mut self) -> Vec<u8> {
-        self.dropped = 0;
-        std::mem::take(&mut self.buf)
+        let out = self.pending();
+        self.buf.clear();
+        self.reset_line();
+        out
     }
 
     /// Throw away buffered input (STARTTLS: defeats command injection).
     pub fn discard_pending(&mut self) {
         self.buf.clear();
-        self.dropped = 0;
+        self.reset_line();
     }
 
     /// Add bytes from the socket.
@@ -70,31 +90,49 @@ impl LineReader {
         self.buf.extend_from_slice(data);
     }
 
+    fn reset_line(&mut self) {
+        self.line.clear();
+        self.line_len = 0;
+        self.pending_crs = 0;
+        self.in_line = false;
+    }
+
+    fn push(&mut self, b: u8) {
+        if self.line.len() < self.limit {
+            self.line.push(b);
+        }
+        self.line_len += 1;
+    }
+
     /// Return the next complete line, if any.
     pub fn next_line(&mut self) -> Option<CommandLine> {
-        let Some(pos) = self.buf.iter().position(|&b| b == b'\n') else {
-            if self.buf.len() > self.limit {
-                // Keep the first `limit` bytes; drop the rest of this line.
-                self.dropped += self.buf.len() - self.limit;
-                self.buf.truncate(self.limit);
+        let mut done = None;
+        let mut consumed = 0;
+        for i in 0..self.buf.len() {
+            let b = self.buf[i];
+            consumed = i + 1;
+            self.in_line = true;
+            match b {
+                b'\n' => {
+                    done = Some(CommandLine {
+                        bytes: std::mem::take(&mut self.line),
+                        original_len: self.line_len,
+                        bare_lf: self.pending_crs == 0,
+                    });
+                    self.reset_line();
+                    break;
+                }
+                b'\r' => self.pending_crs += 1,
+                _ => {
+                    for _ in 0..std::mem::take(&mut self.pending_crs) {
+                        self.push(b'\r');
+                    }
+                    self.push(b);
+                }
             }
-            return None;
-        };
-        let mut line: Vec<u8> = self.buf.drain(..=pos).collect();
-        line.pop(); // the LF
-        let mut bare_lf = true;
-        while line.last() == Some(&b'\r') {
-            line.pop();
-            bare_lf = false;
         }
-        let original_len = line.len() + self.dropped;
-        self.dropped = 0;
-        line.truncate(self.limit);
-        Some(CommandLine {
-            original_len: original_len.max(line.len()),
-            bytes: line,
-            bare_lf,
-        })
+        self.buf.drain(..consumed);
+        done
     }
 }
 
