@@ -7,6 +7,9 @@
 //! `smtpd_forbid_bare_newline = normalize` and
 //! `smtpd_forbid_unauth_pipelining = yes` (the 3.9 defaults).
 //!
+//! A few parameters are gatepost extensions (their doc starts with
+//! `gatepost-only: `), e.g. `dns_nameservers`.
+//!
 //! Also owns the list of every Postfix 3.7 parameter name
 //! (`postfix_parameters.txt`, from `postconf -d`), used to tell a Postfix
 //! parameter that gatepost does not implement from a user-defined macro.
@@ -1079,6 +1082,48 @@ pub static REGISTRY: &[ParamSpec] = &[
         doc: "SMTP client timeout for the QUIT reply.",
     },
     ParamSpec {
+        name: "smtp_bind_address",
+        default: DefaultValue::Text(""),
+        kind: Kind::Str,
+        doc: "Local IPv4 address for outbound SMTP connections.",
+    },
+    ParamSpec {
+        name: "smtp_bind_address6",
+        default: DefaultValue::Text(""),
+        kind: Kind::Str,
+        doc: "Local IPv6 address for outbound SMTP connections.",
+    },
+    ParamSpec {
+        name: "smtp_tcp_port",
+        default: DefaultValue::Text("smtp"),
+        kind: Kind::Str,
+        doc: "Default TCP port (number or service) of the SMTP client.",
+    },
+    ParamSpec {
+        name: "smtp_mx_address_limit",
+        default: DefaultValue::Text("5"),
+        kind: Kind::Int,
+        doc: "Most MX addresses the SMTP client tries per destination (0 = no limit).",
+    },
+    ParamSpec {
+        name: "smtp_mx_session_limit",
+        default: DefaultValue::Text("2"),
+        kind: Kind::Int,
+        doc: "Most SMTP sessions per destination in one delivery (0 = no limit).",
+    },
+    ParamSpec {
+        name: "smtp_randomize_addresses",
+        default: DefaultValue::Text("yes"),
+        kind: Kind::Bool,
+        doc: "Randomize the order of equal-preference MX host addresses.",
+    },
+    ParamSpec {
+        name: "ignore_mx_lookup_error",
+        default: DefaultValue::Text("no"),
+        kind: Kind::Bool,
+        doc: "Fall back to A/AAAA lookups when an MX lookup fails.",
+    },
+    ParamSpec {
         name: "reject_code",
         default: DefaultValue::Text("554"),
         kind: Kind::Int,
@@ -1107,6 +1152,24 @@ pub static REGISTRY: &[ParamSpec] = &[
         default: DefaultValue::Text("554"),
         kind: Kind::Int,
         doc: "Reply code for reject_unauth_destination.",
+    },
+    ParamSpec {
+        name: "dns_nameservers",
+        default: DefaultValue::Text(""),
+        kind: Kind::List,
+        doc: "gatepost-only: DNS servers to ask (ip, ip:port or [ipv6]:port); empty = those of /etc/resolv.conf; /etc/hosts is consulted first for A/AAAA/PTR.",
+    },
+    ParamSpec {
+        name: "dns_query_timeout",
+        default: DefaultValue::Text("5s"),
+        kind: Kind::Time('s'),
+        doc: "gatepost-only: time to wait for one DNS server's reply to one query.",
+    },
+    ParamSpec {
+        name: "dns_query_attempts",
+        default: DefaultValue::Text("2"),
+        kind: Kind::Int,
+        doc: "gatepost-only: rounds over the DNS servers before a lookup fails temporarily (at most 5).",
     },
     ParamSpec {
         name: "maps_rbl_reject_code",
@@ -1277,7 +1340,7 @@ mod tests {
         for p in REGISTRY {
             assert!(seen.insert(p.name), "duplicate {}", p.name);
             assert!(
-                is_postfix_parameter(p.name),
+                is_postfix_parameter(p.name) || p.doc.starts_with("gatepost-only: "),
                 "{} is not a Postfix name",
                 p.name
             );

@@ -10,7 +10,8 @@
 //! | `discard` | sent, `relay=none`, text = next hop or `discarded` |
 //! | `error` | bounced, `relay=none`, DSN from the text (default 5.0.0) |
 //! | `retry` | deferred, DSN from the text (default 4.0.0) |
-//! | `smtp`, `relay`, `lmtp` | deferred 4.3.0: outbound SMTP is not available yet |
+//! | `smtp`, `relay` | the SMTP client, grouped by next hop (default: the recipient's domain) |
+//! | `lmtp` | deferred 4.3.0: LMTP is not available yet |
 //! | other | deferred 4.3.0 `mail transport unavailable` |
 //!
 //! A resolver or `transport_maps` failure defers the recipient
@@ -26,20 +27,23 @@ use gatepost_rewrite::{RewriteError, Rewriter};
 use crate::local::LocalAgent;
 use crate::maps::MapList;
 use crate::settings::Settings;
+use crate::smtp::{SmtpAgent, SmtpRcpt};
 use crate::transport;
 use crate::verdict::{dsn_split, Verdict};
 use crate::virtual_mailbox::VirtualAgent;
 use crate::MessageContent;
 
-/// The text for recipients that need the (future) SMTP client.
-pub(crate) const SMTP_UNAVAILABLE: &str =
-    "delivery temporarily suspended: outbound SMTP is not available yet";
+/// The text for recipients that need the (future) LMTP client.
+pub(crate) const LMTP_UNAVAILABLE: &str =
+    "delivery temporarily suspended: LMTP is not available yet";
 
 /// Where one recipient goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route {
     Local(String),
     Virtual(String),
+    /// The SMTP client, to this next hop.
+    Smtp(String),
     /// Decided without an agent: (verdict, agent name for the log line).
     Final(Verdict, &'static str),
 }
@@ -51,6 +55,7 @@ pub(crate) struct Dispatcher {
     pub transport_maps: MapList,
     pub local: LocalAgent,
     pub virtual_agent: VirtualAgent,
+    pub smtp: SmtpAgent,
 }
 
 impl Dispatcher {
@@ -148,8 +153,11 @@ pub(crate) fn select(transport: &str, nexthop: Option<&str>, recipient: String) 
             };
             Route::Final(Verdict::deferred(dsn, text), "retry")
         }
-        "smtp" | "relay" => Route::Final(Verdict::deferred("4.3.0", SMTP_UNAVAILABLE), "smtp"),
-        "lmtp" => Route::Final(Verdict::deferred("4.3.0", SMTP_UNAVAILABLE), "lmtp"),
+        "smtp" | "relay" => {
+            let domain = recipient.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+            Route::Smtp(nexthop.unwrap_or(domain).to_string())
+        }
+        "lmtp" => Route::Final(Verdict::deferred("4.3.0", LMTP_UNAVAILABLE), "lmtp"),
         _ => Route::Final(
             Verdict::deferred("4.3.0", "mail transport unavailable"),
             "qmgr",
@@ -175,15 +183,31 @@ impl DeliveryAgent for Dispatcher {
             .collect();
         let needs_content = routes
             .iter()
-            .any(|(_, r)| matches!(r, Route::Local(_) | Route::Virtual(_)));
+            .any(|(_, r)| matches!(r, Route::Local(_) | Route::Virtual(_) | Route::Smtp(_)));
         let content = if needs_content {
             Some(Self::load_content(msg).await)
         } else {
             None
         };
         let mut outcomes = Vec::with_capacity(routes.len());
+        // SMTP recipients, grouped by next hop in first-seen order.
+        let mut smtp_groups: Vec<(String, Vec<SmtpRcpt>)> = Vec::new();
         for (index, route) in routes {
             let outcome = match (route, &content) {
+                (Route::Smtp(nexthop), _) => {
+                    let address = msg
+                        .envelope
+                        .recipients
+                        .get(index)
+                        .map(|r| r.address.clone())
+                        .unwrap_or_default();
+                    let rcpt = SmtpRcpt { index, address };
+                    match smtp_groups.iter_mut().find(|(n, _)| *n == nexthop) {
+                        Some((_, list)) => list.push(rcpt),
+                        None => smtp_groups.push((nexthop, vec![rcpt])),
+                    }
+                    continue;
+                }
                 (Route::Final(v, agent), _) => v.into_outcome(index, agent, "none"),
                 (Route::Local(addr), Some(Ok(c))) => self.local.deliver(msg, c, index, &addr).await,
                 (Route::Virtual(addr), Some(Ok(c))) => {
@@ -200,6 +224,27 @@ impl DeliveryAgent for Dispatcher {
             };
             outcomes.push(outcome);
         }
+        for (nexthop, rcpts) in smtp_groups {
+            match &content {
+                Some(Ok(c)) => {
+                    outcomes.extend(self.smtp.deliver(msg, &c.data, &nexthop, &rcpts).await);
+                }
+                failed => {
+                    let why = match failed {
+                        Some(Err(e)) => e.clone(),
+                        _ => "content not loaded".to_string(),
+                    };
+                    for r in rcpts {
+                        outcomes.push(
+                            Verdict::deferred("4.3.0", format!("error reading message: {why}"))
+                                .into_outcome(r.index, crate::smtp::AGENT, "none"),
+                        );
+                    }
+                }
+            }
+        }
+        // One outcome per requested index, in request order.
+        outcomes.sort_by_key(|o| recipients.iter().position(|&r| r == o.recipient));
         outcomes
     }
 }
@@ -245,13 +290,14 @@ mod tests {
             ),
             (
                 "smtp",
-                Some("example.com"),
-                Route::Final(Verdict::deferred("4.3.0", SMTP_UNAVAILABLE), "smtp"),
+                Some("[127.0.0.2]:2525"),
+                Route::Smtp("[127.0.0.2]:2525".to_string()),
             ),
+            ("relay", None, Route::Smtp("example.com".to_string())),
             (
-                "relay",
+                "lmtp",
                 None,
-                Route::Final(Verdict::deferred("4.3.0", SMTP_UNAVAILABLE), "smtp"),
+                Route::Final(Verdict::deferred("4.3.0", LMTP_UNAVAILABLE), "lmtp"),
             ),
             (
                 "dovecot",
@@ -265,7 +311,7 @@ mod tests {
         for (name, nexthop, want) in cases {
             assert_eq!(select(name, nexthop, r()), want, "{name} {nexthop:?}");
         }
-        let Route::Final(v, _) = select("smtp", None, r()) else {
+        let Route::Final(v, _) = select("lmtp", None, r()) else {
             panic!()
         };
         assert_eq!(v.status, DeliveryStatus::Deferred);

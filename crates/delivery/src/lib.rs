@@ -1,6 +1,6 @@
 //! Delivery agents: `local` (Maildir / mbox, `alias_maps`), `virtual`
-//! (virtual mailboxes), `discard`, `error`, `retry`, and the `smtp` seam
-//! (deferred until the SMTP client exists); the dispatcher that resolves
+//! (virtual mailboxes), `discard`, `error`, `retry`, and the `smtp` client
+//! (`smtp/`: MX lookup, EHLO, pipelining); the dispatcher that resolves
 //! each recipient's transport and calls the agent. The queue manager logs
 //! the outcomes (`status=sent (delivered to maildir)` ...).
 #![forbid(unsafe_code)]
@@ -19,6 +19,7 @@ mod mbox;
 mod passwd;
 mod privs;
 mod settings;
+mod smtp;
 mod transport;
 mod verdict;
 mod virtual_mailbox;
@@ -35,6 +36,7 @@ use crate::dispatch::Dispatcher;
 use crate::local::LocalAgent;
 use crate::maps::MapList;
 use crate::settings::{param_list, Settings};
+use crate::smtp::SmtpAgent;
 use crate::virtual_mailbox::VirtualAgent;
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +75,10 @@ pub fn build_agent(
     rewriter: Arc<Rewriter>,
 ) -> Result<Arc<dyn DeliveryAgent>, DeliveryError> {
     let settings = Settings::from_config(cfg)?;
-    Ok(Arc::new(build_dispatcher(cfg, settings, queue, rewriter)))
+    let smtp = SmtpAgent::from_config(cfg, smtp::default_resolver(cfg))?;
+    Ok(Arc::new(build_dispatcher(
+        cfg, settings, smtp, queue, rewriter,
+    )))
 }
 
 /// Build with an explicit password file (tests).
@@ -86,12 +91,14 @@ fn build_with_passwd(
 ) -> Dispatcher {
     let mut settings = Settings::from_config(cfg).expect("settings");
     settings.passwd_file = passwd.to_path_buf();
-    build_dispatcher(cfg, settings, queue, rewriter)
+    let smtp = SmtpAgent::from_config(cfg, smtp::default_resolver(cfg)).expect("smtp settings");
+    build_dispatcher(cfg, settings, smtp, queue, rewriter)
 }
 
 fn build_dispatcher(
     cfg: &Config,
     settings: Settings,
+    smtp: SmtpAgent,
     queue: Arc<Queue>,
     rewriter: Arc<Rewriter>,
 ) -> Dispatcher {
@@ -138,6 +145,7 @@ fn build_dispatcher(
         transport_maps,
         local,
         virtual_agent,
+        smtp,
     }
 }
 

@@ -1,1 +1,28 @@
-//! tmp
+//! The resolver wrapper with Postfix's semantics (postfix-compat §3.7,
+//! §3.8, §6): lookups of MX, A, AAAA, PTR and TXT records whose outcomes
+//! are [`DnsResult`] (found, NXDOMAIN, no data, nullMX, temporary failure,
+//! permanent failure, malformed), Postfix's validation of every name in an
+//! answer with its exact warning texts, a TTL cache shared by the whole
+//! process, and client-name resolution (PTR + forward confirmation).
+//!
+//! Name servers come from `/etc/resolv.conf`, or from the gatepost-only
+//! parameter `dns_nameservers`; see [`settings`]. The wire work is done
+//! with `hickory-proto`; `hickory-resolver` reads the system configuration.
+#![forbid(unsafe_code)]
+
+pub mod answer;
+pub mod cache;
+pub mod hosts;
+pub mod name;
+pub mod outcome;
+pub mod peer;
+pub mod resolver;
+pub mod settings;
+pub mod transport;
+pub mod valid_hostname;
+
+pub use cache::CacheStats;
+pub use outcome::{DnsResult, Mx};
+pub use peer::{PeerName, PeerStatus};
+pub use resolver::{reverse_name, Resolver};
+pub use settings::{ResolverSettings, SettingsError};

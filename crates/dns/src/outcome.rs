@@ -126,12 +126,20 @@ mod tests {
         let nx = || DnsResult::NxDomain("nx".to_string());
         let tf = || DnsResult::TempFail("tf".to_string());
         let cases = vec![
-            (DnsResult::Found(vec![v4]), DnsResult::Found(vec![v6]), DnsResult::Found(vec![v4, v6])),
+            (
+                DnsResult::Found(vec![v4]),
+                DnsResult::Found(vec![v6]),
+                DnsResult::Found(vec![v4, v6]),
+            ),
             (nx(), DnsResult::Found(vec![v6]), DnsResult::Found(vec![v6])),
             (nx(), tf(), tf()),
             (tf(), nx(), tf()),
             (nx(), DnsResult::NoData("nd".into()), nx()),
-            (DnsResult::Malformed("m".into()), DnsResult::Fail("f".into()), DnsResult::Malformed("m".into())),
+            (
+                DnsResult::Malformed("m".into()),
+                DnsResult::Fail("f".into()),
+                DnsResult::Malformed("m".into()),
+            ),
         ];
         for (a, b, want) in cases {
             assert_eq!(combine_addresses(a, b), want);

@@ -1,7 +1,8 @@
 //! Resolver settings from `main.cf` (gatepost-only parameters):
 //! `dns_nameservers` (list of `ip`, `ip:port` or `[ipv6]:port`; empty =
-//! the name servers of `/etc/resolv.conf`, and `/etc/hosts` is consulted
-//! first for A/AAAA/PTR like the system resolver's `files` source),
+//! the name servers of `/etc/resolv.conf`), `/etc/hosts` being consulted
+//! first for A/AAAA/PTR either way (like the system resolver's `files`
+//! source, so `localhost` never costs a query),
 //! `dns_query_timeout` (per query and server) and `dns_query_attempts`
 //! (rounds over all servers). A lookup therefore never takes longer than
 //! timeout × attempts × servers.
@@ -25,8 +26,7 @@ pub struct ResolverSettings {
     pub nameservers: Vec<SocketAddr>,
     pub timeout: Duration,
     pub attempts: u32,
-    /// Answer A/AAAA/PTR from `/etc/hosts` before asking DNS (only with
-    /// the system configuration).
+    /// Answer A/AAAA/PTR from `/etc/hosts` before asking DNS.
     pub use_hosts_file: bool,
 }
 
@@ -82,7 +82,7 @@ impl ResolverSettings {
             .unwrap_or(DEFAULT_ATTEMPTS)
             .min(5);
         Ok(ResolverSettings {
-            use_hosts_file: nameservers.is_empty(),
+            use_hosts_file: true,
             nameservers,
             timeout,
             attempts,

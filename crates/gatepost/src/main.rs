@@ -1,11 +1,16 @@
 //! The `gatepost` binary: one program, Postfix-style subcommands
-//! (`serve`, `postconf`, `postmap`, `postalias`, `policy-test`).
+//! (`serve`, `postconf`, `postmap`, `postalias`, `policy-test`, `queue`,
+//! `mailq`, `sendmail`). Invoked as `sendmail` or `mailq` (argv[0]), it
+//! behaves as those programs, with the configuration directory from
+//! `-C DIR` (sendmail) or `$MAIL_CONFIG`.
 //! `gatepost -c DIR CMD` reads `DIR/main.cf` and `DIR/master.cf` like
 //! `postfix -c DIR`; without `-c`, the embedded defaults apply, with
 //! `./gatepost.d/main.cf` layered on top when it exists.
 #![forbid(unsafe_code)]
 
 mod policy_test;
+mod queue_cmd;
+mod sendmail;
 mod serve;
 
 use std::path::PathBuf;
@@ -63,9 +68,66 @@ enum Cmd {
     },
     /// Show how the restrictions decide for a client, HELO, sender and recipient.
     PolicyTest(policy_test::Args),
+    /// Queue tools: list, flush, hold, release, delete, requeue, show.
+    Queue {
+        #[command(subcommand)]
+        cmd: queue_cmd::QueueCmd,
+    },
+    /// Show the mail queue (same as `queue list`).
+    Mailq,
+    /// Submit a message on stdin, like Postfix's sendmail(1).
+    #[command(disable_help_flag = true)]
+    Sendmail {
+        /// sendmail options and recipients (-t, -f, -F, -i, -oi, -bs, ...).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// The program name this binary was invoked as (`sendmail`, `mailq`, ...).
+fn invoked_as() -> Option<String> {
+    let argv0 = std::env::args_os().next()?;
+    let name = std::path::Path::new(&argv0).file_name()?.to_string_lossy().to_string();
+    Some(name)
+}
+
+/// Run as `sendmail` or `mailq` (argv[0] dispatch).
+fn personality(name: &str) -> Option<ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match name {
+        "sendmail" => run_sendmail(None, &args),
+        "mailq" => load_config(queue_cmd::mail_config_dir().as_deref())
+            .and_then(|cfg| queue_cmd::run(&cfg, queue_cmd::QueueCmd::List)),
+        _ => return None,
+    };
+    Some(match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{name}: fatal: {e:#}");
+            ExitCode::from(1)
+        }
+    })
+}
+
+/// `sendmail ARGS`: the configuration comes from `-C DIR`, else the given
+/// directory (`gatepost -c DIR sendmail`), else `$MAIL_CONFIG`.
+fn run_sendmail(config_dir: Option<PathBuf>, args: &[String]) -> Result<ExitCode> {
+    let opts = match sendmail::parse_args(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("sendmail: fatal: {e}");
+            return Ok(ExitCode::from(64));
+        }
+    };
+    let dir = opts.config_dir.clone().or(config_dir).or_else(queue_cmd::mail_config_dir);
+    let cfg = load_config(dir.as_deref())?;
+    sendmail::run(&cfg, opts)
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = invoked_as().as_deref().and_then(personality) {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -83,6 +145,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    if let Cmd::Sendmail { args } = &cli.command {
+        return run_sendmail(cli.config_dir.clone(), args);
+    }
     let cfg = load_config(cli.config_dir.as_deref())?;
     match cli.command {
         Cmd::Serve => serve::serve(cfg),
@@ -107,6 +172,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Postmap { query, table } => table_command(query, &table, false),
         Cmd::Postalias { query, table } => table_command(query, &table, true),
         Cmd::PolicyTest(args) => policy_test::run(&cfg, args),
+        Cmd::Queue { cmd } => queue_cmd::run(&cfg, cmd),
+        Cmd::Mailq => queue_cmd::run(&cfg, queue_cmd::QueueCmd::List),
+        Cmd::Sendmail { .. } => Ok(ExitCode::from(1)),
     }
 }
 

@@ -1,16 +1,18 @@
 //! The DNS questions the restriction engine asks (postfix-compat §3.7, §3.8),
-//! behind the [`DnsChecks`] trait so that a real resolver can be plugged in
-//! with [`crate::Policy::with_dns`]. [`SystemDns`] is the default: it uses
-//! the system resolver through `tokio::net::lookup_host`, which can only ask
-//! for addresses (A/AAAA). It therefore treats a mail domain like a host
-//! (no MX, so no nullMX), reports RBL listings without TXT data, and never
-//! claims to be a backup MX. Names that fail `valid_hostname` are refused
-//! without a query, as Postfix's `dns_lookup()` does.
+//! behind the [`DnsChecks`] trait so that tests can plug in their own
+//! answers with [`crate::Policy::with_dns`]. [`ResolverDns`] is the real
+//! implementation on the process-wide `gatepost_dns::Resolver`: it maps
+//! the resolver's outcomes to Postfix's DNS status and combines record
+//! types as Postfix's `dns_lookup_l()` does (the most "positive" status
+//! wins: OK > POLICY > RETRY > INVAL > FAIL > NULLMX > NOTFOUND). Names
+//! that fail `valid_hostname` or are numeric are refused without a query
+//! (by the resolver), and validation warnings are logged as `smtpd`.
 
 use std::fmt::Debug;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
-use crate::valid_hostname::{valid_hostaddr, valid_hostname};
+use gatepost_config::Config;
+use gatepost_dns::{DnsResult, Resolver};
 
 /// DNS outcome as Postfix classifies it (§3.8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,33 @@ pub enum DnsStatus {
     NullMx,
     /// A reply filter dropped every record.
     Policy,
+}
+
+impl DnsStatus {
+    /// Preference when combining record types: higher wins.
+    fn rank(self) -> u8 {
+        match self {
+            DnsStatus::Ok => 7,
+            DnsStatus::Policy => 6,
+            DnsStatus::Retry => 5,
+            DnsStatus::Inval => 4,
+            DnsStatus::Fail => 3,
+            DnsStatus::NullMx => 2,
+            DnsStatus::NotFound => 1,
+        }
+    }
+
+    /// The status of one lookup result.
+    pub fn of<T>(r: &DnsResult<T>) -> DnsStatus {
+        match r {
+            DnsResult::Found(_) => DnsStatus::Ok,
+            DnsResult::NxDomain(_) | DnsResult::NoData(_) => DnsStatus::NotFound,
+            DnsResult::NullMx(_) => DnsStatus::NullMx,
+            DnsResult::TempFail(_) => DnsStatus::Retry,
+            DnsResult::Fail(_) => DnsStatus::Fail,
+            DnsResult::Malformed(_) => DnsStatus::Inval,
+        }
+    }
 }
 
 /// The result of one DNS list query (A records, then TXT when listed).
@@ -64,73 +93,97 @@ pub trait DnsChecks: Send + Sync + Debug {
     }
 }
 
-/// The default implementation on top of the system resolver.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemDns;
+/// Most characters of TXT data in an RBL reply (`RBL_TXT_LIMIT`).
+pub const RBL_TXT_LIMIT: usize = 500;
 
-impl SystemDns {
-    async fn addresses(name: &str) -> Result<Vec<IpAddr>, DnsStatus> {
-        if !valid_hostname(name) || valid_hostaddr(name) {
-            return Err(DnsStatus::NotFound);
+/// Join TXT strings with ` / `, at most [`RBL_TXT_LIMIT`] characters.
+pub fn join_txt(strings: &[String]) -> String {
+    strings.join(" / ").chars().take(RBL_TXT_LIMIT).collect()
+}
+
+/// [`DnsChecks`] on the real resolver.
+#[derive(Debug, Clone)]
+pub struct ResolverDns {
+    resolver: Resolver,
+}
+
+impl ResolverDns {
+    /// Use `resolver`; warnings are logged as `smtpd`.
+    pub fn new(resolver: Resolver) -> ResolverDns {
+        ResolverDns {
+            resolver: resolver.with_program("smtpd"),
         }
-        match tokio::net::lookup_host((name, 0u16)).await {
-            Ok(addrs) => {
-                let v: Vec<IpAddr> = addrs.map(|sa| sa.ip()).collect();
-                if v.is_empty() {
-                    Err(DnsStatus::NotFound)
-                } else {
-                    Ok(v)
-                }
-            }
-            Err(e) => {
-                // getaddrinfo's EAI_AGAIN text; everything else is "not found".
-                let msg = e.to_string().to_ascii_lowercase();
-                if msg.contains("temporary failure") || msg.contains("try again") {
-                    Err(DnsStatus::Retry)
-                } else {
-                    Err(DnsStatus::NotFound)
-                }
-            }
-        }
+    }
+
+    /// The process-wide resolver for `cfg` (`dns_nameservers` etc.).
+    pub fn from_config(cfg: &Config) -> ResolverDns {
+        ResolverDns::new(Resolver::shared(cfg))
+    }
+
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
     }
 }
 
+/// Record `s` and return the most significant status seen so far.
+fn best(statuses: &mut Vec<DnsStatus>, s: DnsStatus) -> DnsStatus {
+    statuses.push(s);
+    statuses
+        .iter()
+        .copied()
+        .max_by_key(|s| s.rank())
+        .unwrap_or(DnsStatus::NotFound)
+}
+
 #[async_trait::async_trait]
-impl DnsChecks for SystemDns {
+impl DnsChecks for ResolverDns {
     async fn host_status(&self, name: &str) -> DnsStatus {
-        match Self::addresses(name.strip_suffix('.').unwrap_or(name)).await {
-            Ok(_) => DnsStatus::Ok,
-            Err(s) => s,
+        let r = &self.resolver;
+        let mut seen = Vec::new();
+        let a = DnsStatus::of(&r.a(name).await);
+        if a == DnsStatus::Ok {
+            return a;
         }
+        best(&mut seen, a);
+        let aaaa = DnsStatus::of(&r.aaaa(name).await);
+        if aaaa == DnsStatus::Ok {
+            return aaaa;
+        }
+        best(&mut seen, aaaa);
+        let mx = DnsStatus::of(&r.mx(name).await);
+        best(&mut seen, mx)
     }
 
     async fn mail_domain_status(&self, domain: &str) -> DnsStatus {
-        self.host_status(domain).await
+        let r = &self.resolver;
+        let mx = DnsStatus::of(&r.mx(domain).await);
+        if matches!(
+            mx,
+            DnsStatus::Ok | DnsStatus::Inval | DnsStatus::NullMx | DnsStatus::Policy
+        ) {
+            return mx;
+        }
+        let mut seen = vec![mx];
+        let a = DnsStatus::of(&r.a(domain).await);
+        if matches!(a, DnsStatus::Ok | DnsStatus::Inval) {
+            return a;
+        }
+        best(&mut seen, a);
+        let aaaa = DnsStatus::of(&r.aaaa(domain).await);
+        best(&mut seen, aaaa)
     }
 
     async fn rbl_lookup(&self, query: &str) -> RblAnswer {
-        match Self::addresses(query).await {
-            Ok(addrs) => {
-                let v4: Vec<Ipv4Addr> = addrs
-                    .into_iter()
-                    .filter_map(|a| match a {
-                        IpAddr::V4(v4) => Some(v4),
-                        IpAddr::V6(_) => None,
-                    })
-                    .collect();
-                if v4.is_empty() {
-                    RblAnswer::NotListed
-                } else {
-                    RblAnswer::Listed {
-                        addrs: v4,
-                        txt: None,
-                    }
-                }
+        match self.resolver.a(query).await {
+            DnsResult::Found(addrs) => {
+                let txt = match self.resolver.txt(query).await {
+                    DnsResult::Found(t) if !t.is_empty() => Some(join_txt(&t)),
+                    _ => None,
+                };
+                RblAnswer::Listed { addrs, txt }
             }
-            Err(DnsStatus::Retry) => {
-                RblAnswer::Error("Host or domain name not found. Name service error".into())
-            }
-            Err(_) => RblAnswer::NotListed,
+            DnsResult::NxDomain(_) | DnsResult::NoData(_) => RblAnswer::NotListed,
+            other => RblAnswer::Error(other.reason().unwrap_or_default().to_string()),
         }
     }
 }
@@ -139,12 +192,41 @@ impl DnsChecks for SystemDns {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn system_dns_refuses_invalid_names() {
-        let d = SystemDns;
-        assert_eq!(d.host_status("bad_name!").await, DnsStatus::NotFound);
-        assert_eq!(d.host_status("1.2.3.4").await, DnsStatus::NotFound);
-        assert_eq!(d.mx_backup_status("example.com").await, DnsStatus::NotFound);
-        assert_eq!(d.rbl_lookup("bad..name").await, RblAnswer::NotListed);
+    #[test]
+    fn combining_order() {
+        let cases = [
+            (
+                vec![DnsStatus::NotFound, DnsStatus::Retry],
+                DnsStatus::Retry,
+            ),
+            (
+                vec![DnsStatus::Retry, DnsStatus::NotFound],
+                DnsStatus::Retry,
+            ),
+            (
+                vec![DnsStatus::NullMx, DnsStatus::NotFound],
+                DnsStatus::NullMx,
+            ),
+            (vec![DnsStatus::Fail, DnsStatus::Inval], DnsStatus::Inval),
+            (vec![DnsStatus::Policy, DnsStatus::Retry], DnsStatus::Policy),
+        ];
+        for (list, want) in cases {
+            let mut seen = Vec::new();
+            let mut got = DnsStatus::NotFound;
+            for s in list {
+                got = best(&mut seen, s);
+            }
+            assert_eq!(got, want);
+        }
+        assert_eq!(
+            DnsStatus::of(&DnsResult::<()>::Malformed("x".into())),
+            DnsStatus::Inval
+        );
+    }
+
+    #[test]
+    fn txt_join() {
+        assert_eq!(join_txt(&["a".into(), "b".into()]), "a / b");
+        assert_eq!(join_txt(&["x".repeat(600)]).len(), RBL_TXT_LIMIT);
     }
 }

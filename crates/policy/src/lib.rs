@@ -39,7 +39,7 @@ use gatepost_proto::Reply;
 use gatepost_rewrite::Rewriter;
 use gatepost_table::{DomainList, NetworkList};
 
-pub use dns::{DnsChecks, DnsStatus, RblAnswer, SystemDns};
+pub use dns::{DnsChecks, DnsStatus, RblAnswer, ResolverDns};
 pub use eval::Deferral;
 pub use logline::format_event;
 pub use trace::render_trace;
@@ -270,7 +270,8 @@ impl Policy {
             ),
         };
         let open = |spec: &str| gatepost_table::open_table(spec).map_err(|e| e.to_string());
-        Policy::build(cfg, Arc::new(env), &open)
+        let policy = Policy::build(cfg, Arc::new(env), &open)?;
+        Ok(policy.with_dns(Arc::new(ResolverDns::from_config(cfg))))
     }
 
     /// Use another DNS implementation (tests, the real resolver).
@@ -399,7 +400,7 @@ impl Policy {
             sender_login_maps,
             rbl_reply_maps,
             env,
-            dns: Arc::new(SystemDns),
+            dns: Arc::new(ResolverDns::new(gatepost_dns::Resolver::current())),
             origins,
             warnings,
         })

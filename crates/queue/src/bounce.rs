@@ -1,4 +1,4 @@
-//! Non-delivery notifications (postfix-compat §8.3): an RFC 3464
+//! Non-delivery notifications and delay warnings (postfix-compat §8.3): an RFC 3464
 //! `multipart/report` with Postfix's wording (text/plain notification,
 //! message/delivery-status report, the original as message/rfc822 up to
 //! `bounce_size_limit`, or its headers for `RET=HDRS`), enqueued through the
@@ -61,6 +61,19 @@ pub(crate) struct Notice<'a> {
     /// Header `To:` address.
     pub to: &'a str,
     pub now: SystemTime,
+    /// Set for a delay warning ("Delayed Mail (still being retried)").
+    pub delay: Option<DelayInfo>,
+}
+
+/// What a delay warning says about timing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DelayInfo {
+    /// `$delay_warning_time_hours`.
+    pub warning_hours: u64,
+    /// `$maximal_queue_lifetime_days`.
+    pub lifetime_days: u64,
+    /// `Will-Retry-Until:` (arrival + lifetime).
+    pub retry_until: SystemTime,
 }
 
 /// Split an smtp client's text `host H[A] said: REPLY (in reply to X command)`
@@ -82,6 +95,27 @@ fn push_wrapped(out: &mut String, line: &str) {
         out.push_str(&l);
         out.push('\n');
     }
+}
+
+fn delay_boilerplate(myhostname: &str, d: &DelayInfo) -> String {
+    format!(
+        "This is the mail system at host {myhostname}.\n\
+         \n\
+         ####################################################################\n\
+         # THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n\
+         ####################################################################\n\
+         \n\
+         Your message could not be delivered for more than {} hour(s).\n\
+         It will be retried until it is {} day(s) old.\n\
+         \n\
+         For further assistance, please send mail to <postmaster>\n\
+         \n\
+         If you do so, please include this problem report. You can\n\
+         delete your own text from the attached returned message.\n\
+         \n\
+         \x20                  The mail system\n",
+        d.warning_hours, d.lifetime_days
+    )
 }
 
 fn failure_boilerplate(myhostname: &str) -> String {
@@ -135,12 +169,13 @@ impl Notice<'_> {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let boundary = format!("{}.{}/{}", self.orig_id, epoch, s.myhostname);
-        let headers_only = self.kind == NoticeKind::Sender
-            && self
-                .envelope
-                .ret
-                .as_deref()
-                .is_some_and(|r| r.eq_ignore_ascii_case("HDRS"));
+        let headers_only = self.delay.is_some()
+            || self.kind == NoticeKind::Sender
+                && self
+                    .envelope
+                    .ret
+                    .as_deref()
+                    .is_some_and(|r| r.eq_ignore_ascii_case("HDRS"));
         let original = self
             .content
             .map(|c| original_part(c, headers_only, s.bounce_size_limit));
@@ -160,9 +195,11 @@ impl Notice<'_> {
             "From: Mail Delivery System <MAILER-DAEMON@{}>\n",
             s.myorigin
         ));
-        m.push_str(match self.kind {
-            NoticeKind::Sender => "Subject: Undelivered Mail Returned to Sender\n",
-            NoticeKind::Postmaster => "Subject: Postmaster Copy: Undelivered Mail\n",
+        m.push_str(match (self.kind, self.delay.is_some()) {
+            (NoticeKind::Sender, false) => "Subject: Undelivered Mail Returned to Sender\n",
+            (NoticeKind::Postmaster, false) => "Subject: Postmaster Copy: Undelivered Mail\n",
+            (NoticeKind::Sender, true) => "Subject: Delayed Mail (still being retried)\n",
+            (NoticeKind::Postmaster, true) => "Subject: Postmaster Warning: Delayed Mail\n",
         });
         m.push_str(&format!("To: {}\n", self.to));
         m.push_str("Auto-Submitted: auto-replied\n");
@@ -184,7 +221,10 @@ impl Notice<'_> {
         m.push_str("Content-Description: Notification\n");
         m.push_str("Content-Type: text/plain; charset=us-ascii\n\n");
         if self.kind == NoticeKind::Sender {
-            m.push_str(&failure_boilerplate(&s.myhostname));
+            match &self.delay {
+                Some(d) => m.push_str(&delay_boilerplate(&s.myhostname, d)),
+                None => m.push_str(&failure_boilerplate(&s.myhostname)),
+            }
         }
         for r in self.failed {
             let Some(rcpt) = self.recipient(r) else {
@@ -230,7 +270,11 @@ impl Notice<'_> {
                 }
                 None => {}
             }
-            m.push_str("Action: failed\n");
+            m.push_str(if self.delay.is_some() {
+                "Action: delayed\n"
+            } else {
+                "Action: failed\n"
+            });
             m.push_str(&format!("Status: {}\n", r.dsn));
             match remote_reply(&r.text) {
                 Some((host, reply)) => {
@@ -238,6 +282,9 @@ impl Notice<'_> {
                     push_wrapped(&mut m, &format!("Diagnostic-Code: smtp; {reply}"));
                 }
                 None => push_wrapped(&mut m, &format!("Diagnostic-Code: X-Postfix; {}", r.text)),
+            }
+            if let Some(d) = &self.delay {
+                m.push_str(&format!("Will-Retry-Until: {}\n", mail_date(d.retry_until)));
             }
         }
 
@@ -324,6 +371,7 @@ pub(crate) async fn send_non_delivery(
         new_id: &new_id,
         to: &to,
         now,
+        delay: None,
     };
     let text = notice.render();
     writer.write_content(&text)?;
@@ -355,10 +403,140 @@ pub(crate) async fn send_non_delivery(
     Ok(Some(new_id))
 }
 
+/// Whether recipient `r` asked for delay notices (RFC 3461 NOTIFY: absent
+/// means the default, FAILURE,DELAY).
+fn wants_delay_notice(r: &EnvelopeRecipient) -> bool {
+    match &r.notify {
+        None => true,
+        Some(n) => n.split(',').any(|w| w.trim().eq_ignore_ascii_case("DELAY")),
+    }
+}
+
+/// Send the one "Delayed Mail (still being retried)" notice for the
+/// still-pending recipients `delayed` (their last defer reasons). Never
+/// for the null sender or the double-bounce sender. Returns the new queue
+/// id, or `None` when no notice is due.
+pub(crate) async fn send_delay_warning(
+    queue: &Arc<Queue>,
+    settings: &QmgrSettings,
+    orig_id: &QueueId,
+    envelope: &Envelope,
+    path: &std::path::Path,
+    delayed: &[Reason],
+) -> Result<Option<QueueId>, QueueError> {
+    if envelope.sender.is_empty() || settings.is_double_bounce_sender(&envelope.sender) {
+        return Ok(None);
+    }
+    let delayed: Vec<Reason> = delayed
+        .iter()
+        .filter(|r| {
+            envelope
+                .recipients
+                .get(r.recipient)
+                .is_some_and(wants_delay_notice)
+        })
+        .cloned()
+        .collect();
+    if delayed.is_empty() {
+        return Ok(None);
+    }
+    let content = {
+        let path = path.to_path_buf();
+        let id = orig_id.to_string();
+        blocking(&path.clone(), move || read_content(&path, &id))
+            .await
+            .ok()
+    };
+    let mut writer = queue.new_message()?;
+    let new_id = writer.id().clone();
+    let now = SystemTime::now();
+    let notice = Notice {
+        kind: NoticeKind::Sender,
+        settings,
+        orig_id,
+        envelope,
+        failed: &delayed,
+        content: content.as_deref(),
+        new_id: &new_id,
+        to: &envelope.sender,
+        now,
+        delay: Some(DelayInfo {
+            warning_hours: settings.delay_warning_time.as_secs() / 3600,
+            lifetime_days: settings.maximal_queue_lifetime.as_secs() / 86_400,
+            retry_until: envelope.arrival + settings.maximal_queue_lifetime,
+        }),
+    };
+    writer.write_content(&notice.render())?;
+    let env = Envelope {
+        sender: String::new(),
+        recipients: vec![EnvelopeRecipient::new(&envelope.sender)],
+        arrival: now,
+        client: "local".into(),
+        ret: None,
+        envid: None,
+    };
+    let stamp = DateTime::<Local>::from(now).format("%Y%m%d%H%M%S");
+    gatepost_log::info(
+        "cleanup",
+        format!(
+            "{new_id}: message-id=<{stamp}.{new_id}@{}>",
+            settings.myhostname
+        ),
+    );
+    let new_id = writer.commit(&env).await?;
+    gatepost_log::info(
+        "bounce",
+        format!("{orig_id}: sender delay notification: {new_id}"),
+    );
+    Ok(Some(new_id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn delay_warning_layout() {
+        let s = settings();
+        let e = env();
+        let delayed = [reason(
+            1,
+            "4.4.1",
+            "connect to mx.far.example[192.0.2.1]:25: Connection refused",
+        )];
+        let content = b"Subject: hi\nFrom: a@ext.example\n\nsecret body\n";
+        let (orig, new) = (QueueId("5562DBE20B".into()), QueueId("5219CBE17E".into()));
+        let until = UNIX_EPOCH + Duration::from_secs(1_700_432_000);
+        let n = Notice {
+            kind: NoticeKind::Sender,
+            settings: &s,
+            orig_id: &orig,
+            envelope: &e,
+            failed: &delayed,
+            content: Some(content),
+            new_id: &new,
+            to: "a@ext.example",
+            now: UNIX_EPOCH + Duration::from_secs(1_700_014_400),
+            delay: Some(DelayInfo {
+                warning_hours: 4,
+                lifetime_days: 5,
+                retry_until: until,
+            }),
+        };
+        let text = String::from_utf8(n.render()).unwrap();
+        for want in [
+            "Subject: Delayed Mail (still being retried)\nTo: a@ext.example\nAuto-Submitted: auto-replied\n".to_string(),
+            "This is the mail system at host mx.spec.test.\n\n####################################################################\n# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n####################################################################\n\nYour message could not be delivered for more than 4 hour(s).\nIt will be retried until it is 5 day(s) old.\n\nFor further assistance, please send mail to <postmaster>\n".to_string(),
+            "\n<x@far.example>: connect to mx.far.example[192.0.2.1]:25: Connection refused\n".to_string(),
+            format!("\nFinal-Recipient: rfc822; x@far.example\nOriginal-Recipient: rfc822;x@far.example\nAction: delayed\nStatus: 4.4.1\nDiagnostic-Code: X-Postfix; connect to mx.far.example[192.0.2.1]:25: Connection\n    refused\nWill-Retry-Until: {}\n", mail_date(until)),
+            "Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n\nSubject: hi\nFrom: a@ext.example\n\n--".to_string(),
+        ] {
+            assert!(text.contains(&want), "missing {want:?} in\n{text}");
+        }
+        assert!(!text.contains("secret body"));
+        assert!(!text.contains("Action: failed"));
+    }
 
     fn env() -> Envelope {
         let mut r0 = EnvelopeRecipient::new("root@spec.test");
@@ -417,6 +595,7 @@ mod tests {
             new_id: &new,
             to: "a@ext.example",
             now,
+            delay: None,
         };
         let text = String::from_utf8(n.render()).unwrap();
         let b = "5562DBE20B.1700000100/mx.spec.test";
@@ -455,6 +634,7 @@ mod tests {
                 new_id: &new,
                 to: "a@ext.example",
                 now: SystemTime::now(),
+                delay: None,
             };
             String::from_utf8(n.render()).unwrap()
         };
@@ -486,6 +666,7 @@ mod tests {
             new_id: &new,
             to: "postmaster@spec.test",
             now: SystemTime::now(),
+            delay: None,
         };
         let text = String::from_utf8(n.render()).unwrap();
         assert!(

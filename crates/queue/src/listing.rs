@@ -59,6 +59,26 @@ impl Queue {
                 continue;
             }
             for (id, _) in self.scan(q)? {
+                if q == QueueName::Maildrop {
+                    if let Ok(sub) = self.read_maildrop(&id) {
+                        out.push(QueueEntry {
+                            id,
+                            queue: q,
+                            size: sub.content.len() as u64,
+                            arrival: sub.time,
+                            sender: sub.sender,
+                            recipients: sub
+                                .recipients
+                                .into_iter()
+                                .map(|address| PendingRecipient {
+                                    address,
+                                    reason: None,
+                                })
+                                .collect(),
+                        });
+                    }
+                    continue;
+                }
                 let Ok(qf) = read_queue_file(&self.path_of(q, &id), id.as_str()) else {
                     continue;
                 };
@@ -82,6 +102,18 @@ impl Queue {
                     sender: qf.envelope.sender,
                     recipients,
                 });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every message file with its queue (all queues, corrupt included),
+    /// for operator commands given `ALL`.
+    pub fn list_all(&self) -> Result<Vec<(QueueId, QueueName)>, QueueError> {
+        let mut out = Vec::new();
+        for q in QueueName::ALL {
+            for (id, _) in self.scan(q)? {
+                out.push((id, q));
             }
         }
         Ok(out)

@@ -185,6 +185,17 @@ fn split_header(content: &[u8]) -> (Vec<Header>, &[u8]) {
     (headers, &content[pos..])
 }
 
+/// Recipients named in the `To:`, `Cc:` and `Bcc:` headers of `content`
+/// (what `sendmail -t` extracts).
+pub fn header_recipients(content: &[u8]) -> Vec<String> {
+    let (headers, _) = split_header(content);
+    headers
+        .iter()
+        .filter(|h| matches!(h.name.as_str(), "to" | "cc" | "bcc"))
+        .flat_map(|h| parse_address_list(&h.value()))
+        .collect()
+}
+
 /// Build the queued content and recipient list of a local submission.
 pub(crate) fn clean_submission(sub: &Submission, p: &CleanupParams<'_>) -> CleanMessage {
     let date = mail_date(sub.time);
@@ -195,7 +206,7 @@ pub(crate) fn clean_submission(sub: &Submission, p: &CleanupParams<'_>) -> Clean
     .into_bytes();
     let (headers, body) = split_header(&sub.content);
     let mut recipients: Vec<String> = Vec::new();
-    let mut add = |r: String, list: &mut Vec<String>| {
+    let add = |r: String, list: &mut Vec<String>| {
         if !list.contains(&r) {
             list.push(r);
         }
@@ -251,9 +262,9 @@ pub(crate) fn clean_submission(sub: &Submission, p: &CleanupParams<'_>) -> Clean
         };
         out.extend_from_slice(line.as_bytes());
     }
-    if !body.starts_with(b"\n") && !body.is_empty() {
-        out.push(b'\n');
-    } else if body.is_empty() {
+    // The empty line between header and body (added when the submission
+    // had none).
+    if !body.starts_with(b"\n") {
         out.push(b'\n');
     }
     out.extend_from_slice(body);
@@ -300,12 +311,25 @@ mod tests {
     }
 
     #[test]
+    fn extracted_header_recipients() {
+        let got = header_recipients(b"To: a@x, B <b@y>\nSubject: s\nCC: c\nbcc: d\n\nTo: body@z\n");
+        assert_eq!(got, vec!["a@x", "b@y", "c", "d"]);
+        assert!(header_recipients(b"Subject: none\n\n").is_empty());
+    }
+
+    #[test]
     fn address_lists() {
         let cases: &[(&str, &[&str])] = &[
             ("bob", &["bob"]),
-            ("bob@x.example, carol@y.example", &["bob@x.example", "carol@y.example"]),
+            (
+                "bob@x.example, carol@y.example",
+                &["bob@x.example", "carol@y.example"],
+            ),
             ("Bob Smith <bob@x.example>", &["bob@x.example"]),
-            ("\"Smith, Bob\" <bob@x.example>, c@y", &["bob@x.example", "c@y"]),
+            (
+                "\"Smith, Bob\" <bob@x.example>, c@y",
+                &["bob@x.example", "c@y"],
+            ),
             ("bob@x.example (Bob, the builder)", &["bob@x.example"]),
             ("friends: a@x, b@y;, c@z", &["a@x", "b@y", "c@z"]),
             ("undisclosed-recipients:;", &[]),
@@ -336,7 +360,13 @@ mod tests {
         assert_eq!(String::from_utf8(m.content).unwrap(), want);
         assert_eq!(
             m.recipients,
-            vec!["extra", "bob", "carol@far.example", "secret@spec.test", "more"]
+            vec![
+                "extra",
+                "bob",
+                "carol@far.example",
+                "secret@spec.test",
+                "more"
+            ]
         );
         assert_eq!(m.message_id, format!("<{stamp}.5562DBE20B@mx.spec.test>"));
     }
@@ -357,17 +387,26 @@ mod tests {
         s.content = b"Subject: x\n\nhi\n".to_vec();
         s.full_name = Some("Alice Liddell".into());
         let text = String::from_utf8(clean(&s).content).unwrap();
-        assert!(text.contains("\nFrom: Alice Liddell <alice@spec.test>\n\nhi\n"), "{text}");
+        assert!(
+            text.contains("\nFrom: Alice Liddell <alice@spec.test>\n\nhi\n"),
+            "{text}"
+        );
         s.full_name = Some("Liddell, Alice".into());
         let text = String::from_utf8(clean(&s).content).unwrap();
-        assert!(text.contains("\nFrom: \"Liddell, Alice\" <alice@spec.test>\n"), "{text}");
+        assert!(
+            text.contains("\nFrom: \"Liddell, Alice\" <alice@spec.test>\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn body_without_header_and_empty_message() {
         let s = sub("just text\nmore\n", false, &["r@x"]);
         let text = String::from_utf8(clean(&s).content).unwrap();
-        assert!(text.ends_with("From: alice@spec.test\n\njust text\nmore\n"), "{text}");
+        assert!(
+            text.ends_with("From: alice@spec.test\n\njust text\nmore\n"),
+            "{text}"
+        );
         let s = sub("", false, &["r@x"]);
         let text = String::from_utf8(clean(&s).content).unwrap();
         assert!(text.ends_with("From: alice@spec.test\n\n"), "{text}");

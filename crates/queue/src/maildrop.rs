@@ -54,7 +54,10 @@ pub struct Submission {
 }
 
 fn encode(sub: &Submission) -> Vec<u8> {
-    let d = sub.time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let d = sub
+        .time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
     let mut head = String::from(MAGIC);
     head.push_str(&format!("U {}\n", sub.uid));
     head.push_str(&format!("T {}.{:09}\n", d.as_secs(), d.subsec_nanos()));
@@ -270,6 +273,9 @@ mod tests {
         assert!(QueueId::is_valid(id.as_str()));
         assert_eq!(queue.find(&id), Some(QueueName::Maildrop));
         assert_eq!(queue.read_maildrop(&id).unwrap(), sample());
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 }

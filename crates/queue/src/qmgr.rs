@@ -7,8 +7,11 @@
 //! `queue_run_delay` or on `flush`), alternating between the two for
 //! fairness, up to `max_concurrent_messages` in flight; each admitted
 //! message is renamed into `active` and delivered by its own task
-//! (`qmgr_message`). It wakes on `Queue::kick`, on the scan timer and when a
-//! delivery finishes. `hold` and `corrupt` are never scheduled.
+//! (`qmgr_message`). It wakes on `Queue::kick`, on the scan timer, when a
+//! delivery finishes, and on requests from other processes through the
+//! `public/qmgr` trigger socket (`trigger`). It also runs the pickup
+//! service (maildrop → cleanup → incoming). `hold` and `corrupt` are never
+//! scheduled.
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
@@ -20,11 +23,14 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::agent::DeliveryAgent;
+use crate::destination::DestinationSlots;
 use crate::layout::QueueName;
+use crate::pickup::run_pickup;
 use crate::qmgr_message::{process, Ctx};
 use crate::queue::Queue;
 use crate::queue_id::QueueId;
 use crate::settings::QmgrSettings;
+use crate::trigger::{TriggerListener, TriggerRequest};
 
 /// Tmp files of other processes younger than this are left alone (another
 /// process may still be writing them).
@@ -103,8 +109,20 @@ pub async fn run_qmgr(
         queue: queue.clone(),
         agent,
         settings: settings.clone(),
+        slots: DestinationSlots::default(),
     });
     recover(&queue).await;
+    let trigger = match TriggerListener::bind(queue.root()) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            gatepost_log::warning(
+                "qmgr",
+                format!("cannot listen on {}: {e}", queue.trigger_path().display()),
+            );
+            None
+        }
+    };
+    let pickup = tokio::spawn(run_pickup(queue.clone(), settings.clone()));
     let max = settings.max_concurrent_messages.max(1);
     let run_delay = settings.queue_run_delay.max(Duration::from_millis(1));
     let mut tasks: JoinSet<()> = JoinSet::new();
@@ -165,6 +183,20 @@ pub async fn run_qmgr(
         tokio::select! {
             _ = &mut shutdown => break,
             _ = queue.wakeup.notified() => scan_incoming = true,
+            reqs = next_trigger(trigger.as_ref()) => {
+                for r in reqs {
+                    match r {
+                        TriggerRequest::ScanIncoming => scan_incoming = true,
+                        TriggerRequest::ScanDeferred
+                        | TriggerRequest::ScanAll
+                        | TriggerRequest::Flush => {
+                            queue.scan_deferred_now.store(true, Ordering::SeqCst);
+                            scan_incoming = true;
+                        }
+                        TriggerRequest::Pickup => queue.pickup_wakeup.notify_one(),
+                    }
+                }
+            }
             _ = tokio::time::sleep_until(next_scan) => scan_incoming = true,
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 scan_incoming |= backlog;
@@ -178,5 +210,16 @@ pub async fn run_qmgr(
     }
     // Messages still in delivery stay in `active` and are requeued on the
     // next start (at most one duplicate delivery per recipient).
+    pickup.abort();
+    let _ = pickup.await;
+    drop(trigger);
     tasks.shutdown().await;
+}
+
+/// The next trigger datagram, or never when there is no socket.
+async fn next_trigger(trigger: Option<&TriggerListener>) -> Vec<TriggerRequest> {
+    match trigger {
+        Some(t) => t.recv().await,
+        None => std::future::pending().await,
+    }
 }

@@ -1,8 +1,10 @@
 //! One pass of one message through the active queue: read the queue file,
 //! log `from=<S>, size=N, nrcpt=M (queue active)`, hand the pending
-//! recipients to the delivery agent, log one line per outcome, make the
-//! outcomes durable (append + fsync) before anything else happens, then
-//! expire, send the non-delivery notice, and either remove the message
+//! recipients to the delivery agent in per-destination requests (see
+//! `destination`), log one line per outcome, make each request's outcomes
+//! durable (append + fsync) as soon as it returns, then
+//! expire, send the non-delivery notice, send the one delay warning once
+//! the message is `delay_warning_time` old, and either remove the message
 //! (`ID: removed`) or move it to `deferred` with mtime = next retry time
 //! (postfix-compat §8.2).
 
@@ -11,8 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage};
-use crate::bounce::send_non_delivery;
+use crate::bounce::{send_delay_warning, send_non_delivery};
 use crate::delivery_log::{Delays, DeliveryLine};
+use crate::destination::{batches, destination_of, DestinationSlots};
 use crate::error::{blocking, QueueError};
 use crate::layout::QueueName;
 use crate::queue::Queue;
@@ -27,6 +30,8 @@ pub(crate) struct Ctx {
     pub queue: Arc<Queue>,
     pub agent: Arc<dyn DeliveryAgent>,
     pub settings: Arc<QmgrSettings>,
+    /// Per-destination concurrency slots, shared by all messages.
+    pub slots: DestinationSlots,
 }
 
 fn secs_between(a: SystemTime, b: SystemTime) -> f64 {
@@ -103,8 +108,37 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId) {
     finish(ctx, &id, &mut qf).await;
 }
 
-/// Call the agent for `pending`, log and durably record the outcomes.
-/// False when the outcomes could not be made durable.
+/// What one delivery request returned, with its timing.
+struct BatchResult {
+    recipients: Vec<usize>,
+    outcomes: Vec<DeliveryOutcome>,
+    started: SystemTime,
+    finished: SystemTime,
+}
+
+/// Run one delivery request once its destination has a free slot.
+async fn run_batch(
+    agent: Arc<dyn DeliveryAgent>,
+    msg: Arc<QueuedMessage>,
+    slot: Arc<tokio::sync::Semaphore>,
+    recipients: Vec<usize>,
+) -> BatchResult {
+    let permit = slot.acquire_owned().await;
+    let started = SystemTime::now();
+    let outcomes = agent.deliver(&msg, &recipients).await;
+    drop(permit);
+    BatchResult {
+        recipients,
+        outcomes,
+        started,
+        finished: SystemTime::now(),
+    }
+}
+
+/// Hand `pending` to the agent, one request per destination batch (run
+/// concurrently within the destinations' limits); log and durably record
+/// each request's outcomes as it completes. False when some outcomes could
+/// not be made durable.
 async fn deliver(
     ctx: &Ctx,
     id: &QueueId,
@@ -113,14 +147,60 @@ async fn deliver(
     entered: SystemTime,
 ) -> bool {
     let path = ctx.queue.path_of(QueueName::Active, id);
-    let msg = QueuedMessage {
+    let msg = Arc::new(QueuedMessage {
         id: id.clone(),
         envelope: qf.envelope.clone(),
         path: path.clone(),
-    };
-    let started = SystemTime::now();
-    let outcomes = ctx.agent.deliver(&msg, pending).await;
-    let finished = SystemTime::now();
+    });
+    let agent = ctx.agent.clone();
+    let plan = batches(&ctx.settings, pending, |i| {
+        let d = destination_of(agent.as_ref(), &ctx.settings, &msg, i);
+        let addr = msg
+            .envelope
+            .recipients
+            .get(i)
+            .map(|r| r.address.clone())
+            .unwrap_or_default();
+        (d, addr)
+    });
+    let mut running = tokio::task::JoinSet::new();
+    for b in plan {
+        let slot = ctx.slots.get(&b.key, b.concurrency);
+        running.spawn(run_batch(agent.clone(), msg.clone(), slot, b.recipients));
+    }
+    let mut durable = true;
+    while let Some(done) = running.join_next().await {
+        let result = match done {
+            Ok(r) => r,
+            Err(e) => {
+                gatepost_log::warning("qmgr", format!("{id}: delivery request failed: {e}"));
+                continue;
+            }
+        };
+        if !record_batch(ctx, id, qf, &path, result, entered).await {
+            durable = false;
+        }
+    }
+    ctx.slots.prune();
+    durable
+}
+
+/// Log and durably record one request's outcomes. Recipients the agent
+/// did not report on stay pending (deferred with a qmgr reason).
+async fn record_batch(
+    ctx: &Ctx,
+    id: &QueueId,
+    qf: &mut QueueFile,
+    path: &std::path::Path,
+    result: BatchResult,
+    entered: SystemTime,
+) -> bool {
+    let BatchResult {
+        recipients: pending,
+        outcomes,
+        started,
+        finished,
+    } = result;
     let delays = Delays {
         before_active: secs_between(qf.envelope.arrival, entered),
         in_active: secs_between(entered, started),
@@ -144,7 +224,7 @@ async fn deliver(
         }
         all.push(o);
     }
-    for &i in pending {
+    for &i in &pending {
         if !seen.contains(&i) {
             all.push(DeliveryOutcome {
                 recipient: i,
@@ -199,8 +279,8 @@ async fn deliver(
         records.push(record);
         qf.states[o.recipient] = state;
     }
-    let p = path.clone();
-    match blocking(&path, move || append_records(&p, &records)).await {
+    let p = path.to_path_buf();
+    match blocking(path, move || append_records(&p, &records)).await {
         Ok(()) => true,
         Err(e) => {
             gatepost_log::warning("qmgr", format!("{id}: cannot record delivery status: {e}"));
@@ -273,6 +353,15 @@ async fn finish(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile) {
         }
     }
 
+    let pending = qf.pending();
+    if !pending.is_empty()
+        && !qf.warned
+        && !s.delay_warning_time.is_zero()
+        && age >= s.delay_warning_time
+    {
+        warn_delayed(ctx, id, qf, &pending).await;
+    }
+
     if qf.pending().is_empty() {
         match ctx.queue.remove_file(id, QueueName::Active).await {
             Ok(()) => gatepost_log::info("qmgr", format!("{id}: removed")),
@@ -281,6 +370,39 @@ async fn finish(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile) {
         }
     } else {
         defer(ctx, id, now + s.backoff(age)).await;
+    }
+}
+
+/// Send the delay warning for the pending recipients and record that it
+/// was sent (once per message; a failure is retried at the next pass).
+async fn warn_delayed(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile, pending: &[usize]) {
+    let path = ctx.queue.path_of(QueueName::Active, id);
+    let delayed: Vec<Reason> = pending
+        .iter()
+        .map(|&i| match &qf.states[i] {
+            RcptState::Pending(Some(r)) => r.clone(),
+            _ => Reason {
+                recipient: i,
+                dsn: "4.0.0".into(),
+                agent: "qmgr".into(),
+                relay: "none".into(),
+                text: "delivery temporarily suspended".into(),
+            },
+        })
+        .collect();
+    let sent =
+        send_delay_warning(&ctx.queue, &ctx.settings, id, &qf.envelope, &path, &delayed).await;
+    if let Err(e) = sent {
+        gatepost_log::warning(
+            "bounce",
+            format!("{id}: cannot send delay notification: {e}"),
+        );
+        return;
+    }
+    let p = path.clone();
+    match blocking(&path, move || append_records(&p, &[StatusRecord::Warned])).await {
+        Ok(()) => qf.warned = true,
+        Err(e) => gatepost_log::warning("qmgr", format!("{id}: cannot record delay notice: {e}")),
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Queue {
     root: PathBuf,
     /// Wakes the queue manager.
     pub(crate) wakeup: Notify,
+    /// Wakes the pickup service (a submission waits in maildrop).
+    pub(crate) pickup_wakeup: Notify,
     /// Set by `flush()`: the queue manager scans `deferred` at its next wakeup.
     pub(crate) scan_deferred_now: AtomicBool,
     /// One group-commit directory syncer per queue (indexed by `QueueName::index`).
@@ -51,6 +53,7 @@ impl Queue {
         Ok(Arc::new(Queue {
             root: root.to_path_buf(),
             wakeup: Notify::new(),
+            pickup_wakeup: Notify::new(),
             scan_deferred_now: AtomicBool::new(false),
             syncs: syncs.into_iter().flatten().collect(),
             tmp_seq: AtomicU64::new(0),

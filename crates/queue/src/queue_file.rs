@@ -15,6 +15,7 @@
 //! B 1\t5.1.1\tlocal\tnone\tunknown user\n         recipient 1 bounced (done; bounce log)
 //! D 0\t4.4.1\tsmtp\tnone\tconnection refused\n    recipient 0 deferred (last reason wins)
 //! X 1\n                                           bounce notice for recipient 1 sent
+//! W\n                                             delay warning sent
 //! ```
 //!
 //! Values are escaped (`\\`, `\n`, `\r`, `\t`). The file is written in `tmp`
@@ -65,6 +66,8 @@ pub(crate) enum StatusRecord {
     Deferred(Reason),
     /// The non-delivery notice for a bounced recipient has been sent.
     Notified(usize),
+    /// The delay warning has been sent (`delay_warning_time`).
+    Warned,
 }
 
 /// What the file says about one recipient.
@@ -92,6 +95,8 @@ pub(crate) struct QueueFile {
     pub envelope: Envelope,
     pub content_len: u64,
     pub states: Vec<RcptState>,
+    /// Whether the delay warning was sent.
+    pub warned: bool,
 }
 
 impl QueueFile {
@@ -213,6 +218,7 @@ pub(crate) fn encode_status(rec: &StatusRecord) -> String {
         StatusRecord::Bounced(r) => encode_reason('B', r),
         StatusRecord::Deferred(r) => encode_reason('D', r),
         StatusRecord::Notified(i) => format!("X {i}\n"),
+        StatusRecord::Warned => "W\n".to_string(),
     }
 }
 
@@ -242,7 +248,14 @@ fn decode_index(s: &str, nrcpt: usize) -> Result<usize, String> {
 }
 
 /// Parse the envelope section and the status records that follow it.
+#[cfg(test)]
 pub(crate) fn parse_trailer(data: &[u8]) -> Result<(Envelope, Vec<RcptState>), String> {
+    parse_trailer_full(data).map(|(e, s, _)| (e, s))
+}
+
+/// Like `parse_trailer`, also telling whether the delay warning was sent.
+pub(crate) fn parse_trailer_full(data: &[u8]) -> Result<(Envelope, Vec<RcptState>, bool), String> {
+    let mut warned = false;
     let text = std::str::from_utf8(data).map_err(|_| "envelope is not UTF-8".to_string())?;
     let mut env = Envelope {
         sender: String::new(),
@@ -323,6 +336,7 @@ pub(crate) fn parse_trailer(data: &[u8]) -> Result<(Envelope, Vec<RcptState>), S
                     *notified = true;
                 }
             }
+            "W" => warned = true,
             "D" => {
                 let r = decode_reason(value, n)?;
                 let i = r.recipient;
@@ -337,7 +351,7 @@ pub(crate) fn parse_trailer(data: &[u8]) -> Result<(Envelope, Vec<RcptState>), S
     if !ended {
         return Err("missing end of envelope".into());
     }
-    Ok((env, states))
+    Ok((env, states, warned))
 }
 
 /// Read the header of an open queue file: the content length.
@@ -372,12 +386,13 @@ pub(crate) fn read_queue_file(path: &Path, id: &str) -> Result<QueueFile, QueueE
     let mut trailer = Vec::new();
     file.read_to_end(&mut trailer)
         .map_err(|e| QueueError::io(path, e))?;
-    let (envelope, states) =
-        parse_trailer(&trailer).map_err(|why| QueueError::Corrupt(id.to_string(), why))?;
+    let (envelope, states, warned) =
+        parse_trailer_full(&trailer).map_err(|why| QueueError::Corrupt(id.to_string(), why))?;
     Ok(QueueFile {
         envelope,
         content_len,
         states,
+        warned,
     })
 }
 
@@ -481,6 +496,9 @@ mod tests {
         text.push('\n');
         let (_, states) = parse_trailer(text.as_bytes()).unwrap();
         assert_eq!(states[0], RcptState::Sent);
+        assert!(!parse_trailer_full(text.as_bytes()).unwrap().2);
+        text.push_str(&encode_status(&StatusRecord::Warned));
+        assert!(parse_trailer_full(text.as_bytes()).unwrap().2);
     }
 
     #[test]

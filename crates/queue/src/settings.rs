@@ -1,10 +1,24 @@
 //! Queue manager settings (postfix-compat §8.2): `queue_run_delay`,
 //! `minimal_backoff_time`, `maximal_backoff_time`, `maximal_queue_lifetime`,
 //! `bounce_queue_lifetime`, `myhostname`, `myorigin`, `double_bounce_sender`,
-//! `bounce_size_limit`, `2bounce_notice_recipient`, `soft_bounce`, and the
-//! number of messages delivered concurrently.
+//! `bounce_size_limit`, `2bounce_notice_recipient`, `soft_bounce`,
+//! `delay_warning_time`, the per-destination limits
+//! (`default_destination_concurrency_limit`,
+//! `local_destination_concurrency_limit`,
+//! `default_destination_recipient_limit`,
+//! `local_destination_recipient_limit`), the number of messages in the
+//! active queue (`qmgr_message_active_limit`, capped), and the address
+//! rewriter used by pickup and destination grouping.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use gatepost_rewrite::Rewriter;
+
+/// Upper bound on messages delivered at once, whatever
+/// `qmgr_message_active_limit` says (each is a task waiting on its
+/// destinations' concurrency limits).
+const MAX_ACTIVE_CAP: usize = 1000;
 
 /// Queue manager settings, read from the config by `from_config`.
 #[derive(Debug, Clone)]
@@ -34,6 +48,20 @@ pub struct QmgrSettings {
     pub soft_bounce: bool,
     /// Messages delivered at the same time.
     pub max_concurrent_messages: usize,
+    /// `delay_warning_time` (0 = no delay notices).
+    pub delay_warning_time: Duration,
+    /// `default_destination_concurrency_limit` (20).
+    pub default_destination_concurrency_limit: usize,
+    /// `local_destination_concurrency_limit` (2).
+    pub local_destination_concurrency_limit: usize,
+    /// `default_destination_recipient_limit` (50).
+    pub default_destination_recipient_limit: usize,
+    /// `local_destination_recipient_limit` (1).
+    pub local_destination_recipient_limit: usize,
+    /// Address rewriting for pickup (canonicalisation, virtual aliases) and
+    /// for resolving a recipient's transport and next hop; `None`: bare
+    /// addresses get `@myorigin` and recipients are grouped by domain.
+    pub rewriter: Option<Arc<Rewriter>>,
 }
 
 impl Default for QmgrSettings {
@@ -52,6 +80,12 @@ impl Default for QmgrSettings {
             double_bounce_recipient: "postmaster".into(),
             soft_bounce: false,
             max_concurrent_messages: 20,
+            delay_warning_time: Duration::ZERO,
+            default_destination_concurrency_limit: 20,
+            local_destination_concurrency_limit: 2,
+            default_destination_recipient_limit: 50,
+            local_destination_recipient_limit: 1,
+            rewriter: None,
         }
     }
 }
@@ -67,6 +101,19 @@ impl QmgrSettings {
             }
         };
         let myhostname = text("myhostname", "localhost");
+        let count = |name: &str, dflt: usize| {
+            usize::try_from(cfg.get_int(name))
+                .ok()
+                .filter(|n| *n > 0)
+                .unwrap_or(dflt)
+        };
+        let rewriter = match Rewriter::from_config(cfg) {
+            Ok(r) => Some(Arc::new(r)),
+            Err(e) => {
+                gatepost_log::warning("qmgr", format!("address rewriting unavailable: {e}"));
+                None
+            }
+        };
         QmgrSettings {
             queue_run_delay: cfg.get_time("queue_run_delay"),
             minimal_backoff_time: cfg.get_time("minimal_backoff_time"),
@@ -79,7 +126,16 @@ impl QmgrSettings {
             bounce_size_limit: u64::try_from(cfg.get_int("bounce_size_limit")).unwrap_or(0),
             double_bounce_recipient: text("2bounce_notice_recipient", "postmaster"),
             soft_bounce: cfg.get_bool("soft_bounce"),
-            max_concurrent_messages: 20,
+            max_concurrent_messages: count("qmgr_message_active_limit", 20000).min(MAX_ACTIVE_CAP),
+            delay_warning_time: cfg.get_time("delay_warning_time"),
+            default_destination_concurrency_limit: count(
+                "default_destination_concurrency_limit",
+                20,
+            ),
+            local_destination_concurrency_limit: count("local_destination_concurrency_limit", 2),
+            default_destination_recipient_limit: count("default_destination_recipient_limit", 50),
+            local_destination_recipient_limit: count("local_destination_recipient_limit", 1),
+            rewriter,
         }
     }
 
@@ -122,6 +178,21 @@ impl QmgrSettings {
         Duration::from_secs(1).min(self.queue_run_delay)
     }
 
+    /// Concurrency and recipient limits for a transport.
+    pub(crate) fn limits_for(&self, transport: &str) -> (usize, usize) {
+        if transport == "local" {
+            (
+                self.local_destination_concurrency_limit.max(1),
+                self.local_destination_recipient_limit.max(1),
+            )
+        } else {
+            (
+                self.default_destination_concurrency_limit.max(1),
+                self.default_destination_recipient_limit.max(1),
+            )
+        }
+    }
+
     /// Address with `@myorigin` appended when unqualified.
     pub(crate) fn qualify(&self, addr: &str) -> String {
         if addr.contains('@') || addr.is_empty() {
@@ -148,7 +219,8 @@ mod tests {
         let main_cf = "myhostname = mx.spec.test\nmydomain = spec.test\nmyorigin = $mydomain\n\
                        queue_run_delay = 5s\nminimal_backoff_time = 5s\nmaximal_backoff_time = 20s\n\
                        maximal_queue_lifetime = 40s\nbounce_queue_lifetime = 1h\nbounce_size_limit = 1000\n\
-                       soft_bounce = yes\n";
+                       soft_bounce = yes\ndelay_warning_time = 4h\n\
+                       default_destination_concurrency_limit = 3\nlocal_destination_recipient_limit = 5\n";
         let cfg = gatepost_config::Config::parse_main_cf(main_cf, "main.cf").unwrap();
         let s = QmgrSettings::from_config(&cfg);
         assert_eq!(s.queue_run_delay, Duration::from_secs(5));
@@ -160,6 +232,10 @@ mod tests {
         assert_eq!(s.myorigin, "spec.test");
         assert_eq!(s.bounce_size_limit, 1000);
         assert!(s.soft_bounce);
+        assert_eq!(s.delay_warning_time, Duration::from_secs(4 * 3600));
+        assert_eq!(s.limits_for("smtp"), (3, 50));
+        assert_eq!(s.limits_for("local"), (2, 5));
+        assert!(s.rewriter.is_some());
         assert_eq!(s.double_bounce_sender, "double-bounce");
         assert_eq!(s.double_bounce_recipient, "postmaster");
 
@@ -174,6 +250,10 @@ mod tests {
         assert_eq!(d.bounce_queue_lifetime, dflt.bounce_queue_lifetime);
         assert_eq!(d.bounce_size_limit, 50_000);
         assert!(!d.soft_bounce);
+        assert_eq!(d.delay_warning_time, Duration::ZERO);
+        assert_eq!(d.limits_for("relay"), (20, 50));
+        assert_eq!(d.limits_for("local"), (2, 1));
+        assert_eq!(d.max_concurrent_messages, 1000);
     }
 
     #[test]

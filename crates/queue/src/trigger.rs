@@ -81,6 +81,13 @@ impl Queue {
         trigger_path(self.root())
     }
 
+    /// Whether a queue manager listens on the trigger socket.
+    pub fn system_running(&self) -> bool {
+        StdDatagram::unbound()
+            .and_then(|s| s.connect(self.trigger_path()))
+            .is_ok()
+    }
+
     /// Send `requests` to the running queue manager, if any.
     pub fn send_trigger(&self, requests: &[TriggerRequest]) -> TriggerOutcome {
         let path = self.trigger_path();
@@ -164,7 +171,9 @@ mod tests {
             queue.send_trigger(&[TriggerRequest::Flush]),
             TriggerOutcome::SystemDown
         );
+        assert!(!queue.system_running());
         let listener = TriggerListener::bind(dir.path()).unwrap();
+        assert!(queue.system_running());
         assert_eq!(
             queue.send_trigger(&[TriggerRequest::Flush, TriggerRequest::Pickup]),
             TriggerOutcome::Delivered
@@ -184,6 +193,7 @@ mod tests {
             queue.send_trigger(&[TriggerRequest::ScanIncoming]),
             TriggerOutcome::SystemDown
         );
+        assert!(!queue.system_running());
         // A new server replaces it.
         let again = TriggerListener::bind(dir.path()).unwrap();
         assert_eq!(

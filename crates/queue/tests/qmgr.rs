@@ -342,19 +342,18 @@ async fn deferred_then_sent_with_backoff_mtime() {
         e.recipients[0].reason.as_deref(),
         Some("connect to 127.0.0.1[127.0.0.1]:9: Connection refused")
     );
-    assert_eq!(agent.calls().len(), 1);
+    // One delivery request per destination.
+    let mut first: Vec<Vec<String>> = agent.calls().into_iter().map(|c| c.recipients).collect();
+    first.sort();
+    assert_eq!(first, vec![vec!["later@far.example"], vec!["ok@spec.test"]]);
     wait_for("removal", || {
         !log_lines(&format!("{id}: removed")).is_empty()
     })
     .await;
     let calls = agent.calls();
-    assert_eq!(calls.len(), 2);
-    assert_eq!(
-        calls[0].recipients,
-        vec!["ok@spec.test", "later@far.example"]
-    );
+    assert_eq!(calls.len(), 3);
     // Only the pending recipient is retried: "done" state is durable.
-    assert_eq!(calls[1].recipients, vec!["later@far.example"]);
+    assert_eq!(calls[2].recipients, vec!["later@far.example"]);
     let lines = log_lines(&format!("{id}:"));
     assert!(lines.iter().any(|l| l.starts_with(&format!(
         "smtp: {id}: to=<later@far.example>, relay=none, delay="
@@ -647,10 +646,214 @@ async fn concurrency_limit_still_drains_the_backlog() {
     s.queue_run_delay = Duration::from_secs(3600); // only kicks and completions
     let (stop, h) = start(&queue, &agent, s);
     wait_for("all delivered", || queue_empty(dir.path())).await;
+    // The file is removed just before the line is logged.
+    wait_for("removed lines", || {
+        ids.iter()
+            .all(|id| !log_lines(&format!("{id}: removed")).is_empty())
+    })
+    .await;
     for id in &ids {
         assert_eq!(log_lines(&format!("{id}: removed")).len(), 1);
     }
     assert_eq!(agent.calls().len(), 10);
     stop.send(()).unwrap();
     h.await.unwrap();
+}
+
+#[tokio::test]
+async fn delay_warning_is_sent_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let id = submit(&queue, &envelope("s@ext.example", &["never@far.example"])).await;
+    let agent = Arc::new(FakeAgent::default());
+    let mut s = settings();
+    s.delay_warning_time = Duration::from_millis(1);
+    let (stop, h) = start(&queue, &agent, s);
+    wait_for("three attempts", || {
+        agent.calls().iter().filter(|c| c.id == id).count() >= 3
+    })
+    .await;
+    let notices: Vec<Call> = agent
+        .calls()
+        .into_iter()
+        .filter(|c| c.sender.is_empty())
+        .collect();
+    assert_eq!(notices.len(), 1, "exactly one delay notice");
+    assert_eq!(notices[0].recipients, vec!["s@ext.example"]);
+    let text = String::from_utf8_lossy(&notices[0].content).to_string();
+    for want in [
+        "Subject: Delayed Mail (still being retried)\n",
+        "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n",
+        "Action: delayed\nStatus: 4.4.1\n",
+        "Will-Retry-Until: ",
+        "Content-Type: text/rfc822-headers\n\nSubject: test\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(!text.contains("hello"), "delay notices carry headers only");
+    assert_eq!(
+        log_lines(&format!("{id}: sender delay notification: ")).len(),
+        1
+    );
+    stop.send(()).unwrap();
+    h.await.unwrap();
+}
+
+/// Blocks deliveries to `slow.example` until released; counts how many are
+/// in progress at once.
+#[derive(Default)]
+struct SlowAgent {
+    release: tokio::sync::Notify,
+    released: std::sync::atomic::AtomicBool,
+    in_flight: std::sync::atomic::AtomicUsize,
+    max_in_flight: std::sync::atomic::AtomicUsize,
+    delivered: Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl DeliveryAgent for SlowAgent {
+    async fn deliver(&self, msg: &QueuedMessage, recipients: &[usize]) -> Vec<DeliveryOutcome> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let slow = recipients.iter().any(|&i| {
+            msg.envelope.recipients[i]
+                .address
+                .ends_with("@slow.example")
+        });
+        if slow {
+            let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+            self.max_in_flight.fetch_max(now, SeqCst);
+            while !self.released.load(SeqCst) {
+                let n = self.release.notified();
+                if self.released.load(SeqCst) {
+                    break;
+                }
+                n.await;
+            }
+            self.in_flight.fetch_sub(1, SeqCst);
+        }
+        recipients
+            .iter()
+            .map(|&i| {
+                let addr = msg.envelope.recipients[i].address.clone();
+                self.delivered.lock().unwrap().push(addr);
+                DeliveryOutcome {
+                    recipient: i,
+                    status: DeliveryStatus::Sent,
+                    agent: "smtp".into(),
+                    relay: "mx[127.0.0.1]:25".into(),
+                    dsn: "2.0.0".into(),
+                    text: "250 ok".into(),
+                }
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn slow_destination_does_not_block_others() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let mut slow_ids = Vec::new();
+    for _ in 0..4 {
+        slow_ids.push(submit(&queue, &envelope("s@ext.example", &["a@slow.example"])).await);
+    }
+    // One message to both: its fast recipient must not wait for the slow one.
+    let mixed = submit(
+        &queue,
+        &envelope("s@ext.example", &["b@slow.example", "c@fast.example"]),
+    )
+    .await;
+    let fast = submit(&queue, &envelope("s@ext.example", &["d@fast.example"])).await;
+    let agent = Arc::new(SlowAgent::default());
+    let mut s = settings();
+    s.default_destination_concurrency_limit = 2;
+    log_path();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let dyn_agent: Arc<dyn DeliveryAgent> = agent.clone();
+    let h = tokio::spawn(run_qmgr(queue.clone(), dyn_agent, s, async move {
+        let _ = rx.await;
+    }));
+    wait_for("fast recipients delivered", || {
+        let d = agent.delivered.lock().unwrap();
+        d.contains(&"c@fast.example".to_string()) && d.contains(&"d@fast.example".to_string())
+    })
+    .await;
+    wait_for("fast message done", || {
+        !log_lines(&format!("{fast}: removed")).is_empty()
+    })
+    .await;
+    wait_for("two slow deliveries in progress", || {
+        agent.in_flight.load(SeqCst) == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        agent.max_in_flight.load(SeqCst),
+        2,
+        "slow.example limited to 2"
+    );
+    agent.released.store(true, SeqCst);
+    agent.release.notify_waiters();
+    wait_for("all delivered", || {
+        slow_ids
+            .iter()
+            .chain([&mixed])
+            .all(|id| log_lines(&format!("{id}: removed")).len() == 1)
+    })
+    .await;
+    tx.send(()).unwrap();
+    h.await.unwrap();
+}
+
+#[tokio::test]
+async fn pickup_and_trigger_from_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    // A submission waiting before the server starts.
+    let early = Submission {
+        uid: 1000,
+        time: SystemTime::now(),
+        sender: "alice".into(),
+        full_name: Some("Alice".into()),
+        extract_recipients: true,
+        recipients: vec![],
+        content: b"To: bob\nBcc: carol@far.example\nSubject: early\n\nx\n".to_vec(),
+    };
+    assert_eq!(
+        queue.send_trigger(&[TriggerRequest::Pickup]),
+        TriggerOutcome::SystemDown
+    );
+    queue.post_to_maildrop(&early).unwrap();
+    let agent = Arc::new(FakeAgent::default());
+    let (stop, h) = start(&queue, &agent, settings());
+    // One delivery request per destination domain.
+    wait_for("early pickup", || agent.calls().len() == 2).await;
+    let calls = agent.calls();
+    let call = &calls[0];
+    assert_eq!(call.sender, "alice@spec.test");
+    let mut rcpts: Vec<String> = calls.iter().flat_map(|c| c.recipients.clone()).collect();
+    rcpts.sort();
+    assert_eq!(rcpts, vec!["bob@spec.test", "carol@far.example"]);
+    let content = String::from_utf8_lossy(&call.content).to_string();
+    assert!(!content.contains("Bcc"));
+    assert!(content.contains("\nFrom: Alice <alice@spec.test>\n"));
+
+    // Another process (a second Queue handle) drops a file and triggers pickup.
+    let other = Queue::open(dir.path()).unwrap();
+    wait_for("trigger socket", || other.system_running()).await;
+    let mut late = early.clone();
+    late.extract_recipients = false;
+    late.recipients = vec!["dave@far.example".into()];
+    other.post_to_maildrop(&late).unwrap();
+    assert_eq!(
+        other.send_trigger(&[TriggerRequest::Pickup]),
+        TriggerOutcome::Delivered
+    );
+    wait_for("late pickup", || agent.calls().len() == 3).await;
+    assert_eq!(agent.calls()[2].recipients, vec!["dave@far.example"]);
+    assert!(!log_lines(": uid=1000 from=<alice>").is_empty());
+    stop.send(()).unwrap();
+    h.await.unwrap();
+    assert!(!other.system_running(), "socket removed at shutdown");
 }

@@ -64,7 +64,10 @@ impl Client {
             }
             let line = line.trim_end_matches(['\r', '\n']).to_string();
             let more = line.as_bytes().get(3) == Some(&b'-');
-            let code: u16 = line.get(..3).and_then(|c| c.parse().ok()).context("reply code")?;
+            let code: u16 = line
+                .get(..3)
+                .and_then(|c| c.parse().ok())
+                .context("reply code")?;
             lines.push(line);
             if !more {
                 return Ok(SmtpReply { code, lines });

@@ -8,7 +8,9 @@
 //! the way a remote client would.
 
 pub mod client;
+pub mod dns_server;
 pub mod server;
+pub mod sink;
 
 pub use client::{Client, SmtpReply};
 pub use server::TestServer;
@@ -37,7 +39,8 @@ pub fn steps(pairs: &[(&str, &str)]) -> Vec<Step> {
 /// first mismatch, if any. The greeting is checked against the first step
 /// when its `send` is empty.
 pub fn run_session(server: &TestServer, client_ip: &str, script: &[Step]) -> Result<(), String> {
-    let mut client = Client::connect_from(client_ip, server.addr).map_err(|e| format!("connect: {e}"))?;
+    let mut client =
+        Client::connect_from(client_ip, server.addr).map_err(|e| format!("connect: {e}"))?;
     for (i, step) in script.iter().enumerate() {
         let reply = if step.send.is_empty() {
             client.read_reply()
@@ -49,7 +52,9 @@ pub fn run_session(server: &TestServer, client_ip: &str, script: &[Step]) -> Res
         if !got.starts_with(&step.expect) {
             return Err(format!(
                 "step {i}: sent {:?}: expected reply starting {:?}, got {:?}",
-                step.send, step.expect, reply.full()
+                step.send,
+                step.expect,
+                reply.full()
             ));
         }
     }

@@ -75,7 +75,10 @@ impl TestServer {
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(rest) = line.strip_prefix("gatepost: listening on ") {
-                        break rest.trim().parse::<SocketAddr>().context("listen address")?;
+                        break rest
+                            .trim()
+                            .parse::<SocketAddr>()
+                            .context("listen address")?;
                     }
                 }
                 Some(Err(e)) => bail!("reading server output: {e}"),

@@ -86,7 +86,10 @@ async fn addr_one(
     port: u16,
     why: &mut Why,
 ) -> Vec<Target> {
-    let bare = host.strip_prefix("IPv6:").or_else(|| host.strip_prefix("ipv6:")).unwrap_or(host);
+    let bare = host
+        .strip_prefix("IPv6:")
+        .or_else(|| host.strip_prefix("ipv6:"))
+        .unwrap_or(host);
     if let Ok(addr) = bare.parse::<IpAddr>() {
         return vec![Target {
             host: bare.to_string(),
@@ -144,9 +147,9 @@ async fn host_addr(
     let mut why = Why::default();
     let list = addr_one(resolver, &dest.host, 0, dest.port, &mut why).await;
     if list.is_empty() {
-        return Err(why
-            .failure
-            .unwrap_or_else(|| AddrFailure::new("5.4.4", format!("{}: host not found", dest.host))));
+        return Err(why.failure.unwrap_or_else(|| {
+            AddrFailure::new("5.4.4", format!("{}: host not found", dest.host))
+        }));
     }
     if loop_detect && list.iter().any(|t| own.contains(t.addr)) {
         return Err(AddrFailure::new(
@@ -217,7 +220,16 @@ async fn mx_addr(
     let mut why = Why::default();
     let mut list = Vec::new();
     for record in &mx {
-        list.extend(addr_one(resolver, &record.host, u32::from(record.pref), dest.port, &mut why).await);
+        list.extend(
+            addr_one(
+                resolver,
+                &record.host,
+                u32::from(record.pref),
+                dest.port,
+                &mut why,
+            )
+            .await,
+        );
     }
     if list.is_empty() {
         gatepost_log::warning(
@@ -225,7 +237,10 @@ async fn mx_addr(
             format!("no MX host for {} has a valid address record", dest.host),
         );
         return Err(why.failure.unwrap_or_else(|| {
-            AddrFailure::new("4.4.4", format!("no MX host for {} has a valid address record", dest.host))
+            AddrFailure::new(
+                "4.4.4",
+                format!("no MX host for {} has a valid address record", dest.host),
+            )
         }));
     }
     let best_found = list.first().map(|t| t.pref);
@@ -234,9 +249,15 @@ async fn mx_addr(
             list.retain(|t| t.pref < self_pref);
             if list.is_empty() {
                 return Err(if best_pref != best_found {
-                    AddrFailure::new("4.4.4", format!("unable to find primary relay for {}", dest.host))
+                    AddrFailure::new(
+                        "4.4.4",
+                        format!("unable to find primary relay for {}", dest.host),
+                    )
                 } else {
-                    AddrFailure::new("5.4.6", format!("mail for {} loops back to myself", dest.host))
+                    AddrFailure::new(
+                        "5.4.6",
+                        format!("mail for {} loops back to myself", dest.host),
+                    )
                 });
             }
         }
@@ -303,28 +324,42 @@ mod tests {
             .mx_fail("bad.test", DnsFailure::Malformed("Name service error for name=bad.test type=MX: Malformed or unexpected name server reply".into()))
             .host("bad.test", &["127.0.0.6"])
             .mx_fail("slow.test", DnsFailure::TempFail("Host or domain name not found. Name service error for name=slow.test type=MX: Host not found, try again".into()))
-            .mx("noaddr.test", &[(10, "mx.noaddr.test")]);
-        let fail = |dsn: &str, text: &str| Err(AddrFailure::new(dsn, text));
+            .mx("noaddr.test", &[(10, "mx.noaddr.test")])
+            .mx("soft.test", &[(10, "a.soft.test"), (20, "b.soft.test")])
+            .host_fail("a.soft.test", DnsFailure::TempFail("a: try again".into()))
+            .host_fail("b.soft.test", DnsFailure::NotFound("b: not found".into()));
+        let fail = |dsn: &str, text: &str| -> Result<Vec<String>, AddrFailure> {
+            Err(AddrFailure::new(dsn, text))
+        };
         let cases = [
             ("nullmx.test", fail("5.1.0", "Domain nullmx.test does not accept mail (nullMX)")),
             ("bad.test", fail("5.4.4", "Name service error for name=bad.test type=MX: Malformed or unexpected name server reply")),
             ("slow.test", fail("4.4.3", "Host or domain name not found. Name service error for name=slow.test type=MX: Host not found, try again")),
             ("noaddr.test", fail("5.4.4", "Host or domain name not found. Name service error for name=mx.noaddr.test type=A: Host not found")),
+            // A soft error dominates later hard ones (the text is the last).
+            ("soft.test", fail("4.4.4", "b: not found")),
             ("null.test", fail("5.4.4", "Host or domain name not found. Name service error for name=null.test type=A: Host not found")),
         ];
         for (d, want) in cases {
-            assert_eq!(run(&r, d, &[]).await.map(|_| ()), want.map(|_: ()| ()), "{d}");
+            assert_eq!(run(&r, d, &[]).await, want, "{d}");
         }
         // ignore_mx_lookup_error = yes falls back to the address records.
-        let got = resolve_targets(&r, &dest("bad.test"), &OwnAddresses::default(), true, false).await;
-        assert_eq!(got.map(|l| hosts(&l)), Ok(vec!["bad.test[127.0.0.6]:25".to_string()]));
+        let got =
+            resolve_targets(&r, &dest("bad.test"), &OwnAddresses::default(), true, false).await;
+        assert_eq!(
+            got.map(|l| hosts(&l)),
+            Ok(vec!["bad.test[127.0.0.6]:25".to_string()])
+        );
     }
 
     #[tokio::test]
     async fn loops_back_to_myself() {
         let r = FakeResolver::default()
             .mx("me.test", &[(10, "mx.spec.test"), (20, "backup.test")])
-            .mx("backup-of.test", &[(5, "primary.test"), (10, "mx.spec.test")])
+            .mx(
+                "backup-of.test",
+                &[(5, "primary.test"), (10, "mx.spec.test")],
+            )
             .mx("secondary.test", &[(5, "gone.test"), (10, "mx.spec.test")])
             .host("mx.spec.test", &["127.0.0.1"])
             .host("backup.test", &["127.0.0.7"])
@@ -332,7 +367,10 @@ mod tests {
         let own = ["127.0.0.1"];
         assert_eq!(
             run(&r, "me.test", &own).await,
-            Err(AddrFailure::new("5.4.6", "mail for me.test loops back to myself"))
+            Err(AddrFailure::new(
+                "5.4.6",
+                "mail for me.test loops back to myself"
+            ))
         );
         // We are a backup: only the better MX is tried.
         assert_eq!(
@@ -341,11 +379,17 @@ mod tests {
         );
         assert_eq!(
             run(&r, "secondary.test", &own).await,
-            Err(AddrFailure::new("4.4.4", "unable to find primary relay for secondary.test"))
+            Err(AddrFailure::new(
+                "4.4.4",
+                "unable to find primary relay for secondary.test"
+            ))
         );
         assert_eq!(
             run(&r, "[127.0.0.1]", &own).await,
-            Err(AddrFailure::new("5.4.6", "mail for 127.0.0.1 loops back to myself"))
+            Err(AddrFailure::new(
+                "5.4.6",
+                "mail for 127.0.0.1 loops back to myself"
+            ))
         );
         // Not on port 25: no loop detection (Postfix SMTP_MISC_FLAG_LOOP_DETECT).
         assert!(run(&r, "me.test:2525", &own).await.is_ok());
@@ -354,7 +398,10 @@ mod tests {
     #[tokio::test]
     async fn equal_preferences_are_shuffled() {
         let r = FakeResolver::default()
-            .mx("eq.test", &[(10, "a.test"), (10, "b.test"), (5, "best.test")])
+            .mx(
+                "eq.test",
+                &[(10, "a.test"), (10, "b.test"), (5, "best.test")],
+            )
             .host("a.test", &["127.0.0.2"])
             .host("b.test", &["127.0.0.3"])
             .host("best.test", &["127.0.0.4"]);

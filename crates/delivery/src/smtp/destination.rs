@@ -74,7 +74,10 @@ impl Destination {
                 return Err(DestinationError::MissingBracket(dest.to_string()));
             }
         };
-        let host = host.strip_prefix("ipv6:").or_else(|| host.strip_prefix("IPv6:")).unwrap_or(host);
+        let host = host
+            .strip_prefix("ipv6:")
+            .or_else(|| host.strip_prefix("IPv6:"))
+            .unwrap_or(host);
         if host.is_empty() {
             return Err(DestinationError::EmptyHost(dest.to_string()));
         }

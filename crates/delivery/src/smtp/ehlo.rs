@@ -41,7 +41,12 @@ pub(crate) fn parse_ehlo(reply: &Reply, namaddr: &str) -> (Features, Vec<String>
             "8BITMIME" => f.eight_bit_mime = true,
             "STARTTLS" => f.starttls = true,
             "SIZE" => {
-                f.size = Some(rest.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0));
+                f.size = Some(
+                    rest.split_whitespace()
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0),
+                );
             }
             "AUTH" => {
                 let normal = normalise_mechs(rest);
@@ -111,10 +116,21 @@ mod tests {
         assert!(!f.pipelining);
     }
 
+    /// (EHLO lines, merged AUTH list, warned)
+    type AuthCase = (
+        &'static [&'static str],
+        Option<&'static [&'static str]>,
+        bool,
+    );
+
     #[test]
     fn auth_twice() {
-        let cases: [(&[&str], Option<&[&str]>, bool); 4] = [
-            (&["250-x", "250 AUTH PLAIN LOGIN"], Some(&["PLAIN", "LOGIN"]), false),
+        let cases: [AuthCase; 4] = [
+            (
+                &["250-x", "250 AUTH PLAIN LOGIN"],
+                Some(&["PLAIN", "LOGIN"]),
+                false,
+            ),
             (
                 &["250-x", "250-AUTH PLAIN LOGIN", "250 AUTH=plain login"],
                 Some(&["PLAIN", "LOGIN"]),
@@ -129,7 +145,8 @@ mod tests {
         ];
         for (lines, mechs, warned) in cases {
             let (f, w) = parse_ehlo(&reply(lines), "mx.far.test[127.0.0.4]");
-            let want: Option<Vec<String>> = mechs.map(|m| m.iter().map(|s| s.to_string()).collect());
+            let want: Option<Vec<String>> =
+                mechs.map(|m| m.iter().map(|s| s.to_string()).collect());
             assert_eq!(f.auth, want, "{lines:?}");
             let want_w: Vec<String> = if warned {
                 vec!["mx.far.test[127.0.0.4] offered AUTH option multiple times".to_string()]

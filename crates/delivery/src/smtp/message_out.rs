@@ -60,7 +60,11 @@ mod tests {
     #[test]
     fn encoding_table() {
         let cases: &[(&[u8], usize, &[u8])] = &[
-            (b"Subject: x\n\nhello\n", 998, b"Subject: x\r\n\r\nhello\r\n.\r\n"),
+            (
+                b"Subject: x\n\nhello\n",
+                998,
+                b"Subject: x\r\n\r\nhello\r\n.\r\n",
+            ),
             (b"a\n.\n..b\n", 998, b"a\r\n..\r\n...b\r\n.\r\n"),
             (b"no newline at end", 998, b"no newline at end\r\n.\r\n"),
             (b"crlf already\r\n", 998, b"crlf already\r\n.\r\n"),

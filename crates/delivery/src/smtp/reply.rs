@@ -141,9 +141,19 @@ mod tests {
     #[tokio::test]
     async fn replies() {
         let cases = [
-            ("250 2.0.0 Ok: queued as ABC\r\n", 250, "2.0.0", "250 2.0.0 Ok: queued as ABC"),
+            (
+                "250 2.0.0 Ok: queued as ABC\r\n",
+                250,
+                "2.0.0",
+                "250 2.0.0 Ok: queued as ABC",
+            ),
             ("220 mx ESMTP\r\n", 220, "2.0.0", "220 mx ESMTP"),
-            ("451 4.3.0 try later\r\n", 451, "4.3.0", "451 4.3.0 try later"),
+            (
+                "451 4.3.0 try later\r\n",
+                451,
+                "4.3.0",
+                "451 4.3.0 try later",
+            ),
             ("550 no such user\r\n", 550, "5.0.0", "550 no such user"),
             // A DSN of the wrong class is not a DSN.
             ("550 4.1.1 odd\r\n", 550, "5.0.0", "550 4.1.1 odd"),
@@ -157,17 +167,33 @@ mod tests {
         ];
         for (input, code, dsn, text) in cases {
             let r = parse(input).await.unwrap();
-            assert_eq!((r.code, r.dsn.as_str(), r.text()), (code, dsn, text.to_string()), "{input:?}");
+            assert_eq!(
+                (r.code, r.dsn.as_str(), r.text()),
+                (code, dsn, text.to_string()),
+                "{input:?}"
+            );
         }
     }
 
     #[tokio::test]
     async fn bad_input() {
         assert!(matches!(parse("").await, Err(ReplyError::Closed)));
-        assert!(matches!(parse("250-more\r\n").await, Err(ReplyError::Closed)));
-        assert!(matches!(parse("hello\r\n").await, Err(ReplyError::Malformed(_))));
-        assert!(matches!(parse("2500 x\r\n").await, Err(ReplyError::Malformed(_))));
-        assert!(matches!(parse("150 x\r\n").await, Err(ReplyError::Malformed(_))));
+        assert!(matches!(
+            parse("250-more\r\n").await,
+            Err(ReplyError::Closed)
+        ));
+        assert!(matches!(
+            parse("hello\r\n").await,
+            Err(ReplyError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse("2500 x\r\n").await,
+            Err(ReplyError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse("150 x\r\n").await,
+            Err(ReplyError::Malformed(_))
+        ));
     }
 
     #[tokio::test]

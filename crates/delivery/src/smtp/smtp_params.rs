@@ -95,7 +95,8 @@ fn bad_value(name: &str, value: &str, why: &str) -> DeliveryError {
 
 fn time(cfg: &Config, name: &str, default: &str) -> Result<Duration, DeliveryError> {
     let value = param(cfg, name, default);
-    parse_time(&value, 's').ok_or_else(|| bad_value(name, &value, "expected a time value such as 10s"))
+    parse_time(&value, 's')
+        .ok_or_else(|| bad_value(name, &value, "expected a time value such as 10s"))
 }
 
 fn count(cfg: &Config, name: &str, default: &str) -> Result<usize, DeliveryError> {
@@ -206,8 +207,10 @@ mod tests {
             "smtp_tcp_port = nosuch",
             "smtp_skip_5xx_greeting = maybe",
         ] {
-            let cfg = Config::parse_main_cf(&format!("{line}\n"), "main.cf").unwrap();
-            assert!(SmtpParams::from_config(&cfg).is_err(), "{line}");
+            // The registry may already refuse the value; otherwise we do.
+            if let Ok(cfg) = Config::parse_main_cf(&format!("{line}\n"), "main.cf") {
+                assert!(SmtpParams::from_config(&cfg).is_err(), "{line}");
+            }
         }
     }
 }

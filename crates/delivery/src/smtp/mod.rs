@@ -1,0 +1,267 @@
+//! The `smtp` delivery agent (Postfix smtp(8)): recipients that resolve to
+//! the `smtp` or `relay` transport are grouped by next hop; for each next
+//! hop the server list is built (`addr_list`), each address is tried in
+//! turn (`conn`, at most `smtp_mx_address_limit` addresses and
+//! `smtp_mx_session_limit` conversations), and one conversation
+//! (`session`) delivers the message to all recipients of the group.
+//! Recipients deferred by one server are offered to the next; what is left
+//! at the end keeps its last reason. Connection failures are logged as
+//! `connect to HOST[ADDR]:PORT: REASON` (info) and give
+//! `relay=none, dsn=4.4.1`. A hard lookup failure for the `relayhost`
+//! becomes 4.3.5 with `warning: relayhost configuration problem`.
+//!
+//! Files: `destination` (next-hop syntax), `smtp_params` (parameters),
+//! `resolver` (DNS seam), `dns_glue` (gatepost-dns adapter), `own_addr`
+//! (our addresses), `addr_list` (MX → address list, loop detection),
+//! `conn` (TCP + timeouts), `reply` (reply reader), `ehlo` (features),
+//! `message_out` (DATA encoding), `session` (the conversation).
+
+mod addr_list;
+mod conn;
+mod destination;
+mod dns_glue;
+mod ehlo;
+mod message_out;
+mod own_addr;
+mod reply;
+mod resolver;
+mod session;
+mod smtp_params;
+
+use std::sync::Arc;
+
+use gatepost_config::Config;
+use gatepost_queue::{DeliveryOutcome, DeliveryStatus, QueuedMessage};
+
+use crate::verdict::Verdict;
+use crate::DeliveryError;
+
+use addr_list::resolve_targets;
+use destination::Destination;
+use own_addr::OwnAddresses;
+pub(crate) use resolver::{NativeResolver, Resolver};
+use session::{Job, SessionCtx};
+pub(crate) use smtp_params::SmtpParams;
+
+/// The resolver for this configuration: DNS (gatepost-dns), or the
+/// system's host lookups only with `disable_dns_lookups = yes` /
+/// `smtp_host_lookup = native`.
+pub(crate) fn default_resolver(cfg: &Config) -> Arc<dyn Resolver> {
+    let native_only = crate::settings::param(cfg, "disable_dns_lookups", "no")
+        .eq_ignore_ascii_case("yes")
+        || crate::settings::param_list(cfg, "smtp_host_lookup", "dns")
+            .iter()
+            .all(|m| !m.eq_ignore_ascii_case("dns"));
+    if native_only {
+        Arc::new(NativeResolver)
+    } else {
+        Arc::new(dns_glue::DnsResolver::from_config(cfg))
+    }
+}
+
+/// Program name in log lines and outcomes.
+pub(crate) const AGENT: &str = "smtp";
+
+/// One recipient for the SMTP client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SmtpRcpt {
+    /// Index into the envelope's recipients.
+    pub index: usize,
+    /// Address for `RCPT TO` (internal form).
+    pub address: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct SmtpAgent {
+    params: SmtpParams,
+    myhostname: String,
+    own: OwnAddresses,
+    resolver: Arc<dyn Resolver>,
+}
+
+impl SmtpAgent {
+    pub(crate) fn from_config(
+        cfg: &Config,
+        resolver: Arc<dyn Resolver>,
+    ) -> Result<SmtpAgent, DeliveryError> {
+        let params = SmtpParams::from_config(cfg)?;
+        let own = OwnAddresses::from_items(&params.inet_interfaces, &params.proxy_interfaces);
+        let myhostname = crate::settings::param(cfg, "myhostname", "localhost");
+        Ok(SmtpAgent {
+            params,
+            myhostname,
+            own,
+            resolver,
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_tests(
+        params: SmtpParams,
+        own: OwnAddresses,
+        resolver: Arc<dyn Resolver>,
+    ) -> SmtpAgent {
+        SmtpAgent {
+            params,
+            myhostname: "mx.spec.test".to_string(),
+            own,
+            resolver,
+        }
+    }
+
+    /// Deliver `content` to `rcpts`, all for `nexthop`.
+    pub(crate) async fn deliver(
+        &self,
+        msg: &QueuedMessage,
+        content: &[u8],
+        nexthop: &str,
+        rcpts: &[SmtpRcpt],
+    ) -> Vec<DeliveryOutcome> {
+        let all_none = |v: Verdict| -> Vec<DeliveryOutcome> {
+            rcpts
+                .iter()
+                .map(|r| v.clone().into_outcome(r.index, AGENT, "none"))
+                .collect()
+        };
+        let dest = match Destination::parse(nexthop, self.params.default_port) {
+            Ok(d) => d,
+            Err(err) => {
+                gatepost_log::warning(AGENT, format!("{}: {err}", msg.id));
+                return all_none(Verdict::deferred(
+                    "4.3.5",
+                    "mail system configuration error",
+                ));
+            }
+        };
+        let targets = match resolve_targets(
+            self.resolver.as_ref(),
+            &dest,
+            &self.own,
+            self.params.ignore_mx_lookup_error,
+            self.params.randomize_addresses,
+        )
+        .await
+        {
+            Ok(t) => t,
+            Err(failure) => {
+                let is_relayhost =
+                    !self.params.relayhost.is_empty() && nexthop == self.params.relayhost;
+                let v = if !failure.is_soft() && is_relayhost {
+                    gatepost_log::warning(AGENT, "relayhost configuration problem");
+                    Verdict::deferred("4.3.5", failure.text)
+                } else if failure.is_soft() {
+                    Verdict::deferred(&failure.dsn, failure.text)
+                } else {
+                    Verdict::bounced(&failure.dsn, failure.text)
+                };
+                return all_none(v);
+            }
+        };
+        self.deliver_to(msg, content, &dest, &targets, rcpts).await
+    }
+
+    async fn deliver_to(
+        &self,
+        msg: &QueuedMessage,
+        content: &[u8],
+        dest: &Destination,
+        targets: &[addr_list::Target],
+        rcpts: &[SmtpRcpt],
+    ) -> Vec<DeliveryOutcome> {
+        let data = message_out::encode_data(content, self.params.line_length_limit);
+        let sender = gatepost_rewrite::quote_address(&msg.envelope.sender);
+        let sender = if msg.envelope.sender.is_empty() {
+            String::new()
+        } else {
+            sender
+        };
+        let mut pending: Vec<(usize, String)> = rcpts
+            .iter()
+            .map(|r| (r.index, gatepost_rewrite::quote_address(&r.address)))
+            .collect();
+        let mut done: Vec<DeliveryOutcome> = Vec::new();
+        let mut last: Option<(Verdict, String)> = None;
+        let best_pref = targets.first().map(|t| t.pref);
+        let limit = |n: usize| if n == 0 { usize::MAX } else { n };
+        let mut sessions = 0;
+        for (tried, target) in targets.iter().enumerate() {
+            if pending.is_empty()
+                || tried >= limit(self.params.mx_address_limit)
+                || sessions >= limit(self.params.mx_session_limit)
+            {
+                break;
+            }
+            let mut conn = match conn::connect(
+                target,
+                self.params.bind_address,
+                self.params.bind_address6,
+                self.params.timeouts.connect,
+            )
+            .await
+            {
+                Ok(c) => c,
+                Err(text) => {
+                    gatepost_log::info(AGENT, &text);
+                    last = Some((Verdict::deferred("4.4.1", text), "none".to_string()));
+                    continue;
+                }
+            };
+            sessions += 1;
+            let job = Job {
+                sender: &sender,
+                recipients: &pending,
+                data: &data,
+                size: content.len() as u64,
+                eight_bit: message_out::has_8bit(content),
+            };
+            let ctx = SessionCtx {
+                params: &self.params,
+                myhostname: &self.myhostname,
+                nexthop: &dest.host,
+                loop_detect: dest.port == 25,
+                best_mx: Some(target.pref) == best_pref,
+            };
+            let results = session::deliver(&mut conn, target, &ctx, &job).await;
+            let relay = target.relay();
+            let mut still = Vec::new();
+            for ((index, address), (_, verdict)) in pending.iter().zip(results) {
+                if verdict.status == DeliveryStatus::Deferred {
+                    last = Some((verdict.clone(), relay.clone()));
+                    still.push((*index, address.clone(), verdict, relay.clone()));
+                } else {
+                    done.push(verdict.into_outcome(*index, AGENT, &relay));
+                }
+            }
+            let more = tried + 1 < targets.len();
+            if more && !still.is_empty() {
+                if let Some((v, _)) = &last {
+                    gatepost_log::info(AGENT, format!("{}: {}", msg.id, v.text));
+                }
+            }
+            if !more || sessions >= limit(self.params.mx_session_limit) {
+                // Keep each recipient's own last reason.
+                for (index, _, verdict, relay) in &still {
+                    done.push(verdict.clone().into_outcome(*index, AGENT, relay));
+                }
+                pending.clear();
+                break;
+            }
+            pending = still.into_iter().map(|(i, a, _, _)| (i, a)).collect();
+        }
+        if !pending.is_empty() {
+            let (v, relay) = last.unwrap_or_else(|| {
+                (
+                    Verdict::deferred("4.3.0", "server unavailable or unable to receive mail"),
+                    "none".to_string(),
+                )
+            });
+            for (index, _) in &pending {
+                done.push(v.clone().into_outcome(*index, AGENT, &relay));
+            }
+        }
+        done
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+//! Operator queue tools against a running server (issue 5): `gatepost
+//! queue list` in mailq's exact layout with a deferred message and its
+//! reason, then hold, release, requeue, show and delete through the CLI,
+//! with postsuper's wording on stderr and in the maillog.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use gatepost_testkit::{Client, TestServer};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_gatepost"))
+}
+
+fn cli(srv: &TestServer, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("-c")
+        .arg(srv.path())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn submit(srv: &TestServer, rcpt: &str) -> String {
+    let mut c = Client::connect(srv.addr).unwrap();
+    c.read_reply().unwrap();
+    c.command("EHLO c.example").unwrap();
+    assert_eq!(
+        c.command("MAIL FROM:<alice@example.org>").unwrap().code,
+        250
+    );
+    assert_eq!(c.command(&format!("RCPT TO:<{rcpt}>")).unwrap().code, 250);
+    let r = c.send_message("Subject: queued\n\nbody").unwrap();
+    assert!(
+        r.last_line().starts_with("250 2.0.0 Ok: queued as"),
+        "{r:?}"
+    );
+    r.last_line().rsplit(' ').next().unwrap().to_string()
+}
+
+fn deferrals(srv: &TestServer, id: &str) -> usize {
+    srv.log()
+        .lines()
+        .filter(|l| {
+            l.contains(&format!("{id}: to=<x@slow.example>"))
+                && l.contains("status=deferred (remote server busy)")
+        })
+        .count()
+}
+
+fn in_queue(srv: &TestServer, q: &str, id: &str) -> bool {
+    srv.path().join("spool").join(q).join(id).exists()
+}
+
+#[test]
+fn mailq_layout_and_postsuper_commands() {
+    let srv = TestServer::start(
+        bin(),
+        "transport_maps = inline:{ { slow.example = retry:4.4.1 remote server busy } }\n\
+         queue_run_delay = 60s\nminimal_backoff_time = 60s\nmaximal_backoff_time = 60s",
+    )
+    .unwrap();
+    // Drop the base timers the test overrides, so the CLI reads main.cf
+    // without "overriding earlier entry" warnings.
+    let main_cf = srv.path().join("main.cf");
+    let cf = std::fs::read_to_string(&main_cf).unwrap();
+    let cf = cf
+        .replacen("queue_run_delay = 1s\n", "", 1)
+        .replacen("minimal_backoff_time = 1s\n", "", 1)
+        .replacen("maximal_backoff_time = 2s\n", "", 1);
+    std::fs::write(&main_cf, cf).unwrap();
+    let id = submit(&srv, "x@slow.example");
+    wait_until("first deferral", || {
+        deferrals(&srv, &id) == 1 && in_queue(&srv, "deferred", &id)
+    });
+
+    // mailq layout, exactly.
+    let out = cli(&srv, &["queue", "list"]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stderr), "", "server is running: no warning");
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{stdout}");
+    assert_eq!(
+        lines[0],
+        "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------"
+    );
+    let head = lines[1];
+    assert_eq!(&head[..12], format!("{id:<11} "));
+    let size: u64 = head[12..19].trim().parse().unwrap();
+    assert!(size > 100, "{head}");
+    assert_eq!(&head[19..20], " ");
+    assert_eq!(&head[40..], " alice@example.org");
+    // showq: "%*s(%s)" with padding = 76 - strlen(reason).
+    let reason = "remote server busy";
+    assert_eq!(
+        lines[2],
+        format!("{}({reason})", " ".repeat(76 - reason.len()))
+    );
+    assert_eq!(lines[3], format!("{}x@slow.example", " ".repeat(41)));
+    assert_eq!(lines[4], "");
+    assert_eq!(lines[5], "-- 0 Kbytes in 1 Request.");
+    // `gatepost mailq` is the same listing.
+    assert_eq!(text(&cli(&srv, &["mailq"]).stdout), stdout);
+
+    // hold: shown with "!", never retried.
+    let out = cli(&srv, &["queue", "hold", &id]);
+    assert_eq!(
+        text(&out.stderr),
+        format!("postsuper: {id}: placed on hold\npostsuper: Placed on hold: 1 message\n")
+    );
+    assert!(text(&cli(&srv, &["queue", "list"]).stdout).contains(&format!("{id}!")));
+
+    // release: back to deferred, due now; the running qmgr is woken.
+    let out = cli(&srv, &["queue", "release", "ALL"]);
+    assert_eq!(
+        text(&out.stderr),
+        format!("postsuper: {id}: released from hold\npostsuper: Released from hold: 1 message\n")
+    );
+    wait_until("retry after release", || {
+        deferrals(&srv, &id) == 2 && in_queue(&srv, "deferred", &id)
+    });
+
+    // requeue: straight to incoming and retried at once.
+    let out = cli(&srv, &["queue", "requeue", &id]);
+    assert_eq!(
+        text(&out.stderr),
+        format!("postsuper: {id}: requeued\npostsuper: Requeued: 1 message\n")
+    );
+    wait_until("retry after requeue", || {
+        deferrals(&srv, &id) == 3 && in_queue(&srv, "deferred", &id)
+    });
+
+    // flush: the qmgr retries deferred mail now.
+    let out = cli(&srv, &["queue", "flush"]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stderr), "");
+    wait_until("retry after flush", || {
+        deferrals(&srv, &id) == 4 && in_queue(&srv, "deferred", &id)
+    });
+
+    // show: postcat's layout.
+    let out = cli(&srv, &["queue", "show", &id]);
+    let shown = text(&out.stdout);
+    let tag = format!("deferred/{id}");
+    assert!(
+        shown.starts_with(&format!("*** ENVELOPE RECORDS {tag} ***\n")),
+        "{shown}"
+    );
+    assert!(shown.contains("sender: alice@example.org\n"));
+    assert!(shown.contains("recipient: x@slow.example\ndefer_reason: 4.4.1 (remote server busy)\n"));
+    assert!(shown.contains(&format!(
+        "*** MESSAGE CONTENTS {tag} ***\nReceived: from c.example"
+    )));
+    assert!(shown.ends_with(&format!(
+        "*** HEADER EXTRACTED {tag} ***\n*** MESSAGE FILE END {tag} ***\n"
+    )));
+    let missing = cli(&srv, &["queue", "show", "ABCDEF12345"]);
+    assert_eq!(missing.status.code(), Some(1));
+
+    // delete ALL.
+    let out = cli(&srv, &["queue", "delete", "ALL"]);
+    assert_eq!(
+        text(&out.stderr),
+        format!("postsuper: {id}: removed\npostsuper: Deleted: 1 message\n")
+    );
+    assert_eq!(
+        text(&cli(&srv, &["queue", "list"]).stdout),
+        "Mail queue is empty\n"
+    );
+    let log = srv.log();
+    for want in [
+        format!("postsuper[{}", ""),
+        format!(": {id}: placed on hold"),
+        format!(": {id}: released from hold"),
+        format!(": {id}: requeued"),
+        format!(": {id}: removed"),
+    ] {
+        assert!(log.contains(&want), "maillog lacks {want:?}:\n{log}");
+    }
+}
+
+#[test]
+fn tools_work_while_the_server_is_down() {
+    let mut srv = TestServer::start(bin(), "").unwrap();
+    srv.kill_hard();
+    let out = cli(&srv, &["queue", "list"]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stderr),
+        "postqueue: warning: Mail system is down -- accessing queue directly\n"
+    );
+    assert_eq!(text(&out.stdout), "Mail queue is empty\n");
+    let out = cli(&srv, &["queue", "flush"]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stderr),
+        "postqueue: warning: Mail system is down -- accessing queue directly\n"
+    );
+    let out = cli(&srv, &["queue", "delete", "ABCDEF12345"]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stderr), "");
+}

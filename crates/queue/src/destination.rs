@@ -1,0 +1,224 @@
+//! Per-destination scheduling (postfix-compat §8.2): a message's pending
+//! recipients are grouped by destination (transport + next hop, or
+//! transport + recipient when that transport's recipient limit is 1, as
+//! Postfix does for `local`), cut into delivery requests of at most
+//! `*_destination_recipient_limit` recipients, and each request waits for a
+//! slot of its destination (`*_destination_concurrency_limit`), so one
+//! slow destination never holds up the others.
+//!
+//! The destination comes from the delivery agent when it knows it
+//! (`DeliveryAgent::destination`), else from the address rewriter's
+//! resolve, else from the recipient's domain.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+
+use crate::agent::{DeliveryAgent, QueuedMessage};
+use crate::settings::QmgrSettings;
+
+/// Where a recipient's delivery goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Destination {
+    /// Transport name (`local`, `virtual`, `smtp`, `relay`, ...).
+    pub transport: String,
+    /// Next hop (a domain, `[host]:port`, ...).
+    pub nexthop: String,
+}
+
+/// Domain part of an address, lower-cased (empty when unqualified).
+fn domain_of(addr: &str) -> String {
+    addr.rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Resolve recipient `i` of `msg`.
+pub(crate) fn destination_of(
+    agent: &dyn DeliveryAgent,
+    settings: &QmgrSettings,
+    msg: &QueuedMessage,
+    i: usize,
+) -> Destination {
+    if let Some(d) = agent.destination(msg, i) {
+        return d;
+    }
+    let addr = msg
+        .envelope
+        .recipients
+        .get(i)
+        .map(|r| r.address.as_str())
+        .unwrap_or("");
+    if let Some(rw) = &settings.rewriter {
+        if let Ok(r) = rw.resolve(addr) {
+            let nexthop = if r.nexthop.is_empty() {
+                domain_of(&r.recipient)
+            } else {
+                r.nexthop.to_ascii_lowercase()
+            };
+            return Destination {
+                transport: r.transport,
+                nexthop,
+            };
+        }
+    }
+    Destination {
+        transport: String::new(),
+        nexthop: domain_of(addr),
+    }
+}
+
+/// One delivery request: recipients for one destination, within the limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Batch {
+    /// Concurrency key: (transport, next hop or recipient).
+    pub key: (String, String),
+    pub concurrency: usize,
+    pub recipients: Vec<usize>,
+}
+
+/// Group `pending` into delivery requests, in first-recipient order.
+pub(crate) fn batches(
+    settings: &QmgrSettings,
+    pending: &[usize],
+    dest: impl Fn(usize) -> (Destination, String),
+) -> Vec<Batch> {
+    let mut groups: Vec<Batch> = Vec::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    for &i in pending {
+        let (d, address) = dest(i);
+        let (concurrency, rcpt_limit) = settings.limits_for(&d.transport);
+        let key = if rcpt_limit == 1 {
+            (d.transport, address.to_ascii_lowercase())
+        } else {
+            (d.transport, d.nexthop)
+        };
+        match index.get(&key) {
+            Some(&g) => groups[g].recipients.push(i),
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push(Batch {
+                    key,
+                    concurrency,
+                    recipients: vec![i],
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for g in groups {
+        let (_, limit) = settings.limits_for(&g.key.0);
+        for chunk in g.recipients.chunks(limit) {
+            out.push(Batch {
+                key: g.key.clone(),
+                concurrency: g.concurrency,
+                recipients: chunk.to_vec(),
+            });
+        }
+    }
+    out
+}
+
+/// Concurrency slots per destination, shared by all message passes.
+#[derive(Debug, Default)]
+pub(crate) struct DestinationSlots {
+    slots: Mutex<HashMap<(String, String), Arc<Semaphore>>>,
+}
+
+impl DestinationSlots {
+    /// The semaphore of `key` (created with `limit` permits on first use).
+    pub fn get(&self, key: &(String, String), limit: usize) -> Arc<Semaphore> {
+        let mut map = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(limit.max(1))))
+            .clone()
+    }
+
+    /// Forget destinations nobody uses any more.
+    pub fn prune(&self) {
+        let mut map = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, s| Arc::strong_count(s) > 1);
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.slots.lock().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dest(addr: &str) -> (Destination, String) {
+        let transport = if addr.ends_with("@spec.test") {
+            "local"
+        } else {
+            "smtp"
+        };
+        (
+            Destination {
+                transport: transport.into(),
+                nexthop: domain_of(addr),
+            },
+            addr.to_string(),
+        )
+    }
+
+    #[test]
+    fn grouping_and_limits() {
+        let s = QmgrSettings {
+            default_destination_recipient_limit: 2,
+            ..QmgrSettings::default()
+        };
+        let addrs = [
+            "a@far.example",
+            "u@spec.test",
+            "b@far.example",
+            "c@far.example",
+            "v@spec.test",
+            "x@other.example",
+        ];
+        let all: Vec<usize> = (0..addrs.len()).collect();
+        let got = batches(&s, &all, |i| dest(addrs[i]));
+        let want: Vec<(&str, &str, usize, Vec<usize>)> = vec![
+            ("smtp", "far.example", 20, vec![0, 2]),
+            ("smtp", "far.example", 20, vec![3]),
+            ("local", "u@spec.test", 2, vec![1]),
+            ("local", "v@spec.test", 2, vec![4]),
+            ("smtp", "other.example", 20, vec![5]),
+        ];
+        let got: Vec<(&str, &str, usize, Vec<usize>)> = got
+            .iter()
+            .map(|b| {
+                (
+                    b.key.0.as_str(),
+                    b.key.1.as_str(),
+                    b.concurrency,
+                    b.recipients.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn slots_are_shared_and_pruned() {
+        let slots = DestinationSlots::default();
+        let key = ("smtp".to_string(), "far.example".to_string());
+        let a = slots.get(&key, 2);
+        let b = slots.get(&key, 2);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.available_permits(), 2);
+        drop((a, b));
+        slots.prune();
+        assert_eq!(slots.len(), 0);
+    }
+
+    #[test]
+    fn domains() {
+        assert_eq!(domain_of("a@Far.Example"), "far.example");
+        assert_eq!(domain_of("bare"), "");
+    }
+}

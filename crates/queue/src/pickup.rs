@@ -1,0 +1,301 @@
+//! Pickup: moves local submissions from `maildrop` through cleanup
+//! (`local_cleanup`) into `incoming` under a new queue id, logging as
+//! Postfix's pickup and cleanup do (`ID: uid=N from=<user>`, then
+//! `ID: message-id=<...>`). Recipients are canonicalised (bare names get
+//! `@$myorigin`) and expanded through `virtual_alias_maps` when the address
+//! rewriter is available. The maildrop file is removed only after the new
+//! file is durable, so a crash in between causes at most one duplicate.
+//! A damaged file goes to `corrupt`; a table lookup failure leaves the
+//! file in maildrop for the next run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::envelope::{Envelope, EnvelopeRecipient};
+use crate::error::{blocking, QueueError};
+use crate::layout::QueueName;
+use crate::local_cleanup::{clean_submission, CleanupParams};
+use crate::maildrop::Submission;
+use crate::queue::Queue;
+use crate::queue_id::QueueId;
+use crate::settings::QmgrSettings;
+
+/// Pickup rescans maildrop this often even without a wakeup (Postfix's
+/// pickup polls every 60s).
+pub(crate) const PICKUP_POLL: Duration = Duration::from_secs(60);
+
+fn canonical(settings: &QmgrSettings, addr: &str) -> String {
+    match &settings.rewriter {
+        Some(rw) => rw.canonicalize(addr),
+        None => settings.qualify(addr),
+    }
+}
+
+/// Envelope recipients for the addresses given, after canonicalisation and
+/// virtual alias expansion.
+fn envelope_recipients(
+    settings: &QmgrSettings,
+    given: &[String],
+) -> Result<Vec<EnvelopeRecipient>, String> {
+    let mut out: Vec<EnvelopeRecipient> = Vec::new();
+    for r in given {
+        let canon = canonical(settings, r);
+        let list = match &settings.rewriter {
+            Some(rw) => rw
+                .expand_virtual_aliases(&canon)
+                .map_err(|e| format!("virtual_alias_maps lookup: {e}"))?,
+            None => vec![canon],
+        };
+        for address in list {
+            if !out.iter().any(|x| x.address == address && x.original == *r) {
+                let mut rcpt = EnvelopeRecipient::new(&address);
+                rcpt.original = r.clone();
+                out.push(rcpt);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What became of one maildrop file.
+#[derive(Debug, PartialEq, Eq)]
+enum Picked {
+    Queued(QueueId),
+    /// Left in maildrop for a later try.
+    Retry,
+    Gone,
+}
+
+async fn pickup_one(queue: &Arc<Queue>, settings: &QmgrSettings, id: &QueueId) -> Picked {
+    let read = {
+        let (q, i) = (queue.clone(), id.clone());
+        blocking(&queue.path_of(QueueName::Maildrop, id), move || {
+            q.read_maildrop(&i)
+        })
+        .await
+    };
+    let sub: Submission = match read {
+        Ok(s) => s,
+        Err(e) if e.is_not_found() => return Picked::Gone,
+        Err(QueueError::Corrupt(_, why)) => {
+            gatepost_log::warning("pickup", format!("{id}: corrupt maildrop file: {why}"));
+            gatepost_log::warning(
+                "pickup",
+                format!(
+                    "saving corrupt file \"{id}\" from queue \"maildrop\" to queue \"corrupt\""
+                ),
+            );
+            if let Err(e) = queue
+                .move_file(id, QueueName::Maildrop, QueueName::Corrupt)
+                .await
+            {
+                gatepost_log::warning("pickup", format!("{id}: {e}"));
+            }
+            return Picked::Gone;
+        }
+        Err(e) => {
+            gatepost_log::warning("pickup", format!("{id}: {e}"));
+            return Picked::Retry;
+        }
+    };
+    let mut writer = match queue.new_message() {
+        Ok(w) => w,
+        Err(e) => {
+            gatepost_log::warning("pickup", format!("{id}: create queue file: {e}"));
+            return Picked::Retry;
+        }
+    };
+    let new_id = writer.id().clone();
+    let qualify = |a: &str| canonical(settings, a);
+    let clean = clean_submission(
+        &sub,
+        &CleanupParams {
+            myhostname: &settings.myhostname,
+            qualify: &qualify,
+            queue_id: new_id.as_str(),
+        },
+    );
+    gatepost_log::info(
+        "pickup",
+        format!(
+            "{new_id}: uid={} from=<{}>",
+            sub.uid,
+            gatepost_log::sanitize(&sub.sender)
+        ),
+    );
+    let recipients = match envelope_recipients(settings, &clean.recipients) {
+        Ok(r) => r,
+        Err(why) => {
+            gatepost_log::warning("cleanup", format!("{new_id}: {why}"));
+            writer.abort();
+            return Picked::Retry;
+        }
+    };
+    if recipients.is_empty() {
+        gatepost_log::warning(
+            "cleanup",
+            format!("{new_id}: no recipients found in message header"),
+        );
+        writer.abort();
+        if let Err(e) = queue
+            .move_file(id, QueueName::Maildrop, QueueName::Corrupt)
+            .await
+        {
+            gatepost_log::warning("pickup", format!("{id}: {e}"));
+        }
+        return Picked::Gone;
+    }
+    if let Err(e) = writer.write_content(&clean.content) {
+        gatepost_log::warning("cleanup", format!("{new_id}: write queue file: {e}"));
+        return Picked::Retry;
+    }
+    let sender = if sub.sender.is_empty() {
+        String::new()
+    } else {
+        canonical(settings, &sub.sender)
+    };
+    gatepost_log::info(
+        "cleanup",
+        format!(
+            "{new_id}: message-id={}",
+            gatepost_log::sanitize(&clean.message_id)
+        ),
+    );
+    let envelope = Envelope {
+        sender,
+        recipients,
+        arrival: sub.time,
+        client: "local".into(),
+        ret: None,
+        envid: None,
+    };
+    match writer.commit(&envelope).await {
+        Ok(queued) => {
+            if let Err(e) = queue.remove_file(id, QueueName::Maildrop).await {
+                if !e.is_not_found() {
+                    gatepost_log::warning("pickup", format!("{id}: remove: {e}"));
+                }
+            }
+            Picked::Queued(queued)
+        }
+        Err(e) => {
+            gatepost_log::warning("cleanup", format!("{new_id}: commit: {e}"));
+            Picked::Retry
+        }
+    }
+}
+
+/// Pick up everything waiting in maildrop; returns the new queue ids.
+pub(crate) async fn pickup_all(queue: &Arc<Queue>, settings: &QmgrSettings) -> Vec<QueueId> {
+    let files = match queue.scan(QueueName::Maildrop) {
+        Ok(f) => f,
+        Err(e) => {
+            gatepost_log::warning("pickup", format!("scan maildrop: {e}"));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (id, _) in files {
+        if let Picked::Queued(new) = pickup_one(queue, settings, &id).await {
+            out.push(new);
+        }
+    }
+    out
+}
+
+/// The pickup service: runs at start, on every wakeup and every
+/// `PICKUP_POLL`, until the task is dropped.
+pub(crate) async fn run_pickup(queue: Arc<Queue>, settings: Arc<QmgrSettings>) {
+    loop {
+        let woken = queue.pickup_wakeup.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        pickup_all(&queue, &settings).await;
+        tokio::select! {
+            _ = &mut woken => {}
+            _ = tokio::time::sleep(PICKUP_POLL) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue_file::{read_content, read_queue_file};
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    fn settings() -> QmgrSettings {
+        QmgrSettings {
+            myhostname: "mx.spec.test".into(),
+            myorigin: "spec.test".into(),
+            ..QmgrSettings::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn maildrop_to_incoming() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        let sub = Submission {
+            uid: 1000,
+            time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            sender: "alice".into(),
+            full_name: None,
+            extract_recipients: true,
+            recipients: vec!["carol@far.example".into()],
+            content: b"To: bob\nBcc: dave\nSubject: t\n\nhello\n".to_vec(),
+        };
+        let md = queue.post_to_maildrop(&sub).unwrap();
+        let ids = pickup_all(&queue, &settings()).await;
+        assert_eq!(ids.len(), 1);
+        assert_eq!(queue.find(&md), None, "maildrop file removed");
+        let path = queue.path_of(QueueName::Incoming, &ids[0]);
+        let qf = read_queue_file(&path, ids[0].as_str()).unwrap();
+        assert_eq!(qf.envelope.sender, "alice@spec.test");
+        assert_eq!(qf.envelope.client, "local");
+        let rcpts: Vec<(&str, &str)> = qf
+            .envelope
+            .recipients
+            .iter()
+            .map(|r| (r.address.as_str(), r.original.as_str()))
+            .collect();
+        assert_eq!(
+            rcpts,
+            vec![
+                ("carol@far.example", "carol@far.example"),
+                ("bob@spec.test", "bob"),
+                ("dave@spec.test", "dave")
+            ]
+        );
+        let text = String::from_utf8(read_content(&path, ids[0].as_str()).unwrap()).unwrap();
+        assert!(text.starts_with(&format!(
+            "Received: by mx.spec.test (Postfix, from userid 1000)\n\tid {}; ",
+            ids[0]
+        )));
+        assert!(!text.contains("Bcc"));
+        assert!(text.contains("\nFrom: alice@spec.test\n\nhello\n"));
+    }
+
+    #[tokio::test]
+    async fn damaged_and_empty_go_to_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        std::fs::write(dir.path().join("maildrop/ABCDEF123"), b"garbage").unwrap();
+        let sub = Submission {
+            uid: 1,
+            time: SystemTime::now(),
+            sender: "a".into(),
+            full_name: None,
+            extract_recipients: true,
+            recipients: vec![],
+            content: b"Subject: no rcpt\n\n".to_vec(),
+        };
+        let md = queue.post_to_maildrop(&sub).unwrap();
+        assert!(pickup_all(&queue, &settings()).await.is_empty());
+        assert_eq!(
+            queue.find(&QueueId("ABCDEF123".into())),
+            Some(QueueName::Corrupt)
+        );
+        assert_eq!(queue.find(&md), Some(QueueName::Corrupt));
+    }
+}
