@@ -118,11 +118,11 @@ impl Resolver {
         }
         let forward = match addr {
             IpAddr::V4(_) => self
-                .a(&name)
+                .a_host_lookup(&name)
                 .await
                 .map(|v| v.into_iter().map(IpAddr::V4).collect::<Vec<_>>()),
             IpAddr::V6(_) => self
-                .aaaa(&name)
+                .aaaa_host_lookup(&name)
                 .await
                 .map(|v| v.into_iter().map(IpAddr::V6).collect::<Vec<_>>()),
         };

@@ -187,28 +187,53 @@ impl Resolver {
         })
     }
 
-    /// IPv4 addresses of `name`.
+    /// IPv4 addresses of `name`, from DNS only (as Postfix's dns_lookup:
+    /// the restriction checks and the SMTP client never read /etc/hosts).
     pub async fn a(&self, name: &str) -> DnsResult<Vec<Ipv4Addr>> {
-        self.lookup(name, RecordType::A).await.map(|data| {
-            data.into_iter()
-                .filter_map(|d| match d {
-                    Data::A(a) => Some(a),
-                    _ => None,
-                })
-                .collect()
-        })
+        self.a_via(name, false).await
     }
 
-    /// IPv6 addresses of `name`.
+    /// IPv4 addresses as the system's host lookup would find them:
+    /// `/etc/hosts` first (when enabled), then DNS. Used for the client
+    /// name check, where Postfix calls getaddrinfo().
+    pub async fn a_host_lookup(&self, name: &str) -> DnsResult<Vec<Ipv4Addr>> {
+        self.a_via(name, true).await
+    }
+
+    async fn a_via(&self, name: &str, hosts_first: bool) -> DnsResult<Vec<Ipv4Addr>> {
+        self.lookup_via(name, RecordType::A, hosts_first)
+            .await
+            .map(|data| {
+                data.into_iter()
+                    .filter_map(|d| match d {
+                        Data::A(a) => Some(a),
+                        _ => None,
+                    })
+                    .collect()
+            })
+    }
+
+    /// IPv6 addresses of `name`, from DNS only.
     pub async fn aaaa(&self, name: &str) -> DnsResult<Vec<Ipv6Addr>> {
-        self.lookup(name, RecordType::AAAA).await.map(|data| {
-            data.into_iter()
-                .filter_map(|d| match d {
-                    Data::Aaaa(a) => Some(a),
-                    _ => None,
-                })
-                .collect()
-        })
+        self.aaaa_via(name, false).await
+    }
+
+    /// IPv6 addresses, `/etc/hosts` first (see [`Resolver::a_host_lookup`]).
+    pub async fn aaaa_host_lookup(&self, name: &str) -> DnsResult<Vec<Ipv6Addr>> {
+        self.aaaa_via(name, true).await
+    }
+
+    async fn aaaa_via(&self, name: &str, hosts_first: bool) -> DnsResult<Vec<Ipv6Addr>> {
+        self.lookup_via(name, RecordType::AAAA, hosts_first)
+            .await
+            .map(|data| {
+                data.into_iter()
+                    .filter_map(|d| match d {
+                        Data::Aaaa(a) => Some(a),
+                        _ => None,
+                    })
+                    .collect()
+            })
     }
 
     /// A then AAAA: all addresses when either has some, else the more
@@ -227,8 +252,10 @@ impl Resolver {
 
     /// Reverse (PTR) names of `addr` (`4.3.2.1.in-addr.arpa`, or the
     /// nibble form under `ip6.arpa`).
+    /// Like Postfix's getnameinfo() call, `/etc/hosts` is asked first
+    /// (when enabled).
     pub async fn ptr(&self, addr: IpAddr) -> DnsResult<Vec<String>> {
-        self.lookup(&reverse_name(addr), RecordType::PTR)
+        self.lookup_via(&reverse_name(addr), RecordType::PTR, true)
             .await
             .map(|data| {
                 data.into_iter()
@@ -253,15 +280,26 @@ impl Resolver {
         })
     }
 
-    /// One lookup through the hosts file and the cache.
+    /// One DNS lookup through the cache.
     async fn lookup(&self, name: &str, rtype: RecordType) -> DnsResult<Vec<Data>> {
+        self.lookup_via(name, rtype, false).await
+    }
+
+    /// One lookup through the hosts file (when `hosts_first` and enabled)
+    /// and the cache.
+    async fn lookup_via(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        hosts_first: bool,
+    ) -> DnsResult<Vec<Data>> {
         let name = name.strip_suffix('.').unwrap_or(name);
         if valid_hostaddr(name) || check_hostname_wildcard(name).is_err() {
             return DnsResult::NxDomain(format!(
                 "Name service error for {name}: invalid host or domain name"
             ));
         }
-        if self.inner.settings.use_hosts_file {
+        if hosts_first && self.inner.settings.use_hosts_file {
             if let Some(found) = from_hosts(Hosts::system(), name, rtype) {
                 return DnsResult::Found(found);
             }

@@ -26,7 +26,10 @@ pub struct ResolverSettings {
     pub nameservers: Vec<SocketAddr>,
     pub timeout: Duration,
     pub attempts: u32,
-    /// Answer A/AAAA/PTR from `/etc/hosts` before asking DNS.
+    /// Answer client-name lookups (PTR and its forward confirmation) from
+    /// `/etc/hosts` before asking DNS, as the system resolver Postfix's
+    /// smtpd uses for them does. Restriction checks and MX/A lookups for
+    /// delivery always use DNS only.
     pub use_hosts_file: bool,
 }
 

@@ -21,7 +21,11 @@ use clap::{Parser, Subcommand};
 use gatepost_config::{Config, PostconfMode};
 
 #[derive(Parser, Debug)]
-#[command(name = "gatepost", version, about = "A Postfix-compatible mail transfer agent")]
+#[command(
+    name = "gatepost",
+    version,
+    about = "A Postfix-compatible mail transfer agent"
+)]
 struct Cli {
     /// Configuration directory holding main.cf (and optionally master.cf).
     #[arg(short = 'c', long = "config-dir", global = true)]
@@ -87,7 +91,10 @@ enum Cmd {
 /// The program name this binary was invoked as (`sendmail`, `mailq`, ...).
 fn invoked_as() -> Option<String> {
     let argv0 = std::env::args_os().next()?;
-    let name = std::path::Path::new(&argv0).file_name()?.to_string_lossy().to_string();
+    let name = std::path::Path::new(&argv0)
+        .file_name()?
+        .to_string_lossy()
+        .to_string();
     Some(name)
 }
 
@@ -119,7 +126,11 @@ fn run_sendmail(config_dir: Option<PathBuf>, args: &[String]) -> Result<ExitCode
             return Ok(ExitCode::from(64));
         }
     };
-    let dir = opts.config_dir.clone().or(config_dir).or_else(queue_cmd::mail_config_dir);
+    let dir = opts
+        .config_dir
+        .clone()
+        .or(config_dir)
+        .or_else(queue_cmd::mail_config_dir);
     let cfg = load_config(dir.as_deref())?;
     sendmail::run(&cfg, opts)
 }
@@ -132,7 +143,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match run(cli) {
@@ -180,7 +195,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 /// `postmap` / `postalias`: build, or query with `-q` (exit 1 when not found).
 fn table_command(query: Option<String>, spec: &str, aliases: bool) -> Result<ExitCode> {
-    let spec = if spec.contains(':') { spec.to_string() } else { format!("hash:{spec}") };
+    let spec = if spec.contains(':') {
+        spec.to_string()
+    } else {
+        format!("hash:{spec}")
+    };
     match query {
         Some(key) => {
             let table = if aliases {
@@ -189,7 +208,10 @@ fn table_command(query: Option<String>, spec: &str, aliases: bool) -> Result<Exi
                 gatepost_table::open_table(&spec)
             }
             .with_context(|| format!("open {spec}"))?;
-            match table.lookup(&key).with_context(|| format!("lookup {key} in {spec}"))? {
+            match table
+                .lookup(&key)
+                .with_context(|| format!("lookup {key} in {spec}"))?
+            {
                 Some(value) => {
                     println!("{value}");
                     Ok(ExitCode::SUCCESS)
@@ -211,7 +233,9 @@ fn table_command(query: Option<String>, spec: &str, aliases: bool) -> Result<Exi
 
 fn load_config(dir: Option<&std::path::Path>) -> Result<Config> {
     let cfg = match dir {
-        Some(dir) => Config::load_dir(dir).with_context(|| format!("configuration in {}", dir.display()))?,
+        Some(dir) => {
+            Config::load_dir(dir).with_context(|| format!("configuration in {}", dir.display()))?
+        }
         None => Config::load_default().context("embedded configuration")?,
     };
     for warning in cfg.warnings() {

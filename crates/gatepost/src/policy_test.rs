@@ -61,7 +61,9 @@ enum Step {
 
 pub fn run(cfg: &Config, args: Args) -> Result<ExitCode> {
     let steps = match &args.script {
-        Some(path) => parse_script(&std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?)?,
+        Some(path) => parse_script(
+            &std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?,
+        )?,
         None => steps_from_flags(&args),
     };
     let rewriter = Arc::new(Rewriter::from_config(cfg).context("address rewriting")?);
@@ -180,7 +182,11 @@ async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> String {
                 }
             }
             Step::Mail(sender) => {
-                facts.sender = Some(if sender == "<>" { String::new() } else { sender.clone() });
+                facts.sender = Some(if sender == "<>" {
+                    String::new()
+                } else {
+                    sender.clone()
+                });
                 facts.recipient_count = 0;
                 Stage::Mail
             }
@@ -220,7 +226,11 @@ async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> String {
             Some(reply) => reply.to_string(),
             None => "accept".to_string(),
         };
-        let subject = if what.is_empty() { String::new() } else { format!(" {what}") };
+        let subject = if what.is_empty() {
+            String::new()
+        } else {
+            format!(" {what}")
+        };
         out.push_str(&format!("{}{}: {}\n", stage.log_name(), subject, decision));
         for event in &verdict.events {
             out.push_str(&format!("  log: {}: {}\n", event.action, event.text));

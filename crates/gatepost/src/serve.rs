@@ -46,9 +46,11 @@ async fn serve_async(cfg: Config) -> Result<ExitCode> {
     }
 
     let queue_dir = PathBuf::from(cfg.get("queue_directory"));
-    let queue = Queue::open(&queue_dir).with_context(|| format!("open queue {}", queue_dir.display()))?;
+    let queue =
+        Queue::open(&queue_dir).with_context(|| format!("open queue {}", queue_dir.display()))?;
     let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
-    let agent = gatepost_delivery::build_agent(&cfg, queue.clone(), rewriter.clone()).context("delivery agents")?;
+    let agent = gatepost_delivery::build_agent(&cfg, queue.clone(), rewriter.clone())
+        .context("delivery agents")?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -104,14 +106,21 @@ async fn serve_async(cfg: Config) -> Result<ExitCode> {
     let spool = cfg.get("mail_spool_directory");
     let home_mailbox = cfg.get("home_mailbox");
     if home_mailbox.is_empty() {
-        println!("gatepost: local mailboxes under {}", display_path(std::path::Path::new(&spool)));
+        println!(
+            "gatepost: local mailboxes under {}",
+            display_path(std::path::Path::new(&spool))
+        );
     } else {
         println!("gatepost: local mailboxes in ~/{home_mailbox}");
     }
     println!("gatepost: configuration {}", cfg.source());
     gatepost_log::info(
         "master",
-        format!("daemon started -- version {}, configuration {}", env!("CARGO_PKG_VERSION"), cfg.source()),
+        format!(
+            "daemon started -- version {}, configuration {}",
+            env!("CARGO_PKG_VERSION"),
+            cfg.source()
+        ),
     );
 
     wait_for_signal().await;
@@ -136,9 +145,9 @@ fn bind_addresses(cfg: &Config, host: Option<&str>, port: u16) -> Result<Vec<Soc
         let ip: IpAddr = match h.to_ascii_lowercase().as_str() {
             "all" => "0.0.0.0".parse()?,
             "localhost" | "loopback-only" => "127.0.0.1".parse()?,
-            other => other
-                .parse()
-                .with_context(|| format!("inet_interfaces: cannot listen on {other:?}: not an IP address"))?,
+            other => other.parse().with_context(|| {
+                format!("inet_interfaces: cannot listen on {other:?}: not an IP address")
+            })?,
         };
         out.push(SocketAddr::new(ip, port));
     }
@@ -151,7 +160,10 @@ fn display_path(path: &std::path::Path) -> String {
         return p.display().to_string();
     }
     match std::env::current_dir() {
-        Ok(cwd) if path.is_relative() => cwd.join(path.strip_prefix(".").unwrap_or(path)).display().to_string(),
+        Ok(cwd) if path.is_relative() => cwd
+            .join(path.strip_prefix(".").unwrap_or(path))
+            .display()
+            .to_string(),
         _ => path.display().to_string(),
     }
 }

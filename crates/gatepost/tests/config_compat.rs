@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use gatepost_testkit::dns_server::{DnsServer, Zones};
 use gatepost_testkit::{run_session, steps, TestServer};
 
 fn bin() -> &'static std::path::Path {
@@ -62,13 +63,20 @@ allow_untrusted_routing = no
 
 #[test]
 fn debian_main_cf_with_unimplemented_parameters_starts() {
-    let srv = TestServer::start(bin(), DEBIAN_MAIN_CF).expect("server starts with a stock main.cf");
+    let mut zones = Zones::new();
+    zones.a("localhost", "127.0.0.1");
+    let dns = DnsServer::start(zones).unwrap();
+    let srv = TestServer::start(bin(), &format!("{DEBIAN_MAIN_CF}{}", dns.main_cf()))
+        .expect("server starts with a stock main.cf");
     // The anti-relay block is in force: a client outside mynetworks is refused.
     let script = steps(&[
         ("", "220 mx.spec.test ESMTP Postfix (Debian/GNU)"),
         ("EHLO c.example", "250 "),
         ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
-        ("RCPT TO:<bob@spec.test>", "554 5.7.1 <unknown[127.0.0.2]>: Client host rejected: Access denied"),
+        (
+            "RCPT TO:<bob@spec.test>",
+            "554 5.7.1 <unknown[127.0.0.2]>: Client host rejected: Access denied",
+        ),
     ]);
     run_session(&srv, "127.0.0.2", &script).unwrap();
     // ... and the local host may send.
@@ -110,7 +118,16 @@ fn postconf_n_d_h_and_names() {
         out,
         "myhostname = mx.spec.test\nmynetworks = 127.0.0.0/8,    [::1]/128\nrelay_domains = relay.test\nsmtpd_helo_required = yes\n"
     );
-    let (out, _, _) = postconf(dir.path(), &["-d", "smtpd_relay_restrictions", "relay_domains_reject_code", "smtpd_forbid_bare_newline", "smtpd_forbid_unauth_pipelining"]);
+    let (out, _, _) = postconf(
+        dir.path(),
+        &[
+            "-d",
+            "smtpd_relay_restrictions",
+            "relay_domains_reject_code",
+            "smtpd_forbid_bare_newline",
+            "smtpd_forbid_unauth_pipelining",
+        ],
+    );
     assert_eq!(
         out,
         // As Postfix 3.7 prints it: the default depends on compatibility_level.
@@ -119,13 +136,20 @@ fn postconf_n_d_h_and_names() {
     let (out, _, _) = postconf(dir.path(), &["-h", "myhostname"]);
     assert_eq!(out, "mx.spec.test\n");
     let (out, _, _) = postconf(dir.path(), &["mydestination"]);
-    assert_eq!(out, "mydestination = $myhostname, localhost.$mydomain, localhost\n");
+    assert_eq!(
+        out,
+        "mydestination = $myhostname, localhost.$mydomain, localhost\n"
+    );
 }
 
 #[test]
 fn malformed_value_is_reported_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("main.cf"), "# x\nsmtpd_helo_required = yess\n").unwrap();
+    std::fs::write(
+        dir.path().join("main.cf"),
+        "# x\nsmtpd_helo_required = yess\n",
+    )
+    .unwrap();
     let (_, err, ok) = postconf(dir.path(), &["-n"]);
     assert!(!ok);
     assert!(err.contains("main.cf, line 2"), "{err}");

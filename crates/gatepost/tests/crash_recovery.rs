@@ -14,10 +14,18 @@ fn send(srv: &TestServer, subject: &str) -> String {
     let mut c = Client::connect(srv.addr).unwrap();
     c.read_reply().unwrap();
     c.command("EHLO c.example").unwrap();
-    assert_eq!(c.command("MAIL FROM:<alice@example.org>").unwrap().code, 250);
+    assert_eq!(
+        c.command("MAIL FROM:<alice@example.org>").unwrap().code,
+        250
+    );
     assert_eq!(c.command("RCPT TO:<bob@spec.test>").unwrap().code, 250);
-    let r = c.send_message(&format!("Subject: {subject}\n\nbody of {subject}")).unwrap();
-    assert!(r.last_line().starts_with("250 2.0.0 Ok: queued as"), "{r:?}");
+    let r = c
+        .send_message(&format!("Subject: {subject}\n\nbody of {subject}"))
+        .unwrap();
+    assert!(
+        r.last_line().starts_with("250 2.0.0 Ok: queued as"),
+        "{r:?}"
+    );
     r.last_line().rsplit(' ').next().unwrap().to_string()
 }
 
@@ -32,7 +40,11 @@ fn queued_message_is_delivered_after_kill_and_restart() {
     // Second life: the same queue, now with spec.test local.
     let main_cf = srv.path().join("main.cf");
     let text = std::fs::read_to_string(&main_cf).unwrap();
-    std::fs::write(&main_cf, text.replace("mydestination = $myhostname, localhost\n", "")).unwrap();
+    std::fs::write(
+        &main_cf,
+        text.replace("mydestination = $myhostname, localhost\n", ""),
+    )
+    .unwrap();
     let srv = srv.restart().unwrap();
     let mail = srv.wait_for_mail("bob", 1, Duration::from_secs(10));
     assert_eq!(mail.len(), 1, "log:\n{}", srv.log());

@@ -21,8 +21,13 @@ fn send(srv: &TestServer, from: &str, rcpts: &[&str], subject: &str) -> String {
         let reply = c.command(&format!("RCPT TO:<{r}>")).unwrap();
         assert_eq!(reply.code, 250, "{r}: {reply:?}");
     }
-    let r = c.send_message(&format!("Subject: {subject}\n\nbody")).unwrap();
-    assert!(r.last_line().starts_with("250 2.0.0 Ok: queued as"), "{r:?}");
+    let r = c
+        .send_message(&format!("Subject: {subject}\n\nbody"))
+        .unwrap();
+    assert!(
+        r.last_line().starts_with("250 2.0.0 Ok: queued as"),
+        "{r:?}"
+    );
     c.command("QUIT").unwrap();
     r.last_line().rsplit(' ').next().unwrap().to_string()
 }
@@ -31,7 +36,11 @@ fn send(srv: &TestServer, from: &str, rcpts: &[&str], subject: &str) -> String {
 fn virtual_aliases_delimiter_and_aliases_file() {
     let dir = tempfile::tempdir().unwrap();
     let aliases = dir.path().join("aliases");
-    std::fs::write(&aliases, "# local aliases\nteam: carol, dave\npostmaster: root\n").unwrap();
+    std::fs::write(
+        &aliases,
+        "# local aliases\nteam: carol, dave\npostmaster: root\n",
+    )
+    .unwrap();
     let extra = format!(
         "virtual_alias_maps = inline:{{ info@spec.test=sales@spec.test, sales@spec.test=bob@spec.test }}\n\
          recipient_delimiter = +\n\
@@ -39,20 +48,54 @@ fn virtual_aliases_delimiter_and_aliases_file() {
         aliases.display()
     );
     let srv = TestServer::start(bin(), &extra).unwrap();
-    let id = send(&srv, "alice@example.org", &["info@spec.test"], "via virtual");
+    let id = send(
+        &srv,
+        "alice@example.org",
+        &["info@spec.test"],
+        "via virtual",
+    );
     let mail = srv.wait_for_mail("bob", 1, Duration::from_secs(5));
     assert_eq!(mail.len(), 1, "{}", srv.log());
-    assert!(srv.wait_for_log(
-        &format!("{id}: to=<bob@spec.test>, orig_to=<info@spec.test>, relay=local"),
-        Duration::from_secs(5)
-    ), "{}", srv.log());
+    assert!(
+        srv.wait_for_log(
+            &format!("{id}: to=<bob@spec.test>, orig_to=<info@spec.test>, relay=local"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        srv.log()
+    );
 
-    send(&srv, "alice@example.org", &["bob+lists@spec.test"], "with extension");
-    assert_eq!(srv.wait_for_mail("bob", 2, Duration::from_secs(5)).len(), 2, "{}", srv.log());
+    send(
+        &srv,
+        "alice@example.org",
+        &["bob+lists@spec.test"],
+        "with extension",
+    );
+    assert_eq!(
+        srv.wait_for_mail("bob", 2, Duration::from_secs(5)).len(),
+        2,
+        "{}",
+        srv.log()
+    );
 
-    send(&srv, "alice@example.org", &["team@spec.test"], "to the team");
-    assert_eq!(srv.wait_for_mail("carol", 1, Duration::from_secs(5)).len(), 1, "{}", srv.log());
-    assert_eq!(srv.wait_for_mail("dave", 1, Duration::from_secs(5)).len(), 1, "{}", srv.log());
+    send(
+        &srv,
+        "alice@example.org",
+        &["team@spec.test"],
+        "to the team",
+    );
+    assert_eq!(
+        srv.wait_for_mail("carol", 1, Duration::from_secs(5)).len(),
+        1,
+        "{}",
+        srv.log()
+    );
+    assert_eq!(
+        srv.wait_for_mail("dave", 1, Duration::from_secs(5)).len(),
+        1,
+        "{}",
+        srv.log()
+    );
 }
 
 #[test]
@@ -61,13 +104,32 @@ fn discard_and_error_transports() {
                  transport_maps = inline:{ void.test=discard:, { bounce.test = error:5.1.1 mailbox disabled } }\n";
     let srv = TestServer::start(bin(), extra).unwrap();
     let id = send(&srv, "alice@spec.test", &["x@void.test"], "to the void");
-    assert!(srv.wait_for_log(&format!("{id}: to=<x@void.test>, relay=none"), Duration::from_secs(5)), "{}", srv.log());
-    assert!(srv.log().contains("status=sent (discarded)"), "{}", srv.log());
+    assert!(
+        srv.wait_for_log(
+            &format!("{id}: to=<x@void.test>, relay=none"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        srv.log()
+    );
+    assert!(
+        srv.log().contains("status=sent (discarded)"),
+        "{}",
+        srv.log()
+    );
 
     let id = send(&srv, "alice@spec.test", &["y@bounce.test"], "will bounce");
     assert!(srv.wait_for_log(&format!("{id}: to=<y@bounce.test>"), Duration::from_secs(5)));
-    assert!(srv.log().contains("dsn=5.1.1, status=bounced (mailbox disabled)"), "{}", srv.log());
-    assert!(srv.wait_for_log(&format!("{id}: sender non-delivery notification:"), Duration::from_secs(5)));
+    assert!(
+        srv.log()
+            .contains("dsn=5.1.1, status=bounced (mailbox disabled)"),
+        "{}",
+        srv.log()
+    );
+    assert!(srv.wait_for_log(
+        &format!("{id}: sender non-delivery notification:"),
+        Duration::from_secs(5)
+    ));
     let dsn = srv.wait_for_mail("alice", 1, Duration::from_secs(5));
     assert_eq!(dsn.len(), 1, "{}", srv.log());
     let text = &dsn[0];
@@ -81,7 +143,10 @@ fn discard_and_error_transports() {
     ] {
         assert!(text.contains(needle), "DSN lacks {needle:?}:\n{text}");
     }
-    assert!(text.contains("Return-Path: <>"), "bounce must come from the null sender:\n{text}");
+    assert!(
+        text.contains("Return-Path: <>"),
+        "bounce must come from the null sender:\n{text}"
+    );
 }
 
 #[test]
@@ -112,6 +177,12 @@ fn idle_client_times_out() {
     c.read_reply().unwrap();
     c.command("EHLO localhost").unwrap();
     let r = c.read_reply().unwrap();
-    assert_eq!(r.last_line(), "421 4.4.2 mx.spec.test Error: timeout exceeded");
-    assert!(srv.wait_for_log("timeout after EHLO from unknown[127.0.0.1]", Duration::from_secs(2)));
+    assert_eq!(
+        r.last_line(),
+        "421 4.4.2 mx.spec.test Error: timeout exceeded"
+    );
+    assert!(srv.wait_for_log(
+        "timeout after EHLO from unknown[127.0.0.1]",
+        Duration::from_secs(2)
+    ));
 }

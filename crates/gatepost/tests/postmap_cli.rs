@@ -16,7 +16,11 @@ fn postmap(args: &[&str]) -> (String, i32) {
 }
 
 fn postmap_full(args: &[&str]) -> (String, String, i32) {
-    let out = Command::new(bin()).arg("postmap").args(args).output().unwrap();
+    let out = Command::new(bin())
+        .arg("postmap")
+        .args(args)
+        .output()
+        .unwrap();
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -39,13 +43,22 @@ fn build_query_and_use_a_hash_table() {
     // a message), not a silent "not found".
     let (_, err, code) = postmap_full(&["-q", "badsender.test", &spec]);
     assert_eq!(code, 1);
-    assert!(err.contains("sender_access.db: No such file or directory"), "{err}");
+    assert!(
+        err.contains("sender_access.db: No such file or directory"),
+        "{err}"
+    );
 
     assert_eq!(postmap(&[&spec]).1, 0);
     assert!(dir.path().join("sender_access.db").exists());
-    assert_eq!(postmap(&["-q", "badsender.test", &spec]), ("REJECT\n".into(), 0));
+    assert_eq!(
+        postmap(&["-q", "badsender.test", &spec]),
+        ("REJECT\n".into(), 0)
+    );
     // Keys are case-folded, as postmap does by default.
-    assert_eq!(postmap(&["-q", "spammer@x.test", &spec]), ("550 5.7.1 go away\n".into(), 0));
+    assert_eq!(
+        postmap(&["-q", "spammer@x.test", &spec]),
+        ("550 5.7.1 go away\n".into(), 0)
+    );
     assert_eq!(postmap(&["-q", "nobody@x.test", &spec]).1, 1);
 
     // Editing the source does not change the table until postmap runs.
@@ -58,18 +71,32 @@ fn build_query_and_use_a_hash_table() {
     .unwrap();
     assert_eq!(postmap(&[&spec]).1, 0);
 
-    let srv = TestServer::start(bin(), &format!("smtpd_sender_restrictions = check_sender_access {spec}\n")).unwrap();
-    run_session(&srv, "127.0.0.2", &steps(&[
-        ("", "220 "),
-        ("EHLO probe.example", "250 "),
-        ("MAIL FROM:<a@badsender.test>", "250 2.1.0 Ok"),
-        ("RCPT TO:<bob@spec.test>", "554 5.7.1 <a@badsender.test>: Sender address rejected: Access denied"),
-        ("RSET", "250 2.0.0 Ok"),
-        ("MAIL FROM:<spammer@x.test>", "250 2.1.0 Ok"),
-        ("RCPT TO:<bob@spec.test>", "550 5.7.1 <spammer@x.test>: Sender address rejected: go away"),
-        ("RSET", "250 2.0.0 Ok"),
-        ("MAIL FROM:<ok@x.test>", "250 2.1.0 Ok"),
-        ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
-    ]))
+    let srv = TestServer::start(
+        bin(),
+        &format!("smtpd_sender_restrictions = check_sender_access {spec}\n"),
+    )
+    .unwrap();
+    run_session(
+        &srv,
+        "127.0.0.2",
+        &steps(&[
+            ("", "220 "),
+            ("EHLO probe.example", "250 "),
+            ("MAIL FROM:<a@badsender.test>", "250 2.1.0 Ok"),
+            (
+                "RCPT TO:<bob@spec.test>",
+                "554 5.7.1 <a@badsender.test>: Sender address rejected: Access denied",
+            ),
+            ("RSET", "250 2.0.0 Ok"),
+            ("MAIL FROM:<spammer@x.test>", "250 2.1.0 Ok"),
+            (
+                "RCPT TO:<bob@spec.test>",
+                "550 5.7.1 <spammer@x.test>: Sender address rejected: go away",
+            ),
+            ("RSET", "250 2.0.0 Ok"),
+            ("MAIL FROM:<ok@x.test>", "250 2.1.0 Ok"),
+            ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+        ]),
+    )
     .unwrap();
 }

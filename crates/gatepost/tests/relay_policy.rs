@@ -4,13 +4,22 @@
 //! both ways, the null sender and postmaster, and the `NOQUEUE: reject:`
 //! log lines. Expectations come from postfix-compat §2-§5 (Postfix 3.7).
 //!
-//! Only names that never need a DNS query appear where DNS restrictions
-//! are configured (`localhost`, local domains), so these tests send no
-//! traffic off the loopback network.
+//! The DNS restrictions of the operator's block are answered by a test DNS
+//! server on loopback that knows `localhost` (Postfix asks DNS, not
+//! /etc/hosts, for reject_unknown_helo_hostname: checked live). Every other
+//! name is NXDOMAIN, so no test traffic leaves the loopback network.
 
 use std::time::Duration;
 
+use gatepost_testkit::dns_server::{DnsServer, Zones};
 use gatepost_testkit::{run_session, steps, TestServer};
+
+/// A DNS server that knows only `localhost`.
+fn localhost_dns() -> DnsServer {
+    let mut z = Zones::new();
+    z.a("localhost", "127.0.0.1");
+    DnsServer::start(z).expect("test DNS server")
+}
 
 fn bin() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
@@ -35,7 +44,11 @@ virtual_alias_maps = inline:{ bob@valias.test=bob@spec.test }
 local_recipient_maps = inline:{ bob=1, root=1 }
 ";
 
-type Case = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
+type Case = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+);
 
 fn run_cases(srv: &TestServer, cases: Vec<Case>) {
     let mut failures = Vec::new();
@@ -44,14 +57,24 @@ fn run_cases(srv: &TestServer, cases: Vec<Case>) {
             failures.push(format!("{name} (from {client}): {e}"));
         }
     }
-    assert!(failures.is_empty(), "{}\n--- log ---\n{}", failures.join("\n"), srv.log());
+    assert!(
+        failures.is_empty(),
+        "{}\n--- log ---\n{}",
+        failures.join("\n"),
+        srv.log()
+    );
 }
 
 const G: (&str, &str) = ("", "220 mx.spec.test ESMTP");
 
 #[test]
 fn operator_block_verbatim() {
-    let srv = TestServer::start(bin(), &format!("{DOMAINS}{OPERATOR_BLOCK}")).unwrap();
+    let dns = localhost_dns();
+    let srv = TestServer::start(
+        bin(),
+        &format!("{DOMAINS}{OPERATOR_BLOCK}{}", dns.main_cf()),
+    )
+    .unwrap();
     let cases: Vec<Case> = vec![
         ("stranger is refused at RCPT, not before", "127.0.0.2", vec![
             G,
@@ -79,6 +102,20 @@ fn operator_block_verbatim() {
             ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
             ("RSET", "250 2.0.0 Ok"),
         ]),
+        // permit_mynetworks ends only the client list: the HELO and sender
+        // checks of the block still apply to the local host (as in Postfix).
+        ("local host with an unknown HELO name", "127.0.0.1", vec![
+            G,
+            ("EHLO nowhere.invalid", "250 "),
+            ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+            ("RCPT TO:<x@far.example>", "450 4.7.1 <nowhere.invalid>: Helo command rejected: Host not found"),
+        ]),
+        ("local host with an unknown sender domain", "127.0.0.1", vec![
+            G,
+            ("EHLO localhost", "250 "),
+            ("MAIL FROM:<a@nowhere.invalid>", "250 2.1.0 Ok"),
+            ("RCPT TO:<x@far.example>", "450 4.1.8 <a@nowhere.invalid>: Sender address rejected: Domain not found"),
+        ]),
         ("local host: unknown local user is still refused", "127.0.0.1", vec![
             G,
             ("EHLO localhost", "250 "),
@@ -97,9 +134,13 @@ fn operator_block_verbatim() {
 fn operator_block_catches_pipelining_spamware_at_data() {
     // With Postfix 3.7's smtpd_forbid_unauth_pipelining = no, the data
     // restriction is what stops a client that sends the message before 354.
+    let dns = localhost_dns();
     let srv = TestServer::start(
         bin(),
-        &format!("{DOMAINS}{OPERATOR_BLOCK}smtpd_forbid_unauth_pipelining = no\n"),
+        &format!(
+            "{DOMAINS}{OPERATOR_BLOCK}smtpd_forbid_unauth_pipelining = no\n{}",
+            dns.main_cf()
+        ),
     )
     .unwrap();
     let mut c = gatepost_testkit::Client::connect(srv.addr).unwrap();
@@ -118,7 +159,14 @@ fn operator_block_catches_pipelining_spamware_at_data() {
         c.read_reply().unwrap().last_line(),
         "221 2.7.0 Error: I can break rules, too. Goodbye."
     );
-    assert!(srv.wait_for_log("improper command pipelining after DATA from unknown[127.0.0.1]: Subject: x\\r\\n", Duration::from_secs(2)), "{}", srv.log());
+    assert!(
+        srv.wait_for_log(
+            "improper command pipelining after DATA from unknown[127.0.0.1]: Subject: x\\r\\n",
+            Duration::from_secs(2)
+        ),
+        "{}",
+        srv.log()
+    );
     assert!(srv.log().contains(": reject: DATA from unknown[127.0.0.1]: 503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining; from=<a@spec.test> to=<bob@spec.test> proto=ESMTP helo=<localhost>"), "{}", srv.log());
 }
 
@@ -133,12 +181,16 @@ smtpd_recipient_restrictions = reject_non_fqdn_recipient, check_recipient_access
 fn open_relay_battery_on_an_internet_mx() {
     let srv = TestServer::start(bin(), &format!("{DOMAINS}{MX_PROFILE}")).unwrap();
     let denied = |rcpt: &'static str, reply: &'static str| -> Case {
-        ("relay attempt", "127.0.0.2", vec![
-            G,
-            ("EHLO probe.example", "250 "),
-            ("MAIL FROM:<relaytest@probe.example>", "250 2.1.0 Ok"),
-            (rcpt, reply),
-        ])
+        (
+            "relay attempt",
+            "127.0.0.2",
+            vec![
+                G,
+                ("EHLO probe.example", "250 "),
+                ("MAIL FROM:<relaytest@probe.example>", "250 2.1.0 Ok"),
+                (rcpt, reply),
+            ],
+        )
     };
     let cases: Vec<Case> = vec![
         // Default smtpd_relay_restrictions: defer_unauth_destination → 454.
@@ -238,40 +290,85 @@ fn open_relay_battery_on_an_internet_mx() {
 fn operator_block_with_relay_restrictions_emptied_gives_550() {
     // relay_domains_reject_code = 550 applies to reject_unauth_destination;
     // with smtpd_relay_restrictions emptied, it is the deciding restriction.
+    let dns = localhost_dns();
     let srv = TestServer::start(
         bin(),
-        &format!("{DOMAINS}{OPERATOR_BLOCK}smtpd_client_restrictions =\nsmtpd_relay_restrictions =\n"),
+        &format!(
+            "{DOMAINS}{OPERATOR_BLOCK}smtpd_client_restrictions =\nsmtpd_relay_restrictions =\n{}",
+            dns.main_cf()
+        ),
     )
     .unwrap();
-    run_cases(&srv, vec![("relay refused with 550", "127.0.0.2", vec![
-        G,
-        ("EHLO localhost", "250 "),
-        ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
-        ("RCPT TO:<x@far.example>", "550 5.7.1 <x@far.example>: Relay access denied"),
-        ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
-    ])]);
+    run_cases(
+        &srv,
+        vec![(
+            "relay refused with 550",
+            "127.0.0.2",
+            vec![
+                G,
+                ("EHLO localhost", "250 "),
+                ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+                (
+                    "RCPT TO:<x@far.example>",
+                    "550 5.7.1 <x@far.example>: Relay access denied",
+                ),
+                ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+            ],
+        )],
+    );
 }
 
 #[test]
 fn delay_reject_no_rejects_at_each_stage() {
-    let srv = TestServer::start(bin(), &format!("{DOMAINS}{MX_PROFILE}smtpd_delay_reject = no\n")).unwrap();
+    let srv = TestServer::start(
+        bin(),
+        &format!("{DOMAINS}{MX_PROFILE}smtpd_delay_reject = no\n"),
+    )
+    .unwrap();
     let cases: Vec<Case> = vec![
-        ("client rejected instead of the greeting", "127.0.0.3", vec![
-            ("", "554 5.7.1 <unknown[127.0.0.3]>: Client host rejected: Access denied"),
-            ("EHLO probe.example", "503 5.7.0 Error: access denied for unknown[127.0.0.3]"),
-            ("MAIL FROM:<a@spec.test>", "503 5.7.0 Error: access denied for unknown[127.0.0.3]"),
-            ("QUIT", "221 2.0.0 Bye"),
-        ]),
-        ("helo rejected at HELO", "127.0.0.2", vec![
-            G,
-            ("HELO bad_name!", "501 5.5.2 <bad_name!>: Helo command rejected: Invalid name"),
-        ]),
-        ("sender rejected at MAIL", "127.0.0.2", vec![
-            G,
-            ("EHLO probe.example", "250 "),
-            ("MAIL FROM:<a@badsender.test>", "554 5.7.1 <a@badsender.test>: Sender address rejected: Access denied"),
-            ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
-        ]),
+        (
+            "client rejected instead of the greeting",
+            "127.0.0.3",
+            vec![
+                (
+                    "",
+                    "554 5.7.1 <unknown[127.0.0.3]>: Client host rejected: Access denied",
+                ),
+                (
+                    "EHLO probe.example",
+                    "503 5.7.0 Error: access denied for unknown[127.0.0.3]",
+                ),
+                (
+                    "MAIL FROM:<a@spec.test>",
+                    "503 5.7.0 Error: access denied for unknown[127.0.0.3]",
+                ),
+                ("QUIT", "221 2.0.0 Bye"),
+            ],
+        ),
+        (
+            "helo rejected at HELO",
+            "127.0.0.2",
+            vec![
+                G,
+                (
+                    "HELO bad_name!",
+                    "501 5.5.2 <bad_name!>: Helo command rejected: Invalid name",
+                ),
+            ],
+        ),
+        (
+            "sender rejected at MAIL",
+            "127.0.0.2",
+            vec![
+                G,
+                ("EHLO probe.example", "250 "),
+                (
+                    "MAIL FROM:<a@badsender.test>",
+                    "554 5.7.1 <a@badsender.test>: Sender address rejected: Access denied",
+                ),
+                ("MAIL FROM:<a@spec.test>", "250 2.1.0 Ok"),
+            ],
+        ),
     ];
     run_cases(&srv, cases);
     assert!(srv.log().contains("NOQUEUE: reject: CONNECT from unknown[127.0.0.3]: 554 5.7.1 <unknown[127.0.0.3]>: Client host rejected: Access denied; proto=SMTP"), "{}", srv.log());
@@ -281,34 +378,70 @@ fn delay_reject_no_rejects_at_each_stage() {
 #[test]
 fn policy_test_names_the_deciding_restriction_and_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    let main_cf = format!("myhostname = mx.spec.test\nmydestination = $myhostname, localhost, spec.test\nmynetworks = 127.0.0.1/32\n{OPERATOR_BLOCK}");
+    let dns = localhost_dns();
+    let main_cf = format!(
+        "myhostname = mx.spec.test\nmydestination = $myhostname, localhost, spec.test\nmynetworks = 127.0.0.1/32\n{OPERATOR_BLOCK}{}",
+        dns.main_cf()
+    );
     std::fs::write(dir.path().join("main.cf"), &main_cf).unwrap();
     let out = std::process::Command::new(bin())
         .arg("-c")
         .arg(dir.path())
-        .args(["policy-test", "--client", "192.0.2.9", "--helo", "localhost", "--sender", "a@spec.test", "--recipient", "x@far.example"])
+        .args([
+            "policy-test",
+            "--client",
+            "192.0.2.9",
+            "--helo",
+            "localhost",
+            "--sender",
+            "a@spec.test",
+            "--recipient",
+            "x@far.example",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         text.contains("RCPT <x@far.example>: 554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Access denied"),
         "{text}"
     );
     // smtpd_client_restrictions is on line 5 of that main.cf (after a blank line).
-    let decided: Vec<&str> = text.lines().filter(|l| l.contains("<== decision")).collect();
+    let decided: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("<== decision"))
+        .collect();
     assert!(
         decided
             .iter()
-            .any(|l| l.contains("smtpd_client_restrictions") && l.contains("main.cf:5)") && l.contains(": reject =>")),
+            .any(|l| l.contains("smtpd_client_restrictions")
+                && l.contains("main.cf:5)")
+                && l.contains(": reject =>")),
         "{text}"
     );
-    assert!(text.contains("DATA: 554 5.5.1 Error: no valid recipients"), "{text}");
+    assert!(
+        text.contains("DATA: 554 5.5.1 Error: no valid recipients"),
+        "{text}"
+    );
 
     let out = std::process::Command::new(bin())
         .arg("-c")
         .arg(dir.path())
-        .args(["policy-test", "--client", "127.0.0.1", "--helo", "localhost", "--sender", "a@spec.test", "--recipient", "x@far.example"])
+        .args([
+            "policy-test",
+            "--client",
+            "127.0.0.1",
+            "--helo",
+            "localhost",
+            "--sender",
+            "a@spec.test",
+            "--recipient",
+            "x@far.example",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

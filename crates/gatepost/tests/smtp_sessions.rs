@@ -20,14 +20,34 @@ fn server(extra: &str) -> TestServer {
 fn happy_path_delivers_to_maildir_and_logs_like_postfix() {
     let srv = server("");
     let mut c = Client::connect(srv.addr).unwrap();
-    assert_eq!(c.read_reply().unwrap().last_line(), "220 mx.spec.test ESMTP Postfix");
+    assert_eq!(
+        c.read_reply().unwrap().last_line(),
+        "220 mx.spec.test ESMTP Postfix"
+    );
     let ehlo = c.command("EHLO client.example").unwrap();
     assert_eq!(ehlo.lines[0], "250-mx.spec.test");
-    for kw in ["PIPELINING", "SIZE 10240000", "ENHANCEDSTATUSCODES", "8BITMIME"] {
-        assert!(ehlo.lines.iter().any(|l| &l[4..] == kw), "EHLO lacks {kw}: {:?}", ehlo.lines);
+    for kw in [
+        "PIPELINING",
+        "SIZE 10240000",
+        "ENHANCEDSTATUSCODES",
+        "8BITMIME",
+    ] {
+        assert!(
+            ehlo.lines.iter().any(|l| &l[4..] == kw),
+            "EHLO lacks {kw}: {:?}",
+            ehlo.lines
+        );
     }
-    assert_eq!(c.command("MAIL FROM:<alice@example.org>").unwrap().last_line(), "250 2.1.0 Ok");
-    assert_eq!(c.command("RCPT TO:<bob@spec.test>").unwrap().last_line(), "250 2.1.5 Ok");
+    assert_eq!(
+        c.command("MAIL FROM:<alice@example.org>")
+            .unwrap()
+            .last_line(),
+        "250 2.1.0 Ok"
+    );
+    assert_eq!(
+        c.command("RCPT TO:<bob@spec.test>").unwrap().last_line(),
+        "250 2.1.5 Ok"
+    );
     let done = c
         .send_message("Subject: hello\n\nfirst line\n.leading dot\nlast line")
         .unwrap();
@@ -47,7 +67,10 @@ fn happy_path_delivers_to_maildir_and_logs_like_postfix() {
         )),
         "{msg}"
     );
-    assert!(msg.contains("\n.leading dot\n"), "dot-stuffing not undone: {msg}");
+    assert!(
+        msg.contains("\n.leading dot\n"),
+        "dot-stuffing not undone: {msg}"
+    );
     assert!(msg.contains("Subject: hello"));
 
     assert!(srv.wait_for_log(&format!("{id}: removed"), Duration::from_secs(5)));
@@ -62,7 +85,8 @@ fn happy_path_delivers_to_maildir_and_logs_like_postfix() {
         ", nrcpt=1 (queue active)".to_string(),
         format!("{id}: to=<bob@spec.test>, relay=local, delay="),
         "dsn=2.0.0, status=sent (delivered to maildir)".to_string(),
-        "disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5".to_string(),
+        "disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5"
+            .to_string(),
     ] {
         assert!(log.contains(&needle), "log lacks {needle:?}:\n{log}");
     }
@@ -73,39 +97,286 @@ fn out_of_sequence_and_syntax_errors_get_postfix_replies() {
     let srv = server("");
     let g = ("", "220 mx.spec.test ESMTP");
     let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
-        ("rcpt before mail", vec![g, ("EHLO c.example", "250 "), ("RCPT TO:<bob@spec.test>", "503 5.5.1 Error: need MAIL command")]),
-        ("data before mail", vec![g, ("EHLO c.example", "250 "), ("DATA", "503 5.5.1 Error: need RCPT command")]),
-        ("data before rcpt", vec![g, ("HELO c.example", "250 mx.spec.test"), ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"), ("DATA", "554 5.5.1 Error: no valid recipients")]),
-        ("nested mail", vec![g, ("EHLO c.example", "250 "), ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"), ("MAIL FROM:<a@example.org>", "503 5.5.1 Error: nested MAIL command")]),
-        ("helo without name", vec![g, ("HELO", "501 Syntax: HELO hostname"), ("EHLO", "501 Syntax: EHLO hostname")]),
-        ("rset with argument", vec![g, ("RSET x", "501 5.5.4 Syntax: RSET"), ("RSET", "250 2.0.0 Ok")]),
-        ("data with argument", vec![g, ("EHLO c.example", "250 "), ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"), ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"), ("DATA x", "501 5.5.4 Syntax: DATA")]),
-        ("unknown command", vec![g, ("FOO bar", "500 5.5.2 Error: command not recognized")]),
-        ("blank line", vec![g, ("   ", "500 5.5.2 Error: bad syntax")]),
-        ("nul ends the command", vec![g, ("NO\0OP", "500 5.5.2 Error: command not recognized")]),
-        ("mail without from:", vec![g, ("EHLO c.example", "250 "), ("MAIL <a@example.org>", "501 5.5.4 Syntax: MAIL FROM:<address>")]),
-        ("bad sender", vec![g, ("EHLO c.example", "250 "), ("MAIL FROM:<a b@example.org>", "501 5.1.7 Bad sender address syntax")]),
-        ("empty recipient", vec![g, ("EHLO c.example", "250 "), ("MAIL FROM:<>", "250 2.1.0 Ok"), ("RCPT TO:<>", "501 5.1.3 Bad recipient address syntax")]),
-        ("numeric domain", vec![g, ("EHLO c.example", "250 "), ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"), ("RCPT TO:<u@1.2.3.4>", "501 5.1.3 Bad recipient address syntax")]),
-        ("rcpt without to:", vec![g, ("EHLO c.example", "250 "), ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"), ("RCPT <b@spec.test>", "501 5.5.4 Syntax: RCPT TO:<address>")]),
-        ("bad size", vec![g, ("EHLO c.example", "250 "), ("MAIL FROM:<a@example.org> SIZE=abc", "501 5.5.4 Bad message size syntax")]),
-        ("size over limit", vec![g, ("EHLO c.example", "250 "), ("MAIL FROM:<a@example.org> SIZE=99999999", "552 5.3.4 Message size exceeds fixed limit"), ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok")]),
-        ("unknown parameter", vec![g, ("EHLO c.example", "250 "), ("MAIL FROM:<a@example.org> FOO=bar", "555 5.5.4 Unsupported option: FOO=bar")]),
-        ("bad notify", vec![g, ("EHLO c.example", "250 "), ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"), ("RCPT TO:<bob@spec.test> NOTIFY=SOMETIMES", "501 5.5.4 Error: Bad NOTIFY parameter syntax")]),
-        ("vrfy without argument", vec![g, ("VRFY", "501 5.5.4 Syntax: VRFY address [SMTPUTF8]")]),
-        ("starttls not enabled", vec![g, ("EHLO c.example", "250 "), ("STARTTLS", "502 5.5.1 Error: command not implemented")]),
-        ("auth not enabled", vec![g, ("EHLO c.example", "250 "), ("AUTH PLAIN", "503 5.5.1 Error: authentication not enabled")]),
-        ("noop and quit", vec![g, ("NOOP", "250 2.0.0 Ok"), ("noop with args", "250 2.0.0 Ok"), ("QUIT", "221 2.0.0 Bye")]),
-        ("etrn", vec![g, ("EHLO c.example", "250 "), ("ETRN", "500 Syntax: ETRN domain")]),
-        ("helo resets the transaction", vec![g, ("EHLO c.example", "250 "), ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"), ("EHLO c.example", "250 "), ("RCPT TO:<bob@spec.test>", "503 5.5.1 Error: need MAIL command")]),
-        ("rset ends the transaction", vec![g, ("EHLO c.example", "250 "), ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"), ("RSET", "250 2.0.0 Ok"), ("RCPT TO:<bob@spec.test>", "503 5.5.1 Error: need MAIL command")]),
-        ("relay denied outside mynetworks, then no valid recipients", vec![g, ("EHLO client.example", "250 "), ("MAIL FROM:<a@ext.example>", "250 2.1.0 Ok"), ("RCPT TO:<x@far.example>", "454 4.7.1 <x@far.example>: Relay access denied"), ("DATA", "554 5.5.1 Error: no valid recipients")]),
-        ("non-SMTP command", vec![g, ("GET / HTTP/1.0", "221 2.7.0 Error: I can break rules, too. Goodbye.")]),
-        ("header as command", vec![g, ("Subject: spam", "221 2.7.0 Error: I can break rules, too. Goodbye.")]),
+        (
+            "rcpt before mail",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                (
+                    "RCPT TO:<bob@spec.test>",
+                    "503 5.5.1 Error: need MAIL command",
+                ),
+            ],
+        ),
+        (
+            "data before mail",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                ("DATA", "503 5.5.1 Error: need RCPT command"),
+            ],
+        ),
+        (
+            "data before rcpt",
+            vec![
+                g,
+                ("HELO c.example", "250 mx.spec.test"),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                ("DATA", "554 5.5.1 Error: no valid recipients"),
+            ],
+        ),
+        (
+            "nested mail",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                (
+                    "MAIL FROM:<a@example.org>",
+                    "503 5.5.1 Error: nested MAIL command",
+                ),
+            ],
+        ),
+        (
+            "helo without name",
+            vec![
+                g,
+                ("HELO", "501 Syntax: HELO hostname"),
+                ("EHLO", "501 Syntax: EHLO hostname"),
+            ],
+        ),
+        (
+            "rset with argument",
+            vec![
+                g,
+                ("RSET x", "501 5.5.4 Syntax: RSET"),
+                ("RSET", "250 2.0.0 Ok"),
+            ],
+        ),
+        (
+            "data with argument",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+                ("DATA x", "501 5.5.4 Syntax: DATA"),
+            ],
+        ),
+        (
+            "unknown command",
+            vec![g, ("FOO bar", "500 5.5.2 Error: command not recognized")],
+        ),
+        (
+            "blank line",
+            vec![g, ("   ", "500 5.5.2 Error: bad syntax")],
+        ),
+        (
+            "nul ends the command",
+            vec![g, ("NO\0OP", "500 5.5.2 Error: command not recognized")],
+        ),
+        (
+            "mail without from:",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                (
+                    "MAIL <a@example.org>",
+                    "501 5.5.4 Syntax: MAIL FROM:<address>",
+                ),
+            ],
+        ),
+        (
+            "bad sender",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                (
+                    "MAIL FROM:<a b@example.org>",
+                    "501 5.1.7 Bad sender address syntax",
+                ),
+            ],
+        ),
+        (
+            "empty recipient",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<>", "250 2.1.0 Ok"),
+                ("RCPT TO:<>", "501 5.1.3 Bad recipient address syntax"),
+            ],
+        ),
+        (
+            "numeric domain",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                (
+                    "RCPT TO:<u@1.2.3.4>",
+                    "501 5.1.3 Bad recipient address syntax",
+                ),
+            ],
+        ),
+        (
+            "rcpt without to:",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                ("RCPT <b@spec.test>", "501 5.5.4 Syntax: RCPT TO:<address>"),
+            ],
+        ),
+        (
+            "bad size",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                (
+                    "MAIL FROM:<a@example.org> SIZE=abc",
+                    "501 5.5.4 Bad message size syntax",
+                ),
+            ],
+        ),
+        (
+            "size over limit",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                (
+                    "MAIL FROM:<a@example.org> SIZE=99999999",
+                    "552 5.3.4 Message size exceeds fixed limit",
+                ),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+            ],
+        ),
+        (
+            "unknown parameter",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                (
+                    "MAIL FROM:<a@example.org> FOO=bar",
+                    "555 5.5.4 Unsupported option: FOO=bar",
+                ),
+            ],
+        ),
+        (
+            "bad notify",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                (
+                    "RCPT TO:<bob@spec.test> NOTIFY=SOMETIMES",
+                    "501 5.5.4 Error: Bad NOTIFY parameter syntax",
+                ),
+            ],
+        ),
+        (
+            "vrfy without argument",
+            vec![g, ("VRFY", "501 5.5.4 Syntax: VRFY address [SMTPUTF8]")],
+        ),
+        (
+            "starttls not enabled",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                ("STARTTLS", "502 5.5.1 Error: command not implemented"),
+            ],
+        ),
+        (
+            "auth not enabled",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                ("AUTH PLAIN", "503 5.5.1 Error: authentication not enabled"),
+            ],
+        ),
+        (
+            "noop and quit",
+            vec![
+                g,
+                ("NOOP", "250 2.0.0 Ok"),
+                ("noop with args", "250 2.0.0 Ok"),
+                ("QUIT", "221 2.0.0 Bye"),
+            ],
+        ),
+        (
+            "etrn",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                ("ETRN", "500 Syntax: ETRN domain"),
+            ],
+        ),
+        (
+            "helo resets the transaction",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                ("EHLO c.example", "250 "),
+                (
+                    "RCPT TO:<bob@spec.test>",
+                    "503 5.5.1 Error: need MAIL command",
+                ),
+            ],
+        ),
+        (
+            "rset ends the transaction",
+            vec![
+                g,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                ("RSET", "250 2.0.0 Ok"),
+                (
+                    "RCPT TO:<bob@spec.test>",
+                    "503 5.5.1 Error: need MAIL command",
+                ),
+            ],
+        ),
+        (
+            "relay denied outside mynetworks, then no valid recipients",
+            vec![
+                g,
+                ("EHLO client.example", "250 "),
+                ("MAIL FROM:<a@ext.example>", "250 2.1.0 Ok"),
+                (
+                    "RCPT TO:<x@far.example>",
+                    "454 4.7.1 <x@far.example>: Relay access denied",
+                ),
+                ("DATA", "554 5.5.1 Error: no valid recipients"),
+            ],
+        ),
+        (
+            "non-SMTP command",
+            vec![
+                g,
+                (
+                    "GET / HTTP/1.0",
+                    "221 2.7.0 Error: I can break rules, too. Goodbye.",
+                ),
+            ],
+        ),
+        (
+            "header as command",
+            vec![
+                g,
+                (
+                    "Subject: spam",
+                    "221 2.7.0 Error: I can break rules, too. Goodbye.",
+                ),
+            ],
+        ),
     ];
     let mut failures = Vec::new();
     for (name, script) in cases {
-        let client = if name.contains("outside mynetworks") { "127.0.0.2" } else { "127.0.0.1" };
+        let client = if name.contains("outside mynetworks") {
+            "127.0.0.2"
+        } else {
+            "127.0.0.1"
+        };
         if let Err(e) = run_session(&srv, client, &steps(&script)) {
             failures.push(format!("{name}: {e}"));
         }
@@ -115,7 +386,9 @@ fn out_of_sequence_and_syntax_errors_get_postfix_replies() {
         "NOQUEUE: reject: RCPT from unknown[127.0.0.2]: 454 4.7.1 <x@far.example>: Relay access denied; from=<a@ext.example> to=<x@far.example> proto=ESMTP helo=<client.example>",
         Duration::from_secs(2)
     ), "{}", srv.log());
-    assert!(srv.log().contains("warning: non-SMTP command from unknown[127.0.0.1]: GET / HTTP/1.0"));
+    assert!(srv
+        .log()
+        .contains("warning: non-SMTP command from unknown[127.0.0.1]: GET / HTTP/1.0"));
     let log = srv.log();
     for needle in [
         "warning: Illegal address syntax from unknown[127.0.0.1] in RCPT command: <u@1.2.3.4>",
@@ -132,7 +405,10 @@ fn helo_required_blocks_mail() {
     let srv = server("smtpd_helo_required = yes");
     let script = steps(&[
         ("", "220 "),
-        ("MAIL FROM:<a@example.org>", "503 5.5.1 Error: send HELO/EHLO first"),
+        (
+            "MAIL FROM:<a@example.org>",
+            "503 5.5.1 Error: send HELO/EHLO first",
+        ),
         ("HELO c.example", "250 mx.spec.test"),
         ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
     ]);
@@ -150,10 +426,27 @@ fn too_many_errors_ends_the_session() {
     // The 421 comes unasked, right after the 20th error (checked live
     // against Postfix 3.7).
     let r = c.read_reply().unwrap();
-    assert_eq!(r.last_line(), "421 4.7.0 mx.spec.test Error: too many errors");
+    assert_eq!(
+        r.last_line(),
+        "421 4.7.0 mx.spec.test Error: too many errors"
+    );
     assert!(c.is_closed());
-    assert!(srv.wait_for_log("too many errors after UNKNOWN from unknown[127.0.0.1]", Duration::from_secs(2)), "{}", srv.log());
-    assert!(srv.wait_for_log("disconnect from unknown[127.0.0.1] unknown=0/20 commands=0/20", Duration::from_secs(2)), "{}", srv.log());
+    assert!(
+        srv.wait_for_log(
+            "too many errors after UNKNOWN from unknown[127.0.0.1]",
+            Duration::from_secs(2)
+        ),
+        "{}",
+        srv.log()
+    );
+    assert!(
+        srv.wait_for_log(
+            "disconnect from unknown[127.0.0.1] unknown=0/20 commands=0/20",
+            Duration::from_secs(2)
+        ),
+        "{}",
+        srv.log()
+    );
 }
 
 #[test]
@@ -200,11 +493,17 @@ fn smuggled_end_of_data_is_not_honoured() {
     c.send_raw(b"Subject: s\r\n\r\nline1\n.\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<bob@spec.test>\r\n.\r\n")
         .unwrap();
     let r = c.read_reply().unwrap();
-    assert!(r.last_line().starts_with("250 2.0.0 Ok: queued as"), "{r:?}");
+    assert!(
+        r.last_line().starts_with("250 2.0.0 Ok: queued as"),
+        "{r:?}"
+    );
     assert_eq!(c.command("QUIT").unwrap().last_line(), "221 2.0.0 Bye");
     let mail = srv.wait_for_mail("bob", 1, Duration::from_secs(5));
     assert_eq!(mail.len(), 1);
-    assert!(mail[0].contains("MAIL FROM:<evil@example.org>"), "smuggled text must stay content");
+    assert!(
+        mail[0].contains("MAIL FROM:<evil@example.org>"),
+        "smuggled text must stay content"
+    );
 }
 
 #[test]
@@ -214,9 +513,19 @@ fn bare_lf_reject_mode_refuses_commands() {
     c.read_reply().unwrap();
     c.send_raw(b"EHLO c.example\n").unwrap();
     let r = c.read_reply().unwrap();
-    assert_eq!(r.last_line(), "550 5.5.2 mx.spec.test Error: bare <LF> received");
+    assert_eq!(
+        r.last_line(),
+        "550 5.5.2 mx.spec.test Error: bare <LF> received"
+    );
     assert!(c.is_closed());
-    assert!(srv.wait_for_log("reject: CONNECT from unknown[127.0.0.1]: bare <LF> received; proto=SMTP", Duration::from_secs(2)), "{}", srv.log());
+    assert!(
+        srv.wait_for_log(
+            "reject: CONNECT from unknown[127.0.0.1]: bare <LF> received; proto=SMTP",
+            Duration::from_secs(2)
+        ),
+        "{}",
+        srv.log()
+    );
 }
 
 #[test]
@@ -226,9 +535,13 @@ fn unauthorized_pipelining_is_cut_off() {
     let mut c = Client::connect(srv.addr).unwrap();
     c.read_reply().unwrap();
     c.command("HELO c.example").unwrap();
-    c.send_raw(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@spec.test>\r\n").unwrap();
+    c.send_raw(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@spec.test>\r\n")
+        .unwrap();
     let r = c.read_reply().unwrap();
-    assert_eq!(r.last_line(), "554 5.5.0 Error: SMTP protocol synchronization");
+    assert_eq!(
+        r.last_line(),
+        "554 5.5.0 Error: SMTP protocol synchronization"
+    );
     assert!(srv.wait_for_log(
         "improper command pipelining after MAIL from unknown[127.0.0.1]: RCPT TO:<bob@spec.test>\\r\\n",
         Duration::from_secs(2)
@@ -238,12 +551,17 @@ fn unauthorized_pipelining_is_cut_off() {
     let mut c = Client::connect(srv.addr).unwrap();
     c.read_reply().unwrap();
     c.command("EHLO c.example").unwrap();
-    c.send_raw(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@spec.test>\r\nDATA\r\n").unwrap();
+    c.send_raw(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@spec.test>\r\nDATA\r\n")
+        .unwrap();
     assert_eq!(c.read_reply().unwrap().last_line(), "250 2.1.0 Ok");
     assert_eq!(c.read_reply().unwrap().last_line(), "250 2.1.5 Ok");
     assert_eq!(c.read_reply().unwrap().code, 354);
     c.send_raw(b"Subject: p\r\n\r\nbody\r\n.\r\n").unwrap();
-    assert!(c.read_reply().unwrap().last_line().starts_with("250 2.0.0 Ok: queued as"));
+    assert!(c
+        .read_reply()
+        .unwrap()
+        .last_line()
+        .starts_with("250 2.0.0 Ok: queued as"));
 }
 
 #[test]
@@ -255,7 +573,10 @@ fn reply_250_only_once_the_message_is_in_the_queue() {
     c.read_reply().unwrap();
     c.command("EHLO c.example").unwrap();
     c.command("MAIL FROM:<a@spec.test>").unwrap();
-    assert_eq!(c.command("RCPT TO:<x@far.example>").unwrap().last_line(), "250 2.1.5 Ok");
+    assert_eq!(
+        c.command("RCPT TO:<x@far.example>").unwrap().last_line(),
+        "250 2.1.5 Ok"
+    );
     let r = c.send_message("Subject: out\n\nbody").unwrap();
     let id = r.last_line().rsplit(' ').next().unwrap().to_string();
     let spool = srv.path().join("spool");

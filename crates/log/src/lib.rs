@@ -59,7 +59,13 @@ pub fn init(target: LogTarget<'_>, hostname: &str, syslog_name: &str) -> std::io
 }
 
 /// Format one complete log line (without the trailing newline).
-pub fn format_line(hostname: &str, syslog_name: &str, program: &str, pid: u32, msg: &str) -> String {
+pub fn format_line(
+    hostname: &str,
+    syslog_name: &str,
+    program: &str,
+    pid: u32,
+    msg: &str,
+) -> String {
     let now = chrono::Local::now();
     format!(
         "{} {} {}/{}[{}]: {}",

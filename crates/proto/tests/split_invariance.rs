@@ -68,7 +68,7 @@ fn line_reader_is_split_invariant() {
             let n = rng.gen_range(0..200);
             random_input(&mut rng, n)
         };
-        let whole = lines_of(&[data.clone()], 16);
+        let whole = lines_of(std::slice::from_ref(&data), 16);
         let split = lines_of(&random_splits(&mut rng, &data), 16);
         assert_eq!(whole, split, "input {:?}", String::from_utf8_lossy(&data));
         for (bytes, _, _) in &whole {
@@ -90,7 +90,7 @@ fn data_framer_is_split_invariant() {
                 let n = rng.gen_range(0..300);
                 random_input(&mut rng, n)
             };
-            let (whole, end_whole) = frame(&[data.clone()], mode, 12);
+            let (whole, end_whole) = frame(std::slice::from_ref(&data), mode, 12);
             let (split, end_split) = frame(&random_splits(&mut rng, &data), mode, 12);
             assert_eq!(
                 end_whole,
@@ -134,7 +134,7 @@ fn crlf_dot_crlf_always_ends_data_in_every_mode() {
             }
             let body_len = data.len();
             data.extend_from_slice(b".\r\nQUIT\r\n");
-            let (_, end) = frame(&[data.clone()], mode, 2048);
+            let (_, end) = frame(std::slice::from_ref(&data), mode, 2048);
             let end = end.expect("end of data found");
             assert!(end >= 3 && end <= body_len + 3, "{mode:?}");
         }

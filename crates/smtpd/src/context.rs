@@ -49,8 +49,10 @@ impl ServerContext {
         rewriter: Arc<Rewriter>,
     ) -> Result<ServerContext, ContextError> {
         let policy = Policy::from_config(cfg, rewriter.clone())?;
-        let exclusions = NetworkList::parse(&cfg.get_list("smtpd_forbid_bare_newline_exclusions"), true)?;
-        let limit_exceptions = NetworkList::parse(&cfg.get_list("smtpd_client_event_limit_exceptions"), true)?;
+        let exclusions =
+            NetworkList::parse(&cfg.get_list("smtpd_forbid_bare_newline_exclusions"), true)?;
+        let limit_exceptions =
+            NetworkList::parse(&cfg.get_list("smtpd_client_event_limit_exceptions"), true)?;
         Ok(ServerContext {
             service: service.to_string(),
             settings: SmtpdSettings::from_config(cfg),

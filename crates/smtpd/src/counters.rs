@@ -78,6 +78,9 @@ mod tests {
         c.record(Some(Verb::Rcpt), false);
         c.record(None, false);
         c.record(Some(Verb::Quit), true);
-        assert_eq!(c.render(), "ehlo=1 mail=1 rcpt=1/2 quit=1 unknown=0/1 commands=4/6");
+        assert_eq!(
+            c.render(),
+            "ehlo=1 mail=1 rcpt=1/2 quit=1 unknown=0/1 commands=4/6"
+        );
     }
 }

@@ -134,13 +134,21 @@ impl Session {
     pub(crate) async fn data(&mut self, args: &str) -> Flow {
         let verb = Some(Verb::Data);
         if !args.is_empty() {
-            return self.answer(verb, Reply::new(501, "5.5.4", "Syntax: DATA")).await;
+            return self
+                .answer(verb, Reply::new(501, "5.5.4", "Syntax: DATA"))
+                .await;
         }
         match &self.tx {
-            None => return self.answer(verb, Reply::new(503, "5.5.1", "Error: need RCPT command")).await,
+            None => {
+                return self
+                    .answer(verb, Reply::new(503, "5.5.1", "Error: need RCPT command"))
+                    .await
+            }
             // Postfix answers this whether or not RCPT was tried.
             Some(tx) if tx.recipients.is_empty() => {
-                return self.answer(verb, Reply::new(554, "5.5.1", "Error: no valid recipients")).await;
+                return self
+                    .answer(verb, Reply::new(554, "5.5.1", "Error: no valid recipients"))
+                    .await;
             }
             Some(_) => {}
         }
@@ -172,7 +180,10 @@ impl Session {
                         self.state = "DATA".into();
                         gatepost_log::info(
                             "smtpd",
-                            format!("timeout after DATA ({bytes} bytes) from {}", self.client_label),
+                            format!(
+                                "timeout after DATA ({bytes} bytes) from {}",
+                                self.client_label
+                            ),
                         );
                         let reply = Reply::new(
                             421,
@@ -184,7 +195,10 @@ impl Session {
                     _ => {
                         gatepost_log::info(
                             "smtpd",
-                            format!("lost connection after DATA ({bytes} bytes) from {}", self.client_label),
+                            format!(
+                                "lost connection after DATA ({bytes} bytes) from {}",
+                                self.client_label
+                            ),
                         );
                         tx.abort();
                     }
@@ -228,7 +242,8 @@ impl Session {
             single_recipient: single.as_deref(),
             date: tx.arrival_local,
         });
-        let local_client = self.client_addr == self.server_addr || self.ctx.always_add_missing_headers;
+        let local_client =
+            self.client_addr == self.server_addr || self.ctx.always_add_missing_headers;
         let add_missing = local_client.then(|| MissingHeaders {
             message_id: format!(
                 "<{}.{}@{}>",
@@ -256,9 +271,17 @@ impl Session {
                 current_header: None,
             };
             sink.put(header.as_bytes());
-            let result = self.stream.read_data(&mut framer, |ev| sink.event(ev)).await;
+            let result = self
+                .stream
+                .read_data(&mut framer, |ev| sink.event(ev))
+                .await;
             sink.end_header();
-            let state = (sink.too_big, sink.write_error.take(), sink.hops, sink.message_id.take());
+            let state = (
+                sink.too_big,
+                sink.write_error.take(),
+                sink.hops,
+                sink.message_id.take(),
+            );
             (result, state)
         };
         tx.writer = Some(writer);
@@ -270,7 +293,10 @@ impl Session {
             }
         };
         if too_big {
-            gatepost_log::warning("cleanup", format!("{queue_id}: queue file size limit exceeded"));
+            gatepost_log::warning(
+                "cleanup",
+                format!("{queue_id}: queue file size limit exceeded"),
+            );
             fail(tx);
             return Ok(Reply::new(552, "5.3.4", "Error: message file too big"));
         }
@@ -292,7 +318,10 @@ impl Session {
         if hops > settings.hopcount_limit {
             gatepost_log::info(
                 "cleanup",
-                format!("{queue_id}: reject: header Received: too many hops; from=<{}>", tx.sender),
+                format!(
+                    "{queue_id}: reject: header Received: too many hops; from=<{}>",
+                    tx.sender
+                ),
             );
             fail(tx);
             return Ok(Reply::new(554, "5.4.0", "Error: too many hops"));
@@ -325,7 +354,11 @@ impl Session {
     }
 
     /// Cleanup and commit; `250 2.0.0 Ok: queued as ID` only once durable.
-    async fn finish_message(&mut self, tx: &mut Transaction, message_id: Option<String>) -> Result<Reply, StreamError> {
+    async fn finish_message(
+        &mut self,
+        tx: &mut Transaction,
+        message_id: Option<String>,
+    ) -> Result<Reply, StreamError> {
         let Some(writer) = tx.writer.take() else {
             return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
         };
@@ -334,9 +367,16 @@ impl Session {
         for action in &tx.actions {
             match action {
                 MessageAction::Discard(_) => {
-                    gatepost_log::info("cleanup", format!("{queue_id}: discarded by access table action"));
+                    gatepost_log::info(
+                        "cleanup",
+                        format!("{queue_id}: discarded by access table action"),
+                    );
                     writer.abort();
-                    return Ok(Reply::new(250, "2.0.0", format!("Ok: queued as {queue_id}")));
+                    return Ok(Reply::new(
+                        250,
+                        "2.0.0",
+                        format!("Ok: queued as {queue_id}"),
+                    ));
                 }
                 MessageAction::Redirect(to) => {
                     recipients = vec![EnvelopeRecipient {
@@ -379,7 +419,10 @@ impl Session {
                     }
                 }
                 Err(e) => {
-                    gatepost_log::warning("cleanup", format!("{queue_id}: virtual_alias_maps lookup: {e}"));
+                    gatepost_log::warning(
+                        "cleanup",
+                        format!("{queue_id}: virtual_alias_maps lookup: {e}"),
+                    );
                     writer.abort();
                     return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
                 }
@@ -387,7 +430,10 @@ impl Session {
         }
         gatepost_log::info(
             "cleanup",
-            format!("{queue_id}: message-id={}", message_id.unwrap_or_else(|| "<>".into())),
+            format!(
+                "{queue_id}: message-id={}",
+                message_id.unwrap_or_else(|| "<>".into())
+            ),
         );
         let envelope = Envelope {
             sender: self.ctx.rewriter.canonicalize(&tx.sender),

@@ -18,7 +18,11 @@ impl Session {
                 .await;
         }
         if self.access_denied && cmd.verb != Some(Verb::Quit) {
-            let reply = Reply::new(503, "5.7.0", format!("Error: access denied for {}", self.client_label));
+            let reply = Reply::new(
+                503,
+                "5.7.0",
+                format!("Error: access denied for {}", self.client_label),
+            );
             return self.answer(cmd.verb, reply).await;
         }
         let verb = match cmd.verb {
@@ -31,7 +35,10 @@ impl Session {
             Verb::Rcpt => self.rcpt(&cmd.args).await,
             Verb::Data => self.data(&cmd.args).await,
             Verb::Rset => self.rset(&cmd.args).await,
-            Verb::Noop => self.answer(Some(verb), Reply::new(250, "2.0.0", "Ok")).await,
+            Verb::Noop => {
+                self.answer(Some(verb), Reply::new(250, "2.0.0", "Ok"))
+                    .await
+            }
             Verb::Quit => {
                 self.counters.record(Some(verb), true);
                 let _ = self.reply(Reply::new(221, "2.0.0", "Bye")).await;
@@ -56,12 +63,18 @@ impl Session {
                 self.answer(Some(verb), reply).await
             }
             Verb::Bdat => {
-                self.answer(Some(verb), Reply::new(502, "5.5.1", "Error: command not implemented"))
-                    .await
+                self.answer(
+                    Some(verb),
+                    Reply::new(502, "5.5.1", "Error: command not implemented"),
+                )
+                .await
             }
             Verb::Xclient | Verb::Xforward => {
-                self.answer(Some(verb), Reply::new(550, "5.7.0", "Error: insufficient authorization"))
-                    .await
+                self.answer(
+                    Some(verb),
+                    Reply::new(550, "5.7.0", "Error: insufficient authorization"),
+                )
+                .await
             }
         }
     }
@@ -86,17 +99,28 @@ impl Session {
             );
             self.counters.record(None, false);
             let _ = self
-                .reply(Reply::new(221, "2.7.0", "Error: I can break rules, too. Goodbye."))
+                .reply(Reply::new(
+                    221,
+                    "2.7.0",
+                    "Error: I can break rules, too. Goodbye.",
+                ))
                 .await;
             return Flow::Close;
         }
-        self.answer(None, Reply::new(500, "5.5.2", "Error: command not recognized"))
-            .await
+        self.answer(
+            None,
+            Reply::new(500, "5.5.2", "Error: command not recognized"),
+        )
+        .await
     }
 
     async fn helo(&mut self, verb: Verb, args: &str) -> Flow {
         if args.is_empty() {
-            let text = if verb == Verb::Ehlo { "Syntax: EHLO hostname" } else { "Syntax: HELO hostname" };
+            let text = if verb == Verb::Ehlo {
+                "Syntax: EHLO hostname"
+            } else {
+                "Syntax: HELO hostname"
+            };
             return self.answer(Some(verb), Reply::plain(501, text)).await;
         }
         if let Some(tx) = self.tx.take() {
@@ -110,7 +134,11 @@ impl Session {
         let previous = (self.helo.clone(), self.protocol);
         self.helo = Some(name);
         self.protocol = if verb == Verb::Ehlo { "ESMTP" } else { "SMTP" };
-        let stage = if verb == Verb::Ehlo { Stage::Ehlo } else { Stage::Helo };
+        let stage = if verb == Verb::Ehlo {
+            Stage::Ehlo
+        } else {
+            Stage::Helo
+        };
         let verdict = self.check(stage, None).await;
         if let Some(reply) = verdict.reply {
             self.helo = previous.0;
@@ -130,7 +158,11 @@ impl Session {
             offer("PIPELINING", "PIPELINING".into());
             offer(
                 "SIZE",
-                if s.message_size_limit > 0 { format!("SIZE {}", s.message_size_limit) } else { "SIZE".into() },
+                if s.message_size_limit > 0 {
+                    format!("SIZE {}", s.message_size_limit)
+                } else {
+                    "SIZE".into()
+                },
             );
             if !s.disable_vrfy {
                 offer("VRFY", "VRFY".into());
@@ -150,19 +182,33 @@ impl Session {
     async fn mail(&mut self, args: &str) -> Flow {
         let verb = Some(Verb::Mail);
         if self.ctx.settings.helo_required && self.helo.is_none() {
-            return self.answer(verb, Reply::new(503, "5.5.1", "Error: send HELO/EHLO first")).await;
+            return self
+                .answer(
+                    verb,
+                    Reply::new(503, "5.5.1", "Error: send HELO/EHLO first"),
+                )
+                .await;
         }
         if self.tx.is_some() {
-            return self.answer(verb, Reply::new(503, "5.5.1", "Error: nested MAIL command")).await;
+            return self
+                .answer(verb, Reply::new(503, "5.5.1", "Error: nested MAIL command"))
+                .await;
         }
         let path = match parse_path(args, "FROM:", self.ctx.settings.strict_rfc821) {
             Ok(p) => p,
             Err(PathError::Syntax) => {
-                return self.answer(verb, Reply::new(501, "5.5.4", "Syntax: MAIL FROM:<address>")).await
+                return self
+                    .answer(
+                        verb,
+                        Reply::new(501, "5.5.4", "Syntax: MAIL FROM:<address>"),
+                    )
+                    .await
             }
             Err(PathError::BadAddress) => {
                 self.warn_illegal_syntax("MAIL", raw_path(args, "FROM:"));
-                return self.answer(verb, Reply::new(501, "5.1.7", "Bad sender address syntax")).await;
+                return self
+                    .answer(verb, Reply::new(501, "5.1.7", "Bad sender address syntax"))
+                    .await;
             }
         };
         let mut tx = Transaction::new(path.address.clone());
@@ -171,21 +217,37 @@ impl Session {
             match name.as_str() {
                 "SIZE" => match value_str.parse::<u64>() {
                     Ok(n) => tx.declared_size = n,
-                    Err(_) if !value_str.is_empty() && value_str.bytes().all(|b| b.is_ascii_digit()) => {
-                        let reply = Reply::new(552, "5.3.4", "Message size exceeds file system imposed limit");
+                    Err(_)
+                        if !value_str.is_empty()
+                            && value_str.bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        let reply = Reply::new(
+                            552,
+                            "5.3.4",
+                            "Message size exceeds file system imposed limit",
+                        );
                         return self.answer(verb, reply).await;
                     }
                     Err(_) => {
-                        return self.answer(verb, Reply::new(501, "5.5.4", "Bad message size syntax")).await
+                        return self
+                            .answer(verb, Reply::new(501, "5.5.4", "Bad message size syntax"))
+                            .await
                     }
                 },
                 "BODY" => {
-                    if !value_str.eq_ignore_ascii_case("7BIT") && !value_str.eq_ignore_ascii_case("8BITMIME") {
-                        return self.answer(verb, Reply::new(501, "5.5.4", "Unsupported BODY parameter")).await;
+                    if !value_str.eq_ignore_ascii_case("7BIT")
+                        && !value_str.eq_ignore_ascii_case("8BITMIME")
+                    {
+                        return self
+                            .answer(verb, Reply::new(501, "5.5.4", "Unsupported BODY parameter"))
+                            .await;
                     }
                 }
                 "SMTPUTF8" if value.is_none() && self.ctx.settings.smtputf8 => tx.smtputf8 = true,
-                "RET" if value_str.eq_ignore_ascii_case("FULL") || value_str.eq_ignore_ascii_case("HDRS") => {
+                "RET"
+                    if value_str.eq_ignore_ascii_case("FULL")
+                        || value_str.eq_ignore_ascii_case("HDRS") =>
+                {
                     tx.ret = Some(value_str.to_ascii_uppercase())
                 }
                 "ENVID" if !value_str.is_empty() => tx.envid = Some(value_str.to_string()),
@@ -207,7 +269,9 @@ impl Session {
             return self.answer(verb, reply).await;
         }
         if !tx.sender.is_empty() {
-            if let Some(reply) = self.address_syntax_check(&tx.sender, "MAIL", "5.1.7", "Bad sender address syntax") {
+            if let Some(reply) =
+                self.address_syntax_check(&tx.sender, "MAIL", "5.1.7", "Bad sender address syntax")
+            {
                 return self.answer(verb, reply).await;
             }
         }
@@ -249,10 +313,14 @@ impl Session {
                 self.warn_illegal_syntax(cmd, addr);
                 Some(Reply::new(501, dsn, text))
             }
-            Err(RewriteError::Temporary(_)) => {
-                Some(Reply::new(451, "4.3.0", format!("<{addr}>: Temporary lookup failure")))
+            Err(RewriteError::Temporary(_)) => Some(Reply::new(
+                451,
+                "4.3.0",
+                format!("<{addr}>: Temporary lookup failure"),
+            )),
+            Err(RewriteError::Config(_)) => {
+                Some(Reply::new(451, "4.3.5", "Server configuration error"))
             }
-            Err(RewriteError::Config(_)) => Some(Reply::new(451, "4.3.5", "Server configuration error")),
         }
     }
 
@@ -265,7 +333,9 @@ impl Session {
         if free < need.max(1 << 20) {
             gatepost_log::warning(
                 "smtpd",
-                format!("not enough free space in mail queue: {free} bytes < 1.5*message_size_limit"),
+                format!(
+                    "not enough free space in mail queue: {free} bytes < 1.5*message_size_limit"
+                ),
             );
             return Some(Reply::new(452, "4.3.1", "Insufficient system storage"));
         }
@@ -290,7 +360,9 @@ impl Session {
     async fn rcpt(&mut self, args: &str) -> Flow {
         let verb = Some(Verb::Rcpt);
         if self.tx.is_none() {
-            return self.answer(verb, Reply::new(503, "5.5.1", "Error: need MAIL command")).await;
+            return self
+                .answer(verb, Reply::new(503, "5.5.1", "Error: need MAIL command"))
+                .await;
         }
         if let Some(tx) = self.tx.as_mut() {
             tx.rcpt_attempts += 1;
@@ -299,10 +371,17 @@ impl Session {
             Ok(p) if !p.address.is_empty() => p,
             Ok(_) | Err(PathError::BadAddress) => {
                 self.warn_illegal_syntax("RCPT", raw_path(args, "TO:"));
-                return self.answer(verb, Reply::new(501, "5.1.3", "Bad recipient address syntax")).await;
+                return self
+                    .answer(
+                        verb,
+                        Reply::new(501, "5.1.3", "Bad recipient address syntax"),
+                    )
+                    .await;
             }
             Err(PathError::Syntax) => {
-                return self.answer(verb, Reply::new(501, "5.5.4", "Syntax: RCPT TO:<address>")).await
+                return self
+                    .answer(verb, Reply::new(501, "5.5.4", "Syntax: RCPT TO:<address>"))
+                    .await
             }
         };
         let mut notify = None;
@@ -310,7 +389,9 @@ impl Session {
         for (name, value) in &path.params {
             let value_str = value.as_deref().unwrap_or("");
             match name.as_str() {
-                "NOTIFY" if valid_notify(value_str) => notify = Some(value_str.to_ascii_uppercase()),
+                "NOTIFY" if valid_notify(value_str) => {
+                    notify = Some(value_str.to_ascii_uppercase())
+                }
                 "NOTIFY" => {
                     gatepost_log::warning(
                         "smtpd",
@@ -350,7 +431,9 @@ impl Session {
         }
         let address = path.address.clone();
         if !address.eq_ignore_ascii_case("postmaster") {
-            if let Some(reply) = self.address_syntax_check(&address, "RCPT", "5.1.3", "Bad recipient address syntax") {
+            if let Some(reply) =
+                self.address_syntax_check(&address, "RCPT", "5.1.3", "Bad recipient address syntax")
+            {
                 return self.answer(verb, reply).await;
             }
         }
@@ -384,7 +467,10 @@ impl Session {
         }
         match self.ctx.queue.new_message() {
             Ok(writer) => {
-                gatepost_log::info("smtpd", format!("{}: client={}", writer.id(), self.client_label));
+                gatepost_log::info(
+                    "smtpd",
+                    format!("{}: client={}", writer.id(), self.client_label),
+                );
                 tx.writer = Some(writer);
                 Ok(())
             }
@@ -397,42 +483,65 @@ impl Session {
 
     async fn rset(&mut self, args: &str) -> Flow {
         if !args.is_empty() {
-            return self.answer(Some(Verb::Rset), Reply::new(501, "5.5.4", "Syntax: RSET")).await;
+            return self
+                .answer(Some(Verb::Rset), Reply::new(501, "5.5.4", "Syntax: RSET"))
+                .await;
         }
         if let Some(tx) = self.tx.take() {
             tx.abort();
         }
         self.policy_state.reset_transaction();
-        self.answer(Some(Verb::Rset), Reply::new(250, "2.0.0", "Ok")).await
+        self.answer(Some(Verb::Rset), Reply::new(250, "2.0.0", "Ok"))
+            .await
     }
 
     async fn vrfy(&mut self, args: &str) -> Flow {
         let verb = Some(Verb::Vrfy);
         if self.ctx.settings.disable_vrfy {
-            return self.answer(verb, Reply::new(502, "5.5.1", "VRFY command is disabled")).await;
+            return self
+                .answer(verb, Reply::new(502, "5.5.1", "VRFY command is disabled"))
+                .await;
         }
         if args.is_empty() {
-            return self.answer(verb, Reply::new(501, "5.5.4", "Syntax: VRFY address [SMTPUTF8]")).await;
+            return self
+                .answer(
+                    verb,
+                    Reply::new(501, "5.5.4", "Syntax: VRFY address [SMTPUTF8]"),
+                )
+                .await;
         }
         let target = args.split_whitespace().next().unwrap_or(args);
-        let address = target.trim_start_matches('<').trim_end_matches('>').to_string();
+        let address = target
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string();
         let verdict = self.check(Stage::Vrfy, Some(&address)).await;
         if let Some(reply) = verdict.reply {
             return self.answer(verb, reply).await;
         }
-        self.answer(verb, Reply::new(252, "2.0.0", args.to_string())).await
+        self.answer(verb, Reply::new(252, "2.0.0", args.to_string()))
+            .await
     }
 
     async fn etrn(&mut self, args: &str) -> Flow {
         let verb = Some(Verb::Etrn);
         if self.ctx.settings.helo_required && self.helo.is_none() {
-            return self.answer(verb, Reply::plain(503, "Error: send HELO/EHLO first")).await;
+            return self
+                .answer(verb, Reply::plain(503, "Error: send HELO/EHLO first"))
+                .await;
         }
         if self.tx.is_some() {
-            return self.answer(verb, Reply::plain(503, "Error: MAIL transaction in progress")).await;
+            return self
+                .answer(
+                    verb,
+                    Reply::plain(503, "Error: MAIL transaction in progress"),
+                )
+                .await;
         }
         if args.is_empty() {
-            return self.answer(verb, Reply::plain(500, "Syntax: ETRN domain")).await;
+            return self
+                .answer(verb, Reply::plain(500, "Syntax: ETRN domain"))
+                .await;
         }
         let domain = args.trim_start_matches(['@', '#']).to_string();
         let mut facts = self.facts(None);
@@ -441,7 +550,11 @@ impl Session {
         if let Some(reply) = verdict.reply {
             return self.answer(verb, reply).await;
         }
-        self.answer(verb, Reply::plain(459, format!("<{domain}>: service unavailable"))).await
+        self.answer(
+            verb,
+            Reply::plain(459, format!("<{domain}>: service unavailable")),
+        )
+        .await
     }
 }
 

@@ -58,7 +58,12 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(ctx: Arc<ServerContext>, sock: TcpStream, peer: SocketAddr, server_addr: IpAddr) -> Session {
+    pub fn new(
+        ctx: Arc<ServerContext>,
+        sock: TcpStream,
+        peer: SocketAddr,
+        server_addr: IpAddr,
+    ) -> Session {
         let settings = &ctx.settings;
         let stream = ClientStream::new(sock, settings.line_length_limit, settings.timeout);
         let addr = normalize_addr(peer.ip());
@@ -117,7 +122,11 @@ impl Session {
         self.ctx.disconnected(self.client_addr);
         gatepost_log::info(
             "smtpd",
-            format!("disconnect from {} {}", self.client_label, self.counters.render()),
+            format!(
+                "disconnect from {} {}",
+                self.client_label,
+                self.counters.render()
+            ),
         );
         self.stream.shutdown().await;
     }
@@ -141,7 +150,10 @@ impl Session {
             let reply = Reply::new(
                 421,
                 "4.7.0",
-                format!("{} Error: too many connections from {}", self.ctx.settings.myhostname, self.client_addr),
+                format!(
+                    "{} Error: too many connections from {}",
+                    self.ctx.settings.myhostname, self.client_addr
+                ),
             );
             let _ = self.reply(reply).await;
             return Flow::Close;
@@ -167,7 +179,10 @@ impl Session {
             if self.errors >= self.ctx.settings.hard_error_limit {
                 gatepost_log::info(
                     "smtpd",
-                    format!("too many errors after {} from {}", self.state, self.client_label),
+                    format!(
+                        "too many errors after {} from {}",
+                        self.state, self.client_label
+                    ),
                 );
                 let reply = Reply::new(
                     421,
@@ -185,7 +200,10 @@ impl Session {
                 }
             };
             if line.truncated() {
-                let head: String = String::from_utf8_lossy(&line.bytes).chars().take(30).collect();
+                let head: String = String::from_utf8_lossy(&line.bytes)
+                    .chars()
+                    .take(30)
+                    .collect();
                 gatepost_log::warning(
                     "smtpd",
                     format!(
@@ -203,7 +221,11 @@ impl Session {
             if self.ctx.settings.smtputf8 && std::str::from_utf8(&line.bytes).is_err() {
                 self.errors += 1;
                 self.counters.record(None, false);
-                if self.reply(Reply::new(500, "5.5.2", "Error: bad UTF-8 syntax")).await == Flow::Close {
+                if self
+                    .reply(Reply::new(500, "5.5.2", "Error: bad UTF-8 syntax"))
+                    .await
+                    == Flow::Close
+                {
                     return;
                 }
                 continue;
@@ -215,7 +237,8 @@ impl Session {
                 None => "UNKNOWN".to_string(),
             };
             if !self.improper_pipelining && self.stream.input_pending() {
-                let must_wait = self.protocol != "ESMTP" || cmd.verb.map(Verb::ends_pipeline_group).unwrap_or(true);
+                let must_wait = self.protocol != "ESMTP"
+                    || cmd.verb.map(Verb::ends_pipeline_group).unwrap_or(true);
                 if must_wait && self.flag_pipelining(&name) == Flow::Close {
                     self.sync_error().await;
                     return;
@@ -257,7 +280,11 @@ impl Session {
 
     async fn sync_error(&mut self) -> Flow {
         let _ = self
-            .reply(Reply::new(554, "5.5.0", "Error: SMTP protocol synchronization"))
+            .reply(Reply::new(
+                554,
+                "5.5.0",
+                "Error: SMTP protocol synchronization",
+            ))
             .await;
         Flow::Close
     }
@@ -289,7 +316,10 @@ impl Session {
             StreamError::Closed | StreamError::Io(_) => {
                 gatepost_log::info(
                     "smtpd",
-                    format!("lost connection after {} from {}", self.state, self.client_label),
+                    format!(
+                        "lost connection after {} from {}",
+                        self.state, self.client_label
+                    ),
                 );
             }
         }
@@ -308,7 +338,11 @@ impl Session {
         }
         let closes = reply.closes_session();
         if let Err(e) = self.stream.write_reply(&reply).await {
-            let what = if matches!(e, StreamError::Timeout) { "timeout" } else { "lost connection" };
+            let what = if matches!(e, StreamError::Timeout) {
+                "timeout"
+            } else {
+                "lost connection"
+            };
             gatepost_log::info(
                 "smtpd",
                 format!("{what} after {} from {}", self.state, self.client_label),
@@ -363,7 +397,10 @@ impl Session {
 
     pub(crate) async fn check_with(&mut self, stage: Stage, facts: Facts) -> Verdict {
         let ctx = self.ctx.clone();
-        let verdict = ctx.policy.check(stage, &facts, &mut self.policy_state).await;
+        let verdict = ctx
+            .policy
+            .check(stage, &facts, &mut self.policy_state)
+            .await;
         if verdict.hangup {
             self.hangup = true;
         }
@@ -388,7 +425,13 @@ impl Session {
         self.log_action_to(action, stage, text, None);
     }
 
-    pub(crate) fn log_action_to(&self, action: &str, stage: &str, text: &str, recipient: Option<&str>) {
+    pub(crate) fn log_action_to(
+        &self,
+        action: &str,
+        stage: &str,
+        text: &str,
+        recipient: Option<&str>,
+    ) {
         let tx = self.tx.as_ref();
         let queue_id = tx.and_then(|t| t.queue_id());
         let from = tx.map(|t| gatepost_rewrite::quote_address(&t.sender));

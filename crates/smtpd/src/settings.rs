@@ -64,7 +64,8 @@ impl SmtpdSettings {
             line_length_limit: cfg.get_int("line_length_limit").max(512) as usize,
             timeout: cfg.get_time("smtpd_timeout"),
             recipient_limit: cfg.get_int("smtpd_recipient_limit").max(1) as usize,
-            recipient_overshoot_limit: cfg.get_int("smtpd_recipient_overshoot_limit").max(0) as usize,
+            recipient_overshoot_limit: cfg.get_int("smtpd_recipient_overshoot_limit").max(0)
+                as usize,
             soft_error_limit: cfg.get_int("smtpd_soft_error_limit").max(0) as u32,
             hard_error_limit: cfg.get_int("smtpd_hard_error_limit").max(1) as u32,
             error_sleep_time: cfg.get_time("smtpd_error_sleep_time"),
@@ -77,8 +78,9 @@ impl SmtpdSettings {
             soft_bounce: cfg.get_bool("soft_bounce"),
             bare_newline: BareNewlineMode::parse(&cfg.get("smtpd_forbid_bare_newline"))
                 .unwrap_or(BareNewlineMode::Normalize),
-            bare_newline_reject_code: cfg.get_int("smtpd_forbid_bare_newline_reject_code").clamp(400, 599)
-                as u16,
+            bare_newline_reject_code: cfg
+                .get_int("smtpd_forbid_bare_newline_reject_code")
+                .clamp(400, 599) as u16,
             forbid_unauth_pipelining: cfg.get_bool("smtpd_forbid_unauth_pipelining"),
             client_connection_count_limit: cfg.get_int("smtpd_client_connection_count_limit").max(0)
                 as usize,
