@@ -163,6 +163,8 @@ async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> String {
         etrn_domain: None,
         size: 0,
         tls_active: false,
+        client_name_tempfail: false,
+        reverse_name_tempfail: false,
     };
     for step in steps {
         let stage = match step {

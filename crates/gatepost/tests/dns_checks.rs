@@ -333,6 +333,11 @@ fn client_hostname_lookup_and_restrictions() {
                 "127.0.0.5",
                 session("550 5.7.25 Client host rejected: cannot find your hostname, [127.0.0.5]"),
             ),
+            (
+                "PTR lookup fails temporarily: always 450, whatever the code",
+                "127.0.0.6",
+                session("450 4.7.25 Client host rejected: cannot find your hostname, [127.0.0.6]"),
+            ),
         ],
     );
     assert_log(&s.srv, &[

@@ -143,7 +143,12 @@ impl Check<'_> {
             }
             Restriction::RejectUnknownClientHostname => {
                 if self.facts.client_name.eq_ignore_ascii_case("unknown") {
-                    let code = s.unk_client_code;
+                    // A temporary lookup failure is always 450 (smtpd_check.c).
+                    let code = if self.facts.client_name_tempfail {
+                        450
+                    } else {
+                        s.unk_client_code
+                    };
                     let addr = self.facts.client_addr;
                     Ok(self.reject(
                         ErrorClass::Policy,
@@ -161,7 +166,11 @@ impl Check<'_> {
                     .reverse_client_name
                     .eq_ignore_ascii_case("unknown")
                 {
-                    let code = s.unk_client_code;
+                    let code = if self.facts.reverse_name_tempfail {
+                        450
+                    } else {
+                        s.unk_client_code
+                    };
                     let addr = self.facts.client_addr;
                     Ok(self.reject(
                         ErrorClass::Policy,

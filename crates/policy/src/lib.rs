@@ -114,6 +114,11 @@ pub struct Facts {
     pub etrn_domain: Option<String>,
     pub size: u64,
     pub tls_active: bool,
+    /// The client name lookup failed temporarily (PTR or its forward
+    /// check): `reject_unknown_client_hostname` then always answers 450.
+    pub client_name_tempfail: bool,
+    /// The reverse (PTR) lookup failed temporarily.
+    pub reverse_name_tempfail: bool,
 }
 
 /// Per-session policy state carried across stages: the pending

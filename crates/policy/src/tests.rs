@@ -110,6 +110,8 @@ fn outside(rcpt: &str) -> Facts {
         etrn_domain: None,
         size: 0,
         tls_active: false,
+        client_name_tempfail: false,
+        reverse_name_tempfail: false,
     }
 }
 

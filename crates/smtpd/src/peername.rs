@@ -17,9 +17,3 @@ pub async fn lookup_client(addr: IpAddr) -> PeerName {
         .peer_name(addr)
         .await
 }
-
-/// (verified name, reverse name); `unknown` where there is none.
-pub async fn lookup_client_name(addr: IpAddr) -> (String, String) {
-    let peer = lookup_client(addr).await;
-    (peer.name, peer.reverse_name)
-}

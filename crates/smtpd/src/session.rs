@@ -17,9 +17,10 @@ use tokio::net::TcpStream;
 
 use crate::context::ServerContext;
 use crate::counters::Counters;
-use crate::peername::lookup_client_name;
+use crate::peername::lookup_client;
 use crate::stream::{ClientStream, StreamError};
 use crate::transaction::Transaction;
+use gatepost_dns::PeerStatus;
 
 /// What the loop does after a command.
 #[derive(Debug, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub struct Session {
     pub(crate) server_addr: IpAddr,
     pub(crate) client_name: String,
     pub(crate) reverse_name: String,
+    pub(crate) client_name_tempfail: bool,
+    pub(crate) reverse_name_tempfail: bool,
     /// `name[addr]` as in every log line.
     pub(crate) client_label: String,
     pub(crate) helo: Option<String>,
@@ -74,6 +77,8 @@ impl Session {
             server_addr: normalize_addr(server_addr),
             client_name: "unknown".into(),
             reverse_name: "unknown".into(),
+            client_name_tempfail: false,
+            reverse_name_tempfail: false,
             client_label: format!("unknown[{addr}]"),
             helo: None,
             protocol: "SMTP",
@@ -94,9 +99,11 @@ impl Session {
     /// Serve the connection to its end.
     pub async fn run(mut self) {
         if self.ctx.settings.peername_lookup {
-            let (name, reverse) = lookup_client_name(self.client_addr).await;
-            self.client_name = name;
-            self.reverse_name = reverse;
+            let peer = lookup_client(self.client_addr).await;
+            self.client_name = peer.name;
+            self.reverse_name = peer.reverse_name;
+            self.client_name_tempfail = peer.name_status == PeerStatus::Temp;
+            self.reverse_name_tempfail = peer.reverse_status == PeerStatus::Temp;
         }
         self.client_label = format!("{}[{}]", self.client_name, self.client_addr);
         let connect_label = if self.ctx.settings.client_port_logging {
@@ -386,6 +393,8 @@ impl Session {
             etrn_domain: None,
             size: tx.map(|t| t.declared_size).unwrap_or(0),
             tls_active: false,
+            client_name_tempfail: self.client_name_tempfail,
+            reverse_name_tempfail: self.reverse_name_tempfail,
         }
     }
 
