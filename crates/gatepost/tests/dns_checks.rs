@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use gatepost_testkit::dns_server::{DnsServer, Zones};
-use gatepost_testkit::{run_session, steps, TestServer};
+use gatepost_testkit::{run_cases, run_session, steps, TestServer};
 
 fn bin() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
@@ -63,27 +63,6 @@ fn start(extra: &str) -> Setup {
     );
     let srv = TestServer::start(bin(), &cf).unwrap();
     Setup { dns, srv }
-}
-
-type Case = (
-    &'static str,
-    &'static str,
-    Vec<(&'static str, &'static str)>,
-);
-
-fn run_cases(srv: &TestServer, cases: Vec<Case>) {
-    let mut failures = Vec::new();
-    for (name, client, script) in cases {
-        if let Err(e) = run_session(srv, client, &steps(&script)) {
-            failures.push(format!("{name} (from {client}): {e}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{}\n--- log ---\n{}",
-        failures.join("\n"),
-        srv.log()
-    );
 }
 
 fn assert_log(srv: &TestServer, needles: &[&str]) {

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use gatepost_testkit::dns_server::{DnsServer, Zones};
-use gatepost_testkit::{run_session, steps, TestServer};
+use gatepost_testkit::{run_cases, Case, TestServer, OPERATOR_BLOCK};
 
 /// A DNS server that knows only `localhost`.
 fn localhost_dns() -> DnsServer {
@@ -25,45 +25,12 @@ fn bin() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
 }
 
-/// The block from the operator's main.cf, verbatim.
-const OPERATOR_BLOCK: &str = "
-smtpd_client_restrictions = permit_mynetworks, reject
-smtpd_helo_restrictions = reject_unknown_helo_hostname
-smtpd_sender_restrictions = reject_unknown_sender_domain
-smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_data_restrictions = reject_unauth_pipelining
-relay_domains_reject_code = 550
-smtpd_helo_required = yes
-allow_untrusted_routing = no
-";
-
 const DOMAINS: &str = "
 relay_domains = relay.test
 virtual_alias_domains = valias.test
 virtual_alias_maps = inline:{ bob@valias.test=bob@spec.test }
 local_recipient_maps = inline:{ bob=1, root=1 }
 ";
-
-type Case = (
-    &'static str,
-    &'static str,
-    Vec<(&'static str, &'static str)>,
-);
-
-fn run_cases(srv: &TestServer, cases: Vec<Case>) {
-    let mut failures = Vec::new();
-    for (name, client, script) in cases {
-        if let Err(e) = run_session(srv, client, &steps(&script)) {
-            failures.push(format!("{name} (from {client}): {e}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{}\n--- log ---\n{}",
-        failures.join("\n"),
-        srv.log()
-    );
-}
 
 const G: (&str, &str) = ("", "220 mx.spec.test ESMTP");
 

@@ -10,13 +10,20 @@ use crate::error::RewriteError;
 
 /// The set of addresses this MTA receives mail on.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct OwnAddresses {
+pub struct OwnAddresses {
     addrs: BTreeSet<IpAddr>,
 }
 
 impl OwnAddresses {
+    /// A fixed set of addresses (unparsable items are ignored).
+    pub fn of(list: &[&str]) -> OwnAddresses {
+        OwnAddresses {
+            addrs: list.iter().filter_map(|a| a.parse().ok()).collect(),
+        }
+    }
+
     /// Build from the `inet_interfaces` and `proxy_interfaces` items.
-    pub(crate) fn from_items(inet: &[String], proxy: &[String]) -> Result<Self, RewriteError> {
+    pub fn from_items(inet: &[String], proxy: &[String]) -> Result<Self, RewriteError> {
         let mut addrs = BTreeSet::new();
         for item in inet.iter().chain(proxy) {
             match item.to_ascii_lowercase().as_str() {
@@ -35,7 +42,7 @@ impl OwnAddresses {
         Ok(OwnAddresses { addrs })
     }
 
-    pub(crate) fn contains(&self, addr: IpAddr) -> bool {
+    pub fn contains(&self, addr: IpAddr) -> bool {
         let addr = match addr {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
             IpAddr::V4(_) => addr,

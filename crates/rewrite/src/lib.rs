@@ -23,6 +23,7 @@ mod transport;
 mod virtual_alias;
 
 pub use error::RewriteError;
+pub use interfaces::OwnAddresses;
 pub use quote::{quote_address, unquote_address};
 pub use resolve::{AddressClass, Resolved};
 pub use rewriter::Rewriter;

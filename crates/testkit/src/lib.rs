@@ -60,3 +60,38 @@ pub fn run_session(server: &TestServer, client_ip: &str, script: &[Step]) -> Res
     }
     Ok(())
 }
+
+/// A named golden session: (name, client address, steps as (send, expect)).
+pub type Case = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+);
+
+/// Run every case against `srv`; panic listing all failures and the log.
+pub fn run_cases(srv: &TestServer, cases: Vec<Case>) {
+    let mut failures = Vec::new();
+    for (name, client, script) in cases {
+        if let Err(e) = run_session(srv, client, &steps(&script)) {
+            failures.push(format!("{name} (from {client}): {e}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n--- log ---\n{}",
+        failures.join("\n"),
+        srv.log()
+    );
+}
+
+/// The operator's anti-relay block, verbatim, as tests append it to main.cf.
+pub const OPERATOR_BLOCK: &str = "
+smtpd_client_restrictions = permit_mynetworks, reject
+smtpd_helo_restrictions = reject_unknown_helo_hostname
+smtpd_sender_restrictions = reject_unknown_sender_domain
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_data_restrictions = reject_unauth_pipelining
+relay_domains_reject_code = 550
+smtpd_helo_required = yes
+allow_untrusted_routing = no
+";

@@ -85,7 +85,7 @@ impl SmtpAgent {
         resolver: Arc<dyn Resolver>,
     ) -> Result<SmtpAgent, DeliveryError> {
         let params = SmtpParams::from_config(cfg)?;
-        let own = OwnAddresses::from_items(&params.inet_interfaces, &params.proxy_interfaces);
+        let own = own_addr::own_addresses(&params.inet_interfaces, &params.proxy_interfaces)?;
         let myhostname = crate::settings::param(cfg, "myhostname", "localhost");
         Ok(SmtpAgent {
             params,
