@@ -186,3 +186,39 @@ fn idle_client_times_out() {
         Duration::from_secs(2)
     ));
 }
+
+#[test]
+fn access_table_hold_and_prepend_actions() {
+    let extra = "smtpd_recipient_restrictions = check_recipient_access inline:{ { held@spec.test = HOLD quarantine }, { tagged@spec.test = PREPEND X-Tag: checked } }, permit_mynetworks, reject_unauth_destination\n";
+    let srv = TestServer::start(bin(), extra).unwrap();
+    let held = send(
+        &srv,
+        "alice@example.org",
+        &["held@spec.test"],
+        "quarantined",
+    );
+    assert!(
+        srv.path().join("spool/hold").join(&held).exists(),
+        "{}",
+        srv.log()
+    );
+    assert!(srv.wait_for_log(
+        // As Postfix: logged when the RCPT is checked, before the queue file exists.
+        "NOQUEUE: hold: RCPT from unknown[127.0.0.1]: <held@spec.test>: Recipient address quarantine; from=<alice@example.org> to=<held@spec.test> proto=ESMTP helo=<localhost>",
+        Duration::from_secs(2)
+    ), "{}", srv.log());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        srv.maildir_messages("held").is_empty(),
+        "held mail must not be delivered"
+    );
+
+    send(&srv, "alice@example.org", &["tagged@spec.test"], "tagged");
+    let mail = srv.wait_for_mail("tagged", 1, Duration::from_secs(5));
+    assert_eq!(mail.len(), 1, "{}", srv.log());
+    let tag = mail[0].find("X-Tag: checked\n").expect("prepended header");
+    let received = mail[0]
+        .find("Received: from localhost")
+        .expect("Received header");
+    assert!(tag < received, "PREPEND goes above Received:\n{}", mail[0]);
+}

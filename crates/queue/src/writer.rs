@@ -118,7 +118,21 @@ impl MessageWriter {
     /// Write the envelope, fsync the file, rename it into `incoming`, fsync the
     /// directory (shared with concurrent commits: group commit), then kick qmgr.
     /// Only after this returns Ok may the client be told `250`.
-    pub async fn commit(mut self, envelope: &Envelope) -> Result<QueueId, QueueError> {
+    pub async fn commit(self, envelope: &Envelope) -> Result<QueueId, QueueError> {
+        self.commit_into(envelope, QueueName::Incoming).await
+    }
+
+    /// Commit into `hold` instead (access-table HOLD action): durable the
+    /// same way, never scheduled until released.
+    pub async fn commit_held(self, envelope: &Envelope) -> Result<QueueId, QueueError> {
+        self.commit_into(envelope, QueueName::Hold).await
+    }
+
+    async fn commit_into(
+        mut self,
+        envelope: &Envelope,
+        target: QueueName,
+    ) -> Result<QueueId, QueueError> {
         if envelope.recipients.is_empty() {
             return Err(QueueError::Corrupt(
                 self.id.to_string(),
@@ -132,7 +146,7 @@ impl MessageWriter {
             .ok_or_else(|| QueueError::io(&tmp, std::io::Error::other("message already closed")))?;
         let trailer = encode_envelope(envelope);
         let size = self.size;
-        let dst = self.queue.path_of(QueueName::Incoming, &self.id);
+        let dst = self.queue.path_of(target, &self.id);
         let src = tmp.clone();
         blocking(&tmp, move || {
             let io = |e| QueueError::io(&src, e);
@@ -151,7 +165,7 @@ impl MessageWriter {
         })
         .await?;
         self.tmp_path = None;
-        self.queue.syncer(QueueName::Incoming).sync().await?;
+        self.queue.syncer(target).sync().await?;
         self.queue.kick();
         Ok(self.id.clone())
     }

@@ -270,6 +270,12 @@ impl Session {
                 add_missing,
                 current_header: None,
             };
+            // PREPEND headers from access tables go above our Received:.
+            for action in &tx.actions {
+                if let MessageAction::Prepend(text) = action {
+                    sink.put(format!("{}\n", gatepost_log::sanitize(text)).as_bytes());
+                }
+            }
             sink.put(header.as_bytes());
             let result = self
                 .stream
@@ -364,6 +370,7 @@ impl Session {
         };
         let queue_id = writer.id().to_string();
         let mut recipients = tx.recipients.clone();
+        let mut hold = false;
         for action in &tx.actions {
             match action {
                 MessageAction::Discard(_) => {
@@ -392,10 +399,13 @@ impl Session {
                     notify: None,
                     orcpt: None,
                 }),
-                MessageAction::Hold(_) | MessageAction::Filter(_) | MessageAction::Prepend(_) => {
+                MessageAction::Hold(_) => hold = true,
+                // Written with the header at DATA time.
+                MessageAction::Prepend(_) => {}
+                MessageAction::Filter(next) => {
                     gatepost_log::warning(
                         "cleanup",
-                        format!("{queue_id}: access table action {action:?} is not supported yet; ignored"),
+                        format!("{queue_id}: FILTER {next}: content filters are not supported; delivering normally"),
                     );
                 }
             }
@@ -443,7 +453,12 @@ impl Session {
             ret: tx.ret.clone(),
             envid: tx.envid.clone(),
         };
-        match writer.commit(&envelope).await {
+        let committed = if hold {
+            writer.commit_held(&envelope).await
+        } else {
+            writer.commit(&envelope).await
+        };
+        match committed {
             Ok(id) => Ok(Reply::new(250, "2.0.0", format!("Ok: queued as {id}"))),
             Err(e) => {
                 gatepost_log::warning("cleanup", format!("{queue_id}: commit: {e}"));
