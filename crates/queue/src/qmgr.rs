@@ -169,7 +169,7 @@ pub async fn run_qmgr(
                         None => break,
                     }
                 };
-                match queue.move_file(&id, from, QueueName::Active).await {
+                match queue.move_file_unsynced(&id, from, QueueName::Active).await {
                     Ok(()) => {
                         let ctx = ctx.clone();
                         tasks.spawn(async move { process(&ctx, id).await });

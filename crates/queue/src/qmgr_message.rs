@@ -279,8 +279,12 @@ async fn record_batch(
         records.push(record);
         qf.states[o.recipient] = state;
     }
+    // When every recipient is now delivered the file is removed next, and
+    // that removal is made durable: the records need no fsync of their own
+    // (a crash in between delivers again, at most once more).
+    let durable = !qf.states.iter().all(|s| matches!(s, RcptState::Sent));
     let p = path.to_path_buf();
-    match blocking(path, move || append_records(&p, &records)).await {
+    match blocking(path, move || append_records(&p, &records, durable)).await {
         Ok(()) => true,
         Err(e) => {
             gatepost_log::warning("qmgr", format!("{id}: cannot record delivery status: {e}"));
@@ -325,7 +329,7 @@ async fn finish(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile) {
             };
         }
         let p = path.clone();
-        if let Err(e) = blocking(&path, move || append_records(&p, &records)).await {
+        if let Err(e) = blocking(&path, move || append_records(&p, &records, true)).await {
             gatepost_log::warning("qmgr", format!("{id}: cannot record expiry: {e}"));
             defer(ctx, id, now + s.minimal_backoff_time).await;
             return;
@@ -348,7 +352,7 @@ async fn finish(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile) {
             .map(|r| StatusRecord::Notified(r.recipient))
             .collect();
         let p = path.clone();
-        if let Err(e) = blocking(&path, move || append_records(&p, &records)).await {
+        if let Err(e) = blocking(&path, move || append_records(&p, &records, true)).await {
             gatepost_log::warning("qmgr", format!("{id}: cannot record bounce notice: {e}"));
         }
     }
@@ -400,7 +404,11 @@ async fn warn_delayed(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile, pending: &[us
         return;
     }
     let p = path.clone();
-    match blocking(&path, move || append_records(&p, &[StatusRecord::Warned])).await {
+    match blocking(&path, move || {
+        append_records(&p, &[StatusRecord::Warned], true)
+    })
+    .await
+    {
         Ok(()) => qf.warned = true,
         Err(e) => gatepost_log::warning("qmgr", format!("{id}: cannot record delay notice: {e}")),
     }
@@ -427,7 +435,7 @@ pub(crate) async fn defer(ctx: &Ctx, id: &QueueId, next_try: SystemTime) {
     }
     if let Err(e) = ctx
         .queue
-        .move_file(id, QueueName::Active, QueueName::Deferred)
+        .move_file_unsynced(id, QueueName::Active, QueueName::Deferred)
         .await
     {
         if !e.is_not_found() {

@@ -411,9 +411,13 @@ pub(crate) fn read_content(path: &Path, id: &str) -> Result<Vec<u8>, QueueError>
     Ok(content)
 }
 
-/// Append status records to a queue file and fsync it: when this returns
-/// Ok the outcomes survive a crash.
-pub(crate) fn append_records(path: &Path, records: &[StatusRecord]) -> Result<(), QueueError> {
+/// Append status records to a queue file and, when `durable`, fsync it:
+/// then when this returns Ok the outcomes survive a crash.
+pub(crate) fn append_records(
+    path: &Path,
+    records: &[StatusRecord],
+    durable: bool,
+) -> Result<(), QueueError> {
     use std::io::Write;
     if records.is_empty() {
         return Ok(());
@@ -425,7 +429,10 @@ pub(crate) fn append_records(path: &Path, records: &[StatusRecord]) -> Result<()
         .map_err(|e| QueueError::io(path, e))?;
     file.write_all(text.as_bytes())
         .map_err(|e| QueueError::io(path, e))?;
-    file.sync_data().map_err(|e| QueueError::io(path, e))
+    if durable {
+        file.sync_data().map_err(|e| QueueError::io(path, e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -156,7 +156,7 @@ impl MessageWriter {
             let head = header(size);
             debug_assert_eq!(head.len(), HEADER_LEN);
             file.write_all(head.as_bytes()).map_err(io)?;
-            file.sync_all().map_err(io)?;
+            file.sync_data().map_err(io)?;
             drop(file);
             // A link never replaces an existing file: ids stay unique.
             std::fs::hard_link(&src, &dst).map_err(|e| QueueError::io(&dst, e))?;
