@@ -415,3 +415,55 @@ fn policy_test_names_the_deciding_restriction_and_its_line() {
     assert!(text.contains("RCPT <x@far.example>: accept"), "{text}");
     assert!(text.contains("permit_mynetworks"), "{text}");
 }
+
+#[test]
+fn talking_before_the_greeting_is_improper_pipelining() {
+    // The PTR lookup of 127.0.0.2 goes unanswered for a second, so the
+    // client's EHLO is certainly waiting when the server checks, just
+    // before its greeting (Postfix makes the same check with no delay).
+    let mut z = Zones::new();
+    z.no_answer("2.0.0.127.in-addr.arpa");
+    let dns = DnsServer::start(z).unwrap();
+    let extra = format!(
+        "{}dns_query_timeout = 1s\ndns_query_attempts = 1\nsmtpd_peername_lookup = yes\n\
+         smtpd_forbid_unauth_pipelining = no\n\
+         smtpd_recipient_restrictions = reject_unauth_pipelining, permit_mynetworks, reject_unauth_destination\n",
+        dns.main_cf()
+    );
+    let srv = TestServer::start(bin(), &extra).unwrap();
+    let mut c = gatepost_testkit::Client::connect_from("127.0.0.2", srv.addr).unwrap();
+    c.send_line("EHLO early.example").unwrap();
+    assert!(c
+        .read_reply()
+        .unwrap()
+        .last_line()
+        .starts_with("220 mx.spec.test"));
+    assert_eq!(c.read_reply().unwrap().code, 250);
+    assert_eq!(
+        c.command("MAIL FROM:<a@spec.test>").unwrap().last_line(),
+        "250 2.1.0 Ok"
+    );
+    assert_eq!(
+        c.command("RCPT TO:<bob@spec.test>").unwrap().last_line(),
+        "503 5.5.0 <bob@spec.test>: Recipient address rejected: Improper use of SMTP command pipelining"
+    );
+    assert!(srv.wait_for_log(
+        "improper command pipelining after CONNECT from unknown[127.0.0.2]: EHLO early.example\\r\\n",
+        Duration::from_secs(2)
+    ), "{}", srv.log());
+
+    // With gatepost's default smtpd_forbid_unauth_pipelining = yes the
+    // client is cut off at once, as Postfix 3.9 does.
+    let srv = TestServer::start(
+        bin(),
+        &extra.replace("smtpd_forbid_unauth_pipelining = no\n", ""),
+    )
+    .unwrap();
+    let mut c = gatepost_testkit::Client::connect_from("127.0.0.2", srv.addr).unwrap();
+    c.send_line("EHLO early.example").unwrap();
+    assert_eq!(
+        c.read_reply().unwrap().last_line(),
+        "554 5.5.0 Error: SMTP protocol synchronization"
+    );
+    assert!(c.is_closed());
+}
