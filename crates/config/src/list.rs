@@ -10,11 +10,21 @@ const SEPARATORS: &[char] = &[',', ' ', '\t', '\r', '\n'];
 /// Split a Postfix list value: items separated by commas and/or whitespace;
 /// `{ ... }` keeps one item whole (braces kept in the item).
 pub fn split_list(value: &str) -> Vec<String> {
+    split_outside_braces(value, |ch| SEPARATORS.contains(&ch))
+}
+
+/// Split `value` at characters for which `is_separator` holds, except
+/// inside `{ ... }` groups, which stay in one item with their braces.
+/// Empty items are dropped.
+pub(crate) fn split_outside_braces(
+    value: &str,
+    is_separator: impl Fn(char) -> bool,
+) -> Vec<String> {
     let mut items = Vec::new();
     let mut current = String::new();
     let mut level = 0usize;
     for ch in value.chars() {
-        if level == 0 && SEPARATORS.contains(&ch) {
+        if level == 0 && is_separator(ch) {
             if !current.is_empty() {
                 items.push(std::mem::take(&mut current));
             }

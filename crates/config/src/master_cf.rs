@@ -17,27 +17,7 @@ pub(crate) struct MasterCf {
 
 /// Split on whitespace; `{ ... }` groups stay one token (braces kept).
 fn tokens(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut level = 0usize;
-    for ch in text.chars() {
-        if level == 0 && ch.is_whitespace() {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
-            continue;
-        }
-        match ch {
-            '{' => level += 1,
-            '}' => level = level.saturating_sub(1),
-            _ => {}
-        }
-        current.push(ch);
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
+    crate::list::split_outside_braces(text, char::is_whitespace)
 }
 
 /// Parse one `-o` argument: `name=value` or `{ name = value }`.
