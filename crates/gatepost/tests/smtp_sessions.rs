@@ -587,3 +587,20 @@ fn reply_250_only_once_the_message_is_in_the_queue() {
     assert!(srv.wait_for_log(&format!("{id}: to=<x@far.example>"), Duration::from_secs(5)));
     assert!(srv.log().contains("status=deferred"), "{}", srv.log());
 }
+
+#[test]
+fn soft_bounce_turns_every_5xx_into_4xx() {
+    let srv = server("soft_bounce = yes\nsmtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination");
+    let script = steps(&[
+        ("", "220 "),
+        ("EHLO c.example", "250 "),
+        ("BOGUS", "400 4.5.2 Error: command not recognized"),
+        ("MAIL FROM:<a@ext.example>", "250 2.1.0 Ok"),
+        (
+            "RCPT TO:<x@far.example>",
+            "454 4.7.1 <x@far.example>: Relay access denied",
+        ),
+        ("HELO", "401 Syntax: HELO hostname"),
+    ]);
+    run_session(&srv, "127.0.0.2", &script).unwrap();
+}
