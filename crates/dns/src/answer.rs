@@ -168,7 +168,18 @@ pub fn extract(reply: &Message, name: &str, rtype: RecordType, warnings: &mut Ve
                         })
                     })
                 }
-                RData::PTR(p) => check_data(name_to_text(&p.0), warnings).map(Data::Name),
+                // PTR data is not checked here: Postfix looks client names
+                // up with getnameinfo(), which hands names back as they
+                // are (the root as "."), and smtpd checks the result with
+                // valid_hostname() itself.
+                RData::PTR(p) => {
+                    let target = name_to_text(&p.0);
+                    Some(Data::Name(if target.is_empty() {
+                        ".".to_string()
+                    } else {
+                        target
+                    }))
+                }
                 RData::NS(n) => check_data(name_to_text(&n.0), warnings).map(Data::Name),
                 RData::TXT(t) => Some(Data::Txt(
                     t.txt_data()
