@@ -206,6 +206,7 @@ impl Session {
                 Flow::Close
             }
             Ok(reply) => {
+                self.state = "END-OF-MESSAGE".into();
                 let ok = reply.is_positive();
                 self.counters.record(verb, ok);
                 if ok {

@@ -320,6 +320,9 @@ impl Session {
                 );
                 let _ = self.reply(reply).await;
             }
+            // Postfix logs nothing for a client that leaves right after
+            // its message was accepted (no QUIT after the final dot).
+            StreamError::Closed | StreamError::Io(_) if self.state == "END-OF-MESSAGE" => {}
             StreamError::Closed | StreamError::Io(_) => {
                 gatepost_log::info(
                     "smtpd",
