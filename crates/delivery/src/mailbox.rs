@@ -68,7 +68,12 @@ pub(crate) fn store(
 ) -> Verdict {
     if target.maildir {
         let bytes = content::render(data, attrs, CopyFlags::maildir(delivered_header));
-        return match maildir::deliver(&target.path, &bytes, &settings.myhostname, target.owner) {
+        return match maildir::deliver(
+            &target.path,
+            &bytes,
+            maildir::machine_hostname(),
+            target.owner,
+        ) {
             Ok(_) => Verdict::sent("2.0.0", "delivered to maildir"),
             Err(err) => io_verdict(err.io_kind(), format!("maildir delivery failed: {err}")),
         };

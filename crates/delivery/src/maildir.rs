@@ -69,6 +69,20 @@ fn make_dir(path: &Path, owner: Option<Owner>) -> Result<(), MaildirError> {
     privs::give(path, owner).map_err(err)
 }
 
+/// The machine's own host name, which Postfix puts in Maildir file names
+/// (not `myhostname`).
+pub(crate) fn machine_hostname() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let name = gethostname::gethostname().to_string_lossy().into_owned();
+        if name.is_empty() {
+            "localhost".to_string()
+        } else {
+            name
+        }
+    })
+}
+
 /// Deliver `data` into the Maildir at `dir`; returns the file in `new/`.
 pub(crate) fn deliver(
     dir: &Path,

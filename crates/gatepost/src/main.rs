@@ -122,8 +122,10 @@ fn run_sendmail(config_dir: Option<PathBuf>, args: &[String]) -> Result<ExitCode
     let opts = match sendmail::parse_args(args) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("sendmail: fatal: {e}");
-            return Ok(ExitCode::from(64));
+            // As Postfix: the getopt complaint, then the usage line, EX_TEMPFAIL.
+            eprintln!("sendmail: {e}");
+            eprintln!("sendmail: fatal: usage: sendmail [options]");
+            return Ok(ExitCode::from(sendmail::EX_TEMPFAIL));
         }
     };
     let dir = opts

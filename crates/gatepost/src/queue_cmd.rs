@@ -93,13 +93,16 @@ pub fn list(queue: &Queue) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `postqueue -f`.
+/// `postqueue -f`. Like Postfix, flushing needs a running mail system:
+/// otherwise `fatal: Cannot flush mail queue - mail system is down` and
+/// exit status 69 (EX_UNAVAILABLE), leaving the queue as it is.
 fn flush(queue: &Queue) -> Result<ExitCode> {
-    queue.flush().context("flush the queue")?;
-    let sent = queue.send_trigger(&[TriggerRequest::Flush]);
-    if sent == gatepost_queue::TriggerOutcome::SystemDown {
-        eprintln!("{DOWN_WARNING}");
+    if !queue.system_running() {
+        eprintln!("postqueue: fatal: Cannot flush mail queue - mail system is down");
+        return Ok(ExitCode::from(69));
     }
+    queue.flush().context("flush the queue")?;
+    queue.send_trigger(&[TriggerRequest::Flush]);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -158,34 +161,43 @@ impl Action {
     }
 }
 
-/// The ids an argument list names (`ALL` = every message in the action's queues).
-fn targets(queue: &Queue, action: Action, ids: &[String]) -> Result<Vec<QueueId>> {
-    let mut out = Vec::new();
+/// The ids an argument list names (`ALL` = every message in the action's
+/// queues), each with whether it was named one by one. An invalid id gets
+/// postsuper's warning and is skipped.
+fn targets(queue: &Queue, action: Action, ids: &[String]) -> Result<Vec<(QueueId, bool)>> {
+    let mut out: Vec<(QueueId, bool)> = Vec::new();
     for arg in ids {
         if arg == "ALL" {
             for e in queue.list_all().context("read the queue")? {
-                if action.queues().contains(&e.1) && !out.contains(&e.0) {
-                    out.push(e.0);
+                if action.queues().contains(&e.1) && !out.iter().any(|(id, _)| *id == e.0) {
+                    out.push((e.0, false));
                 }
             }
         } else if QueueId::is_valid(arg) {
             let id = QueueId(arg.clone());
-            if !out.contains(&id) {
-                out.push(id);
+            if !out.iter().any(|(i, _)| *i == id) {
+                out.push((id, true));
             }
         } else {
-            anyhow::bail!("invalid queue id: {arg}");
+            let line = format!("invalid mail queue id: {}", gatepost_log::sanitize(arg));
+            eprintln!("postsuper: warning: {line}");
+            gatepost_log::warning("postsuper", line);
         }
     }
     Ok(out)
 }
 
+/// postsuper -h/-H/-d/-r: a line per message named by id, and always the
+/// summary (also for 0 messages, and alone for `ALL`), on stderr and in
+/// the log, as Postfix prints them.
 fn postsuper(queue: &Queue, action: Action, ids: &[String]) -> Result<ExitCode> {
     let mut n = 0;
-    for id in targets(queue, action, ids)? {
+    for (id, named) in targets(queue, action, ids)? {
         match action.apply(queue, &id) {
             Ok(()) => {
-                eprintln!("{}", action.done(&id));
+                if named {
+                    eprintln!("{}", action.done(&id));
+                }
                 n += 1;
             }
             Err(QueueError::NoSuchId(_)) => {}
@@ -193,11 +205,11 @@ fn postsuper(queue: &Queue, action: Action, ids: &[String]) -> Result<ExitCode> 
             Err(e) => eprintln!("postsuper: warning: {id}: {e}"),
         }
     }
-    if n > 0 {
-        eprintln!("{}", action.summary(n));
-        if matches!(action, Action::Release | Action::Requeue) {
-            queue.send_trigger(&[TriggerRequest::ScanIncoming, TriggerRequest::ScanDeferred]);
-        }
+    let summary = action.summary(n);
+    eprintln!("{summary}");
+    gatepost_log::info("postsuper", summary.trim_start_matches("postsuper: "));
+    if n > 0 && matches!(action, Action::Release | Action::Requeue) {
+        queue.send_trigger(&[TriggerRequest::ScanIncoming, TriggerRequest::ScanDeferred]);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -31,9 +31,9 @@ use anyhow::{Context, Result};
 use gatepost_config::Config;
 use gatepost_queue::{header_recipients, Queue, Submission, TriggerOutcome, TriggerRequest};
 
-/// sysexits.h codes Postfix's sendmail uses.
-const EX_USAGE: u8 = 64;
-const EX_TEMPFAIL: u8 = 75;
+/// Postfix's sendmail exits with EX_TEMPFAIL (sysexits.h) on every fatal
+/// error, usage errors included.
+pub const EX_TEMPFAIL: u8 = 75;
 /// Longest SMTP command line read in `-bs` mode.
 const MAX_SMTP_LINE: usize = 4096;
 
@@ -235,17 +235,19 @@ pub fn run(cfg: &Config, opts: Options) -> Result<ExitCode> {
         }
         Mode::Deliver => {}
     }
+    let (uid, login) = submitter();
     if !opts.extract && opts.recipients.is_empty() {
-        eprintln!("sendmail: fatal: Recipient addresses must be specified on the command line or via the -t option");
-        return Ok(ExitCode::from(EX_USAGE));
+        eprintln!("sendmail: fatal: {login}({uid}): Recipient addresses must be specified on the command line or via the -t option");
+        return Ok(ExitCode::from(EX_TEMPFAIL));
     }
     let content = read_message(&mut std::io::stdin().lock(), opts.ignore_dots)
         .context("read message from stdin")?;
     if opts.extract && opts.recipients.is_empty() && header_recipients(&content).is_empty() {
-        eprintln!("sendmail: fatal: No recipient addresses found in message header");
-        return Ok(ExitCode::from(EX_USAGE));
+        eprintln!(
+            "sendmail: fatal: {login}({uid}): No recipient addresses found in message header"
+        );
+        return Ok(ExitCode::from(EX_TEMPFAIL));
     }
-    let (uid, login) = submitter();
     let sub = Submission {
         uid,
         time: SystemTime::now(),

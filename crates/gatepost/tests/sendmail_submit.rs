@@ -155,16 +155,24 @@ fn sendmail_bs_speaks_smtp_on_stdin() {
 #[test]
 fn sendmail_usage_errors() {
     let srv = TestServer::start(bin(), "").unwrap();
+    // Postfix's sendmail exits 75 on every fatal error.
     let out = sendmail(&srv, &[], "Subject: x\n\n");
-    assert_eq!(out.status.code(), Some(64));
-    assert_eq!(
-        text(&out.stderr),
-        "sendmail: fatal: Recipient addresses must be specified on the command line or via the -t option\n"
+    assert_eq!(out.status.code(), Some(75));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("sendmail: fatal: "), "{err}");
+    assert!(
+        err.ends_with(
+            "): Recipient addresses must be specified on the command line or via the -t option\n"
+        ),
+        "{err}"
     );
     let out = sendmail(&srv, &["-t"], "Subject: x\n\n");
-    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(out.status.code(), Some(75));
+    assert!(text(&out.stderr).ends_with("): No recipient addresses found in message header\n"));
+    let out = sendmail(&srv, &["-k", "x@spec.test"], "Subject: x\n\n");
+    assert_eq!(out.status.code(), Some(75));
     assert_eq!(
         text(&out.stderr),
-        "sendmail: fatal: No recipient addresses found in message header\n"
+        "sendmail: invalid option -- 'k'\nsendmail: fatal: usage: sendmail [options]\n"
     );
 }

@@ -108,7 +108,7 @@ fn delay_boilerplate(myhostname: &str, d: &DelayInfo) -> String {
          Your message could not be delivered for more than {} hour(s).\n\
          It will be retried until it is {} day(s) old.\n\
          \n\
-         For further assistance, please send mail to <postmaster>\n\
+         For further assistance, please send mail to postmaster.\n\
          \n\
          If you do so, please include this problem report. You can\n\
          delete your own text from the attached returned message.\n\
@@ -125,7 +125,7 @@ fn failure_boilerplate(myhostname: &str) -> String {
          I'm sorry to have to inform you that your message could not\n\
          be delivered to one or more recipients. It's attached below.\n\
          \n\
-         For further assistance, please send mail to <postmaster>\n\
+         For further assistance, please send mail to postmaster.\n\
          \n\
          If you do so, please include this problem report. You can\n\
          delete your own text from the attached returned message.\n\
@@ -176,12 +176,12 @@ impl Notice<'_> {
                     .ret
                     .as_deref()
                     .is_some_and(|r| r.eq_ignore_ascii_case("HDRS"));
-        let original = self
-            .content
-            .map(|c| original_part(c, headers_only, s.bounce_size_limit));
-        let eight_bit = original
-            .as_ref()
-            .is_some_and(|o| o.iter().any(|b| *b >= 0x80));
+        // The returned message starts with its Return-Path, as Postfix's.
+        let original = self.content.map(|c| {
+            let mut part = format!("Return-Path: <{}>\n", self.envelope.sender).into_bytes();
+            part.extend_from_slice(&original_part(c, headers_only, s.bounce_size_limit));
+            part
+        });
         let date = mail_date(self.now);
         let stamp = DateTime::<Local>::from(self.now).format("%Y%m%d%H%M%S");
 
@@ -206,10 +206,8 @@ impl Notice<'_> {
         m.push_str("MIME-Version: 1.0\n");
         m.push_str("Content-Type: multipart/report; report-type=delivery-status;\n");
         m.push_str(&format!("\tboundary=\"{boundary}\"\n"));
-        m.push_str(&format!(
-            "Content-Transfer-Encoding: {}\n",
-            if eight_bit { "8bit" } else { "7bit" }
-        ));
+        // Postfix 3.7 (smtputf8_enable = yes) always labels the report 8bit.
+        m.push_str("Content-Transfer-Encoding: 8bit\n");
         m.push_str(&format!(
             "Message-Id: <{stamp}.{}@{}>\n",
             self.new_id, s.myhostname
@@ -219,7 +217,8 @@ impl Notice<'_> {
         // Part 1: human-readable notification.
         m.push_str(&format!("\n--{boundary}\n"));
         m.push_str("Content-Description: Notification\n");
-        m.push_str("Content-Type: text/plain; charset=us-ascii\n\n");
+        m.push_str("Content-Type: text/plain; charset=utf-8\n");
+        m.push_str("Content-Transfer-Encoding: 8bit\n\n");
         if self.kind == NoticeKind::Sender {
             match &self.delay {
                 Some(d) => m.push_str(&delay_boilerplate(&s.myhostname, d)),
@@ -297,9 +296,7 @@ impl Notice<'_> {
             m.push_str("Content-Description: Undelivered Message\n");
             m.push_str("Content-Type: message/rfc822\n");
         }
-        if eight_bit {
-            m.push_str("Content-Transfer-Encoding: 8bit\n");
-        }
+        m.push_str("Content-Transfer-Encoding: 8bit\n");
         m.push('\n');
         let mut bytes = m.into_bytes();
         match &original {
@@ -527,10 +524,10 @@ mod tests {
         let text = String::from_utf8(n.render()).unwrap();
         for want in [
             "Subject: Delayed Mail (still being retried)\nTo: a@ext.example\nAuto-Submitted: auto-replied\n".to_string(),
-            "This is the mail system at host mx.spec.test.\n\n####################################################################\n# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n####################################################################\n\nYour message could not be delivered for more than 4 hour(s).\nIt will be retried until it is 5 day(s) old.\n\nFor further assistance, please send mail to <postmaster>\n".to_string(),
+            "This is the mail system at host mx.spec.test.\n\n####################################################################\n# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n####################################################################\n\nYour message could not be delivered for more than 4 hour(s).\nIt will be retried until it is 5 day(s) old.\n\nFor further assistance, please send mail to postmaster.\n".to_string(),
             "\n<x@far.example>: connect to mx.far.example[192.0.2.1]:25: Connection refused\n".to_string(),
             format!("\nFinal-Recipient: rfc822; x@far.example\nOriginal-Recipient: rfc822;x@far.example\nAction: delayed\nStatus: 4.4.1\nDiagnostic-Code: X-Postfix; connect to mx.far.example[192.0.2.1]:25: Connection\n    refused\nWill-Retry-Until: {}\n", mail_date(until)),
-            "Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n\nSubject: hi\nFrom: a@ext.example\n\n--".to_string(),
+            "Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\nContent-Transfer-Encoding: 8bit\n\nReturn-Path: <a@ext.example>\nSubject: hi\nFrom: a@ext.example\n\n--".to_string(),
         ] {
             assert!(text.contains(&want), "missing {want:?} in\n{text}");
         }
@@ -600,12 +597,12 @@ mod tests {
         let text = String::from_utf8(n.render()).unwrap();
         let b = "5562DBE20B.1700000100/mx.spec.test";
         for want in [
-            "From: Mail Delivery System <MAILER-DAEMON@spec.test>\nSubject: Undelivered Mail Returned to Sender\nTo: a@ext.example\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status;\n\tboundary=\"5562DBE20B.1700000100/mx.spec.test\"\nContent-Transfer-Encoding: 7bit\n",
-            &format!("\n\nThis is a MIME-encapsulated message.\n\n--{b}\nContent-Description: Notification\nContent-Type: text/plain; charset=us-ascii\n\nThis is the mail system at host mx.spec.test.\n\nI'm sorry to have to inform you that your message could not\nbe delivered to one or more recipients. It's attached below.\n\nFor further assistance, please send mail to <postmaster>\n\nIf you do so, please include this problem report. You can\ndelete your own text from the attached returned message.\n\n                   The mail system\n\n<root@spec.test> (expanded from <bob@valias.test>): unknown user: \"root\"\n\n<x@far.example>: host mx.far.example[192.0.2.1] said: 550 5.1.1\n"),
+            "From: Mail Delivery System <MAILER-DAEMON@spec.test>\nSubject: Undelivered Mail Returned to Sender\nTo: a@ext.example\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status;\n\tboundary=\"5562DBE20B.1700000100/mx.spec.test\"\nContent-Transfer-Encoding: 8bit\n",
+            &format!("\n\nThis is a MIME-encapsulated message.\n\n--{b}\nContent-Description: Notification\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nThis is the mail system at host mx.spec.test.\n\nI'm sorry to have to inform you that your message could not\nbe delivered to one or more recipients. It's attached below.\n\nFor further assistance, please send mail to postmaster.\n\nIf you do so, please include this problem report. You can\ndelete your own text from the attached returned message.\n\n                   The mail system\n\n<root@spec.test> (expanded from <bob@valias.test>): unknown user: \"root\"\n\n<x@far.example>: host mx.far.example[192.0.2.1] said: 550 5.1.1\n"),
             &format!("\n--{b}\nContent-Description: Delivery report\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.spec.test\nOriginal-Envelope-Id: ENV-1\nX-Postfix-Queue-ID: 5562DBE20B\nX-Postfix-Sender: rfc822; a@ext.example\nArrival-Date: "),
             "\n\nFinal-Recipient: rfc822; root@spec.test\nOriginal-Recipient: rfc822;bob@valias.test\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: X-Postfix; unknown user: \"root\"\n",
             "\nFinal-Recipient: rfc822; x@far.example\nOriginal-Recipient: rfc822;x@far.example\nAction: failed\nStatus: 5.1.1\nRemote-MTA: dns; mx.far.example\nDiagnostic-Code: smtp; 550 5.1.1 <x@far.example>: Recipient address rejected:\n    User unknown in virtual mailbox table\n",
-            &format!("\n--{b}\nContent-Description: Undelivered Message\nContent-Type: message/rfc822\n\nSubject: hi\nFrom: a@ext.example\n\nbody line\n\n--{b}--\n"),
+            &format!("\n--{b}\nContent-Description: Undelivered Message\nContent-Type: message/rfc822\nContent-Transfer-Encoding: 8bit\n\nReturn-Path: <a@ext.example>\nSubject: hi\nFrom: a@ext.example\n\nbody line\n\n--{b}--\n"),
             "Message-Id: <",
             ".5219CBE17E@mx.spec.test>\n",
         ] {
@@ -639,14 +636,14 @@ mod tests {
             String::from_utf8(n.render()).unwrap()
         };
         let text = render(&s, &hdrs);
-        assert!(text.contains("Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n\nSubject: hi\n\n--"));
+        assert!(text.contains("Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\nContent-Transfer-Encoding: 8bit\n\nReturn-Path: <a@ext.example>\nSubject: hi\n\n--"));
         assert!(!text.contains("secret body"));
         assert!(render(&s, &full).contains("secret body"));
 
         // "Subject: hi" (11 + 2 bytes) uses up a 10-byte budget.
         s.bounce_size_limit = 10;
         let text = render(&s, &full);
-        assert!(text.contains("message/rfc822\n\nSubject: hi\n\n--"));
+        assert!(text.contains("message/rfc822\nContent-Transfer-Encoding: 8bit\n\nReturn-Path: <a@ext.example>\nSubject: hi\n\n--"));
     }
 
     #[test]
@@ -672,7 +669,9 @@ mod tests {
         assert!(
             text.contains("Subject: Postmaster Copy: Undelivered Mail\nTo: postmaster@spec.test\n")
         );
-        assert!(text.contains("charset=us-ascii\n\n\n<x@far.example>: nope\n"));
+        assert!(text.contains(
+            "charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n\n<x@far.example>: nope\n"
+        ));
         assert!(!text.contains("X-Postfix-Sender"));
         assert!(text.contains("\t--- Undelivered message unavailable ---\n"));
     }

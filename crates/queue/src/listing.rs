@@ -34,7 +34,8 @@ pub struct PendingRecipient {
 pub struct QueueEntry {
     pub id: QueueId,
     pub queue: QueueName,
-    /// Message content size in bytes.
+    /// Message size in bytes as sent over SMTP (CRLF line ends), like the
+    /// queue-file size Postfix shows.
     pub size: u64,
     pub arrival: SystemTime,
     /// Envelope sender; empty for `<>`.
@@ -97,7 +98,7 @@ impl Queue {
                 out.push(QueueEntry {
                     id,
                     queue: q,
-                    size: qf.content_len,
+                    size: qf.wire_size,
                     arrival: qf.envelope.arrival,
                     sender: qf.envelope.sender,
                     recipients,

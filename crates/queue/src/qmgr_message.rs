@@ -92,7 +92,7 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId) {
         format!(
             "{id}: from=<{}>, size={}, nrcpt={} (queue active)",
             gatepost_log::sanitize(&qf.envelope.sender),
-            qf.content_len,
+            qf.wire_size,
             pending.len()
         ),
     );

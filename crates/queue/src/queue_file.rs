@@ -94,6 +94,8 @@ impl RcptState {
 pub(crate) struct QueueFile {
     pub envelope: Envelope,
     pub content_len: u64,
+    /// Size as sent over SMTP (CRLF line ends): the `size=` Postfix logs.
+    pub wire_size: u64,
     pub states: Vec<RcptState>,
     /// Whether the delay warning was sent.
     pub warned: bool,
@@ -254,8 +256,18 @@ pub(crate) fn parse_trailer(data: &[u8]) -> Result<(Envelope, Vec<RcptState>), S
 }
 
 /// Like `parse_trailer`, also telling whether the delay warning was sent.
+#[cfg(test)]
 pub(crate) fn parse_trailer_full(data: &[u8]) -> Result<(Envelope, Vec<RcptState>, bool), String> {
+    parse_trailer_sized(data).map(|(e, s, w, _)| (e, s, w))
+}
+
+/// Like `parse_trailer_full`, also returning the message size as sent over
+/// SMTP (CRLF line ends), when the file records it.
+pub(crate) fn parse_trailer_sized(
+    data: &[u8],
+) -> Result<(Envelope, Vec<RcptState>, bool, Option<u64>), String> {
     let mut warned = false;
+    let mut wire_size = None;
     let text = std::str::from_utf8(data).map_err(|_| "envelope is not UTF-8".to_string())?;
     let mut env = Envelope {
         sender: String::new(),
@@ -289,6 +301,13 @@ pub(crate) fn parse_trailer_full(data: &[u8]) -> Result<(Envelope, Vec<RcptState
                     seen_sender = true;
                 }
                 "V" => env.ret = Some(unescape(value)?),
+                "L" => {
+                    wire_size = Some(
+                        value
+                            .parse::<u64>()
+                            .map_err(|_| format!("bad size record {value:?}"))?,
+                    )
+                }
                 "I" => env.envid = Some(unescape(value)?),
                 "R" => env
                     .recipients
@@ -351,7 +370,7 @@ pub(crate) fn parse_trailer_full(data: &[u8]) -> Result<(Envelope, Vec<RcptState
     if !ended {
         return Err("missing end of envelope".into());
     }
-    Ok((env, states, warned))
+    Ok((env, states, warned, wire_size))
 }
 
 /// Read the header of an open queue file: the content length.
@@ -386,11 +405,12 @@ pub(crate) fn read_queue_file(path: &Path, id: &str) -> Result<QueueFile, QueueE
     let mut trailer = Vec::new();
     file.read_to_end(&mut trailer)
         .map_err(|e| QueueError::io(path, e))?;
-    let (envelope, states, warned) =
-        parse_trailer_full(&trailer).map_err(|why| QueueError::Corrupt(id.to_string(), why))?;
+    let (envelope, states, warned, wire_size) =
+        parse_trailer_sized(&trailer).map_err(|why| QueueError::Corrupt(id.to_string(), why))?;
     Ok(QueueFile {
         envelope,
         content_len,
+        wire_size: wire_size.unwrap_or(content_len),
         states,
         warned,
     })

@@ -33,6 +33,8 @@ pub struct MessageWriter {
     tmp_path: Option<PathBuf>,
     out: Option<BufWriter<File>>,
     size: u64,
+    /// Line ends written (each is CRLF on the wire).
+    lines: u64,
 }
 
 fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
@@ -94,6 +96,7 @@ impl MessageWriter {
             tmp_path: Some(path),
             out: Some(BufWriter::with_capacity(64 * 1024, file)),
             size: 0,
+            lines: 0,
         })
     }
 
@@ -108,6 +111,7 @@ impl MessageWriter {
         })?;
         out.write_all(data).map_err(|e| QueueError::io(&path, e))?;
         self.size += data.len() as u64;
+        self.lines += data.iter().filter(|&&b| b == b'\n').count() as u64;
         Ok(())
     }
 
@@ -144,7 +148,11 @@ impl MessageWriter {
             .out
             .take()
             .ok_or_else(|| QueueError::io(&tmp, std::io::Error::other("message already closed")))?;
-        let trailer = encode_envelope(envelope);
+        // The SMTP size goes before the envelope's end record.
+        let mut trailer = encode_envelope(envelope);
+        if let Some(end) = trailer.rfind("E\n") {
+            trailer.insert_str(end, &format!("L {}\n", self.size + self.lines));
+        }
         let size = self.size;
         let dst = self.queue.path_of(target, &self.id);
         let src = tmp.clone();

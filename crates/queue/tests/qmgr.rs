@@ -134,6 +134,8 @@ fn envelope(sender: &str, rcpts: &[&str]) -> Envelope {
 }
 
 const BODY: &[u8] = b"Subject: test\nFrom: <s@ext.example>\n\nhello\n";
+/// BODY's size as Postfix counts it (CRLF line ends): the `size=` logged.
+const WIRE_SIZE: usize = 47;
 
 async fn submit(queue: &Arc<Queue>, env: &Envelope) -> QueueId {
     let mut w = queue.new_message().unwrap();
@@ -213,7 +215,10 @@ async fn write_commit_reopen() {
     let list = queue.list().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].id, id);
-    assert_eq!(list[0].size, 17);
+    assert_eq!(
+        list[0].size, 20,
+        "17 bytes, 3 lines: CRLF size as Postfix shows"
+    );
     assert_eq!(list[0].sender, "s@ext.example");
     assert_eq!(list[0].arrival, env.arrival);
     assert_eq!(list[0].recipients.len(), 2);
@@ -283,7 +288,7 @@ async fn delivered_message_is_removed_with_postfix_log_lines() {
         lines[0],
         format!(
             "qmgr: {id}: from=<s@ext.example>, size={}, nrcpt=2 (queue active)",
-            BODY.len()
+            WIRE_SIZE
         )
     );
     let sent: Vec<&String> = lines.iter().filter(|l| l.contains("status=sent")).collect();
@@ -399,7 +404,7 @@ async fn bounce_sends_dsn_to_sender_from_null_sender() {
         "\n<bad@spec.test>: unknown user: \"bad\"\n",
         &format!("X-Postfix-Queue-ID: {id}\n"),
         "Final-Recipient: rfc822; bad@spec.test\nOriginal-Recipient: rfc822;bad@spec.test\nAction: failed\nStatus: 5.1.1\n",
-        "Content-Type: message/rfc822\n\nSubject: test\n",
+        "Content-Type: message/rfc822\nContent-Transfer-Encoding: 8bit\n\nReturn-Path: <sender@ext.example>\nSubject: test\n",
     ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
@@ -580,7 +585,7 @@ async fn operator_commands_and_mailq() {
     let out = mailq_output(&queue.list().unwrap());
     assert!(out.starts_with("-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n"));
     assert!(
-        out.contains(&format!("{:<11} {:>7} ", format!("{a}!"), BODY.len())),
+        out.contains(&format!("{:<11} {:>7} ", format!("{a}!"), WIRE_SIZE)),
         "{out}"
     );
     assert!(out.contains(" MAILER-DAEMON\n"));
@@ -688,7 +693,7 @@ async fn delay_warning_is_sent_once() {
         "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n",
         "Action: delayed\nStatus: 4.4.1\n",
         "Will-Retry-Until: ",
-        "Content-Type: text/rfc822-headers\n\nSubject: test\n",
+        "Content-Type: text/rfc822-headers\nContent-Transfer-Encoding: 8bit\n\nReturn-Path: <s@ext.example>\nSubject: test\n",
     ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }

@@ -26,6 +26,7 @@ struct ContentSink<'a> {
     hops: usize,
     message_id: Option<String>,
     has_date: bool,
+    has_from: bool,
     /// Lines to add at the end of the header when missing.
     add_missing: Option<MissingHeaders>,
     current_header: Option<String>,
@@ -34,6 +35,8 @@ struct ContentSink<'a> {
 struct MissingHeaders {
     message_id: String,
     date: String,
+    /// The envelope sender, for a missing From: (none for `<>`).
+    from: Option<String>,
 }
 
 impl ContentSink<'_> {
@@ -106,6 +109,8 @@ impl ContentSink<'_> {
                 self.message_id = Some(value.trim().to_string());
             } else if name.eq_ignore_ascii_case("date") {
                 self.has_date = true;
+            } else if name.eq_ignore_ascii_case("from") {
+                self.has_from = true;
             }
         }
     }
@@ -124,6 +129,10 @@ impl ContentSink<'_> {
             }
             if !self.has_date {
                 let line = format!("Date: {}\n", missing.date);
+                self.put(line.as_bytes());
+            }
+            if let (false, Some(from)) = (self.has_from, missing.from) {
+                let line = format!("From: {from}\n");
                 self.put(line.as_bytes());
             }
         }
@@ -253,6 +262,7 @@ impl Session {
                 settings.myhostname
             ),
             date: rfc5322_date(&tx.arrival_local),
+            from: (!tx.sender.is_empty()).then(|| gatepost_rewrite::quote_address(&tx.sender)),
         });
         let mut framer = DataReader::new(self.bare_newline, settings.line_length_limit);
         let (result, sink_state) = {
@@ -268,6 +278,7 @@ impl Session {
                 hops: 0,
                 message_id: None,
                 has_date: false,
+                has_from: false,
                 add_missing,
                 current_header: None,
             };

@@ -211,7 +211,8 @@ impl SmtpAgent {
                 sender: &sender,
                 recipients: &pending,
                 data: &data,
-                size: content.len() as u64,
+                // SIZE= counts CRLF line ends, as the message goes out.
+                size: content.len() as u64 + content.iter().filter(|&&b| b == b'\n').count() as u64,
                 eight_bit: message_out::has_8bit(content),
             };
             let ctx = SessionCtx {

@@ -196,7 +196,7 @@ async fn delivered_with_pipelining() {
         transcript,
         vec![
             "EHLO localhost",
-            "MAIL FROM:<alice@spec.test> SIZE=23",
+            "MAIL FROM:<alice@spec.test> SIZE=27",
             "RCPT TO:<bob@far.test>",
             "RCPT TO:<carol@far.test>",
             "DATA",
@@ -298,7 +298,7 @@ async fn session_level_failures() {
             },
             DeliveryStatus::Bounced,
             "5.3.4",
-            "message size 23 exceeds size limit 10 of server 127.0.0.1[127.0.0.1]",
+            "message size 27 exceeds size limit 10 of server 127.0.0.1[127.0.0.1]",
         ),
     ];
     for (script, status, dsn, text) in cases {
