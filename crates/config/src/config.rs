@@ -31,6 +31,7 @@ const EMBEDDED_SETTINGS: &[(&str, &str)] = &[
     ("mail_spool_directory", "./var/mail/"),
     ("home_mailbox", ""),
     ("local_recipient_maps", ""),
+    ("local_mailbox_for_unknown_users", "yes"),
     ("alias_maps", ""),
     ("alias_database", ""),
     ("inet_interfaces", "127.0.0.1"),

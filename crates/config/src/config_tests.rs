@@ -282,6 +282,7 @@ fn embedded_defaults() {
          alias_maps =\n\
          home_mailbox =\n\
          inet_interfaces = 127.0.0.1\n\
+         local_mailbox_for_unknown_users = yes\n\
          local_recipient_maps =\n\
          mail_spool_directory = ./var/mail/\n\
          maillog_file =\n\

@@ -1154,6 +1154,12 @@ pub static REGISTRY: &[ParamSpec] = &[
         doc: "Reply code for reject_unauth_destination.",
     },
     ParamSpec {
+        name: "local_mailbox_for_unknown_users",
+        default: DefaultValue::Text("no"),
+        kind: Kind::Bool,
+        doc: "gatepost-only: give a local name that has no passwd entry and no alias a mailbox under mail_spool_directory (when local_recipient_maps is empty or lists it) instead of bouncing it as Postfix's local(8) does; yes in the embedded defaults.",
+    },
+    ParamSpec {
         name: "dns_nameservers",
         default: DefaultValue::Text(""),
         kind: Kind::List,

@@ -11,8 +11,9 @@
 //! addresses; addresses that resolve to the `local` transport are expanded
 //! again, all others are forwarded. An alias that lists its own name
 //! delivers to the user's mailbox. Unaliased names go to the mailbox when
-//! the user has a password entry, when `local_recipient_maps` is empty
-//! (gatepost's embedded mode: every local name is a mailbox) or lists the
+//! the user has a password entry, or, with the gatepost-only
+//! `local_mailbox_for_unknown_users = yes` (the embedded mode: every local
+//! name is a mailbox), when `local_recipient_maps` is empty or lists the
 //! name; `postmaster` and `MAILER-DAEMON` without alias are discarded with
 //! `warning: required alias not found`; anything else bounces with
 //! `unknown user: "NAME"`.
@@ -335,7 +336,9 @@ impl Expander<'_> {
             }
             Ok(None) => {}
         }
-        let listed = if self.ctx.recipient_maps.is_empty() {
+        let listed = if !self.ctx.settings.mailbox_for_unknown_users {
+            Ok(false)
+        } else if self.ctx.recipient_maps.is_empty() {
             Ok(true)
         } else {
             let full = format!("{}@{}", attrs.local, attrs.domain);

@@ -48,6 +48,11 @@ pub(crate) struct Settings {
     /// The password file consulted for local users (always `/etc/passwd`
     /// in production; tests point it elsewhere).
     pub passwd_file: PathBuf,
+    /// gatepost-only `local_mailbox_for_unknown_users`: a local name with
+    /// no passwd entry and no alias still gets a mailbox under
+    /// mail_spool_directory when local_recipient_maps is empty or lists it
+    /// (the embedded mode); `no` bounces it as Postfix's local(8) does.
+    pub mailbox_for_unknown_users: bool,
 }
 
 /// The expanded value of `name`, or `default` when the registry does not
@@ -184,6 +189,7 @@ impl Settings {
             default_privs: param(cfg, "default_privs", "nobody"),
             local_command_shell: param(cfg, "local_command_shell", ""),
             passwd_file: PathBuf::from("/etc/passwd"),
+            mailbox_for_unknown_users: cfg.get_bool("local_mailbox_for_unknown_users"),
         })
     }
 }

@@ -49,6 +49,7 @@ impl Harness {
              mydestination = example.com, localhost\n\
              alias_maps = texthash:{d}/aliases\n\
              local_recipient_maps =\n\
+             local_mailbox_for_unknown_users = yes\n\
              recipient_delimiter = +\n\
              virtual_mailbox_domains = virtual.example\n\
              virtual_mailbox_maps = inline:{{ alice@virtual.example=virtual.example/alice/, bob@virtual.example=virtual.example/bob }}\n\
@@ -450,7 +451,7 @@ fn rebuild(h: &Harness) -> Dispatcher {
     let main_cf = format!(
         "queue_directory = {d}/queue\nmail_spool_directory = {d}/mail\nmyhostname = mx.example.com\n\
          mydomain = example.com\nmyorigin = example.com\nmydestination = example.com, localhost\n\
-         alias_maps = texthash:{d}/aliases\nlocal_recipient_maps =\n"
+         alias_maps = texthash:{d}/aliases\nlocal_recipient_maps =\nlocal_mailbox_for_unknown_users = yes\n"
     );
     let cfg = Config::parse_main_cf(&main_cf, "main.cf").unwrap();
     let rewriter = Arc::new(Rewriter::from_config(&cfg).unwrap());
@@ -590,7 +591,7 @@ async fn build_agent_from_config() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
     let cfg = Config::parse_main_cf(
-        &format!("queue_directory = {d}/queue\nmail_spool_directory = {d}/mail/\nmydestination = localhost\nalias_maps =\nlocal_recipient_maps =\n"),
+        &format!("queue_directory = {d}/queue\nmail_spool_directory = {d}/mail/\nmydestination = localhost\nalias_maps =\nlocal_recipient_maps =\nlocal_mailbox_for_unknown_users = yes\n"),
         "main.cf",
     )
     .unwrap();

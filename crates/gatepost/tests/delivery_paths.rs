@@ -222,3 +222,33 @@ fn access_table_hold_and_prepend_actions() {
         .expect("Received header");
     assert!(tag < received, "PREPEND goes above Received:\n{}", mail[0]);
 }
+
+#[test]
+fn unknown_local_user_bounces_as_in_postfix_unless_asked_otherwise() {
+    // Postfix's local(8): no passwd entry, no alias -> unknown user, even
+    // with local_recipient_maps empty. Only the gatepost-only
+    // local_mailbox_for_unknown_users = yes (the embedded defaults and the
+    // test base configuration) gives such names a mailbox.
+    let srv = TestServer::start(bin(), "local_mailbox_for_unknown_users = no").unwrap();
+    let id = send(
+        &srv,
+        "someone@example.org",
+        &["nosuchuser@spec.test"],
+        "to nobody",
+    );
+    assert!(
+        srv.wait_for_log(
+            &format!("{id}: to=<nosuchuser@spec.test>, relay=local"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        srv.log()
+    );
+    assert!(
+        srv.log()
+            .contains("dsn=5.1.1, status=bounced (unknown user: \"nosuchuser\")"),
+        "{}",
+        srv.log()
+    );
+    assert!(srv.maildir_messages("nosuchuser").is_empty());
+}

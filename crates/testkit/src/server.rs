@@ -23,6 +23,7 @@ pub fn base_main_cf(dir: &Path) -> String {
          mail_spool_directory = {d}/mail/\n\
          home_mailbox =\n\
          local_recipient_maps =\n\
+         local_mailbox_for_unknown_users = yes\n\
          alias_maps =\n\
          alias_database =\n\
          maillog_file = {d}/maillog\n\
