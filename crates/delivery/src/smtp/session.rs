@@ -324,6 +324,8 @@ async fn converse(
         for &i in &accepted {
             results.verdicts[i] = Some(v.clone());
         }
+        // As Postfix: end the failed transaction with RSET before QUIT.
+        let _ = conn.command("RSET", t.quit, "sending RSET").await;
         return Ok(());
     }
     let stage = "sending end of data -- message may be sent more than once";
