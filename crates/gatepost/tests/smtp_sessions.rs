@@ -604,3 +604,63 @@ fn soft_bounce_turns_every_5xx_into_4xx() {
     ]);
     run_session(&srv, "127.0.0.2", &script).unwrap();
 }
+
+/// Send raw DATA content (already dot-stuffed, ending in CRLF.CRLF) to bob.
+fn send_raw_message(srv: &TestServer, raw: &[u8]) -> String {
+    let mut c = Client::connect(srv.addr).unwrap();
+    c.read_reply().unwrap();
+    c.command("EHLO c.example").unwrap();
+    c.command("MAIL FROM:<a@example.org>").unwrap();
+    c.command("RCPT TO:<bob@spec.test>").unwrap();
+    assert_eq!(c.command("DATA").unwrap().code, 354);
+    c.send_raw(raw).unwrap();
+    let r = c.read_reply().unwrap();
+    assert!(
+        r.last_line().starts_with("250 2.0.0 Ok: queued as"),
+        "{r:?}"
+    );
+    r.last_line().rsplit(' ').next().unwrap().to_string()
+}
+
+#[test]
+fn odd_content_is_stored_intact() {
+    let srv = server("");
+    // Empty message, NUL and 8-bit bytes, a 5000-byte line, an mbox "From "
+    // first line, and content starting with a space.
+    send_raw_message(&srv, b".\r\n");
+    send_raw_message(&srv, b"Subject: nul\r\n\r\nA\0B caf\xc3\xa9\r\n.\r\n");
+    let long = "y".repeat(5000);
+    send_raw_message(
+        &srv,
+        format!("Subject: long\r\n\r\n{long}\r\n.\r\n").as_bytes(),
+    );
+    send_raw_message(
+        &srv,
+        b"From someone Fri Nov 27 00:00:00 2026\r\nSubject: mbox\r\n\r\nbody\r\n.\r\n",
+    );
+    send_raw_message(&srv, b" leading space\r\n.\r\n");
+    let mail = srv.wait_for_mail("bob", 5, Duration::from_secs(10));
+    assert_eq!(mail.len(), 5, "{}", srv.log());
+    let files: Vec<Vec<u8>> = std::fs::read_dir(srv.path().join("mail/bob/new"))
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.windows(9).any(|w| w == b"A\0B caf\xc3\xa9")),
+        "NUL and 8-bit kept"
+    );
+    assert!(
+        mail.iter().any(|m| m.contains(&format!("\n{long}\n"))),
+        "long line kept whole"
+    );
+    assert!(mail
+        .iter()
+        .any(|m| m.contains("X-Mailbox-Line: From someone Fri Nov 27 00:00:00 2026\n")));
+    // Content that starts with white space cannot continue our Received:
+    // header: an empty line comes first, so it is body.
+    assert!(mail
+        .iter()
+        .any(|m| m.contains(")\n\n leading space\n") || m.contains("\n\n leading space\n")));
+}
