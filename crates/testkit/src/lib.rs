@@ -7,6 +7,8 @@
 //! Nothing here mocks our own protocols: every test speaks to the server
 //! the way a remote client would.
 
+#![forbid(unsafe_code)]
+
 pub mod client;
 pub mod dns_server;
 pub mod server;
