@@ -247,25 +247,16 @@ impl Check<'_> {
         def_acl: Option<AccessTarget>,
     ) -> Res {
         let s = &self.p.s;
-        match parse(value) {
+        let result = parse(value);
+        // REJECT and DEFER differ only in their code parameter.
+        let reject_code = match result {
+            AccessResult::Reject { .. } => s.access_map_reject_code,
+            _ => s.access_map_defer_code,
+        };
+        match result {
             AccessResult::Dunno => Ok(Status::Dunno),
-            AccessResult::Reject { dsn, text } => {
-                let code = s.access_map_reject_code;
-                let dsn = self.dsn_fix(&dsn, class);
-                let text = if text.is_empty() {
-                    "Access denied"
-                } else {
-                    text
-                };
-                Ok(self.reject(
-                    ErrorClass::Policy,
-                    code,
-                    &dsn,
-                    &format!("<{rn}>: {class} rejected: {text}"),
-                ))
-            }
-            AccessResult::Defer { dsn, text } => {
-                let code = s.access_map_defer_code;
+            AccessResult::Reject { dsn, text } | AccessResult::Defer { dsn, text } => {
+                let code = reject_code;
                 let dsn = self.dsn_fix(&dsn, class);
                 let text = if text.is_empty() {
                     "Access denied"
