@@ -26,6 +26,7 @@ queue_directory = $WORK/spool
 mail_spool_directory = $WORK/mail/
 home_mailbox =
 local_recipient_maps =
+local_mailbox_for_unknown_users = yes
 alias_maps =
 maillog_file = $WORK/maillog
 mynetworks = 127.0.0.1/32
