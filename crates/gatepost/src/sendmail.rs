@@ -8,20 +8,19 @@
 //! Options (getopt style, as Postfix): `-t` (recipients from To:/Cc:/Bcc:,
 //! added to those given as arguments; Bcc: is removed by cleanup), `-f
 //! SENDER` / `-r SENDER`, `-F FULLNAME`, `-i` / `-oi` (a lone `.` does not
-//! end the input), `-bm` (default), `-bs` (SMTP on stdin/stdout), `-bp`
+//! end the input), `-bm` (default), `-bs` (the SMTP server itself on stdin/stdout), `-bp`
 //! (mailq), `-q` (flush), `-C DIR` (configuration directory); other
 //! Postfix options that take a value (`-B -N -R -V -X -L -h -o?`) are
 //! accepted and ignored. A leading UNIX `From ` line is skipped and CRLF
 //! line ends become LF.
 //!
-//! `-bs` is a minimal SMTP dialogue written here (HELO/EHLO, MAIL, RCPT,
-//! DATA, RSET, NOOP, QUIT) that enqueues through the same maildrop path;
-//! it does not run the network smtpd and its restrictions (local users are
-//! trusted, as Postfix trusts local submissions). Input is bounded by
-//! `line_length_limit`-free line reads of at most `MAX_SMTP_LINE` bytes per
-//! command line.
+//! `-bs` runs the SMTP server itself on standard input and output, as
+//! Postfix runs a stand-alone smtpd: the client is the local host
+//! (`localhost[127.0.0.1]` when /etc/hosts says so), with every limit,
+//! restriction and log line of a network session; accepted mail goes into
+//! the queue directly.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,8 +33,6 @@ use gatepost_queue::{header_recipients, Queue, Submission, TriggerOutcome, Trigg
 /// Postfix's sendmail exits with EX_TEMPFAIL (sysexits.h) on every fatal
 /// error, usage errors included.
 pub const EX_TEMPFAIL: u8 = 75;
-/// Longest SMTP command line read in `-bs` mode.
-const MAX_SMTP_LINE: usize = 4096;
 
 /// What sendmail was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,21 +215,7 @@ pub fn run(cfg: &Config, opts: Options) -> Result<ExitCode> {
         Mode::Flush => {
             return crate::queue_cmd::run(cfg, crate::queue_cmd::QueueCmd::Flush);
         }
-        Mode::Smtp => {
-            let (uid, login) = submitter();
-            let stdin = std::io::stdin();
-            let stdout = std::io::stdout();
-            smtp_session(
-                &queue,
-                &mut stdin.lock(),
-                &mut stdout.lock(),
-                uid,
-                &login,
-                &cfg.get("myhostname"),
-            )
-            .context("SMTP session on stdin/stdout")?;
-            return Ok(ExitCode::SUCCESS);
-        }
+        Mode::Smtp => return smtp_on_stdio(cfg, queue),
         Mode::Deliver => {}
     }
     let (uid, login) = submitter();
@@ -270,131 +253,37 @@ pub fn run(cfg: &Config, opts: Options) -> Result<ExitCode> {
 }
 
 /// The address inside `<...>` of a MAIL FROM/RCPT TO argument (`None`
-/// when malformed); parameters after it are ignored.
-fn path_arg(arg: &str) -> Option<String> {
-    let arg = arg.trim_start();
-    let rest = arg.strip_prefix('<')?;
-    let end = rest.find('>')?;
-    Some(rest[..end].to_string())
-}
-
-/// Read one line (without CRLF); `None` at end of input. Longer lines are
-/// truncated to `MAX_SMTP_LINE`.
-fn read_line(input: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
-    let mut line = Vec::new();
-    let n = std::io::Read::take(&mut *input, MAX_SMTP_LINE as u64).read_until(b'\n', &mut line)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if !line.ends_with(b"\n") {
-        // Discard the rest of an over-long line.
-        let mut sink = Vec::new();
-        input.read_until(b'\n', &mut sink)?;
-    }
-    while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-        line.pop();
-    }
-    Ok(Some(line))
-}
-
-/// `-bs`: a minimal SMTP session on `input`/`output`.
-pub fn smtp_session(
-    queue: &Queue,
-    input: &mut impl BufRead,
-    output: &mut impl Write,
-    uid: u32,
-    login: &str,
-    myhostname: &str,
-) -> std::io::Result<()> {
-    let reply = |out: &mut dyn Write, text: &str| -> std::io::Result<()> {
-        out.write_all(text.replace('\n', "\r\n").as_bytes())?;
-        out.write_all(b"\r\n")?;
-        out.flush()
-    };
-    reply(output, &format!("220 {myhostname} ESMTP Postfix"))?;
-    let mut sender: Option<String> = None;
-    let mut rcpts: Vec<String> = Vec::new();
-    while let Some(line) = read_line(input)? {
-        let line = String::from_utf8_lossy(&line).to_string();
-        let (verb, arg) = line.split_once(' ').unwrap_or((&line, ""));
-        let upper = verb.to_ascii_uppercase();
-        let arg_upper = arg.to_ascii_uppercase();
-        let answer = match upper.as_str() {
-            "HELO" => format!("250 {myhostname}"),
-            "EHLO" => format!("250-{myhostname}\n250-PIPELINING\n250-8BITMIME\n250 SMTPUTF8"),
-            "MAIL" if sender.is_some() => "503 5.5.1 Error: nested MAIL command".into(),
-            "MAIL" => match arg_upper
-                .strip_prefix("FROM:")
-                .and_then(|_| path_arg(&arg[5..]))
-            {
-                Some(s) => {
-                    sender = Some(s);
-                    "250 2.1.0 Ok".into()
-                }
-                None => "501 5.5.4 Syntax: MAIL FROM:<address>".into(),
-            },
-            "RCPT" if sender.is_none() => "503 5.5.1 Error: need MAIL command".into(),
-            "RCPT" => match arg_upper
-                .strip_prefix("TO:")
-                .and_then(|_| path_arg(&arg[3..]))
-            {
-                Some(r) if !r.is_empty() => {
-                    rcpts.push(r);
-                    "250 2.1.5 Ok".into()
-                }
-                _ => "501 5.5.4 Syntax: RCPT TO:<address>".into(),
-            },
-            "DATA" if rcpts.is_empty() => "503 5.5.1 Error: need RCPT command".into(),
-            "DATA" => {
-                reply(output, "354 End data with <CR><LF>.<CR><LF>")?;
-                let mut content = Vec::new();
-                loop {
-                    let mut l = Vec::new();
-                    if input.read_until(b'\n', &mut l)? == 0 {
-                        return Ok(());
-                    }
-                    while l.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                        l.pop();
-                    }
-                    if l == b"." {
-                        break;
-                    }
-                    let body = l.strip_prefix(b".").unwrap_or(&l);
-                    content.extend_from_slice(body);
-                    content.push(b'\n');
-                }
-                let sub = Submission {
-                    uid,
-                    time: SystemTime::now(),
-                    sender: sender.take().unwrap_or_else(|| login.to_string()),
-                    full_name: None,
-                    extract_recipients: false,
-                    recipients: std::mem::take(&mut rcpts),
-                    content,
-                };
-                match queue.post_to_maildrop(&sub) {
-                    Ok(id) => {
-                        wake_pickup(queue);
-                        format!("250 2.0.0 Ok: queued as {id}")
-                    }
-                    Err(_) => "451 4.3.0 Error: queue file write error".into(),
-                }
-            }
-            "RSET" => {
-                sender = None;
-                rcpts.clear();
-                "250 2.0.0 Ok".into()
-            }
-            "NOOP" => "250 2.0.0 Ok".into(),
-            "QUIT" => {
-                reply(output, "221 2.0.0 Bye")?;
-                return Ok(());
-            }
-            _ => "502 5.5.2 Error: command not recognized".into(),
-        };
-        reply(output, &answer)?;
-    }
-    Ok(())
+/// `-bs`: the real SMTP server on standard input and output, as Postfix
+/// runs its stand-alone smtpd: the same commands, replies, restrictions,
+/// Received: header and log lines, for a client logged as the local host.
+/// Accepted mail goes into the queue, which the server picks up (at once
+/// when it runs, else at its next start).
+fn smtp_on_stdio(cfg: &Config, queue: std::sync::Arc<Queue>) -> Result<ExitCode> {
+    // A local program may write a whole session into the pipe at once:
+    // that is logged as improper pipelining, but not cut off.
+    let cfg = &cfg.with_overrides(&[(
+        "smtpd_forbid_unauth_pipelining".to_string(),
+        "no".to_string(),
+    )]);
+    let rewriter = std::sync::Arc::new(
+        gatepost_rewrite::Rewriter::from_config(cfg).context("address rewriting")?,
+    );
+    let ctx = gatepost_smtpd::ServerContext::new("sendmail", cfg, queue.clone(), rewriter)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("start async runtime")?;
+    let local = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    runtime.block_on(gatepost_smtpd::serve_stream(
+        std::sync::Arc::new(ctx),
+        Box::new(tokio::io::join(tokio::io::stdin(), tokio::io::stdout())),
+        std::net::SocketAddr::new(local, 0),
+        local,
+    ));
+    queue.send_trigger(&[TriggerRequest::ScanIncoming]);
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
@@ -463,40 +352,5 @@ mod tests {
             let got = read_message(&mut input.as_bytes(), *ignore).unwrap();
             assert_eq!(String::from_utf8(got).unwrap(), *want, "{input:?}");
         }
-    }
-
-    #[test]
-    fn smtp_dialogue_enqueues() {
-        let dir = tempfile::tempdir().unwrap();
-        let queue = Queue::open(dir.path()).unwrap();
-        let script = "EHLO me\r\nRCPT TO:<x@y>\r\nMAIL FROM:<a@b> SIZE=10\r\nRCPT TO:<bob@spec.test>\r\nDATA\r\nSubject: s\r\n\r\n..dot\r\n.\r\nFOO\r\nQUIT\r\n";
-        let mut out = Vec::new();
-        smtp_session(
-            &queue,
-            &mut script.as_bytes(),
-            &mut out,
-            1000,
-            "me",
-            "mx.spec.test",
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
-        let lines: Vec<&str> = text.split("\r\n").collect();
-        assert_eq!(lines[0], "220 mx.spec.test ESMTP Postfix");
-        assert_eq!(lines[1], "250-mx.spec.test");
-        assert_eq!(lines[5], "503 5.5.1 Error: need MAIL command");
-        assert_eq!(lines[6], "250 2.1.0 Ok");
-        assert_eq!(lines[7], "250 2.1.5 Ok");
-        assert_eq!(lines[8], "354 End data with <CR><LF>.<CR><LF>");
-        assert!(lines[9].starts_with("250 2.0.0 Ok: queued as "), "{text}");
-        assert_eq!(lines[10], "502 5.5.2 Error: command not recognized");
-        assert_eq!(lines[11], "221 2.0.0 Bye");
-        let id = lines[9].rsplit(' ').next().unwrap();
-        let shown = queue
-            .show(&gatepost_queue::QueueId(id.to_string()))
-            .unwrap();
-        assert!(shown.contains("sender: a@b\n"), "{shown}");
-        assert!(shown.contains("recipient: bob@spec.test\n"));
-        assert!(shown.contains("Subject: s\n\n.dot\n"));
     }
 }

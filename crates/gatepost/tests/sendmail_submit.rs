@@ -133,7 +133,7 @@ fn sendmail_bs_speaks_smtp_on_stdin() {
     let out = sendmail(
         &srv,
         &["-bs"],
-        "EHLO me\r\nMAIL FROM:<alice@spec.test>\r\nRCPT TO:<bob@spec.test>\r\nDATA\r\nSubject: bs\r\n\r\n..leading dot\r\n.\r\nQUIT\r\n",
+        "EHLO me\r\nFOO\r\nMAIL FROM:<alice@spec.test>\r\nRCPT TO:<bob@spec.test>\r\nDATA\r\nSubject: bs\r\n\r\n..leading dot\r\n.\r\nQUIT\r\n",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let replies = text(&out.stdout);
@@ -146,10 +146,23 @@ fn sendmail_bs_speaks_smtp_on_stdin() {
         "{replies}"
     );
     assert!(replies.ends_with("221 2.0.0 Bye\r\n"), "{replies}");
+    // The real smtpd answers: full EHLO list, Postfix's unknown-command reply.
+    assert!(replies.contains("250-SIZE 10240000\r\n"), "{replies}");
+    assert!(
+        replies.contains("\r\n500 5.5.2 Error: command not recognized\r\n"),
+        "{replies}"
+    );
     let mail = srv.wait_for_mail("bob", 1, Duration::from_secs(10));
     assert_eq!(mail.len(), 1, "log:\n{}", srv.log());
     assert!(mail[0].contains("Subject: bs\n"));
     assert!(mail[0].contains("\n.leading dot\n"));
+    assert!(mail[0].contains(
+        "Received: from me (unknown [127.0.0.1])\n\tby mx.spec.test (Postfix) with ESMTP id "
+    ));
+    let log = srv.log();
+    assert!(log.contains("postfix/smtpd["), "{log}");
+    assert!(log.contains("connect from unknown[127.0.0.1]"), "{log}");
+    assert!(log.contains("disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 unknown=0/1 commands=5/6"), "{log}");
 }
 
 #[test]

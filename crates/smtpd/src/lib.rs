@@ -20,3 +20,20 @@ mod transaction;
 pub use context::{ContextError, ServerContext};
 pub use server::serve;
 pub use settings::SmtpdSettings;
+pub use stream::ClientIo;
+
+/// Run one SMTP session on a byte stream that is not a socket, as Postfix's
+/// stand-alone smtpd does for `sendmail -bs`: `client` is who the session
+/// is logged and checked as (e.g. `127.0.0.1`), `server` our own address.
+pub async fn serve_stream(
+    ctx: std::sync::Arc<ServerContext>,
+    io: Box<dyn ClientIo>,
+    client: std::net::SocketAddr,
+    server: std::net::IpAddr,
+) {
+    let settings = &ctx.settings;
+    let stream = stream::ClientStream::from_io(io, settings.line_length_limit, settings.timeout);
+    session::Session::with_stream(ctx, stream, client, server)
+        .run()
+        .await;
+}

@@ -69,6 +69,16 @@ impl Session {
     ) -> Session {
         let settings = &ctx.settings;
         let stream = ClientStream::new(sock, settings.line_length_limit, settings.timeout);
+        Session::with_stream(ctx, stream, peer, server_addr)
+    }
+
+    /// A session on any client stream (e.g. standard input and output).
+    pub fn with_stream(
+        ctx: Arc<ServerContext>,
+        stream: ClientStream,
+        peer: SocketAddr,
+        server_addr: IpAddr,
+    ) -> Session {
         let addr = normalize_addr(peer.ip());
         Session {
             stream,
@@ -89,7 +99,7 @@ impl Session {
             policy_state: SessionPolicy::default(),
             access_denied: false,
             tx: None,
-            bare_newline: settings.bare_newline,
+            bare_newline: ctx.settings.bare_newline,
             state: "CONNECT".into(),
             hangup: false,
             ctx,

@@ -3,14 +3,22 @@
 //! have (unread input waiting: the "improper pipelining" test), reading DATA
 //! content through the framer, and writing replies.
 //!
+//! The stream is a TCP connection, or any byte stream (standard input and
+//! output for `sendmail -bs`); only a socket can be peeked for waiting input.
+//!
 //! Bounds: command lines are limited by `line_length_limit` (LineReader);
 //! each socket read is at most 16 KiB; every read and write has a deadline.
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use gatepost_proto::{CommandLine, DataEvent, DataReader, LineReader, Reply};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// A client byte stream.
+pub trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ClientIo for T {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
@@ -23,15 +31,34 @@ pub enum StreamError {
 }
 
 pub struct ClientStream {
-    sock: TcpStream,
+    io: Box<dyn ClientIo>,
+    /// The socket's descriptor, for peeking at waiting input (owned by `io`).
+    peek_fd: Option<RawFd>,
     lines: LineReader,
     timeout: Duration,
 }
 
 impl ClientStream {
     pub fn new(sock: TcpStream, line_length_limit: usize, timeout: Duration) -> ClientStream {
+        let fd = sock.as_raw_fd();
         ClientStream {
-            sock,
+            io: Box::new(sock),
+            peek_fd: Some(fd),
+            lines: LineReader::new(line_length_limit),
+            timeout,
+        }
+    }
+
+    /// A stream that cannot be peeked (pipes): only input already read
+    /// counts as waiting.
+    pub fn from_io(
+        io: Box<dyn ClientIo>,
+        line_length_limit: usize,
+        timeout: Duration,
+    ) -> ClientStream {
+        ClientStream {
+            io,
+            peek_fd: None,
             lines: LineReader::new(line_length_limit),
             timeout,
         }
@@ -47,15 +74,19 @@ impl ClientStream {
         let mut out: Vec<u8> = self.lines.pending().iter().take(max).copied().collect();
         if out.len() < max {
             let mut buf = vec![0u8; max - out.len()];
-            let n = peek_socket(&self.sock, &mut buf);
+            let n = self.peek(&mut buf);
             out.extend_from_slice(&buf[..n]);
         }
         out
     }
 
+    fn peek(&self, buf: &mut [u8]) -> usize {
+        self.peek_fd.map_or(0, |fd| peek_socket(fd, buf))
+    }
+
     fn socket_has_data(&self) -> bool {
         let mut probe = [0u8; 1];
-        peek_socket(&self.sock, &mut probe) > 0
+        self.peek(&mut probe) > 0
     }
 
     /// Read the next command line.
@@ -70,7 +101,7 @@ impl ClientStream {
 
     async fn fill(&mut self) -> Result<(), StreamError> {
         let mut buf = [0u8; 16384];
-        let n = match tokio::time::timeout(self.timeout, self.sock.read(&mut buf)).await {
+        let n = match tokio::time::timeout(self.timeout, self.io.read(&mut buf)).await {
             Err(_) => return Err(StreamError::Timeout),
             Ok(Err(e)) => return Err(StreamError::Io(e)),
             Ok(Ok(n)) => n,
@@ -108,26 +139,21 @@ impl ClientStream {
 
     pub async fn write_reply(&mut self, reply: &Reply) -> Result<(), StreamError> {
         let wire = reply.to_wire();
-        match tokio::time::timeout(self.timeout, self.sock.write_all(wire.as_bytes())).await {
+        match tokio::time::timeout(self.timeout, self.io.write_all(wire.as_bytes())).await {
             Err(_) => Err(StreamError::Timeout),
             Ok(r) => r.map_err(StreamError::Io),
         }
     }
 
     pub async fn shutdown(&mut self) {
-        let _ = self.sock.shutdown().await;
+        let _ = self.io.flush().await;
+        let _ = self.io.shutdown().await;
     }
 }
 
-/// Non-blocking MSG_PEEK on the socket: how many bytes are waiting (up to
+/// Non-blocking MSG_PEEK on a socket: how many bytes are waiting (up to
 /// `buf.len()`), 0 when none or on error.
-fn peek_socket(sock: &TcpStream, buf: &mut [u8]) -> usize {
+fn peek_socket(fd: RawFd, buf: &mut [u8]) -> usize {
     use nix::sys::socket::{recv, MsgFlags};
-    use std::os::fd::AsRawFd;
-    recv(
-        sock.as_raw_fd(),
-        buf,
-        MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
-    )
-    .unwrap_or(0)
+    recv(fd, buf, MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT).unwrap_or(0)
 }
