@@ -155,10 +155,11 @@ impl Queue {
         Ok(())
     }
 
-    /// Release a held message (`postsuper -H`): back to `deferred`, due now.
+    /// Release a held message (`postsuper -H`): back to `deferred`, keeping
+    /// its scheduled retry time (the file's mtime), as Postfix does; a
+    /// message held before any attempt is due at once.
     pub fn release(&self, id: &QueueId) -> Result<(), QueueError> {
         self.locate(id, &[QueueName::Hold])?;
-        self.touch(QueueName::Hold, id, SystemTime::now())?;
         self.rename_sync(id, QueueName::Hold, QueueName::Deferred)?;
         gatepost_log::info("postsuper", format!("{id}: released from hold"));
         self.scan_deferred_now.store(true, Ordering::SeqCst);
