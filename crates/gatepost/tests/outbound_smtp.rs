@@ -179,3 +179,43 @@ fn connection_refused_is_deferred_with_postfix_text() {
         "{log}"
     );
 }
+
+#[test]
+fn a_dead_destination_is_not_tried_again_until_its_backoff() {
+    let port = std::net::TcpListener::bind("127.0.0.6:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let srv = TestServer::start(
+        bin(),
+        &format!(
+            "transport_maps = inline:{{far.test=smtp:[127.0.0.6]:{port}}}\nminimal_backoff_time = 60s\nmaximal_backoff_time = 60s\n"
+        ),
+    )
+    .unwrap();
+    let first = submit(&srv, "bob@far.test", "first");
+    let text = format!("connect to 127.0.0.6[127.0.0.6]:{port}: Connection refused");
+    assert!(srv.wait_for_log(&format!("{first}: to=<bob@far.test>, relay=none"), WAIT));
+    // The next message for that destination is deferred by the queue
+    // manager without a connection attempt, as Postfix's throttled queue.
+    let second = submit(&srv, "carol@far.test", "second");
+    let suspended = format!("status=deferred (delivery temporarily suspended: {text})");
+    assert!(
+        srv.wait_for_log(&format!("{second}: to=<carol@far.test>, relay=none"), WAIT),
+        "{}",
+        srv.log()
+    );
+    let log = srv.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains(&format!("{second}: to=<carol@far.test>")))
+        .unwrap();
+    assert!(line.contains("postfix/error["), "{line}");
+    assert!(line.ends_with(&format!("dsn=4.4.1, {suspended}")), "{line}");
+    let attempts = log
+        .lines()
+        .filter(|l| l.ends_with(&format!("]: {text}")))
+        .count();
+    assert_eq!(attempts, 1, "one connection attempt only:\n{log}");
+}

@@ -147,6 +147,71 @@ impl DestinationSlots {
     }
 }
 
+/// Destinations that failed at the site level (no connection could be
+/// made). Like Postfix's qmgr, which throttles such a destination's queue,
+/// their other mail is deferred without an attempt ("delivery temporarily
+/// suspended") until `minimal_backoff_time` has passed or a delivery to
+/// them succeeds.
+#[derive(Debug, Default)]
+pub(crate) struct DeadDestinations {
+    dead: Mutex<HashMap<(String, String), DeadSite>>,
+}
+
+#[derive(Debug, Clone)]
+struct DeadSite {
+    until: std::time::Instant,
+    dsn: String,
+    reason: String,
+}
+
+impl DeadDestinations {
+    /// `(dsn, reason)` when `key` is dead now.
+    pub fn check(&self, key: &(String, String)) -> Option<(String, String)> {
+        let mut map = self.dead.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(key) {
+            Some(site) if site.until > std::time::Instant::now() => {
+                Some((site.dsn.clone(), site.reason.clone()))
+            }
+            Some(_) => {
+                map.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn mark(&self, key: &(String, String), for_: std::time::Duration, dsn: &str, reason: &str) {
+        let mut map = self.dead.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(
+            key.clone(),
+            DeadSite {
+                until: std::time::Instant::now() + for_,
+                dsn: dsn.to_string(),
+                reason: reason.to_string(),
+            },
+        );
+    }
+
+    pub fn clear(&self, key: &(String, String)) {
+        let mut map = self.dead.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(key);
+    }
+}
+
+/// Whether a request's outcomes say the site itself was unreachable: every
+/// recipient deferred by the SMTP client because no connection could be
+/// made (`connect to ...`, DSN 4.4.x).
+pub(crate) fn site_failure(outcomes: &[crate::DeliveryOutcome]) -> Option<(String, String)> {
+    let first = outcomes.first()?;
+    let all = outcomes.iter().all(|o| {
+        o.status == crate::DeliveryStatus::Deferred
+            && o.agent == "smtp"
+            && o.dsn.starts_with("4.4.")
+            && o.text.starts_with("connect to ")
+    });
+    all.then(|| (first.dsn.clone(), first.text.clone()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::agent::DeliveryAgent;
-use crate::destination::DestinationSlots;
+use crate::destination::{DeadDestinations, DestinationSlots};
 use crate::layout::QueueName;
 use crate::pickup::run_pickup;
 use crate::qmgr_message::{process, Ctx};
@@ -110,6 +110,7 @@ pub async fn run_qmgr(
         agent,
         settings: settings.clone(),
         slots: DestinationSlots::default(),
+        dead: DeadDestinations::default(),
     });
     recover(&queue).await;
     let trigger = match TriggerListener::bind(queue.root()) {

@@ -15,7 +15,9 @@ use std::time::{Duration, SystemTime};
 use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage};
 use crate::bounce::{send_delay_warning, send_non_delivery};
 use crate::delivery_log::{Delays, DeliveryLine};
-use crate::destination::{batches, destination_of, DestinationSlots};
+use crate::destination::{
+    batches, destination_of, site_failure, DeadDestinations, DestinationSlots,
+};
 use crate::error::{blocking, QueueError};
 use crate::layout::QueueName;
 use crate::queue::Queue;
@@ -32,6 +34,8 @@ pub(crate) struct Ctx {
     pub settings: Arc<QmgrSettings>,
     /// Per-destination concurrency slots, shared by all messages.
     pub slots: DestinationSlots,
+    /// Destinations that could not be reached just now.
+    pub dead: DeadDestinations,
 }
 
 fn secs_between(a: SystemTime, b: SystemTime) -> f64 {
@@ -164,19 +168,61 @@ async fn deliver(
         (d, addr)
     });
     let mut running = tokio::task::JoinSet::new();
-    for b in plan {
-        let slot = ctx.slots.get(&b.key, b.concurrency);
-        running.spawn(run_batch(agent.clone(), msg.clone(), slot, b.recipients));
-    }
     let mut durable = true;
+    for b in plan {
+        if let Some((dsn, reason)) = ctx.dead.check(&b.key) {
+            let now = SystemTime::now();
+            let outcomes = b
+                .recipients
+                .iter()
+                .map(|&i| DeliveryOutcome {
+                    recipient: i,
+                    status: DeliveryStatus::Deferred,
+                    agent: "error".into(),
+                    relay: "none".into(),
+                    dsn: dsn.clone(),
+                    text: format!("delivery temporarily suspended: {reason}"),
+                })
+                .collect();
+            let result = BatchResult {
+                recipients: b.recipients,
+                outcomes,
+                started: now,
+                finished: now,
+            };
+            if !record_batch(ctx, id, qf, &path, result, entered).await {
+                durable = false;
+            }
+            continue;
+        }
+        let slot = ctx.slots.get(&b.key, b.concurrency);
+        let key = b.key.clone();
+        let agent = agent.clone();
+        let msg = msg.clone();
+        running.spawn(async move { (key, run_batch(agent, msg, slot, b.recipients).await) });
+    }
     while let Some(done) = running.join_next().await {
-        let result = match done {
+        let (key, result) = match done {
             Ok(r) => r,
             Err(e) => {
                 gatepost_log::warning("qmgr", format!("{id}: delivery request failed: {e}"));
                 continue;
             }
         };
+        match site_failure(&result.outcomes) {
+            Some((dsn, reason)) => {
+                ctx.dead
+                    .mark(&key, ctx.settings.minimal_backoff_time, &dsn, &reason)
+            }
+            None if result
+                .outcomes
+                .iter()
+                .any(|o| o.status == DeliveryStatus::Sent) =>
+            {
+                ctx.dead.clear(&key)
+            }
+            None => {}
+        }
         if !record_batch(ctx, id, qf, &path, result, entered).await {
             durable = false;
         }
