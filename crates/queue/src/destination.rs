@@ -192,6 +192,12 @@ impl DeadDestinations {
         );
     }
 
+    /// Forget every dead destination (a queue flush).
+    pub fn clear_all(&self) {
+        let mut map = self.dead.lock().unwrap_or_else(|p| p.into_inner());
+        map.clear();
+    }
+
     pub fn clear(&self, key: &(String, String)) {
         let mut map = self.dead.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(key);

@@ -203,6 +203,7 @@ impl Queue {
             }
         }
         self.scan_deferred_now.store(true, Ordering::SeqCst);
+        self.flush_dead.store(true, Ordering::SeqCst);
         self.kick();
         Ok(n)
     }

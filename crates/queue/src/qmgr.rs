@@ -137,6 +137,9 @@ pub async fn run_qmgr(
     let mut backlog = false;
     tokio::pin!(shutdown);
     loop {
+        if queue.flush_dead.swap(false, Ordering::SeqCst) {
+            ctx.dead.clear_all();
+        }
         if queue.scan_deferred_now.swap(false, Ordering::SeqCst) || Instant::now() >= next_scan {
             for id in due_deferred(&queue, settings.scan_slack()) {
                 if deferred_known.insert(id.clone()) {
@@ -188,9 +191,12 @@ pub async fn run_qmgr(
                 for r in reqs {
                     match r {
                         TriggerRequest::ScanIncoming => scan_incoming = true,
-                        TriggerRequest::ScanDeferred
-                        | TriggerRequest::ScanAll
-                        | TriggerRequest::Flush => {
+                        TriggerRequest::ScanDeferred | TriggerRequest::ScanAll => {
+                            queue.scan_deferred_now.store(true, Ordering::SeqCst);
+                            scan_incoming = true;
+                        }
+                        TriggerRequest::Flush => {
+                            queue.flush_dead.store(true, Ordering::SeqCst);
                             queue.scan_deferred_now.store(true, Ordering::SeqCst);
                             scan_incoming = true;
                         }

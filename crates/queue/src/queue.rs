@@ -28,6 +28,9 @@ pub struct Queue {
     pub(crate) pickup_wakeup: Notify,
     /// Set by `flush()`: the queue manager scans `deferred` at its next wakeup.
     pub(crate) scan_deferred_now: AtomicBool,
+    /// A flush asked to forget which destinations are unreachable
+    /// (Postfix's QMGR_REQ_FLUSH_DEAD).
+    pub(crate) flush_dead: AtomicBool,
     /// One group-commit directory syncer per queue (indexed by `QueueName::index`).
     syncs: Vec<GroupSync>,
     /// Counter making tmp file names unique within this process.
@@ -55,6 +58,7 @@ impl Queue {
             wakeup: Notify::new(),
             pickup_wakeup: Notify::new(),
             scan_deferred_now: AtomicBool::new(false),
+            flush_dead: AtomicBool::new(false),
             syncs: syncs.into_iter().flatten().collect(),
             tmp_seq: AtomicU64::new(0),
         }))
