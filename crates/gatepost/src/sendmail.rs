@@ -182,23 +182,34 @@ pub fn read_message(input: &mut impl BufRead, ignore_dots: bool) -> std::io::Res
 
 /// The submitting user: real uid and login name.
 fn submitter() -> (u32, String) {
-    let uid = std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(0);
-    let from_passwd = std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|text| {
-            text.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
-            })
-        });
-    let name = from_passwd
+    let (uid, entry) = passwd_entry();
+    let name = entry
+        .map(|(login, _)| login)
         .or_else(|| std::env::var("LOGNAME").ok())
         .or_else(|| std::env::var("USER").ok())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "unknown".to_string());
     (uid, name)
+}
+
+/// The calling user's uid and, when /etc/passwd has it, (login, full name
+/// from the GECOS field up to the first comma).
+fn passwd_entry() -> (u32, Option<(String, String)>) {
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0);
+    let entry = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 4 && f[2].parse::<u32>().ok() == Some(uid)).then(|| {
+                    let gecos = f[4].split(',').next().unwrap_or("").trim().to_string();
+                    (f[0].to_string(), gecos)
+                })
+            })
+        });
+    (uid, entry)
 }
 
 /// Wake pickup; say so when nobody listens (the file waits in maildrop).
@@ -235,7 +246,13 @@ pub fn run(cfg: &Config, opts: Options) -> Result<ExitCode> {
         uid,
         time: SystemTime::now(),
         sender: opts.sender.unwrap_or(login),
-        full_name: opts.full_name,
+        // As Postfix: -F, else the user's full name from the passwd file.
+        full_name: opts.full_name.or_else(|| {
+            passwd_entry()
+                .1
+                .map(|(_, gecos)| gecos)
+                .filter(|g| !g.is_empty())
+        }),
         extract_recipients: opts.extract,
         recipients: opts.recipients,
         content,

@@ -189,3 +189,32 @@ fn sendmail_usage_errors() {
         "sendmail: invalid option -- 'k'\nsendmail: fatal: usage: sendmail [options]\n"
     );
 }
+
+#[test]
+fn sendmail_from_header_uses_the_passwd_full_name() {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").unwrap().uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let (login, gecos) = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 4 && f[2].parse::<u32>().ok() == Some(uid))
+        .map(|f| {
+            (
+                f[0].to_string(),
+                f[4].split(',').next().unwrap_or("").to_string(),
+            )
+        })
+        .expect("the test user is in /etc/passwd");
+    let srv = TestServer::start(bin(), "").unwrap();
+    let out = sendmail(&srv, &["bob@spec.test"], "Subject: no from\n\nbody\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mail = srv.wait_for_mail("bob", 1, Duration::from_secs(10));
+    assert_eq!(mail.len(), 1, "{}", srv.log());
+    let want = if gecos.is_empty() {
+        format!("\nFrom: {login}@mx.spec.test\n")
+    } else {
+        format!("\nFrom: {gecos} <{login}@mx.spec.test>\n")
+    };
+    assert!(mail[0].contains(&want), "want {want:?} in:\n{}", mail[0]);
+}
