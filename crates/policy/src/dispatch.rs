@@ -82,10 +82,30 @@ impl Check<'_> {
             }
             Restriction::CheckPolicyService(arg) => match arg {
                 Some(a) if a.contains(':') => {
-                    let action = s.policy_default_action.clone();
-                    self.warning(format!(
-                        "check_policy_service {a}: policy delegation is not available; using smtpd_policy_service_default_action"
-                    ));
+                    let svc =
+                        match crate::policy_client::PolicyService::parse(a, &s.policy_defaults) {
+                            Ok(svc) => svc,
+                            Err(why) => {
+                                self.warning(format!("check_policy_service {a}: {why}"));
+                                return Err(self.server_error());
+                            }
+                        };
+                    let attrs = self.policy_attributes(&svc.policy_context);
+                    let action = match self
+                        .p
+                        .policy_clients
+                        .query(&svc, &s.queue_directory, &attrs)
+                        .await
+                    {
+                        Ok(action) => action,
+                        Err(why) => {
+                            let endpoint = svc.endpoint.split_once(':').map_or("", |(_, e)| e);
+                            self.warning(format!("problem talking to server {endpoint}: {why}"));
+                            svc.default_action
+                                .clone()
+                                .unwrap_or_else(|| s.policy_default_action.clone())
+                        }
+                    };
                     self.table_result(a, &action, "policy query", rn, class, def_acl)
                         .await
                 }

@@ -18,6 +18,8 @@ mod dsn;
 mod eval;
 mod logline;
 mod lookup;
+mod policy_client;
+mod policy_request;
 mod rbl;
 mod relay;
 mod reply;
@@ -227,6 +229,8 @@ pub struct Policy {
     pub(crate) dns: Arc<dyn DnsChecks>,
     pub(crate) origins: HashMap<String, (String, usize)>,
     pub(crate) warnings: Vec<String>,
+    /// Connections to policy services (`check_policy_service`).
+    pub(crate) policy_clients: policy_client::PolicyClients,
 }
 
 /// The stage lists, in the order they are parsed.
@@ -408,6 +412,7 @@ impl Policy {
             dns: Arc::new(ResolverDns::new(gatepost_dns::Resolver::current())),
             origins,
             warnings,
+            policy_clients: policy_client::PolicyClients::default(),
         })
     }
 

@@ -51,6 +51,9 @@ pub(crate) struct Settings {
     pub sasl_enable: bool,
     pub default_rbl_reply: String,
     pub policy_default_action: String,
+    pub policy_defaults: crate::policy_client::PolicyDefaults,
+    /// For `unix:name` policy endpoints (relative to the queue directory).
+    pub queue_directory: String,
     /// Literal addresses of `inet_interfaces` / `proxy_interfaces`.
     pub interface_addrs: Vec<IpAddr>,
 }
@@ -89,6 +92,12 @@ fn boolean(p: &dyn Params, name: &str, default: bool) -> bool {
         "no" | "false" | "0" => false,
         _ => default,
     }
+}
+
+/// A time parameter (default unit: seconds), falling back to `default`.
+fn seconds(p: &dyn Params, name: &str, default: u64) -> std::time::Duration {
+    let v = p.get(name);
+    crate::policy_client::parse_time(&v).unwrap_or_else(|_| std::time::Duration::from_secs(default))
 }
 
 fn string(p: &dyn Params, name: &str, default: &str) -> String {
@@ -207,6 +216,19 @@ impl Settings {
                 "smtpd_policy_service_default_action",
                 "451 4.3.5 Server configuration problem",
             ),
+            policy_defaults: crate::policy_client::PolicyDefaults {
+                timeout: seconds(p, "smtpd_policy_service_timeout", 100),
+                try_limit: string(p, "smtpd_policy_service_try_limit", "2")
+                    .parse()
+                    .unwrap_or(2),
+                retry_delay: seconds(p, "smtpd_policy_service_retry_delay", 1),
+                max_idle: seconds(p, "smtpd_policy_service_max_idle", 300),
+                policy_context: p
+                    .get("smtpd_policy_service_policy_context")
+                    .trim()
+                    .to_string(),
+            },
+            queue_directory: string(p, "queue_directory", "/var/spool/postfix"),
             interface_addrs,
         })
     }
