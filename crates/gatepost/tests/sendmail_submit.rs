@@ -60,6 +60,8 @@ fn sendmail_t_delivers_locally_without_bcc() {
         assert!(m.contains("(Postfix, from userid "), "{m}");
         assert!(m.contains("\nMessage-Id: <"), "{m}");
         assert!(m.contains("\nFrom: alice@spec.test\n"), "{m}");
+        // Bare header addresses are qualified, as Postfix's cleanup does.
+        assert!(m.contains("\nCc: carol@mx.spec.test\n"), "{m}");
     }
     let log = srv.log();
     assert!(log.contains("postfix/pickup["), "{log}");
