@@ -267,6 +267,18 @@ impl Resolver {
             })
     }
 
+    /// Name servers (NS records) of `name`.
+    pub async fn ns(&self, name: &str) -> DnsResult<Vec<String>> {
+        self.lookup(name, RecordType::NS).await.map(|data| {
+            data.into_iter()
+                .filter_map(|d| match d {
+                    Data::Name(n) => Some(n),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
     /// TXT records of `name`: the first string of each record, with
     /// non-printable bytes as spaces (as Postfix reads them).
     pub async fn txt(&self, name: &str) -> DnsResult<Vec<String>> {

@@ -73,7 +73,7 @@ impl Check<'_> {
     }
 
     /// `forbid_allowlist()`: OK is not allowed from this restriction.
-    fn forbid_allowlist(&mut self, name: &str, st: Status, target: &str) -> Res {
+    pub(crate) fn forbid_allowlist(&mut self, name: &str, st: Status, target: &str) -> Res {
         if !self.discard && st == Status::Ok {
             self.warning(format!("restriction {name} returns OK for {target}"));
             self.warning("this is not allowed for security reasons");
@@ -84,7 +84,7 @@ impl Check<'_> {
     }
 
     /// Look up `keys` in `t`; returns `(status, found)`.
-    async fn check_access(
+    pub(crate) async fn check_access(
         &mut self,
         t: &TableRef,
         keys: &[String],
@@ -131,7 +131,7 @@ impl Check<'_> {
 
     /// `check_domain_access()`: the name, then its parent domains (none for
     /// a numeric name).
-    async fn check_domain_access(
+    pub(crate) async fn check_domain_access(
         &mut self,
         t: &TableRef,
         domain: &str,

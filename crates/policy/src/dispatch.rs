@@ -240,6 +240,18 @@ impl Check<'_> {
                 }
                 MapArg::Table(t) => self.check_access_target(*target, t).await,
             },
+            Restriction::ServerAccess(name, target, kind, arg) => match arg {
+                MapArg::Bad(a) => {
+                    self.warning(format!(
+                        "restriction {name}: bad argument \"{a}\": need maptype:mapname"
+                    ));
+                    Err(self.server_error())
+                }
+                MapArg::Table(t) => {
+                    self.check_server_access_target(name, *target, *kind, t)
+                        .await
+                }
+            },
             Restriction::BareTable(t) => match def_acl {
                 Some(target) => self.check_access_target(target, t).await,
                 None => {

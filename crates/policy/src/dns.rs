@@ -9,7 +9,7 @@
 //! (by the resolver), and validation warnings are logged as `smtpd`.
 
 use std::fmt::Debug;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use gatepost_config::Config;
 use gatepost_dns::{DnsResult, Resolver};
@@ -91,6 +91,47 @@ pub trait DnsChecks: Send + Sync + Debug {
         let _ = domain;
         DnsStatus::NotFound
     }
+    /// The MX or NS host names of `domain` for `check_*_{mx,ns}_access`
+    /// (postfix-compat §3.2): a domain without MX records is its own MX
+    /// host; NS records are looked for in parent domains too.
+    async fn server_hosts(&self, domain: &str, kind: ServerKind) -> ServerHosts {
+        let _ = (domain, kind);
+        ServerHosts::Failed("no DNS".to_string())
+    }
+    /// Addresses of a server host, as the system resolver finds them
+    /// (`/etc/hosts`, then DNS).
+    async fn host_addresses(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        let _ = host;
+        Err("no DNS".to_string())
+    }
+}
+
+/// Which servers `check_*_{mx,ns,a}_access` look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    Mx,
+    Ns,
+    A,
+}
+
+impl ServerKind {
+    pub fn dns_type(self) -> &'static str {
+        match self {
+            ServerKind::Mx => "MX",
+            ServerKind::Ns => "NS",
+            ServerKind::A => "A",
+        }
+    }
+}
+
+/// The answer of [`DnsChecks::server_hosts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerHosts {
+    Hosts(Vec<String>),
+    /// The domain has a null MX: nothing to check.
+    NullMx,
+    /// The lookup failed; the text is Postfix's short DNS error.
+    Failed(String),
 }
 
 /// Most characters of TXT data in an RBL reply (`RBL_TXT_LIMIT`).
@@ -137,6 +178,63 @@ fn best(statuses: &mut Vec<DnsStatus>, s: DnsStatus) -> DnsStatus {
 
 #[async_trait::async_trait]
 impl DnsChecks for ResolverDns {
+    async fn server_hosts(&self, domain: &str, kind: ServerKind) -> ServerHosts {
+        let r = &self.resolver;
+        let short = |res: &DnsResult<Vec<String>>| match res {
+            DnsResult::TempFail(_) => "Host not found, try again".to_string(),
+            DnsResult::Fail(_) => "Non-recoverable error".to_string(),
+            DnsResult::Malformed(_) => "Malformed or unexpected name server reply".to_string(),
+            _ => "Host not found".to_string(),
+        };
+        match kind {
+            ServerKind::A => ServerHosts::Hosts(vec![domain.to_string()]),
+            ServerKind::Mx => match r.mx(domain).await {
+                DnsResult::Found(mxs) => {
+                    ServerHosts::Hosts(mxs.into_iter().map(|m| m.exchange).collect())
+                }
+                DnsResult::NullMx(_) => ServerHosts::NullMx,
+                DnsResult::NxDomain(_) | DnsResult::NoData(_) => {
+                    ServerHosts::Hosts(vec![domain.to_string()])
+                }
+                other => ServerHosts::Failed(short(&other.map(|_| Vec::new()))),
+            },
+            ServerKind::Ns => {
+                let mut d = domain.to_string();
+                loop {
+                    match r.ns(&d).await {
+                        DnsResult::Found(names) => return ServerHosts::Hosts(names),
+                        res @ (DnsResult::NxDomain(_) | DnsResult::NoData(_)) => {
+                            match d.split_once('.') {
+                                Some((_, parent)) if !parent.is_empty() => d = parent.to_string(),
+                                _ => return ServerHosts::Failed(short(&res)),
+                            }
+                        }
+                        other => return ServerHosts::Failed(short(&other)),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn host_addresses(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        let r = &self.resolver;
+        let mut out: Vec<IpAddr> = Vec::new();
+        let v4 = r.a_host_lookup(host).await;
+        if let DnsResult::Found(a) = &v4 {
+            out.extend(a.iter().map(|x| IpAddr::V4(*x)));
+        }
+        if let DnsResult::Found(a) = r.aaaa_host_lookup(host).await {
+            out.extend(a.into_iter().map(IpAddr::V6));
+        }
+        if out.is_empty() {
+            return Err(match v4 {
+                DnsResult::TempFail(_) => "Temporary failure in name resolution".to_string(),
+                _ => "Name or service not known".to_string(),
+            });
+        }
+        Ok(out)
+    }
+
     async fn host_status(&self, name: &str) -> DnsStatus {
         let r = &self.resolver;
         let mut seen = Vec::new();

@@ -24,6 +24,7 @@ mod rbl;
 mod relay;
 mod reply;
 mod restriction;
+mod server_access;
 mod settings;
 mod stages;
 mod trace;

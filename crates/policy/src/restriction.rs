@@ -7,6 +7,7 @@
 //! named in a list are opened here, once; an open failure is kept and
 //! reported as a table failure at evaluation time.
 
+use crate::dns::ServerKind;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -86,6 +87,9 @@ pub(crate) enum Restriction {
     PermitSaslAuthenticated,
     PermitTlsClientcerts,
     Access(AccessTarget, MapArg),
+    /// `check_{client,reverse_client,helo,sender,recipient}_{mx,ns,a}_access`:
+    /// the restriction name, whose servers, which servers, the table.
+    ServerAccess(String, AccessTarget, ServerKind, MapArg),
     /// A bare `type:table`: the stage's default `check_*_access`.
     BareTable(TableRef),
     /// A map command this server does not implement (`check_*_mx_access`,
@@ -236,9 +240,29 @@ impl Parser<'_> {
                 | "check_sender_a_access"
                 | "check_recipient_mx_access"
                 | "check_recipient_ns_access"
-                | "check_recipient_a_access"
-                | "check_ccert_access"
-                | "check_sasl_access" => {
+                | "check_recipient_a_access" => {
+                    let target = match lower.split('_').nth(1) {
+                        Some("client") => AccessTarget::Client,
+                        Some("reverse") => AccessTarget::ReverseClient,
+                        Some("helo") => AccessTarget::Helo,
+                        Some("sender") => AccessTarget::Sender,
+                        _ => AccessTarget::Recipient,
+                    };
+                    let kind = if lower.ends_with("_mx_access") {
+                        ServerKind::Mx
+                    } else if lower.ends_with("_ns_access") {
+                        ServerKind::Ns
+                    } else {
+                        ServerKind::A
+                    };
+                    let map = match take_arg(&mut consumed) {
+                        Some(a) if a.contains(':') => MapArg::Table(self.table(&a)),
+                        Some(a) => MapArg::Bad(a),
+                        None => MapArg::Bad(String::new()),
+                    };
+                    Restriction::ServerAccess(lower.clone(), target, kind, map)
+                }
+                "check_ccert_access" | "check_sasl_access" => {
                     take_arg(&mut consumed);
                     Restriction::UnsupportedMap(lower.clone())
                 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, SOA, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 /// TTL of every record served.
@@ -93,6 +93,11 @@ impl Zones {
     /// An MX record; `exchange` is served as given (`.` = nullMX).
     pub fn mx(&mut self, name: &str, preference: u16, exchange: &str) -> &mut Self {
         self.add(name, RData::MX(MX::new(preference, raw_name(exchange))))
+    }
+
+    /// An NS record.
+    pub fn ns(&mut self, name: &str, server: &str) -> &mut Self {
+        self.add(name, RData::NS(NS(raw_name(server))))
     }
 
     pub fn txt(&mut self, name: &str, text: &str) -> &mut Self {
