@@ -289,6 +289,7 @@ fn smtp_on_stdio(cfg: &Config, queue: std::sync::Arc<Queue>) -> Result<ExitCode>
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .thread_stack_size(8 << 20)
         .enable_all()
         .build()
         .context("start async runtime")?;

@@ -20,7 +20,10 @@ use tokio::sync::watch;
 const DEFAULT_PROCESS_LIMIT: usize = 100;
 
 pub fn serve(cfg: Config) -> Result<ExitCode> {
+    // Restriction classes may nest 100 deep (Postfix's limit): give the
+    // workers room for that.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(8 << 20)
         .enable_all()
         .build()
         .context("start async runtime")?;

@@ -91,11 +91,12 @@ impl Check<'_> {
                             }
                         };
                     let attrs = self.policy_attributes(&svc.policy_context);
-                    let action = match self
-                        .p
-                        .policy_clients
-                        .query(&svc, &s.queue_directory, &attrs)
-                        .await
+                    let action = match Box::pin(self.p.policy_clients.query(
+                        &svc,
+                        &s.queue_directory,
+                        &attrs,
+                    ))
+                    .await
                     {
                         Ok(action) => action,
                         Err(why) => {
@@ -247,9 +248,9 @@ impl Check<'_> {
                     ));
                     Err(self.server_error())
                 }
+                // Boxed: keeps each level of class recursion small.
                 MapArg::Table(t) => {
-                    self.check_server_access_target(name, *target, *kind, t)
-                        .await
+                    Box::pin(self.check_server_access_target(name, *target, *kind, t)).await
                 }
             },
             Restriction::BareTable(t) => match def_acl {
