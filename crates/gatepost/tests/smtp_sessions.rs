@@ -664,3 +664,38 @@ fn odd_content_is_stored_intact() {
         .iter()
         .any(|m| m.contains(")\n\n leading space\n") || m.contains("\n\n leading space\n")));
 }
+
+#[test]
+fn local_clients_get_bare_header_addresses_qualified() {
+    let srv = server("");
+    let raw = b"To: bob\r\nCc: Carol <carol>,\r\n\tdave@x.example\r\nSubject: s\r\n\r\nTo: body stays\r\n.\r\n";
+    // 127.0.0.1 is our own address: the local rewrite context.
+    send_raw_message(&srv, raw);
+    let mail = srv.wait_for_mail("bob", 1, Duration::from_secs(5));
+    assert_eq!(mail.len(), 1, "{}", srv.log());
+    let m = &mail[0];
+    assert!(m.contains("\nTo: bob@mx.spec.test\n"), "{m}");
+    assert!(
+        m.contains("\nCc: Carol <carol@mx.spec.test>,\n\tdave@x.example\n"),
+        "{m}"
+    );
+    assert!(m.contains("\nTo: body stays\n"), "{m}");
+
+    // A remote client's headers are left as they are (no
+    // remote_header_rewrite_domain).
+    let mut c = Client::connect_from("127.0.0.2", srv.addr).unwrap();
+    c.read_reply().unwrap();
+    c.command("EHLO c.example").unwrap();
+    c.command("MAIL FROM:<a@example.org>").unwrap();
+    c.command("RCPT TO:<bob@spec.test>").unwrap();
+    assert_eq!(c.command("DATA").unwrap().code, 354);
+    c.send_raw(b"To: bob\r\nSubject: remote\r\n\r\nx\r\n.\r\n")
+        .unwrap();
+    assert!(c.read_reply().unwrap().last_line().starts_with("250 "));
+    let mail = srv.wait_for_mail("bob", 2, Duration::from_secs(5));
+    assert!(
+        mail.iter()
+            .any(|m| m.contains("\nTo: bob\nSubject: remote\n")),
+        "{mail:?}"
+    );
+}

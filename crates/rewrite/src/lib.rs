@@ -11,6 +11,7 @@
 mod addr_find;
 mod canon;
 mod error;
+mod header_addresses;
 mod hostname;
 mod interfaces;
 mod local;
@@ -23,6 +24,7 @@ mod transport;
 mod virtual_alias;
 
 pub use error::RewriteError;
+pub use header_addresses::{is_address_header, qualify_header};
 pub use interfaces::OwnAddresses;
 pub use quote::{quote_address, unquote_address};
 pub use resolve::{AddressClass, Resolved};

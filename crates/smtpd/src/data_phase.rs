@@ -30,7 +30,15 @@ struct ContentSink<'a> {
     /// Lines to add at the end of the header when missing.
     add_missing: Option<MissingHeaders>,
     current_header: Option<String>,
+    /// Local rewrite context: bare addresses in address headers get
+    /// `@$myorigin` (the rewriter's canonicalisation), as Postfix's cleanup.
+    qualify: Option<&'a gatepost_rewrite::Rewriter>,
+    /// Raw bytes of the address header being collected for rewriting.
+    pending: Option<Vec<u8>>,
 }
+
+/// An address header longer than this is stored as it came.
+const MAX_REWRITTEN_HEADER: usize = 64 * 1024;
 
 struct MissingHeaders {
     message_id: String,
@@ -51,6 +59,36 @@ impl ContentSink<'_> {
         }
         if let Err(e) = self.writer.write_content(data) {
             self.write_error = Some(e.to_string());
+        }
+    }
+
+    /// Write header or body bytes, or keep them while an address header is
+    /// being collected.
+    fn emit(&mut self, data: &[u8]) {
+        if let Some(p) = self.pending.as_mut() {
+            if p.len() + data.len() <= MAX_REWRITTEN_HEADER {
+                p.extend_from_slice(data);
+                return;
+            }
+            let mut raw = self.pending.take().unwrap_or_default();
+            raw.extend_from_slice(data);
+            self.put(&raw);
+            return;
+        }
+        self.put(data);
+    }
+
+    /// Write the collected address header, its bare addresses qualified.
+    fn flush_pending(&mut self) {
+        let Some(raw) = self.pending.take() else {
+            return;
+        };
+        match (std::str::from_utf8(&raw), self.qualify) {
+            (Ok(text), Some(rw)) => {
+                let out = gatepost_rewrite::qualify_header(text, &|a| rw.canonicalize(a));
+                self.put(out.as_bytes());
+            }
+            _ => self.put(&raw),
         }
     }
 
@@ -83,6 +121,12 @@ impl ContentSink<'_> {
                 }
             } else if text.contains(':') {
                 self.close_header();
+                if self.qualify.is_some() {
+                    let name = text.split(':').next().unwrap_or("").trim();
+                    if gatepost_rewrite::is_address_header(name) {
+                        self.pending = Some(Vec::new());
+                    }
+                }
                 self.current_header = Some(text.to_string());
             } else {
                 // Not a header line: the body starts here (Postfix does the same).
@@ -96,10 +140,11 @@ impl ContentSink<'_> {
         if complete {
             bytes.push(b'\n');
         }
-        self.put(&bytes);
+        self.emit(&bytes);
     }
 
     fn close_header(&mut self) {
+        self.flush_pending();
         if let Some(h) = self.current_header.take() {
             let (name, value) = h.split_once(':').unwrap_or((&h, ""));
             let name = name.trim();
@@ -264,6 +309,10 @@ impl Session {
             date: rfc5322_date(&tx.arrival_local),
             from: (!tx.sender.is_empty()).then(|| gatepost_rewrite::quote_address(&tx.sender)),
         });
+        // local_header_rewrite_clients = permit_inet_interfaces: a client on
+        // one of our own addresses is in the local rewrite context.
+        let rewriter = self.ctx.rewriter.clone();
+        let rewrite_local = self.client_addr == self.server_addr;
         let mut framer = DataReader::new(self.bare_newline, settings.line_length_limit);
         let (result, sink_state) = {
             let mut sink = ContentSink {
@@ -281,6 +330,8 @@ impl Session {
                 has_from: false,
                 add_missing,
                 current_header: None,
+                qualify: rewrite_local.then_some(&*rewriter),
+                pending: None,
             };
             // PREPEND headers from access tables go above our Received:.
             for action in &tx.actions {
