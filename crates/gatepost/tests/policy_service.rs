@@ -157,7 +157,7 @@ fn unreachable_policy_server_gets_the_default_action() {
     let srv = TestServer::start(
         bin(),
         "smtpd_recipient_restrictions = check_policy_service { inet:127.0.0.1:1, timeout=2s }, permit_mynetworks, reject_unauth_destination\n\
-         smtpd_policy_service_retry_delay = 0s\n",
+         smtpd_policy_service_retry_delay = 1s\n",
     )
     .unwrap();
     run_cases(&srv, vec![("service down", "127.0.0.2", vec![

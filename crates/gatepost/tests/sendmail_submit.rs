@@ -159,12 +159,12 @@ fn sendmail_bs_speaks_smtp_on_stdin() {
     assert!(mail[0].contains("Subject: bs\n"));
     assert!(mail[0].contains("\n.leading dot\n"));
     assert!(mail[0].contains(
-        "Received: from me (unknown [127.0.0.1])\n\tby mx.spec.test (Postfix) with ESMTP id "
+        "Received: from me (localhost [127.0.0.1])\n\tby mx.spec.test (Postfix) with ESMTP id "
     ));
     let log = srv.log();
     assert!(log.contains("postfix/smtpd["), "{log}");
-    assert!(log.contains("connect from unknown[127.0.0.1]"), "{log}");
-    assert!(log.contains("disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 unknown=0/1 commands=5/6"), "{log}");
+    assert!(log.contains("connect from localhost[127.0.0.1]"), "{log}");
+    assert!(log.contains("disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 unknown=0/1 commands=5/6"), "{log}");
 }
 
 #[test]

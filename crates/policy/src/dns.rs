@@ -132,6 +132,9 @@ pub enum ServerHosts {
     NullMx,
     /// The lookup failed; the text is Postfix's short DNS error.
     Failed(String),
+    /// No NS records in the domain or any parent (Postfix then names the
+    /// whole address in its warning).
+    NoneFound(String),
 }
 
 /// Most characters of TXT data in an RBL reply (`RBL_TXT_LIMIT`).
@@ -206,7 +209,7 @@ impl DnsChecks for ResolverDns {
                         res @ (DnsResult::NxDomain(_) | DnsResult::NoData(_)) => {
                             match d.split_once('.') {
                                 Some((_, parent)) if !parent.is_empty() => d = parent.to_string(),
-                                _ => return ServerHosts::Failed(short(&res)),
+                                _ => return ServerHosts::NoneFound(short(&res)),
                             }
                         }
                         other => return ServerHosts::Failed(short(&other)),

@@ -92,6 +92,13 @@ impl Check<'_> {
                 ));
                 return Ok(Status::Dunno);
             }
+            ServerHosts::NoneFound(why) => {
+                self.warning(format!(
+                    "Unable to look up {} host for {subject}: {why}",
+                    kind.dns_type()
+                ));
+                return Ok(Status::Dunno);
+            }
         };
         for server in servers {
             if valid_hostaddr(&server) {

@@ -1,8 +1,9 @@
 //! Address qualification in message headers, as Postfix's cleanup does
 //! for mail in the "local" rewrite context (local submissions, and SMTP
 //! clients in `local_header_rewrite_clients`): bare addresses in address
-//! headers get `@$myorigin`; display names, comments, groups and folding
-//! are kept byte for byte.
+//! headers get `@$myorigin`. A header with nothing to qualify is kept byte
+//! for byte; one that changed is written back unfolded, with single spaces
+//! and refolded after commas at 78 columns, as Postfix's cleanup does.
 
 /// Headers whose addresses are qualified in the local rewrite context, as
 /// Postfix's cleanup does (canonical address rewriting of message headers).
@@ -144,13 +145,101 @@ pub fn qualify_header(header: &str, qualify: &dyn Fn(&str) -> String) -> String 
     );
     let mut out = header.to_string();
     inserts.sort_by_key(|b| std::cmp::Reverse(b.0));
+    let mut changed = false;
     for (pos, addr) in inserts {
         let q = qualify(&addr);
         if let Some(suffix) = q.strip_prefix(addr.as_str()) {
             if !suffix.is_empty() {
                 out.insert_str(pos, suffix);
+                changed = true;
             }
         }
+    }
+    if changed {
+        refold(&out)
+    } else {
+        out
+    }
+}
+
+/// A rewritten header, as Postfix's cleanup writes it back: unfolded, runs
+/// of white space outside quotes made one space, items separated by `, `,
+/// and folded after a comma (`,\n\t`) where a line would pass 78 columns.
+fn refold(header: &str) -> String {
+    let had_newline = header.ends_with('\n');
+    let (name, value) = header.split_once(':').unwrap_or((header, ""));
+    // Unfold and collapse white space outside quoted strings.
+    let mut flat = String::new();
+    let (mut in_quote, mut escaped, mut space) = (false, false, false);
+    for c in value.chars() {
+        if in_quote {
+            flat.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_quote = false;
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        if space && !flat.is_empty() && c != ',' {
+            flat.push(' ');
+        }
+        space = false;
+        flat.push(c);
+        if c == '"' {
+            in_quote = true;
+        }
+        if c == ',' {
+            space = true;
+        }
+    }
+    // Split into items at top-level commas, then fill lines.
+    let mut items: Vec<String> = Vec::new();
+    let (mut cur, mut q, mut depth, mut angle) = (String::new(), false, 0usize, false);
+    for c in flat.chars() {
+        match c {
+            '"' if depth == 0 => q = !q,
+            '(' if !q => depth += 1,
+            ')' if !q && depth > 0 => depth -= 1,
+            '<' if !q && depth == 0 => angle = true,
+            '>' if !q && depth == 0 => angle = false,
+            ',' if !q && depth == 0 && !angle => {
+                items.push(cur.trim().to_string());
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    items.push(cur.trim().to_string());
+    let mut out = format!("{name}:");
+    let mut col = out.len();
+    for (i, item) in items.iter().enumerate() {
+        let last = i + 1 == items.len();
+        let piece = if last {
+            item.clone()
+        } else {
+            format!("{item},")
+        };
+        if i > 0 && col + 1 + piece.len() > 78 {
+            out.push_str("\n\t");
+            col = 8;
+        } else {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(&piece);
+        col += piece.len();
+    }
+    if had_newline {
+        out.push('\n');
     }
     out
 }
@@ -194,7 +283,18 @@ mod tests {
                 "To: team: carol@mx.spec.test, bob@x.example;\n",
             ),
             ("From: <>\n", "From: <>\n"),
-            ("To: a,\n\tb\n", "To: a@mx.spec.test,\n\tb@mx.spec.test\n"),
+            // A rewritten header is unfolded and refolded, as Postfix does.
+            ("To: a,\n\tb\n", "To: a@mx.spec.test, b@mx.spec.test\n"),
+            (
+                "To: \"Carol X\"  <carol>,  Dave <d@x.example>\n",
+                "To: \"Carol X\" <carol@mx.spec.test>, Dave <d@x.example>\n",
+            ),
+            // Untouched headers keep their folding byte for byte.
+            ("To: a@x.example,\n\tb@y.example\n", "To: a@x.example,\n\tb@y.example\n"),
+            (
+                "To: aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbb, cccccccccccccccc, ddddddddddddddddd\n",
+                "To: aaaaaaaaaaaaaaaa@mx.spec.test, bbbbbbbbbbbbbbbbbb@mx.spec.test,\n\tcccccccccccccccc@mx.spec.test, ddddddddddddddddd@mx.spec.test\n",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(qualify_header(input, &q), want, "{input:?}");

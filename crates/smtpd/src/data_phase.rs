@@ -35,6 +35,8 @@ struct ContentSink<'a> {
     qualify: Option<&'a gatepost_rewrite::Rewriter>,
     /// Raw bytes of the address header being collected for rewriting.
     pending: Option<Vec<u8>>,
+    /// The current header is a `Bcc:`, which cleanup removes.
+    dropping: bool,
 }
 
 /// An address header longer than this is stored as it came.
@@ -65,6 +67,9 @@ impl ContentSink<'_> {
     /// Write header or body bytes, or keep them while an address header is
     /// being collected.
     fn emit(&mut self, data: &[u8]) {
+        if self.dropping {
+            return;
+        }
         if let Some(p) = self.pending.as_mut() {
             if p.len() + data.len() <= MAX_REWRITTEN_HEADER {
                 p.extend_from_slice(data);
@@ -121,6 +126,9 @@ impl ContentSink<'_> {
                 }
             } else if text.contains(':') {
                 self.close_header();
+                let name = text.split(':').next().unwrap_or("").trim();
+                // Postfix's cleanup removes Bcc: from every message.
+                self.dropping = name.eq_ignore_ascii_case("bcc");
                 if self.qualify.is_some() {
                     let name = text.split(':').next().unwrap_or("").trim();
                     if gatepost_rewrite::is_address_header(name) {
@@ -145,6 +153,7 @@ impl ContentSink<'_> {
 
     fn close_header(&mut self) {
         self.flush_pending();
+        self.dropping = false;
         if let Some(h) = self.current_header.take() {
             let (name, value) = h.split_once(':').unwrap_or((&h, ""));
             let name = name.trim();
@@ -332,6 +341,7 @@ impl Session {
                 current_header: None,
                 qualify: rewrite_local.then_some(&*rewriter),
                 pending: None,
+                dropping: false,
             };
             // PREPEND headers from access tables go above our Received:.
             for action in &tx.actions {

@@ -33,7 +33,10 @@ pub async fn serve_stream(
 ) {
     let settings = &ctx.settings;
     let stream = stream::ClientStream::from_io(io, settings.line_length_limit, settings.timeout);
+    // Postfix's stand-alone smtpd calls a peer that is not a socket
+    // `localhost`, whatever smtpd_peername_lookup says.
     session::Session::with_stream(ctx, stream, client, server)
+        .with_client_name("localhost")
         .run()
         .await;
 }

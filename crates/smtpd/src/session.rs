@@ -58,6 +58,8 @@ pub struct Session {
     pub(crate) state: String,
     /// An access-table HANGUP: drop the connection without a reply.
     pub(crate) hangup: bool,
+    /// The client name was given, not looked up (stand-alone sessions).
+    pub(crate) fixed_name: bool,
 }
 
 impl Session {
@@ -102,13 +104,22 @@ impl Session {
             bare_newline: ctx.settings.bare_newline,
             state: "CONNECT".into(),
             hangup: false,
+            fixed_name: false,
             ctx,
         }
     }
 
+    /// Use a fixed client name instead of looking one up.
+    pub fn with_client_name(mut self, name: &str) -> Session {
+        self.client_name = name.to_string();
+        self.reverse_name = name.to_string();
+        self.fixed_name = true;
+        self
+    }
+
     /// Serve the connection to its end.
     pub async fn run(mut self) {
-        if self.ctx.settings.peername_lookup {
+        if self.ctx.settings.peername_lookup && !self.fixed_name {
             let peer = lookup_client(self.client_addr).await;
             self.client_name = peer.name;
             self.reverse_name = peer.reverse_name;
