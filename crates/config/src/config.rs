@@ -25,6 +25,22 @@ pub const EMBEDDED_SOURCE: &str = "embedded defaults";
 /// Directory that [`Config::load_default`] layers over the embedded defaults.
 pub const DEFAULT_CONFIG_DIR: &str = "./gatepost.d";
 
+/// Lower bounds Postfix enforces at start-up (its `CONFIG_*_TABLE` minimums:
+/// `fatal: invalid NAME: VALUE (min N)`).
+const MINIMUMS: &[(&str, i64)] = &[
+    ("smtpd_recipient_limit", 1),
+    ("smtpd_soft_error_limit", 1),
+    ("smtpd_hard_error_limit", 1),
+    ("smtpd_junk_command_limit", 1),
+    ("smtpd_recipient_overshoot_limit", 1),
+    ("smtpd_timeout", 1),
+    ("smtpd_policy_service_timeout", 1),
+    ("smtpd_policy_service_max_idle", 1),
+    ("smtpd_policy_service_max_ttl", 1),
+    ("smtpd_policy_service_retry_delay", 1),
+    ("smtpd_policy_service_try_limit", 1),
+];
+
 /// Explicit settings of the embedded defaults (shown by `postconf -n`).
 const EMBEDDED_SETTINGS: &[(&str, &str)] = &[
     ("queue_directory", "./var/spool"),
@@ -230,6 +246,17 @@ impl Config {
                 return Err(bad(error.clone()));
             }
             spec.kind.check(&expansion.value).map_err(bad)?;
+            if let Some((_, min)) = MINIMUMS.iter().find(|(n, _)| *n == spec.name) {
+                let value = match spec.kind {
+                    Kind::Time(unit) => parse_time(&expansion.value, unit)
+                        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                        .ok(),
+                    _ => parse_int(&expansion.value).ok(),
+                };
+                if value.is_some_and(|v| v < *min) {
+                    return Err(bad(format!("min {min}")));
+                }
+            }
         }
         Ok(())
     }

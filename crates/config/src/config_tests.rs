@@ -326,3 +326,26 @@ fn expand_arbitrary_text() {
         "h.example ESMTP Postfix"
     );
 }
+
+#[test]
+fn values_below_postfix_minimums_are_refused() {
+    for (text, name) in [
+        ("smtpd_timeout = 0\n", "smtpd_timeout"),
+        (
+            "smtpd_policy_service_retry_delay = 0s\n",
+            "smtpd_policy_service_retry_delay",
+        ),
+        ("smtpd_recipient_limit = 0\n", "smtpd_recipient_limit"),
+    ] {
+        let err = Config::parse_main_cf(text, "main.cf")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("main.cf, line 1"), "{err}");
+        assert!(err.contains(name) && err.contains("min 1"), "{err}");
+    }
+    assert!(Config::parse_main_cf(
+        "smtpd_timeout = 1s\nsmtpd_error_sleep_time = 0\n",
+        "main.cf"
+    )
+    .is_ok());
+}
