@@ -72,7 +72,7 @@ fn number(text: &str) -> Result<usize, String> {
 
 /// Parse a compiled file. The error text says what is wrong.
 pub(crate) fn decode(bytes: &[u8]) -> Result<HashMap<String, String>, String> {
-    let body = bytes.strip_prefix(MAGIC).ok_or("not a gatepost database")?;
+    let body = bytes.strip_prefix(MAGIC).ok_or("not a gatepost database (a Postfix Berkeley DB or LMDB file? rebuild it with gatepost postmap)")?;
     let mut cur = Cursor {
         bytes: body,
         pos: 0,
@@ -157,7 +157,7 @@ mod tests {
     fn corrupt_inputs() {
         let good = encode(&[("key", "value")]);
         let cases: Vec<(Vec<u8>, &str)> = vec![
-            (b"garbage".to_vec(), "not a gatepost database"),
+            (b"garbage".to_vec(), "not a gatepost database (a Postfix Berkeley DB or LMDB file? rebuild it with gatepost postmap)"),
             (good[..good.len() - 2].to_vec(), "truncated database"),
             (good[..20].to_vec(), "truncated record"),
             (b"gatepost-db 1\nx\n".to_vec(), "bad number \"x\""),
