@@ -12,6 +12,17 @@ fn bin() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
 }
 
+/// A client from `ip` with a transaction open: greeted, EHLO, MAIL FROM
+/// a@example.org, RCPT TO bob@spec.test.
+fn transaction(srv: &TestServer, ip: &str) -> Client {
+    let mut c = Client::connect_from(ip, srv.addr).unwrap();
+    c.read_reply().unwrap();
+    c.command("EHLO c.example").unwrap();
+    assert_eq!(c.command("MAIL FROM:<a@example.org>").unwrap().code, 250);
+    assert_eq!(c.command("RCPT TO:<bob@spec.test>").unwrap().code, 250);
+    c
+}
+
 fn server(extra: &str) -> TestServer {
     TestServer::start(bin(), extra).expect("start server")
 }
@@ -466,11 +477,7 @@ fn overlong_command_is_truncated_and_logged() {
 #[test]
 fn message_over_size_limit_is_refused_after_reading_it() {
     let srv = server("message_size_limit = 2000");
-    let mut c = Client::connect(srv.addr).unwrap();
-    c.read_reply().unwrap();
-    c.command("EHLO c.example").unwrap();
-    c.command("MAIL FROM:<a@example.org>").unwrap();
-    c.command("RCPT TO:<bob@spec.test>").unwrap();
+    let mut c = transaction(&srv, "127.0.0.1");
     let body = "x".repeat(100) + "\n";
     let r = c.send_message(&body.repeat(40)).unwrap();
     assert_eq!(r.last_line(), "552 5.3.4 Error: message file too big");
@@ -484,11 +491,7 @@ fn smuggled_end_of_data_is_not_honoured() {
     // 127.0.0.2 is outside mynetworks, so not in the default
     // smtpd_forbid_bare_newline_exclusions: the `normalize` mode applies.
     let srv = server("");
-    let mut c = Client::connect_from("127.0.0.2", srv.addr).unwrap();
-    c.read_reply().unwrap();
-    c.command("EHLO c.example").unwrap();
-    c.command("MAIL FROM:<a@example.org>").unwrap();
-    c.command("RCPT TO:<bob@spec.test>").unwrap();
+    let mut c = transaction(&srv, "127.0.0.2");
     assert_eq!(c.command("DATA").unwrap().code, 354);
     c.send_raw(b"Subject: s\r\n\r\nline1\n.\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<bob@spec.test>\r\n.\r\n")
         .unwrap();
@@ -607,11 +610,7 @@ fn soft_bounce_turns_every_5xx_into_4xx() {
 
 /// Send raw DATA content (already dot-stuffed, ending in CRLF.CRLF) to bob.
 fn send_raw_message(srv: &TestServer, raw: &[u8]) -> String {
-    let mut c = Client::connect(srv.addr).unwrap();
-    c.read_reply().unwrap();
-    c.command("EHLO c.example").unwrap();
-    c.command("MAIL FROM:<a@example.org>").unwrap();
-    c.command("RCPT TO:<bob@spec.test>").unwrap();
+    let mut c = transaction(&srv, "127.0.0.1");
     assert_eq!(c.command("DATA").unwrap().code, 354);
     c.send_raw(raw).unwrap();
     let r = c.read_reply().unwrap();
@@ -684,11 +683,7 @@ fn local_clients_get_bare_header_addresses_qualified() {
 
     // A remote client's headers are left as they are (no
     // remote_header_rewrite_domain).
-    let mut c = Client::connect_from("127.0.0.2", srv.addr).unwrap();
-    c.read_reply().unwrap();
-    c.command("EHLO c.example").unwrap();
-    c.command("MAIL FROM:<a@example.org>").unwrap();
-    c.command("RCPT TO:<bob@spec.test>").unwrap();
+    let mut c = transaction(&srv, "127.0.0.2");
     assert_eq!(c.command("DATA").unwrap().code, 354);
     c.send_raw(b"To: bob\r\nBcc: hidden@spec.test,\r\n\tother@spec.test\r\nSubject: remote\r\n\r\nx\r\n.\r\n")
         .unwrap();

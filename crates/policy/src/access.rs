@@ -236,6 +236,30 @@ impl Check<'_> {
         true
     }
 
+    /// The reply of a REJECT, DEFER or `NNN text` access result:
+    /// `CODE DSN <name>: Class rejected: TEXT` (`Access denied` by default).
+    fn access_reject(
+        &mut self,
+        code: u16,
+        dsn: &str,
+        text: &str,
+        rn: &str,
+        class: &'static str,
+    ) -> Status {
+        let dsn = self.dsn_fix(dsn, class);
+        let text = if text.is_empty() {
+            "Access denied"
+        } else {
+            text
+        };
+        self.reject(
+            ErrorClass::Policy,
+            code,
+            &dsn,
+            &format!("<{rn}>: {class} rejected: {text}"),
+        )
+    }
+
     /// `check_table_result()`.
     pub(crate) async fn table_result(
         &mut self,
@@ -256,19 +280,7 @@ impl Check<'_> {
         match result {
             AccessResult::Dunno => Ok(Status::Dunno),
             AccessResult::Reject { dsn, text } | AccessResult::Defer { dsn, text } => {
-                let code = reject_code;
-                let dsn = self.dsn_fix(&dsn, class);
-                let text = if text.is_empty() {
-                    "Access denied"
-                } else {
-                    text
-                };
-                Ok(self.reject(
-                    ErrorClass::Policy,
-                    code,
-                    &dsn,
-                    &format!("<{rn}>: {class} rejected: {text}"),
-                ))
+                Ok(self.access_reject(reject_code, &dsn, text, rn, class))
             }
             AccessResult::Hangup(text) => {
                 self.whatsup("hangup", text);
@@ -404,18 +416,7 @@ impl Check<'_> {
             }
             AccessResult::Permit(_) => Ok(Status::Ok),
             AccessResult::Code { code, dsn, text } => {
-                let dsn = self.dsn_fix(&dsn, class);
-                let text = if text.is_empty() {
-                    "Access denied"
-                } else {
-                    text
-                };
-                Ok(self.reject(
-                    ErrorClass::Policy,
-                    code,
-                    &dsn,
-                    &format!("<{rn}>: {class} rejected: {text}"),
-                ))
+                Ok(self.access_reject(code, &dsn, text, rn, class))
             }
             AccessResult::TableReference => {
                 self.warning(format!(

@@ -8,34 +8,28 @@ use crate::{Facts, LogEvent, Stage};
 
 /// The log line (without the syslog prefix) for one event of a check at
 /// `stage`. For DATA / END-OF-MESSAGE the server passes `facts.recipient`
-/// only when there is exactly one recipient, as Postfix does.
+/// only when there is exactly one recipient, as Postfix does. The layout
+/// itself is [`gatepost_log::ActionLine`]'s, the one renderer of these lines.
 pub fn format_event(event: &LogEvent, stage: Stage, facts: &Facts) -> String {
     match event.action.as_str() {
         LogEvent::WARNING => format!("warning: {}", event.text),
         LogEvent::NOTE => event.text.clone(),
         action => {
-            let mut line = format!(
-                "{}: {}: {} from {}[{}]: {};",
-                facts.queue_id.as_deref().unwrap_or("NOQUEUE"),
+            let client = format!("{}[{}]", facts.client_name, facts.client_addr);
+            let from = facts.sender.as_deref().map(external);
+            let to = facts.recipient.as_deref().map(external);
+            gatepost_log::ActionLine {
+                queue_id: facts.queue_id.as_deref(),
                 action,
-                stage.log_name(),
-                facts.client_name,
-                facts.client_addr,
-                event.text
-            );
-            if let Some(s) = &facts.sender {
-                line.push_str(&format!(" from=<{}>", external(s)));
+                stage: stage.log_name(),
+                client: &client,
+                text: &event.text,
+                from: from.as_deref(),
+                to: to.as_deref(),
+                proto: (!facts.protocol.is_empty()).then_some(facts.protocol.as_str()),
+                helo: facts.helo.as_deref(),
             }
-            if let Some(r) = &facts.recipient {
-                line.push_str(&format!(" to=<{}>", external(r)));
-            }
-            if !facts.protocol.is_empty() {
-                line.push_str(&format!(" proto={}", facts.protocol));
-            }
-            if let Some(h) = &facts.helo {
-                line.push_str(&format!(" helo=<{h}>"));
-            }
-            line
+            .render()
         }
     }
 }

@@ -348,13 +348,7 @@ pub(crate) async fn send_non_delivery(
     } else {
         (NoticeKind::Sender, envelope.sender.clone(), String::new())
     };
-    let content = {
-        let path = path.to_path_buf();
-        let id = orig_id.to_string();
-        blocking(&path.clone(), move || read_content(&path, &id))
-            .await
-            .ok()
-    };
+    let content = original_content(path, orig_id).await;
     let mut writer = queue.new_message()?;
     let new_id = writer.id().clone();
     let now = SystemTime::now();
@@ -437,13 +431,7 @@ pub(crate) async fn send_delay_warning(
     if delayed.is_empty() {
         return Ok(None);
     }
-    let content = {
-        let path = path.to_path_buf();
-        let id = orig_id.to_string();
-        blocking(&path.clone(), move || read_content(&path, &id))
-            .await
-            .ok()
-    };
+    let content = original_content(path, orig_id).await;
     let mut writer = queue.new_message()?;
     let new_id = writer.id().clone();
     let now = SystemTime::now();
@@ -486,6 +474,16 @@ pub(crate) async fn send_delay_warning(
         format!("{orig_id}: sender delay notification: {new_id}"),
     );
     Ok(Some(new_id))
+}
+
+/// The original message's content, when it can still be read (a notice is
+/// sent without it otherwise).
+async fn original_content(path: &std::path::Path, orig_id: &QueueId) -> Option<Vec<u8>> {
+    let path = path.to_path_buf();
+    let id = orig_id.to_string();
+    blocking(&path.clone(), move || read_content(&path, &id))
+        .await
+        .ok()
 }
 
 #[cfg(test)]
