@@ -610,7 +610,7 @@ fn soft_bounce_turns_every_5xx_into_4xx() {
 
 /// Send raw DATA content (already dot-stuffed, ending in CRLF.CRLF) to bob.
 fn send_raw_message(srv: &TestServer, raw: &[u8]) -> String {
-    let mut c = transaction(&srv, "127.0.0.1");
+    let mut c = transaction(srv, "127.0.0.1");
     assert_eq!(c.command("DATA").unwrap().code, 354);
     c.send_raw(raw).unwrap();
     let r = c.read_reply().unwrap();
