@@ -4,6 +4,8 @@
 //! headers get `@$myorigin`. A header with nothing to qualify is kept byte
 //! for byte; one that changed is written back unfolded, with single spaces
 //! and refolded after commas at 78 columns, as Postfix's cleanup does.
+//! The address-list tokenizer used for this, for `Bcc:` handling and for
+//! `sendmail -t` recipient extraction lives here too.
 
 /// Headers whose addresses are qualified in the local rewrite context, as
 /// Postfix's cleanup does (canonical address rewriting of message headers).
@@ -32,118 +34,14 @@ pub fn qualify_header(header: &str, qualify: &dyn Fn(&str) -> String) -> String 
     let Some(colon) = header.find(':') else {
         return header.to_string();
     };
-    let chars: Vec<(usize, char)> = header
-        .char_indices()
-        .skip_while(|(i, _)| *i <= colon)
-        .collect();
+    let value_start = colon + 1;
     // (insert position, address text) for each address that needs a domain.
-    let mut inserts: Vec<(usize, String)> = Vec::new();
-    let (mut in_quote, mut depth) = (false, 0usize);
-    let mut angle: Option<(String, bool)> = None; // (address text, has @)
-    let mut bare = String::new();
-    let mut bare_end = None::<usize>;
-    let mut bare_words = 0usize;
-    let mut had_angle = false;
-    // End of one list item: a lone word without `@` is a bare address.
-    let flush = |bare: &mut String,
-                 bare_end: &mut Option<usize>,
-                 words: &mut usize,
-                 had_angle: &mut bool,
-                 inserts: &mut Vec<(usize, String)>| {
-        if !*had_angle && *words == 1 && !bare.contains('@') && !bare.is_empty() {
-            if let Some(end) = *bare_end {
-                inserts.push((end, bare.clone()));
-            }
-        }
-        bare.clear();
-        *bare_end = None;
-        *words = 0;
-        *had_angle = false;
-    };
-    let mut prev_space = true;
-    let mut iter = chars.iter().peekable();
-    while let Some(&(i, c)) = iter.next() {
-        if in_quote {
-            if c == '\\' {
-                iter.next();
-            } else if c == '"' {
-                in_quote = false;
-            }
-            continue;
-        }
-        if depth > 0 {
-            match c {
-                '(' => depth += 1,
-                ')' => depth -= 1,
-                '\\' => {
-                    iter.next();
-                }
-                _ => {}
-            }
-            prev_space = true;
-            continue;
-        }
-        if let Some((text, at)) = angle.as_mut() {
-            if c == '>' {
-                if let Some((text, at)) = angle.take() {
-                    let t = text.trim().to_string();
-                    if !at && !t.is_empty() {
-                        inserts.push((i, t));
-                    }
-                }
-                had_angle = true;
-            } else {
-                if c == '@' {
-                    *at = true;
-                }
-                if !c.is_whitespace() {
-                    text.push(c);
-                }
-            }
-            continue;
-        }
-        match c {
-            '"' => {
-                in_quote = true;
-                bare_words += 2; // a quoted phrase: not a bare address
-            }
-            '(' => depth = 1,
-            '<' => angle = Some((String::new(), false)),
-            ':' => {
-                // A group's display name.
-                bare.clear();
-                bare_end = None;
-                bare_words = 0;
-            }
-            ',' | ';' => flush(
-                &mut bare,
-                &mut bare_end,
-                &mut bare_words,
-                &mut had_angle,
-                &mut inserts,
-            ),
-            c if c.is_whitespace() => prev_space = true,
-            c => {
-                if prev_space {
-                    bare_words += 1;
-                }
-                prev_space = false;
-                bare.push(c);
-                bare_end = Some(i + c.len_utf8());
-            }
-        }
-        if c.is_whitespace() || c == ',' || c == ';' || c == ':' {
-            prev_space = true;
-        }
-    }
-    flush(
-        &mut bare,
-        &mut bare_end,
-        &mut bare_words,
-        &mut had_angle,
-        &mut inserts,
-    );
+    let inserts: Vec<(usize, String)> = address_list_items(&header[value_start..])
+        .into_iter()
+        .filter_map(|item| item.bare_end.map(|end| (value_start + end, item.address)))
+        .collect();
     let mut out = header.to_string();
+    let mut inserts = inserts;
     inserts.sort_by_key(|b| std::cmp::Reverse(b.0));
     let mut changed = false;
     for (pos, addr) in inserts {
@@ -159,6 +57,151 @@ pub fn qualify_header(header: &str, qualify: &dyn Fn(&str) -> String) -> String 
         refold(&out)
     } else {
         out
+    }
+}
+
+/// One item of an RFC 5322 address list, as cleanup's header processing
+/// sees it (Postfix `tok822_parse`, reduced to what cleanup needs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListItem {
+    /// The address: the `<...>` text when there is one, else the item's
+    /// words (comments and group names left out).
+    pub address: String,
+    /// Where a domain would go when the address has none: the byte offset
+    /// (in the text given to [`address_list_items`]) of the closing `>`, or
+    /// of the end of a lone bare word. `None` when the address has an `@`,
+    /// is empty, or is not a single unquoted word.
+    pub bare_end: Option<usize>,
+}
+
+/// Split an address-list header value into its items: display names,
+/// quoted strings, comments, `<angle addresses>` and `group: ...;` are
+/// understood. The one tokenizer behind header address qualification,
+/// `Bcc:` handling and `sendmail -t` recipient extraction.
+pub fn address_list_items(value: &str) -> Vec<ListItem> {
+    let mut items = Vec::new();
+    let mut item = ItemScan::default();
+    let (mut in_quote, mut depth) = (false, 0usize);
+    let mut chars = value.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if in_quote {
+            let target = if item.in_angle() {
+                item.angle.get_or_insert_with(String::new)
+            } else {
+                &mut item.words
+            };
+            target.push(c);
+            if c == '\\' {
+                if let Some((_, n)) = chars.next() {
+                    target.push(n);
+                }
+            } else if c == '"' {
+                in_quote = false;
+            }
+            continue;
+        }
+        if depth > 0 {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                '\\' => {
+                    chars.next();
+                }
+                _ => {}
+            }
+            item.word_break = true;
+            continue;
+        }
+        match c {
+            '(' => depth = 1,
+            '"' => {
+                in_quote = true;
+                if item.in_angle() {
+                    item.angle.get_or_insert_with(String::new).push(c);
+                } else {
+                    item.quoted = true;
+                    item.push_word_char(c, i);
+                }
+            }
+            '>' if item.in_angle() => item.angle_end = Some(i),
+            _ if item.in_angle() => {
+                if !c.is_whitespace() {
+                    item.angle.get_or_insert_with(String::new).push(c);
+                }
+            }
+            '<' => {
+                item.angle = Some(String::new());
+                item.angle_end = None;
+            }
+            ':' => item = ItemScan::default(), // a group's display name
+            ',' | ';' => item.flush(&mut items),
+            c if c.is_whitespace() => item.word_break = true,
+            c => item.push_word_char(c, i),
+        }
+    }
+    item.flush(&mut items);
+    items
+}
+
+/// The addresses of an address-list header value (see
+/// [`address_list_items`]); empty items are left out.
+pub fn address_list(value: &str) -> Vec<String> {
+    address_list_items(value)
+        .into_iter()
+        .map(|item| item.address)
+        .collect()
+}
+
+/// The scan state of one list item.
+#[derive(Default)]
+struct ItemScan {
+    words: String,
+    word_count: usize,
+    word_end: Option<usize>,
+    word_break: bool,
+    quoted: bool,
+    /// Text of the open or last `<...>`.
+    angle: Option<String>,
+    /// Offset of the `>` that closed `angle`; `None` while it is open.
+    angle_end: Option<usize>,
+}
+
+impl ItemScan {
+    fn in_angle(&self) -> bool {
+        self.angle.is_some() && self.angle_end.is_none()
+    }
+
+    fn push_word_char(&mut self, c: char, at: usize) {
+        if self.word_break || self.word_count == 0 {
+            if self.word_count > 0 {
+                self.words.push(' ');
+            }
+            self.word_count += 1;
+            self.word_break = false;
+        }
+        self.words.push(c);
+        self.word_end = Some(at + c.len_utf8());
+    }
+
+    fn flush(&mut self, items: &mut Vec<ListItem>) {
+        let scan = std::mem::take(self);
+        let item = match scan.angle {
+            Some(address) => ListItem {
+                bare_end: scan
+                    .angle_end
+                    .filter(|_| !address.is_empty() && !address.contains('@')),
+                address,
+            },
+            None => ListItem {
+                bare_end: scan
+                    .word_end
+                    .filter(|_| scan.word_count == 1 && !scan.quoted && !scan.words.contains('@')),
+                address: scan.words,
+            },
+        };
+        if !item.address.is_empty() {
+            items.push(item);
+        }
     }
 }
 
@@ -298,6 +341,30 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(qualify_header(input, &q), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn address_lists() {
+        let cases: &[(&str, &[&str])] = &[
+            ("bob", &["bob"]),
+            (
+                "bob@x.example, carol@y.example",
+                &["bob@x.example", "carol@y.example"],
+            ),
+            ("Bob Smith <bob@x.example>", &["bob@x.example"]),
+            (
+                "\"Smith, Bob\" <bob@x.example>, c@y",
+                &["bob@x.example", "c@y"],
+            ),
+            ("bob@x.example (Bob, the builder)", &["bob@x.example"]),
+            ("friends: a@x, b@y;, c@z", &["a@x", "b@y", "c@z"]),
+            ("undisclosed-recipients:;", &[]),
+            ("<\"odd user\"@x.example>", &["\"odd user\"@x.example"]),
+            ("", &[]),
+        ];
+        for (value, want) in cases {
+            assert_eq!(address_list(value), *want, "{value}");
         }
     }
 }

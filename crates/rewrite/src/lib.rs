@@ -24,7 +24,9 @@ mod transport;
 mod virtual_alias;
 
 pub use error::RewriteError;
-pub use header_addresses::{is_address_header, qualify_header};
+pub use header_addresses::{
+    address_list, address_list_items, is_address_header, qualify_header, ListItem,
+};
 pub use interfaces::OwnAddresses;
 pub use quote::{quote_address, unquote_address};
 pub use resolve::{AddressClass, Resolved};
