@@ -1,0 +1,319 @@
+//! The header/body pass of cleanup (Postfix `cleanup_message.c`), fed one
+//! line at a time as the content arrives: a first line `From ...` becomes
+//! `X-Mailbox-Line:`; header lines are recognised as Postfix's
+//! `is_header()` does, and the first line that is not one starts the body
+//! after an inserted empty line; `Bcc:` is removed; in the "local" header
+//! rewrite context bare addresses in address headers get `@$myorigin`;
+//! `Received:` headers are counted (for `hopcount_limit`, enforced by the
+//! caller); the `Message-Id:` is kept for the log; `sendmail -t`
+//! recipients are taken from `To:`, `Cc:`, `Bcc:`. Missing headers are
+//! added at the end of the header. The body is copied unchanged.
+//!
+//! Input bounds: one logical header is held at most 64 KiB; a longer one
+//! is written as it came (a `Bcc:` is still dropped).
+//!
+//! Parameters honoured: see `cleanup_state` and `cleanup_missing_headers`.
+
+use crate::cleanup_missing_headers::{missing_headers, SeenHeaders};
+use crate::cleanup_state::{AddressRewriter, CleanupContext, Source};
+
+/// A header longer than this is written as it came.
+const MAX_HELD_HEADER: usize = 64 * 1024;
+
+/// What the header pass learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderSummary {
+    /// `Received:` headers in the content (ours not counted).
+    pub hops: usize,
+    /// The message's `Message-Id:` value, or the one added.
+    pub message_id: Option<String>,
+    /// Addresses from `To:`, `Cc:`, `Bcc:` when recipients are extracted
+    /// (`sendmail -t`), in header order.
+    pub recipients: Vec<String>,
+}
+
+/// One logical header being collected.
+struct OpenHeader {
+    /// Lower case, without the colon.
+    name: String,
+    raw: Vec<u8>,
+    /// Too long to hold: the rest goes straight out.
+    passthrough: bool,
+}
+
+impl OpenHeader {
+    fn dropped(&self) -> bool {
+        self.name == "bcc"
+    }
+
+    /// The unfolded value after the colon.
+    fn value(&self) -> String {
+        let text = String::from_utf8_lossy(&self.raw);
+        let unfolded = text.split('\n').collect::<Vec<_>>().join(" ");
+        match unfolded.split_once(':') {
+            Some((_, v)) => v.trim().to_string(),
+            None => String::new(),
+        }
+    }
+}
+
+/// Cleanup of one message's content, writing through `out`.
+pub struct MessageCleanup<'a, O: FnMut(&[u8])> {
+    ctx: &'a CleanupContext<'a>,
+    out: O,
+    in_header: bool,
+    at_line_start: bool,
+    first_line: bool,
+    open: Option<OpenHeader>,
+    /// The start of a header line whose rest has not arrived.
+    partial: Vec<u8>,
+    seen: SeenHeaders,
+    hops: usize,
+    recipients: Vec<String>,
+}
+
+impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
+    pub fn new(ctx: &'a CleanupContext<'a>, out: O) -> Self {
+        MessageCleanup {
+            ctx,
+            out,
+            in_header: true,
+            at_line_start: true,
+            first_line: true,
+            open: None,
+            partial: Vec::new(),
+            seen: SeenHeaders::default(),
+            hops: 0,
+            recipients: Vec::new(),
+        }
+    }
+
+    /// Header lines put above the content as they are (trace headers:
+    /// `PREPEND` actions, our `Received:`); each ends with `\n`.
+    pub fn prepend(&mut self, lines: &str) {
+        (self.out)(lines.as_bytes());
+    }
+
+    /// One content line without its line end; `complete` is false for a
+    /// piece of a long line whose rest follows.
+    pub fn line(&mut self, bytes: &[u8], complete: bool) {
+        if bytes.is_empty() && !complete {
+            return;
+        }
+        // A header line arriving in pieces is judged whole (up to the
+        // held-header bound).
+        if self.in_header && self.at_line_start && (!complete || !self.partial.is_empty()) {
+            self.partial.extend_from_slice(bytes);
+            if !complete && self.partial.len() <= MAX_HELD_HEADER {
+                return;
+            }
+            let whole = std::mem::take(&mut self.partial);
+            return self.whole_line(&whole, complete);
+        }
+        self.whole_line(bytes, complete);
+    }
+
+    fn whole_line(&mut self, bytes: &[u8], complete: bool) {
+        let line_start = std::mem::replace(&mut self.at_line_start, complete);
+        if !self.in_header {
+            return self.write_line(bytes, complete);
+        }
+        if !line_start {
+            return self.header_bytes(bytes, complete);
+        }
+        if std::mem::take(&mut self.first_line) && bytes.starts_with(b"From ") {
+            let mut raw = b"X-Mailbox-Line: ".to_vec();
+            raw.extend_from_slice(bytes);
+            self.open_header("x-mailbox-line".into());
+            return self.header_bytes(&raw, complete);
+        }
+        if bytes.is_empty() && complete {
+            self.end_header();
+            return (self.out)(b"\n");
+        }
+        let continued = bytes.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if continued && self.open.is_some() {
+            return self.header_bytes(bytes, complete);
+        }
+        if let Some(name_len) = header_name_len(bytes).filter(|_| !continued) {
+            let name = String::from_utf8_lossy(&bytes[..name_len]).to_ascii_lowercase();
+            self.open_header(name);
+            return self.header_bytes(bytes, complete);
+        }
+        // Not a header line: the body starts here, after an empty line.
+        self.end_header();
+        (self.out)(b"\n");
+        self.write_line(bytes, complete);
+    }
+
+    /// End of content: the header is completed if the content ended in it.
+    pub fn finish(mut self) -> HeaderSummary {
+        let partial = std::mem::take(&mut self.partial);
+        if !partial.is_empty() {
+            self.whole_line(&partial, false);
+        }
+        if self.in_header {
+            if !self.at_line_start {
+                self.header_bytes(b"", true);
+            }
+            self.end_header();
+            (self.out)(b"\n");
+        }
+        HeaderSummary {
+            hops: self.hops,
+            message_id: self.seen.message_id.take(),
+            recipients: std::mem::take(&mut self.recipients),
+        }
+    }
+
+    fn write_line(&mut self, bytes: &[u8], complete: bool) {
+        (self.out)(bytes);
+        if complete {
+            (self.out)(b"\n");
+        }
+    }
+
+    fn open_header(&mut self, name: String) {
+        self.close_header();
+        self.open = Some(OpenHeader {
+            name,
+            raw: Vec::new(),
+            passthrough: false,
+        });
+    }
+
+    /// Bytes of the open header (held until it is complete).
+    fn header_bytes(&mut self, bytes: &[u8], complete: bool) {
+        let Some(h) = self.open.as_mut() else {
+            return self.write_line(bytes, complete);
+        };
+        let mut data = bytes.to_vec();
+        if complete {
+            data.push(b'\n');
+        }
+        if h.passthrough {
+            if !h.dropped() {
+                (self.out)(&data);
+            }
+            return;
+        }
+        if h.raw.len() + data.len() <= MAX_HELD_HEADER {
+            h.raw.extend_from_slice(&data);
+            return;
+        }
+        h.passthrough = true;
+        if !h.dropped() {
+            (self.out)(&h.raw);
+            (self.out)(&data);
+        }
+    }
+
+    /// The open header is complete: note it, then write it (rewritten) or
+    /// drop it.
+    fn close_header(&mut self) {
+        let Some(h) = self.open.take() else {
+            return;
+        };
+        match h.name.as_str() {
+            "received" => self.hops += 1,
+            "message-id" => self.seen.message_id = Some(h.value()),
+            "date" => self.seen.date = true,
+            "from" => self.seen.from = true,
+            _ => {}
+        }
+        if self.ctx.extracts_recipients() && matches!(h.name.as_str(), "to" | "cc" | "bcc") {
+            self.recipients
+                .extend(gatepost_rewrite::address_list(&h.value()));
+        }
+        if h.passthrough || h.dropped() {
+            return;
+        }
+        let rewriter = self.ctx.rewriter;
+        let rewrite = self.ctx.rewrites_headers() && gatepost_rewrite::is_address_header(&h.name);
+        match std::str::from_utf8(&h.raw) {
+            Ok(text) if rewrite => {
+                let out = gatepost_rewrite::qualify_header(text, &|a| rewriter.canonicalize(a));
+                (self.out)(out.as_bytes());
+            }
+            _ => (self.out)(&h.raw),
+        }
+    }
+
+    fn end_header(&mut self) {
+        if !self.in_header {
+            return;
+        }
+        self.close_header();
+        self.in_header = false;
+        let added = missing_headers(self.ctx, &mut self.seen);
+        (self.out)(added.as_bytes());
+    }
+}
+
+/// Postfix `is_header()`: the length of the header name when `line` is a
+/// header line (a name of printable ASCII other than `:`, optional white
+/// space, then `:`).
+fn header_name_len(line: &[u8]) -> Option<usize> {
+    let (mut name_len, mut in_space) = (0usize, false);
+    for &c in line {
+        match c {
+            b':' => return (name_len > 0).then_some(name_len),
+            b' ' | b'\t' => in_space = true,
+            c if c.is_ascii_graphic() && !in_space => name_len += 1,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Run cleanup over a whole content held in memory (local submissions):
+/// `trace` goes first; returns the cleaned content.
+pub fn clean_content(
+    ctx: &CleanupContext<'_>,
+    trace: &str,
+    content: &[u8],
+) -> (Vec<u8>, HeaderSummary) {
+    let mut out = Vec::with_capacity(content.len() + trace.len() + 256);
+    let summary = {
+        let mut cleanup = MessageCleanup::new(ctx, |data: &[u8]| out.extend_from_slice(data));
+        cleanup.prepend(trace);
+        for piece in content.split_inclusive(|b| *b == b'\n') {
+            match piece.strip_suffix(b"\n") {
+                Some(line) => cleanup.line(line, true),
+                None => cleanup.line(piece, false),
+            }
+        }
+        cleanup.finish()
+    };
+    (out, summary)
+}
+
+/// Recipients named in the `To:`, `Cc:` and `Bcc:` headers of `content`
+/// (what `sendmail -t` extracts), found by the same header pass.
+pub fn header_recipients(content: &[u8]) -> Vec<String> {
+    struct AsGiven;
+    impl AddressRewriter for AsGiven {
+        fn canonicalize(&self, addr: &str) -> String {
+            addr.to_string()
+        }
+        fn expand_virtual_aliases(
+            &self,
+            addr: &str,
+        ) -> Result<Vec<String>, gatepost_rewrite::RewriteError> {
+            Ok(vec![addr.to_string()])
+        }
+    }
+    let ctx = CleanupContext {
+        source: Source::Local {
+            full_name: None,
+            extract_recipients: true,
+        },
+        always_add_missing_headers: false,
+        myhostname: "",
+        queue_id: "",
+        arrival: chrono::Local::now(),
+        sender: "",
+        rewriter: &AsGiven,
+    };
+    clean_content(&ctx, "", content).1.recipients
+}

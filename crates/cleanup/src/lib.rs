@@ -1,0 +1,34 @@
+//! Postfix's cleanup(8): the header and envelope processing every message
+//! gets before it is queued, whether it came from an SMTP client (smtpd)
+//! or from local submission (sendmail, through pickup). One component,
+//! called by both:
+//!
+//! - `cleanup_state`: the submission context ([`Source`], [`CleanupContext`])
+//!   and the address rewriting cleanup uses ([`AddressRewriter`]);
+//! - `cleanup_message`: the header/body pass ([`MessageCleanup`]): first
+//!   line, `Bcc:` removal, header address qualification, `sendmail -t`
+//!   recipient extraction, `Received:` hop count, `Message-Id:` capture;
+//! - `cleanup_missing_headers`: `Message-Id:`, `Date:` and `From:` added
+//!   when missing;
+//! - `cleanup_envelope`: sender canonicalisation, recipient
+//!   canonicalisation, `virtual_alias_maps` expansion and duplicate removal;
+//! - `cleanup_received`: the `Received: by HOST (MAIL_NAME ...)` trace
+//!   header of mail made locally (pickup, bounces, forwarding);
+//! - `mail_date`: the one RFC 5322 date format (Postfix `mail_date()`).
+#![forbid(unsafe_code)]
+
+mod cleanup_envelope;
+mod cleanup_message;
+mod cleanup_missing_headers;
+mod cleanup_received;
+mod cleanup_state;
+mod mail_date;
+
+#[cfg(test)]
+mod cleanup_tests;
+
+pub use cleanup_envelope::{clean_recipients, clean_sender, CleanRecipient};
+pub use cleanup_message::{clean_content, header_recipients, HeaderSummary, MessageCleanup};
+pub use cleanup_received::local_received_header;
+pub use cleanup_state::{AddressRewriter, CleanupContext, Source};
+pub use mail_date::mail_date;
