@@ -9,15 +9,11 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use gatepost_cleanup::local_received_header;
 use gatepost_queue::{Envelope, EnvelopeRecipient, Queue, QueuedMessage};
 
 use crate::settings::Settings;
 use crate::verdict::Verdict;
-
-/// Postfix `mail_date()`: `Fri,  5 Dec 2026 20:34:08 +0000 (UTC)`.
-pub(crate) fn mail_date(now: chrono::DateTime<chrono::Utc>) -> String {
-    now.format("%a, %e %b %Y %H:%M:%S +0000 (UTC)").to_string()
-}
 
 /// Drop `SUCCESS` from a NOTIFY list (alias expansion already reported it);
 /// nothing left means `NEVER`.
@@ -37,12 +33,12 @@ pub(crate) fn notify_without_success(notify: Option<&str>) -> Option<String> {
 
 /// The prepended lines of a forwarded copy.
 pub(crate) fn forward_header(settings: &Settings, new_id: &str, delivered: &str) -> String {
-    let mut header = format!(
-        "Received: by {} ({})\n\tid {}; {}\n",
-        settings.myhostname,
-        settings.mail_name,
+    let mut header = local_received_header(
+        &settings.myhostname,
+        &settings.mail_name,
+        None,
         new_id,
-        mail_date(chrono::Utc::now())
+        SystemTime::now(),
     );
     if settings.delivered_header.forward {
         header.push_str(&format!("Delivered-To: {}\n", delivered.to_lowercase()));
@@ -118,10 +114,16 @@ mod tests {
 
     #[test]
     fn date_format() {
-        let t = chrono::Utc
+        let t = chrono::Local
             .with_ymd_and_hms(2026, 12, 5, 20, 34, 8)
             .unwrap();
-        assert_eq!(mail_date(t), "Sat,  5 Dec 2026 20:34:08 +0000 (UTC)");
+        let header = local_received_header("mx.spec.test", "Postfix", None, "ID", t);
+        assert!(
+            header.starts_with(
+                "Received: by mx.spec.test (Postfix)\n\tid ID; Sat,  5 Dec 2026 20:34:08 "
+            ),
+            "{header}"
+        );
     }
 
     #[test]

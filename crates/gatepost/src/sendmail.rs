@@ -27,8 +27,9 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
+use gatepost_cleanup::header_recipients;
 use gatepost_config::Config;
-use gatepost_queue::{header_recipients, Queue, Submission, TriggerOutcome, TriggerRequest};
+use gatepost_queue::{Queue, Submission, TriggerOutcome, TriggerRequest};
 
 /// Postfix's sendmail exits with EX_TEMPFAIL (sysexits.h) on every fatal
 /// error, usage errors included.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Local};
+use gatepost_cleanup::{local_received_header, mail_date};
 
 use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::{blocking, QueueError};
@@ -23,8 +24,6 @@ use crate::queue_file::{read_content, Reason};
 use crate::queue_id::QueueId;
 use crate::settings::QmgrSettings;
 
-/// `$mail_name`.
-const MAIL_NAME: &str = "Postfix";
 const WRAP_WIDTH: usize = 79;
 const WRAP_INDENT: usize = 4;
 
@@ -35,16 +34,6 @@ pub(crate) enum NoticeKind {
     Sender,
     /// Postmaster copy of a failed bounce (double bounce).
     Postmaster,
-}
-
-/// Postfix `mail_date()`: `Fri, 27 Nov 2026 20:34:08 +0000 (UTC)`.
-pub(crate) fn mail_date(t: SystemTime) -> String {
-    let dt: DateTime<Local> = DateTime::from(t);
-    let mut s = dt.format("%a, %e %b %Y %H:%M:%S %z").to_string();
-    if dt.offset().local_minus_utc() == 0 {
-        s.push_str(" (UTC)");
-    }
-    s
 }
 
 /// The inputs of one notice.
@@ -185,11 +174,13 @@ impl Notice<'_> {
         let date = mail_date(self.now);
         let stamp = DateTime::<Local>::from(self.now).format("%Y%m%d%H%M%S");
 
-        let mut m = String::new();
-        m.push_str(&format!(
-            "Received: by {} ({MAIL_NAME})\n\tid {}; {date}\n",
-            s.myhostname, self.new_id
-        ));
+        let mut m = local_received_header(
+            &s.myhostname,
+            &s.mail_name,
+            None,
+            self.new_id.as_str(),
+            self.now,
+        );
         m.push_str(&format!("Date: {date}\n"));
         m.push_str(&format!(
             "From: Mail Delivery System <MAILER-DAEMON@{}>\n",

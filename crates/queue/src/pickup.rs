@@ -1,6 +1,6 @@
-//! Pickup: moves local submissions from `maildrop` through cleanup
-//! (`local_cleanup`) into `incoming` under a new queue id, logging as
-//! Postfix's pickup and cleanup do (`ID: uid=N from=<user>`, then
+//! Pickup: moves local submissions from `maildrop` through cleanup (the
+//! `gatepost-cleanup` crate, as smtpd does) into `incoming` under a new
+//! queue id, logging as Postfix's pickup and cleanup do (`ID: uid=N from=<user>`, then
 //! `ID: message-id=<...>`). Recipients are canonicalised (bare names get
 //! `@$myorigin`) and expanded through `virtual_alias_maps` when the address
 //! rewriter is available. The maildrop file is removed only after the new
@@ -11,10 +11,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatepost_cleanup::{
+    clean_content, clean_recipients, clean_sender, local_received_header, AddressRewriter,
+    CleanupContext, Source,
+};
+use gatepost_rewrite::RewriteError;
+
 use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::{blocking, QueueError};
 use crate::layout::QueueName;
-use crate::local_cleanup::{clean_submission, CleanupParams};
 use crate::maildrop::Submission;
 use crate::queue::Queue;
 use crate::queue_id::QueueId;
@@ -24,37 +29,18 @@ use crate::settings::QmgrSettings;
 /// pickup polls every 60s).
 pub(crate) const PICKUP_POLL: Duration = Duration::from_secs(60);
 
-fn canonical(settings: &QmgrSettings, addr: &str) -> String {
-    match &settings.rewriter {
-        Some(rw) => rw.canonicalize(addr),
-        None => settings.qualify(addr),
-    }
-}
+/// Address rewriting without a configured rewriter: bare addresses get
+/// `@$myorigin`, no virtual aliases.
+struct QualifyOnly<'a>(&'a QmgrSettings);
 
-/// Envelope recipients for the addresses given, after canonicalisation and
-/// virtual alias expansion.
-fn envelope_recipients(
-    settings: &QmgrSettings,
-    given: &[String],
-) -> Result<Vec<EnvelopeRecipient>, String> {
-    let mut out: Vec<EnvelopeRecipient> = Vec::new();
-    for r in given {
-        let canon = canonical(settings, r);
-        let list = match &settings.rewriter {
-            Some(rw) => rw
-                .expand_virtual_aliases(&canon)
-                .map_err(|e| format!("virtual_alias_maps lookup: {e}"))?,
-            None => vec![canon],
-        };
-        for address in list {
-            if !out.iter().any(|x| x.address == address && x.original == *r) {
-                let mut rcpt = EnvelopeRecipient::new(&address);
-                rcpt.original = r.clone();
-                out.push(rcpt);
-            }
-        }
+impl AddressRewriter for QualifyOnly<'_> {
+    fn canonicalize(&self, addr: &str) -> String {
+        self.0.qualify(addr)
     }
-    Ok(out)
+
+    fn expand_virtual_aliases(&self, addr: &str) -> Result<Vec<String>, RewriteError> {
+        Ok(vec![addr.to_string()])
+    }
 }
 
 /// What became of one maildrop file.
@@ -106,15 +92,31 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &QmgrSettings, id: &QueueId) -
         }
     };
     let new_id = writer.id().clone();
-    let qualify = |a: &str| canonical(settings, a);
-    let clean = clean_submission(
-        &sub,
-        &CleanupParams {
-            myhostname: &settings.myhostname,
-            qualify: &qualify,
-            queue_id: new_id.as_str(),
+    let fallback = QualifyOnly(settings);
+    let rewriter: &dyn AddressRewriter = match &settings.rewriter {
+        Some(rw) => rw.as_ref(),
+        None => &fallback,
+    };
+    let ctx = CleanupContext {
+        source: Source::Local {
+            full_name: sub.full_name.as_deref(),
+            extract_recipients: sub.extract_recipients,
         },
+        always_add_missing_headers: false,
+        myhostname: &settings.myhostname,
+        queue_id: new_id.as_str(),
+        arrival: sub.time.into(),
+        sender: &sub.sender,
+        rewriter,
+    };
+    let trace = local_received_header(
+        &settings.myhostname,
+        &settings.mail_name,
+        Some(sub.uid),
+        new_id.as_str(),
+        sub.time,
     );
+    let (content, summary) = clean_content(&ctx, &trace, &sub.content);
     gatepost_log::info(
         "pickup",
         format!(
@@ -123,14 +125,32 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &QmgrSettings, id: &QueueId) -
             gatepost_log::sanitize(&sub.sender)
         ),
     );
-    let recipients = match envelope_recipients(settings, &clean.recipients) {
-        Ok(r) => r,
-        Err(why) => {
-            gatepost_log::warning("cleanup", format!("{new_id}: {why}"));
-            writer.abort();
-            return Picked::Retry;
-        }
-    };
+    // Command-line recipients first, then those `sendmail -t` extracted.
+    let given: Vec<&str> = sub
+        .recipients
+        .iter()
+        .chain(&summary.recipients)
+        .map(String::as_str)
+        .collect();
+    let recipients: Vec<EnvelopeRecipient> =
+        match clean_recipients(rewriter, given.iter().map(|r| (*r, *r))) {
+            Ok(list) => list
+                .into_iter()
+                .map(|clean| {
+                    let mut rcpt = EnvelopeRecipient::new(&clean.address);
+                    rcpt.original = given[clean.from].to_string();
+                    rcpt
+                })
+                .collect(),
+            Err(e) => {
+                gatepost_log::warning(
+                    "cleanup",
+                    format!("{new_id}: virtual_alias_maps lookup: {e}"),
+                );
+                writer.abort();
+                return Picked::Retry;
+            }
+        };
     if recipients.is_empty() {
         gatepost_log::warning(
             "cleanup",
@@ -145,20 +165,16 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &QmgrSettings, id: &QueueId) -
         }
         return Picked::Gone;
     }
-    if let Err(e) = writer.write_content(&clean.content) {
+    if let Err(e) = writer.write_content(&content) {
         gatepost_log::warning("cleanup", format!("{new_id}: write queue file: {e}"));
         return Picked::Retry;
     }
-    let sender = if sub.sender.is_empty() {
-        String::new()
-    } else {
-        canonical(settings, &sub.sender)
-    };
+    let sender = clean_sender(rewriter, &sub.sender);
     gatepost_log::info(
         "cleanup",
         format!(
             "{new_id}: message-id={}",
-            gatepost_log::sanitize(&clean.message_id)
+            gatepost_log::sanitize(summary.message_id.as_deref().unwrap_or("<>"))
         ),
     );
     let envelope = Envelope {

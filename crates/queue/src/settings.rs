@@ -1,6 +1,6 @@
 //! Queue manager settings (postfix-compat §8.2): `queue_run_delay`,
 //! `minimal_backoff_time`, `maximal_backoff_time`, `maximal_queue_lifetime`,
-//! `bounce_queue_lifetime`, `myhostname`, `myorigin`, `double_bounce_sender`,
+//! `bounce_queue_lifetime`, `myhostname`, `myorigin`, `mail_name`, `double_bounce_sender`,
 //! `bounce_size_limit`, `2bounce_notice_recipient`, `soft_bounce`,
 //! `delay_warning_time`, the per-destination limits
 //! (`default_destination_concurrency_limit`,
@@ -38,6 +38,8 @@ pub struct QmgrSettings {
     pub myhostname: String,
     /// `myorigin`: domain of MAILER-DAEMON and of unqualified notice addresses.
     pub myorigin: String,
+    /// `mail_name` (`Postfix`): in the `Received:` of notices and pickup.
+    pub mail_name: String,
     /// `double_bounce_sender` (`double-bounce`).
     pub double_bounce_sender: String,
     /// `bounce_size_limit` (50000): bytes of the original in a bounce; 0 = all.
@@ -75,6 +77,7 @@ impl Default for QmgrSettings {
             bounce_queue_lifetime: Duration::from_secs(5 * 86_400),
             myhostname: "localhost".into(),
             myorigin: "localhost".into(),
+            mail_name: "Postfix".into(),
             double_bounce_sender: "double-bounce".into(),
             bounce_size_limit: 50_000,
             double_bounce_recipient: "postmaster".into(),
@@ -121,6 +124,7 @@ impl QmgrSettings {
             maximal_queue_lifetime: cfg.get_time("maximal_queue_lifetime"),
             bounce_queue_lifetime: cfg.get_time("bounce_queue_lifetime"),
             myorigin: text("myorigin", &myhostname),
+            mail_name: text("mail_name", "Postfix"),
             myhostname,
             double_bounce_sender: text("double_bounce_sender", "double-bounce"),
             bounce_size_limit: u64::try_from(cfg.get_int("bounce_size_limit")).unwrap_or(0),

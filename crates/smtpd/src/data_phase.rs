@@ -1,55 +1,31 @@
 //! DATA: the checks before `354`, reading the content through the framer
-//! into the queue file (Received: header first, missing Message-Id/Date
-//! added for local clients, `message_size_limit` and `hopcount_limit`
-//! enforced), the end-of-data checks, cleanup (virtual alias expansion,
-//! canonicalisation), and the durable commit before `250`.
+//! and cleanup(8) (the `gatepost-cleanup` crate, shared with pickup) into
+//! the queue file (PREPEND and our Received: header first;
+//! `message_size_limit` and `hopcount_limit` enforced), the end-of-data
+//! checks, envelope cleanup (canonicalisation, virtual alias expansion),
+//! and the durable commit before `250`.
 
+use gatepost_cleanup::{clean_recipients, clean_sender, CleanupContext, MessageCleanup, Source};
 use gatepost_policy::{MessageAction, Stage};
 use gatepost_proto::{DataEvent, DataReader, Reply, Verb};
 use gatepost_queue::{Envelope, EnvelopeRecipient, MessageWriter};
 
-use crate::received::{received_header, rfc5322_date, ReceivedInfo};
+use crate::received::{received_header, ReceivedInfo};
 use crate::session::{Flow, Session};
 use crate::stream::StreamError;
 use crate::transaction::Transaction;
 
-/// Streams content lines into the queue file and watches the header.
-struct ContentSink<'a> {
+/// Where cleanup's output goes: the queue file, within
+/// `message_size_limit`.
+struct QueueFileSink<'a> {
     writer: &'a mut MessageWriter,
     limit: u64,
     written: u64,
     too_big: bool,
     write_error: Option<String>,
-    in_header: bool,
-    at_line_start: bool,
-    first_line: bool,
-    hops: usize,
-    message_id: Option<String>,
-    has_date: bool,
-    has_from: bool,
-    /// Lines to add at the end of the header when missing.
-    add_missing: Option<MissingHeaders>,
-    current_header: Option<String>,
-    /// Local rewrite context: bare addresses in address headers get
-    /// `@$myorigin` (the rewriter's canonicalisation), as Postfix's cleanup.
-    qualify: Option<&'a gatepost_rewrite::Rewriter>,
-    /// Raw bytes of the address header being collected for rewriting.
-    pending: Option<Vec<u8>>,
-    /// The current header is a `Bcc:`, which cleanup removes.
-    dropping: bool,
 }
 
-/// An address header longer than this is stored as it came.
-const MAX_REWRITTEN_HEADER: usize = 64 * 1024;
-
-struct MissingHeaders {
-    message_id: String,
-    date: String,
-    /// The envelope sender, for a missing From: (none for `<>`).
-    from: Option<String>,
-}
-
-impl ContentSink<'_> {
+impl QueueFileSink<'_> {
     fn put(&mut self, data: &[u8]) {
         if self.write_error.is_some() || self.too_big {
             return;
@@ -61,134 +37,6 @@ impl ContentSink<'_> {
         }
         if let Err(e) = self.writer.write_content(data) {
             self.write_error = Some(e.to_string());
-        }
-    }
-
-    /// Write header or body bytes, or keep them while an address header is
-    /// being collected.
-    fn emit(&mut self, data: &[u8]) {
-        if self.dropping {
-            return;
-        }
-        if let Some(p) = self.pending.as_mut() {
-            if p.len() + data.len() <= MAX_REWRITTEN_HEADER {
-                p.extend_from_slice(data);
-                return;
-            }
-            let mut raw = self.pending.take().unwrap_or_default();
-            raw.extend_from_slice(data);
-            self.put(&raw);
-            return;
-        }
-        self.put(data);
-    }
-
-    /// Write the collected address header, its bare addresses qualified.
-    fn flush_pending(&mut self) {
-        let Some(raw) = self.pending.take() else {
-            return;
-        };
-        match (std::str::from_utf8(&raw), self.qualify) {
-            (Ok(text), Some(rw)) => {
-                let out = gatepost_rewrite::qualify_header(text, &|a| rw.canonicalize(a));
-                self.put(out.as_bytes());
-            }
-            _ => self.put(&raw),
-        }
-    }
-
-    fn event(&mut self, ev: DataEvent) {
-        let DataEvent::Line { bytes, complete } = ev;
-        let line_start = self.at_line_start;
-        self.at_line_start = complete;
-        if self.first_line && line_start {
-            self.first_line = false;
-            if bytes.starts_with(b"From ") {
-                let mut v = b"X-Mailbox-Line: ".to_vec();
-                v.extend_from_slice(&bytes);
-                return self.finish_line(v, complete);
-            }
-            if bytes.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-                self.end_header();
-                self.put(b"\n");
-            }
-        }
-        if self.in_header && line_start {
-            if bytes.is_empty() && complete {
-                self.end_header();
-                self.put(b"\n");
-                return;
-            }
-            let text = String::from_utf8_lossy(&bytes);
-            if text.starts_with([' ', '\t']) {
-                if let Some(h) = self.current_header.as_mut() {
-                    h.push_str(text.trim());
-                }
-            } else if text.contains(':') {
-                self.close_header();
-                let name = text.split(':').next().unwrap_or("").trim();
-                // Postfix's cleanup removes Bcc: from every message.
-                self.dropping = name.eq_ignore_ascii_case("bcc");
-                if self.qualify.is_some() {
-                    let name = text.split(':').next().unwrap_or("").trim();
-                    if gatepost_rewrite::is_address_header(name) {
-                        self.pending = Some(Vec::new());
-                    }
-                }
-                self.current_header = Some(text.to_string());
-            } else {
-                // Not a header line: the body starts here (Postfix does the same).
-                self.end_header();
-            }
-        }
-        self.finish_line(bytes, complete);
-    }
-
-    fn finish_line(&mut self, mut bytes: Vec<u8>, complete: bool) {
-        if complete {
-            bytes.push(b'\n');
-        }
-        self.emit(&bytes);
-    }
-
-    fn close_header(&mut self) {
-        self.flush_pending();
-        self.dropping = false;
-        if let Some(h) = self.current_header.take() {
-            let (name, value) = h.split_once(':').unwrap_or((&h, ""));
-            let name = name.trim();
-            if name.eq_ignore_ascii_case("received") {
-                self.hops += 1;
-            } else if name.eq_ignore_ascii_case("message-id") {
-                self.message_id = Some(value.trim().to_string());
-            } else if name.eq_ignore_ascii_case("date") {
-                self.has_date = true;
-            } else if name.eq_ignore_ascii_case("from") {
-                self.has_from = true;
-            }
-        }
-    }
-
-    fn end_header(&mut self) {
-        if !self.in_header {
-            return;
-        }
-        self.close_header();
-        self.in_header = false;
-        if let Some(missing) = self.add_missing.take() {
-            if self.message_id.is_none() {
-                let line = format!("Message-Id: {}\n", missing.message_id);
-                self.put(line.as_bytes());
-                self.message_id = Some(missing.message_id);
-            }
-            if !self.has_date {
-                let line = format!("Date: {}\n", missing.date);
-                self.put(line.as_bytes());
-            }
-            if let (false, Some(from)) = (self.has_from, missing.from) {
-                let line = format!("From: {from}\n");
-                self.put(line.as_bytes());
-            }
         }
     }
 }
@@ -306,66 +154,50 @@ impl Session {
             single_recipient: single.as_deref(),
             date: tx.arrival_local,
         });
-        let local_client =
-            self.client_addr == self.server_addr || self.ctx.always_add_missing_headers;
-        let add_missing = local_client.then(|| MissingHeaders {
-            message_id: format!(
-                "<{}.{}@{}>",
-                tx.arrival_local.format("%Y%m%d%H%M%S"),
-                queue_id,
-                settings.myhostname
-            ),
-            date: rfc5322_date(&tx.arrival_local),
-            from: (!tx.sender.is_empty()).then(|| gatepost_rewrite::quote_address(&tx.sender)),
-        });
         // local_header_rewrite_clients = permit_inet_interfaces: a client on
         // one of our own addresses is in the local rewrite context.
         let rewriter = self.ctx.rewriter.clone();
-        let rewrite_local = self.client_addr == self.server_addr;
+        let cleanup_ctx = CleanupContext {
+            source: Source::Smtp {
+                local_header_rewrite: self.client_addr == self.server_addr,
+            },
+            always_add_missing_headers: self.ctx.always_add_missing_headers,
+            myhostname: &settings.myhostname,
+            queue_id: &queue_id,
+            arrival: tx.arrival_local,
+            sender: &tx.sender,
+            rewriter: &*rewriter,
+        };
         let mut framer = DataReader::new(self.bare_newline, settings.line_length_limit);
-        let (result, sink_state) = {
-            let mut sink = ContentSink {
-                writer: &mut writer,
-                limit: settings.message_size_limit,
-                written: 0,
-                too_big: false,
-                write_error: None,
-                in_header: true,
-                at_line_start: true,
-                first_line: true,
-                hops: 0,
-                message_id: None,
-                has_date: false,
-                has_from: false,
-                add_missing,
-                current_header: None,
-                qualify: rewrite_local.then_some(&*rewriter),
-                pending: None,
-                dropping: false,
-            };
+        let mut sink = QueueFileSink {
+            writer: &mut writer,
+            limit: settings.message_size_limit,
+            written: 0,
+            too_big: false,
+            write_error: None,
+        };
+        let (result, summary) = {
+            let mut cleanup = MessageCleanup::new(&cleanup_ctx, |data: &[u8]| sink.put(data));
             // PREPEND headers from access tables go above our Received:.
             for action in &tx.actions {
                 if let MessageAction::Prepend(text) = action {
-                    sink.put(format!("{}\n", gatepost_log::sanitize(text)).as_bytes());
+                    cleanup.prepend(&format!("{}\n", gatepost_log::sanitize(text)));
                 }
             }
-            sink.put(header.as_bytes());
+            cleanup.prepend(&header);
             let result = self
                 .stream
-                .read_data(&mut framer, |ev| sink.event(ev))
+                .read_data(&mut framer, |ev| {
+                    let DataEvent::Line { bytes, complete } = ev;
+                    cleanup.line(&bytes, complete);
+                })
                 .await;
-            sink.end_header();
-            let state = (
-                sink.too_big,
-                sink.write_error.take(),
-                sink.hops,
-                sink.message_id.take(),
-            );
-            (result, state)
+            (result, cleanup.finish())
         };
+        let (too_big, write_error) = (sink.too_big, sink.write_error.take());
+        let (hops, message_id) = (summary.hops, summary.message_id);
         tx.writer = Some(writer);
         result?;
-        let (too_big, write_error, hops, message_id) = sink_state;
         let fail = |tx: &mut Transaction| {
             if let Some(w) = tx.writer.take() {
                 w.abort();
@@ -483,34 +315,26 @@ impl Session {
                 }
             }
         }
-        let mut expanded = Vec::new();
-        for rcpt in recipients {
-            let canonical = self.ctx.rewriter.canonicalize(&rcpt.address);
-            match self.ctx.rewriter.expand_virtual_aliases(&canonical) {
-                Ok(list) => {
-                    for address in list {
-                        if !expanded.iter().any(|r: &EnvelopeRecipient| {
-                            r.address == address && r.original == rcpt.original
-                        }) {
-                            expanded.push(EnvelopeRecipient {
-                                address,
-                                original: rcpt.original.clone(),
-                                notify: rcpt.notify.clone(),
-                                orcpt: rcpt.orcpt.clone(),
-                            });
-                        }
-                    }
-                }
-                Err(e) => {
-                    gatepost_log::warning(
-                        "cleanup",
-                        format!("{queue_id}: virtual_alias_maps lookup: {e}"),
-                    );
-                    writer.abort();
-                    return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
-                }
+        let given = recipients
+            .iter()
+            .map(|r| (r.address.as_str(), r.original.as_str()));
+        let expanded: Vec<EnvelopeRecipient> = match clean_recipients(&*self.ctx.rewriter, given) {
+            Ok(list) => list
+                .into_iter()
+                .map(|clean| EnvelopeRecipient {
+                    address: clean.address,
+                    ..recipients[clean.from].clone()
+                })
+                .collect(),
+            Err(e) => {
+                gatepost_log::warning(
+                    "cleanup",
+                    format!("{queue_id}: virtual_alias_maps lookup: {e}"),
+                );
+                writer.abort();
+                return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
             }
-        }
+        };
         gatepost_log::info(
             "cleanup",
             format!(
@@ -519,7 +343,7 @@ impl Session {
             ),
         );
         let envelope = Envelope {
-            sender: self.ctx.rewriter.canonicalize(&tx.sender),
+            sender: clean_sender(&*self.ctx.rewriter, &tx.sender),
             recipients: expanded,
             arrival: tx.arrival,
             client: self.client_label.clone(),

@@ -1,7 +1,8 @@
 //! The `Received:` header smtpd puts first in every message, in Postfix's
-//! exact layout (postfix-compat §7.8), and the RFC 5322 date format it uses.
+//! exact layout (smtpd(8)); the date is cleanup's `mail_date`.
 
 use chrono::{DateTime, Local};
+use gatepost_cleanup::mail_date;
 
 pub struct ReceivedInfo<'a> {
     pub helo: Option<&'a str>,
@@ -16,16 +17,6 @@ pub struct ReceivedInfo<'a> {
     pub date: DateTime<Local>,
 }
 
-/// RFC 5322 date as Postfix writes it: `Fri, 27 Nov 2026 20:34:08 +0000 (UTC)`.
-pub fn rfc5322_date(date: &DateTime<Local>) -> String {
-    let zone = if date.offset().local_minus_utc() == 0 {
-        "UTC".to_string()
-    } else {
-        date.format("%Z").to_string()
-    };
-    format!("{} ({})", date.format("%a, %d %b %Y %H:%M:%S %z"), zone)
-}
-
 /// The header lines, each ended by `\n` (continuations begin with a TAB).
 pub fn received_header(info: &ReceivedInfo<'_>) -> String {
     let addr = match info.client_addr {
@@ -33,7 +24,7 @@ pub fn received_header(info: &ReceivedInfo<'_>) -> String {
         std::net::IpAddr::V6(a) => format!("IPv6:{a}"),
     };
     let helo = info.helo.unwrap_or(info.client_name);
-    let date = rfc5322_date(&info.date);
+    let date = mail_date(info.date);
     let mut out = format!(
         "Received: from {} ({} [{}])\n\tby {} ({}) with {} id {}",
         helo, info.client_name, addr, info.myhostname, info.mail_name, info.protocol, info.queue_id
