@@ -8,7 +8,9 @@
 //! `<>`) goes to `2bounce_notice_recipient` as a "Postmaster Copy" from
 //! `double_bounce_sender`; a failed postmaster notice (sender is the
 //! double-bounce address) is discarded with a warning. Recipients whose DSN
-//! `NOTIFY=` excludes `FAILURE` are left out.
+//! `NOTIFY=` excludes `FAILURE` are left out. `mail_name` names the
+//! `Received:` and the `X-NAME-Queue-ID`, `X-NAME-Sender`, `Diagnostic-Code:
+//! X-NAME` fields.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -237,11 +239,11 @@ impl Notice<'_> {
         if let Some(envid) = &self.envelope.envid {
             m.push_str(&format!("Original-Envelope-Id: {envid}\n"));
         }
-        m.push_str(&format!("X-Postfix-Queue-ID: {}\n", self.orig_id));
+        m.push_str(&format!("X-{}-Queue-ID: {}\n", s.mail_name, self.orig_id));
         if !self.envelope.sender.is_empty() {
             m.push_str(&format!(
-                "X-Postfix-Sender: rfc822; {}\n",
-                self.envelope.sender
+                "X-{}-Sender: rfc822; {}\n",
+                s.mail_name, self.envelope.sender
             ));
         }
         m.push_str(&format!(
@@ -271,7 +273,10 @@ impl Notice<'_> {
                     m.push_str(&format!("Remote-MTA: dns; {host}\n"));
                     push_wrapped(&mut m, &format!("Diagnostic-Code: smtp; {reply}"));
                 }
-                None => push_wrapped(&mut m, &format!("Diagnostic-Code: X-Postfix; {}", r.text)),
+                None => push_wrapped(
+                    &mut m,
+                    &format!("Diagnostic-Code: X-{}; {}", s.mail_name, r.text),
+                ),
             }
             if let Some(d) = &self.delay {
                 m.push_str(&format!("Will-Retry-Until: {}\n", mail_date(d.retry_until)));
@@ -598,6 +603,41 @@ mod tests {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
         assert!(text.starts_with("Received: by mx.spec.test (Postfix)\n\tid 5219CBE17E; "));
+    }
+
+    #[test]
+    fn mail_name_comes_from_the_configuration() {
+        let s = QmgrSettings {
+            mail_name: "Gatepost".into(),
+            ..settings()
+        };
+        let e = env();
+        let failed = [reason(0, "5.1.1", "unknown user: \"root\"")];
+        let (orig, new) = (QueueId("5562DBE20B".into()), QueueId("5219CBE17E".into()));
+        let n = Notice {
+            kind: NoticeKind::Sender,
+            settings: &s,
+            orig_id: &orig,
+            envelope: &e,
+            failed: &failed,
+            content: None,
+            new_id: &new,
+            to: "a@ext.example",
+            now: UNIX_EPOCH + Duration::from_secs(1_700_000_100),
+            delay: None,
+        };
+        let text = String::from_utf8(n.render()).unwrap();
+        assert!(
+            text.starts_with("Received: by mx.spec.test (Gatepost)\n"),
+            "{text}"
+        );
+        for want in [
+            "\nX-Gatepost-Queue-ID: 5562DBE20B\n",
+            "\nX-Gatepost-Sender: rfc822; a@ext.example\n",
+            "\nDiagnostic-Code: X-Gatepost; unknown user",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
     }
 
     #[test]

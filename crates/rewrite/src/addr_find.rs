@@ -153,7 +153,9 @@ pub(crate) fn add_extension(address: &str, extension: &str) -> String {
 
 /// Split a table result into addresses: separated by commas and/or
 /// whitespace outside double quotes; `<addr>` brackets removed. An empty
-/// result is the empty address.
+/// result is the empty address. Not the header tokenizer
+/// (`address_list_items`): a table result has no display names, comments or
+/// groups, and white space alone separates its addresses.
 pub(crate) fn split_result(value: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
