@@ -67,6 +67,8 @@ pub struct MessageCleanup<'a, O: FnMut(&[u8])> {
     open: Option<OpenHeader>,
     /// The start of a header line whose rest has not arrived.
     partial: Vec<u8>,
+    /// Reused for writing body lines.
+    line_buf: Vec<u8>,
     seen: SeenHeaders,
     hops: usize,
     recipients: Vec<String>,
@@ -82,6 +84,7 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
             first_line: true,
             open: None,
             partial: Vec::new(),
+            line_buf: Vec::new(),
             seen: SeenHeaders::default(),
             hops: 0,
             recipients: Vec::new(),
@@ -166,11 +169,15 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
         }
     }
 
+    /// A body line, written in one piece.
     fn write_line(&mut self, bytes: &[u8], complete: bool) {
-        (self.out)(bytes);
-        if complete {
-            (self.out)(b"\n");
+        if !complete {
+            return (self.out)(bytes);
         }
+        self.line_buf.clear();
+        self.line_buf.extend_from_slice(bytes);
+        self.line_buf.push(b'\n');
+        (self.out)(&self.line_buf);
     }
 
     fn open_header(&mut self, name: String) {

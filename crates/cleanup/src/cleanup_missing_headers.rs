@@ -6,6 +6,8 @@
 //! for `<>`, with the full name of a local submitter). Parameters
 //! honoured: `myhostname`, `always_add_missing_headers`.
 
+use chrono::{DateTime, Local};
+
 use crate::cleanup_envelope::clean_sender;
 use crate::cleanup_state::CleanupContext;
 use crate::mail_date::mail_date;
@@ -26,12 +28,7 @@ pub(crate) fn missing_headers(ctx: &CleanupContext<'_>, seen: &mut SeenHeaders) 
         return out;
     }
     if seen.message_id.is_none() {
-        let id = format!(
-            "<{}.{}@{}>",
-            ctx.arrival.format("%Y%m%d%H%M%S"),
-            ctx.queue_id,
-            ctx.myhostname
-        );
+        let id = message_id(ctx.arrival, ctx.queue_id, ctx.myhostname);
         out.push_str(&format!("Message-Id: {id}\n"));
         seen.message_id = Some(id);
     }
@@ -42,6 +39,16 @@ pub(crate) fn missing_headers(ctx: &CleanupContext<'_>, seen: &mut SeenHeaders) 
         out.push_str(&from_header(ctx));
     }
     out
+}
+
+/// The `Message-Id:` value cleanup makes:
+/// `<YYYYMMDDhhmmss.QUEUEID@$myhostname>` (arrival time, local).
+pub fn message_id(arrival: impl Into<DateTime<Local>>, queue_id: &str, myhostname: &str) -> String {
+    let arrival: DateTime<Local> = arrival.into();
+    format!(
+        "<{}.{queue_id}@{myhostname}>",
+        arrival.format("%Y%m%d%H%M%S")
+    )
 }
 
 fn from_header(ctx: &CleanupContext<'_>) -> String {

@@ -29,6 +29,7 @@ mod cleanup_tests;
 
 pub use cleanup_envelope::{clean_recipients, clean_sender, CleanRecipient};
 pub use cleanup_message::{clean_content, header_recipients, HeaderSummary, MessageCleanup};
+pub use cleanup_missing_headers::message_id;
 pub use cleanup_received::local_received_header;
 pub use cleanup_state::{AddressRewriter, CleanupContext, Source};
 pub use mail_date::mail_date;

@@ -15,8 +15,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chrono::{DateTime, Local};
-use gatepost_cleanup::{local_received_header, mail_date};
+use gatepost_cleanup::{local_received_header, mail_date, message_id};
 
 use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::{blocking, QueueError};
@@ -174,7 +173,6 @@ impl Notice<'_> {
             part
         });
         let date = mail_date(self.now);
-        let stamp = DateTime::<Local>::from(self.now).format("%Y%m%d%H%M%S");
 
         let mut m = local_received_header(
             &s.myhostname,
@@ -202,8 +200,8 @@ impl Notice<'_> {
         // Postfix 3.7 (smtputf8_enable = yes) always labels the report 8bit.
         m.push_str("Content-Transfer-Encoding: 8bit\n");
         m.push_str(&format!(
-            "Message-Id: <{stamp}.{}@{}>\n",
-            self.new_id, s.myhostname
+            "Message-Id: {}\n",
+            message_id(self.now, self.new_id.as_str(), &s.myhostname)
         ));
         m.push_str("\nThis is a MIME-encapsulated message.\n");
 
@@ -370,12 +368,11 @@ pub(crate) async fn send_non_delivery(
         ret: None,
         envid: None,
     };
-    let stamp = DateTime::<Local>::from(now).format("%Y%m%d%H%M%S");
     gatepost_log::info(
         "cleanup",
         format!(
-            "{new_id}: message-id=<{stamp}.{new_id}@{}>",
-            settings.myhostname
+            "{new_id}: message-id={}",
+            message_id(now, new_id.as_str(), &settings.myhostname)
         ),
     );
     let new_id = writer.commit(&bounce_env).await?;
@@ -456,12 +453,11 @@ pub(crate) async fn send_delay_warning(
         ret: None,
         envid: None,
     };
-    let stamp = DateTime::<Local>::from(now).format("%Y%m%d%H%M%S");
     gatepost_log::info(
         "cleanup",
         format!(
-            "{new_id}: message-id=<{stamp}.{new_id}@{}>",
-            settings.myhostname
+            "{new_id}: message-id={}",
+            message_id(now, new_id.as_str(), &settings.myhostname)
         ),
     );
     let new_id = writer.commit(&env).await?;
