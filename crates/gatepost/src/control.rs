@@ -79,7 +79,9 @@ pub fn run(command: Command, cfg: &Config, config_dir: Option<&Path>) -> Result<
     // reopened it.
     let to_log = command != Command::Logrotate;
     if to_log {
-        open_command_log(cfg);
+        // As postlog(1): to maillog_file, else syslog; a log that cannot be
+        // opened leaves the messages on stderr.
+        let _ = crate::logging::open(cfg, crate::logging::Fallback::Syslog);
     }
     let script = Script::new(cfg, to_log);
     let pid = running(&queue_dir).with_context(|| {
@@ -129,23 +131,6 @@ pub fn run(command: Command, cfg: &Config, config_dir: Option<&Path>) -> Result<
         }
     };
     Ok(ExitCode::from(code))
-}
-
-/// The control commands log as postlog(1): to `maillog_file`, else syslog.
-fn open_command_log(cfg: &Config) {
-    let maillog = cfg.get("maillog_file");
-    let facility = gatepost_log::Facility::from_name(&cfg.get("syslog_facility"))
-        .unwrap_or(gatepost_log::Facility::MAIL);
-    let target = if maillog.is_empty() {
-        gatepost_log::LogTarget::Syslog {
-            socket: Path::new("/dev/log"),
-            facility,
-        }
-    } else {
-        gatepost_log::LogTarget::File(Path::new(&maillog))
-    };
-    // A log that cannot be opened leaves the messages on stderr.
-    let _ = gatepost_log::init(target, &cfg.get("myhostname"), &cfg.get("syslog_name"));
 }
 
 /// `stop`: SIGTERM, then wait; after 5 seconds, SIGKILL.

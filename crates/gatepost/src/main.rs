@@ -12,6 +12,7 @@
 mod control;
 mod daemon;
 mod generation;
+mod logging;
 mod master_lock;
 mod policy_test;
 mod queue_cmd;

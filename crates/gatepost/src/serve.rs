@@ -21,10 +21,8 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 
 use crate::generation::{Generation, ListenerPool, SwappableAgent};
+use crate::logging::Fallback;
 use crate::master_lock::{LockError, MasterLock};
-
-/// The local syslog socket.
-const SYSLOG_SOCKET: &str = "/dev/log";
 
 /// How the server was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,23 +49,11 @@ pub fn serve(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Result<Exi
 
 /// Open (or reopen) the log that `cfg` asks for.
 fn open_log(cfg: &Config, mode: Mode) -> Result<()> {
-    let maillog = cfg.get("maillog_file");
-    let hostname = cfg.get("myhostname");
-    let syslog_name = cfg.get("syslog_name");
-    let facility = gatepost_log::Facility::from_name(&cfg.get("syslog_facility"))
-        .unwrap_or(gatepost_log::Facility::MAIL);
-    let target = if !maillog.is_empty() {
-        gatepost_log::LogTarget::File(Path::new(&maillog))
-    } else if mode == Mode::Daemon {
-        gatepost_log::LogTarget::Syslog {
-            socket: Path::new(SYSLOG_SOCKET),
-            facility,
-        }
-    } else {
-        gatepost_log::LogTarget::Stderr
+    let fallback = match mode {
+        Mode::Foreground => Fallback::Stderr,
+        Mode::Daemon => Fallback::Syslog,
     };
-    gatepost_log::reopen(target, &hostname, &syslog_name)
-        .with_context(|| format!("open maillog_file {maillog}"))
+    crate::logging::open(cfg, fallback)
 }
 
 /// The signals the server acts on.

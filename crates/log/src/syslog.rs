@@ -43,11 +43,6 @@ impl Facility {
     /// The mail facility (Postfix's default).
     pub const MAIL: Facility = Facility(2);
 
-    /// Every facility name `from_name` accepts.
-    pub fn names() -> impl Iterator<Item = &'static str> {
-        FACILITIES.iter().map(|(name, _)| *name)
-    }
-
     /// A facility by name, case-insensitively (`mail`, `local0`, ...).
     pub fn from_name(name: &str) -> Option<Facility> {
         FACILITIES
