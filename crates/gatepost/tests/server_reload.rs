@@ -119,3 +119,68 @@ fn broken_main_cf_on_reload_keeps_the_old_configuration() {
     assert_eq!(reply.code, 250, "{}", reply.full());
     c.command("QUIT").unwrap();
 }
+
+/// `gatepost reload`, then wait until the server has switched.
+fn reload(srv: &TestServer) {
+    let before = srv.log().matches("reload -- version").count();
+    let (code, stderr) = gatepost(srv.path(), &["reload"]);
+    assert_eq!(code, 0, "{stderr}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while srv.log().matches("reload -- version").count() == before {
+        assert!(std::time::Instant::now() < deadline, "{}", srv.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn rcpt_reply(addr: std::net::SocketAddr, to: &str) -> u16 {
+    let mut c = Client::connect_from("127.0.0.2", addr).unwrap();
+    assert_eq!(c.read_reply().unwrap().code, 220);
+    assert_eq!(c.command("EHLO client.example").unwrap().code, 250);
+    assert_eq!(c.command("MAIL FROM:<a@client.example>").unwrap().code, 250);
+    let code = c.command(&format!("RCPT TO:<{to}>")).unwrap().code;
+    c.command("QUIT").unwrap();
+    code
+}
+
+#[test]
+fn reload_reads_tables_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let access = dir.path().join("access");
+    std::fs::write(&access, "bob@spec.test REJECT\n").unwrap();
+    let srv = TestServer::start(
+        bin(),
+        &format!(
+            "smtpd_recipient_restrictions = check_recipient_access texthash:{}",
+            access.display()
+        ),
+    )
+    .unwrap();
+    assert_eq!(rcpt_reply(srv.addr, "bob@spec.test"), 554);
+    assert_eq!(rcpt_reply(srv.addr, "carol@spec.test"), 250);
+
+    std::fs::write(&access, "carol@spec.test REJECT\n").unwrap();
+    reload(&srv);
+    assert_eq!(rcpt_reply(srv.addr, "bob@spec.test"), 250);
+    assert_eq!(rcpt_reply(srv.addr, "carol@spec.test"), 554);
+}
+
+#[test]
+fn reload_opens_and_closes_master_cf_listeners() {
+    let srv = TestServer::start(bin(), "").unwrap();
+    // A port free on 127.0.0.5 for the new service.
+    let port = std::net::TcpListener::bind("127.0.0.5:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let new_addr: std::net::SocketAddr = format!("127.0.0.5:{port}").parse().unwrap();
+    std::fs::write(
+        srv.path().join("master.cf"),
+        format!("{new_addr} inet n - n - - smtpd\n"),
+    )
+    .unwrap();
+    reload(&srv);
+    assert_eq!(rcpt_reply(new_addr, "bob@spec.test"), 250);
+    // The service that master.cf no longer has stopped listening.
+    assert!(std::net::TcpStream::connect(srv.addr).is_err());
+}
