@@ -215,7 +215,29 @@ pub static REGISTRY: &[ParamSpec] = &[
         name: "maillog_file",
         default: DefaultValue::Text(""),
         kind: Kind::Str,
-        doc: "Log file name; empty logs to standard error.",
+        doc: "Log file name; empty: syslog when started with `start`, else standard error.",
+    },
+    ParamSpec {
+        name: "maillog_file_compressor",
+        default: DefaultValue::Text("gzip"),
+        kind: Kind::Str,
+        doc: "Program that compresses a rotated maillog_file (`logrotate`).",
+    },
+    ParamSpec {
+        name: "maillog_file_rotate_suffix",
+        default: DefaultValue::Text("%Y%m%d-%H%M%S"),
+        kind: Kind::Str,
+        doc: "strftime(3) format of the suffix a rotated maillog_file gets (`logrotate`).",
+    },
+    ParamSpec {
+        name: "syslog_facility",
+        default: DefaultValue::Text("mail"),
+        kind: Kind::Enum(&[
+            "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+            "authpriv", "ftp", "local0", "local1", "local2", "local3", "local4", "local5",
+            "local6", "local7",
+        ]),
+        doc: "Syslog facility of the log lines when logging to syslog.",
     },
     ParamSpec {
         name: "mail_owner",

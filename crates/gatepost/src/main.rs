@@ -1,6 +1,7 @@
 //! The `gatepost` binary: one program, Postfix-style subcommands
-//! (`serve`, `postconf`, `postmap`, `postalias`, `policy-test`, `queue`,
-//! `mailq`, `sendmail`). Invoked as `sendmail` or `mailq` (argv[0]), it
+//! (`serve`, `start`, `stop`, `reload`, `status`, `abort`, `logrotate`,
+//! `postconf`, `postmap`, `postalias`, `policy-test`, `queue`, `mailq`,
+//! `sendmail`). Invoked as `sendmail` or `mailq` (argv[0]), it
 //! behaves as those programs, with the configuration directory from
 //! `-C DIR` (sendmail) or `$MAIL_CONFIG`.
 //! `gatepost -c DIR CMD` reads `DIR/main.cf` and `DIR/master.cf` like
@@ -8,6 +9,11 @@
 //! `./gatepost.d/main.cf` layered on top when it exists.
 #![forbid(unsafe_code)]
 
+mod control;
+mod daemon;
+mod generation;
+mod logging;
+mod master_lock;
 mod policy_test;
 mod queue_cmd;
 mod sendmail;
@@ -36,8 +42,25 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run the mail server: SMTP listeners, queue manager, delivery.
-    Serve,
+    /// Run the mail server in the foreground: SMTP listeners, queue
+    /// manager, delivery (as `postfix start-fg`).
+    Serve {
+        /// Run as started by `start` (detached, syslog by default).
+        #[arg(long, hide = true)]
+        daemon: bool,
+    },
+    /// Start the mail server in the background and wait until it is up.
+    Start,
+    /// Stop the running server in an orderly fashion (SIGTERM, then wait).
+    Stop,
+    /// Re-read main.cf, master.cf and the tables in the running server (SIGHUP).
+    Reload,
+    /// Say whether the server is running, with its PID (exit 1 when not).
+    Status,
+    /// Stop the running server at once (SIGKILL).
+    Abort,
+    /// Rename maillog_file, have the server reopen it, compress the old one.
+    Logrotate,
     /// Show configuration parameters, like Postfix's postconf.
     #[command(disable_help_flag = true)]
     Postconf {
@@ -166,8 +189,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return run_sendmail(cli.config_dir.clone(), args);
     }
     let cfg = load_config(cli.config_dir.as_deref())?;
+    let control = |command| control::run(command, &cfg, cli.config_dir.as_deref());
     match cli.command {
-        Cmd::Serve => serve::serve(cfg),
+        Cmd::Serve { daemon } => {
+            let mode = if daemon {
+                serve::Mode::Daemon
+            } else {
+                serve::Mode::Foreground
+            };
+            serve::serve(cli.config_dir.clone(), cfg, mode)
+        }
+        Cmd::Start => control(control::Command::Start),
+        Cmd::Stop => control(control::Command::Stop),
+        Cmd::Reload => control(control::Command::Reload),
+        Cmd::Status => control(control::Command::Status),
+        Cmd::Abort => control(control::Command::Abort),
+        Cmd::Logrotate => control(control::Command::Logrotate),
         Cmd::Postconf {
             help: _,
             non_default,
@@ -233,13 +270,20 @@ fn table_command(query: Option<String>, spec: &str, aliases: bool) -> Result<Exi
     }
 }
 
-fn load_config(dir: Option<&std::path::Path>) -> Result<Config> {
-    let cfg = match dir {
+/// Read the configuration of `-c DIR`, else the embedded one (with
+/// `./gatepost.d` layered on top); warnings are the caller's to show.
+fn read_config(dir: Option<&std::path::Path>) -> Result<Config> {
+    match dir {
         Some(dir) => {
-            Config::load_dir(dir).with_context(|| format!("configuration in {}", dir.display()))?
+            Config::load_dir(dir).with_context(|| format!("configuration in {}", dir.display()))
         }
-        None => Config::load_default().context("embedded configuration")?,
-    };
+        None => Config::load_default().context("embedded configuration"),
+    }
+}
+
+/// [`read_config`], with its warnings on stderr.
+fn load_config(dir: Option<&std::path::Path>) -> Result<Config> {
+    let cfg = read_config(dir)?;
     for warning in cfg.warnings() {
         eprintln!("gatepost: warning: {warning}");
     }

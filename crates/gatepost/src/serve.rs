@@ -1,25 +1,42 @@
-//! `gatepost serve`: opens the log, the queue and the listeners of every
-//! smtpd service, starts the queue manager with the delivery agents, and
-//! runs until SIGINT/SIGTERM. Prints where it listens, where it keeps mail
-//! and which configuration it uses.
+//! `gatepost serve`: opens the log, takes the master lock and pid file,
+//! opens the queue and the listeners of every smtpd service, starts the
+//! queue manager with the delivery agents, and runs until SIGTERM/SIGINT,
+//! as Postfix's master(8): SIGHUP reloads `main.cf`, `master.cf` and the
+//! tables (new sessions and deliveries use them, those in progress finish
+//! on the old ones; a configuration that fails to load is logged and the
+//! old one kept) and reopens `maillog_file`. In the foreground it prints
+//! where it listens, where it keeps mail and which configuration it uses;
+//! as a daemon (`gatepost start`) it logs to syslog when `maillog_file` is
+//! empty.
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use gatepost_config::Config;
 use gatepost_queue::{QmgrSettings, Queue};
 use gatepost_rewrite::Rewriter;
-use gatepost_smtpd::ServerContext;
-use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 
-/// Sessions served at once per listener (master.cf maxproc default).
-const DEFAULT_PROCESS_LIMIT: usize = 100;
+use crate::generation::{Generation, ListenerPool, SwappableAgent};
+use crate::logging::Fallback;
+use crate::master_lock::{LockError, MasterLock};
 
-pub fn serve(cfg: Config) -> Result<ExitCode> {
+/// How the server was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `gatepost serve`: attached to the terminal, stderr log by default.
+    Foreground,
+    /// `gatepost start`: detached, syslog by default.
+    Daemon,
+}
+
+pub fn serve(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Result<ExitCode> {
+    if mode == Mode::Daemon {
+        crate::daemon::leave_terminal_session();
+    }
     // Restriction classes may nest 100 deep (Postfix's limit): give the
     // workers room for that.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -27,138 +44,215 @@ pub fn serve(cfg: Config) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("start async runtime")?;
-    runtime.block_on(serve_async(cfg))
+    runtime.block_on(serve_async(config_dir, cfg, mode))
 }
 
-async fn serve_async(cfg: Config) -> Result<ExitCode> {
-    let maillog = cfg.get("maillog_file");
-    let hostname = cfg.get("myhostname");
-    let syslog_name = cfg.get("syslog_name");
-    if maillog.is_empty() {
-        gatepost_log::init(gatepost_log::LogTarget::Stderr, &hostname, &syslog_name)
-    } else {
-        gatepost_log::init(
-            gatepost_log::LogTarget::File(std::path::Path::new(&maillog)),
-            &hostname,
-            &syslog_name,
-        )
+/// Open (or reopen) the log that `cfg` asks for.
+fn open_log(cfg: &Config, mode: Mode) -> Result<()> {
+    let fallback = match mode {
+        Mode::Foreground => Fallback::Stderr,
+        Mode::Daemon => Fallback::Syslog,
+    };
+    crate::logging::open(cfg, fallback)
+}
+
+/// The signals the server acts on.
+struct Signals {
+    hangup: Signal,
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+enum Event {
+    Reload,
+    Terminate(i32),
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        Ok(Signals {
+            hangup: signal(SignalKind::hangup()).context("catch SIGHUP")?,
+            terminate: signal(SignalKind::terminate()).context("catch SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("catch SIGINT")?,
+        })
     }
-    .with_context(|| format!("open maillog_file {maillog}"))?;
+
+    async fn next(&mut self) -> Event {
+        tokio::select! {
+            _ = self.hangup.recv() => Event::Reload,
+            _ = self.terminate.recv() => Event::Terminate(15),
+            _ = self.interrupt.recv() => Event::Terminate(2),
+        }
+    }
+}
+
+/// What stays across reloads.
+struct Server {
+    config_dir: Option<PathBuf>,
+    mode: Mode,
+    queue: Arc<Queue>,
+    queue_dir: PathBuf,
+    agent: Arc<SwappableAgent>,
+    pool: ListenerPool,
+}
+
+async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Result<ExitCode> {
+    // Before anything else: a SIGHUP that comes early must not kill us.
+    let mut signals = Signals::install()?;
+    open_log(&cfg, mode)?;
     for warning in cfg.warnings() {
         gatepost_log::warning("master", warning);
     }
 
     let queue_dir = PathBuf::from(cfg.get("queue_directory"));
+    let _lock = match MasterLock::acquire(&queue_dir) {
+        Ok(lock) => lock,
+        Err(LockError::AlreadyRunning) => {
+            // Said on stderr; logged too unless the log is stderr.
+            let logged = mode == Mode::Daemon || !cfg.get("maillog_file").is_empty();
+            crate::control::Script::new(&cfg, logged).fatal(&LockError::AlreadyRunning);
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let queue =
         Queue::open(&queue_dir).with_context(|| format!("open queue {}", queue_dir.display()))?;
     let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
     let agent = gatepost_delivery::build_agent(&cfg, queue.clone(), rewriter.clone())
         .context("delivery agents")?;
+    let mut server = Server {
+        config_dir,
+        mode,
+        queue: queue.clone(),
+        queue_dir: queue_dir.clone(),
+        agent: Arc::new(SwappableAgent::new(agent)),
+        pool: ListenerPool::default(),
+    };
+    let mut current = Generation::start(&cfg, &queue, &rewriter, &mut server.pool)?;
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = Vec::new();
-    let mut listening = Vec::new();
-    for service in cfg.services() {
-        let svc_cfg = cfg.with_overrides(&service.overrides);
-        svc_cfg
-            .validate()
-            .with_context(|| format!("master.cf service {}", service.name))?;
-        let svc_rewriter = if service.overrides.is_empty() {
-            rewriter.clone()
-        } else {
-            Arc::new(Rewriter::from_config(&svc_cfg).context("address rewriting")?)
-        };
-        let ctx = Arc::new(
-            ServerContext::new(&service.name, &svc_cfg, queue.clone(), svc_rewriter)
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        );
-        for addr in bind_addresses(&svc_cfg, service.host.as_deref(), service.port)? {
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("bind {addr} for service {}", service.name))?;
-            let local = listener.local_addr().unwrap_or(addr);
-            listening.push(local);
-            let mut rx = stop_rx.clone();
-            let ctx = ctx.clone();
-            tasks.push(tokio::spawn(async move {
-                gatepost_smtpd::serve(listener, ctx, DEFAULT_PROCESS_LIMIT, async move {
-                    let _ = rx.changed().await;
-                })
-                .await;
-            }));
-        }
-    }
-    if listening.is_empty() {
-        bail!("no smtpd service to run (check master.cf)");
-    }
-
-    let mut rx = stop_rx.clone();
+    let (qmgr_stop, mut qmgr_stop_rx) = watch::channel(false);
     let qmgr = tokio::spawn(gatepost_queue::run_qmgr(
         queue.clone(),
-        agent,
+        server.agent.clone(),
         QmgrSettings::from_config(&cfg),
         async move {
-            let _ = rx.changed().await;
+            let _ = qmgr_stop_rx.changed().await;
         },
     ));
 
-    for addr in &listening {
-        println!("gatepost: listening on {addr}");
-    }
-    println!("gatepost: queue directory {}", display_path(&queue_dir));
-    let spool = cfg.get("mail_spool_directory");
-    let home_mailbox = cfg.get("home_mailbox");
-    if home_mailbox.is_empty() {
-        println!(
-            "gatepost: local mailboxes under {}",
-            display_path(std::path::Path::new(&spool))
-        );
-    } else {
-        println!("gatepost: local mailboxes in ~/{home_mailbox}");
-    }
-    println!("gatepost: configuration {}", cfg.source());
+    print_startup(&cfg, &current, &queue_dir);
     gatepost_log::info(
         "master",
         format!(
             "daemon started -- version {}, configuration {}",
             env!("CARGO_PKG_VERSION"),
-            cfg.source()
+            server.configuration(&cfg)
         ),
     );
-
-    wait_for_signal().await;
-    gatepost_log::info("master", "terminating on signal");
-    let _ = stop_tx.send(true);
-    for task in tasks {
-        let _ = task.await;
+    if mode == Mode::Daemon {
+        crate::daemon::announce_ready()?;
     }
+
+    let mut cfg = cfg;
+    let signal = loop {
+        match signals.next().await {
+            Event::Reload => match server.reload(&cfg, &mut current).await {
+                Ok(new_cfg) => cfg = new_cfg,
+                Err(e) => gatepost_log::warning(
+                    "master",
+                    format!("{e:#}; keeping the current configuration"),
+                ),
+            },
+            Event::Terminate(signal) => break signal,
+        }
+    };
+    gatepost_log::info("master", format!("terminating on signal {signal}"));
+    current.stop().await;
+    let _ = qmgr_stop.send(true);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), qmgr).await;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Listen addresses for a service: its own host, else `inet_interfaces`.
-fn bind_addresses(cfg: &Config, host: Option<&str>, port: u16) -> Result<Vec<SocketAddr>> {
-    let hosts: Vec<String> = match host {
-        Some(h) => vec![h.to_string()],
-        None => cfg.get_list("inet_interfaces"),
-    };
-    let mut out = Vec::new();
-    for h in hosts {
-        let h = h.trim_start_matches('[').trim_end_matches(']');
-        let ip: IpAddr = match h.to_ascii_lowercase().as_str() {
-            "all" => "0.0.0.0".parse()?,
-            "localhost" | "loopback-only" => "127.0.0.1".parse()?,
-            other => other.parse().with_context(|| {
-                format!("inet_interfaces: cannot listen on {other:?}: not an IP address")
-            })?,
-        };
-        out.push(SocketAddr::new(ip, port));
+impl Server {
+    /// SIGHUP: reopen the log, read the configuration again and switch to
+    /// it; on error nothing changes (the caller logs why).
+    async fn reload(&mut self, old: &Config, current: &mut Generation) -> Result<Config> {
+        // Let go of a rotated maillog_file even when the rest fails.
+        if let Err(e) = open_log(old, self.mode) {
+            gatepost_log::warning("master", format!("{e:#}"));
+        }
+        let result = self.switch(current).await;
+        let configuration = self.configuration(result.as_ref().unwrap_or(old));
+        gatepost_log::info(
+            "master",
+            format!(
+                "reload -- version {}, configuration {configuration}",
+                env!("CARGO_PKG_VERSION")
+            ),
+        );
+        result
     }
-    Ok(out)
+
+    /// The configuration named in master's log lines: the `-c` directory
+    /// (Postfix's `config_directory`), else where the embedded one came from.
+    fn configuration(&self, cfg: &Config) -> String {
+        match &self.config_dir {
+            Some(dir) => dir.display().to_string(),
+            None => cfg.source().to_string(),
+        }
+    }
+
+    /// Load the configuration, build its services and delivery agents,
+    /// then replace the running ones.
+    async fn switch(&mut self, current: &mut Generation) -> Result<Config> {
+        let cfg = crate::read_config(self.config_dir.as_deref())?;
+        let queue_dir = PathBuf::from(cfg.get("queue_directory"));
+        let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
+        let agent = gatepost_delivery::build_agent(&cfg, self.queue.clone(), rewriter.clone())
+            .context("delivery agents")?;
+        let next = Generation::start(&cfg, &self.queue, &rewriter, &mut self.pool)?;
+        if let Err(e) = open_log(&cfg, self.mode) {
+            gatepost_log::warning("master", format!("{e:#}"));
+        }
+        for warning in cfg.warnings() {
+            gatepost_log::warning("master", warning);
+        }
+        if queue_dir != self.queue_dir {
+            gatepost_log::warning(
+                "master",
+                format!(
+                    "queue_directory changed to {}: it takes effect at the next start",
+                    queue_dir.display()
+                ),
+            );
+        }
+        self.agent.replace(agent);
+        std::mem::replace(current, next).stop().await;
+        Ok(cfg)
+    }
+}
+
+/// The start-up message: where it listens, keeps mail, and its configuration.
+fn print_startup(cfg: &Config, generation: &Generation, queue_dir: &Path) {
+    for addr in &generation.listening {
+        println!("gatepost: listening on {addr}");
+    }
+    println!("gatepost: queue directory {}", display_path(queue_dir));
+    let spool = cfg.get("mail_spool_directory");
+    let home_mailbox = cfg.get("home_mailbox");
+    if home_mailbox.is_empty() {
+        println!(
+            "gatepost: local mailboxes under {}",
+            display_path(Path::new(&spool))
+        );
+    } else {
+        println!("gatepost: local mailboxes in ~/{home_mailbox}");
+    }
+    println!("gatepost: configuration {}", cfg.source());
 }
 
 /// An absolute form of `path` for the start-up message (it may not exist yet).
-fn display_path(path: &std::path::Path) -> String {
+fn display_path(path: &Path) -> String {
     if let Ok(p) = std::fs::canonicalize(path) {
         return p.display().to_string();
     }
@@ -168,20 +262,5 @@ fn display_path(path: &std::path::Path) -> String {
             .display()
             .to_string(),
         _ => path.display().to_string(),
-    }
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
     }
 }

@@ -63,13 +63,18 @@ fn sendmail_t_delivers_locally_without_bcc() {
         // Bare header addresses are qualified, as Postfix's cleanup does.
         assert!(m.contains("\nCc: carol@mx.spec.test\n"), "{m}");
     }
+    // A delivery is logged just after its mailbox file appears.
+    assert!(
+        srv.wait_for_log(
+            "to=<carol@mx.spec.test>, orig_to=<carol>",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        srv.log()
+    );
     let log = srv.log();
     assert!(log.contains("postfix/pickup["), "{log}");
     assert!(log.contains(" uid="), "{log}");
-    assert!(
-        log.contains("to=<carol@mx.spec.test>, orig_to=<carol>"),
-        "{log}"
-    );
 }
 
 #[test]

@@ -3,59 +3,31 @@
 //! Owns the one place where log lines are written: the syslog-style prefix
 //! `Mon DD HH:MM:SS host NAME/PROGRAM[PID]: ` (NAME is `syslog_name`, default
 //! `postfix`, so that existing Postfix log tools such as pflogsumm read our
-//! logs), the sink (`maillog_file` or stderr), and the sanitising of
+//! logs), the sink (`maillog_file`, syslog or stderr: `sink`, `syslog`), the
+//! PID shown per SMTP session or delivery (`scope`), and the sanitising of
 //! untrusted text before it reaches a log line.
 //!
 //! Every component logs through [`info`] / [`warning`] with its Postfix
 //! program name (`smtpd`, `cleanup`, `qmgr`, `local`, ...).
 #![forbid(unsafe_code)]
 
+mod scope;
+mod sink;
+mod syslog;
+
 use std::fmt::Display;
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::path::Path;
-use std::sync::{Mutex, OnceLock};
 
-/// Where log lines go and how they are prefixed.
-struct Sink {
-    out: Mutex<Box<dyn Write + Send>>,
-    hostname: String,
-    syslog_name: String,
-    pid: u32,
-}
+pub use scope::{next_pid, scope};
+pub use sink::{init, reopen, LogTarget};
+pub use syslog::Facility;
 
-static SINK: OnceLock<Sink> = OnceLock::new();
-
-/// Log destination chosen at start-up.
-pub enum LogTarget<'a> {
-    /// Standard error (Postfix's `maillog_file` empty in our embedded mode).
-    Stderr,
-    /// Append to a file (`maillog_file`).
-    File(&'a Path),
-}
-
-/// Install the global sink. Later calls are ignored (first one wins), which
-/// lets tests that share a process call it freely.
-pub fn init(target: LogTarget<'_>, hostname: &str, syslog_name: &str) -> std::io::Result<()> {
-    let out: Box<dyn Write + Send> = match target {
-        LogTarget::Stderr => Box::new(std::io::stderr()),
-        LogTarget::File(path) => {
-            if let Some(parent) = path.parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)?;
-                }
-            }
-            Box::new(OpenOptions::new().create(true).append(true).open(path)?)
-        }
-    };
-    let short_host = hostname.split('.').next().unwrap_or(hostname).to_string();
-    let _ = SINK.set(Sink {
-        out: Mutex::new(out),
-        hostname: short_host,
-        syslog_name: syslog_name.to_string(),
-        pid: std::process::id(),
-    });
-    Ok(())
+/// How serious a line is: decides the `warning: ` / `fatal: ` prefix and,
+/// for syslog, the priority (Postfix's msg_info, msg_warn, msg_fatal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Info,
+    Warning,
+    Fatal,
 }
 
 /// Format one complete log line (without the trailing newline).
@@ -78,35 +50,19 @@ pub fn format_line(
     )
 }
 
-fn emit(program: &str, msg: &str) {
-    match SINK.get() {
-        Some(sink) => {
-            let line = format_line(&sink.hostname, &sink.syslog_name, program, sink.pid, msg);
-            if let Ok(mut out) = sink.out.lock() {
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
-            }
-        }
-        None => {
-            let line = format_line("localhost", "postfix", program, std::process::id(), msg);
-            eprintln!("{line}");
-        }
-    }
-}
-
 /// Log an informational line for `program` (e.g. `"smtpd"`).
 pub fn info(program: &str, msg: impl Display) {
-    emit(program, &msg.to_string());
+    sink::emit(program, Severity::Info, &msg.to_string());
 }
 
 /// Log `warning: MSG` for `program`.
 pub fn warning(program: &str, msg: impl Display) {
-    emit(program, &format!("warning: {msg}"));
+    sink::emit(program, Severity::Warning, &format!("warning: {msg}"));
 }
 
 /// Log `fatal: MSG` for `program` (the caller decides whether to exit).
 pub fn fatal(program: &str, msg: impl Display) {
-    emit(program, &format!("fatal: {msg}"));
+    sink::emit(program, Severity::Fatal, &format!("fatal: {msg}"));
 }
 
 /// Replace non-printable characters in untrusted text with `?`, as Postfix

@@ -199,10 +199,15 @@ async fn deliver(
         let key = b.key.clone();
         let agent = agent.clone();
         let msg = msg.clone();
-        running.spawn(async move { (key, run_batch(agent, msg, slot, b.recipients).await) });
+        // Each delivery request logs under a PID of its own, as a Postfix
+        // delivery agent process.
+        let pid = gatepost_log::next_pid();
+        running.spawn(gatepost_log::scope(pid, async move {
+            (key, pid, run_batch(agent, msg, slot, b.recipients).await)
+        }));
     }
     while let Some(done) = running.join_next().await {
-        let (key, result) = match done {
+        let (key, pid, result) = match done {
             Ok(r) => r,
             Err(e) => {
                 gatepost_log::warning("qmgr", format!("{id}: delivery request failed: {e}"));
@@ -223,7 +228,7 @@ async fn deliver(
             }
             None => {}
         }
-        if !record_batch(ctx, id, qf, &path, result, entered).await {
+        if !gatepost_log::scope(pid, record_batch(ctx, id, qf, &path, result, entered)).await {
             durable = false;
         }
     }

@@ -37,11 +37,12 @@ pub async fn serve(
             Ok((sock, peer)) => {
                 let ctx = ctx.clone();
                 let server_addr = sock.local_addr().map(|a| a.ip()).unwrap_or(peer.ip());
-                tokio::spawn(async move {
+                // Each session logs under a PID of its own, as a Postfix smtpd process.
+                tokio::spawn(gatepost_log::scope(gatepost_log::next_pid(), async move {
                     let _ = sock.set_nodelay(true);
                     Session::new(ctx, sock, peer, server_addr).run().await;
                     drop(permit);
-                });
+                }));
             }
             Err(e) => {
                 gatepost_log::warning("smtpd", format!("accept: {e}"));

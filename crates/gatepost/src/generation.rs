@@ -1,0 +1,201 @@
+//! One configuration generation of the running server: the smtpd services
+//! of one `main.cf`/`master.cf` reading, each with its own context
+//! (restrictions, tables, rewriting), accepting on the listening sockets of
+//! the `ListenerPool`. A reload builds the next generation, starts it, and
+//! stops the previous one from accepting; sessions the previous one
+//! accepted finish on its settings. The delivery agents follow the same
+//! rule through `SwappableAgent`: deliveries in progress finish with the
+//! agent they started with.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, RwLock};
+
+use anyhow::{bail, Context, Result};
+use gatepost_config::Config;
+use gatepost_queue::{DeliveryAgent, DeliveryOutcome, Destination, Queue, QueuedMessage};
+use gatepost_rewrite::Rewriter;
+use gatepost_smtpd::ServerContext;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Sessions served at once per listener (master.cf maxproc default).
+const DEFAULT_PROCESS_LIMIT: usize = 100;
+
+/// Listening sockets by the address master.cf asks for (`127.0.0.1:0`
+/// keeps its ephemeral port across reloads); kept open across generations.
+#[derive(Default)]
+pub struct ListenerPool {
+    sockets: HashMap<SocketAddr, std::net::TcpListener>,
+}
+
+impl ListenerPool {
+    /// The socket for `addr`, bound now unless already open.
+    fn get_or_bind(&mut self, addr: SocketAddr, service: &str) -> Result<&std::net::TcpListener> {
+        match self.sockets.entry(addr) {
+            Entry::Occupied(open) => Ok(open.into_mut()),
+            Entry::Vacant(slot) => {
+                let socket = std::net::TcpListener::bind(addr)
+                    .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                    .with_context(|| format!("bind {addr} for service {service}"))?;
+                Ok(slot.insert(socket))
+            }
+        }
+    }
+
+    /// Close the sockets no service of `keep` listens on.
+    fn retain(&mut self, keep: &[SocketAddr]) {
+        self.sockets.retain(|addr, _| keep.contains(addr));
+    }
+}
+
+/// One service ready to accept: its context and its sockets.
+struct Service {
+    ctx: Arc<ServerContext>,
+    listeners: Vec<(SocketAddr, std::net::TcpListener)>,
+}
+
+/// The accept loops of one generation.
+pub struct Generation {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    /// The addresses it accepts on, as bound.
+    pub listening: Vec<SocketAddr>,
+}
+
+impl Generation {
+    /// Build every smtpd service of `cfg` (binding the addresses not yet
+    /// open) and start accepting. Nothing starts when any service fails.
+    pub fn start(
+        cfg: &Config,
+        queue: &Arc<Queue>,
+        rewriter: &Arc<Rewriter>,
+        pool: &mut ListenerPool,
+    ) -> Result<Generation> {
+        let mut services = Vec::new();
+        let mut wanted = Vec::new();
+        for service in cfg.services() {
+            let svc_cfg = cfg.with_overrides(&service.overrides);
+            svc_cfg
+                .validate()
+                .with_context(|| format!("master.cf service {}", service.name))?;
+            let svc_rewriter = if service.overrides.is_empty() {
+                rewriter.clone()
+            } else {
+                Arc::new(Rewriter::from_config(&svc_cfg).context("address rewriting")?)
+            };
+            let ctx = Arc::new(
+                ServerContext::new(&service.name, &svc_cfg, queue.clone(), svc_rewriter)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            );
+            let mut listeners = Vec::new();
+            for addr in bind_addresses(&svc_cfg, service.host.as_deref(), service.port)? {
+                let socket = pool.get_or_bind(addr, &service.name)?;
+                let local = socket.local_addr().unwrap_or(addr);
+                let clone = socket
+                    .try_clone()
+                    .with_context(|| format!("listener {addr}"))?;
+                listeners.push((local, clone));
+                wanted.push(addr);
+            }
+            services.push(Service { ctx, listeners });
+        }
+        if wanted.is_empty() {
+            bail!("no smtpd service to run (check master.cf)");
+        }
+        pool.retain(&wanted);
+
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut listening = Vec::new();
+        for service in services {
+            for (local, socket) in service.listeners {
+                let listener = tokio::net::TcpListener::from_std(socket)
+                    .with_context(|| format!("listen on {local}"))?;
+                listening.push(local);
+                let mut rx = stop_rx.clone();
+                let ctx = service.ctx.clone();
+                tasks.push(tokio::spawn(async move {
+                    gatepost_smtpd::serve(listener, ctx, DEFAULT_PROCESS_LIMIT, async move {
+                        let _ = rx.changed().await;
+                    })
+                    .await;
+                }));
+            }
+        }
+        Ok(Generation {
+            stop,
+            tasks,
+            listening,
+        })
+    }
+
+    /// Stop accepting (the sockets stay open in the pool); sessions in
+    /// progress go on.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Listen addresses for a service: its own host, else `inet_interfaces`.
+fn bind_addresses(cfg: &Config, host: Option<&str>, port: u16) -> Result<Vec<SocketAddr>> {
+    let hosts: Vec<String> = match host {
+        Some(h) => vec![h.to_string()],
+        None => cfg.get_list("inet_interfaces"),
+    };
+    let mut out = Vec::new();
+    for h in hosts {
+        let h = h.trim_start_matches('[').trim_end_matches(']');
+        let ip: IpAddr = match h.to_ascii_lowercase().as_str() {
+            "all" => "0.0.0.0".parse()?,
+            "localhost" | "loopback-only" => "127.0.0.1".parse()?,
+            other => other.parse().with_context(|| {
+                format!("inet_interfaces: cannot listen on {other:?}: not an IP address")
+            })?,
+        };
+        out.push(SocketAddr::new(ip, port));
+    }
+    Ok(out)
+}
+
+/// The delivery agents of the current generation, replaced on reload; the
+/// queue manager keeps one handle for its whole life.
+pub struct SwappableAgent {
+    current: RwLock<Arc<dyn DeliveryAgent>>,
+}
+
+impl SwappableAgent {
+    pub fn new(agent: Arc<dyn DeliveryAgent>) -> SwappableAgent {
+        SwappableAgent {
+            current: RwLock::new(agent),
+        }
+    }
+
+    /// Deliveries that start from now on use `agent`.
+    pub fn replace(&self, agent: Arc<dyn DeliveryAgent>) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = agent;
+    }
+
+    fn current(&self) -> Arc<dyn DeliveryAgent> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl DeliveryAgent for SwappableAgent {
+    async fn deliver(&self, msg: &QueuedMessage, recipients: &[usize]) -> Vec<DeliveryOutcome> {
+        let agent = self.current();
+        agent.deliver(msg, recipients).await
+    }
+
+    fn destination(&self, msg: &QueuedMessage, recipient: usize) -> Option<Destination> {
+        self.current().destination(msg, recipient)
+    }
+}
