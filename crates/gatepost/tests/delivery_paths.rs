@@ -1,4 +1,4 @@
-//! End-to-end delivery paths of the foundation issue: virtual aliases
+//! End-to-end delivery paths: virtual aliases
 //! (recursive, expanded at cleanup with `orig_to=` logged), the
 //! `recipient_delimiter`, `alias_maps` in aliases(5) format, the `discard`
 //! and `error` transports (a bounce DSN back to a local sender), plus the

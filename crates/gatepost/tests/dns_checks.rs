@@ -1,8 +1,8 @@
-//! Issue 4, DNS checks: whole SMTP sessions against the real server, with
+//! DNS checks: whole SMTP sessions against the real server, with
 //! a real DNS server on a loopback port serving test zones (testkit
 //! `dns_server`). Every server here sets `dns_nameservers` to that server,
-//! so no query leaves 127.0.0.1. Expectations come from postfix-compat
-//! §3.2-§3.8 and §6 (Postfix 3.7): reply codes and texts, the
+//! so no query leaves 127.0.0.1. Expectations are Postfix 3.7's
+//! (docs/dns.md, docs/restrictions.md): reply codes and texts, the
 //! `NOQUEUE: reject:` log lines, `connect from name[addr]`, and the
 //! operator's DNS warning lines word for word.
 

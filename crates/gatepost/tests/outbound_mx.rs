@@ -1,4 +1,4 @@
-//! Issue 5, outbound SMTP with MX lookups against the test DNS server:
+//! Outbound SMTP with MX lookups against the test DNS server:
 //! delivery to the best MX host (a sink on 127.0.0.x; the `domain:port`
 //! next hop does the MX lookup and uses that port), a null MX bounced at
 //! once with 5.1.0, and an MX pointing back at ourselves.

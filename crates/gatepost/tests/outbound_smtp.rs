@@ -1,4 +1,4 @@
-//! Issue 5, outbound SMTP: the real server delivers to test sinks on other
+//! Outbound SMTP: the real server delivers to test sinks on other
 //! loopback addresses (relayhost and transport_maps next hops), defers on
 //! 4xx and delivers on retry, bounces on 5xx with a DSN in the local
 //! sender's Maildir, logs Postfix's connect failure and AUTH-twice lines.

@@ -1,5 +1,5 @@
 //! `check_policy_service`: a real policy server on a loopback port (the
-//! protocol of postfix-compat §3.10, as postgrey or policyd-spf speak it)
+//! protocol of docs/restrictions.md#policy-delegation, as postgrey or policyd-spf speak it)
 //! answers REJECT, DEFER_IF_PERMIT or DUNNO; the request carries Postfix
 //! 3.7's attributes in order; an unreachable service gets
 //! smtpd_policy_service_default_action.

@@ -1,4 +1,4 @@
-//! Issue 5: the server is killed (SIGKILL) while it delivers one message to
+//! Durability during delivery: the server is killed (SIGKILL) while it delivers one message to
 //! many recipients; after restart every recipient has the message, and no
 //! recipient has it more than twice (a duplicate only where the kill fell
 //! between a delivery and its durable record).

@@ -1,4 +1,4 @@
-//! Operator queue tools against a running server (issue 5): `gatepost
+//! Operator queue tools against a running server: `gatepost
 //! queue list` in mailq's exact layout with a deferred message and its
 //! reason, then hold, release, requeue, show and delete through the CLI,
 //! with postsuper's wording on stderr and in the maillog.

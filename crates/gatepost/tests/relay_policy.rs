@@ -1,8 +1,9 @@
-//! Golden sessions for the restriction engine (issue 3): the operator's
+//! Golden sessions for the restriction engine: the operator's
 //! anti-relay block taken verbatim, an internet-facing MX profile with
 //! access tables, the classic open-relay test battery, `smtpd_delay_reject`
 //! both ways, the null sender and postmaster, and the `NOQUEUE: reject:`
-//! log lines. Expectations come from postfix-compat §2-§5 (Postfix 3.7).
+//! log lines. Expectations are Postfix 3.7's (docs/restrictions.md,
+//! docs/address-classes.md).
 //!
 //! The DNS restrictions of the operator's block are answered by a test DNS
 //! server on loopback that knows `localhost` (Postfix asks DNS, not
@@ -197,7 +198,7 @@ fn open_relay_battery_on_an_internet_mx() {
         ]),
         // The relay list permits mynetworks, but a permit ends only its own
         // list: this recipient list has no permit_mynetworks, so its
-        // reject_unauth_destination refuses even the local host (§2.2).
+        // reject_unauth_destination refuses even the local host (docs/address-classes.md#the-relay-decision).
         ("a permit in the relay list does not skip the recipient list", "127.0.0.1", vec![
             G,
             ("EHLO probe.example", "250 "),

@@ -1,4 +1,4 @@
-//! `sendmail` submissions end to end (issue 5): `-t` with Bcc stripped and
+//! `sendmail` submissions end to end: `-t` with Bcc stripped and
 //! delivered to local Maildirs, the binary invoked as `sendmail`/`mailq`
 //! while the server is down (the message waits in maildrop and is picked
 //! up at the next start), and `-bs` (SMTP on stdin/stdout). Bare names get

@@ -2,7 +2,7 @@
 //! the happy path with delivery to a Maildir, every out-of-sequence
 //! command, syntax errors, unknown and non-SMTP commands, limits, bare LF
 //! and smuggling handling, pipelining enforcement, and the log lines that
-//! go with them. Expected replies are Postfix 3.7's (postfix-compat §7).
+//! go with them. Expected replies are Postfix 3.7's (docs/smtp-session.md).
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The name dispatch of `generic_checks()`: what each parsed restriction
 //! does, with the generic, client, HELO and sender/recipient syntax checks
-//! implemented here (postfix-compat §3.2-§3.5). Table, relay and DNS based
+//! implemented here (postconf(5), docs/restrictions.md). Table, relay and DNS based
 //! restrictions call into `access.rs`, `relay.rs` and `dnscheck.rs`.
 
 use std::time::Duration;

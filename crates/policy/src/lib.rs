@@ -3,7 +3,7 @@
 //! semantics (`smtpd_delay_reject`, `defer_if_permit` / `defer_if_reject`,
 //! `warn_if_reject`, restriction classes, access-table results, reply
 //! post-processing and DSN mapping, `soft_bounce`). Reference:
-//! postfix-compat §2-§5 and Postfix's `smtpd/smtpd_check.c`.
+//! docs/restrictions.md, smtpd(8), access(5) and Postfix's `smtpd/smtpd_check.c`.
 //!
 //! This file holds the public types and the start-up parsing; see the
 //! module headers for the evaluation pieces.
@@ -111,7 +111,7 @@ pub struct Facts {
     /// one; at DATA / END-OF-MESSAGE all of them.
     pub recipient_count: usize,
     pub queue_id: Option<String>,
-    /// The session's "improper pipelining" flag (postfix-compat §5).
+    /// The session's "improper pipelining" flag (docs/restrictions.md#improper-pipelining).
     pub improper_pipelining: bool,
     pub sasl_username: Option<String>,
     pub etrn_domain: Option<String>,
@@ -125,7 +125,7 @@ pub struct Facts {
 }
 
 /// Per-session policy state carried across stages: the pending
-/// `defer_if_permit` raised by the client, helo and sender stages (§2.5)
+/// `defer_if_permit` raised by the client, helo and sender stages (docs/restrictions.md#deferred-decisions)
 /// and the transaction's DISCARD flag. Create one per connection; call
 /// [`SessionPolicy::reset_transaction`] at RSET / end of a transaction.
 #[derive(Debug, Clone, Default)]

@@ -1,7 +1,7 @@
 //! Evaluation tests over [`Facts`] with the real configuration, rewriter
-//! and tables, and a fixed-answer DNS (postfix-compat §2-§5; the reply
+//! and tables, and a fixed-answer DNS (docs/restrictions.md; the reply
 //! strings are Postfix's, byte for byte). The base configuration is the
-//! live test environment of postfix-compat §9.
+//! live test environment described in docs/testing.md.
 
 use std::collections::HashMap;
 use std::sync::Arc;

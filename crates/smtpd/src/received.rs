@@ -1,5 +1,5 @@
 //! The `Received:` header smtpd puts first in every message, in Postfix's
-//! exact layout (postfix-compat §7.8), and the RFC 5322 date format it uses.
+//! exact layout (docs/smtp-session.md#the-received-header), and the RFC 5322 date format it uses.
 
 use chrono::{DateTime, Local};
 
