@@ -9,11 +9,7 @@
 use std::time::Duration;
 
 use gatepost_testkit::dns_server::{DnsServer, Zones};
-use gatepost_testkit::{run_cases, run_session, steps, TestServer};
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, run_cases, run_session, steps, ConfigDir, TestServer};
 
 /// The test zones.
 fn zones() -> Zones {
@@ -56,12 +52,17 @@ struct Setup {
 }
 
 fn start(extra: &str) -> Setup {
+    start_in(ConfigDir::new().unwrap(), extra)
+}
+
+/// [`start`] on a prepared configuration directory (with table files).
+fn start_in(config: ConfigDir, extra: &str) -> Setup {
     let dns = DnsServer::start(zones()).unwrap();
     let cf = format!(
         "{}dns_query_timeout = 1s\ndns_query_attempts = 1\n{extra}",
         dns.main_cf()
     );
-    let srv = TestServer::start(bin(), &cf).unwrap();
+    let srv = config.main_cf(&cf).unwrap().start(gatepost_bin!()).unwrap();
     Setup { dns, srv }
 }
 
@@ -378,14 +379,14 @@ fn dns_block_and_allow_lists() {
 
 #[test]
 fn rbl_codes_reply_maps_rhsbl_client_and_dnswl() {
-    let dir = tempfile::tempdir().unwrap();
-    let maps = dir.path().join("rbl_reply");
-    std::fs::write(
-        &maps,
-        "bl.test $rbl_code 5.7.9 Go away: $rbl_what is on $rbl_domain ($rbl_reason)\n",
-    )
-    .unwrap();
-    let s = start(&format!(
+    let config = ConfigDir::new().unwrap();
+    let maps = config
+        .file(
+            "rbl_reply",
+            "bl.test $rbl_code 5.7.9 Go away: $rbl_what is on $rbl_domain ($rbl_reason)\n",
+        )
+        .unwrap();
+    let s = start_in(config, &format!(
         "smtpd_peername_lookup = yes\n\
          maps_rbl_reject_code = 550\n\
          rbl_reply_maps = texthash:{}\n\

@@ -13,17 +13,13 @@
 use std::time::Duration;
 
 use gatepost_testkit::dns_server::{DnsServer, Zones};
-use gatepost_testkit::{run_cases, Case, TestServer, OPERATOR_BLOCK};
+use gatepost_testkit::{gatepost_bin, run_cases, Case, ConfigDir, TestServer, OPERATOR_BLOCK};
 
 /// A DNS server that knows only `localhost`.
 fn localhost_dns() -> DnsServer {
     let mut z = Zones::new();
     z.a("localhost", "127.0.0.1");
     DnsServer::start(z).expect("test DNS server")
-}
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
 }
 
 const DOMAINS: &str = "
@@ -39,7 +35,7 @@ const G: (&str, &str) = ("", "220 mx.spec.test ESMTP");
 fn operator_block_verbatim() {
     let dns = localhost_dns();
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!("{DOMAINS}{OPERATOR_BLOCK}{}", dns.main_cf()),
     )
     .unwrap();
@@ -104,7 +100,7 @@ fn operator_block_catches_pipelining_spamware_at_data() {
     // restriction is what stops a client that sends the message before 354.
     let dns = localhost_dns();
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!(
             "{DOMAINS}{OPERATOR_BLOCK}smtpd_forbid_unauth_pipelining = no\n{}",
             dns.main_cf()
@@ -147,7 +143,7 @@ smtpd_recipient_restrictions = reject_non_fqdn_recipient, check_recipient_access
 
 #[test]
 fn open_relay_battery_on_an_internet_mx() {
-    let srv = TestServer::start(bin(), &format!("{DOMAINS}{MX_PROFILE}")).unwrap();
+    let srv = TestServer::start(gatepost_bin!(), &format!("{DOMAINS}{MX_PROFILE}")).unwrap();
     let denied = |rcpt: &'static str, reply: &'static str| -> Case {
         (
             "relay attempt",
@@ -260,7 +256,7 @@ fn operator_block_with_relay_restrictions_emptied_gives_550() {
     // with smtpd_relay_restrictions emptied, it is the deciding restriction.
     let dns = localhost_dns();
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!(
             "{DOMAINS}{OPERATOR_BLOCK}smtpd_client_restrictions =\nsmtpd_relay_restrictions =\n{}",
             dns.main_cf()
@@ -289,7 +285,7 @@ fn operator_block_with_relay_restrictions_emptied_gives_550() {
 #[test]
 fn delay_reject_no_rejects_at_each_stage() {
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!("{DOMAINS}{MX_PROFILE}smtpd_delay_reject = no\n"),
     )
     .unwrap();
@@ -345,14 +341,13 @@ fn delay_reject_no_rejects_at_each_stage() {
 
 #[test]
 fn policy_test_names_the_deciding_restriction_and_its_line() {
-    let dir = tempfile::tempdir().unwrap();
     let dns = localhost_dns();
-    let main_cf = format!(
+    let dir = ConfigDir::with_main_cf(&format!(
         "myhostname = mx.spec.test\nmydestination = $myhostname, localhost, spec.test\nmynetworks = 127.0.0.1/32\n{OPERATOR_BLOCK}{}",
         dns.main_cf()
-    );
-    std::fs::write(dir.path().join("main.cf"), &main_cf).unwrap();
-    let out = std::process::Command::new(bin())
+    ))
+    .unwrap();
+    let out = std::process::Command::new(gatepost_bin!())
         .arg("-c")
         .arg(dir.path())
         .args([
@@ -396,7 +391,7 @@ fn policy_test_names_the_deciding_restriction_and_its_line() {
         "{text}"
     );
 
-    let out = std::process::Command::new(bin())
+    let out = std::process::Command::new(gatepost_bin!())
         .arg("-c")
         .arg(dir.path())
         .args([
@@ -431,7 +426,7 @@ fn talking_before_the_greeting_is_improper_pipelining() {
          smtpd_recipient_restrictions = reject_unauth_pipelining, permit_mynetworks, reject_unauth_destination\n",
         dns.main_cf()
     );
-    let srv = TestServer::start(bin(), &extra).unwrap();
+    let srv = TestServer::start(gatepost_bin!(), &extra).unwrap();
     let mut c = gatepost_testkit::Client::connect_from("127.0.0.2", srv.addr).unwrap();
     c.send_line("EHLO early.example").unwrap();
     assert!(c
@@ -456,7 +451,7 @@ fn talking_before_the_greeting_is_improper_pipelining() {
     // With gatepost's default smtpd_forbid_unauth_pipelining = yes the
     // client is cut off at once, as Postfix 3.9 does.
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &extra.replace("smtpd_forbid_unauth_pipelining = no\n", ""),
     )
     .unwrap();

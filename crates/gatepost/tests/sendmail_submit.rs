@@ -5,15 +5,10 @@
 //! `@$myorigin` (here `$myhostname`, mx.spec.test).
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use gatepost_testkit::TestServer;
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, TestServer};
 
 fn run_with_stdin(mut cmd: Command, input: &str) -> Output {
     let mut child = cmd
@@ -31,7 +26,7 @@ fn run_with_stdin(mut cmd: Command, input: &str) -> Output {
 }
 
 fn sendmail(srv: &TestServer, args: &[&str], input: &str) -> Output {
-    let mut cmd = Command::new(bin());
+    let mut cmd = Command::new(gatepost_bin!());
     cmd.arg("-c").arg(srv.path()).arg("sendmail").args(args);
     run_with_stdin(cmd, input)
 }
@@ -42,7 +37,7 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn sendmail_t_delivers_locally_without_bcc() {
-    let srv = TestServer::start(bin(), "").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     let out = sendmail(
         &srv,
         &["-t", "-i"],
@@ -74,12 +69,12 @@ fn sendmail_t_delivers_locally_without_bcc() {
 
 #[test]
 fn sendmail_while_down_is_picked_up_at_start() {
-    let mut srv = TestServer::start(bin(), "").unwrap();
+    let mut srv = TestServer::start(gatepost_bin!(), "").unwrap();
     srv.kill_hard();
     // The binary invoked as `sendmail` and `mailq`, configured by MAIL_CONFIG.
     let links = tempfile::tempdir().unwrap();
     for name in ["sendmail", "mailq"] {
-        std::os::unix::fs::symlink(bin(), links.path().join(name)).unwrap();
+        std::os::unix::fs::symlink(gatepost_bin!(), links.path().join(name)).unwrap();
     }
     let mut cmd = Command::new(links.path().join("sendmail"));
     cmd.env("MAIL_CONFIG", srv.path())
@@ -131,7 +126,7 @@ fn sendmail_while_down_is_picked_up_at_start() {
 
 #[test]
 fn sendmail_bs_speaks_smtp_on_stdin() {
-    let srv = TestServer::start(bin(), "").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     let out = sendmail(
         &srv,
         &["-bs"],
@@ -169,7 +164,7 @@ fn sendmail_bs_speaks_smtp_on_stdin() {
 
 #[test]
 fn sendmail_usage_errors() {
-    let srv = TestServer::start(bin(), "").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     // Postfix's sendmail exits 75 on every fatal error.
     let out = sendmail(&srv, &[], "Subject: x\n\n");
     assert_eq!(out.status.code(), Some(75));
@@ -208,7 +203,7 @@ fn sendmail_from_header_uses_the_passwd_full_name() {
             )
         })
         .expect("the test user is in /etc/passwd");
-    let srv = TestServer::start(bin(), "").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     let out = sendmail(&srv, &["bob@spec.test"], "Subject: no from\n\nbody\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mail = srv.wait_for_mail("bob", 1, Duration::from_secs(10));
