@@ -124,6 +124,33 @@ pub struct Facts {
     pub reverse_name_tempfail: bool,
 }
 
+impl Facts {
+    /// A client just connected: `client_name` is both the verified and the
+    /// reverse name (`unknown` when there is none), the protocol is `SMTP`,
+    /// and nothing else is known yet.
+    pub fn new(client_addr: IpAddr, client_name: &str, server_addr: IpAddr) -> Facts {
+        Facts {
+            client_addr,
+            client_name: client_name.to_string(),
+            reverse_client_name: client_name.to_string(),
+            server_addr,
+            helo: None,
+            protocol: "SMTP".into(),
+            sender: None,
+            recipient: None,
+            recipient_count: 0,
+            queue_id: None,
+            improper_pipelining: false,
+            sasl_username: None,
+            etrn_domain: None,
+            size: 0,
+            tls_active: false,
+            client_name_tempfail: false,
+            reverse_name_tempfail: false,
+        }
+    }
+}
+
 /// Per-session policy state carried across stages: the pending
 /// `defer_if_permit` raised by the client, helo and sender stages (docs/restrictions.md#deferred-decisions)
 /// and the transaction's DISCARD flag. Create one per connection; call
