@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use gatepost_testkit::{gatepost_bin, open_transaction, queued_id, Client, ConfigDir, TestServer};
+use gatepost_testkit::{
+    gatepost_bin, open_transaction, queued_id, wait_until, Client, ConfigDir, TestServer,
+};
 
 fn send(srv: &TestServer, from: &str, rcpts: &[&str], subject: &str) -> String {
     let mut c = open_transaction(srv, "127.0.0.1", "localhost", from, rcpts);
@@ -180,7 +182,8 @@ fn idle_client_times_out() {
 
 #[test]
 fn access_table_hold_and_prepend_actions() {
-    let extra = "smtpd_recipient_restrictions = check_recipient_access inline:{ { held@spec.test = HOLD quarantine }, { tagged@spec.test = PREPEND X-Tag: checked } }, permit_mynetworks, reject_unauth_destination\n";
+    let extra = "smtpd_recipient_restrictions = check_recipient_access inline:{ { held@spec.test = HOLD quarantine }, { tagged@spec.test = PREPEND X-Tag: checked } }, permit_mynetworks, reject_unauth_destination\n\
+                 transport_maps = inline:{ { slow.example = retry:4.4.1 remote server busy } }\n";
     let srv = TestServer::start(gatepost_bin!(), extra).unwrap();
     let held = send(
         &srv,
@@ -198,11 +201,21 @@ fn access_table_hold_and_prepend_actions() {
         "NOQUEUE: hold: RCPT from unknown[127.0.0.1]: <held@spec.test>: Recipient address quarantine; from=<alice@example.org> to=<held@spec.test> proto=ESMTP helo=<localhost>",
         Duration::from_secs(2)
     ), "{}", srv.log());
-    std::thread::sleep(Duration::from_millis(500));
+    // Proof that the queue manager has scanned the deferred queue since the
+    // held message was queued: a message queued after it is retried from
+    // there. A held message treated as deferred would have gone with it.
+    let probe = send(&srv, "alice@example.org", &["x@slow.example"], "probe");
+    wait_until("the probe's retry from the deferred queue", || {
+        srv.log()
+            .matches(&format!("{probe}: to=<x@slow.example>"))
+            .count()
+            >= 2
+    });
     assert!(
         srv.maildir_messages("held").is_empty(),
         "held mail must not be delivered"
     );
+    assert!(srv.path().join("spool/hold").join(&held).exists());
 
     send(&srv, "alice@example.org", &["tagged@spec.test"], "tagged");
     let mail = srv.wait_for_mail("tagged", 1, Duration::from_secs(5));

@@ -4,9 +4,9 @@
 //! with postsuper's wording on stderr and in the maillog.
 
 use std::process::{Command, Output};
-use std::time::Duration;
+use std::time::SystemTime;
 
-use gatepost_testkit::{gatepost_bin, wait_until, TestServer};
+use gatepost_testkit::{gatepost_bin, wait_until, TestServer, EVENT_TIMEOUT};
 
 fn cli(srv: &TestServer, args: &[&str]) -> Output {
     Command::new(gatepost_bin!())
@@ -107,9 +107,23 @@ fn mailq_layout_and_postsuper_commands() {
         text(&out.stderr),
         "postsuper: Released from hold: 1 message\n"
     );
-    // As Postfix: the message keeps its scheduled retry (60 s away here).
+    // As Postfix: the message keeps its scheduled retry (60 s away here):
+    // its deferred file still carries a time in the future ...
     wait_until("back in deferred", || in_queue(&srv, "deferred", &id));
-    std::thread::sleep(Duration::from_millis(500));
+    let due = std::fs::metadata(srv.path().join("spool/deferred").join(&id))
+        .and_then(|m| m.modified())
+        .unwrap();
+    assert!(due > SystemTime::now(), "release must keep the retry time");
+    // ... and a message queued after the release goes through the queue
+    // manager while this one is not retried.
+    let probe = gatepost_testkit::submit(
+        &srv,
+        "c.example",
+        "alice@example.org",
+        &["bob@spec.test"],
+        "Subject: probe\n\nbody",
+    );
+    assert!(srv.wait_for_log(&format!("{probe}: removed"), EVENT_TIMEOUT));
     assert_eq!(deferrals(&srv, &id), 1, "release must not retry at once");
 
     // requeue: straight to incoming and retried at once.

@@ -598,11 +598,17 @@ async fn operator_commands_and_mailq() {
         Err(QueueError::NoSuchId(_))
     ));
 
-    // Held mail is never scheduled.
+    // Held mail is never scheduled: a message queued after it goes through
+    // incoming, a deferral and a deferred-queue scan, while the held one
+    // is not handed to the agent.
+    let probe = submit(&queue, &envelope("s@ext.example", &["later@probe.example"])).await;
     let agent = Arc::new(FakeAgent::default());
     let (stop, h) = start(&queue, &agent, settings());
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert!(agent.calls().is_empty());
+    wait_for("the probe delivered after its retry", || {
+        !log_lines(&format!("{probe}: removed")).is_empty()
+    })
+    .await;
+    assert!(agent.calls().iter().all(|call| call.id != a));
     queue.release(&a).unwrap();
     wait_for("delivery after release", || {
         !log_lines(&format!("{a}: removed")).is_empty()
@@ -800,7 +806,14 @@ async fn slow_destination_does_not_block_others() {
         agent.in_flight.load(SeqCst) == 2
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A message queued now goes through the whole queue manager loop; by
+    // the time it is removed a third slow delivery would have started, had
+    // the limit not held.
+    let probe = submit(&queue, &envelope("s@ext.example", &["e@fast.example"])).await;
+    wait_for("the probe done", || {
+        !log_lines(&format!("{probe}: removed")).is_empty()
+    })
+    .await;
     assert_eq!(
         agent.max_in_flight.load(SeqCst),
         2,
