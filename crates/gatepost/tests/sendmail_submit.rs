@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use gatepost_testkit::{gatepost_bin, TestServer};
+use gatepost_testkit::{gatepost_bin, TestServer, EVENT_TIMEOUT};
 
 fn run_with_stdin(mut cmd: Command, input: &str) -> Output {
     let mut child = cmd
@@ -58,13 +58,15 @@ fn sendmail_t_delivers_locally_without_bcc() {
         // Bare header addresses are qualified, as Postfix's cleanup does.
         assert!(m.contains("\nCc: carol@mx.spec.test\n"), "{m}");
     }
+    // The delivery line is written just after the Maildir file appears.
+    assert!(
+        srv.wait_for_log("to=<carol@mx.spec.test>, orig_to=<carol>", EVENT_TIMEOUT),
+        "{}",
+        srv.log()
+    );
     let log = srv.log();
     assert!(log.contains("postfix/pickup["), "{log}");
     assert!(log.contains(" uid="), "{log}");
-    assert!(
-        log.contains("to=<carol@mx.spec.test>, orig_to=<carol>"),
-        "{log}"
-    );
 }
 
 #[test]
