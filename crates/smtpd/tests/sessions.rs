@@ -7,14 +7,15 @@
 //! manager runs here.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatepost_config::Config;
 use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
 use gatepost_smtpd::ServerContext;
+use gatepost_testkit::log_capture::{in_process_log, in_process_log_text};
+use gatepost_testkit::EVENT_TIMEOUT;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpSocket};
@@ -262,31 +263,12 @@ async fn whole_sessions() {
         failures.is_empty(),
         "{}\n--- log ---\n{}",
         failures.join("\n"),
-        std::fs::read_to_string(log_path()).unwrap_or_default()
+        in_process_log_text()
     );
 }
 
-/// The process-wide log file (the logger is global: initialised once).
-fn log_path() -> &'static PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let path = std::env::temp_dir().join(format!(
-            "gatepost-smtpd-sessions-{}.log",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&path);
-        gatepost_log::init(
-            gatepost_log::LogTarget::File(&path),
-            "mx.spec.test",
-            "postfix",
-        )
-        .expect("open the test log");
-        path
-    })
-}
-
 async fn run_case(case: &Case) -> Result<(), String> {
-    log_path();
+    in_process_log();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let text = format!("{BASE_MAIN_CF}{}\n", case.main_cf);
     let cfg = Config::parse_main_cf(&text, "main.cf").map_err(|e| e.to_string())?;
@@ -311,7 +293,15 @@ async fn run_case(case: &Case) -> Result<(), String> {
     let _ = serving.await;
     outcome?;
     for line in case.log {
-        wait_for_log(line).await?;
+        // The session writes its last lines as it ends, which may be just
+        // after the client saw the last reply.
+        let start = Instant::now();
+        while !in_process_log_text().contains(line) {
+            if start.elapsed() > EVENT_TIMEOUT {
+                return Err(format!("log lacks {line:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     Ok(())
 }
@@ -374,21 +364,5 @@ async fn read_reply(read: &mut BufReader<OwnedReadHalf>) -> std::io::Result<Vec<
         if !more {
             return Ok(lines);
         }
-    }
-}
-
-/// Wait until the log holds `needle` (the session writes its last lines
-/// as it ends, which may be just after the client saw the last reply).
-async fn wait_for_log(needle: &str) -> Result<(), String> {
-    let start = Instant::now();
-    loop {
-        let log = std::fs::read_to_string(log_path()).unwrap_or_default();
-        if log.contains(needle) {
-            return Ok(());
-        }
-        if start.elapsed() > Duration::from_secs(10) {
-            return Err(format!("log lacks {needle:?}"));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -12,6 +12,7 @@
 pub mod client;
 pub mod config_dir;
 pub mod dns_server;
+pub mod log_capture;
 pub mod script;
 pub mod server;
 pub mod sink;
@@ -21,7 +22,7 @@ pub use client::{Client, SmtpReply};
 pub use config_dir::ConfigDir;
 pub use script::{open_transaction, queued_id, run_cases, run_session, steps, submit, Case, Step};
 pub use server::TestServer;
-pub use wait::{wait_until, EVENT_TIMEOUT};
+pub use wait::{wait_until, wait_until_async, EVENT_TIMEOUT};
 
 /// The path of the `gatepost` binary under test. A macro because only the
 /// integration tests of the `gatepost` package know it
