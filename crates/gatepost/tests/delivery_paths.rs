@@ -216,6 +216,11 @@ fn access_table_hold_and_prepend_actions() {
         "held mail must not be delivered"
     );
     assert!(srv.path().join("spool/hold").join(&held).exists());
+    assert!(
+        !srv.log().contains(&format!("{held}: from=<")),
+        "the queue manager must not open a held message:\n{}",
+        srv.log()
+    );
 
     send(&srv, "alice@example.org", &["tagged@spec.test"], "tagged");
     let mail = srv.wait_for_mail("tagged", 1, Duration::from_secs(5));

@@ -573,6 +573,7 @@ async fn operator_commands_and_mailq() {
     })
     .await;
     assert!(agent.calls().iter().all(|call| call.id != a));
+    assert!(in_process_log_lines(&format!("{a}: from=<")).is_empty());
     queue.release(&a).unwrap();
     wait_until_async("delivery after release", || {
         !in_process_log_lines(&format!("{a}: removed")).is_empty()
