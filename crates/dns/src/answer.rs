@@ -1,6 +1,6 @@
 //! Turning one name-server reply into an outcome, exactly as Postfix's
 //! `dns_query()` + `dns_get_answer()` do (global/dns_lookup.c,
-//! postfix-compat §3.8, §6.2): the rcode decides NXDOMAIN / no data /
+//! docs/dns.md#outcomes, #names-in-dns-replies): the rcode decides NXDOMAIN / no data /
 //! SERVFAIL (temporary) / other errors (permanent); every owner name and
 //! every name in CNAME/MX/PTR/NS data is checked with `valid_rr_name()`;
 //! an MX with the root as exchange is a nullMX; a CNAME without records of

@@ -1,5 +1,5 @@
-//! The resolver wrapper with Postfix's semantics (postfix-compat §3.7,
-//! §3.8, §6): lookups of MX, A, AAAA, PTR and TXT records whose outcomes
+//! The resolver wrapper with Postfix's semantics (docs/dns.md,
+//! smtpd(8), smtp(8)): lookups of MX, A, AAAA, PTR and TXT records whose outcomes
 //! are [`DnsResult`] (found, NXDOMAIN, no data, nullMX, temporary failure,
 //! permanent failure, malformed), Postfix's validation of every name in an
 //! answer with its exact warning texts, a TTL cache shared by the whole

@@ -1,5 +1,5 @@
 //! Domain names from DNS replies as text, and Postfix's `valid_rr_name()`
-//! (global/dns_lookup.c, postfix-compat §6.2): numeric names are accepted
+//! (global/dns_lookup.c, docs/dns.md#names-in-dns-replies): numeric names are accepted
 //! with a warning, names that fail `valid_hostname` (wildcard first label
 //! allowed) are rejected with Postfix's two warning lines.
 //!

@@ -1,5 +1,5 @@
 //! The outcome of one lookup, as Postfix's `dns_lookup()` classifies it
-//! (postfix-compat §3.8): found, NXDOMAIN, no data, nullMX (RFC 7505),
+//! (docs/dns.md#outcomes): found, NXDOMAIN, no data, nullMX (RFC 7505),
 //! temporary failure, permanent failure and malformed reply. Every outcome
 //! but `Found` carries Postfix's reason text, ready for a bounce or a log.
 
@@ -80,7 +80,7 @@ impl<T> DnsResult<T> {
     }
 
     /// Postfix's preference when several record types are combined
-    /// (OK > RETRY > INVAL > FAIL > NULLMX > NOTFOUND, §3.8): higher wins.
+    /// (OK > RETRY > INVAL > FAIL > NULLMX > NOTFOUND, docs/dns.md#outcomes): higher wins.
     pub fn rank(&self) -> u8 {
         match self {
             DnsResult::Found(_) => 6,

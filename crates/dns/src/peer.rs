@@ -1,5 +1,5 @@
 //! Client name resolution at connect, as Postfix's `smtpd_peer.c` does it
-//! (postfix-compat §3.2, §7.10): the reverse (PTR) name, then a forward
+//! (docs/dns.md#client-names): the reverse (PTR) name, then a forward
 //! lookup of that name that must list the client address again. The
 //! outcome keeps the unverified reverse name (for
 //! `reject_unknown_reverse_client_hostname`) and tells a temporary failure

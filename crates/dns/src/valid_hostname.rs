@@ -1,9 +1,9 @@
 //! Postfix's `valid_hostname()`, `valid_hostaddr()` and
 //! `valid_mailhost_addr()` (util/valid_hostname.c, global/valid_mailhost_addr.c,
-//! postfix-compat §6.1). Each check returns `Err(warning)` with Postfix's
+//! docs/dns.md#host-name-validation). Each check returns `Err(warning)` with Postfix's
 //! warning text (without the `warning: ` prefix) so that callers that "gripe"
 //! can log it and callers that don't can ignore it. The DNS crate owns these
-//! checks because every name in a DNS answer goes through them (§6.2); the
+//! checks because every name in a DNS answer goes through them (docs/dns.md#names-in-dns-replies); the
 //! policy crate re-exports them.
 //!
 //! Input is untrusted; names are cut to 100 characters in warnings, as in

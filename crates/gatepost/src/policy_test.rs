@@ -147,25 +147,7 @@ fn strip_path(text: &str) -> String {
 async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> String {
     let mut out = String::new();
     let mut session = SessionPolicy::default();
-    let mut facts = Facts {
-        client_addr: args.client,
-        client_name: args.client_name.clone(),
-        reverse_client_name: args.client_name.clone(),
-        server_addr: args.server,
-        helo: None,
-        protocol: "SMTP".into(),
-        sender: None,
-        recipient: None,
-        recipient_count: 0,
-        queue_id: None,
-        improper_pipelining: false,
-        sasl_username: None,
-        etrn_domain: None,
-        size: 0,
-        tls_active: false,
-        client_name_tempfail: false,
-        reverse_name_tempfail: false,
-    };
+    let mut facts = Facts::new(args.client, &args.client_name, args.server);
     for step in steps {
         let stage = match step {
             Step::Client(addr, name) => {

@@ -5,11 +5,7 @@
 use std::process::Command;
 
 use gatepost_testkit::dns_server::{DnsServer, Zones};
-use gatepost_testkit::{run_session, steps, TestServer};
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, run_session, steps, ConfigDir, TestServer, OPERATOR_BLOCK};
 
 const DEBIAN_MAIN_CF: &str = r#"
 # See /usr/share/postfix/main.cf.dist for a commented, more complete version
@@ -50,15 +46,6 @@ smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated defer_una
 mailbox_size_limit = 0
 recipient_delimiter = +
 inet_protocols = all
-
-smtpd_client_restrictions = permit_mynetworks, reject
-smtpd_helo_restrictions = reject_unknown_helo_hostname
-smtpd_sender_restrictions = reject_unknown_sender_domain
-smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_data_restrictions = reject_unauth_pipelining
-relay_domains_reject_code = 550
-smtpd_helo_required = yes
-allow_untrusted_routing = no
 "#;
 
 #[test]
@@ -66,8 +53,11 @@ fn debian_main_cf_with_unimplemented_parameters_starts() {
     let mut zones = Zones::new();
     zones.a("localhost", "127.0.0.1");
     let dns = DnsServer::start(zones).unwrap();
-    let srv = TestServer::start(bin(), &format!("{DEBIAN_MAIN_CF}{}", dns.main_cf()))
-        .expect("server starts with a stock main.cf");
+    let srv = TestServer::start(
+        gatepost_bin!(),
+        &format!("{DEBIAN_MAIN_CF}{OPERATOR_BLOCK}{}", dns.main_cf()),
+    )
+    .expect("server starts with a stock main.cf");
     // The anti-relay block is in force: a client outside mynetworks is refused.
     let script = steps(&[
         ("", "220 mx.spec.test ESMTP Postfix (Debian/GNU)"),
@@ -90,7 +80,7 @@ fn debian_main_cf_with_unimplemented_parameters_starts() {
 }
 
 fn postconf(dir: &std::path::Path, args: &[&str]) -> (String, String, bool) {
-    let out = Command::new(bin())
+    let out = Command::new(gatepost_bin!())
         .arg("-c")
         .arg(dir)
         .arg("postconf")
@@ -106,9 +96,7 @@ fn postconf(dir: &std::path::Path, args: &[&str]) -> (String, String, bool) {
 
 #[test]
 fn postconf_n_d_h_and_names() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("main.cf"),
+    let dir = ConfigDir::with_main_cf(
         "myhostname = mx.spec.test\nrelay_domains = relay.test\n# comment\nsmtpd_helo_required = yes\nmynetworks = 127.0.0.0/8,\n    [::1]/128\n",
     )
     .unwrap();
@@ -144,12 +132,7 @@ fn postconf_n_d_h_and_names() {
 
 #[test]
 fn malformed_value_is_reported_with_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("main.cf"),
-        "# x\nsmtpd_helo_required = yess\n",
-    )
-    .unwrap();
+    let dir = ConfigDir::with_main_cf("# x\nsmtpd_helo_required = yess\n").unwrap();
     let (_, err, ok) = postconf(dir.path(), &["-n"]);
     assert!(!ok);
     assert!(err.contains("main.cf, line 2"), "{err}");

@@ -4,47 +4,28 @@
 
 use std::time::Duration;
 
-use gatepost_testkit::{Client, TestServer};
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, submit, TestServer};
 
 fn send(srv: &TestServer, subject: &str) -> String {
-    let mut c = Client::connect(srv.addr).unwrap();
-    c.read_reply().unwrap();
-    c.command("EHLO c.example").unwrap();
-    assert_eq!(
-        c.command("MAIL FROM:<alice@example.org>").unwrap().code,
-        250
-    );
-    assert_eq!(c.command("RCPT TO:<bob@spec.test>").unwrap().code, 250);
-    let r = c
-        .send_message(&format!("Subject: {subject}\n\nbody of {subject}"))
-        .unwrap();
-    assert!(
-        r.last_line().starts_with("250 2.0.0 Ok: queued as"),
-        "{r:?}"
-    );
-    r.last_line().rsplit(' ').next().unwrap().to_string()
+    submit(
+        srv,
+        "c.example",
+        "alice@example.org",
+        &["bob@spec.test"],
+        &format!("Subject: {subject}\n\nbody of {subject}"),
+    )
 }
 
 #[test]
 fn queued_message_is_delivered_after_kill_and_restart() {
     // First life: spec.test is not a local domain, so the message waits in
     // the queue (outbound SMTP defers it).
-    let srv = TestServer::start(bin(), "mydestination = $myhostname, localhost").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "mydestination = $myhostname, localhost").unwrap();
     let id = send(&srv, "survivor");
     assert!(srv.wait_for_log(&format!("{id}: to=<bob@spec.test>"), Duration::from_secs(5)));
     assert!(srv.maildir_messages("bob").is_empty());
     // Second life: the same queue, now with spec.test local.
-    let main_cf = srv.path().join("main.cf");
-    let text = std::fs::read_to_string(&main_cf).unwrap();
-    std::fs::write(
-        &main_cf,
-        text.replace("mydestination = $myhostname, localhost\n", ""),
-    )
-    .unwrap();
+    srv.edit_main_cf("mydestination = $myhostname, localhost\n", "");
     let srv = srv.restart().unwrap();
     let mail = srv.wait_for_mail("bob", 1, Duration::from_secs(10));
     assert_eq!(mail.len(), 1, "log:\n{}", srv.log());
@@ -54,7 +35,7 @@ fn queued_message_is_delivered_after_kill_and_restart() {
 
 #[test]
 fn kill_right_after_250_loses_nothing() {
-    let srv = TestServer::start(bin(), "").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     let subjects: Vec<String> = (0..20).map(|i| format!("msg-{i}")).collect();
     for s in &subjects {
         send(&srv, s);

@@ -1,4 +1,4 @@
-//! End-to-end delivery paths of the foundation issue: virtual aliases
+//! End-to-end delivery paths: virtual aliases
 //! (recursive, expanded at cleanup with `orig_to=` logged), the
 //! `recipient_delimiter`, `alias_maps` in aliases(5) format, the `discard`
 //! and `error` transports (a bounce DSN back to a local sender), plus the
@@ -6,48 +6,40 @@
 
 use std::time::Duration;
 
-use gatepost_testkit::{Client, TestServer};
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{
+    gatepost_bin, open_transaction, queued_id, wait_until, Client, ConfigDir, TestServer,
+};
 
 fn send(srv: &TestServer, from: &str, rcpts: &[&str], subject: &str) -> String {
-    let mut c = Client::connect(srv.addr).unwrap();
-    c.read_reply().unwrap();
-    c.command("EHLO localhost").unwrap();
-    assert_eq!(c.command(&format!("MAIL FROM:<{from}>")).unwrap().code, 250);
-    for r in rcpts {
-        let reply = c.command(&format!("RCPT TO:<{r}>")).unwrap();
-        assert_eq!(reply.code, 250, "{r}: {reply:?}");
-    }
-    let r = c
-        .send_message(&format!("Subject: {subject}\n\nbody"))
-        .unwrap();
-    assert!(
-        r.last_line().starts_with("250 2.0.0 Ok: queued as"),
-        "{r:?}"
+    let mut c = open_transaction(srv, "127.0.0.1", "localhost", from, rcpts);
+    let id = queued_id(
+        &c.send_message(&format!("Subject: {subject}\n\nbody"))
+            .unwrap(),
     );
     c.command("QUIT").unwrap();
-    r.last_line().rsplit(' ').next().unwrap().to_string()
+    id
 }
 
 #[test]
 fn virtual_aliases_delimiter_and_aliases_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let aliases = dir.path().join("aliases");
-    std::fs::write(
-        &aliases,
-        "# local aliases\nteam: carol, dave\npostmaster: root\n",
-    )
-    .unwrap();
+    let config = ConfigDir::new().unwrap();
+    let aliases = config
+        .file(
+            "aliases",
+            "# local aliases\nteam: carol, dave\npostmaster: root\n",
+        )
+        .unwrap();
     let extra = format!(
         "virtual_alias_maps = inline:{{ info@spec.test=sales@spec.test, sales@spec.test=bob@spec.test }}\n\
          recipient_delimiter = +\n\
          alias_maps = texthash:{}\n",
         aliases.display()
     );
-    let srv = TestServer::start(bin(), &extra).unwrap();
+    let srv = config
+        .main_cf(&extra)
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
     let id = send(
         &srv,
         "alice@example.org",
@@ -102,7 +94,7 @@ fn virtual_aliases_delimiter_and_aliases_file() {
 fn discard_and_error_transports() {
     let extra = "relay_domains = void.test, bounce.test\n\
                  transport_maps = inline:{ void.test=discard:, { bounce.test = error:5.1.1 mailbox disabled } }\n";
-    let srv = TestServer::start(bin(), extra).unwrap();
+    let srv = TestServer::start(gatepost_bin!(), extra).unwrap();
     let id = send(&srv, "alice@spec.test", &["x@void.test"], "to the void");
     assert!(
         srv.wait_for_log(
@@ -151,7 +143,8 @@ fn discard_and_error_transports() {
 
 #[test]
 fn per_client_connection_limit() {
-    let srv = TestServer::start(bin(), "smtpd_client_connection_count_limit = 2").unwrap();
+    let srv =
+        TestServer::start(gatepost_bin!(), "smtpd_client_connection_count_limit = 2").unwrap();
     let mut a = Client::connect_from("127.0.0.2", srv.addr).unwrap();
     let mut b = Client::connect_from("127.0.0.2", srv.addr).unwrap();
     assert_eq!(a.read_reply().unwrap().code, 220);
@@ -172,7 +165,7 @@ fn per_client_connection_limit() {
 
 #[test]
 fn idle_client_times_out() {
-    let srv = TestServer::start(bin(), "smtpd_timeout = 1s").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "smtpd_timeout = 1s").unwrap();
     let mut c = Client::connect(srv.addr).unwrap();
     c.read_reply().unwrap();
     c.command("EHLO localhost").unwrap();
@@ -189,8 +182,9 @@ fn idle_client_times_out() {
 
 #[test]
 fn access_table_hold_and_prepend_actions() {
-    let extra = "smtpd_recipient_restrictions = check_recipient_access inline:{ { held@spec.test = HOLD quarantine }, { tagged@spec.test = PREPEND X-Tag: checked } }, permit_mynetworks, reject_unauth_destination\n";
-    let srv = TestServer::start(bin(), extra).unwrap();
+    let extra = "smtpd_recipient_restrictions = check_recipient_access inline:{ { held@spec.test = HOLD quarantine }, { tagged@spec.test = PREPEND X-Tag: checked } }, permit_mynetworks, reject_unauth_destination\n\
+                 transport_maps = inline:{ { slow.example = retry:4.4.1 remote server busy } }\n";
+    let srv = TestServer::start(gatepost_bin!(), extra).unwrap();
     let held = send(
         &srv,
         "alice@example.org",
@@ -207,10 +201,25 @@ fn access_table_hold_and_prepend_actions() {
         "NOQUEUE: hold: RCPT from unknown[127.0.0.1]: <held@spec.test>: Recipient address quarantine; from=<alice@example.org> to=<held@spec.test> proto=ESMTP helo=<localhost>",
         Duration::from_secs(2)
     ), "{}", srv.log());
-    std::thread::sleep(Duration::from_millis(500));
+    // Proof that the queue manager has scanned the deferred queue since the
+    // held message was queued: a message queued after it is retried from
+    // there. A held message treated as deferred would have gone with it.
+    let probe = send(&srv, "alice@example.org", &["x@slow.example"], "probe");
+    wait_until("the probe's retry from the deferred queue", || {
+        srv.log()
+            .matches(&format!("{probe}: to=<x@slow.example>"))
+            .count()
+            >= 2
+    });
     assert!(
         srv.maildir_messages("held").is_empty(),
         "held mail must not be delivered"
+    );
+    assert!(srv.path().join("spool/hold").join(&held).exists());
+    assert!(
+        !srv.log().contains(&format!("{held}: from=<")),
+        "the queue manager must not open a held message:\n{}",
+        srv.log()
     );
 
     send(&srv, "alice@example.org", &["tagged@spec.test"], "tagged");
@@ -229,7 +238,7 @@ fn unknown_local_user_bounces_as_in_postfix_unless_asked_otherwise() {
     // with local_recipient_maps empty. Only the gatepost-only
     // local_mailbox_for_unknown_users = yes (the embedded defaults and the
     // test base configuration) gives such names a mailbox.
-    let srv = TestServer::start(bin(), "local_mailbox_for_unknown_users = no").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "local_mailbox_for_unknown_users = no").unwrap();
     let id = send(
         &srv,
         "someone@example.org",

@@ -1,19 +1,15 @@
-//! Issue 4, DNS checks: whole SMTP sessions against the real server, with
+//! DNS checks: whole SMTP sessions against the real server, with
 //! a real DNS server on a loopback port serving test zones (testkit
 //! `dns_server`). Every server here sets `dns_nameservers` to that server,
-//! so no query leaves 127.0.0.1. Expectations come from postfix-compat
-//! §3.2-§3.8 and §6 (Postfix 3.7): reply codes and texts, the
+//! so no query leaves 127.0.0.1. Expectations are Postfix 3.7's
+//! (docs/dns.md, docs/restrictions.md): reply codes and texts, the
 //! `NOQUEUE: reject:` log lines, `connect from name[addr]`, and the
 //! operator's DNS warning lines word for word.
 
 use std::time::Duration;
 
 use gatepost_testkit::dns_server::{DnsServer, Zones};
-use gatepost_testkit::{run_cases, run_session, steps, TestServer};
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, run_cases, run_session, steps, ConfigDir, TestServer};
 
 /// The test zones.
 fn zones() -> Zones {
@@ -56,12 +52,17 @@ struct Setup {
 }
 
 fn start(extra: &str) -> Setup {
+    start_in(ConfigDir::new().unwrap(), extra)
+}
+
+/// [`start`] on a prepared configuration directory (with table files).
+fn start_in(config: ConfigDir, extra: &str) -> Setup {
     let dns = DnsServer::start(zones()).unwrap();
     let cf = format!(
         "{}dns_query_timeout = 1s\ndns_query_attempts = 1\n{extra}",
         dns.main_cf()
     );
-    let srv = TestServer::start(bin(), &cf).unwrap();
+    let srv = config.main_cf(&cf).unwrap().start(gatepost_bin!()).unwrap();
     Setup { dns, srv }
 }
 
@@ -378,14 +379,14 @@ fn dns_block_and_allow_lists() {
 
 #[test]
 fn rbl_codes_reply_maps_rhsbl_client_and_dnswl() {
-    let dir = tempfile::tempdir().unwrap();
-    let maps = dir.path().join("rbl_reply");
-    std::fs::write(
-        &maps,
-        "bl.test $rbl_code 5.7.9 Go away: $rbl_what is on $rbl_domain ($rbl_reason)\n",
-    )
-    .unwrap();
-    let s = start(&format!(
+    let config = ConfigDir::new().unwrap();
+    let maps = config
+        .file(
+            "rbl_reply",
+            "bl.test $rbl_code 5.7.9 Go away: $rbl_what is on $rbl_domain ($rbl_reason)\n",
+        )
+        .unwrap();
+    let s = start_in(config, &format!(
         "smtpd_peername_lookup = yes\n\
          maps_rbl_reject_code = 550\n\
          rbl_reply_maps = texthash:{}\n\

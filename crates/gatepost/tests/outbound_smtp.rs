@@ -1,4 +1,4 @@
-//! Issue 5, outbound SMTP: the real server delivers to test sinks on other
+//! Outbound SMTP: the real server delivers to test sinks on other
 //! loopback addresses (relayhost and transport_maps next hops), defers on
 //! 4xx and delivers on retry, bounces on 5xx with a DSN in the local
 //! sender's Maildir, logs Postfix's connect failure and AUTH-twice lines.
@@ -7,33 +7,20 @@
 use std::time::Duration;
 
 use gatepost_testkit::sink::{Sink, SinkMode};
-use gatepost_testkit::{Client, TestServer};
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, TestServer};
 
 const WAIT: Duration = Duration::from_secs(15);
 
 /// Submit one message from alice@spec.test (a local user) to `rcpt`;
 /// returns the queue id.
 fn submit(srv: &TestServer, rcpt: &str, subject: &str) -> String {
-    let mut c = Client::connect(srv.addr).unwrap();
-    c.read_reply().unwrap();
-    c.command("EHLO client.spec.test").unwrap();
-    assert_eq!(c.command("MAIL FROM:<alice@spec.test>").unwrap().code, 250);
-    let r = c.command(&format!("RCPT TO:<{rcpt}>")).unwrap();
-    assert_eq!(r.code, 250, "{r:?}");
-    let r = c
-        .send_message(&format!(
-            "Subject: {subject}\nFrom: alice@spec.test\n\n.leading dot\nbody\n"
-        ))
-        .unwrap();
-    assert!(
-        r.last_line().starts_with("250 2.0.0 Ok: queued as"),
-        "{r:?}"
-    );
-    r.last_line().rsplit(' ').next().unwrap().to_string()
+    gatepost_testkit::submit(
+        srv,
+        "client.spec.test",
+        "alice@spec.test",
+        &[rcpt],
+        &format!("Subject: {subject}\nFrom: alice@spec.test\n\n.leading dot\nbody\n"),
+    )
 }
 
 fn transport_to(sink: &Sink) -> String {
@@ -47,8 +34,11 @@ fn transport_to(sink: &Sink) -> String {
 #[test]
 fn delivered_through_relayhost() {
     let sink = Sink::start("127.0.0.2", SinkMode::Accept).unwrap();
-    let srv =
-        TestServer::start(bin(), &format!("relayhost = [127.0.0.2]:{}\n", sink.port())).unwrap();
+    let srv = TestServer::start(
+        gatepost_bin!(),
+        &format!("relayhost = [127.0.0.2]:{}\n", sink.port()),
+    )
+    .unwrap();
     let id = submit(&srv, "bob@far.test", "outbound one");
     let msgs = sink.wait_for_messages(1, WAIT);
     assert_eq!(msgs.len(), 1, "log:\n{}", srv.log());
@@ -85,7 +75,7 @@ fn delivered_through_relayhost() {
 #[test]
 fn deferred_then_delivered_on_retry() {
     let sink = Sink::start("127.0.0.3", SinkMode::TempFailFirst(1)).unwrap();
-    let srv = TestServer::start(bin(), &transport_to(&sink)).unwrap();
+    let srv = TestServer::start(gatepost_bin!(), &transport_to(&sink)).unwrap();
     let id = submit(&srv, "bob@far.test", "retry me");
     let deferred = "dsn=4.3.0, status=deferred (host 127.0.0.3[127.0.0.3] said: 451 4.3.0 <bob@far.test>: Temporary lookup failure (in reply to RCPT TO command))";
     assert!(srv.wait_for_log(deferred, WAIT), "log:\n{}", srv.log());
@@ -98,7 +88,7 @@ fn deferred_then_delivered_on_retry() {
 #[test]
 fn rejected_recipient_bounces_to_local_sender() {
     let sink = Sink::start("127.0.0.4", SinkMode::Reject).unwrap();
-    let srv = TestServer::start(bin(), &transport_to(&sink)).unwrap();
+    let srv = TestServer::start(gatepost_bin!(), &transport_to(&sink)).unwrap();
     let id = submit(&srv, "nobody@far.test", "doomed");
     let text = "host 127.0.0.4[127.0.0.4] said: 550 5.1.1 <nobody@far.test>: Recipient address rejected: User unknown in local recipient table (in reply to RCPT TO command)";
     assert!(
@@ -127,7 +117,7 @@ fn rejected_recipient_bounces_to_local_sender() {
 #[test]
 fn auth_offered_twice_is_logged_and_delivery_proceeds() {
     let sink = Sink::start("127.0.0.5", SinkMode::AuthTwice).unwrap();
-    let srv = TestServer::start(bin(), &transport_to(&sink)).unwrap();
+    let srv = TestServer::start(gatepost_bin!(), &transport_to(&sink)).unwrap();
     submit(&srv, "bob@far.test", "auth twice");
     assert_eq!(
         sink.wait_for_messages(1, WAIT).len(),
@@ -156,7 +146,7 @@ fn connection_refused_is_deferred_with_postfix_text() {
         .unwrap()
         .port();
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!("transport_maps = inline:{{far.test=smtp:[127.0.0.6]:{port}}}\n"),
     )
     .unwrap();
@@ -188,7 +178,7 @@ fn a_dead_destination_is_not_tried_again_until_its_backoff() {
         .unwrap()
         .port();
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!(
             "transport_maps = inline:{{far.test=smtp:[127.0.0.6]:{port}}}\nminimal_backoff_time = 60s\nmaximal_backoff_time = 60s\n"
         ),

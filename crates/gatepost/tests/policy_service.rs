@@ -1,5 +1,5 @@
 //! `check_policy_service`: a real policy server on a loopback port (the
-//! protocol of postfix-compat §3.10, as postgrey or policyd-spf speak it)
+//! protocol of docs/restrictions.md#policy-delegation, as postgrey or policyd-spf speak it)
 //! answers REJECT, DEFER_IF_PERMIT or DUNNO; the request carries Postfix
 //! 3.7's attributes in order; an unreachable service gets
 //! smtpd_policy_service_default_action.
@@ -9,11 +9,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gatepost_testkit::{run_cases, Case, TestServer};
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, run_cases, Case, TestServer};
 
 /// A policy server: answers each request by its recipient and records
 /// every request's attribute lines.
@@ -72,7 +68,7 @@ const G: (&str, &str) = ("", "220 mx.spec.test ESMTP");
 fn policy_server_decides_after_the_relay_check() {
     let (port, seen) = policy_server();
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!(
             "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, check_policy_service inet:127.0.0.1:{port}\n"
         ),
@@ -155,7 +151,7 @@ fn policy_server_decides_after_the_relay_check() {
 #[test]
 fn unreachable_policy_server_gets_the_default_action() {
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         "smtpd_recipient_restrictions = check_policy_service { inet:127.0.0.1:1, timeout=2s }, permit_mynetworks, reject_unauth_destination\n\
          smtpd_policy_service_retry_delay = 1s\n",
     )

@@ -4,11 +4,7 @@
 
 use std::process::Command;
 
-use gatepost_testkit::{run_session, steps, TestServer};
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, run_session, steps, ConfigDir};
 
 fn postmap(args: &[&str]) -> (String, i32) {
     let (stdout, _, code) = postmap_full(args);
@@ -16,7 +12,7 @@ fn postmap(args: &[&str]) -> (String, i32) {
 }
 
 fn postmap_full(args: &[&str]) -> (String, String, i32) {
-    let out = Command::new(bin())
+    let out = Command::new(gatepost_bin!())
         .arg("postmap")
         .args(args)
         .output()
@@ -30,13 +26,13 @@ fn postmap_full(args: &[&str]) -> (String, String, i32) {
 
 #[test]
 fn build_query_and_use_a_hash_table() {
-    let dir = tempfile::tempdir().unwrap();
-    let access = dir.path().join("sender_access");
-    std::fs::write(
-        &access,
-        "# senders we refuse\nbadsender.test   REJECT\nSpammer@x.test   550 5.7.1 go away\nfriend@x.test    OK\n",
-    )
-    .unwrap();
+    let config = ConfigDir::new().unwrap();
+    let access = config
+        .file(
+            "sender_access",
+            "# senders we refuse\nbadsender.test   REJECT\nSpammer@x.test   550 5.7.1 go away\nfriend@x.test    OK\n",
+        )
+        .unwrap();
     let spec = format!("hash:{}", access.display());
 
     // Not built yet: a lookup is a fatal error (as in Postfix, exit 1 with
@@ -49,7 +45,7 @@ fn build_query_and_use_a_hash_table() {
     );
 
     assert_eq!(postmap(&[&spec]).1, 0);
-    assert!(dir.path().join("sender_access.db").exists());
+    assert!(config.path().join("sender_access.db").exists());
     assert_eq!(
         postmap(&["-q", "badsender.test", &spec]),
         ("REJECT\n".into(), 0)
@@ -71,11 +67,13 @@ fn build_query_and_use_a_hash_table() {
     .unwrap();
     assert_eq!(postmap(&[&spec]).1, 0);
 
-    let srv = TestServer::start(
-        bin(),
-        &format!("smtpd_sender_restrictions = check_sender_access {spec}\n"),
-    )
-    .unwrap();
+    let srv = config
+        .main_cf(&format!(
+            "smtpd_sender_restrictions = check_sender_access {spec}\n"
+        ))
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
     run_session(
         &srv,
         "127.0.0.2",

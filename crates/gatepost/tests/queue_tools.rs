@@ -1,20 +1,15 @@
-//! Operator queue tools against a running server (issue 5): `gatepost
+//! Operator queue tools against a running server: `gatepost
 //! queue list` in mailq's exact layout with a deferred message and its
 //! reason, then hold, release, requeue, show and delete through the CLI,
 //! with postsuper's wording on stderr and in the maillog.
 
-use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::SystemTime;
 
-use gatepost_testkit::{Client, TestServer};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, wait_until, TestServer, EVENT_TIMEOUT};
 
 fn cli(srv: &TestServer, args: &[&str]) -> Output {
-    Command::new(bin())
+    Command::new(gatepost_bin!())
         .arg("-c")
         .arg(srv.path())
         .args(args)
@@ -26,32 +21,14 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
 
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn submit(srv: &TestServer, rcpt: &str) -> String {
-    let mut c = Client::connect(srv.addr).unwrap();
-    c.read_reply().unwrap();
-    c.command("EHLO c.example").unwrap();
-    assert_eq!(
-        c.command("MAIL FROM:<alice@example.org>").unwrap().code,
-        250
-    );
-    assert_eq!(c.command(&format!("RCPT TO:<{rcpt}>")).unwrap().code, 250);
-    let r = c.send_message("Subject: queued\n\nbody").unwrap();
-    assert!(
-        r.last_line().starts_with("250 2.0.0 Ok: queued as"),
-        "{r:?}"
-    );
-    r.last_line().rsplit(' ').next().unwrap().to_string()
+    gatepost_testkit::submit(
+        srv,
+        "c.example",
+        "alice@example.org",
+        &[rcpt],
+        "Subject: queued\n\nbody",
+    )
 }
 
 fn deferrals(srv: &TestServer, id: &str) -> usize {
@@ -71,20 +48,16 @@ fn in_queue(srv: &TestServer, q: &str, id: &str) -> bool {
 #[test]
 fn mailq_layout_and_postsuper_commands() {
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         "transport_maps = inline:{ { slow.example = retry:4.4.1 remote server busy } }\n\
          queue_run_delay = 60s\nminimal_backoff_time = 60s\nmaximal_backoff_time = 60s",
     )
     .unwrap();
     // Drop the base timers the test overrides, so the CLI reads main.cf
     // without "overriding earlier entry" warnings.
-    let main_cf = srv.path().join("main.cf");
-    let cf = std::fs::read_to_string(&main_cf).unwrap();
-    let cf = cf
-        .replacen("queue_run_delay = 1s\n", "", 1)
-        .replacen("minimal_backoff_time = 1s\n", "", 1)
-        .replacen("maximal_backoff_time = 2s\n", "", 1);
-    std::fs::write(&main_cf, cf).unwrap();
+    srv.edit_main_cf("queue_run_delay = 1s\n", "");
+    srv.edit_main_cf("minimal_backoff_time = 1s\n", "");
+    srv.edit_main_cf("maximal_backoff_time = 2s\n", "");
     let id = submit(&srv, "x@slow.example");
     wait_until("first deferral", || {
         deferrals(&srv, &id) == 1 && in_queue(&srv, "deferred", &id)
@@ -134,9 +107,23 @@ fn mailq_layout_and_postsuper_commands() {
         text(&out.stderr),
         "postsuper: Released from hold: 1 message\n"
     );
-    // As Postfix: the message keeps its scheduled retry (60 s away here).
+    // As Postfix: the message keeps its scheduled retry (60 s away here):
+    // its deferred file still carries a time in the future ...
     wait_until("back in deferred", || in_queue(&srv, "deferred", &id));
-    std::thread::sleep(Duration::from_millis(500));
+    let due = std::fs::metadata(srv.path().join("spool/deferred").join(&id))
+        .and_then(|m| m.modified())
+        .unwrap();
+    assert!(due > SystemTime::now(), "release must keep the retry time");
+    // ... and a message queued after the release goes through the queue
+    // manager while this one is not retried.
+    let probe = gatepost_testkit::submit(
+        &srv,
+        "c.example",
+        "alice@example.org",
+        &["bob@spec.test"],
+        "Subject: probe\n\nbody",
+    );
+    assert!(srv.wait_for_log(&format!("{probe}: removed"), EVENT_TIMEOUT));
     assert_eq!(deferrals(&srv, &id), 1, "release must not retry at once");
 
     // requeue: straight to incoming and retried at once.
@@ -197,7 +184,7 @@ fn mailq_layout_and_postsuper_commands() {
 
 #[test]
 fn tools_work_while_the_server_is_down() {
-    let mut srv = TestServer::start(bin(), "").unwrap();
+    let mut srv = TestServer::start(gatepost_bin!(), "").unwrap();
     srv.kill_hard();
     let out = cli(&srv, &["queue", "list"]);
     assert!(out.status.success());

@@ -1,8 +1,9 @@
-//! Golden sessions for the restriction engine (issue 3): the operator's
+//! Golden sessions for the restriction engine: the operator's
 //! anti-relay block taken verbatim, an internet-facing MX profile with
 //! access tables, the classic open-relay test battery, `smtpd_delay_reject`
 //! both ways, the null sender and postmaster, and the `NOQUEUE: reject:`
-//! log lines. Expectations come from postfix-compat §2-§5 (Postfix 3.7).
+//! log lines. Expectations are Postfix 3.7's (docs/restrictions.md,
+//! docs/address-classes.md).
 //!
 //! The DNS restrictions of the operator's block are answered by a test DNS
 //! server on loopback that knows `localhost` (Postfix asks DNS, not
@@ -12,17 +13,13 @@
 use std::time::Duration;
 
 use gatepost_testkit::dns_server::{DnsServer, Zones};
-use gatepost_testkit::{run_cases, Case, TestServer, OPERATOR_BLOCK};
+use gatepost_testkit::{gatepost_bin, run_cases, Case, ConfigDir, TestServer, OPERATOR_BLOCK};
 
 /// A DNS server that knows only `localhost`.
 fn localhost_dns() -> DnsServer {
     let mut z = Zones::new();
     z.a("localhost", "127.0.0.1");
     DnsServer::start(z).expect("test DNS server")
-}
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
 }
 
 const DOMAINS: &str = "
@@ -38,7 +35,7 @@ const G: (&str, &str) = ("", "220 mx.spec.test ESMTP");
 fn operator_block_verbatim() {
     let dns = localhost_dns();
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!("{DOMAINS}{OPERATOR_BLOCK}{}", dns.main_cf()),
     )
     .unwrap();
@@ -103,7 +100,7 @@ fn operator_block_catches_pipelining_spamware_at_data() {
     // restriction is what stops a client that sends the message before 354.
     let dns = localhost_dns();
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!(
             "{DOMAINS}{OPERATOR_BLOCK}smtpd_forbid_unauth_pipelining = no\n{}",
             dns.main_cf()
@@ -146,7 +143,7 @@ smtpd_recipient_restrictions = reject_non_fqdn_recipient, check_recipient_access
 
 #[test]
 fn open_relay_battery_on_an_internet_mx() {
-    let srv = TestServer::start(bin(), &format!("{DOMAINS}{MX_PROFILE}")).unwrap();
+    let srv = TestServer::start(gatepost_bin!(), &format!("{DOMAINS}{MX_PROFILE}")).unwrap();
     let denied = |rcpt: &'static str, reply: &'static str| -> Case {
         (
             "relay attempt",
@@ -197,7 +194,7 @@ fn open_relay_battery_on_an_internet_mx() {
         ]),
         // The relay list permits mynetworks, but a permit ends only its own
         // list: this recipient list has no permit_mynetworks, so its
-        // reject_unauth_destination refuses even the local host (§2.2).
+        // reject_unauth_destination refuses even the local host (docs/address-classes.md#the-relay-decision).
         ("a permit in the relay list does not skip the recipient list", "127.0.0.1", vec![
             G,
             ("EHLO probe.example", "250 "),
@@ -259,7 +256,7 @@ fn operator_block_with_relay_restrictions_emptied_gives_550() {
     // with smtpd_relay_restrictions emptied, it is the deciding restriction.
     let dns = localhost_dns();
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!(
             "{DOMAINS}{OPERATOR_BLOCK}smtpd_client_restrictions =\nsmtpd_relay_restrictions =\n{}",
             dns.main_cf()
@@ -288,7 +285,7 @@ fn operator_block_with_relay_restrictions_emptied_gives_550() {
 #[test]
 fn delay_reject_no_rejects_at_each_stage() {
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!("{DOMAINS}{MX_PROFILE}smtpd_delay_reject = no\n"),
     )
     .unwrap();
@@ -344,14 +341,13 @@ fn delay_reject_no_rejects_at_each_stage() {
 
 #[test]
 fn policy_test_names_the_deciding_restriction_and_its_line() {
-    let dir = tempfile::tempdir().unwrap();
     let dns = localhost_dns();
-    let main_cf = format!(
+    let dir = ConfigDir::with_main_cf(&format!(
         "myhostname = mx.spec.test\nmydestination = $myhostname, localhost, spec.test\nmynetworks = 127.0.0.1/32\n{OPERATOR_BLOCK}{}",
         dns.main_cf()
-    );
-    std::fs::write(dir.path().join("main.cf"), &main_cf).unwrap();
-    let out = std::process::Command::new(bin())
+    ))
+    .unwrap();
+    let out = std::process::Command::new(gatepost_bin!())
         .arg("-c")
         .arg(dir.path())
         .args([
@@ -395,7 +391,7 @@ fn policy_test_names_the_deciding_restriction_and_its_line() {
         "{text}"
     );
 
-    let out = std::process::Command::new(bin())
+    let out = std::process::Command::new(gatepost_bin!())
         .arg("-c")
         .arg(dir.path())
         .args([
@@ -430,7 +426,7 @@ fn talking_before_the_greeting_is_improper_pipelining() {
          smtpd_recipient_restrictions = reject_unauth_pipelining, permit_mynetworks, reject_unauth_destination\n",
         dns.main_cf()
     );
-    let srv = TestServer::start(bin(), &extra).unwrap();
+    let srv = TestServer::start(gatepost_bin!(), &extra).unwrap();
     let mut c = gatepost_testkit::Client::connect_from("127.0.0.2", srv.addr).unwrap();
     c.send_line("EHLO early.example").unwrap();
     assert!(c
@@ -455,7 +451,7 @@ fn talking_before_the_greeting_is_improper_pipelining() {
     // With gatepost's default smtpd_forbid_unauth_pipelining = yes the
     // client is cut off at once, as Postfix 3.9 does.
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &extra.replace("smtpd_forbid_unauth_pipelining = no\n", ""),
     )
     .unwrap();

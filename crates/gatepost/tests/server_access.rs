@@ -3,11 +3,7 @@
 //! and by address, as Postfix's check_server_access; OK results refused.
 
 use gatepost_testkit::dns_server::{DnsServer, Zones};
-use gatepost_testkit::{run_cases, Case, TestServer};
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, run_cases, Case, TestServer};
 
 fn zones() -> Zones {
     let mut z = Zones::new();
@@ -28,7 +24,7 @@ const G: (&str, &str) = ("", "220 mx.spec.test ESMTP");
 fn mx_ns_and_a_access() {
     let dns = DnsServer::start(zones()).unwrap();
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!(
             "{}dns_query_timeout = 1s\n\
              smtpd_helo_restrictions = check_helo_a_access inline:{{ 127.0.0.9=OK }}\n\

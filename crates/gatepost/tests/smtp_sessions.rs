@@ -2,29 +2,22 @@
 //! the happy path with delivery to a Maildir, every out-of-sequence
 //! command, syntax errors, unknown and non-SMTP commands, limits, bare LF
 //! and smuggling handling, pipelining enforcement, and the log lines that
-//! go with them. Expected replies are Postfix 3.7's (postfix-compat §7).
+//! go with them. Expected replies are Postfix 3.7's (docs/smtp-session.md).
 
 use std::time::Duration;
 
-use gatepost_testkit::{run_session, steps, Client, TestServer};
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{
+    gatepost_bin, open_transaction, queued_id, run_session, steps, Client, TestServer,
+};
 
 /// A client from `ip` with a transaction open: greeted, EHLO, MAIL FROM
 /// a@example.org, RCPT TO bob@spec.test.
 fn transaction(srv: &TestServer, ip: &str) -> Client {
-    let mut c = Client::connect_from(ip, srv.addr).unwrap();
-    c.read_reply().unwrap();
-    c.command("EHLO c.example").unwrap();
-    assert_eq!(c.command("MAIL FROM:<a@example.org>").unwrap().code, 250);
-    assert_eq!(c.command("RCPT TO:<bob@spec.test>").unwrap().code, 250);
-    c
+    open_transaction(srv, ip, "c.example", "a@example.org", &["bob@spec.test"])
 }
 
 fn server(extra: &str) -> TestServer {
-    TestServer::start(bin(), extra).expect("start server")
+    TestServer::start(gatepost_bin!(), extra).expect("start server")
 }
 
 #[test]
@@ -613,12 +606,7 @@ fn send_raw_message(srv: &TestServer, raw: &[u8]) -> String {
     let mut c = transaction(srv, "127.0.0.1");
     assert_eq!(c.command("DATA").unwrap().code, 354);
     c.send_raw(raw).unwrap();
-    let r = c.read_reply().unwrap();
-    assert!(
-        r.last_line().starts_with("250 2.0.0 Ok: queued as"),
-        "{r:?}"
-    );
-    r.last_line().rsplit(' ').next().unwrap().to_string()
+    queued_id(&c.read_reply().unwrap())
 }
 
 #[test]

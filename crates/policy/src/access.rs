@@ -1,6 +1,6 @@
 //! `check_*_access` restrictions: the lookup sequences for host names,
 //! addresses and mail addresses, and the translation of a table result into
-//! a decision (`check_table_result()`, postfix-compat §3.6): permits,
+//! a decision (`check_table_result()`, access(5)): permits,
 //! rejects, deferrals, logging actions, message actions (HOLD, DISCARD,
 //! FILTER, REDIRECT, BCC, PREPEND), HANGUP and nested restriction lists.
 

@@ -1,5 +1,5 @@
 //! Classification of an access-table (or policy) result value, in the order
-//! of Postfix's `check_table_result()` (smtpd_check.c, postfix-compat §3.6).
+//! of Postfix's `check_table_result()` (smtpd_check.c, access(5); docs/restrictions.md#access-table-results).
 //! Action words are case-insensitive; the text after the word is optional
 //! except where noted. This module only parses; the evaluator acts.
 
@@ -105,8 +105,8 @@ pub(crate) fn parse(value: &str) -> AccessResult<'_> {
         return AccessResult::Prepend(text);
     }
     // alldig(value): note that Postfix's alldig("") is true. A bare `4NN` /
-    // `5NN` without text is not a permit: postfix-compat §3.6 [L] observed
-    // it falling through to "restriction list" (451 4.3.5).
+    // `5NN` without text is not a permit: a live Postfix 3.7 was seen
+    // falling through to "restriction list" (451 4.3.5).
     let bare_code = value.len() == 3 && matches!(value.as_bytes()[0], b'4' | b'5');
     if !bare_code && value.bytes().all(|c| c.is_ascii_digit()) {
         return AccessResult::Permit(word);

@@ -1,4 +1,4 @@
-//! The DNS questions the restriction engine asks (postfix-compat §3.7, §3.8),
+//! The DNS questions the restriction engine asks (docs/dns.md),
 //! behind the [`DnsChecks`] trait so that tests can plug in their own
 //! answers with [`crate::Policy::with_dns`]. [`ResolverDns`] is the real
 //! implementation on the process-wide `gatepost_dns::Resolver`: it maps
@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use gatepost_config::Config;
 use gatepost_dns::{DnsResult, Resolver};
 
-/// DNS outcome as Postfix classifies it (§3.8).
+/// DNS outcome as Postfix classifies it (docs/dns.md#outcomes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DnsStatus {
     /// Records found.
@@ -25,7 +25,7 @@ pub enum DnsStatus {
     Retry,
     /// REFUSED, FORMERR, NOTIMP and similar, resolver initialisation failure.
     Fail,
-    /// The reply failed name validation (§6.2).
+    /// The reply failed name validation (docs/dns.md#names-in-dns-replies).
     Inval,
     /// An MX with an empty target.
     NullMx,
@@ -92,7 +92,7 @@ pub trait DnsChecks: Send + Sync + Debug {
         DnsStatus::NotFound
     }
     /// The MX or NS host names of `domain` for `check_*_{mx,ns}_access`
-    /// (postfix-compat §3.2): a domain without MX records is its own MX
+    /// (postconf(5) check_client_mx_access): a domain without MX records is its own MX
     /// host; NS records are looked for in parent domains too.
     async fn server_hosts(&self, domain: &str, kind: ServerKind) -> ServerHosts {
         let _ = (domain, kind);

@@ -1,4 +1,4 @@
-//! DNS-based restrictions and their replies (postfix-compat §3.7, §3.8):
+//! DNS-based restrictions and their replies (docs/dns.md):
 //! `reject_unknown_helo_hostname`, `reject_unknown_{sender,recipient}_domain`
 //! (450/550 choice, tempfail action, `Malformed DNS server reply`, nullMX
 //! `550 5.7.27` / `556 5.1.10`), `reject_rbl_client`, `reject_rhsbl_*`,

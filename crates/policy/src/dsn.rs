@@ -1,7 +1,7 @@
 //! RFC 3463 enhanced status codes as the restriction engine handles them:
 //! Postfix's `dsn_valid()`, `dsn_split()` (an optional `D.S.N` at the start
 //! of access-table / RBL / error-transport text) and `smtpd_dsn_fix()`
-//! (sender/recipient `X.1.Y` translation, postfix-compat §2.4 step 6).
+//! (sender/recipient `X.1.Y` translation, docs/restrictions.md#reply-post-processing step 6).
 
 /// The reply classes that name an address (`SMTPD_NAME_SENDER`, `..._RECIPIENT`).
 pub const CLASS_SENDER: &str = "Sender address";
@@ -58,7 +58,7 @@ pub fn dsn_fix(status: &str, reply_class: &str) -> (String, Option<String>) {
         return (status.to_string(), None);
     }
     let micro = &status[4..];
-    // postfix-compat §2.4 step 6 table: (micro, sender DSN, recipient DSN).
+    // docs/restrictions.md#reply-post-processing step 6 table: (micro, sender DSN, recipient DSN).
     const MAP: &[(&str, &str, &str)] = &[
         ("1", "4.1.7", "4.1.1"),
         ("2", "4.1.8", "4.1.2"),

@@ -3,8 +3,8 @@
 //! next restriction, pending `defer_if_permit` / `defer_if_reject`, the
 //! stop rule, recursion through classes and access-table results (limit
 //! 100), and the one path that turns a decision into a reply
-//! (`smtpd_check_reject()`, postfix-compat §2.3-§2.6). The individual
-//! restrictions live in `restrictions.rs`, `access.rs`, `relay.rs` and
+//! (`smtpd_check_reject()`, docs/restrictions.md). The individual
+//! restrictions live in `dispatch.rs`, `access.rs`, `relay.rs` and
 //! `dnscheck.rs`; the per-stage drivers in `stages.rs`.
 
 use std::future::Future;
@@ -49,7 +49,7 @@ pub(crate) enum ErrorClass {
     Bounce,
     /// Configuration errors: never turned into warnings.
     Software,
-    /// Temporary lookup failures: never turned into warnings (§2.5).
+    /// Temporary lookup failures: never turned into warnings (docs/restrictions.md#deferred-decisions).
     Resource,
 }
 

@@ -3,7 +3,7 @@
 //! semantics (`smtpd_delay_reject`, `defer_if_permit` / `defer_if_reject`,
 //! `warn_if_reject`, restriction classes, access-table results, reply
 //! post-processing and DSN mapping, `soft_bounce`). Reference:
-//! postfix-compat §2-§5 and Postfix's `smtpd/smtpd_check.c`.
+//! docs/restrictions.md, smtpd(8), access(5) and Postfix's `smtpd/smtpd_check.c`.
 //!
 //! This file holds the public types and the start-up parsing; see the
 //! module headers for the evaluation pieces.
@@ -111,7 +111,7 @@ pub struct Facts {
     /// one; at DATA / END-OF-MESSAGE all of them.
     pub recipient_count: usize,
     pub queue_id: Option<String>,
-    /// The session's "improper pipelining" flag (postfix-compat §5).
+    /// The session's "improper pipelining" flag (docs/restrictions.md#improper-pipelining).
     pub improper_pipelining: bool,
     pub sasl_username: Option<String>,
     pub etrn_domain: Option<String>,
@@ -124,8 +124,35 @@ pub struct Facts {
     pub reverse_name_tempfail: bool,
 }
 
+impl Facts {
+    /// A client just connected: `client_name` is both the verified and the
+    /// reverse name (`unknown` when there is none), the protocol is `SMTP`,
+    /// and nothing else is known yet.
+    pub fn new(client_addr: IpAddr, client_name: &str, server_addr: IpAddr) -> Facts {
+        Facts {
+            client_addr,
+            client_name: client_name.to_string(),
+            reverse_client_name: client_name.to_string(),
+            server_addr,
+            helo: None,
+            protocol: "SMTP".into(),
+            sender: None,
+            recipient: None,
+            recipient_count: 0,
+            queue_id: None,
+            improper_pipelining: false,
+            sasl_username: None,
+            etrn_domain: None,
+            size: 0,
+            tls_active: false,
+            client_name_tempfail: false,
+            reverse_name_tempfail: false,
+        }
+    }
+}
+
 /// Per-session policy state carried across stages: the pending
-/// `defer_if_permit` raised by the client, helo and sender stages (§2.5)
+/// `defer_if_permit` raised by the client, helo and sender stages (docs/restrictions.md#deferred-decisions)
 /// and the transaction's DISCARD flag. Create one per connection; call
 /// [`SessionPolicy::reset_transaction`] at RSET / end of a transaction.
 #[derive(Debug, Clone, Default)]

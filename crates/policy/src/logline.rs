@@ -1,5 +1,5 @@
 //! Rendering of [`LogEvent`]s into Postfix log text (smtpd_check.c
-//! `log_whatsup()`, postfix-compat §7.10):
+//! `log_whatsup()`, docs/logging.md#reject-lines):
 //! `ID: ACTION: STAGE from name[addr]: TEXT; from=<S> to=<R> proto=P helo=<H>`,
 //! each `key=` part only when known; addresses in external (quoted) form.
 //! Plain `warning:` and informational events are rendered as is.

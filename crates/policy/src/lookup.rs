@@ -1,8 +1,8 @@
 //! What the engine asks of the rest of the system besides DNS: address
-//! resolution (trivial-rewrite, postfix-compat §4.1), `mynetworks` and
-//! `relay_domains` matching (§4.2, §4.5), and lookups in lists of tables
+//! resolution (trivial-rewrite(8), docs/address-classes.md), `mynetworks` and
+//! `relay_domains` matching, and lookups in lists of tables
 //! (`local_recipient_maps`, `smtpd_sender_login_maps`, ...) and in one
-//! access table along Postfix's key sequences (§3.6).
+//! access table along Postfix's key sequences (docs/restrictions.md#access-table-results).
 //!
 //! Lookups keep Postfix's three outcomes: found, not found, failure; a
 //! failure is never a silent pass.

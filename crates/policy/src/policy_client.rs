@@ -1,4 +1,4 @@
-//! Policy delegation (`check_policy_service`, postfix-compat §3.10): the
+//! Policy delegation (`check_policy_service`, docs/restrictions.md#policy-delegation): the
 //! client side of Postfix's policy protocol. One request is `name=value`
 //! lines in Postfix 3.7's attribute order and an empty line; the reply is
 //! `action=...` and an empty line, and the action is then read like an

@@ -1,5 +1,5 @@
 //! The attributes of a policy delegation request, in Postfix 3.7.11's
-//! order (postfix-compat §3.10). Values the server does not know are sent
+//! order (docs/restrictions.md#policy-delegation). Values the server does not know are sent
 //! empty, `encryption_keysize` as 0; `recipient_count` is non-zero only at
 //! DATA and END-OF-MESSAGE.
 

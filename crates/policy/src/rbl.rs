@@ -1,4 +1,4 @@
-//! DNS block/allow list helpers (postfix-compat §3.7): building the query
+//! DNS block/allow list helpers (docs/dns.md#block-and-allow-lists): building the query
 //! name for an IP address (`4.3.2.1.D`, IPv6 nibbles) or a domain
 //! (`domain.D`), the `D=pattern` answer filter (Postfix `ip_match`:
 //! `127.0.0.2`, `127.0.0.[2..11;15]`), and the reply template expansion

@@ -1,10 +1,10 @@
-//! Address-class based restrictions (postfix-compat §4): the relay decision
+//! Address-class based restrictions (docs/address-classes.md): the relay decision
 //! (`permit_auth_destination`, `reject_unauth_destination`,
 //! `defer_unauth_destination`, `check_relay_domains`, `permit_mx_backup`),
-//! unlisted senders and recipients (§4.6, `local_recipient_maps`,
+//! unlisted senders and recipients (docs/address-classes.md#unlisted-recipients, `local_recipient_maps`,
 //! `virtual_mailbox_maps`, `relay_recipient_maps`, error/retry transports,
 //! postmaster/MAILER-DAEMON/double-bounce exemptions), and the SASL
-//! sender-login mismatch checks (§3.4, `smtpd_sender_login_maps`).
+//! sender-login mismatch checks (postconf(5) `smtpd_sender_login_maps`).
 
 use gatepost_rewrite::{AddressClass, Resolved, RewriteError};
 use gatepost_table::TableError;
@@ -186,7 +186,7 @@ impl Check<'_> {
         self.check_rcpt_maps(sender, SENDER)
     }
 
-    /// `check_rcpt_maps()` (postfix-compat §4.6).
+    /// `check_rcpt_maps()` (docs/address-classes.md#unlisted-recipients).
     fn check_rcpt_maps(&mut self, addr: &str, class: &'static str) -> Res {
         let Some(r) = self.resolve(addr)? else {
             return Ok(Status::Dunno);

@@ -1,6 +1,6 @@
 //! Reply text post-processing shared by every restriction reply
-//! (smtpd_check.c `smtpd_check_reject()`, postfix-compat §2.4 steps 1, 2,
-//! 4 and 5), and conversion of the final `CODE DSN TEXT` string into a
+//! (smtpd_check.c `smtpd_check_reject()`, docs/restrictions.md#reply-post-processing
+//! steps 1, 2, 4 and 5), and conversion of the final `CODE DSN TEXT` string into a
 //! [`gatepost_proto::Reply`].
 
 use gatepost_proto::Reply;

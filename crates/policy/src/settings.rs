@@ -1,6 +1,6 @@
 //! The scalar `main.cf` parameters the restriction engine reads (reply
 //! codes, switches, keys), read once with Postfix 3.7 defaults
-//! (`compatibility_level = 3.6`, postfix-compat §0.1, §2.7, §3.1). A value
+//! (`compatibility_level = 3.6`, docs/README.md, docs/restrictions.md#default-codes). A value
 //! that is unset or does not parse falls back to Postfix's default.
 
 use std::net::IpAddr;

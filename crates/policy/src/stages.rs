@@ -1,5 +1,5 @@
 //! The per-stage drivers (smtpd_check.c `smtpd_check_client/helo/mail/
-//! rcpt/etrn/data/eod()`), postfix-compat §2.1, §2.2, §2.5: which lists run
+//! rcpt/etrn/data/eod()`), docs/restrictions.md#stages: which lists run
 //! at which command under `smtpd_delay_reject`, the relay-then-recipient
 //! order, the bare `postmaster` exemption, pending `defer_if_permit`
 //! inheritance between stages (kept in [`SessionPolicy`]) and its

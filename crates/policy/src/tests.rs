@@ -1,7 +1,7 @@
 //! Evaluation tests over [`Facts`] with the real configuration, rewriter
-//! and tables, and a fixed-answer DNS (postfix-compat §2-§5; the reply
+//! and tables, and a fixed-answer DNS (docs/restrictions.md; the reply
 //! strings are Postfix's, byte for byte). The base configuration is the
-//! live test environment of postfix-compat §9.
+//! live test environment described in docs/testing.md.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,16 +69,8 @@ alias_maps =
 local_recipient_maps = inline:{ root=yes, dir=yes, tmp=yes, t=yes, 5x=yes, cls=yes }
 ";
 
-const OPERATOR: &str = "\
-smtpd_client_restrictions = permit_mynetworks, reject
-smtpd_helo_restrictions = reject_unknown_helo_hostname
-smtpd_sender_restrictions = reject_unknown_sender_domain
-smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_data_restrictions = reject_unauth_pipelining
-relay_domains_reject_code = 550
-smtpd_helo_required = yes
-allow_untrusted_routing = no
-";
+/// The operator's anti-relay block, the one copy the integration tests use.
+const OPERATOR: &str = gatepost_testkit::OPERATOR_BLOCK.trim_ascii_start();
 
 fn build(extra: &str) -> Result<Policy, PolicyError> {
     let text = format!("{BASE}{extra}");
@@ -95,23 +87,15 @@ fn policy(extra: &str) -> Policy {
 /// <a@ext.example>.
 fn outside(rcpt: &str) -> Facts {
     Facts {
-        client_addr: "192.0.2.9".parse().unwrap(),
-        client_name: "unknown".into(),
-        reverse_client_name: "unknown".into(),
-        server_addr: "127.0.0.1".parse().unwrap(),
         helo: Some("client.example".into()),
         protocol: "ESMTP".into(),
         sender: Some("a@ext.example".into()),
         recipient: Some(rcpt.into()),
-        recipient_count: 0,
-        queue_id: None,
-        improper_pipelining: false,
-        sasl_username: None,
-        etrn_domain: None,
-        size: 0,
-        tls_active: false,
-        client_name_tempfail: false,
-        reverse_name_tempfail: false,
+        ..Facts::new(
+            "192.0.2.9".parse().unwrap(),
+            "unknown",
+            "127.0.0.1".parse().unwrap(),
+        )
     }
 }
 

@@ -110,7 +110,7 @@ impl Verb {
     ];
 
     /// Commands after which a pipelining client must wait for the reply
-    /// (postfix-compat §5.1): HELO, EHLO, DATA, NOOP, VRFY.
+    /// (docs/smtp-session.md#pipelining-detection): HELO, EHLO, DATA, NOOP, VRFY.
     pub fn ends_pipeline_group(self) -> bool {
         matches!(
             self,

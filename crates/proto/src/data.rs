@@ -1,6 +1,6 @@
 //! DATA content framing: finds the end of the message, undoes
-//! dot-stuffing, and applies `smtpd_forbid_bare_newline` (postfix-compat
-//! §7.5):
+//! dot-stuffing, and applies `smtpd_forbid_bare_newline`
+//! (docs/smtp-session.md#bare-lf-and-smuggling):
 //!
 //! - `no`: a bare LF ends a line and `\n.\n` ends the message (Postfix 3.7's
 //!   historical behaviour, open to SMTP smuggling);

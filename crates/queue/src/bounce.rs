@@ -1,4 +1,4 @@
-//! Non-delivery notifications and delay warnings (postfix-compat §8.3): an RFC 3464
+//! Non-delivery notifications and delay warnings (docs/queue.md#bounces-and-delay-warnings): an RFC 3464
 //! `multipart/report` with Postfix's wording (text/plain notification,
 //! message/delivery-status report, the original as message/rfc822 up to
 //! `bounce_size_limit`, or its headers for `RET=HDRS`), enqueued through the

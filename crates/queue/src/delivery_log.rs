@@ -1,4 +1,4 @@
-//! The per-recipient delivery log line (postfix-compat §7.10):
+//! The per-recipient delivery log line (docs/logging.md#queue-and-delivery-lines):
 //! `ID: to=<R>[, orig_to=<O>], relay=RELAY, delay=D, delays=a/b/c/d,
 //! dsn=X.Y.Z, status=sent|deferred|bounced (TEXT)`, logged under the
 //! delivery agent's program name. Rendering is a pure function.

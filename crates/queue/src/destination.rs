@@ -1,4 +1,4 @@
-//! Per-destination scheduling (postfix-compat §8.2): a message's pending
+//! Per-destination scheduling (docs/queue.md#retries-and-expiry): a message's pending
 //! recipients are grouped by destination (transport + next hop, or
 //! transport + recipient when that transport's recipient limit is 1, as
 //! Postfix does for `local`), cut into delivery requests of at most

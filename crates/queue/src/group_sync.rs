@@ -1,7 +1,7 @@
 //! Group commit of directory fsyncs.
 //!
 //! After a file is linked or renamed into a queue directory, the directory
-//! itself must be fsynced before the move is durable (design.md rule 8).
+//! itself must be fsynced before the move is durable (docs/queue.md#durability).
 //! Concurrent committers share fsyncs: a caller needs one fsync that *starts*
 //! after its own rename. Whoever arrives while an fsync is running waits for
 //! the next one, which then covers every caller that arrived in the

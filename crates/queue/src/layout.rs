@@ -1,4 +1,4 @@
-//! The queue directory tree under `queue_directory` (postfix-compat §8.1):
+//! The queue directory tree under `queue_directory` (docs/queue.md#layout):
 //! `maildrop incoming active deferred hold corrupt bounce defer`, plus our
 //! `tmp` where files are written before being published by a link/rename.
 //!

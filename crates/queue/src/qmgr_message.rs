@@ -6,7 +6,7 @@
 //! expire, send the non-delivery notice, send the one delay warning once
 //! the message is `delay_warning_time` old, and either remove the message
 //! (`ID: removed`) or move it to `deferred` with mtime = next retry time
-//! (postfix-compat §8.2).
+//! (docs/queue.md#retries-and-expiry).
 
 use std::collections::HashSet;
 use std::sync::Arc;

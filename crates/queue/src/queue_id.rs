@@ -1,4 +1,4 @@
-//! Postfix short-form queue ids (postfix-compat §7.9): exactly 5 upper-case
+//! Postfix short-form queue ids (docs/queue.md#queue-ids): exactly 5 upper-case
 //! hex digits of the arrival microseconds followed by the queue file's inode
 //! number in upper-case hex, e.g. `5562DBE20B`.
 

@@ -1,4 +1,4 @@
-//! Queue manager settings (postfix-compat §8.2): `queue_run_delay`,
+//! Queue manager settings (docs/queue.md#retries-and-expiry): `queue_run_delay`,
 //! `minimal_backoff_time`, `maximal_backoff_time`, `maximal_queue_lifetime`,
 //! `bounce_queue_lifetime`, `myhostname`, `myorigin`, `mail_name`, `double_bounce_sender`,
 //! `bounce_size_limit`, `2bounce_notice_recipient`, `soft_bounce`,
@@ -167,7 +167,7 @@ impl QmgrSettings {
         }
     }
 
-    /// Retry delay for a message of age `age` (§8.2):
+    /// Retry delay for a message of age `age` (docs/queue.md#retries-and-expiry):
     /// clamp(age, minimal_backoff_time, maximal_backoff_time).
     pub fn backoff(&self, age: Duration) -> Duration {
         let min = self.minimal_backoff_time;

@@ -3,40 +3,13 @@
 //! bounces, restart recovery, operator commands and log line shapes.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use gatepost_queue::*;
-
-fn log_path() -> &'static PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let p =
-            std::env::temp_dir().join(format!("gatepost-queue-test-{}.log", std::process::id()));
-        let _ = std::fs::remove_file(&p);
-        gatepost_log::init(gatepost_log::LogTarget::File(&p), "mx.spec.test", "postfix").unwrap();
-        p
-    })
-}
-
-/// Log lines (message part, after `program[pid]: `) mentioning `needle`.
-fn log_lines(needle: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(log_path()).unwrap_or_default();
-    text.lines()
-        .filter(|l| l.contains(needle))
-        .map(|l| match l.find("]: ") {
-            Some(p) => {
-                // `... postfix/PROGRAM[PID]: MSG` -> `PROGRAM: MSG`
-                let tag = l[..p].rsplit(' ').next().unwrap_or("");
-                let prog = tag.split('[').next().unwrap_or("");
-                let prog = prog.rsplit('/').next().unwrap_or(prog);
-                format!("{prog}: {}", &l[p + 3..])
-            }
-            None => l.to_string(),
-        })
-        .collect()
-}
+use gatepost_testkit::log_capture::{in_process_log, in_process_log_lines};
+use gatepost_testkit::wait_until_async;
 
 #[derive(Debug, Clone)]
 struct Call {
@@ -152,24 +125,13 @@ fn start(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
 ) {
-    log_path();
+    in_process_log();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let agent: Arc<dyn DeliveryAgent> = agent.clone();
     let h = tokio::spawn(run_qmgr(queue.clone(), agent, s, async move {
         let _ = rx.await;
     }));
     (tx, h)
-}
-
-async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 fn files(root: &Path, q: &str) -> Vec<String> {
@@ -278,12 +240,12 @@ async fn delivered_message_is_removed_with_postfix_log_lines() {
     let mut env = envelope("s@ext.example", &["ok1@spec.test", "ok2@spec.test"]);
     env.recipients[0].original = "alias@valias.test".into();
     let id = submit(&queue, &env).await;
-    wait_for("removal", || {
-        !log_lines(&format!("{id}: removed")).is_empty()
+    wait_until_async("removal", || {
+        !in_process_log_lines(&format!("{id}: removed")).is_empty()
     })
     .await;
     assert!(queue_empty(dir.path()));
-    let lines = log_lines(&format!("{id}:"));
+    let lines = in_process_log_lines(&format!("{id}:"));
     assert_eq!(
         lines[0],
         format!(
@@ -330,7 +292,7 @@ async fn deferred_then_sent_with_backoff_mtime() {
     )
     .await;
     let deferred = dir.path().join("deferred").join(id.as_str());
-    wait_for("deferral", || deferred.exists()).await;
+    wait_until_async("deferral", || deferred.exists()).await;
     let seen = SystemTime::now();
     // mtime = next retry time: minimal_backoff_time (600ms) after the attempt.
     let mtime = std::fs::metadata(&deferred).unwrap().modified().unwrap();
@@ -351,15 +313,15 @@ async fn deferred_then_sent_with_backoff_mtime() {
     let mut first: Vec<Vec<String>> = agent.calls().into_iter().map(|c| c.recipients).collect();
     first.sort();
     assert_eq!(first, vec![vec!["later@far.example"], vec!["ok@spec.test"]]);
-    wait_for("removal", || {
-        !log_lines(&format!("{id}: removed")).is_empty()
+    wait_until_async("removal", || {
+        !in_process_log_lines(&format!("{id}: removed")).is_empty()
     })
     .await;
     let calls = agent.calls();
     assert_eq!(calls.len(), 3);
     // Only the pending recipient is retried: "done" state is durable.
     assert_eq!(calls[2].recipients, vec!["later@far.example"]);
-    let lines = log_lines(&format!("{id}:"));
+    let lines = in_process_log_lines(&format!("{id}:"));
     assert!(lines.iter().any(|l| l.starts_with(&format!(
         "smtp: {id}: to=<later@far.example>, relay=none, delay="
     )) && l.ends_with(
@@ -381,11 +343,11 @@ async fn bounce_sends_dsn_to_sender_from_null_sender() {
         &envelope("sender@ext.example", &["ok@spec.test", "bad@spec.test"]),
     )
     .await;
-    wait_for("bounce delivery", || {
+    wait_until_async("bounce delivery", || {
         agent.calls().iter().any(|c| c.sender.is_empty())
     })
     .await;
-    let lines = log_lines(&format!("{id}: sender non-delivery notification: "));
+    let lines = in_process_log_lines(&format!("{id}: sender non-delivery notification: "));
     assert_eq!(lines.len(), 1);
     let new_id = lines[0].rsplit(' ').next().unwrap().to_string();
     assert!(lines[0].starts_with("bounce: "));
@@ -409,12 +371,12 @@ async fn bounce_sends_dsn_to_sender_from_null_sender() {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
     assert!(!text.contains("ok@spec.test"));
-    wait_for("removal", || {
-        !log_lines(&format!("{id}: removed")).is_empty()
+    wait_until_async("removal", || {
+        !in_process_log_lines(&format!("{id}: removed")).is_empty()
     })
     .await;
-    wait_for("dsn removal", || queue_empty(dir.path())).await;
-    let b = log_lines(&format!("{id}: to=<bad@spec.test>"));
+    wait_until_async("dsn removal", || queue_empty(dir.path())).await;
+    let b = in_process_log_lines(&format!("{id}: to=<bad@spec.test>"));
     assert!(b[0].starts_with(&format!(
         "smtp: {id}: to=<bad@spec.test>, relay=none, delay="
     )));
@@ -431,11 +393,11 @@ async fn never_bounce_to_null_sender() {
     let (stop, h) = start(&queue, &agent, settings());
     // A bounce that bounces goes to postmaster as a double bounce.
     let id = submit(&queue, &envelope("", &["bad@far.example"])).await;
-    wait_for("postmaster notice", || {
-        !log_lines(&format!("{id}: postmaster non-delivery notification: ")).is_empty()
+    wait_until_async("postmaster notice", || {
+        !in_process_log_lines(&format!("{id}: postmaster non-delivery notification: ")).is_empty()
     })
     .await;
-    wait_for("double bounce delivery", || {
+    wait_until_async("double bounce delivery", || {
         agent
             .calls()
             .iter()
@@ -461,19 +423,21 @@ async fn never_bounce_to_null_sender() {
         &envelope("double-bounce@spec.test", &["bad@far.example"]),
     )
     .await;
-    wait_for("discard", || {
-        !log_lines(&format!(
+    wait_until_async("discard", || {
+        !in_process_log_lines(&format!(
             "{id2}: undeliverable postmaster notification discarded"
         ))
         .is_empty()
     })
     .await;
-    wait_for("removal", || {
-        !log_lines(&format!("{id2}: removed")).is_empty()
+    wait_until_async("removal", || {
+        !in_process_log_lines(&format!("{id2}: removed")).is_empty()
     })
     .await;
-    assert!(log_lines(&format!("{id2}: undeliverable"))[0].starts_with("bounce: warning: "));
-    assert!(log_lines(&format!("{id2}: sender non-delivery")).is_empty());
+    assert!(
+        in_process_log_lines(&format!("{id2}: undeliverable"))[0].starts_with("bounce: warning: ")
+    );
+    assert!(in_process_log_lines(&format!("{id2}: sender non-delivery")).is_empty());
     stop.send(()).unwrap();
     h.await.unwrap();
 }
@@ -487,15 +451,15 @@ async fn expiry_returns_message_to_sender() {
     s.maximal_queue_lifetime = Duration::ZERO; // one attempt only
     let (stop, h) = start(&queue, &agent, s);
     let id = submit(&queue, &envelope("s@ext.example", &["never@far.example"])).await;
-    wait_for("removal", || {
-        !log_lines(&format!("{id}: removed")).is_empty()
+    wait_until_async("removal", || {
+        !in_process_log_lines(&format!("{id}: removed")).is_empty()
     })
     .await;
-    let lines = log_lines(&format!("{id}:"));
+    let lines = in_process_log_lines(&format!("{id}:"));
     assert!(lines.contains(&format!(
         "qmgr: {id}: from=<s@ext.example>, status=expired, returned to sender"
     )));
-    wait_for("dsn", || agent.calls().iter().any(|c| c.sender.is_empty())).await;
+    wait_until_async("dsn", || agent.calls().iter().any(|c| c.sender.is_empty())).await;
     let dsn = agent
         .calls()
         .into_iter()
@@ -517,11 +481,11 @@ async fn soft_bounce_defers_instead() {
     s.soft_bounce = true;
     let (stop, h) = start(&queue, &agent, s);
     let id = submit(&queue, &envelope("s@ext.example", &["bad@spec.test"])).await;
-    wait_for("deferral", || {
+    wait_until_async("deferral", || {
         dir.path().join("deferred").join(id.as_str()).exists()
     })
     .await;
-    let l = log_lines(&format!("{id}: to=<bad@spec.test>"));
+    let l = in_process_log_lines(&format!("{id}: to=<bad@spec.test>"));
     assert!(
         l[0].ends_with(", dsn=4.1.1, status=deferred (unknown user: \"bad\")"),
         "{}",
@@ -550,17 +514,17 @@ async fn restart_recovers_active_and_incoming() {
     let queue = Queue::open(dir.path()).unwrap();
     let agent = Arc::new(FakeAgent::default());
     let (stop, h) = start(&queue, &agent, settings());
-    wait_for("both delivered", || {
-        !log_lines(&format!("{a}: removed")).is_empty()
-            && !log_lines(&format!("{b}: removed")).is_empty()
+    wait_until_async("both delivered", || {
+        !in_process_log_lines(&format!("{a}: removed")).is_empty()
+            && !in_process_log_lines(&format!("{b}: removed")).is_empty()
     })
     .await;
-    wait_for("corrupt moved", || {
+    wait_until_async("corrupt moved", || {
         files(dir.path(), "corrupt") == vec!["ABCDEF0".to_string()]
     })
     .await;
     assert!(queue_empty(dir.path()));
-    assert!(!log_lines(
+    assert!(!in_process_log_lines(
         "saving corrupt file \"ABCDEF0\" from queue \"active\" to queue \"corrupt\""
     )
     .is_empty());
@@ -571,7 +535,7 @@ async fn restart_recovers_active_and_incoming() {
 #[tokio::test]
 async fn operator_commands_and_mailq() {
     // Open the log before the first postsuper-style action logs anything.
-    let _ = log_path();
+    let _ = in_process_log();
     let dir = tempfile::tempdir().unwrap();
     let queue = Queue::open(dir.path()).unwrap();
     assert_eq!(
@@ -598,19 +562,26 @@ async fn operator_commands_and_mailq() {
         Err(QueueError::NoSuchId(_))
     ));
 
-    // Held mail is never scheduled.
+    // Held mail is never scheduled: a message queued after it goes through
+    // incoming, a deferral and a deferred-queue scan, while the held one
+    // is not handed to the agent.
+    let probe = submit(&queue, &envelope("s@ext.example", &["later@probe.example"])).await;
     let agent = Arc::new(FakeAgent::default());
     let (stop, h) = start(&queue, &agent, settings());
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert!(agent.calls().is_empty());
-    queue.release(&a).unwrap();
-    wait_for("delivery after release", || {
-        !log_lines(&format!("{a}: removed")).is_empty()
+    wait_until_async("the probe delivered after its retry", || {
+        !in_process_log_lines(&format!("{probe}: removed")).is_empty()
     })
     .await;
-    assert!(!log_lines(&format!("{a}: placed on hold")).is_empty());
-    assert!(!log_lines(&format!("{a}: released from hold")).is_empty());
-    assert!(!log_lines(&format!("{b}: removed")).is_empty());
+    assert!(agent.calls().iter().all(|call| call.id != a));
+    assert!(in_process_log_lines(&format!("{a}: from=<")).is_empty());
+    queue.release(&a).unwrap();
+    wait_until_async("delivery after release", || {
+        !in_process_log_lines(&format!("{a}: removed")).is_empty()
+    })
+    .await;
+    assert!(!in_process_log_lines(&format!("{a}: placed on hold")).is_empty());
+    assert!(!in_process_log_lines(&format!("{a}: released from hold")).is_empty());
+    assert!(!in_process_log_lines(&format!("{b}: removed")).is_empty());
 
     // flush makes deferred mail due now.
     let mut s = settings();
@@ -620,27 +591,31 @@ async fn operator_commands_and_mailq() {
     h.await.unwrap();
     let (stop, h) = start(&queue, &agent, s);
     let c = submit(&queue, &envelope("s@ext.example", &["later@far.example"])).await;
-    wait_for("deferral", || queue.find(&c) == Some(QueueName::Deferred)).await;
+    wait_until_async("deferral", || queue.find(&c) == Some(QueueName::Deferred)).await;
     assert_eq!(queue.flush().unwrap(), 1);
-    wait_for("delivery after flush", || {
-        !log_lines(&format!("{c}: removed")).is_empty()
+    wait_until_async("delivery after flush", || {
+        !in_process_log_lines(&format!("{c}: removed")).is_empty()
     })
     .await;
     // requeue of a held message puts it back in incoming.
     let d = submit(&queue, &envelope("s@ext.example", &["never@far.example"])).await;
-    wait_for("deferral", || queue.find(&d) == Some(QueueName::Deferred)).await;
+    wait_until_async("deferral", || queue.find(&d) == Some(QueueName::Deferred)).await;
     queue.hold(&d).unwrap();
     queue.requeue(&d).unwrap();
     // It is processed again; its destination was unreachable a moment
     // ago, so (as in Postfix) it is deferred without a new attempt.
-    wait_for("second deferral", || {
-        log_lines(&format!("{d}: to=<never@far.example>")).len() == 2
+    wait_until_async("second deferral", || {
+        in_process_log_lines(&format!("{d}: to=<never@far.example>")).len() == 2
     })
     .await;
     assert_eq!(agent.calls().iter().filter(|x| x.id == d).count(), 1);
-    assert!(log_lines(&format!("{d}: to=<never@far.example>"))[1].starts_with("error: "));
-    assert!(log_lines(&format!("{d}: to=<never@far.example>"))[1]
-        .contains("status=deferred (delivery temporarily suspended: "));
+    assert!(
+        in_process_log_lines(&format!("{d}: to=<never@far.example>"))[1].starts_with("error: ")
+    );
+    assert!(
+        in_process_log_lines(&format!("{d}: to=<never@far.example>"))[1]
+            .contains("status=deferred (delivery temporarily suspended: ")
+    );
     stop.send(()).unwrap();
     h.await.unwrap();
 }
@@ -658,15 +633,15 @@ async fn concurrency_limit_still_drains_the_backlog() {
     s.max_concurrent_messages = 2;
     s.queue_run_delay = Duration::from_secs(3600); // only kicks and completions
     let (stop, h) = start(&queue, &agent, s);
-    wait_for("all delivered", || queue_empty(dir.path())).await;
+    wait_until_async("all delivered", || queue_empty(dir.path())).await;
     // The file is removed just before the line is logged.
-    wait_for("removed lines", || {
+    wait_until_async("removed lines", || {
         ids.iter()
-            .all(|id| !log_lines(&format!("{id}: removed")).is_empty())
+            .all(|id| !in_process_log_lines(&format!("{id}: removed")).is_empty())
     })
     .await;
     for id in &ids {
-        assert_eq!(log_lines(&format!("{id}: removed")).len(), 1);
+        assert_eq!(in_process_log_lines(&format!("{id}: removed")).len(), 1);
     }
     assert_eq!(agent.calls().len(), 10);
     stop.send(()).unwrap();
@@ -682,7 +657,7 @@ async fn delay_warning_is_sent_once() {
     let mut s = settings();
     s.delay_warning_time = Duration::from_millis(1);
     let (stop, h) = start(&queue, &agent, s);
-    wait_for("three attempts", || {
+    wait_until_async("three attempts", || {
         agent.calls().iter().filter(|c| c.id == id).count() >= 3
     })
     .await;
@@ -705,7 +680,7 @@ async fn delay_warning_is_sent_once() {
     }
     assert!(!text.contains("hello"), "delay notices carry headers only");
     assert_eq!(
-        log_lines(&format!("{id}: sender delay notification: ")).len(),
+        in_process_log_lines(&format!("{id}: sender delay notification: ")).len(),
         1
     );
     stop.send(()).unwrap();
@@ -781,26 +756,33 @@ async fn slow_destination_does_not_block_others() {
     let agent = Arc::new(SlowAgent::default());
     let mut s = settings();
     s.default_destination_concurrency_limit = 2;
-    log_path();
+    in_process_log();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let dyn_agent: Arc<dyn DeliveryAgent> = agent.clone();
     let h = tokio::spawn(run_qmgr(queue.clone(), dyn_agent, s, async move {
         let _ = rx.await;
     }));
-    wait_for("fast recipients delivered", || {
+    wait_until_async("fast recipients delivered", || {
         let d = agent.delivered.lock().unwrap();
         d.contains(&"c@fast.example".to_string()) && d.contains(&"d@fast.example".to_string())
     })
     .await;
-    wait_for("fast message done", || {
-        !log_lines(&format!("{fast}: removed")).is_empty()
+    wait_until_async("fast message done", || {
+        !in_process_log_lines(&format!("{fast}: removed")).is_empty()
     })
     .await;
-    wait_for("two slow deliveries in progress", || {
+    wait_until_async("two slow deliveries in progress", || {
         agent.in_flight.load(SeqCst) == 2
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A message queued now goes through the whole queue manager loop; by
+    // the time it is removed a third slow delivery would have started, had
+    // the limit not held.
+    let probe = submit(&queue, &envelope("s@ext.example", &["e@fast.example"])).await;
+    wait_until_async("the probe done", || {
+        !in_process_log_lines(&format!("{probe}: removed")).is_empty()
+    })
+    .await;
     assert_eq!(
         agent.max_in_flight.load(SeqCst),
         2,
@@ -808,11 +790,11 @@ async fn slow_destination_does_not_block_others() {
     );
     agent.released.store(true, SeqCst);
     agent.release.notify_waiters();
-    wait_for("all delivered", || {
+    wait_until_async("all delivered", || {
         slow_ids
             .iter()
             .chain([&mixed])
-            .all(|id| log_lines(&format!("{id}: removed")).len() == 1)
+            .all(|id| in_process_log_lines(&format!("{id}: removed")).len() == 1)
     })
     .await;
     tx.send(()).unwrap();
@@ -841,7 +823,7 @@ async fn pickup_and_trigger_from_another_process() {
     let agent = Arc::new(FakeAgent::default());
     let (stop, h) = start(&queue, &agent, settings());
     // One delivery request per destination domain.
-    wait_for("early pickup", || agent.calls().len() == 2).await;
+    wait_until_async("early pickup", || agent.calls().len() == 2).await;
     let calls = agent.calls();
     let call = &calls[0];
     assert_eq!(call.sender, "alice@spec.test");
@@ -854,7 +836,7 @@ async fn pickup_and_trigger_from_another_process() {
 
     // Another process (a second Queue handle) drops a file and triggers pickup.
     let other = Queue::open(dir.path()).unwrap();
-    wait_for("trigger socket", || other.system_running()).await;
+    wait_until_async("trigger socket", || other.system_running()).await;
     let mut late = early.clone();
     late.extract_recipients = false;
     late.recipients = vec!["dave@far.example".into()];
@@ -863,9 +845,9 @@ async fn pickup_and_trigger_from_another_process() {
         other.send_trigger(&[TriggerRequest::Pickup]),
         TriggerOutcome::Delivered
     );
-    wait_for("late pickup", || agent.calls().len() == 3).await;
+    wait_until_async("late pickup", || agent.calls().len() == 3).await;
     assert_eq!(agent.calls()[2].recipients, vec!["dave@far.example"]);
-    assert!(!log_lines(": uid=1000 from=<alice>").is_empty());
+    assert!(!in_process_log_lines(": uid=1000 from=<alice>").is_empty());
     stop.send(()).unwrap();
     h.await.unwrap();
     assert!(!other.system_running(), "socket removed at shutdown");

@@ -1,6 +1,6 @@
 //! Syntax checks on the final domain of a resolved address, Postfix's
 //! `valid_hostname`, `valid_hostaddr` and `valid_mailhost_literal`
-//! (postfix-compat §6.1): a hostname of `[A-Za-z0-9_-.]` labels, not
+//! (docs/dns.md#host-name-validation): a hostname of `[A-Za-z0-9_-.]` labels, not
 //! all-numeric; an address literal `[ipv4]` or `[IPv6:ipv6]`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

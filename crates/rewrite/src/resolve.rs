@@ -1,5 +1,5 @@
 //! Resolving an address to its class, transport, nexthop and final
-//! recipient (Postfix trivial-rewrite `resolve_addr`, postfix-compat §4.1):
+//! recipient (Postfix trivial-rewrite `resolve_addr`, docs/address-classes.md#resolving-an-address):
 //! the resolver loop, then checks on the final domain (a literal must be
 //! `[ipv4]` or `[IPv6:...]`; otherwise a valid hostname, or with
 //! `resolve_numeric_domain = yes` a bare IP turned into `[ip]`), the ROUTED

@@ -1,4 +1,4 @@
-//! The trivial-rewrite resolver loop (postfix-compat §4.1, Postfix
+//! The trivial-rewrite resolver loop (docs/address-classes.md#resolving-an-address, Postfix
 //! `resolve_addr`), on the internal (unquoted) address form:
 //!
 //! 1. strip one trailing dot from the domain (not `..`, not `@.`);

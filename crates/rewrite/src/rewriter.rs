@@ -158,7 +158,7 @@ impl Rewriter {
         canon::canonicalize(addr, &self.canon_settings)
     }
 
-    /// trivial-rewrite resolve (postfix-compat §4.1).
+    /// trivial-rewrite resolve (docs/address-classes.md#resolving-an-address).
     pub fn resolve(&self, addr: &str) -> Result<Resolved, RewriteError> {
         self.resolve_addr(addr)
     }

@@ -1,4 +1,5 @@
-//! postfix-compat §4.3 / §4.6 examples: every address form relay testers
+//! The relay-decision and unlisted-recipient examples of
+//! docs/address-classes.md: every address form relay testers
 //! try, resolved against the reference setup, plus canonicalisation and
 //! virtual alias expansion through a real `Config` and `inline:` tables.
 

@@ -1,6 +1,6 @@
 //! Command handlers other than DATA: each one checks its preconditions
 //! (sequence, syntax, limits), asks the restriction engine, and answers
-//! with Postfix's reply texts (postfix-compat §7.3).
+//! with Postfix's reply texts (docs/smtp-session.md#replies-by-command).
 
 use gatepost_policy::Stage;
 use gatepost_proto::{parse_path, Command, PathError, Reply, Verb};

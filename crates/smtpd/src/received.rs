@@ -1,5 +1,6 @@
 //! The `Received:` header smtpd puts first in every message, in Postfix's
-//! exact layout (smtpd(8)); the date is cleanup's `mail_date`.
+//! exact layout (docs/smtp-session.md#the-received-header); the date is
+//! cleanup's `mail_date`.
 
 use chrono::{DateTime, Local};
 use gatepost_cleanup::mail_date;

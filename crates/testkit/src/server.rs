@@ -1,6 +1,7 @@
 //! Start the real `gatepost serve` as a child process with a configuration
 //! in a temporary directory, learn its listening address from its output,
-//! read its log, kill it hard and restart it on the same directory.
+//! read its log, kill it hard and restart it on the same directory. The
+//! directory itself is prepared by [`crate::ConfigDir`].
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -10,33 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-/// The base main.cf every test server uses; tests append their own lines.
-/// DNS goes to a dead loopback port unless a test points `dns_nameservers`
-/// at its own test DNS server, so no test ever queries a real name server.
-pub fn base_main_cf(dir: &Path) -> String {
-    let d = dir.display();
-    format!(
-        "myhostname = mx.spec.test\n\
-         mydomain = spec.test\n\
-         mydestination = $myhostname, localhost, spec.test\n\
-         queue_directory = {d}/spool\n\
-         mail_spool_directory = {d}/mail/\n\
-         home_mailbox =\n\
-         local_recipient_maps =\n\
-         local_mailbox_for_unknown_users = yes\n\
-         alias_maps =\n\
-         alias_database =\n\
-         maillog_file = {d}/maillog\n\
-         mynetworks = 127.0.0.1/32\n\
-         inet_interfaces = 127.0.0.1\n\
-         smtpd_peername_lookup = no\n\
-         dns_nameservers = 127.0.0.1:1\n\
-         smtpd_error_sleep_time = 0\n\
-         queue_run_delay = 1s\n\
-         minimal_backoff_time = 1s\n\
-         maximal_backoff_time = 2s\n"
-    )
-}
+use crate::ConfigDir;
 
 pub struct TestServer {
     pub dir: tempfile::TempDir,
@@ -48,19 +23,10 @@ pub struct TestServer {
 impl TestServer {
     /// Start with the base configuration plus `extra_main_cf` lines.
     pub fn start(bin: &Path, extra_main_cf: &str) -> Result<TestServer> {
-        let dir = tempfile::tempdir()?;
-        let mut main_cf = base_main_cf(dir.path());
-        main_cf.push_str(extra_main_cf);
-        main_cf.push('\n');
-        std::fs::write(dir.path().join("main.cf"), main_cf)?;
-        std::fs::write(
-            dir.path().join("master.cf"),
-            "# test listener on an ephemeral port\n127.0.0.1:0 inet n - n - - smtpd\n",
-        )?;
-        TestServer::launch(bin, dir)
+        ConfigDir::new()?.main_cf(extra_main_cf)?.start(bin)
     }
 
-    fn launch(bin: &Path, dir: tempfile::TempDir) -> Result<TestServer> {
+    pub(crate) fn launch(bin: &Path, dir: tempfile::TempDir) -> Result<TestServer> {
         let mut child = Command::new(bin)
             .arg("-c")
             .arg(dir.path())
@@ -117,6 +83,12 @@ impl TestServer {
         let bin = self.bin.clone();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
         TestServer::launch(&bin, dir)
+    }
+
+    /// Replace the first `from` in this server's main.cf by `to` (takes
+    /// effect at the next [`TestServer::restart`] or CLI run).
+    pub fn edit_main_cf(&self, from: &str, to: &str) {
+        crate::config_dir::edit_main_cf(self.path(), from, to);
     }
 
     pub fn log(&self) -> String {

@@ -92,6 +92,23 @@ impl Sink {
         Ok(Sink { addr, shared })
     }
 
+    /// Two sinks on the same port of two addresses (e.g. a best and a
+    /// backup MX host that only the preference tells apart). Ports are
+    /// tried until one is free on both addresses.
+    pub fn start_pair(ip_a: &str, ip_b: &str, mode: SinkMode) -> Result<(Sink, Sink)> {
+        let mut last_error = None;
+        for _ in 0..100 {
+            let a = Sink::start(ip_a, mode)?;
+            match Sink::start_on(ip_b, a.port(), mode) {
+                Ok(b) => return Ok((a, b)),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error
+            .unwrap_or_else(|| anyhow::anyhow!("no common port"))
+            .context(format!("no port free on both {ip_a} and {ip_b}")))
+    }
+
     pub fn port(&self) -> u16 {
         self.addr.port()
     }

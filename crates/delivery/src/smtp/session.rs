@@ -15,7 +15,7 @@
 //!
 //! Deferred verdicts may be retried on the next server by the caller.
 //! STARTTLS offers are recorded in [`Features`]; opportunistic TLS plugs in
-//! after the EHLO exchange (the TLS issue).
+//! after the EHLO exchange (not implemented yet).
 
 use crate::smtp::addr_list::Target;
 use crate::smtp::conn::{Broken, Conn};
