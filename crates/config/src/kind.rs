@@ -37,7 +37,7 @@ pub(crate) fn unit_seconds(unit: char) -> Option<u64> {
 }
 
 /// Parse a boolean value.
-pub(crate) fn parse_bool(value: &str) -> Result<bool, String> {
+pub fn parse_bool(value: &str) -> Result<bool, String> {
     if value.eq_ignore_ascii_case("yes") {
         Ok(true)
     } else if value.eq_ignore_ascii_case("no") {
@@ -48,14 +48,14 @@ pub(crate) fn parse_bool(value: &str) -> Result<bool, String> {
 }
 
 /// Parse a decimal integer (optionally signed).
-pub(crate) fn parse_int(value: &str) -> Result<i64, String> {
+pub fn parse_int(value: &str) -> Result<i64, String> {
     value
         .parse::<i64>()
         .map_err(|_| "expected an integer".to_string())
 }
 
 /// Parse a time value with `default_unit` applying when no unit is given.
-pub(crate) fn parse_time(value: &str, default_unit: char) -> Result<Duration, String> {
+pub fn parse_time(value: &str, default_unit: char) -> Result<Duration, String> {
     let why = || "expected a time: a number with optional unit s, m, h, d or w".to_string();
     let (number, unit) = match value.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&value[..i], c),

@@ -3,13 +3,13 @@
 //! runs until SIGINT/SIGTERM. Prints where it listens, where it keeps mail
 //! and which configuration it uses.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use gatepost_config::Config;
+use gatepost_config::{params, Config, Interface};
 use gatepost_queue::{QmgrSettings, Queue};
 use gatepost_rewrite::Rewriter;
 use gatepost_smtpd::ServerContext;
@@ -31,9 +31,9 @@ pub fn serve(cfg: Config) -> Result<ExitCode> {
 }
 
 async fn serve_async(cfg: Config) -> Result<ExitCode> {
-    let maillog = cfg.get("maillog_file");
-    let hostname = cfg.get("myhostname");
-    let syslog_name = cfg.get("syslog_name");
+    let maillog = cfg.get(&params::MAILLOG_FILE);
+    let hostname = cfg.get(&params::MYHOSTNAME);
+    let syslog_name = cfg.get(&params::SYSLOG_NAME);
     if maillog.is_empty() {
         gatepost_log::init(gatepost_log::LogTarget::Stderr, &hostname, &syslog_name)
     } else {
@@ -48,7 +48,7 @@ async fn serve_async(cfg: Config) -> Result<ExitCode> {
         gatepost_log::warning("master", warning);
     }
 
-    let queue_dir = PathBuf::from(cfg.get("queue_directory"));
+    let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
     let queue =
         Queue::open(&queue_dir).with_context(|| format!("open queue {}", queue_dir.display()))?;
     let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
@@ -106,8 +106,8 @@ async fn serve_async(cfg: Config) -> Result<ExitCode> {
         println!("gatepost: listening on {addr}");
     }
     println!("gatepost: queue directory {}", display_path(&queue_dir));
-    let spool = cfg.get("mail_spool_directory");
-    let home_mailbox = cfg.get("home_mailbox");
+    let spool = cfg.get(&params::MAIL_SPOOL_DIRECTORY);
+    let home_mailbox = cfg.get(&params::HOME_MAILBOX);
     if home_mailbox.is_empty() {
         println!(
             "gatepost: local mailboxes under {}",
@@ -138,19 +138,19 @@ async fn serve_async(cfg: Config) -> Result<ExitCode> {
 
 /// Listen addresses for a service: its own host, else `inet_interfaces`.
 fn bind_addresses(cfg: &Config, host: Option<&str>, port: u16) -> Result<Vec<SocketAddr>> {
-    let hosts: Vec<String> = match host {
-        Some(h) => vec![h.to_string()],
-        None => cfg.get_list("inet_interfaces"),
+    let interfaces = match host {
+        Some(h) => vec![Interface::parse(h)],
+        None => cfg.inet_interfaces(),
     };
     let mut out = Vec::new();
-    for h in hosts {
-        let h = h.trim_start_matches('[').trim_end_matches(']');
-        let ip: IpAddr = match h.to_ascii_lowercase().as_str() {
-            "all" => "0.0.0.0".parse()?,
-            "localhost" | "loopback-only" => "127.0.0.1".parse()?,
-            other => other.parse().with_context(|| {
-                format!("inet_interfaces: cannot listen on {other:?}: not an IP address")
-            })?,
+    for interface in interfaces {
+        let ip = match interface {
+            Interface::All => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Interface::Loopback => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Interface::Address(ip) => ip,
+            Interface::Host(name) => {
+                bail!("inet_interfaces: cannot listen on {name:?}: not an IP address")
+            }
         };
         out.push(SocketAddr::new(ip, port));
     }
