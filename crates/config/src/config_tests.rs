@@ -347,3 +347,52 @@ fn values_below_postfix_minimums_are_refused() {
     )
     .is_ok());
 }
+
+#[test]
+fn handle_ranges_are_enforced_at_load() {
+    for (text, why) in [
+        ("line_length_limit = 511\n", "min 512"),
+        ("hopcount_limit = 0\n", "min 1"),
+        ("myhostname =\n", "min 1"),
+        ("smtpd_forbid_bare_newline_reject_code = 399\n", "min 400"),
+        ("smtpd_forbid_bare_newline_reject_code = 600\n", "max 599"),
+        ("dns_query_attempts = 6\n", "max 5"),
+        ("message_size_limit = -1\n", "size"),
+        ("smtpd_soft_error_limit = -1\n", "min"),
+        ("deliver_lock_attempts = 0\n", "min 1"),
+    ] {
+        let err = Config::parse_main_cf(text, "main.cf")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(why), "{text}: {err}");
+    }
+    let c = cfg("line_length_limit = 512\ndns_query_attempts = 5\n");
+    assert_eq!(c.get(&params::LINE_LENGTH_LIMIT), 512);
+    assert_eq!(c.get(&params::DNS_QUERY_ATTEMPTS), 5);
+}
+
+#[test]
+fn honoured_parameters_have_postfix_defaults() {
+    let c = cfg("");
+    assert_eq!(
+        c.get(&params::COMMAND_TIME_LIMIT),
+        Duration::from_secs(1000)
+    );
+    assert_eq!(c.get(&params::DEFAULT_PRIVS), "nobody");
+    assert_eq!(c.get(&params::DELIVER_LOCK_ATTEMPTS), 20);
+    assert_eq!(c.get(&params::DELIVER_LOCK_DELAY), Duration::from_secs(1));
+    assert_eq!(c.get(&params::STALE_LOCK_TIME), Duration::from_secs(500));
+    assert_eq!(c.get(&params::VIRTUAL_ALIAS_RECURSION_LIMIT), 1000);
+    assert_eq!(c.get(&params::VIRTUAL_ALIAS_EXPANSION_LIMIT), 1000);
+    assert_eq!(c.get(&params::VIRTUAL_MAILBOX_LIMIT), 51_200_000);
+    assert_eq!(
+        c.get(&params::PREPEND_DELIVERED_HEADER),
+        ["command", "file", "forward"]
+    );
+    assert!(c.get(&params::RBL_REPLY_MAPS).is_empty());
+    assert!(c
+        .raw_value(&params::DEFAULT_RBL_REPLY)
+        .starts_with("$rbl_code Service unavailable"));
+    let warned = cfg("command_time_limit = 10s\nvirtual_uid_maps = static:5000\n");
+    assert!(warned.warnings().is_empty(), "{:?}", warned.warnings());
+}

@@ -345,7 +345,7 @@ params! {
     /// Maximal messages in the active queue.
     QMGR_MESSAGE_ACTIVE_LIMIT: usize = "qmgr_message_active_limit", Int, Text("20000"), min 1;
     /// Default maximal number of processes per service.
-    DEFAULT_PROCESS_LIMIT: i64 = "default_process_limit", Int, Text("100");
+    DEFAULT_PROCESS_LIMIT: usize = "default_process_limit", Int, Text("100"), min 1;
     /// Time a daemon waits for a new request.
     [informational] MAX_IDLE: Duration = "max_idle", Time('s'), Text("100s");
     /// Requests a daemon serves before it exits.

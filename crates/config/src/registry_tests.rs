@@ -43,9 +43,9 @@ fn workspace_sources() -> Vec<(PathBuf, String)> {
     out
 }
 
-/// Whether `word` occurs in `text` as a whole identifier.
+/// Whether `word` occurs in `text` as a whole identifier (or path).
 fn has_identifier(text: &str, word: &str) -> bool {
-    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
     text.match_indices(word).any(|(at, _)| {
         let before = text[..at].chars().next_back();
         let after = text[at + word.len()..].chars().next();
@@ -64,7 +64,11 @@ fn every_handle_is_read_or_informational() {
             .iter()
             .find(|p| p.name == name)
             .expect("registered");
-        let read = sources.iter().any(|(_, text)| has_identifier(text, handle));
+        let qualified = format!("params::{handle}");
+        let read = sources.iter().any(|(path, text)| {
+            has_identifier(text, &qualified)
+                || (path.to_string_lossy().contains("config/src") && has_identifier(text, handle))
+        });
         if !read && !spec.informational {
             unread.push(handle);
         }

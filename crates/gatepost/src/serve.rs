@@ -16,9 +16,6 @@ use gatepost_smtpd::ServerContext;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Sessions served at once per listener (master.cf maxproc default).
-const DEFAULT_PROCESS_LIMIT: usize = 100;
-
 pub fn serve(cfg: Config) -> Result<ExitCode> {
     // Restriction classes may nest 100 deep (Postfix's limit): give the
     // workers room for that.
@@ -80,8 +77,10 @@ async fn serve_async(cfg: Config) -> Result<ExitCode> {
             listening.push(local);
             let mut rx = stop_rx.clone();
             let ctx = ctx.clone();
+            // Sessions served at once per listener (master.cf maxproc `-`).
+            let max_sessions = svc_cfg.get(&params::DEFAULT_PROCESS_LIMIT);
             tasks.push(tokio::spawn(async move {
-                gatepost_smtpd::serve(listener, ctx, DEFAULT_PROCESS_LIMIT, async move {
+                gatepost_smtpd::serve(listener, ctx, max_sessions, async move {
                     let _ = rx.changed().await;
                 })
                 .await;

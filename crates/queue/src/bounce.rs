@@ -23,8 +23,6 @@ use crate::queue_file::{read_content, Reason};
 use crate::queue_id::QueueId;
 use crate::settings::QmgrSettings;
 
-/// `$mail_name`.
-const MAIL_NAME: &str = "Postfix";
 const WRAP_WIDTH: usize = 79;
 const WRAP_INDENT: usize = 4;
 
@@ -187,8 +185,8 @@ impl Notice<'_> {
 
         let mut m = String::new();
         m.push_str(&format!(
-            "Received: by {} ({MAIL_NAME})\n\tid {}; {date}\n",
-            s.myhostname, self.new_id
+            "Received: by {} ({})\n\tid {}; {date}\n",
+            s.myhostname, s.mail_name, self.new_id
         ));
         m.push_str(&format!("Date: {date}\n"));
         m.push_str(&format!(

@@ -1,6 +1,6 @@
-//! Queue manager settings (postfix-compat §8.2): `queue_run_delay`,
+//! Queue manager settings (qmgr(8)), read through their typed handles: `queue_run_delay`,
 //! `minimal_backoff_time`, `maximal_backoff_time`, `maximal_queue_lifetime`,
-//! `bounce_queue_lifetime`, `myhostname`, `myorigin`, `double_bounce_sender`,
+//! `bounce_queue_lifetime`, `myhostname`, `mail_name`, `myorigin`, `double_bounce_sender`,
 //! `bounce_size_limit`, `2bounce_notice_recipient`, `soft_bounce`,
 //! `delay_warning_time`, the per-destination limits
 //! (`default_destination_concurrency_limit`,
@@ -37,6 +37,8 @@ pub struct QmgrSettings {
     pub bounce_queue_lifetime: Duration,
     /// `myhostname`: Reporting-MTA, boundary, Message-Id of bounces.
     pub myhostname: String,
+    /// `mail_name`: in the `Received:` header of bounces.
+    pub mail_name: String,
     /// `myorigin`: domain of MAILER-DAEMON and of unqualified notice addresses.
     pub myorigin: String,
     /// `double_bounce_sender` (`double-bounce`).
@@ -102,6 +104,7 @@ impl QmgrSettings {
             bounce_queue_lifetime: cfg.get(&params::BOUNCE_QUEUE_LIFETIME),
             myorigin: cfg.get(&params::MYORIGIN),
             myhostname: cfg.get(&params::MYHOSTNAME),
+            mail_name: cfg.get(&params::MAIL_NAME),
             double_bounce_sender: cfg.get(&params::DOUBLE_BOUNCE_SENDER),
             bounce_size_limit: cfg.get(&params::BOUNCE_SIZE_LIMIT),
             double_bounce_recipient: cfg.get(&params::DOUBLE_BOUNCE_NOTICE_RECIPIENT),
