@@ -247,7 +247,7 @@ impl Config {
     }
 
     /// Raw explicit value, if set.
-    pub fn raw(&self, name: &str) -> Option<&str> {
+    pub(crate) fn raw(&self, name: &str) -> Option<&str> {
         self.explicit.get(name).map(|e| e.value.as_str())
     }
 
@@ -259,7 +259,7 @@ impl Config {
     /// The registry default of an implemented parameter, raw (as `postconf
     /// -d` prints it); computed defaults are computed. `None` for names that
     /// are not implemented.
-    pub fn default_raw(&self, name: &str) -> Option<String> {
+    pub(crate) fn default_raw(&self, name: &str) -> Option<String> {
         self.default_value(name, true)
     }
 
@@ -316,7 +316,7 @@ impl Config {
     }
 
     /// Expand arbitrary text against this configuration (`$name` etc.).
-    pub fn expand(&self, text: &str) -> String {
+    pub(crate) fn expand(&self, text: &str) -> String {
         expand(text, &|n| self.lookup_raw(n, true)).value
     }
 

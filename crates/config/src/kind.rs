@@ -37,7 +37,7 @@ pub(crate) fn unit_seconds(unit: char) -> Option<u64> {
 }
 
 /// Parse a boolean value.
-pub fn parse_bool(value: &str) -> Result<bool, String> {
+pub(crate) fn parse_bool(value: &str) -> Result<bool, String> {
     if value.eq_ignore_ascii_case("yes") {
         Ok(true)
     } else if value.eq_ignore_ascii_case("no") {
@@ -48,7 +48,7 @@ pub fn parse_bool(value: &str) -> Result<bool, String> {
 }
 
 /// Parse a decimal integer (optionally signed).
-pub fn parse_int(value: &str) -> Result<i64, String> {
+pub(crate) fn parse_int(value: &str) -> Result<i64, String> {
     value
         .parse::<i64>()
         .map_err(|_| "expected an integer".to_string())

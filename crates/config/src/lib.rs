@@ -23,7 +23,7 @@ mod system;
 pub use config::{Config, DEFAULT_CONFIG_DIR, EMBEDDED_SOURCE};
 pub use error::ConfigError;
 pub use interfaces::{Interface, LOOPBACK};
-pub use kind::{parse_bool, parse_int, parse_time, Kind};
+pub use kind::{parse_time, Kind};
 pub use list::split_list;
 pub use param::{Computed, DefaultValue, Param, ParamSpec, ParamValue};
 pub use postconf::{postconf, PostconfMode, WARNING_PREFIX};

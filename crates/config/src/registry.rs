@@ -1,8 +1,8 @@
 //! The parameter registry: every `main.cf` parameter gatepost implements,
 //! declared once as a typed handle (`params::SMTPD_TIMEOUT: Param<Duration>`)
 //! with its Postfix 3.7 default text, value kind, start-up range and a
-//! one-line doc. Defaults are stored raw (as `postconf -d` prints them) and expanded on
-//! read; compatibility-level expressions are kept as in Postfix and evaluate
+//! one-line doc. Defaults are stored raw (as `postconf -d` prints them) and
+//! expanded on read; compatibility-level expressions are kept as in Postfix and evaluate
 //! with gatepost's `compatibility_level = 3.6`. Deliberate departures from
 //! Postfix 3.7: `compatibility_level` defaults to `3.6`,
 //! `smtpd_forbid_bare_newline = normalize` and

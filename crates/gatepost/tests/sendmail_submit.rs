@@ -63,6 +63,7 @@ fn sendmail_t_delivers_locally_without_bcc() {
         // Bare header addresses are qualified, as Postfix's cleanup does.
         assert!(m.contains("\nCc: carol@mx.spec.test\n"), "{m}");
     }
+    srv.wait_for_log("orig_to=<carol>", Duration::from_secs(10));
     let log = srv.log();
     assert!(log.contains("postfix/pickup["), "{log}");
     assert!(log.contains(" uid="), "{log}");
