@@ -2,20 +2,23 @@
 //! their origin (`FILE, line N`) and expanded on read; unset parameters fall
 //! back to the registry default (text or computed). Owns loading (`main.cf`,
 //! `master.cf`, the embedded defaults), validation of implemented
-//! parameters by kind, the unimplemented-parameter warnings, and the typed
-//! getters (which never fail: an invalid value falls back to the default).
+//! parameters by kind and start-up range, the unimplemented-parameter
+//! warnings, and the one typed accessor [`Config::get`] (which never fails:
+//! an invalid value set after loading falls back to the default).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::expand::expand;
-use crate::kind::{parse_bool, parse_int, parse_time, Kind};
+use crate::kind::{parse_int, parse_time, Kind};
 use crate::lex::parse_settings;
-use crate::list::split_list;
 use crate::master_cf::parse_master_cf;
-use crate::registry::{is_postfix_parameter, param, Computed, DefaultValue, REGISTRY};
+use crate::param::{Computed, DefaultValue, Param, ParamSpec, ParamValue};
+use crate::registry::{
+    is_postfix_parameter, param, MYDOMAIN, MYHOSTNAME, MYNETWORKS_STYLE,
+    PARENT_DOMAIN_MATCHES_SUBDOMAINS, REGISTRY,
+};
 use crate::service::SmtpdService;
 use crate::system;
 
@@ -24,22 +27,6 @@ pub const EMBEDDED_SOURCE: &str = "embedded defaults";
 
 /// Directory that [`Config::load_default`] layers over the embedded defaults.
 pub const DEFAULT_CONFIG_DIR: &str = "./gatepost.d";
-
-/// Lower bounds Postfix enforces at start-up (its `CONFIG_*_TABLE` minimums:
-/// `fatal: invalid NAME: VALUE (min N)`).
-const MINIMUMS: &[(&str, i64)] = &[
-    ("smtpd_recipient_limit", 1),
-    ("smtpd_soft_error_limit", 1),
-    ("smtpd_hard_error_limit", 1),
-    ("smtpd_junk_command_limit", 1),
-    ("smtpd_recipient_overshoot_limit", 1),
-    ("smtpd_timeout", 1),
-    ("smtpd_policy_service_timeout", 1),
-    ("smtpd_policy_service_max_idle", 1),
-    ("smtpd_policy_service_max_ttl", 1),
-    ("smtpd_policy_service_retry_delay", 1),
-    ("smtpd_policy_service_try_limit", 1),
-];
 
 /// Explicit settings of the embedded defaults (shown by `postconf -n`).
 const EMBEDDED_SETTINGS: &[(&str, &str)] = &[
@@ -90,6 +77,12 @@ impl Config {
             services: vec![SmtpdService::postfix_default()],
             warned: BTreeSet::new(),
         }
+    }
+
+    /// Postfix's built-in defaults only (nothing set), for values that
+    /// stand in when there is no configuration at hand.
+    pub fn defaults() -> Config {
+        Config::postfix_defaults("postfix defaults")
     }
 
     /// gatepost's embedded defaults (no config file): Postfix defaults plus the
@@ -246,23 +239,15 @@ impl Config {
                 return Err(bad(error.clone()));
             }
             spec.kind.check(&expansion.value).map_err(bad)?;
-            if let Some((_, min)) = MINIMUMS.iter().find(|(n, _)| *n == spec.name) {
-                let value = match spec.kind {
-                    Kind::Time(unit) => parse_time(&expansion.value, unit)
-                        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                        .ok(),
-                    _ => parse_int(&expansion.value).ok(),
-                };
-                if value.is_some_and(|v| v < *min) {
-                    return Err(bad(format!("min {min}")));
-                }
+            if let Some(why) = out_of_range(spec, &expansion.value) {
+                return Err(bad(why));
             }
         }
         Ok(())
     }
 
     /// Raw explicit value, if set.
-    pub fn raw(&self, name: &str) -> Option<&str> {
+    pub(crate) fn raw(&self, name: &str) -> Option<&str> {
         self.explicit.get(name).map(|e| e.value.as_str())
     }
 
@@ -274,7 +259,7 @@ impl Config {
     /// The registry default of an implemented parameter, raw (as `postconf
     /// -d` prints it); computed defaults are computed. `None` for names that
     /// are not implemented.
-    pub fn default_raw(&self, name: &str) -> Option<String> {
+    pub(crate) fn default_raw(&self, name: &str) -> Option<String> {
         self.default_value(name, true)
     }
 
@@ -295,12 +280,12 @@ impl Config {
         }
     }
 
-    /// The raw value in force: explicit, else the registry default (computed
-    /// ones computed). For values holding per-delivery macros such as
-    /// `forward_path` (`$home`, `${extension}`), which `get` would expand to
-    /// empty.
-    pub fn raw_or_default(&self, name: &str) -> Option<String> {
-        self.lookup_raw(name, true)
+    /// The raw value in force of a parameter: explicit, else the registry
+    /// default (computed ones computed). For values holding per-delivery
+    /// macros such as `forward_path` (`$home`, `${extension}`), which `get`
+    /// would expand to empty.
+    pub fn raw_value<T>(&self, param: &Param<T>) -> String {
+        self.lookup_raw(param.name(), true).unwrap_or_default()
     }
 
     fn expand_plain(&self, text: &str) -> String {
@@ -310,11 +295,11 @@ impl Config {
     fn compute(&self, which: Computed) -> String {
         match which {
             Computed::MyHostname => {
-                let domain = self.raw("mydomain").map(|d| self.expand_plain(d));
+                let domain = self.raw(MYDOMAIN.name()).map(|d| self.expand_plain(d));
                 system::fqdn(system::system_hostname(), domain.as_deref())
             }
             Computed::MyDomain => {
-                let host = match self.raw("myhostname") {
+                let host = match self.raw(MYHOSTNAME.name()) {
                     Some(h) => self.expand_plain(h),
                     None => system::fqdn(system::system_hostname(), None),
                 };
@@ -322,7 +307,7 @@ impl Config {
             }
             Computed::MyNetworks => {
                 let style = self
-                    .lookup_raw("mynetworks_style", false)
+                    .lookup_raw(MYNETWORKS_STYLE.name(), false)
                     .map(|s| self.expand_plain(&s))
                     .unwrap_or_default();
                 system::mynetworks(style.trim(), system::system_interfaces())
@@ -331,57 +316,42 @@ impl Config {
     }
 
     /// Expand arbitrary text against this configuration (`$name` etc.).
-    pub fn expand(&self, text: &str) -> String {
+    pub(crate) fn expand(&self, text: &str) -> String {
         expand(text, &|n| self.lookup_raw(n, true)).value
     }
 
-    /// Expanded value; the default when unset; empty when unknown.
-    pub fn get(&self, name: &str) -> String {
+    /// The expanded value of any parameter by name, the default when unset,
+    /// empty when unknown. For names only known at run time (restriction
+    /// classes); read registered parameters with [`Config::get`].
+    pub fn expanded(&self, name: &str) -> String {
         match self.lookup_raw(name, true) {
             Some(raw) => self.expand(&raw),
             None => String::new(),
         }
     }
 
-    /// The expanded registry default (used when an explicit value is invalid).
-    fn expanded_default(&self, name: &str) -> Option<String> {
-        self.default_raw(name).map(|raw| self.expand(&raw))
+    /// The value of a registered parameter as its type: the explicit value,
+    /// else the default, expanded and parsed. A value that does not parse
+    /// (only possible for one set after loading) yields the default.
+    pub fn get<T: ParamValue + Default>(&self, param: &Param<T>) -> T {
+        let kind = param.spec.kind;
+        T::from_text(self.expanded(param.name()).trim(), kind)
+            .unwrap_or_else(|_| self.default_of(param))
     }
 
-    /// Parse `get(name)`, falling back to the parsed default.
-    fn typed<T>(&self, name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
-        parse(self.get(name).trim()).ok().or_else(|| {
-            self.expanded_default(name)
-                .and_then(|d| parse(d.trim()).ok())
-        })
+    /// Whether `feature` (e.g. `relay_domains`, `smtpd_access_maps`) is named
+    /// in `parent_domain_matches_subdomains`.
+    pub fn parent_domain_matches(&self, feature: &str) -> bool {
+        self.get(&PARENT_DOMAIN_MATCHES_SUBDOMAINS)
+            .iter()
+            .any(|item| item.eq_ignore_ascii_case(feature))
     }
 
-    pub fn get_bool(&self, name: &str) -> bool {
-        self.typed(name, parse_bool).unwrap_or(false)
-    }
-
-    pub fn get_int(&self, name: &str) -> i64 {
-        match param(name).map(|p| p.kind) {
-            Some(Kind::Time(unit)) => self
-                .typed(name, |v| parse_time(v, unit))
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-            _ => self.typed(name, parse_int).unwrap_or(0),
-        }
-    }
-
-    /// Time value using the parameter's default unit.
-    pub fn get_time(&self, name: &str) -> Duration {
-        let unit = match param(name).map(|p| p.kind) {
-            Some(Kind::Time(unit)) => unit,
-            _ => 's',
-        };
-        self.typed(name, |v| parse_time(v, unit))
-            .unwrap_or(Duration::ZERO)
-    }
-
-    /// Expanded value split as a Postfix list (commas/whitespace, braces kept).
-    pub fn get_list(&self, name: &str) -> Vec<String> {
-        split_list(&self.get(name))
+    /// The registry default of a parameter as its type (expanded against this
+    /// configuration), for a value that means "use the default" (e.g. 0).
+    pub fn default_of<T: ParamValue + Default>(&self, param: &Param<T>) -> T {
+        let default = self.default_raw(param.name()).unwrap_or_default();
+        T::from_text(self.expand(&default).trim(), param.spec.kind).unwrap_or_default()
     }
 
     /// Warnings collected while loading (unimplemented parameters, overrides...).
@@ -401,6 +371,30 @@ impl Config {
     pub fn services(&self) -> Vec<SmtpdService> {
         self.services.clone()
     }
+}
+
+/// Why an expanded value is outside the parameter's start-up range, if it is:
+/// integers by value, times in seconds, text by length.
+fn out_of_range(spec: &ParamSpec, value: &str) -> Option<String> {
+    if spec.min.is_none() && spec.max.is_none() {
+        return None;
+    }
+    let measured = match spec.kind {
+        Kind::Time(unit) => parse_time(value, unit)
+            .ok()
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        Kind::Int | Kind::Size => parse_int(value).ok(),
+        Kind::Bool => None,
+        Kind::Str | Kind::List | Kind::Enum(_) => {
+            Some(i64::try_from(value.chars().count()).unwrap_or(i64::MAX))
+        }
+    }?;
+    if let Some(min) = spec.min.filter(|min| measured < *min) {
+        return Some(format!("min {min}"));
+    }
+    spec.max
+        .filter(|max| measured > *max)
+        .map(|max| format!("max {max}"))
 }
 
 #[cfg(test)]

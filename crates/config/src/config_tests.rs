@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::postconf::{postconf, PostconfMode};
+use crate::registry as params;
+use std::time::Duration;
 
 fn cfg(text: &str) -> Config {
     Config::parse_main_cf(text, "main.cf").expect("valid main.cf")
@@ -14,7 +16,7 @@ fn live_expansion_example_through_main_cf() {
         [${emptyvar?{A}:{B}}] [$$literal] [${emptyvar:E}] [${myvar:E}] \
         [${{$myvar} == {hello} ? {EQ} : {NE}}]\n");
     assert_eq!(
-        c.get("test"),
+        c.expanded("test"),
         "[yes] [fallback] [A] [B] [$literal] [E] [] [EQ]"
     );
     assert!(c.warnings().is_empty(), "{:?}", c.warnings());
@@ -50,22 +52,22 @@ fn defaults_are_expanded_at_compatibility_level_3_6() {
         ("no_such_parameter_at_all", ""),
     ];
     for (name, want) in cases {
-        assert_eq!(c.get(name), want, "{name}");
+        assert_eq!(c.expanded(name), want, "{name}");
     }
     assert_eq!(
-        c.get("smtpd_forbid_bare_newline_exclusions"),
-        c.get("mynetworks")
+        c.expanded("smtpd_forbid_bare_newline_exclusions"),
+        c.expanded("mynetworks")
     );
 }
 
 #[test]
 fn lower_compatibility_level_restores_old_defaults() {
     let c = cfg("compatibility_level = 0\nmydestination = example.org\n");
-    assert_eq!(c.get("relay_domains"), "example.org");
-    assert_eq!(c.get("smtpd_relay_restrictions"), "");
-    assert_eq!(c.get("mynetworks_style"), "subnet");
-    assert!(!c.get_bool("smtputf8_enable"));
-    assert!(c.get_bool("append_dot_mydomain"));
+    assert_eq!(c.expanded("relay_domains"), "example.org");
+    assert_eq!(c.expanded("smtpd_relay_restrictions"), "");
+    assert_eq!(c.expanded("mynetworks_style"), "subnet");
+    assert!(!c.get(&params::SMTPUTF8_ENABLE));
+    assert!(c.get(&params::APPEND_DOT_MYDOMAIN));
 }
 
 #[test]
@@ -75,37 +77,30 @@ fn typed_getters() {
          bounce_queue_lifetime = 1w\nsmtpd_helo_required = YES\nmessage_size_limit = 1024\n",
     );
     let times = [
-        ("delay_warning_time", 4 * 3600),
-        ("smtpd_error_sleep_time", 120),
-        ("maximal_queue_lifetime", 2 * 86_400),
-        ("bounce_queue_lifetime", 604_800),
-        ("smtpd_timeout", 300),
-        ("queue_run_delay", 300),
-        ("maximal_backoff_time", 4000),
-        ("minimal_backoff_time", 300),
+        (&params::DELAY_WARNING_TIME, 4 * 3600),
+        (&params::SMTPD_ERROR_SLEEP_TIME, 120),
+        (&params::MAXIMAL_QUEUE_LIFETIME, 2 * 86_400),
+        (&params::BOUNCE_QUEUE_LIFETIME, 604_800),
+        (&params::SMTPD_TIMEOUT, 300),
+        (&params::QUEUE_RUN_DELAY, 300),
+        (&params::MAXIMAL_BACKOFF_TIME, 4000),
+        (&params::MINIMAL_BACKOFF_TIME, 300),
     ];
-    for (name, secs) in times {
-        assert_eq!(c.get_time(name), Duration::from_secs(secs), "{name}");
+    for (param, secs) in times {
+        assert_eq!(c.get(param), Duration::from_secs(secs), "{}", param.name());
     }
-    assert_eq!(c.get_int("delay_warning_time"), 4 * 3600);
-    assert!(c.get_bool("smtpd_helo_required"));
-    assert!(c.get_bool("smtpd_forbid_unauth_pipelining"));
-    assert!(!c.get_bool("disable_vrfy_command"));
-    assert!(!c.get_bool("no_such_parameter"));
-    let ints = [
-        ("message_size_limit", 1024),
-        ("line_length_limit", 2048),
-        ("smtpd_client_connection_count_limit", 50),
-        ("smtpd_junk_command_limit", 100),
-        ("unknown_local_recipient_reject_code", 550),
-        ("relay_domains_reject_code", 554),
-        ("no_such_parameter", 0),
-    ];
-    for (name, want) in ints {
-        assert_eq!(c.get_int(name), want, "{name}");
-    }
+    assert!(c.get(&params::SMTPD_HELO_REQUIRED));
+    assert!(c.get(&params::SMTPD_FORBID_UNAUTH_PIPELINING));
+    assert!(!c.get(&params::DISABLE_VRFY_COMMAND));
+    assert_eq!(c.get(&params::MESSAGE_SIZE_LIMIT), 1024);
+    assert_eq!(c.get(&params::LINE_LENGTH_LIMIT), 2048);
+    assert_eq!(c.get(&params::SMTPD_CLIENT_CONNECTION_COUNT_LIMIT), 50);
+    assert_eq!(c.get(&params::SMTPD_JUNK_COMMAND_LIMIT), 100);
+    assert_eq!(c.get(&params::UNKNOWN_LOCAL_RECIPIENT_REJECT_CODE), 550);
+    assert_eq!(c.get(&params::RELAY_DOMAINS_REJECT_CODE), 554);
+    assert_eq!(c.expanded("no_such_parameter"), "");
     assert_eq!(
-        c.get_list("smtpd_relay_restrictions"),
+        c.get(&params::SMTPD_RELAY_RESTRICTIONS),
         [
             "permit_mynetworks",
             "permit_sasl_authenticated",
@@ -113,7 +108,7 @@ fn typed_getters() {
         ]
     );
     assert_eq!(
-        c.get_list("smtpd_forbidden_commands"),
+        c.get(&params::SMTPD_FORBIDDEN_COMMANDS),
         ["CONNECT", "GET", "POST", "regexp:{{/^[^A-Z]/ Bogus}}"]
     );
 }
@@ -124,9 +119,9 @@ fn typed_getters_fall_back_to_default_after_bad_set() {
     c.set("smtpd_timeout", "soon");
     c.set("smtpd_helo_required", "maybe");
     c.set("message_size_limit", "big");
-    assert_eq!(c.get_time("smtpd_timeout"), Duration::from_secs(300));
-    assert!(!c.get_bool("smtpd_helo_required"));
-    assert_eq!(c.get_int("message_size_limit"), 10_240_000);
+    assert_eq!(c.get(&params::SMTPD_TIMEOUT), Duration::from_secs(300));
+    assert!(!c.get(&params::SMTPD_HELO_REQUIRED));
+    assert_eq!(c.get(&params::MESSAGE_SIZE_LIMIT), 10_240_000);
     let err = c.validate().expect_err("invalid");
     assert!(matches!(err, ConfigError::BadValue { .. }));
 }
@@ -189,9 +184,9 @@ fn values_are_accepted_by_kind() {
         "smtpd_forbid_bare_newline = reject\nsmtpd_helo_required = $my_yes\nmy_yes = yes\n\
          smtpd_timeout = 1m\nunknown_address_tempfail_action = defer\n",
     );
-    assert_eq!(c.get("smtpd_forbid_bare_newline"), "reject");
-    assert!(c.get_bool("smtpd_helo_required"));
-    assert_eq!(c.get_time("smtpd_timeout"), Duration::from_secs(60));
+    assert_eq!(c.expanded("smtpd_forbid_bare_newline"), "reject");
+    assert!(c.get(&params::SMTPD_HELO_REQUIRED));
+    assert_eq!(c.get(&params::SMTPD_TIMEOUT), Duration::from_secs(60));
 }
 
 #[test]
@@ -206,8 +201,11 @@ fn unimplemented_and_user_defined_parameters() {
             "smtpd_tls_cert_file: parameter is not implemented by gatepost; ignored",
         ]
     );
-    assert_eq!(c.get("my_restriction_class"), "reject_unauth_destination");
-    assert_eq!(c.get("smtpd_tls_cert_file"), "/etc/ssl/x.pem");
+    assert_eq!(
+        c.expanded("my_restriction_class"),
+        "reject_unauth_destination"
+    );
+    assert_eq!(c.expanded("smtpd_tls_cert_file"), "/etc/ssl/x.pem");
 }
 
 #[test]
@@ -226,16 +224,16 @@ fn overriding_earlier_entry_warns_when_values_differ() {
 #[test]
 fn myhostname_and_mydomain_derive_from_each_other() {
     let c = cfg("mydomain = example.net\n");
-    let host = c.get("myhostname");
+    let host = c.expanded("myhostname");
     assert!(host.contains('.'), "{host}");
     if !system::system_hostname().contains('.') {
         assert_eq!(host, format!("{}.example.net", system::system_hostname()));
     }
     let c = cfg("myhostname = $mydomain\n");
-    assert_eq!(c.get("mydomain"), "localdomain");
-    assert_eq!(c.get("myhostname"), "localdomain");
+    assert_eq!(c.expanded("mydomain"), "localdomain");
+    assert_eq!(c.expanded("myhostname"), "localdomain");
     let c = cfg("myhostname = host.a.example\n");
-    assert_eq!(c.get("mydomain"), "a.example");
+    assert_eq!(c.expanded("mydomain"), "a.example");
 }
 
 #[test]
@@ -243,16 +241,16 @@ fn mynetworks_default_follows_style() {
     let interfaces = system::system_interfaces();
     let host = cfg("");
     assert_eq!(
-        host.get("mynetworks"),
+        host.expanded("mynetworks"),
         system::mynetworks("host", interfaces)
     );
     let subnet = cfg("mynetworks_style = subnet\n");
     assert_eq!(
-        subnet.get("mynetworks"),
+        subnet.expanded("mynetworks"),
         system::mynetworks("subnet", interfaces)
     );
     let set = cfg("mynetworks = 127.0.0.0/8\n");
-    assert_eq!(set.get("mynetworks"), "127.0.0.0/8");
+    assert_eq!(set.expanded("mynetworks"), "127.0.0.0/8");
 }
 
 #[test]
@@ -261,11 +259,11 @@ fn embedded_defaults() {
     assert_eq!(c.source(), "embedded defaults");
     assert!(c.warnings().is_empty());
     c.validate().expect("embedded defaults are valid");
-    assert_eq!(c.get("queue_directory"), "./var/spool");
-    assert_eq!(c.get("mail_spool_directory"), "./var/mail/");
-    assert_eq!(c.get("inet_interfaces"), "127.0.0.1");
-    assert_eq!(c.get("mynetworks"), "127.0.0.1/32 [::1]/128");
-    assert_eq!(c.get("local_recipient_maps"), "");
+    assert_eq!(c.expanded("queue_directory"), "./var/spool");
+    assert_eq!(c.expanded("mail_spool_directory"), "./var/mail/");
+    assert_eq!(c.expanded("inet_interfaces"), "127.0.0.1");
+    assert_eq!(c.expanded("mynetworks"), "127.0.0.1/32 [::1]/128");
+    assert_eq!(c.expanded("local_recipient_maps"), "");
     assert_eq!(
         c.services(),
         [SmtpdService {
@@ -298,9 +296,9 @@ fn with_overrides_copies_and_sets() {
         ("smtpd_helo_required".to_string(), "yes".to_string()),
         ("syslog_name".to_string(), "postfix/submission".to_string()),
     ]);
-    assert!(over.get_bool("smtpd_helo_required"));
-    assert_eq!(over.get("syslog_name"), "postfix/submission");
-    assert!(!base.get_bool("smtpd_helo_required"));
+    assert!(over.get(&params::SMTPD_HELO_REQUIRED));
+    assert_eq!(over.expanded("syslog_name"), "postfix/submission");
+    assert!(!base.get(&params::SMTPD_HELO_REQUIRED));
     assert_eq!(over.origin("smtpd_helo_required"), None);
     over.validate().expect("valid");
 }
@@ -348,4 +346,53 @@ fn values_below_postfix_minimums_are_refused() {
         "main.cf"
     )
     .is_ok());
+}
+
+#[test]
+fn handle_ranges_are_enforced_at_load() {
+    for (text, why) in [
+        ("line_length_limit = 511\n", "min 512"),
+        ("hopcount_limit = 0\n", "min 1"),
+        ("myhostname =\n", "min 1"),
+        ("smtpd_forbid_bare_newline_reject_code = 399\n", "min 400"),
+        ("smtpd_forbid_bare_newline_reject_code = 600\n", "max 599"),
+        ("dns_query_attempts = 6\n", "max 5"),
+        ("message_size_limit = -1\n", "size"),
+        ("smtpd_soft_error_limit = -1\n", "min"),
+        ("deliver_lock_attempts = 0\n", "min 1"),
+    ] {
+        let err = Config::parse_main_cf(text, "main.cf")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(why), "{text}: {err}");
+    }
+    let c = cfg("line_length_limit = 512\ndns_query_attempts = 5\n");
+    assert_eq!(c.get(&params::LINE_LENGTH_LIMIT), 512);
+    assert_eq!(c.get(&params::DNS_QUERY_ATTEMPTS), 5);
+}
+
+#[test]
+fn honoured_parameters_have_postfix_defaults() {
+    let c = cfg("");
+    assert_eq!(
+        c.get(&params::COMMAND_TIME_LIMIT),
+        Duration::from_secs(1000)
+    );
+    assert_eq!(c.get(&params::DEFAULT_PRIVS), "nobody");
+    assert_eq!(c.get(&params::DELIVER_LOCK_ATTEMPTS), 20);
+    assert_eq!(c.get(&params::DELIVER_LOCK_DELAY), Duration::from_secs(1));
+    assert_eq!(c.get(&params::STALE_LOCK_TIME), Duration::from_secs(500));
+    assert_eq!(c.get(&params::VIRTUAL_ALIAS_RECURSION_LIMIT), 1000);
+    assert_eq!(c.get(&params::VIRTUAL_ALIAS_EXPANSION_LIMIT), 1000);
+    assert_eq!(c.get(&params::VIRTUAL_MAILBOX_LIMIT), 51_200_000);
+    assert_eq!(
+        c.get(&params::PREPEND_DELIVERED_HEADER),
+        ["command", "file", "forward"]
+    );
+    assert!(c.get(&params::RBL_REPLY_MAPS).is_empty());
+    assert!(c
+        .raw_value(&params::DEFAULT_RBL_REPLY)
+        .starts_with("$rbl_code Service unavailable"));
+    let warned = cfg("command_time_limit = 10s\nvirtual_uid_maps = static:5000\n");
+    assert!(warned.warnings().is_empty(), "{:?}", warned.warnings());
 }

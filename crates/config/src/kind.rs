@@ -55,7 +55,7 @@ pub(crate) fn parse_int(value: &str) -> Result<i64, String> {
 }
 
 /// Parse a time value with `default_unit` applying when no unit is given.
-pub(crate) fn parse_time(value: &str, default_unit: char) -> Result<Duration, String> {
+pub fn parse_time(value: &str, default_unit: char) -> Result<Duration, String> {
     let why = || "expected a time: a number with optional unit s, m, h, d or w".to_string();
     let (number, unit) = match value.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&value[..i], c),

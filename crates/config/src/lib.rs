@@ -1,16 +1,20 @@
 //! Postfix-compatible configuration: `main.cf` / `master.cf` reading,
 //! `$name` expansion, the parameter registry (every parameter gatepost
-//! implements, declared once with its Postfix default, kind and doc), and
-//! `postconf` output.
+//! implements, declared once as a typed handle in [`params`] with its
+//! Postfix default, kind, start-up range and doc, read with
+//! [`Config::get`]), the computed values (`myhostname`, `mydomain`,
+//! `mynetworks`, the meaning of `inet_interfaces`) and `postconf` output.
 #![forbid(unsafe_code)]
 
 mod config;
 mod error;
 mod expand;
+mod interfaces;
 mod kind;
 mod lex;
 mod list;
 mod master_cf;
+mod param;
 mod postconf;
 mod registry;
 mod service;
@@ -18,10 +22,17 @@ mod system;
 
 pub use config::{Config, DEFAULT_CONFIG_DIR, EMBEDDED_SOURCE};
 pub use error::ConfigError;
-pub use kind::Kind;
+pub use interfaces::{Interface, LOOPBACK};
+pub use kind::{parse_time, Kind};
 pub use list::split_list;
+pub use param::{Computed, DefaultValue, Param, ParamSpec, ParamValue};
 pub use postconf::{postconf, PostconfMode, WARNING_PREFIX};
-pub use registry::{is_postfix_parameter, param, registry, Computed, DefaultValue, ParamSpec};
+pub use registry::{is_postfix_parameter, param, registry};
+
+/// The typed handles, one per parameter: `cfg.get(&params::SMTPD_TIMEOUT)`.
+pub mod params {
+    pub use crate::registry::*;
+}
 pub use service::SmtpdService;
 
 /// The embedded defaults with `./gatepost.d/main.cf` (and `master.cf`)

@@ -1,7 +1,8 @@
 //! The parameter registry: every `main.cf` parameter gatepost implements,
-//! declared once with its Postfix 3.7 default text, value kind and a one-line
-//! doc. Defaults are stored raw (as `postconf -d` prints them) and expanded on
-//! read; compatibility-level expressions are kept as in Postfix and evaluate
+//! declared once as a typed handle (`params::SMTPD_TIMEOUT: Param<Duration>`)
+//! with its Postfix 3.7 default text, value kind, start-up range and a
+//! one-line doc. Defaults are stored raw (as `postconf -d` prints them) and
+//! expanded on read; compatibility-level expressions are kept as in Postfix and evaluate
 //! with gatepost's `compatibility_level = 3.6`. Deliberate departures from
 //! Postfix 3.7: `compatibility_level` defaults to `3.6`,
 //! `smtpd_forbid_bare_newline = normalize` and
@@ -14,1378 +15,530 @@
 //! (`postfix_parameters.txt`, from `postconf -d`), used to tell a Postfix
 //! parameter that gatepost does not implement from a user-defined macro.
 
-use crate::kind::Kind;
+use std::time::Duration;
 
-/// Defaults that are computed from the system rather than written as text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Computed {
-    /// The system FQDN (`gethostname`, `.$mydomain` or `.localdomain` appended
-    /// when it has no dot).
-    MyHostname,
-    /// `$myhostname` minus its first label; `localdomain` if none.
-    MyDomain,
-    /// From `mynetworks_style` and the interface addresses.
-    MyNetworks,
+use crate::kind::Kind::{Bool, Enum, Int, List, Size, Str, Time};
+use crate::param::Computed::{MyDomain, MyHostname, MyNetworks};
+use crate::param::DefaultValue::{Computed, Text};
+pub use crate::param::{Param, ParamSpec, ParamValue};
+
+/// Declares each parameter once: a `pub const` handle and its entry in
+/// [`REGISTRY`]. Syntax per parameter:
+/// `/// doc` `[[informational]] HANDLE: Type = "name", Kind, Default [, min N] [, max N];`
+/// (`[informational]`: shown by postconf and used in expansion, read by no code).
+macro_rules! params {
+    ($(
+        $(#[doc = $doc:literal])+
+        $([$informational:ident])? $handle:ident : $ty:ty = $name:literal, $kind:expr, $default:expr
+        $(, min $min:expr)? $(, max $max:expr)?;
+    )*) => {
+        $(
+            $(#[doc = $doc])+
+            pub const $handle: Param<$ty> = Param::new(ParamSpec {
+                name: $name,
+                default: $default,
+                kind: $kind,
+                min: params!(@min $ty $(, $min)?),
+                max: params!(@opt $($max)?),
+                informational: params!(@flag $($informational)?),
+                doc: concat!($($doc),+).trim_ascii_start(),
+            });
+        )*
+
+        /// Every parameter gatepost implements; look up with [`param`].
+        pub(crate) static REGISTRY: &[ParamSpec] = &[$($handle.spec),*];
+
+        /// Each handle's name, its parameter, and whether its Rust type can
+        /// hold the parameter's kind (checked by a test).
+        #[cfg(test)]
+        pub(crate) fn handles() -> Vec<(&'static str, &'static str, bool)> {
+            vec![$((stringify!($handle), $name, <$ty as ParamValue>::fits($kind))),*]
+        }
+    };
+    (@min $ty:ty) => { <$ty as ParamValue>::LOWEST };
+    (@min $ty:ty, $min:expr) => { Some($min) };
+    (@opt) => { None };
+    (@opt $value:expr) => { Some($value) };
+    (@flag) => { false };
+    (@flag informational) => { true };
 }
 
-/// A parameter's default value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DefaultValue {
-    /// Raw default text, expanded on read.
-    Text(&'static str),
-    /// Computed at run time.
-    Computed(Computed),
+params! {
+    /// Backwards-compatibility level; gatepost behaves as 3.6 when unset.
+    [informational] COMPATIBILITY_LEVEL: String = "compatibility_level", Str, Text("3.6");
+    /// Internet hostname of this mail system (default: the system FQDN).
+    MYHOSTNAME: String = "myhostname", Str, Computed(MyHostname), min 1;
+    /// Internet domain name of this mail system (default: $myhostname minus its first label).
+    MYDOMAIN: String = "mydomain", Str, Computed(MyDomain), min 1;
+    /// Domain that locally-posted mail appears to come from.
+    MYORIGIN: String = "myorigin", Str, Text("$myhostname"), min 1;
+    /// Domains this machine delivers locally.
+    MYDESTINATION: Vec<String> = "mydestination", List, Text("$myhostname, localhost.$mydomain, localhost");
+    /// Trusted SMTP client networks (default: computed from mynetworks_style).
+    MYNETWORKS: Vec<String> = "mynetworks", List, Computed(MyNetworks);
+    /// How to compute mynetworks when it is not set.
+    MYNETWORKS_STYLE: String = "mynetworks_style", Enum(&["host", "subnet", "class"]), Text(r#"${{$compatibility_level} <level {2} ? {subnet} : {host}}"#);
+    /// Network interface addresses this mail system receives mail on.
+    INET_INTERFACES: Vec<String> = "inet_interfaces", List, Text("all");
+    /// Internet protocols used: all, ipv4, ipv6.
+    [informational] INET_PROTOCOLS: Vec<String> = "inet_protocols", List, Text("all");
+    /// Addresses of proxies/NAT that forward to this system.
+    PROXY_INTERFACES: Vec<String> = "proxy_interfaces", List, Text("");
+    /// Remote destinations this system relays mail to.
+    RELAY_DOMAINS: Vec<String> = "relay_domains", List, Text(r#"${{$compatibility_level} <level {2} ? {$mydestination} : {}}"#);
+    /// Valid recipients of relay_domains; empty accepts all.
+    RELAY_RECIPIENT_MAPS: Vec<String> = "relay_recipient_maps", List, Text("");
+    /// Next-hop destination of non-local mail; empty means direct delivery.
+    RELAYHOST: String = "relayhost", Str, Text("");
+    /// Obsolete name of smtp_fallback_relay.
+    [informational] FALLBACK_RELAY: Vec<String> = "fallback_relay", List, Text("");
+    /// Location of the mail queue.
+    QUEUE_DIRECTORY: String = "queue_directory", Str, Text("/var/spool/postfix"), min 1;
+    /// Directory with caches and other writable data.
+    [informational] DATA_DIRECTORY: String = "data_directory", Str, Text("/var/lib/postfix");
+    /// Default configuration directory.
+    [informational] CONFIG_DIRECTORY: String = "config_directory", Str, Text("/etc/postfix");
+    /// Mailbox directory; a trailing / selects Maildir delivery.
+    MAIL_SPOOL_DIRECTORY: String = "mail_spool_directory", Str, Text("/var/mail");
+    /// Mailbox file relative to the home directory; a trailing / selects Maildir.
+    HOME_MAILBOX: String = "home_mailbox", Str, Text("");
+    /// External command used for local mailbox delivery.
+    [informational] MAILBOX_COMMAND: String = "mailbox_command", Str, Text("");
+    /// Transport for local mailbox delivery.
+    [informational] MAILBOX_TRANSPORT: String = "mailbox_transport", Str, Text("");
+    /// Transport for recipients not found in the UNIX passwd database.
+    [informational] FALLBACK_TRANSPORT: String = "fallback_transport", Str, Text("");
+    /// Maximal size of a mailbox or maildir file, in bytes.
+    MAILBOX_SIZE_LIMIT: u64 = "mailbox_size_limit", Size, Text("51200000");
+    /// Mail system name used in the SMTP greeting and Received: headers.
+    MAIL_NAME: String = "mail_name", Str, Text("Postfix"), min 1;
+    /// Text that follows the 220 status code in the SMTP greeting.
+    SMTPD_BANNER: String = "smtpd_banner", Str, Text("$myhostname ESMTP $mail_name");
+    /// Prefix of logged program names.
+    SYSLOG_NAME: String = "syslog_name", Str, Text(r#"${multi_instance_name?{$multi_instance_name}:{postfix}}"#);
+    /// Name of this instance in a multi-instance setup.
+    [informational] MULTI_INSTANCE_NAME: String = "multi_instance_name", Str, Text("");
+    /// Log file name; empty: syslog when started with `start`, else standard error.
+    MAILLOG_FILE: String = "maillog_file", Str, Text("");
+    /// Program that compresses a rotated maillog_file (`logrotate`).
+    MAILLOG_FILE_COMPRESSOR: String = "maillog_file_compressor", Str, Text("gzip");
+    /// strftime(3) format of the suffix a rotated maillog_file gets (`logrotate`).
+    MAILLOG_FILE_ROTATE_SUFFIX: String = "maillog_file_rotate_suffix", Str, Text("%Y%m%d-%H%M%S");
+    /// Syslog facility of the log lines when logging to syslog.
+    SYSLOG_FACILITY: String = "syslog_facility", Enum(&[
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+        "authpriv", "ftp", "local0", "local1", "local2", "local3", "local4", "local5",
+        "local6", "local7",
+    ]), Text("mail");
+    /// Owner of the queue and of most daemon processes.
+    [informational] MAIL_OWNER: String = "mail_owner", Str, Text("postfix");
+    /// Alias databases used for local delivery.
+    ALIAS_MAPS: Vec<String> = "alias_maps", List, Text("hash:/etc/aliases, nis:mail.aliases");
+    /// Alias databases built by newaliases.
+    [informational] ALIAS_DATABASE: Vec<String> = "alias_database", List, Text("hash:/etc/aliases");
+    /// Lookup tables with all local recipients; empty accepts all.
+    LOCAL_RECIPIENT_MAPS: Vec<String> = "local_recipient_maps", List, Text("proxy:unix:passwd.byname $alias_maps");
+    /// Where local delivery looks for .forward files.
+    [informational] FORWARD_PATH: Vec<String> = "forward_path", List, Text(r#"$home/.forward${recipient_delimiter}${extension}, $home/.forward"#);
+    /// Destination for unknown local recipients.
+    [informational] LUSER_RELAY: String = "luser_relay", Str, Text("");
+    /// Give owner- and -request addresses special treatment.
+    [informational] OWNER_REQUEST_SPECIAL: bool = "owner_request_special", Bool, Text("yes");
+    /// Deliver owner-foo mail to owner-foo expansion.
+    [informational] EXPAND_OWNER_ALIAS: bool = "expand_owner_alias", Bool, Text("no");
+    /// Origins allowed to deliver to commands.
+    ALLOW_MAIL_TO_COMMANDS: Vec<String> = "allow_mail_to_commands", List, Text("alias, forward");
+    /// Origins allowed to deliver to /file/name.
+    ALLOW_MAIL_TO_FILES: Vec<String> = "allow_mail_to_files", List, Text("alias, forward");
+    /// Shell used for delivery to external commands.
+    LOCAL_COMMAND_SHELL: String = "local_command_shell", Str, Text("");
+    /// Obsolete name of virtual_alias_maps.
+    [informational] VIRTUAL_MAPS: Vec<String> = "virtual_maps", List, Text("");
+    /// Virtual alias tables.
+    VIRTUAL_ALIAS_MAPS: Vec<String> = "virtual_alias_maps", List, Text("$virtual_maps");
+    /// Virtual alias domains.
+    VIRTUAL_ALIAS_DOMAINS: Vec<String> = "virtual_alias_domains", List, Text("$virtual_alias_maps");
+    /// Virtual mailbox domains.
+    VIRTUAL_MAILBOX_DOMAINS: Vec<String> = "virtual_mailbox_domains", List, Text("$virtual_mailbox_maps");
+    /// Virtual mailbox lookup tables.
+    VIRTUAL_MAILBOX_MAPS: Vec<String> = "virtual_mailbox_maps", List, Text("");
+    /// Prefix of virtual mailbox paths.
+    VIRTUAL_MAILBOX_BASE: String = "virtual_mailbox_base", Str, Text("");
+    /// Default transport for virtual mailbox domains.
+    VIRTUAL_TRANSPORT: String = "virtual_transport", Str, Text("virtual");
+    /// Default transport for local domains.
+    LOCAL_TRANSPORT: String = "local_transport", Str, Text("local:$myhostname");
+    /// Default transport for relay domains.
+    RELAY_TRANSPORT: String = "relay_transport", Str, Text("relay");
+    /// Default transport for all other destinations.
+    DEFAULT_TRANSPORT: String = "default_transport", Str, Text("smtp");
+    /// Optional transport lookup tables.
+    TRANSPORT_MAPS: Vec<String> = "transport_maps", List, Text("");
+    /// Separators between user names and address extensions.
+    RECIPIENT_DELIMITER: String = "recipient_delimiter", Str, Text("");
+    /// Which rewrites propagate an unmatched address extension.
+    PROPAGATE_UNMATCHED_EXTENSIONS: Vec<String> = "propagate_unmatched_extensions", List, Text("canonical, virtual");
+    /// Canonical address mapping tables (sender and recipient).
+    CANONICAL_MAPS: Vec<String> = "canonical_maps", List, Text("");
+    /// Sender canonical address mapping tables.
+    [informational] SENDER_CANONICAL_MAPS: Vec<String> = "sender_canonical_maps", List, Text("");
+    /// Recipient canonical address mapping tables.
+    RECIPIENT_CANONICAL_MAPS: Vec<String> = "recipient_canonical_maps", List, Text("");
+    /// Domains to strip subdomain structure from.
+    [informational] MASQUERADE_DOMAINS: Vec<String> = "masquerade_domains", List, Text("");
+    /// Append @$myorigin to addresses without domain.
+    APPEND_AT_MYORIGIN: bool = "append_at_myorigin", Bool, Text("yes");
+    /// Append .$mydomain to user@host addresses.
+    APPEND_DOT_MYDOMAIN: bool = "append_dot_mydomain", Bool, Text(r#"${{$compatibility_level} <level {1} ? {yes} : {no}}"#);
+    /// Rewrite user%domain to user@domain.
+    ALLOW_PERCENT_HACK: bool = "allow_percent_hack", Bool, Text("yes");
+    /// Rewrite site!user to user@site.
+    SWAP_BANGPATH: bool = "swap_bangpath", Bool, Text("yes");
+    /// Resolve the address after removing quotes.
+    RESOLVE_DEQUOTED_ADDRESS: bool = "resolve_dequoted_address", Bool, Text("yes");
+    /// Resolve user@ like user.
+    RESOLVE_NULL_DOMAIN: bool = "resolve_null_domain", Bool, Text("no");
+    /// Resolve user@ipaddress as user@[ipaddress].
+    RESOLVE_NUMERIC_DOMAIN: bool = "resolve_numeric_domain", Bool, Text("no");
+    /// Allow a recipient address to start with '-'.
+    ALLOW_MIN_USER: bool = "allow_min_user", Bool, Text("no");
+    /// Forward mail with sender-specified routing from untrusted clients.
+    ALLOW_UNTRUSTED_ROUTING: bool = "allow_untrusted_routing", Bool, Text("no");
+    /// Features where domain.tld also matches subdomains.
+    PARENT_DOMAIN_MATCHES_SUBDOMAINS: Vec<String> = "parent_domain_matches_subdomains", List, Text("debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps");
+    /// Recipient of mail addressed to the null address.
+    EMPTY_ADDRESS_RECIPIENT: String = "empty_address_recipient", Str, Text("MAILER-DAEMON");
+    /// Sender address of double bounces.
+    DOUBLE_BOUNCE_SENDER: String = "double_bounce_sender", Str, Text("double-bounce"), min 1;
+    /// Maximal size of a message including envelope, in bytes.
+    MESSAGE_SIZE_LIMIT: u64 = "message_size_limit", Size, Text("10240000");
+    /// Maximal length of a line before it is split into records.
+    LINE_LENGTH_LIMIT: usize = "line_length_limit", Int, Text("2048"), min 512;
+    /// Maximal bytes in one message header.
+    [informational] HEADER_SIZE_LIMIT: i64 = "header_size_limit", Int, Text("102400");
+    /// Maximal number of Received: headers.
+    HOPCOUNT_LIMIT: usize = "hopcount_limit", Int, Text("50"), min 1;
+    /// Minimal free queue file system space, in bytes.
+    [informational] QUEUE_MINFREE: u64 = "queue_minfree", Size, Text("0");
+    /// Maximal recipients per message.
+    SMTPD_RECIPIENT_LIMIT: usize = "smtpd_recipient_limit", Int, Text("1000"), min 1;
+    /// Recipients beyond the limit that count as errors.
+    SMTPD_RECIPIENT_OVERSHOOT_LIMIT: usize = "smtpd_recipient_overshoot_limit", Int, Text("1000"), min 1;
+    /// SMTP server timeout for sending a reply or receiving a request.
+    SMTPD_TIMEOUT: Duration = "smtpd_timeout", Time('s'), Text(r#"${stress?{10}:{300}}s"#), min 1;
+    /// Timeout for the STARTTLS handshake.
+    [informational] SMTPD_STARTTLS_TIMEOUT: Duration = "smtpd_starttls_timeout", Time('s'), Text(r#"${stress?{10}:{300}}s"#);
+    /// Timeout for the smtpd proxy filter.
+    [informational] SMTPD_PROXY_TIMEOUT: Duration = "smtpd_proxy_timeout", Time('s'), Text("100s");
+    /// Set by the master daemon under overload.
+    [informational] STRESS: String = "stress", Str, Text("");
+    /// Simultaneous connections one client may make.
+    SMTPD_CLIENT_CONNECTION_COUNT_LIMIT: usize = "smtpd_client_connection_count_limit", Int, Text("50");
+    /// Connection attempts per time unit per client.
+    [informational] SMTPD_CLIENT_CONNECTION_RATE_LIMIT: i64 = "smtpd_client_connection_rate_limit", Int, Text("0");
+    /// Message deliveries per time unit per client.
+    [informational] SMTPD_CLIENT_MESSAGE_RATE_LIMIT: i64 = "smtpd_client_message_rate_limit", Int, Text("0");
+    /// Recipient addresses per time unit per client.
+    [informational] SMTPD_CLIENT_RECIPIENT_RATE_LIMIT: i64 = "smtpd_client_recipient_rate_limit", Int, Text("0");
+    /// Clients exempt from the per-client limits.
+    SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS: Vec<String> = "smtpd_client_event_limit_exceptions", List, Text(r#"${smtpd_client_connection_limit_exceptions:$mynetworks}"#);
+    /// Errors before the server sleeps before each reply.
+    SMTPD_SOFT_ERROR_LIMIT: u32 = "smtpd_soft_error_limit", Int, Text("10"), min 1;
+    /// Errors before the server disconnects.
+    SMTPD_HARD_ERROR_LIMIT: u32 = "smtpd_hard_error_limit", Int, Text(r#"${stress?{1}:{20}}"#), min 1;
+    /// Delay before an error reply once over the soft limit.
+    SMTPD_ERROR_SLEEP_TIME: Duration = "smtpd_error_sleep_time", Time('s'), Text("1s");
+    /// NOOP/VRFY/ETRN/RSET commands before they count as errors.
+    SMTPD_JUNK_COMMAND_LIMIT: u32 = "smtpd_junk_command_limit", Int, Text(r#"${stress?{1}:{100}}"#), min 1;
+    /// Require HELO or EHLO before MAIL.
+    SMTPD_HELO_REQUIRED: bool = "smtpd_helo_required", Bool, Text("no");
+    /// Wait until RCPT TO before evaluating client/helo/sender restrictions.
+    SMTPD_DELAY_REJECT: bool = "smtpd_delay_reject", Bool, Text("yes");
+    /// Look up the client hostname.
+    SMTPD_PEERNAME_LOOKUP: bool = "smtpd_peername_lookup", Bool, Text("yes");
+    /// Restrictions applied at connect time.
+    SMTPD_CLIENT_RESTRICTIONS: Vec<String> = "smtpd_client_restrictions", List, Text("");
+    /// Restrictions applied to HELO/EHLO.
+    SMTPD_HELO_RESTRICTIONS: Vec<String> = "smtpd_helo_restrictions", List, Text("");
+    /// Restrictions applied to MAIL FROM.
+    SMTPD_SENDER_RESTRICTIONS: Vec<String> = "smtpd_sender_restrictions", List, Text("");
+    /// Relay control restrictions applied to RCPT TO.
+    SMTPD_RELAY_RESTRICTIONS: Vec<String> = "smtpd_relay_restrictions", List, Text(r#"${{$compatibility_level} <level {1} ? {} : {permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination}}"#);
+    /// Spam blocking restrictions applied to RCPT TO.
+    SMTPD_RECIPIENT_RESTRICTIONS: Vec<String> = "smtpd_recipient_restrictions", List, Text("");
+    /// Restrictions applied to DATA.
+    SMTPD_DATA_RESTRICTIONS: Vec<String> = "smtpd_data_restrictions", List, Text("");
+    /// Restrictions applied at end of DATA.
+    SMTPD_END_OF_DATA_RESTRICTIONS: Vec<String> = "smtpd_end_of_data_restrictions", List, Text("");
+    /// Restrictions applied to ETRN.
+    SMTPD_ETRN_RESTRICTIONS: Vec<String> = "smtpd_etrn_restrictions", List, Text("");
+    /// User-defined aliases for groups of restrictions.
+    SMTPD_RESTRICTION_CLASSES: Vec<String> = "smtpd_restriction_classes", List, Text("");
+    /// Evaluate relay restrictions before recipient restrictions.
+    SMTPD_RELAY_BEFORE_RECIPIENT_RESTRICTIONS: bool = "smtpd_relay_before_recipient_restrictions", Bool, Text(r#"${{$compatibility_level} <level {3.6} ? {no} : {yes}}"#);
+    /// Reject recipients unknown in their address class.
+    SMTPD_REJECT_UNLISTED_RECIPIENT: bool = "smtpd_reject_unlisted_recipient", Bool, Text("yes");
+    /// Reject senders unknown in their address class.
+    SMTPD_REJECT_UNLISTED_SENDER: bool = "smtpd_reject_unlisted_sender", Bool, Text("no");
+    /// Action when a policy service cannot answer (check_policy_service).
+    SMTPD_POLICY_SERVICE_DEFAULT_ACTION: String = "smtpd_policy_service_default_action", Str, Text("451 4.3.5 Server configuration problem"), min 1;
+    /// Time an idle policy service connection is kept open.
+    SMTPD_POLICY_SERVICE_MAX_IDLE: Duration = "smtpd_policy_service_max_idle", Time('s'), Text("300s"), min 1;
+    /// Time a policy service connection may be used (accepted; connections are reused while idle time allows).
+    [informational] SMTPD_POLICY_SERVICE_MAX_TTL: Duration = "smtpd_policy_service_max_ttl", Time('s'), Text("1000s"), min 1;
+    /// Text sent as the policy_context attribute of policy requests.
+    SMTPD_POLICY_SERVICE_POLICY_CONTEXT: String = "smtpd_policy_service_policy_context", Str, Text("");
+    /// Requests per policy service connection (0: no limit; accepted).
+    [informational] SMTPD_POLICY_SERVICE_REQUEST_LIMIT: i64 = "smtpd_policy_service_request_limit", Int, Text("0");
+    /// Delay before trying a failed policy request again.
+    SMTPD_POLICY_SERVICE_RETRY_DELAY: Duration = "smtpd_policy_service_retry_delay", Time('s'), Text("1s"), min 1;
+    /// Time limit for connecting to a policy service and for one exchange.
+    SMTPD_POLICY_SERVICE_TIMEOUT: Duration = "smtpd_policy_service_timeout", Time('s'), Text("100s"), min 1;
+    /// Attempts per policy request before the default action applies.
+    SMTPD_POLICY_SERVICE_TRY_LIMIT: u32 = "smtpd_policy_service_try_limit", Int, Text("2"), min 1;
+    /// Lookup key for the null sender address.
+    SMTPD_NULL_ACCESS_LOOKUP_KEY: String = "smtpd_null_access_lookup_key", Str, Text("<>");
+    /// Permit actions that are logged.
+    [informational] SMTPD_LOG_ACCESS_PERMIT_ACTIONS: Vec<String> = "smtpd_log_access_permit_actions", List, Text("");
+    /// Text appended to reject replies.
+    [informational] SMTPD_REJECT_FOOTER: String = "smtpd_reject_footer", Str, Text("");
+    /// Commands treated as NOOP.
+    SMTPD_NOOP_COMMANDS: Vec<String> = "smtpd_noop_commands", List, Text("");
+    /// Commands that cause immediate disconnection.
+    SMTPD_FORBIDDEN_COMMANDS: Vec<String> = "smtpd_forbidden_commands", List, Text(r#"CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}"#);
+    /// EHLO keywords not announced and not accepted.
+    SMTPD_DISCARD_EHLO_KEYWORDS: Vec<String> = "smtpd_discard_ehlo_keywords", List, Text("");
+    /// Owners of MAIL FROM addresses for SASL login checks.
+    SMTPD_SENDER_LOGIN_MAPS: Vec<String> = "smtpd_sender_login_maps", List, Text("");
+    /// Clients allowed to use XCLIENT.
+    [informational] SMTPD_AUTHORIZED_XCLIENT_HOSTS: Vec<String> = "smtpd_authorized_xclient_hosts", List, Text("");
+    /// Enable SASL authentication in the SMTP server.
+    SMTPD_SASL_AUTH_ENABLE: bool = "smtpd_sasl_auth_enable", Bool, Text("no");
+    /// SASL plug-in type.
+    [informational] SMTPD_SASL_TYPE: String = "smtpd_sasl_type", Str, Text("cyrus");
+    /// Disable the VRFY command.
+    DISABLE_VRFY_COMMAND: bool = "disable_vrfy_command", Bool, Text("no");
+    /// Require RFC 821 style addresses in MAIL and RCPT.
+    STRICT_RFC821_ENVELOPES: bool = "strict_rfc821_envelopes", Bool, Text("no");
+    /// Enable SMTPUTF8 support.
+    SMTPUTF8_ENABLE: bool = "smtputf8_enable", Bool, Text(r#"${{$compatibility_level} <level {1} ? {no} : {yes}}"#);
+    /// Turn 5xx replies into 4xx (safety net).
+    SOFT_BOUNCE: bool = "soft_bounce", Bool, Text("no");
+    /// Name the table in "User unknown" replies.
+    SHOW_USER_UNKNOWN_TABLE_NAME: bool = "show_user_unknown_table_name", Bool, Text("yes");
+    /// Handling of bare <LF> (SMTP smuggling defence).
+    SMTPD_FORBID_BARE_NEWLINE: String = "smtpd_forbid_bare_newline", Enum(&["no", "yes", "normalize", "reject"]), Text("normalize");
+    /// Clients exempt from smtpd_forbid_bare_newline.
+    SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS: Vec<String> = "smtpd_forbid_bare_newline_exclusions", List, Text("$mynetworks");
+    /// Reply code for bare <LF> in reject mode.
+    SMTPD_FORBID_BARE_NEWLINE_REJECT_CODE: u16 = "smtpd_forbid_bare_newline_reject_code", Int, Text("550"), min 400, max 599;
+    /// Disconnect clients that pipeline improperly.
+    SMTPD_FORBID_UNAUTH_PIPELINING: bool = "smtpd_forbid_unauth_pipelining", Bool, Text("yes");
+    /// Create the queue file only after a valid recipient.
+    [informational] SMTPD_DELAY_OPEN_UNTIL_VALID_RCPT: bool = "smtpd_delay_open_until_valid_rcpt", Bool, Text("yes");
+    /// Log the client port number.
+    SMTPD_CLIENT_PORT_LOGGING: bool = "smtpd_client_port_logging", Bool, Text("no");
+    /// Use long, non-repeating queue IDs.
+    [informational] ENABLE_LONG_QUEUE_IDS: bool = "enable_long_queue_ids", Bool, Text("no");
+    /// Time between deferred queue scans.
+    QUEUE_RUN_DELAY: Duration = "queue_run_delay", Time('s'), Text("300s");
+    /// Minimal time between delivery attempts of a deferred message.
+    MINIMAL_BACKOFF_TIME: Duration = "minimal_backoff_time", Time('s'), Text("300s");
+    /// Maximal time between delivery attempts of a deferred message.
+    MAXIMAL_BACKOFF_TIME: Duration = "maximal_backoff_time", Time('s'), Text("4000s");
+    /// Time after which an undeliverable message is returned.
+    MAXIMAL_QUEUE_LIFETIME: Duration = "maximal_queue_lifetime", Time('d'), Text("5d");
+    /// Queue lifetime of undeliverable bounce messages.
+    BOUNCE_QUEUE_LIFETIME: Duration = "bounce_queue_lifetime", Time('d'), Text("5d");
+    /// Time after which the sender gets a delay notice (0: never).
+    DELAY_WARNING_TIME: Duration = "delay_warning_time", Time('h'), Text("0h");
+    /// Maximal messages in the active queue.
+    QMGR_MESSAGE_ACTIVE_LIMIT: usize = "qmgr_message_active_limit", Int, Text("20000"), min 1;
+    /// Default maximal number of processes per service.
+    DEFAULT_PROCESS_LIMIT: usize = "default_process_limit", Int, Text("100"), min 1;
+    /// Time a daemon waits for a new request.
+    [informational] MAX_IDLE: Duration = "max_idle", Time('s'), Text("100s");
+    /// Requests a daemon serves before it exits.
+    [informational] MAX_USE: i64 = "max_use", Int, Text("100");
+    /// Timeout for internal communication.
+    [informational] IPC_TIMEOUT: Duration = "ipc_timeout", Time('s'), Text("3600s");
+    /// Delay of message arrival when the queue is congested.
+    [informational] IN_FLOW_DELAY: Duration = "in_flow_delay", Time('s'), Text("1s");
+    /// Maximal bytes of the original message returned in a bounce.
+    BOUNCE_SIZE_LIMIT: u64 = "bounce_size_limit", Int, Text("50000");
+    /// Recipient of bounce postmaster notices.
+    [informational] BOUNCE_NOTICE_RECIPIENT: String = "bounce_notice_recipient", Str, Text("postmaster");
+    /// Recipient of undeliverable bounce notices.
+    DOUBLE_BOUNCE_NOTICE_RECIPIENT: String = "2bounce_notice_recipient", Str, Text("postmaster"), min 1;
+    /// Recipient of delay postmaster notices.
+    [informational] DELAY_NOTICE_RECIPIENT: String = "delay_notice_recipient", Str, Text("postmaster");
+    /// Recipient of error postmaster notices.
+    [informational] ERROR_NOTICE_RECIPIENT: String = "error_notice_recipient", Str, Text("postmaster");
+    /// Problem classes reported to the postmaster.
+    [informational] NOTIFY_CLASSES: Vec<String> = "notify_classes", List, Text("resource, software");
+    /// Default parallel deliveries per destination.
+    DEFAULT_DESTINATION_CONCURRENCY_LIMIT: usize = "default_destination_concurrency_limit", Int, Text("20");
+    /// Parallel local deliveries per recipient.
+    LOCAL_DESTINATION_CONCURRENCY_LIMIT: usize = "local_destination_concurrency_limit", Int, Text("2");
+    /// Default maximal recipients per delivery request.
+    DEFAULT_DESTINATION_RECIPIENT_LIMIT: usize = "default_destination_recipient_limit", Int, Text("50");
+    /// Maximal recipients per local delivery request.
+    LOCAL_DESTINATION_RECIPIENT_LIMIT: usize = "local_destination_recipient_limit", Int, Text("1");
+    /// Clients whose headers are rewritten with local domains.
+    [informational] LOCAL_HEADER_REWRITE_CLIENTS: Vec<String> = "local_header_rewrite_clients", List, Text("permit_inet_interfaces");
+    /// Add missing From:, To:, Date:, Message-ID: headers always.
+    ALWAYS_ADD_MISSING_HEADERS: bool = "always_add_missing_headers", Bool, Text("no");
+    /// Replace stray CR and LF in message content with space.
+    [informational] CLEANUP_REPLACE_STRAY_CR_LF: bool = "cleanup_replace_stray_cr_lf", Bool, Text("yes");
+    /// Notify the local biff service.
+    [informational] BIFF: bool = "biff", Bool, Text("yes");
+    /// Header content inspection tables.
+    [informational] HEADER_CHECKS: Vec<String> = "header_checks", List, Text("");
+    /// Body content inspection tables.
+    [informational] BODY_CHECKS: Vec<String> = "body_checks", List, Text("");
+    /// Clients or servers that get extra logging.
+    [informational] DEBUG_PEER_LIST: Vec<String> = "debug_peer_list", List, Text("");
+    /// Extra verbosity for debug_peer_list matches.
+    [informational] DEBUG_PEER_LEVEL: i64 = "debug_peer_level", Int, Text("2");
+    /// Destinations eligible for ETRN fast flush.
+    [informational] FAST_FLUSH_DOMAINS: Vec<String> = "fast_flush_domains", List, Text("$relay_domains");
+    /// Clients allowed to use QMQP.
+    [informational] QMQPD_AUTHORIZED_CLIENTS: Vec<String> = "qmqpd_authorized_clients", List, Text("");
+    /// Networks of primary MX hosts for permit_mx_backup.
+    [informational] PERMIT_MX_BACKUP_NETWORKS: Vec<String> = "permit_mx_backup_networks", List, Text("");
+    /// Disable DNS lookups in the SMTP client (obsolete).
+    DISABLE_DNS_LOOKUPS: bool = "disable_dns_lookups", Bool, Text("no");
+    /// How the SMTP client finds hosts: dns, native.
+    SMTP_HOST_LOOKUP: Vec<String> = "smtp_host_lookup", List, Text("dns");
+    /// Hostname sent by the SMTP client in HELO/EHLO.
+    SMTP_HELO_NAME: String = "smtp_helo_name", Str, Text("$myhostname");
+    /// Length at which the SMTP client folds long lines.
+    SMTP_LINE_LENGTH_LIMIT: usize = "smtp_line_length_limit", Int, Text("998");
+    /// Skip servers that greet with 5xx.
+    SMTP_SKIP_5XX_GREETING: bool = "smtp_skip_5xx_greeting", Bool, Text("yes");
+    /// Relays tried when the destination is unreachable.
+    [informational] SMTP_FALLBACK_RELAY: Vec<String> = "smtp_fallback_relay", List, Text("$fallback_relay");
+    /// SMTP client connect timeout.
+    SMTP_CONNECT_TIMEOUT: Duration = "smtp_connect_timeout", Time('s'), Text("30s");
+    /// SMTP client timeout for the greeting and HELO reply.
+    SMTP_HELO_TIMEOUT: Duration = "smtp_helo_timeout", Time('s'), Text("300s");
+    /// SMTP client timeout for the MAIL FROM reply.
+    SMTP_MAIL_TIMEOUT: Duration = "smtp_mail_timeout", Time('s'), Text("300s");
+    /// SMTP client timeout for the RCPT TO reply.
+    SMTP_RCPT_TIMEOUT: Duration = "smtp_rcpt_timeout", Time('s'), Text("300s");
+    /// SMTP client timeout for the DATA reply.
+    SMTP_DATA_INIT_TIMEOUT: Duration = "smtp_data_init_timeout", Time('s'), Text("120s");
+    /// SMTP client timeout for sending content.
+    SMTP_DATA_XFER_TIMEOUT: Duration = "smtp_data_xfer_timeout", Time('s'), Text("180s");
+    /// SMTP client timeout for the end-of-data reply.
+    SMTP_DATA_DONE_TIMEOUT: Duration = "smtp_data_done_timeout", Time('s'), Text("600s");
+    /// SMTP client timeout for the QUIT reply.
+    SMTP_QUIT_TIMEOUT: Duration = "smtp_quit_timeout", Time('s'), Text("300s");
+    /// Local IPv4 address for outbound SMTP connections.
+    SMTP_BIND_ADDRESS: String = "smtp_bind_address", Str, Text("");
+    /// Local IPv6 address for outbound SMTP connections.
+    SMTP_BIND_ADDRESS6: String = "smtp_bind_address6", Str, Text("");
+    /// Default TCP port (number or service) of the SMTP client.
+    SMTP_TCP_PORT: String = "smtp_tcp_port", Str, Text("smtp");
+    /// Most MX addresses the SMTP client tries per destination (0 = no limit).
+    SMTP_MX_ADDRESS_LIMIT: usize = "smtp_mx_address_limit", Int, Text("5");
+    /// Most SMTP sessions per destination in one delivery (0 = no limit).
+    SMTP_MX_SESSION_LIMIT: usize = "smtp_mx_session_limit", Int, Text("2");
+    /// Randomize the order of equal-preference MX host addresses.
+    SMTP_RANDOMIZE_ADDRESSES: bool = "smtp_randomize_addresses", Bool, Text("yes");
+    /// Fall back to A/AAAA lookups when an MX lookup fails.
+    IGNORE_MX_LOOKUP_ERROR: bool = "ignore_mx_lookup_error", Bool, Text("no");
+    /// Reply code for the reject restriction.
+    REJECT_CODE: u16 = "reject_code", Int, Text("554");
+    /// Reply code for the defer restriction.
+    DEFER_CODE: u16 = "defer_code", Int, Text("450");
+    /// Reply code for access map REJECT.
+    ACCESS_MAP_REJECT_CODE: u16 = "access_map_reject_code", Int, Text("554");
+    /// Reply code for access map DEFER and friends.
+    ACCESS_MAP_DEFER_CODE: u16 = "access_map_defer_code", Int, Text("450");
+    /// Reply code for reject_unauth_destination.
+    RELAY_DOMAINS_REJECT_CODE: u16 = "relay_domains_reject_code", Int, Text("554");
+    /// gatepost-only: give a local name that has no passwd entry and no alias a mailbox under mail_spool_directory (when local_recipient_maps is empty or lists it) instead of bouncing it as Postfix's local(8) does; yes in the embedded defaults.
+    LOCAL_MAILBOX_FOR_UNKNOWN_USERS: bool = "local_mailbox_for_unknown_users", Bool, Text("no");
+    /// gatepost-only: DNS servers to ask (ip, ip:port or [ipv6]:port); empty = those of /etc/resolv.conf; /etc/hosts is consulted first for A/AAAA/PTR.
+    DNS_NAMESERVERS: Vec<String> = "dns_nameservers", List, Text("");
+    /// gatepost-only: time to wait for one DNS server's reply to one query.
+    DNS_QUERY_TIMEOUT: Duration = "dns_query_timeout", Time('s'), Text("5s"), min 1;
+    /// gatepost-only: rounds over the DNS servers before a lookup fails temporarily (at most 5).
+    DNS_QUERY_ATTEMPTS: u32 = "dns_query_attempts", Int, Text("2"), min 1, max 5;
+    /// Reply code for DNS block list rejects.
+    MAPS_RBL_REJECT_CODE: u16 = "maps_rbl_reject_code", Int, Text("554");
+    /// Reply code for invalid hostnames.
+    INVALID_HOSTNAME_REJECT_CODE: u16 = "invalid_hostname_reject_code", Int, Text("501");
+    /// Reply code for non-FQDN hostnames and addresses.
+    NON_FQDN_REJECT_CODE: u16 = "non_fqdn_reject_code", Int, Text("504");
+    /// Reply code for reject_unknown_helo_hostname.
+    UNKNOWN_HOSTNAME_REJECT_CODE: u16 = "unknown_hostname_reject_code", Int, Text("450");
+    /// Reply code for unknown sender/recipient domains.
+    UNKNOWN_ADDRESS_REJECT_CODE: u16 = "unknown_address_reject_code", Int, Text("450");
+    /// Reply code for unknown client hostnames.
+    UNKNOWN_CLIENT_REJECT_CODE: u16 = "unknown_client_reject_code", Int, Text("450");
+    /// Reply code for unknown local recipients.
+    UNKNOWN_LOCAL_RECIPIENT_REJECT_CODE: u16 = "unknown_local_recipient_reject_code", Int, Text("550");
+    /// Reply code for unknown virtual alias recipients.
+    UNKNOWN_VIRTUAL_ALIAS_REJECT_CODE: u16 = "unknown_virtual_alias_reject_code", Int, Text("550");
+    /// Reply code for unknown virtual mailbox recipients.
+    UNKNOWN_VIRTUAL_MAILBOX_REJECT_CODE: u16 = "unknown_virtual_mailbox_reject_code", Int, Text("550");
+    /// Reply code for unknown relay recipients.
+    UNKNOWN_RELAY_RECIPIENT_REJECT_CODE: u16 = "unknown_relay_recipient_reject_code", Int, Text("550");
+    /// Reply code for reject_multi_recipient_bounce.
+    MULTI_RECIPIENT_BOUNCE_REJECT_CODE: u16 = "multi_recipient_bounce_reject_code", Int, Text("550");
+    /// Reply code for reject_plaintext_session.
+    PLAINTEXT_REJECT_CODE: u16 = "plaintext_reject_code", Int, Text("450");
+    /// Reply code when a recipient probe bounced.
+    [informational] UNVERIFIED_RECIPIENT_REJECT_CODE: u16 = "unverified_recipient_reject_code", Int, Text("450");
+    /// Reply code when a sender probe bounced.
+    [informational] UNVERIFIED_SENDER_REJECT_CODE: u16 = "unverified_sender_reject_code", Int, Text("450");
+    /// Reply code when a recipient probe is pending.
+    UNVERIFIED_RECIPIENT_DEFER_CODE: u16 = "unverified_recipient_defer_code", Int, Text("450");
+    /// Reply code when a sender probe is pending.
+    UNVERIFIED_SENDER_DEFER_CODE: u16 = "unverified_sender_defer_code", Int, Text("450");
+    /// Reply text replacing a failed recipient probe's text.
+    [informational] UNVERIFIED_RECIPIENT_REJECT_REASON: String = "unverified_recipient_reject_reason", Str, Text("");
+    /// Reply text replacing a failed sender probe's text.
+    [informational] UNVERIFIED_SENDER_REJECT_REASON: String = "unverified_sender_reject_reason", Str, Text("");
+    /// Default action for temporary lookup failures.
+    [informational] REJECT_TEMPFAIL_ACTION: String = "reject_tempfail_action", Enum(&["defer_if_permit", "defer"]), Text("defer_if_permit");
+    /// Action on DNS tempfail for the HELO hostname.
+    UNKNOWN_HELO_HOSTNAME_TEMPFAIL_ACTION: String = "unknown_helo_hostname_tempfail_action", Enum(&["defer_if_permit", "defer"]), Text("$reject_tempfail_action");
+    /// Action on DNS tempfail for address domains.
+    UNKNOWN_ADDRESS_TEMPFAIL_ACTION: String = "unknown_address_tempfail_action", Enum(&["defer_if_permit", "defer"]), Text("$reject_tempfail_action");
+    /// Action when recipient verification fails temporarily.
+    UNVERIFIED_RECIPIENT_TEMPFAIL_ACTION: String = "unverified_recipient_tempfail_action", Enum(&["defer_if_permit", "defer"]), Text("$reject_tempfail_action");
+    /// Action when sender verification fails temporarily.
+    UNVERIFIED_SENDER_TEMPFAIL_ACTION: String = "unverified_sender_tempfail_action", Enum(&["defer_if_permit", "defer"]), Text("$reject_tempfail_action");
+    /// Time limit for delivery to an external command.
+    COMMAND_TIME_LIMIT: Duration = "command_time_limit", Time('s'), Text("1000s"), min 1;
+    /// Rights used by local(8) for deliveries to files and commands when no owner applies.
+    DEFAULT_PRIVS: String = "default_privs", Str, Text("nobody"), min 1;
+    /// Reply template of a DNSBL reject when rbl_reply_maps has no entry.
+    DEFAULT_RBL_REPLY: String = "default_rbl_reply", Str, Text("$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}");
+    /// Attempts to lock a mailbox file before giving up.
+    DELIVER_LOCK_ATTEMPTS: u32 = "deliver_lock_attempts", Int, Text("20"), min 1;
+    /// Delay between attempts to lock a mailbox file.
+    DELIVER_LOCK_DELAY: Duration = "deliver_lock_delay", Time('s'), Text("1s"), min 1;
+    /// Deliveries that get a Delivered-To: header: command, file, forward.
+    PREPEND_DELIVERED_HEADER: Vec<String> = "prepend_delivered_header", List, Text("command, file, forward");
+    /// Tables with reply templates for DNSBL rejects, by DNSBL domain.
+    RBL_REPLY_MAPS: Vec<String> = "rbl_reply_maps", List, Text("");
+    /// Age after which a mailbox lock file is removed as stale.
+    STALE_LOCK_TIME: Duration = "stale_lock_time", Time('s'), Text("500s"), min 1;
+    /// Maximal number of addresses one virtual alias expansion may produce.
+    VIRTUAL_ALIAS_EXPANSION_LIMIT: usize = "virtual_alias_expansion_limit", Int, Text("1000"), min 1;
+    /// Maximal nesting depth of virtual alias expansion.
+    VIRTUAL_ALIAS_RECURSION_LIMIT: usize = "virtual_alias_recursion_limit", Int, Text("1000"), min 1;
+    /// Tables with the group ID of virtual(8) mailboxes.
+    VIRTUAL_GID_MAPS: Vec<String> = "virtual_gid_maps", List, Text("");
+    /// Maximal size of a virtual(8) mailbox or maildir file in bytes; 0 = no limit.
+    VIRTUAL_MAILBOX_LIMIT: u64 = "virtual_mailbox_limit", Size, Text("51200000");
+    /// Tables with the user ID of virtual(8) mailboxes.
+    VIRTUAL_UID_MAPS: Vec<String> = "virtual_uid_maps", List, Text("");
 }
-
-/// One parameter declaration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParamSpec {
-    pub name: &'static str,
-    pub default: DefaultValue,
-    pub kind: Kind,
-    pub doc: &'static str,
-}
-
-/// Every parameter gatepost implements, sorted by nothing in particular;
-/// look up with [`param`].
-pub static REGISTRY: &[ParamSpec] = &[
-    ParamSpec {
-        name: "compatibility_level",
-        default: DefaultValue::Text("3.6"),
-        kind: Kind::Str,
-        doc: "Backwards-compatibility level; gatepost behaves as 3.6 when unset.",
-    },
-    ParamSpec {
-        name: "myhostname",
-        default: DefaultValue::Computed(Computed::MyHostname),
-        kind: Kind::Str,
-        doc: "Internet hostname of this mail system (default: the system FQDN).",
-    },
-    ParamSpec {
-        name: "mydomain",
-        default: DefaultValue::Computed(Computed::MyDomain),
-        kind: Kind::Str,
-        doc: "Internet domain name of this mail system (default: $myhostname minus its first label).",
-    },
-    ParamSpec {
-        name: "myorigin",
-        default: DefaultValue::Text("$myhostname"),
-        kind: Kind::Str,
-        doc: "Domain that locally-posted mail appears to come from.",
-    },
-    ParamSpec {
-        name: "mydestination",
-        default: DefaultValue::Text("$myhostname, localhost.$mydomain, localhost"),
-        kind: Kind::List,
-        doc: "Domains this machine delivers locally.",
-    },
-    ParamSpec {
-        name: "mynetworks",
-        default: DefaultValue::Computed(Computed::MyNetworks),
-        kind: Kind::List,
-        doc: "Trusted SMTP client networks (default: computed from mynetworks_style).",
-    },
-    ParamSpec {
-        name: "mynetworks_style",
-        default: DefaultValue::Text(r#"${{$compatibility_level} <level {2} ? {subnet} : {host}}"#),
-        kind: Kind::Enum(&["host", "subnet", "class"]),
-        doc: "How to compute mynetworks when it is not set.",
-    },
-    ParamSpec {
-        name: "inet_interfaces",
-        default: DefaultValue::Text("all"),
-        kind: Kind::List,
-        doc: "Network interface addresses this mail system receives mail on.",
-    },
-    ParamSpec {
-        name: "inet_protocols",
-        default: DefaultValue::Text("all"),
-        kind: Kind::List,
-        doc: "Internet protocols used: all, ipv4, ipv6.",
-    },
-    ParamSpec {
-        name: "proxy_interfaces",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Addresses of proxies/NAT that forward to this system.",
-    },
-    ParamSpec {
-        name: "relay_domains",
-        default: DefaultValue::Text(r#"${{$compatibility_level} <level {2} ? {$mydestination} : {}}"#),
-        kind: Kind::List,
-        doc: "Remote destinations this system relays mail to.",
-    },
-    ParamSpec {
-        name: "relay_recipient_maps",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Valid recipients of relay_domains; empty accepts all.",
-    },
-    ParamSpec {
-        name: "relayhost",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Next-hop destination of non-local mail; empty means direct delivery.",
-    },
-    ParamSpec {
-        name: "fallback_relay",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Obsolete name of smtp_fallback_relay.",
-    },
-    ParamSpec {
-        name: "queue_directory",
-        default: DefaultValue::Text("/var/spool/postfix"),
-        kind: Kind::Str,
-        doc: "Location of the mail queue.",
-    },
-    ParamSpec {
-        name: "data_directory",
-        default: DefaultValue::Text("/var/lib/postfix"),
-        kind: Kind::Str,
-        doc: "Directory with caches and other writable data.",
-    },
-    ParamSpec {
-        name: "config_directory",
-        default: DefaultValue::Text("/etc/postfix"),
-        kind: Kind::Str,
-        doc: "Default configuration directory.",
-    },
-    ParamSpec {
-        name: "mail_spool_directory",
-        default: DefaultValue::Text("/var/mail"),
-        kind: Kind::Str,
-        doc: "Mailbox directory; a trailing / selects Maildir delivery.",
-    },
-    ParamSpec {
-        name: "home_mailbox",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Mailbox file relative to the home directory; a trailing / selects Maildir.",
-    },
-    ParamSpec {
-        name: "mailbox_command",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "External command used for local mailbox delivery.",
-    },
-    ParamSpec {
-        name: "mailbox_transport",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Transport for local mailbox delivery.",
-    },
-    ParamSpec {
-        name: "fallback_transport",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Transport for recipients not found in the UNIX passwd database.",
-    },
-    ParamSpec {
-        name: "mailbox_size_limit",
-        default: DefaultValue::Text("51200000"),
-        kind: Kind::Size,
-        doc: "Maximal size of a mailbox or maildir file, in bytes.",
-    },
-    ParamSpec {
-        name: "mail_name",
-        default: DefaultValue::Text("Postfix"),
-        kind: Kind::Str,
-        doc: "Mail system name used in the SMTP greeting and Received: headers.",
-    },
-    ParamSpec {
-        name: "smtpd_banner",
-        default: DefaultValue::Text("$myhostname ESMTP $mail_name"),
-        kind: Kind::Str,
-        doc: "Text that follows the 220 status code in the SMTP greeting.",
-    },
-    ParamSpec {
-        name: "syslog_name",
-        default: DefaultValue::Text(r#"${multi_instance_name?{$multi_instance_name}:{postfix}}"#),
-        kind: Kind::Str,
-        doc: "Prefix of logged program names.",
-    },
-    ParamSpec {
-        name: "multi_instance_name",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Name of this instance in a multi-instance setup.",
-    },
-    ParamSpec {
-        name: "maillog_file",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Log file name; empty: syslog when started with `start`, else standard error.",
-    },
-    ParamSpec {
-        name: "maillog_file_compressor",
-        default: DefaultValue::Text("gzip"),
-        kind: Kind::Str,
-        doc: "Program that compresses a rotated maillog_file (`logrotate`).",
-    },
-    ParamSpec {
-        name: "maillog_file_rotate_suffix",
-        default: DefaultValue::Text("%Y%m%d-%H%M%S"),
-        kind: Kind::Str,
-        doc: "strftime(3) format of the suffix a rotated maillog_file gets (`logrotate`).",
-    },
-    ParamSpec {
-        name: "syslog_facility",
-        default: DefaultValue::Text("mail"),
-        kind: Kind::Enum(&[
-            "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
-            "authpriv", "ftp", "local0", "local1", "local2", "local3", "local4", "local5",
-            "local6", "local7",
-        ]),
-        doc: "Syslog facility of the log lines when logging to syslog.",
-    },
-    ParamSpec {
-        name: "mail_owner",
-        default: DefaultValue::Text("postfix"),
-        kind: Kind::Str,
-        doc: "Owner of the queue and of most daemon processes.",
-    },
-    ParamSpec {
-        name: "alias_maps",
-        default: DefaultValue::Text("hash:/etc/aliases, nis:mail.aliases"),
-        kind: Kind::List,
-        doc: "Alias databases used for local delivery.",
-    },
-    ParamSpec {
-        name: "alias_database",
-        default: DefaultValue::Text("hash:/etc/aliases"),
-        kind: Kind::List,
-        doc: "Alias databases built by newaliases.",
-    },
-    ParamSpec {
-        name: "local_recipient_maps",
-        default: DefaultValue::Text("proxy:unix:passwd.byname $alias_maps"),
-        kind: Kind::List,
-        doc: "Lookup tables with all local recipients; empty accepts all.",
-    },
-    ParamSpec {
-        name: "forward_path",
-        default: DefaultValue::Text(r#"$home/.forward${recipient_delimiter}${extension}, $home/.forward"#),
-        kind: Kind::List,
-        doc: "Where local delivery looks for .forward files.",
-    },
-    ParamSpec {
-        name: "luser_relay",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Destination for unknown local recipients.",
-    },
-    ParamSpec {
-        name: "owner_request_special",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Give owner- and -request addresses special treatment.",
-    },
-    ParamSpec {
-        name: "expand_owner_alias",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Deliver owner-foo mail to owner-foo expansion.",
-    },
-    ParamSpec {
-        name: "allow_mail_to_commands",
-        default: DefaultValue::Text("alias, forward"),
-        kind: Kind::List,
-        doc: "Origins allowed to deliver to commands.",
-    },
-    ParamSpec {
-        name: "allow_mail_to_files",
-        default: DefaultValue::Text("alias, forward"),
-        kind: Kind::List,
-        doc: "Origins allowed to deliver to /file/name.",
-    },
-    ParamSpec {
-        name: "local_command_shell",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Shell used for delivery to external commands.",
-    },
-    ParamSpec {
-        name: "virtual_maps",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Obsolete name of virtual_alias_maps.",
-    },
-    ParamSpec {
-        name: "virtual_alias_maps",
-        default: DefaultValue::Text("$virtual_maps"),
-        kind: Kind::List,
-        doc: "Virtual alias tables.",
-    },
-    ParamSpec {
-        name: "virtual_alias_domains",
-        default: DefaultValue::Text("$virtual_alias_maps"),
-        kind: Kind::List,
-        doc: "Virtual alias domains.",
-    },
-    ParamSpec {
-        name: "virtual_mailbox_domains",
-        default: DefaultValue::Text("$virtual_mailbox_maps"),
-        kind: Kind::List,
-        doc: "Virtual mailbox domains.",
-    },
-    ParamSpec {
-        name: "virtual_mailbox_maps",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Virtual mailbox lookup tables.",
-    },
-    ParamSpec {
-        name: "virtual_mailbox_base",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Prefix of virtual mailbox paths.",
-    },
-    ParamSpec {
-        name: "virtual_transport",
-        default: DefaultValue::Text("virtual"),
-        kind: Kind::Str,
-        doc: "Default transport for virtual mailbox domains.",
-    },
-    ParamSpec {
-        name: "local_transport",
-        default: DefaultValue::Text("local:$myhostname"),
-        kind: Kind::Str,
-        doc: "Default transport for local domains.",
-    },
-    ParamSpec {
-        name: "relay_transport",
-        default: DefaultValue::Text("relay"),
-        kind: Kind::Str,
-        doc: "Default transport for relay domains.",
-    },
-    ParamSpec {
-        name: "default_transport",
-        default: DefaultValue::Text("smtp"),
-        kind: Kind::Str,
-        doc: "Default transport for all other destinations.",
-    },
-    ParamSpec {
-        name: "transport_maps",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Optional transport lookup tables.",
-    },
-    ParamSpec {
-        name: "recipient_delimiter",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Separators between user names and address extensions.",
-    },
-    ParamSpec {
-        name: "propagate_unmatched_extensions",
-        default: DefaultValue::Text("canonical, virtual"),
-        kind: Kind::List,
-        doc: "Which rewrites propagate an unmatched address extension.",
-    },
-    ParamSpec {
-        name: "canonical_maps",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Canonical address mapping tables (sender and recipient).",
-    },
-    ParamSpec {
-        name: "sender_canonical_maps",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Sender canonical address mapping tables.",
-    },
-    ParamSpec {
-        name: "recipient_canonical_maps",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Recipient canonical address mapping tables.",
-    },
-    ParamSpec {
-        name: "masquerade_domains",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Domains to strip subdomain structure from.",
-    },
-    ParamSpec {
-        name: "append_at_myorigin",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Append @$myorigin to addresses without domain.",
-    },
-    ParamSpec {
-        name: "append_dot_mydomain",
-        default: DefaultValue::Text(r#"${{$compatibility_level} <level {1} ? {yes} : {no}}"#),
-        kind: Kind::Bool,
-        doc: "Append .$mydomain to user@host addresses.",
-    },
-    ParamSpec {
-        name: "allow_percent_hack",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Rewrite user%domain to user@domain.",
-    },
-    ParamSpec {
-        name: "swap_bangpath",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Rewrite site!user to user@site.",
-    },
-    ParamSpec {
-        name: "resolve_dequoted_address",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Resolve the address after removing quotes.",
-    },
-    ParamSpec {
-        name: "resolve_null_domain",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Resolve user@ like user.",
-    },
-    ParamSpec {
-        name: "resolve_numeric_domain",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Resolve user@ipaddress as user@[ipaddress].",
-    },
-    ParamSpec {
-        name: "allow_min_user",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Allow a recipient address to start with '-'.",
-    },
-    ParamSpec {
-        name: "allow_untrusted_routing",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Forward mail with sender-specified routing from untrusted clients.",
-    },
-    ParamSpec {
-        name: "parent_domain_matches_subdomains",
-        default: DefaultValue::Text("debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps"),
-        kind: Kind::List,
-        doc: "Features where domain.tld also matches subdomains.",
-    },
-    ParamSpec {
-        name: "empty_address_recipient",
-        default: DefaultValue::Text("MAILER-DAEMON"),
-        kind: Kind::Str,
-        doc: "Recipient of mail addressed to the null address.",
-    },
-    ParamSpec {
-        name: "double_bounce_sender",
-        default: DefaultValue::Text("double-bounce"),
-        kind: Kind::Str,
-        doc: "Sender address of double bounces.",
-    },
-    ParamSpec {
-        name: "message_size_limit",
-        default: DefaultValue::Text("10240000"),
-        kind: Kind::Size,
-        doc: "Maximal size of a message including envelope, in bytes.",
-    },
-    ParamSpec {
-        name: "line_length_limit",
-        default: DefaultValue::Text("2048"),
-        kind: Kind::Int,
-        doc: "Maximal length of a line before it is split into records.",
-    },
-    ParamSpec {
-        name: "header_size_limit",
-        default: DefaultValue::Text("102400"),
-        kind: Kind::Int,
-        doc: "Maximal bytes in one message header.",
-    },
-    ParamSpec {
-        name: "hopcount_limit",
-        default: DefaultValue::Text("50"),
-        kind: Kind::Int,
-        doc: "Maximal number of Received: headers.",
-    },
-    ParamSpec {
-        name: "queue_minfree",
-        default: DefaultValue::Text("0"),
-        kind: Kind::Size,
-        doc: "Minimal free queue file system space, in bytes.",
-    },
-    ParamSpec {
-        name: "smtpd_recipient_limit",
-        default: DefaultValue::Text("1000"),
-        kind: Kind::Int,
-        doc: "Maximal recipients per message.",
-    },
-    ParamSpec {
-        name: "smtpd_recipient_overshoot_limit",
-        default: DefaultValue::Text("1000"),
-        kind: Kind::Int,
-        doc: "Recipients beyond the limit that count as errors.",
-    },
-    ParamSpec {
-        name: "smtpd_timeout",
-        default: DefaultValue::Text(r#"${stress?{10}:{300}}s"#),
-        kind: Kind::Time('s'),
-        doc: "SMTP server timeout for sending a reply or receiving a request.",
-    },
-    ParamSpec {
-        name: "smtpd_starttls_timeout",
-        default: DefaultValue::Text(r#"${stress?{10}:{300}}s"#),
-        kind: Kind::Time('s'),
-        doc: "Timeout for the STARTTLS handshake.",
-    },
-    ParamSpec {
-        name: "smtpd_proxy_timeout",
-        default: DefaultValue::Text("100s"),
-        kind: Kind::Time('s'),
-        doc: "Timeout for the smtpd proxy filter.",
-    },
-    ParamSpec {
-        name: "stress",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Set by the master daemon under overload.",
-    },
-    ParamSpec {
-        name: "smtpd_client_connection_count_limit",
-        default: DefaultValue::Text("50"),
-        kind: Kind::Int,
-        doc: "Simultaneous connections one client may make.",
-    },
-    ParamSpec {
-        name: "smtpd_client_connection_rate_limit",
-        default: DefaultValue::Text("0"),
-        kind: Kind::Int,
-        doc: "Connection attempts per time unit per client.",
-    },
-    ParamSpec {
-        name: "smtpd_client_message_rate_limit",
-        default: DefaultValue::Text("0"),
-        kind: Kind::Int,
-        doc: "Message deliveries per time unit per client.",
-    },
-    ParamSpec {
-        name: "smtpd_client_recipient_rate_limit",
-        default: DefaultValue::Text("0"),
-        kind: Kind::Int,
-        doc: "Recipient addresses per time unit per client.",
-    },
-    ParamSpec {
-        name: "smtpd_client_event_limit_exceptions",
-        default: DefaultValue::Text(r#"${smtpd_client_connection_limit_exceptions:$mynetworks}"#),
-        kind: Kind::List,
-        doc: "Clients exempt from the per-client limits.",
-    },
-    ParamSpec {
-        name: "smtpd_soft_error_limit",
-        default: DefaultValue::Text("10"),
-        kind: Kind::Int,
-        doc: "Errors before the server sleeps before each reply.",
-    },
-    ParamSpec {
-        name: "smtpd_hard_error_limit",
-        default: DefaultValue::Text(r#"${stress?{1}:{20}}"#),
-        kind: Kind::Int,
-        doc: "Errors before the server disconnects.",
-    },
-    ParamSpec {
-        name: "smtpd_error_sleep_time",
-        default: DefaultValue::Text("1s"),
-        kind: Kind::Time('s'),
-        doc: "Delay before an error reply once over the soft limit.",
-    },
-    ParamSpec {
-        name: "smtpd_junk_command_limit",
-        default: DefaultValue::Text(r#"${stress?{1}:{100}}"#),
-        kind: Kind::Int,
-        doc: "NOOP/VRFY/ETRN/RSET commands before they count as errors.",
-    },
-    ParamSpec {
-        name: "smtpd_helo_required",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Require HELO or EHLO before MAIL.",
-    },
-    ParamSpec {
-        name: "smtpd_delay_reject",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Wait until RCPT TO before evaluating client/helo/sender restrictions.",
-    },
-    ParamSpec {
-        name: "smtpd_peername_lookup",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Look up the client hostname.",
-    },
-    ParamSpec {
-        name: "smtpd_client_restrictions",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Restrictions applied at connect time.",
-    },
-    ParamSpec {
-        name: "smtpd_helo_restrictions",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Restrictions applied to HELO/EHLO.",
-    },
-    ParamSpec {
-        name: "smtpd_sender_restrictions",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Restrictions applied to MAIL FROM.",
-    },
-    ParamSpec {
-        name: "smtpd_relay_restrictions",
-        default: DefaultValue::Text(r#"${{$compatibility_level} <level {1} ? {} : {permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination}}"#),
-        kind: Kind::List,
-        doc: "Relay control restrictions applied to RCPT TO.",
-    },
-    ParamSpec {
-        name: "smtpd_recipient_restrictions",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Spam blocking restrictions applied to RCPT TO.",
-    },
-    ParamSpec {
-        name: "smtpd_data_restrictions",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Restrictions applied to DATA.",
-    },
-    ParamSpec {
-        name: "smtpd_end_of_data_restrictions",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Restrictions applied at end of DATA.",
-    },
-    ParamSpec {
-        name: "smtpd_etrn_restrictions",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Restrictions applied to ETRN.",
-    },
-    ParamSpec {
-        name: "smtpd_restriction_classes",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "User-defined aliases for groups of restrictions.",
-    },
-    ParamSpec {
-        name: "smtpd_relay_before_recipient_restrictions",
-        default: DefaultValue::Text(r#"${{$compatibility_level} <level {3.6} ? {no} : {yes}}"#),
-        kind: Kind::Bool,
-        doc: "Evaluate relay restrictions before recipient restrictions.",
-    },
-    ParamSpec {
-        name: "smtpd_reject_unlisted_recipient",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Reject recipients unknown in their address class.",
-    },
-    ParamSpec {
-        name: "smtpd_reject_unlisted_sender",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Reject senders unknown in their address class.",
-    },
-    ParamSpec {
-        name: "smtpd_policy_service_default_action",
-        default: DefaultValue::Text("451 4.3.5 Server configuration problem"),
-        kind: Kind::Str,
-        doc: "Action when a policy service cannot answer (check_policy_service).",
-    },
-    ParamSpec {
-        name: "smtpd_policy_service_max_idle",
-        default: DefaultValue::Text("300s"),
-        kind: Kind::Time('s'),
-        doc: "Time an idle policy service connection is kept open.",
-    },
-    ParamSpec {
-        name: "smtpd_policy_service_max_ttl",
-        default: DefaultValue::Text("1000s"),
-        kind: Kind::Time('s'),
-        doc: "Time a policy service connection may be used (accepted; connections are reused while idle time allows).",
-    },
-    ParamSpec {
-        name: "smtpd_policy_service_policy_context",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Text sent as the policy_context attribute of policy requests.",
-    },
-    ParamSpec {
-        name: "smtpd_policy_service_request_limit",
-        default: DefaultValue::Text("0"),
-        kind: Kind::Int,
-        doc: "Requests per policy service connection (0: no limit; accepted).",
-    },
-    ParamSpec {
-        name: "smtpd_policy_service_retry_delay",
-        default: DefaultValue::Text("1s"),
-        kind: Kind::Time('s'),
-        doc: "Delay before trying a failed policy request again.",
-    },
-    ParamSpec {
-        name: "smtpd_policy_service_timeout",
-        default: DefaultValue::Text("100s"),
-        kind: Kind::Time('s'),
-        doc: "Time limit for connecting to a policy service and for one exchange.",
-    },
-    ParamSpec {
-        name: "smtpd_policy_service_try_limit",
-        default: DefaultValue::Text("2"),
-        kind: Kind::Int,
-        doc: "Attempts per policy request before the default action applies.",
-    },
-    ParamSpec {
-        name: "smtpd_null_access_lookup_key",
-        default: DefaultValue::Text("<>"),
-        kind: Kind::Str,
-        doc: "Lookup key for the null sender address.",
-    },
-    ParamSpec {
-        name: "smtpd_log_access_permit_actions",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Permit actions that are logged.",
-    },
-    ParamSpec {
-        name: "smtpd_reject_footer",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Text appended to reject replies.",
-    },
-    ParamSpec {
-        name: "smtpd_noop_commands",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Commands treated as NOOP.",
-    },
-    ParamSpec {
-        name: "smtpd_forbidden_commands",
-        default: DefaultValue::Text(r#"CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}"#),
-        kind: Kind::List,
-        doc: "Commands that cause immediate disconnection.",
-    },
-    ParamSpec {
-        name: "smtpd_discard_ehlo_keywords",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "EHLO keywords not announced and not accepted.",
-    },
-    ParamSpec {
-        name: "smtpd_sender_login_maps",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Owners of MAIL FROM addresses for SASL login checks.",
-    },
-    ParamSpec {
-        name: "smtpd_authorized_xclient_hosts",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Clients allowed to use XCLIENT.",
-    },
-    ParamSpec {
-        name: "smtpd_sasl_auth_enable",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Enable SASL authentication in the SMTP server.",
-    },
-    ParamSpec {
-        name: "smtpd_sasl_type",
-        default: DefaultValue::Text("cyrus"),
-        kind: Kind::Str,
-        doc: "SASL plug-in type.",
-    },
-    ParamSpec {
-        name: "disable_vrfy_command",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Disable the VRFY command.",
-    },
-    ParamSpec {
-        name: "strict_rfc821_envelopes",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Require RFC 821 style addresses in MAIL and RCPT.",
-    },
-    ParamSpec {
-        name: "smtputf8_enable",
-        default: DefaultValue::Text(r#"${{$compatibility_level} <level {1} ? {no} : {yes}}"#),
-        kind: Kind::Bool,
-        doc: "Enable SMTPUTF8 support.",
-    },
-    ParamSpec {
-        name: "soft_bounce",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Turn 5xx replies into 4xx (safety net).",
-    },
-    ParamSpec {
-        name: "show_user_unknown_table_name",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: r#"Name the table in "User unknown" replies."#,
-    },
-    ParamSpec {
-        name: "smtpd_forbid_bare_newline",
-        default: DefaultValue::Text("normalize"),
-        kind: Kind::Enum(&["no", "yes", "normalize", "reject"]),
-        doc: "Handling of bare <LF> (SMTP smuggling defence).",
-    },
-    ParamSpec {
-        name: "smtpd_forbid_bare_newline_exclusions",
-        default: DefaultValue::Text("$mynetworks"),
-        kind: Kind::List,
-        doc: "Clients exempt from smtpd_forbid_bare_newline.",
-    },
-    ParamSpec {
-        name: "smtpd_forbid_bare_newline_reject_code",
-        default: DefaultValue::Text("550"),
-        kind: Kind::Int,
-        doc: "Reply code for bare <LF> in reject mode.",
-    },
-    ParamSpec {
-        name: "smtpd_forbid_unauth_pipelining",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Disconnect clients that pipeline improperly.",
-    },
-    ParamSpec {
-        name: "smtpd_delay_open_until_valid_rcpt",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Create the queue file only after a valid recipient.",
-    },
-    ParamSpec {
-        name: "smtpd_client_port_logging",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Log the client port number.",
-    },
-    ParamSpec {
-        name: "enable_long_queue_ids",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Use long, non-repeating queue IDs.",
-    },
-    ParamSpec {
-        name: "queue_run_delay",
-        default: DefaultValue::Text("300s"),
-        kind: Kind::Time('s'),
-        doc: "Time between deferred queue scans.",
-    },
-    ParamSpec {
-        name: "minimal_backoff_time",
-        default: DefaultValue::Text("300s"),
-        kind: Kind::Time('s'),
-        doc: "Minimal time between delivery attempts of a deferred message.",
-    },
-    ParamSpec {
-        name: "maximal_backoff_time",
-        default: DefaultValue::Text("4000s"),
-        kind: Kind::Time('s'),
-        doc: "Maximal time between delivery attempts of a deferred message.",
-    },
-    ParamSpec {
-        name: "maximal_queue_lifetime",
-        default: DefaultValue::Text("5d"),
-        kind: Kind::Time('d'),
-        doc: "Time after which an undeliverable message is returned.",
-    },
-    ParamSpec {
-        name: "bounce_queue_lifetime",
-        default: DefaultValue::Text("5d"),
-        kind: Kind::Time('d'),
-        doc: "Queue lifetime of undeliverable bounce messages.",
-    },
-    ParamSpec {
-        name: "delay_warning_time",
-        default: DefaultValue::Text("0h"),
-        kind: Kind::Time('h'),
-        doc: "Time after which the sender gets a delay notice (0: never).",
-    },
-    ParamSpec {
-        name: "qmgr_message_active_limit",
-        default: DefaultValue::Text("20000"),
-        kind: Kind::Int,
-        doc: "Maximal messages in the active queue.",
-    },
-    ParamSpec {
-        name: "default_process_limit",
-        default: DefaultValue::Text("100"),
-        kind: Kind::Int,
-        doc: "Default maximal number of processes per service.",
-    },
-    ParamSpec {
-        name: "max_idle",
-        default: DefaultValue::Text("100s"),
-        kind: Kind::Time('s'),
-        doc: "Time a daemon waits for a new request.",
-    },
-    ParamSpec {
-        name: "max_use",
-        default: DefaultValue::Text("100"),
-        kind: Kind::Int,
-        doc: "Requests a daemon serves before it exits.",
-    },
-    ParamSpec {
-        name: "ipc_timeout",
-        default: DefaultValue::Text("3600s"),
-        kind: Kind::Time('s'),
-        doc: "Timeout for internal communication.",
-    },
-    ParamSpec {
-        name: "in_flow_delay",
-        default: DefaultValue::Text("1s"),
-        kind: Kind::Time('s'),
-        doc: "Delay of message arrival when the queue is congested.",
-    },
-    ParamSpec {
-        name: "bounce_size_limit",
-        default: DefaultValue::Text("50000"),
-        kind: Kind::Int,
-        doc: "Maximal bytes of the original message returned in a bounce.",
-    },
-    ParamSpec {
-        name: "bounce_notice_recipient",
-        default: DefaultValue::Text("postmaster"),
-        kind: Kind::Str,
-        doc: "Recipient of bounce postmaster notices.",
-    },
-    ParamSpec {
-        name: "2bounce_notice_recipient",
-        default: DefaultValue::Text("postmaster"),
-        kind: Kind::Str,
-        doc: "Recipient of undeliverable bounce notices.",
-    },
-    ParamSpec {
-        name: "delay_notice_recipient",
-        default: DefaultValue::Text("postmaster"),
-        kind: Kind::Str,
-        doc: "Recipient of delay postmaster notices.",
-    },
-    ParamSpec {
-        name: "error_notice_recipient",
-        default: DefaultValue::Text("postmaster"),
-        kind: Kind::Str,
-        doc: "Recipient of error postmaster notices.",
-    },
-    ParamSpec {
-        name: "notify_classes",
-        default: DefaultValue::Text("resource, software"),
-        kind: Kind::List,
-        doc: "Problem classes reported to the postmaster.",
-    },
-    ParamSpec {
-        name: "default_destination_concurrency_limit",
-        default: DefaultValue::Text("20"),
-        kind: Kind::Int,
-        doc: "Default parallel deliveries per destination.",
-    },
-    ParamSpec {
-        name: "local_destination_concurrency_limit",
-        default: DefaultValue::Text("2"),
-        kind: Kind::Int,
-        doc: "Parallel local deliveries per recipient.",
-    },
-    ParamSpec {
-        name: "default_destination_recipient_limit",
-        default: DefaultValue::Text("50"),
-        kind: Kind::Int,
-        doc: "Default maximal recipients per delivery request.",
-    },
-    ParamSpec {
-        name: "local_destination_recipient_limit",
-        default: DefaultValue::Text("1"),
-        kind: Kind::Int,
-        doc: "Maximal recipients per local delivery request.",
-    },
-    ParamSpec {
-        name: "local_header_rewrite_clients",
-        default: DefaultValue::Text("permit_inet_interfaces"),
-        kind: Kind::List,
-        doc: "Clients whose headers are rewritten with local domains.",
-    },
-    ParamSpec {
-        name: "always_add_missing_headers",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Add missing From:, To:, Date:, Message-ID: headers always.",
-    },
-    ParamSpec {
-        name: "cleanup_replace_stray_cr_lf",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Replace stray CR and LF in message content with space.",
-    },
-    ParamSpec {
-        name: "biff",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Notify the local biff service.",
-    },
-    ParamSpec {
-        name: "header_checks",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Header content inspection tables.",
-    },
-    ParamSpec {
-        name: "body_checks",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Body content inspection tables.",
-    },
-    ParamSpec {
-        name: "debug_peer_list",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Clients or servers that get extra logging.",
-    },
-    ParamSpec {
-        name: "debug_peer_level",
-        default: DefaultValue::Text("2"),
-        kind: Kind::Int,
-        doc: "Extra verbosity for debug_peer_list matches.",
-    },
-    ParamSpec {
-        name: "fast_flush_domains",
-        default: DefaultValue::Text("$relay_domains"),
-        kind: Kind::List,
-        doc: "Destinations eligible for ETRN fast flush.",
-    },
-    ParamSpec {
-        name: "qmqpd_authorized_clients",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Clients allowed to use QMQP.",
-    },
-    ParamSpec {
-        name: "permit_mx_backup_networks",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "Networks of primary MX hosts for permit_mx_backup.",
-    },
-    ParamSpec {
-        name: "disable_dns_lookups",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Disable DNS lookups in the SMTP client (obsolete).",
-    },
-    ParamSpec {
-        name: "smtp_host_lookup",
-        default: DefaultValue::Text("dns"),
-        kind: Kind::List,
-        doc: "How the SMTP client finds hosts: dns, native.",
-    },
-    ParamSpec {
-        name: "smtp_helo_name",
-        default: DefaultValue::Text("$myhostname"),
-        kind: Kind::Str,
-        doc: "Hostname sent by the SMTP client in HELO/EHLO.",
-    },
-    ParamSpec {
-        name: "smtp_line_length_limit",
-        default: DefaultValue::Text("998"),
-        kind: Kind::Int,
-        doc: "Length at which the SMTP client folds long lines.",
-    },
-    ParamSpec {
-        name: "smtp_skip_5xx_greeting",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Skip servers that greet with 5xx.",
-    },
-    ParamSpec {
-        name: "smtp_fallback_relay",
-        default: DefaultValue::Text("$fallback_relay"),
-        kind: Kind::List,
-        doc: "Relays tried when the destination is unreachable.",
-    },
-    ParamSpec {
-        name: "smtp_connect_timeout",
-        default: DefaultValue::Text("30s"),
-        kind: Kind::Time('s'),
-        doc: "SMTP client connect timeout.",
-    },
-    ParamSpec {
-        name: "smtp_helo_timeout",
-        default: DefaultValue::Text("300s"),
-        kind: Kind::Time('s'),
-        doc: "SMTP client timeout for the greeting and HELO reply.",
-    },
-    ParamSpec {
-        name: "smtp_mail_timeout",
-        default: DefaultValue::Text("300s"),
-        kind: Kind::Time('s'),
-        doc: "SMTP client timeout for the MAIL FROM reply.",
-    },
-    ParamSpec {
-        name: "smtp_rcpt_timeout",
-        default: DefaultValue::Text("300s"),
-        kind: Kind::Time('s'),
-        doc: "SMTP client timeout for the RCPT TO reply.",
-    },
-    ParamSpec {
-        name: "smtp_data_init_timeout",
-        default: DefaultValue::Text("120s"),
-        kind: Kind::Time('s'),
-        doc: "SMTP client timeout for the DATA reply.",
-    },
-    ParamSpec {
-        name: "smtp_data_xfer_timeout",
-        default: DefaultValue::Text("180s"),
-        kind: Kind::Time('s'),
-        doc: "SMTP client timeout for sending content.",
-    },
-    ParamSpec {
-        name: "smtp_data_done_timeout",
-        default: DefaultValue::Text("600s"),
-        kind: Kind::Time('s'),
-        doc: "SMTP client timeout for the end-of-data reply.",
-    },
-    ParamSpec {
-        name: "smtp_quit_timeout",
-        default: DefaultValue::Text("300s"),
-        kind: Kind::Time('s'),
-        doc: "SMTP client timeout for the QUIT reply.",
-    },
-    ParamSpec {
-        name: "smtp_bind_address",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Local IPv4 address for outbound SMTP connections.",
-    },
-    ParamSpec {
-        name: "smtp_bind_address6",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Local IPv6 address for outbound SMTP connections.",
-    },
-    ParamSpec {
-        name: "smtp_tcp_port",
-        default: DefaultValue::Text("smtp"),
-        kind: Kind::Str,
-        doc: "Default TCP port (number or service) of the SMTP client.",
-    },
-    ParamSpec {
-        name: "smtp_mx_address_limit",
-        default: DefaultValue::Text("5"),
-        kind: Kind::Int,
-        doc: "Most MX addresses the SMTP client tries per destination (0 = no limit).",
-    },
-    ParamSpec {
-        name: "smtp_mx_session_limit",
-        default: DefaultValue::Text("2"),
-        kind: Kind::Int,
-        doc: "Most SMTP sessions per destination in one delivery (0 = no limit).",
-    },
-    ParamSpec {
-        name: "smtp_randomize_addresses",
-        default: DefaultValue::Text("yes"),
-        kind: Kind::Bool,
-        doc: "Randomize the order of equal-preference MX host addresses.",
-    },
-    ParamSpec {
-        name: "ignore_mx_lookup_error",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "Fall back to A/AAAA lookups when an MX lookup fails.",
-    },
-    ParamSpec {
-        name: "reject_code",
-        default: DefaultValue::Text("554"),
-        kind: Kind::Int,
-        doc: "Reply code for the reject restriction.",
-    },
-    ParamSpec {
-        name: "defer_code",
-        default: DefaultValue::Text("450"),
-        kind: Kind::Int,
-        doc: "Reply code for the defer restriction.",
-    },
-    ParamSpec {
-        name: "access_map_reject_code",
-        default: DefaultValue::Text("554"),
-        kind: Kind::Int,
-        doc: "Reply code for access map REJECT.",
-    },
-    ParamSpec {
-        name: "access_map_defer_code",
-        default: DefaultValue::Text("450"),
-        kind: Kind::Int,
-        doc: "Reply code for access map DEFER and friends.",
-    },
-    ParamSpec {
-        name: "relay_domains_reject_code",
-        default: DefaultValue::Text("554"),
-        kind: Kind::Int,
-        doc: "Reply code for reject_unauth_destination.",
-    },
-    ParamSpec {
-        name: "local_mailbox_for_unknown_users",
-        default: DefaultValue::Text("no"),
-        kind: Kind::Bool,
-        doc: "gatepost-only: give a local name that has no passwd entry and no alias a mailbox under mail_spool_directory (when local_recipient_maps is empty or lists it) instead of bouncing it as Postfix's local(8) does; yes in the embedded defaults.",
-    },
-    ParamSpec {
-        name: "dns_nameservers",
-        default: DefaultValue::Text(""),
-        kind: Kind::List,
-        doc: "gatepost-only: DNS servers to ask (ip, ip:port or [ipv6]:port); empty = those of /etc/resolv.conf; /etc/hosts is consulted first for A/AAAA/PTR.",
-    },
-    ParamSpec {
-        name: "dns_query_timeout",
-        default: DefaultValue::Text("5s"),
-        kind: Kind::Time('s'),
-        doc: "gatepost-only: time to wait for one DNS server's reply to one query.",
-    },
-    ParamSpec {
-        name: "dns_query_attempts",
-        default: DefaultValue::Text("2"),
-        kind: Kind::Int,
-        doc: "gatepost-only: rounds over the DNS servers before a lookup fails temporarily (at most 5).",
-    },
-    ParamSpec {
-        name: "maps_rbl_reject_code",
-        default: DefaultValue::Text("554"),
-        kind: Kind::Int,
-        doc: "Reply code for DNS block list rejects.",
-    },
-    ParamSpec {
-        name: "invalid_hostname_reject_code",
-        default: DefaultValue::Text("501"),
-        kind: Kind::Int,
-        doc: "Reply code for invalid hostnames.",
-    },
-    ParamSpec {
-        name: "non_fqdn_reject_code",
-        default: DefaultValue::Text("504"),
-        kind: Kind::Int,
-        doc: "Reply code for non-FQDN hostnames and addresses.",
-    },
-    ParamSpec {
-        name: "unknown_hostname_reject_code",
-        default: DefaultValue::Text("450"),
-        kind: Kind::Int,
-        doc: "Reply code for reject_unknown_helo_hostname.",
-    },
-    ParamSpec {
-        name: "unknown_address_reject_code",
-        default: DefaultValue::Text("450"),
-        kind: Kind::Int,
-        doc: "Reply code for unknown sender/recipient domains.",
-    },
-    ParamSpec {
-        name: "unknown_client_reject_code",
-        default: DefaultValue::Text("450"),
-        kind: Kind::Int,
-        doc: "Reply code for unknown client hostnames.",
-    },
-    ParamSpec {
-        name: "unknown_local_recipient_reject_code",
-        default: DefaultValue::Text("550"),
-        kind: Kind::Int,
-        doc: "Reply code for unknown local recipients.",
-    },
-    ParamSpec {
-        name: "unknown_virtual_alias_reject_code",
-        default: DefaultValue::Text("550"),
-        kind: Kind::Int,
-        doc: "Reply code for unknown virtual alias recipients.",
-    },
-    ParamSpec {
-        name: "unknown_virtual_mailbox_reject_code",
-        default: DefaultValue::Text("550"),
-        kind: Kind::Int,
-        doc: "Reply code for unknown virtual mailbox recipients.",
-    },
-    ParamSpec {
-        name: "unknown_relay_recipient_reject_code",
-        default: DefaultValue::Text("550"),
-        kind: Kind::Int,
-        doc: "Reply code for unknown relay recipients.",
-    },
-    ParamSpec {
-        name: "multi_recipient_bounce_reject_code",
-        default: DefaultValue::Text("550"),
-        kind: Kind::Int,
-        doc: "Reply code for reject_multi_recipient_bounce.",
-    },
-    ParamSpec {
-        name: "plaintext_reject_code",
-        default: DefaultValue::Text("450"),
-        kind: Kind::Int,
-        doc: "Reply code for reject_plaintext_session.",
-    },
-    ParamSpec {
-        name: "unverified_recipient_reject_code",
-        default: DefaultValue::Text("450"),
-        kind: Kind::Int,
-        doc: "Reply code when a recipient probe bounced.",
-    },
-    ParamSpec {
-        name: "unverified_sender_reject_code",
-        default: DefaultValue::Text("450"),
-        kind: Kind::Int,
-        doc: "Reply code when a sender probe bounced.",
-    },
-    ParamSpec {
-        name: "unverified_recipient_defer_code",
-        default: DefaultValue::Text("450"),
-        kind: Kind::Int,
-        doc: "Reply code when a recipient probe is pending.",
-    },
-    ParamSpec {
-        name: "unverified_sender_defer_code",
-        default: DefaultValue::Text("450"),
-        kind: Kind::Int,
-        doc: "Reply code when a sender probe is pending.",
-    },
-    ParamSpec {
-        name: "unverified_recipient_reject_reason",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Reply text replacing a failed recipient probe's text.",
-    },
-    ParamSpec {
-        name: "unverified_sender_reject_reason",
-        default: DefaultValue::Text(""),
-        kind: Kind::Str,
-        doc: "Reply text replacing a failed sender probe's text.",
-    },
-    ParamSpec {
-        name: "reject_tempfail_action",
-        default: DefaultValue::Text("defer_if_permit"),
-        kind: Kind::Enum(&["defer_if_permit", "defer"]),
-        doc: "Default action for temporary lookup failures.",
-    },
-    ParamSpec {
-        name: "unknown_helo_hostname_tempfail_action",
-        default: DefaultValue::Text("$reject_tempfail_action"),
-        kind: Kind::Enum(&["defer_if_permit", "defer"]),
-        doc: "Action on DNS tempfail for the HELO hostname.",
-    },
-    ParamSpec {
-        name: "unknown_address_tempfail_action",
-        default: DefaultValue::Text("$reject_tempfail_action"),
-        kind: Kind::Enum(&["defer_if_permit", "defer"]),
-        doc: "Action on DNS tempfail for address domains.",
-    },
-    ParamSpec {
-        name: "unverified_recipient_tempfail_action",
-        default: DefaultValue::Text("$reject_tempfail_action"),
-        kind: Kind::Enum(&["defer_if_permit", "defer"]),
-        doc: "Action when recipient verification fails temporarily.",
-    },
-    ParamSpec {
-        name: "unverified_sender_tempfail_action",
-        default: DefaultValue::Text("$reject_tempfail_action"),
-        kind: Kind::Enum(&["defer_if_permit", "defer"]),
-        doc: "Action when sender verification fails temporarily.",
-    },
-];
 
 /// Every Postfix 3.7 parameter name, one per line.
 const POSTFIX_PARAMETERS: &str = include_str!("postfix_parameters.txt");
@@ -1406,8 +559,14 @@ pub fn is_postfix_parameter(name: &str) -> bool {
 }
 
 #[cfg(test)]
+#[path = "registry_tests.rs"]
+mod usage_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kind::Kind;
+    use crate::param::DefaultValue;
     use std::collections::HashSet;
 
     #[test]

@@ -1,6 +1,7 @@
 //! Loading whole configuration directories: a realistic Debian `main.cf`,
 //! `master.cf` services, layering over the embedded defaults.
 
+use gatepost_config::params;
 use gatepost_config::{postconf, Config, ConfigError, PostconfMode, SmtpdService};
 use std::time::Duration;
 
@@ -95,19 +96,19 @@ fn debian_main_cf_loads_with_warnings() {
     assert!(!warnings.iter().any(|w| w.contains("overriding")));
 
     assert_eq!(
-        cfg.get("smtpd_banner"),
+        cfg.get(&params::SMTPD_BANNER),
         "mail.example.org ESMTP Postfix (Debian/GNU)"
     );
-    assert!(!cfg.get_bool("biff"));
-    assert!(!cfg.get_bool("append_dot_mydomain"));
-    assert_eq!(cfg.get("mydomain"), "example.org");
-    assert_eq!(cfg.get("relayhost"), "");
+    assert!(!cfg.get(&params::BIFF));
+    assert!(!cfg.get(&params::APPEND_DOT_MYDOMAIN));
+    assert_eq!(cfg.get(&params::MYDOMAIN), "example.org");
+    assert_eq!(cfg.get(&params::RELAYHOST), "");
     assert_eq!(
-        cfg.get_list("mynetworks"),
+        cfg.get(&params::MYNETWORKS),
         ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
     );
     assert_eq!(
-        cfg.get_list("mydestination"),
+        cfg.get(&params::MYDESTINATION),
         [
             "mail.example.org",
             "example.org",
@@ -116,15 +117,15 @@ fn debian_main_cf_loads_with_warnings() {
             "localhost"
         ]
     );
-    assert_eq!(cfg.get("recipient_delimiter"), "+");
-    assert_eq!(cfg.get_int("mailbox_size_limit"), 0);
+    assert_eq!(cfg.get(&params::RECIPIENT_DELIMITER), "+");
+    assert_eq!(cfg.get(&params::MAILBOX_SIZE_LIMIT), 0);
     assert_eq!(
-        cfg.get("smtp_tls_session_cache_database"),
+        cfg.expanded("smtp_tls_session_cache_database"),
         "btree:/var/lib/postfix/smtp_scache"
     );
     assert_eq!(cfg.origin("biff"), Some((main_cf.clone(), 10)));
     assert_eq!(cfg.services(), [SmtpdService::postfix_default()]);
-    assert_eq!(cfg.get_time("smtpd_timeout"), Duration::from_secs(300));
+    assert_eq!(cfg.get(&params::SMTPD_TIMEOUT), Duration::from_secs(300));
 
     let n = postconf(&cfg, PostconfMode::NonDefault, &[], false).expect("postconf -n");
     assert!(n.starts_with("alias_database = hash:/etc/aliases\nalias_maps = hash:/etc/aliases\n"));
@@ -188,14 +189,14 @@ fn master_cf_overrides_apply_per_service() {
     assert_eq!(services[1].port, 2587);
     assert_eq!(services[1].host.as_deref(), Some("127.0.0.1"));
     let per_service = cfg.with_overrides(&services[1].overrides);
-    assert!(per_service.get_bool("smtpd_helo_required"));
+    assert!(per_service.get(&params::SMTPD_HELO_REQUIRED));
     assert_eq!(
-        per_service.get_list("smtpd_recipient_restrictions"),
+        per_service.get(&params::SMTPD_RECIPIENT_RESTRICTIONS),
         ["permit_mynetworks", "reject"]
     );
     assert!(!cfg
         .with_overrides(&services[0].overrides)
-        .get_bool("smtpd_helo_required"));
+        .get(&params::SMTPD_HELO_REQUIRED));
 }
 
 #[test]
@@ -213,8 +214,8 @@ fn layered_over_embedded_defaults() {
     let cfg = Config::load_layered(dir.path()).expect("layered");
     let main_cf = dir.path().join("main.cf").display().to_string();
     assert_eq!(cfg.source(), format!("embedded defaults + {main_cf}"));
-    assert_eq!(cfg.get("inet_interfaces"), "127.0.0.2");
-    assert_eq!(cfg.get("queue_directory"), "./var/spool");
+    assert_eq!(cfg.expanded("inet_interfaces"), "127.0.0.2");
+    assert_eq!(cfg.get(&params::QUEUE_DIRECTORY), "./var/spool");
     assert_eq!(cfg.origin("inet_interfaces"), Some((main_cf, 1)));
     assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
 

@@ -27,7 +27,7 @@ mod virtual_mailbox;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use gatepost_config::Config;
+use gatepost_config::{params, Config, Param};
 use gatepost_queue::{DeliveryAgent, Queue};
 use gatepost_rewrite::Rewriter;
 use gatepost_table::{open_alias_table, open_table};
@@ -35,7 +35,7 @@ use gatepost_table::{open_alias_table, open_table};
 use crate::dispatch::Dispatcher;
 use crate::local::LocalAgent;
 use crate::maps::MapList;
-use crate::settings::{param_list, Settings};
+use crate::settings::Settings;
 use crate::smtp::SmtpAgent;
 use crate::virtual_mailbox::VirtualAgent;
 
@@ -103,23 +103,30 @@ fn build_dispatcher(
     rewriter: Arc<Rewriter>,
 ) -> Dispatcher {
     let settings = Arc::new(settings);
-    let alias_specs = param_list(cfg, "alias_maps", "hash:/etc/aliases");
-    let aliases = MapList::open("local", "alias_maps", &alias_specs, open_alias_table);
-    // Tables shared with alias_maps are in aliases(5) format.
-    let recipient_specs = param_list(
-        cfg,
-        "local_recipient_maps",
-        "proxy:unix:passwd.byname $alias_maps",
+    let alias_specs = cfg.get(&params::ALIAS_MAPS);
+    let aliases = MapList::open(
+        "local",
+        params::ALIAS_MAPS.name(),
+        &alias_specs,
+        open_alias_table,
     );
-    let recipient_maps = MapList::open("local", "local_recipient_maps", &recipient_specs, |spec| {
-        if alias_specs.iter().any(|a| a == spec) {
-            open_alias_table(spec)
-        } else {
-            open_table(spec)
-        }
-    });
-    let open =
-        |param: &str| MapList::open("virtual", param, &param_list(cfg, param, ""), open_table);
+    // Tables shared with alias_maps are in aliases(5) format.
+    let recipient_specs = cfg.get(&params::LOCAL_RECIPIENT_MAPS);
+    let recipient_maps = MapList::open(
+        "local",
+        params::LOCAL_RECIPIENT_MAPS.name(),
+        &recipient_specs,
+        |spec| {
+            if alias_specs.iter().any(|a| a == spec) {
+                open_alias_table(spec)
+            } else {
+                open_table(spec)
+            }
+        },
+    );
+    let open = |param: &Param<Vec<String>>| {
+        MapList::open("virtual", param.name(), &cfg.get(param), open_table)
+    };
     let local = LocalAgent {
         settings: Arc::clone(&settings),
         aliases,
@@ -129,14 +136,14 @@ fn build_dispatcher(
     };
     let virtual_agent = VirtualAgent {
         settings: Arc::clone(&settings),
-        mailbox_maps: open("virtual_mailbox_maps"),
-        uid_maps: open("virtual_uid_maps"),
-        gid_maps: open("virtual_gid_maps"),
+        mailbox_maps: open(&params::VIRTUAL_MAILBOX_MAPS),
+        uid_maps: open(&params::VIRTUAL_UID_MAPS),
+        gid_maps: open(&params::VIRTUAL_GID_MAPS),
     };
     let transport_maps = MapList::open(
         "trivial-rewrite",
-        "transport_maps",
-        &param_list(cfg, "transport_maps", ""),
+        params::TRANSPORT_MAPS.name(),
+        &cfg.get(&params::TRANSPORT_MAPS),
         open_table,
     );
     Dispatcher {

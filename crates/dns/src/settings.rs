@@ -3,19 +3,16 @@
 //! the name servers of `/etc/resolv.conf`), `/etc/hosts` being consulted
 //! first for A/AAAA/PTR either way (like the system resolver's `files`
 //! source, so `localhost` never costs a query),
-//! `dns_query_timeout` (per query and server) and `dns_query_attempts`
-//! (rounds over all servers). A lookup therefore never takes longer than
-//! timeout × attempts × servers.
+//! `dns_query_timeout` (per query and server, at least 1s) and
+//! `dns_query_attempts` (rounds over all servers, 1 to 5; both ranges are
+//! enforced when the configuration is loaded). A lookup therefore never
+//! takes longer than timeout × attempts × servers.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use gatepost_config::Config;
+use gatepost_config::{params, Config};
 
-/// Default per-query timeout (`dns_query_timeout`).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default number of rounds over the servers (`dns_query_attempts`).
-pub const DEFAULT_ATTEMPTS: u32 = 2;
 /// At most this many name servers are used (as `MAXNS` in libresolv).
 pub const MAX_NAMESERVERS: usize = 3;
 
@@ -34,11 +31,13 @@ pub struct ResolverSettings {
 }
 
 impl Default for ResolverSettings {
+    /// The system's name servers with the registry defaults.
     fn default() -> Self {
+        let defaults = Config::defaults();
         ResolverSettings {
             nameservers: Vec::new(),
-            timeout: DEFAULT_TIMEOUT,
-            attempts: DEFAULT_ATTEMPTS,
+            timeout: defaults.get(&params::DNS_QUERY_TIMEOUT),
+            attempts: defaults.get(&params::DNS_QUERY_ATTEMPTS),
             use_hosts_file: true,
         }
     }
@@ -71,24 +70,15 @@ impl ResolverSettings {
     /// "Name service initialization failure").
     pub fn from_config(cfg: &Config) -> Result<ResolverSettings, SettingsError> {
         let nameservers = cfg
-            .get_list("dns_nameservers")
+            .get(&params::DNS_NAMESERVERS)
             .iter()
             .map(|s| parse_server(s))
             .collect::<Result<Vec<_>, _>>()?;
-        let timeout = match cfg.get_time("dns_query_timeout") {
-            d if d.is_zero() => DEFAULT_TIMEOUT,
-            d => d,
-        };
-        let attempts = u32::try_from(cfg.get_int("dns_query_attempts"))
-            .ok()
-            .filter(|n| *n > 0)
-            .unwrap_or(DEFAULT_ATTEMPTS)
-            .min(5);
         Ok(ResolverSettings {
             use_hosts_file: true,
             nameservers,
-            timeout,
-            attempts,
+            timeout: cfg.get(&params::DNS_QUERY_TIMEOUT),
+            attempts: cfg.get(&params::DNS_QUERY_ATTEMPTS),
         })
     }
 }

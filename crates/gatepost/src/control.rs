@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use gatepost_config::Config;
+use gatepost_config::{params, Config};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -45,7 +45,7 @@ impl Script {
     /// lines to the log sink.
     pub fn new(cfg: &Config, to_log: bool) -> Script {
         Script {
-            name: format!("{}/postfix-script", cfg.get("syslog_name")),
+            name: format!("{}/postfix-script", cfg.get(&params::SYSLOG_NAME)),
             to_log,
         }
     }
@@ -74,7 +74,7 @@ impl Script {
 
 /// Run `command` for the server of `cfg` (read from `config_dir`).
 pub fn run(command: Command, cfg: &Config, config_dir: Option<&Path>) -> Result<ExitCode> {
-    let queue_dir = PathBuf::from(cfg.get("queue_directory"));
+    let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
     // logrotate must not write the file it rotates before the server has
     // reopened it.
     let to_log = command != Command::Logrotate;
@@ -191,12 +191,13 @@ fn kill_group(pid: u32) -> Result<()> {
 /// (SIGHUP), then compress the old one with `maillog_file_compressor`.
 fn logrotate(cfg: &Config, script: &Script, pid: Option<u32>) -> Result<u8> {
     let mut values = Vec::new();
-    for name in [
-        "maillog_file",
-        "maillog_file_compressor",
-        "maillog_file_rotate_suffix",
+    for param in [
+        &params::MAILLOG_FILE,
+        &params::MAILLOG_FILE_COMPRESSOR,
+        &params::MAILLOG_FILE_ROTATE_SUFFIX,
     ] {
-        let value = cfg.get(name);
+        let name = param.name();
+        let value = cfg.get(param);
         if value.is_empty() {
             script.fatal(format!(
                 "empty '{name}' parameter value - logfile rotation failed"

@@ -9,19 +9,16 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context, Result};
-use gatepost_config::Config;
+use gatepost_config::{params, Config, Interface};
 use gatepost_queue::{DeliveryAgent, DeliveryOutcome, Destination, Queue, QueuedMessage};
 use gatepost_rewrite::Rewriter;
 use gatepost_smtpd::ServerContext;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// Sessions served at once per listener (master.cf maxproc default).
-const DEFAULT_PROCESS_LIMIT: usize = 100;
 
 /// Listening sockets by the address master.cf asks for (`127.0.0.1:0`
 /// keeps its ephemeral port across reloads); kept open across generations.
@@ -54,6 +51,8 @@ impl ListenerPool {
 struct Service {
     ctx: Arc<ServerContext>,
     listeners: Vec<(SocketAddr, std::net::TcpListener)>,
+    /// Sessions served at once per listener (`default_process_limit`).
+    max_sessions: usize,
 }
 
 /// The accept loops of one generation.
@@ -99,7 +98,11 @@ impl Generation {
                 listeners.push((local, clone));
                 wanted.push(addr);
             }
-            services.push(Service { ctx, listeners });
+            services.push(Service {
+                ctx,
+                listeners,
+                max_sessions: svc_cfg.get(&params::DEFAULT_PROCESS_LIMIT),
+            });
         }
         if wanted.is_empty() {
             bail!("no smtpd service to run (check master.cf)");
@@ -116,8 +119,9 @@ impl Generation {
                 listening.push(local);
                 let mut rx = stop_rx.clone();
                 let ctx = service.ctx.clone();
+                let max_sessions = service.max_sessions;
                 tasks.push(tokio::spawn(async move {
-                    gatepost_smtpd::serve(listener, ctx, DEFAULT_PROCESS_LIMIT, async move {
+                    gatepost_smtpd::serve(listener, ctx, max_sessions, async move {
                         let _ = rx.changed().await;
                     })
                     .await;
@@ -143,19 +147,19 @@ impl Generation {
 
 /// Listen addresses for a service: its own host, else `inet_interfaces`.
 fn bind_addresses(cfg: &Config, host: Option<&str>, port: u16) -> Result<Vec<SocketAddr>> {
-    let hosts: Vec<String> = match host {
-        Some(h) => vec![h.to_string()],
-        None => cfg.get_list("inet_interfaces"),
+    let interfaces = match host {
+        Some(h) => vec![Interface::parse(h)],
+        None => cfg.inet_interfaces(),
     };
     let mut out = Vec::new();
-    for h in hosts {
-        let h = h.trim_start_matches('[').trim_end_matches(']');
-        let ip: IpAddr = match h.to_ascii_lowercase().as_str() {
-            "all" => "0.0.0.0".parse()?,
-            "localhost" | "loopback-only" => "127.0.0.1".parse()?,
-            other => other.parse().with_context(|| {
-                format!("inet_interfaces: cannot listen on {other:?}: not an IP address")
-            })?,
+    for interface in interfaces {
+        let ip = match interface {
+            Interface::All => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Interface::Loopback => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Interface::Address(ip) => ip,
+            Interface::Host(name) => {
+                bail!("inet_interfaces: cannot listen on {name:?}: not an IP address")
+            }
         };
         out.push(SocketAddr::new(ip, port));
     }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use gatepost_config::Config;
+use gatepost_config::{params, Config};
 use gatepost_log::{Facility, LogTarget};
 
 /// The local syslog socket.
@@ -21,8 +21,9 @@ pub enum Fallback {
 
 /// Open (or reopen: a renamed `maillog_file` is created anew) the log.
 pub fn open(cfg: &Config, fallback: Fallback) -> Result<()> {
-    let maillog = cfg.get("maillog_file");
-    let facility = Facility::from_name(&cfg.get("syslog_facility")).unwrap_or(Facility::MAIL);
+    let maillog = cfg.get(&params::MAILLOG_FILE);
+    let facility =
+        Facility::from_name(&cfg.get(&params::SYSLOG_FACILITY)).unwrap_or(Facility::MAIL);
     let target = match (maillog.is_empty(), fallback) {
         (false, _) => LogTarget::File(Path::new(&maillog)),
         (true, Fallback::Syslog) => LogTarget::Syslog {
@@ -31,6 +32,10 @@ pub fn open(cfg: &Config, fallback: Fallback) -> Result<()> {
         },
         (true, Fallback::Stderr) => LogTarget::Stderr,
     };
-    gatepost_log::reopen(target, &cfg.get("myhostname"), &cfg.get("syslog_name"))
-        .with_context(|| format!("open maillog_file {maillog}"))
+    gatepost_log::reopen(
+        target,
+        &cfg.get(&params::MYHOSTNAME),
+        &cfg.get(&params::SYSLOG_NAME),
+    )
+    .with_context(|| format!("open maillog_file {maillog}"))
 }

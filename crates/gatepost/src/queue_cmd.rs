@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use gatepost_config::Config;
+use gatepost_config::{params, Config};
 use gatepost_queue::{mailq_output, Queue, QueueError, QueueId, QueueName, TriggerRequest};
 
 #[derive(Subcommand, Debug)]
@@ -54,7 +54,7 @@ const DOWN_WARNING: &str = "postqueue: warning: Mail system is down -- accessing
 /// Open the queue of this configuration and route log lines to
 /// `maillog_file` (nowhere when it is unset: the command echoes on stderr).
 pub fn open_queue(cfg: &Config) -> Result<Arc<Queue>> {
-    let maillog = cfg.get("maillog_file");
+    let maillog = cfg.get(&params::MAILLOG_FILE);
     let target = if maillog.is_empty() {
         PathBuf::from("/dev/null")
     } else {
@@ -62,11 +62,11 @@ pub fn open_queue(cfg: &Config) -> Result<Arc<Queue>> {
     };
     gatepost_log::init(
         gatepost_log::LogTarget::File(&target),
-        &cfg.get("myhostname"),
-        &cfg.get("syslog_name"),
+        &cfg.get(&params::MYHOSTNAME),
+        &cfg.get(&params::SYSLOG_NAME),
     )
     .with_context(|| format!("open maillog_file {maillog}"))?;
-    let dir = PathBuf::from(cfg.get("queue_directory"));
+    let dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
     Queue::open(&dir).with_context(|| format!("open queue {}", dir.display()))
 }
 

@@ -28,7 +28,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use gatepost_cleanup::header_recipients;
-use gatepost_config::Config;
+use gatepost_config::{params, Config};
 use gatepost_queue::{Queue, Submission, TriggerOutcome, TriggerRequest};
 
 /// Postfix's sendmail exits with EX_TEMPFAIL (sysexits.h) on every fatal
@@ -280,7 +280,7 @@ fn smtp_on_stdio(cfg: &Config, queue: std::sync::Arc<Queue>) -> Result<ExitCode>
     // A local program may write a whole session into the pipe at once:
     // that is logged as improper pipelining, but not cut off.
     let cfg = &cfg.with_overrides(&[(
-        "smtpd_forbid_unauth_pipelining".to_string(),
+        params::SMTPD_FORBID_UNAUTH_PIPELINING.name().to_string(),
         "no".to_string(),
     )]);
     let rewriter = std::sync::Arc::new(

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use gatepost_config::Config;
+use gatepost_config::{params, Config};
 use gatepost_queue::{QmgrSettings, Queue};
 use gatepost_rewrite::Rewriter;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -104,12 +104,12 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
         gatepost_log::warning("master", warning);
     }
 
-    let queue_dir = PathBuf::from(cfg.get("queue_directory"));
+    let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
     let _lock = match MasterLock::acquire(&queue_dir) {
         Ok(lock) => lock,
         Err(LockError::AlreadyRunning) => {
             // Said on stderr; logged too unless the log is stderr.
-            let logged = mode == Mode::Daemon || !cfg.get("maillog_file").is_empty();
+            let logged = mode == Mode::Daemon || !cfg.get(&params::MAILLOG_FILE).is_empty();
             crate::control::Script::new(&cfg, logged).fatal(&LockError::AlreadyRunning);
             return Ok(ExitCode::from(1));
         }
@@ -206,7 +206,7 @@ impl Server {
     /// then replace the running ones.
     async fn switch(&mut self, current: &mut Generation) -> Result<Config> {
         let cfg = crate::read_config(self.config_dir.as_deref())?;
-        let queue_dir = PathBuf::from(cfg.get("queue_directory"));
+        let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
         let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
         let agent = gatepost_delivery::build_agent(&cfg, self.queue.clone(), rewriter.clone())
             .context("delivery agents")?;
@@ -238,8 +238,8 @@ fn print_startup(cfg: &Config, generation: &Generation, queue_dir: &Path) {
         println!("gatepost: listening on {addr}");
     }
     println!("gatepost: queue directory {}", display_path(queue_dir));
-    let spool = cfg.get("mail_spool_directory");
-    let home_mailbox = cfg.get("home_mailbox");
+    let spool = cfg.get(&params::MAIL_SPOOL_DIRECTORY);
+    let home_mailbox = cfg.get(&params::HOME_MAILBOX);
     if home_mailbox.is_empty() {
         println!(
             "gatepost: local mailboxes under {}",

@@ -4,14 +4,9 @@
 //! overlapping sessions right.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
-use gatepost_testkit::{Client, TestServer};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, Client, TestServer};
 
 /// The PID in `NAME/PROGRAM[PID]: ` of a log line.
 fn pid_of(line: &str, program: &str) -> Option<u32> {
@@ -31,7 +26,7 @@ fn smtpd_pids(log: &str, client: &str) -> BTreeSet<u32> {
 
 #[test]
 fn overlapping_sessions_log_under_different_pids() {
-    let srv = TestServer::start(bin(), "").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     let mut a = Client::connect_from("127.0.0.2", srv.addr).unwrap();
     assert_eq!(a.read_reply().unwrap().code, 220);
     let mut b = Client::connect_from("127.0.0.3", srv.addr).unwrap();

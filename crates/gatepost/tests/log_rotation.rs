@@ -8,14 +8,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use gatepost_testkit::{Client, TestServer};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, Client, TestServer};
 
 fn gatepost(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(bin())
+    let out = Command::new(gatepost_bin!())
         .arg("-c")
         .arg(dir)
         .args(args)
@@ -42,7 +38,7 @@ fn short_session(srv: &TestServer, source: &str) {
 
 #[test]
 fn logrotate_renames_reopens_and_compresses() {
-    let srv = TestServer::start(bin(), "").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     short_session(&srv, "127.0.0.2");
 
     let (code, stderr) = gatepost(srv.path(), &["logrotate"]);
@@ -71,7 +67,7 @@ fn logrotate_renames_reopens_and_compresses() {
 
 #[test]
 fn renamed_log_is_reopened_on_reload() {
-    let srv = TestServer::start(bin(), "").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     short_session(&srv, "127.0.0.2");
     let moved = srv.path().join("maillog.1");
     std::fs::rename(srv.path().join("maillog"), &moved).unwrap();

@@ -5,12 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gatepost_testkit::server::base_main_cf;
-use gatepost_testkit::{Client, TestServer};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::config_dir::base_main_cf;
+use gatepost_testkit::{gatepost_bin, Client, TestServer};
 
 struct Outcome {
     code: i32,
@@ -20,7 +16,7 @@ struct Outcome {
 
 /// `gatepost -c DIR ARGS`.
 fn gatepost(dir: &Path, args: &[&str]) -> Outcome {
-    let out = Command::new(bin())
+    let out = Command::new(gatepost_bin!())
         .arg("-c")
         .arg(dir)
         .args(args)
@@ -179,7 +175,7 @@ fn abort_stops_at_once() {
 
 #[test]
 fn a_second_server_on_one_queue_is_refused() {
-    let srv = TestServer::start(bin(), "").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     for cmd in ["serve", "start"] {
         let out = gatepost(srv.path(), &[cmd]);
         assert_eq!(out.code, 1, "{cmd}");

@@ -7,15 +7,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use gatepost_testkit::{Client, TestServer};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_gatepost"))
-}
+use gatepost_testkit::{gatepost_bin, Client, TestServer};
 
 /// `gatepost -c DIR ARGS`: exit code and stderr.
 fn gatepost(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(bin())
+    let out = Command::new(gatepost_bin!())
         .arg("-c")
         .arg(dir)
         .args(args)
@@ -46,7 +42,7 @@ fn session_at_rcpt(srv: &TestServer, source: &str) -> Client {
 
 #[test]
 fn reload_applies_a_new_restriction_to_new_sessions_only() {
-    let srv = TestServer::start(bin(), "").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     let mut before = session_at_rcpt(&srv, "127.0.0.2");
 
     append_main_cf(
@@ -89,7 +85,7 @@ fn reload_applies_a_new_restriction_to_new_sessions_only() {
 
 #[test]
 fn broken_main_cf_on_reload_keeps_the_old_configuration() {
-    let srv = TestServer::start(bin(), "").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     append_main_cf(srv.path(), "smtpd_recipient_limit = lots");
     let (code, stderr) = gatepost(srv.path(), &["reload"]);
     // The command itself reads main.cf first, as postfix(1) does.
@@ -148,7 +144,7 @@ fn reload_reads_tables_again() {
     let access = dir.path().join("access");
     std::fs::write(&access, "bob@spec.test REJECT\n").unwrap();
     let srv = TestServer::start(
-        bin(),
+        gatepost_bin!(),
         &format!(
             "smtpd_recipient_restrictions = check_recipient_access texthash:{}",
             access.display()
@@ -166,7 +162,7 @@ fn reload_reads_tables_again() {
 
 #[test]
 fn reload_opens_and_closes_master_cf_listeners() {
-    let srv = TestServer::start(bin(), "").unwrap();
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     // A port free on 127.0.0.5 for the new service.
     let port = std::net::TcpListener::bind("127.0.0.5:0")
         .unwrap()

@@ -34,10 +34,10 @@ pub mod valid_hostname;
 mod tests;
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use gatepost_config::Config;
+use gatepost_config::{params, split_list, Config, Param};
 use gatepost_proto::Reply;
 use gatepost_rewrite::Rewriter;
 use gatepost_table::{DomainList, NetworkList};
@@ -49,7 +49,7 @@ pub use trace::render_trace;
 
 use lookup::{ConfigEnv, Env, Maps};
 use restriction::{has_required, Parser, RestrictionList, TableOpener, TableRef};
-use settings::{Params, Settings};
+use settings::Settings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -261,16 +261,16 @@ pub struct Policy {
     pub(crate) policy_clients: policy_client::PolicyClients,
 }
 
-/// The stage lists, in the order they are parsed.
-const LIST_PARAMS: [&str; 8] = [
-    "smtpd_client_restrictions",
-    "smtpd_helo_restrictions",
-    "smtpd_sender_restrictions",
-    "smtpd_relay_restrictions",
-    "smtpd_recipient_restrictions",
-    "smtpd_data_restrictions",
-    "smtpd_end_of_data_restrictions",
-    "smtpd_etrn_restrictions",
+/// The restriction list parameter of each SMTP stage.
+const STAGE_PARAMS: [&Param<Vec<String>>; 8] = [
+    &params::SMTPD_CLIENT_RESTRICTIONS,
+    &params::SMTPD_HELO_RESTRICTIONS,
+    &params::SMTPD_SENDER_RESTRICTIONS,
+    &params::SMTPD_RELAY_RESTRICTIONS,
+    &params::SMTPD_RECIPIENT_RESTRICTIONS,
+    &params::SMTPD_DATA_RESTRICTIONS,
+    &params::SMTPD_END_OF_DATA_RESTRICTIONS,
+    &params::SMTPD_ETRN_RESTRICTIONS,
 ];
 
 /// The built-in restriction class.
@@ -284,25 +284,11 @@ impl Policy {
     /// (e.g. no working `reject_unauth_destination` instance).
     pub fn from_config(cfg: &Config, rewriter: Arc<Rewriter>) -> Result<Policy, PolicyError> {
         let s = Settings::read(cfg)?;
-        let mut mynetworks = cfg.get_list("mynetworks");
-        if mynetworks.is_empty() {
-            let style = cfg.get("mynetworks_style");
-            let style = if style.trim().is_empty() {
-                "host".to_string()
-            } else {
-                style
-            };
-            let loopback = [
-                IpAddr::V4(Ipv4Addr::LOCALHOST),
-                IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ];
-            mynetworks = gatepost_table::default_mynetworks(style.trim(), &loopback);
-        }
         let env = ConfigEnv {
             rewriter,
-            mynetworks: NetworkList::parse(&mynetworks, s.mynetworks_parent_match),
+            mynetworks: NetworkList::parse(&cfg.mynetworks(), s.mynetworks_parent_match),
             relay_domains: DomainList::parse(
-                &cfg.get_list("relay_domains"),
+                &cfg.get(&params::RELAY_DOMAINS),
                 s.relay_domains_parent_match,
             ),
         };
@@ -323,13 +309,13 @@ impl Policy {
     }
 
     pub(crate) fn build(
-        params: &dyn Params,
+        cfg: &Config,
         env: Arc<dyn Env>,
         open: &TableOpener,
     ) -> Result<Policy, PolicyError> {
-        let s = Settings::read(params)?;
+        let s = Settings::read(cfg)?;
         let mut warnings = Vec::new();
-        let class_names = params.list("smtpd_restriction_classes");
+        let class_names = cfg.get(&params::SMTPD_RESTRICTION_CLASSES);
         let mut class_set: HashSet<String> = class_names.iter().cloned().collect();
         class_set.insert(BUILTIN_CLASS.0.to_string());
         let mut parser = Parser {
@@ -337,18 +323,25 @@ impl Policy {
             open,
             cache: HashMap::new(),
         };
-        let mut lists: Vec<RestrictionList> = LIST_PARAMS
-            .iter()
-            .map(|name| parser.parse(name, &params.list(name)))
-            .collect();
+        let mut stage = |param: &Param<Vec<String>>| parser.parse(param.name(), &cfg.get(param));
+        let client = stage(&params::SMTPD_CLIENT_RESTRICTIONS);
+        let helo = stage(&params::SMTPD_HELO_RESTRICTIONS);
+        let sender = stage(&params::SMTPD_SENDER_RESTRICTIONS);
+        let relay = stage(&params::SMTPD_RELAY_RESTRICTIONS);
+        let recipient = stage(&params::SMTPD_RECIPIENT_RESTRICTIONS);
+        let data = stage(&params::SMTPD_DATA_RESTRICTIONS);
+        let eod = stage(&params::SMTPD_END_OF_DATA_RESTRICTIONS);
+        let etrn = stage(&params::SMTPD_ETRN_RESTRICTIONS);
         let mut classes = HashMap::new();
         for name in &class_names {
-            if params.get(name).trim().is_empty() {
+            // A class is a parameter named by the user.
+            let definition = cfg.expanded(name);
+            if definition.trim().is_empty() {
                 return Err(PolicyError::Fatal(format!(
                     "restriction class `{name}' needs a definition"
                 )));
             }
-            let list = parser.parse(name, &params.list(name));
+            let list = parser.parse(name, &split_list(&definition));
             classes.insert(name.clone(), list);
         }
         let builtin: Vec<String> = BUILTIN_CLASS.1.split(' ').map(str::to_string).collect();
@@ -357,18 +350,18 @@ impl Policy {
             parser.parse(BUILTIN_CLASS.0, &builtin),
         );
 
-        let (relay, recipient) = (&lists[3], &lists[4]);
+        let lists = [
+            &client, &helo, &sender, &relay, &recipient, &data, &eod, &etrn,
+        ];
         if !has_required(&recipient.tokens, &classes, &mut warnings, 0)
             && !has_required(&relay.tokens, &classes, &mut warnings, 0)
         {
             return Err(PolicyError::Fatal(restriction::fail_required_text()));
         }
-        let all_tokens = lists
-            .iter()
+        if lists
+            .into_iter()
             .chain(classes.values())
-            .flat_map(|l| l.tokens.iter());
-        if all_tokens
-            .clone()
+            .flat_map(|l| l.tokens.iter())
             .any(|t| t.eq_ignore_ascii_case("check_relay_domains"))
         {
             warnings.push(
@@ -376,7 +369,7 @@ impl Policy {
                     .to_string(),
             );
         }
-        for l in lists.iter().chain(classes.values()) {
+        for l in lists.into_iter().chain(classes.values()) {
             for t in &l.tokens {
                 if t.starts_with('{') {
                     warnings.push(format!("expected maptype:mapname instead of '{t}'"));
@@ -384,12 +377,13 @@ impl Policy {
             }
         }
 
-        let mut maps = |param: &str| {
+        let mut maps = |param: &Param<Vec<String>>| {
+            let param_name = param.name();
             let mut m = Maps {
-                param: param.to_string(),
+                param: param_name.to_string(),
                 tables: Vec::new(),
             };
-            for item in params.list(param) {
+            for item in cfg.get(param) {
                 if item.contains(':') {
                     m.tables.push(TableRef {
                         spec: item.clone(),
@@ -397,39 +391,38 @@ impl Policy {
                     });
                 } else {
                     warnings.push(format!(
-                        "{param}: ignoring item \"{item}\": need maptype:mapname"
+                        "{param_name}: ignoring item \"{item}\": need maptype:mapname"
                     ));
                 }
             }
             m
         };
-        let local_rcpt_maps = maps("local_recipient_maps");
-        let virt_mailbox_maps = maps("virtual_mailbox_maps");
-        let relay_rcpt_maps = maps("relay_recipient_maps");
-        let sender_login_maps = maps("smtpd_sender_login_maps");
-        let rbl_reply_maps = maps("rbl_reply_maps");
+        let local_rcpt_maps = maps(&params::LOCAL_RECIPIENT_MAPS);
+        let virt_mailbox_maps = maps(&params::VIRTUAL_MAILBOX_MAPS);
+        let relay_rcpt_maps = maps(&params::RELAY_RECIPIENT_MAPS);
+        let sender_login_maps = maps(&params::SMTPD_SENDER_LOGIN_MAPS);
+        let rbl_reply_maps = maps(&params::RBL_REPLY_MAPS);
 
         let mut origins = HashMap::new();
-        for name in LIST_PARAMS
+        for name in STAGE_PARAMS
             .iter()
-            .map(|s| s.to_string())
+            .map(|p| p.name().to_string())
             .chain(class_names.iter().cloned())
         {
-            if let Some(o) = params.origin(&name) {
+            if let Some(o) = cfg.origin(&name) {
                 origins.insert(name, o);
             }
         }
-        let mut take = |i: usize| std::mem::take(&mut lists[i]);
         Ok(Policy {
             s,
-            client: take(0),
-            helo: take(1),
-            sender: take(2),
-            relay: take(3),
-            recipient: take(4),
-            data: take(5),
-            eod: take(6),
-            etrn: take(7),
+            client,
+            helo,
+            sender,
+            relay,
+            recipient,
+            data,
+            eod,
+            etrn,
             classes,
             local_rcpt_maps,
             virt_mailbox_maps,

@@ -93,25 +93,9 @@ impl PolicyService {
     }
 }
 
-/// A Postfix time value: digits and an optional unit (default seconds).
-pub(crate) fn parse_time(value: &str) -> Result<Duration, String> {
-    let v = value.trim();
-    let (digits, unit) = match v.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => (&v[..i], &v[i..]),
-        None => (v, "s"),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("bad time value: {value}"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        "w" => n * 604800,
-        _ => return Err(format!("bad time unit: {value}")),
-    };
-    Ok(Duration::from_secs(secs))
+/// A time setting of the service (default unit: seconds).
+fn parse_time(value: &str) -> Result<Duration, String> {
+    gatepost_config::parse_time(value, 's').map_err(|why| format!("bad time value: {value}: {why}"))
 }
 
 trait Conn: AsyncRead + AsyncWrite + Unpin + Send {}

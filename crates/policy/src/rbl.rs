@@ -9,9 +9,6 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::valid_hostname::valid_hostname;
 
-/// Default `default_rbl_reply` (3.7).
-pub const DEFAULT_RBL_REPLY: &str = "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}";
-
 /// Split `D=pattern` into the list domain and the optional answer pattern.
 pub fn split_domain(rbl: &str) -> (&str, Option<&str>) {
     match rbl.split_once('=') {
@@ -200,6 +197,11 @@ pub fn expand(template: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
 mod tests {
     use super::*;
 
+    /// The registry default of `default_rbl_reply`, unexpanded.
+    fn default_rbl_reply() -> String {
+        gatepost_config::Config::defaults().raw_value(&gatepost_config::params::DEFAULT_RBL_REPLY)
+    }
+
     #[test]
     fn queries() {
         assert_eq!(
@@ -253,7 +255,7 @@ mod tests {
             _ => None,
         };
         assert_eq!(
-            expand(DEFAULT_RBL_REPLY, &vars).unwrap(),
+            expand(&default_rbl_reply(), &vars).unwrap(),
             "554 Service unavailable; Client host [192.0.2.1] blocked using bl.example"
         );
         let with_txt = |n: &str| {
@@ -264,7 +266,7 @@ mod tests {
             }
         };
         assert_eq!(
-            expand(DEFAULT_RBL_REPLY, &with_txt).unwrap(),
+            expand(&default_rbl_reply(), &with_txt).unwrap(),
             "554 Service unavailable; Client host [192.0.2.1] blocked using bl.example; listed"
         );
         assert_eq!(

@@ -1,9 +1,11 @@
 //! The scalar `main.cf` parameters the restriction engine reads (reply
-//! codes, switches, keys), read once with Postfix 3.7 defaults
-//! (`compatibility_level = 3.6`, docs/README.md, docs/restrictions.md#default-codes). A value
-//! that is unset or does not parse falls back to Postfix's default.
+//! codes, switches, keys), read once through their typed handles (defaults
+//! and value checks live in the configuration registry).
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
+
+use gatepost_config::{params, Config, Param};
 
 use crate::PolicyError;
 
@@ -54,181 +56,88 @@ pub(crate) struct Settings {
     pub policy_defaults: crate::policy_client::PolicyDefaults,
     /// For `unix:name` policy endpoints (relative to the queue directory).
     pub queue_directory: String,
-    /// Literal addresses of `inet_interfaces` / `proxy_interfaces`.
-    pub interface_addrs: Vec<IpAddr>,
-}
-
-/// Parameter source: expanded value (default when unset), raw value, the
-/// value split as a Postfix list, and where it was set.
-pub(crate) trait Params {
-    fn get(&self, name: &str) -> String;
-    fn raw(&self, name: &str) -> Option<String>;
-    fn list(&self, name: &str) -> Vec<String>;
-    fn origin(&self, name: &str) -> Option<(String, usize)>;
-}
-
-impl Params for gatepost_config::Config {
-    fn get(&self, name: &str) -> String {
-        gatepost_config::Config::get(self, name)
-    }
-    fn raw(&self, name: &str) -> Option<String> {
-        gatepost_config::Config::raw(self, name).map(str::to_string)
-    }
-    fn list(&self, name: &str) -> Vec<String> {
-        gatepost_config::Config::get_list(self, name)
-    }
-    fn origin(&self, name: &str) -> Option<(String, usize)> {
-        gatepost_config::Config::origin(self, name)
-    }
-}
-
-fn code(p: &dyn Params, name: &str, default: u16) -> u16 {
-    p.get(name).trim().parse().unwrap_or(default)
-}
-
-fn boolean(p: &dyn Params, name: &str, default: bool) -> bool {
-    match p.get(name).trim().to_ascii_lowercase().as_str() {
-        "yes" | "true" | "1" => true,
-        "no" | "false" | "0" => false,
-        _ => default,
-    }
-}
-
-/// A time parameter (default unit: seconds), falling back to `default`.
-fn seconds(p: &dyn Params, name: &str, default: u64) -> std::time::Duration {
-    let v = p.get(name);
-    crate::policy_client::parse_time(&v).unwrap_or_else(|_| std::time::Duration::from_secs(default))
-}
-
-fn string(p: &dyn Params, name: &str, default: &str) -> String {
-    let v = p.get(name);
-    if v.trim().is_empty() {
-        default.to_string()
-    } else {
-        v.trim().to_string()
-    }
+    /// The addresses of `inet_interfaces` / `proxy_interfaces`.
+    pub interface_addrs: BTreeSet<IpAddr>,
 }
 
 /// Parse a tempfail action (`defer_if_permit` → true, `defer` → false).
-fn tempfail(p: &dyn Params, name: &str, fallback: &str) -> Result<bool, PolicyError> {
-    let v = string(p, name, fallback);
-    match v.as_str() {
+/// Loading checks the value; one set afterwards is checked here.
+fn defer_if_permit(cfg: &Config, param: &Param<String>) -> Result<bool, PolicyError> {
+    match cfg.get(param).as_str() {
         "defer_if_permit" => Ok(true),
         "defer" => Ok(false),
-        _ => Err(PolicyError::Fatal(format!(
-            "bad configuration: {name} = {v}"
+        other => Err(PolicyError::Fatal(format!(
+            "bad configuration: {} = {other}",
+            param.name()
         ))),
     }
 }
 
 impl Settings {
-    pub(crate) fn read(p: &dyn Params) -> Result<Settings, PolicyError> {
-        let parent = p.get("parent_domain_matches_subdomains");
-        let parent_items: Vec<String> = parent
-            .split([',', ' ', '\t', '\n'])
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        let parent_has = |n: &str| {
-            if p.raw("parent_domain_matches_subdomains").is_none() && parent.trim().is_empty() {
-                // Postfix default list.
-                matches!(
-                    n,
-                    "mynetworks"
-                        | "relay_domains"
-                        | "smtpd_access_maps"
-                        | "permit_mx_backup_networks"
-                )
-            } else {
-                parent_items.iter().any(|i| i == n)
-            }
-        };
-        let reject_tf = string(p, "reject_tempfail_action", "defer_if_permit");
-        let mut interface_addrs = Vec::new();
-        for name in ["inet_interfaces", "proxy_interfaces"] {
-            for item in p.get(name).split([',', ' ', '\t', '\n']) {
-                let item = item.trim_start_matches('[').trim_end_matches(']');
-                if let Ok(ip) = item.parse::<IpAddr>() {
-                    interface_addrs.push(ip);
-                }
-            }
-        }
+    pub(crate) fn read(cfg: &Config) -> Result<Settings, PolicyError> {
+        let interface_addrs = cfg
+            .own_addresses()
+            .map_err(|e| PolicyError::Fatal(e.to_string()))?;
         Ok(Settings {
-            delay_reject: boolean(p, "smtpd_delay_reject", true),
-            relay_before_rcpt: boolean(p, "smtpd_relay_before_recipient_restrictions", true),
-            reject_code: code(p, "reject_code", 554),
-            defer_code: code(p, "defer_code", 450),
-            access_map_reject_code: code(p, "access_map_reject_code", 554),
-            access_map_defer_code: code(p, "access_map_defer_code", 450),
-            relay_code: code(p, "relay_domains_reject_code", 554),
-            maps_rbl_code: code(p, "maps_rbl_reject_code", 554),
-            bad_name_code: code(p, "invalid_hostname_reject_code", 501),
-            non_fqdn_code: code(p, "non_fqdn_reject_code", 504),
-            unk_name_code: code(p, "unknown_hostname_reject_code", 450),
-            unk_addr_code: code(p, "unknown_address_reject_code", 450),
-            unk_client_code: code(p, "unknown_client_reject_code", 450),
-            local_rcpt_code: code(p, "unknown_local_recipient_reject_code", 550),
-            virt_alias_code: code(p, "unknown_virtual_alias_reject_code", 550),
-            virt_mailbox_code: code(p, "unknown_virtual_mailbox_reject_code", 550),
-            relay_rcpt_code: code(p, "unknown_relay_recipient_reject_code", 550),
-            mul_rcpt_code: code(p, "multi_recipient_bounce_reject_code", 550),
-            plaintext_code: code(p, "plaintext_reject_code", 450),
-            unv_rcpt_defer_code: code(p, "unverified_recipient_defer_code", 450),
-            unv_from_defer_code: code(p, "unverified_sender_defer_code", 450),
-            unk_name_tf_defer_if_permit: tempfail(
-                p,
-                "unknown_helo_hostname_tempfail_action",
-                &reject_tf,
+            delay_reject: cfg.get(&params::SMTPD_DELAY_REJECT),
+            relay_before_rcpt: cfg.get(&params::SMTPD_RELAY_BEFORE_RECIPIENT_RESTRICTIONS),
+            reject_code: cfg.get(&params::REJECT_CODE),
+            defer_code: cfg.get(&params::DEFER_CODE),
+            access_map_reject_code: cfg.get(&params::ACCESS_MAP_REJECT_CODE),
+            access_map_defer_code: cfg.get(&params::ACCESS_MAP_DEFER_CODE),
+            relay_code: cfg.get(&params::RELAY_DOMAINS_REJECT_CODE),
+            maps_rbl_code: cfg.get(&params::MAPS_RBL_REJECT_CODE),
+            bad_name_code: cfg.get(&params::INVALID_HOSTNAME_REJECT_CODE),
+            non_fqdn_code: cfg.get(&params::NON_FQDN_REJECT_CODE),
+            unk_name_code: cfg.get(&params::UNKNOWN_HOSTNAME_REJECT_CODE),
+            unk_addr_code: cfg.get(&params::UNKNOWN_ADDRESS_REJECT_CODE),
+            unk_client_code: cfg.get(&params::UNKNOWN_CLIENT_REJECT_CODE),
+            local_rcpt_code: cfg.get(&params::UNKNOWN_LOCAL_RECIPIENT_REJECT_CODE),
+            virt_alias_code: cfg.get(&params::UNKNOWN_VIRTUAL_ALIAS_REJECT_CODE),
+            virt_mailbox_code: cfg.get(&params::UNKNOWN_VIRTUAL_MAILBOX_REJECT_CODE),
+            relay_rcpt_code: cfg.get(&params::UNKNOWN_RELAY_RECIPIENT_REJECT_CODE),
+            mul_rcpt_code: cfg.get(&params::MULTI_RECIPIENT_BOUNCE_REJECT_CODE),
+            plaintext_code: cfg.get(&params::PLAINTEXT_REJECT_CODE),
+            unv_rcpt_defer_code: cfg.get(&params::UNVERIFIED_RECIPIENT_DEFER_CODE),
+            unv_from_defer_code: cfg.get(&params::UNVERIFIED_SENDER_DEFER_CODE),
+            unk_name_tf_defer_if_permit: defer_if_permit(
+                cfg,
+                &params::UNKNOWN_HELO_HOSTNAME_TEMPFAIL_ACTION,
             )?,
-            unk_addr_tf_defer_if_permit: tempfail(
-                p,
-                "unknown_address_tempfail_action",
-                &reject_tf,
+            unk_addr_tf_defer_if_permit: defer_if_permit(
+                cfg,
+                &params::UNKNOWN_ADDRESS_TEMPFAIL_ACTION,
             )?,
-            unv_rcpt_tf_defer_if_permit: tempfail(
-                p,
-                "unverified_recipient_tempfail_action",
-                &reject_tf,
+            unv_rcpt_tf_defer_if_permit: defer_if_permit(
+                cfg,
+                &params::UNVERIFIED_RECIPIENT_TEMPFAIL_ACTION,
             )?,
-            unv_from_tf_defer_if_permit: tempfail(
-                p,
-                "unverified_sender_tempfail_action",
-                &reject_tf,
+            unv_from_tf_defer_if_permit: defer_if_permit(
+                cfg,
+                &params::UNVERIFIED_SENDER_TEMPFAIL_ACTION,
             )?,
-            soft_bounce: boolean(p, "soft_bounce", false),
-            reject_unlisted_rcpt: boolean(p, "smtpd_reject_unlisted_recipient", true),
-            reject_unlisted_sender: boolean(p, "smtpd_reject_unlisted_sender", false),
-            null_access_key: string(p, "smtpd_null_access_lookup_key", "<>"),
-            allow_untrusted_routing: boolean(p, "allow_untrusted_routing", false),
-            show_unk_rcpt_table: boolean(p, "show_user_unknown_table_name", true),
-            double_bounce_sender: string(p, "double_bounce_sender", "double-bounce"),
-            recipient_delimiter: p.get("recipient_delimiter").trim().to_string(),
-            access_parent_match: parent_has("smtpd_access_maps"),
-            mynetworks_parent_match: parent_has("mynetworks"),
-            relay_domains_parent_match: parent_has("relay_domains"),
-            sasl_enable: boolean(p, "smtpd_sasl_auth_enable", false),
-            default_rbl_reply: p
-                .raw("default_rbl_reply")
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| crate::rbl::DEFAULT_RBL_REPLY.to_string()),
-            policy_default_action: string(
-                p,
-                "smtpd_policy_service_default_action",
-                "451 4.3.5 Server configuration problem",
-            ),
+            soft_bounce: cfg.get(&params::SOFT_BOUNCE),
+            reject_unlisted_rcpt: cfg.get(&params::SMTPD_REJECT_UNLISTED_RECIPIENT),
+            reject_unlisted_sender: cfg.get(&params::SMTPD_REJECT_UNLISTED_SENDER),
+            null_access_key: cfg.get(&params::SMTPD_NULL_ACCESS_LOOKUP_KEY),
+            allow_untrusted_routing: cfg.get(&params::ALLOW_UNTRUSTED_ROUTING),
+            show_unk_rcpt_table: cfg.get(&params::SHOW_USER_UNKNOWN_TABLE_NAME),
+            double_bounce_sender: cfg.get(&params::DOUBLE_BOUNCE_SENDER),
+            recipient_delimiter: cfg.get(&params::RECIPIENT_DELIMITER),
+            access_parent_match: cfg.parent_domain_matches("smtpd_access_maps"),
+            mynetworks_parent_match: cfg.parent_domain_matches(params::MYNETWORKS.name()),
+            relay_domains_parent_match: cfg.parent_domain_matches(params::RELAY_DOMAINS.name()),
+            sasl_enable: cfg.get(&params::SMTPD_SASL_AUTH_ENABLE),
+            default_rbl_reply: cfg.raw_value(&params::DEFAULT_RBL_REPLY),
+            policy_default_action: cfg.get(&params::SMTPD_POLICY_SERVICE_DEFAULT_ACTION),
             policy_defaults: crate::policy_client::PolicyDefaults {
-                timeout: seconds(p, "smtpd_policy_service_timeout", 100),
-                try_limit: string(p, "smtpd_policy_service_try_limit", "2")
-                    .parse()
-                    .unwrap_or(2),
-                retry_delay: seconds(p, "smtpd_policy_service_retry_delay", 1),
-                max_idle: seconds(p, "smtpd_policy_service_max_idle", 300),
-                policy_context: p
-                    .get("smtpd_policy_service_policy_context")
-                    .trim()
-                    .to_string(),
+                timeout: cfg.get(&params::SMTPD_POLICY_SERVICE_TIMEOUT),
+                try_limit: cfg.get(&params::SMTPD_POLICY_SERVICE_TRY_LIMIT),
+                retry_delay: cfg.get(&params::SMTPD_POLICY_SERVICE_RETRY_DELAY),
+                max_idle: cfg.get(&params::SMTPD_POLICY_SERVICE_MAX_IDLE),
+                policy_context: cfg.get(&params::SMTPD_POLICY_SERVICE_POLICY_CONTEXT),
             },
-            queue_directory: string(p, "queue_directory", "/var/spool/postfix"),
+            queue_directory: cfg.get(&params::QUEUE_DIRECTORY),
             interface_addrs,
         })
     }
@@ -237,57 +146,38 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    struct Map(HashMap<&'static str, &'static str>);
-    impl Params for Map {
-        fn get(&self, name: &str) -> String {
-            self.0.get(name).map(|s| s.to_string()).unwrap_or_default()
-        }
-        fn raw(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|s| s.to_string())
-        }
-        fn list(&self, name: &str) -> Vec<String> {
-            self.get(name)
-                .split([',', ' '])
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
-        }
-        fn origin(&self, _name: &str) -> Option<(String, usize)> {
-            None
-        }
+    fn read(main_cf: &str) -> Settings {
+        let cfg = Config::parse_main_cf(main_cf, "main.cf").expect("valid main.cf");
+        Settings::read(&cfg).expect("settings")
     }
 
     #[test]
     fn defaults_and_overrides() {
-        let s = Settings::read(&Map(HashMap::new())).unwrap();
+        let s = read("");
         assert!(s.delay_reject && s.relay_before_rcpt && s.reject_unlisted_rcpt);
         assert_eq!((s.reject_code, s.defer_code, s.relay_code), (554, 450, 554));
         assert_eq!(s.null_access_key, "<>");
         assert!(s.access_parent_match && s.mynetworks_parent_match);
         assert!(s.unk_name_tf_defer_if_permit);
-        let s = Settings::read(&Map(HashMap::from([
-            ("relay_domains_reject_code", "550"),
-            ("smtpd_delay_reject", "no"),
-            ("unknown_address_tempfail_action", "defer"),
-            ("parent_domain_matches_subdomains", "mynetworks"),
-            ("inet_interfaces", "127.0.0.1, [::1]"),
-        ])))
-        .unwrap();
+        let s = read(
+            "relay_domains_reject_code = 550\nsmtpd_delay_reject = no\n\
+             unknown_address_tempfail_action = defer\n\
+             parent_domain_matches_subdomains = mynetworks\n\
+             inet_interfaces = 127.0.0.1, [::1]\n",
+        );
         assert_eq!(s.relay_code, 550);
         assert!(!s.delay_reject);
         assert!(!s.unk_addr_tf_defer_if_permit);
         assert!(!s.access_parent_match && s.mynetworks_parent_match);
         assert_eq!(s.interface_addrs.len(), 2);
-        let e = Settings::read(&Map(HashMap::from([(
-            "unknown_helo_hostname_tempfail_action",
-            "reject",
-        )])))
+        let e = Config::parse_main_cf(
+            "unknown_helo_hostname_tempfail_action = reject\n",
+            "main.cf",
+        )
         .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "bad configuration: unknown_helo_hostname_tempfail_action = reject"
-        );
+        assert!(e
+            .to_string()
+            .contains("bad value for parameter unknown_helo_hostname_tempfail_action"));
     }
 }

@@ -1,6 +1,6 @@
-//! Queue manager settings (docs/queue.md#retries-and-expiry): `queue_run_delay`,
+//! Queue manager settings (qmgr(8), docs/queue.md#retries-and-expiry), read through their typed handles: `queue_run_delay`,
 //! `minimal_backoff_time`, `maximal_backoff_time`, `maximal_queue_lifetime`,
-//! `bounce_queue_lifetime`, `myhostname`, `myorigin`, `mail_name`, `double_bounce_sender`,
+//! `bounce_queue_lifetime`, `myhostname`, `mail_name`, `myorigin`, `double_bounce_sender`,
 //! `bounce_size_limit`, `2bounce_notice_recipient`, `soft_bounce`,
 //! `delay_warning_time`, the per-destination limits
 //! (`default_destination_concurrency_limit`,
@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatepost_config::{params, Param};
 use gatepost_rewrite::Rewriter;
 
 /// Upper bound on messages delivered at once, whatever
@@ -36,10 +37,10 @@ pub struct QmgrSettings {
     pub bounce_queue_lifetime: Duration,
     /// `myhostname`: Reporting-MTA, boundary, Message-Id of bounces.
     pub myhostname: String,
+    /// `mail_name`: in the `Received:` header of bounces.
+    pub mail_name: String,
     /// `myorigin`: domain of MAILER-DAEMON and of unqualified notice addresses.
     pub myorigin: String,
-    /// `mail_name` (`Postfix`): in the `Received:` of notices and pickup.
-    pub mail_name: String,
     /// `double_bounce_sender` (`double-bounce`).
     pub double_bounce_sender: String,
     /// `bounce_size_limit` (50000): bytes of the original in a bounce; 0 = all.
@@ -67,49 +68,17 @@ pub struct QmgrSettings {
 }
 
 impl Default for QmgrSettings {
-    /// Postfix's defaults, with `myhostname`/`myorigin` = `localhost`.
+    /// The registry defaults, with `myhostname` = `localhost` and no
+    /// address rewriter.
     fn default() -> QmgrSettings {
-        QmgrSettings {
-            queue_run_delay: Duration::from_secs(300),
-            minimal_backoff_time: Duration::from_secs(300),
-            maximal_backoff_time: Duration::from_secs(4000),
-            maximal_queue_lifetime: Duration::from_secs(5 * 86_400),
-            bounce_queue_lifetime: Duration::from_secs(5 * 86_400),
-            myhostname: "localhost".into(),
-            myorigin: "localhost".into(),
-            mail_name: "Postfix".into(),
-            double_bounce_sender: "double-bounce".into(),
-            bounce_size_limit: 50_000,
-            double_bounce_recipient: "postmaster".into(),
-            soft_bounce: false,
-            max_concurrent_messages: 20,
-            delay_warning_time: Duration::ZERO,
-            default_destination_concurrency_limit: 20,
-            local_destination_concurrency_limit: 2,
-            default_destination_recipient_limit: 50,
-            local_destination_recipient_limit: 1,
-            rewriter: None,
-        }
+        let mut cfg = gatepost_config::Config::defaults();
+        cfg.set(params::MYHOSTNAME.name(), "localhost");
+        QmgrSettings::read(&cfg, None)
     }
 }
 
 impl QmgrSettings {
     pub fn from_config(cfg: &gatepost_config::Config) -> QmgrSettings {
-        let text = |name: &str, dflt: &str| {
-            let v = cfg.get(name);
-            if v.trim().is_empty() {
-                dflt.to_string()
-            } else {
-                v.trim().to_string()
-            }
-        };
-        let myhostname = text("myhostname", "localhost");
-        let count = |name: &str, dflt: usize| {
-            usize::try_from(cfg.get_int(name))
-                .ok()
-                .filter(|n| *n > 0)
-                .unwrap_or(dflt)
-        };
         let rewriter = match Rewriter::from_config(cfg) {
             Ok(r) => Some(Arc::new(r)),
             Err(e) => {
@@ -117,28 +86,43 @@ impl QmgrSettings {
                 None
             }
         };
+        QmgrSettings::read(cfg, rewriter)
+    }
+
+    /// The parameters through their handles; a destination limit of 0
+    /// means the parameter's default.
+    fn read(cfg: &gatepost_config::Config, rewriter: Option<Arc<Rewriter>>) -> QmgrSettings {
+        let limit = |param: &Param<usize>| match cfg.get(param) {
+            0 => cfg.default_of(param),
+            n => n,
+        };
         QmgrSettings {
-            queue_run_delay: cfg.get_time("queue_run_delay"),
-            minimal_backoff_time: cfg.get_time("minimal_backoff_time"),
-            maximal_backoff_time: cfg.get_time("maximal_backoff_time"),
-            maximal_queue_lifetime: cfg.get_time("maximal_queue_lifetime"),
-            bounce_queue_lifetime: cfg.get_time("bounce_queue_lifetime"),
-            myorigin: text("myorigin", &myhostname),
-            mail_name: text("mail_name", "Postfix"),
-            myhostname,
-            double_bounce_sender: text("double_bounce_sender", "double-bounce"),
-            bounce_size_limit: u64::try_from(cfg.get_int("bounce_size_limit")).unwrap_or(0),
-            double_bounce_recipient: text("2bounce_notice_recipient", "postmaster"),
-            soft_bounce: cfg.get_bool("soft_bounce"),
-            max_concurrent_messages: count("qmgr_message_active_limit", 20000).min(MAX_ACTIVE_CAP),
-            delay_warning_time: cfg.get_time("delay_warning_time"),
-            default_destination_concurrency_limit: count(
-                "default_destination_concurrency_limit",
-                20,
+            queue_run_delay: cfg.get(&params::QUEUE_RUN_DELAY),
+            minimal_backoff_time: cfg.get(&params::MINIMAL_BACKOFF_TIME),
+            maximal_backoff_time: cfg.get(&params::MAXIMAL_BACKOFF_TIME),
+            maximal_queue_lifetime: cfg.get(&params::MAXIMAL_QUEUE_LIFETIME),
+            bounce_queue_lifetime: cfg.get(&params::BOUNCE_QUEUE_LIFETIME),
+            myorigin: cfg.get(&params::MYORIGIN),
+            myhostname: cfg.get(&params::MYHOSTNAME),
+            mail_name: cfg.get(&params::MAIL_NAME),
+            double_bounce_sender: cfg.get(&params::DOUBLE_BOUNCE_SENDER),
+            bounce_size_limit: cfg.get(&params::BOUNCE_SIZE_LIMIT),
+            double_bounce_recipient: cfg.get(&params::DOUBLE_BOUNCE_NOTICE_RECIPIENT),
+            soft_bounce: cfg.get(&params::SOFT_BOUNCE),
+            max_concurrent_messages: cfg
+                .get(&params::QMGR_MESSAGE_ACTIVE_LIMIT)
+                .min(MAX_ACTIVE_CAP),
+            delay_warning_time: cfg.get(&params::DELAY_WARNING_TIME),
+            default_destination_concurrency_limit: limit(
+                &params::DEFAULT_DESTINATION_CONCURRENCY_LIMIT,
             ),
-            local_destination_concurrency_limit: count("local_destination_concurrency_limit", 2),
-            default_destination_recipient_limit: count("default_destination_recipient_limit", 50),
-            local_destination_recipient_limit: count("local_destination_recipient_limit", 1),
+            local_destination_concurrency_limit: limit(
+                &params::LOCAL_DESTINATION_CONCURRENCY_LIMIT,
+            ),
+            default_destination_recipient_limit: limit(
+                &params::DEFAULT_DESTINATION_RECIPIENT_LIMIT,
+            ),
+            local_destination_recipient_limit: limit(&params::LOCAL_DESTINATION_RECIPIENT_LIMIT),
             rewriter,
         }
     }

@@ -1,10 +1,12 @@
 //! The machine's own mail addresses for `resolve_local`: the addresses in
-//! `inet_interfaces` (`all` = every interface address of this machine plus
-//! loopback, `loopback-only` = 127.0.0.1 and ::1) and `proxy_interfaces`.
-//! A domain literal `[addr]` naming one of them is a local destination.
+//! `inet_interfaces` and `proxy_interfaces`, as the configuration
+//! interprets them (`Config::own_addresses`). A domain literal `[addr]`
+//! naming one of them is a local destination.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+use std::net::IpAddr;
+
+use gatepost_config::Config;
 
 use crate::error::RewriteError;
 
@@ -22,23 +24,12 @@ impl OwnAddresses {
         }
     }
 
-    /// Build from the `inet_interfaces` and `proxy_interfaces` items.
-    pub fn from_items(inet: &[String], proxy: &[String]) -> Result<Self, RewriteError> {
-        let mut addrs = BTreeSet::new();
-        for item in inet.iter().chain(proxy) {
-            match item.to_ascii_lowercase().as_str() {
-                "all" => {
-                    addrs.extend(loopback());
-                    // An interface enumeration failure leaves loopback only,
-                    // like a machine whose only interface is lo.
-                    if let Ok(ifaces) = if_addrs::get_if_addrs() {
-                        addrs.extend(ifaces.iter().map(|iface| iface.ip()));
-                    }
-                }
-                "loopback-only" => addrs.extend(loopback()),
-                _ => addrs.extend(item_addresses(item)?),
-            }
-        }
+    /// The addresses of `inet_interfaces` and `proxy_interfaces`, as the
+    /// configuration interprets them.
+    pub fn from_config(cfg: &Config) -> Result<Self, RewriteError> {
+        let addrs = cfg
+            .own_addresses()
+            .map_err(|err| RewriteError::Config(err.to_string()))?;
         Ok(OwnAddresses { addrs })
     }
 
@@ -51,40 +42,18 @@ impl OwnAddresses {
     }
 }
 
-fn loopback() -> [IpAddr; 2] {
-    [
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(Ipv6Addr::LOCALHOST),
-    ]
-}
-
-/// One item: an IP address (optionally `[bracketed]`) or a hostname.
-fn item_addresses(item: &str) -> Result<Vec<IpAddr>, RewriteError> {
-    let bare = item
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .unwrap_or(item);
-    if let Ok(addr) = bare.parse::<IpAddr>() {
-        return Ok(vec![addr]);
-    }
-    (bare, 0u16)
-        .to_socket_addrs()
-        .map(|resolved| resolved.map(|sa| sa.ip()).collect())
-        .map_err(|err| RewriteError::Config(format!("interface address {item}: {err}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn items(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    fn own(main_cf: &str) -> OwnAddresses {
+        let cfg = Config::parse_main_cf(main_cf, "main.cf").unwrap();
+        OwnAddresses::from_config(&cfg).unwrap()
     }
 
     #[test]
     fn explicit_addresses() {
-        let own =
-            OwnAddresses::from_items(&items(&["127.0.0.1"]), &items(&["[127.0.0.9]"])).unwrap();
+        let own = own("inet_interfaces = 127.0.0.1\nproxy_interfaces = [127.0.0.9]\n");
         assert!(own.contains("127.0.0.1".parse().unwrap()));
         assert!(own.contains("127.0.0.9".parse().unwrap()));
         assert!(own.contains("::ffff:127.0.0.1".parse().unwrap()));
@@ -94,9 +63,9 @@ mod tests {
 
     #[test]
     fn keywords() {
-        let own = OwnAddresses::from_items(&items(&["loopback-only"]), &[]).unwrap();
-        assert!(own.contains("::1".parse().unwrap()));
-        let all = OwnAddresses::from_items(&items(&["all"]), &[]).unwrap();
+        let loopback = own("inet_interfaces = loopback-only\n");
+        assert!(loopback.contains("::1".parse().unwrap()));
+        let all = own("inet_interfaces = all\n");
         assert!(all.contains("127.0.0.1".parse().unwrap()));
         assert!(!all.contains("192.0.2.77".parse().unwrap()));
     }

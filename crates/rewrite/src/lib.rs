@@ -15,7 +15,6 @@ mod header_addresses;
 mod hostname;
 mod interfaces;
 mod local;
-mod params;
 mod quote;
 mod resolve;
 mod resolve_loop;

@@ -1,5 +1,5 @@
 //! The `Rewriter`: all rewrite/resolve settings read once from `main.cf`
-//! (`from_config`), shared read-only (`Arc`) by smtpd, cleanup and the
+//! through their typed handles (`from_config`), shared read-only (`Arc`) by smtpd, cleanup and the
 //! delivery agents. Parameters: myhostname, mydomain, myorigin,
 //! mydestination, inet_interfaces, proxy_interfaces, virtual_alias_domains,
 //! virtual_mailbox_domains, relay_domains (+ parent_domain_matches_subdomains),
@@ -11,7 +11,7 @@
 //! show_user_unknown_table_name, propagate_unmatched_extensions,
 //! virtual_alias_recursion_limit, virtual_alias_expansion_limit.
 
-use gatepost_config::Config;
+use gatepost_config::{params, Config, Param};
 use gatepost_table::{open_table, DomainList};
 
 use crate::addr_find::AddrMaps;
@@ -19,7 +19,6 @@ use crate::canon::{self, CanonSettings};
 use crate::error::RewriteError;
 use crate::interfaces::OwnAddresses;
 use crate::local::LocalDomains;
-use crate::params;
 use crate::resolve::Resolved;
 use crate::resolve_loop::LoopSettings;
 use crate::transport::TransportSpec;
@@ -51,18 +50,17 @@ pub struct Rewriter {
     pub(crate) expansion_limit: usize,
 }
 
-fn domain_list(cfg: &Config, name: &str) -> Result<DomainList, RewriteError> {
-    let items = params::list(cfg, name);
-    let subdomains = params::parent_matches(cfg, name);
-    DomainList::parse(&items, subdomains)
-        .map_err(|err| RewriteError::Config(format!("{name}: {err}")))
+fn domain_list(cfg: &Config, param: &Param<Vec<String>>) -> Result<DomainList, RewriteError> {
+    let subdomains = cfg.parent_domain_matches(param.name());
+    DomainList::parse(&cfg.get(param), subdomains)
+        .map_err(|err| RewriteError::Config(format!("{}: {err}", param.name())))
 }
 
-fn addr_maps(cfg: &Config, name: &str) -> Result<AddrMaps, RewriteError> {
+fn addr_maps(cfg: &Config, param: &Param<Vec<String>>) -> Result<AddrMaps, RewriteError> {
     let mut tables = Vec::new();
-    for spec in params::list(cfg, name) {
-        let table =
-            open_table(&spec).map_err(|err| RewriteError::Config(format!("{name}: {err}")))?;
+    for spec in cfg.get(param) {
+        let table = open_table(&spec)
+            .map_err(|err| RewriteError::Config(format!("{}: {err}", param.name())))?;
         tables.push(table);
     }
     Ok(AddrMaps::new(tables))
@@ -70,86 +68,59 @@ fn addr_maps(cfg: &Config, name: &str) -> Result<AddrMaps, RewriteError> {
 
 impl Rewriter {
     pub fn from_config(cfg: &Config) -> Result<Rewriter, RewriteError> {
-        let mut myhostname = params::string(cfg, "myhostname", "");
-        if myhostname.is_empty() {
-            myhostname = gethostname::gethostname().to_string_lossy().into_owned();
-        }
-        let default_domain = myhostname
-            .split_once('.')
-            .map_or("localdomain", |(_, rest)| rest)
-            .to_string();
-        let mydomain = params::string(cfg, "mydomain", &default_domain);
-        let myorigin = params::string(cfg, "myorigin", &myhostname);
-        let append_dot_mydomain =
-            params::boolean(cfg, "append_dot_mydomain", false).then(|| mydomain.clone());
-        let swap_bangpath = params::boolean(cfg, "swap_bangpath", true);
-        let percent_hack = params::boolean(cfg, "allow_percent_hack", true);
+        let myhostname = cfg.get(&params::MYHOSTNAME);
+        let mydomain = cfg.get(&params::MYDOMAIN);
+        let myorigin = cfg.get(&params::MYORIGIN);
+        let append_dot_mydomain = cfg
+            .get(&params::APPEND_DOT_MYDOMAIN)
+            .then(|| mydomain.clone());
+        let swap_bangpath = cfg.get(&params::SWAP_BANGPATH);
+        let percent_hack = cfg.get(&params::ALLOW_PERCENT_HACK);
 
-        let own = OwnAddresses::from_items(
-            &params::list(cfg, "inet_interfaces"),
-            &params::list(cfg, "proxy_interfaces"),
-        )?;
-        let local_domains = LocalDomains::new(domain_list(cfg, "mydestination")?, own);
-        let propagate_virtual = match cfg.raw("propagate_unmatched_extensions") {
-            None if cfg.get("propagate_unmatched_extensions").is_empty() => true,
-            _ => params::list(cfg, "propagate_unmatched_extensions")
-                .iter()
-                .any(|item| item.eq_ignore_ascii_case("virtual")),
-        };
+        let own = OwnAddresses::from_config(cfg)?;
+        let local_domains = LocalDomains::new(domain_list(cfg, &params::MYDESTINATION)?, own);
+        let propagate_virtual = cfg
+            .get(&params::PROPAGATE_UNMATCHED_EXTENSIONS)
+            .iter()
+            .any(|item| item.eq_ignore_ascii_case("virtual"));
 
         Ok(Rewriter {
             local_domains,
-            virtual_alias_domains: domain_list(cfg, "virtual_alias_domains")?,
-            virtual_mailbox_domains: domain_list(cfg, "virtual_mailbox_domains")?,
-            relay_domains: domain_list(cfg, "relay_domains")?,
-            virtual_alias_maps: addr_maps(cfg, "virtual_alias_maps")?,
-            canonical_maps: addr_maps(cfg, "canonical_maps")?,
-            recipient_canonical_maps: addr_maps(cfg, "recipient_canonical_maps")?,
-            local_transport: TransportSpec::parse(&params::string(
-                cfg,
-                "local_transport",
-                &format!("local:{myhostname}"),
-            )),
-            virtual_transport: TransportSpec::parse(&params::string(
-                cfg,
-                "virtual_transport",
-                "virtual",
-            )),
-            relay_transport: TransportSpec::parse(&params::string(cfg, "relay_transport", "relay")),
-            default_transport: TransportSpec::parse(&params::string(
-                cfg,
-                "default_transport",
-                "smtp",
-            )),
-            relayhost: params::string(cfg, "relayhost", "").trim().to_string(),
+            virtual_alias_domains: domain_list(cfg, &params::VIRTUAL_ALIAS_DOMAINS)?,
+            virtual_mailbox_domains: domain_list(cfg, &params::VIRTUAL_MAILBOX_DOMAINS)?,
+            relay_domains: domain_list(cfg, &params::RELAY_DOMAINS)?,
+            virtual_alias_maps: addr_maps(cfg, &params::VIRTUAL_ALIAS_MAPS)?,
+            canonical_maps: addr_maps(cfg, &params::CANONICAL_MAPS)?,
+            recipient_canonical_maps: addr_maps(cfg, &params::RECIPIENT_CANONICAL_MAPS)?,
+            local_transport: TransportSpec::parse(&cfg.get(&params::LOCAL_TRANSPORT)),
+            virtual_transport: TransportSpec::parse(&cfg.get(&params::VIRTUAL_TRANSPORT)),
+            relay_transport: TransportSpec::parse(&cfg.get(&params::RELAY_TRANSPORT)),
+            default_transport: TransportSpec::parse(&cfg.get(&params::DEFAULT_TRANSPORT)),
+            relayhost: cfg.get(&params::RELAYHOST),
             loop_settings: LoopSettings {
                 swap_bangpath,
                 percent_hack,
-                resolve_dequoted: params::boolean(cfg, "resolve_dequoted_address", true),
-                resolve_null_domain: params::boolean(cfg, "resolve_null_domain", false),
+                resolve_dequoted: cfg.get(&params::RESOLVE_DEQUOTED_ADDRESS),
+                resolve_null_domain: cfg.get(&params::RESOLVE_NULL_DOMAIN),
                 append_dot_mydomain: append_dot_mydomain.clone(),
-                empty_address_recipient: params::string(
-                    cfg,
-                    "empty_address_recipient",
-                    "MAILER-DAEMON",
-                ),
+                empty_address_recipient: cfg.get(&params::EMPTY_ADDRESS_RECIPIENT),
                 myhostname,
             },
             canon_settings: CanonSettings {
                 swap_bangpath,
                 percent_hack,
-                append_at_myorigin: params::boolean(cfg, "append_at_myorigin", true),
+                append_at_myorigin: cfg.get(&params::APPEND_AT_MYORIGIN),
                 myorigin: myorigin.clone(),
                 append_dot_mydomain,
             },
             myorigin,
-            resolve_numeric_domain: params::boolean(cfg, "resolve_numeric_domain", false),
-            allow_min_user: params::boolean(cfg, "allow_min_user", false),
-            show_unknown_table: params::boolean(cfg, "show_user_unknown_table_name", true),
-            recipient_delimiter: params::string(cfg, "recipient_delimiter", ""),
+            resolve_numeric_domain: cfg.get(&params::RESOLVE_NUMERIC_DOMAIN),
+            allow_min_user: cfg.get(&params::ALLOW_MIN_USER),
+            show_unknown_table: cfg.get(&params::SHOW_USER_UNKNOWN_TABLE_NAME),
+            recipient_delimiter: cfg.get(&params::RECIPIENT_DELIMITER),
             propagate_virtual,
-            recursion_limit: params::count(cfg, "virtual_alias_recursion_limit", 1000),
-            expansion_limit: params::count(cfg, "virtual_alias_expansion_limit", 1000),
+            recursion_limit: cfg.get(&params::VIRTUAL_ALIAS_RECURSION_LIMIT),
+            expansion_limit: cfg.get(&params::VIRTUAL_ALIAS_EXPANSION_LIMIT),
         })
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use gatepost_config::Config;
+use gatepost_config::{params, Config};
 use gatepost_policy::Policy;
 use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
@@ -49,10 +49,12 @@ impl ServerContext {
         rewriter: Arc<Rewriter>,
     ) -> Result<ServerContext, ContextError> {
         let policy = Policy::from_config(cfg, rewriter.clone())?;
-        let exclusions =
-            NetworkList::parse(&cfg.get_list("smtpd_forbid_bare_newline_exclusions"), true)?;
+        let exclusions = NetworkList::parse(
+            &cfg.get(&params::SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS),
+            true,
+        )?;
         let limit_exceptions =
-            NetworkList::parse(&cfg.get_list("smtpd_client_event_limit_exceptions"), true)?;
+            NetworkList::parse(&cfg.get(&params::SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS), true)?;
         Ok(ServerContext {
             service: service.to_string(),
             settings: SmtpdSettings::from_config(cfg),
@@ -61,7 +63,7 @@ impl ServerContext {
             rewriter,
             bare_newline_exclusions: exclusions,
             connection_limit_exceptions: limit_exceptions,
-            always_add_missing_headers: cfg.get_bool("always_add_missing_headers"),
+            always_add_missing_headers: cfg.get(&params::ALWAYS_ADD_MISSING_HEADERS),
             connections: Mutex::new(HashMap::new()),
         })
     }

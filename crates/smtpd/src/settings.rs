@@ -1,5 +1,7 @@
 //! The smtpd parameters, read once per service from the configuration
-//! (after master.cf `-o` overrides) into typed values.
+//! (after master.cf `-o` overrides) through their typed handles; ranges
+//! (e.g. `line_length_limit` >= 512) are enforced when the configuration
+//! is loaded.
 //!
 //! Parameters: myhostname, smtpd_banner, mail_name, message_size_limit,
 //! line_length_limit, smtpd_timeout, smtpd_recipient_limit,
@@ -14,7 +16,7 @@
 
 use std::time::Duration;
 
-use gatepost_config::Config;
+use gatepost_config::{params, Config};
 use gatepost_proto::BareNewlineMode;
 
 #[derive(Debug, Clone)]
@@ -52,48 +54,44 @@ pub struct SmtpdSettings {
 impl SmtpdSettings {
     pub fn from_config(cfg: &Config) -> SmtpdSettings {
         let forbidden = cfg
-            .get_list("smtpd_forbidden_commands")
+            .get(&params::SMTPD_FORBIDDEN_COMMANDS)
             .into_iter()
             .filter(|w| !w.contains(':'))
             .collect();
         SmtpdSettings {
-            myhostname: cfg.get("myhostname"),
-            banner: cfg.get("smtpd_banner"),
-            mail_name: cfg.get("mail_name"),
-            message_size_limit: cfg.get_int("message_size_limit").max(0) as u64,
-            line_length_limit: cfg.get_int("line_length_limit").max(512) as usize,
-            timeout: cfg.get_time("smtpd_timeout"),
-            recipient_limit: cfg.get_int("smtpd_recipient_limit").max(1) as usize,
-            recipient_overshoot_limit: cfg.get_int("smtpd_recipient_overshoot_limit").max(0)
-                as usize,
-            soft_error_limit: cfg.get_int("smtpd_soft_error_limit").max(0) as u32,
-            hard_error_limit: cfg.get_int("smtpd_hard_error_limit").max(1) as u32,
-            error_sleep_time: cfg.get_time("smtpd_error_sleep_time"),
-            junk_command_limit: cfg.get_int("smtpd_junk_command_limit").max(1) as u32,
-            helo_required: cfg.get_bool("smtpd_helo_required"),
-            delay_reject: cfg.get_bool("smtpd_delay_reject"),
-            disable_vrfy: cfg.get_bool("disable_vrfy_command"),
-            strict_rfc821: cfg.get_bool("strict_rfc821_envelopes"),
-            smtputf8: cfg.get_bool("smtputf8_enable"),
-            soft_bounce: cfg.get_bool("soft_bounce"),
-            bare_newline: BareNewlineMode::parse(&cfg.get("smtpd_forbid_bare_newline"))
+            myhostname: cfg.get(&params::MYHOSTNAME),
+            banner: cfg.get(&params::SMTPD_BANNER),
+            mail_name: cfg.get(&params::MAIL_NAME),
+            message_size_limit: cfg.get(&params::MESSAGE_SIZE_LIMIT),
+            line_length_limit: cfg.get(&params::LINE_LENGTH_LIMIT),
+            timeout: cfg.get(&params::SMTPD_TIMEOUT),
+            recipient_limit: cfg.get(&params::SMTPD_RECIPIENT_LIMIT),
+            recipient_overshoot_limit: cfg.get(&params::SMTPD_RECIPIENT_OVERSHOOT_LIMIT),
+            soft_error_limit: cfg.get(&params::SMTPD_SOFT_ERROR_LIMIT),
+            hard_error_limit: cfg.get(&params::SMTPD_HARD_ERROR_LIMIT),
+            error_sleep_time: cfg.get(&params::SMTPD_ERROR_SLEEP_TIME),
+            junk_command_limit: cfg.get(&params::SMTPD_JUNK_COMMAND_LIMIT),
+            helo_required: cfg.get(&params::SMTPD_HELO_REQUIRED),
+            delay_reject: cfg.get(&params::SMTPD_DELAY_REJECT),
+            disable_vrfy: cfg.get(&params::DISABLE_VRFY_COMMAND),
+            strict_rfc821: cfg.get(&params::STRICT_RFC821_ENVELOPES),
+            smtputf8: cfg.get(&params::SMTPUTF8_ENABLE),
+            soft_bounce: cfg.get(&params::SOFT_BOUNCE),
+            bare_newline: BareNewlineMode::parse(&cfg.get(&params::SMTPD_FORBID_BARE_NEWLINE))
                 .unwrap_or(BareNewlineMode::Normalize),
-            bare_newline_reject_code: cfg
-                .get_int("smtpd_forbid_bare_newline_reject_code")
-                .clamp(400, 599) as u16,
-            forbid_unauth_pipelining: cfg.get_bool("smtpd_forbid_unauth_pipelining"),
-            client_connection_count_limit: cfg.get_int("smtpd_client_connection_count_limit").max(0)
-                as usize,
-            noop_commands: cfg.get_list("smtpd_noop_commands"),
+            bare_newline_reject_code: cfg.get(&params::SMTPD_FORBID_BARE_NEWLINE_REJECT_CODE),
+            forbid_unauth_pipelining: cfg.get(&params::SMTPD_FORBID_UNAUTH_PIPELINING),
+            client_connection_count_limit: cfg.get(&params::SMTPD_CLIENT_CONNECTION_COUNT_LIMIT),
+            noop_commands: cfg.get(&params::SMTPD_NOOP_COMMANDS),
             forbidden_commands: forbidden,
             discard_ehlo_keywords: cfg
-                .get_list("smtpd_discard_ehlo_keywords")
+                .get(&params::SMTPD_DISCARD_EHLO_KEYWORDS)
                 .into_iter()
                 .map(|k| k.to_ascii_uppercase())
                 .collect(),
-            hopcount_limit: cfg.get_int("hopcount_limit").max(1) as usize,
-            peername_lookup: cfg.get_bool("smtpd_peername_lookup"),
-            client_port_logging: cfg.get_bool("smtpd_client_port_logging"),
+            hopcount_limit: cfg.get(&params::HOPCOUNT_LIMIT),
+            peername_lookup: cfg.get(&params::SMTPD_PEERNAME_LOOKUP),
+            client_port_logging: cfg.get(&params::SMTPD_CLIENT_PORT_LOGGING),
         }
     }
 

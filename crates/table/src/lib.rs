@@ -7,7 +7,6 @@
 //! sequences ([`keys`]).
 #![forbid(unsafe_code)]
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 mod alias;
@@ -21,7 +20,6 @@ mod inline;
 pub mod keys;
 mod match_items;
 mod memory;
-mod mynetworks;
 mod network_list;
 mod open;
 mod postmap;
@@ -37,7 +35,6 @@ mod unix;
 pub use alias::{open_alias_table, postalias_build, postalias_build_report};
 pub use domain_list::DomainList;
 pub use error::TableError;
-pub use mynetworks::MynetworksStyle;
 pub use network_list::NetworkList;
 pub use postmap::{db_is_stale, postmap_build_report, postmap_query};
 
@@ -73,12 +70,6 @@ pub fn open_table(spec: &str) -> Result<Arc<dyn Table>, TableError> {
 /// (`NAME.db`). Use [`postmap_build_report`] to get the warnings too.
 pub fn postmap_build(spec: &str) -> Result<(), TableError> {
     postmap_build_report(spec).map(|_| ())
-}
-
-/// The default `mynetworks` for a `mynetworks_style` (`host`, `subnet`,
-/// `class`) given the machine's interface addresses.
-pub fn default_mynetworks(style: &str, interfaces: &[IpAddr]) -> Vec<String> {
-    mynetworks::default_mynetworks(style, interfaces)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ mod smtp_params;
 
 use std::sync::Arc;
 
-use gatepost_config::Config;
+use gatepost_config::{params, Config};
 use gatepost_queue::{DeliveryOutcome, DeliveryStatus, QueuedMessage};
 
 use crate::verdict::Verdict;
@@ -47,9 +47,9 @@ pub(crate) use smtp_params::SmtpParams;
 /// system's host lookups only with `disable_dns_lookups = yes` /
 /// `smtp_host_lookup = native`.
 pub(crate) fn default_resolver(cfg: &Config) -> Arc<dyn Resolver> {
-    let native_only = crate::settings::param(cfg, "disable_dns_lookups", "no")
-        .eq_ignore_ascii_case("yes")
-        || crate::settings::param_list(cfg, "smtp_host_lookup", "dns")
+    let native_only = cfg.get(&params::DISABLE_DNS_LOOKUPS)
+        || cfg
+            .get(&params::SMTP_HOST_LOOKUP)
             .iter()
             .all(|m| !m.eq_ignore_ascii_case("dns"));
     if native_only {
@@ -85,8 +85,8 @@ impl SmtpAgent {
         resolver: Arc<dyn Resolver>,
     ) -> Result<SmtpAgent, DeliveryError> {
         let params = SmtpParams::from_config(cfg)?;
-        let own = own_addr::own_addresses(&params.inet_interfaces, &params.proxy_interfaces)?;
-        let myhostname = crate::settings::param(cfg, "myhostname", "localhost");
+        let own = own_addr::own_addresses(cfg)?;
+        let myhostname = cfg.get(&params::MYHOSTNAME);
         Ok(SmtpAgent {
             params,
             myhostname,

@@ -5,13 +5,12 @@
 
 pub(crate) use gatepost_rewrite::OwnAddresses;
 
+use gatepost_config::Config;
+
 use crate::DeliveryError;
 
 /// Build the set; a name in the lists that does not resolve is a
 /// configuration error, as it is for the resolver.
-pub(crate) fn own_addresses(
-    inet: &[String],
-    proxy: &[String],
-) -> Result<OwnAddresses, DeliveryError> {
-    OwnAddresses::from_items(inet, proxy).map_err(|e| DeliveryError::Config(e.to_string()))
+pub(crate) fn own_addresses(cfg: &Config) -> Result<OwnAddresses, DeliveryError> {
+    OwnAddresses::from_config(cfg).map_err(|e| DeliveryError::Config(e.to_string()))
 }

@@ -7,15 +7,13 @@
 //! `smtp_skip_5xx_greeting`, `smtp_mx_address_limit`,
 //! `smtp_mx_session_limit`, `smtp_randomize_addresses`,
 //! `ignore_mx_lookup_error`, `relayhost` (to tell a relayhost
-//! configuration problem), `inet_interfaces` and `proxy_interfaces` (to
-//! recognise ourselves among the MX hosts).
+//! configuration problem). All are read through their typed handles.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use gatepost_config::Config;
+use gatepost_config::{params, Config, Param};
 
-use crate::settings::{param, param_list, parse_time};
 use crate::smtp::destination::default_port;
 use crate::DeliveryError;
 
@@ -30,21 +28,6 @@ pub(crate) struct Timeouts {
     pub data_xfer: Duration,
     pub data_done: Duration,
     pub quit: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Timeouts {
-        Timeouts {
-            connect: Duration::from_secs(30),
-            helo: Duration::from_secs(300),
-            mail: Duration::from_secs(300),
-            rcpt: Duration::from_secs(300),
-            data_init: Duration::from_secs(120),
-            data_xfer: Duration::from_secs(180),
-            data_done: Duration::from_secs(600),
-            quit: Duration::from_secs(300),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -64,28 +47,15 @@ pub(crate) struct SmtpParams {
     pub randomize_addresses: bool,
     pub ignore_mx_lookup_error: bool,
     pub relayhost: String,
-    pub inet_interfaces: Vec<String>,
-    pub proxy_interfaces: Vec<String>,
 }
 
+#[cfg(test)]
 impl Default for SmtpParams {
+    /// The registry defaults with `myhostname = localhost` (for tests).
     fn default() -> SmtpParams {
-        SmtpParams {
-            helo_name: "localhost".to_string(),
-            bind_address: None,
-            bind_address6: None,
-            default_port: 25,
-            timeouts: Timeouts::default(),
-            line_length_limit: 998,
-            skip_5xx_greeting: true,
-            mx_address_limit: 5,
-            mx_session_limit: 2,
-            randomize_addresses: true,
-            ignore_mx_lookup_error: false,
-            relayhost: String::new(),
-            inet_interfaces: vec!["all".to_string()],
-            proxy_interfaces: Vec::new(),
-        }
+        let mut cfg = Config::defaults();
+        cfg.set("myhostname", "localhost");
+        SmtpParams::from_config(&cfg).expect("registry defaults are valid")
     }
 }
 
@@ -93,32 +63,10 @@ fn bad_value(name: &str, value: &str, why: &str) -> DeliveryError {
     DeliveryError::Config(format!("bad value for parameter {name}: {value:?}: {why}"))
 }
 
-fn time(cfg: &Config, name: &str, default: &str) -> Result<Duration, DeliveryError> {
-    let value = param(cfg, name, default);
-    parse_time(&value, 's')
-        .ok_or_else(|| bad_value(name, &value, "expected a time value such as 10s"))
-}
-
-fn count(cfg: &Config, name: &str, default: &str) -> Result<usize, DeliveryError> {
-    let value = param(cfg, name, default);
-    value
-        .trim()
-        .parse()
-        .map_err(|_| bad_value(name, &value, "expected a non-negative number"))
-}
-
-fn boolean(cfg: &Config, name: &str, default: &str) -> Result<bool, DeliveryError> {
-    let value = param(cfg, name, default);
-    match value.trim().to_ascii_lowercase().as_str() {
-        "yes" | "true" => Ok(true),
-        "no" | "false" => Ok(false),
-        _ => Err(bad_value(name, &value, "expected yes or no")),
-    }
-}
-
-fn address(cfg: &Config, name: &str) -> Result<Option<IpAddr>, DeliveryError> {
-    let value = param(cfg, name, "");
-    let value = value.trim();
+fn address(cfg: &Config, param: &Param<String>) -> Result<Option<IpAddr>, DeliveryError> {
+    let name = param.name();
+    let value = cfg.get(param);
+    let value = value.as_str();
     if value.is_empty() {
         return Ok(None);
     }
@@ -133,40 +81,36 @@ fn address(cfg: &Config, name: &str) -> Result<Option<IpAddr>, DeliveryError> {
 
 impl SmtpParams {
     pub(crate) fn from_config(cfg: &Config) -> Result<SmtpParams, DeliveryError> {
-        let myhostname = param(cfg, "myhostname", "localhost");
-        let helo_name = param(cfg, "smtp_helo_name", &myhostname);
-        let helo_name = if helo_name.trim().is_empty() {
-            myhostname
-        } else {
-            helo_name.trim().to_string()
+        let helo_name = match cfg.get(&params::SMTP_HELO_NAME) {
+            name if name.is_empty() => cfg.get(&params::MYHOSTNAME),
+            name => name,
         };
-        let port_text = param(cfg, "smtp_tcp_port", "smtp");
-        let default_port = default_port(&port_text)
-            .ok_or_else(|| bad_value("smtp_tcp_port", &port_text, "unknown service"))?;
+        let port_text = cfg.get(&params::SMTP_TCP_PORT);
+        let default_port = default_port(&port_text).ok_or_else(|| {
+            bad_value(params::SMTP_TCP_PORT.name(), &port_text, "unknown service")
+        })?;
         Ok(SmtpParams {
             helo_name,
-            bind_address: address(cfg, "smtp_bind_address")?,
-            bind_address6: address(cfg, "smtp_bind_address6")?,
+            bind_address: address(cfg, &params::SMTP_BIND_ADDRESS)?,
+            bind_address6: address(cfg, &params::SMTP_BIND_ADDRESS6)?,
             default_port,
             timeouts: Timeouts {
-                connect: time(cfg, "smtp_connect_timeout", "30s")?,
-                helo: time(cfg, "smtp_helo_timeout", "300s")?,
-                mail: time(cfg, "smtp_mail_timeout", "300s")?,
-                rcpt: time(cfg, "smtp_rcpt_timeout", "300s")?,
-                data_init: time(cfg, "smtp_data_init_timeout", "120s")?,
-                data_xfer: time(cfg, "smtp_data_xfer_timeout", "180s")?,
-                data_done: time(cfg, "smtp_data_done_timeout", "600s")?,
-                quit: time(cfg, "smtp_quit_timeout", "300s")?,
+                connect: cfg.get(&params::SMTP_CONNECT_TIMEOUT),
+                helo: cfg.get(&params::SMTP_HELO_TIMEOUT),
+                mail: cfg.get(&params::SMTP_MAIL_TIMEOUT),
+                rcpt: cfg.get(&params::SMTP_RCPT_TIMEOUT),
+                data_init: cfg.get(&params::SMTP_DATA_INIT_TIMEOUT),
+                data_xfer: cfg.get(&params::SMTP_DATA_XFER_TIMEOUT),
+                data_done: cfg.get(&params::SMTP_DATA_DONE_TIMEOUT),
+                quit: cfg.get(&params::SMTP_QUIT_TIMEOUT),
             },
-            line_length_limit: count(cfg, "smtp_line_length_limit", "998")?,
-            skip_5xx_greeting: boolean(cfg, "smtp_skip_5xx_greeting", "yes")?,
-            mx_address_limit: count(cfg, "smtp_mx_address_limit", "5")?,
-            mx_session_limit: count(cfg, "smtp_mx_session_limit", "2")?,
-            randomize_addresses: boolean(cfg, "smtp_randomize_addresses", "yes")?,
-            ignore_mx_lookup_error: boolean(cfg, "ignore_mx_lookup_error", "no")?,
-            relayhost: param(cfg, "relayhost", "").trim().to_string(),
-            inet_interfaces: param_list(cfg, "inet_interfaces", "all"),
-            proxy_interfaces: param_list(cfg, "proxy_interfaces", ""),
+            line_length_limit: cfg.get(&params::SMTP_LINE_LENGTH_LIMIT),
+            skip_5xx_greeting: cfg.get(&params::SMTP_SKIP_5XX_GREETING),
+            mx_address_limit: cfg.get(&params::SMTP_MX_ADDRESS_LIMIT),
+            mx_session_limit: cfg.get(&params::SMTP_MX_SESSION_LIMIT),
+            randomize_addresses: cfg.get(&params::SMTP_RANDOMIZE_ADDRESSES),
+            ignore_mx_lookup_error: cfg.get(&params::IGNORE_MX_LOOKUP_ERROR),
+            relayhost: cfg.get(&params::RELAYHOST),
         })
     }
 }
@@ -181,7 +125,8 @@ mod tests {
         let p = SmtpParams::from_config(&cfg).unwrap();
         assert_eq!(p.helo_name, "mx.spec.test");
         assert_eq!(p.default_port, 25);
-        assert_eq!(p.timeouts, Timeouts::default());
+        assert_eq!(p.timeouts.connect, Duration::from_secs(30));
+        assert_eq!(p.timeouts.data_done, Duration::from_secs(600));
         assert_eq!(p.line_length_limit, 998);
         assert!(p.skip_5xx_greeting);
         let cfg = Config::parse_main_cf(
