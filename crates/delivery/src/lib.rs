@@ -1,7 +1,7 @@
 //! Delivery agents: `local` (Maildir / mbox, `alias_maps`), `virtual`
 //! (virtual mailboxes), `discard`, `error`, `retry`, and the `smtp` client
-//! (`smtp/`: MX lookup, EHLO, pipelining); the dispatcher that resolves
-//! each recipient's transport and calls the agent. The queue manager logs
+//! (`smtp/`: MX lookup, EHLO, pipelining); the dispatcher that calls the
+//! agent of each recipient's transport (resolved by the queue manager). The queue manager logs
 //! the outcomes (`status=sent (delivered to maildir)` ...).
 #![forbid(unsafe_code)]
 
@@ -14,13 +14,11 @@ mod forward;
 mod local;
 mod mailbox;
 mod maildir;
-mod maps;
 mod mbox;
 mod passwd;
 mod privs;
 mod settings;
 mod smtp;
-mod transport;
 mod verdict;
 mod virtual_mailbox;
 
@@ -30,11 +28,10 @@ use std::sync::Arc;
 use gatepost_config::Config;
 use gatepost_queue::{DeliveryAgent, Queue};
 use gatepost_rewrite::Rewriter;
-use gatepost_table::{open_alias_table, open_table};
+use gatepost_table::{open_alias_table, open_table, MapList};
 
 use crate::dispatch::Dispatcher;
 use crate::local::LocalAgent;
-use crate::maps::MapList;
 use crate::settings::{param_list, Settings};
 use crate::smtp::SmtpAgent;
 use crate::virtual_mailbox::VirtualAgent;
@@ -133,16 +130,7 @@ fn build_dispatcher(
         uid_maps: open("virtual_uid_maps"),
         gid_maps: open("virtual_gid_maps"),
     };
-    let transport_maps = MapList::open(
-        "trivial-rewrite",
-        "transport_maps",
-        &param_list(cfg, "transport_maps", ""),
-        open_table,
-    );
     Dispatcher {
-        settings,
-        rewriter,
-        transport_maps,
         local,
         virtual_agent,
         smtp,

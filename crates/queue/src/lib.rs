@@ -37,7 +37,7 @@ mod writer;
 
 pub use agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage};
 pub use delivery_log::{Delays, DeliveryLine};
-pub use destination::Destination;
+pub use destination::{Destination, RoutedRecipient};
 pub use envelope::{Envelope, EnvelopeRecipient};
 pub use error::QueueError;
 pub use layout::QueueName;

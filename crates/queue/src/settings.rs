@@ -8,7 +8,7 @@
 //! `default_destination_recipient_limit`,
 //! `local_destination_recipient_limit`), the number of messages in the
 //! active queue (`qmgr_message_active_limit`, capped), and the address
-//! rewriter used by pickup and destination grouping.
+//! rewriter (with `transport_maps`) used by pickup and to resolve recipients.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,8 +59,9 @@ pub struct QmgrSettings {
     /// `local_destination_recipient_limit` (1).
     pub local_destination_recipient_limit: usize,
     /// Address rewriting for pickup (canonicalisation, virtual aliases) and
-    /// for resolving a recipient's transport and next hop; `None`: bare
-    /// addresses get `@myorigin` and recipients are grouped by domain.
+    /// for resolving a recipient's transport and next hop (with
+    /// `transport_maps`); `None`: bare addresses get `@myorigin` and
+    /// recipients are grouped by domain with no transport.
     pub rewriter: Option<Arc<Rewriter>>,
 }
 
@@ -108,7 +109,7 @@ impl QmgrSettings {
                 .unwrap_or(dflt)
         };
         let rewriter = match Rewriter::from_config(cfg) {
-            Ok(r) => Some(Arc::new(r)),
+            Ok(r) => Some(Arc::new(r.with_transport_maps(cfg))),
             Err(e) => {
                 gatepost_log::warning("qmgr", format!("address rewriting unavailable: {e}"));
                 None
