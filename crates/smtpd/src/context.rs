@@ -1,5 +1,6 @@
 //! Everything a session needs that outlives it: the service's settings,
-//! the restriction engine, the queue, the address rewriter, and the shared
+//! the restriction engine, the queue, the address rewriter, the DNS
+//! resolver built from the service's `dns_*` settings, and the shared
 //! per-client connection counts (`smtpd_client_connection_count_limit`).
 
 use std::collections::HashMap;
@@ -7,6 +8,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use gatepost_config::Config;
+use gatepost_dns::Resolver;
 use gatepost_policy::Policy;
 use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
@@ -30,6 +32,8 @@ pub struct ServerContext {
     pub policy: Policy,
     pub queue: Arc<Queue>,
     pub rewriter: Arc<Rewriter>,
+    /// This service's resolver (client names; the policy uses it too).
+    pub resolver: Resolver,
     pub bare_newline_exclusions: NetworkList,
     /// Clients exempt from the per-client connection limit
     /// (`smtpd_client_event_limit_exceptions`, default `$mynetworks`).
@@ -48,7 +52,8 @@ impl ServerContext {
         queue: Arc<Queue>,
         rewriter: Arc<Rewriter>,
     ) -> Result<ServerContext, ContextError> {
-        let policy = Policy::from_config(cfg, rewriter.clone())?;
+        let resolver = Resolver::shared(cfg);
+        let policy = Policy::from_config(cfg, rewriter.clone(), resolver.clone())?;
         let exclusions =
             NetworkList::parse(&cfg.get_list("smtpd_forbid_bare_newline_exclusions"), true)?;
         let limit_exceptions =
@@ -59,6 +64,7 @@ impl ServerContext {
             policy,
             queue,
             rewriter,
+            resolver,
             bare_newline_exclusions: exclusions,
             connection_limit_exceptions: limit_exceptions,
             always_add_missing_headers: cfg.get_bool("always_add_missing_headers"),
