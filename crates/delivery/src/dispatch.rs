@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use gatepost_queue::{DeliveryAgent, DeliveryOutcome, QueuedMessage, RoutedRecipient};
+use gatepost_qmgr::{DeliveryAgent, DeliveryOutcome, QueuedMessage, RoutedRecipient};
 
 use crate::local::LocalAgent;
 use crate::smtp::{SmtpAgent, SmtpRcpt};
@@ -195,7 +195,7 @@ impl DeliveryAgent for Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gatepost_queue::DeliveryStatus;
+    use gatepost_qmgr::DeliveryStatus;
 
     #[test]
     fn transport_selection() {

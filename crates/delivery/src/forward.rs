@@ -9,7 +9,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use gatepost_queue::{Envelope, EnvelopeRecipient, Queue, QueuedMessage};
+use gatepost_qmgr::QueuedMessage;
+use gatepost_queue::{Envelope, EnvelopeRecipient, Queue};
 
 use crate::settings::Settings;
 use crate::verdict::Verdict;

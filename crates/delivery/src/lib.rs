@@ -26,7 +26,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use gatepost_config::Config;
-use gatepost_queue::{DeliveryAgent, Queue};
+use gatepost_qmgr::DeliveryAgent;
+use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
 use gatepost_table::{open_alias_table, open_table, MapList};
 

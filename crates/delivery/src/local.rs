@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use gatepost_queue::{DeliveryOutcome, EnvelopeRecipient, Queue, QueuedMessage};
+use gatepost_qmgr::{DeliveryOutcome, QueuedMessage};
+use gatepost_queue::{EnvelopeRecipient, Queue};
 use gatepost_rewrite::Rewriter;
 
 use crate::command::{self, CommandRequest};

@@ -5,10 +5,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use gatepost_queue::{
-    DeliveryAgent, DeliveryOutcome, DeliveryStatus, Destination, Envelope, EnvelopeRecipient,
-    QueueName, QueuedMessage, RoutedRecipient,
+use gatepost_qmgr::{
+    DeliveryAgent, DeliveryOutcome, DeliveryStatus, Destination, QueuedMessage, RoutedRecipient,
 };
+use gatepost_queue::{Envelope, EnvelopeRecipient, QueueName};
 
 use super::*;
 

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use gatepost_queue::{DeliveryOutcome, QueuedMessage};
+use gatepost_qmgr::{DeliveryOutcome, QueuedMessage};
 
 use crate::content::{self, CopyAttrs};
 use crate::mailbox::{self, MailboxTarget, TargetKind};

@@ -93,7 +93,7 @@ async fn serve_async(cfg: Config) -> Result<ExitCode> {
     }
 
     let mut rx = stop_rx.clone();
-    let qmgr = tokio::spawn(gatepost_queue::run_qmgr(
+    let qmgr = tokio::spawn(gatepost_qmgr::run_qmgr(
         queue.clone(),
         agent,
         QmgrSettings::from_config(&cfg),

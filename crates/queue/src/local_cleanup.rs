@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Local};
 
-use crate::bounce::mail_date;
+use crate::mail_date::mail_date;
 use crate::maildrop::Submission;
 
 /// `$mail_name`.

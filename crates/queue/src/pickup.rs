@@ -11,6 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::{blocking, QueueError};
 use crate::layout::QueueName;
@@ -205,9 +207,9 @@ pub(crate) async fn pickup_all(queue: &Arc<Queue>, settings: &QmgrSettings) -> V
 
 /// The pickup service: runs at start, on every wakeup and every
 /// `PICKUP_POLL`, until the task is dropped.
-pub(crate) async fn run_pickup(queue: Arc<Queue>, settings: Arc<QmgrSettings>) {
+pub async fn run_pickup(queue: Arc<Queue>, settings: Arc<QmgrSettings>, wakeup: Arc<Notify>) {
     loop {
-        let woken = queue.pickup_wakeup.notified();
+        let woken = wakeup.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
         pickup_all(&queue, &settings).await;

@@ -180,7 +180,7 @@ impl QmgrSettings {
     }
 
     /// Concurrency and recipient limits for a transport.
-    pub(crate) fn limits_for(&self, transport: &str) -> (usize, usize) {
+    pub fn limits_for(&self, transport: &str) -> (usize, usize) {
         if transport == "local" {
             (
                 self.local_destination_concurrency_limit.max(1),
@@ -195,7 +195,7 @@ impl QmgrSettings {
     }
 
     /// Address with `@myorigin` appended when unqualified.
-    pub(crate) fn qualify(&self, addr: &str) -> String {
+    pub fn qualify(&self, addr: &str) -> String {
         if addr.contains('@') || addr.is_empty() {
             addr.to_string()
         } else {
@@ -204,7 +204,7 @@ impl QmgrSettings {
     }
 
     /// Whether `sender` is the double-bounce sender (qualified or not).
-    pub(crate) fn is_double_bounce_sender(&self, sender: &str) -> bool {
+    pub fn is_double_bounce_sender(&self, sender: &str) -> bool {
         !sender.is_empty()
             && (sender.eq_ignore_ascii_case(&self.double_bounce_sender)
                 || sender.eq_ignore_ascii_case(&self.qualify(&self.double_bounce_sender)))

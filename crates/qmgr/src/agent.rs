@@ -5,11 +5,9 @@
 
 use std::path::PathBuf;
 
+use gatepost_queue::{read_content, Envelope, QueueError, QueueId};
+
 use crate::destination::RoutedRecipient;
-use crate::envelope::Envelope;
-use crate::error::QueueError;
-use crate::queue_file::read_content;
-use crate::queue_id::QueueId;
 
 /// A message handed to a delivery agent.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use gatepost_qmgr::*;
 use gatepost_queue::*;
 
 fn log_path() -> &'static PathBuf {

@@ -6,11 +6,16 @@
 //! expire, send the non-delivery notice, send the one delay warning once
 //! the message is `delay_warning_time` old, and either remove the message
 //! (`ID: removed`) or move it to `deferred` with mtime = next retry time
-//! (postfix-compat §8.2).
+//! (qmgr(8)).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use gatepost_queue::{
+    append_records, blocking, read_queue_file, QmgrSettings, Queue, QueueError, QueueFile, QueueId,
+    QueueName, RcptState, Reason, StatusRecord,
+};
 
 use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage};
 use crate::bounce::{send_delay_warning, send_non_delivery};
@@ -18,14 +23,6 @@ use crate::delivery_log::{Delays, DeliveryLine};
 use crate::destination::{
     batches, resolve, site_failure, DeadDestinations, DestinationSlots, RoutedRecipient,
 };
-use crate::error::{blocking, QueueError};
-use crate::layout::QueueName;
-use crate::queue::Queue;
-use crate::queue_file::{
-    append_records, read_queue_file, QueueFile, RcptState, Reason, StatusRecord,
-};
-use crate::queue_id::QueueId;
-use crate::settings::QmgrSettings;
 
 /// Everything a message pass needs.
 pub(crate) struct Ctx {
@@ -480,14 +477,9 @@ async fn warn_delayed(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile, pending: &[us
 /// Move `id` from `active` to `deferred` with mtime = `next_try`.
 pub(crate) async fn defer(ctx: &Ctx, id: &QueueId, next_try: SystemTime) {
     let path = ctx.queue.path_of(QueueName::Active, id);
-    let p = path.clone();
+    let (queue, retry_id) = (ctx.queue.clone(), id.clone());
     let touched = blocking(&path, move || {
-        let file = std::fs::File::options()
-            .write(true)
-            .open(&p)
-            .map_err(|e| QueueError::io(&p, e))?;
-        file.set_modified(next_try)
-            .map_err(|e| QueueError::io(&p, e))
+        queue.touch(QueueName::Active, &retry_id, next_try)
     })
     .await;
     if let Err(e) = touched {

@@ -1,4 +1,4 @@
-//! Non-delivery notifications and delay warnings (postfix-compat §8.3): an RFC 3464
+//! Non-delivery notifications and delay warnings (bounce(8)): an RFC 3464
 //! `multipart/report` with Postfix's wording (text/plain notification,
 //! message/delivery-status report, the original as message/rfc822 up to
 //! `bounce_size_limit`, or its headers for `RET=HDRS`), enqueued through the
@@ -14,14 +14,12 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Local};
+use gatepost_queue::{
+    blocking, mail_date, read_content, Envelope, EnvelopeRecipient, QmgrSettings, Queue,
+    QueueError, QueueId, Reason,
+};
 
-use crate::envelope::{Envelope, EnvelopeRecipient};
-use crate::error::{blocking, QueueError};
 use crate::line_wrap::line_wrap;
-use crate::queue::Queue;
-use crate::queue_file::{read_content, Reason};
-use crate::queue_id::QueueId;
-use crate::settings::QmgrSettings;
 
 /// `$mail_name`.
 const MAIL_NAME: &str = "Postfix";
@@ -35,16 +33,6 @@ pub(crate) enum NoticeKind {
     Sender,
     /// Postmaster copy of a failed bounce (double bounce).
     Postmaster,
-}
-
-/// Postfix `mail_date()`: `Fri, 27 Nov 2026 20:34:08 +0000 (UTC)`.
-pub(crate) fn mail_date(t: SystemTime) -> String {
-    let dt: DateTime<Local> = DateTime::from(t);
-    let mut s = dt.format("%a, %e %b %Y %H:%M:%S %z").to_string();
-    if dt.offset().local_minus_utc() == 0 {
-        s.push_str(" (UTC)");
-    }
-    s
 }
 
 /// The inputs of one notice.
