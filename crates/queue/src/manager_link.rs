@@ -34,3 +34,41 @@ impl ManagerLink {
         rx
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use crate::envelope::{Envelope, EnvelopeRecipient};
+    use crate::queue::Queue;
+    use crate::trigger::TriggerRequest;
+
+    #[tokio::test]
+    async fn commits_and_operator_commands_reach_the_connected_manager() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        queue.kick(); // no manager yet: dropped
+        let mut requests = queue.manager_requests();
+        let mut writer = queue.new_message().unwrap();
+        writer.write_content(b"Subject: x\n\nx\n").unwrap();
+        let envelope = Envelope {
+            sender: "s@spec.test".into(),
+            recipients: vec![EnvelopeRecipient::new("r@spec.test")],
+            arrival: SystemTime::now(),
+            client: "local".into(),
+            ret: None,
+            envid: None,
+        };
+        writer.commit(&envelope).await.unwrap();
+        assert_eq!(requests.try_recv(), Ok(TriggerRequest::ScanIncoming));
+        queue.flush().unwrap();
+        assert_eq!(requests.try_recv(), Ok(TriggerRequest::Flush));
+        assert!(requests.try_recv().is_err());
+
+        // A manager that connects later takes over the channel.
+        let mut later = queue.manager_requests();
+        queue.kick();
+        assert_eq!(later.try_recv(), Ok(TriggerRequest::ScanIncoming));
+        assert!(requests.try_recv().is_err());
+    }
+}

@@ -97,3 +97,32 @@ impl ServerContext {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two services of one process, the second with its own
+    /// `-o dns_nameservers`: each keeps the resolver of its settings.
+    #[test]
+    fn each_service_has_the_resolver_of_its_own_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::parse_main_cf(
+            "myhostname = mx.spec.test\ndns_nameservers = 127.0.0.1:1\n",
+            "main.cf",
+        )
+        .unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        let rewriter = Arc::new(Rewriter::from_config(&cfg).unwrap());
+        let service = |cfg: &Config| {
+            ServerContext::new("smtpd", cfg, queue.clone(), rewriter.clone()).unwrap()
+        };
+        let first = service(&cfg);
+        let other = cfg.with_overrides(&[("dns_nameservers".into(), "127.0.0.1:2".into())]);
+        let second = service(&other);
+        let servers = |ctx: &ServerContext| ctx.resolver.settings().nameservers.clone();
+        assert_eq!(servers(&first), vec!["127.0.0.1:1".parse().unwrap()]);
+        assert_eq!(servers(&second), vec!["127.0.0.1:2".parse().unwrap()]);
+        assert_eq!(servers(&service(&cfg)), servers(&first));
+    }
+}
