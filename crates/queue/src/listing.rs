@@ -4,9 +4,9 @@
 //!
 //! Commands act by rename (+ directory fsync) and log as `postsuper` does
 //! (`ID: placed on hold`, `ID: released from hold`, `ID: removed`,
-//! `ID: requeued`). They wake the queue manager of this process through
-//! `Queue::kick`; a queue manager in another process sees the change at its
-//! next deferred-queue scan.
+//! `ID: requeued`). They send the queue manager of this process a request
+//! (`Queue::notify_manager`); a queue manager in another process sees the
+//! change at its next deferred-queue scan.
 
 use std::fs::File;
 use std::path::Path;
