@@ -227,7 +227,7 @@ pub(crate) fn run(req: &CommandRequest<'_>, input: Vec<u8>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gatepost_queue::DeliveryStatus;
+    use gatepost_qmgr::DeliveryStatus;
 
     fn req(command: &str) -> CommandRequest<'_> {
         CommandRequest {

@@ -1,7 +1,7 @@
 //! The dispatcher the queue manager calls (Postfix qmgr's choice of
-//! delivery agent): each recipient is resolved by trivial-rewrite
-//! (`Rewriter::resolve`), `transport_maps` may override the transport and
-//! next hop, and the transport name picks the agent:
+//! delivery agent): each recipient arrives with the destination the queue
+//! manager resolved (trivial-rewrite(8) with `transport_maps`), and the
+//! transport name picks the agent:
 //!
 //! | transport | result |
 //! |---|---|
@@ -14,21 +14,15 @@
 //! | `lmtp` | deferred 4.3.0: LMTP is not available yet |
 //! | other | deferred 4.3.0 `mail transport unavailable` |
 //!
-//! A resolver or `transport_maps` failure defers the recipient
-//! (`address resolver failure`); a bad address bounces (5.1.3). The message
-//! content is read once per call and shared by all local and virtual
-//! deliveries.
+//! The message content is read once per call and shared by all local and
+//! virtual deliveries.
 
 use std::sync::Arc;
 
-use gatepost_queue::{DeliveryAgent, DeliveryOutcome, QueuedMessage};
-use gatepost_rewrite::{RewriteError, Rewriter};
+use gatepost_qmgr::{DeliveryAgent, DeliveryOutcome, QueuedMessage, RoutedRecipient};
 
 use crate::local::LocalAgent;
-use crate::maps::MapList;
-use crate::settings::Settings;
 use crate::smtp::{SmtpAgent, SmtpRcpt};
-use crate::transport;
 use crate::verdict::{dsn_split, Verdict};
 use crate::virtual_mailbox::VirtualAgent;
 use crate::MessageContent;
@@ -50,71 +44,12 @@ pub(crate) enum Route {
 
 #[derive(Debug)]
 pub(crate) struct Dispatcher {
-    pub settings: Arc<Settings>,
-    pub rewriter: Arc<Rewriter>,
-    pub transport_maps: MapList,
     pub local: LocalAgent,
     pub virtual_agent: VirtualAgent,
     pub smtp: SmtpAgent,
 }
 
 impl Dispatcher {
-    pub fn route(&self, address: &str) -> Route {
-        let resolved = match self.rewriter.resolve(address) {
-            Ok(r) => r,
-            Err(RewriteError::Temporary(_)) => {
-                return Route::Final(
-                    Verdict::deferred("4.3.0", "address resolver failure"),
-                    "qmgr",
-                )
-            }
-            Err(RewriteError::BadAddress(_)) => {
-                return Route::Final(Verdict::bounced("5.1.3", "bad address syntax"), "qmgr")
-            }
-            Err(RewriteError::Config(why)) => {
-                gatepost_log::warning("qmgr", format!("address resolver: {why}"));
-                return Route::Final(
-                    Verdict::deferred("4.3.5", "mail system configuration error"),
-                    "qmgr",
-                );
-            }
-        };
-        let mut name = resolved.transport.clone();
-        let mut nexthop = Some(resolved.nexthop.clone()).filter(|n| !n.is_empty());
-        match transport::lookup(
-            &self.transport_maps,
-            &resolved.recipient,
-            &self.settings.recipient_delimiter,
-        ) {
-            Err(err) => {
-                gatepost_log::warning(
-                    "qmgr",
-                    format!(
-                        "transport_maps lookup problem for {}: {err}",
-                        resolved.recipient
-                    ),
-                );
-                return Route::Final(
-                    Verdict::deferred("4.3.0", "address resolver failure"),
-                    "qmgr",
-                );
-            }
-            Ok(Some(over)) => {
-                if let Some(t) = over.transport {
-                    if t != name {
-                        nexthop = None;
-                    }
-                    name = t;
-                }
-                if over.nexthop.is_some() {
-                    nexthop = over.nexthop;
-                }
-            }
-            Ok(None) => {}
-        }
-        select(&name, nexthop.as_deref(), resolved.recipient)
-    }
-
     async fn load_content(msg: &QueuedMessage) -> Result<Arc<MessageContent>, String> {
         let msg = msg.clone();
         match tokio::task::spawn_blocking(move || msg.read_content()).await {
@@ -167,13 +102,21 @@ pub(crate) fn select(transport: &str, nexthop: Option<&str>, recipient: String) 
 
 #[async_trait::async_trait]
 impl DeliveryAgent for Dispatcher {
-    async fn deliver(&self, msg: &QueuedMessage, recipients: &[usize]) -> Vec<DeliveryOutcome> {
+    async fn deliver(
+        &self,
+        msg: &QueuedMessage,
+        recipients: &[RoutedRecipient],
+    ) -> Vec<DeliveryOutcome> {
         let routes: Vec<(usize, Route)> = recipients
             .iter()
-            .map(|&i| match msg.envelope.recipients.get(i) {
-                Some(r) => (i, self.route(&r.address)),
+            .map(|r| match msg.envelope.recipients.get(r.index) {
+                Some(_) => {
+                    let d = &r.destination;
+                    let nexthop = Some(d.nexthop.as_str()).filter(|n| !n.is_empty());
+                    (r.index, select(&d.transport, nexthop, d.recipient.clone()))
+                }
                 None => (
-                    i,
+                    r.index,
                     Route::Final(
                         Verdict::deferred("4.3.0", "no such recipient in queue file"),
                         "qmgr",
@@ -244,7 +187,7 @@ impl DeliveryAgent for Dispatcher {
             }
         }
         // One outcome per requested index, in request order.
-        outcomes.sort_by_key(|o| recipients.iter().position(|&r| r == o.recipient));
+        outcomes.sort_by_key(|o| recipients.iter().position(|r| r.index == o.recipient));
         outcomes
     }
 }
@@ -252,7 +195,7 @@ impl DeliveryAgent for Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gatepost_queue::DeliveryStatus;
+    use gatepost_qmgr::DeliveryStatus;
 
     #[test]
     fn transport_selection() {

@@ -27,10 +27,10 @@ use gatepost_rewrite::{unquote_address, RewriteError, Rewriter};
 
 use crate::alias::{self, AliasTarget};
 use crate::content;
-use crate::maps::{split_address, split_extension, MapList};
 use crate::passwd::{self, PasswdEntry};
 use crate::settings::Settings;
 use crate::verdict::Verdict;
+use gatepost_table::{split_address, split_extension, MapList};
 
 /// Postfix's global recursion limit for local expansion.
 const MAX_LEVEL: usize = 100;
@@ -277,7 +277,7 @@ impl Expander<'_> {
                 };
                 self.push(&canonical, leaf);
             }
-            Err(RewriteError::Temporary(_)) => {
+            Err(RewriteError::Temporary(_) | RewriteError::TransportMaps { .. }) => {
                 self.push(
                     &canonical,
                     Leaf::Final(Verdict::deferred("4.3.0", "address resolver failure")),

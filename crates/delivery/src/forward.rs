@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use gatepost_cleanup::local_received_header;
-use gatepost_queue::{Envelope, EnvelopeRecipient, Queue, QueuedMessage};
+use gatepost_qmgr::QueuedMessage;
+use gatepost_queue::{Envelope, EnvelopeRecipient, Queue};
 
 use crate::settings::Settings;
 use crate::verdict::Verdict;

@@ -1,7 +1,7 @@
 //! Delivery agents: `local` (Maildir / mbox, `alias_maps`), `virtual`
 //! (virtual mailboxes), `discard`, `error`, `retry`, and the `smtp` client
-//! (`smtp/`: MX lookup, EHLO, pipelining); the dispatcher that resolves
-//! each recipient's transport and calls the agent. The queue manager logs
+//! (`smtp/`: MX lookup, EHLO, pipelining); the dispatcher that calls the
+//! agent of each recipient's transport (resolved by the queue manager). The queue manager logs
 //! the outcomes (`status=sent (delivered to maildir)` ...).
 #![forbid(unsafe_code)]
 
@@ -14,13 +14,11 @@ mod forward;
 mod local;
 mod mailbox;
 mod maildir;
-mod maps;
 mod mbox;
 mod passwd;
 mod privs;
 mod settings;
 mod smtp;
-mod transport;
 mod verdict;
 mod virtual_mailbox;
 
@@ -28,13 +26,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use gatepost_config::{params, Config, Param};
-use gatepost_queue::{DeliveryAgent, Queue};
+use gatepost_qmgr::DeliveryAgent;
+use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
-use gatepost_table::{open_alias_table, open_table};
+use gatepost_table::{open_alias_table, open_table, MapList};
 
 use crate::dispatch::Dispatcher;
 use crate::local::LocalAgent;
-use crate::maps::MapList;
 use crate::settings::Settings;
 use crate::smtp::SmtpAgent;
 use crate::virtual_mailbox::VirtualAgent;
@@ -140,16 +138,7 @@ fn build_dispatcher(
         uid_maps: open(&params::VIRTUAL_UID_MAPS),
         gid_maps: open(&params::VIRTUAL_GID_MAPS),
     };
-    let transport_maps = MapList::open(
-        "trivial-rewrite",
-        params::TRANSPORT_MAPS.name(),
-        &cfg.get(&params::TRANSPORT_MAPS),
-        open_table,
-    );
     Dispatcher {
-        settings,
-        rewriter,
-        transport_maps,
         local,
         virtual_agent,
         smtp,

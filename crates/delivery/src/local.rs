@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use gatepost_queue::{DeliveryOutcome, EnvelopeRecipient, Queue, QueuedMessage};
+use gatepost_qmgr::{DeliveryOutcome, QueuedMessage};
+use gatepost_queue::{EnvelopeRecipient, Queue};
 use gatepost_rewrite::Rewriter;
 
 use crate::command::{self, CommandRequest};
@@ -22,12 +23,12 @@ use crate::content::CopyAttrs;
 use crate::expand::{self, ExpandContext, Leaf, RecipientAttrs};
 use crate::forward;
 use crate::mailbox::{self, MailboxTarget, TargetKind};
-use crate::maps::MapList;
 use crate::passwd::{self, PasswdEntry};
 use crate::privs::{self, Owner};
 use crate::settings::Settings;
 use crate::verdict::{self, Verdict};
 use crate::MessageContent;
+use gatepost_table::MapList;
 
 /// Program and relay names in the delivery log line.
 pub(crate) const AGENT: &str = "local";

@@ -116,22 +116,22 @@ mod tests {
         for (kind, status, dsn) in [
             (
                 ErrorKind::FileTooLarge,
-                gatepost_queue::DeliveryStatus::Bounced,
+                gatepost_qmgr::DeliveryStatus::Bounced,
                 "5.2.2",
             ),
             (
                 ErrorKind::QuotaExceeded,
-                gatepost_queue::DeliveryStatus::Bounced,
+                gatepost_qmgr::DeliveryStatus::Bounced,
                 "5.2.2",
             ),
             (
                 ErrorKind::StorageFull,
-                gatepost_queue::DeliveryStatus::Deferred,
+                gatepost_qmgr::DeliveryStatus::Deferred,
                 "4.3.1",
             ),
             (
                 ErrorKind::PermissionDenied,
-                gatepost_queue::DeliveryStatus::Deferred,
+                gatepost_qmgr::DeliveryStatus::Deferred,
                 "4.2.0",
             ),
         ] {

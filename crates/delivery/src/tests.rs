@@ -5,10 +5,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use gatepost_queue::{
-    DeliveryAgent, DeliveryOutcome, DeliveryStatus, Envelope, EnvelopeRecipient, QueueName,
-    QueuedMessage,
+use gatepost_qmgr::{
+    DeliveryAgent, DeliveryOutcome, DeliveryStatus, Destination, QueuedMessage, RoutedRecipient,
 };
+use gatepost_queue::{Envelope, EnvelopeRecipient, QueueName};
 
 use super::*;
 
@@ -18,6 +18,27 @@ struct Harness {
     dir: tempfile::TempDir,
     queue: Arc<Queue>,
     agent: Dispatcher,
+    /// The queue manager's resolver (with `transport_maps`).
+    resolver: Rewriter,
+}
+
+/// Resolve recipients as the queue manager does before calling the agent.
+fn route(resolver: &Rewriter, rcpts: &[&str]) -> Vec<RoutedRecipient> {
+    rcpts
+        .iter()
+        .enumerate()
+        .map(|(index, addr)| {
+            let r = resolver.resolve(addr).unwrap();
+            RoutedRecipient {
+                index,
+                destination: Destination {
+                    transport: r.transport,
+                    nexthop: r.nexthop,
+                    recipient: r.recipient,
+                },
+            }
+        })
+        .collect()
 }
 
 impl Harness {
@@ -62,7 +83,15 @@ impl Harness {
         let queue = Queue::open(&dir.path().join("queue")).unwrap();
         let rewriter = Arc::new(Rewriter::from_config(&cfg).unwrap());
         let agent = build_with_passwd(&cfg, &passwd, Arc::clone(&queue), rewriter);
-        Harness { dir, queue, agent }
+        let resolver = Rewriter::from_config(&cfg)
+            .unwrap()
+            .with_transport_maps(&cfg);
+        Harness {
+            dir,
+            queue,
+            agent,
+            resolver,
+        }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -87,8 +116,8 @@ impl Harness {
 
     async fn deliver(&self, sender: &str, rcpts: &[&str], content: &[u8]) -> Vec<DeliveryOutcome> {
         let msg = self.submit(sender, rcpts, content).await;
-        let indexes: Vec<usize> = (0..rcpts.len()).collect();
-        let outcomes = self.agent.deliver(&msg, &indexes).await;
+        let routed = route(&self.resolver, rcpts);
+        let outcomes = self.agent.deliver(&msg, &routed).await;
         assert_eq!(outcomes.len(), rcpts.len());
         for (i, o) in outcomes.iter().enumerate() {
             assert_eq!(o.recipient, i);
@@ -597,6 +626,7 @@ async fn build_agent_from_config() {
     .unwrap();
     let queue = Queue::open(&dir.path().join("queue")).unwrap();
     let rewriter = Arc::new(Rewriter::from_config(&cfg).unwrap());
+    let routed = route(&rewriter, &["someuser@localhost"]);
     let agent = build_agent(&cfg, Arc::clone(&queue), rewriter).unwrap();
     let mut writer = queue.new_message().unwrap();
     writer.write_content(BODY).unwrap();
@@ -611,7 +641,7 @@ async fn build_agent_from_config() {
     let id = writer.commit(&envelope).await.unwrap();
     let path = queue.path_of(QueueName::Incoming, &id);
     let outcomes = agent
-        .deliver(&QueuedMessage { id, envelope, path }, &[0])
+        .deliver(&QueuedMessage { id, envelope, path }, &routed)
         .await;
     assert_eq!(outcomes[0].text, "delivered to maildir", "{outcomes:?}");
     assert_eq!(maildir_messages(&dir.path().join("mail/someuser")).len(), 1);

@@ -7,7 +7,7 @@
 //! `defer_append()`: a bounce always carries a 5.X.X code and a deferral a
 //! 4.X.X code, whatever the text said.
 
-use gatepost_queue::{DeliveryOutcome, DeliveryStatus};
+use gatepost_qmgr::{DeliveryOutcome, DeliveryStatus};
 
 /// The result of delivering to one recipient (or one alias target).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,15 +10,15 @@
 
 use std::sync::Arc;
 
-use gatepost_queue::{DeliveryOutcome, QueuedMessage};
+use gatepost_qmgr::{DeliveryOutcome, QueuedMessage};
 
 use crate::content::{self, CopyAttrs};
 use crate::mailbox::{self, MailboxTarget, TargetKind};
-use crate::maps::{split_address, split_extension, MapList};
 use crate::privs::{self, Owner};
 use crate::settings::Settings;
 use crate::verdict::Verdict;
 use crate::MessageContent;
+use gatepost_table::{split_address, split_extension, MapList};
 
 pub(crate) const AGENT: &str = "virtual";
 

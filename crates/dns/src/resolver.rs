@@ -1,5 +1,7 @@
-//! The resolver: one per process (see [`Resolver::shared`]), holding the
-//! name servers, the answer cache and the recent client-name results.
+//! The resolver: one per set of DNS settings (see [`Resolver::shared`]),
+//! holding the name servers, the answer cache and the recent client-name
+//! results. Each service builds its own from its settings and carries it;
+//! there is no process-wide "current" resolver.
 //! Typed lookups (`mx`, `a`, `aaaa`, `a_aaaa`, `ptr`, `txt`) follow
 //! Postfix's `dns_lookup()`: names that are invalid or numeric are refused
 //! without a query, CNAME chains are followed (at most 10 links), and the
@@ -58,12 +60,12 @@ impl std::fmt::Debug for Resolver {
     }
 }
 
-/// The shared resolvers by settings, and the most recently requested one.
-type Registry = Mutex<(HashMap<ResolverSettings, Arc<Inner>>, Option<Arc<Inner>>)>;
+/// The shared resolvers by settings.
+type Registry = Mutex<HashMap<ResolverSettings, Arc<Inner>>>;
 
 fn registry() -> &'static Registry {
     static SHARED: OnceLock<Registry> = OnceLock::new();
-    SHARED.get_or_init(|| Mutex::new((HashMap::new(), None)))
+    SHARED.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 impl Resolver {
@@ -105,7 +107,6 @@ impl Resolver {
         };
         let inner = match settings {
             Ok(settings) => reg
-                .0
                 .entry(settings.clone())
                 .or_insert_with(|| Resolver::new(settings).inner)
                 .clone(),
@@ -115,33 +116,6 @@ impl Resolver {
                 cache: Cache::new(CACHE_ENTRIES),
                 peers: Mutex::new(HashMap::new()),
             }),
-        };
-        reg.1 = Some(inner.clone());
-        Resolver {
-            inner,
-            program: "smtpd",
-        }
-    }
-
-    /// The resolver most recently returned by [`Resolver::shared`] (the
-    /// server's), or one on the system configuration when there is none.
-    pub fn current() -> Resolver {
-        let mut reg = match registry().lock() {
-            Ok(r) => r,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let inner = match &reg.1 {
-            Some(inner) => inner.clone(),
-            None => {
-                let settings = ResolverSettings::default();
-                let inner = reg
-                    .0
-                    .entry(settings.clone())
-                    .or_insert_with(|| Resolver::new(settings).inner)
-                    .clone();
-                reg.1 = Some(inner.clone());
-                inner
-            }
         };
         Resolver {
             inner,

@@ -14,7 +14,8 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context, Result};
 use gatepost_config::{params, Config, Interface};
-use gatepost_queue::{DeliveryAgent, DeliveryOutcome, Destination, Queue, QueuedMessage};
+use gatepost_qmgr::{DeliveryAgent, DeliveryOutcome, QueuedMessage, RoutedRecipient};
+use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
 use gatepost_smtpd::ServerContext;
 use tokio::sync::watch;
@@ -194,12 +195,12 @@ impl SwappableAgent {
 
 #[async_trait::async_trait]
 impl DeliveryAgent for SwappableAgent {
-    async fn deliver(&self, msg: &QueuedMessage, recipients: &[usize]) -> Vec<DeliveryOutcome> {
+    async fn deliver(
+        &self,
+        msg: &QueuedMessage,
+        recipients: &[RoutedRecipient],
+    ) -> Vec<DeliveryOutcome> {
         let agent = self.current();
         agent.deliver(msg, recipients).await
-    }
-
-    fn destination(&self, msg: &QueuedMessage, recipient: usize) -> Option<Destination> {
-        self.current().destination(msg, recipient)
     }
 }

@@ -67,7 +67,9 @@ pub fn run(cfg: &Config, args: Args) -> Result<ExitCode> {
         None => steps_from_flags(&args),
     };
     let rewriter = Arc::new(Rewriter::from_config(cfg).context("address rewriting")?);
-    let policy = Policy::from_config(cfg, rewriter).map_err(|e| anyhow::anyhow!("fatal: {e}"))?;
+    let resolver = gatepost_dns::Resolver::shared(cfg);
+    let policy =
+        Policy::from_config(cfg, rewriter, resolver).map_err(|e| anyhow::anyhow!("fatal: {e}"))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -131,7 +131,7 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
     let mut current = Generation::start(&cfg, &queue, &rewriter, &mut server.pool)?;
 
     let (qmgr_stop, mut qmgr_stop_rx) = watch::channel(false);
-    let qmgr = tokio::spawn(gatepost_queue::run_qmgr(
+    let qmgr = tokio::spawn(gatepost_qmgr::run_qmgr(
         queue.clone(),
         server.agent.clone(),
         QmgrSettings::from_config(&cfg),

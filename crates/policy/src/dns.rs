@@ -1,7 +1,7 @@
 //! The DNS questions the restriction engine asks (docs/dns.md),
 //! behind the [`DnsChecks`] trait so that tests can plug in their own
 //! answers with [`crate::Policy::with_dns`]. [`ResolverDns`] is the real
-//! implementation on the process-wide `gatepost_dns::Resolver`: it maps
+//! implementation on the service's `gatepost_dns::Resolver`: it maps
 //! the resolver's outcomes to Postfix's DNS status and combines record
 //! types as Postfix's `dns_lookup_l()` does (the most "positive" status
 //! wins: OK > POLICY > RETRY > INVAL > FAIL > NULLMX > NOTFOUND). Names
@@ -11,7 +11,6 @@
 use std::fmt::Debug;
 use std::net::{IpAddr, Ipv4Addr};
 
-use gatepost_config::Config;
 use gatepost_dns::{DnsResult, Resolver};
 
 /// DNS outcome as Postfix classifies it (docs/dns.md#outcomes).
@@ -157,11 +156,6 @@ impl ResolverDns {
         ResolverDns {
             resolver: resolver.with_program("smtpd"),
         }
-    }
-
-    /// The process-wide resolver for `cfg` (`dns_nameservers` etc.).
-    pub fn from_config(cfg: &Config) -> ResolverDns {
-        ResolverDns::new(Resolver::shared(cfg))
     }
 
     pub fn resolver(&self) -> &Resolver {

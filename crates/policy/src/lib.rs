@@ -281,8 +281,13 @@ const BUILTIN_CLASS: (&str, &str) = (
 
 impl Policy {
     /// Parse every restriction list; fails like Postfix's smtpd start-up
-    /// (e.g. no working `reject_unauth_destination` instance).
-    pub fn from_config(cfg: &Config, rewriter: Arc<Rewriter>) -> Result<Policy, PolicyError> {
+    /// (e.g. no working `reject_unauth_destination` instance). DNS checks
+    /// use `resolver`, the service's.
+    pub fn from_config(
+        cfg: &Config,
+        rewriter: Arc<Rewriter>,
+        resolver: gatepost_dns::Resolver,
+    ) -> Result<Policy, PolicyError> {
         let s = Settings::read(cfg)?;
         let env = ConfigEnv {
             rewriter,
@@ -293,8 +298,8 @@ impl Policy {
             ),
         };
         let open = |spec: &str| gatepost_table::open_table(spec).map_err(|e| e.to_string());
-        let policy = Policy::build(cfg, Arc::new(env), &open)?;
-        Ok(policy.with_dns(Arc::new(ResolverDns::from_config(cfg))))
+        let dns = Arc::new(ResolverDns::new(resolver));
+        Policy::build(cfg, Arc::new(env), &open, dns)
     }
 
     /// Use another DNS implementation (tests, the real resolver).
@@ -312,6 +317,7 @@ impl Policy {
         cfg: &Config,
         env: Arc<dyn Env>,
         open: &TableOpener,
+        dns: Arc<dyn DnsChecks>,
     ) -> Result<Policy, PolicyError> {
         let s = Settings::read(cfg)?;
         let mut warnings = Vec::new();
@@ -430,7 +436,7 @@ impl Policy {
             sender_login_maps,
             rbl_reply_maps,
             env,
-            dns: Arc::new(ResolverDns::new(gatepost_dns::Resolver::current())),
+            dns,
             origins,
             warnings,
             policy_clients: policy_client::PolicyClients::default(),

@@ -40,6 +40,10 @@ impl Check<'_> {
                 self.warning(format!("{addr}: address resolution problem: {why}"));
                 Err(self.dict_retry(addr))
             }
+            Err(err @ RewriteError::TransportMaps { .. }) => {
+                self.warning(format!("{addr}: address resolution problem: {err}"));
+                Err(self.dict_retry(addr))
+            }
             Err(RewriteError::BadAddress(_)) => Ok(None),
             Err(RewriteError::Config(why)) => {
                 self.warning(format!("{addr}: address resolution problem: {why}"));

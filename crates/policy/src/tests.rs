@@ -76,7 +76,10 @@ fn build(extra: &str) -> Result<Policy, PolicyError> {
     let text = format!("{BASE}{extra}");
     let cfg = Config::parse_main_cf(&text, "main.cf").expect("test main.cf parses");
     let rw = Arc::new(Rewriter::from_config(&cfg).expect("rewriter"));
-    Ok(Policy::from_config(&cfg, rw)?.with_dns(Arc::new(dns())))
+    Ok(
+        Policy::from_config(&cfg, rw, gatepost_dns::Resolver::shared(&cfg))?
+            .with_dns(Arc::new(dns())),
+    )
 }
 
 fn policy(extra: &str) -> Policy {
@@ -803,7 +806,7 @@ fn fatal_startup() {
     let mut cfg = Config::parse_main_cf(BASE, "main.cf").unwrap();
     cfg.set("unknown_address_tempfail_action", "maybe");
     let rw = Arc::new(Rewriter::from_config(&cfg).unwrap());
-    let e = Policy::from_config(&cfg, rw).unwrap_err();
+    let e = Policy::from_config(&cfg, rw, gatepost_dns::Resolver::shared(&cfg)).unwrap_err();
     assert_eq!(
         e.to_string(),
         "bad configuration: unknown_address_tempfail_action = maybe"
@@ -888,7 +891,9 @@ fn dns_lists() {
     );
     let cfg = Config::parse_main_cf(&text, "main.cf").unwrap();
     let rw = Arc::new(Rewriter::from_config(&cfg).unwrap());
-    let p = Policy::from_config(&cfg, rw).unwrap().with_dns(Arc::new(d));
+    let p = Policy::from_config(&cfg, rw, gatepost_dns::Resolver::shared(&cfg))
+        .unwrap()
+        .with_dns(Arc::new(d));
     let v = run(&p, Stage::Rcpt, &outside("root@spec.test"));
     assert_eq!(
         reply_text(&v),

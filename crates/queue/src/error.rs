@@ -38,7 +38,7 @@ impl QueueError {
 
 /// Run a blocking closure on tokio's blocking pool; a panicked or cancelled
 /// blocking task becomes an I/O error on `path`.
-pub(crate) async fn blocking<T, F>(path: &Path, f: F) -> Result<T, QueueError>
+pub async fn blocking<T, F>(path: &Path, f: F) -> Result<T, QueueError>
 where
     F: FnOnce() -> Result<T, QueueError> + Send + 'static,
     T: Send + 'static,

@@ -1,32 +1,31 @@
 //! The durable mail queue: on-disk format and directories (maildrop,
 //! incoming, active, deferred, hold, corrupt, bounce/defer logs), Postfix-style
 //! queue ids, the write path (tmp file → fsync → rename → group-committed
-//! directory fsync), the queue manager (scan, schedule, retry/backoff,
-//! expiry) and bounce (RFC 3464 DSN) generation.
+//! directory fsync), moves between queue directories, listings and operator
+//! commands, local submission (maildrop → pickup → cleanup → incoming), and
+//! the requests to the queue manager (the `gatepost-qmgr` crate), in process
+//! and through the `public/qmgr` socket.
 //!
-//! Files: `layout` (directories), `queue_file` (on-disk format),
-//! `queue_id`, `envelope`, `writer` (new messages), `group_sync` (shared
-//! directory fsyncs), `queue` (the tree object), `agent` (delivery agent
-//! seam), `delivery_log` (per-recipient log line), `settings`, `qmgr` (the
-//! scheduler loop), `qmgr_message` (one delivery pass), `bounce` (DSNs),
-//! `line_wrap`, `listing` (mailq and operator commands).
+//! Modules: `layout` (directories), `queue_file` (on-disk format and status
+//! records), `queue_id`, `envelope`, `error`, `writer` (new messages),
+//! `group_sync` (shared directory fsyncs), `queue` (the tree object: moves,
+//! scans, tmp cleanup), `manager_link` (in-process requests to the queue
+//! manager), `trigger` (the `public/qmgr` socket), `listing` (mailq and
+//! operator commands), `postcat` (printing a queue file), `maildrop`
+//! (sendmail's submissions), `pickup` (maildrop → incoming),
+//! `local_cleanup` (cleanup of local submissions), `mail_date` (`Date:` of
+//! generated mail), `settings` (the queue manager's and pickup's settings).
 #![forbid(unsafe_code)]
 
-mod agent;
-mod bounce;
-mod delivery_log;
-mod destination;
 mod envelope;
 mod error;
 mod group_sync;
 mod layout;
-mod line_wrap;
 mod listing;
 mod maildrop;
+mod manager_link;
 mod pickup;
 mod postcat;
-mod qmgr;
-mod qmgr_message;
 mod queue;
 mod queue_file;
 mod queue_id;
@@ -34,17 +33,17 @@ mod settings;
 mod trigger;
 mod writer;
 
-pub use agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage};
-pub use delivery_log::{Delays, DeliveryLine};
-pub use destination::Destination;
 pub use envelope::{Envelope, EnvelopeRecipient};
-pub use error::QueueError;
+pub use error::{blocking, QueueError};
 pub use layout::QueueName;
 pub use listing::{mailq_output, PendingRecipient, QueueEntry};
 pub use maildrop::Submission;
-pub use qmgr::run_qmgr;
+pub use pickup::run_pickup;
 pub use queue::Queue;
+pub use queue_file::{
+    append_records, read_content, read_queue_file, QueueFile, RcptState, Reason, StatusRecord,
+};
 pub use queue_id::QueueId;
 pub use settings::QmgrSettings;
-pub use trigger::{TriggerOutcome, TriggerRequest};
+pub use trigger::{TriggerListener, TriggerOutcome, TriggerRequest};
 pub use writer::MessageWriter;

@@ -4,13 +4,12 @@
 //!
 //! Commands act by rename (+ directory fsync) and log as `postsuper` does
 //! (`ID: placed on hold`, `ID: released from hold`, `ID: removed`,
-//! `ID: requeued`). They wake the queue manager of this process through
-//! `Queue::kick`; a queue manager in another process sees the change at its
-//! next deferred-queue scan.
+//! `ID: requeued`). They send the queue manager of this process a request
+//! (`Queue::notify_manager`); a queue manager in another process sees the
+//! change at its next deferred-queue scan.
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Local};
@@ -20,6 +19,7 @@ use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
 use crate::queue_file::{read_queue_file, RcptState};
 use crate::queue_id::QueueId;
+use crate::trigger::TriggerRequest;
 
 /// A recipient still to be delivered, with the last temporary failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +137,8 @@ impl Queue {
         fsync_dir(&queue_dir(self.root(), from))
     }
 
-    fn touch(&self, q: QueueName, id: &QueueId, when: SystemTime) -> Result<(), QueueError> {
+    /// Set the mtime of `id` in `q` (a deferred file's next retry time).
+    pub fn touch(&self, q: QueueName, id: &QueueId, when: SystemTime) -> Result<(), QueueError> {
         let path = self.path_of(q, id);
         File::options()
             .write(true)
@@ -162,8 +163,7 @@ impl Queue {
         self.locate(id, &[QueueName::Hold])?;
         self.rename_sync(id, QueueName::Hold, QueueName::Deferred)?;
         gatepost_log::info("postsuper", format!("{id}: released from hold"));
-        self.scan_deferred_now.store(true, Ordering::SeqCst);
-        self.kick();
+        self.notify_manager(TriggerRequest::ScanDeferred);
         Ok(())
     }
 
@@ -202,9 +202,7 @@ impl Queue {
                 Err(e) => return Err(e),
             }
         }
-        self.scan_deferred_now.store(true, Ordering::SeqCst);
-        self.flush_dead.store(true, Ordering::SeqCst);
-        self.kick();
+        self.notify_manager(TriggerRequest::Flush);
         Ok(n)
     }
 }

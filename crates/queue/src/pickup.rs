@@ -16,6 +16,7 @@ use gatepost_cleanup::{
     CleanupContext, Source,
 };
 use gatepost_rewrite::RewriteError;
+use tokio::sync::Notify;
 
 use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::{blocking, QueueError};
@@ -221,9 +222,9 @@ pub(crate) async fn pickup_all(queue: &Arc<Queue>, settings: &QmgrSettings) -> V
 
 /// The pickup service: runs at start, on every wakeup and every
 /// `PICKUP_POLL`, until the task is dropped.
-pub(crate) async fn run_pickup(queue: Arc<Queue>, settings: Arc<QmgrSettings>) {
+pub async fn run_pickup(queue: Arc<Queue>, settings: Arc<QmgrSettings>, wakeup: Arc<Notify>) {
     loop {
-        let woken = queue.pickup_wakeup.notified();
+        let woken = wakeup.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
         pickup_all(&queue, &settings).await;

@@ -1,36 +1,32 @@
 //! The queue directory tree as an object: opening (creating directories),
 //! queue-id uniqueness checks, moving files between queues durably (rename,
-//! then group-committed directory fsyncs), scanning a queue, and the
-//! `kick` that wakes the queue manager.
+//! then group-committed directory fsyncs), scanning a queue, removing
+//! abandoned tmp files, and the requests to the queue manager (`kick`,
+//! `notify_manager`; see `manager_link`).
 
 use std::fs::{DirBuilder, Metadata};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::Notify;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::error::{blocking, QueueError};
 use crate::group_sync::GroupSync;
 use crate::layout::{queue_dir, queue_path, QueueName, LOG_DIRS, PUBLIC_DIR, TMP_DIR};
+use crate::manager_link::ManagerLink;
 use crate::queue_id::QueueId;
+use crate::trigger::TriggerRequest;
 use crate::writer::MessageWriter;
 
 /// The queue directory tree.
 #[derive(Debug)]
 pub struct Queue {
     root: PathBuf,
-    /// Wakes the queue manager.
-    pub(crate) wakeup: Notify,
-    /// Wakes the pickup service (a submission waits in maildrop).
-    pub(crate) pickup_wakeup: Notify,
-    /// Set by `flush()`: the queue manager scans `deferred` at its next wakeup.
-    pub(crate) scan_deferred_now: AtomicBool,
-    /// A flush asked to forget which destinations are unreachable
-    /// (Postfix's QMGR_REQ_FLUSH_DEAD).
-    pub(crate) flush_dead: AtomicBool,
+    /// Requests to the queue manager of this process.
+    manager: ManagerLink,
     /// One group-commit directory syncer per queue (indexed by `QueueName::index`).
     syncs: Vec<GroupSync>,
     /// Counter making tmp file names unique within this process.
@@ -55,10 +51,7 @@ impl Queue {
         }
         Ok(Arc::new(Queue {
             root: root.to_path_buf(),
-            wakeup: Notify::new(),
-            pickup_wakeup: Notify::new(),
-            scan_deferred_now: AtomicBool::new(false),
-            flush_dead: AtomicBool::new(false),
+            manager: ManagerLink::default(),
             syncs: syncs.into_iter().flatten().collect(),
             tmp_seq: AtomicU64::new(0),
         }))
@@ -75,7 +68,17 @@ impl Queue {
 
     /// Wake the queue manager (a new message was committed, or an operator command).
     pub fn kick(&self) {
-        self.wakeup.notify_one();
+        self.notify_manager(TriggerRequest::ScanIncoming);
+    }
+
+    /// Send `request` to this process's queue manager (dropped when none runs).
+    pub fn notify_manager(&self, request: TriggerRequest) {
+        self.manager.send(request);
+    }
+
+    /// The queue manager's end of the request channel (replaces any earlier one).
+    pub fn manager_requests(&self) -> UnboundedReceiver<TriggerRequest> {
+        self.manager.connect()
     }
 
     /// Path of message `id` in queue `q`.
@@ -115,7 +118,7 @@ impl Queue {
 
     /// Move `id` from one queue to another: rename, then make both directory
     /// entries durable.
-    pub(crate) async fn move_file(
+    pub async fn move_file(
         &self,
         id: &QueueId,
         from: QueueName,
@@ -136,7 +139,7 @@ impl Queue {
     /// reach the disk. Only for moves between queues that start-up recovery
     /// scans alike (incoming, active, deferred): after a crash the file is
     /// found in one place or the other, never lost.
-    pub(crate) async fn move_file_unsynced(
+    pub async fn move_file_unsynced(
         &self,
         id: &QueueId,
         from: QueueName,
@@ -152,7 +155,7 @@ impl Queue {
     }
 
     /// Remove `id` from queue `q` durably.
-    pub(crate) async fn remove_file(&self, id: &QueueId, q: QueueName) -> Result<(), QueueError> {
+    pub async fn remove_file(&self, id: &QueueId, q: QueueName) -> Result<(), QueueError> {
         let path = self.path_of(q, id);
         let err_path = path.clone();
         blocking(&err_path, move || {
@@ -163,7 +166,7 @@ impl Queue {
     }
 
     /// Queue files in `q` with their metadata (foreign names are skipped).
-    pub(crate) fn scan(&self, q: QueueName) -> Result<Vec<(QueueId, Metadata)>, QueueError> {
+    pub fn scan(&self, q: QueueName) -> Result<Vec<(QueueId, Metadata)>, QueueError> {
         let dir = queue_dir(&self.root, q);
         let mut out = Vec::new();
         let entries = std::fs::read_dir(&dir).map_err(|e| QueueError::io(&dir, e))?;
@@ -190,7 +193,7 @@ impl Queue {
     /// Remove abandoned files from `tmp`: those written by another process
     /// (a previous run that crashed before commit) once older than
     /// `min_age`, and any older than a day.
-    pub(crate) fn clean_tmp(&self, min_age: Duration) -> Result<usize, QueueError> {
+    pub fn clean_tmp(&self, min_age: Duration) -> Result<usize, QueueError> {
         let dir = self.tmp_dir();
         let me = format!("{}.", std::process::id());
         let now = SystemTime::now();

@@ -50,7 +50,7 @@ pub(crate) fn header(content_len: u64) -> String {
 
 /// One delivery outcome kept for a recipient (bounce or defer log entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Reason {
+pub struct Reason {
     pub recipient: usize,
     pub dsn: String,
     pub agent: String,
@@ -60,7 +60,7 @@ pub(crate) struct Reason {
 
 /// A status record appended after the envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StatusRecord {
+pub enum StatusRecord {
     Sent(usize),
     Bounced(Reason),
     Deferred(Reason),
@@ -72,7 +72,7 @@ pub(crate) enum StatusRecord {
 
 /// What the file says about one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RcptState {
+pub enum RcptState {
     /// Still to be delivered; the last temporary failure, if any.
     Pending(Option<Reason>),
     Sent,
@@ -91,7 +91,7 @@ impl RcptState {
 
 /// A parsed queue file (without its content).
 #[derive(Debug, Clone)]
-pub(crate) struct QueueFile {
+pub struct QueueFile {
     pub envelope: Envelope,
     pub content_len: u64,
     /// Size as sent over SMTP (CRLF line ends): the `size=` Postfix logs.
@@ -392,7 +392,7 @@ fn read_header(file: &mut File, path: &Path, id: &str) -> Result<u64, QueueError
 }
 
 /// Read and parse a queue file (envelope and status, not the content).
-pub(crate) fn read_queue_file(path: &Path, id: &str) -> Result<QueueFile, QueueError> {
+pub fn read_queue_file(path: &Path, id: &str) -> Result<QueueFile, QueueError> {
     let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
     let content_len = read_header(&mut file, path, id)?;
     let total = file.metadata().map_err(|e| QueueError::io(path, e))?.len();
@@ -417,7 +417,7 @@ pub(crate) fn read_queue_file(path: &Path, id: &str) -> Result<QueueFile, QueueE
 }
 
 /// Read the message content (header + body) of a queue file.
-pub(crate) fn read_content(path: &Path, id: &str) -> Result<Vec<u8>, QueueError> {
+pub fn read_content(path: &Path, id: &str) -> Result<Vec<u8>, QueueError> {
     let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
     let content_len = read_header(&mut file, path, id)?;
     let mut content = Vec::new();
@@ -433,7 +433,7 @@ pub(crate) fn read_content(path: &Path, id: &str) -> Result<Vec<u8>, QueueError>
 
 /// Append status records to a queue file and, when `durable`, fsync it:
 /// then when this returns Ok the outcomes survive a crash.
-pub(crate) fn append_records(
+pub fn append_records(
     path: &Path,
     records: &[StatusRecord],
     durable: bool,

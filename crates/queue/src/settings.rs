@@ -8,7 +8,7 @@
 //! `default_destination_recipient_limit`,
 //! `local_destination_recipient_limit`), the number of messages in the
 //! active queue (`qmgr_message_active_limit`, capped), and the address
-//! rewriter used by pickup and destination grouping.
+//! rewriter (with `transport_maps`) used by pickup and to resolve recipients.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,8 +62,9 @@ pub struct QmgrSettings {
     /// `local_destination_recipient_limit` (1).
     pub local_destination_recipient_limit: usize,
     /// Address rewriting for pickup (canonicalisation, virtual aliases) and
-    /// for resolving a recipient's transport and next hop; `None`: bare
-    /// addresses get `@myorigin` and recipients are grouped by domain.
+    /// for resolving a recipient's transport and next hop (with
+    /// `transport_maps`); `None`: bare addresses get `@myorigin` and
+    /// recipients are grouped by domain with no transport.
     pub rewriter: Option<Arc<Rewriter>>,
 }
 
@@ -80,7 +81,7 @@ impl Default for QmgrSettings {
 impl QmgrSettings {
     pub fn from_config(cfg: &gatepost_config::Config) -> QmgrSettings {
         let rewriter = match Rewriter::from_config(cfg) {
-            Ok(r) => Some(Arc::new(r)),
+            Ok(r) => Some(Arc::new(r.with_transport_maps(cfg))),
             Err(e) => {
                 gatepost_log::warning("qmgr", format!("address rewriting unavailable: {e}"));
                 None
@@ -167,7 +168,7 @@ impl QmgrSettings {
     }
 
     /// Concurrency and recipient limits for a transport.
-    pub(crate) fn limits_for(&self, transport: &str) -> (usize, usize) {
+    pub fn limits_for(&self, transport: &str) -> (usize, usize) {
         if transport == "local" {
             (
                 self.local_destination_concurrency_limit.max(1),
@@ -182,7 +183,7 @@ impl QmgrSettings {
     }
 
     /// Address with `@myorigin` appended when unqualified.
-    pub(crate) fn qualify(&self, addr: &str) -> String {
+    pub fn qualify(&self, addr: &str) -> String {
         if addr.contains('@') || addr.is_empty() {
             addr.to_string()
         } else {
@@ -191,7 +192,7 @@ impl QmgrSettings {
     }
 
     /// Whether `sender` is the double-bounce sender (qualified or not).
-    pub(crate) fn is_double_bounce_sender(&self, sender: &str) -> bool {
+    pub fn is_double_bounce_sender(&self, sender: &str) -> bool {
         !sender.is_empty()
             && (sender.eq_ignore_ascii_case(&self.double_bounce_sender)
                 || sender.eq_ignore_ascii_case(&self.qualify(&self.double_bounce_sender)))

@@ -104,7 +104,7 @@ impl Queue {
 
 /// The queue manager's end of the trigger socket.
 #[derive(Debug)]
-pub(crate) struct TriggerListener {
+pub struct TriggerListener {
     sock: UnixDatagram,
     path: PathBuf,
 }

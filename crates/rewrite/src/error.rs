@@ -1,6 +1,6 @@
 //! Errors of the rewrite crate, classified the Postfix way: a temporary
-//! lookup failure (→ 4xx), a bad address (→ 501 5.1.3 / 5.1.7) and a
-//! configuration problem.
+//! lookup failure (→ 4xx), a bad address (→ 501 5.1.3 / 5.1.7), a
+//! configuration problem, and a failed `transport_maps` lookup.
 
 use gatepost_table::TableError;
 
@@ -15,6 +15,9 @@ pub enum RewriteError {
     /// Configuration problem (bad table spec ...).
     #[error("configuration error: {0}")]
     Config(String),
+    /// A `transport_maps` lookup for `recipient` failed (temporary).
+    #[error("transport_maps lookup problem for {recipient}: {why}")]
+    TransportMaps { recipient: String, why: String },
 }
 
 impl From<TableError> for RewriteError {

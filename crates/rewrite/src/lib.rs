@@ -4,7 +4,8 @@
 //! (local, virtual alias, virtual mailbox, relay, default) and transport, the
 //! ROUTED flag for sender-specified routing (`allow_percent_hack`,
 //! `swap_bangpath`, `resolve_dequoted_address`), and recursive
-//! `virtual_alias_maps` expansion. RFC 5321/5322 quoting of local parts
+//! `virtual_alias_maps` expansion, and the `transport_maps` override of the
+//! queue manager's resolve. RFC 5321/5322 quoting of local parts
 //! (internal ↔ external form) lives here too.
 #![forbid(unsafe_code)]
 
@@ -20,6 +21,7 @@ mod resolve;
 mod resolve_loop;
 mod rewriter;
 mod transport;
+mod transport_maps;
 mod virtual_alias;
 
 pub use error::RewriteError;

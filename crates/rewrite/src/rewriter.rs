@@ -9,10 +9,11 @@
 //! resolve_numeric_domain, recipient_delimiter, append_at_myorigin,
 //! append_dot_mydomain, empty_address_recipient, allow_min_user,
 //! show_user_unknown_table_name, propagate_unmatched_extensions,
-//! virtual_alias_recursion_limit, virtual_alias_expansion_limit.
+//! virtual_alias_recursion_limit, virtual_alias_expansion_limit; and, for
+//! the queue manager's rewriter only (`with_transport_maps`), transport_maps.
 
 use gatepost_config::{params, Config, Param};
-use gatepost_table::{open_table, DomainList};
+use gatepost_table::{open_table, DomainList, MapList};
 
 use crate::addr_find::AddrMaps;
 use crate::canon::{self, CanonSettings};
@@ -22,6 +23,7 @@ use crate::local::LocalDomains;
 use crate::resolve::Resolved;
 use crate::resolve_loop::LoopSettings;
 use crate::transport::TransportSpec;
+use crate::transport_maps;
 
 /// Built once from the configuration; cheap to share (`Arc`).
 #[derive(Debug)]
@@ -48,6 +50,8 @@ pub struct Rewriter {
     pub(crate) propagate_virtual: bool,
     pub(crate) recursion_limit: usize,
     pub(crate) expansion_limit: usize,
+    /// `transport_maps`, when this rewriter resolves for delivery.
+    pub(crate) transport_maps: Option<MapList>,
 }
 
 fn domain_list(cfg: &Config, param: &Param<Vec<String>>) -> Result<DomainList, RewriteError> {
@@ -121,7 +125,22 @@ impl Rewriter {
             propagate_virtual,
             recursion_limit: cfg.get(&params::VIRTUAL_ALIAS_RECURSION_LIMIT),
             expansion_limit: cfg.get(&params::VIRTUAL_ALIAS_EXPANSION_LIMIT),
+            transport_maps: None,
         })
+    }
+
+    /// This rewriter with `transport_maps` opened: [`resolve`](Self::resolve)
+    /// then returns the transport and next hop delivery uses (the queue
+    /// manager's view of trivial-rewrite(8)). Tables that cannot be opened
+    /// are logged and make lookups that reach them fail temporarily.
+    pub fn with_transport_maps(mut self, cfg: &Config) -> Rewriter {
+        self.transport_maps = Some(MapList::open(
+            "trivial-rewrite",
+            params::TRANSPORT_MAPS.name(),
+            &cfg.get(&params::TRANSPORT_MAPS),
+            open_table,
+        ));
+        self
     }
 
     /// Cleanup canonicalisation: bare `user` → `user@$myorigin` (append_at_myorigin).
@@ -129,9 +148,16 @@ impl Rewriter {
         canon::canonicalize(addr, &self.canon_settings)
     }
 
-    /// trivial-rewrite resolve (docs/address-classes.md#resolving-an-address).
+    /// trivial-rewrite resolve (docs/address-classes.md#resolving-an-address):
+    /// class, transport, next hop and final recipient, with the
+    /// `transport_maps` override when this rewriter has them
+    /// (`with_transport_maps`).
     pub fn resolve(&self, addr: &str) -> Result<Resolved, RewriteError> {
-        self.resolve_addr(addr)
+        let resolved = self.resolve_addr(addr)?;
+        match &self.transport_maps {
+            Some(maps) => transport_maps::apply(maps, &self.recipient_delimiter, resolved),
+            None => Ok(resolved),
+        }
     }
 
     /// Recursive virtual_alias_maps expansion (Postfix cleanup semantics);

@@ -1,5 +1,6 @@
 //! Everything a session needs that outlives it: the service's settings,
-//! the restriction engine, the queue, the address rewriter, and the shared
+//! the restriction engine, the queue, the address rewriter, the DNS
+//! resolver built from the service's `dns_*` settings, and the shared
 //! per-client connection counts (`smtpd_client_connection_count_limit`).
 
 use std::collections::HashMap;
@@ -7,6 +8,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use gatepost_config::{params, Config};
+use gatepost_dns::Resolver;
 use gatepost_policy::Policy;
 use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
@@ -30,6 +32,8 @@ pub struct ServerContext {
     pub policy: Policy,
     pub queue: Arc<Queue>,
     pub rewriter: Arc<Rewriter>,
+    /// This service's resolver (client names; the policy uses it too).
+    pub resolver: Resolver,
     pub bare_newline_exclusions: NetworkList,
     /// Clients exempt from the per-client connection limit
     /// (`smtpd_client_event_limit_exceptions`, default `$mynetworks`).
@@ -48,7 +52,8 @@ impl ServerContext {
         queue: Arc<Queue>,
         rewriter: Arc<Rewriter>,
     ) -> Result<ServerContext, ContextError> {
-        let policy = Policy::from_config(cfg, rewriter.clone())?;
+        let resolver = Resolver::shared(cfg);
+        let policy = Policy::from_config(cfg, rewriter.clone(), resolver.clone())?;
         let exclusions = NetworkList::parse(
             &cfg.get(&params::SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS),
             true,
@@ -61,6 +66,7 @@ impl ServerContext {
             policy,
             queue,
             rewriter,
+            resolver,
             bare_newline_exclusions: exclusions,
             connection_limit_exceptions: limit_exceptions,
             always_add_missing_headers: cfg.get(&params::ALWAYS_ADD_MISSING_HEADERS),
@@ -91,5 +97,34 @@ impl ServerContext {
                 map.remove(&addr);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two services of one process, the second with its own
+    /// `-o dns_nameservers`: each keeps the resolver of its settings.
+    #[test]
+    fn each_service_has_the_resolver_of_its_own_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::parse_main_cf(
+            "myhostname = mx.spec.test\ndns_nameservers = 127.0.0.1:1\n",
+            "main.cf",
+        )
+        .unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        let rewriter = Arc::new(Rewriter::from_config(&cfg).unwrap());
+        let service = |cfg: &Config| {
+            ServerContext::new("smtpd", cfg, queue.clone(), rewriter.clone()).unwrap()
+        };
+        let first = service(&cfg);
+        let other = cfg.with_overrides(&[("dns_nameservers".into(), "127.0.0.1:2".into())]);
+        let second = service(&other);
+        let servers = |ctx: &ServerContext| ctx.resolver.settings().nameservers.clone();
+        assert_eq!(servers(&first), vec!["127.0.0.1:1".parse().unwrap()]);
+        assert_eq!(servers(&second), vec!["127.0.0.1:2".parse().unwrap()]);
+        assert_eq!(servers(&service(&cfg)), servers(&first));
     }
 }

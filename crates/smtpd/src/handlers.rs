@@ -313,11 +313,9 @@ impl Session {
                 self.warn_illegal_syntax(cmd, addr);
                 Some(Reply::new(501, dsn, text))
             }
-            Err(RewriteError::Temporary(_)) => Some(Reply::new(
-                451,
-                "4.3.0",
-                format!("<{addr}>: Temporary lookup failure"),
-            )),
+            Err(RewriteError::Temporary(_) | RewriteError::TransportMaps { .. }) => Some(
+                Reply::new(451, "4.3.0", format!("<{addr}>: Temporary lookup failure")),
+            ),
             Err(RewriteError::Config(_)) => {
                 Some(Reply::new(451, "4.3.5", "Server configuration error"))
             }

@@ -120,7 +120,7 @@ impl Session {
     /// Serve the connection to its end.
     pub async fn run(mut self) {
         if self.ctx.settings.peername_lookup && !self.fixed_name {
-            let peer = lookup_client(self.client_addr).await;
+            let peer = lookup_client(&self.ctx.resolver, self.client_addr).await;
             self.client_name = peer.name;
             self.reverse_name = peer.reverse_name;
             self.client_name_tempfail = peer.name_status == PeerStatus::Temp;

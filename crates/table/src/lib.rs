@@ -3,8 +3,9 @@
 //! `proxy:` prefix) with three outcomes: found, not found, failure
 //! (temporary or configuration); Postfix match lists (domain lists such as
 //! `mydestination`/`relay_domains`, network lists such as `mynetworks`); the
-//! `postmap`/`postalias` operations; and Postfix's access-table key
-//! sequences ([`keys`]).
+//! `postmap`/`postalias` operations; Postfix's access-table key
+//! sequences ([`keys`]); and a parameter's list of tables searched in order
+//! (`map_list`, Postfix `maps_find()`).
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ mod error;
 mod hash;
 mod inline;
 pub mod keys;
+mod map_list;
 mod match_items;
 mod memory;
 mod network_list;
@@ -35,6 +37,7 @@ mod unix;
 pub use alias::{open_alias_table, postalias_build, postalias_build_report};
 pub use domain_list::DomainList;
 pub use error::TableError;
+pub use map_list::{split_address, split_extension, LookupFailure, MapList};
 pub use network_list::NetworkList;
 pub use postmap::{db_is_stale, postmap_build_report, postmap_query};
 

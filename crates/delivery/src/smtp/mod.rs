@@ -31,7 +31,7 @@ mod smtp_params;
 use std::sync::Arc;
 
 use gatepost_config::{params, Config};
-use gatepost_queue::{DeliveryOutcome, DeliveryStatus, QueuedMessage};
+use gatepost_qmgr::{DeliveryOutcome, DeliveryStatus, QueuedMessage};
 
 use crate::verdict::Verdict;
 use crate::DeliveryError;

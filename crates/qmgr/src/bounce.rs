@@ -1,4 +1,5 @@
-//! Non-delivery notifications and delay warnings (docs/queue.md#bounces-and-delay-warnings): an RFC 3464
+//! Non-delivery notifications and delay warnings (bounce(8),
+//! docs/queue.md#bounces-and-delay-warnings): an RFC 3464
 //! `multipart/report` with Postfix's wording (text/plain notification,
 //! message/delivery-status report, the original as message/rfc822 up to
 //! `bounce_size_limit`, or its headers for `RET=HDRS`), enqueued through the
@@ -16,14 +17,12 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gatepost_cleanup::{local_received_header, mail_date, message_id};
+use gatepost_queue::{
+    blocking, read_content, Envelope, EnvelopeRecipient, QmgrSettings, Queue, QueueError, QueueId,
+    Reason,
+};
 
-use crate::envelope::{Envelope, EnvelopeRecipient};
-use crate::error::{blocking, QueueError};
 use crate::line_wrap::line_wrap;
-use crate::queue::Queue;
-use crate::queue_file::{read_content, Reason};
-use crate::queue_id::QueueId;
-use crate::settings::QmgrSettings;
 
 const WRAP_WIDTH: usize = 79;
 const WRAP_INDENT: usize = 4;

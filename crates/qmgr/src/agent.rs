@@ -1,16 +1,13 @@
 //! The seam between the queue manager and delivery agents: the message
 //! handed out (`QueuedMessage`), one outcome per recipient, and the
-//! `DeliveryAgent` trait that `local`, `virtual`, `smtp`, ... implement
-//! (with an optional hook telling the queue manager each recipient's
-//! destination).
+//! `DeliveryAgent` trait that `local`, `virtual`, `smtp`, ... implement.
+//! Each recipient comes with the destination the queue manager resolved.
 
 use std::path::PathBuf;
 
-use crate::destination::Destination;
-use crate::envelope::Envelope;
-use crate::error::QueueError;
-use crate::queue_file::read_content;
-use crate::queue_id::QueueId;
+use gatepost_queue::{read_content, Envelope, QueueError, QueueId};
+
+use crate::destination::RoutedRecipient;
 
 /// A message handed to a delivery agent.
 #[derive(Debug, Clone)]
@@ -64,16 +61,12 @@ pub struct DeliveryOutcome {
 /// Delivery agents implement this; the queue manager calls it.
 #[async_trait::async_trait]
 pub trait DeliveryAgent: Send + Sync {
-    /// Deliver the given recipients (indexes into `msg.envelope.recipients`);
-    /// return one outcome per index.
-    async fn deliver(&self, msg: &QueuedMessage, recipients: &[usize]) -> Vec<DeliveryOutcome>;
-
-    /// The transport and next hop recipient `recipient` will be delivered
-    /// through, when the agent knows it (e.g. after `transport_maps`); the
-    /// queue manager uses it to apply per-destination concurrency and
-    /// recipient limits. `None`: the queue manager resolves it itself.
-    fn destination(&self, msg: &QueuedMessage, recipient: usize) -> Option<Destination> {
-        let _ = (msg, recipient);
-        None
-    }
+    /// Deliver the given recipients, each to its resolved destination;
+    /// return one outcome per recipient (`DeliveryOutcome::recipient` is
+    /// its `index`).
+    async fn deliver(
+        &self,
+        msg: &QueuedMessage,
+        recipients: &[RoutedRecipient],
+    ) -> Vec<DeliveryOutcome>;
 }

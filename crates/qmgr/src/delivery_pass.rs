@@ -6,26 +6,23 @@
 //! expire, send the non-delivery notice, send the one delay warning once
 //! the message is `delay_warning_time` old, and either remove the message
 //! (`ID: removed`) or move it to `deferred` with mtime = next retry time
-//! (docs/queue.md#retries-and-expiry).
+//! (qmgr(8), docs/queue.md#retries-and-expiry).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use gatepost_queue::{
+    append_records, blocking, read_queue_file, QmgrSettings, Queue, QueueError, QueueFile, QueueId,
+    QueueName, RcptState, Reason, StatusRecord,
+};
+
 use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage};
 use crate::bounce::{send_delay_warning, send_non_delivery};
 use crate::delivery_log::{Delays, DeliveryLine};
 use crate::destination::{
-    batches, destination_of, site_failure, DeadDestinations, DestinationSlots,
+    batches, resolve, site_failure, DeadDestinations, DestinationSlots, RoutedRecipient,
 };
-use crate::error::{blocking, QueueError};
-use crate::layout::QueueName;
-use crate::queue::Queue;
-use crate::queue_file::{
-    append_records, read_queue_file, QueueFile, RcptState, Reason, StatusRecord,
-};
-use crate::queue_id::QueueId;
-use crate::settings::QmgrSettings;
 
 /// Everything a message pass needs.
 pub(crate) struct Ctx {
@@ -125,24 +122,25 @@ async fn run_batch(
     agent: Arc<dyn DeliveryAgent>,
     msg: Arc<QueuedMessage>,
     slot: Arc<tokio::sync::Semaphore>,
-    recipients: Vec<usize>,
+    recipients: Vec<RoutedRecipient>,
 ) -> BatchResult {
     let permit = slot.acquire_owned().await;
     let started = SystemTime::now();
     let outcomes = agent.deliver(&msg, &recipients).await;
     drop(permit);
     BatchResult {
-        recipients,
+        recipients: recipients.iter().map(|r| r.index).collect(),
         outcomes,
         started,
         finished: SystemTime::now(),
     }
 }
 
-/// Hand `pending` to the agent, one request per destination batch (run
-/// concurrently within the destinations' limits); log and durably record
-/// each request's outcomes as it completes. False when some outcomes could
-/// not be made durable.
+/// Resolve each of `pending` once, then hand them to the agent, one
+/// request per destination batch (run concurrently within the
+/// destinations' limits); log and durably record each request's outcomes
+/// as it completes (recipients that cannot be resolved first). False when
+/// some outcomes could not be made durable.
 async fn deliver(
     ctx: &Ctx,
     id: &QueueId,
@@ -157,26 +155,42 @@ async fn deliver(
         path: path.clone(),
     });
     let agent = ctx.agent.clone();
-    let plan = batches(&ctx.settings, pending, |i| {
-        let d = destination_of(agent.as_ref(), &ctx.settings, &msg, i);
-        let addr = msg
-            .envelope
+    let address = |i: usize| {
+        msg.envelope
             .recipients
             .get(i)
             .map(|r| r.address.clone())
-            .unwrap_or_default();
-        (d, addr)
-    });
-    let mut running = tokio::task::JoinSet::new();
+            .unwrap_or_default()
+    };
+    let mut routed = Vec::new();
+    let mut unroutable = Vec::new();
+    for &i in pending {
+        match resolve(&ctx.settings, i, &address(i)) {
+            Ok(r) => routed.push(r),
+            Err(outcome) => unroutable.push(outcome),
+        }
+    }
     let mut durable = true;
+    if !unroutable.is_empty() {
+        let now = SystemTime::now();
+        let result = BatchResult {
+            recipients: unroutable.iter().map(|o| o.recipient).collect(),
+            outcomes: unroutable,
+            started: now,
+            finished: now,
+        };
+        durable &= record_batch(ctx, id, qf, &path, result, entered).await;
+    }
+    let plan = batches(&ctx.settings, routed, address);
+    let mut running = tokio::task::JoinSet::new();
     for b in plan {
         if let Some((dsn, reason)) = ctx.dead.check(&b.key) {
             let now = SystemTime::now();
             let outcomes = b
                 .recipients
                 .iter()
-                .map(|&i| DeliveryOutcome {
-                    recipient: i,
+                .map(|r| DeliveryOutcome {
+                    recipient: r.index,
                     status: DeliveryStatus::Deferred,
                     agent: "error".into(),
                     relay: "none".into(),
@@ -185,7 +199,7 @@ async fn deliver(
                 })
                 .collect();
             let result = BatchResult {
-                recipients: b.recipients,
+                recipients: b.recipients.iter().map(|r| r.index).collect(),
                 outcomes,
                 started: now,
                 finished: now,
@@ -468,14 +482,9 @@ async fn warn_delayed(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile, pending: &[us
 /// Move `id` from `active` to `deferred` with mtime = `next_try`.
 pub(crate) async fn defer(ctx: &Ctx, id: &QueueId, next_try: SystemTime) {
     let path = ctx.queue.path_of(QueueName::Active, id);
-    let p = path.clone();
+    let (queue, retry_id) = (ctx.queue.clone(), id.clone());
     let touched = blocking(&path, move || {
-        let file = std::fs::File::options()
-            .write(true)
-            .open(&p)
-            .map_err(|e| QueueError::io(&p, e))?;
-        file.set_modified(next_try)
-            .map_err(|e| QueueError::io(&p, e))
+        queue.touch(QueueName::Active, &retry_id, next_try)
     })
     .await;
     if let Err(e) = touched {

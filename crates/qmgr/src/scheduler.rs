@@ -1,4 +1,4 @@
-//! The queue manager: the one task that owns the active queue.
+//! The scheduler loop of the queue manager.
 //!
 //! On start it requeues everything left in `active` (a previous run died
 //! mid-delivery) into `incoming` and removes abandoned `tmp` files. Then it
@@ -7,30 +7,29 @@
 //! `queue_run_delay` or on `flush`), alternating between the two for
 //! fairness, up to `max_concurrent_messages` in flight; each admitted
 //! message is renamed into `active` and delivered by its own task
-//! (`qmgr_message`). It wakes on `Queue::kick`, on the scan timer, when a
-//! delivery finishes, and on requests from other processes through the
-//! `public/qmgr` trigger socket (`trigger`). It also runs the pickup
-//! service (maildrop → cleanup → incoming). `hold` and `corrupt` are never
-//! scheduled.
+//! (`delivery_pass`). It wakes on the scan timer, when a delivery
+//! finishes, and on a request ([`TriggerRequest`]): from this process
+//! through the queue's channel (a committed message, an operator command)
+//! or from other processes through the `public/qmgr` socket. It also runs
+//! the pickup service (maildrop → cleanup → incoming) and wakes it on a
+//! pickup request. `hold` and `corrupt` are never scheduled.
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use gatepost_queue::{
+    run_pickup, QmgrSettings, Queue, QueueId, QueueName, TriggerListener, TriggerRequest,
+};
+
 use crate::agent::DeliveryAgent;
+use crate::delivery_pass::{process, Ctx};
 use crate::destination::{DeadDestinations, DestinationSlots};
-use crate::layout::QueueName;
-use crate::pickup::run_pickup;
-use crate::qmgr_message::{process, Ctx};
-use crate::queue::Queue;
-use crate::queue_id::QueueId;
-use crate::settings::QmgrSettings;
-use crate::trigger::{TriggerListener, TriggerRequest};
 
 /// Tmp files of other processes younger than this are left alone (another
 /// process may still be writing them).
@@ -123,7 +122,13 @@ pub async fn run_qmgr(
             None
         }
     };
-    let pickup = tokio::spawn(run_pickup(queue.clone(), settings.clone()));
+    let mut requests = queue.manager_requests();
+    let pickup_wakeup = Arc::new(Notify::new());
+    let pickup = tokio::spawn(run_pickup(
+        queue.clone(),
+        settings.clone(),
+        pickup_wakeup.clone(),
+    ));
     let max = settings.max_concurrent_messages.max(1);
     let run_delay = settings.queue_run_delay.max(Duration::from_millis(1));
     let mut tasks: JoinSet<()> = JoinSet::new();
@@ -135,12 +140,13 @@ pub async fn run_qmgr(
     // start) or when earlier admissions were cut short by the limit.
     let mut scan_incoming = true;
     let mut backlog = false;
+    let mut wanted = Wanted::default();
     tokio::pin!(shutdown);
     loop {
-        if queue.flush_dead.swap(false, Ordering::SeqCst) {
+        if std::mem::take(&mut wanted.flush_dead) {
             ctx.dead.clear_all();
         }
-        if queue.scan_deferred_now.swap(false, Ordering::SeqCst) || Instant::now() >= next_scan {
+        if std::mem::take(&mut wanted.scan_deferred) || Instant::now() >= next_scan {
             for id in due_deferred(&queue, settings.scan_slack()) {
                 if deferred_known.insert(id.clone()) {
                     deferred_ready.push_back(id);
@@ -186,22 +192,15 @@ pub async fn run_qmgr(
         }
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = queue.wakeup.notified() => scan_incoming = true,
+            Some(r) = requests.recv() => {
+                scan_incoming |= wanted.take(r, &pickup_wakeup);
+                while let Ok(r) = requests.try_recv() {
+                    scan_incoming |= wanted.take(r, &pickup_wakeup);
+                }
+            }
             reqs = next_trigger(trigger.as_ref()) => {
                 for r in reqs {
-                    match r {
-                        TriggerRequest::ScanIncoming => scan_incoming = true,
-                        TriggerRequest::ScanDeferred | TriggerRequest::ScanAll => {
-                            queue.scan_deferred_now.store(true, Ordering::SeqCst);
-                            scan_incoming = true;
-                        }
-                        TriggerRequest::Flush => {
-                            queue.flush_dead.store(true, Ordering::SeqCst);
-                            queue.scan_deferred_now.store(true, Ordering::SeqCst);
-                            scan_incoming = true;
-                        }
-                        TriggerRequest::Pickup => queue.pickup_wakeup.notify_one(),
-                    }
+                    scan_incoming |= wanted.take(r, &pickup_wakeup);
                 }
             }
             _ = tokio::time::sleep_until(next_scan) => scan_incoming = true,
@@ -221,6 +220,37 @@ pub async fn run_qmgr(
     let _ = pickup.await;
     drop(trigger);
     tasks.shutdown().await;
+}
+
+/// What requests asked of the next round (beyond scanning `incoming`).
+#[derive(Debug, Default)]
+struct Wanted {
+    /// Scan `deferred` now, not at the next `queue_run_delay`.
+    scan_deferred: bool,
+    /// Forget which destinations are unreachable (Postfix's QMGR_REQ_FLUSH_DEAD).
+    flush_dead: bool,
+}
+
+impl Wanted {
+    /// Note `request`; true when `incoming` is to be scanned.
+    fn take(&mut self, request: TriggerRequest, pickup: &Notify) -> bool {
+        match request {
+            TriggerRequest::ScanIncoming => true,
+            TriggerRequest::ScanDeferred | TriggerRequest::ScanAll => {
+                self.scan_deferred = true;
+                true
+            }
+            TriggerRequest::Flush => {
+                self.flush_dead = true;
+                self.scan_deferred = true;
+                true
+            }
+            TriggerRequest::Pickup => {
+                pickup.notify_one();
+                false
+            }
+        }
+    }
 }
 
 /// The next trigger datagram, or never when there is no socket.

@@ -1,12 +1,10 @@
-//! The per-recipient delivery log line (docs/logging.md#queue-and-delivery-lines):
+//! The per-recipient delivery log line (qmgr(8), docs/logging.md#queue-and-delivery-lines):
 //! `ID: to=<R>[, orig_to=<O>], relay=RELAY, delay=D, delays=a/b/c/d,
 //! dsn=X.Y.Z, status=sent|deferred|bounced (TEXT)`, logged under the
 //! delivery agent's program name. Rendering is a pure function.
 
 use gatepost_log::{format_delay, sanitize};
-
-use crate::envelope::EnvelopeRecipient;
-use crate::queue_id::QueueId;
+use gatepost_queue::{EnvelopeRecipient, QueueId};
 
 /// The four `delays=a/b/c/d` components, in seconds: before the active
 /// queue, in the active queue, connection setup, transmission.

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use gatepost_qmgr::*;
 use gatepost_queue::*;
 use gatepost_testkit::log_capture::{in_process_log, in_process_log_lines};
 use gatepost_testkit::wait_until_async;
@@ -29,19 +30,24 @@ struct FakeAgent {
 
 #[async_trait::async_trait]
 impl DeliveryAgent for FakeAgent {
-    async fn deliver(&self, msg: &QueuedMessage, recipients: &[usize]) -> Vec<DeliveryOutcome> {
+    async fn deliver(
+        &self,
+        msg: &QueuedMessage,
+        recipients: &[RoutedRecipient],
+    ) -> Vec<DeliveryOutcome> {
         self.calls.lock().unwrap().push(Call {
             id: msg.id.clone(),
             sender: msg.envelope.sender.clone(),
             recipients: recipients
                 .iter()
-                .map(|i| msg.envelope.recipients[*i].address.clone())
+                .map(|r| msg.envelope.recipients[r.index].address.clone())
                 .collect(),
             content: msg.read_content().unwrap(),
         });
         recipients
             .iter()
-            .map(|&i| {
+            .map(|r| {
+                let i = r.index;
                 let addr = &msg.envelope.recipients[i].address;
                 let first_try = self
                     .deferred_once
@@ -700,10 +706,14 @@ struct SlowAgent {
 
 #[async_trait::async_trait]
 impl DeliveryAgent for SlowAgent {
-    async fn deliver(&self, msg: &QueuedMessage, recipients: &[usize]) -> Vec<DeliveryOutcome> {
+    async fn deliver(
+        &self,
+        msg: &QueuedMessage,
+        recipients: &[RoutedRecipient],
+    ) -> Vec<DeliveryOutcome> {
         use std::sync::atomic::Ordering::SeqCst;
-        let slow = recipients.iter().any(|&i| {
-            msg.envelope.recipients[i]
+        let slow = recipients.iter().any(|r| {
+            msg.envelope.recipients[r.index]
                 .address
                 .ends_with("@slow.example")
         });
@@ -721,7 +731,8 @@ impl DeliveryAgent for SlowAgent {
         }
         recipients
             .iter()
-            .map(|&i| {
+            .map(|r| {
+                let i = r.index;
                 let addr = msg.envelope.recipients[i].address.clone();
                 self.delivered.lock().unwrap().push(addr);
                 DeliveryOutcome {

@@ -8,12 +8,12 @@
 
 use std::sync::Arc;
 
-use gatepost_table::{Table, TableError, TableKind};
+use crate::{Table, TableError, TableKind};
 
 /// A lookup that could not be answered now.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{table}: {why}")]
-pub(crate) struct LookupFailure {
+pub struct LookupFailure {
     pub table: String,
     pub why: String,
 }
@@ -25,7 +25,7 @@ enum Slot {
 }
 
 #[derive(Debug, Clone, Default)]
-pub(crate) struct MapList {
+pub struct MapList {
     slots: Vec<Slot>,
 }
 
@@ -58,7 +58,6 @@ impl MapList {
     }
 
     /// A list made of already opened tables.
-    #[cfg(test)]
     pub fn from_tables(tables: Vec<Arc<dyn Table>>) -> MapList {
         MapList {
             slots: tables.into_iter().map(Slot::Open).collect(),
@@ -129,10 +128,7 @@ impl MapList {
 /// Split `localpart` at the first recipient delimiter character:
 /// `(user, Some(extension))`. Postfix treats every character of
 /// `recipient_delimiter` as a delimiter.
-pub(crate) fn split_extension<'a>(
-    localpart: &'a str,
-    delimiters: &str,
-) -> (&'a str, Option<&'a str>) {
+pub fn split_extension<'a>(localpart: &'a str, delimiters: &str) -> (&'a str, Option<&'a str>) {
     if delimiters.is_empty() {
         return (localpart, None);
     }
@@ -143,7 +139,7 @@ pub(crate) fn split_extension<'a>(
 }
 
 /// Split an address at the rightmost `@`.
-pub(crate) fn split_address(address: &str) -> (&str, Option<&str>) {
+pub fn split_address(address: &str) -> (&str, Option<&str>) {
     match address.rfind('@') {
         Some(i) => (&address[..i], Some(&address[i + 1..])),
         None => (address, None),

@@ -1,30 +1,54 @@
-//! Per-destination scheduling (docs/queue.md#retries-and-expiry): a message's pending
+//! Resolving and per-destination scheduling (qmgr(8),
+//! docs/queue.md#retries-and-expiry): each pending
+//! recipient is resolved once by the address rewriter (trivial-rewrite(8),
+//! with `transport_maps`) into its transport, next hop and final address;
 //! recipients are grouped by destination (transport + next hop, or
 //! transport + recipient when that transport's recipient limit is 1, as
 //! Postfix does for `local`), cut into delivery requests of at most
 //! `*_destination_recipient_limit` recipients, and each request waits for a
 //! slot of its destination (`*_destination_concurrency_limit`), so one
-//! slow destination never holds up the others.
-//!
-//! The destination comes from the delivery agent when it knows it
-//! (`DeliveryAgent::destination`), else from the address rewriter's
-//! resolve, else from the recipient's domain.
+//! slow destination never holds up the others. The delivery agent gets
+//! each recipient's resolved destination and does not resolve again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use gatepost_queue::QmgrSettings;
+use gatepost_rewrite::RewriteError;
 use tokio::sync::Semaphore;
 
-use crate::agent::{DeliveryAgent, QueuedMessage};
-use crate::settings::QmgrSettings;
+use crate::agent::{DeliveryOutcome, DeliveryStatus};
 
-/// Where a recipient's delivery goes.
+/// Where a recipient's delivery goes: the resolve result.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Destination {
-    /// Transport name (`local`, `virtual`, `smtp`, `relay`, ...).
+    /// Transport name (`local`, `virtual`, `smtp`, `relay`, `error`, ...).
     pub transport: String,
-    /// Next hop (a domain, `[host]:port`, ...).
+    /// Next hop (a domain, `[host]:port`, the text of `error:` ...); empty:
+    /// the transport's default (the recipient's domain for `smtp`).
     pub nexthop: String,
+    /// The final recipient address (internal form) after resolving.
+    pub recipient: String,
+}
+
+impl Destination {
+    /// The next hop for grouping: the given one lower-cased, else the
+    /// recipient's domain.
+    fn group_nexthop(&self) -> String {
+        if self.nexthop.is_empty() {
+            domain_of(&self.recipient)
+        } else {
+            self.nexthop.to_ascii_lowercase()
+        }
+    }
+}
+
+/// One recipient of a delivery request and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutedRecipient {
+    /// Index into `envelope.recipients`.
+    pub index: usize,
+    pub destination: Destination,
 }
 
 /// Domain part of an address, lower-cased (empty when unqualified).
@@ -34,38 +58,68 @@ fn domain_of(addr: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Resolve recipient `i` of `msg`.
-pub(crate) fn destination_of(
-    agent: &dyn DeliveryAgent,
+/// Resolve recipient `index` (address `addr`): its destination, or the
+/// outcome when it cannot be resolved (a temporary resolver or
+/// `transport_maps` failure defers, a bad address bounces). Without a
+/// rewriter the transport is unknown and the next hop is the domain.
+pub(crate) fn resolve(
     settings: &QmgrSettings,
-    msg: &QueuedMessage,
-    i: usize,
-) -> Destination {
-    if let Some(d) = agent.destination(msg, i) {
-        return d;
-    }
-    let addr = msg
-        .envelope
-        .recipients
-        .get(i)
-        .map(|r| r.address.as_str())
-        .unwrap_or("");
-    if let Some(rw) = &settings.rewriter {
-        if let Ok(r) = rw.resolve(addr) {
-            let nexthop = if r.nexthop.is_empty() {
-                domain_of(&r.recipient)
-            } else {
-                r.nexthop.to_ascii_lowercase()
-            };
-            return Destination {
+    index: usize,
+    addr: &str,
+) -> Result<RoutedRecipient, DeliveryOutcome> {
+    let Some(rw) = &settings.rewriter else {
+        return Ok(RoutedRecipient {
+            index,
+            destination: Destination {
+                transport: String::new(),
+                nexthop: String::new(),
+                recipient: addr.to_string(),
+            },
+        });
+    };
+    let failed = |status, dsn: &str, text: &str| DeliveryOutcome {
+        recipient: index,
+        status,
+        agent: "qmgr".into(),
+        relay: "none".into(),
+        dsn: dsn.into(),
+        text: text.into(),
+    };
+    match rw.resolve(addr) {
+        Ok(r) => Ok(RoutedRecipient {
+            index,
+            destination: Destination {
                 transport: r.transport,
-                nexthop,
-            };
+                nexthop: r.nexthop,
+                recipient: r.recipient,
+            },
+        }),
+        Err(RewriteError::Temporary(_)) => Err(failed(
+            DeliveryStatus::Deferred,
+            "4.3.0",
+            "address resolver failure",
+        )),
+        Err(RewriteError::BadAddress(_)) => Err(failed(
+            DeliveryStatus::Bounced,
+            "5.1.3",
+            "bad address syntax",
+        )),
+        Err(RewriteError::Config(why)) => {
+            gatepost_log::warning("qmgr", format!("address resolver: {why}"));
+            Err(failed(
+                DeliveryStatus::Deferred,
+                "4.3.5",
+                "mail system configuration error",
+            ))
         }
-    }
-    Destination {
-        transport: String::new(),
-        nexthop: domain_of(addr),
+        Err(err @ RewriteError::TransportMaps { .. }) => {
+            gatepost_log::warning("qmgr", err.to_string());
+            Err(failed(
+                DeliveryStatus::Deferred,
+                "4.3.0",
+                "address resolver failure",
+            ))
+        }
     }
 }
 
@@ -75,33 +129,35 @@ pub(crate) struct Batch {
     /// Concurrency key: (transport, next hop or recipient).
     pub key: (String, String),
     pub concurrency: usize,
-    pub recipients: Vec<usize>,
+    pub recipients: Vec<RoutedRecipient>,
 }
 
-/// Group `pending` into delivery requests, in first-recipient order.
+/// Group resolved recipients into delivery requests, in first-recipient
+/// order; `address` gives a recipient's envelope address (the key when the
+/// transport's recipient limit is 1).
 pub(crate) fn batches(
     settings: &QmgrSettings,
-    pending: &[usize],
-    dest: impl Fn(usize) -> (Destination, String),
+    routed: Vec<RoutedRecipient>,
+    address: impl Fn(usize) -> String,
 ) -> Vec<Batch> {
     let mut groups: Vec<Batch> = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
-    for &i in pending {
-        let (d, address) = dest(i);
+    for r in routed {
+        let d = &r.destination;
         let (concurrency, rcpt_limit) = settings.limits_for(&d.transport);
         let key = if rcpt_limit == 1 {
-            (d.transport, address.to_ascii_lowercase())
+            (d.transport.clone(), address(r.index).to_ascii_lowercase())
         } else {
-            (d.transport, d.nexthop)
+            (d.transport.clone(), d.group_nexthop())
         };
         match index.get(&key) {
-            Some(&g) => groups[g].recipients.push(i),
+            Some(&g) => groups[g].recipients.push(r),
             None => {
                 index.insert(key.clone(), groups.len());
                 groups.push(Batch {
                     key,
                     concurrency,
-                    recipients: vec![i],
+                    recipients: vec![r],
                 });
             }
         }
@@ -207,10 +263,10 @@ impl DeadDestinations {
 /// Whether a request's outcomes say the site itself was unreachable: every
 /// recipient deferred by the SMTP client because no connection could be
 /// made (`connect to ...`, DSN 4.4.x).
-pub(crate) fn site_failure(outcomes: &[crate::DeliveryOutcome]) -> Option<(String, String)> {
+pub(crate) fn site_failure(outcomes: &[DeliveryOutcome]) -> Option<(String, String)> {
     let first = outcomes.first()?;
     let all = outcomes.iter().all(|o| {
-        o.status == crate::DeliveryStatus::Deferred
+        o.status == DeliveryStatus::Deferred
             && o.agent == "smtp"
             && o.dsn.starts_with("4.4.")
             && o.text.starts_with("connect to ")
@@ -222,19 +278,20 @@ pub(crate) fn site_failure(outcomes: &[crate::DeliveryOutcome]) -> Option<(Strin
 mod tests {
     use super::*;
 
-    fn dest(addr: &str) -> (Destination, String) {
+    fn routed(index: usize, addr: &str) -> RoutedRecipient {
         let transport = if addr.ends_with("@spec.test") {
             "local"
         } else {
             "smtp"
         };
-        (
-            Destination {
+        RoutedRecipient {
+            index,
+            destination: Destination {
                 transport: transport.into(),
-                nexthop: domain_of(addr),
+                nexthop: String::new(),
+                recipient: addr.to_string(),
             },
-            addr.to_string(),
-        )
+        }
     }
 
     #[test]
@@ -251,8 +308,12 @@ mod tests {
             "v@spec.test",
             "x@other.example",
         ];
-        let all: Vec<usize> = (0..addrs.len()).collect();
-        let got = batches(&s, &all, |i| dest(addrs[i]));
+        let all = addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| routed(i, a))
+            .collect();
+        let got = batches(&s, all, |i| addrs[i].to_string());
         let want: Vec<(&str, &str, usize, Vec<usize>)> = vec![
             ("smtp", "far.example", 20, vec![0, 2]),
             ("smtp", "far.example", 20, vec![3]),
@@ -267,7 +328,7 @@ mod tests {
                     b.key.0.as_str(),
                     b.key.1.as_str(),
                     b.concurrency,
-                    b.recipients.clone(),
+                    b.recipients.iter().map(|r| r.index).collect(),
                 )
             })
             .collect();

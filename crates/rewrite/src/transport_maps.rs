@@ -3,9 +3,15 @@
 //! the full address, `user@domain`, `domain`, then each parent as
 //! `.parent`, then `*` (pattern tables see the full address only).
 //! Results are `transport:nexthop`; an empty transport keeps the
-//! resolver's, an empty next hop keeps the transport's default.
+//! resolver's, an empty next hop keeps the transport's default. Applied by
+//! [`Rewriter::resolve`](crate::Rewriter::resolve) when the rewriter was
+//! built [`with_transport_maps`](crate::Rewriter::with_transport_maps), as
+//! trivial-rewrite(8) does for the queue manager.
 
-use crate::maps::{split_address, split_extension, LookupFailure, MapList};
+use gatepost_table::{split_address, split_extension, LookupFailure, MapList};
+
+use crate::error::RewriteError;
+use crate::resolve::Resolved;
 
 /// A `transport_maps` result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +67,36 @@ pub(crate) fn parse_result(value: &str) -> TransportOverride {
     }
 }
 
+/// Override `resolved`'s transport and next hop with the `transport_maps`
+/// entry of its recipient: a new transport drops the class next hop, a
+/// given next hop replaces it. A lookup failure is
+/// [`RewriteError::TransportMaps`].
+pub(crate) fn apply(
+    maps: &MapList,
+    delimiter: &str,
+    mut resolved: Resolved,
+) -> Result<Resolved, RewriteError> {
+    match lookup(maps, &resolved.recipient, delimiter) {
+        Err(err) => Err(RewriteError::TransportMaps {
+            recipient: resolved.recipient,
+            why: err.to_string(),
+        }),
+        Ok(Some(over)) => {
+            if let Some(t) = over.transport {
+                if t != resolved.transport {
+                    resolved.nexthop.clear();
+                }
+                resolved.transport = t;
+            }
+            if let Some(n) = over.nexthop {
+                resolved.nexthop = n;
+            }
+            Ok(resolved)
+        }
+        Ok(None) => Ok(resolved),
+    }
+}
+
 /// Look the recipient up in `transport_maps`.
 pub(crate) fn lookup(
     maps: &MapList,
@@ -79,7 +115,10 @@ pub(crate) fn lookup(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::maps::testing::mem;
+
+    fn inline(spec: &str) -> MapList {
+        MapList::from_tables(vec![gatepost_table::open_table(spec).unwrap()])
+    }
 
     #[test]
     fn keys() {
@@ -124,10 +163,7 @@ mod tests {
 
     #[test]
     fn table_lookup_order() {
-        let maps = MapList::from_tables(vec![mem(&[
-            (".example.com", "discard:"),
-            ("bob@sub.example.com", "error:nope"),
-        ])]);
+        let maps = inline("inline:{ .example.com=discard:, bob@sub.example.com=error:nope }");
         let t = |r| lookup(&maps, r, "+").unwrap().and_then(|o| o.transport);
         assert_eq!(t("Bob+x@Sub.Example.com"), Some("error".into()));
         assert_eq!(t("carol@sub.example.com"), Some("discard".into()));

@@ -1,0 +1,74 @@
+//! The in-process channel to the queue manager: the queue (a committed
+//! message, an operator command) sends it typed requests, the same
+//! [`TriggerRequest`]s other processes send through the `public/qmgr`
+//! socket. The manager connects once it runs; before that (or in a process
+//! without one, e.g. `sendmail`) requests are dropped, as the manager scans
+//! every queue when it starts.
+
+use std::sync::Mutex;
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::trigger::TriggerRequest;
+
+/// The sending end, held by the queue.
+#[derive(Debug, Default)]
+pub(crate) struct ManagerLink {
+    sender: Mutex<Option<UnboundedSender<TriggerRequest>>>,
+}
+
+impl ManagerLink {
+    /// Send `request` to the connected manager, if any.
+    pub(crate) fn send(&self, request: TriggerRequest) {
+        let guard = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = guard.as_ref() {
+            let _ = tx.send(request);
+        }
+    }
+
+    /// Connect a manager: requests go to the returned receiver from now on
+    /// (a previously connected manager gets no more).
+    pub(crate) fn connect(&self) -> UnboundedReceiver<TriggerRequest> {
+        let (tx, rx) = unbounded_channel();
+        *self.sender.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        rx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use crate::envelope::{Envelope, EnvelopeRecipient};
+    use crate::queue::Queue;
+    use crate::trigger::TriggerRequest;
+
+    #[tokio::test]
+    async fn commits_and_operator_commands_reach_the_connected_manager() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        queue.kick(); // no manager yet: dropped
+        let mut requests = queue.manager_requests();
+        let mut writer = queue.new_message().unwrap();
+        writer.write_content(b"Subject: x\n\nx\n").unwrap();
+        let envelope = Envelope {
+            sender: "s@spec.test".into(),
+            recipients: vec![EnvelopeRecipient::new("r@spec.test")],
+            arrival: SystemTime::now(),
+            client: "local".into(),
+            ret: None,
+            envid: None,
+        };
+        writer.commit(&envelope).await.unwrap();
+        assert_eq!(requests.try_recv(), Ok(TriggerRequest::ScanIncoming));
+        queue.flush().unwrap();
+        assert_eq!(requests.try_recv(), Ok(TriggerRequest::Flush));
+        assert!(requests.try_recv().is_err());
+
+        // A manager that connects later takes over the channel.
+        let mut later = queue.manager_requests();
+        queue.kick();
+        assert_eq!(later.try_recv(), Ok(TriggerRequest::ScanIncoming));
+        assert!(requests.try_recv().is_err());
+    }
+}
