@@ -160,7 +160,7 @@ fn body_without_header_and_empty_message() {
         "{text}"
     );
     let (text, _) = clean_local(&c, "");
-    assert!(text.ends_with("From: alice@spec.test\n\n"), "{text}");
+    assert!(text.ends_with("From: alice@spec.test\n"), "{text}");
 }
 
 #[test]
@@ -216,11 +216,11 @@ fn null_sender_gets_mailer_daemon_from_either_way() {
 }
 
 #[test]
-fn header_only_message_gets_its_empty_line_either_way() {
+fn header_only_message_gets_no_empty_line_either_way() {
     let (smtp, _) = clean_smtp(&ctx(REMOTE_SMTP, "a@x"), "Subject: x");
-    assert_eq!(smtp, "Subject: x\n\n");
+    assert_eq!(smtp, "Subject: x\n");
     let (local, _) = clean_local(&ctx(local(false), "a@x"), "Subject: x");
-    assert!(local.ends_with("\nFrom: a@x\n\n"), "{local}");
+    assert!(local.ends_with("\nFrom: a@x\n"), "{local}");
 }
 
 #[test]
