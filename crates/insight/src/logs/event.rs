@@ -69,8 +69,8 @@ re!(DELIVERY, r"^(\w+): to=<([^>]*)>,.* status=(sent|deferred|bounced)\b");
 re!(REJECT, r"^\w+: reject: \S+ from (\S+?): (\d{3})(?: \d\.\d+\.\d+)? (.*?)(?:; from=<[^>]*>(?: to=<([^>]*)>)?.*)?$");
 re!(CLEANUP_REJECT, r"^\w+: (?:milter-)?reject: (?:header|body|END-OF-MESSAGE) .*? from (\S+?); from=<[^>]*> to=<([^>]*)>.*?: (?:(\d{3}) )?(?:\d\.\d+\.\d+ )?(.*)$");
 re!(SASL, r"^warning: (\S+?): SASL \S+ authentication failed:[^,]*(?:, sasl_username=(\S+))?");
-re!(NUMERIC_MX, r"numeric domain name in resource data of MX record for (\S+)");
-re!(MALFORMED_MX, r"malformed domain name in resource data of MX record for (\S+)");
+re!(NUMERIC_MX, r"numeric domain name in resource data of MX record for ([^\s:]+)");
+re!(MALFORMED_MX, r"malformed domain name in resource data of MX record for ([^\s:]+)");
 re!(AUTH_TWICE, r"(\S+?)\[[^\]]*\](?::\d+)? offered AUTH option multiple times");
 
 /// Classify one message from `program`.

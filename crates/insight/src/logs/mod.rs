@@ -7,6 +7,7 @@ mod event;
 mod html;
 mod input;
 mod line;
+mod svg;
 mod tally;
 mod text;
 
