@@ -1,6 +1,6 @@
 //! The `gatepost` binary: one program, Postfix-style subcommands
 //! (`serve`, `postconf`, `postmap`, `postalias`, `policy-test`, `queue`,
-//! `mailq`, `sendmail`, `relay-audit`, `log-report`). Invoked as `sendmail` or `mailq` (argv[0]), it
+//! `mailq`, `sendmail`). Invoked as `sendmail` or `mailq` (argv[0]), it
 //! behaves as those programs, with the configuration directory from
 //! `-C DIR` (sendmail) or `$MAIL_CONFIG`.
 //! `gatepost -c DIR CMD` reads `DIR/main.cf` and `DIR/master.cf` like

@@ -32,7 +32,15 @@ fn assert_postfix_totals(r: &Report) {
     let t = &r.totals;
     // What pflogsumm 1.1.5 prints for this log.
     assert_eq!(
-        (t.received, t.delivered, t.deferred, t.deferrals, t.bounced, t.rejected, t.bytes_received),
+        (
+            t.received,
+            t.delivered,
+            t.deferred,
+            t.deferrals,
+            t.bounced,
+            t.rejected,
+            t.bytes_received
+        ),
         (41, 5, 1, 1, 2, 77, 1467),
         "{t:?}"
     );
@@ -51,11 +59,17 @@ fn real_postfix_log_counts_as_pflogsumm_does() {
     assert_eq!(count(&r.bounced_by_domain, "bounce.example"), 1);
     assert_eq!(count(&r.deferred_by_domain, "defer.example"), 1);
     assert_eq!(
-        count(&r.rejects_by_reason, "Recipient address rejected: User unknown in local recipient table"),
+        count(
+            &r.rejects_by_reason,
+            "Recipient address rejected: User unknown in local recipient table"
+        ),
         1
     );
     let top = &r.abuse.rejected_clients[0];
-    assert_eq!((top.client.as_str(), top.total), ("localhost[127.0.0.1]", 74));
+    assert_eq!(
+        (top.client.as_str(), top.total),
+        ("localhost[127.0.0.1]", 74)
+    );
 }
 
 #[test]
@@ -95,15 +109,28 @@ fn abuse_view_of_sasl_relay_bursts_and_warnings() {
     let groups: Vec<(String, u64)> = a
         .warnings
         .iter()
-        .flat_map(|w| w.by_domain.iter().map(move |d| (format!("{}: {}", w.text, d.key), d.count)))
+        .flat_map(|w| {
+            w.by_domain
+                .iter()
+                .map(move |d| (format!("{}: {}", w.text, d.key), d.count))
+        })
         .collect();
     for want in [
-        ("numeric domain name in resource data of MX record: bad-mx.example", 2),
-        ("malformed domain name in resource data of MX record: broken.example", 1),
+        (
+            "numeric domain name in resource data of MX record: bad-mx.example",
+            2,
+        ),
+        (
+            "malformed domain name in resource data of MX record: broken.example",
+            1,
+        ),
         ("valid_hostname: empty hostname: (empty)", 1),
         ("offered AUTH option multiple times: mx.peer.example", 2),
     ] {
-        assert!(groups.contains(&(want.0.to_string(), want.1)), "{want:?} not in {groups:?}");
+        assert!(
+            groups.contains(&(want.0.to_string(), want.1)),
+            "{want:?} not in {groups:?}"
+        );
     }
 }
 

@@ -17,20 +17,44 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// `connect from HOST[ADDR]` (smtpd).
-    Connect { client: String },
+    Connect {
+        client: String,
+    },
     /// `QID: client=HOST[ADDR]` (smtpd) or `QID: uid=N from=<..>` (pickup).
-    Received { qid: String, client: String },
+    Received {
+        qid: String,
+        client: String,
+    },
     /// `QID: from=<SENDER>, size=N, nrcpt=N` (qmgr).
-    QueuedFrom { qid: String, sender: String, size: u64 },
+    QueuedFrom {
+        qid: String,
+        sender: String,
+        size: u64,
+    },
     /// `QID: to=<RCPT>, ... status=...`.
-    Delivery { qid: String, rcpt: String, status: Status },
+    Delivery {
+        qid: String,
+        rcpt: String,
+        status: Status,
+    },
     /// `NOQUEUE: reject: RCPT from HOST[ADDR]: 554 5.7.1 <..>: REASON; from=<..> to=<..> ...`
     /// or a cleanup `QID: reject: header ...`.
-    Reject { client: String, code: u16, reason: String, rcpt: String },
+    Reject {
+        client: String,
+        code: u16,
+        reason: String,
+        rcpt: String,
+    },
     /// `warning: HOST[ADDR]: SASL MECH authentication failed: ...`.
-    SaslFailure { client: String, user: String },
+    SaslFailure {
+        client: String,
+        user: String,
+    },
     /// One of the grouped warnings, with the domain (or host) it names.
-    Warning { kind: WarningKind, domain: String },
+    Warning {
+        kind: WarningKind,
+        domain: String,
+    },
     Other,
 }
 
@@ -65,13 +89,34 @@ re!(CONNECT, r"^connect from (\S+)$");
 re!(CLIENT, r"^(\w+): client=([^,\s]+)");
 re!(PICKUP, r"^(\w+): (?:uid|sender)=");
 re!(QMGR_FROM, r"^(\w+): from=<([^>]*)>, size=(\d+)");
-re!(DELIVERY, r"^(\w+): to=<([^>]*)>,.* status=(sent|deferred|bounced)\b");
-re!(REJECT, r"^\w+: reject: \S+ from (\S+?): (\d{3})(?: \d\.\d+\.\d+)? (.*?)(?:; from=<[^>]*>(?: to=<([^>]*)>)?.*)?$");
-re!(CLEANUP_REJECT, r"^\w+: (?:milter-)?reject: (?:header|body|END-OF-MESSAGE) .*? from (\S+?); from=<[^>]*> to=<([^>]*)>.*?: (?:(\d{3}) )?(?:\d\.\d+\.\d+ )?(.*)$");
-re!(SASL, r"^warning: (\S+?): SASL \S+ authentication failed:[^,]*(?:, sasl_username=(\S+))?");
-re!(NUMERIC_MX, r"numeric domain name in resource data of MX record for ([^\s:]+)");
-re!(MALFORMED_MX, r"malformed domain name in resource data of MX record for ([^\s:]+)");
-re!(AUTH_TWICE, r"(\S+?)\[[^\]]*\](?::\d+)? offered AUTH option multiple times");
+re!(
+    DELIVERY,
+    r"^(\w+): to=<([^>]*)>,.* status=(sent|deferred|bounced)\b"
+);
+re!(
+    REJECT,
+    r"^\w+: reject: \S+ from (\S+?): (\d{3})(?: \d\.\d+\.\d+)? (.*?)(?:; from=<[^>]*>(?: to=<([^>]*)>)?.*)?$"
+);
+re!(
+    CLEANUP_REJECT,
+    r"^\w+: (?:milter-)?reject: (?:header|body|END-OF-MESSAGE) .*? from (\S+?); from=<[^>]*> to=<([^>]*)>.*?: (?:(\d{3}) )?(?:\d\.\d+\.\d+ )?(.*)$"
+);
+re!(
+    SASL,
+    r"^warning: (\S+?): SASL \S+ authentication failed:[^,]*(?:, sasl_username=(\S+))?"
+);
+re!(
+    NUMERIC_MX,
+    r"numeric domain name in resource data of MX record for ([^\s:]+)"
+);
+re!(
+    MALFORMED_MX,
+    r"malformed domain name in resource data of MX record for ([^\s:]+)"
+);
+re!(
+    AUTH_TWICE,
+    r"(\S+?)\[[^\]]*\](?::\d+)? offered AUTH option multiple times"
+);
 
 /// Classify one message from `program`.
 pub fn classify(program: &str, msg: &str) -> Event {
@@ -110,7 +155,9 @@ pub fn classify(program: &str, msg: &str) -> Event {
     match program {
         "smtpd" | "postscreen" => {
             if let Some(c) = cap(&CONNECT) {
-                return Event::Connect { client: text(&c, 1) };
+                return Event::Connect {
+                    client: text(&c, 1),
+                };
             }
             if let Some(c) = cap(&CLIENT) {
                 return Event::Received {
@@ -202,7 +249,13 @@ mod tests {
             }
         );
         let d = classify("smtp", "11C1C994152: to=<y@defer.example>, relay=127.0.0.1[127.0.0.1]:2627, delay=0.16, delays=0.02/0.08/0.01/0.05, dsn=4.2.0, status=deferred (host said: 450 busy)");
-        assert!(matches!(d, Event::Delivery { status: Status::Deferred, .. }));
+        assert!(matches!(
+            d,
+            Event::Delivery {
+                status: Status::Deferred,
+                ..
+            }
+        ));
         assert_eq!(
             classify("smtpd", "warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: authentication failure, sasl_username=joe@example.org"),
             Event::SaslFailure { client: "unknown[192.0.2.7]".into(), user: "joe@example.org".into() }
@@ -212,10 +265,22 @@ mod tests {
             Event::Warning { kind: WarningKind::NumericMx, domain: "bad.example".into() }
         );
         assert_eq!(
-            classify("smtp", "warning: mx.example.net[192.0.2.9]:25 offered AUTH option multiple times"),
-            Event::Warning { kind: WarningKind::AuthOfferedTwice, domain: "mx.example.net".into() }
+            classify(
+                "smtp",
+                "warning: mx.example.net[192.0.2.9]:25 offered AUTH option multiple times"
+            ),
+            Event::Warning {
+                kind: WarningKind::AuthOfferedTwice,
+                domain: "mx.example.net".into()
+            }
         );
-        assert_eq!(classify("smtpd", "D5AD1994072: client=localhost[127.0.0.1]"), Event::Received { qid: "D5AD1994072".into(), client: "localhost[127.0.0.1]".into() });
+        assert_eq!(
+            classify("smtpd", "D5AD1994072: client=localhost[127.0.0.1]"),
+            Event::Received {
+                qid: "D5AD1994072".into(),
+                client: "localhost[127.0.0.1]".into()
+            }
+        );
         assert_eq!(domain_of("A@B.Example"), "b.example");
         assert_eq!(domain_of("root"), "(local)");
     }

@@ -65,8 +65,16 @@ pub fn page(r: &Report) -> String {
     }
     o.push_str("</table>");
     counts(&mut o, "Rejects by reason", &r.rejects_by_reason);
-    counts(&mut o, "Recipients delivered by domain", &r.delivered_by_domain);
-    counts(&mut o, "Deferrals by recipient domain", &r.deferred_by_domain);
+    counts(
+        &mut o,
+        "Recipients delivered by domain",
+        &r.delivered_by_domain,
+    );
+    counts(
+        &mut o,
+        "Deferrals by recipient domain",
+        &r.deferred_by_domain,
+    );
     counts(&mut o, "Bounces by recipient domain", &r.bounced_by_domain);
 
     o.push_str("<div class=\"abuse\"><h2>Top rejected clients</h2>");

@@ -18,8 +18,13 @@ pub fn read_all(files: &[PathBuf]) -> Result<(Vec<LogLine>, u64)> {
     let mut lines = Vec::new();
     let mut unparsed = 0;
     if files.is_empty() {
-        read_one(Box::new(std::io::stdin().lock()), today, &mut lines, &mut unparsed)
-            .context("reading stdin")?;
+        read_one(
+            Box::new(std::io::stdin().lock()),
+            today,
+            &mut lines,
+            &mut unparsed,
+        )
+        .context("reading stdin")?;
     }
     for path in files {
         let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
@@ -54,9 +59,10 @@ fn read_one(
         if text.trim().is_empty() {
             continue;
         }
-        let year = month_day(&text).map_or(today.format("%Y").to_string().parse().unwrap_or(1970), |md| {
-            year_for(md, today)
-        });
+        let year = month_day(&text).map_or(
+            today.format("%Y").to_string().parse().unwrap_or(1970),
+            |md| year_for(md, today),
+        );
         match parse(&text, year) {
             Some(line) => out.push(line),
             None => *unparsed += 1,

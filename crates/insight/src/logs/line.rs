@@ -69,13 +69,24 @@ mod tests {
 
     #[test]
     fn syslog_and_rfc3339_stamps() {
-        let a = parse("Dec  1 23:54:52 mx postfix/smtpd[18574]: connect from unknown[127.0.0.3]", 2026).unwrap();
+        let a = parse(
+            "Dec  1 23:54:52 mx postfix/smtpd[18574]: connect from unknown[127.0.0.3]",
+            2026,
+        )
+        .unwrap();
         assert_eq!(a.program, "smtpd");
         assert_eq!(a.message, "connect from unknown[127.0.0.3]");
         assert_eq!(a.time.to_string(), "2026-12-01 23:54:52");
         let b = parse("Dec 01 23:54:52 mx postfix/submission/smtpd[1]: x: y", 2026).unwrap();
-        assert_eq!((b.time, b.program.as_str(), b.message.as_str()), (a.time, "smtpd", "x: y"));
-        let c = parse("2026-12-01T23:54:52.123456+00:00 mx postfix/qmgr[7]: ABC: removed", 1).unwrap();
+        assert_eq!(
+            (b.time, b.program.as_str(), b.message.as_str()),
+            (a.time, "smtpd", "x: y")
+        );
+        let c = parse(
+            "2026-12-01T23:54:52.123456+00:00 mx postfix/qmgr[7]: ABC: removed",
+            1,
+        )
+        .unwrap();
         assert_eq!(c.program, "qmgr");
         assert_eq!(c.time.format("%H:%M:%S").to_string(), "23:54:52");
         assert!(parse("garbage", 2026).is_none());

@@ -35,7 +35,10 @@ pub fn timeline(rows: &[(String, u64, u64)]) -> String {
     }
     for (i, (label, accepted, rejected)) in rows.iter().enumerate() {
         let x = left + slot * i as f64 + 4.0;
-        for (j, (value, color)) in [(*accepted, ACCEPTED), (*rejected, REJECTED)].iter().enumerate() {
+        for (j, (value, color)) in [(*accepted, ACCEPTED), (*rejected, REJECTED)]
+            .iter()
+            .enumerate()
+        {
             let h = height * *value as f64 / max;
             let _ = write!(
                 s,

@@ -144,7 +144,12 @@ impl Tally {
             Event::Connect { client } => {
                 t.connections += 1;
                 let minute = line.time.format("%Y-%m-%d %H:%M").to_string();
-                *self.minutes.entry(minute).or_default().entry(client).or_default() += 1;
+                *self
+                    .minutes
+                    .entry(minute)
+                    .or_default()
+                    .entry(client)
+                    .or_default() += 1;
             }
             Event::Received { qid, .. } => {
                 self.received_qids.insert(qid);
@@ -155,7 +160,10 @@ impl Tally {
                 // As pflogsumm: only messages seen arriving, each once.
                 if self.received_qids.contains(&qid) && self.sized_qids.insert(qid) {
                     t.bytes_received += size;
-                    *self.sender_domains.entry(sender_domain(&sender)).or_default() += 1;
+                    *self
+                        .sender_domains
+                        .entry(sender_domain(&sender))
+                        .or_default() += 1;
                 }
             }
             Event::Delivery { qid, rcpt, status } => {
@@ -181,7 +189,12 @@ impl Tally {
                     }
                 }
             }
-            Event::Reject { client, code, reason, rcpt } => {
+            Event::Reject {
+                client,
+                code,
+                reason,
+                rcpt,
+            } => {
                 t.rejected += 1;
                 self.hour(hour).rejected += 1;
                 if reason.contains("Relay access denied") {
@@ -209,7 +222,12 @@ impl Tally {
                 }
             }
             Event::Warning { kind, domain } => {
-                *self.warnings.entry(kind).or_default().entry(domain).or_default() += 1;
+                *self
+                    .warnings
+                    .entry(kind)
+                    .or_default()
+                    .entry(domain)
+                    .or_default() += 1;
             }
             Event::Other => {}
         }

@@ -21,7 +21,11 @@ pub fn render(r: &Report) -> String {
     heading(&mut o, "Grand Totals");
     let _ = writeln!(o, "{:>8}  received", t.received);
     let _ = writeln!(o, "{:>8}  delivered", t.delivered);
-    let _ = writeln!(o, "{:>8}  deferred  ({} deferrals)", t.deferred, t.deferrals);
+    let _ = writeln!(
+        o,
+        "{:>8}  deferred  ({} deferrals)",
+        t.deferred, t.deferrals
+    );
     let _ = writeln!(o, "{:>8}  bounced", t.bounced);
     let _ = writeln!(o, "{:>8}  rejected", t.rejected);
     let _ = writeln!(o, "{:>8}  bytes received", t.bytes_received);
@@ -41,9 +45,21 @@ pub fn render(r: &Report) -> String {
         );
     }
     o.push('\n');
-    table(&mut o, "Messages received by sender domain", &r.received_by_sender_domain);
-    table(&mut o, "Recipients delivered by domain", &r.delivered_by_domain);
-    table(&mut o, "Deferrals by recipient domain", &r.deferred_by_domain);
+    table(
+        &mut o,
+        "Messages received by sender domain",
+        &r.received_by_sender_domain,
+    );
+    table(
+        &mut o,
+        "Recipients delivered by domain",
+        &r.delivered_by_domain,
+    );
+    table(
+        &mut o,
+        "Deferrals by recipient domain",
+        &r.deferred_by_domain,
+    );
     table(&mut o, "Bounces by recipient domain", &r.bounced_by_domain);
     table(&mut o, "Rejects by reason", &r.rejects_by_reason);
 
@@ -55,7 +71,11 @@ pub fn render(r: &Report) -> String {
         a.relay_denied, a.relay_deferred
     );
     table(&mut o, "Relay attempts by client", &a.relay_by_client);
-    table(&mut o, "Relay attempts by target domain", &a.relay_by_domain);
+    table(
+        &mut o,
+        "Relay attempts by target domain",
+        &a.relay_by_domain,
+    );
     heading(&mut o, "Top rejected clients");
     if a.rejected_clients.is_empty() {
         let _ = writeln!(o, "  none");
@@ -78,8 +98,18 @@ pub fn render(r: &Report) -> String {
         super::tally::BURST_FACTOR
     );
     for b in &a.bursts {
-        let clients: Vec<String> = b.top_clients.iter().map(|c| format!("{} ({})", c.key, c.count)).collect();
-        let _ = writeln!(o, "{:>8}  {}  {}", b.connections, b.minute, clients.join(", "));
+        let clients: Vec<String> = b
+            .top_clients
+            .iter()
+            .map(|c| format!("{} ({})", c.key, c.count))
+            .collect();
+        let _ = writeln!(
+            o,
+            "{:>8}  {}  {}",
+            b.connections,
+            b.minute,
+            clients.join(", ")
+        );
     }
     o.push('\n');
     heading(&mut o, "Warnings by domain");

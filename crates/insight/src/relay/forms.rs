@@ -64,7 +64,10 @@ pub fn recipients(target: &Target, user: &str, to: &str) -> Vec<(String, String)
         ("plain foreign address".to_string(), format!("{user}@{to}")),
         ("bare % hack".to_string(), format!("{user}%{to}")),
         ("bare bang path".to_string(), format!("{to}!{user}")),
-        ("bare quoted address".to_string(), format!("\"{user}@{to}\"")),
+        (
+            "bare quoted address".to_string(),
+            format!("\"{user}@{to}\""),
+        ),
     ];
     for t in target.domains() {
         out.extend([
@@ -74,7 +77,10 @@ pub fn recipients(target: &Target, user: &str, to: &str) -> Vec<(String, String)
             ("quoted @".to_string(), format!("\"{user}@{to}\"@{t}")),
             ("quoted %".to_string(), format!("\"{user}%{to}\"@{t}")),
             ("double @".to_string(), format!("{user}@{to}@{t}")),
-            ("bang path, % hack".to_string(), format!("{to}!{user}%{t}@{t}")),
+            (
+                "bang path, % hack".to_string(),
+                format!("{to}!{user}%{t}@{t}"),
+            ),
         ]);
     }
     out

@@ -109,8 +109,14 @@ mod tests {
 
     #[test]
     fn host_and_port_forms() {
-        assert_eq!(split_host_port("mx.example").unwrap(), ("mx.example".into(), 25));
-        assert_eq!(split_host_port("127.0.0.1:2525").unwrap(), ("127.0.0.1".into(), 2525));
+        assert_eq!(
+            split_host_port("mx.example").unwrap(),
+            ("mx.example".into(), 25)
+        );
+        assert_eq!(
+            split_host_port("127.0.0.1:2525").unwrap(),
+            ("127.0.0.1".into(), 2525)
+        );
         assert_eq!(split_host_port("[::1]:26").unwrap(), ("::1".into(), 26));
         assert_eq!(split_host_port("::1").unwrap(), ("::1".into(), 25));
         assert!(split_host_port("h:x").is_err());
