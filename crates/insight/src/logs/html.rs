@@ -56,7 +56,7 @@ pub fn page(r: &Report) -> String {
         .collect();
     o.push_str(&svg::timeline(&hours));
     o.push_str("<table><tr><th>hour</th><th>received</th><th>delivered</th><th>deferred</th><th>bounced</th><th>rejected</th></tr>");
-    for h in &r.per_hour {
+    for h in r.per_hour.iter().filter(|h| h.has_traffic()) {
         let _ = write!(
             o,
             "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",

@@ -14,12 +14,16 @@ pub fn timeline(rows: &[(String, u64, u64)]) -> String {
     if rows.is_empty() {
         return "<p>No traffic in this period.</p>".to_string();
     }
-    let (left, top, height, slot) = (48.0, 16.0, 180.0, 34.0);
+    let (left, top, height) = (48.0, 16.0, 180.0);
+    let slot = (1000.0 / rows.len() as f64).clamp(8.0, 34.0);
+    let bar = slot * 0.38;
+    // Label at most about 40 hours so the labels never overlap.
+    let label_every = rows.len().div_ceil(40);
     let width = left + slot * rows.len() as f64 + 16.0;
     let max = rows.iter().map(|r| r.1.max(r.2)).max().unwrap_or(0).max(1) as f64;
     let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{}" role="img" aria-label="accepted and rejected per hour">"#,
-        top + height + 60.0
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {h}" width="100%" style="max-width:{width}px" role="img" aria-label="accepted and rejected per hour">"#,
+        h = top + height + 60.0
     );
     for i in 0..=4 {
         let v = max * f64::from(i) / 4.0;
@@ -34,7 +38,7 @@ pub fn timeline(rows: &[(String, u64, u64)]) -> String {
         );
     }
     for (i, (label, accepted, rejected)) in rows.iter().enumerate() {
-        let x = left + slot * i as f64 + 4.0;
+        let x = left + slot * i as f64 + slot * 0.1;
         for (j, (value, color)) in [(*accepted, ACCEPTED), (*rejected, REJECTED)]
             .iter()
             .enumerate()
@@ -42,20 +46,23 @@ pub fn timeline(rows: &[(String, u64, u64)]) -> String {
             let h = height * *value as f64 / max;
             let _ = write!(
                 s,
-                r#"<rect x="{}" y="{}" width="12" height="{h}" fill="{color}"><title>{} {}: {value}</title></rect>"#,
-                x + 13.0 * j as f64,
+                r#"<rect x="{}" y="{}" width="{bar}" height="{h}" fill="{color}"><title>{} {}: {value}</title></rect>"#,
+                x + (bar + 1.0) * j as f64,
                 top + height - h,
                 escape(label),
                 if j == 0 { "accepted" } else { "rejected" }
             );
         }
+        if i % label_every != 0 {
+            continue;
+        }
         let short = label.rsplit(' ').next().unwrap_or(label);
         let _ = write!(
             s,
             r#"<text x="{}" y="{}" font-size="10" transform="rotate(-60 {} {})" text-anchor="end">{}</text>"#,
-            x + 12.0,
+            x + bar,
             top + height + 12.0,
-            x + 12.0,
+            x + bar,
             top + height + 12.0,
             escape(short)
         );

@@ -43,6 +43,12 @@ pub struct Hour {
     pub rejected: u64,
 }
 
+impl Hour {
+    pub fn has_traffic(&self) -> bool {
+        self.received + self.delivered + self.deferred + self.bounced + self.rejected > 0
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RejectedClient {
     pub client: String,
@@ -247,7 +253,7 @@ impl Tally {
         r.delivered_by_domain = ranked(self.delivered_domains, TOP);
         r.deferred_by_domain = ranked(self.deferred_domains, TOP);
         r.bounced_by_domain = ranked(self.bounced_domains, TOP);
-        r.per_hour = self.hours.into_values().collect();
+        r.per_hour = with_quiet_hours(self.hours);
         let a = &mut r.abuse;
         a.relay_by_client = ranked(self.relay_clients, TOP);
         a.relay_by_domain = ranked(self.relay_domains, TOP);
@@ -304,6 +310,36 @@ fn bursts(minutes: BTreeMap<String, HashMap<String, u64>>) -> (u64, Vec<Burst>) 
         })
         .collect();
     (median, bursts)
+}
+
+/// Hours with no traffic between the first and the last count too (as
+/// zero rows), so the timeline is continuous, for spans up to two weeks.
+const MAX_FILLED_HOURS: i64 = 14 * 24;
+
+fn with_quiet_hours(hours: BTreeMap<String, Hour>) -> Vec<Hour> {
+    let parse = |k: &String| NaiveDateTime::parse_from_str(k, "%Y-%m-%d %H:%M").ok();
+    let span = hours
+        .keys()
+        .next()
+        .and_then(parse)
+        .zip(hours.keys().next_back().and_then(parse));
+    let Some((first, last)) = span else {
+        return hours.into_values().collect();
+    };
+    if (last - first).num_hours() > MAX_FILLED_HOURS {
+        return hours.into_values().collect();
+    }
+    let mut hours = hours;
+    let mut t = first;
+    while t < last {
+        t += chrono::Duration::hours(1);
+        let key = hour_of(t);
+        hours.entry(key.clone()).or_insert_with(|| Hour {
+            hour: key,
+            ..Hour::default()
+        });
+    }
+    hours.into_values().collect()
 }
 
 fn hour_of(t: NaiveDateTime) -> String {

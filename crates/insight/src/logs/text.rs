@@ -37,7 +37,7 @@ pub fn render(r: &Report) -> String {
         "  {:<16} {:>8} {:>9} {:>8} {:>7} {:>8}",
         "hour", "received", "delivered", "deferred", "bounced", "rejected"
     );
-    for h in &r.per_hour {
+    for h in r.per_hour.iter().filter(|h| h.has_traffic()) {
         let _ = writeln!(
             o,
             "  {:<16} {:>8} {:>9} {:>8} {:>7} {:>8}",
