@@ -28,24 +28,42 @@ pub fn run(args: &Args, host: &str, addr: SocketAddr, timeout: Duration) -> Resu
     bar.set_prefix(format!("relay-audit {addr}"));
 
     let mut session = Some(session);
+    let mut errors_in_session = 0;
     let mut tries = Vec::with_capacity(forms.len());
     for form in forms {
         bar.set_message(form.recipient.clone());
-        if session.is_none() {
-            session = Some(open(args, addr, timeout, None)?.0);
-        }
-        let Some(s) = session.as_mut() else {
-            bail!("no session");
-        };
-        match one_try(s, &form, args.send) {
-            Ok(t) => tries.push(t),
-            Err(e) => {
-                // The server hung up (421, error limit, timeout): note it
-                // and go on with a fresh connection.
-                tries.push(Try::failed(&form, format!("{e:#}")));
-                session = None;
+        let mut attempt = 0;
+        let t = loop {
+            attempt += 1;
+            let s = match session.as_mut() {
+                Some(s) => s,
+                None => session.insert(open(args, addr, timeout, None)?.0),
+            };
+            match one_try(s, &form, args.send) {
+                Ok((t, usable)) => {
+                    if t.verdict != Verdict::Relayed {
+                        errors_in_session += 1;
+                    }
+                    if !usable || errors_in_session >= ERRORS_PER_SESSION {
+                        if let Some(mut s) = session.take() {
+                            let _ = s.command("QUIT");
+                        }
+                        errors_in_session = 0;
+                    }
+                    break t;
+                }
+                // The server hung up before answering (421, timeout):
+                // try once more on a fresh connection.
+                Err(e) => {
+                    session = None;
+                    errors_in_session = 0;
+                    if attempt == 2 {
+                        break Try::failed(&form, format!("{e:#}"));
+                    }
+                }
             }
-        }
+        };
+        tries.push(t);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -89,7 +107,13 @@ fn open(
     Ok((s, greeting.one_line()))
 }
 
-fn one_try(s: &mut Session, form: &Form, send: bool) -> Result<Try> {
+/// Refused tries per connection: below smtpd_soft_error_limit's default
+/// (10), so the server's error sleep and hard limit never slow the audit.
+const ERRORS_PER_SESSION: u32 = 9;
+
+/// One MAIL/RCPT(/DATA)/RSET round; the flag says whether the session can
+/// be used again. An error means no verdict was reached.
+fn one_try(s: &mut Session, form: &Form, send: bool) -> Result<(Try, bool)> {
     let mail = s.command(&format!("MAIL FROM:<{}>", form.sender))?;
     let mut t = Try::new(form, mail.one_line());
     if mail.code == 421 {
@@ -104,7 +128,7 @@ fn one_try(s: &mut Session, form: &Form, send: bool) -> Result<Try> {
         };
         t.rcpt_reply = Some(rcpt.one_line());
         if rcpt.code == 421 {
-            return Ok(t);
+            bail!("{}", rcpt.one_line());
         }
         if send && rcpt.positive() {
             t.data_reply = Some(send_message(s, form)?);
@@ -112,11 +136,8 @@ fn one_try(s: &mut Session, form: &Form, send: bool) -> Result<Try> {
     } else {
         t.verdict = Verdict::SenderRefused;
     }
-    let rset = s.command("RSET")?;
-    if rset.code == 421 {
-        bail!("{}", rset.one_line());
-    }
-    Ok(t)
+    let usable = s.command("RSET").is_ok_and(|r| r.code == 250);
+    Ok((t, usable))
 }
 
 /// DATA with a short test message; returns the final reply.
