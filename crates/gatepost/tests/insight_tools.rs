@@ -3,8 +3,9 @@
 //! relaying in an open one (exit status 0 and 1, table and JSON), and
 //! `log-report` counts a log that a real server run wrote.
 
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use gatepost_testkit::{Client, TestServer};
@@ -222,4 +223,23 @@ fn log_report_counts_a_real_server_log() {
     let text = gatepost(&["log-report", log.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("Relay access denied"), "{text}");
+}
+
+#[test]
+fn log_report_reads_stdin_when_no_file_is_named() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../insight/tests/fixtures/postfix-3.7-maillog");
+    let log = std::fs::read(fixture).unwrap();
+    let mut child = Command::new(bin())
+        .args(["log-report", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&log).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let r = json(&out);
+    assert_eq!(r["totals"]["received"], 41);
+    assert_eq!(r["totals"]["rejected"], 77);
 }
