@@ -22,7 +22,7 @@ pub fn run(args: &Args, host: &str, addr: SocketAddr, timeout: Duration) -> Resu
     let forms = battery(&target, &args.user, &args.to_domain, &args.from);
 
     let bar = ProgressBar::new(forms.len() as u64);
-    if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}") {
+    if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}") {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_prefix(format!("relay-audit {addr}"));
@@ -99,7 +99,8 @@ fn open(
     }
     if let Some(t) = learn {
         for text in [&greeting.lines[0], &hello.lines[0]] {
-            if let Some(name) = text.split_whitespace().next() {
+            // Only a dotted first word is a host name ("220 ESMTP ready" is not).
+            if let Some(name) = text.split_whitespace().next().filter(|n| n.contains('.')) {
                 t.add_name(name);
             }
         }
