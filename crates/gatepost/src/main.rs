@@ -109,6 +109,10 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Probe an SMTP server (any, not only gatepost) with the open-relay battery.
+    RelayAudit(gatepost_insight::relay::Args),
+    /// Summarize Postfix-format logs, with an abuse view (text, JSON, HTML).
+    LogReport(gatepost_insight::logs::Args),
 }
 
 /// The program name this binary was invoked as (`sendmail`, `mailq`, ...).
@@ -185,8 +189,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    if let Cmd::Sendmail { args } = &cli.command {
-        return run_sendmail(cli.config_dir.clone(), args);
+    match &cli.command {
+        Cmd::Sendmail { args } => return run_sendmail(cli.config_dir.clone(), args),
+        Cmd::RelayAudit(args) => return Ok(gatepost_insight::relay::run(args)),
+        Cmd::LogReport(args) => return gatepost_insight::logs::run(args),
+        _ => {}
     }
     let cfg = load_config(cli.config_dir.as_deref())?;
     let control = |command| control::run(command, &cfg, cli.config_dir.as_deref());
@@ -228,7 +235,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::PolicyTest(args) => policy_test::run(&cfg, args),
         Cmd::Queue { cmd } => queue_cmd::run(&cfg, cmd),
         Cmd::Mailq => queue_cmd::run(&cfg, queue_cmd::QueueCmd::List),
-        Cmd::Sendmail { .. } => Ok(ExitCode::from(1)),
+        Cmd::Sendmail { .. } | Cmd::RelayAudit(_) | Cmd::LogReport(_) => Ok(ExitCode::from(1)),
     }
 }
 
