@@ -99,6 +99,28 @@ impl Kind {
 mod tests {
     use super::*;
 
+    /// Time values as the delivery agents read them (seconds by default).
+    #[test]
+    fn time_values() {
+        for (text, secs) in [
+            ("10s", Some(10)),
+            ("5m", Some(300)),
+            ("1h", Some(3600)),
+            ("2d", Some(172_800)),
+            ("1w", Some(604_800)),
+            ("30", Some(30)),
+            ("", None),
+            ("x", None),
+            ("5y", None),
+        ] {
+            assert_eq!(
+                parse_time(text, 's').ok(),
+                secs.map(Duration::from_secs),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn time_table() {
         let cases: &[(&str, char, Option<u64>)] = &[

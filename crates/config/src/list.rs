@@ -47,6 +47,15 @@ pub(crate) fn split_outside_braces(
 mod tests {
     use super::split_list;
 
+    /// A list such as `prepend_delivered_header`: commas, blanks and tabs.
+    #[test]
+    fn list_items() {
+        assert_eq!(
+            split_list("alias, forward\tinclude"),
+            vec!["alias", "forward", "include"]
+        );
+    }
+
     #[test]
     fn splits_like_postfix() {
         let cases: &[(&str, &[&str])] = &[

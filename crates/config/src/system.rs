@@ -137,6 +137,9 @@ fn class_prefix(addr: IpAddr, subnet_prefix: u8) -> u8 {
             0..=127 => 8,
             128..=191 => 16,
             192..=223 => 24,
+            // Class D (multicast), as Postfix's mynetworks(3): whole class
+            // A, B, C or D networks.
+            224..=239 => 4,
             _ => subnet_prefix,
         },
         IpAddr::V6(_) => subnet_prefix,
@@ -183,6 +186,21 @@ mod tests {
             iface("fd00::2", 64),
             iface("fe80::fc:ff:fe00:1", 64),
         ]
+    }
+
+    /// The classful networks of `mynetworks_style = class`, A to D.
+    #[test]
+    fn styles() {
+        let class = [
+            iface("10.1.2.3", 24),
+            iface("172.16.5.4", 24),
+            iface("198.51.100.9", 24),
+            iface("224.0.0.1", 24),
+        ];
+        assert_eq!(
+            mynetworks("class", &class),
+            "10.0.0.0/8 172.16.0.0/16 198.51.100.0/24 224.0.0.0/4"
+        );
     }
 
     #[test]
