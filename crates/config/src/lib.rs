@@ -9,10 +9,12 @@
 mod config;
 mod error;
 mod expand;
+mod fail_closed;
 mod interfaces;
 mod kind;
 mod lex;
 mod list;
+mod load_report;
 mod master_cf;
 mod param;
 mod postconf;
@@ -22,6 +24,7 @@ mod system;
 
 pub use config::{Config, DEFAULT_CONFIG_DIR, EMBEDDED_SOURCE};
 pub use error::ConfigError;
+pub use fail_closed::Unimplemented;
 pub use interfaces::{Interface, LOOPBACK};
 pub use kind::{parse_time, Kind};
 pub use list::split_list;
