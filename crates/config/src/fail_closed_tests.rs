@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use super::FAIL_CLOSED;
+use crate::registry::{is_postfix_parameter, param};
 use crate::Config;
 
 fn check(main_cf: &str) -> Result<Vec<String>, String> {
@@ -136,4 +138,27 @@ fn master_cf_options_are_checked_per_service() {
              refusing to run without them (name them in gatepost_accept_unimplemented to run anyway)"
         )
     );
+}
+
+#[test]
+fn the_table_names_postfix_parameters_gatepost_does_not_implement() {
+    for entry in FAIL_CLOSED {
+        assert!(is_postfix_parameter(entry.name), "{}", entry.name);
+        assert_eq!(
+            FAIL_CLOSED.iter().filter(|e| e.name == entry.name).count(),
+            1,
+            "{}",
+            entry.name
+        );
+        // A registered one is unimplemented, or read only to decide what
+        // the missing feature means elsewhere (smtpd_sasl_auth_enable).
+        if let Some(spec) = param(entry.name) {
+            assert!(
+                spec.unimplemented
+                    || ["smtpd_sasl_auth_enable", "smtpd_sender_login_maps"].contains(&entry.name),
+                "{} is registered as implemented",
+                entry.name
+            );
+        }
+    }
 }

@@ -115,7 +115,12 @@ fn an_unknown_parameter_is_reported_as_unused() {
         srv.path().join("main.cf").display()
     );
     assert!(srv.wait_for_log(&unused, EVENT_TIMEOUT), "{}", srv.log());
-    assert_eq!(srv.log().matches("unused parameter").count(), 1, "{}", srv.log());
+    assert_eq!(
+        srv.log().matches("unused parameter").count(),
+        1,
+        "{}",
+        srv.log()
+    );
 }
 
 #[test]
