@@ -3,7 +3,8 @@
 //! default (`NAME: parameter is not implemented by gatepost; ignored`, as
 //! for Postfix parameters gatepost does not register, which `main.cf`
 //! reading reports itself), and a name that is no parameter at all, as
-//! postconf(1) and master(8) say it: `FILE: unused parameter: NAME=VALUE`.
+//! postconf(1) and master(8) say it: `FILE: unused parameter: NAME=VALUE`
+//! (main.cf settings and master.cf `-o` options alike).
 //! A name is used when another setting or a master.cf `-o` value refers to
 //! it as `$NAME`, when `smtpd_restriction_classes` lists it, or when it is a
 //! per-service parameter of a master.cf service (`relay_destination_rate_delay`).
@@ -107,6 +108,19 @@ pub(crate) fn warnings(cfg: &Config, warned: &BTreeSet<String>) -> Vec<String> {
             None => out.push(format!("{file}: unused parameter: {name}={value}")),
         }
     }
+    for option in cfg.master_options() {
+        let name = option.name.as_str();
+        if param(name).is_none()
+            && !is_postfix_parameter(name)
+            && !is_service_parameter(cfg, name)
+            && !used.contains(name)
+        {
+            out.push(format!(
+                "{}: unused parameter: {name}={}",
+                option.file, option.value
+            ));
+        }
+    }
     out
 }
 
@@ -181,10 +195,11 @@ mod tests {
         write(
             "master.cf",
             "submission inet n - n - - smtpd -o smtpd_client_restrictions=$mua_restrictions\n\
-             relay unix - - n - - smtp\n",
+             relay unix - - n - - smtp -o smtp_helo_nmae=relay.example\n",
         );
         let cfg = Config::load_dir(dir.path()).expect("loads");
         let main_cf = dir.path().join("main.cf").display().to_string();
+        let master_cf = dir.path().join("master.cf").display().to_string();
         let report: Vec<&String> = cfg
             .warnings()
             .iter()
@@ -195,6 +210,7 @@ mod tests {
             [
                 &not_implemented("relay_destination_rate_delay"),
                 &format!("{main_cf}: unused parameter: typo_parameter=1"),
+                &format!("{master_cf}: unused parameter: smtp_helo_nmae=relay.example"),
             ]
         );
     }
