@@ -3,7 +3,9 @@
 //! implements, declared once as a typed handle in [`params`] with its
 //! Postfix default, kind, start-up range and doc, read with
 //! [`Config::get`]), the computed values (`myhostname`, `mydomain`,
-//! `mynetworks`, the meaning of `inet_interfaces`) and `postconf` output.
+//! `mynetworks`, the meaning of `inet_interfaces`), `postconf` output, the
+//! load-time report of settings gatepost does not act on and the
+//! fail-closed check ([`Config::check_fail_closed`]) the server runs.
 #![forbid(unsafe_code)]
 
 mod config;
