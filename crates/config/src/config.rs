@@ -2,8 +2,8 @@
 //! their origin (`FILE, line N`) and expanded on read; unset parameters fall
 //! back to the registry default (text or computed). Owns loading (`main.cf`,
 //! `master.cf`, the embedded defaults), validation of implemented
-//! parameters by kind and start-up range, the unimplemented-parameter
-//! warnings, and the one typed accessor [`Config::get`] (which never fails:
+//! parameters by kind and start-up range, the load-time warnings (see
+//! `load_report`), and the one typed accessor [`Config::get`] (which never fails:
 //! an invalid value set after loading falls back to the default).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,7 +13,8 @@ use crate::error::ConfigError;
 use crate::expand::expand;
 use crate::kind::{parse_int, parse_time, Kind};
 use crate::lex::parse_settings;
-use crate::master_cf::parse_master_cf;
+use crate::load_report;
+use crate::master_cf::{parse_master_cf, MasterOption};
 use crate::param::{Computed, DefaultValue, Param, ParamSpec, ParamValue};
 use crate::registry::{
     is_postfix_parameter, param, MYDOMAIN, MYHOSTNAME, MYNETWORKS_STYLE,
@@ -58,6 +59,10 @@ pub struct Config {
     services: Vec<SmtpdService>,
     /// Unimplemented Postfix parameters already warned about.
     warned: BTreeSet<String>,
+    /// Every master.cf service name (delivery transports too).
+    service_names: Vec<String>,
+    /// Every master.cf `-o` option, where it was written.
+    master_options: Vec<MasterOption>,
 }
 
 fn read_file(path: &Path) -> Result<String, ConfigError> {
@@ -76,6 +81,8 @@ impl Config {
             warnings: Vec::new(),
             services: vec![SmtpdService::postfix_default()],
             warned: BTreeSet::new(),
+            service_names: Vec::new(),
+            master_options: Vec::new(),
         }
     }
 
@@ -118,6 +125,7 @@ impl Config {
             cfg.source = format!("{EMBEDDED_SOURCE} + {name}");
         }
         cfg.apply_master_cf_if_present(dir)?;
+        cfg.report_load();
         cfg.validate()?;
         Ok(cfg)
     }
@@ -129,6 +137,7 @@ impl Config {
         let mut cfg = Config::postfix_defaults(&name);
         cfg.apply_main_cf(&read_file(&main_cf)?, &name)?;
         cfg.apply_master_cf_if_present(dir)?;
+        cfg.report_load();
         cfg.validate()?;
         Ok(cfg)
     }
@@ -137,6 +146,7 @@ impl Config {
     pub fn parse_main_cf(text: &str, file: &str) -> Result<Config, ConfigError> {
         let mut cfg = Config::postfix_defaults(file);
         cfg.apply_main_cf(text, file)?;
+        cfg.report_load();
         cfg.validate()?;
         Ok(cfg)
     }
@@ -160,10 +170,8 @@ impl Config {
                 && is_postfix_parameter(&setting.name)
                 && self.warned.insert(setting.name.clone())
             {
-                self.warnings.push(format!(
-                    "{}: parameter is not implemented by gatepost; ignored",
-                    setting.name
-                ));
+                self.warnings
+                    .push(load_report::not_implemented(&setting.name));
             }
             self.explicit.insert(
                 setting.name,
@@ -185,7 +193,25 @@ impl Config {
         let parsed = parse_master_cf(&read_file(&master_cf)?, &master_cf.display().to_string())?;
         self.services = parsed.services;
         self.warnings.extend(parsed.warnings);
+        self.service_names = parsed.service_names;
+        self.master_options = parsed.options;
         Ok(())
+    }
+
+    /// Add the load-time report of settings gatepost does not act on.
+    fn report_load(&mut self) {
+        let report = load_report::warnings(self, &self.warned);
+        self.warnings.extend(report);
+    }
+
+    /// Every master.cf service name, delivery transports included.
+    pub(crate) fn service_names(&self) -> &[String] {
+        &self.service_names
+    }
+
+    /// Every master.cf `-o` option, where it was written.
+    pub(crate) fn master_options(&self) -> &[MasterOption] {
+        &self.master_options
     }
 
     /// Human description of where the config came from.
@@ -214,7 +240,7 @@ impl Config {
     }
 
     /// Where a setting came from, for error messages.
-    fn location(&self, name: &str) -> String {
+    pub(crate) fn location(&self, name: &str) -> String {
         match self.origin(name) {
             Some((file, line)) => format!("{file}, line {line}"),
             None => self.source.clone(),

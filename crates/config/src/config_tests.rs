@@ -19,7 +19,9 @@ fn live_expansion_example_through_main_cf() {
         c.expanded("test"),
         "[yes] [fallback] [A] [B] [$literal] [E] [] [EQ]"
     );
-    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    // myvar and emptyvar are used by test; test itself by nothing.
+    assert_eq!(c.warnings().len(), 1, "{:?}", c.warnings());
+    assert!(c.warnings()[0].starts_with("main.cf: unused parameter: test=[${myvar?yes}]"));
 }
 
 #[test]

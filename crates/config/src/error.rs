@@ -1,6 +1,17 @@
 //! Configuration errors. Every error names the file and line (or the
 //! configuration source) it comes from, in Postfix's `FILE, line N:` style.
 
+use crate::fail_closed::Unimplemented;
+
+/// The items joined by `separator`.
+fn join(items: &[Unimplemented], separator: &str) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
 /// Errors with file and line context.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -20,6 +31,15 @@ pub enum ConfigError {
         value: String,
         why: String,
     },
+    /// Settings that ask for a feature gatepost lacks and whose being
+    /// ignored would weaken security or filtering (the fail-closed check).
+    #[error(
+        "{}; refusing to run without {} (name {} in gatepost_accept_unimplemented to run anyway)",
+        join(.0, "; "),
+        if .0.len() == 1 { "it" } else { "them" },
+        if .0.len() == 1 { "it" } else { "them" }
+    )]
+    Unimplemented(Vec<Unimplemented>),
     /// A file that exists but cannot be read.
     #[error("{path}: {source}")]
     Io {

@@ -3,16 +3,20 @@
 //! implements, declared once as a typed handle in [`params`] with its
 //! Postfix default, kind, start-up range and doc, read with
 //! [`Config::get`]), the computed values (`myhostname`, `mydomain`,
-//! `mynetworks`, the meaning of `inet_interfaces`) and `postconf` output.
+//! `mynetworks`, the meaning of `inet_interfaces`), `postconf` output, the
+//! load-time report of settings gatepost does not act on and the
+//! fail-closed check ([`Config::check_fail_closed`]) the server runs.
 #![forbid(unsafe_code)]
 
 mod config;
 mod error;
 mod expand;
+mod fail_closed;
 mod interfaces;
 mod kind;
 mod lex;
 mod list;
+mod load_report;
 mod master_cf;
 mod param;
 mod postconf;
@@ -22,6 +26,7 @@ mod system;
 
 pub use config::{Config, DEFAULT_CONFIG_DIR, EMBEDDED_SOURCE};
 pub use error::ConfigError;
+pub use fail_closed::Unimplemented;
 pub use interfaces::{Interface, LOOPBACK};
 pub use kind::{parse_time, Kind};
 pub use list::split_list;

@@ -3,6 +3,8 @@
 //! `main.cf`. `inet` services whose command is `smtpd` become
 //! [`SmtpdService`]s with their `-o name=value` / `-o { name = value }`
 //! overrides; every other service is accepted and ignored with a warning.
+//! Every service's name and `-o` options are kept too, for the load-time
+//! report of unused parameters and the fail-closed check.
 
 use crate::error::ConfigError;
 use crate::lex::logical_lines;
@@ -13,6 +15,23 @@ use crate::service::{parse_service_field, SmtpdService};
 pub(crate) struct MasterCf {
     pub services: Vec<SmtpdService>,
     pub warnings: Vec<String>,
+    /// Every service's name (delivery transports too), which makes
+    /// per-service parameters such as `relay_destination_rate_delay` known.
+    pub service_names: Vec<String>,
+    /// Every `-o` option of every service, where it was written.
+    pub options: Vec<MasterOption>,
+}
+
+/// One `-o name=value` of a master.cf service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MasterOption {
+    pub service: String,
+    /// Whether the service is an smtpd listener (the others are ignored).
+    pub smtpd: bool,
+    pub name: String,
+    pub value: String,
+    pub file: String,
+    pub line: usize,
 }
 
 /// Split on whitespace; `{ ... }` groups stay one token (braces kept).
@@ -91,7 +110,24 @@ pub(crate) fn parse_master_cf(text: &str, file: &str) -> Result<MasterCf, Config
         }
         let (service, kind, command) = (&fields[0], &fields[1], &fields[7]);
         let args = &fields[8..];
-        if kind == "inet" && (command == "smtpd" || command == "postscreen") {
+        let smtpd = kind == "inet" && (command == "smtpd" || command == "postscreen");
+        let options = if smtpd {
+            overrides(args, file, logical.line)?
+        } else {
+            overrides(args, file, logical.line).unwrap_or_default()
+        };
+        result.service_names.push(service.clone());
+        result
+            .options
+            .extend(options.iter().map(|(name, value)| MasterOption {
+                service: service.clone(),
+                smtpd,
+                name: name.clone(),
+                value: value.clone(),
+                file: file.to_string(),
+                line: logical.line,
+            }));
+        if smtpd && (command == "smtpd" || command == "postscreen") {
             let (host, port) = parse_service_field(service).map_err(&syntax)?;
             if command == "postscreen" {
                 result.warnings.push(format!(
@@ -103,7 +139,7 @@ pub(crate) fn parse_master_cf(text: &str, file: &str) -> Result<MasterCf, Config
                 name: service.clone(),
                 host,
                 port,
-                overrides: overrides(args, file, logical.line)?,
+                overrides: options,
             });
         } else {
             result.warnings.push(format!(

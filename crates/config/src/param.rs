@@ -47,6 +47,10 @@ pub struct ParamSpec {
     /// code reads it (gatepost does not act on it, e.g. `biff`, or it only
     /// feeds other defaults, e.g. `compatibility_level`).
     pub informational: bool,
+    /// Read by no code because gatepost lacks the feature (e.g.
+    /// `luser_relay`): an explicit non-default setting is reported at load
+    /// as not implemented. Implies `informational`.
+    pub unimplemented: bool,
     pub doc: &'static str,
 }
 

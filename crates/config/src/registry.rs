@@ -24,12 +24,15 @@ pub use crate::param::{Param, ParamSpec, ParamValue};
 
 /// Declares each parameter once: a `pub const` handle and its entry in
 /// [`REGISTRY`]. Syntax per parameter:
-/// `/// doc` `[[informational]] HANDLE: Type = "name", Kind, Default [, min N] [, max N];`
-/// (`[informational]`: shown by postconf and used in expansion, read by no code).
+/// `/// doc` `[[informational]|[unimplemented]] HANDLE: Type = "name", Kind, Default [, min N] [, max N];`
+/// (`[informational]`: shown by postconf and used in expansion, read by no
+/// code, and that is fine; `[unimplemented]`: likewise read by no code, but
+/// because gatepost lacks the feature, so an explicit non-default setting is
+/// reported at load as not implemented).
 macro_rules! params {
     ($(
         $(#[doc = $doc:literal])+
-        $([$informational:ident])? $handle:ident : $ty:ty = $name:literal, $kind:expr, $default:expr
+        $([$marker:ident])? $handle:ident : $ty:ty = $name:literal, $kind:expr, $default:expr
         $(, min $min:expr)? $(, max $max:expr)?;
     )*) => {
         $(
@@ -40,7 +43,8 @@ macro_rules! params {
                 kind: $kind,
                 min: params!(@min $ty $(, $min)?),
                 max: params!(@opt $($max)?),
-                informational: params!(@flag $($informational)?),
+                informational: params!(@unread $($marker)?),
+                unimplemented: params!(@unimplemented $($marker)?),
                 doc: concat!($($doc),+).trim_ascii_start(),
             });
         )*
@@ -59,8 +63,12 @@ macro_rules! params {
     (@min $ty:ty, $min:expr) => { Some($min) };
     (@opt) => { None };
     (@opt $value:expr) => { Some($value) };
-    (@flag) => { false };
-    (@flag informational) => { true };
+    (@unread) => { false };
+    (@unread informational) => { true };
+    (@unread unimplemented) => { true };
+    (@unimplemented) => { false };
+    (@unimplemented informational) => { false };
+    (@unimplemented unimplemented) => { true };
 }
 
 params! {
@@ -81,7 +89,7 @@ params! {
     /// Network interface addresses this mail system receives mail on.
     INET_INTERFACES: Vec<String> = "inet_interfaces", List, Text("all");
     /// Internet protocols used: all, ipv4, ipv6.
-    [informational] INET_PROTOCOLS: Vec<String> = "inet_protocols", List, Text("all");
+    [unimplemented] INET_PROTOCOLS: Vec<String> = "inet_protocols", List, Text("all");
     /// Addresses of proxies/NAT that forward to this system.
     PROXY_INTERFACES: Vec<String> = "proxy_interfaces", List, Text("");
     /// Remote destinations this system relays mail to.
@@ -91,7 +99,7 @@ params! {
     /// Next-hop destination of non-local mail; empty means direct delivery.
     RELAYHOST: String = "relayhost", Str, Text("");
     /// Obsolete name of smtp_fallback_relay.
-    [informational] FALLBACK_RELAY: Vec<String> = "fallback_relay", List, Text("");
+    [unimplemented] FALLBACK_RELAY: Vec<String> = "fallback_relay", List, Text("");
     /// Location of the mail queue.
     QUEUE_DIRECTORY: String = "queue_directory", Str, Text("/var/spool/postfix"), min 1;
     /// Directory with caches and other writable data.
@@ -103,11 +111,11 @@ params! {
     /// Mailbox file relative to the home directory; a trailing / selects Maildir.
     HOME_MAILBOX: String = "home_mailbox", Str, Text("");
     /// External command used for local mailbox delivery.
-    [informational] MAILBOX_COMMAND: String = "mailbox_command", Str, Text("");
+    [unimplemented] MAILBOX_COMMAND: String = "mailbox_command", Str, Text("");
     /// Transport for local mailbox delivery.
-    [informational] MAILBOX_TRANSPORT: String = "mailbox_transport", Str, Text("");
+    [unimplemented] MAILBOX_TRANSPORT: String = "mailbox_transport", Str, Text("");
     /// Transport for recipients not found in the UNIX passwd database.
-    [informational] FALLBACK_TRANSPORT: String = "fallback_transport", Str, Text("");
+    [unimplemented] FALLBACK_TRANSPORT: String = "fallback_transport", Str, Text("");
     /// Maximal size of a mailbox or maildir file, in bytes.
     MAILBOX_SIZE_LIMIT: u64 = "mailbox_size_limit", Size, Text("51200000");
     /// Mail system name used in the SMTP greeting and Received: headers.
@@ -139,13 +147,13 @@ params! {
     /// Lookup tables with all local recipients; empty accepts all.
     LOCAL_RECIPIENT_MAPS: Vec<String> = "local_recipient_maps", List, Text("proxy:unix:passwd.byname $alias_maps");
     /// Where local delivery looks for .forward files.
-    [informational] FORWARD_PATH: Vec<String> = "forward_path", List, Text(r#"$home/.forward${recipient_delimiter}${extension}, $home/.forward"#);
+    [unimplemented] FORWARD_PATH: Vec<String> = "forward_path", List, Text(r#"$home/.forward${recipient_delimiter}${extension}, $home/.forward"#);
     /// Destination for unknown local recipients.
-    [informational] LUSER_RELAY: String = "luser_relay", Str, Text("");
+    [unimplemented] LUSER_RELAY: String = "luser_relay", Str, Text("");
     /// Give owner- and -request addresses special treatment.
-    [informational] OWNER_REQUEST_SPECIAL: bool = "owner_request_special", Bool, Text("yes");
+    [unimplemented] OWNER_REQUEST_SPECIAL: bool = "owner_request_special", Bool, Text("yes");
     /// Deliver owner-foo mail to owner-foo expansion.
-    [informational] EXPAND_OWNER_ALIAS: bool = "expand_owner_alias", Bool, Text("no");
+    [unimplemented] EXPAND_OWNER_ALIAS: bool = "expand_owner_alias", Bool, Text("no");
     /// Origins allowed to deliver to commands.
     ALLOW_MAIL_TO_COMMANDS: Vec<String> = "allow_mail_to_commands", List, Text("alias, forward");
     /// Origins allowed to deliver to /file/name.
@@ -181,11 +189,11 @@ params! {
     /// Canonical address mapping tables (sender and recipient).
     CANONICAL_MAPS: Vec<String> = "canonical_maps", List, Text("");
     /// Sender canonical address mapping tables.
-    [informational] SENDER_CANONICAL_MAPS: Vec<String> = "sender_canonical_maps", List, Text("");
+    [unimplemented] SENDER_CANONICAL_MAPS: Vec<String> = "sender_canonical_maps", List, Text("");
     /// Recipient canonical address mapping tables.
     RECIPIENT_CANONICAL_MAPS: Vec<String> = "recipient_canonical_maps", List, Text("");
     /// Domains to strip subdomain structure from.
-    [informational] MASQUERADE_DOMAINS: Vec<String> = "masquerade_domains", List, Text("");
+    [unimplemented] MASQUERADE_DOMAINS: Vec<String> = "masquerade_domains", List, Text("");
     /// Append @$myorigin to addresses without domain.
     APPEND_AT_MYORIGIN: bool = "append_at_myorigin", Bool, Text("yes");
     /// Append .$mydomain to user@host addresses.
@@ -215,11 +223,11 @@ params! {
     /// Maximal length of a line before it is split into records.
     LINE_LENGTH_LIMIT: usize = "line_length_limit", Int, Text("2048"), min 512;
     /// Maximal bytes in one message header.
-    [informational] HEADER_SIZE_LIMIT: i64 = "header_size_limit", Int, Text("102400");
+    [unimplemented] HEADER_SIZE_LIMIT: i64 = "header_size_limit", Int, Text("102400");
     /// Maximal number of Received: headers.
     HOPCOUNT_LIMIT: usize = "hopcount_limit", Int, Text("50"), min 1;
     /// Minimal free queue file system space, in bytes.
-    [informational] QUEUE_MINFREE: u64 = "queue_minfree", Size, Text("0");
+    [unimplemented] QUEUE_MINFREE: u64 = "queue_minfree", Size, Text("0");
     /// Maximal recipients per message.
     SMTPD_RECIPIENT_LIMIT: usize = "smtpd_recipient_limit", Int, Text("1000"), min 1;
     /// Recipients beyond the limit that count as errors.
@@ -227,19 +235,19 @@ params! {
     /// SMTP server timeout for sending a reply or receiving a request.
     SMTPD_TIMEOUT: Duration = "smtpd_timeout", Time('s'), Text(r#"${stress?{10}:{300}}s"#), min 1;
     /// Timeout for the STARTTLS handshake.
-    [informational] SMTPD_STARTTLS_TIMEOUT: Duration = "smtpd_starttls_timeout", Time('s'), Text(r#"${stress?{10}:{300}}s"#);
+    [unimplemented] SMTPD_STARTTLS_TIMEOUT: Duration = "smtpd_starttls_timeout", Time('s'), Text(r#"${stress?{10}:{300}}s"#);
     /// Timeout for the smtpd proxy filter.
-    [informational] SMTPD_PROXY_TIMEOUT: Duration = "smtpd_proxy_timeout", Time('s'), Text("100s");
+    [unimplemented] SMTPD_PROXY_TIMEOUT: Duration = "smtpd_proxy_timeout", Time('s'), Text("100s");
     /// Set by the master daemon under overload.
     [informational] STRESS: String = "stress", Str, Text("");
     /// Simultaneous connections one client may make.
     SMTPD_CLIENT_CONNECTION_COUNT_LIMIT: usize = "smtpd_client_connection_count_limit", Int, Text("50");
     /// Connection attempts per time unit per client.
-    [informational] SMTPD_CLIENT_CONNECTION_RATE_LIMIT: i64 = "smtpd_client_connection_rate_limit", Int, Text("0");
+    [unimplemented] SMTPD_CLIENT_CONNECTION_RATE_LIMIT: i64 = "smtpd_client_connection_rate_limit", Int, Text("0");
     /// Message deliveries per time unit per client.
-    [informational] SMTPD_CLIENT_MESSAGE_RATE_LIMIT: i64 = "smtpd_client_message_rate_limit", Int, Text("0");
+    [unimplemented] SMTPD_CLIENT_MESSAGE_RATE_LIMIT: i64 = "smtpd_client_message_rate_limit", Int, Text("0");
     /// Recipient addresses per time unit per client.
-    [informational] SMTPD_CLIENT_RECIPIENT_RATE_LIMIT: i64 = "smtpd_client_recipient_rate_limit", Int, Text("0");
+    [unimplemented] SMTPD_CLIENT_RECIPIENT_RATE_LIMIT: i64 = "smtpd_client_recipient_rate_limit", Int, Text("0");
     /// Clients exempt from the per-client limits.
     SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS: Vec<String> = "smtpd_client_event_limit_exceptions", List, Text(r#"${smtpd_client_connection_limit_exceptions:$mynetworks}"#);
     /// Errors before the server sleeps before each reply.
@@ -299,9 +307,9 @@ params! {
     /// Lookup key for the null sender address.
     SMTPD_NULL_ACCESS_LOOKUP_KEY: String = "smtpd_null_access_lookup_key", Str, Text("<>");
     /// Permit actions that are logged.
-    [informational] SMTPD_LOG_ACCESS_PERMIT_ACTIONS: Vec<String> = "smtpd_log_access_permit_actions", List, Text("");
+    [unimplemented] SMTPD_LOG_ACCESS_PERMIT_ACTIONS: Vec<String> = "smtpd_log_access_permit_actions", List, Text("");
     /// Text appended to reject replies.
-    [informational] SMTPD_REJECT_FOOTER: String = "smtpd_reject_footer", Str, Text("");
+    [unimplemented] SMTPD_REJECT_FOOTER: String = "smtpd_reject_footer", Str, Text("");
     /// Commands treated as NOOP.
     SMTPD_NOOP_COMMANDS: Vec<String> = "smtpd_noop_commands", List, Text("");
     /// Commands that cause immediate disconnection.
@@ -311,11 +319,11 @@ params! {
     /// Owners of MAIL FROM addresses for SASL login checks.
     SMTPD_SENDER_LOGIN_MAPS: Vec<String> = "smtpd_sender_login_maps", List, Text("");
     /// Clients allowed to use XCLIENT.
-    [informational] SMTPD_AUTHORIZED_XCLIENT_HOSTS: Vec<String> = "smtpd_authorized_xclient_hosts", List, Text("");
+    [unimplemented] SMTPD_AUTHORIZED_XCLIENT_HOSTS: Vec<String> = "smtpd_authorized_xclient_hosts", List, Text("");
     /// Enable SASL authentication in the SMTP server.
     SMTPD_SASL_AUTH_ENABLE: bool = "smtpd_sasl_auth_enable", Bool, Text("no");
     /// SASL plug-in type.
-    [informational] SMTPD_SASL_TYPE: String = "smtpd_sasl_type", Str, Text("cyrus");
+    [unimplemented] SMTPD_SASL_TYPE: String = "smtpd_sasl_type", Str, Text("cyrus");
     /// Disable the VRFY command.
     DISABLE_VRFY_COMMAND: bool = "disable_vrfy_command", Bool, Text("no");
     /// Require RFC 821 style addresses in MAIL and RCPT.
@@ -339,7 +347,7 @@ params! {
     /// Log the client port number.
     SMTPD_CLIENT_PORT_LOGGING: bool = "smtpd_client_port_logging", Bool, Text("no");
     /// Use long, non-repeating queue IDs.
-    [informational] ENABLE_LONG_QUEUE_IDS: bool = "enable_long_queue_ids", Bool, Text("no");
+    [unimplemented] ENABLE_LONG_QUEUE_IDS: bool = "enable_long_queue_ids", Bool, Text("no");
     /// Time between deferred queue scans.
     QUEUE_RUN_DELAY: Duration = "queue_run_delay", Time('s'), Text("300s");
     /// Minimal time between delivery attempts of a deferred message.
@@ -363,19 +371,19 @@ params! {
     /// Timeout for internal communication.
     [informational] IPC_TIMEOUT: Duration = "ipc_timeout", Time('s'), Text("3600s");
     /// Delay of message arrival when the queue is congested.
-    [informational] IN_FLOW_DELAY: Duration = "in_flow_delay", Time('s'), Text("1s");
+    [unimplemented] IN_FLOW_DELAY: Duration = "in_flow_delay", Time('s'), Text("1s");
     /// Maximal bytes of the original message returned in a bounce.
     BOUNCE_SIZE_LIMIT: u64 = "bounce_size_limit", Int, Text("50000");
     /// Recipient of bounce postmaster notices.
-    [informational] BOUNCE_NOTICE_RECIPIENT: String = "bounce_notice_recipient", Str, Text("postmaster");
+    [unimplemented] BOUNCE_NOTICE_RECIPIENT: String = "bounce_notice_recipient", Str, Text("postmaster");
     /// Recipient of undeliverable bounce notices.
     DOUBLE_BOUNCE_NOTICE_RECIPIENT: String = "2bounce_notice_recipient", Str, Text("postmaster"), min 1;
     /// Recipient of delay postmaster notices.
-    [informational] DELAY_NOTICE_RECIPIENT: String = "delay_notice_recipient", Str, Text("postmaster");
+    [unimplemented] DELAY_NOTICE_RECIPIENT: String = "delay_notice_recipient", Str, Text("postmaster");
     /// Recipient of error postmaster notices.
-    [informational] ERROR_NOTICE_RECIPIENT: String = "error_notice_recipient", Str, Text("postmaster");
+    [unimplemented] ERROR_NOTICE_RECIPIENT: String = "error_notice_recipient", Str, Text("postmaster");
     /// Problem classes reported to the postmaster.
-    [informational] NOTIFY_CLASSES: Vec<String> = "notify_classes", List, Text("resource, software");
+    [unimplemented] NOTIFY_CLASSES: Vec<String> = "notify_classes", List, Text("resource, software");
     /// Default parallel deliveries per destination.
     DEFAULT_DESTINATION_CONCURRENCY_LIMIT: usize = "default_destination_concurrency_limit", Int, Text("20");
     /// Parallel local deliveries per recipient.
@@ -385,27 +393,27 @@ params! {
     /// Maximal recipients per local delivery request.
     LOCAL_DESTINATION_RECIPIENT_LIMIT: usize = "local_destination_recipient_limit", Int, Text("1");
     /// Clients whose headers are rewritten with local domains.
-    [informational] LOCAL_HEADER_REWRITE_CLIENTS: Vec<String> = "local_header_rewrite_clients", List, Text("permit_inet_interfaces");
+    [unimplemented] LOCAL_HEADER_REWRITE_CLIENTS: Vec<String> = "local_header_rewrite_clients", List, Text("permit_inet_interfaces");
     /// Add missing From:, To:, Date:, Message-ID: headers always.
     ALWAYS_ADD_MISSING_HEADERS: bool = "always_add_missing_headers", Bool, Text("no");
     /// Replace stray CR and LF in message content with space.
-    [informational] CLEANUP_REPLACE_STRAY_CR_LF: bool = "cleanup_replace_stray_cr_lf", Bool, Text("yes");
+    [unimplemented] CLEANUP_REPLACE_STRAY_CR_LF: bool = "cleanup_replace_stray_cr_lf", Bool, Text("yes");
     /// Notify the local biff service.
     [informational] BIFF: bool = "biff", Bool, Text("yes");
     /// Header content inspection tables.
-    [informational] HEADER_CHECKS: Vec<String> = "header_checks", List, Text("");
+    [unimplemented] HEADER_CHECKS: Vec<String> = "header_checks", List, Text("");
     /// Body content inspection tables.
-    [informational] BODY_CHECKS: Vec<String> = "body_checks", List, Text("");
+    [unimplemented] BODY_CHECKS: Vec<String> = "body_checks", List, Text("");
     /// Clients or servers that get extra logging.
-    [informational] DEBUG_PEER_LIST: Vec<String> = "debug_peer_list", List, Text("");
+    [unimplemented] DEBUG_PEER_LIST: Vec<String> = "debug_peer_list", List, Text("");
     /// Extra verbosity for debug_peer_list matches.
-    [informational] DEBUG_PEER_LEVEL: i64 = "debug_peer_level", Int, Text("2");
+    [unimplemented] DEBUG_PEER_LEVEL: i64 = "debug_peer_level", Int, Text("2");
     /// Destinations eligible for ETRN fast flush.
-    [informational] FAST_FLUSH_DOMAINS: Vec<String> = "fast_flush_domains", List, Text("$relay_domains");
+    [unimplemented] FAST_FLUSH_DOMAINS: Vec<String> = "fast_flush_domains", List, Text("$relay_domains");
     /// Clients allowed to use QMQP.
-    [informational] QMQPD_AUTHORIZED_CLIENTS: Vec<String> = "qmqpd_authorized_clients", List, Text("");
+    [unimplemented] QMQPD_AUTHORIZED_CLIENTS: Vec<String> = "qmqpd_authorized_clients", List, Text("");
     /// Networks of primary MX hosts for permit_mx_backup.
-    [informational] PERMIT_MX_BACKUP_NETWORKS: Vec<String> = "permit_mx_backup_networks", List, Text("");
+    [unimplemented] PERMIT_MX_BACKUP_NETWORKS: Vec<String> = "permit_mx_backup_networks", List, Text("");
     /// Disable DNS lookups in the SMTP client (obsolete).
     DISABLE_DNS_LOOKUPS: bool = "disable_dns_lookups", Bool, Text("no");
     /// How the SMTP client finds hosts: dns, native.
@@ -417,7 +425,7 @@ params! {
     /// Skip servers that greet with 5xx.
     SMTP_SKIP_5XX_GREETING: bool = "smtp_skip_5xx_greeting", Bool, Text("yes");
     /// Relays tried when the destination is unreachable.
-    [informational] SMTP_FALLBACK_RELAY: Vec<String> = "smtp_fallback_relay", List, Text("$fallback_relay");
+    [unimplemented] SMTP_FALLBACK_RELAY: Vec<String> = "smtp_fallback_relay", List, Text("$fallback_relay");
     /// SMTP client connect timeout.
     SMTP_CONNECT_TIMEOUT: Duration = "smtp_connect_timeout", Time('s'), Text("30s");
     /// SMTP client timeout for the greeting and HELO reply.
@@ -466,6 +474,8 @@ params! {
     DNS_QUERY_TIMEOUT: Duration = "dns_query_timeout", Time('s'), Text("5s"), min 1;
     /// gatepost-only: rounds over the DNS servers before a lookup fails temporarily (at most 5).
     DNS_QUERY_ATTEMPTS: u32 = "dns_query_attempts", Int, Text("2"), min 1, max 5;
+    /// gatepost-only: fail-closed parameters (e.g. content_filter, header_checks) whose setting gatepost may ignore: the server starts anyway and logs a warning at every start instead of refusing.
+    GATEPOST_ACCEPT_UNIMPLEMENTED: Vec<String> = "gatepost_accept_unimplemented", List, Text("");
     /// Reply code for DNS block list rejects.
     MAPS_RBL_REJECT_CODE: u16 = "maps_rbl_reject_code", Int, Text("554");
     /// Reply code for invalid hostnames.
@@ -491,17 +501,17 @@ params! {
     /// Reply code for reject_plaintext_session.
     PLAINTEXT_REJECT_CODE: u16 = "plaintext_reject_code", Int, Text("450");
     /// Reply code when a recipient probe bounced.
-    [informational] UNVERIFIED_RECIPIENT_REJECT_CODE: u16 = "unverified_recipient_reject_code", Int, Text("450");
+    [unimplemented] UNVERIFIED_RECIPIENT_REJECT_CODE: u16 = "unverified_recipient_reject_code", Int, Text("450");
     /// Reply code when a sender probe bounced.
-    [informational] UNVERIFIED_SENDER_REJECT_CODE: u16 = "unverified_sender_reject_code", Int, Text("450");
+    [unimplemented] UNVERIFIED_SENDER_REJECT_CODE: u16 = "unverified_sender_reject_code", Int, Text("450");
     /// Reply code when a recipient probe is pending.
     UNVERIFIED_RECIPIENT_DEFER_CODE: u16 = "unverified_recipient_defer_code", Int, Text("450");
     /// Reply code when a sender probe is pending.
     UNVERIFIED_SENDER_DEFER_CODE: u16 = "unverified_sender_defer_code", Int, Text("450");
     /// Reply text replacing a failed recipient probe's text.
-    [informational] UNVERIFIED_RECIPIENT_REJECT_REASON: String = "unverified_recipient_reject_reason", Str, Text("");
+    [unimplemented] UNVERIFIED_RECIPIENT_REJECT_REASON: String = "unverified_recipient_reject_reason", Str, Text("");
     /// Reply text replacing a failed sender probe's text.
-    [informational] UNVERIFIED_SENDER_REJECT_REASON: String = "unverified_sender_reject_reason", Str, Text("");
+    [unimplemented] UNVERIFIED_SENDER_REJECT_REASON: String = "unverified_sender_reject_reason", Str, Text("");
     /// Default action for temporary lookup failures.
     [informational] REJECT_TEMPFAIL_ACTION: String = "reject_tempfail_action", Enum(&["defer_if_permit", "defer"]), Text("defer_if_permit");
     /// Action on DNS tempfail for the HELO hostname.

@@ -4,7 +4,9 @@
 //! as Postfix's master(8): SIGHUP reloads `main.cf`, `master.cf` and the
 //! tables (new sessions and deliveries use them, those in progress finish
 //! on the old ones; a configuration that fails to load is logged and the
-//! old one kept) and reopens `maillog_file`. In the foreground it prints
+//! old one kept) and reopens `maillog_file`. A configuration that asks for
+//! a feature whose absence would weaken security or filtering (the
+//! fail-closed check of `gatepost_config`) is refused at start and reload. In the foreground it prints
 //! where it listens, where it keeps mail and which configuration it uses;
 //! as a daemon (`gatepost start`) it logs to syslog when `maillog_file` is
 //! empty.
@@ -101,6 +103,19 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
     let mut signals = Signals::install()?;
     open_log(&cfg, mode)?;
     for warning in cfg.warnings() {
+        gatepost_log::warning("master", warning);
+    }
+    let accepted_risks = match cfg.check_fail_closed() {
+        Ok(warnings) => warnings,
+        Err(e) => {
+            // Said on stderr by main; logged too unless the log is stderr.
+            if mode == Mode::Daemon || !cfg.get(&params::MAILLOG_FILE).is_empty() {
+                gatepost_log::fatal("master", &e);
+            }
+            return Err(e.into());
+        }
+    };
+    for warning in accepted_risks {
         gatepost_log::warning("master", warning);
     }
 
@@ -206,6 +221,7 @@ impl Server {
     /// then replace the running ones.
     async fn switch(&mut self, current: &mut Generation) -> Result<Config> {
         let cfg = crate::read_config(self.config_dir.as_deref())?;
+        let accepted_risks = cfg.check_fail_closed()?;
         let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
         let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
         let agent = gatepost_delivery::build_agent(&cfg, self.queue.clone(), rewriter.clone())
@@ -214,7 +230,7 @@ impl Server {
         if let Err(e) = open_log(&cfg, self.mode) {
             gatepost_log::warning("master", format!("{e:#}"));
         }
-        for warning in cfg.warnings() {
+        for warning in cfg.warnings().iter().chain(&accepted_risks) {
             gatepost_log::warning("master", warning);
         }
         if queue_dir != self.queue_dir {

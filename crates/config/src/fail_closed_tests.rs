@@ -1,0 +1,164 @@
+//! The fail-closed check, table-driven: a main.cf (and master.cf) → refused
+//! with which text, or accepted with which warnings.
+
+use std::path::Path;
+
+use super::FAIL_CLOSED;
+use crate::registry::{is_postfix_parameter, param};
+use crate::Config;
+
+fn check(main_cf: &str) -> Result<Vec<String>, String> {
+    let cfg = Config::parse_main_cf(main_cf, "/etc/postfix/main.cf").expect("loads");
+    cfg.check_fail_closed().map_err(|e| e.to_string())
+}
+
+const REFUSE: &str =
+    "refusing to run without it (name it in gatepost_accept_unimplemented to run anyway)";
+
+#[test]
+fn values_that_ask_for_a_missing_feature_are_refused() {
+    let refused = [
+        ("smtpd_tls_security_level = encrypt", "smtpd_tls_security_level = encrypt: not implemented by gatepost: mail would be accepted without TLS"),
+        ("smtpd_enforce_tls = yes", "smtpd_enforce_tls = yes"),
+        ("smtpd_tls_wrappermode = yes", "smtpd_tls_wrappermode = yes"),
+        ("smtp_tls_security_level = verify", "smtp_tls_security_level = verify: not implemented by gatepost: mail would be sent without TLS"),
+        ("smtp_tls_security_level = dane-only", "smtp_tls_security_level = dane-only"),
+        ("smtp_tls_security_level = Secure", "smtp_tls_security_level = Secure"),
+        ("smtp_enforce_tls = yes", "smtp_enforce_tls = yes"),
+        ("smtp_tls_policy_maps = hash:/etc/postfix/tls_policy", "smtp_tls_policy_maps"),
+        ("smtpd_sasl_auth_enable = yes", "smtpd_sasl_auth_enable = yes: not implemented by gatepost: SMTP AUTH"),
+        ("smtpd_sender_login_maps = hash:/etc/postfix/logins", "smtpd_sender_login_maps"),
+        ("content_filter = smtp:[127.0.0.1]:10025", "/etc/postfix/main.cf, line 1: content_filter = smtp:[127.0.0.1]:10025: not implemented by gatepost: mail would pass unfiltered; "),
+        ("filter = amavis:[127.0.0.1]:10024\ncontent_filter = $filter", "line 2: content_filter = $filter"),
+        ("smtpd_proxy_filter = 127.0.0.1:10025", "smtpd_proxy_filter"),
+        ("smtpd_milters = inet:127.0.0.1:8891", "smtpd_milters"),
+        ("non_smtpd_milters = inet:127.0.0.1:8891", "non_smtpd_milters"),
+        ("header_checks = regexp:/etc/postfix/header_checks", "header_checks = regexp:/etc/postfix/header_checks: not implemented by gatepost: message content would not be inspected"),
+        ("mime_header_checks = pcre:/x", "mime_header_checks"),
+        ("nested_header_checks = pcre:/x", "nested_header_checks"),
+        ("body_checks = pcre:/x", "body_checks"),
+        ("smtp_header_checks = pcre:/x", "smtp_header_checks"),
+        ("smtp_body_checks = pcre:/x", "smtp_body_checks"),
+        ("smtpd_client_connection_rate_limit = 30", "smtpd_client_connection_rate_limit = 30: not implemented by gatepost: clients would not be rate-limited"),
+        ("smtpd_client_message_rate_limit = 100", "smtpd_client_message_rate_limit"),
+        ("smtpd_client_recipient_rate_limit = 100", "smtpd_client_recipient_rate_limit"),
+        ("smtpd_client_new_tls_session_rate_limit = 5", "smtpd_client_new_tls_session_rate_limit"),
+        ("smtpd_client_auth_rate_limit = 5", "smtpd_client_auth_rate_limit"),
+        ("permit_mx_backup_networks = 192.0.2.0/24", "permit_mx_backup_networks"),
+        ("authorized_submit_users = root", "authorized_submit_users = root"),
+        ("authorized_mailq_users = static:anyone, root", "authorized_mailq_users"),
+        ("local_login_sender_maps = hash:/etc/postfix/senders", "local_login_sender_maps"),
+        ("smtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = yes\ngatepost_accept_unimplemented = smtpd_sasl_auth_enable", "smtpd_tls_auth_only = yes: not implemented by gatepost: AUTH would be offered without TLS"),
+    ];
+    for (main_cf, want) in refused {
+        let err = check(main_cf).expect_err(main_cf);
+        assert!(err.contains(want), "{main_cf}: {err}");
+        assert!(err.ends_with(REFUSE), "{main_cf}: {err}");
+    }
+}
+
+#[test]
+fn values_that_ask_for_nothing_are_accepted() {
+    let accepted = [
+        "",
+        "content_filter =",
+        "header_checks =\nbody_checks =\nsmtpd_milters =",
+        "smtpd_tls_security_level = may\nsmtp_tls_security_level = none",
+        "smtpd_tls_security_level =\nsmtp_tls_security_level = MAY",
+        "smtpd_sasl_auth_enable = no\nsmtpd_tls_auth_only = yes",
+        "smtpd_enforce_tls = no\nsmtpd_tls_wrappermode = no",
+        "smtpd_client_connection_rate_limit = 0\nsmtpd_client_auth_rate_limit = 0",
+        "authorized_submit_users = static:anyone\nlocal_login_sender_maps = static:*",
+        "nofilter =\ncontent_filter = $nofilter",
+    ];
+    for main_cf in accepted {
+        assert_eq!(check(main_cf), Ok(Vec::new()), "{main_cf}");
+    }
+}
+
+#[test]
+fn every_refused_setting_is_named() {
+    let err =
+        check("content_filter = smtp:[127.0.0.1]:10025\nrelayhost =\nbody_checks = pcre:/x\n")
+            .expect_err("refused");
+    assert_eq!(
+        err,
+        "/etc/postfix/main.cf, line 1: content_filter = smtp:[127.0.0.1]:10025: not implemented by gatepost: mail would pass unfiltered; \
+         /etc/postfix/main.cf, line 3: body_checks = pcre:/x: not implemented by gatepost: message content would not be inspected; \
+         refusing to run without them (name them in gatepost_accept_unimplemented to run anyway)"
+    );
+}
+
+#[test]
+fn the_operator_accepts_the_risk_by_name() {
+    let warnings = check(
+        "content_filter = smtp:[127.0.0.1]:10025\nheader_checks = pcre:/x\n\
+         gatepost_accept_unimplemented = content_filter, header_checks, relayhost\n",
+    )
+    .expect("accepted");
+    assert_eq!(
+        warnings,
+        [
+            "/etc/postfix/main.cf, line 1: content_filter = smtp:[127.0.0.1]:10025: not implemented by gatepost: mail would pass unfiltered; running anyway as gatepost_accept_unimplemented allows",
+            "/etc/postfix/main.cf, line 2: header_checks = pcre:/x: not implemented by gatepost: message content would not be inspected; running anyway as gatepost_accept_unimplemented allows",
+            "gatepost_accept_unimplemented: relayhost is not a parameter gatepost refuses; ignored",
+        ]
+    );
+    let err = check("content_filter = smtp:[127.0.0.1]:10025\nheader_checks = pcre:/x\ngatepost_accept_unimplemented = header_checks\n")
+        .expect_err("content_filter not accepted");
+    assert!(
+        err.starts_with("/etc/postfix/main.cf, line 1: content_filter"),
+        "{err}"
+    );
+    assert!(!err.contains("header_checks"), "{err}");
+}
+
+#[test]
+fn master_cf_options_are_checked_per_service() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write =
+        |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write");
+    write("main.cf", "smtpd_tls_auth_only = yes\n");
+    write(
+        "master.cf",
+        "smtp inet n - n - - smtpd -o content_filter=\n\
+         submission inet n - n - - smtpd\n  -o smtpd_tls_security_level=encrypt\n  -o smtpd_sasl_auth_enable=yes\n\
+         relay unix - - n - - smtp -o smtp_tls_security_level=verify\n",
+    );
+    let cfg = Config::load_dir(Path::new(dir.path())).expect("loads");
+    let err = cfg.check_fail_closed().expect_err("refused").to_string();
+    let master_cf = dir.path().join("master.cf").display().to_string();
+    let main_cf = dir.path().join("main.cf").display().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{master_cf}, line 2: service submission: smtpd_tls_security_level = encrypt: not implemented by gatepost: mail would be accepted without TLS; \
+             {main_cf}, line 1: smtpd_tls_auth_only = yes: not implemented by gatepost: AUTH would be offered without TLS; \
+             {master_cf}, line 2: service submission: smtpd_sasl_auth_enable = yes: not implemented by gatepost: SMTP AUTH is not implemented: clients could not log in and permit_sasl_authenticated would never match; \
+             refusing to run without them (name them in gatepost_accept_unimplemented to run anyway)"
+        )
+    );
+}
+
+#[test]
+fn the_table_names_postfix_parameters_gatepost_does_not_implement() {
+    for entry in FAIL_CLOSED {
+        assert!(is_postfix_parameter(entry.name), "{}", entry.name);
+        assert_eq!(
+            FAIL_CLOSED.iter().filter(|e| e.name == entry.name).count(),
+            1,
+            "{}",
+            entry.name
+        );
+        // A registered one is unimplemented, or read only to decide what
+        // the missing feature means elsewhere (smtpd_sasl_auth_enable).
+        if let Some(spec) = param(entry.name) {
+            assert!(
+                spec.unimplemented
+                    || ["smtpd_sasl_auth_enable", "smtpd_sender_login_maps"].contains(&entry.name),
+                "{} is registered as implemented",
+                entry.name
+            );
+        }
+    }
+}
