@@ -70,7 +70,8 @@ async fn serve_async(cfg: Config) -> Result<ExitCode> {
         };
         let ctx = Arc::new(
             ServerContext::new(&service.name, &svc_cfg, queue.clone(), svc_rewriter)
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
+                .and_then(|ctx| ctx.with_tls(&svc_cfg))
+                .map_err(|e| anyhow::anyhow!("master.cf service {}: {e}", service.name))?,
         );
         for addr in bind_addresses(&svc_cfg, service.host.as_deref(), service.port)? {
             let listener = TcpListener::bind(addr)

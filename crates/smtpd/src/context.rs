@@ -12,6 +12,7 @@ use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
 use gatepost_table::NetworkList;
 
+use crate::security::{SecuritySettings, TlsLevel};
 use crate::settings::SmtpdSettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,10 @@ pub enum ContextError {
     Policy(#[from] gatepost_policy::PolicyError),
     #[error("smtpd_forbid_bare_newline_exclusions: {0}")]
     Table(#[from] gatepost_table::TableError),
+    #[error("TLS: {0}")]
+    Tls(#[from] gatepost_tls::TlsError),
+    #[error("smtpd_sasl_type: {0}")]
+    Sasl(String),
 }
 
 /// Shared state of one smtpd service (one master.cf line).
@@ -38,6 +43,12 @@ pub struct ServerContext {
     /// we honour its default `permit_inet_interfaces` (client address is one
     /// of ours) and `always_add_missing_headers`.
     pub always_add_missing_headers: bool,
+    /// STARTTLS and AUTH settings.
+    pub security: SecuritySettings,
+    /// Present when the service offers TLS ([`ServerContext::with_tls`]).
+    pub tls: Option<gatepost_tls::TlsAcceptor>,
+    /// Where AUTH credentials are checked, when `smtpd_sasl_auth_enable`.
+    pub sasl: Option<gatepost_sasl::Backend>,
     connections: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -53,8 +64,25 @@ impl ServerContext {
             NetworkList::parse(&cfg.get_list("smtpd_forbid_bare_newline_exclusions"), true)?;
         let limit_exceptions =
             NetworkList::parse(&cfg.get_list("smtpd_client_event_limit_exceptions"), true)?;
+        let security = SecuritySettings::from_config(cfg);
+        let sasl = if security.sasl_enable {
+            let backend = gatepost_sasl::Backend::new(
+                &cfg.get("smtpd_sasl_type"),
+                &cfg.get("smtpd_sasl_path"),
+                std::path::Path::new(&cfg.get("queue_directory")),
+                &cfg.get("gatepost_sasl_passwd_file"),
+                &cfg.get("smtpd_sasl_local_domain"),
+            )
+            .map_err(ContextError::Sasl)?;
+            Some(backend)
+        } else {
+            None
+        };
         Ok(ServerContext {
             service: service.to_string(),
+            security,
+            tls: None,
+            sasl,
             settings: SmtpdSettings::from_config(cfg),
             policy,
             queue,
@@ -64,6 +92,29 @@ impl ServerContext {
             always_add_missing_headers: cfg.get_bool("always_add_missing_headers"),
             connections: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Load (or, with `gatepost_tls_self_signed`, make) the certificate and
+    /// offer TLS, when the service's settings want it. Stand-alone
+    /// sessions (`sendmail -bs`) never do. As Postfix, a certificate that
+    /// cannot be loaded only disables opportunistic TLS (with a warning);
+    /// mandatory TLS and wrapper mode refuse to start.
+    pub fn with_tls(mut self, cfg: &Config) -> Result<ServerContext, ContextError> {
+        if !self.security.wants_tls() {
+            return Ok(self);
+        }
+        match crate::security::build_acceptor(cfg) {
+            Ok(acceptor) => self.tls = Some(acceptor),
+            Err(e) if self.security.tls_level == TlsLevel::May && !self.security.wrapper_mode => {
+                gatepost_log::warning("smtpd", format!("TLS library problem: {e}"));
+                gatepost_log::warning(
+                    "smtpd",
+                    format!("service {}: disabling TLS support", self.service),
+                );
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(self)
     }
 
     /// Register a connection from `addr`; returns the client's count

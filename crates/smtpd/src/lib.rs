@@ -4,17 +4,20 @@
 //! the queue (`250` only after the message is durable).
 #![forbid(unsafe_code)]
 
+mod auth;
 mod context;
 mod counters;
 mod data_phase;
 mod handlers;
 mod peername;
 mod received;
+mod security;
 mod server;
 mod session;
 mod settings;
 mod storage;
 mod stream;
+mod tls_session;
 mod transaction;
 
 pub use context::{ContextError, ServerContext};
