@@ -518,3 +518,29 @@ fn wrapper_mode_on_a_second_service() {
     let _ = p.read_to_end(&mut sink);
     assert!(srv.wait_for_log("SSL_accept error from unknown[127.0.0.1]: "));
 }
+
+#[test]
+fn sender_login_mismatch_uses_the_auth_login() {
+    let pki = TestPki::new();
+    let srv = Server::single(&format!(
+        "{}{AUTH_MAIN_CF}smtpd_sender_login_maps = inline:{{ alice@spec.test=alice }}\n\
+         smtpd_sender_restrictions = reject_sender_login_mismatch\n",
+        pki.main_cf()
+    ));
+    srv.add_user("alice", "s3cret");
+    let mut c = Smtp::connect(srv.addrs[0]);
+    c.reply();
+    c.ehlo();
+    c.cmd("STARTTLS");
+    c.start_tls(&pki);
+    c.ehlo();
+    c.cmd(&format!("AUTH PLAIN {}", plain("alice", "s3cret")));
+    assert_eq!(c.cmd("MAIL FROM:<alice@spec.test>"), "250 2.1.0 Ok");
+    assert_eq!(c.cmd("RCPT TO:<bob@spec.test>"), "250 2.1.5 Ok");
+    assert_eq!(c.cmd("RSET"), "250 2.0.0 Ok");
+    assert_eq!(c.cmd("MAIL FROM:<carol@spec.test>"), "250 2.1.0 Ok");
+    assert_eq!(
+        c.cmd("RCPT TO:<bob@spec.test>"),
+        "553 5.7.1 <carol@spec.test>: Sender address rejected: not owned by user alice"
+    );
+}

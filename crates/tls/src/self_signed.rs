@@ -36,9 +36,42 @@ pub fn ensure_self_signed(
         path: dir.display().to_string(),
         source,
     })?;
-    let names = vec![hostname.to_string(), "localhost".to_string()];
-    let generated = rcgen::generate_simple_self_signed(names)?;
-    write(&key_path, &generated.key_pair.serialize_pem(), true)?;
-    write(&cert_path, &generated.cert.pem(), false)?;
+    let mut params =
+        rcgen::CertificateParams::new(vec![hostname.to_string(), "localhost".to_string()])?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, hostname);
+    let key = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
+    write(&key_path, &key.serialize_pem(), true)?;
+    write(&cert_path, &cert.pem(), false)?;
     Ok((cert_path, key_path, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_once_then_reused_and_loadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = dir.path().join("tls");
+        let (cert, key, new) = ensure_self_signed(&tls, "mx.example.test").unwrap();
+        assert!(new);
+        let (_, _, again) = ensure_self_signed(&tls, "mx.example.test").unwrap();
+        assert!(!again);
+        let files = crate::CertFiles::Pair {
+            cert: cert.display().to_string(),
+            key: key.display().to_string(),
+        };
+        let floor = crate::parse_protocols(">=TLSv1.2", "p").unwrap();
+        assert!(crate::server_config(&files, floor).is_ok());
+        assert!(matches!(
+            crate::server_config(
+                &crate::CertFiles::Chain(vec![cert.display().to_string()]),
+                floor
+            ),
+            Err(crate::TlsError::NoKey { .. })
+        ));
+    }
 }
