@@ -159,6 +159,7 @@ async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> String {
         recipient_count: 0,
         queue_id: None,
         improper_pipelining: false,
+        sasl_method: None,
         sasl_username: None,
         etrn_domain: None,
         size: 0,

@@ -516,7 +516,9 @@ fn wrapper_mode_on_a_second_service() {
     let mut sink = Vec::new();
     p.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let _ = p.read_to_end(&mut sink);
-    assert!(srv.wait_for_log("SSL_accept error from unknown[127.0.0.1]: "));
+    assert!(srv.wait_for_log("SSL_accept error from unknown[127.0.0.1]: -1\n"));
+    assert!(srv.wait_for_log("warning: TLS library problem: "));
+    assert!(srv.wait_for_log("lost connection after CONNECT from unknown[127.0.0.1]"));
 }
 
 #[test]

@@ -113,6 +113,8 @@ pub struct Facts {
     pub queue_id: Option<String>,
     /// The session's "improper pipelining" flag (postfix-compat §5).
     pub improper_pipelining: bool,
+    /// The SASL mechanism of the login (`PLAIN`), with `sasl_username`.
+    pub sasl_method: Option<String>,
     pub sasl_username: Option<String>,
     pub etrn_domain: Option<String>,
     pub size: u64,

@@ -55,7 +55,7 @@ impl Check<'_> {
             ("size", f.size.to_string()),
             ("etrn_domain", opt(&f.etrn_domain)),
             ("stress", String::new()),
-            ("sasl_method", String::new()),
+            ("sasl_method", opt(&f.sasl_method)),
             ("sasl_username", opt(&f.sasl_username)),
             ("sasl_sender", String::new()),
             ("ccert_subject", String::new()),

@@ -106,6 +106,7 @@ fn outside(rcpt: &str) -> Facts {
         recipient_count: 0,
         queue_id: None,
         improper_pipelining: false,
+        sasl_method: None,
         sasl_username: None,
         etrn_domain: None,
         size: 0,

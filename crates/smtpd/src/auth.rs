@@ -20,11 +20,12 @@ pub struct SaslLogin {
 }
 
 impl Session {
-    /// Mechanisms AUTH offers now: none before TLS with
-    /// smtpd_tls_auth_only, else those the security options leave.
+    /// Mechanisms AUTH offers now: none in a stand-alone session
+    /// (`sendmail -bs`) or before TLS with smtpd_tls_auth_only, else those
+    /// the security options leave.
     pub(crate) fn auth_mechanisms(&self) -> Vec<Mechanism> {
         let sec = &self.ctx.security;
-        if self.ctx.sasl.is_none() || !self.ctx.settings.offers("AUTH") {
+        if self.ctx.sasl.is_none() || self.fixed_name || !self.ctx.settings.offers("AUTH") {
             return Vec::new();
         }
         match &self.tls {

@@ -424,6 +424,7 @@ impl Session {
             recipient_count: tx.map(|t| t.recipients.len()).unwrap_or(0),
             queue_id: tx.and_then(|t| t.queue_id()),
             improper_pipelining: self.improper_pipelining,
+            sasl_method: self.login.as_ref().map(|l| l.method.to_string()),
             sasl_username: self.login.as_ref().map(|l| l.username.clone()),
             etrn_domain: None,
             size: tx.map(|t| t.declared_size).unwrap_or(0),

@@ -70,19 +70,20 @@ impl Session {
                 Flow::Continue
             }
             Err(e) => {
-                let detail = match e.kind() {
-                    std::io::ErrorKind::UnexpectedEof => "lost connection".to_string(),
-                    std::io::ErrorKind::TimedOut => "timeout".to_string(),
-                    std::io::ErrorKind::InvalidData => {
-                        gatepost_log::warning("smtpd", format!("TLS library problem: {e}"));
-                        "-1".to_string()
-                    }
-                    _ => e.to_string(),
+                // As Postfix: the SSL_accept line, then the library's reason.
+                let (detail, library) = match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => ("lost connection".to_string(), None),
+                    std::io::ErrorKind::TimedOut => ("timeout".to_string(), None),
+                    std::io::ErrorKind::InvalidData => ("-1".to_string(), Some(e.to_string())),
+                    _ => (e.to_string(), None),
                 };
                 gatepost_log::info(
                     "smtpd",
                     format!("SSL_accept error from {}: {detail}", self.client_label),
                 );
+                if let Some(problem) = library {
+                    gatepost_log::warning("smtpd", format!("TLS library problem: {problem}"));
+                }
                 self.stream_failed(StreamError::Closed).await;
                 Flow::Close
             }
