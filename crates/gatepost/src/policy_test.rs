@@ -163,7 +163,7 @@ async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> String {
         sasl_username: None,
         etrn_domain: None,
         size: 0,
-        tls_active: false,
+        encryption: None,
         client_name_tempfail: false,
         reverse_name_tempfail: false,
     };

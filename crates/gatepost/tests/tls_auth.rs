@@ -546,3 +546,63 @@ fn sender_login_mismatch_uses_the_auth_login() {
         "553 5.7.1 <carol@spec.test>: Sender address rejected: not owned by user alice"
     );
 }
+
+/// A policy server that answers DUNNO and hands over the first request.
+fn policy_recorder() -> (u16, std::sync::mpsc::Receiver<Vec<String>>) {
+    use std::io::BufRead;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((conn, _)) = listener.accept() else {
+            return;
+        };
+        let mut writer = conn.try_clone().unwrap();
+        let mut reader = std::io::BufReader::new(conn);
+        let mut attrs = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end().to_string();
+            if line.is_empty() {
+                break;
+            }
+            attrs.push(line);
+        }
+        let _ = writer.write_all(b"action=DUNNO\n\n");
+        let _ = tx.send(attrs);
+    });
+    (port, rx)
+}
+
+#[test]
+fn policy_requests_carry_the_login_and_the_tls_session() {
+    let pki = TestPki::new();
+    let (port, requests) = policy_recorder();
+    let srv = Server::single(&format!(
+        "{}{AUTH_MAIN_CF}smtpd_recipient_restrictions = check_policy_service inet:127.0.0.1:{port}\n",
+        pki.main_cf()
+    ));
+    srv.add_user("alice", "s3cret");
+    let mut c = Smtp::connect(srv.addrs[0]);
+    c.reply();
+    c.ehlo();
+    c.cmd("STARTTLS");
+    c.start_tls(&pki);
+    c.ehlo();
+    c.cmd(&format!("AUTH PLAIN {}", plain("alice", "s3cret")));
+    assert_eq!(c.cmd("MAIL FROM:<alice@spec.test>"), "250 2.1.0 Ok");
+    assert_eq!(c.cmd("RCPT TO:<bob@far.example>"), "250 2.1.5 Ok");
+    let attrs = requests.recv_timeout(Duration::from_secs(20)).unwrap();
+    for want in [
+        "sasl_method=PLAIN",
+        "sasl_username=alice",
+        "encryption_protocol=TLSv1.3",
+        "encryption_cipher=TLS_AES_256_GCM_SHA384",
+        "encryption_keysize=256",
+    ] {
+        assert!(attrs.iter().any(|a| a == want), "{want} in {attrs:?}");
+    }
+}

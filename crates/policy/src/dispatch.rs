@@ -150,7 +150,7 @@ impl Check<'_> {
                 }
             },
             Restriction::RejectPlaintextSession => {
-                if self.facts.tls_active {
+                if self.facts.encryption.is_some() {
                     Ok(Status::Dunno)
                 } else {
                     let code = s.plaintext_code;

@@ -118,12 +118,24 @@ pub struct Facts {
     pub sasl_username: Option<String>,
     pub etrn_domain: Option<String>,
     pub size: u64,
-    pub tls_active: bool,
+    /// The session's TLS, once STARTTLS or wrapper mode succeeded.
+    pub encryption: Option<Encryption>,
     /// The client name lookup failed temporarily (PTR or its forward
     /// check): `reject_unknown_client_hostname` then always answers 450.
     pub client_name_tempfail: bool,
     /// The reverse (PTR) lookup failed temporarily.
     pub reverse_name_tempfail: bool,
+}
+
+/// What a session's TLS negotiated, as Postfix's policy delegation
+/// sends it (`encryption_protocol`, `encryption_cipher`, `encryption_keysize`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encryption {
+    /// `TLSv1.3`.
+    pub protocol: String,
+    /// OpenSSL's cipher name, `TLS_AES_256_GCM_SHA384`.
+    pub cipher: String,
+    pub keysize: u32,
 }
 
 /// Per-session policy state carried across stages: the pending

@@ -62,9 +62,24 @@ impl Check<'_> {
             ("ccert_issuer", String::new()),
             ("ccert_fingerprint", String::new()),
             ("ccert_pubkey_fingerprint", String::new()),
-            ("encryption_protocol", String::new()),
-            ("encryption_cipher", String::new()),
-            ("encryption_keysize", "0".to_string()),
+            (
+                "encryption_protocol",
+                f.encryption
+                    .as_ref()
+                    .map(|e| e.protocol.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "encryption_cipher",
+                f.encryption
+                    .as_ref()
+                    .map(|e| e.cipher.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "encryption_keysize",
+                f.encryption.as_ref().map_or(0, |e| e.keysize).to_string(),
+            ),
             ("policy_context", policy_context.to_string()),
         ]
     }

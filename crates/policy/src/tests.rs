@@ -110,7 +110,7 @@ fn outside(rcpt: &str) -> Facts {
         sasl_username: None,
         etrn_domain: None,
         size: 0,
-        tls_active: false,
+        encryption: None,
         client_name_tempfail: false,
         reverse_name_tempfail: false,
     }

@@ -92,3 +92,54 @@ impl Backend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(user: &str, password: &str) -> Credentials {
+        Credentials {
+            authzid: String::new(),
+            username: user.into(),
+            password: password.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn passwd_store_with_local_domain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sasl_passwd");
+        PasswdFile::new(&path)
+            .set("alice@example.com", "pw")
+            .unwrap();
+        let backend = Backend::new(
+            "cyrus",
+            "smtpd",
+            dir.path(),
+            &path.display().to_string(),
+            "example.com",
+        )
+        .unwrap();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        for user in ["alice", "alice@example.com"] {
+            assert_eq!(
+                backend
+                    .authenticate(Mechanism::Plain, &creds(user, "pw"), ip, true)
+                    .await,
+                Outcome::Ok {
+                    username: user.into()
+                }
+            );
+        }
+        assert_eq!(
+            backend
+                .authenticate(Mechanism::Login, &creds("alice", "bad"), ip, true)
+                .await,
+            Outcome::Fail {
+                reason: "authentication failure".into(),
+                username: None
+            }
+        );
+        assert!(Backend::new("sql", "", dir.path(), "", "").is_err());
+    }
+}

@@ -428,7 +428,11 @@ impl Session {
             sasl_username: self.login.as_ref().map(|l| l.username.clone()),
             etrn_domain: None,
             size: tx.map(|t| t.declared_size).unwrap_or(0),
-            tls_active: self.tls.is_some(),
+            encryption: self.tls.as_ref().map(|t| gatepost_policy::Encryption {
+                protocol: t.protocol.clone(),
+                cipher: t.cipher.clone(),
+                keysize: t.bits,
+            }),
             client_name_tempfail: self.client_name_tempfail,
             reverse_name_tempfail: self.reverse_name_tempfail,
         }
