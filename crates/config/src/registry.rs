@@ -800,6 +800,12 @@ pub static REGISTRY: &[ParamSpec] = &[
         doc: "Realm appended to SASL login names without one.",
     },
     ParamSpec {
+        name: "smtpd_sasl_exceptions_networks",
+        default: DefaultValue::Text(""),
+        kind: Kind::List,
+        doc: "Clients that are not offered AUTH in the EHLO reply.",
+    },
+    ParamSpec {
         name: "smtpd_sasl_authenticated_header",
         default: DefaultValue::Text("no"),
         kind: Kind::Bool,

@@ -296,6 +296,8 @@ fn ehlo_keywords_before_and_after_tls() {
          "PIPELINING,SIZE 10240000,VRFY,ETRN,AUTH PLAIN LOGIN,AUTH=PLAIN LOGIN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8"),
         ("noplaintext leaves no mechanism", "smtpd_tls_security_level = may\nsmtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = no\nsmtpd_sasl_security_options = noanonymous, noplaintext\nsmtpd_sasl_tls_security_options = noanonymous\n",
          before_tls, in_tls),
+        ("sasl exceptions: AUTH not offered", "smtpd_tls_security_level = may\nsmtpd_sasl_auth_enable = yes\nsmtpd_sasl_exceptions_networks = 127.0.0.1\n",
+         before_tls, "PIPELINING,SIZE 10240000,VRFY,ETRN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8"),
         ("discarded STARTTLS", "smtpd_tls_security_level = may\nsmtpd_discard_ehlo_keywords = starttls\n",
          "PIPELINING,SIZE 10240000,VRFY,ETRN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8", ""),
     ];

@@ -49,6 +49,8 @@ pub struct ServerContext {
     pub tls: Option<gatepost_tls::TlsAcceptor>,
     /// Where AUTH credentials are checked, when `smtpd_sasl_auth_enable`.
     pub sasl: Option<gatepost_sasl::Backend>,
+    /// Clients not offered AUTH in EHLO (`smtpd_sasl_exceptions_networks`).
+    pub sasl_exceptions: NetworkList,
     connections: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -65,6 +67,8 @@ impl ServerContext {
         let limit_exceptions =
             NetworkList::parse(&cfg.get_list("smtpd_client_event_limit_exceptions"), true)?;
         let security = SecuritySettings::from_config(cfg);
+        let sasl_exceptions =
+            NetworkList::parse(&cfg.get_list("smtpd_sasl_exceptions_networks"), true)?;
         let sasl = if security.sasl_enable {
             let backend = gatepost_sasl::Backend::new(
                 &cfg.get("smtpd_sasl_type"),
@@ -83,6 +87,7 @@ impl ServerContext {
             security,
             tls: None,
             sasl,
+            sasl_exceptions,
             settings: SmtpdSettings::from_config(cfg),
             policy,
             queue,

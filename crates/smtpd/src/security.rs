@@ -4,7 +4,8 @@
 //! smtpd_tls_loglevel, smtpd_tls_received_header, smtpd_tls_auth_only,
 //! smtpd_sasl_auth_enable, smtpd_sasl_security_options,
 //! smtpd_sasl_tls_security_options, broken_sasl_auth_clients,
-//! smtpd_sasl_authenticated_header; and building the TLS acceptor from
+//! smtpd_sasl_authenticated_header (smtpd_sasl_exceptions_networks is in
+//! the server context); and building the TLS acceptor from
 //! the certificate parameters (gatepost_tls_self_signed: make one).
 
 use std::path::Path;

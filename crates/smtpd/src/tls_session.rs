@@ -143,7 +143,8 @@ impl Session {
             .map(|l| l.username.as_str())
     }
 
-    /// EHLO lines for STARTTLS and AUTH, in Postfix's place (after ETRN):
+    /// EHLO lines for STARTTLS and AUTH, in Postfix's place (after ETRN;
+    /// no AUTH for smtpd_sasl_exceptions_networks, though it is accepted):
     /// `(keyword, line)` for `smtpd_discard_ehlo_keywords`.
     pub(crate) fn ehlo_security_lines(&self) -> Vec<(&'static str, String)> {
         let mut lines = Vec::new();
@@ -151,7 +152,13 @@ impl Session {
             lines.push(("STARTTLS", "STARTTLS".to_string()));
         }
         let mechs = self.auth_mechanisms();
-        if !mechs.is_empty() {
+        let excepted = matches!(
+            self.ctx
+                .sasl_exceptions
+                .matches(&self.client_name, self.client_addr),
+            Ok(true)
+        );
+        if !mechs.is_empty() && !excepted {
             let list: Vec<&str> = mechs.iter().map(|m| m.name()).collect();
             let list = list.join(" ");
             lines.push(("AUTH", format!("AUTH {list}")));
