@@ -413,6 +413,15 @@ fn wrong_password_and_login_mechanism() {
         c.cmd("AUTH CRAM-MD5"),
         "535 5.7.8 Error: authentication failed: Invalid authentication mechanism"
     );
+    assert_eq!(
+        c.cmd("AUTH PLAIN !!!"),
+        "535 5.7.8 Error: authentication failed: Invalid base64 data in initial response"
+    );
+    assert_eq!(c.cmd("AUTH PLAIN"), "334 ");
+    assert_eq!(
+        c.cmd("!!!"),
+        "535 5.7.8 Error: authentication failed: Invalid base64 data in continued response"
+    );
     // LOGIN: Username: and Password: challenges; `*` aborts.
     assert_eq!(c.cmd("AUTH LOGIN"), "334 VXNlcm5hbWU6");
     assert_eq!(c.cmd("*"), "501 5.7.0 Authentication aborted");

@@ -52,11 +52,12 @@ impl Backend {
         }
     }
 
-    /// Check credentials given with `mechanism` by a client at `client`
-    /// (`secured`: the session is encrypted).
+    /// Check credentials given with `_mechanism` by a client at `client`
+    /// (`secured`: the session is encrypted). Both backends check the
+    /// name and password, whichever mechanism collected them.
     pub async fn authenticate(
         &self,
-        mechanism: Mechanism,
+        _mechanism: Mechanism,
         creds: &Credentials,
         client: IpAddr,
         secured: bool,
@@ -88,7 +89,7 @@ impl Backend {
                     },
                 }
             }
-            Backend::Dovecot(auth) => auth.authenticate(mechanism, creds, client, secured).await,
+            Backend::Dovecot(auth) => auth.authenticate(creds, client, secured).await,
         }
     }
 }

@@ -13,7 +13,7 @@ use base64::Engine;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::backend::Outcome;
-use crate::mechanism::{Credentials, Mechanism};
+use crate::mechanism::Credentials;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -67,20 +67,20 @@ impl DovecotAuth {
         DovecotAuth { path }
     }
 
+    /// Check credentials (collected by any of our mechanisms).
     pub async fn authenticate(
         &self,
-        mechanism: Mechanism,
         creds: &Credentials,
         client: IpAddr,
         secured: bool,
     ) -> Outcome {
         let result = match &self.path {
             DovecotPath::Unix(p) => match tokio::net::UnixStream::connect(p).await {
-                Ok(s) => self.exchange(s, mechanism, creds, client, secured).await,
+                Ok(s) => self.exchange(s, creds, client, secured).await,
                 Err(e) => Err(e.to_string()),
             },
             DovecotPath::Inet(a) => match tokio::net::TcpStream::connect(a.as_str()).await {
-                Ok(s) => self.exchange(s, mechanism, creds, client, secured).await,
+                Ok(s) => self.exchange(s, creds, client, secured).await,
                 Err(e) => Err(e.to_string()),
             },
         };
@@ -92,7 +92,6 @@ impl DovecotAuth {
     async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
         stream: S,
-        _mechanism: Mechanism,
         creds: &Credentials,
         client: IpAddr,
         secured: bool,

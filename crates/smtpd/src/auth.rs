@@ -82,7 +82,7 @@ impl Session {
                 Some(bytes) => Some(bytes),
                 None => {
                     return self
-                        .auth_failed(&name, "malformed initial response", None)
+                        .auth_failed(&name, "Invalid base64 data in initial response", None)
                         .await
                 }
             },
@@ -115,7 +115,7 @@ impl Session {
                     }
                     step = match decode_response(&line) {
                         Some(bytes) => exchange.respond(&bytes),
-                        None => Step::Malformed("malformed response"),
+                        None => Step::Malformed("Invalid base64 data in continued response"),
                     };
                 }
             }

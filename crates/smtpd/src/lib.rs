@@ -1,7 +1,8 @@
 //! The SMTP server (Postfix's smtpd): listeners, the per-connection session
 //! and per-message transaction state machines, Postfix's replies, limits
-//! and log lines, the restriction checks at each stage, and the hand-off to
-//! the queue (`250` only after the message is durable).
+//! and log lines, the restriction checks at each stage, STARTTLS / implicit
+//! TLS and SMTP AUTH, and the hand-off to the queue (`250` only after the
+//! message is durable).
 #![forbid(unsafe_code)]
 
 mod auth;
