@@ -298,6 +298,8 @@ fn ehlo_keywords_before_and_after_tls() {
          before_tls, in_tls),
         ("sasl exceptions: AUTH not offered", "smtpd_tls_security_level = may\nsmtpd_sasl_auth_enable = yes\nsmtpd_sasl_exceptions_networks = 127.0.0.1\n",
          before_tls, "PIPELINING,SIZE 10240000,VRFY,ETRN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8"),
+        ("encrypt implies auth only in TLS", "smtpd_tls_security_level = encrypt\nsmtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = no\n",
+         before_tls, in_tls),
         ("discarded STARTTLS", "smtpd_tls_security_level = may\nsmtpd_discard_ehlo_keywords = starttls\n",
          "PIPELINING,SIZE 10240000,VRFY,ETRN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8", ""),
     ];
@@ -616,4 +618,20 @@ fn policy_requests_carry_the_login_and_the_tls_session() {
     ] {
         assert!(attrs.iter().any(|a| a == want), "{want} in {attrs:?}");
     }
+}
+
+#[test]
+fn unloadable_certificate_disables_tls_with_454() {
+    let srv = Server::single(
+        "smtpd_tls_security_level = may\nsmtpd_tls_cert_file = /nonexistent/cert.pem\n",
+    );
+    let mut c = Smtp::connect(srv.addrs[0]);
+    c.reply();
+    assert!(c.ehlo().iter().any(|k| k == "STARTTLS"));
+    assert_eq!(
+        c.cmd("STARTTLS"),
+        "454 4.7.0 TLS not available due to local problem"
+    );
+    assert_eq!(c.cmd("NOOP"), "250 2.0.0 Ok");
+    assert!(srv.wait_for_log("warning: TLS library problem: cannot read /nonexistent/cert.pem"));
 }

@@ -45,7 +45,7 @@ pub struct ServerContext {
     pub always_add_missing_headers: bool,
     /// STARTTLS and AUTH settings.
     pub security: SecuritySettings,
-    /// Present when the service offers TLS ([`ServerContext::with_tls`]).
+    /// Present when the service can do TLS ([`ServerContext::with_tls`]).
     pub tls: Option<gatepost_tls::TlsAcceptor>,
     /// Where AUTH credentials are checked, when `smtpd_sasl_auth_enable`.
     pub sasl: Option<gatepost_sasl::Backend>,
@@ -102,8 +102,9 @@ impl ServerContext {
     /// Load (or, with `gatepost_tls_self_signed`, make) the certificate and
     /// offer TLS, when the service's settings want it. Stand-alone
     /// sessions (`sendmail -bs`) never do. As Postfix, a certificate that
-    /// cannot be loaded only disables opportunistic TLS (with a warning);
-    /// mandatory TLS and wrapper mode refuse to start.
+    /// cannot be loaded only disables opportunistic TLS (with a warning;
+    /// STARTTLS is answered `454`); mandatory TLS and wrapper mode refuse
+    /// to start.
     pub fn with_tls(mut self, cfg: &Config) -> Result<ServerContext, ContextError> {
         if !self.security.wants_tls() {
             return Ok(self);
@@ -111,11 +112,14 @@ impl ServerContext {
         match crate::security::build_acceptor(cfg) {
             Ok(acceptor) => self.tls = Some(acceptor),
             Err(e) if self.security.tls_level == TlsLevel::May && !self.security.wrapper_mode => {
-                gatepost_log::warning("smtpd", format!("TLS library problem: {e}"));
-                gatepost_log::warning(
-                    "smtpd",
-                    format!("service {}: disabling TLS support", self.service),
-                );
+                let no_cert = cfg.get("smtpd_tls_cert_file").is_empty()
+                    && cfg.get_list("smtpd_tls_chain_files").is_empty();
+                let text = if no_cert {
+                    "No server certs available. TLS won't be enabled".to_string()
+                } else {
+                    format!("TLS library problem: {e}")
+                };
+                gatepost_log::warning("smtpd", text);
             }
             Err(e) => return Err(e.into()),
         }

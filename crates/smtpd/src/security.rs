@@ -66,7 +66,11 @@ impl SecuritySettings {
             starttls_timeout: cfg.get_time("smtpd_starttls_timeout"),
             tls_loglevel: cfg.get_int("smtpd_tls_loglevel"),
             tls_received_header: cfg.get_bool("smtpd_tls_received_header"),
-            tls_auth_only: cfg.get_bool("smtpd_tls_auth_only"),
+            // As Postfix: mandatory TLS (encrypt, wrapper mode) implies
+            // AUTH only inside TLS.
+            tls_auth_only: cfg.get_bool("smtpd_tls_auth_only")
+                || tls_level == TlsLevel::Encrypt
+                || cfg.get_bool("smtpd_tls_wrappermode"),
             sasl_enable: cfg.get_bool("smtpd_sasl_auth_enable"),
             mechanisms_plain: mechanisms(&cfg.get_list("smtpd_sasl_security_options")),
             mechanisms_tls: mechanisms(&cfg.get_list("smtpd_sasl_tls_security_options")),

@@ -20,6 +20,12 @@ impl Session {
             Some(Reply::new(554, "5.5.1", "Error: TLS already active"))
         } else if !self.starttls_offered() {
             Some(Reply::new(502, "5.5.1", "Error: command not implemented"))
+        } else if self.ctx.tls.is_none() {
+            Some(Reply::new(
+                454,
+                "4.7.0",
+                "TLS not available due to local problem",
+            ))
         } else {
             None
         };
@@ -91,8 +97,10 @@ impl Session {
     }
 
     /// Whether EHLO announces STARTTLS now.
+    /// (Also when the certificate could not be loaded: STARTTLS then gets
+    /// `454`, as in Postfix.) Never in stand-alone sessions.
     pub(crate) fn starttls_offered(&self) -> bool {
-        self.ctx.tls.is_some()
+        !self.fixed_name
             && self.tls.is_none()
             && self.ctx.security.tls_level != TlsLevel::None
             && self.ctx.settings.offers("STARTTLS")
@@ -106,7 +114,7 @@ impl Session {
             Verb::Helo | Verb::Ehlo | Verb::Starttls | Verb::Noop | Verb::Quit
         );
         (self.ctx.security.tls_level == TlsLevel::Encrypt
-            && self.ctx.tls.is_some()
+            && !self.fixed_name
             && self.tls.is_none()
             && !pre_tls)
             .then(|| Reply::new(530, "5.7.0", "Must issue a STARTTLS command first"))
