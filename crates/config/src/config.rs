@@ -41,6 +41,12 @@ const EMBEDDED_SETTINGS: &[(&str, &str)] = &[
     ("inet_interfaces", "127.0.0.1"),
     ("mynetworks", "127.0.0.1/32 [::1]/128"),
     ("maillog_file", ""),
+    ("smtpd_tls_security_level", "may"),
+    ("smtpd_tls_cert_file", "$queue_directory/tls/cert.pem"),
+    ("smtpd_tls_key_file", "$queue_directory/tls/key.pem"),
+    ("gatepost_tls_self_signed", "yes"),
+    ("smtpd_tls_auth_only", "yes"),
+    ("gatepost_sasl_passwd_file", "./gatepost.d/sasl_passwd"),
 ];
 
 /// One explicit setting.

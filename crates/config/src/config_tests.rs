@@ -193,21 +193,21 @@ fn values_are_accepted_by_kind() {
 
 #[test]
 fn unimplemented_and_user_defined_parameters() {
-    let c = cfg("readme_directory = no\nsmtpd_tls_cert_file = /etc/ssl/x.pem\n\
+    let c = cfg("readme_directory = no\nsmtp_tls_cert_file = /etc/ssl/x.pem\n\
          my_restriction_class = reject_unauth_destination\nsmtpd_restriction_classes = my_restriction_class\n\
          readme_directory = no\n");
     assert_eq!(
         c.warnings(),
         [
             "readme_directory: parameter is not implemented by gatepost; ignored",
-            "smtpd_tls_cert_file: parameter is not implemented by gatepost; ignored",
+            "smtp_tls_cert_file: parameter is not implemented by gatepost; ignored",
         ]
     );
     assert_eq!(
         c.expanded("my_restriction_class"),
         "reject_unauth_destination"
     );
-    assert_eq!(c.expanded("smtpd_tls_cert_file"), "/etc/ssl/x.pem");
+    assert_eq!(c.expanded("smtp_tls_cert_file"), "/etc/ssl/x.pem");
 }
 
 #[test]
@@ -280,6 +280,8 @@ fn embedded_defaults() {
         n,
         "alias_database =\n\
          alias_maps =\n\
+         gatepost_sasl_passwd_file = ./gatepost.d/sasl_passwd\n\
+         gatepost_tls_self_signed = yes\n\
          home_mailbox =\n\
          inet_interfaces = 127.0.0.1\n\
          local_mailbox_for_unknown_users = yes\n\
@@ -287,7 +289,11 @@ fn embedded_defaults() {
          mail_spool_directory = ./var/mail/\n\
          maillog_file =\n\
          mynetworks = 127.0.0.1/32 [::1]/128\n\
-         queue_directory = ./var/spool\n"
+         queue_directory = ./var/spool\n\
+         smtpd_tls_auth_only = yes\n\
+         smtpd_tls_cert_file = $queue_directory/tls/cert.pem\n\
+         smtpd_tls_key_file = $queue_directory/tls/key.pem\n\
+         smtpd_tls_security_level = may\n"
     );
 }
 

@@ -11,7 +11,7 @@ use std::fmt;
 use crate::error::ConfigError;
 use crate::kind::parse_bool;
 use crate::master_cf::MasterOption;
-use crate::registry::{GATEPOST_ACCEPT_UNIMPLEMENTED, SMTPD_SASL_AUTH_ENABLE};
+use crate::registry::GATEPOST_ACCEPT_UNIMPLEMENTED;
 use crate::Config;
 
 /// One fail-closed parameter.
@@ -45,11 +45,6 @@ fn tls_required(value: &str, _: &Config) -> bool {
     !matches!(value.to_ascii_lowercase().as_str(), "" | "none" | "may")
 }
 
-/// `smtpd_tls_auth_only = yes` where AUTH is offered.
-fn auth_only_with_auth(value: &str, cfg: &Config) -> bool {
-    yes(value, cfg) && cfg.get(&SMTPD_SASL_AUTH_ENABLE)
-}
-
 /// An `authorized_*_users` list other than the default `static:anyone`.
 fn restricts_users(value: &str, _: &Config) -> bool {
     value != "static:anyone"
@@ -60,7 +55,6 @@ fn restricts_senders(value: &str, _: &Config) -> bool {
     value != "static:*"
 }
 
-const PLAINTEXT_IN: &str = "mail would be accepted without TLS";
 const PLAINTEXT_OUT: &str = "mail would be sent without TLS or without verifying the server";
 const UNFILTERED: &str = "mail would pass unfiltered";
 const UNINSPECTED: &str = "message content would not be inspected";
@@ -69,15 +63,9 @@ const UNLIMITED: &str = "clients would not be rate-limited";
 /// The fail-closed parameters.
 #[rustfmt::skip]
 const FAIL_CLOSED: &[FailClosed] = &[
-    FailClosed { name: "smtpd_tls_security_level", asks: tls_required, reason: PLAINTEXT_IN },
-    FailClosed { name: "smtpd_enforce_tls", asks: yes, reason: PLAINTEXT_IN },
-    FailClosed { name: "smtpd_tls_wrappermode", asks: yes, reason: "the service would speak plaintext SMTP where clients expect TLS" },
-    FailClosed { name: "smtpd_tls_auth_only", asks: auth_only_with_auth, reason: "AUTH would be offered without TLS" },
     FailClosed { name: "smtp_tls_security_level", asks: tls_required, reason: PLAINTEXT_OUT },
     FailClosed { name: "smtp_enforce_tls", asks: yes, reason: PLAINTEXT_OUT },
     FailClosed { name: "smtp_tls_policy_maps", asks: set, reason: PLAINTEXT_OUT },
-    FailClosed { name: "smtpd_sasl_auth_enable", asks: yes, reason: "SMTP AUTH is not implemented: clients could not log in and permit_sasl_authenticated would never match" },
-    FailClosed { name: "smtpd_sender_login_maps", asks: set, reason: "sender address ownership would not be enforced" },
     FailClosed { name: "content_filter", asks: set, reason: UNFILTERED },
     FailClosed { name: "smtpd_proxy_filter", asks: set, reason: UNFILTERED },
     FailClosed { name: "smtpd_milters", asks: set, reason: UNFILTERED },

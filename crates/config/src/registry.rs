@@ -235,7 +235,7 @@ params! {
     /// SMTP server timeout for sending a reply or receiving a request.
     SMTPD_TIMEOUT: Duration = "smtpd_timeout", Time('s'), Text(r#"${stress?{10}:{300}}s"#), min 1;
     /// Timeout for the STARTTLS handshake.
-    [unimplemented] SMTPD_STARTTLS_TIMEOUT: Duration = "smtpd_starttls_timeout", Time('s'), Text(r#"${stress?{10}:{300}}s"#);
+    SMTPD_STARTTLS_TIMEOUT: Duration = "smtpd_starttls_timeout", Time('s'), Text(r#"${stress?{10}:{300}}s"#);
     /// Timeout for the smtpd proxy filter.
     [unimplemented] SMTPD_PROXY_TIMEOUT: Duration = "smtpd_proxy_timeout", Time('s'), Text("100s");
     /// Set by the master daemon under overload.
@@ -322,8 +322,50 @@ params! {
     [unimplemented] SMTPD_AUTHORIZED_XCLIENT_HOSTS: Vec<String> = "smtpd_authorized_xclient_hosts", List, Text("");
     /// Enable SASL authentication in the SMTP server.
     SMTPD_SASL_AUTH_ENABLE: bool = "smtpd_sasl_auth_enable", Bool, Text("no");
-    /// SASL plug-in type.
-    [unimplemented] SMTPD_SASL_TYPE: String = "smtpd_sasl_type", Str, Text("cyrus");
+    /// SASL plug-in type (cyrus: gatepost's password store; dovecot: Dovecot's auth socket).
+    SMTPD_SASL_TYPE: String = "smtpd_sasl_type", Str, Text("cyrus");
+    /// SASL server socket (dovecot: unix path relative to queue_directory, or inet:host:port).
+    SMTPD_SASL_PATH: String = "smtpd_sasl_path", Str, Text("smtpd");
+    /// SASL mechanism restrictions before TLS (noanonymous, noplaintext).
+    SMTPD_SASL_SECURITY_OPTIONS: Vec<String> = "smtpd_sasl_security_options", List, Text("noanonymous");
+    /// SASL mechanism restrictions in TLS sessions.
+    SMTPD_SASL_TLS_SECURITY_OPTIONS: Vec<String> = "smtpd_sasl_tls_security_options", List, Text("$smtpd_sasl_security_options");
+    /// Realm appended to SASL login names without one.
+    SMTPD_SASL_LOCAL_DOMAIN: String = "smtpd_sasl_local_domain", Str, Text("");
+    /// Clients that are not offered AUTH in the EHLO reply.
+    SMTPD_SASL_EXCEPTIONS_NETWORKS: Vec<String> = "smtpd_sasl_exceptions_networks", List, Text("");
+    /// Put the SASL login name in the Received: header.
+    SMTPD_SASL_AUTHENTICATED_HEADER: bool = "smtpd_sasl_authenticated_header", Bool, Text("no");
+    /// Also announce AUTH in the old AUTH= form.
+    BROKEN_SASL_AUTH_CLIENTS: bool = "broken_sasl_auth_clients", Bool, Text("no");
+    /// gatepost-only: password store of smtpd_sasl_type = cyrus, managed with gatepost saslpasswd.
+    GATEPOST_SASL_PASSWD_FILE: String = "gatepost_sasl_passwd_file", Str, Text("$config_directory/sasl_passwd");
+    /// gatepost-only: generate a self-signed certificate at smtpd_tls_cert_file/smtpd_tls_key_file when they do not exist; yes in the embedded defaults.
+    GATEPOST_TLS_SELF_SIGNED: bool = "gatepost_tls_self_signed", Bool, Text("no");
+    /// SMTP server TLS security level (empty: smtpd_use_tls/smtpd_enforce_tls decide).
+    SMTPD_TLS_SECURITY_LEVEL: String = "smtpd_tls_security_level", Enum(&["", "none", "may", "encrypt"]), Text("");
+    /// Legacy: offer STARTTLS (security level may).
+    SMTPD_USE_TLS: bool = "smtpd_use_tls", Bool, Text("no");
+    /// Legacy: require STARTTLS (security level encrypt).
+    SMTPD_ENFORCE_TLS: bool = "smtpd_enforce_tls", Bool, Text("no");
+    /// Implicit TLS from the first byte (port 465, master.cf -o).
+    SMTPD_TLS_WRAPPERMODE: bool = "smtpd_tls_wrappermode", Bool, Text("no");
+    /// Server certificate chain file (PEM, RSA or ECDSA).
+    SMTPD_TLS_CERT_FILE: String = "smtpd_tls_cert_file", Str, Text("");
+    /// Server private key file (PEM).
+    SMTPD_TLS_KEY_FILE: String = "smtpd_tls_key_file", Str, Text("$smtpd_tls_cert_file");
+    /// Files holding the server key and certificate chain (PEM).
+    SMTPD_TLS_CHAIN_FILES: Vec<String> = "smtpd_tls_chain_files", List, Text("");
+    /// TLS protocols accepted with opportunistic TLS.
+    SMTPD_TLS_PROTOCOLS: Vec<String> = "smtpd_tls_protocols", List, Text("!SSLv2, !SSLv3");
+    /// TLS protocols accepted with mandatory TLS.
+    SMTPD_TLS_MANDATORY_PROTOCOLS: Vec<String> = "smtpd_tls_mandatory_protocols", List, Text("!SSLv2, !SSLv3");
+    /// SMTP server TLS logging (1: one summary line per handshake).
+    SMTPD_TLS_LOGLEVEL: i64 = "smtpd_tls_loglevel", Int, Text("0");
+    /// Put the TLS protocol and cipher in the Received: header.
+    SMTPD_TLS_RECEIVED_HEADER: bool = "smtpd_tls_received_header", Bool, Text("no");
+    /// Offer and accept AUTH only after STARTTLS (yes in gatepost's embedded defaults).
+    SMTPD_TLS_AUTH_ONLY: bool = "smtpd_tls_auth_only", Bool, Text("no");
     /// Disable the VRFY command.
     DISABLE_VRFY_COMMAND: bool = "disable_vrfy_command", Bool, Text("no");
     /// Require RFC 821 style addresses in MAIL and RCPT.

@@ -80,9 +80,6 @@ fn debian_main_cf_loads_with_warnings() {
     let warnings = cfg.warnings();
     for name in [
         "readme_directory",
-        "smtpd_tls_cert_file",
-        "smtpd_tls_key_file",
-        "smtpd_tls_security_level",
         "smtp_tls_CApath",
         "smtp_tls_security_level",
         "smtp_tls_session_cache_database",

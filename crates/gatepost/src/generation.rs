@@ -87,7 +87,8 @@ impl Generation {
             };
             let ctx = Arc::new(
                 ServerContext::new(&service.name, &svc_cfg, queue.clone(), svc_rewriter)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    .and_then(|ctx| ctx.with_tls(&svc_cfg))
+                    .map_err(|e| anyhow::anyhow!("master.cf service {}: {e}", service.name))?,
             );
             let mut listeners = Vec::new();
             for addr in bind_addresses(&svc_cfg, service.host.as_deref(), service.port)? {

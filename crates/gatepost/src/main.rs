@@ -1,7 +1,7 @@
 //! The `gatepost` binary: one program, Postfix-style subcommands
 //! (`serve`, `start`, `stop`, `reload`, `status`, `abort`, `logrotate`,
 //! `postconf`, `postmap`, `postalias`, `policy-test`, `queue`, `mailq`,
-//! `sendmail`). Invoked as `sendmail` or `mailq` (argv[0]), it
+//! `sendmail`, `saslpasswd`). Invoked as `sendmail` or `mailq` (argv[0]), it
 //! behaves as those programs, with the configuration directory from
 //! `-C DIR` (sendmail) or `$MAIL_CONFIG`.
 //! `gatepost -c DIR CMD` reads `DIR/main.cf` and `DIR/master.cf` like
@@ -16,6 +16,7 @@ mod logging;
 mod master_lock;
 mod policy_test;
 mod queue_cmd;
+mod saslpasswd;
 mod sendmail;
 mod serve;
 
@@ -102,6 +103,11 @@ enum Cmd {
     },
     /// Show the mail queue (same as `queue list`).
     Mailq,
+    /// Manage the SASL password store (smtpd_sasl_type = cyrus).
+    Saslpasswd {
+        #[command(subcommand)]
+        cmd: saslpasswd::SaslpasswdCmd,
+    },
     /// Submit a message on stdin, like Postfix's sendmail(1).
     #[command(disable_help_flag = true)]
     Sendmail {
@@ -235,6 +241,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::PolicyTest(args) => policy_test::run(&cfg, args),
         Cmd::Queue { cmd } => queue_cmd::run(&cfg, cmd),
         Cmd::Mailq => queue_cmd::run(&cfg, queue_cmd::QueueCmd::List),
+        Cmd::Saslpasswd { cmd } => saslpasswd::run(&cfg, cmd),
         Cmd::Sendmail { .. } | Cmd::RelayAudit(_) | Cmd::LogReport(_) => Ok(ExitCode::from(1)),
     }
 }

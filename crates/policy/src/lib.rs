@@ -113,10 +113,13 @@ pub struct Facts {
     pub queue_id: Option<String>,
     /// The session's "improper pipelining" flag (docs/restrictions.md#improper-pipelining).
     pub improper_pipelining: bool,
+    /// The SASL mechanism of the login (`PLAIN`), with `sasl_username`.
+    pub sasl_method: Option<String>,
     pub sasl_username: Option<String>,
     pub etrn_domain: Option<String>,
     pub size: u64,
-    pub tls_active: bool,
+    /// The session's TLS, once STARTTLS or wrapper mode succeeded.
+    pub encryption: Option<Encryption>,
     /// The client name lookup failed temporarily (PTR or its forward
     /// check): `reject_unknown_client_hostname` then always answers 450.
     pub client_name_tempfail: bool,
@@ -141,14 +144,26 @@ impl Facts {
             recipient_count: 0,
             queue_id: None,
             improper_pipelining: false,
+            sasl_method: None,
             sasl_username: None,
             etrn_domain: None,
             size: 0,
-            tls_active: false,
+            encryption: None,
             client_name_tempfail: false,
             reverse_name_tempfail: false,
         }
     }
+}
+
+/// What a session's TLS negotiated, as Postfix's policy delegation
+/// sends it (`encryption_protocol`, `encryption_cipher`, `encryption_keysize`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encryption {
+    /// `TLSv1.3`.
+    pub protocol: String,
+    /// OpenSSL's cipher name, `TLS_AES_256_GCM_SHA384`.
+    pub cipher: String,
+    pub keysize: u32,
 }
 
 /// Per-session policy state carried across stages: the pending

@@ -55,16 +55,31 @@ impl Check<'_> {
             ("size", f.size.to_string()),
             ("etrn_domain", opt(&f.etrn_domain)),
             ("stress", String::new()),
-            ("sasl_method", String::new()),
+            ("sasl_method", opt(&f.sasl_method)),
             ("sasl_username", opt(&f.sasl_username)),
             ("sasl_sender", String::new()),
             ("ccert_subject", String::new()),
             ("ccert_issuer", String::new()),
             ("ccert_fingerprint", String::new()),
             ("ccert_pubkey_fingerprint", String::new()),
-            ("encryption_protocol", String::new()),
-            ("encryption_cipher", String::new()),
-            ("encryption_keysize", "0".to_string()),
+            (
+                "encryption_protocol",
+                f.encryption
+                    .as_ref()
+                    .map(|e| e.protocol.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "encryption_cipher",
+                f.encryption
+                    .as_ref()
+                    .map(|e| e.cipher.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "encryption_keysize",
+                f.encryption.as_ref().map_or(0, |e| e.keysize).to_string(),
+            ),
             ("policy_context", policy_context.to_string()),
         ]
     }

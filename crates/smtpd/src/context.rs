@@ -14,6 +14,7 @@ use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
 use gatepost_table::NetworkList;
 
+use crate::security::{SecuritySettings, TlsLevel};
 use crate::settings::SmtpdSettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,10 @@ pub enum ContextError {
     Policy(#[from] gatepost_policy::PolicyError),
     #[error("smtpd_forbid_bare_newline_exclusions: {0}")]
     Table(#[from] gatepost_table::TableError),
+    #[error("TLS: {0}")]
+    Tls(#[from] gatepost_tls::TlsError),
+    #[error("smtpd_sasl_type: {0}")]
+    Sasl(String),
 }
 
 /// Shared state of one smtpd service (one master.cf line).
@@ -42,6 +47,14 @@ pub struct ServerContext {
     /// we honour its default `permit_inet_interfaces` (client address is one
     /// of ours) and `always_add_missing_headers`.
     pub always_add_missing_headers: bool,
+    /// STARTTLS and AUTH settings.
+    pub security: SecuritySettings,
+    /// Present when the service can do TLS ([`ServerContext::with_tls`]).
+    pub tls: Option<gatepost_tls::TlsAcceptor>,
+    /// Where AUTH credentials are checked, when `smtpd_sasl_auth_enable`.
+    pub sasl: Option<gatepost_sasl::Backend>,
+    /// Clients not offered AUTH in EHLO (`smtpd_sasl_exceptions_networks`).
+    pub sasl_exceptions: NetworkList,
     connections: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -60,8 +73,28 @@ impl ServerContext {
         )?;
         let limit_exceptions =
             NetworkList::parse(&cfg.get(&params::SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS), true)?;
+        let security = SecuritySettings::from_config(cfg);
+        let sasl_exceptions =
+            NetworkList::parse(&cfg.get(&params::SMTPD_SASL_EXCEPTIONS_NETWORKS), true)?;
+        let sasl = if security.sasl_enable {
+            let backend = gatepost_sasl::Backend::new(
+                &cfg.get(&params::SMTPD_SASL_TYPE),
+                &cfg.get(&params::SMTPD_SASL_PATH),
+                std::path::Path::new(&cfg.get(&params::QUEUE_DIRECTORY)),
+                &cfg.get(&params::GATEPOST_SASL_PASSWD_FILE),
+                &cfg.get(&params::SMTPD_SASL_LOCAL_DOMAIN),
+            )
+            .map_err(ContextError::Sasl)?;
+            Some(backend)
+        } else {
+            None
+        };
         Ok(ServerContext {
             service: service.to_string(),
+            security,
+            tls: None,
+            sasl,
+            sasl_exceptions,
             settings: SmtpdSettings::from_config(cfg),
             policy,
             queue,
@@ -72,6 +105,33 @@ impl ServerContext {
             always_add_missing_headers: cfg.get(&params::ALWAYS_ADD_MISSING_HEADERS),
             connections: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Load (or, with `gatepost_tls_self_signed`, make) the certificate and
+    /// offer TLS, when the service's settings want it. Stand-alone
+    /// sessions (`sendmail -bs`) never do. As Postfix, a certificate that
+    /// cannot be loaded only disables opportunistic TLS (with a warning;
+    /// STARTTLS is answered `454`); mandatory TLS and wrapper mode refuse
+    /// to start.
+    pub fn with_tls(mut self, cfg: &Config) -> Result<ServerContext, ContextError> {
+        if !self.security.wants_tls() {
+            return Ok(self);
+        }
+        match crate::security::build_acceptor(cfg) {
+            Ok(acceptor) => self.tls = Some(acceptor),
+            Err(e) if self.security.tls_level == TlsLevel::May && !self.security.wrapper_mode => {
+                let no_cert = cfg.get(&params::SMTPD_TLS_CERT_FILE).is_empty()
+                    && cfg.get(&params::SMTPD_TLS_CHAIN_FILES).is_empty();
+                let text = if no_cert {
+                    "No server certs available. TLS won't be enabled".to_string()
+                } else {
+                    format!("TLS library problem: {e}")
+                };
+                gatepost_log::warning("smtpd", text);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(self)
     }
 
     /// Register a connection from `addr`; returns the client's count

@@ -149,9 +149,11 @@ impl Session {
             client_addr: self.client_addr,
             myhostname: &settings.myhostname,
             mail_name: &settings.mail_name,
-            protocol: self.protocol,
+            protocol: &self.received_protocol(),
             queue_id: &queue_id,
             single_recipient: single.as_deref(),
+            tls: self.received_tls_line(),
+            authenticated_sender: self.received_login(),
             date: tx.arrival_local,
         });
         // local_header_rewrite_clients = permit_inet_interfaces: a client on

@@ -29,6 +29,9 @@ impl Session {
             Some(v) => v,
             None => return self.unknown_command(&cmd).await,
         };
+        if let Some(reply) = self.tls_required(verb) {
+            return self.answer(Some(verb), reply).await;
+        }
         match verb {
             Verb::Helo | Verb::Ehlo => self.helo(verb, &cmd.args).await,
             Verb::Mail => self.mail(&cmd.args).await,
@@ -46,22 +49,8 @@ impl Session {
             }
             Verb::Vrfy => self.vrfy(&cmd.args).await,
             Verb::Etrn => self.etrn(&cmd.args).await,
-            Verb::Starttls => {
-                let reply = if cmd.args.is_empty() {
-                    Reply::new(502, "5.5.1", "Error: command not implemented")
-                } else {
-                    Reply::new(501, "5.5.4", "Syntax: STARTTLS")
-                };
-                self.answer(Some(verb), reply).await
-            }
-            Verb::Auth => {
-                let reply = if self.ctx.settings.helo_required && self.helo.is_none() {
-                    Reply::new(503, "5.5.1", "Error: send HELO/EHLO first")
-                } else {
-                    Reply::new(503, "5.5.1", "Error: authentication not enabled")
-                };
-                self.answer(Some(verb), reply).await
-            }
+            Verb::Starttls => self.starttls(&cmd.args).await,
+            Verb::Auth => self.auth(&cmd.args).await,
             Verb::Bdat => {
                 self.answer(
                     Some(verb),
@@ -145,6 +134,7 @@ impl Session {
             self.protocol = previous.1;
             return self.answer(Some(verb), reply).await;
         }
+        let security_lines = self.ehlo_security_lines();
         let s = &self.ctx.settings;
         let reply = if verb == Verb::Helo {
             Reply::plain(250, s.myhostname.clone())
@@ -168,6 +158,9 @@ impl Session {
                 offer("VRFY", "VRFY".into());
             }
             offer("ETRN", "ETRN".into());
+            for (keyword, line) in security_lines {
+                offer(keyword, line);
+            }
             offer("ENHANCEDSTATUSCODES", "ENHANCEDSTATUSCODES".into());
             offer("8BITMIME", "8BITMIME".into());
             offer("DSN", "DSN".into());
@@ -457,6 +450,7 @@ impl Session {
     /// Open the queue file at the first accepted recipient and log
     /// `ID: client=name[addr]`.
     fn open_queue_file(&mut self) -> Result<(), Reply> {
+        let sasl = self.sasl_log_suffix();
         let Some(tx) = self.tx.as_mut() else {
             return Ok(());
         };
@@ -467,7 +461,7 @@ impl Session {
             Ok(writer) => {
                 gatepost_log::info(
                     "smtpd",
-                    format!("{}: client={}", writer.id(), self.client_label),
+                    format!("{}: client={}{}", writer.id(), self.client_label, sasl),
                 );
                 tx.writer = Some(writer);
                 Ok(())

@@ -1,20 +1,24 @@
 //! The SMTP server (Postfix's smtpd): listeners, the per-connection session
 //! and per-message transaction state machines, Postfix's replies, limits
-//! and log lines, the restriction checks at each stage, and the hand-off to
-//! the queue (`250` only after the message is durable).
+//! and log lines, the restriction checks at each stage, STARTTLS / implicit
+//! TLS and SMTP AUTH, and the hand-off to the queue (`250` only after the
+//! message is durable).
 #![forbid(unsafe_code)]
 
+mod auth;
 mod context;
 mod counters;
 mod data_phase;
 mod handlers;
 mod peername;
 mod received;
+mod security;
 mod server;
 mod session;
 mod settings;
 mod storage;
 mod stream;
+mod tls_session;
 mod transaction;
 
 pub use context::{ContextError, ServerContext};

@@ -60,6 +60,10 @@ pub struct Session {
     pub(crate) hangup: bool,
     /// The client name was given, not looked up (stand-alone sessions).
     pub(crate) fixed_name: bool,
+    /// The TLS session, once STARTTLS or wrapper mode succeeded.
+    pub(crate) tls: Option<gatepost_tls::TlsSummary>,
+    /// The SASL login, once AUTH succeeded.
+    pub(crate) login: Option<crate::auth::SaslLogin>,
 }
 
 impl Session {
@@ -105,6 +109,8 @@ impl Session {
             state: "CONNECT".into(),
             hangup: false,
             fixed_name: false,
+            tls: None,
+            login: None,
             ctx,
         }
     }
@@ -141,7 +147,12 @@ impl Session {
         {
             self.bare_newline = BareNewlineMode::No;
         }
-        if self.greet(count).await == Flow::Continue {
+        let wrapped = if self.ctx.security.wrapper_mode && self.ctx.tls.is_some() {
+            self.tls_handshake().await
+        } else {
+            Flow::Continue
+        };
+        if wrapped == Flow::Continue && self.greet(count).await == Flow::Continue {
             self.command_loop().await;
         }
         if let Some(tx) = self.tx.take() {
@@ -327,7 +338,7 @@ impl Session {
         let _ = self.reply(reply).await;
     }
 
-    async fn stream_failed(&mut self, e: StreamError) {
+    pub(crate) async fn stream_failed(&mut self, e: StreamError) {
         match e {
             StreamError::Timeout => {
                 gatepost_log::info(
@@ -413,10 +424,15 @@ impl Session {
             recipient_count: tx.map(|t| t.recipients.len()).unwrap_or(0),
             queue_id: tx.and_then(|t| t.queue_id()),
             improper_pipelining: self.improper_pipelining,
-            sasl_username: None,
+            sasl_method: self.login.as_ref().map(|l| l.method.to_string()),
+            sasl_username: self.login.as_ref().map(|l| l.username.clone()),
             etrn_domain: None,
             size: tx.map(|t| t.declared_size).unwrap_or(0),
-            tls_active: false,
+            encryption: self.tls.as_ref().map(|t| gatepost_policy::Encryption {
+                protocol: t.protocol.clone(),
+                cipher: t.cipher.clone(),
+                keysize: t.bits,
+            }),
             client_name_tempfail: self.client_name_tempfail,
             reverse_name_tempfail: self.reverse_name_tempfail,
         }

@@ -145,6 +145,27 @@ impl ClientStream {
         }
     }
 
+    /// Switch the connection to TLS (STARTTLS or wrapper mode). Input the
+    /// client sent before the handshake is thrown away, never read as TLS
+    /// plaintext (CVE-2011-0411), and peeking at the socket stops (it
+    /// would see ciphertext). On failure the stream is unusable.
+    pub async fn start_tls(
+        &mut self,
+        acceptor: &gatepost_tls::TlsAcceptor,
+        timeout: Duration,
+    ) -> Result<gatepost_tls::TlsSummary, std::io::Error> {
+        self.lines.discard_pending();
+        self.peek_fd = None;
+        let plain = std::mem::replace(&mut self.io, Box::new(tokio::io::empty()));
+        let tls = match tokio::time::timeout(timeout, acceptor.accept(plain)).await {
+            Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
+            Ok(r) => r?,
+        };
+        let summary = gatepost_tls::TlsSummary::of(tls.get_ref().1);
+        self.io = Box::new(tls);
+        Ok(summary)
+    }
+
     pub async fn shutdown(&mut self) {
         let _ = self.io.flush().await;
         let _ = self.io.shutdown().await;

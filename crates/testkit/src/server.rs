@@ -15,7 +15,10 @@ use crate::ConfigDir;
 
 pub struct TestServer {
     pub dir: tempfile::TempDir,
+    /// The first listening address (the only one with the test master.cf).
     pub addr: SocketAddr,
+    /// Every listening address, in master.cf order.
+    pub addrs: Vec<SocketAddr>,
     bin: PathBuf,
     child: Option<Child>,
 }
@@ -38,14 +41,19 @@ impl TestServer {
             .with_context(|| format!("spawn {}", bin.display()))?;
         let stdout = child.stdout.take().context("child stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
+        // The listening lines come first, then the queue directory line.
+        let mut addrs = Vec::new();
+        loop {
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(rest) = line.strip_prefix("gatepost: listening on ") {
-                        break rest
-                            .trim()
-                            .parse::<SocketAddr>()
-                            .context("listen address")?;
+                        addrs.push(
+                            rest.trim()
+                                .parse::<SocketAddr>()
+                                .context("listen address")?,
+                        );
+                    } else if line.starts_with("gatepost: queue directory ") {
+                        break;
                     }
                 }
                 Some(Err(e)) => bail!("reading server output: {e}"),
@@ -54,12 +62,14 @@ impl TestServer {
                     bail!("server exited before listening: {status}");
                 }
             }
-        };
+        }
+        let addr = *addrs.first().context("no listening address")?;
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines.by_ref() {});
         Ok(TestServer {
             dir,
             addr,
+            addrs,
             bin: bin.to_path_buf(),
             child: Some(child),
         })

@@ -116,7 +116,7 @@ impl Check<'_> {
 
     /// `reject_plaintext_session`: no TLS on the session.
     pub(super) fn reject_plaintext_session(&mut self) -> Status {
-        if self.facts.tls_active {
+        if self.facts.encryption.is_some() {
             Status::Dunno
         } else {
             let code = self.p.s.plaintext_code;
