@@ -19,7 +19,6 @@ pub mod peer;
 pub mod resolver;
 pub mod settings;
 pub mod transport;
-pub mod valid_hostname;
 
 pub use cache::CacheStats;
 pub use outcome::{DnsResult, Mx};

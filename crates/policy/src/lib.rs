@@ -28,7 +28,6 @@ mod server_access;
 mod settings;
 mod stages;
 mod trace;
-pub mod valid_hostname;
 
 #[cfg(test)]
 mod tests;

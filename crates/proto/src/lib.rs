@@ -1,7 +1,7 @@
 //! Sans-IO SMTP protocol pieces shared by the server, the policy engine and
 //! the delivery agents: replies, command-line reading with limits, command
-//! parsing, RFC 5321 path parsing, and DATA framing (dot-stuffing, bare-LF
-//! modes).
+//! parsing, RFC 5321 path parsing, DATA framing (dot-stuffing, bare-LF
+//! modes), and Postfix's host name and address syntax checks.
 //!
 //! Nothing in this crate does I/O; callers feed bytes and get values back.
 #![forbid(unsafe_code)]
@@ -9,6 +9,7 @@
 pub mod address;
 pub mod command;
 pub mod data;
+pub mod hostname;
 pub mod line;
 pub mod reply;
 

@@ -13,7 +13,6 @@ mod addr_find;
 mod canon;
 mod error;
 mod header_addresses;
-mod hostname;
 mod interfaces;
 mod local;
 mod quote;
