@@ -12,7 +12,7 @@
 mod access;
 mod access_result;
 mod dispatch;
-pub mod dns;
+mod dns;
 mod dnscheck;
 mod dsn;
 mod eval;

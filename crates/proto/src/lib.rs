@@ -6,12 +6,12 @@
 //! Nothing in this crate does I/O; callers feed bytes and get values back.
 #![forbid(unsafe_code)]
 
-pub mod address;
-pub mod command;
-pub mod data;
+mod address;
+mod command;
+mod data;
 pub mod hostname;
-pub mod line;
-pub mod reply;
+mod line;
+mod reply;
 
 pub use address::{parse_path, Path, PathError};
 pub use command::{Command, Verb};
