@@ -4,6 +4,13 @@
 //! Postfix default, kind, start-up range and doc, read with
 //! [`Config::get`]), the computed values (`myhostname`, `mydomain`,
 //! `mynetworks`, the meaning of `inet_interfaces`) and `postconf` output.
+//!
+//! Modules: `config` (the loaded `Config`), `error`, `lex` (logical lines
+//! of `main.cf`), `expand` (`$name` expansion), `list` (list splitting),
+//! `kind` (value kinds and parsers), `param` (typed handles), `registry`
+//! (every parameter, declared once), `master_cf`, `service` (smtpd services
+//! from `master.cf`), `interfaces` (`inet_interfaces`/`proxy_interfaces`),
+//! `system` (host name and interface addresses), `postconf` (output).
 #![forbid(unsafe_code)]
 
 mod config;

@@ -8,6 +8,12 @@
 //! Name servers come from `/etc/resolv.conf`, or from the gatepost-only
 //! parameter `dns_nameservers`; see [`ResolverSettings`]. The wire work is done
 //! with `hickory-proto`; `hickory-resolver` reads the system configuration.
+//!
+//! Modules: `resolver` (the [`Resolver`]), `settings`, `transport` (UDP/TCP
+//! to the name servers), `answer` (a reply into an outcome), `outcome`
+//! ([`DnsResult`]), `name` (names in replies and their validation), `cache`,
+//! `hosts` (`/etc/hosts`), `peer` (client-name resolution). Host name syntax
+//! is `gatepost_proto::hostname`.
 #![forbid(unsafe_code)]
 
 mod answer;

@@ -4,6 +4,10 @@
 //! modes), and Postfix's host name and address syntax checks.
 //!
 //! Nothing in this crate does I/O; callers feed bytes and get values back.
+//!
+//! Modules: `reply`, `line` (command lines), `command`, `address` (MAIL/RCPT
+//! paths), `data` (DATA framing), `hostname` (public: Postfix's
+//! `valid_hostname()` family, one implementation for every crate).
 #![forbid(unsafe_code)]
 
 mod address;

@@ -13,7 +13,8 @@
 //! manager), `trigger` (the `public/qmgr` socket), `listing` (mailq and
 //! operator commands), `postcat` (printing a queue file), `maildrop`
 //! (sendmail's submissions), `pickup` (maildrop → cleanup → incoming, with
-//! its own small `PickupSettings`).
+//! its own small `PickupSettings`), and `manager` (public: what only
+//! the queue manager uses).
 #![forbid(unsafe_code)]
 
 mod envelope;

@@ -2,6 +2,13 @@
 //! and per-message transaction state machines, Postfix's replies, limits
 //! and log lines, the restriction checks at each stage, and the hand-off to
 //! the queue (`250` only after the message is durable).
+//!
+//! Modules: `server` (listener, [`serve`]), `context` (what outlives a
+//! session), `settings`, `session` (one connection), `handlers` (commands
+//! other than DATA), `data_phase` (DATA, cleanup, commit), `transaction`,
+//! `stream` (the client byte stream), `peername` (client name), `received`
+//! (the `Received:` header), `counters` (the `disconnect` line), `storage`
+//! (free space).
 #![forbid(unsafe_code)]
 
 mod context;
