@@ -6,6 +6,15 @@
 //! `mynetworks`, the meaning of `inet_interfaces`), `postconf` output, the
 //! load-time report of settings gatepost does not act on and the
 //! fail-closed check ([`Config::check_fail_closed`]) the server runs.
+//!
+//! Modules: `config` (the loaded `Config`), `error`, `lex` (logical lines
+//! of `main.cf`), `expand` (`$name` expansion), `list` (list splitting),
+//! `kind` (value kinds and parsers), `param` (typed handles), `registry`
+//! (every parameter, declared once), `master_cf`, `service` (smtpd services
+//! from `master.cf`), `interfaces` (`inet_interfaces`/`proxy_interfaces`),
+//! `system` (host name and interface addresses), `postconf` (output),
+//! `load_report` (settings reported at load: unimplemented, unused),
+//! `fail_closed` (settings refused until their feature exists).
 #![forbid(unsafe_code)]
 
 mod config;

@@ -3,6 +3,12 @@
 //! (`smtp/`: MX lookup, EHLO, pipelining); the dispatcher that calls the
 //! agent of each recipient's transport (resolved by the queue manager). The queue manager logs
 //! the outcomes (`status=sent (delivered to maildir)` ...).
+//!
+//! Modules: `dispatch` (the `Dispatcher`), `settings`, `verdict`; local:
+//! `local`, `expand` (recipient expansion), `alias`, `forward`, `passwd`,
+//! `mailbox`, `maildir`, `mbox`, `command` (`|command` targets), `content`
+//! (the copy with its delivery headers), `privs` (file ownership);
+//! `virtual_mailbox` (virtual); `smtp` (the SMTP client).
 #![forbid(unsafe_code)]
 
 mod alias;

@@ -6,20 +6,25 @@
 //! process, and client-name resolution (PTR + forward confirmation).
 //!
 //! Name servers come from `/etc/resolv.conf`, or from the gatepost-only
-//! parameter `dns_nameservers`; see [`settings`]. The wire work is done
+//! parameter `dns_nameservers`; see [`ResolverSettings`]. The wire work is done
 //! with `hickory-proto`; `hickory-resolver` reads the system configuration.
+//!
+//! Modules: `resolver` (the [`Resolver`]), `settings`, `transport` (UDP/TCP
+//! to the name servers), `answer` (a reply into an outcome), `outcome`
+//! ([`DnsResult`]), `name` (names in replies and their validation), `cache`,
+//! `hosts` (`/etc/hosts`), `peer` (client-name resolution). Host name syntax
+//! is `gatepost_proto::hostname`.
 #![forbid(unsafe_code)]
 
-pub mod answer;
-pub mod cache;
-pub mod hosts;
-pub mod name;
-pub mod outcome;
-pub mod peer;
-pub mod resolver;
-pub mod settings;
-pub mod transport;
-pub mod valid_hostname;
+mod answer;
+mod cache;
+mod hosts;
+mod name;
+mod outcome;
+mod peer;
+mod resolver;
+mod settings;
+mod transport;
 
 pub use cache::CacheStats;
 pub use outcome::{DnsResult, Mx};

@@ -11,7 +11,7 @@
 
 use hickory_proto::rr::Name;
 
-use crate::valid_hostname::{check_hostname_wildcard, cut100, valid_hostaddr};
+use gatepost_proto::hostname::{check_hostname_wildcard, cut100, valid_hostaddr};
 
 /// `dn_expand()` text of a wire name.
 pub fn name_to_text(name: &Name) -> String {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::outcome::DnsResult;
 use crate::resolver::Resolver;
-use crate::valid_hostname::{check_hostname, valid_hostaddr};
+use gatepost_proto::hostname::{check_hostname, valid_hostaddr};
 
 /// How long a client-name result is remembered.
 pub const PEER_MEMORY: Duration = Duration::from_secs(3600);

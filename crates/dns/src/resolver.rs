@@ -23,7 +23,7 @@ use crate::outcome::{combine_addresses, DnsResult, Mx};
 use crate::peer::PeerName;
 use crate::settings::{system_nameservers, ResolverSettings};
 use crate::transport::exchange;
-use crate::valid_hostname::{check_hostname_wildcard, valid_hostaddr};
+use gatepost_proto::hostname::{check_hostname_wildcard, valid_hostaddr};
 
 /// Longest time a positive answer is kept.
 pub const MAX_TTL: Duration = Duration::from_secs(86_400);

@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use gatepost_config::{params, Config};
-use gatepost_queue::{QmgrSettings, Queue};
+use gatepost_qmgr::QmgrSettings;
+use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;

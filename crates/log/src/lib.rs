@@ -9,6 +9,10 @@
 //!
 //! Every component logs through [`info`] / [`warning`] with its Postfix
 //! program name (`smtpd`, `cleanup`, `qmgr`, `local`, ...).
+//!
+//! Modules: `scope` (per-session PIDs), `sink` (where lines go), `syslog`
+//! (the syslog datagram format); this file holds the line functions, the
+//! reject line (`ActionLine`) and sanitising.
 #![forbid(unsafe_code)]
 
 mod scope;

@@ -16,8 +16,8 @@ use crate::eval::{
 };
 use crate::lookup::lookup_keys;
 use crate::restriction::{AccessTarget, Parser, TableRef};
-use crate::valid_hostname::valid_hostaddr;
 use crate::{MessageAction, Stage};
+use gatepost_proto::hostname::valid_hostaddr;
 
 /// The value an unusable table is treated as having returned.
 const TABLE_FAILURE_VALUE: &str = "451 4.3.5 Server configuration error";

@@ -7,12 +7,21 @@
 //!
 //! This file holds the public types and the start-up parsing; see the
 //! module headers for the evaluation pieces.
+//!
+//! Modules: `restriction` (parsing), `settings`, `stages` (per-stage
+//! drivers), `eval` (one list), `dispatch` (a restriction name to its code),
+//! `access` and `access_result` (access tables), `server_access`
+//! (`check_*_{mx,ns,a}_access`), `relay` (address classes, relay decision),
+//! `dns` ([`DnsChecks`]), `dnscheck` (DNS-based restrictions), `rbl`,
+//! `lookup` (resolution, networks, tables), `policy_client` and
+//! `policy_request` (policy delegation), `reply` (reply post-processing),
+//! `dsn`, `logline` (log events into text), `trace` (`policy-test`).
 #![forbid(unsafe_code)]
 
 mod access;
 mod access_result;
 mod dispatch;
-pub mod dns;
+mod dns;
 mod dnscheck;
 mod dsn;
 mod eval;
@@ -28,7 +37,6 @@ mod server_access;
 mod settings;
 mod stages;
 mod trace;
-pub mod valid_hostname;
 
 #[cfg(test)]
 mod tests;

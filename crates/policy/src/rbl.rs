@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::valid_hostname::valid_hostname;
+use gatepost_proto::hostname::valid_hostname;
 
 /// Split `D=pattern` into the list domain and the optional answer pattern.
 pub fn split_domain(rbl: &str) -> (&str, Option<&str>) {

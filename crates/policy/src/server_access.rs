@@ -13,7 +13,7 @@ use gatepost_table::keys::ip_keys;
 use crate::dns::{ServerHosts, ServerKind};
 use crate::eval::{Check, Res, Status, CLIENT, HELO, RECIPIENT, REV_CLIENT, SENDER};
 use crate::restriction::{AccessTarget, TableRef};
-use crate::valid_hostname::valid_hostaddr;
+use gatepost_proto::hostname::valid_hostaddr;
 
 impl Check<'_> {
     pub(crate) async fn check_server_access_target(

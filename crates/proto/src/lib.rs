@@ -1,16 +1,21 @@
 //! Sans-IO SMTP protocol pieces shared by the server, the policy engine and
 //! the delivery agents: replies, command-line reading with limits, command
-//! parsing, RFC 5321 path parsing, and DATA framing (dot-stuffing, bare-LF
-//! modes).
+//! parsing, RFC 5321 path parsing, DATA framing (dot-stuffing, bare-LF
+//! modes), and Postfix's host name and address syntax checks.
 //!
 //! Nothing in this crate does I/O; callers feed bytes and get values back.
+//!
+//! Modules: `reply`, `line` (command lines), `command`, `address` (MAIL/RCPT
+//! paths), `data` (DATA framing), `hostname` (public: Postfix's
+//! `valid_hostname()` family, one implementation for every crate).
 #![forbid(unsafe_code)]
 
-pub mod address;
-pub mod command;
-pub mod data;
-pub mod line;
-pub mod reply;
+mod address;
+mod command;
+mod data;
+pub mod hostname;
+mod line;
+mod reply;
 
 pub use address::{parse_path, Path, PathError};
 pub use command::{Command, Verb};

@@ -5,7 +5,8 @@
 
 use std::path::PathBuf;
 
-use gatepost_queue::{read_content, Envelope, QueueError, QueueId};
+use gatepost_queue::manager::read_content;
+use gatepost_queue::{Envelope, QueueError, QueueId};
 
 use crate::destination::RoutedRecipient;
 

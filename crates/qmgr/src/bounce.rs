@@ -17,12 +17,11 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gatepost_cleanup::{local_received_header, mail_date, message_id};
-use gatepost_queue::{
-    blocking, read_content, Envelope, EnvelopeRecipient, QmgrSettings, Queue, QueueError, QueueId,
-    Reason,
-};
+use gatepost_queue::manager::{blocking, read_content, Reason};
+use gatepost_queue::{Envelope, EnvelopeRecipient, Queue, QueueError, QueueId};
 
 use crate::line_wrap::line_wrap;
+use crate::settings::QmgrSettings;
 
 const WRAP_WIDTH: usize = 79;
 const WRAP_INDENT: usize = 4;

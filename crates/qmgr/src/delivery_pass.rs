@@ -12,10 +12,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use gatepost_queue::{
-    append_records, blocking, read_queue_file, QmgrSettings, Queue, QueueError, QueueFile, QueueId,
-    QueueName, RcptState, Reason, StatusRecord,
+use gatepost_queue::manager::{
+    append_records, blocking, read_queue_file, QueueFile, RcptState, Reason, StatusRecord,
 };
+use gatepost_queue::{Queue, QueueError, QueueId, QueueName};
 
 use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage};
 use crate::bounce::{send_delay_warning, send_non_delivery};
@@ -23,6 +23,7 @@ use crate::delivery_log::{Delays, DeliveryLine};
 use crate::destination::{
     batches, resolve, site_failure, DeadDestinations, DestinationSlots, RoutedRecipient,
 };
+use crate::settings::QmgrSettings;
 
 /// Everything a message pass needs.
 pub(crate) struct Ctx {

@@ -13,11 +13,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use gatepost_queue::QmgrSettings;
 use gatepost_rewrite::RewriteError;
 use tokio::sync::Semaphore;
 
 use crate::agent::{DeliveryOutcome, DeliveryStatus};
+use crate::settings::QmgrSettings;
 
 /// Where a recipient's delivery goes: the resolve result.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -11,7 +11,8 @@
 //! `delivery_pass` (one pass of one message), `destination` (resolving,
 //! grouping, concurrency slots, dead destinations), `agent` (the delivery
 //! agent seam), `delivery_log` (the per-recipient log line), `bounce`
-//! (RFC 3464 notices), `line_wrap` (bounce text wrapping).
+//! (RFC 3464 notices), `line_wrap` (bounce text wrapping), `settings`
+//! (the queue manager's parameters, and pickup's share of them).
 #![forbid(unsafe_code)]
 
 mod agent;
@@ -21,7 +22,9 @@ mod delivery_pass;
 mod destination;
 mod line_wrap;
 mod scheduler;
+mod settings;
 
 pub use agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage};
 pub use destination::{Destination, RoutedRecipient};
 pub use scheduler::run_qmgr;
+pub use settings::QmgrSettings;

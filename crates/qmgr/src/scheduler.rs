@@ -23,13 +23,13 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use gatepost_queue::{
-    run_pickup, QmgrSettings, Queue, QueueId, QueueName, TriggerListener, TriggerRequest,
-};
+use gatepost_queue::manager::{run_pickup, TriggerListener};
+use gatepost_queue::{Queue, QueueId, QueueName, TriggerRequest};
 
 use crate::agent::DeliveryAgent;
 use crate::delivery_pass::{process, Ctx};
 use crate::destination::{DeadDestinations, DestinationSlots};
+use crate::settings::QmgrSettings;
 
 /// Tmp files of other processes younger than this are left alone (another
 /// process may still be writing them).
@@ -126,7 +126,7 @@ pub async fn run_qmgr(
     let pickup_wakeup = Arc::new(Notify::new());
     let pickup = tokio::spawn(run_pickup(
         queue.clone(),
-        settings.clone(),
+        settings.pickup(),
         pickup_wakeup.clone(),
     ));
     let max = settings.max_concurrent_messages.max(1);

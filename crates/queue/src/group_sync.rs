@@ -42,6 +42,12 @@ fn fsync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// One directory fsync outside the group commit (maildrop submissions,
+/// operator commands), with the directory named in the error.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), QueueError> {
+    fsync_dir(dir).map_err(|e| QueueError::io(dir, e))
+}
+
 impl GroupSync {
     pub fn new(dir: PathBuf) -> GroupSync {
         GroupSync {

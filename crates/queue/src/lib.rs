@@ -12,9 +12,9 @@
 //! scans, tmp cleanup), `manager_link` (in-process requests to the queue
 //! manager), `trigger` (the `public/qmgr` socket), `listing` (mailq and
 //! operator commands), `postcat` (printing a queue file), `maildrop`
-//! (sendmail's submissions), `pickup` (maildrop → incoming),
-//! `local_cleanup` (cleanup of local submissions), `mail_date` (`Date:` of
-//! generated mail), `settings` (the queue manager's and pickup's settings).
+//! (sendmail's submissions), `pickup` (maildrop → cleanup → incoming, with
+//! its own small `PickupSettings`), and `manager` (public: what only
+//! the queue manager uses).
 #![forbid(unsafe_code)]
 
 mod envelope;
@@ -29,21 +29,27 @@ mod postcat;
 mod queue;
 mod queue_file;
 mod queue_id;
-mod settings;
 mod trigger;
 mod writer;
 
 pub use envelope::{Envelope, EnvelopeRecipient};
-pub use error::{blocking, QueueError};
+pub use error::QueueError;
 pub use layout::QueueName;
 pub use listing::{mailq_output, PendingRecipient, QueueEntry};
 pub use maildrop::Submission;
-pub use pickup::run_pickup;
 pub use queue::Queue;
-pub use queue_file::{
-    append_records, read_content, read_queue_file, QueueFile, RcptState, Reason, StatusRecord,
-};
 pub use queue_id::QueueId;
-pub use settings::QmgrSettings;
-pub use trigger::{TriggerListener, TriggerOutcome, TriggerRequest};
+pub use trigger::{TriggerOutcome, TriggerRequest};
 pub use writer::MessageWriter;
+
+/// The queue manager's side of the queue (the `gatepost-qmgr` crate only):
+/// reading and updating the files in `active`, the `public/qmgr` listener,
+/// and the pickup service the queue manager starts.
+pub mod manager {
+    pub use crate::error::blocking;
+    pub use crate::pickup::{run_pickup, PickupSettings};
+    pub use crate::queue_file::{
+        append_records, read_content, read_queue_file, QueueFile, RcptState, Reason, StatusRecord,
+    };
+    pub use crate::trigger::TriggerListener;
+}

@@ -9,12 +9,12 @@
 //! change at its next deferred-queue scan.
 
 use std::fs::File;
-use std::path::Path;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Local};
 
 use crate::error::QueueError;
+use crate::group_sync::sync_dir;
 use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
 use crate::queue_file::{read_queue_file, RcptState};
@@ -41,12 +41,6 @@ pub struct QueueEntry {
     /// Envelope sender; empty for `<>`.
     pub sender: String,
     pub recipients: Vec<PendingRecipient>,
-}
-
-fn fsync_dir(dir: &Path) -> Result<(), QueueError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| QueueError::io(dir, e))
 }
 
 impl Queue {
@@ -133,8 +127,8 @@ impl Queue {
             std::io::ErrorKind::NotFound => QueueError::NoSuchId(id.to_string()),
             _ => QueueError::io(&src, e),
         })?;
-        fsync_dir(&queue_dir(self.root(), to))?;
-        fsync_dir(&queue_dir(self.root(), from))
+        sync_dir(&queue_dir(self.root(), to))?;
+        sync_dir(&queue_dir(self.root(), from))
     }
 
     /// Set the mtime of `id` in `q` (a deferred file's next retry time).
@@ -172,7 +166,7 @@ impl Queue {
         let q = self.locate(id, &QueueName::ALL)?;
         let path = self.path_of(q, id);
         std::fs::remove_file(&path).map_err(|e| QueueError::io(&path, e))?;
-        fsync_dir(&queue_dir(self.root(), q))?;
+        sync_dir(&queue_dir(self.root(), q))?;
         gatepost_log::info("postsuper", format!("{id}: removed"));
         Ok(())
     }

@@ -21,11 +21,11 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::QueueError;
+use crate::group_sync::sync_dir;
 use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
 use crate::queue_file::{escape, unescape};
@@ -142,12 +142,6 @@ fn remove_all(paths: &[std::path::PathBuf]) {
     }
 }
 
-fn fsync_dir(dir: &Path) -> Result<(), QueueError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| QueueError::io(dir, e))
-}
-
 impl Queue {
     /// Write a submission into `maildrop` durably; returns its queue id.
     /// Blocking; needs no running server.
@@ -193,7 +187,7 @@ impl Queue {
             match linked {
                 Ok(()) => {
                     remove_all(&rejected);
-                    fsync_dir(&maildrop)?;
+                    sync_dir(&maildrop)?;
                     return Ok(id);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,

@@ -15,7 +15,7 @@ use gatepost_cleanup::{
     clean_content, clean_recipients, clean_sender, local_received_header, AddressRewriter,
     CleanupContext, Source,
 };
-use gatepost_rewrite::RewriteError;
+use gatepost_rewrite::{RewriteError, Rewriter};
 use tokio::sync::Notify;
 
 use crate::envelope::{Envelope, EnvelopeRecipient};
@@ -24,19 +24,37 @@ use crate::layout::QueueName;
 use crate::maildrop::Submission;
 use crate::queue::Queue;
 use crate::queue_id::QueueId;
-use crate::settings::QmgrSettings;
 
 /// Pickup rescans maildrop this often even without a wakeup (Postfix's
 /// pickup polls every 60s).
 pub(crate) const PICKUP_POLL: Duration = Duration::from_secs(60);
 
+/// What pickup needs from the configuration (the queue manager, which
+/// starts pickup, reads it).
+#[derive(Debug, Clone, Default)]
+pub struct PickupSettings {
+    /// `myhostname`: in the `Received:` header and `Message-Id:`.
+    pub myhostname: String,
+    /// `mail_name`: in the `Received:` header.
+    pub mail_name: String,
+    /// `myorigin`: appended to bare addresses when there is no rewriter.
+    pub myorigin: String,
+    /// Canonicalisation and virtual alias expansion; `None`: bare
+    /// addresses only get `@myorigin`.
+    pub rewriter: Option<Arc<Rewriter>>,
+}
+
 /// Address rewriting without a configured rewriter: bare addresses get
 /// `@$myorigin`, no virtual aliases.
-struct QualifyOnly<'a>(&'a QmgrSettings);
+struct QualifyOnly<'a>(&'a PickupSettings);
 
 impl AddressRewriter for QualifyOnly<'_> {
     fn canonicalize(&self, addr: &str) -> String {
-        self.0.qualify(addr)
+        if addr.contains('@') || addr.is_empty() {
+            addr.to_string()
+        } else {
+            format!("{addr}@{}", self.0.myorigin)
+        }
     }
 
     fn expand_virtual_aliases(&self, addr: &str) -> Result<Vec<String>, RewriteError> {
@@ -53,7 +71,7 @@ enum Picked {
     Gone,
 }
 
-async fn pickup_one(queue: &Arc<Queue>, settings: &QmgrSettings, id: &QueueId) -> Picked {
+async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId) -> Picked {
     let read = {
         let (q, i) = (queue.clone(), id.clone());
         blocking(&queue.path_of(QueueName::Maildrop, id), move || {
@@ -203,7 +221,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &QmgrSettings, id: &QueueId) -
 }
 
 /// Pick up everything waiting in maildrop; returns the new queue ids.
-pub(crate) async fn pickup_all(queue: &Arc<Queue>, settings: &QmgrSettings) -> Vec<QueueId> {
+pub(crate) async fn pickup_all(queue: &Arc<Queue>, settings: &PickupSettings) -> Vec<QueueId> {
     let files = match queue.scan(QueueName::Maildrop) {
         Ok(f) => f,
         Err(e) => {
@@ -222,7 +240,7 @@ pub(crate) async fn pickup_all(queue: &Arc<Queue>, settings: &QmgrSettings) -> V
 
 /// The pickup service: runs at start, on every wakeup and every
 /// `PICKUP_POLL`, until the task is dropped.
-pub async fn run_pickup(queue: Arc<Queue>, settings: Arc<QmgrSettings>, wakeup: Arc<Notify>) {
+pub async fn run_pickup(queue: Arc<Queue>, settings: PickupSettings, wakeup: Arc<Notify>) {
     loop {
         let woken = wakeup.notified();
         tokio::pin!(woken);
@@ -241,11 +259,12 @@ mod tests {
     use crate::queue_file::{read_content, read_queue_file};
     use std::time::{SystemTime, UNIX_EPOCH};
 
-    fn settings() -> QmgrSettings {
-        QmgrSettings {
+    fn settings() -> PickupSettings {
+        PickupSettings {
             myhostname: "mx.spec.test".into(),
+            mail_name: "Postfix".into(),
             myorigin: "spec.test".into(),
-            ..QmgrSettings::default()
+            rewriter: None,
         }
     }
 

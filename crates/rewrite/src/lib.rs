@@ -7,13 +7,18 @@
 //! `virtual_alias_maps` expansion, and the `transport_maps` override of the
 //! queue manager's resolve. RFC 5321/5322 quoting of local parts
 //! (internal ↔ external form) lives here too.
+//!
+//! Modules: `rewriter` (the [`Rewriter`] and its settings), `canon`
+//! (canonicalisation), `addr_find` (address-keyed lookups), `virtual_alias`,
+//! `resolve` and `resolve_loop` (trivial-rewrite's resolve), `local`
+//! (`resolve_local`), `interfaces` (own addresses), `transport` (class
+//! transports), `transport_maps`, `header_addresses`, `quote`, `error`.
 #![forbid(unsafe_code)]
 
 mod addr_find;
 mod canon;
 mod error;
 mod header_addresses;
-mod hostname;
 mod interfaces;
 mod local;
 mod quote;

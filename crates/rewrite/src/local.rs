@@ -6,8 +6,8 @@
 use gatepost_table::DomainList;
 
 use crate::error::RewriteError;
-use crate::hostname::valid_mailhost_literal;
 use crate::interfaces::OwnAddresses;
+use gatepost_proto::hostname::{hostaddr_to_ip, valid_mailhost_addr};
 
 #[derive(Debug, Clone)]
 pub(crate) struct LocalDomains {
@@ -33,8 +33,8 @@ impl LocalDomains {
         if self.mydestination.matches(&lower)? {
             return Ok(true);
         }
-        if lower.starts_with('[') {
-            if let Some(addr) = valid_mailhost_literal(domain) {
+        if let Some(inner) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+            if let Some(addr) = valid_mailhost_addr(inner).and_then(hostaddr_to_ip) {
                 return Ok(self.own.contains(addr));
             }
         }

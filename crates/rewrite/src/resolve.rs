@@ -9,9 +9,9 @@
 //! explicit `transport:nexthop` setting overrides any class nexthop.
 
 use crate::error::RewriteError;
-use crate::hostname::{valid_hostaddr, valid_hostname, valid_mailhost_literal};
 use crate::resolve_loop::resolve_loop;
 use crate::rewriter::Rewriter;
+use gatepost_proto::hostname::{valid_hostaddr, valid_hostname, valid_mailhost_literal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddressClass {
@@ -55,11 +55,11 @@ impl Rewriter {
         let bad = || RewriteError::BadAddress(addr.to_string());
 
         if domain.starts_with('[') {
-            if valid_mailhost_literal(&domain).is_none() {
+            if !valid_mailhost_literal(&domain) {
                 return Err(bad());
             }
         } else if !valid_hostname(&domain) {
-            if self.resolve_numeric_domain && valid_hostaddr(&domain).is_some() {
+            if self.resolve_numeric_domain && valid_hostaddr(&domain) {
                 domain = format!("[{domain}]");
                 if self.local_domains.is_local(&domain)? {
                     is_local = true;

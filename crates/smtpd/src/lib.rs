@@ -3,6 +3,14 @@
 //! and log lines, the restriction checks at each stage, STARTTLS / implicit
 //! TLS and SMTP AUTH, and the hand-off to the queue (`250` only after the
 //! message is durable).
+//!
+//! Modules: `server` (listener, [`serve`]), `context` (what outlives a
+//! session), `settings`, `session` (one connection), `handlers` (commands
+//! other than DATA), `data_phase` (DATA, cleanup, commit), `transaction`,
+//! `stream` (the client byte stream), `peername` (client name), `received`
+//! (the `Received:` header), `counters` (the `disconnect` line), `storage`
+//! (free space), `security` (the TLS and AUTH settings of a service),
+//! `tls_session` (STARTTLS and wrapper mode), `auth` (the AUTH command).
 #![forbid(unsafe_code)]
 
 mod auth;

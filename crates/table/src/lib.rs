@@ -6,6 +6,13 @@
 //! `postmap`/`postalias` operations; Postfix's access-table key
 //! sequences ([`keys`]); and a parameter's list of tables searched in order
 //! (`map_list`, Postfix `maps_find()`).
+//!
+//! Modules: `open` (`open_table()`), `spec`, `error`; table types `inline`,
+//! `static_table`, `texthash`, `hash` and `db` (compiled files), `cidr` and
+//! `cidr_match`, `regexp` and `replacement`, `unix`, `memory` (in-memory
+//! storage); `alias` and `postmap` (building and querying), `source` and
+//! `readlline` (file formats); `map_list`, `match_items`, `domain_list`,
+//! `network_list` (match lists), `keys` (public: access-table key sequences).
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;

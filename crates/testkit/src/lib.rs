@@ -6,6 +6,10 @@
 //!
 //! Nothing here mocks our own protocols: every test speaks to the server
 //! the way a remote client would.
+//!
+//! Modules (public, imported by tests): `server` (the real binary),
+//! `config_dir`, `client`, `script` (golden sessions), `sink` (test SMTP
+//! servers for the client), `dns_server`, `log_capture`, `wait`.
 
 #![forbid(unsafe_code)]
 

@@ -7,8 +7,8 @@
 
 use super::truncate_dot;
 use crate::eval::{Check, ErrorClass, Res, Status, SENDER};
-use crate::valid_hostname::valid_hostname;
 use crate::Stage;
+use gatepost_proto::hostname::valid_hostname;
 
 impl Check<'_> {
     /// The sender, unless it is the null sender (most sender restrictions

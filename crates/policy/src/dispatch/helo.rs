@@ -5,7 +5,7 @@
 
 use super::truncate_dot;
 use crate::eval::{Check, ErrorClass, Status, HELO};
-use crate::valid_hostname::{valid_hostaddr, valid_hostname, valid_mailhost_addr};
+use gatepost_proto::hostname::{valid_hostaddr, valid_hostname, valid_mailhost_addr};
 
 impl Check<'_> {
     pub(super) fn reject_invalid_helo_hostname(&mut self) -> Status {

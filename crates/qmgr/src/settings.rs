@@ -8,12 +8,14 @@
 //! `default_destination_recipient_limit`,
 //! `local_destination_recipient_limit`), the number of messages in the
 //! active queue (`qmgr_message_active_limit`, capped), and the address
-//! rewriter (with `transport_maps`) used by pickup and to resolve recipients.
+//! rewriter (with `transport_maps`) used to resolve recipients and by
+//! pickup, which the queue manager starts with [`QmgrSettings::pickup`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use gatepost_config::{params, Param};
+use gatepost_queue::manager::PickupSettings;
 use gatepost_rewrite::Rewriter;
 
 /// Upper bound on messages delivered at once, whatever
@@ -188,6 +190,17 @@ impl QmgrSettings {
             addr.to_string()
         } else {
             format!("{addr}@{}", self.myorigin)
+        }
+    }
+
+    /// What pickup needs: the names in its `Received:` header and the
+    /// address rewriting of local submissions.
+    pub fn pickup(&self) -> PickupSettings {
+        PickupSettings {
+            myhostname: self.myhostname.clone(),
+            mail_name: self.mail_name.clone(),
+            myorigin: self.myorigin.clone(),
+            rewriter: self.rewriter.clone(),
         }
     }
 

@@ -1,13 +1,17 @@
 //! Postfix's `valid_hostname()`, `valid_hostaddr()` and
 //! `valid_mailhost_addr()` (util/valid_hostname.c, global/valid_mailhost_addr.c,
-//! docs/dns.md#host-name-validation). Each check returns `Err(warning)` with Postfix's
-//! warning text (without the `warning: ` prefix) so that callers that "gripe"
-//! can log it and callers that don't can ignore it. The DNS crate owns these
-//! checks because every name in a DNS answer goes through them (docs/dns.md#names-in-dns-replies); the
-//! policy crate re-exports them.
+//! docs/dns.md#host-name-validation), the one implementation for every caller:
+//! the DNS crate (every name in an answer, docs/dns.md#names-in-dns-replies),
+//! the restriction engine (HELO and sender/recipient domains) and address
+//! resolution (final domains and address literals). Each check returns
+//! `Err(warning)` with Postfix's warning text (without the `warning: `
+//! prefix) so that callers that "gripe" can log it and callers that don't
+//! can ignore it.
 //!
 //! Input is untrusted; names are cut to 100 characters in warnings, as in
 //! Postfix (`%.100s`).
+
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Maximal length of a hostname (`VALID_HOSTNAME_LEN`).
 pub const VALID_HOSTNAME_LEN: usize = 255;
@@ -258,6 +262,35 @@ pub fn valid_mailhost_literal(literal: &str) -> bool {
         && valid_mailhost_addr(&literal[1..literal.len() - 1]).is_some()
 }
 
+/// The address named by text that passed [`check_hostaddr`], as Postfix's
+/// `hostaddr_to_sockaddr()` turns it into a socket address (`resolve_local`
+/// compares it with the machine's own addresses). IPv4 octets are decimal
+/// (`010` is ten); `None` for an IPv6 text that passes the syntax check
+/// but names no address (`1:2:3`), as in Postfix.
+pub fn hostaddr_to_ip(addr: &str) -> Option<IpAddr> {
+    check_hostaddr(addr).ok()?;
+    if !addr.contains(':') {
+        return dotted_decimal(addr).map(IpAddr::V4);
+    }
+    match addr.rfind(':') {
+        Some(pos) if addr[pos + 1..].contains('.') => {
+            let v4 = dotted_decimal(&addr[pos + 1..])?;
+            format!("{}{v4}", &addr[..=pos]).parse().ok()
+        }
+        _ => addr.parse().ok(),
+    }
+}
+
+/// Four decimal octets (leading zeros allowed) of a valid IPv4 text.
+fn dotted_decimal(addr: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut fields = addr.split('.');
+    for octet in &mut octets {
+        *octet = fields.next()?.parse().ok()?;
+    }
+    fields.next().is_none().then_some(Ipv4Addr::from(octets))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +312,20 @@ mod tests {
             ("-a.b", Err("valid_hostname: misplaced hyphen: -a.b")),
             ("a-.b", Err("valid_hostname: misplaced hyphen: a-.b")),
             ("1.2.3.4", Err("valid_hostname: numeric hostname: 1.2.3.4")),
+            (
+                "1.2.3.0004",
+                Err("valid_hostname: numeric hostname: 1.2.3.0004"),
+            ),
+            ("MX.Spec.Test", Ok(())),
+            ("localhost", Ok(())),
+            (
+                "sp ec.test",
+                Err("valid_hostname: invalid character 32(decimal): sp ec.test"),
+            ),
+            (
+                "[1.2.3.4]",
+                Err("valid_hostname: invalid character 91(decimal): [1.2.3.4]"),
+            ),
             (
                 "*.example",
                 Err("valid_hostname: invalid character 42(decimal): *.example"),
@@ -308,6 +355,11 @@ mod tests {
             ("1.2.3.4", true),
             ("0.0.0.0", true),
             ("01.2.3.4", true),
+            ("010.001.002.003", true),
+            // Postfix limits an octet's value, not its digits.
+            ("1.2.3.0004", true),
+            ("1.2.3.0256", false),
+            ("1.2.3.4.5", false),
             ("0.1.2.3", false),
             ("1.2.3", false),
             ("256.1.1.1", false),
@@ -328,6 +380,22 @@ mod tests {
     }
 
     #[test]
+    fn hostaddr_values() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("1.2.3.0004", Some("1.2.3.4")),
+            ("010.001.002.003", Some("10.1.2.3")),
+            ("::1", Some("::1")),
+            ("::ffff:01.2.3.4", Some("::ffff:1.2.3.4")),
+            ("1:2:3", None),
+            ("0.1.2.3", None),
+        ];
+        for (addr, want) in cases {
+            let want = want.map(|w| w.parse::<IpAddr>().unwrap());
+            assert_eq!(hostaddr_to_ip(addr), want, "{addr}");
+        }
+    }
+
+    #[test]
     fn literals() {
         assert!(valid_mailhost_literal("[127.0.0.1]"));
         assert!(valid_mailhost_literal("[IPv6:::1]"));
@@ -335,5 +403,9 @@ mod tests {
         assert!(!valid_mailhost_literal("[1.2.3]"));
         assert!(!valid_mailhost_literal("[::1]"));
         assert!(!valid_mailhost_literal("[]"));
+        assert!(valid_mailhost_literal("[1.2.3.0004]"));
+        assert!(!valid_mailhost_literal("[foo]"));
+        assert!(!valid_mailhost_literal("10.9.9.9"));
+        assert!(!valid_mailhost_literal("[10.9.9.9"));
     }
 }
