@@ -466,6 +466,8 @@ params! {
     DNS_QUERY_TIMEOUT: Duration = "dns_query_timeout", Time('s'), Text("5s"), min 1;
     /// gatepost-only: rounds over the DNS servers before a lookup fails temporarily (at most 5).
     DNS_QUERY_ATTEMPTS: u32 = "dns_query_attempts", Int, Text("2"), min 1, max 5;
+    /// gatepost-only: let serve/start run a configuration that `gatepost check` proves to be an open relay (a warning is logged at every start); no refuses to start.
+    GATEPOST_ALLOW_OPEN_RELAY: bool = "gatepost_allow_open_relay", Bool, Text("no");
     /// Reply code for DNS block list rejects.
     MAPS_RBL_REJECT_CODE: u16 = "maps_rbl_reject_code", Int, Text("554");
     /// Reply code for invalid hostnames.

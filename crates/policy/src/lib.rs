@@ -11,6 +11,7 @@
 
 mod access;
 mod access_result;
+pub mod check;
 mod dispatch;
 pub mod dns;
 mod dnscheck;
