@@ -518,6 +518,8 @@ params! {
     DNS_QUERY_ATTEMPTS: u32 = "dns_query_attempts", Int, Text("2"), min 1, max 5;
     /// gatepost-only: fail-closed parameters (e.g. content_filter, header_checks) whose setting gatepost may ignore: the server starts anyway and logs a warning at every start instead of refusing.
     GATEPOST_ACCEPT_UNIMPLEMENTED: Vec<String> = "gatepost_accept_unimplemented", List, Text("");
+    /// gatepost-only: let serve/start run a configuration that `gatepost check` proves to be an open relay (a warning is logged at every start); no refuses to start.
+    GATEPOST_ALLOW_OPEN_RELAY: bool = "gatepost_allow_open_relay", Bool, Text("no");
     /// Reply code for DNS block list rejects.
     MAPS_RBL_REJECT_CODE: u16 = "maps_rbl_reject_code", Int, Text("554");
     /// Reply code for invalid hostnames.

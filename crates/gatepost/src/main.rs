@@ -1,7 +1,7 @@
 //! The `gatepost` binary: one program, Postfix-style subcommands
 //! (`serve`, `start`, `stop`, `reload`, `status`, `abort`, `logrotate`,
-//! `postconf`, `postmap`, `postalias`, `policy-test`, `queue`, `mailq`,
-//! `sendmail`, `saslpasswd`). Invoked as `sendmail` or `mailq` (argv[0]), it
+//! `check`, `postconf`, `postmap`, `postalias`, `policy-test`, `queue`,
+//! `mailq`, `sendmail`, `saslpasswd`). Invoked as `sendmail` or `mailq` (argv[0]), it
 //! behaves as those programs, with the configuration directory from
 //! `-C DIR` (sendmail) or `$MAIL_CONFIG`.
 //! `gatepost -c DIR CMD` reads `DIR/main.cf` and `DIR/master.cf` like
@@ -9,6 +9,7 @@
 //! `./gatepost.d/main.cf` layered on top when it exists.
 #![forbid(unsafe_code)]
 
+mod check;
 mod control;
 mod daemon;
 mod generation;
@@ -62,6 +63,9 @@ enum Cmd {
     Abort,
     /// Rename maillog_file, have the server reopen it, compress the old one.
     Logrotate,
+    /// Find configuration mistakes and prove the server is no open relay
+    /// (exit 0 clean or info only, 1 warnings, 2 fatal).
+    Check(check::Args),
     /// Show configuration parameters, like Postfix's postconf.
     #[command(disable_help_flag = true)]
     Postconf {
@@ -201,6 +205,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::LogReport(args) => return gatepost_insight::logs::run(args),
         _ => {}
     }
+    if let Cmd::Check(args) = &cli.command {
+        // Configuration warnings are findings here, not stderr lines.
+        return check::run(&read_config(cli.config_dir.as_deref())?, args);
+    }
     let cfg = load_config(cli.config_dir.as_deref())?;
     let control = |command| control::run(command, &cfg, cli.config_dir.as_deref());
     match cli.command {
@@ -242,7 +250,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Queue { cmd } => queue_cmd::run(&cfg, cmd),
         Cmd::Mailq => queue_cmd::run(&cfg, queue_cmd::QueueCmd::List),
         Cmd::Saslpasswd { cmd } => saslpasswd::run(&cfg, cmd),
-        Cmd::Sendmail { .. } | Cmd::RelayAudit(_) | Cmd::LogReport(_) => Ok(ExitCode::from(1)),
+        Cmd::Sendmail { .. } | Cmd::RelayAudit(_) | Cmd::LogReport(_) | Cmd::Check(_) => {
+            Ok(ExitCode::from(1))
+        }
     }
 }
 

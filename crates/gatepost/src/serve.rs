@@ -119,6 +119,14 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
     for warning in accepted_risks {
         gatepost_log::warning("master", warning);
     }
+    if let Err(e) = crate::check::at_startup(&cfg, |w| gatepost_log::warning("master", w)).await {
+        // Logged; said on stderr too unless the log is stderr.
+        gatepost_log::fatal("master", format!("{e:#}"));
+        if mode == Mode::Foreground && !cfg.get(&params::MAILLOG_FILE).is_empty() {
+            eprintln!("gatepost: fatal: {e:#}");
+        }
+        return Ok(ExitCode::from(1));
+    }
 
     let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
     let _lock = match MasterLock::acquire(&queue_dir) {
@@ -223,6 +231,8 @@ impl Server {
     async fn switch(&mut self, current: &mut Generation) -> Result<Config> {
         let cfg = crate::read_config(self.config_dir.as_deref())?;
         let accepted_risks = cfg.check_fail_closed()?;
+        // A configuration `serve` would refuse is not switched to either.
+        crate::check::at_startup(&cfg, |w| gatepost_log::warning("master", w)).await?;
         let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
         let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
         let agent = gatepost_delivery::build_agent(&cfg, self.queue.clone(), rewriter.clone())

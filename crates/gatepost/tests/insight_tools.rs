@@ -89,8 +89,13 @@ fn relay_audit_finds_no_relay_in_a_closed_server() {
 #[test]
 fn relay_audit_reports_an_open_relay() {
     // `smtpd_relay_restrictions = permit` is refused at startup, as by
-    // Postfix; trusting every network opens the relay all the same.
-    let srv = TestServer::start(bin(), "mynetworks = 0.0.0.0/0\n").unwrap();
+    // Postfix; trusting every network opens the relay all the same
+    // (which serve refuses without the override).
+    let srv = TestServer::start(
+        bin(),
+        "mynetworks = 0.0.0.0/0\ngatepost_allow_open_relay = yes\n",
+    )
+    .unwrap();
     let target = srv.addr.to_string();
     let out = gatepost(&[
         "relay-audit",

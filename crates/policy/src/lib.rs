@@ -20,6 +20,7 @@
 
 mod access;
 mod access_result;
+pub mod check;
 mod dispatch;
 mod dns;
 mod dnscheck;
