@@ -12,6 +12,7 @@
 mod control;
 mod daemon;
 mod generation;
+mod import_cmd;
 mod logging;
 mod master_lock;
 mod policy_test;
@@ -95,7 +96,8 @@ enum Cmd {
     },
     /// Show how the restrictions decide for a client, HELO, sender and recipient.
     PolicyTest(policy_test::Args),
-    /// Queue tools: list, flush, hold, release, delete, requeue, show.
+    /// Queue tools: list, flush, hold, release, delete, requeue, show,
+    /// import-postfix.
     Queue {
         #[command(subcommand)]
         cmd: queue_cmd::QueueCmd,

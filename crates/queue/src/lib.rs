@@ -14,7 +14,10 @@
 //! operator commands), `postcat` (printing a queue file), `maildrop`
 //! (sendmail's submissions), `pickup` (maildrop → incoming),
 //! `local_cleanup` (cleanup of local submissions), `mail_date` (`Date:` of
-//! generated mail), `settings` (the queue manager's and pickup's settings).
+//! generated mail), `settings` (the queue manager's and pickup's settings),
+//! `postfix_layout` (refusing Postfix's queue directory; our marker file),
+//! `postfix_records` (reading Postfix's queue files) and `postfix_import`
+//! (`gatepost queue import-postfix`).
 #![forbid(unsafe_code)]
 
 mod envelope;
@@ -26,6 +29,9 @@ mod maildrop;
 mod manager_link;
 mod pickup;
 mod postcat;
+mod postfix_import;
+mod postfix_layout;
+mod postfix_records;
 mod queue;
 mod queue_file;
 mod queue_id;
@@ -39,6 +45,9 @@ pub use layout::QueueName;
 pub use listing::{mailq_output, PendingRecipient, QueueEntry};
 pub use maildrop::Submission;
 pub use pickup::run_pickup;
+pub use postfix_import::ImportReport;
+pub use postfix_layout::postfix_evidence;
+pub use postfix_records::{parse_postfix_file, PostfixMessage, PostfixRecipient};
 pub use queue::Queue;
 pub use queue_file::{
     append_records, read_content, read_queue_file, QueueFile, RcptState, Reason, StatusRecord,
