@@ -46,7 +46,7 @@ pub use listing::{mailq_output, PendingRecipient, QueueEntry};
 pub use maildrop::Submission;
 pub use pickup::run_pickup;
 pub use postfix_import::ImportReport;
-pub use postfix_layout::postfix_evidence;
+pub use postfix_layout::claim_queue_directory;
 pub use postfix_records::{parse_postfix_file, PostfixMessage, PostfixRecipient};
 pub use queue::Queue;
 pub use queue_file::{

@@ -417,14 +417,18 @@ mod tests {
         // line: Postfix counts its record framing, 1531 there, one byte
         // more for a line over 127 bytes); Postfix's files are gone.
         let listing = mailq_output(&queue.list().unwrap());
-        for want in [
-            "     403 Wed Dec  2 00:21:23  alice@sender.example\n",
-            "!     353 Wed Dec  2 00:21:23  hold@sender.example\n",
-            "    1530 Wed Dec  2 00:21:23  MAILER-DAEMON\n",
-            "                                         dave@other.example\n",
+        for (sender, size) in [
+            ("alice@sender.example", "     403 "),
+            ("hold@sender.example", "!     353 "),
+            ("MAILER-DAEMON", "    1530 "),
         ] {
-            assert!(listing.contains(want), "{want:?} in\n{listing}");
+            let line = listing
+                .lines()
+                .find(|l| l.ends_with(sender))
+                .unwrap_or_default();
+            assert!(line.contains(size), "{sender} {size:?} in\n{listing}");
         }
+        assert!(listing.contains("\n                                         dave@other.example\n"));
         let mut left = Vec::new();
         queue_files(postfix.path(), 0, &mut left).unwrap();
         assert_eq!(left, vec![postfix.path().join("pid/master.pid")]);

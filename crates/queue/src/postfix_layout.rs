@@ -35,7 +35,7 @@ pub(crate) const POSTFIX_MESSAGE_QUEUES: [QueueName; 5] = [
 ];
 
 /// What shows `root` is Postfix's queue directory, if anything does.
-pub fn postfix_evidence(root: &Path) -> Option<String> {
+pub(crate) fn postfix_evidence(root: &Path) -> Option<String> {
     if root.join("public/pickup").symlink_metadata().is_ok() {
         return Some(format!("{} exists", root.join("public/pickup").display()));
     }
@@ -87,8 +87,12 @@ fn has_own_magic(path: &Path) -> bool {
     got == 0 || OWN_MAGICS.iter().any(|m| head[..got].starts_with(m))
 }
 
-/// Refuse Postfix's queue directory; mark `root` as gatepost's otherwise.
-pub(crate) fn claim(root: &Path) -> Result<(), QueueError> {
+/// Refuse Postfix's queue directory; mark `root` as gatepost's otherwise
+/// (nothing to do while `root` does not exist yet).
+pub fn claim_queue_directory(root: &Path) -> Result<(), QueueError> {
+    if !root.is_dir() {
+        return Ok(());
+    }
     let marker = root.join(MARKER);
     if marker.is_file() {
         return Ok(());
@@ -141,7 +145,7 @@ mod tests {
             let path = dir.path().join(file);
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(&path, b"C\x05    1").unwrap();
-            let err = claim(dir.path()).unwrap_err().to_string();
+            let err = claim_queue_directory(dir.path()).unwrap_err().to_string();
             assert!(err.contains(want), "{file}: {err}");
             assert!(!dir.path().join(MARKER).exists());
         }
@@ -156,10 +160,10 @@ mod tests {
             b"gatepost-queue-file 1 00000000000000000000\n",
         )
         .unwrap();
-        claim(dir.path()).unwrap();
+        claim_queue_directory(dir.path()).unwrap();
         assert!(dir.path().join(MARKER).is_file());
         // Marked: not looked at again.
         fs::create_dir_all(dir.path().join("private")).unwrap();
-        claim(dir.path()).unwrap();
+        claim_queue_directory(dir.path()).unwrap();
     }
 }
