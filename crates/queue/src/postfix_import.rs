@@ -434,6 +434,51 @@ mod tests {
         assert_eq!(left, vec![postfix.path().join("pid/master.pid")]);
     }
 
+    /// A message Postfix was delivering (in `active`, one recipient done)
+    /// goes to `incoming` with that recipient sent; an unfinished file in
+    /// `incoming` is left in place.
+    #[tokio::test]
+    async fn active_with_a_done_recipient_and_an_unfinished_file() {
+        use crate::postfix_records::rec;
+        use std::os::unix::fs::PermissionsExt;
+        let postfix = tempfile::tempdir().unwrap();
+        let mut file = Vec::new();
+        for (k, d) in [
+            (b'T', "1700000000 0"),
+            (b'S', "s@example"),
+            (b'D', "done@example"),
+            (b'R', "todo@example"),
+            (b'M', ""),
+            (b'N', "Subject: x"),
+            (b'N', ""),
+            (b'N', "body"),
+            (b'X', ""),
+            (b'E', ""),
+        ] {
+            file.extend(rec(k, d));
+        }
+        for (dir, mode) in [("active/A", 0o700), ("incoming", 0o600)] {
+            fs::create_dir_all(postfix.path().join(dir)).unwrap();
+            let path = postfix.path().join(dir).join("ABCDEF123");
+            fs::write(&path, &file).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let ours = tempfile::tempdir().unwrap();
+        let queue = Queue::open(ours.path()).unwrap();
+        let report = queue.import_postfix(postfix.path()).await.unwrap();
+        assert_eq!(report.skipped.len(), 1, "{report:?}");
+        assert!(
+            report.skipped[0].contains("incomplete queue file"),
+            "{report:?}"
+        );
+        assert!(postfix.path().join("incoming/ABCDEF123").exists());
+        let (_, new, q) = &report.imported[0];
+        assert_eq!(*q, QueueName::Incoming);
+        let file = read_queue_file(&queue.path_of(*q, &QueueId(new.clone())), new).unwrap();
+        assert_eq!(file.states, vec![RcptState::Sent, RcptState::Pending(None)]);
+        assert_eq!(file.pending(), vec![1]);
+    }
+
     #[tokio::test]
     async fn a_running_postfix_is_refused() {
         let postfix = postfix_tree();

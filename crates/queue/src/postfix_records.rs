@@ -240,26 +240,27 @@ pub fn parse_postfix_file(bytes: &[u8]) -> Result<PostfixMessage, String> {
     Ok(msg)
 }
 
+/// Encode one record as Postfix writes it (for tests).
+#[cfg(test)]
+pub(crate) fn rec(kind: u8, data: &str) -> Vec<u8> {
+    let mut out = vec![kind];
+    let mut len = data.len();
+    loop {
+        let low = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            out.push(low);
+            break;
+        }
+        out.push(low | 0x80);
+    }
+    out.extend_from_slice(data.as_bytes());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Encode one record as Postfix writes it.
-    fn rec(kind: u8, data: &str) -> Vec<u8> {
-        let mut out = vec![kind];
-        let mut len = data.len();
-        loop {
-            let low = (len & 0x7f) as u8;
-            len >>= 7;
-            if len == 0 {
-                out.push(low);
-                break;
-            }
-            out.push(low | 0x80);
-        }
-        out.extend_from_slice(data.as_bytes());
-        out
-    }
 
     #[test]
     fn records_long_lines_done_cancelled_and_pointers() {
