@@ -13,6 +13,7 @@ mod check;
 mod control;
 mod daemon;
 mod generation;
+mod import_cmd;
 mod logging;
 mod master_lock;
 mod policy_test;
@@ -100,7 +101,8 @@ enum Cmd {
     },
     /// Show how the restrictions decide for a client, HELO, sender and recipient.
     PolicyTest(policy_test::Args),
-    /// Queue tools: list, flush, hold, release, delete, requeue, show.
+    /// Queue tools: list, flush, hold, release, delete, requeue, show,
+    /// import-postfix.
     Queue {
         #[command(subcommand)]
         cmd: queue_cmd::QueueCmd,

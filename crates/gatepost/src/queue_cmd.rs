@@ -1,7 +1,8 @@
 //! `gatepost queue ...` and `mailq`: the operator's queue tools, named and
 //! worded like Postfix's postqueue (`list` = `postqueue -p`/`mailq`,
 //! `flush` = `postqueue -f`), postsuper (`hold`, `release`, `delete`,
-//! `requeue`, each with a queue id or `ALL`) and postcat (`show ID`).
+//! `requeue`, each with a queue id or `ALL`), postcat (`show ID`) and
+//! `import-postfix DIR` (in `import_cmd`).
 //!
 //! They work on the queue files directly, so they also work while the
 //! server is down (`list` and `flush` then say
@@ -47,6 +48,9 @@ pub enum QueueCmd {
     },
     /// Print a queued message, envelope and content (postcat -q ID).
     Show { id: String },
+    /// Move the mail of a stopped Postfix from its queue directory DIR
+    /// into this queue (Postfix's files are removed once copied).
+    ImportPostfix { dir: PathBuf },
 }
 
 const DOWN_WARNING: &str = "postqueue: warning: Mail system is down -- accessing queue directly";
@@ -80,6 +84,7 @@ pub fn run(cfg: &Config, cmd: QueueCmd) -> Result<ExitCode> {
         QueueCmd::Delete { ids } => postsuper(&queue, Action::Delete, &ids),
         QueueCmd::Requeue { ids } => postsuper(&queue, Action::Requeue, &ids),
         QueueCmd::Show { id } => show(&queue, &id),
+        QueueCmd::ImportPostfix { dir } => crate::import_cmd::import_postfix(&queue, &dir),
     }
 }
 

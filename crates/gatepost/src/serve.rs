@@ -129,6 +129,8 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
     }
 
     let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
+    // Never on Postfix's queue: refused before anything is written there.
+    gatepost_queue::claim_queue_directory(&queue_dir)?;
     let _lock = match MasterLock::acquire(&queue_dir) {
         Ok(lock) => lock,
         Err(LockError::AlreadyRunning) => {

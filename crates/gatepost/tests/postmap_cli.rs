@@ -1,4 +1,4 @@
-//! `gatepost postmap` like Postfix's: builds `FILE.db` from an access file,
+//! `gatepost postmap` like Postfix's: builds `FILE.gpdb` from an access file,
 //! answers `-q KEY` (exit 1 when not found), is never rebuilt behind the
 //! operator's back, and the compiled table works in a restriction.
 
@@ -35,17 +35,25 @@ fn build_query_and_use_a_hash_table() {
         .unwrap();
     let spec = format!("hash:{}", access.display());
 
-    // Not built yet: a lookup is a fatal error (as in Postfix, exit 1 with
-    // a message), not a silent "not found".
-    let (_, err, code) = postmap_full(&["-q", "badsender.test", &spec]);
+    // Not built yet: the source file is read as it is (a Postfix
+    // configuration works without any gatepost command first).
+    assert_eq!(
+        postmap(&["-q", "badsender.test", &spec]),
+        ("REJECT\n".into(), 0)
+    );
+    // Neither source nor compiled file: a fatal error (as in Postfix, exit
+    // 1 with a message), not a silent "not found".
+    let missing = format!("hash:{}", config.path().join("nothing").display());
+    let (_, err, code) = postmap_full(&["-q", "badsender.test", &missing]);
     assert_eq!(code, 1);
     assert!(
-        err.contains("sender_access.db: No such file or directory"),
+        err.contains("nothing.db: No such file or directory"),
         "{err}"
     );
 
     assert_eq!(postmap(&[&spec]).1, 0);
-    assert!(config.path().join("sender_access.db").exists());
+    assert!(config.path().join("sender_access.gpdb").exists());
+    assert!(!config.path().join("sender_access.db").exists());
     assert_eq!(
         postmap(&["-q", "badsender.test", &spec]),
         ("REJECT\n".into(), 0)

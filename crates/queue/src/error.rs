@@ -1,5 +1,5 @@
 //! Queue errors: I/O failures (with the path involved), corrupt queue files,
-//! size limit, unknown queue ids.
+//! size limit, unknown queue ids, Postfix's queue where ours was expected.
 
 use std::path::Path;
 
@@ -18,6 +18,14 @@ pub enum QueueError {
     TooBig,
     #[error("no such queue id: {0}")]
     NoSuchId(String),
+    #[error(
+        "{dir} is a Postfix queue directory ({evidence}): gatepost cannot read Postfix's \
+         queue files and does not run on them; set queue_directory to a new directory \
+         and move the mail with \"gatepost queue import-postfix {dir}\" while Postfix is stopped"
+    )]
+    PostfixQueue { dir: String, evidence: String },
+    #[error("{0}: the Postfix mail system is running (its master.pid is locked); stop it first")]
+    PostfixRunning(String),
 }
 
 impl QueueError {

@@ -13,8 +13,10 @@
 //! manager), `trigger` (the `public/qmgr` socket), `listing` (mailq and
 //! operator commands), `postcat` (printing a queue file), `maildrop`
 //! (sendmail's submissions), `pickup` (maildrop → cleanup → incoming, with
-//! its own small `PickupSettings`), and `manager` (public: what only
-//! the queue manager uses).
+//! its own small `PickupSettings`), `postfix_layout` (refusing Postfix's
+//! queue directory; our marker file), `postfix_records` (reading Postfix's
+//! queue files), `postfix_import` (`gatepost queue import-postfix`), and
+//! `manager` (public: what only the queue manager uses).
 #![forbid(unsafe_code)]
 
 mod envelope;
@@ -26,6 +28,9 @@ mod maildrop;
 mod manager_link;
 mod pickup;
 mod postcat;
+mod postfix_import;
+mod postfix_layout;
+mod postfix_records;
 mod queue;
 mod queue_file;
 mod queue_id;
@@ -37,6 +42,9 @@ pub use error::QueueError;
 pub use layout::QueueName;
 pub use listing::{mailq_output, PendingRecipient, QueueEntry};
 pub use maildrop::Submission;
+pub use postfix_import::ImportReport;
+pub use postfix_layout::claim_queue_directory;
+pub use postfix_records::{parse_postfix_file, PostfixMessage, PostfixRecipient};
 pub use queue::Queue;
 pub use queue_id::QueueId;
 pub use trigger::{TriggerOutcome, TriggerRequest};

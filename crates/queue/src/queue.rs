@@ -35,7 +35,9 @@ pub struct Queue {
 
 impl Queue {
     /// Open (creating if needed) the queue under `root` (`queue_directory`).
+    /// Postfix's queue directory is refused (see `postfix_layout`).
     pub fn open(root: &Path) -> Result<Arc<Queue>, QueueError> {
+        crate::postfix_layout::claim_queue_directory(root)?;
         let mut builder = DirBuilder::new();
         builder.recursive(true).mode(0o700);
         let mut dirs: Vec<PathBuf> = QueueName::ALL.iter().map(|q| queue_dir(root, *q)).collect();
@@ -45,6 +47,7 @@ impl Queue {
         for dir in &dirs {
             builder.create(dir).map_err(|e| QueueError::io(dir, e))?;
         }
+        crate::postfix_layout::claim_queue_directory(root)?;
         let mut syncs: Vec<Option<GroupSync>> = (0..QueueName::ALL.len()).map(|_| None).collect();
         for q in QueueName::ALL {
             syncs[q.index()] = Some(GroupSync::new(queue_dir(root, q)));

@@ -17,7 +17,7 @@ use crate::envelope::Envelope;
 use crate::error::{blocking, QueueError};
 use crate::layout::QueueName;
 use crate::queue::Queue;
-use crate::queue_file::{encode_envelope, header, HEADER_LEN};
+use crate::queue_file::{encode_envelope, encode_status, header, StatusRecord, HEADER_LEN};
 use crate::queue_id::{micros_of, QueueId};
 
 /// How many times to retry when a fresh id collides with an existing file.
@@ -123,19 +123,31 @@ impl MessageWriter {
     /// directory (shared with concurrent commits: group commit), then kick qmgr.
     /// Only after this returns Ok may the client be told `250`.
     pub async fn commit(self, envelope: &Envelope) -> Result<QueueId, QueueError> {
-        self.commit_into(envelope, QueueName::Incoming).await
+        self.commit_into(envelope, QueueName::Incoming, &[]).await
     }
 
     /// Commit into `hold` instead (access-table HOLD action): durable the
     /// same way, never scheduled until released.
     pub async fn commit_held(self, envelope: &Envelope) -> Result<QueueId, QueueError> {
-        self.commit_into(envelope, QueueName::Hold).await
+        self.commit_into(envelope, QueueName::Hold, &[]).await
+    }
+
+    /// Commit into `target` with status records already in the file (a
+    /// message moved from Postfix's queue: delivered recipients stay done).
+    pub(crate) async fn commit_with_status(
+        self,
+        envelope: &Envelope,
+        target: QueueName,
+        status: &[StatusRecord],
+    ) -> Result<QueueId, QueueError> {
+        self.commit_into(envelope, target, status).await
     }
 
     async fn commit_into(
         mut self,
         envelope: &Envelope,
         target: QueueName,
+        status: &[StatusRecord],
     ) -> Result<QueueId, QueueError> {
         if envelope.recipients.is_empty() {
             return Err(QueueError::Corrupt(
@@ -152,6 +164,9 @@ impl MessageWriter {
         let mut trailer = encode_envelope(envelope);
         if let Some(end) = trailer.rfind("E\n") {
             trailer.insert_str(end, &format!("L {}\n", self.size + self.lines));
+        }
+        for rec in status {
+            trailer.push_str(&encode_status(rec));
         }
         let size = self.size;
         let dst = self.queue.path_of(target, &self.id);

@@ -6,8 +6,8 @@
 //! is just `""` means the empty string. Bad lines are skipped with Postfix's
 //! warnings (`need name:value pair`, `name must be local`).
 //!
-//! `hash:` (and the other compiled types) read `NAME.db` as built by
-//! [`postalias_build`]; `texthash:` parses the aliases syntax when opened;
+//! `hash:` (and the other compiled types) read `NAME.gpdb` as built by
+//! [`postalias_build`], else the aliases(5) source itself; `texthash:` parses the aliases syntax when opened;
 //! any other table type is opened as a normal lookup table.
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use crate::error::{io_text, TableError};
 use crate::hash::DbTable;
 use crate::memory::MemoryTable;
 use crate::open::DB_TYPES;
-use crate::postmap::{buildable, read_source, write_db};
+use crate::postmap::{buildable, compile_source, read_source, write_db, SourceFormat};
 use crate::readlline::{is_space, logical_lines};
 use crate::spec::parse_spec;
 use crate::Table;
@@ -112,7 +112,12 @@ pub(crate) fn parse_aliases(
 pub fn open_alias_table(spec: &str) -> Result<Arc<dyn Table>, TableError> {
     let parsed = parse_spec(spec)?;
     if DB_TYPES.contains(&parsed.kind.as_str()) {
-        return Ok(Arc::new(DbTable::open(spec, &parsed.name)?));
+        return Ok(Arc::new(DbTable::open(
+            spec,
+            &parsed.kind,
+            &parsed.name,
+            SourceFormat::Aliases,
+        )?));
     }
     if parsed.kind == "texthash" {
         let bytes = std::fs::read(&parsed.name).map_err(|e| {
@@ -142,20 +147,12 @@ pub fn open_alias_table(spec: &str) -> Result<Arc<dyn Table>, TableError> {
 pub fn postalias_build_report(spec: &str) -> Result<Vec<String>, TableError> {
     let (kind, name) = buildable(spec)?;
     let content = read_source(spec, &name)?;
-    let mut table = MemoryTable::new(spec);
-    let mut warnings = Vec::new();
-    parse_aliases(
-        &content,
-        &name,
-        &format!("{kind}:{name}"),
-        &mut table,
-        &mut warnings,
-    );
+    let (table, warnings) = compile_source(spec, &kind, &name, &content, SourceFormat::Aliases);
     write_db(spec, &name, &table)?;
     Ok(warnings)
 }
 
-/// `postalias TYPE:NAME`: compile an aliases(5) file into `NAME.db`.
+/// `postalias TYPE:NAME`: compile an aliases(5) file into `NAME.gpdb`.
 pub fn postalias_build(spec: &str) -> Result<(), TableError> {
     postalias_build_report(spec).map(|_| ())
 }
@@ -227,11 +224,18 @@ nocolon value
         fs::write(&path, ALIASES).unwrap();
         let name = path.to_str().unwrap();
 
-        // Not built yet: Postfix's error.
-        let err = open_alias_table(&format!("hash:{name}")).unwrap_err();
+        // Not built yet: the aliases(5) source is read as it is.
+        let t = open_alias_table(&format!("hash:{name}")).unwrap();
+        for (key, value) in want() {
+            assert_eq!(t.lookup(key).unwrap().as_deref(), value, "source {key}");
+        }
+        // Neither source nor compiled file: Postfix's error.
+        let missing = dir.path().join("missing");
+        let missing = missing.to_str().unwrap();
+        let err = open_alias_table(&format!("hash:{missing}")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("hash:{name}: open database {name}.db: No such file or directory")
+            format!("hash:{missing}: open database {missing}.db: No such file or directory")
         );
 
         let warnings = postalias_build_report(&format!("hash:{name}")).unwrap();

@@ -1,5 +1,7 @@
 //! The one compiled table format behind `hash:`, `btree:`, `lmdb:`, `cdb:`
-//! and `dbm:` (all read `NAME.db`), written by `postmap`/`postalias`.
+//! and `dbm:`, written by `postmap`/`postalias` to `NAME.gpdb`: a file name
+//! of its own, so that Postfix's `NAME.db` (`NAME.lmdb`, `NAME.cdb`) is
+//! never replaced by a file Postfix cannot open.
 //!
 //! On-disk layout (bytes, keys already folded to lower case, sorted):
 //!
@@ -72,7 +74,9 @@ fn number(text: &str) -> Result<usize, String> {
 
 /// Parse a compiled file. The error text says what is wrong.
 pub(crate) fn decode(bytes: &[u8]) -> Result<HashMap<String, String>, String> {
-    let body = bytes.strip_prefix(MAGIC).ok_or("not a gatepost database (a Postfix Berkeley DB or LMDB file? rebuild it with gatepost postmap)")?;
+    let body = bytes
+        .strip_prefix(MAGIC)
+        .ok_or("not a gatepost compiled table")?;
     let mut cur = Cursor {
         bytes: body,
         pos: 0,
@@ -96,9 +100,15 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<HashMap<String, String>, String> {
     Ok(map)
 }
 
-/// `NAME` → `NAME.db`.
-pub(crate) fn db_path(name: &str) -> PathBuf {
-    PathBuf::from(format!("{name}.db"))
+/// `NAME` → `NAME.gpdb`, gatepost's compiled file.
+pub(crate) fn compiled_path(name: &str) -> PathBuf {
+    PathBuf::from(format!("{name}.gpdb"))
+}
+
+/// The files Postfix's own postmap writes for `NAME` (never read or
+/// written by gatepost; only their modification times are looked at).
+pub(crate) fn postfix_paths(name: &str) -> [PathBuf; 3] {
+    ["db", "lmdb", "cdb"].map(|ext| PathBuf::from(format!("{name}.{ext}")))
 }
 
 /// Replace `path` with `bytes` atomically (tmp, fsync, rename, fsync dir).
@@ -157,7 +167,7 @@ mod tests {
     fn corrupt_inputs() {
         let good = encode(&[("key", "value")]);
         let cases: Vec<(Vec<u8>, &str)> = vec![
-            (b"garbage".to_vec(), "not a gatepost database (a Postfix Berkeley DB or LMDB file? rebuild it with gatepost postmap)"),
+            (b"garbage".to_vec(), "not a gatepost compiled table"),
             (good[..good.len() - 2].to_vec(), "truncated database"),
             (good[..20].to_vec(), "truncated record"),
             (b"gatepost-db 1\nx\n".to_vec(), "bad number \"x\""),
@@ -171,7 +181,7 @@ mod tests {
     #[test]
     fn atomic_write_replaces() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("map.db");
+        let p = dir.path().join("map.gpdb");
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");

@@ -223,7 +223,8 @@ mod tests {
         crate::postmap_build(&format!("hash:{n}")).unwrap();
         let l = list(&[&format!("hash:{n}")], true);
         assert!(l.matches("a.example").unwrap());
-        fs::remove_file(format!("{n}.db")).unwrap();
+        fs::remove_file(format!("{n}.gpdb")).unwrap();
+        fs::remove_file(&name).unwrap();
         assert!(l.matches("a.example").unwrap_err().is_temporary());
         let items = vec![format!("hash:{n}")];
         assert!(DomainList::parse(&items, true).is_err());

@@ -1,10 +1,21 @@
 //! `hash:/path` (and the `btree:`, `lmdb:`, `cdb:`, `dbm:` aliases): lookups
-//! in `/path.db` as compiled by `postmap` or `postalias` (format in
-//! [`crate::db`]). The file is loaded when the table is opened; a missing file
-//! is a configuration error, as in Postfix. Each lookup checks whether the
-//! file was replaced (postmap renames a new file into place) and reloads it;
-//! a file that cannot be read or parsed at that point is a temporary failure.
-//! The source file is never recompiled automatically.
+//! in gatepost's compiled `/path.gpdb` (built by `postmap`/`postalias`,
+//! format in [`crate::db`]), or in the source file `/path` itself.
+//!
+//! Which one is read, checked again at every lookup:
+//! 1. `/path.gpdb` when it exists and no Postfix-built `/path.db`
+//!    (`.lmdb`, `.cdb`) is newer: as in Postfix, editing the source changes
+//!    nothing until postmap runs;
+//! 2. otherwise the source `/path`, parsed in memory exactly as postmap
+//!    would compile it (a note is logged once), so that a Postfix
+//!    configuration works as it is. Postfix's own files are never parsed
+//!    nor written;
+//! 3. neither: a configuration error when the table is opened, a temporary
+//!    failure at lookup, worded as Postfix's `open database /path.db`.
+//!
+//! A file that changed (postmap renames a new file into place, the source
+//! was edited while it is the one read) is reloaded; a file that cannot be
+//! read or parsed at that point is a temporary failure.
 
 use std::collections::HashMap;
 use std::fs;
@@ -12,28 +23,27 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use crate::db::{db_path, decode};
+use crate::db::{compiled_path, decode, postfix_paths};
 use crate::error::{io_text, TableError};
+use crate::postmap::{compile_source, SourceFormat};
 use crate::{Table, TableKind};
 
 /// What identifies one version of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stamp {
+    path: PathBuf,
     len: u64,
     modified: Option<SystemTime>,
     inode: u64,
 }
 
 impl Stamp {
-    fn of(meta: &fs::Metadata) -> Stamp {
-        #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(meta);
-        #[cfg(not(unix))]
-        let inode = 0;
+    fn of(path: &Path, meta: &fs::Metadata) -> Stamp {
         Stamp {
+            path: path.to_path_buf(),
             len: meta.len(),
             modified: meta.modified().ok(),
-            inode,
+            inode: std::os::unix::fs::MetadataExt::ino(meta),
         }
     }
 }
@@ -47,49 +57,102 @@ struct Loaded {
 #[derive(Debug)]
 pub(crate) struct DbTable {
     name: String,
-    path: PathBuf,
+    kind: String,
+    source: String,
+    format: SourceFormat,
     loaded: RwLock<Loaded>,
 }
 
-/// Why a load failed, with Postfix's wording.
-fn load(path: &Path) -> Result<Loaded, String> {
-    let shown = path.display();
-    let meta = fs::metadata(path).map_err(|e| format!("open database {shown}: {}", io_text(&e)))?;
-    let bytes = fs::read(path).map_err(|e| format!("read database {shown}: {}", io_text(&e)))?;
-    let map = decode(&bytes).map_err(|why| format!("database {shown}: {why}"))?;
-    Ok(Loaded {
-        stamp: Stamp::of(&meta),
-        map: Arc::new(map),
-    })
+/// Which file to read now (rule in the module header), with its metadata;
+/// `Err` is Postfix's message for a table that is not there.
+fn choose(source: &str) -> Result<(Stamp, bool), String> {
+    let compiled = compiled_path(source);
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let Ok(meta) = fs::metadata(&compiled) {
+        let ours = meta.modified().ok();
+        let postfix_newer = postfix_paths(source)
+            .iter()
+            .filter_map(|p| modified(p))
+            .any(|t| Some(t) > ours);
+        if !postfix_newer {
+            return Ok((Stamp::of(&compiled, &meta), false));
+        }
+    }
+    match fs::metadata(source) {
+        Ok(meta) => Ok((Stamp::of(Path::new(source), &meta), true)),
+        Err(e) => Err(format!("open database {source}.db: {}", io_text(&e))),
+    }
 }
 
 impl DbTable {
-    /// Open `NAME.db` for the table `spec` (`type:NAME` as configured).
-    pub(crate) fn open(spec: &str, name: &str) -> Result<DbTable, TableError> {
-        let path = db_path(name);
-        let loaded = load(&path).map_err(|why| TableError::config(spec, why))?;
-        Ok(DbTable {
+    /// Open the table `spec` (`kind:source` as configured).
+    pub(crate) fn open(
+        spec: &str,
+        kind: &str,
+        source: &str,
+        format: SourceFormat,
+    ) -> Result<DbTable, TableError> {
+        let table = DbTable {
             name: spec.to_string(),
-            path,
-            loaded: RwLock::new(loaded),
+            kind: kind.to_string(),
+            source: source.to_string(),
+            format,
+            loaded: RwLock::new(Loaded {
+                stamp: Stamp {
+                    path: PathBuf::new(),
+                    len: 0,
+                    modified: None,
+                    inode: 0,
+                },
+                map: Arc::default(),
+            }),
+        };
+        table.current().map_err(|e| TableError::config(spec, e))?;
+        Ok(table)
+    }
+
+    /// Load the chosen file; the error text says why it failed.
+    fn load(&self, stamp: Stamp, from_source: bool) -> Result<Loaded, String> {
+        let shown = stamp.path.display();
+        let bytes = fs::read(&stamp.path).map_err(|e| {
+            let what = if from_source { "open" } else { "read database" };
+            format!("{what} {shown}: {}", io_text(&e))
+        })?;
+        let map = if from_source {
+            let text = String::from_utf8_lossy(&bytes);
+            let (table, warnings) =
+                compile_source(&self.name, &self.kind, &self.source, &text, self.format);
+            gatepost_log::info(
+                "dict",
+                format!(
+                    "{}: no current {} (Postfix's compiled files are not read): using the source file {shown}",
+                    self.name,
+                    compiled_path(&self.source).display()
+                ),
+            );
+            for w in warnings {
+                gatepost_log::warning("dict", w);
+            }
+            table.into_map()
+        } else {
+            decode(&bytes).map_err(|why| format!("database {shown}: {why}"))?
+        };
+        Ok(Loaded {
+            stamp,
+            map: Arc::new(map),
         })
     }
 
-    fn current(&self) -> Result<Arc<HashMap<String, String>>, TableError> {
-        let meta = fs::metadata(&self.path).map_err(|e| {
-            TableError::temporary(
-                &self.name,
-                format!("open database {}: {}", self.path.display(), io_text(&e)),
-            )
-        })?;
-        let stamp = Stamp::of(&meta);
+    /// The entries of the file to read now, reloaded when it changed.
+    fn current(&self) -> Result<Arc<HashMap<String, String>>, String> {
+        let (stamp, from_source) = choose(&self.source)?;
         {
             let guard = self.loaded.read().unwrap_or_else(|e| e.into_inner());
             if guard.stamp == stamp {
                 return Ok(Arc::clone(&guard.map));
             }
         }
-        let fresh = load(&self.path).map_err(|why| TableError::temporary(&self.name, why))?;
+        let fresh = self.load(stamp, from_source)?;
         let map = Arc::clone(&fresh.map);
         let mut guard = self.loaded.write().unwrap_or_else(|e| e.into_inner());
         *guard = fresh;
@@ -107,7 +170,9 @@ impl Table for DbTable {
     }
 
     fn lookup(&self, key: &str) -> Result<Option<String>, TableError> {
-        let map = self.current()?;
+        let map = self
+            .current()
+            .map_err(|why| TableError::temporary(&self.name, why))?;
         Ok(map.get(&key.to_lowercase()).cloned())
     }
 }
@@ -117,15 +182,19 @@ mod tests {
     use super::*;
     use crate::db::{encode, write_atomic};
 
+    fn open(name: &str) -> Result<DbTable, TableError> {
+        DbTable::open(&format!("hash:{name}"), "hash", name, SourceFormat::Map)
+    }
+
     #[test]
     fn open_lookup_reload_and_temporary_failure() {
         let dir = tempfile::tempdir().unwrap();
         let name = dir.path().join("access");
         let name = name.to_str().unwrap();
-        let dbfile = format!("{name}.db");
+        let dbfile = format!("{name}.gpdb");
         write_atomic(Path::new(&dbfile), &encode(&[("example.com", "REJECT")])).unwrap();
         let spec = format!("hash:{name}");
-        let t = DbTable::open(&spec, name).unwrap();
+        let t = open(name).unwrap();
         assert_eq!(t.lookup("EXAMPLE.COM").unwrap().as_deref(), Some("REJECT"));
         assert_eq!(t.lookup("other").unwrap(), None);
 
@@ -147,12 +216,13 @@ mod tests {
             "{spec}: temporary lookup failure: read database {dbfile}: "
         )));
 
-        // Gone entirely: also temporary (it was there when opened).
+        // Gone entirely, no source either: also temporary (it was there
+        // when opened), worded as Postfix.
         fs::remove_dir(&dbfile).unwrap();
         let err = t.lookup("example.com").unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("{spec}: temporary lookup failure: open database {dbfile}: No such file or directory")
+            format!("{spec}: temporary lookup failure: open database {name}.db: No such file or directory")
         );
     }
 
@@ -161,11 +231,45 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let name = dir.path().join("access");
         let name = name.to_str().unwrap();
-        let err = DbTable::open(&format!("hash:{name}"), name).unwrap_err();
+        let err = open(name).unwrap_err();
         assert!(!err.is_temporary());
         assert_eq!(
             err.to_string(),
             format!("hash:{name}: open database {name}.db: No such file or directory")
+        );
+    }
+
+    /// A Postfix-built `NAME.db` is never parsed: the source is read
+    /// instead, until gatepost's own compiled file is newer than Postfix's.
+    #[test]
+    fn postfix_db_is_left_alone_and_the_source_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = dir.path().join("access");
+        let name = name.to_str().unwrap();
+        fs::write(name, "Example.COM REJECT\nfirst one\nfirst two\n").unwrap();
+        let postfix_db = format!("{name}.db");
+        fs::write(&postfix_db, b"\0\x06\x15\x61 not our format").unwrap();
+        let t = open(name).unwrap();
+        assert_eq!(t.lookup("example.com").unwrap().as_deref(), Some("REJECT"));
+        assert_eq!(t.lookup("first").unwrap().as_deref(), Some("one"));
+
+        // Our compiled file, newer than Postfix's: read from now on.
+        write_atomic(&compiled_path(name), &encode(&[("example.com", "OK")])).unwrap();
+        assert_eq!(t.lookup("example.com").unwrap().as_deref(), Some("OK"));
+
+        // Postfix's postmap ran again later (back and forth between the
+        // two): ours is stale, the source is read.
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+        fs::File::options()
+            .write(true)
+            .open(&postfix_db)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert_eq!(t.lookup("example.com").unwrap().as_deref(), Some("REJECT"));
+        assert_eq!(
+            fs::read(&postfix_db).unwrap(),
+            b"\0\x06\x15\x61 not our format"
         );
     }
 }

@@ -45,6 +45,11 @@ impl MemoryTable {
         self.map.len()
     }
 
+    /// The entries (folded keys), e.g. to serve as a loaded compiled table.
+    pub(crate) fn into_map(self) -> HashMap<String, String> {
+        self.map
+    }
+
     /// Entries sorted by key (for writing files deterministically).
     pub(crate) fn sorted_entries(&self) -> Vec<(&str, &str)> {
         let mut entries: Vec<(&str, &str)> = self

@@ -5,7 +5,7 @@
 //! | `inline` | [`crate::inline`] |
 //! | `static` | [`crate::static_table`] |
 //! | `texthash` | [`crate::texthash`] |
-//! | `hash`, `btree`, `lmdb`, `cdb`, `dbm` | [`crate::hash`] (`NAME.db`) |
+//! | `hash`, `btree`, `lmdb`, `cdb`, `dbm` | [`crate::hash`] (`NAME.gpdb`, else the source `NAME`) |
 //! | `cidr` | [`crate::cidr`] |
 //! | `regexp`, `pcre` | [`crate::regexp`] |
 //! | `unix` | [`crate::unix`] (`passwd.byname`) |
@@ -16,6 +16,7 @@ use crate::cidr::CidrTable;
 use crate::error::TableError;
 use crate::hash::DbTable;
 use crate::inline::open_inline;
+use crate::postmap::SourceFormat;
 use crate::regexp::{Flavor, RegexpTable};
 use crate::spec::parse_spec;
 use crate::static_table::StaticTable;
@@ -23,7 +24,7 @@ use crate::texthash::open_texthash;
 use crate::unix::PasswdTable;
 use crate::Table;
 
-/// Map types that read the one compiled format (`NAME.db`).
+/// Map types that read the one compiled format (`NAME.gpdb`).
 pub(crate) const DB_TYPES: &[&str] = &["hash", "btree", "lmdb", "cdb", "dbm"];
 
 pub(crate) fn open(spec: &str) -> Result<Arc<dyn Table>, TableError> {
@@ -48,7 +49,7 @@ pub(crate) fn open(spec: &str) -> Result<Arc<dyn Table>, TableError> {
         }
         kind if DB_TYPES.contains(&kind) => {
             needs_name(name)?;
-            Arc::new(DbTable::open(spec, name)?)
+            Arc::new(DbTable::open(spec, kind, name, SourceFormat::Map)?)
         }
         "cidr" => {
             needs_name(name)?;

@@ -1,13 +1,16 @@
 //! `postmap`: compile a `key whitespace value` source file `NAME` into
-//! `NAME.db` (format in [`crate::db`]), and query any table. Keys are folded
-//! to lower case; the first of duplicate keys wins and the others are
-//! reported. The output replaces the old file atomically. Only the compiled
+//! `NAME.gpdb` (format in [`crate::db`]; Postfix's `NAME.db` is left
+//! alone), and query any table. Keys are folded to lower case; the first of
+//! duplicate keys wins and the others are reported. The same parsing serves
+//! `hash:` tables read straight from their source (see [`crate::hash`]).
+//! The output replaces the old file atomically. Only the compiled
 //! map types (`hash`, `btree`, `lmdb`, `cdb`, `dbm`) can be built; a spec
 //! without a type means `hash` (Postfix's `default_database_type`).
 
 use std::fs;
 
-use crate::db::{db_path, encode, write_atomic};
+use crate::alias::parse_aliases;
+use crate::db::{compiled_path, encode, write_atomic};
 use crate::error::{io_text, TableError};
 use crate::memory::MemoryTable;
 use crate::open::DB_TYPES;
@@ -44,9 +47,45 @@ pub(crate) fn read_source(spec: &str, name: &str) -> Result<String, TableError> 
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Write the table's entries to `NAME.db`.
+/// How a source file is written: postmap(1)'s `key value` lines or
+/// aliases(5) (postalias).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SourceFormat {
+    Map,
+    Aliases,
+}
+
+/// Parse the source text of `kind:name` as postmap or postalias compiles
+/// it; returns the table and Postfix-style warnings.
+pub(crate) fn compile_source(
+    spec: &str,
+    kind: &str,
+    name: &str,
+    content: &str,
+    format: SourceFormat,
+) -> (MemoryTable, Vec<String>) {
+    let mut table = MemoryTable::new(spec);
+    let mut warnings = Vec::new();
+    let label = format!("{kind}:{name}");
+    match format {
+        SourceFormat::Map => {
+            for rec in parse_records(content, name, &mut warnings) {
+                if !table.insert(&rec.key, &rec.value) {
+                    warnings.push(format!(
+                        "{label}: duplicate entry: \"{}\"",
+                        rec.key.to_lowercase()
+                    ));
+                }
+            }
+        }
+        SourceFormat::Aliases => parse_aliases(content, name, &label, &mut table, &mut warnings),
+    }
+    (table, warnings)
+}
+
+/// Write the table's entries to `NAME.gpdb`.
 pub(crate) fn write_db(spec: &str, name: &str, table: &MemoryTable) -> Result<(), TableError> {
-    let path = db_path(name);
+    let path = compiled_path(name);
     write_atomic(&path, &encode(&table.sorted_entries())).map_err(|e| {
         TableError::config(
             spec,
@@ -55,22 +94,12 @@ pub(crate) fn write_db(spec: &str, name: &str, table: &MemoryTable) -> Result<()
     })
 }
 
-/// Build `NAME.db`; returns Postfix-style warnings (one per skipped or
+/// Build `NAME.gpdb`; returns Postfix-style warnings (one per skipped or
 /// duplicate line) for the caller to log as `postmap: warning: ...`.
 pub fn postmap_build_report(spec: &str) -> Result<Vec<String>, TableError> {
     let (kind, name) = buildable(spec)?;
     let content = read_source(spec, &name)?;
-    let mut warnings = Vec::new();
-    let records = parse_records(&content, &name, &mut warnings);
-    let mut table = MemoryTable::new(spec);
-    for rec in records {
-        if !table.insert(&rec.key, &rec.value) {
-            warnings.push(format!(
-                "{kind}:{name}: duplicate entry: \"{}\"",
-                rec.key.to_lowercase()
-            ));
-        }
-    }
+    let (table, warnings) = compile_source(spec, &kind, &name, &content, SourceFormat::Map);
     write_db(spec, &name, &table)?;
     Ok(warnings)
 }
@@ -80,12 +109,12 @@ pub fn postmap_query(spec: &str, key: &str) -> Result<Option<String>, TableError
     crate::open_table(spec)?.lookup(key)
 }
 
-/// True when the source `NAME` is newer than `NAME.db` (or the .db is
+/// True when the source `NAME` is newer than `NAME.gpdb` (or that file is
 /// missing), for Postfix's warning `database NAME.db is older than source
 /// file NAME`. Nothing is rebuilt automatically.
 pub fn db_is_stale(name: &str) -> bool {
     let src = fs::metadata(name).and_then(|m| m.modified());
-    let db = fs::metadata(db_path(name)).and_then(|m| m.modified());
+    let db = fs::metadata(compiled_path(name)).and_then(|m| m.modified());
     match (src, db) {
         (Ok(s), Ok(d)) => s > d,
         (Ok(_), Err(_)) => true,

@@ -218,7 +218,7 @@ fn temporary_failure_at_lookup() {
     postmap_build(&spec).unwrap();
     let t = open_table(&spec).unwrap();
     assert_eq!(t.lookup("a").unwrap().as_deref(), Some("OK"));
-    let db = format!("{}.db", src.path);
+    let db = format!("{}.gpdb", src.path);
     fs::remove_file(&db).unwrap();
     fs::create_dir(&db).unwrap();
     let err = t.lookup("a").unwrap_err();
