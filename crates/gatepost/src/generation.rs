@@ -17,6 +17,7 @@ use gatepost_config::{params, Config, Interface};
 use gatepost_qmgr::{DeliveryAgent, DeliveryOutcome, QueuedMessage, RoutedRecipient};
 use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
+use gatepost_smtpd::anvil::LocalAnvil;
 use gatepost_smtpd::ServerContext;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -75,6 +76,8 @@ impl Generation {
     ) -> Result<Generation> {
         let mut services = Vec::new();
         let mut wanted = Vec::new();
+        // One anvil(8) for every service, as Postfix's.
+        let anvil = Arc::new(LocalAnvil::new(cfg.get(&params::ANVIL_RATE_TIME_UNIT)));
         for service in cfg.services() {
             let svc_cfg = cfg.with_overrides(&service.overrides);
             svc_cfg
@@ -87,7 +90,8 @@ impl Generation {
             };
             let ctx = Arc::new(
                 ServerContext::new(&service.name, &svc_cfg, queue.clone(), svc_rewriter)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .with_client_events(anvil.clone()),
             );
             let mut listeners = Vec::new();
             for addr in bind_addresses(&svc_cfg, service.host.as_deref(), service.port)? {
@@ -112,6 +116,14 @@ impl Generation {
 
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
+        let status_interval = cfg.get(&params::ANVIL_STATUS_UPDATE_TIME);
+        let mut rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                _ = anvil.log_status_every(status_interval) => {}
+                _ = rx.changed() => {}
+            }
+        }));
         let mut listening = Vec::new();
         for service in services {
             for (local, socket) in service.listeners {

@@ -123,10 +123,12 @@ impl Session {
                 if ok {
                     self.errors = 0;
                     self.junk = 0;
-                } else {
+                }
+                let flow = self.reply(reply).await;
+                if !ok {
                     self.errors += 1;
                 }
-                self.reply(reply).await
+                flow
             }
         }
     }

@@ -86,7 +86,9 @@ impl Session {
             .iter()
             .any(|c| c.eq_ignore_ascii_case(&cmd.word))
         {
-            return self.answer(None, Reply::new(250, "2.0.0", "Ok")).await;
+            let flow = self.answer(None, Reply::new(250, "2.0.0", "Ok")).await;
+            self.count_junk();
+            return flow;
         }
         if cmd.looks_non_smtp(&settings.forbidden_commands) {
             gatepost_log::warning(
@@ -194,7 +196,13 @@ impl Session {
                 .answer(verb, Reply::new(503, "5.5.1", "Error: nested MAIL command"))
                 .await;
         }
-        let path = match parse_path(args, "FROM:", self.ctx.settings.strict_rfc821) {
+        let parsed = parse_path(args, "FROM:", self.ctx.settings.strict_rfc821);
+        if !matches!(parsed, Err(PathError::Syntax)) {
+            if let Some(reply) = self.message_rate_exceeded() {
+                return self.answer(verb, reply).await;
+            }
+        }
+        let path = match parsed {
             Ok(p) => p,
             Err(PathError::Syntax) => {
                 return self
@@ -365,7 +373,13 @@ impl Session {
         if let Some(tx) = self.tx.as_mut() {
             tx.rcpt_attempts += 1;
         }
-        let path = match parse_path(args, "TO:", self.ctx.settings.strict_rfc821) {
+        let parsed = parse_path(args, "TO:", self.ctx.settings.strict_rfc821);
+        if !matches!(parsed, Err(PathError::Syntax)) {
+            if let Some(reply) = self.recipient_rate_exceeded() {
+                return self.answer(verb, reply).await;
+            }
+        }
+        let path = match parsed {
             Ok(p) if !p.address.is_empty() => p,
             Ok(_) | Err(PathError::BadAddress) => {
                 self.warn_illegal_syntax("RCPT", raw_path(args, "TO:"));
@@ -422,10 +436,11 @@ impl Session {
             let attempts = self.tx.as_ref().map(|t| t.rcpt_attempts).unwrap_or(0);
             let overshoot = attempts.saturating_sub(self.ctx.settings.recipient_limit);
             self.counters.record(verb, false);
+            let flow = self.reply(reply).await;
             if overshoot > self.ctx.settings.recipient_overshoot_limit {
                 self.errors += 1;
             }
-            return self.reply(reply).await;
+            return flow;
         }
         let address = path.address.clone();
         if !address.eq_ignore_ascii_case("postmaster") {

@@ -4,6 +4,8 @@
 //! the queue (`250` only after the message is durable).
 #![forbid(unsafe_code)]
 
+pub mod anvil;
+mod client_limits;
 mod context;
 mod counters;
 mod data_phase;

@@ -23,6 +23,10 @@ use tokio::net::{TcpListener, TcpSocket};
 /// The expected "reply" when the server must have closed the connection.
 const CLOSED: &str = "<connection closed>";
 
+/// Sent as a step: close the connection and connect again from the same
+/// address; the step's reply is the new connection's greeting.
+const RECONNECT: &str = "<reconnect>";
+
 /// The greeting step.
 const GREETING: (&str, &str) = ("", "220 mx.spec.test ESMTP Postfix");
 
@@ -248,6 +252,63 @@ fn cases() -> Vec<Case> {
             ],
             log: &["NOQUEUE: reject: CONNECT from unknown[127.0.0.2]: 554 5.7.1 <unknown[127.0.0.2]>: Client host rejected: Access denied; proto=SMTP"],
         },
+        Case {
+            name: "connection rate limit",
+            main_cf: "smtpd_client_connection_rate_limit = 2",
+            client: "127.0.0.2",
+            steps: &[
+                GREETING,
+                ("QUIT", "221 2.0.0 Bye"),
+                (RECONNECT, "220 mx.spec.test ESMTP Postfix"),
+                (RECONNECT, "421 4.7.0 mx.spec.test Error: too many connections from 127.0.0.2"),
+                ("", CLOSED),
+            ],
+            log: &["warning: Connection rate limit exceeded: 3 from unknown[127.0.0.2] for service smtp"],
+        },
+        Case {
+            name: "connection limits spare smtpd_client_event_limit_exceptions",
+            main_cf: "smtpd_client_connection_rate_limit = 1\nsmtpd_client_connection_count_limit = 1",
+            client: "127.0.0.1",
+            steps: &[
+                GREETING,
+                (RECONNECT, "220 mx.spec.test ESMTP Postfix"),
+                (RECONNECT, "220 mx.spec.test ESMTP Postfix"),
+            ],
+            log: &[],
+        },
+        Case {
+            name: "message rate limit",
+            main_cf: "smtpd_client_message_rate_limit = 1",
+            client: "127.0.0.2",
+            steps: &[
+                GREETING,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                ("RSET", "250 2.0.0 Ok"),
+                ("MAIL FROM:<a@example.org>", "450 4.7.1 Error: too much mail from 127.0.0.2"),
+                ("MAIL FROM:", "501 5.5.4 Syntax: MAIL FROM:<address>"),
+                ("QUIT", "221 2.0.0 Bye"),
+            ],
+            log: &[
+                "warning: Message delivery request rate limit exceeded: 2 from unknown[127.0.0.2] for service smtp",
+                "disconnect from unknown[127.0.0.2] ehlo=1 mail=1/3 rset=1 quit=1 commands=4/6",
+            ],
+        },
+        Case {
+            name: "recipient rate limit",
+            main_cf: "smtpd_client_recipient_rate_limit = 2",
+            client: "127.0.0.2",
+            steps: &[
+                GREETING,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+                ("RCPT TO:<carol@spec.test>", "250 2.1.5 Ok"),
+                ("RCPT TO:<dave@spec.test>", "450 4.7.1 Error: too many recipients from 127.0.0.2"),
+                ("QUIT", "221 2.0.0 Bye"),
+            ],
+            log: &["warning: Recipient address rate limit exceeded: 3 from unknown[127.0.0.2] for service smtp"],
+        },
     ]
 }
 
@@ -267,14 +328,67 @@ async fn whole_sessions() {
     );
 }
 
-async fn run_case(case: &Case) -> Result<(), String> {
+/// The tarpit: past `smtpd_soft_error_limit` every reply (positive ones
+/// too) waits `smtpd_error_sleep_time`, counted, not timed (the sleep is 0
+/// here); an error counts only after its own reply; a junk command is an
+/// error from the one after the (limit+1)-th on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_tarpit_counts_sleeps() {
+    let cases = [
+        (
+            Case {
+                name: "errors delay the replies after the soft limit, positive ones too",
+                main_cf: "smtpd_soft_error_limit = 2",
+                client: "127.0.0.2",
+                steps: &[
+                    GREETING,
+                    ("BOGUS", "500 5.5.2 Error: command not recognized"),
+                    ("BOGUS", "500 5.5.2 Error: command not recognized"),
+                    ("NOOP", "250 2.0.0 Ok"),
+                    ("QUIT", "221 2.0.0 Bye"),
+                ],
+                log: &["disconnect from unknown[127.0.0.2] noop=1 quit=1 unknown=0/2 commands=2/4"],
+            },
+            2,
+        ),
+        (
+            Case {
+                name: "junk commands become errors one past the limit",
+                main_cf: "smtpd_junk_command_limit = 2\nsmtpd_soft_error_limit = 1\nsmtpd_hard_error_limit = 2",
+                client: "127.0.0.2",
+                steps: &[
+                    GREETING,
+                    ("NOOP", "250 2.0.0 Ok"),
+                    ("NOOP", "250 2.0.0 Ok"),
+                    ("NOOP", "250 2.0.0 Ok"),
+                    ("NOOP", "250 2.0.0 Ok"),
+                    ("NOOP", "250 2.0.0 Ok"),
+                    ("", "421 4.7.0 mx.spec.test Error: too many errors"),
+                    ("", CLOSED),
+                ],
+                log: &["too many errors after NOOP from unknown[127.0.0.2]"],
+            },
+            2,
+        ),
+    ];
+    for (case, sleeps) in cases {
+        let ctx = match run_case(&case).await {
+            Ok(ctx) => ctx,
+            Err(e) => panic!("{}: {e}\n--- log ---\n{}", case.name, in_process_log_text()),
+        };
+        assert_eq!(ctx.error_sleeps(), sleeps, "{}", case.name);
+    }
+}
+
+async fn run_case(case: &Case) -> Result<Arc<ServerContext>, String> {
     in_process_log();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let text = format!("{BASE_MAIN_CF}{}\n", case.main_cf);
     let cfg = Config::parse_main_cf(&text, "main.cf").map_err(|e| e.to_string())?;
     let queue = Queue::open(dir.path()).map_err(|e| e.to_string())?;
     let rewriter = Arc::new(Rewriter::from_config(&cfg).map_err(|e| e.to_string())?);
-    let ctx = ServerContext::new("smtp", &cfg, queue, rewriter).map_err(|e| e.to_string())?;
+    let ctx =
+        Arc::new(ServerContext::new("smtp", &cfg, queue, rewriter).map_err(|e| e.to_string())?);
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
@@ -282,7 +396,7 @@ async fn run_case(case: &Case) -> Result<(), String> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(gatepost_smtpd::serve(
         listener,
-        Arc::new(ctx),
+        ctx.clone(),
         10,
         async move {
             let _ = stopped.await;
@@ -303,7 +417,7 @@ async fn run_case(case: &Case) -> Result<(), String> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    Ok(())
+    Ok(ctx)
 }
 
 /// Connect from the case's address and run its steps.
@@ -322,7 +436,18 @@ async fn talk(case: &Case, server: SocketAddr) -> Result<(), String> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     for (i, (send, expect)) in case.steps.iter().enumerate() {
-        if !send.is_empty() {
+        if *send == RECONNECT {
+            let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
+            socket
+                .bind(source)
+                .map_err(|e| format!("bind {source}: {e}"))?;
+            let stream = socket
+                .connect(server)
+                .await
+                .map_err(|e| format!("connect: {e}"))?;
+            let (r, w) = stream.into_split();
+            (read, write) = (BufReader::new(r), w);
+        } else if !send.is_empty() {
             send_line(&mut write, send)
                 .await
                 .map_err(|e| format!("step {i} ({send:?}): {e}"))?;
