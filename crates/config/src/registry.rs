@@ -215,11 +215,11 @@ params! {
     /// Maximal length of a line before it is split into records.
     LINE_LENGTH_LIMIT: usize = "line_length_limit", Int, Text("2048"), min 512;
     /// Maximal bytes in one message header.
-    [informational] HEADER_SIZE_LIMIT: i64 = "header_size_limit", Int, Text("102400");
+    HEADER_SIZE_LIMIT: usize = "header_size_limit", Int, Text("102400"), min 1;
     /// Maximal number of Received: headers.
     HOPCOUNT_LIMIT: usize = "hopcount_limit", Int, Text("50"), min 1;
     /// Minimal free queue file system space, in bytes.
-    [informational] QUEUE_MINFREE: u64 = "queue_minfree", Size, Text("0");
+    QUEUE_MINFREE: u64 = "queue_minfree", Size, Text("0");
     /// Maximal recipients per message.
     SMTPD_RECIPIENT_LIMIT: usize = "smtpd_recipient_limit", Int, Text("1000"), min 1;
     /// Recipients beyond the limit that count as errors.

@@ -109,6 +109,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &QmgrSettings, id: &QueueId) -
         arrival: sub.time.into(),
         sender: &sub.sender,
         rewriter,
+        header_size_limit: settings.header_size_limit,
     };
     let trace = local_received_header(
         &settings.myhostname,

@@ -8,7 +8,8 @@
 //! `default_destination_recipient_limit`,
 //! `local_destination_recipient_limit`), the number of messages in the
 //! active queue (`qmgr_message_active_limit`, capped), and the address
-//! rewriter (with `transport_maps`) used by pickup and to resolve recipients.
+//! rewriter (with `transport_maps`) used by pickup and to resolve recipients,
+//! and pickup's `header_size_limit`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,8 @@ pub struct QmgrSettings {
     pub default_destination_recipient_limit: usize,
     /// `local_destination_recipient_limit` (1).
     pub local_destination_recipient_limit: usize,
+    /// `header_size_limit` (102400): bytes of one header pickup's cleanup keeps.
+    pub header_size_limit: usize,
     /// Address rewriting for pickup (canonicalisation, virtual aliases) and
     /// for resolving a recipient's transport and next hop (with
     /// `transport_maps`); `None`: bare addresses get `@myorigin` and
@@ -124,6 +127,7 @@ impl QmgrSettings {
                 &params::DEFAULT_DESTINATION_RECIPIENT_LIMIT,
             ),
             local_destination_recipient_limit: limit(&params::LOCAL_DESTINATION_RECIPIENT_LIMIT),
+            header_size_limit: cfg.get(&params::HEADER_SIZE_LIMIT),
             rewriter,
         }
     }

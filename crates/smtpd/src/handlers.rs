@@ -8,6 +8,7 @@ use gatepost_queue::EnvelopeRecipient;
 use gatepost_rewrite::RewriteError;
 
 use crate::session::{Flow, Session};
+use crate::storage::{FreeSpace, SPACE_FACTOR};
 use crate::transaction::Transaction;
 
 impl Session {
@@ -331,21 +332,24 @@ impl Session {
     }
 
     /// `452 4.3.1 Insufficient system storage` when the queue file system
-    /// has less than 1.5 × message_size_limit free (queue_minfree rule).
+    /// is short of space (`queue_minfree`, 1.5 × `message_size_limit`):
+    /// logged as a reject, then Postfix's warning.
     fn storage_check(&self) -> Option<Reply> {
-        let limit = self.ctx.settings.message_size_limit;
-        let free = crate::storage::free_bytes(self.ctx.queue.root())?;
-        let need = limit.saturating_mul(3) / 2;
-        if free < need.max(1 << 20) {
-            gatepost_log::warning(
-                "smtpd",
-                format!(
-                    "not enough free space in mail queue: {free} bytes < 1.5*message_size_limit"
-                ),
-            );
-            return Some(Reply::new(452, "4.3.1", "Insufficient system storage"));
+        let settings = &self.ctx.settings;
+        let space = FreeSpace::of(self.ctx.queue.root())?;
+        if !space.insufficient(settings.queue_minfree, settings.message_size_limit) {
+            return None;
         }
-        None
+        let reply = Reply::new(452, "4.3.1", "Insufficient system storage");
+        self.log_action("reject", "MAIL", &reply.to_string());
+        gatepost_log::warning(
+            "smtpd",
+            format!(
+                "not enough free space in mail queue: {} bytes < {SPACE_FACTOR}*message size limit",
+                space.bytes()
+            ),
+        );
+        Some(reply)
     }
 
     fn log_with_sender(&self, stage: &str, text: &str, sender: &str) {

@@ -15,7 +15,7 @@
 //! smtpd_client_recipient_rate_limit, smtpd_client_new_tls_session_rate_limit,
 //! smtpd_client_auth_rate_limit,
 //! smtpd_noop_commands, smtpd_forbidden_commands, smtpd_discard_ehlo_keywords,
-//! hopcount_limit, smtpd_peername_lookup, smtpd_client_port_logging.
+//! hopcount_limit, header_size_limit, queue_minfree, smtpd_peername_lookup, smtpd_client_port_logging.
 
 use std::time::Duration;
 
@@ -55,6 +55,8 @@ pub struct SmtpdSettings {
     pub forbidden_commands: Vec<String>,
     pub discard_ehlo_keywords: Vec<String>,
     pub hopcount_limit: usize,
+    pub header_size_limit: usize,
+    pub queue_minfree: u64,
     pub peername_lookup: bool,
     pub client_port_logging: bool,
 }
@@ -104,6 +106,8 @@ impl SmtpdSettings {
                 .map(|k| k.to_ascii_uppercase())
                 .collect(),
             hopcount_limit: cfg.get(&params::HOPCOUNT_LIMIT),
+            header_size_limit: cfg.get(&params::HEADER_SIZE_LIMIT),
+            queue_minfree: cfg.get(&params::QUEUE_MINFREE),
             peername_lookup: cfg.get(&params::SMTPD_PEERNAME_LOOKUP),
             client_port_logging: cfg.get(&params::SMTPD_CLIENT_PORT_LOGGING),
         }

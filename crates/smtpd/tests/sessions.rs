@@ -309,6 +309,35 @@ fn cases() -> Vec<Case> {
             ],
             log: &["warning: Recipient address rate limit exceeded: 3 from unknown[127.0.0.2] for service smtp"],
         },
+        Case {
+            name: "queue file system short of space (queue_minfree)",
+            main_cf: "queue_minfree = 1000000000000000000",
+            client: "127.0.0.2",
+            steps: &[
+                GREETING,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "452 4.3.1 Insufficient system storage"),
+                ("QUIT", "221 2.0.0 Bye"),
+            ],
+            log: &[
+                "NOQUEUE: reject: MAIL from unknown[127.0.0.2]: 452 4.3.1 Insufficient system storage; proto=ESMTP helo=<c.example>",
+                "warning: not enough free space in mail queue: ",
+            ],
+        },
+        Case {
+            name: "timeout after DATA counts the client's bytes only",
+            main_cf: "smtpd_timeout = 1s",
+            client: "127.0.0.2",
+            steps: &[
+                GREETING,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+                ("DATA", "354 "),
+                ("Subject: x\r\n\r\nbody", "421 4.4.2 mx.spec.test Error: timeout exceeded"),
+            ],
+            log: &["timeout after DATA (20 bytes) from unknown[127.0.0.2]"],
+        },
     ]
 }
 
