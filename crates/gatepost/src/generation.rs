@@ -18,7 +18,7 @@ use gatepost_qmgr::{DeliveryAgent, DeliveryOutcome, QueuedMessage, RoutedRecipie
 use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
 use gatepost_smtpd::anvil::LocalAnvil;
-use gatepost_smtpd::ServerContext;
+use gatepost_smtpd::{ServerContext, SessionLimit};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -53,8 +53,8 @@ impl ListenerPool {
 struct Service {
     ctx: Arc<ServerContext>,
     listeners: Vec<(SocketAddr, std::net::TcpListener)>,
-    /// Sessions served at once per listener (`default_process_limit`).
-    max_sessions: usize,
+    /// Sessions served at once by all its listeners.
+    limit: Arc<SessionLimit>,
 }
 
 /// The accept loops of one generation.
@@ -103,10 +103,19 @@ impl Generation {
                 listeners.push((local, clone));
                 wanted.push(addr);
             }
+            // master(8) reads maxproc from master.cf, `-` meaning
+            // main.cf's default_process_limit.
+            let max = service
+                .process_limit
+                .unwrap_or_else(|| cfg.get(&params::DEFAULT_PROCESS_LIMIT));
+            let endpoint = match &service.host {
+                Some(host) => format!("{host}:{}", service.port),
+                None => service.port.to_string(),
+            };
             services.push(Service {
                 ctx,
                 listeners,
-                max_sessions: svc_cfg.get(&params::DEFAULT_PROCESS_LIMIT),
+                limit: SessionLimit::new(max, &service.name, &endpoint),
             });
         }
         if wanted.is_empty() {
@@ -132,9 +141,9 @@ impl Generation {
                 listening.push(local);
                 let mut rx = stop_rx.clone();
                 let ctx = service.ctx.clone();
-                let max_sessions = service.max_sessions;
+                let limit = service.limit.clone();
                 tasks.push(tokio::spawn(async move {
-                    gatepost_smtpd::serve(listener, ctx, max_sessions, async move {
+                    gatepost_smtpd::serve(listener, ctx, limit, async move {
                         let _ = rx.changed().await;
                     })
                     .await;

@@ -20,7 +20,7 @@ mod stream;
 mod transaction;
 
 pub use context::{ContextError, ServerContext};
-pub use server::serve;
+pub use server::{serve, SessionLimit};
 pub use settings::SmtpdSettings;
 pub use stream::ClientIo;
 

@@ -409,6 +409,52 @@ async fn error_tarpit_counts_sleeps() {
     }
 }
 
+/// master.cf maxproc: with every session slot of the service taken the
+/// next client waits (its greeting comes once a slot is free) and
+/// master(8)'s warning is logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_limit_makes_clients_wait_and_warns() {
+    in_process_log();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::parse_main_cf(BASE_MAIN_CF, "main.cf").unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let rewriter = Arc::new(Rewriter::from_config(&cfg).unwrap());
+    let ctx = Arc::new(ServerContext::new("smtp", &cfg, queue, rewriter).unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let limit = gatepost_smtpd::SessionLimit::new(1, "smtp", "25");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(gatepost_smtpd::serve(listener, ctx, limit, async move {
+        let _ = stopped.await;
+    }));
+    let connect = || async {
+        let stream = tokio::net::TcpStream::connect(server).await.unwrap();
+        let (read, write) = stream.into_split();
+        (BufReader::new(read), write)
+    };
+    let (mut first_read, mut first_write) = connect().await;
+    assert_eq!(read_reply(&mut first_read).await.unwrap(), [GREETING.1]);
+    let (mut second_read, _second_write) = connect().await;
+    let warning = "warning: service \"smtp\" (25) has reached its process limit \"1\": new clients may experience noticeable delays";
+    let start = Instant::now();
+    while !in_process_log_text().contains(warning) {
+        assert!(start.elapsed() < EVENT_TIMEOUT, "log lacks {warning:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    send_line(&mut first_write, "QUIT").await.unwrap();
+    assert_eq!(
+        read_reply(&mut first_read).await.unwrap(),
+        ["221 2.0.0 Bye"]
+    );
+    let greeting = tokio::time::timeout(Duration::from_secs(10), read_reply(&mut second_read))
+        .await
+        .expect("the waiting client is served once a slot is free")
+        .unwrap();
+    assert_eq!(greeting, [GREETING.1]);
+    let _ = stop.send(());
+    let _ = serving.await;
+}
+
 async fn run_case(case: &Case) -> Result<Arc<ServerContext>, String> {
     in_process_log();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -426,7 +472,7 @@ async fn run_case(case: &Case) -> Result<Arc<ServerContext>, String> {
     let serving = tokio::spawn(gatepost_smtpd::serve(
         listener,
         ctx.clone(),
-        10,
+        gatepost_smtpd::SessionLimit::new(10, "smtp", "25"),
         async move {
             let _ = stopped.await;
         },
