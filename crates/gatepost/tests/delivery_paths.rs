@@ -2,8 +2,8 @@
 //! (recursive, expanded at cleanup with `orig_to=` logged), the
 //! `recipient_delimiter`, `alias_maps` in aliases(5) format, the `discard`
 //! and `error` transports (a bounce DSN back to a local sender), plus the
-//! per-client connection count and rate limits, master.cf maxproc and
-//! `smtpd_timeout`.
+//! per-client connection count and rate limits, master.cf maxproc,
+//! `header_size_limit` and `smtpd_timeout`.
 
 use std::time::Duration;
 
@@ -207,6 +207,35 @@ fn process_limit_and_connection_rate_limit() {
         "{}",
         srv.log()
     );
+}
+
+/// cleanup(8): a header longer than `header_size_limit` arrives cut to its
+/// first `header_size_limit` bytes; the rest of the message is intact.
+#[test]
+fn long_header_is_truncated_at_header_size_limit() {
+    let srv = TestServer::start(gatepost_bin!(), "header_size_limit = 30").unwrap();
+    let mut c = open_transaction(
+        &srv,
+        "127.0.0.2",
+        "client.example",
+        "a@example.org",
+        &["bob@spec.test"],
+    );
+    let reply = c
+        .send_message("X-Long: 0123456789012345678901234567890123456789\nSubject: kept\n\nbody")
+        .unwrap();
+    assert!(
+        reply.last_line().starts_with("250 2.0.0 Ok: queued as "),
+        "{reply:?}"
+    );
+    c.command("QUIT").unwrap();
+    let mail = srv.wait_for_mail("bob", 1, Duration::from_secs(5));
+    let text = &mail[0];
+    assert!(
+        text.contains("\nX-Long: 0123456789012345678901\nSubject: kept\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("\n\nbody\n"), "{text}");
 }
 
 #[test]
