@@ -9,16 +9,14 @@
 //! recipients are taken from `To:`, `Cc:`, `Bcc:`. Missing headers are
 //! added at the end of the header. The body is copied unchanged.
 //!
-//! Input bounds: one logical header is held at most 64 KiB; a longer one
-//! is written as it came (a `Bcc:` is still dropped).
+//! Input bounds: one logical header is held at most `header_size_limit`
+//! bytes (its line breaks inside counted); the rest of a longer one is
+//! discarded, silently, and the message goes on (cleanup(8)).
 //!
 //! Parameters honoured: see `cleanup_state` and `cleanup_missing_headers`.
 
 use crate::cleanup_missing_headers::{missing_headers, SeenHeaders};
 use crate::cleanup_state::{AddressRewriter, CleanupContext, Source};
-
-/// A header longer than this is written as it came.
-const MAX_HELD_HEADER: usize = 64 * 1024;
 
 /// What the header pass learned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +35,8 @@ struct OpenHeader {
     /// Lower case, without the colon.
     name: String,
     raw: Vec<u8>,
-    /// Too long to hold: the rest goes straight out.
-    passthrough: bool,
+    /// Longer than `header_size_limit`: the rest is discarded.
+    truncated: bool,
 }
 
 impl OpenHeader {
@@ -107,7 +105,7 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
         // held-header bound).
         if self.in_header && self.at_line_start && (!complete || !self.partial.is_empty()) {
             self.partial.extend_from_slice(bytes);
-            if !complete && self.partial.len() <= MAX_HELD_HEADER {
+            if !complete && self.partial.len() <= self.ctx.header_size_limit {
                 return;
             }
             let whole = std::mem::take(&mut self.partial);
@@ -187,34 +185,33 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
         self.open = Some(OpenHeader {
             name,
             raw: Vec::new(),
-            passthrough: false,
+            truncated: false,
         });
     }
 
-    /// Bytes of the open header (held until it is complete).
+    /// Bytes of the open header, held until it is complete, up to
+    /// `header_size_limit` (the line end closing the header not counted).
     fn header_bytes(&mut self, bytes: &[u8], complete: bool) {
+        let limit = self.ctx.header_size_limit;
         let Some(h) = self.open.as_mut() else {
             return self.write_line(bytes, complete);
         };
-        let mut data = bytes.to_vec();
-        if complete {
-            data.push(b'\n');
+        if h.truncated {
+            return;
         }
-        if h.passthrough {
-            if !h.dropped() {
-                (self.out)(&data);
+        if h.raw.len() + bytes.len() <= limit {
+            h.raw.extend_from_slice(bytes);
+            if complete {
+                h.raw.push(b'\n');
             }
             return;
         }
-        if h.raw.len() + data.len() <= MAX_HELD_HEADER {
-            h.raw.extend_from_slice(&data);
-            return;
+        let room = limit.saturating_sub(h.raw.len());
+        h.raw.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        if h.raw.last() != Some(&b'\n') {
+            h.raw.push(b'\n');
         }
-        h.passthrough = true;
-        if !h.dropped() {
-            (self.out)(&h.raw);
-            (self.out)(&data);
-        }
+        h.truncated = true;
     }
 
     /// The open header is complete: note it, then write it (rewritten) or
@@ -234,7 +231,7 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
             self.recipients
                 .extend(gatepost_rewrite::address_list(&h.value()));
         }
-        if h.passthrough || h.dropped() {
+        if h.dropped() {
             return;
         }
         let rewriter = self.ctx.rewriter;
@@ -323,6 +320,7 @@ pub fn header_recipients(content: &[u8]) -> Vec<String> {
         arrival: chrono::Local::now(),
         sender: "",
         rewriter: &AsGiven,
+        header_size_limit: usize::MAX,
     };
     clean_content(&ctx, "", content).1.recipients
 }

@@ -4,8 +4,8 @@
 //! the queue id and the host name; and the address rewriting it applies
 //! ([`AddressRewriter`]: trivial-rewrite's canonicalisation and virtual(5)
 //! expansion). Parameters honoured (read by the caller): `myhostname`,
-//! `local_header_rewrite_clients` (decided by smtpd), and
-//! `always_add_missing_headers`.
+//! `local_header_rewrite_clients` (decided by smtpd),
+//! `always_add_missing_headers` and `header_size_limit`.
 
 use chrono::{DateTime, Local};
 use gatepost_rewrite::{RewriteError, Rewriter};
@@ -38,6 +38,8 @@ pub struct CleanupContext<'a> {
     /// The envelope sender as given (internal form; empty for `<>`).
     pub sender: &'a str,
     pub rewriter: &'a dyn AddressRewriter,
+    /// `header_size_limit`: bytes of one logical header kept.
+    pub header_size_limit: usize,
 }
 
 impl CleanupContext<'_> {

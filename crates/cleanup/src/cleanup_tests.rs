@@ -41,6 +41,7 @@ fn ctx<'a>(source: Source<'a>, sender: &'a str) -> CleanupContext<'a> {
         arrival: time().into(),
         sender,
         rewriter: &TestRewriter,
+        header_size_limit: 102_400,
     }
 }
 
@@ -223,16 +224,35 @@ fn header_only_message_gets_no_empty_line_either_way() {
     assert!(local.ends_with("\nFrom: a@x\n"), "{local}");
 }
 
+/// cleanup(8): a header longer than `header_size_limit` keeps its first
+/// `header_size_limit` bytes (inner line breaks counted), the rest is
+/// discarded and the message goes on; the kept part is still rewritten,
+/// and a long `Bcc:` is still removed.
 #[test]
-fn oversized_header_is_kept_as_it_came() {
-    let long = format!("To: {}\n", vec!["bob"; 20_000].join(", "));
-    let content = format!("{long}Bcc: x\nSubject: s\n\nb\n");
-    let (text, _) = clean_smtp(&ctx(LOCAL_SMTP, "a@x"), &content);
-    assert!(
-        text.starts_with(&long),
-        "too long to rewrite: stored as it came"
-    );
-    assert!(!text.contains("Bcc:"));
+fn oversized_header_is_truncated_at_header_size_limit() {
+    let mut c = ctx(LOCAL_SMTP, "a@x");
+    c.header_size_limit = 30;
+    let content = "To: bob, carol,\n dave, erin, frank, grace\n\tmore\n\
+                   Bcc: x, yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\n\
+                   Subject: s\n\nbody\n";
+    let (text, _) = clean_smtp(&c, content);
+    // 30 bytes kept: "To: bob, carol,\n dave, erin, f", then the line end
+    // (rewritten and refolded).
+    let kept =
+        "To: bob@spec.test, carol@spec.test, dave@spec.test, erin@spec.test,\n\tf@spec.test\n";
+    assert!(text.starts_with(&format!("{kept}Subject: s\n")), "{text:?}");
+    assert!(!text.contains("Bcc:") && !text.contains("more"), "{text}");
+    assert!(text.ends_with("\n\nbody\n"), "{text}");
+}
+
+#[test]
+fn header_at_the_limit_is_kept_whole() {
+    let mut c = ctx(REMOTE_SMTP, "a@x");
+    c.header_size_limit = "Subject: 12345".len();
+    let (text, _) = clean_smtp(&c, "Subject: 12345\nX: y\n\nb\n");
+    assert!(text.starts_with("Subject: 12345\nX: y\n"), "{text}");
+    let (text, _) = clean_smtp(&c, "Subject: 123456\nX: y\n\nb\n");
+    assert!(text.starts_with("Subject: 12345\nX: y\n"), "{text}");
 }
 
 #[test]

@@ -110,6 +110,7 @@ impl Config {
             host: Some("127.0.0.1".to_string()),
             port: 2525,
             overrides: Vec::new(),
+            process_limit: None,
         }];
         cfg
     }

@@ -273,6 +273,7 @@ fn embedded_defaults() {
             host: Some("127.0.0.1".into()),
             port: 2525,
             overrides: vec![],
+            process_limit: None,
         }]
     );
     let n = postconf(&c, PostconfMode::NonDefault, &[], false).expect("postconf");

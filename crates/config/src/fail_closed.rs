@@ -35,11 +35,6 @@ fn yes(value: &str, _: &Config) -> bool {
     parse_bool(value).unwrap_or(true)
 }
 
-/// A rate limit other than 0 (a value that is not a number counts).
-fn nonzero(value: &str, _: &Config) -> bool {
-    value.parse::<i64>() != Ok(0)
-}
-
 /// A TLS security level above `none`/`may` (empty is the default).
 fn tls_required(value: &str, _: &Config) -> bool {
     !matches!(value.to_ascii_lowercase().as_str(), "" | "none" | "may")
@@ -58,7 +53,6 @@ fn restricts_senders(value: &str, _: &Config) -> bool {
 const PLAINTEXT_OUT: &str = "mail would be sent without TLS or without verifying the server";
 const UNFILTERED: &str = "mail would pass unfiltered";
 const UNINSPECTED: &str = "message content would not be inspected";
-const UNLIMITED: &str = "clients would not be rate-limited";
 
 /// The fail-closed parameters.
 #[rustfmt::skip]
@@ -78,11 +72,6 @@ const FAIL_CLOSED: &[FailClosed] = &[
     FailClosed { name: "smtp_mime_header_checks", asks: set, reason: UNINSPECTED },
     FailClosed { name: "smtp_nested_header_checks", asks: set, reason: UNINSPECTED },
     FailClosed { name: "smtp_body_checks", asks: set, reason: UNINSPECTED },
-    FailClosed { name: "smtpd_client_connection_rate_limit", asks: nonzero, reason: UNLIMITED },
-    FailClosed { name: "smtpd_client_message_rate_limit", asks: nonzero, reason: UNLIMITED },
-    FailClosed { name: "smtpd_client_recipient_rate_limit", asks: nonzero, reason: UNLIMITED },
-    FailClosed { name: "smtpd_client_new_tls_session_rate_limit", asks: nonzero, reason: UNLIMITED },
-    FailClosed { name: "smtpd_client_auth_rate_limit", asks: nonzero, reason: UNLIMITED },
     FailClosed { name: "permit_mx_backup_networks", asks: set, reason: "permit_mx_backup would accept mail for any domain that lists this host as MX" },
     FailClosed { name: "authorized_submit_users", asks: restricts_users, reason: "every local user could submit mail" },
     FailClosed { name: "authorized_mailq_users", asks: restricts_users, reason: "every local user could list the queue" },

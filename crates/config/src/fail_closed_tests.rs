@@ -34,11 +34,6 @@ fn values_that_ask_for_a_missing_feature_are_refused() {
         ("body_checks = pcre:/x", "body_checks"),
         ("smtp_header_checks = pcre:/x", "smtp_header_checks"),
         ("smtp_body_checks = pcre:/x", "smtp_body_checks"),
-        ("smtpd_client_connection_rate_limit = 30", "smtpd_client_connection_rate_limit = 30: not implemented by gatepost: clients would not be rate-limited"),
-        ("smtpd_client_message_rate_limit = 100", "smtpd_client_message_rate_limit"),
-        ("smtpd_client_recipient_rate_limit = 100", "smtpd_client_recipient_rate_limit"),
-        ("smtpd_client_new_tls_session_rate_limit = 5", "smtpd_client_new_tls_session_rate_limit"),
-        ("smtpd_client_auth_rate_limit = 5", "smtpd_client_auth_rate_limit"),
         ("permit_mx_backup_networks = 192.0.2.0/24", "permit_mx_backup_networks"),
         ("authorized_submit_users = root", "authorized_submit_users = root"),
         ("authorized_mailq_users = static:anyone, root", "authorized_mailq_users"),
@@ -65,6 +60,9 @@ fn values_that_ask_for_nothing_are_accepted() {
         "smtpd_tls_security_level = encrypt\nsmtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = yes",
         "smtpd_enforce_tls = yes\nsmtpd_tls_wrappermode = yes\nsmtpd_sender_login_maps = hash:/etc/postfix/logins",
         "smtpd_client_connection_rate_limit = 0\nsmtpd_client_auth_rate_limit = 0",
+        // The anvil(8) rate limits are implemented.
+        "smtpd_client_connection_rate_limit = 30\nsmtpd_client_message_rate_limit = 100",
+        "smtpd_client_recipient_rate_limit = 100\nsmtpd_client_new_tls_session_rate_limit = 5\nsmtpd_client_auth_rate_limit = 5",
         "authorized_submit_users = static:anyone\nlocal_login_sender_maps = static:*",
         "nofilter =\ncontent_filter = $nofilter",
     ];

@@ -1,10 +1,11 @@
 //! `master.cf` reading: `service type private unpriv chroot wakeup maxproc
 //! command [args]`, with the same comment and continuation rules as
 //! `main.cf`. `inet` services whose command is `smtpd` become
-//! [`SmtpdService`]s with their `-o name=value` / `-o { name = value }`
-//! overrides; every other service is accepted and ignored with a warning.
-//! Every service's name and `-o` options are kept too, for the load-time
-//! report of unused parameters and the fail-closed check.
+//! [`SmtpdService`]s with their maxproc and `-o name=value` /
+//! `-o { name = value }` overrides; every other service is accepted and
+//! ignored with a warning. Every service's name and `-o` options are kept
+//! too, for the load-time report of unused parameters and the fail-closed
+//! check.
 
 use crate::error::ConfigError;
 use crate::lex::logical_lines;
@@ -135,11 +136,22 @@ pub(crate) fn parse_master_cf(text: &str, file: &str) -> Result<MasterCf, Config
                     logical.line
                 ));
             }
+            // postscreen's own maxproc (usually 1) is not that of the
+            // smtpd sessions that stand in for it.
+            let process_limit =
+                match fields[6].as_str() {
+                    _ if command == "postscreen" => None,
+                    "-" => None,
+                    n => Some(n.parse::<usize>().map_err(|_| {
+                        syntax(format!("field \"process limit\": bad value: \"{n}\""))
+                    })?),
+                };
             result.services.push(SmtpdService {
                 name: service.clone(),
                 host,
                 port,
                 overrides: options,
+                process_limit,
             });
         } else {
             result.warnings.push(format!(
@@ -172,7 +184,7 @@ submission inet n       -       y       -       -       smtpd
 #  -o smtpd_client_restrictions=$mua_client_restrictions
   -o { smtpd_recipient_restrictions = permit_sasl_authenticated, reject }
   -o milter_macro_daemon_name=ORIGINATING
-127.0.0.1:2525 inet n - n - - smtpd -o smtpd_helo_required=yes -o content_filter=
+127.0.0.1:2525 inet n - n - 10 smtpd -o smtpd_helo_required=yes -o content_filter=
 pickup    unix  n       -       y       60      1       pickup
 cleanup   unix  n       -       y       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -196,6 +208,7 @@ maildrop  unix  -       n       n       -       -       pipe
                     name: "submission".into(),
                     host: None,
                     port: 587,
+                    process_limit: None,
                     overrides: pairs(&[
                         ("syslog_name", "postfix/submission"),
                         ("smtpd_tls_security_level", "encrypt"),
@@ -211,6 +224,7 @@ maildrop  unix  -       n       n       -       -       pipe
                     name: "127.0.0.1:2525".into(),
                     host: Some("127.0.0.1".into()),
                     port: 2525,
+                    process_limit: Some(10),
                     overrides: pairs(&[("smtpd_helo_required", "yes"), ("content_filter", "")]),
                 },
             ]
@@ -244,6 +258,10 @@ maildrop  unix  -       n       n       -       -       pipe
             (
                 "smtp inet n - y - - smtpd -o",
                 "master.cf, line 1: -o option requires an argument",
+            ),
+            (
+                "smtp inet n - y - many smtpd",
+                "master.cf, line 1: field \"process limit\": bad value: \"many\"",
             ),
         ];
         for (input, want) in cases {

@@ -223,11 +223,11 @@ params! {
     /// Maximal length of a line before it is split into records.
     LINE_LENGTH_LIMIT: usize = "line_length_limit", Int, Text("2048"), min 512;
     /// Maximal bytes in one message header.
-    [unimplemented] HEADER_SIZE_LIMIT: i64 = "header_size_limit", Int, Text("102400");
+    HEADER_SIZE_LIMIT: usize = "header_size_limit", Int, Text("102400"), min 1;
     /// Maximal number of Received: headers.
     HOPCOUNT_LIMIT: usize = "hopcount_limit", Int, Text("50"), min 1;
     /// Minimal free queue file system space, in bytes.
-    [unimplemented] QUEUE_MINFREE: u64 = "queue_minfree", Size, Text("0");
+    QUEUE_MINFREE: u64 = "queue_minfree", Size, Text("0");
     /// Maximal recipients per message.
     SMTPD_RECIPIENT_LIMIT: usize = "smtpd_recipient_limit", Int, Text("1000"), min 1;
     /// Recipients beyond the limit that count as errors.
@@ -243,11 +243,19 @@ params! {
     /// Simultaneous connections one client may make.
     SMTPD_CLIENT_CONNECTION_COUNT_LIMIT: usize = "smtpd_client_connection_count_limit", Int, Text("50");
     /// Connection attempts per time unit per client.
-    [unimplemented] SMTPD_CLIENT_CONNECTION_RATE_LIMIT: i64 = "smtpd_client_connection_rate_limit", Int, Text("0");
+    SMTPD_CLIENT_CONNECTION_RATE_LIMIT: u32 = "smtpd_client_connection_rate_limit", Int, Text("0");
     /// Message deliveries per time unit per client.
-    [unimplemented] SMTPD_CLIENT_MESSAGE_RATE_LIMIT: i64 = "smtpd_client_message_rate_limit", Int, Text("0");
+    SMTPD_CLIENT_MESSAGE_RATE_LIMIT: u32 = "smtpd_client_message_rate_limit", Int, Text("0");
     /// Recipient addresses per time unit per client.
-    [unimplemented] SMTPD_CLIENT_RECIPIENT_RATE_LIMIT: i64 = "smtpd_client_recipient_rate_limit", Int, Text("0");
+    SMTPD_CLIENT_RECIPIENT_RATE_LIMIT: u32 = "smtpd_client_recipient_rate_limit", Int, Text("0");
+    /// New TLS sessions per time unit per client.
+    SMTPD_CLIENT_NEW_TLS_SESSION_RATE_LIMIT: u32 = "smtpd_client_new_tls_session_rate_limit", Int, Text("0");
+    /// AUTH commands per time unit per client.
+    SMTPD_CLIENT_AUTH_RATE_LIMIT: u32 = "smtpd_client_auth_rate_limit", Int, Text("0");
+    /// The time unit of the per-client rate limits (anvil(8)).
+    ANVIL_RATE_TIME_UNIT: Duration = "anvil_rate_time_unit", Time('s'), Text("60s"), min 1;
+    /// How often anvil(8) logs its peak statistics.
+    ANVIL_STATUS_UPDATE_TIME: Duration = "anvil_status_update_time", Time('s'), Text("600s"), min 1;
     /// Clients exempt from the per-client limits.
     SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS: Vec<String> = "smtpd_client_event_limit_exceptions", List, Text(r#"${smtpd_client_connection_limit_exceptions:$mynetworks}"#);
     /// Errors before the server sleeps before each reply.

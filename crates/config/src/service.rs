@@ -13,6 +13,9 @@ pub struct SmtpdService {
     pub port: u16,
     /// `-o name=value` overrides, in order.
     pub overrides: Vec<(String, String)>,
+    /// master.cf's maxproc: `None` for `-` (`default_process_limit`),
+    /// `Some(0)` for no limit.
+    pub process_limit: Option<usize>,
 }
 
 /// Port of a well-known service name or a decimal port. Port `0` is a
@@ -56,6 +59,7 @@ impl SmtpdService {
             host: None,
             port: 25,
             overrides: Vec::new(),
+            process_limit: None,
         }
     }
 }

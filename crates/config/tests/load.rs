@@ -143,6 +143,7 @@ fn load_dir_without_master_cf_uses_postfix_default_service() {
             host: None,
             port: 25,
             overrides: vec![],
+            process_limit: None,
         }]
     );
     assert!(cfg.warnings().is_empty());

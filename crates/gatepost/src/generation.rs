@@ -17,7 +17,8 @@ use gatepost_config::{params, Config, Interface};
 use gatepost_qmgr::{DeliveryAgent, DeliveryOutcome, QueuedMessage, RoutedRecipient};
 use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
-use gatepost_smtpd::ServerContext;
+use gatepost_smtpd::anvil::LocalAnvil;
+use gatepost_smtpd::{ServerContext, SessionLimit};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -52,8 +53,8 @@ impl ListenerPool {
 struct Service {
     ctx: Arc<ServerContext>,
     listeners: Vec<(SocketAddr, std::net::TcpListener)>,
-    /// Sessions served at once per listener (`default_process_limit`).
-    max_sessions: usize,
+    /// Sessions served at once by all its listeners.
+    limit: Arc<SessionLimit>,
 }
 
 /// The accept loops of one generation.
@@ -75,6 +76,8 @@ impl Generation {
     ) -> Result<Generation> {
         let mut services = Vec::new();
         let mut wanted = Vec::new();
+        // One anvil(8) for every service, as Postfix's.
+        let anvil = Arc::new(LocalAnvil::new(cfg.get(&params::ANVIL_RATE_TIME_UNIT)));
         for service in cfg.services() {
             let svc_cfg = cfg.with_overrides(&service.overrides);
             svc_cfg
@@ -88,7 +91,8 @@ impl Generation {
             let ctx = Arc::new(
                 ServerContext::new(&service.name, &svc_cfg, queue.clone(), svc_rewriter)
                     .and_then(|ctx| ctx.with_tls(&svc_cfg))
-                    .map_err(|e| anyhow::anyhow!("master.cf service {}: {e}", service.name))?,
+                    .map_err(|e| anyhow::anyhow!("master.cf service {}: {e}", service.name))?
+                    .with_client_events(anvil.clone()),
             );
             let mut listeners = Vec::new();
             for addr in bind_addresses(&svc_cfg, service.host.as_deref(), service.port)? {
@@ -100,10 +104,19 @@ impl Generation {
                 listeners.push((local, clone));
                 wanted.push(addr);
             }
+            // master(8) reads maxproc from master.cf, `-` meaning
+            // main.cf's default_process_limit.
+            let max = service
+                .process_limit
+                .unwrap_or_else(|| cfg.get(&params::DEFAULT_PROCESS_LIMIT));
+            let endpoint = match &service.host {
+                Some(host) => format!("{host}:{}", service.port),
+                None => service.port.to_string(),
+            };
             services.push(Service {
                 ctx,
                 listeners,
-                max_sessions: svc_cfg.get(&params::DEFAULT_PROCESS_LIMIT),
+                limit: SessionLimit::new(max, &service.name, &endpoint),
             });
         }
         if wanted.is_empty() {
@@ -113,6 +126,14 @@ impl Generation {
 
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
+        let status_interval = cfg.get(&params::ANVIL_STATUS_UPDATE_TIME);
+        let mut rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                _ = anvil.log_status_every(status_interval) => {}
+                _ = rx.changed() => {}
+            }
+        }));
         let mut listening = Vec::new();
         for service in services {
             for (local, socket) in service.listeners {
@@ -121,9 +142,9 @@ impl Generation {
                 listening.push(local);
                 let mut rx = stop_rx.clone();
                 let ctx = service.ctx.clone();
-                let max_sessions = service.max_sessions;
+                let limit = service.limit.clone();
                 tasks.push(tokio::spawn(async move {
-                    gatepost_smtpd::serve(listener, ctx, max_sessions, async move {
+                    gatepost_smtpd::serve(listener, ctx, limit, async move {
                         let _ = rx.changed().await;
                     })
                     .await;

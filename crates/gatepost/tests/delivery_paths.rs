@@ -2,7 +2,8 @@
 //! (recursive, expanded at cleanup with `orig_to=` logged), the
 //! `recipient_delimiter`, `alias_maps` in aliases(5) format, the `discard`
 //! and `error` transports (a bounce DSN back to a local sender), plus the
-//! per-client connection limit and `smtpd_timeout`.
+//! per-client connection count and rate limits, master.cf maxproc,
+//! `header_size_limit` and `smtpd_timeout`.
 
 use std::time::Duration;
 
@@ -161,6 +162,80 @@ fn per_client_connection_limit() {
         assert_eq!(l.read_reply().unwrap().code, 220);
         clients.push(l);
     }
+}
+
+/// The real binary: master.cf maxproc 1 makes the next client wait, with
+/// master(8)'s warning; the connection rate over `anvil_rate_time_unit`
+/// ends the third connection with Postfix's 421 and warning.
+#[test]
+fn process_limit_and_connection_rate_limit() {
+    let dir = ConfigDir::new()
+        .unwrap()
+        .main_cf("smtpd_client_connection_rate_limit = 2")
+        .unwrap();
+    dir.file("master.cf", "127.0.0.1:0 inet n - n - 1 smtpd\n")
+        .unwrap();
+    let srv = dir.start(gatepost_bin!()).unwrap();
+    let mut a = Client::connect_from("127.0.0.2", srv.addr).unwrap();
+    assert_eq!(a.read_reply().unwrap().code, 220);
+    assert!(
+        srv.wait_for_log(
+            "warning: service \"127.0.0.1:0\" (127.0.0.1:0) has reached its process limit \"1\": new clients may experience noticeable delays",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        srv.log()
+    );
+    let mut b = Client::connect_from("127.0.0.2", srv.addr).unwrap();
+    assert_eq!(a.command("QUIT").unwrap().code, 221);
+    assert_eq!(
+        b.read_reply().unwrap().code,
+        220,
+        "served once a slot is free"
+    );
+    assert_eq!(b.command("QUIT").unwrap().code, 221);
+    let mut c = Client::connect_from("127.0.0.2", srv.addr).unwrap();
+    assert_eq!(
+        c.read_reply().unwrap().last_line(),
+        "421 4.7.0 mx.spec.test Error: too many connections from 127.0.0.2"
+    );
+    assert!(
+        srv.wait_for_log(
+            "warning: Connection rate limit exceeded: 3 from ",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        srv.log()
+    );
+}
+
+/// cleanup(8): a header longer than `header_size_limit` arrives cut to its
+/// first `header_size_limit` bytes; the rest of the message is intact.
+#[test]
+fn long_header_is_truncated_at_header_size_limit() {
+    let srv = TestServer::start(gatepost_bin!(), "header_size_limit = 30").unwrap();
+    let mut c = open_transaction(
+        &srv,
+        "127.0.0.2",
+        "client.example",
+        "a@example.org",
+        &["bob@spec.test"],
+    );
+    let reply = c
+        .send_message("X-Long: 0123456789012345678901234567890123456789\nSubject: kept\n\nbody")
+        .unwrap();
+    assert!(
+        reply.last_line().starts_with("250 2.0.0 Ok: queued as "),
+        "{reply:?}"
+    );
+    c.command("QUIT").unwrap();
+    let mail = srv.wait_for_mail("bob", 1, Duration::from_secs(5));
+    let text = &mail[0];
+    assert!(
+        text.contains("\nX-Long: 0123456789012345678901\nSubject: kept\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("\n\nbody\n"), "{text}");
 }
 
 #[test]

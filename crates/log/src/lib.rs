@@ -54,6 +54,16 @@ pub fn format_line(
     )
 }
 
+/// `strerror(errno)` text of an I/O error, as Postfix's `%m`: `No space
+/// left on device`, without Rust's ` (os error 28)` suffix.
+pub fn io_text(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" (os error ") {
+        Some(pos) if text.ends_with(')') => text[..pos].to_string(),
+        _ => text,
+    }
+}
+
 /// Log an informational line for `program` (e.g. `"smtpd"`).
 pub fn info(program: &str, msg: impl Display) {
     sink::emit(program, Severity::Info, &msg.to_string());

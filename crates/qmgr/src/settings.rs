@@ -9,7 +9,8 @@
 //! `local_destination_recipient_limit`), the number of messages in the
 //! active queue (`qmgr_message_active_limit`, capped), and the address
 //! rewriter (with `transport_maps`) used to resolve recipients and by
-//! pickup, which the queue manager starts with [`QmgrSettings::pickup`].
+//! pickup, which the queue manager starts with [`QmgrSettings::pickup`]
+//! (with pickup's `header_size_limit`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +64,8 @@ pub struct QmgrSettings {
     pub default_destination_recipient_limit: usize,
     /// `local_destination_recipient_limit` (1).
     pub local_destination_recipient_limit: usize,
+    /// `header_size_limit` (102400): bytes of one header pickup's cleanup keeps.
+    pub header_size_limit: usize,
     /// Address rewriting for pickup (canonicalisation, virtual aliases) and
     /// for resolving a recipient's transport and next hop (with
     /// `transport_maps`); `None`: bare addresses get `@myorigin` and
@@ -126,6 +129,7 @@ impl QmgrSettings {
                 &params::DEFAULT_DESTINATION_RECIPIENT_LIMIT,
             ),
             local_destination_recipient_limit: limit(&params::LOCAL_DESTINATION_RECIPIENT_LIMIT),
+            header_size_limit: cfg.get(&params::HEADER_SIZE_LIMIT),
             rewriter,
         }
     }
@@ -201,6 +205,7 @@ impl QmgrSettings {
             mail_name: self.mail_name.clone(),
             myorigin: self.myorigin.clone(),
             rewriter: self.rewriter.clone(),
+            header_size_limit: self.header_size_limit,
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 /// Everything that can go wrong in the queue.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", gatepost_log::io_text(.source))]
     Io {
         path: String,
         #[source]

@@ -42,6 +42,8 @@ pub struct PickupSettings {
     /// Canonicalisation and virtual alias expansion; `None`: bare
     /// addresses only get `@myorigin`.
     pub rewriter: Option<Arc<Rewriter>>,
+    /// `header_size_limit`: bytes of one header cleanup keeps.
+    pub header_size_limit: usize,
 }
 
 /// Address rewriting without a configured rewriter: bare addresses get
@@ -127,6 +129,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         arrival: sub.time.into(),
         sender: &sub.sender,
         rewriter,
+        header_size_limit: settings.header_size_limit,
     };
     let trace = local_received_header(
         &settings.myhostname,
@@ -265,6 +268,7 @@ mod tests {
             mail_name: "Postfix".into(),
             myorigin: "spec.test".into(),
             rewriter: None,
+            header_size_limit: 102_400,
         }
     }
 

@@ -68,7 +68,7 @@ impl Session {
         } else {
             None
         };
-        if let Some(reply) = refusal {
+        if let Some(reply) = refusal.or_else(|| self.auth_rate_exceeded()) {
             return self.answer(verb, reply).await;
         }
         let name = words[0].to_ascii_uppercase();

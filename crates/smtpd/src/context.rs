@@ -1,11 +1,10 @@
 //! Everything a session needs that outlives it: the service's settings,
 //! the restriction engine, the queue, the address rewriter, the DNS
-//! resolver built from the service's `dns_*` settings, and the shared
-//! per-client connection counts (`smtpd_client_connection_count_limit`).
+//! resolver built from the service's `dns_*` settings, and the per-client
+//! event counters (anvil(8)) the client limits are checked against.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use gatepost_config::{params, Config};
 use gatepost_dns::Resolver;
@@ -14,6 +13,7 @@ use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
 use gatepost_table::NetworkList;
 
+use crate::anvil::{ClientEvents, LocalAnvil};
 use crate::security::{SecuritySettings, TlsLevel};
 use crate::settings::SmtpdSettings;
 
@@ -40,9 +40,11 @@ pub struct ServerContext {
     /// This service's resolver (client names; the policy uses it too).
     pub resolver: Resolver,
     pub bare_newline_exclusions: NetworkList,
-    /// Clients exempt from the per-client connection limit
+    /// Clients exempt from the per-client limits and not counted at all
     /// (`smtpd_client_event_limit_exceptions`, default `$mynetworks`).
-    pub connection_limit_exceptions: NetworkList,
+    pub event_limit_exceptions: NetworkList,
+    /// Per-client connection and event counters.
+    pub client_events: Arc<dyn ClientEvents>,
     /// Clients in `local_header_rewrite_clients` get missing headers added;
     /// we honour its default `permit_inet_interfaces` (client address is one
     /// of ours) and `always_add_missing_headers`.
@@ -55,7 +57,8 @@ pub struct ServerContext {
     pub sasl: Option<gatepost_sasl::Backend>,
     /// Clients not offered AUTH in EHLO (`smtpd_sasl_exceptions_networks`).
     pub sasl_exceptions: NetworkList,
-    connections: Mutex<HashMap<IpAddr, usize>>,
+    /// Replies delayed by `smtpd_error_sleep_time` so far.
+    error_sleeps: AtomicU64,
 }
 
 impl ServerContext {
@@ -101,9 +104,10 @@ impl ServerContext {
             rewriter,
             resolver,
             bare_newline_exclusions: exclusions,
-            connection_limit_exceptions: limit_exceptions,
+            event_limit_exceptions: limit_exceptions,
+            client_events: Arc::new(LocalAnvil::new(cfg.get(&params::ANVIL_RATE_TIME_UNIT))),
             always_add_missing_headers: cfg.get(&params::ALWAYS_ADD_MISSING_HEADERS),
-            connections: Mutex::new(HashMap::new()),
+            error_sleeps: AtomicU64::new(0),
         })
     }
 
@@ -134,29 +138,20 @@ impl ServerContext {
         Ok(self)
     }
 
-    /// Register a connection from `addr`; returns the client's count
-    /// including this one. Pair with [`ServerContext::disconnected`].
-    pub fn connected(&self, addr: IpAddr) -> usize {
-        let mut map = match self.connections.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let n = map.entry(addr).or_insert(0);
-        *n += 1;
-        *n
+    /// How many replies this service has delayed by `smtpd_error_sleep_time`.
+    pub fn error_sleeps(&self) -> u64 {
+        self.error_sleeps.load(Ordering::Relaxed)
     }
 
-    pub fn disconnected(&self, addr: IpAddr) {
-        let mut map = match self.connections.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some(n) = map.get_mut(&addr) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                map.remove(&addr);
-            }
-        }
+    pub(crate) fn count_error_sleep(&self) {
+        self.error_sleeps.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count client events in `events` (e.g. one store for every service)
+    /// instead of a store of this service's own.
+    pub fn with_client_events(mut self, events: Arc<dyn ClientEvents>) -> ServerContext {
+        self.client_events = events;
+        self
     }
 }
 

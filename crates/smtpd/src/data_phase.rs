@@ -84,7 +84,7 @@ impl Session {
         self.policy_state.reset_transaction();
         match outcome {
             Err(e) => {
-                let bytes = tx.writer.as_ref().map(|w| w.content_size()).unwrap_or(0);
+                let bytes = tx.data_bytes;
                 match e {
                     StreamError::Timeout => {
                         self.tx = Some(tx);
@@ -123,10 +123,12 @@ impl Session {
                 if ok {
                     self.errors = 0;
                     self.junk = 0;
-                } else {
+                }
+                let flow = self.reply(reply).await;
+                if !ok {
                     self.errors += 1;
                 }
-                self.reply(reply).await
+                flow
             }
         }
     }
@@ -169,6 +171,7 @@ impl Session {
             arrival: tx.arrival_local,
             sender: &tx.sender,
             rewriter: &*rewriter,
+            header_size_limit: settings.header_size_limit,
         };
         let mut framer = DataReader::new(self.bare_newline, settings.line_length_limit);
         let mut sink = QueueFileSink {
@@ -187,10 +190,12 @@ impl Session {
                 }
             }
             cleanup.prepend(&header);
+            let data_bytes = &mut tx.data_bytes;
             let result = self
                 .stream
                 .read_data(&mut framer, |ev| {
                     let DataEvent::Line { bytes, complete } = ev;
+                    *data_bytes += bytes.len() as u64 + if complete { 2 } else { 0 };
                     cleanup.line(&bytes, complete);
                 })
                 .await;

@@ -8,6 +8,7 @@ use gatepost_queue::EnvelopeRecipient;
 use gatepost_rewrite::RewriteError;
 
 use crate::session::{Flow, Session};
+use crate::storage::{FreeSpace, SPACE_FACTOR};
 use crate::transaction::Transaction;
 
 impl Session {
@@ -75,7 +76,9 @@ impl Session {
             .iter()
             .any(|c| c.eq_ignore_ascii_case(&cmd.word))
         {
-            return self.answer(None, Reply::new(250, "2.0.0", "Ok")).await;
+            let flow = self.answer(None, Reply::new(250, "2.0.0", "Ok")).await;
+            self.count_junk();
+            return flow;
         }
         if cmd.looks_non_smtp(&settings.forbidden_commands) {
             gatepost_log::warning(
@@ -187,7 +190,13 @@ impl Session {
                 .answer(verb, Reply::new(503, "5.5.1", "Error: nested MAIL command"))
                 .await;
         }
-        let path = match parse_path(args, "FROM:", self.ctx.settings.strict_rfc821) {
+        let parsed = parse_path(args, "FROM:", self.ctx.settings.strict_rfc821);
+        if !matches!(parsed, Err(PathError::Syntax)) {
+            if let Some(reply) = self.message_rate_exceeded() {
+                return self.answer(verb, reply).await;
+            }
+        }
+        let path = match parsed {
             Ok(p) => p,
             Err(PathError::Syntax) => {
                 return self
@@ -316,21 +325,24 @@ impl Session {
     }
 
     /// `452 4.3.1 Insufficient system storage` when the queue file system
-    /// has less than 1.5 × message_size_limit free (queue_minfree rule).
+    /// is short of space (`queue_minfree`, 1.5 × `message_size_limit`):
+    /// logged as a reject, then Postfix's warning.
     fn storage_check(&self) -> Option<Reply> {
-        let limit = self.ctx.settings.message_size_limit;
-        let free = crate::storage::free_bytes(self.ctx.queue.root())?;
-        let need = limit.saturating_mul(3) / 2;
-        if free < need.max(1 << 20) {
-            gatepost_log::warning(
-                "smtpd",
-                format!(
-                    "not enough free space in mail queue: {free} bytes < 1.5*message_size_limit"
-                ),
-            );
-            return Some(Reply::new(452, "4.3.1", "Insufficient system storage"));
+        let settings = &self.ctx.settings;
+        let space = FreeSpace::of(self.ctx.queue.root())?;
+        if !space.insufficient(settings.queue_minfree, settings.message_size_limit) {
+            return None;
         }
-        None
+        let reply = Reply::new(452, "4.3.1", "Insufficient system storage");
+        self.log_action("reject", "MAIL", &reply.to_string());
+        gatepost_log::warning(
+            "smtpd",
+            format!(
+                "not enough free space in mail queue: {} bytes < {SPACE_FACTOR}*message size limit",
+                space.bytes()
+            ),
+        );
+        Some(reply)
     }
 
     fn log_with_sender(&self, stage: &str, text: &str, sender: &str) {
@@ -358,7 +370,13 @@ impl Session {
         if let Some(tx) = self.tx.as_mut() {
             tx.rcpt_attempts += 1;
         }
-        let path = match parse_path(args, "TO:", self.ctx.settings.strict_rfc821) {
+        let parsed = parse_path(args, "TO:", self.ctx.settings.strict_rfc821);
+        if !matches!(parsed, Err(PathError::Syntax)) {
+            if let Some(reply) = self.recipient_rate_exceeded() {
+                return self.answer(verb, reply).await;
+            }
+        }
+        let path = match parsed {
             Ok(p) if !p.address.is_empty() => p,
             Ok(_) | Err(PathError::BadAddress) => {
                 self.warn_illegal_syntax("RCPT", raw_path(args, "TO:"));
@@ -415,10 +433,11 @@ impl Session {
             let attempts = self.tx.as_ref().map(|t| t.rcpt_attempts).unwrap_or(0);
             let overshoot = attempts.saturating_sub(self.ctx.settings.recipient_limit);
             self.counters.record(verb, false);
+            let flow = self.reply(reply).await;
             if overshoot > self.ctx.settings.recipient_overshoot_limit {
                 self.errors += 1;
             }
-            return self.reply(reply).await;
+            return flow;
         }
         let address = path.address.clone();
         if !address.eq_ignore_ascii_case("postmaster") {

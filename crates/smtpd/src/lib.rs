@@ -13,7 +13,9 @@
 //! `tls_session` (STARTTLS and wrapper mode), `auth` (the AUTH command).
 #![forbid(unsafe_code)]
 
+pub mod anvil;
 mod auth;
+mod client_limits;
 mod context;
 mod counters;
 mod data_phase;
@@ -30,7 +32,7 @@ mod tls_session;
 mod transaction;
 
 pub use context::{ContextError, ServerContext};
-pub use server::serve;
+pub use server::{serve, SessionLimit};
 pub use settings::SmtpdSettings;
 pub use stream::ClientIo;
 

@@ -1,10 +1,13 @@
-//! The listener: accepts connections, caps how many run at once
-//! (`default_process_limit`, 100, as master.cf's maxproc), runs one task per
-//! session, and stops accepting when the shutdown future resolves (sessions
-//! in progress are left to finish).
+//! The listener: accepts connections, runs one task per session under the
+//! service's process limit (master.cf maxproc, else `default_process_limit`;
+//! shared by every listener of the service), and stops accepting when the
+//! shutdown future resolves (sessions in progress are left to finish).
+//! When every session slot is taken it logs master(8)'s warning, at most
+//! once every 1000 seconds per service.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -12,22 +15,85 @@ use tokio::sync::Semaphore;
 use crate::context::ServerContext;
 use crate::session::Session;
 
+/// How often the process limit warning may repeat (master(8)).
+const LIMIT_WARNING_INTERVAL: Duration = Duration::from_secs(1000);
+
+/// The session slots of one service.
+pub struct SessionLimit {
+    slots: Arc<Semaphore>,
+    /// The limit as configured (0: none).
+    limit: usize,
+    /// `"smtp" (25)`: the service as master.cf names it and its endpoint.
+    label: String,
+    last_warning: Mutex<Option<Instant>>,
+}
+
+impl SessionLimit {
+    /// `limit` sessions at once (0: no limit) for the master.cf service
+    /// `name` listening on `endpoint` (e.g. `25`, `127.0.0.1:2525`).
+    pub fn new(limit: usize, name: &str, endpoint: &str) -> Arc<SessionLimit> {
+        let permits = if limit == 0 {
+            Semaphore::MAX_PERMITS
+        } else {
+            limit
+        };
+        Arc::new(SessionLimit {
+            slots: Arc::new(Semaphore::new(permits)),
+            limit,
+            label: format!("\"{name}\" ({endpoint})"),
+            last_warning: Mutex::new(None),
+        })
+    }
+
+    /// master(8)'s three lines when the limit is reached.
+    fn warn_reached(&self) {
+        let mut last = match self.last_warning.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if last.is_some_and(|t| t.elapsed() < LIMIT_WARNING_INTERVAL) {
+            return;
+        }
+        *last = Some(Instant::now());
+        gatepost_log::warning(
+            "master",
+            format!(
+                "service {} has reached its process limit \"{}\": new clients may experience noticeable delays",
+                self.label, self.limit
+            ),
+        );
+        gatepost_log::warning(
+            "master",
+            "to avoid this condition, increase the process count in master.cf or reduce the service time per client",
+        );
+        gatepost_log::warning(
+            "master",
+            "see http://www.postfix.org/STRESS_README.html for examples of stress-adapting configuration settings",
+        );
+    }
+}
+
 /// Accept and serve connections until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     ctx: Arc<ServerContext>,
-    max_sessions: usize,
+    limit: Arc<SessionLimit>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let limit = Arc::new(Semaphore::new(max_sessions.max(1)));
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            _ = &mut shutdown => return,
-            p = limit.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
+        let permit = match limit.slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                limit.warn_reached();
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    p = limit.slots.clone().acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    },
+                }
+            }
         };
         let accepted = tokio::select! {
             _ = &mut shutdown => return,

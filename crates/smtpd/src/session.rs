@@ -64,6 +64,8 @@ pub struct Session {
     pub(crate) tls: Option<gatepost_tls::TlsSummary>,
     /// The SASL login, once AUTH succeeded.
     pub(crate) login: Option<crate::auth::SaslLogin>,
+    /// The connection was registered with the client event counters.
+    pub(crate) connection_counted: bool,
 }
 
 impl Session {
@@ -111,6 +113,7 @@ impl Session {
             fixed_name: false,
             tls: None,
             login: None,
+            connection_counted: false,
             ctx,
         }
     }
@@ -139,7 +142,6 @@ impl Session {
             self.client_label.clone()
         };
         gatepost_log::info("smtpd", format!("connect from {connect_label}"));
-        let count = self.ctx.connected(self.client_addr);
         if let Ok(true) = self
             .ctx
             .bare_newline_exclusions
@@ -148,17 +150,23 @@ impl Session {
             self.bare_newline = BareNewlineMode::No;
         }
         let wrapped = if self.ctx.security.wrapper_mode && self.ctx.tls.is_some() {
-            self.tls_handshake().await
+            match self.new_tls_session_rate_exceeded(true) {
+                Some(reply) => {
+                    let _ = self.reply(reply).await;
+                    Flow::Close
+                }
+                None => self.tls_handshake().await,
+            }
         } else {
             Flow::Continue
         };
-        if wrapped == Flow::Continue && self.greet(count).await == Flow::Continue {
+        if wrapped == Flow::Continue && self.greet().await == Flow::Continue {
             self.command_loop().await;
         }
         if let Some(tx) = self.tx.take() {
             tx.abort();
         }
-        self.ctx.disconnected(self.client_addr);
+        self.unregister_connection();
         gatepost_log::info(
             "smtpd",
             format!(
@@ -170,30 +178,8 @@ impl Session {
         self.stream.shutdown().await;
     }
 
-    async fn greet(&mut self, count: usize) -> Flow {
-        let limit = self.ctx.settings.client_connection_count_limit;
-        let exempt = matches!(
-            self.ctx
-                .connection_limit_exceptions
-                .matches(&self.client_name, self.client_addr),
-            Ok(true)
-        );
-        if limit > 0 && count > limit && !exempt {
-            gatepost_log::warning(
-                "smtpd",
-                format!(
-                    "Connection concurrency limit exceeded: {count} from {} for service {}",
-                    self.client_label, self.ctx.service
-                ),
-            );
-            let reply = Reply::new(
-                421,
-                "4.7.0",
-                format!(
-                    "{} Error: too many connections from {}",
-                    self.ctx.settings.myhostname, self.client_addr
-                ),
-            );
+    async fn greet(&mut self) -> Flow {
+        if let Some(reply) = self.register_connection() {
             let _ = self.reply(reply).await;
             return Flow::Close;
         }
@@ -258,10 +244,8 @@ impl Session {
                 return;
             }
             if self.ctx.settings.smtputf8 && std::str::from_utf8(&line.bytes).is_err() {
-                self.errors += 1;
-                self.counters.record(None, false);
                 if self
-                    .reply(Reply::new(500, "5.5.2", "Error: bad UTF-8 syntax"))
+                    .answer(None, Reply::new(500, "5.5.2", "Error: bad UTF-8 syntax"))
                     .await
                     == Flow::Close
                 {
@@ -284,16 +268,25 @@ impl Session {
                 }
             }
             self.state = name;
-            if cmd.verb.map(Verb::is_junk).unwrap_or(false) {
-                self.junk += 1;
-                if self.junk > self.ctx.settings.junk_command_limit {
-                    self.errors += 1;
-                }
-            }
+            let junk = cmd.verb.map(Verb::is_junk).unwrap_or(false);
             if self.dispatch(cmd).await == Flow::Close {
                 return;
             }
+            if junk {
+                self.count_junk();
+            }
         }
+    }
+
+    /// Count a junk command (HELO, EHLO, NOOP, RSET, VRFY, ETRN or one of
+    /// `smtpd_noop_commands`) after its reply: past
+    /// `smtpd_junk_command_limit` each one is also an error, as Postfix's
+    /// `junk_cmds++ > limit`.
+    pub(crate) fn count_junk(&mut self) {
+        if self.junk > self.ctx.settings.junk_command_limit {
+            self.errors += 1;
+        }
+        self.junk += 1;
     }
 
     /// Set the improper-pipelining flag and log it. Returns `Close` when
@@ -375,7 +368,10 @@ impl Session {
         if self.ctx.settings.soft_bounce {
             reply = reply.soft_bounced();
         }
-        if self.errors >= self.ctx.settings.soft_error_limit && !reply.is_positive() {
+        // Past the soft error limit every reply waits (smtpd(8)'s tarpit),
+        // without holding up other sessions.
+        if self.errors >= self.ctx.settings.soft_error_limit {
+            self.ctx.count_error_sleep();
             tokio::time::sleep(self.ctx.settings.error_sleep_time).await;
         }
         let closes = reply.closes_session();
@@ -398,15 +394,17 @@ impl Session {
         }
     }
 
-    /// Send a reply for a command, counting it (ok when 2xx/3xx) and adding
-    /// an error for 4xx/5xx.
+    /// Send a reply for a command, counting it (ok when 2xx/3xx) and, once
+    /// sent, adding an error for 4xx/5xx (the reply itself is not yet
+    /// delayed by it, as in Postfix).
     pub(crate) async fn answer(&mut self, verb: Option<Verb>, reply: Reply) -> Flow {
         let ok = reply.is_positive();
         self.counters.record(verb, ok);
+        let flow = self.reply(reply).await;
         if !ok {
             self.errors += 1;
         }
-        self.reply(reply).await
+        flow
     }
 
     /// The policy facts for the current moment.

@@ -11,8 +11,11 @@
 //! strict_rfc821_envelopes, smtputf8_enable, soft_bounce,
 //! smtpd_forbid_bare_newline(+_exclusions, _reject_code),
 //! smtpd_forbid_unauth_pipelining, smtpd_client_connection_count_limit,
+//! smtpd_client_connection_rate_limit, smtpd_client_message_rate_limit,
+//! smtpd_client_recipient_rate_limit, smtpd_client_new_tls_session_rate_limit,
+//! smtpd_client_auth_rate_limit,
 //! smtpd_noop_commands, smtpd_forbidden_commands, smtpd_discard_ehlo_keywords,
-//! hopcount_limit, smtpd_peername_lookup, smtpd_client_port_logging.
+//! hopcount_limit, header_size_limit, queue_minfree, smtpd_peername_lookup, smtpd_client_port_logging.
 
 use std::time::Duration;
 
@@ -43,10 +46,17 @@ pub struct SmtpdSettings {
     pub bare_newline_reject_code: u16,
     pub forbid_unauth_pipelining: bool,
     pub client_connection_count_limit: usize,
+    pub client_connection_rate_limit: u32,
+    pub client_message_rate_limit: u32,
+    pub client_recipient_rate_limit: u32,
+    pub client_new_tls_session_rate_limit: u32,
+    pub client_auth_rate_limit: u32,
     pub noop_commands: Vec<String>,
     pub forbidden_commands: Vec<String>,
     pub discard_ehlo_keywords: Vec<String>,
     pub hopcount_limit: usize,
+    pub header_size_limit: usize,
+    pub queue_minfree: u64,
     pub peername_lookup: bool,
     pub client_port_logging: bool,
 }
@@ -82,6 +92,12 @@ impl SmtpdSettings {
             bare_newline_reject_code: cfg.get(&params::SMTPD_FORBID_BARE_NEWLINE_REJECT_CODE),
             forbid_unauth_pipelining: cfg.get(&params::SMTPD_FORBID_UNAUTH_PIPELINING),
             client_connection_count_limit: cfg.get(&params::SMTPD_CLIENT_CONNECTION_COUNT_LIMIT),
+            client_connection_rate_limit: cfg.get(&params::SMTPD_CLIENT_CONNECTION_RATE_LIMIT),
+            client_message_rate_limit: cfg.get(&params::SMTPD_CLIENT_MESSAGE_RATE_LIMIT),
+            client_recipient_rate_limit: cfg.get(&params::SMTPD_CLIENT_RECIPIENT_RATE_LIMIT),
+            client_new_tls_session_rate_limit: cfg
+                .get(&params::SMTPD_CLIENT_NEW_TLS_SESSION_RATE_LIMIT),
+            client_auth_rate_limit: cfg.get(&params::SMTPD_CLIENT_AUTH_RATE_LIMIT),
             noop_commands: cfg.get(&params::SMTPD_NOOP_COMMANDS),
             forbidden_commands: forbidden,
             discard_ehlo_keywords: cfg
@@ -90,6 +106,8 @@ impl SmtpdSettings {
                 .map(|k| k.to_ascii_uppercase())
                 .collect(),
             hopcount_limit: cfg.get(&params::HOPCOUNT_LIMIT),
+            header_size_limit: cfg.get(&params::HEADER_SIZE_LIMIT),
+            queue_minfree: cfg.get(&params::QUEUE_MINFREE),
             peername_lookup: cfg.get(&params::SMTPD_PEERNAME_LOOKUP),
             client_port_logging: cfg.get(&params::SMTPD_CLIENT_PORT_LOGGING),
         }

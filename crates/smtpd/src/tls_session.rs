@@ -29,7 +29,7 @@ impl Session {
         } else {
             None
         };
-        if let Some(reply) = reply {
+        if let Some(reply) = reply.or_else(|| self.new_tls_session_rate_exceeded(false)) {
             return self.answer(verb, reply).await;
         }
         if self

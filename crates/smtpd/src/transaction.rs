@@ -24,6 +24,9 @@ pub struct Transaction {
     /// RCPT commands tried in this transaction (accepted or not).
     pub rcpt_attempts: usize,
     pub writer: Option<MessageWriter>,
+    /// Content bytes the client sent after DATA (each line with its CRLF),
+    /// for `timeout after DATA (N bytes)`; our own headers not counted.
+    pub data_bytes: u64,
     /// Access-table actions collected along the way (HOLD, DISCARD, ...).
     pub actions: Vec<MessageAction>,
 }
@@ -41,6 +44,7 @@ impl Transaction {
             recipients: Vec::new(),
             rcpt_attempts: 0,
             writer: None,
+            data_bytes: 0,
             actions: Vec::new(),
         }
     }

@@ -23,6 +23,10 @@ use tokio::net::{TcpListener, TcpSocket};
 /// The expected "reply" when the server must have closed the connection.
 const CLOSED: &str = "<connection closed>";
 
+/// Sent as a step: close the connection and connect again from the same
+/// address; the step's reply is the new connection's greeting.
+const RECONNECT: &str = "<reconnect>";
+
 /// The greeting step.
 const GREETING: (&str, &str) = ("", "220 mx.spec.test ESMTP Postfix");
 
@@ -248,6 +252,92 @@ fn cases() -> Vec<Case> {
             ],
             log: &["NOQUEUE: reject: CONNECT from unknown[127.0.0.2]: 554 5.7.1 <unknown[127.0.0.2]>: Client host rejected: Access denied; proto=SMTP"],
         },
+        Case {
+            name: "connection rate limit",
+            main_cf: "smtpd_client_connection_rate_limit = 2",
+            client: "127.0.0.2",
+            steps: &[
+                GREETING,
+                ("QUIT", "221 2.0.0 Bye"),
+                (RECONNECT, "220 mx.spec.test ESMTP Postfix"),
+                (RECONNECT, "421 4.7.0 mx.spec.test Error: too many connections from 127.0.0.2"),
+                ("", CLOSED),
+            ],
+            log: &["warning: Connection rate limit exceeded: 3 from unknown[127.0.0.2] for service smtp"],
+        },
+        Case {
+            name: "connection limits spare smtpd_client_event_limit_exceptions",
+            main_cf: "smtpd_client_connection_rate_limit = 1\nsmtpd_client_connection_count_limit = 1",
+            client: "127.0.0.1",
+            steps: &[
+                GREETING,
+                (RECONNECT, "220 mx.spec.test ESMTP Postfix"),
+                (RECONNECT, "220 mx.spec.test ESMTP Postfix"),
+            ],
+            log: &[],
+        },
+        Case {
+            name: "message rate limit",
+            main_cf: "smtpd_client_message_rate_limit = 1",
+            client: "127.0.0.2",
+            steps: &[
+                GREETING,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                ("RSET", "250 2.0.0 Ok"),
+                ("MAIL FROM:<a@example.org>", "450 4.7.1 Error: too much mail from 127.0.0.2"),
+                ("MAIL FROM:", "501 5.5.4 Syntax: MAIL FROM:<address>"),
+                ("QUIT", "221 2.0.0 Bye"),
+            ],
+            log: &[
+                "warning: Message delivery request rate limit exceeded: 2 from unknown[127.0.0.2] for service smtp",
+                "disconnect from unknown[127.0.0.2] ehlo=1 mail=1/3 rset=1 quit=1 commands=4/6",
+            ],
+        },
+        Case {
+            name: "recipient rate limit",
+            main_cf: "smtpd_client_recipient_rate_limit = 2",
+            client: "127.0.0.2",
+            steps: &[
+                GREETING,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+                ("RCPT TO:<carol@spec.test>", "250 2.1.5 Ok"),
+                ("RCPT TO:<dave@spec.test>", "450 4.7.1 Error: too many recipients from 127.0.0.2"),
+                ("QUIT", "221 2.0.0 Bye"),
+            ],
+            log: &["warning: Recipient address rate limit exceeded: 3 from unknown[127.0.0.2] for service smtp"],
+        },
+        Case {
+            name: "queue file system short of space (queue_minfree)",
+            main_cf: "queue_minfree = 1000000000000000000",
+            client: "127.0.0.2",
+            steps: &[
+                GREETING,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "452 4.3.1 Insufficient system storage"),
+                ("QUIT", "221 2.0.0 Bye"),
+            ],
+            log: &[
+                "NOQUEUE: reject: MAIL from unknown[127.0.0.2]: 452 4.3.1 Insufficient system storage; proto=ESMTP helo=<c.example>",
+                "warning: not enough free space in mail queue: ",
+            ],
+        },
+        Case {
+            name: "timeout after DATA counts the client's bytes only",
+            main_cf: "smtpd_timeout = 1s",
+            client: "127.0.0.2",
+            steps: &[
+                GREETING,
+                ("EHLO c.example", "250 "),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+                ("DATA", "354 "),
+                ("Subject: x\r\n\r\nbody", "421 4.4.2 mx.spec.test Error: timeout exceeded"),
+            ],
+            log: &["timeout after DATA (20 bytes) from unknown[127.0.0.2]"],
+        },
     ]
 }
 
@@ -267,14 +357,113 @@ async fn whole_sessions() {
     );
 }
 
-async fn run_case(case: &Case) -> Result<(), String> {
+/// The tarpit: past `smtpd_soft_error_limit` every reply (positive ones
+/// too) waits `smtpd_error_sleep_time`, counted, not timed (the sleep is 0
+/// here); an error counts only after its own reply; a junk command is an
+/// error from the one after the (limit+1)-th on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_tarpit_counts_sleeps() {
+    let cases = [
+        (
+            Case {
+                name: "errors delay the replies after the soft limit, positive ones too",
+                main_cf: "smtpd_soft_error_limit = 2",
+                client: "127.0.0.2",
+                steps: &[
+                    GREETING,
+                    ("BOGUS", "500 5.5.2 Error: command not recognized"),
+                    ("BOGUS", "500 5.5.2 Error: command not recognized"),
+                    ("NOOP", "250 2.0.0 Ok"),
+                    ("QUIT", "221 2.0.0 Bye"),
+                ],
+                log: &["disconnect from unknown[127.0.0.2] noop=1 quit=1 unknown=0/2 commands=2/4"],
+            },
+            2,
+        ),
+        (
+            Case {
+                name: "junk commands become errors one past the limit",
+                main_cf: "smtpd_junk_command_limit = 2\nsmtpd_soft_error_limit = 1\nsmtpd_hard_error_limit = 2",
+                client: "127.0.0.2",
+                steps: &[
+                    GREETING,
+                    ("NOOP", "250 2.0.0 Ok"),
+                    ("NOOP", "250 2.0.0 Ok"),
+                    ("NOOP", "250 2.0.0 Ok"),
+                    ("NOOP", "250 2.0.0 Ok"),
+                    ("NOOP", "250 2.0.0 Ok"),
+                    ("", "421 4.7.0 mx.spec.test Error: too many errors"),
+                    ("", CLOSED),
+                ],
+                log: &["too many errors after NOOP from unknown[127.0.0.2]"],
+            },
+            2,
+        ),
+    ];
+    for (case, sleeps) in cases {
+        let ctx = match run_case(&case).await {
+            Ok(ctx) => ctx,
+            Err(e) => panic!("{}: {e}\n--- log ---\n{}", case.name, in_process_log_text()),
+        };
+        assert_eq!(ctx.error_sleeps(), sleeps, "{}", case.name);
+    }
+}
+
+/// master.cf maxproc: with every session slot of the service taken the
+/// next client waits (its greeting comes once a slot is free) and
+/// master(8)'s warning is logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_limit_makes_clients_wait_and_warns() {
+    in_process_log();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::parse_main_cf(BASE_MAIN_CF, "main.cf").unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let rewriter = Arc::new(Rewriter::from_config(&cfg).unwrap());
+    let ctx = Arc::new(ServerContext::new("smtp", &cfg, queue, rewriter).unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let limit = gatepost_smtpd::SessionLimit::new(1, "smtp", "25");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(gatepost_smtpd::serve(listener, ctx, limit, async move {
+        let _ = stopped.await;
+    }));
+    let connect = || async {
+        let stream = tokio::net::TcpStream::connect(server).await.unwrap();
+        let (read, write) = stream.into_split();
+        (BufReader::new(read), write)
+    };
+    let (mut first_read, mut first_write) = connect().await;
+    assert_eq!(read_reply(&mut first_read).await.unwrap(), [GREETING.1]);
+    let (mut second_read, _second_write) = connect().await;
+    let warning = "warning: service \"smtp\" (25) has reached its process limit \"1\": new clients may experience noticeable delays";
+    let start = Instant::now();
+    while !in_process_log_text().contains(warning) {
+        assert!(start.elapsed() < EVENT_TIMEOUT, "log lacks {warning:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    send_line(&mut first_write, "QUIT").await.unwrap();
+    assert_eq!(
+        read_reply(&mut first_read).await.unwrap(),
+        ["221 2.0.0 Bye"]
+    );
+    let greeting = tokio::time::timeout(Duration::from_secs(10), read_reply(&mut second_read))
+        .await
+        .expect("the waiting client is served once a slot is free")
+        .unwrap();
+    assert_eq!(greeting, [GREETING.1]);
+    let _ = stop.send(());
+    let _ = serving.await;
+}
+
+async fn run_case(case: &Case) -> Result<Arc<ServerContext>, String> {
     in_process_log();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let text = format!("{BASE_MAIN_CF}{}\n", case.main_cf);
     let cfg = Config::parse_main_cf(&text, "main.cf").map_err(|e| e.to_string())?;
     let queue = Queue::open(dir.path()).map_err(|e| e.to_string())?;
     let rewriter = Arc::new(Rewriter::from_config(&cfg).map_err(|e| e.to_string())?);
-    let ctx = ServerContext::new("smtp", &cfg, queue, rewriter).map_err(|e| e.to_string())?;
+    let ctx =
+        Arc::new(ServerContext::new("smtp", &cfg, queue, rewriter).map_err(|e| e.to_string())?);
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
@@ -282,8 +471,8 @@ async fn run_case(case: &Case) -> Result<(), String> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(gatepost_smtpd::serve(
         listener,
-        Arc::new(ctx),
-        10,
+        ctx.clone(),
+        gatepost_smtpd::SessionLimit::new(10, "smtp", "25"),
         async move {
             let _ = stopped.await;
         },
@@ -303,7 +492,7 @@ async fn run_case(case: &Case) -> Result<(), String> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    Ok(())
+    Ok(ctx)
 }
 
 /// Connect from the case's address and run its steps.
@@ -322,7 +511,18 @@ async fn talk(case: &Case, server: SocketAddr) -> Result<(), String> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     for (i, (send, expect)) in case.steps.iter().enumerate() {
-        if !send.is_empty() {
+        if *send == RECONNECT {
+            let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
+            socket
+                .bind(source)
+                .map_err(|e| format!("bind {source}: {e}"))?;
+            let stream = socket
+                .connect(server)
+                .await
+                .map_err(|e| format!("connect: {e}"))?;
+            let (r, w) = stream.into_split();
+            (read, write) = (BufReader::new(r), w);
+        } else if !send.is_empty() {
             send_line(&mut write, send)
                 .await
                 .map_err(|e| format!("step {i} ({send:?}): {e}"))?;

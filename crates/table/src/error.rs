@@ -1,8 +1,6 @@
 //! The table error type (temporary vs configuration failure) and the helper
 //! that renders I/O errors the way Postfix's `%m` does.
 
-use std::io;
-
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     /// Lookup could not be answered now (→ 4xx, never a silent pass).
@@ -34,19 +32,12 @@ impl TableError {
     }
 }
 
-/// `strerror(errno)` text of an I/O error: `No such file or directory`,
-/// without Rust's ` (os error 2)` suffix.
-pub(crate) fn io_text(err: &io::Error) -> String {
-    let text = err.to_string();
-    match text.rfind(" (os error ") {
-        Some(pos) if text.ends_with(')') => text[..pos].to_string(),
-        _ => text,
-    }
-}
+pub(crate) use gatepost_log::io_text;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io;
 
     #[test]
     fn io_text_strips_os_error_suffix() {

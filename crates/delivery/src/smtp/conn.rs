@@ -83,14 +83,7 @@ pub(crate) async fn connect(
     })
 }
 
-/// The `strerror()` text without Rust's ` (os error N)` suffix.
-pub(crate) fn io_text(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    match text.find(" (os error") {
-        Some(pos) => text[..pos].to_string(),
-        None => text,
-    }
-}
+pub(crate) use gatepost_log::io_text;
 
 async fn limited<T>(timeout: Duration, fut: impl std::future::Future<Output = T>) -> Option<T> {
     if timeout.is_zero() {
