@@ -408,4 +408,77 @@ mod tests {
         assert!(!valid_mailhost_literal("10.9.9.9"));
         assert!(!valid_mailhost_literal("[10.9.9.9"));
     }
+
+    /// The address-resolution cases (names the resolver accepts as domains).
+    #[test]
+    fn hostname_table() {
+        let long_label = "a".repeat(64);
+        let cases: &[(&str, bool)] = &[
+            ("spec.test", true),
+            ("mx.spec.test", true),
+            ("MX.Spec.Test", true),
+            ("under_score.test", true),
+            ("a-b.test", true),
+            ("localhost", true),
+            ("1.2.3.4", false),
+            ("123", false),
+            ("", false),
+            (".spec.test", false),
+            ("spec..test", false),
+            ("spec.test.", false),
+            ("-a.test", false),
+            ("a-.test", false),
+            ("sp ec.test", false),
+            ("*.test", false),
+            ("[1.2.3.4]", false),
+            (&long_label, false),
+        ];
+        for (name, ok) in cases {
+            assert_eq!(valid_hostname(name), *ok, "{name:?}");
+        }
+    }
+
+    /// The address-resolution cases for bare addresses.
+    #[test]
+    fn hostaddr_table() {
+        let cases: &[(&str, bool)] = &[
+            ("1.2.3.4", true),
+            ("010.001.002.003", true),
+            ("0.0.0.0", true),
+            ("0.1.2.3", false),
+            ("1.2.3", false),
+            ("1.2.3.4.5", false),
+            ("1.2.3.256", false),
+            ("1.2.3.0004", true),
+            ("::1", true),
+            ("fd00::2", true),
+            ("::ffff:1.2.3.4", true),
+            ("1:2", false),
+            ("1::2::3", false),
+            ("12345::1", false),
+            ("1:2:3:4:5:6:7:8:9", false),
+        ];
+        for (addr, ok) in cases {
+            assert_eq!(valid_hostaddr(addr), *ok, "{addr:?}");
+        }
+    }
+
+    /// The address-resolution cases for address literals.
+    #[test]
+    fn literal_table() {
+        let cases: &[(&str, bool)] = &[
+            ("[10.9.9.9]", true),
+            ("[127.0.0.1]", true),
+            ("[IPv6:::1]", true),
+            ("[ipv6:fd00::2]", true),
+            ("[::1]", false),
+            ("[1.2.3]", false),
+            ("[foo]", false),
+            ("10.9.9.9", false),
+            ("[10.9.9.9", false),
+        ];
+        for (lit, ok) in cases {
+            assert_eq!(valid_mailhost_literal(lit), *ok, "{lit:?}");
+        }
+    }
 }
