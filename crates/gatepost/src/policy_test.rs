@@ -7,6 +7,12 @@
 //! Script format (one step per line, `#` comments): `client ADDR [NAME]`,
 //! `helo NAME`, `ehlo NAME`, `mail ADDR`, `rcpt ADDR`, `data`, `eom`,
 //! `pipelining` (mark the session as having pipelined improperly), `rset`.
+//!
+//! Each decision is followed by the log line smtpd would write
+//! (`NOQUEUE: reject: RCPT from …; from=<…> to=<…> proto=ESMTP helo=<…>`).
+//! Exit status: 0 when every stage accepted, 3 when a stage was deferred
+//! (a 4xx reply) and none rejected, 4 when a stage was rejected (a 5xx
+//! reply); 1 for errors, 2 for usage errors.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -15,7 +21,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use gatepost_config::Config;
-use gatepost_policy::{render_trace, Facts, Policy, SessionPolicy, Stage};
+use gatepost_policy::{render_trace, Facts, LogEvent, Policy, SessionPolicy, Stage};
 use gatepost_rewrite::Rewriter;
 
 #[derive(clap::Args, Debug)]
@@ -74,9 +80,27 @@ pub fn run(cfg: &Config, args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("start async runtime")?;
-    let out = runtime.block_on(simulate(&policy, &args, &steps));
+    let (out, outcome) = runtime.block_on(simulate(&policy, &args, &steps));
     print!("{out}");
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(outcome as u8))
+}
+
+/// What the simulated session came to, as the exit status says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    Accepted = 0,
+    Deferred = 3,
+    Rejected = 4,
+}
+
+impl Outcome {
+    fn of_code(code: u16) -> Outcome {
+        match code {
+            400..=499 => Outcome::Deferred,
+            500..=599 => Outcome::Rejected,
+            _ => Outcome::Accepted,
+        }
+    }
 }
 
 fn steps_from_flags(args: &Args) -> Vec<Step> {
@@ -146,8 +170,9 @@ fn strip_path(text: &str) -> String {
     t.trim_start_matches('<').trim_end_matches('>').to_string()
 }
 
-async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> String {
+async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> (String, Outcome) {
     let mut out = String::new();
+    let mut outcome = Outcome::Accepted;
     let mut session = SessionPolicy::default();
     let mut facts = Facts::new(args.client, &args.client_name, args.server);
     for step in steps {
@@ -185,6 +210,11 @@ async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> String {
                 if facts.recipient_count == 0 {
                     // smtpd answers this before any data restriction runs.
                     out.push_str("DATA: 554 5.5.1 Error: no valid recipients\n");
+                    // A recipient that was only deferred keeps the
+                    // session deferred.
+                    if outcome == Outcome::Accepted {
+                        outcome = Outcome::Rejected;
+                    }
                     continue;
                 }
                 Stage::Data
@@ -218,8 +248,11 @@ async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> String {
             format!(" {what}")
         };
         out.push_str(&format!("{}{}: {}\n", stage.log_name(), subject, decision));
+        if let Some(reply) = &verdict.reply {
+            outcome = outcome.max(Outcome::of_code(reply.code));
+        }
         for event in &verdict.events {
-            out.push_str(&format!("  log: {}: {}\n", event.action, event.text));
+            out.push_str(&format!("  log: {}\n", log_line(stage, &facts, event)));
         }
         let trace = render_trace(&verdict);
         for line in trace.lines() {
@@ -229,5 +262,39 @@ async fn simulate(policy: &Policy, args: &Args, steps: &[Step]) -> String {
             facts.recipient_count += 1;
         }
     }
-    out
+    (out, outcome)
+}
+
+/// The line smtpd logs for a policy event at `stage`.
+fn log_line(stage: Stage, facts: &Facts, event: &LogEvent) -> String {
+    if event.action == LogEvent::WARNING {
+        return format!("warning: {}", event.text);
+    }
+    if event.action == LogEvent::NOTE {
+        return event.text.clone();
+    }
+    let client = format!("{}[{}]", facts.client_name, facts.client_addr);
+    let from = match stage {
+        Stage::Connect | Stage::Helo | Stage::Ehlo => None,
+        _ => facts.sender.as_deref().map(gatepost_rewrite::quote_address),
+    };
+    let to = match stage {
+        Stage::Rcpt => facts
+            .recipient
+            .as_deref()
+            .map(gatepost_rewrite::quote_address),
+        _ => None,
+    };
+    gatepost_log::ActionLine {
+        queue_id: None,
+        action: &event.action,
+        stage: stage.log_name(),
+        client: &client,
+        text: &event.text,
+        from: from.as_deref(),
+        to: to.as_deref(),
+        proto: facts.helo.as_ref().map(|_| facts.protocol.as_str()),
+        helo: facts.helo.as_deref(),
+    }
+    .render()
 }

@@ -364,13 +364,20 @@ fn policy_test_names_the_deciding_restriction_and_its_line() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
+    // Exit status 4: a stage was rejected.
+    assert_eq!(
+        out.status.code(),
+        Some(4),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
         text.contains("RCPT <x@far.example>: 554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Access denied"),
+        "{text}"
+    );
+    // The line smtpd would log for it.
+    assert!(
+        text.contains("  log: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Access denied; from=<a@spec.test> to=<x@far.example> proto=ESMTP helo=<localhost>"),
         "{text}"
     );
     // smtpd_client_restrictions is on line 5 of that main.cf (after a blank line).
@@ -408,6 +415,7 @@ fn policy_test_names_the_deciding_restriction_and_its_line() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("RCPT <x@far.example>: accept"), "{text}");
     assert!(text.contains("permit_mynetworks"), "{text}");
 }
