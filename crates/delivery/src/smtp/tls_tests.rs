@@ -1,6 +1,7 @@
 //! STARTTLS in the SMTP client against a real TLS server on 127.0.0.1
 //! (self-signed certificate): TLS at `may`, deferral at `encrypt` when it
-//! is not offered or the handshake fails, plaintext at `none`.
+//! is not offered or the handshake fails, plaintext at `none`; the
+//! `smtp_tls_loglevel` line and the handshake warning.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -247,4 +248,50 @@ async fn none_and_may_without_offer_stay_plaintext() {
         assert!(!plain.contains(&"STARTTLS"), "{main_cf}: {plain:?}");
         assert!(plain.contains(&"body"), "{main_cf}: {plain:?}");
     }
+}
+
+/// The process-wide log, in a file (opened once per test process).
+fn log_file() -> &'static std::path::Path {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("gatepost-tls-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        gatepost_log::init(
+            gatepost_log::LogTarget::File(&path),
+            "mx.spec.test",
+            "postfix",
+        )
+        .expect("open the test log");
+        path
+    })
+}
+
+#[tokio::test]
+async fn loglevel_1_logs_the_untrusted_session_and_a_failed_handshake_warns() {
+    let log = log_file();
+    let (out, _) = run(
+        "smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n",
+        Offer::Tls,
+    )
+    .await;
+    assert_eq!(out.status, DeliveryStatus::Sent, "{}", out.text);
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|l| l.contains("Untrusted TLS connection established to 127.0.0.1[127.0.0.1]:"))
+        .unwrap_or_else(|| panic!("no TLS line in:\n{text}"));
+    assert!(line.contains("smtp["), "{line}");
+    assert!(
+        line.contains(": TLSv1.3 with cipher TLS_") && line.ends_with(" bits)"),
+        "{line}"
+    );
+    let (out, _) = run("smtp_tls_security_level = may\n", Offer::Broken).await;
+    assert_eq!(out.status, DeliveryStatus::Deferred);
+    assert_eq!(out.text, "Cannot start TLS: handshake failure");
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("smtp[") && l.contains("warning: TLS library problem: ")),
+        "{text}"
+    );
 }
