@@ -9,7 +9,6 @@
 use std::fmt;
 
 use crate::error::ConfigError;
-use crate::kind::parse_bool;
 use crate::master_cf::MasterOption;
 use crate::registry::GATEPOST_ACCEPT_UNIMPLEMENTED;
 use crate::Config;
@@ -30,14 +29,13 @@ fn set(value: &str, _: &Config) -> bool {
     !value.is_empty()
 }
 
-/// A boolean that is on; a value that is not a boolean counts as on.
-fn yes(value: &str, _: &Config) -> bool {
-    parse_bool(value).unwrap_or(true)
-}
-
-/// A TLS security level above `none`/`may` (empty is the default).
-fn tls_required(value: &str, _: &Config) -> bool {
-    !matches!(value.to_ascii_lowercase().as_str(), "" | "none" | "may")
+/// A TLS security level that verifies the server (above `encrypt`; empty
+/// is the default).
+fn tls_verified(value: &str, _: &Config) -> bool {
+    !matches!(
+        value.to_ascii_lowercase().as_str(),
+        "" | "none" | "may" | "encrypt"
+    )
 }
 
 /// An `authorized_*_users` list other than the default `static:anyone`.
@@ -57,8 +55,7 @@ const UNINSPECTED: &str = "message content would not be inspected";
 /// The fail-closed parameters.
 #[rustfmt::skip]
 const FAIL_CLOSED: &[FailClosed] = &[
-    FailClosed { name: "smtp_tls_security_level", asks: tls_required, reason: PLAINTEXT_OUT },
-    FailClosed { name: "smtp_enforce_tls", asks: yes, reason: PLAINTEXT_OUT },
+    FailClosed { name: "smtp_tls_security_level", asks: tls_verified, reason: PLAINTEXT_OUT },
     FailClosed { name: "smtp_tls_policy_maps", asks: set, reason: PLAINTEXT_OUT },
     FailClosed { name: "content_filter", asks: set, reason: UNFILTERED },
     FailClosed { name: "smtpd_proxy_filter", asks: set, reason: UNFILTERED },

@@ -370,6 +370,14 @@ params! {
     SMTPD_TLS_MANDATORY_PROTOCOLS: Vec<String> = "smtpd_tls_mandatory_protocols", List, Text("!SSLv2, !SSLv3");
     /// SMTP server TLS logging (1: one summary line per handshake).
     SMTPD_TLS_LOGLEVEL: i64 = "smtpd_tls_loglevel", Int, Text("0");
+    /// SMTP client TLS security level: none, may, encrypt (empty: smtp_use_tls/smtp_enforce_tls decide; higher levels fail closed).
+    SMTP_TLS_SECURITY_LEVEL: String = "smtp_tls_security_level", Str, Text("");
+    /// Legacy: use STARTTLS when the server offers it (security level may).
+    SMTP_USE_TLS: bool = "smtp_use_tls", Bool, Text("no");
+    /// Legacy: require STARTTLS (security level encrypt).
+    SMTP_ENFORCE_TLS: bool = "smtp_enforce_tls", Bool, Text("no");
+    /// SMTP client TLS logging (1: one summary line per handshake).
+    SMTP_TLS_LOGLEVEL: i64 = "smtp_tls_loglevel", Int, Text("0");
     /// Put the TLS protocol and cipher in the Received: header.
     SMTPD_TLS_RECEIVED_HEADER: bool = "smtpd_tls_received_header", Bool, Text("no");
     /// Offer and accept AUTH only after STARTTLS (yes in gatepost's embedded defaults).

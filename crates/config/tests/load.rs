@@ -81,7 +81,6 @@ fn debian_main_cf_loads_with_warnings() {
     for name in [
         "readme_directory",
         "smtp_tls_CApath",
-        "smtp_tls_security_level",
         "smtp_tls_session_cache_database",
     ] {
         let want = format!("{name}: parameter is not implemented by gatepost; ignored");

@@ -2,21 +2,24 @@
 //! Postfix's `smtpd_tls_*` certificate and protocol parameters, a
 //! self-signed certificate for the embedded defaults, and the session
 //! summary in OpenSSL's names as Postfix logs them (postconf(5),
-//! TLS_README). Only the server side lives here: the SMTP client's
-//! `smtp_tls_*` settings are not implemented yet.
+//! TLS_README), and the SMTP client's configuration for the opportunistic
+//! levels `may` and `encrypt` (unverified server certificate).
 #![forbid(unsafe_code)]
 
+mod client;
 mod config;
 mod protocols;
 mod self_signed;
 mod summary;
 
+pub use client::unverified_client_config;
 pub use config::{server_config, CertFiles};
 pub use protocols::{parse_protocols, ProtocolFloor};
+pub use rustls::pki_types::ServerName;
 pub use self_signed::ensure_self_signed;
 pub use summary::TlsSummary;
 pub use tokio_rustls::server::TlsStream;
-pub use tokio_rustls::TlsAcceptor;
+pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]

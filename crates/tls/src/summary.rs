@@ -3,7 +3,9 @@
 //! NAME[ADDR]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)`)
 //! and the `Received:` header's `(using ...)` line.
 
-use rustls::{CipherSuite, ProtocolVersion, ServerConnection};
+use rustls::{
+    CipherSuite, ClientConnection, ProtocolVersion, ServerConnection, SupportedCipherSuite,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSummary {
@@ -49,14 +51,25 @@ fn openssl_cipher(suite: CipherSuite) -> (String, u32) {
 
 impl TlsSummary {
     pub fn of(conn: &ServerConnection) -> TlsSummary {
-        let protocol = match conn.protocol_version() {
+        TlsSummary::from_parts(conn.protocol_version(), conn.negotiated_cipher_suite())
+    }
+
+    /// The same for the SMTP client's side of a session.
+    pub fn of_client(conn: &ClientConnection) -> TlsSummary {
+        TlsSummary::from_parts(conn.protocol_version(), conn.negotiated_cipher_suite())
+    }
+
+    fn from_parts(
+        version: Option<ProtocolVersion>,
+        suite: Option<SupportedCipherSuite>,
+    ) -> TlsSummary {
+        let protocol = match version {
             Some(ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
             Some(ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
             Some(other) => format!("{other:?}"),
             None => "unknown".to_string(),
         };
-        let (cipher, bits) = conn
-            .negotiated_cipher_suite()
+        let (cipher, bits) = suite
             .map(|s| openssl_cipher(s.suite()))
             .unwrap_or_else(|| ("unknown".to_string(), 0));
         TlsSummary {

@@ -3,12 +3,13 @@
 //! reading replies under a per-stage timeout. A broken conversation is
 //! reported as Postfix words it: `lost connection with HOST[ADDR] while
 //! WHERE` or `conversation with HOST[ADDR] timed out while WHERE` (4.4.2).
+//! After STARTTLS the same connection carries TLS ([`Conn::start_tls`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use gatepost_tls::{ServerName, TlsConnector, TlsSummary};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpSocket;
 
 use crate::smtp::addr_list::Target;
@@ -20,6 +21,8 @@ pub(crate) enum Broken {
     Lost(&'static str),
     Timeout(&'static str),
     Malformed(&'static str, String),
+    /// The TLS handshake after STARTTLS failed.
+    TlsHandshake,
 }
 
 impl Broken {
@@ -38,13 +41,17 @@ impl Broken {
                     gatepost_log::sanitize(line)
                 ),
             ),
+            Broken::TlsHandshake => ("4.7.5", "Cannot start TLS: handshake failure".to_string()),
         }
     }
 }
 
+/// A byte stream to the server: TCP, or TLS over TCP.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 pub(crate) struct Conn {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    stream: BufReader<Box<dyn Io>>,
 }
 
 /// Connect to `target`; the error is Postfix's `connect to HOST[ADDR]:PORT: REASON`.
@@ -76,10 +83,8 @@ pub(crate) async fn connect(
         }
     };
     let _ = stream.set_nodelay(true);
-    let (r, w) = stream.into_split();
     Ok(Conn {
-        reader: BufReader::new(r),
-        writer: w,
+        stream: BufReader::new(Box::new(stream)),
     })
 }
 
@@ -101,8 +106,8 @@ impl Conn {
         stage: &'static str,
     ) -> Result<(), Broken> {
         let write = async {
-            self.writer.write_all(bytes).await?;
-            self.writer.flush().await
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
         };
         match limited(timeout, write).await {
             None => Err(Broken::Timeout(stage)),
@@ -116,7 +121,7 @@ impl Conn {
         timeout: Duration,
         stage: &'static str,
     ) -> Result<Reply, Broken> {
-        match limited(timeout, read_reply(&mut self.reader)).await {
+        match limited(timeout, read_reply(&mut self.stream)).await {
             None => Err(Broken::Timeout(stage)),
             Some(Ok(r)) => Ok(r),
             Some(Err(ReplyError::Malformed(line))) => Err(Broken::Malformed(stage, line)),
@@ -134,5 +139,29 @@ impl Conn {
         self.send(format!("{line}\r\n").as_bytes(), timeout, stage)
             .await?;
         self.reply(timeout, stage).await
+    }
+
+    /// The TLS handshake after the server's 220 to STARTTLS. Bytes the
+    /// server sent after that 220 are discarded with the read buffer, never
+    /// read as TLS records or replies (the client side of CVE-2011-0411).
+    /// A failure leaves the connection closed.
+    pub(crate) async fn start_tls(
+        &mut self,
+        connector: &TlsConnector,
+        name: ServerName<'static>,
+        timeout: Duration,
+    ) -> Result<TlsSummary, String> {
+        let (closed, _) = tokio::io::duplex(1);
+        let plain = std::mem::replace(&mut self.stream, BufReader::new(Box::new(closed)));
+        let handshake = connector.connect(name, plain.into_inner());
+        match limited(timeout, handshake).await {
+            None => Err("handshake timed out".to_string()),
+            Some(Err(e)) => Err(io_text(&e)),
+            Some(Ok(tls)) => {
+                let summary = TlsSummary::of_client(tls.get_ref().1);
+                self.stream = BufReader::new(Box::new(tls));
+                Ok(summary)
+            }
+        }
     }
 }

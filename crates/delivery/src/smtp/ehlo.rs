@@ -1,8 +1,8 @@
 //! The server's EHLO reply (Postfix `smtp_proto.c` feature parsing and
 //! docs/smtp-client.md#the-ehlo-reply): the first line is the server's name; each later
 //! line starts with a keyword, matched case-insensitively. Recognised:
-//! `PIPELINING`, `SIZE [limit]`, `8BITMIME`, `STARTTLS` (recorded only:
-//! opportunistic TLS is not implemented yet), `AUTH mechs` and the
+//! `PIPELINING`, `SIZE [limit]`, `8BITMIME`, `STARTTLS` (used by the TLS policy of
+//! `starttls.rs`), `AUTH mechs` and the
 //! old `AUTH=mechs` form. When a second AUTH line carries a mechanism list
 //! that differs (case-insensitively) from the first, the warning
 //! `HOST[ADDR] offered AUTH option multiple times` is logged, as Postfix

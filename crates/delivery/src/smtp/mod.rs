@@ -27,6 +27,7 @@ mod reply;
 mod resolver;
 mod session;
 mod smtp_params;
+mod starttls;
 
 use std::sync::Arc;
 
@@ -266,3 +267,5 @@ impl SmtpAgent {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

@@ -14,14 +14,15 @@
 //! | server greets us with our own name | `mail for NEXTHOP loops back to myself` | 5.4.6 (4.4.6 when not the best MX) |
 //!
 //! Deferred verdicts may be retried on the next server by the caller.
-//! STARTTLS offers are recorded in [`Features`]; opportunistic TLS plugs in
-//! after the EHLO exchange (not implemented yet).
+//! STARTTLS follows the EHLO exchange when the TLS policy asks for it
+//! (`starttls.rs`); EHLO is then sent again inside TLS.
 
 use crate::smtp::addr_list::Target;
 use crate::smtp::conn::{Broken, Conn};
 use crate::smtp::ehlo::{parse_ehlo, Features};
 use crate::smtp::reply::Reply;
 use crate::smtp::smtp_params::SmtpParams;
+use crate::smtp::starttls::{starttls, Step};
 use crate::verdict::Verdict;
 
 /// What is being delivered in this conversation.
@@ -131,7 +132,8 @@ pub(crate) async fn deliver(
         .collect()
 }
 
-/// Greeting and EHLO/HELO. `Ok(None)` means a verdict for everyone was set.
+/// Greeting, EHLO/HELO and STARTTLS. `Ok(None)` means a verdict for
+/// everyone was set.
 async fn handshake(
     conn: &mut Conn,
     target: &Target,
@@ -161,6 +163,29 @@ async fn handshake(
             ),
         );
     }
+    let Some(features) = ehlo(conn, target, ctx, results).await? else {
+        return Ok(None);
+    };
+    match starttls(conn, target, &p.tls, p.timeouts.helo, features).await? {
+        Step::Plain(features) => Ok(Some(features)),
+        Step::Stop(verdict) => {
+            results.set_all(&verdict);
+            Ok(None)
+        }
+        Step::Encrypted => ehlo(conn, target, ctx, results).await,
+    }
+}
+
+/// EHLO, or HELO when EHLO is refused. `Ok(None)` means a verdict for
+/// everyone was set.
+async fn ehlo(
+    conn: &mut Conn,
+    target: &Target,
+    ctx: &SessionCtx<'_>,
+    results: &mut Results,
+) -> Result<Option<Features>, Broken> {
+    let p = ctx.params;
+    let namaddr = target.namaddr();
     let ehlo = conn
         .command(
             &format!("EHLO {}", p.helo_name),

@@ -7,7 +7,8 @@
 //! `smtp_skip_5xx_greeting`, `smtp_mx_address_limit`,
 //! `smtp_mx_session_limit`, `smtp_randomize_addresses`,
 //! `ignore_mx_lookup_error`, `relayhost` (to tell a relayhost
-//! configuration problem). All are read through their typed handles.
+//! configuration problem), and the TLS settings of [`TlsPolicy`]. All are
+//! read through their typed handles.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use gatepost_config::{params, Config, Param};
 
 use crate::smtp::destination::default_port;
+use crate::smtp::starttls::TlsPolicy;
 use crate::DeliveryError;
 
 /// Per-stage timeouts (each a Postfix `smtp_*_timeout`).
@@ -47,6 +49,7 @@ pub(crate) struct SmtpParams {
     pub randomize_addresses: bool,
     pub ignore_mx_lookup_error: bool,
     pub relayhost: String,
+    pub tls: TlsPolicy,
 }
 
 #[cfg(test)]
@@ -111,6 +114,7 @@ impl SmtpParams {
             randomize_addresses: cfg.get(&params::SMTP_RANDOMIZE_ADDRESSES),
             ignore_mx_lookup_error: cfg.get(&params::IGNORE_MX_LOOKUP_ERROR),
             relayhost: cfg.get(&params::RELAYHOST),
+            tls: TlsPolicy::from_config(cfg)?,
         })
     }
 }

@@ -1,0 +1,297 @@
+//! STARTTLS in the SMTP client against a real TLS server on 127.0.0.1
+//! (self-signed certificate): TLS at `may`, deferral at `encrypt` when it
+//! is not offered or the handshake fails, plaintext at `none`; the
+//! `smtp_tls_loglevel` line and the handshake warning.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use gatepost_config::Config;
+use gatepost_queue::{Envelope, EnvelopeRecipient, QueueId};
+use gatepost_tls::{CertFiles, ProtocolFloor, TlsAcceptor};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use super::resolver::testing::FakeResolver;
+use super::*;
+
+/// How the test server answers STARTTLS.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Offer {
+    /// Not in the EHLO reply.
+    None,
+    /// 220, then (in the same write) a pipelined line that must be discarded.
+    Tls,
+    /// 220, then the connection is closed: the handshake fails.
+    Broken,
+}
+
+/// Client lines as the server saw them, each marked with whether it came
+/// inside TLS.
+type Transcript = Arc<Mutex<Vec<(bool, String)>>>;
+
+fn acceptor(dir: &std::path::Path) -> TlsAcceptor {
+    let (cert, key, _) = gatepost_tls::ensure_self_signed(dir, "sink.test").expect("certificate");
+    let files = CertFiles::Pair {
+        cert: cert.display().to_string(),
+        key: key.display().to_string(),
+    };
+    let floor = ProtocolFloor {
+        tls12: true,
+        tls13: true,
+    };
+    TlsAcceptor::from(gatepost_tls::server_config(&files, floor).expect("server config"))
+}
+
+/// Serve SMTP until QUIT or STARTTLS; returns true after a STARTTLS 220.
+async fn converse<S: AsyncBufRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    offer: Offer,
+    tls: bool,
+    seen: &Transcript,
+) -> bool {
+    let mut in_data = false;
+    loop {
+        let mut line = String::new();
+        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return false;
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_string();
+        seen.lock().unwrap().push((tls, line.clone()));
+        if in_data {
+            if line == "." {
+                in_data = false;
+                let _ = stream.write_all(b"250 2.0.0 Ok: queued as TLS1\r\n").await;
+            }
+            continue;
+        }
+        let verb = line
+            .split([' ', ':'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" if offer != Offer::None && !tls => {
+                b"250-sink.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n"
+            }
+            "EHLO" => b"250-sink.test\r\n250 PIPELINING\r\n",
+            "STARTTLS" => {
+                let _ = stream
+                    .write_all(b"220 2.0.0 Ready to start TLS\r\n250 pipelined junk\r\n")
+                    .await;
+                let _ = stream.flush().await;
+                return true;
+            }
+            "DATA" => {
+                in_data = true;
+                b"354 End data with <CR><LF>.<CR><LF>\r\n"
+            }
+            "QUIT" => {
+                let _ = stream.write_all(b"221 2.0.0 Bye\r\n").await;
+                return false;
+            }
+            _ => b"250 2.0.0 Ok\r\n",
+        };
+        if stream.write_all(reply).await.is_err() {
+            return false;
+        }
+    }
+}
+
+async fn serve(offer: Offer, acceptor: TlsAcceptor) -> (u16, Transcript) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log: Transcript = Arc::default();
+    let seen = Arc::clone(&log);
+    tokio::spawn(async move {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let mut plain = BufReader::new(stream);
+        if plain.write_all(b"220 sink.test ESMTP\r\n").await.is_err() {
+            return;
+        }
+        if !converse(&mut plain, offer, false, &seen).await || offer == Offer::Broken {
+            return;
+        }
+        let Ok(tls) = acceptor.accept(plain.into_inner()).await else {
+            return;
+        };
+        converse(&mut BufReader::new(tls), offer, true, &seen).await;
+    });
+    (port, log)
+}
+
+fn agent(main_cf: &str) -> SmtpAgent {
+    let mut cfg = Config::parse_main_cf(main_cf, "main.cf").expect("main.cf");
+    cfg.set("myhostname", "localhost");
+    let base = SmtpParams::from_config(&cfg).expect("params");
+    let t = Duration::from_secs(5);
+    let params = SmtpParams {
+        timeouts: smtp_params::Timeouts {
+            connect: t,
+            helo: t,
+            mail: t,
+            rcpt: t,
+            data_init: t,
+            data_xfer: t,
+            data_done: t,
+            quit: t,
+        },
+        ..base
+    };
+    SmtpAgent::for_tests(
+        params,
+        OwnAddresses::default(),
+        Arc::new(FakeResolver::default()),
+    )
+}
+
+async fn run(main_cf: &str, offer: Offer) -> (DeliveryOutcome, Vec<(bool, String)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, log) = serve(offer, acceptor(dir.path())).await;
+    let msg = QueuedMessage {
+        id: QueueId::short_form(1, 2),
+        envelope: Envelope {
+            sender: "alice@spec.test".to_string(),
+            recipients: vec![EnvelopeRecipient::new("bob@far.test")],
+            arrival: SystemTime::now(),
+            client: "local".to_string(),
+            ret: None,
+            envid: None,
+        },
+        path: std::path::PathBuf::from("/nonexistent"),
+    };
+    let rcpts = [SmtpRcpt {
+        index: 0,
+        address: "bob@far.test".to_string(),
+    }];
+    let mut out = agent(main_cf)
+        .deliver(
+            &msg,
+            b"Subject: hi\n\nbody\n",
+            &format!("[127.0.0.1]:{port}"),
+            &rcpts,
+        )
+        .await;
+    assert_eq!(out.len(), 1);
+    let transcript = log.lock().unwrap().clone();
+    (out.remove(0), transcript)
+}
+
+fn lines(transcript: &[(bool, String)], tls: bool) -> Vec<&str> {
+    transcript
+        .iter()
+        .filter(|(t, _)| *t == tls)
+        .map(|(_, l)| l.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn may_uses_starttls_and_sends_the_message_inside_tls() {
+    for main_cf in ["smtp_tls_security_level = may\n", "smtp_use_tls = yes\n"] {
+        let (out, transcript) = run(main_cf, Offer::Tls).await;
+        assert_eq!(out.status, DeliveryStatus::Sent, "{main_cf}: {}", out.text);
+        assert_eq!(out.text, "250 2.0.0 Ok: queued as TLS1");
+        assert_eq!(lines(&transcript, false), ["EHLO localhost", "STARTTLS"]);
+        let inside = lines(&transcript, true);
+        assert_eq!(
+            inside[..3],
+            [
+                "EHLO localhost",
+                "MAIL FROM:<alice@spec.test>",
+                "RCPT TO:<bob@far.test>"
+            ]
+        );
+        assert!(inside.contains(&"body"), "{inside:?}");
+        assert_eq!(inside.last(), Some(&"QUIT"));
+    }
+}
+
+#[tokio::test]
+async fn encrypt_defers_when_starttls_is_not_offered() {
+    for main_cf in [
+        "smtp_tls_security_level = encrypt\n",
+        "smtp_enforce_tls = yes\n",
+    ] {
+        let (out, transcript) = run(main_cf, Offer::None).await;
+        assert_eq!(out.status, DeliveryStatus::Deferred, "{main_cf}");
+        assert_eq!(out.dsn, "4.7.4");
+        assert_eq!(
+            out.text,
+            "TLS is required, but was not offered by host 127.0.0.1[127.0.0.1]"
+        );
+        assert_eq!(lines(&transcript, false), ["EHLO localhost", "QUIT"]);
+    }
+}
+
+#[tokio::test]
+async fn encrypt_defers_on_a_failed_handshake() {
+    let (out, transcript) = run("smtp_tls_security_level = encrypt\n", Offer::Broken).await;
+    assert_eq!(out.status, DeliveryStatus::Deferred);
+    assert_eq!(out.dsn, "4.7.5");
+    assert_eq!(out.text, "Cannot start TLS: handshake failure");
+    assert_eq!(lines(&transcript, false), ["EHLO localhost", "STARTTLS"]);
+}
+
+#[tokio::test]
+async fn none_and_may_without_offer_stay_plaintext() {
+    for (main_cf, offer) in [
+        ("smtp_tls_security_level = none\n", Offer::Tls),
+        ("", Offer::Tls),
+        ("smtp_tls_security_level = may\n", Offer::None),
+    ] {
+        let (out, transcript) = run(main_cf, offer).await;
+        assert_eq!(out.status, DeliveryStatus::Sent, "{main_cf}: {}", out.text);
+        assert!(lines(&transcript, true).is_empty(), "{main_cf}");
+        let plain = lines(&transcript, false);
+        assert!(!plain.contains(&"STARTTLS"), "{main_cf}: {plain:?}");
+        assert!(plain.contains(&"body"), "{main_cf}: {plain:?}");
+    }
+}
+
+/// The process-wide log, in a file (opened once per test process).
+fn log_file() -> &'static std::path::Path {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("gatepost-tls-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        gatepost_log::init(
+            gatepost_log::LogTarget::File(&path),
+            "mx.spec.test",
+            "postfix",
+        )
+        .expect("open the test log");
+        path
+    })
+}
+
+#[tokio::test]
+async fn loglevel_1_logs_the_untrusted_session_and_a_failed_handshake_warns() {
+    let log = log_file();
+    let (out, _) = run(
+        "smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n",
+        Offer::Tls,
+    )
+    .await;
+    assert_eq!(out.status, DeliveryStatus::Sent, "{}", out.text);
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|l| l.contains("Untrusted TLS connection established to 127.0.0.1[127.0.0.1]:"))
+        .unwrap_or_else(|| panic!("no TLS line in:\n{text}"));
+    assert!(line.contains("smtp["), "{line}");
+    assert!(
+        line.contains(": TLSv1.3 with cipher TLS_") && line.ends_with(" bits)"),
+        "{line}"
+    );
+    let (out, _) = run("smtp_tls_security_level = may\n", Offer::Broken).await;
+    assert_eq!(out.status, DeliveryStatus::Deferred);
+    assert_eq!(out.text, "Cannot start TLS: handshake failure");
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("smtp[") && l.contains("warning: TLS library problem: ")),
+        "{text}"
+    );
+}
