@@ -10,17 +10,9 @@ use std::time::Duration;
 
 use gatepost_testkit::{gatepost_bin, Client, TestServer};
 
+/// `gatepost -c DIR ARGS`: exit code and stderr.
 fn gatepost(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(gatepost_bin!())
-        .arg("-c")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run gatepost");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    gatepost_testkit::server::run_gatepost(gatepost_bin!(), dir, args)
 }
 
 /// Connect from `source`, quit, and wait for the disconnect line.

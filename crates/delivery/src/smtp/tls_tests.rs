@@ -250,25 +250,9 @@ async fn none_and_may_without_offer_stay_plaintext() {
     }
 }
 
-/// The process-wide log, in a file (opened once per test process).
-fn log_file() -> &'static std::path::Path {
-    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    PATH.get_or_init(|| {
-        let path = std::env::temp_dir().join(format!("gatepost-tls-{}.log", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        gatepost_log::init(
-            gatepost_log::LogTarget::File(&path),
-            "mx.spec.test",
-            "postfix",
-        )
-        .expect("open the test log");
-        path
-    })
-}
-
 #[tokio::test]
 async fn loglevel_1_logs_the_untrusted_session_and_a_failed_handshake_warns() {
-    let log = log_file();
+    let log = gatepost_testkit::log_capture::in_process_log();
     let (out, _) = run(
         "smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n",
         Offer::Tls,
