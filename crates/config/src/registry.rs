@@ -536,6 +536,10 @@ params! {
     GATEPOST_ACCEPT_UNIMPLEMENTED: Vec<String> = "gatepost_accept_unimplemented", List, Text("");
     /// gatepost-only: let serve/start run a configuration that `gatepost check` proves to be an open relay (a warning is logged at every start); no refuses to start.
     GATEPOST_ALLOW_OPEN_RELAY: bool = "gatepost_allow_open_relay", Bool, Text("no");
+    /// gatepost-only: `host:port` where `gatepost serve` answers `GET /metrics` (Prometheus); empty: no metrics endpoint.
+    GATEPOST_METRICS_LISTEN: String = "gatepost_metrics_listen", Str, Text("");
+    /// gatepost-only: let `gatepost_metrics_listen` be an address other than loopback; no refuses to start.
+    GATEPOST_METRICS_ALLOW_REMOTE: bool = "gatepost_metrics_allow_remote", Bool, Text("no");
     /// Reply code for DNS block list rejects.
     MAPS_RBL_REJECT_CODE: u16 = "maps_rbl_reject_code", Int, Text("554");
     /// Reply code for invalid hostnames.

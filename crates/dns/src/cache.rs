@@ -83,10 +83,12 @@ impl Cache {
             match map.get(&key) {
                 Some(cell) if cell.get().is_none_or(|e| e.expires > now) => {
                     self.hits.fetch_add(1, Ordering::Relaxed);
+                    gatepost_metrics::dns_lookup(&rtype.to_string(), true);
                     cell.clone()
                 }
                 _ => {
                     self.misses.fetch_add(1, Ordering::Relaxed);
+                    gatepost_metrics::dns_lookup(&rtype.to_string(), false);
                     if map.len() >= self.max_entries {
                         map.retain(|_, c| c.get().is_none_or(|e| e.expires > now));
                         if map.len() >= self.max_entries {

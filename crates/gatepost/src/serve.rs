@@ -127,6 +127,7 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
         }
         return Ok(ExitCode::from(1));
     }
+    let metrics_addr = crate::metrics_http::listen_address(&cfg)?;
 
     let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
     // Never on Postfix's queue: refused before anything is written there.
@@ -155,6 +156,10 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
         pool: ListenerPool::default(),
     };
     let mut current = Generation::start(&cfg, &queue, &rewriter, &mut server.pool)?;
+    let metrics = match metrics_addr {
+        Some(addr) => Some(crate::metrics_http::bind(addr).await?),
+        None => None,
+    };
 
     let (qmgr_stop, mut qmgr_stop_rx) = watch::channel(false);
     let qmgr = tokio::spawn(gatepost_qmgr::run_qmgr(
@@ -167,6 +172,12 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
     ));
 
     print_startup(&cfg, &current, &queue_dir);
+    if let Some(listener) = metrics {
+        let url = format!("http://{}/metrics", listener.local_addr()?);
+        println!("gatepost: metrics at {url}");
+        gatepost_log::info("master", format!("metrics at {url}"));
+        tokio::spawn(crate::metrics_http::serve(listener, queue_dir.clone()));
+    }
     gatepost_log::info(
         "master",
         format!(

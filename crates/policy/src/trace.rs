@@ -2,7 +2,7 @@
 //! `policy-test`: one step per line, `list (file:line): restriction =>
 //! result`, the deciding step marked with `<== decision`, then a summary.
 
-use crate::Verdict;
+use crate::{TraceStep, Verdict};
 
 /// Index of the step that decided the verdict: the last step that
 /// rejected when there is a reply, else the last permit.
@@ -15,6 +15,14 @@ fn deciding_step(v: &Verdict) -> Option<usize> {
             s.result == "OK"
         }
     })
+}
+
+impl Verdict {
+    /// The trace step that decided this verdict (the restriction that
+    /// rejected, or the last that permitted).
+    pub fn decided_by(&self) -> Option<&TraceStep> {
+        deciding_step(self).and_then(|i| self.trace.get(i))
+    }
 }
 
 /// Render the trace, one step per line, marking the deciding step.
@@ -48,7 +56,6 @@ pub fn render_trace(verdict: &Verdict) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TraceStep;
     use gatepost_proto::Reply;
 
     fn step(list: &str, r: &str, result: &str) -> TraceStep {

@@ -321,6 +321,7 @@ async fn record_batch(
             text: &o.text,
         };
         gatepost_log::info(&o.agent, line.render());
+        gatepost_metrics::delivery(o.status.as_str(), &o.agent);
         let reason = Reason {
             recipient: o.recipient,
             dsn: o.dsn.clone(),

@@ -151,6 +151,7 @@ impl Session {
     }
 
     fn warn_auth_failed(&self, mechanism: &str, reason: &str, username: Option<&str>) {
+        gatepost_metrics::auth_failure(mechanism);
         let user = username
             .map(|u| format!(", sasl_username={u}"))
             .unwrap_or_default();

@@ -18,6 +18,7 @@ fn index(verb: Verb) -> usize {
 
 impl Counters {
     pub fn record(&mut self, verb: Option<Verb>, ok: bool) {
+        gatepost_metrics::command(verb.map_or("unknown", |v| v.counter_name()));
         match verb {
             Some(v) => {
                 let i = index(v);

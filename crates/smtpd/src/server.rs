@@ -101,6 +101,7 @@ pub async fn serve(
         };
         match accepted {
             Ok((sock, peer)) => {
+                gatepost_metrics::connection(&ctx.service);
                 let ctx = ctx.clone();
                 let server_addr = sock.local_addr().map(|a| a.ip()).unwrap_or(peer.ip());
                 // Each session logs under a PID of its own, as a Postfix smtpd process.

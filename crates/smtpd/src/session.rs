@@ -452,6 +452,9 @@ impl Session {
             self.hangup = true;
         }
         self.log_events(stage.log_name(), &verdict, facts.recipient.as_deref());
+        if verdict.reply.is_some() {
+            count_reject(stage, &verdict);
+        }
         verdict
     }
 
@@ -515,5 +518,21 @@ fn normalize_addr(addr: IpAddr) -> IpAddr {
             None => addr,
         },
         v4 => v4,
+    }
+}
+
+/// Count a restriction reject in the metrics, by the restriction that
+/// decided it (its name without the table argument).
+fn count_reject(stage: Stage, verdict: &Verdict) {
+    let restriction = verdict
+        .decided_by()
+        .and_then(|step| step.restriction.split_whitespace().next())
+        .unwrap_or("unknown");
+    gatepost_metrics::reject(restriction, stage.log_name());
+    if matches!(
+        restriction,
+        "reject_unauth_destination" | "defer_unauth_destination" | "check_relay_domains"
+    ) {
+        gatepost_metrics::relay_denied();
     }
 }
