@@ -51,7 +51,7 @@ use gatepost_proto::Reply;
 use gatepost_rewrite::Rewriter;
 use gatepost_table::{DomainList, NetworkList};
 
-pub use dns::{DnsChecks, DnsStatus, RblAnswer, ResolverDns};
+pub use dns::{DnsChecks, DnsStatus, RblAnswer, ResolverDns, ServerHosts, ServerKind};
 pub use eval::Deferral;
 pub use logline::format_event;
 pub use trace::render_trace;
@@ -470,8 +470,40 @@ impl Policy {
     /// Evaluate the restrictions that apply at `stage` (with
     /// `smtpd_delay_reject = yes`, client/helo/sender lists run at RCPT).
     pub async fn check(&self, stage: Stage, facts: &Facts, session: &mut SessionPolicy) -> Verdict {
+        self.evaluate(stage, facts, session, self.s.delay_reject)
+            .await
+    }
+
+    /// `smtpd_delay_reject`: client, helo and sender lists wait for RCPT TO.
+    pub fn delay_reject(&self) -> bool {
+        self.s.delay_reject
+    }
+
+    /// For `policy-test`: when `smtpd_delay_reject = yes` postpones the
+    /// list of `stage` (CONNECT, HELO/EHLO, MAIL) to RCPT TO, what that list
+    /// says with what is known at `stage`, evaluated on a copy of the
+    /// session state; `None` when the list runs at its own stage.
+    pub async fn preview_postponed(
+        &self,
+        stage: Stage,
+        facts: &Facts,
+        session: &SessionPolicy,
+    ) -> Option<Verdict> {
+        if !self.s.delay_reject || postponed_list(stage).is_none() {
+            return None;
+        }
+        let mut copy = session.clone();
+        Some(self.evaluate(stage, facts, &mut copy, false).await)
+    }
+
+    async fn evaluate(
+        &self,
+        stage: Stage,
+        facts: &Facts,
+        session: &mut SessionPolicy,
+        delay: bool,
+    ) -> Verdict {
         let mut c = eval::Check::new(self, facts, stage, session.discard);
-        let delay = self.s.delay_reject;
         let status = match stage {
             Stage::Connect if !delay => c.check_client(session).await,
             Stage::Helo | Stage::Ehlo if !delay => c.check_helo(session).await,
@@ -495,5 +527,16 @@ impl Policy {
             trace: c.trace,
             hangup: c.hangup,
         }
+    }
+}
+
+/// The restriction list that `smtpd_delay_reject = yes` postpones from
+/// `stage` to RCPT TO, if any.
+pub fn postponed_list(stage: Stage) -> Option<&'static str> {
+    match stage {
+        Stage::Connect => Some(params::SMTPD_CLIENT_RESTRICTIONS.name()),
+        Stage::Helo | Stage::Ehlo => Some(params::SMTPD_HELO_RESTRICTIONS.name()),
+        Stage::Mail => Some(params::SMTPD_SENDER_RESTRICTIONS.name()),
+        _ => None,
     }
 }

@@ -2,7 +2,7 @@
 //! `policy-test`: one step per line, `list (file:line): restriction =>
 //! result`, the deciding step marked with `<== decision`, then a summary.
 
-use crate::{TraceStep, Verdict};
+use crate::{TraceStep, Verdict, STAGE_PARAMS};
 
 /// Index of the step that decided the verdict: the last step that
 /// rejected when there is a reply, else the last permit.
@@ -22,6 +22,22 @@ impl Verdict {
     /// rejected, or the last that permitted).
     pub fn decided_by(&self) -> Option<&TraceStep> {
         deciding_step(self).and_then(|i| self.trace.get(i))
+    }
+
+    /// The stage's restriction list (`smtpd_client_restrictions`, ...,
+    /// or the implicit `smtpd_reject_unlisted_sender` check) that holds
+    /// the deciding step, for nested classes and tables too.
+    pub fn deciding_list(&self) -> Option<&str> {
+        let decided = deciding_step(self)?;
+        self.trace[..=decided]
+            .iter()
+            .rev()
+            .map(|s| s.list.as_str())
+            .find(|list| {
+                STAGE_PARAMS.iter().any(|p| p.name() == *list)
+                    || *list == "smtpd_reject_unlisted_sender"
+                    || *list == "smtpd_reject_unlisted_recipient"
+            })
     }
 }
 
