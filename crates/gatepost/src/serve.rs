@@ -9,7 +9,8 @@
 //! fail-closed check of `gatepost_config`) is refused at start and reload. In the foreground it prints
 //! where it listens, where it keeps mail and which configuration it uses;
 //! as a daemon (`gatepost start`) it logs to syslog when `maillog_file` is
-//! empty.
+//! empty. With `gatepost_metrics_listen` set it serves the Prometheus
+//! endpoint (`metrics_http`), bound once at start.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
