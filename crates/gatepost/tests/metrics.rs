@@ -57,7 +57,7 @@ fn scrape_after_a_known_session_mix() {
             passwd.display()
         ))
         .unwrap();
-    let srv = config.start(&gatepost_bin!()).unwrap();
+    let srv = config.start(gatepost_bin!()).unwrap();
     assert!(srv.wait_for_log("metrics at http://", EVENT_TIMEOUT));
     let metrics = metrics_addr(&srv.log());
 
@@ -167,7 +167,7 @@ fn a_non_loopback_address_is_refused() {
         .main_cf("gatepost_metrics_listen = 0.0.0.0:0\n")
         .unwrap();
     // The log is maillog_file; stderr says it too.
-    let (code, stderr) = run_gatepost(&gatepost_bin!(), config.path(), &["serve"]);
+    let (code, stderr) = run_gatepost(gatepost_bin!(), config.path(), &["serve"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("gatepost_metrics_listen = 0.0.0.0:0: not a loopback address; set gatepost_metrics_allow_remote = yes"),
