@@ -102,8 +102,13 @@ async fn answer(mut stream: TcpStream, queue_dir: &Path) -> std::io::Result<()> 
         ("GET" | "HEAD", "/metrics") => {
             count_queues(queue_dir);
             let body = gatepost_metrics::render();
-            let body = if method == "HEAD" { "" } else { body.as_str() };
-            respond(&mut stream, "200 OK", gatepost_metrics::CONTENT_TYPE, body).await
+            let content_type = gatepost_metrics::CONTENT_TYPE;
+            if method == "HEAD" {
+                let head = response_head("200 OK", content_type, body.len());
+                stream.write_all(head.as_bytes()).await?;
+                return stream.shutdown().await;
+            }
+            respond(&mut stream, "200 OK", content_type, &body).await
         }
         (_, "/metrics") => respond(&mut stream, "405 Method Not Allowed", "", "").await,
         _ => respond(&mut stream, "404 Not Found", "text/plain", "try /metrics\n").await,
@@ -116,17 +121,20 @@ async fn respond(
     content_type: &str,
     body: &str,
 ) -> std::io::Result<()> {
-    let mut response = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    if !content_type.is_empty() {
-        response.push_str(&format!("Content-Type: {content_type}\r\n"));
-    }
-    response.push_str("\r\n");
-    response.push_str(body);
+    let response = response_head(status, content_type, body.len()) + body;
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await
+}
+
+/// The status line and headers of a response with a body of `length`.
+fn response_head(status: &str, content_type: &str, length: usize) -> String {
+    let mut head =
+        format!("HTTP/1.1 {status}\r\nContent-Length: {length}\r\nConnection: close\r\n");
+    if !content_type.is_empty() {
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
 }
 
 /// Set the queue size gauges from the (flat) queue directories.

@@ -153,6 +153,11 @@ fn scrape_after_a_known_session_mix() {
     assert_eq!(samples.len(), expected.len() - 5, "{body}");
     assert!(body.ends_with("# EOF\n"));
 
+    let head = scrape(metrics, "HEAD /metrics HTTP/1.1\r\n\r\n");
+    assert!(
+        head.starts_with("HTTP/1.1 200 OK\r\n") && head.ends_with("\r\n\r\n"),
+        "{head}"
+    );
     let missing = scrape(metrics, "GET / HTTP/1.1\r\n\r\n");
     assert!(
         missing.starts_with("HTTP/1.1 404 Not Found\r\n"),

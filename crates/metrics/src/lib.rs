@@ -68,65 +68,73 @@ struct Metrics {
 
 impl Metrics {
     fn new() -> Metrics {
+        let connections = Family::default();
+        let commands = Family::default();
+        let rejects = Family::default();
+        let relay_denials = Counter::default();
+        let auth_failures = Family::default();
+        let queue_size = Family::default();
+        let deliveries = Family::default();
+        let dns_lookups = Family::default();
+        let dns_cache_hits = Family::default();
         let mut registry = Registry::with_prefix("gatepost");
-        let m = Metrics {
-            registry: Registry::default(),
-            connections: Family::default(),
-            commands: Family::default(),
-            rejects: Family::default(),
-            relay_denials: Counter::default(),
-            auth_failures: Family::default(),
-            queue_size: Family::default(),
-            deliveries: Family::default(),
-            dns_lookups: Family::default(),
-            dns_cache_hits: Family::default(),
-        };
         registry.register(
             "smtpd_connections",
             "SMTP connections accepted, by master.cf service",
-            m.connections.clone(),
+            Family::clone(&connections),
         );
         registry.register(
             "smtpd_commands",
             "SMTP commands received, by verb (unknown for unrecognized ones)",
-            m.commands.clone(),
+            Family::clone(&commands),
         );
         registry.register(
             "smtpd_rejects",
             "Restriction rejects (4xx and 5xx), by deciding restriction and SMTP stage",
-            m.rejects.clone(),
+            Family::clone(&rejects),
         );
         registry.register(
             "smtpd_relay_denials",
             "Recipients refused by reject_unauth_destination or defer_unauth_destination",
-            m.relay_denials.clone(),
+            relay_denials.clone(),
         );
         registry.register(
             "smtpd_auth_failures",
             "Failed SMTP AUTH attempts, by SASL mechanism",
-            m.auth_failures.clone(),
+            Family::clone(&auth_failures),
         );
         registry.register(
             "queue_messages",
             "Messages in each queue directory, counted when scraped",
-            m.queue_size.clone(),
+            Family::clone(&queue_size),
         );
         registry.register(
             "deliveries",
             "Delivery attempts per recipient, by status (sent, deferred, bounced) and transport",
-            m.deliveries.clone(),
+            Family::clone(&deliveries),
         );
         registry.register(
             "dns_lookups",
             "DNS lookups asked of the resolver, by record type",
-            m.dns_lookups.clone(),
+            Family::clone(&dns_lookups),
         );
         registry.register(
             "dns_cache_hits",
             "DNS lookups answered from the answer cache, by record type",
-            m.dns_cache_hits.clone(),
+            Family::clone(&dns_cache_hits),
         );
-        Metrics { registry, ..m }
+        Metrics {
+            registry,
+            connections,
+            commands,
+            rejects,
+            relay_denials,
+            auth_failures,
+            queue_size,
+            deliveries,
+            dns_lookups,
+            dns_cache_hits,
+        }
     }
 }
 
