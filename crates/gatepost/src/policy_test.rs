@@ -346,8 +346,8 @@ impl Simulation<'_> {
                 facts.recipient_count = 0;
                 st.in_transaction = false;
                 st.policy.reset_transaction();
+                // The protocol changes once the name is accepted.
                 facts.helo = Some(name.clone());
-                facts.protocol = if *ehlo { "ESMTP".into() } else { "SMTP".into() };
                 if *ehlo {
                     Stage::Ehlo
                 } else {
@@ -430,6 +430,9 @@ impl Simulation<'_> {
             (Step::Client(..), Some(_)) => st.access_denied = true,
             // A refused HELO leaves the earlier name (or none).
             (Step::Helo(..), Some(_)) => (facts.helo, facts.protocol) = helo_before,
+            (Step::Helo(_, ehlo), None) => {
+                facts.protocol = if *ehlo { "ESMTP".into() } else { "SMTP".into() }
+            }
             (Step::Mail(_), None) => st.in_transaction = true,
             (Step::Mail(_), Some(_)) => facts.sender = None,
             (Step::Rcpt(_), None) => facts.recipient_count += 1,

@@ -217,3 +217,27 @@ fn client_flag_sets_the_client_of_a_script() {
         "{text}"
     );
 }
+
+#[test]
+fn the_log_line_is_the_one_the_server_writes() {
+    // A rejected EHLO keeps the earlier protocol (Postfix 3.7:
+    // `proto=SMTP helo=<bad.example>`), in the server and in policy-test.
+    let rules = "smtpd_delay_reject = no\nsmtpd_helo_restrictions = check_helo_access inline:{bad.example=REJECT}\n";
+    let srv = gatepost_testkit::TestServer::start(gatepost_bin!(), rules).unwrap();
+    let mut c = gatepost_testkit::Client::connect_from("127.0.0.2", srv.addr).unwrap();
+    assert_eq!(c.read_reply().unwrap().code, 220);
+    assert_eq!(c.command("EHLO bad.example").unwrap().code, 554);
+    assert_eq!(c.command("QUIT").unwrap().code, 221);
+    let line = "NOQUEUE: reject: EHLO from unknown[127.0.0.2]: 554 5.7.1 <bad.example>: Helo command rejected: Access denied; proto=SMTP helo=<bad.example>";
+    assert!(
+        srv.wait_for_log(line, gatepost_testkit::EVENT_TIMEOUT),
+        "{}",
+        srv.log()
+    );
+    let (code, text) = policy_test(
+        rules,
+        &["--no-dns", "--client", "127.0.0.2", "--helo", "bad.example"],
+    );
+    assert_eq!(code, 4, "{text}");
+    assert_has(&text, &[&format!("  log: {line}")]);
+}

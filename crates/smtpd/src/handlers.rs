@@ -123,9 +123,10 @@ impl Session {
             .chars()
             .map(|c| if c.is_control() { '?' } else { c })
             .collect();
-        let previous = (self.helo.clone(), self.protocol);
+        let previous = self.helo.clone();
         self.helo = Some(name);
-        self.protocol = if verb == Verb::Ehlo { "ESMTP" } else { "SMTP" };
+        // As Postfix's: the new protocol only once the name is accepted
+        // (a reject logs the previous one, `proto=SMTP helo=<name>`).
         let stage = if verb == Verb::Ehlo {
             Stage::Ehlo
         } else {
@@ -133,10 +134,10 @@ impl Session {
         };
         let verdict = self.check(stage, None).await;
         if let Some(reply) = verdict.reply {
-            self.helo = previous.0;
-            self.protocol = previous.1;
+            self.helo = previous;
             return self.answer(Some(verb), reply).await;
         }
+        self.protocol = if verb == Verb::Ehlo { "ESMTP" } else { "SMTP" };
         let security_lines = self.ehlo_security_lines();
         let s = &self.ctx.settings;
         let reply = if verb == Verb::Helo {
