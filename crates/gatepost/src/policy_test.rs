@@ -284,6 +284,8 @@ struct SessionState {
     access_denied: bool,
     /// MAIL FROM was accepted.
     in_transaction: bool,
+    /// DATA was accepted: a message follows.
+    in_data: bool,
 }
 
 impl Simulation<'_> {
@@ -295,6 +297,7 @@ impl Simulation<'_> {
             policy: SessionPolicy::default(),
             access_denied: false,
             in_transaction: false,
+            in_data: false,
         };
         for step in steps {
             if let Some(code) = self.step(step, &mut st, &mut out).await {
@@ -392,6 +395,10 @@ impl Simulation<'_> {
                 }
                 Stage::Data
             }
+            Step::Eom if !st.in_data => {
+                out.push_str("END-OF-MESSAGE: no message (DATA was not accepted)\n");
+                return None;
+            }
             Step::Eom => Stage::EndOfMessage,
         };
         let verdict = self.policy.check(stage, &st.facts, &mut st.policy).await;
@@ -436,6 +443,15 @@ impl Simulation<'_> {
             (Step::Mail(_), None) => st.in_transaction = true,
             (Step::Mail(_), Some(_)) => facts.sender = None,
             (Step::Rcpt(_), None) => facts.recipient_count += 1,
+            // The end of the message ends the transaction, whatever the reply.
+            (Step::Data, None) => st.in_data = true,
+            (Step::Eom, _) => {
+                st.in_data = false;
+                facts.sender = None;
+                facts.recipient_count = 0;
+                st.in_transaction = false;
+                st.policy.reset_transaction();
+            }
             _ => {}
         }
         refused

@@ -241,3 +241,35 @@ fn the_log_line_is_the_one_the_server_writes() {
     assert_eq!(code, 4, "{text}");
     assert_has(&text, &[&format!("  log: {line}")]);
 }
+
+#[test]
+fn a_script_runs_transactions_one_after_another() {
+    let script = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        script.path(),
+        "ehlo client.example\nmail a@spec.test\nrcpt b@spec.test\ndata\neom\n\
+         mail <>\nrcpt c@spec.test\ndata\neom\nrset\nrcpt d@spec.test\n",
+    )
+    .unwrap();
+    let path = script.path().to_str().unwrap();
+    let (code, text) = policy_test("", &["--no-dns", "--script", path]);
+    assert_eq!(code, 4, "{text}");
+    let steps: Vec<&str> = text.lines().filter(|l| !l.starts_with("  ")).collect();
+    assert_eq!(
+        steps,
+        [
+            "CONNECT unknown[127.0.0.1]: accept (smtpd_client_restrictions postponed to RCPT TO: smtpd_delay_reject = yes)",
+            "EHLO client.example: accept (smtpd_helo_restrictions postponed to RCPT TO: smtpd_delay_reject = yes)",
+            "MAIL <a@spec.test>: accept (smtpd_sender_restrictions postponed to RCPT TO: smtpd_delay_reject = yes)",
+            "RCPT <b@spec.test>: accept",
+            "DATA: accept",
+            "END-OF-MESSAGE: accept",
+            "MAIL <>: accept (smtpd_sender_restrictions postponed to RCPT TO: smtpd_delay_reject = yes)",
+            "RCPT <c@spec.test>: accept",
+            "DATA: accept",
+            "END-OF-MESSAGE: accept",
+            "RCPT <d@spec.test>: 503 5.5.1 Error: need MAIL command",
+        ],
+        "{text}"
+    );
+}
