@@ -98,6 +98,8 @@ struct Server {
     queue_dir: PathBuf,
     agent: Arc<SwappableAgent>,
     pool: ListenerPool,
+    /// The metrics endpoint's address, as bound at start.
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Result<ExitCode> {
@@ -155,6 +157,7 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
         queue_dir: queue_dir.clone(),
         agent: Arc::new(SwappableAgent::new(agent)),
         pool: ListenerPool::default(),
+        metrics_addr,
     };
     let mut current = Generation::start(&cfg, &queue, &rewriter, &mut server.pool)?;
     let metrics = match metrics_addr {
@@ -247,6 +250,7 @@ impl Server {
         let accepted_risks = cfg.check_fail_closed()?;
         // A configuration `serve` would refuse is not switched to either.
         crate::check::at_startup(&cfg, |w| gatepost_log::warning("master", w)).await?;
+        let metrics_addr = crate::metrics_http::listen_address(&cfg)?;
         let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
         let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
         let agent = gatepost_delivery::build_agent(&cfg, self.queue.clone(), rewriter.clone())
@@ -257,6 +261,12 @@ impl Server {
         }
         for warning in cfg.warnings().iter().chain(&accepted_risks) {
             gatepost_log::warning("master", warning);
+        }
+        if metrics_addr != self.metrics_addr {
+            gatepost_log::warning(
+                "master",
+                "gatepost_metrics_listen changed: it takes effect at the next start",
+            );
         }
         if queue_dir != self.queue_dir {
             gatepost_log::warning(

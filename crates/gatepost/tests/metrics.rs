@@ -179,3 +179,31 @@ fn a_non_loopback_address_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn reload_keeps_the_endpoint_and_refuses_a_remote_address() {
+    let srv = ConfigDir::new()
+        .unwrap()
+        .main_cf("gatepost_metrics_listen = 127.0.0.1:0\n")
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
+    assert!(srv.wait_for_log("metrics at http://", EVENT_TIMEOUT));
+    let metrics = metrics_addr(&srv.log());
+    srv.edit_main_cf(
+        "gatepost_metrics_listen = 127.0.0.1:0",
+        "gatepost_metrics_listen = 0.0.0.0:0",
+    );
+    let (code, stderr) = run_gatepost(gatepost_bin!(), srv.path(), &["reload"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        srv.wait_for_log(
+            "not a loopback address; set gatepost_metrics_allow_remote = yes to serve metrics to other hosts; keeping the current configuration",
+            EVENT_TIMEOUT
+        ),
+        "{}",
+        srv.log()
+    );
+    let response = scrape(metrics, "GET /metrics HTTP/1.1\r\n\r\n");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+}
