@@ -214,6 +214,8 @@ impl Session {
             }
         };
         let mut tx = Transaction::new(path.address.clone());
+        // None: no AUTH=; Some(None): AUTH=<>.
+        let mut auth_param: Option<Option<String>> = None;
         for (name, value) in &path.params {
             let value_str = value.as_deref().unwrap_or("");
             match name.as_str() {
@@ -253,7 +255,13 @@ impl Session {
                     tx.ret = Some(value_str.to_ascii_uppercase())
                 }
                 "ENVID" if !value_str.is_empty() => tx.envid = Some(value_str.to_string()),
-                "AUTH" => {}
+                "AUTH" => {
+                    if auth_param.is_some() {
+                        let reply = Reply::new(503, "5.5.4", "Error: multiple AUTH= options");
+                        return self.answer(verb, reply).await;
+                    }
+                    auth_param = Some((value_str != "<>").then(|| xtext_decode(value_str)));
+                }
                 _ => {
                     let shown = match value {
                         Some(v) => format!("{name}={v}"),
@@ -264,6 +272,12 @@ impl Session {
                 }
             }
         }
+        // Only a logged-in client's word is kept (RFC 4954 section 5).
+        tx.sender_auth = match (auth_param, &self.login) {
+            (Some(given), Some(_)) => given,
+            (None, Some(login)) if login.username.contains('@') => Some(login.username.clone()),
+            _ => None,
+        };
         let limit = self.ctx.settings.message_size_limit;
         if limit > 0 && tx.declared_size > limit {
             let reply = Reply::new(552, "5.3.4", "Message size exceeds fixed limit");
@@ -594,4 +608,29 @@ fn raw_path<'a>(args: &'a str, keyword: &str) -> &'a str {
         Some(end) if rest.starts_with('<') => &rest[..=end],
         _ => rest.split_whitespace().next().unwrap_or(""),
     }
+}
+
+/// RFC 3461 xtext (`+2B` for `+`); a malformed value is kept as given.
+fn xtext_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'+' {
+            let hex = value
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match hex {
+                Some(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                None => return value.to_string(),
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| value.to_string())
 }
