@@ -291,6 +291,9 @@ pub fn check_peer(
             webpki::Error::RequiredEkuNotFoundContext(_) => {
                 Problem::plain("not designated for use as a server certificate")
             }
+            webpki::Error::InvalidSignatureForPublicKey => {
+                Problem::server("num=7:certificate signature failure")
+            }
             other => Problem::server(format!("num=0:{other:?}")),
         };
         return untrusted(problem);
