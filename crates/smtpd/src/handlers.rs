@@ -634,3 +634,13 @@ fn xtext_decode(value: &str) -> String {
     }
     String::from_utf8(out).unwrap_or_else(|_| value.to_string())
 }
+
+#[cfg(test)]
+mod xtext_tests {
+    #[test]
+    fn xtext_decodes_and_keeps_malformed_values() {
+        assert_eq!(super::xtext_decode("alice+40spec.test"), "alice@spec.test");
+        assert_eq!(super::xtext_decode("a+2Bb"), "a+b");
+        assert_eq!(super::xtext_decode("bad+zz"), "bad+zz");
+    }
+}
