@@ -306,7 +306,7 @@ fn starttls_auth_plain_then_relay() {
         "503 5.5.1 Error: already authenticated"
     );
     assert_eq!(
-        c.cmd("MAIL FROM:<alice@spec.test> AUTH=<> AUTH=alice+40spec.test"),
+        c.cmd("MAIL FROM:<alice@spec.test> AUTH=alice+40spec.test AUTH=<>"),
         "503 5.5.4 Error: multiple AUTH= options"
     );
     assert_eq!(c.cmd("MAIL FROM:<alice@spec.test> AUTH=<>"), "250 2.1.0 Ok");

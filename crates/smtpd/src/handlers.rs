@@ -256,11 +256,17 @@ impl Session {
                 }
                 "ENVID" if !value_str.is_empty() => tx.envid = Some(value_str.to_string()),
                 "AUTH" => {
-                    if auth_param.is_some() {
+                    // As Postfix: only an earlier identity (not `<>`) makes
+                    // a second AUTH= an error.
+                    if matches!(auth_param, Some(Some(_))) {
                         let reply = Reply::new(503, "5.5.4", "Error: multiple AUTH= options");
                         return self.answer(verb, reply).await;
                     }
-                    auth_param = Some((value_str != "<>").then(|| xtext_decode(value_str)));
+                    if value_str != "<>" {
+                        auth_param = Some(Some(xtext_decode(value_str)));
+                    } else if auth_param.is_none() {
+                        auth_param = Some(None);
+                    }
                 }
                 _ => {
                     let shown = match value {

@@ -171,7 +171,20 @@ impl SmtpAgent {
         };
         let tls = match self.params.tls.for_nexthop(nexthop) {
             Ok(policy) => policy,
-            Err(verdict) => return all_none(verdict),
+            Err(verdict) => {
+                if let Some(first) = targets.first() {
+                    gatepost_log::warning(
+                        AGENT,
+                        format!(
+                            "TLS policy lookup for {}/{}: {}",
+                            nexthop.trim(),
+                            first.host,
+                            verdict.text
+                        ),
+                    );
+                }
+                return all_none(verdict);
+            }
         };
         let route = Route {
             spec: nexthop,

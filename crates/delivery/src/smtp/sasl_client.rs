@@ -16,7 +16,7 @@
 //!
 //! | event | text | DSN |
 //! |---|---|---|
-//! | no mechanism left | `SASL authentication failed; cannot authenticate to server H[A]: no mechanism available` | 4.7.0 |
+//! | no mechanism left | `SASL authentication failed; cannot authenticate to server H[A]: no mechanism available` (and `warning: SASL authentication failure: No worthy mechs found`) | 4.7.0 |
 //! | the filter left none | `SASL authentication failed: server H[A] offered no compatible authentication mechanisms for this type of connection security` | 4.7.0 |
 //! | refused | `SASL authentication failed; server H[A] said: 535 5.7.8 ...` | the reply's, 5 → 4 with `smtp_sasl_auth_soft_bounce = yes` |
 //! | password table unavailable | `local data error while talking to H[A]` (with `warning: ID: smtp_sasl_password_maps lookup error`) | 4.3.0 |
@@ -247,6 +247,8 @@ pub(crate) async fn authenticate(
             ],
         )
     } else {
+        // Cyrus SASL's complaint, which Postfix logs.
+        gatepost_log::warning("smtp", "SASL authentication failure: No worthy mechs found");
         return Ok(Err(failed(format!(
             "SASL authentication failed; cannot authenticate to server {namaddr}: no mechanism available"
         ))));

@@ -508,6 +508,12 @@ async fn policy_maps_choose_the_level_per_destination() {
     .await;
     assert_eq!(out.dsn, "4.7.5");
     assert_eq!(out.text, "client TLS configuration problem");
+    assert!(log_has(
+        "warning: smtp_tls_policy_maps, next-hop destination \"far.test\": security level \"dane-only\" is not implemented by gatepost"
+    ));
+    assert!(log_has(
+        "warning: TLS policy lookup for far.test/mx.far.test: client TLS configuration problem"
+    ));
 }
 
 #[tokio::test]
