@@ -18,10 +18,9 @@ const REFUSE: &str =
 #[test]
 fn values_that_ask_for_a_missing_feature_are_refused() {
     let refused = [
-        ("smtp_tls_security_level = verify", "smtp_tls_security_level = verify: not implemented by gatepost: mail would be sent without TLS"),
+        ("smtp_tls_security_level = dane", "smtp_tls_security_level = dane: not implemented by gatepost: mail would be sent without verifying the server"),
         ("smtp_tls_security_level = dane-only", "smtp_tls_security_level = dane-only"),
-        ("smtp_tls_security_level = Secure", "smtp_tls_security_level = Secure"),
-        ("smtp_tls_policy_maps = hash:/etc/postfix/tls_policy", "smtp_tls_policy_maps"),
+        ("smtp_tls_security_level = Fingerprint", "smtp_tls_security_level = Fingerprint"),
         ("content_filter = smtp:[127.0.0.1]:10025", "/etc/postfix/main.cf, line 1: content_filter = smtp:[127.0.0.1]:10025: not implemented by gatepost: mail would pass unfiltered; "),
         ("filter = amavis:[127.0.0.1]:10024\ncontent_filter = $filter", "line 2: content_filter = $filter"),
         ("smtpd_proxy_filter = 127.0.0.1:10025", "smtpd_proxy_filter"),
@@ -55,6 +54,9 @@ fn values_that_ask_for_nothing_are_accepted() {
         "smtpd_tls_security_level =\nsmtp_tls_security_level = MAY",
         // The SMTP client's STARTTLS without verification is implemented.
         "smtp_tls_security_level = encrypt\nsmtp_enforce_tls = yes\nsmtp_use_tls = yes",
+        // ... and so are certificate verification, the policy table and AUTH.
+        "smtp_tls_security_level = verify\nsmtp_tls_policy_maps = hash:/etc/postfix/tls_policy",
+        "smtp_tls_security_level = Secure\nsmtp_sasl_auth_enable = yes\nsmtp_sasl_password_maps = hash:/etc/postfix/sasl_passwd",
         "smtpd_sasl_auth_enable = no\nsmtpd_tls_auth_only = yes",
         "smtpd_enforce_tls = no\nsmtpd_tls_wrappermode = no",
         // The SMTP server's TLS and AUTH are implemented.

@@ -370,8 +370,44 @@ params! {
     SMTPD_TLS_MANDATORY_PROTOCOLS: Vec<String> = "smtpd_tls_mandatory_protocols", List, Text("!SSLv2, !SSLv3");
     /// SMTP server TLS logging (1: one summary line per handshake).
     SMTPD_TLS_LOGLEVEL: i64 = "smtpd_tls_loglevel", Int, Text("0");
-    /// SMTP client TLS security level: none, may, encrypt (empty: smtp_use_tls/smtp_enforce_tls decide; higher levels fail closed).
+    /// SMTP client TLS security level: none, may, encrypt, verify, secure (empty: smtp_use_tls/smtp_enforce_tls decide; dane and fingerprint fail closed).
     SMTP_TLS_SECURITY_LEVEL: String = "smtp_tls_security_level", Str, Text("");
+    /// Trusted CA certificates (PEM) for the SMTP client; empty with smtp_tls_CApath: the webpki roots.
+    SMTP_TLS_CAFILE: String = "smtp_tls_CAfile", Str, Text("");
+    /// Directory of trusted CA certificates (PEM) for the SMTP client.
+    SMTP_TLS_CAPATH: String = "smtp_tls_CApath", Str, Text("");
+    /// Also trust the default (webpki) roots when a CAfile or CApath is set.
+    TLS_APPEND_DEFAULT_CA: bool = "tls_append_default_CA", Bool, Text("no");
+    /// Names the server certificate must match at level verify.
+    SMTP_TLS_VERIFY_CERT_MATCH: Vec<String> = "smtp_tls_verify_cert_match", List, Text("hostname");
+    /// Names the server certificate must match at level secure.
+    SMTP_TLS_SECURE_CERT_MATCH: Vec<String> = "smtp_tls_secure_cert_match", List, Text("nexthop, dot-nexthop");
+    /// TLS protocols the SMTP client uses with opportunistic TLS.
+    SMTP_TLS_PROTOCOLS: Vec<String> = "smtp_tls_protocols", List, Text(">=TLSv1");
+    /// TLS protocols the SMTP client uses with mandatory TLS.
+    SMTP_TLS_MANDATORY_PROTOCOLS: Vec<String> = "smtp_tls_mandatory_protocols", List, Text(">=TLSv1");
+    /// Per-destination TLS security policy tables.
+    SMTP_TLS_POLICY_MAPS: Vec<String> = "smtp_tls_policy_maps", List, Text("");
+    /// SMTP client AUTH to the next hop.
+    SMTP_SASL_AUTH_ENABLE: bool = "smtp_sasl_auth_enable", Bool, Text("no");
+    /// SMTP client credentials: next hop (or sender) → username:password.
+    SMTP_SASL_PASSWORD_MAPS: Vec<String> = "smtp_sasl_password_maps", List, Text("");
+    /// SMTP client SASL implementation (cyrus: gatepost's own PLAIN and LOGIN).
+    SMTP_SASL_TYPE: String = "smtp_sasl_type", Str, Text("cyrus");
+    /// SMTP client SASL options without TLS (noplaintext, noanonymous ...).
+    SMTP_SASL_SECURITY_OPTIONS: Vec<String> = "smtp_sasl_security_options", List, Text("noplaintext, noanonymous");
+    /// SMTP client SASL options inside unverified TLS.
+    SMTP_SASL_TLS_SECURITY_OPTIONS: Vec<String> = "smtp_sasl_tls_security_options", List, Text("$smtp_sasl_security_options");
+    /// SMTP client SASL options inside verified TLS.
+    SMTP_SASL_TLS_VERIFIED_SECURITY_OPTIONS: Vec<String> = "smtp_sasl_tls_verified_security_options", List, Text("$smtp_sasl_tls_security_options");
+    /// AUTH mechanisms the SMTP client may use from the server's list (empty: all).
+    SMTP_SASL_MECHANISM_FILTER: Vec<String> = "smtp_sasl_mechanism_filter", List, Text("");
+    /// Look up smtp_sasl_password_maps by sender address first.
+    SMTP_SENDER_DEPENDENT_AUTHENTICATION: bool = "smtp_sender_dependent_authentication", Bool, Text("no");
+    /// Defer, not bounce, on a 5xx AUTH failure.
+    SMTP_SASL_AUTH_SOFT_BOUNCE: bool = "smtp_sasl_auth_soft_bounce", Bool, Text("yes");
+    /// Send AUTH=<> in MAIL FROM when AUTH is on and the server offers it.
+    SMTP_SEND_DUMMY_MAIL_AUTH: bool = "smtp_send_dummy_mail_auth", Bool, Text("no");
     /// Legacy: use STARTTLS when the server offers it (security level may).
     SMTP_USE_TLS: bool = "smtp_use_tls", Bool, Text("no");
     /// Legacy: require STARTTLS (security level encrypt).

@@ -305,6 +305,10 @@ fn starttls_auth_plain_then_relay() {
         c.cmd("AUTH PLAIN"),
         "503 5.5.1 Error: already authenticated"
     );
+    assert_eq!(
+        c.cmd("MAIL FROM:<alice@spec.test> AUTH=alice+40spec.test AUTH=<>"),
+        "503 5.5.4 Error: multiple AUTH= options"
+    );
     assert_eq!(c.cmd("MAIL FROM:<alice@spec.test> AUTH=<>"), "250 2.1.0 Ok");
     assert_eq!(c.cmd("RCPT TO:<someone@far.example>"), "250 2.1.5 Ok");
     assert_eq!(c.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>");
@@ -324,7 +328,7 @@ fn starttls_auth_plain_then_relay() {
         "{log}"
     );
     assert!(
-        log.contains("disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 auth=1/3 mail=2 rcpt=1 data=1 rset=1 quit=1 commands=10/12"),
+        log.contains("disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 auth=1/3 mail=2/3 rcpt=1 data=1 rset=1 quit=1 commands=10/13"),
         "{log}"
     );
 }

@@ -15,7 +15,8 @@
 //! (sendmail's submissions), `pickup` (maildrop → cleanup → incoming, with
 //! its own small `PickupSettings`), `postfix_layout` (refusing Postfix's
 //! queue directory; our marker file), `postfix_records` (reading Postfix's
-//! queue files), `postfix_import` (`gatepost queue import-postfix`), and
+//! queue files), `postfix_import` (`gatepost queue import-postfix`),
+//! `sender_auth` (the optional `AUTH=` identity record), and
 //! `manager` (public: what only the queue manager uses).
 #![forbid(unsafe_code)]
 
@@ -34,6 +35,7 @@ mod postfix_records;
 mod queue;
 mod queue_file;
 mod queue_id;
+mod sender_auth;
 mod trigger;
 mod writer;
 
@@ -47,6 +49,7 @@ pub use postfix_layout::claim_queue_directory;
 pub use postfix_records::{parse_postfix_file, PostfixMessage, PostfixRecipient};
 pub use queue::Queue;
 pub use queue_id::QueueId;
+pub use sender_auth::read_sender_auth;
 pub use trigger::{TriggerOutcome, TriggerRequest};
 pub use writer::MessageWriter;
 

@@ -7,6 +7,7 @@
 //! C localhost[127.0.0.1]\n                        client
 //! F sender@example\n                              envelope sender (empty = <>)
 //! V FULL\n / I envid\n                            DSN RET= / ENVID= (optional)
+//! A alice@example\n                               MAIL FROM AUTH= identity (optional)
 //! R rcpt@example\n                                recipient; O/N/K follow it:
 //! O original@example\n                            original RCPT TO address
 //! N SUCCESS,FAILURE\n / K rfc822;x@y\n            DSN NOTIFY= / ORCPT= (optional)
@@ -309,6 +310,8 @@ pub(crate) fn parse_trailer_sized(
                     )
                 }
                 "I" => env.envid = Some(unescape(value)?),
+                // The AUTH= identity (sender_auth.rs reads it).
+                "A" => {}
                 "R" => env
                     .recipients
                     .push(EnvelopeRecipient::new(&unescape(value)?)),
@@ -374,7 +377,7 @@ pub(crate) fn parse_trailer_sized(
 }
 
 /// Read the header of an open queue file: the content length.
-fn read_header(file: &mut File, path: &Path, id: &str) -> Result<u64, QueueError> {
+pub(crate) fn read_header(file: &mut File, path: &Path, id: &str) -> Result<u64, QueueError> {
     let mut buf = [0u8; HEADER_LEN];
     file.read_exact(&mut buf).map_err(|e| match e.kind() {
         std::io::ErrorKind::UnexpectedEof => {

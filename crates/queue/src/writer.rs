@@ -35,6 +35,8 @@ pub struct MessageWriter {
     size: u64,
     /// Line ends written (each is CRLF on the wire).
     lines: u64,
+    /// The `AUTH=` identity to store (record `A`).
+    sender_auth: Option<String>,
 }
 
 fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
@@ -97,6 +99,7 @@ impl MessageWriter {
             out: Some(BufWriter::with_capacity(64 * 1024, file)),
             size: 0,
             lines: 0,
+            sender_auth: None,
         })
     }
 
@@ -164,6 +167,9 @@ impl MessageWriter {
         let mut trailer = encode_envelope(envelope);
         if let Some(end) = trailer.rfind("E\n") {
             trailer.insert_str(end, &format!("L {}\n", self.size + self.lines));
+            if let Some(auth) = &self.sender_auth {
+                trailer.insert_str(end, &crate::sender_auth::record(auth));
+            }
         }
         for rec in status {
             trailer.push_str(&encode_status(rec));
@@ -191,6 +197,11 @@ impl MessageWriter {
         self.queue.syncer(target).sync().await?;
         self.queue.kick();
         Ok(self.id.clone())
+    }
+
+    /// Store the `AUTH=` identity of MAIL FROM with the message.
+    pub fn set_sender_auth(&mut self, identity: &str) {
+        self.sender_auth = Some(identity.to_string());
     }
 
     /// Throw the message away (RSET, rejected, lost connection).

@@ -277,9 +277,12 @@ impl Session {
         tx: &mut Transaction,
         message_id: Option<String>,
     ) -> Result<Reply, StreamError> {
-        let Some(writer) = tx.writer.take() else {
+        let Some(mut writer) = tx.writer.take() else {
             return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
         };
+        if let Some(identity) = &tx.sender_auth {
+            writer.set_sender_auth(identity);
+        }
         let queue_id = writer.id().to_string();
         let mut recipients = tx.recipients.clone();
         let mut hold = false;

@@ -215,6 +215,8 @@ impl Session {
             }
         };
         let mut tx = Transaction::new(path.address.clone());
+        // None: no AUTH=; Some(None): AUTH=<>.
+        let mut auth_param: Option<Option<String>> = None;
         for (name, value) in &path.params {
             let value_str = value.as_deref().unwrap_or("");
             match name.as_str() {
@@ -254,7 +256,19 @@ impl Session {
                     tx.ret = Some(value_str.to_ascii_uppercase())
                 }
                 "ENVID" if !value_str.is_empty() => tx.envid = Some(value_str.to_string()),
-                "AUTH" => {}
+                "AUTH" => {
+                    // As Postfix: only an earlier identity (not `<>`) makes
+                    // a second AUTH= an error.
+                    if matches!(auth_param, Some(Some(_))) {
+                        let reply = Reply::new(503, "5.5.4", "Error: multiple AUTH= options");
+                        return self.answer(verb, reply).await;
+                    }
+                    if value_str != "<>" {
+                        auth_param = Some(Some(xtext_decode(value_str)));
+                    } else if auth_param.is_none() {
+                        auth_param = Some(None);
+                    }
+                }
                 _ => {
                     let shown = match value {
                         Some(v) => format!("{name}={v}"),
@@ -265,6 +279,12 @@ impl Session {
                 }
             }
         }
+        // Only a logged-in client's word is kept (RFC 4954 section 5).
+        tx.sender_auth = match (auth_param, &self.login) {
+            (Some(given), Some(_)) => given,
+            (None, Some(login)) if login.username.contains('@') => Some(login.username.clone()),
+            _ => None,
+        };
         let limit = self.ctx.settings.message_size_limit;
         if limit > 0 && tx.declared_size > limit {
             let reply = Reply::new(552, "5.3.4", "Message size exceeds fixed limit");
@@ -594,5 +614,40 @@ fn raw_path<'a>(args: &'a str, keyword: &str) -> &'a str {
     match rest.find('>') {
         Some(end) if rest.starts_with('<') => &rest[..=end],
         _ => rest.split_whitespace().next().unwrap_or(""),
+    }
+}
+
+/// RFC 3461 xtext (`+2B` for `+`); a malformed value is kept as given.
+fn xtext_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'+' {
+            let hex = value
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match hex {
+                Some(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                None => return value.to_string(),
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| value.to_string())
+}
+
+#[cfg(test)]
+mod xtext_tests {
+    #[test]
+    fn xtext_decodes_and_keeps_malformed_values() {
+        assert_eq!(super::xtext_decode("alice+40spec.test"), "alice@spec.test");
+        assert_eq!(super::xtext_decode("a+2Bb"), "a+b");
+        assert_eq!(super::xtext_decode("bad+zz"), "bad+zz");
     }
 }

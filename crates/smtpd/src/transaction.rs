@@ -29,6 +29,10 @@ pub struct Transaction {
     pub data_bytes: u64,
     /// Access-table actions collected along the way (HOLD, DISCARD, ...).
     pub actions: Vec<MessageAction>,
+    /// The `AUTH=` identity stored with the message: MAIL FROM's `AUTH=`
+    /// value (xtext decoded) from a logged-in client, or its login name
+    /// when that is an address and it gave no `AUTH=` (RFC 4954 section 5).
+    pub sender_auth: Option<String>,
 }
 
 impl Transaction {
@@ -46,6 +50,7 @@ impl Transaction {
             writer: None,
             data_bytes: 0,
             actions: Vec::new(),
+            sender_auth: None,
         }
     }
 

@@ -23,7 +23,8 @@ pub enum SinkMode {
     TempFailFirst(usize),
     /// `550 5.1.1` to every RCPT.
     Reject,
-    /// Accept, with an EHLO reply listing `AUTH PLAIN LOGIN` and `AUTH=CRAM-MD5`.
+    /// Accept, with an EHLO reply listing `AUTH PLAIN LOGIN` and
+    /// `AUTH=CRAM-MD5`; any `AUTH` command is answered `235`.
     AuthTwice,
 }
 
@@ -246,6 +247,9 @@ fn session(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
                 mail_from = None;
                 rcpts.clear();
                 "250 2.0.0 Ok".to_string()
+            }
+            "AUTH" if s.mode == SinkMode::AuthTwice => {
+                "235 2.7.0 Authentication successful".to_string()
             }
             "NOOP" => "250 2.0.0 Ok".to_string(),
             "QUIT" => {

@@ -1,8 +1,11 @@
-//! Client-side TLS for the SMTP client: the rustls client configuration of
-//! Postfix's opportunistic levels `may` and `encrypt` (postconf(5)
-//! `smtp_tls_security_level`), where the server's certificate is not
-//! verified (Postfix logs such a session as `Untrusted`); the handshake
-//! signature is still checked, so the peer must hold the key it presents.
+//! Client-side TLS for the SMTP client: the rustls client configuration.
+//! The handshake never fails on the server's certificate: as with Postfix
+//! (postconf(5) `smtp_tls_security_level`), the session is set up first
+//! and the certificate judged afterwards against the level's policy
+//! (`peer_check.rs`), so that an unverified server can be logged and sent
+//! `QUIT`. The handshake signature is still checked, so the peer must hold
+//! the key it presents. No SNI is sent (Postfix's empty
+//! `smtp_tls_servername`).
 
 use std::sync::Arc;
 
@@ -11,7 +14,7 @@ use rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature, Crypt
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
-use crate::TlsError;
+use crate::{ProtocolFloor, TlsError};
 
 /// Accepts any certificate chain; verifies the handshake signatures with
 /// the provider's algorithms.
@@ -67,14 +70,16 @@ impl ServerCertVerifier for UnverifiedServer {
     }
 }
 
-/// The client configuration for opportunistic (`may`) and mandatory but
-/// unauthenticated (`encrypt`) TLS: TLS 1.2 and 1.3, no certificate check.
-pub fn unverified_client_config() -> Result<Arc<ClientConfig>, TlsError> {
+/// The client configuration for the protocol versions `protocols` allows
+/// (`smtp_tls_protocols` / `smtp_tls_mandatory_protocols`); the certificate
+/// is checked after the handshake with [`crate::check_peer`].
+pub fn client_config(protocols: ProtocolFloor) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = Arc::new(ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?
+    let mut config = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&protocols.versions())?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(UnverifiedServer { provider }))
         .with_no_client_auth();
+    config.enable_sni = false;
     Ok(Arc::new(config))
 }

@@ -2,20 +2,22 @@
 //! Postfix's `smtpd_tls_*` certificate and protocol parameters, a
 //! self-signed certificate for the embedded defaults, and the session
 //! summary in OpenSSL's names as Postfix logs them (postconf(5),
-//! TLS_README), and the SMTP client's configuration for the opportunistic
-//! levels `may` and `encrypt` (unverified server certificate).
+//! TLS_README), and the SMTP client's configuration and the check of the
+//! server's certificate after the handshake (trust anchors, name matching).
 #![forbid(unsafe_code)]
 
 mod client;
 mod config;
+mod peer_check;
 mod protocols;
 mod self_signed;
 mod summary;
 
-pub use client::unverified_client_config;
+pub use client::client_config;
 pub use config::{server_config, CertFiles};
+pub use peer_check::{check_peer, MatchName, PeerCheck, Problem, TrustAnchors};
 pub use protocols::{parse_protocols, ProtocolFloor};
-pub use rustls::pki_types::ServerName;
+pub use rustls::pki_types::{CertificateDer, ServerName};
 pub use self_signed::ensure_self_signed;
 pub use summary::TlsSummary;
 pub use tokio_rustls::server::TlsStream;

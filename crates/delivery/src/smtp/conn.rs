@@ -8,7 +8,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use gatepost_tls::{ServerName, TlsConnector, TlsSummary};
+use gatepost_tls::{CertificateDer, ServerName, TlsConnector, TlsSummary};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpSocket;
 
@@ -144,13 +144,14 @@ impl Conn {
     /// The TLS handshake after the server's 220 to STARTTLS. Bytes the
     /// server sent after that 220 are discarded with the read buffer, never
     /// read as TLS records or replies (the client side of CVE-2011-0411).
-    /// A failure leaves the connection closed.
+    /// A failure leaves the connection closed. Returns what was negotiated
+    /// and the server's certificate chain (leaf first).
     pub(crate) async fn start_tls(
         &mut self,
         connector: &TlsConnector,
         name: ServerName<'static>,
         timeout: Duration,
-    ) -> Result<TlsSummary, String> {
+    ) -> Result<(TlsSummary, Vec<CertificateDer<'static>>), String> {
         let (closed, _) = tokio::io::duplex(1);
         let plain = std::mem::replace(&mut self.stream, BufReader::new(Box::new(closed)));
         let handshake = connector.connect(name, plain.into_inner());
@@ -158,9 +159,11 @@ impl Conn {
             None => Err("handshake timed out".to_string()),
             Some(Err(e)) => Err(io_text(&e)),
             Some(Ok(tls)) => {
-                let summary = TlsSummary::of_client(tls.get_ref().1);
+                let session = tls.get_ref().1;
+                let summary = TlsSummary::of_client(session);
+                let chain = session.peer_certificates().unwrap_or_default().to_vec();
                 self.stream = BufReader::new(Box::new(tls));
-                Ok(summary)
+                Ok((summary, chain))
             }
         }
     }

@@ -14,7 +14,9 @@
 //! `resolver` (DNS seam), `dns_glue` (gatepost-dns adapter), `own_addr`
 //! (our addresses), `addr_list` (MX → address list, loop detection),
 //! `conn` (TCP + timeouts), `reply` (reply reader), `ehlo` (features),
-//! `message_out` (DATA encoding), `session` (the conversation).
+//! `message_out` (DATA encoding), `session` (the conversation),
+//! `tls_policy` (the TLS level per next hop), `starttls` (the TLS step and
+//! the certificate check), `sasl_client` (AUTH to the next hop).
 
 mod addr_list;
 mod conn;
@@ -25,9 +27,11 @@ mod message_out;
 mod own_addr;
 mod reply;
 mod resolver;
+mod sasl_client;
 mod session;
 mod smtp_params;
 mod starttls;
+mod tls_policy;
 
 use std::sync::Arc;
 
@@ -70,6 +74,13 @@ pub(crate) struct SmtpRcpt {
     pub index: usize,
     /// Address for `RCPT TO` (internal form).
     pub address: String,
+}
+
+/// One next hop: as written, parsed, and its TLS policy.
+struct Route<'a> {
+    spec: &'a str,
+    dest: &'a Destination,
+    tls: &'a tls_policy::DestPolicy,
 }
 
 #[derive(Debug)]
@@ -158,18 +169,49 @@ impl SmtpAgent {
                 return all_none(v);
             }
         };
-        self.deliver_to(msg, content, &dest, &targets, rcpts).await
+        let tls = match self.params.tls.for_nexthop(nexthop) {
+            Ok(policy) => policy,
+            Err(verdict) => {
+                if let Some(first) = targets.first() {
+                    gatepost_log::warning(
+                        AGENT,
+                        format!(
+                            "TLS policy lookup for {}/{}: {}",
+                            nexthop.trim(),
+                            first.host,
+                            verdict.text
+                        ),
+                    );
+                }
+                return all_none(verdict);
+            }
+        };
+        let route = Route {
+            spec: nexthop,
+            dest: &dest,
+            tls: &tls,
+        };
+        self.deliver_to(msg, content, &route, &targets, rcpts).await
     }
 
     async fn deliver_to(
         &self,
         msg: &QueuedMessage,
         content: &[u8],
-        dest: &Destination,
+        route: &Route<'_>,
         targets: &[addr_list::Target],
         rcpts: &[SmtpRcpt],
     ) -> Vec<DeliveryOutcome> {
+        let dest = route.dest;
         let data = message_out::encode_data(content, self.params.line_length_limit);
+        // The AUTH= identity smtpd stored, passed on after a login.
+        let auth = if self.params.sasl.enabled {
+            gatepost_queue::read_sender_auth(&msg.path, msg.id.as_str())
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
         let sender = gatepost_rewrite::quote_address(&msg.envelope.sender);
         let sender = if msg.envelope.sender.is_empty() {
             String::new()
@@ -215,11 +257,16 @@ impl SmtpAgent {
                 // SIZE= counts CRLF line ends, as the message goes out.
                 size: content.len() as u64 + content.iter().filter(|&&b| b == b'\n').count() as u64,
                 eight_bit: message_out::has_8bit(content),
+                queue_id: msg.id.as_str(),
+                auth: auth.as_deref(),
             };
             let ctx = SessionCtx {
                 params: &self.params,
                 myhostname: &self.myhostname,
                 nexthop: &dest.host,
+                nexthop_spec: route.spec,
+                dest,
+                tls: route.tls,
                 loop_detect: dest.port == 25,
                 best_mx: Some(target.pref) == best_pref,
             };

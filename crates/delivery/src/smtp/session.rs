@@ -15,14 +15,21 @@
 //!
 //! Deferred verdicts may be retried on the next server by the caller.
 //! STARTTLS follows the EHLO exchange when the TLS policy asks for it
-//! (`starttls.rs`); EHLO is then sent again inside TLS.
+//! (`starttls.rs`); EHLO is then sent again inside TLS. AUTH follows the
+//! last EHLO when `smtp_sasl_auth_enable` and the password table say so
+//! (`sasl_client.rs`); after a login `MAIL FROM` carries `AUTH=` with
+//! the identity stored with the message (or `AUTH=<>` with
+//! `smtp_send_dummy_mail_auth = yes`).
 
 use crate::smtp::addr_list::Target;
 use crate::smtp::conn::{Broken, Conn};
+use crate::smtp::destination::Destination;
 use crate::smtp::ehlo::{parse_ehlo, Features};
 use crate::smtp::reply::Reply;
+use crate::smtp::sasl_client::{authenticate, xtext, Security};
 use crate::smtp::smtp_params::SmtpParams;
 use crate::smtp::starttls::{starttls, Step};
+use crate::smtp::tls_policy::DestPolicy;
 use crate::verdict::Verdict;
 
 /// What is being delivered in this conversation.
@@ -36,6 +43,9 @@ pub(crate) struct Job<'a> {
     /// Message size for `SIZE=`.
     pub size: u64,
     pub eight_bit: bool,
+    pub queue_id: &'a str,
+    /// The `AUTH=` identity stored with the message, if any.
+    pub auth: Option<&'a str>,
 }
 
 /// Per-session facts from the caller.
@@ -43,6 +53,10 @@ pub(crate) struct SessionCtx<'a> {
     pub params: &'a SmtpParams,
     pub myhostname: &'a str,
     pub nexthop: &'a str,
+    /// The next hop as written (`[host]:port`, `domain`), parsed in `dest`.
+    pub nexthop_spec: &'a str,
+    pub dest: &'a Destination,
+    pub tls: &'a DestPolicy,
     /// Port 25: apply Postfix's loop checks.
     pub loop_detect: bool,
     /// This server has the best MX preference.
@@ -132,14 +146,22 @@ pub(crate) async fn deliver(
         .collect()
 }
 
-/// Greeting, EHLO/HELO and STARTTLS. `Ok(None)` means a verdict for
+/// What the session set up before the mail transaction.
+struct Ready {
+    features: Features,
+    /// Logged in to the server.
+    authenticated: bool,
+}
+
+/// Greeting, EHLO/HELO, STARTTLS and AUTH. `Ok(None)` means a verdict for
 /// everyone was set.
 async fn handshake(
     conn: &mut Conn,
     target: &Target,
     ctx: &SessionCtx<'_>,
+    job: &Job<'_>,
     results: &mut Results,
-) -> Result<Option<Features>, Broken> {
+) -> Result<Option<Ready>, Broken> {
     let p = ctx.params;
     let namaddr = target.namaddr();
     let greeting = conn
@@ -166,14 +188,95 @@ async fn handshake(
     let Some(features) = ehlo(conn, target, ctx, results).await? else {
         return Ok(None);
     };
-    match starttls(conn, target, &p.tls, p.timeouts.helo, features).await? {
-        Step::Plain(features) => Ok(Some(features)),
-        Step::Stop(verdict) => {
+    let (features, security) =
+        match starttls(conn, target, ctx.dest, ctx.tls, p.timeouts.helo, features).await? {
+            Step::Plain(features) => (features, Security::Plaintext),
+            Step::Stop(verdict) => {
+                results.set_all(&verdict);
+                return Ok(None);
+            }
+            Step::Encrypted { verified } => {
+                let Some(features) = ehlo(conn, target, ctx, results).await? else {
+                    return Ok(None);
+                };
+                let security = if verified {
+                    Security::VerifiedTls
+                } else {
+                    Security::Tls
+                };
+                (features, security)
+            }
+        };
+    let authenticated = match login(conn, target, ctx, job, &features, security).await? {
+        Ok(done) => done,
+        Err(verdict) => {
             results.set_all(&verdict);
-            Ok(None)
+            return Ok(None);
         }
-        Step::Encrypted => ehlo(conn, target, ctx, results).await,
+    };
+    Ok(Some(Ready {
+        features,
+        authenticated,
+    }))
+}
+
+/// AUTH when it is enabled, the server offers it and the password table
+/// has credentials for it: `Ok(true)` logged in, `Ok(false)` no login
+/// attempted, `Err` the deferral or bounce of a failed one.
+async fn login(
+    conn: &mut Conn,
+    target: &Target,
+    ctx: &SessionCtx<'_>,
+    job: &Job<'_>,
+    features: &Features,
+    security: Security,
+) -> Result<Result<bool, Verdict>, Broken> {
+    let sasl = &ctx.params.sasl;
+    let Some(offered) = features.auth.as_ref().filter(|_| sasl.enabled) else {
+        return Ok(Ok(false));
+    };
+    let namaddr = target.namaddr();
+    let mechanisms = sasl.filter(offered);
+    if mechanisms.is_empty() {
+        let words = offered.join(" ");
+        gatepost_log::warning(
+            "smtp",
+            if words.is_empty() {
+                format!("{} offered null AUTH mechanism list", target.relay())
+            } else {
+                format!(
+                    "{} offered no supported AUTH mechanisms: '{words}'",
+                    target.relay()
+                )
+            },
+        );
     }
+    let credentials = sasl.credentials(
+        job.queue_id,
+        job.sender,
+        &target.host,
+        ctx.nexthop_spec,
+        &namaddr,
+    );
+    let login = match credentials {
+        Ok(Some(login)) => login,
+        Ok(None) => return Ok(Ok(false)),
+        Err(verdict) => return Ok(Err(verdict)),
+    };
+    if mechanisms.is_empty() {
+        return Ok(Err(Verdict::deferred(
+            "4.7.0",
+            format!(
+                "SASL authentication failed: server {namaddr} offered no compatible authentication mechanisms for this type of connection security"
+            ),
+        )));
+    }
+    let t = ctx.params.timeouts.helo;
+    Ok(
+        authenticate(conn, target, sasl, &login, &mechanisms, security, t)
+            .await?
+            .map(|()| true),
+    )
 }
 
 /// EHLO, or HELO when EHLO is refused. `Ok(None)` means a verdict for
@@ -239,13 +342,21 @@ async fn ehlo(
     Ok(Some(features))
 }
 
-fn mail_command(job: &Job<'_>, features: &Features) -> String {
+fn mail_command(job: &Job<'_>, ready: &Ready, dummy_auth: bool) -> String {
+    let features = &ready.features;
     let mut cmd = format!("MAIL FROM:<{}>", job.sender);
     if features.size.is_some() {
         cmd.push_str(&format!(" SIZE={}", job.size));
     }
     if features.eight_bit_mime && job.eight_bit {
         cmd.push_str(" BODY=8BITMIME");
+    }
+    if ready.authenticated {
+        match job.auth {
+            Some(identity) => cmd.push_str(&format!(" AUTH={}", xtext(identity))),
+            None if dummy_auth => cmd.push_str(" AUTH=<>"),
+            None => {}
+        }
     }
     cmd
 }
@@ -259,9 +370,10 @@ async fn converse(
 ) -> Result<(), Broken> {
     let p = ctx.params;
     let namaddr = target.namaddr();
-    let Some(features) = handshake(conn, target, ctx, results).await? else {
+    let Some(ready) = handshake(conn, target, ctx, job, results).await? else {
         return Ok(());
     };
+    let features = &ready.features;
     if let Some(limit) = features.size.filter(|l| *l > 0) {
         if job.size > limit {
             results.set_all(&Verdict::bounced(
@@ -274,7 +386,7 @@ async fn converse(
             return Ok(());
         }
     }
-    let mail = mail_command(job, &features);
+    let mail = mail_command(job, &ready, p.sasl.dummy_mail_auth);
     let rcpts: Vec<String> = job
         .recipients
         .iter()

@@ -7,7 +7,8 @@
 //! `smtp_skip_5xx_greeting`, `smtp_mx_address_limit`,
 //! `smtp_mx_session_limit`, `smtp_randomize_addresses`,
 //! `ignore_mx_lookup_error`, `relayhost` (to tell a relayhost
-//! configuration problem), and the TLS settings of [`TlsPolicy`]. All are
+//! configuration problem), the TLS settings of [`TlsSettings`] and the
+//! SASL settings of [`SaslSettings`]. All are
 //! read through their typed handles.
 
 use std::net::IpAddr;
@@ -16,7 +17,8 @@ use std::time::Duration;
 use gatepost_config::{params, Config, Param};
 
 use crate::smtp::destination::default_port;
-use crate::smtp::starttls::TlsPolicy;
+use crate::smtp::sasl_client::SaslSettings;
+use crate::smtp::tls_policy::TlsSettings;
 use crate::DeliveryError;
 
 /// Per-stage timeouts (each a Postfix `smtp_*_timeout`).
@@ -49,7 +51,8 @@ pub(crate) struct SmtpParams {
     pub randomize_addresses: bool,
     pub ignore_mx_lookup_error: bool,
     pub relayhost: String,
-    pub tls: TlsPolicy,
+    pub tls: TlsSettings,
+    pub sasl: SaslSettings,
 }
 
 #[cfg(test)]
@@ -114,7 +117,8 @@ impl SmtpParams {
             randomize_addresses: cfg.get(&params::SMTP_RANDOMIZE_ADDRESSES),
             ignore_mx_lookup_error: cfg.get(&params::IGNORE_MX_LOOKUP_ERROR),
             relayhost: cfg.get(&params::RELAYHOST),
-            tls: TlsPolicy::from_config(cfg)?,
+            tls: TlsSettings::from_config(cfg)?,
+            sasl: SaslSettings::from_config(cfg)?,
         })
     }
 }

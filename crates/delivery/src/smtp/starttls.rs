@@ -1,90 +1,41 @@
-//! The SMTP client's STARTTLS (postconf(5) `smtp_tls_security_level`, with
-//! the legacy `smtp_use_tls` / `smtp_enforce_tls` when it is empty):
+//! The SMTP client's STARTTLS step at the next hop's TLS level
+//! (`tls_policy.rs`; Postfix `smtp_proto.c`):
 //!
 //! | level | STARTTLS offered | not offered | handshake fails |
 //! |---|---|---|---|
 //! | `none` | ignored | plaintext | - |
-//! | `may` | used, certificate not verified | plaintext | deferred (next MX) |
-//! | `encrypt` | used, certificate not verified | deferred: `TLS is required, but was not offered by host H[A]` (4.7.4) | deferred: `Cannot start TLS: handshake failure` (4.7.5) |
+//! | `may` | used, certificate not required to verify | plaintext | deferred (next MX) |
+//! | `encrypt` | likewise | deferred: `TLS is required, but was not offered by host H[A]` (4.7.4) | deferred: `Cannot start TLS: handshake failure` (4.7.5) |
+//! | `verify`, `secure` | used; a certificate that is not trusted or does not match: deferred `Server certificate not verified` (4.7.5) | as `encrypt` | as `encrypt` |
 //!
 //! A failed handshake also logs `warning: TLS library problem: REASON`.
 //! A STARTTLS reply other than 220 continues in plaintext at `may` and
-//! defers at `encrypt` (`TLS is required, but host H[A] refused to start
-//! TLS: REPLY`). After the handshake EHLO is sent again. With
-//! `smtp_tls_loglevel >= 1` the session is logged as Postfix logs an
-//! unverified one: `Untrusted TLS connection established to H[A]:PORT:
-//! TLSv1.3 with cipher X (256/256 bits)`. Levels that verify the server
-//! (`verify`, `secure`, `dane` ...) are refused at start-up by the
-//! fail-closed table; when accepted anyway they act as `encrypt`.
+//! defers above (`TLS is required, but host H[A] refused to start TLS:
+//! REPLY`). After the handshake EHLO is sent again. At `verify` and
+//! `secure` a certificate that fails is logged as Postfix's TLS library
+//! logs it (`certificate verification failed for H[A]:PORT: untrusted
+//! issuer /CN=...`, `server certificate verification failed for
+//! H[A]:PORT: num=62:hostname mismatch`). With `smtp_tls_loglevel >= 1`
+//! the session is logged `Verified TLS connection established to
+//! H[A]:PORT: TLSv1.3 with cipher X (256/256 bits)` (names matched at
+//! `verify`/`secure`), `Trusted ...` (chain trusted, names not checked at
+//! `may`/`encrypt`) or `Untrusted ...`.
 
-use gatepost_config::{params, Config};
-use gatepost_tls::{ServerName, TlsConnector};
+use gatepost_tls::ServerName;
 
 use crate::smtp::addr_list::Target;
 use crate::smtp::conn::{Broken, Conn};
+use crate::smtp::destination::Destination;
 use crate::smtp::ehlo::Features;
+use crate::smtp::tls_policy::{DestPolicy, TlsLevel};
 use crate::verdict::Verdict;
-use crate::DeliveryError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TlsLevel {
-    None,
-    May,
-    Encrypt,
-}
-
-/// The client's TLS settings, read once.
-#[derive(Clone)]
-pub(crate) struct TlsPolicy {
-    pub level: TlsLevel,
-    pub loglevel: i64,
-    /// Present unless the level is `none`.
-    connector: Option<TlsConnector>,
-}
-
-impl std::fmt::Debug for TlsPolicy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsPolicy")
-            .field("level", &self.level)
-            .field("loglevel", &self.loglevel)
-            .finish()
-    }
-}
-
-impl TlsPolicy {
-    pub(crate) fn from_config(cfg: &Config) -> Result<TlsPolicy, DeliveryError> {
-        let level = match cfg
-            .get(&params::SMTP_TLS_SECURITY_LEVEL)
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "" if cfg.get(&params::SMTP_ENFORCE_TLS) => TlsLevel::Encrypt,
-            "" if cfg.get(&params::SMTP_USE_TLS) => TlsLevel::May,
-            "" | "none" => TlsLevel::None,
-            "may" => TlsLevel::May,
-            _ => TlsLevel::Encrypt,
-        };
-        let connector = if level == TlsLevel::None {
-            None
-        } else {
-            let config = gatepost_tls::unverified_client_config()
-                .map_err(|e| DeliveryError::Config(format!("SMTP client TLS: {e}")))?;
-            Some(TlsConnector::from(config))
-        };
-        Ok(TlsPolicy {
-            level,
-            loglevel: cfg.get(&params::SMTP_TLS_LOGLEVEL),
-            connector,
-        })
-    }
-}
 
 /// What the STARTTLS step decided.
 pub(crate) enum Step {
     /// Go on with these features (plaintext).
     Plain(Features),
-    /// TLS is up: send EHLO again.
-    Encrypted,
+    /// TLS is up (the certificate verified when `verified`): send EHLO again.
+    Encrypted { verified: bool },
     /// Every recipient got this verdict; send QUIT.
     Stop(Verdict),
 }
@@ -93,7 +44,8 @@ pub(crate) enum Step {
 pub(crate) async fn starttls(
     conn: &mut Conn,
     target: &Target,
-    policy: &TlsPolicy,
+    dest: &Destination,
+    policy: &DestPolicy,
     timeout: std::time::Duration,
     features: Features,
 ) -> Result<Step, Broken> {
@@ -101,7 +53,7 @@ pub(crate) async fn starttls(
         return Ok(Step::Plain(features));
     };
     let namaddr = target.namaddr();
-    let required = policy.level == TlsLevel::Encrypt;
+    let required = policy.level > TlsLevel::May;
     if !features.starttls {
         if required {
             return Ok(Step::Stop(Verdict::deferred(
@@ -128,23 +80,49 @@ pub(crate) async fn starttls(
     }
     let name = ServerName::try_from(target.host.clone())
         .unwrap_or_else(|_| ServerName::IpAddress(target.addr.into()));
-    match conn.start_tls(connector, name, timeout).await {
-        Ok(summary) => {
-            if policy.loglevel >= 1 {
-                gatepost_log::info(
-                    "smtp",
-                    format!(
-                        "Untrusted TLS connection established to {}: {}",
-                        target.relay(),
-                        summary.describe()
-                    ),
-                );
-            }
-            Ok(Step::Encrypted)
-        }
+    let (summary, chain) = match conn.start_tls(connector, name, timeout).await {
+        Ok(up) => up,
         Err(problem) => {
             gatepost_log::warning("smtp", format!("TLS library problem: {problem}"));
-            Err(Broken::TlsHandshake)
+            return Err(Broken::TlsHandshake);
+        }
+    };
+    let must_match = policy.level.must_match();
+    let names = if must_match {
+        policy.match_names(dest, &target.host)
+    } else {
+        Vec::new()
+    };
+    let check = gatepost_tls::check_peer(&chain, &policy.anchors, &names);
+    if must_match && !check.matched {
+        if let Some(problem) = &check.problem {
+            gatepost_log::info("smtp", problem.log_line(&target.relay()));
         }
     }
+    if policy.loglevel >= 1 {
+        let word = if must_match && check.matched {
+            "Verified"
+        } else if !must_match && check.trusted {
+            "Trusted"
+        } else {
+            "Untrusted"
+        };
+        gatepost_log::info(
+            "smtp",
+            format!(
+                "{word} TLS connection established to {}: {}",
+                target.relay(),
+                summary.describe()
+            ),
+        );
+    }
+    if must_match && !check.matched {
+        return Ok(Step::Stop(Verdict::deferred(
+            "4.7.5",
+            "Server certificate not verified",
+        )));
+    }
+    Ok(Step::Encrypted {
+        verified: must_match,
+    })
 }

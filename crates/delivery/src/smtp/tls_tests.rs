@@ -1,7 +1,10 @@
 //! STARTTLS in the SMTP client against a real TLS server on 127.0.0.1
-//! (self-signed certificate): TLS at `may`, deferral at `encrypt` when it
-//! is not offered or the handshake fails, plaintext at `none`; the
-//! `smtp_tls_loglevel` line and the handshake warning.
+//! (self-signed certificate, or one signed by a test CA made with rcgen):
+//! TLS at `may`, deferral at `encrypt` when it is not offered or the
+//! handshake fails, plaintext at `none`; the `smtp_tls_loglevel` line and
+//! the handshake warning; `verify` and `secure` with `smtp_tls_CAfile`
+//! (trusted, untrusted, name mismatch), `smtp_tls_policy_maps`, and AUTH
+//! to the server inside TLS (accepted, refused with the server's reply).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -74,7 +77,13 @@ async fn converse<S: AsyncBufRead + AsyncWrite + Unpin>(
             "EHLO" if offer != Offer::None && !tls => {
                 b"250-sink.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n"
             }
+            "EHLO" if tls => b"250-sink.test\r\n250-AUTH LOGIN PLAIN\r\n250 PIPELINING\r\n",
             "EHLO" => b"250-sink.test\r\n250 PIPELINING\r\n",
+            // alice / s3cret
+            "AUTH" if line == "AUTH PLAIN AGFsaWNlAHMzY3JldA==" => {
+                b"235 2.7.0 Authentication successful\r\n"
+            }
+            "AUTH" => b"535 5.7.8 Error: authentication failed: authentication failure\r\n",
             "STARTTLS" => {
                 let _ = stream
                     .write_all(b"220 2.0.0 Ready to start TLS\r\n250 pipelined junk\r\n")
@@ -122,7 +131,7 @@ async fn serve(offer: Offer, acceptor: TlsAcceptor) -> (u16, Transcript) {
     (port, log)
 }
 
-fn agent(main_cf: &str) -> SmtpAgent {
+fn agent(main_cf: &str, resolver: FakeResolver) -> SmtpAgent {
     let mut cfg = Config::parse_main_cf(main_cf, "main.cf").expect("main.cf");
     cfg.set("myhostname", "localhost");
     let base = SmtpParams::from_config(&cfg).expect("params");
@@ -140,16 +149,25 @@ fn agent(main_cf: &str) -> SmtpAgent {
         },
         ..base
     };
-    SmtpAgent::for_tests(
-        params,
-        OwnAddresses::default(),
-        Arc::new(FakeResolver::default()),
-    )
+    SmtpAgent::for_tests(params, OwnAddresses::default(), Arc::new(resolver))
 }
 
 async fn run(main_cf: &str, offer: Offer) -> (DeliveryOutcome, Vec<(bool, String)>) {
     let dir = tempfile::tempdir().unwrap();
     let (port, log) = serve(offer, acceptor(dir.path())).await;
+    let out = deliver_to(
+        main_cf,
+        &format!("[127.0.0.1]:{port}"),
+        FakeResolver::default(),
+    )
+    .await;
+    let transcript = log.lock().unwrap().clone();
+    (out, transcript)
+}
+
+/// Deliver the test message to `nexthop` with this configuration.
+async fn deliver_to(main_cf: &str, nexthop: &str, resolver: FakeResolver) -> DeliveryOutcome {
+    gatepost_testkit::log_capture::in_process_log();
     let msg = QueuedMessage {
         id: QueueId::short_form(1, 2),
         envelope: Envelope {
@@ -166,17 +184,11 @@ async fn run(main_cf: &str, offer: Offer) -> (DeliveryOutcome, Vec<(bool, String
         index: 0,
         address: "bob@far.test".to_string(),
     }];
-    let mut out = agent(main_cf)
-        .deliver(
-            &msg,
-            b"Subject: hi\n\nbody\n",
-            &format!("[127.0.0.1]:{port}"),
-            &rcpts,
-        )
+    let mut out = agent(main_cf, resolver)
+        .deliver(&msg, b"Subject: hi\n\nbody\n", nexthop, &rcpts)
         .await;
     assert_eq!(out.len(), 1);
-    let transcript = log.lock().unwrap().clone();
-    (out.remove(0), transcript)
+    out.remove(0)
 }
 
 fn lines(transcript: &[(bool, String)], tls: bool) -> Vec<&str> {
@@ -277,5 +289,286 @@ async fn loglevel_1_logs_the_untrusted_session_and_a_failed_handshake_warns() {
         text.lines()
             .any(|l| l.contains("smtp[") && l.contains("warning: TLS library problem: ")),
         "{text}"
+    );
+}
+
+/// A test CA, and server certificates it signs.
+struct Pki {
+    dir: tempfile::TempDir,
+    ca: rcgen::Certificate,
+    ca_key: rcgen::KeyPair,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        Pki::named("Spec Test CA")
+    }
+
+    fn named(ca_name: &str) -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, ca_name);
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca = params.self_signed(&ca_key).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        Pki { dir, ca, ca_key }
+    }
+
+    fn cafile(&self) -> String {
+        format!("smtp_tls_CAfile = {}/ca.pem\n", self.dir.path().display())
+    }
+
+    /// A server presenting a certificate for `names`, signed by the CA.
+    fn acceptor(&self, names: &[&str]) -> TlsAcceptor {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let leaf = rcgen::CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &self.ca, &self.ca_key)
+            .unwrap();
+        let sub = tempfile::tempdir_in(self.dir.path()).unwrap().keep();
+        std::fs::write(sub.join("cert.pem"), leaf.pem() + &self.ca.pem()).unwrap();
+        std::fs::write(sub.join("key.pem"), key.serialize_pem()).unwrap();
+        let files = CertFiles::Pair {
+            cert: sub.join("cert.pem").display().to_string(),
+            key: sub.join("key.pem").display().to_string(),
+        };
+        let floor = ProtocolFloor {
+            tls12: true,
+            tls13: true,
+        };
+        TlsAcceptor::from(gatepost_tls::server_config(&files, floor).expect("server config"))
+    }
+}
+
+/// Deliver to `nexthop` (`{port}` in it and in `main_cf` is the server's
+/// port; mx.far.test is 127.0.0.1 and the MX host of far.test) served
+/// with `acceptor`.
+async fn run_verified(
+    main_cf: &str,
+    acceptor: TlsAcceptor,
+    nexthop: &str,
+) -> (DeliveryOutcome, Vec<(bool, String)>, u16) {
+    let (port, log) = serve(Offer::Tls, acceptor).await;
+    let resolver = FakeResolver::default()
+        .host("mx.far.test", &["127.0.0.1"])
+        .mx("far.test", &[(10, "mx.far.test")]);
+    let nexthop = nexthop.replace("{port}", &port.to_string());
+    let main_cf = main_cf.replace("{port}", &port.to_string());
+    let out = deliver_to(&main_cf, &nexthop, resolver).await;
+    let transcript = log.lock().unwrap().clone();
+    (out, transcript, port)
+}
+
+fn log_has(needle: &str) -> bool {
+    let text = gatepost_testkit::log_capture::in_process_log_text();
+    text.lines().any(|l| l.contains(needle))
+}
+
+#[tokio::test]
+async fn verify_succeeds_with_the_cafile_and_logs_verified() {
+    let pki = Pki::new();
+    let main_cf = format!(
+        "smtp_tls_security_level = verify\nsmtp_tls_loglevel = 1\n{}",
+        pki.cafile()
+    );
+    let (out, transcript, port) = run_verified(
+        &main_cf,
+        pki.acceptor(&["mx.far.test"]),
+        "[mx.far.test]:{port}",
+    )
+    .await;
+    assert_eq!(out.status, DeliveryStatus::Sent, "{}", out.text);
+    assert!(lines(&transcript, true).contains(&"body"));
+    assert!(log_has(&format!(
+        "Verified TLS connection established to mx.far.test[127.0.0.1]:{port}: TLSv1.3 with cipher "
+    )));
+}
+
+#[tokio::test]
+async fn verify_defers_an_untrusted_or_mismatched_certificate() {
+    let pki = Pki::new();
+    let main_cf = format!(
+        "smtp_tls_security_level = verify\nsmtp_tls_loglevel = 1\n{}",
+        pki.cafile()
+    );
+    let self_signed = tempfile::tempdir().unwrap();
+    let cases = [
+        (acceptor(self_signed.path()), "certificate verification failed for mx.far.test[127.0.0.1]:{port}: self-signed certificate"),
+        (Pki::named("Other CA").acceptor(&["mx.far.test"]), "certificate verification failed for mx.far.test[127.0.0.1]:{port}: untrusted issuer /CN=Other CA"),
+        (pki.acceptor(&["other.test"]), "server certificate verification failed for mx.far.test[127.0.0.1]:{port}: num=62:hostname mismatch"),
+    ];
+    for (acceptor, logged) in cases {
+        let (out, transcript, port) =
+            run_verified(&main_cf, acceptor, "[mx.far.test]:{port}").await;
+        assert_eq!(out.status, DeliveryStatus::Deferred, "{logged}");
+        assert_eq!(out.dsn, "4.7.5");
+        assert_eq!(out.text, "Server certificate not verified");
+        // Nothing of the message was sent; the session ended politely.
+        assert_eq!(lines(&transcript, true), ["QUIT"], "{logged}");
+        let logged = logged.replace("{port}", &port.to_string());
+        assert!(log_has(&logged), "no {logged:?}");
+        assert!(log_has(&format!(
+            "Untrusted TLS connection established to mx.far.test[127.0.0.1]:{port}: "
+        )));
+    }
+}
+
+#[tokio::test]
+async fn secure_matches_the_nexthop_and_names_below_it() {
+    let pki = Pki::new();
+    let main_cf = format!("smtp_tls_security_level = secure\n{}", pki.cafile());
+    // The MX host's certificate names a host below the next hop: dot-nexthop.
+    let (out, _, _) =
+        run_verified(&main_cf, pki.acceptor(&["mx.far.test"]), "far.test:{port}").await;
+    assert_eq!(out.status, DeliveryStatus::Sent, "{}", out.text);
+    // A name only the MX host has is not enough at secure (it is at verify).
+    let (out, _, _) = run_verified(
+        &main_cf,
+        pki.acceptor(&["mx.elsewhere.test"]),
+        "far.test:{port}",
+    )
+    .await;
+    assert_eq!(out.text, "Server certificate not verified");
+    let verify = format!(
+        "smtp_tls_security_level = verify\nsmtp_tls_verify_cert_match = hostname, nexthop\n{}",
+        pki.cafile()
+    );
+    let (out, _, _) = run_verified(&verify, pki.acceptor(&["far.test"]), "far.test:{port}").await;
+    assert_eq!(out.status, DeliveryStatus::Sent, "{}", out.text);
+}
+
+#[tokio::test]
+async fn may_logs_a_trusted_chain_as_trusted() {
+    let pki = Pki::new();
+    let main_cf = format!(
+        "smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n{}",
+        pki.cafile()
+    );
+    // Names are not checked at may: a trusted chain is Trusted.
+    let (out, _, port) = run_verified(
+        &main_cf,
+        pki.acceptor(&["other.test"]),
+        "[mx.far.test]:{port}",
+    )
+    .await;
+    assert_eq!(out.status, DeliveryStatus::Sent, "{}", out.text);
+    assert!(log_has(&format!(
+        "Trusted TLS connection established to mx.far.test[127.0.0.1]:{port}: "
+    )));
+}
+
+#[tokio::test]
+async fn policy_maps_choose_the_level_per_destination() {
+    let pki = Pki::new();
+    let main_cf = |policy: &str| {
+        format!(
+            "smtp_tls_security_level = may\nsmtp_tcp_port = {{port}}\n{}smtp_tls_policy_maps = inline:{{ {{{policy}}} }}\n",
+            pki.cafile()
+        )
+    };
+    // A per-destination secure level defers a certificate may would take.
+    let (out, transcript, _) = run_verified(
+        &main_cf("far.test = secure match=nosuch.test"),
+        pki.acceptor(&["mx.far.test"]),
+        "far.test",
+    )
+    .await;
+    assert_eq!(
+        out.text, "Server certificate not verified",
+        "{transcript:?}"
+    );
+    // [host]:port is looked up as written; none means plaintext.
+    let (out, transcript, _) = run_verified(
+        &main_cf("[mx.far.test]:{port} = none"),
+        pki.acceptor(&["mx.far.test"]),
+        "[mx.far.test]:{port}",
+    )
+    .await;
+    assert_eq!(out.status, DeliveryStatus::Sent, "{}", out.text);
+    assert!(lines(&transcript, true).is_empty());
+    // A parent domain entry (.test) applies to far.test.
+    let (out, _, _) = run_verified(
+        &main_cf(".test = encrypt"),
+        pki.acceptor(&["x"]),
+        "far.test",
+    )
+    .await;
+    assert_eq!(out.status, DeliveryStatus::Sent, "{}", out.text);
+    // A level gatepost lacks defers the mail.
+    let (out, _, _) = run_verified(
+        &main_cf("far.test = dane-only"),
+        pki.acceptor(&["x"]),
+        "far.test",
+    )
+    .await;
+    assert_eq!(out.dsn, "4.7.5");
+    assert_eq!(out.text, "client TLS configuration problem");
+    assert!(log_has(
+        "warning: smtp_tls_policy_maps, next-hop destination \"far.test\": security level \"dane-only\" is not implemented by gatepost"
+    ));
+    assert!(log_has(
+        "warning: TLS policy lookup for far.test/mx.far.test: client TLS configuration problem"
+    ));
+}
+
+#[tokio::test]
+async fn auth_inside_tls_with_the_password_table() {
+    let pki = Pki::new();
+    let main_cf = |password: &str| {
+        format!(
+            "smtp_tls_security_level = secure\n{}smtp_sasl_auth_enable = yes\n\
+             smtp_sasl_tls_security_options = noanonymous\n\
+             smtp_sasl_password_maps = inline:{{ {{[mx.far.test]:{{port}} = alice:{password}}} }}\n",
+            pki.cafile()
+        )
+    };
+    let run = |main_cf: String| {
+        let pki = &pki;
+        async move {
+            let (port, log) = serve(Offer::Tls, pki.acceptor(&["mx.far.test"])).await;
+            let resolver = FakeResolver::default().host("mx.far.test", &["127.0.0.1"]);
+            let out = deliver_to(
+                &main_cf.replace("{port}", &port.to_string()),
+                &format!("[mx.far.test]:{port}"),
+                resolver,
+            )
+            .await;
+            let transcript = log.lock().unwrap().clone();
+            (out, transcript)
+        }
+    };
+    let (out, transcript) = run(main_cf("s3cret")).await;
+    assert_eq!(out.status, DeliveryStatus::Sent, "{}", out.text);
+    let inside = lines(&transcript, true);
+    assert_eq!(
+        inside[..3],
+        [
+            "EHLO localhost",
+            "AUTH PLAIN AGFsaWNlAHMzY3JldA==",
+            "MAIL FROM:<alice@spec.test>"
+        ]
+    );
+    let (out, transcript) = run(main_cf("wrong")).await;
+    assert_eq!(out.status, DeliveryStatus::Deferred);
+    assert_eq!(out.dsn, "4.7.8");
+    assert_eq!(
+        out.text,
+        "SASL authentication failed; server mx.far.test[127.0.0.1] said: 535 5.7.8 Error: authentication failed: authentication failure"
+    );
+    assert!(!lines(&transcript, true)
+        .iter()
+        .any(|l| l.starts_with("MAIL")));
+    // Postfix's default options rule out PLAIN and LOGIN even inside TLS.
+    let (out, _) =
+        run(main_cf("s3cret").replace("smtp_sasl_tls_security_options = noanonymous\n", "")).await;
+    assert_eq!(out.dsn, "4.7.0");
+    assert_eq!(
+        out.text,
+        "SASL authentication failed; cannot authenticate to server mx.far.test[127.0.0.1]: no mechanism available"
     );
 }
