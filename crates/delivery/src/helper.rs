@@ -52,14 +52,13 @@ pub struct HelperPool {
 }
 
 impl HelperPool {
-    /// Start `count` helpers: `program ARGS... privsep-local` (the caller
-    /// passes `-c DIR` and the like in `args`). Called while still root.
+    /// Start `count` helpers: `program ARGS...` (the caller passes
+    /// `-c DIR privsep-local` and the like). Called while still root.
     pub fn spawn(program: &Path, args: &[String], count: usize) -> std::io::Result<HelperPool> {
         let mut conns = Vec::new();
         for _ in 0..count.max(1) {
             let mut child = tokio::process::Command::new(program)
                 .args(args)
-                .arg("privsep-local")
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())

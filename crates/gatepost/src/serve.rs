@@ -9,7 +9,8 @@
 //! fail-closed check of `gatepost_config`) is refused at start and reload. In the foreground it prints
 //! where it listens, where it keeps mail and which configuration it uses;
 //! as a daemon (`gatepost start`) it logs to syslog when `maillog_file` is
-//! empty.
+//! empty. Started as root, it gives up root once the listeners are open
+//! and leaves local delivery to privileged helpers (`privsep`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -97,6 +98,8 @@ struct Server {
     queue_dir: PathBuf,
     agent: Arc<SwappableAgent>,
     pool: ListenerPool,
+    /// The privileged local delivery helpers (started as root).
+    helper: Option<Arc<gatepost_delivery::HelperPool>>,
 }
 
 async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Result<ExitCode> {
@@ -131,7 +134,8 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
     let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
     // Never on Postfix's queue: refused before anything is written there.
     gatepost_queue::claim_queue_directory(&queue_dir)?;
-    let _lock = match MasterLock::acquire(&queue_dir) {
+    let data_dir = PathBuf::from(cfg.get(&params::DATA_DIRECTORY));
+    let _lock = match MasterLock::acquire(&queue_dir, &data_dir) {
         Ok(lock) => lock,
         Err(LockError::AlreadyRunning) => {
             // Said on stderr; logged too unless the log is stderr.
@@ -141,10 +145,24 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
         }
         Err(e) => return Err(e.into()),
     };
+    let account = match crate::privsep::running_as_root() {
+        true => Some(crate::privsep::unprivileged_account(&cfg)?),
+        false => None,
+    };
     let queue =
         Queue::open(&queue_dir).with_context(|| format!("open queue {}", queue_dir.display()))?;
+    let helper = match account {
+        Some(_) => {
+            crate::privsep::prepare_mail_spool(&cfg)?;
+            Some(crate::privsep::start_helpers(
+                config_dir.as_deref(),
+                mode == Mode::Daemon,
+            )?)
+        }
+        None => None,
+    };
     let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
-    let agent = gatepost_delivery::build_agent(&cfg, queue.clone(), rewriter.clone())
+    let agent = gatepost_delivery::build_agent(&cfg, queue.clone(), rewriter.clone(), helper.clone())
         .context("delivery agents")?;
     let mut server = Server {
         config_dir,
@@ -153,8 +171,15 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
         queue_dir: queue_dir.clone(),
         agent: Arc::new(SwappableAgent::new(agent)),
         pool: ListenerPool::default(),
+        helper,
     };
     let mut current = Generation::start(&cfg, &queue, &rewriter, &mut server.pool)?;
+    if let Some(account) = &account {
+        // Listeners, TLS keys and locks are open: root is no longer needed.
+        crate::privsep::set_queue_ownership(&queue_dir, account)?;
+        crate::privsep::give_maillog(&cfg, account)?;
+        crate::privsep::drop_privileges(account)?;
+    }
 
     let (qmgr_stop, mut qmgr_stop_rx) = watch::channel(false);
     let qmgr = tokio::spawn(gatepost_qmgr::run_qmgr(
@@ -237,8 +262,16 @@ impl Server {
         crate::check::at_startup(&cfg, |w| gatepost_log::warning("master", w)).await?;
         let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
         let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
-        let agent = gatepost_delivery::build_agent(&cfg, self.queue.clone(), rewriter.clone())
-            .context("delivery agents")?;
+        if let Some(helper) = &self.helper {
+            helper.next_generation();
+        }
+        let agent = gatepost_delivery::build_agent(
+            &cfg,
+            self.queue.clone(),
+            rewriter.clone(),
+            self.helper.clone(),
+        )
+        .context("delivery agents")?;
         let next = Generation::start(&cfg, &self.queue, &rewriter, &mut self.pool)?;
         if let Err(e) = open_log(&cfg, self.mode) {
             gatepost_log::warning("master", format!("{e:#}"));
