@@ -34,6 +34,8 @@ use crate::MessageContent;
 
 const LOCAL: u8 = 0;
 const VIRTUAL: u8 = 1;
+/// Read the configuration again now (and reopen the log), deliver nothing.
+const RELOAD: u8 = 2;
 
 /// One helper process and its pipes.
 #[derive(Debug)]
@@ -79,14 +81,35 @@ impl HelperPool {
         })
     }
 
-    /// The configuration changed (a reload): helpers read it again before
-    /// their next delivery.
-    pub fn next_generation(&self) {
+    /// The configuration changed (a reload, a log rotation): every helper
+    /// reads it again and reopens its log before this returns.
+    pub async fn reload(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        for conn in &self.conns {
+            let mut conn = conn.lock().await;
+            if let Err(e) = self.exchange(&mut conn, RELOAD, "", "", "", &[]).await {
+                gatepost_log::warning("master", e);
+            }
+        }
     }
 
     async fn call(
         &self,
+        transport: u8,
+        sender: &str,
+        original: &str,
+        address: &str,
+        data: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let mut conn = self.free_conn().await;
+        self.exchange(&mut conn, transport, sender, original, address, data)
+            .await
+    }
+
+    /// One request and its answer on `conn`.
+    async fn exchange(
+        &self,
+        conn: &mut Conn,
         transport: u8,
         sender: &str,
         original: &str,
@@ -101,7 +124,6 @@ impl HelperPool {
             .str(address)
             .bytes(data);
         let body = e.0;
-        let mut conn = self.free_conn().await;
         let len = u32::try_from(body.len()).map_err(|_| "message too large".to_string())?;
         let io = |e: std::io::Error| format!("local delivery helper: {e}");
         conn.stdin.write_all(&len.to_be_bytes()).await.map_err(io)?;
@@ -257,9 +279,11 @@ fn serve_one(
     }
     let unavailable = || Verdict::deferred("4.3.5", "mail system configuration error");
     Ok(match (transport, agents.as_ref()) {
-        (LOCAL, Some(a)) => {
-            encode_expanded(&a.local.expand_and_store(&sender, &original, &address, &content))
-        }
+        (RELOAD, _) => Vec::new(),
+        (LOCAL, Some(a)) => encode_expanded(
+            &a.local
+                .expand_and_store(&sender, &original, &address, &content),
+        ),
         (LOCAL, None) => encode_expanded(&(vec![(address, unavailable())], Vec::new())),
         (_, agents) => {
             let verdict = match agents {

@@ -318,7 +318,10 @@ impl LocalExpander {
                         s.default_privs
                     ),
                 );
-                Err(Verdict::deferred("4.3.5", "mail system configuration error"))
+                Err(Verdict::deferred(
+                    "4.3.5",
+                    "mail system configuration error",
+                ))
             }
         }
     }

@@ -121,7 +121,9 @@ fn open_existing(path: &Path) -> Result<Opened, SafeOpenError> {
     if (now.dev(), now.ino(), now.nlink(), now.mode())
         != (opened.dev(), opened.ino(), opened.nlink(), opened.mode())
     {
-        return Err(SafeOpenError::suspicious("file status changed unexpectedly"));
+        return Err(SafeOpenError::suspicious(
+            "file status changed unexpectedly",
+        ));
     }
     Ok((file, opened, false))
 }

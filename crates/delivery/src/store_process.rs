@@ -99,7 +99,12 @@ fn encode(job: &StoreJob<'_>, owner: Owner, settings: &Settings) -> Vec<u8> {
     e.0
 }
 
-fn spawn(program: &Path, owner: Owner, job: &StoreJob<'_>, settings: &Settings) -> Result<Verdict, String> {
+fn spawn(
+    program: &Path,
+    owner: Owner,
+    job: &StoreJob<'_>,
+    settings: &Settings,
+) -> Result<Verdict, String> {
     let request = encode(job, owner, settings);
     let mut child = Command::new(program)
         .arg("privsep-store")
@@ -175,7 +180,8 @@ fn decode_and_store(input: &[u8]) -> Result<Verdict, WireError> {
     let delivered = d.string()?;
     let delivered_header = d.u8()? != 0;
     let size_limit = d.u64()?;
-    let mut settings = Settings::from_config(&Config::defaults()).map_err(|_| WireError("helper"))?;
+    let mut settings =
+        Settings::from_config(&Config::defaults()).map_err(|_| WireError("helper"))?;
     settings.stale_lock_time = std::time::Duration::from_millis(d.u64()?);
     settings.deliver_lock_attempts = d.u32()?;
     settings.deliver_lock_delay = std::time::Duration::from_millis(d.u64()?);

@@ -16,10 +16,10 @@ use gatepost_qmgr::{DeliveryOutcome, QueuedMessage};
 
 use crate::content::{self, CopyAttrs};
 use crate::helper::HelperPool;
-use crate::store_process::{self, StoreJob};
 use crate::mailbox::{self, MailboxTarget, TargetKind};
 use crate::privs::{self, Owner};
 use crate::settings::Settings;
+use crate::store_process::{self, StoreJob};
 use crate::verdict::Verdict;
 use crate::MessageContent;
 use gatepost_table::{split_address, split_extension, MapList};

@@ -272,9 +272,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         | Cmd::LogReport(_)
         | Cmd::Check(_)
         | Cmd::PrivsepLocal { .. }
-        | Cmd::PrivsepStore => {
-            Ok(ExitCode::from(1))
-        }
+        | Cmd::PrivsepStore => Ok(ExitCode::from(1)),
     }
 }
 

@@ -15,7 +15,7 @@
 //! the embedded defaults), `nobody` stands in, and the log says so.
 //! Started by an ordinary user, nothing of this happens.
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -127,6 +127,46 @@ pub fn give_maillog(cfg: &Config, account: &Account) -> Result<()> {
     }
 }
 
+/// A file the unprivileged server reads (the SASL password store), written
+/// by root: `root:GROUP` mode 0640, GROUP being `mail_owner`'s (or
+/// `nobody`'s) group.
+pub fn share_with_mail_owner(cfg: &Config, path: &Path) -> Result<()> {
+    if !running_as_root() {
+        return Ok(());
+    }
+    let name = cfg.get(&params::MAIL_OWNER);
+    let user = User::from_name(&name)
+        .ok()
+        .flatten()
+        .or_else(|| User::from_name(FALLBACK_ACCOUNT).ok().flatten());
+    let Some(user) = user else {
+        return Ok(());
+    };
+    std::os::unix::fs::chown(path, Some(0), Some(user.gid.as_raw()))
+        .with_context(|| format!("chown {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640))
+        .with_context(|| format!("chmod {}", path.display()))
+}
+
+/// Before the server (re)opens `maillog_file`: create it if it is missing
+/// (a rotation renamed it), owned by `account`, so that the unprivileged
+/// server can open it.
+pub fn prepare_maillog(cfg: &Config, account: &Account) -> Result<()> {
+    let maillog = cfg.get(&params::MAILLOG_FILE);
+    if maillog.is_empty() || maillog.starts_with("/dev/") {
+        return Ok(());
+    }
+    if !Path::new(&maillog).exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&maillog)
+            .with_context(|| format!("create {maillog}"))?;
+    }
+    give_maillog(cfg, account)
+}
+
 /// A missing `mail_spool_directory` is created as the local delivery
 /// needs it: `root:mail` mode 2775 (Debian's `/var/mail`), so that each
 /// store, running as the recipient with the spool's group, can create the
@@ -141,8 +181,7 @@ pub fn prepare_mail_spool(cfg: &Config) -> Result<()> {
         return Ok(());
     }
     if let Some(parent) = spool.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("create {}", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
     }
     std::fs::DirBuilder::new()
         .mode(0o755)
@@ -182,16 +221,12 @@ pub fn drop_privileges(account: &Account) -> Result<()> {
     nix::unistd::setgroups(&[gid]).context("setgroups")?;
     nix::unistd::setgid(gid).context("setgid")?;
     nix::unistd::setuid(Uid::from_raw(account.uid)).context("setuid")?;
-    if Uid::current().is_root() || Uid::effective().is_root() || nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
+    if Uid::current().is_root()
+        || Uid::effective().is_root()
+        || nix::unistd::setuid(Uid::from_raw(0)).is_ok()
+    {
         bail!("could not give up root privileges");
     }
-    gatepost_log::info(
-        "master",
-        format!(
-            "privilege separation: running as {} (uid {}); local delivery as the recipient",
-            account.name, account.uid
-        ),
-    );
     Ok(())
 }
 
@@ -208,9 +243,12 @@ pub fn run_local_helper(config_dir: Option<&Path>, daemon: bool) -> Result<ExitC
         bail!("privsep-local is started by a server running as root");
     }
     let dir = config_dir.map(Path::to_path_buf);
-    // A new generation (reload, logrotate): the log is reopened too.
+    // A new generation (reload, logrotate): the log is reopened too, and
+    // made anew for the server when it was renamed.
     Ok(gatepost_delivery::run_helper(&move || {
         let cfg = crate::read_config(dir.as_deref()).map_err(|e| format!("{e:#}"))?;
+        let account = unprivileged_account(&cfg).map_err(|e| format!("{e:#}"))?;
+        prepare_maillog(&cfg, &account).map_err(|e| format!("{e:#}"))?;
         crate::logging::open(&cfg, fallback).map_err(|e| format!("{e:#}"))?;
         Ok(cfg)
     }))

@@ -162,8 +162,9 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
         None => None,
     };
     let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
-    let agent = gatepost_delivery::build_agent(&cfg, queue.clone(), rewriter.clone(), helper.clone())
-        .context("delivery agents")?;
+    let agent =
+        gatepost_delivery::build_agent(&cfg, queue.clone(), rewriter.clone(), helper.clone())
+            .context("delivery agents")?;
     let mut server = Server {
         config_dir,
         mode,
@@ -179,6 +180,13 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
         crate::privsep::set_queue_ownership(&queue_dir, account)?;
         crate::privsep::give_maillog(&cfg, account)?;
         crate::privsep::drop_privileges(account)?;
+        gatepost_log::info(
+            "master",
+            format!(
+                "privilege separation: running as {} (uid {}); local delivery as the recipient",
+                account.name, account.uid
+            ),
+        );
     }
 
     let (qmgr_stop, mut qmgr_stop_rx) = watch::channel(false);
@@ -228,6 +236,11 @@ impl Server {
     /// SIGHUP: reopen the log, read the configuration again and switch to
     /// it; on error nothing changes (the caller logs why).
     async fn reload(&mut self, old: &Config, current: &mut Generation) -> Result<Config> {
+        // The helpers read the configuration again (and make a renamed
+        // maillog_file anew for us).
+        if let Some(helper) = &self.helper {
+            helper.reload().await;
+        }
         // Let go of a rotated maillog_file even when the rest fails.
         if let Err(e) = open_log(old, self.mode) {
             gatepost_log::warning("master", format!("{e:#}"));
@@ -262,9 +275,6 @@ impl Server {
         crate::check::at_startup(&cfg, |w| gatepost_log::warning("master", w)).await?;
         let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
         let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
-        if let Some(helper) = &self.helper {
-            helper.next_generation();
-        }
         let agent = gatepost_delivery::build_agent(
             &cfg,
             self.queue.clone(),
