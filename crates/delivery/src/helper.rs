@@ -56,14 +56,26 @@ pub struct HelperPool {
 impl HelperPool {
     /// Start `count` helpers: `program ARGS...` (the caller passes
     /// `-c DIR privsep-local` and the like). Called while still root.
-    pub fn spawn(program: &Path, args: &[String], count: usize) -> std::io::Result<HelperPool> {
+    /// `inherit_stderr`: the server logs to its standard error (in the
+    /// foreground); a daemon's helpers must not hold the pipe of the
+    /// command that started it.
+    pub fn spawn(
+        program: &Path,
+        args: &[String],
+        count: usize,
+        inherit_stderr: bool,
+    ) -> std::io::Result<HelperPool> {
         let mut conns = Vec::new();
         for _ in 0..count.max(1) {
             let mut child = tokio::process::Command::new(program)
                 .args(args)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
+                .stderr(if inherit_stderr {
+                    Stdio::inherit()
+                } else {
+                    Stdio::null()
+                })
                 .kill_on_drop(false)
                 .spawn()?;
             let stdin = child.stdin.take().ok_or(std::io::ErrorKind::BrokenPipe)?;

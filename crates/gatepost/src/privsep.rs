@@ -210,7 +210,7 @@ pub fn start_helpers(config_dir: Option<&Path>, daemon: bool) -> Result<Arc<Help
     if daemon {
         args.push("--daemon".to_string());
     }
-    let pool = HelperPool::spawn(&exe, &args, HELPERS)
+    let pool = HelperPool::spawn(&exe, &args, HELPERS, !daemon)
         .with_context(|| format!("start {} privsep-local", exe.display()))?;
     Ok(Arc::new(pool))
 }

@@ -78,7 +78,7 @@ fn postfix_filter_matches_rejects_and_sasl_failures() {
         c.command("EHLO client.example").unwrap();
         c.command("MAIL FROM:<a@example.org>").unwrap();
         let r = c.command(&format!("RCPT TO:<{rcpt}>")).unwrap();
-        assert_eq!(r.code, 554, "{r:?}");
+        assert!(r.last_line().ends_with("Relay access denied"), "{r:?}");
         c.command("QUIT").unwrap();
     }
     // ... and two failed logins.
