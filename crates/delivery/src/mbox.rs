@@ -223,6 +223,37 @@ mod tests {
     }
 
     #[test]
+    fn links_and_foreign_mailboxes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let path = dir.path().join("bob");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let err = append(&path, b"x\n", &opts()).unwrap_err();
+        assert_eq!(err.to_string(), "file is a symbolic link");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert!(!dir.path().join("bob.lock").exists());
+        let owned = dir.path().join("carol");
+        std::fs::write(&owned, b"").unwrap();
+        let mine = std::fs::metadata(&owned).unwrap().uid();
+        let strict = MboxOptions {
+            require_owner: Some(mine.wrapping_add(1)),
+            ..opts()
+        };
+        let err = append(&owned, b"x\n", &strict).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("destination {} is not owned by recipient", owned.display())
+        );
+        let ok = MboxOptions {
+            require_owner: Some(mine),
+            ..opts()
+        };
+        append(&owned, b"x\n", &ok).unwrap();
+        assert_eq!(std::fs::read(&owned).unwrap(), b"x\n");
+    }
+
+    #[test]
     fn size_limit_leaves_mailbox_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bob");
