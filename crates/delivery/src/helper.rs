@@ -43,6 +43,9 @@ struct Conn {
     _child: tokio::process::Child,
     stdin: tokio::process::ChildStdin,
     stdout: tokio::process::ChildStdout,
+    /// A request was sent whose answer was never read (the caller went
+    /// away): the next answer on the pipe would be the wrong one.
+    desynced: bool,
 }
 
 /// The server's handle on the helper processes.
@@ -84,6 +87,7 @@ impl HelperPool {
                 _child: child,
                 stdin,
                 stdout,
+                desynced: false,
             }));
         }
         Ok(HelperPool {
@@ -136,6 +140,10 @@ impl HelperPool {
             .str(address)
             .bytes(data);
         let body = e.0;
+        if conn.desynced {
+            return Err("local delivery helper: connection out of step".to_string());
+        }
+        conn.desynced = true;
         let len = u32::try_from(body.len()).map_err(|_| "message too large".to_string())?;
         let io = |e: std::io::Error| format!("local delivery helper: {e}");
         conn.stdin.write_all(&len.to_be_bytes()).await.map_err(io)?;
@@ -145,6 +153,7 @@ impl HelperPool {
         conn.stdout.read_exact(&mut len).await.map_err(io)?;
         let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
         conn.stdout.read_exact(&mut answer).await.map_err(io)?;
+        conn.desynced = false;
         Ok(answer)
     }
 

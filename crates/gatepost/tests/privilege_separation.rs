@@ -114,6 +114,28 @@ fn smtp_runs_as_mail_owner() {
 }
 
 #[test]
+fn missing_mail_owner_falls_back_to_nobody() {
+    if skip_unless_root("missing_mail_owner_falls_back_to_nobody") {
+        return;
+    }
+    let srv = TestServer::start(gatepost_bin!(), "mail_owner = gatepost-no-such-user").unwrap();
+    let nobody = uid_of("nobody").expect("nobody account");
+    assert_eq!(process_uids(srv.pid().unwrap()), vec![nobody; 4]);
+    let line = format!(
+        "warning: mail_owner account gatepost-no-such-user does not exist: running as nobody (uid {nobody})"
+    );
+    assert!(srv.log().contains(&line), "{}", srv.log());
+    // Mail still lands in the spool.
+    message(&srv, "as nobody");
+    assert_eq!(
+        srv.wait_for_mail(USER, 1, EVENT_TIMEOUT).len(),
+        1,
+        "{}",
+        srv.log()
+    );
+}
+
+#[test]
 fn maildir_and_mbox_are_written_as_the_recipient() {
     if skip_unless_root("maildir_and_mbox_are_written_as_the_recipient") {
         return;
