@@ -32,6 +32,7 @@ pub const DEFAULT_CONFIG_DIR: &str = "./gatepost.d";
 /// Explicit settings of the embedded defaults (shown by `postconf -n`).
 const EMBEDDED_SETTINGS: &[(&str, &str)] = &[
     ("queue_directory", "./var/spool"),
+    ("data_directory", "./var/lib"),
     ("mail_spool_directory", "./var/mail/"),
     ("home_mailbox", ""),
     ("local_recipient_maps", ""),

@@ -281,6 +281,7 @@ fn embedded_defaults() {
         n,
         "alias_database =\n\
          alias_maps =\n\
+         data_directory = ./var/lib\n\
          gatepost_sasl_passwd_file = ./gatepost.d/sasl_passwd\n\
          gatepost_tls_self_signed = yes\n\
          home_mailbox =\n\

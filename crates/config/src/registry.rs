@@ -103,7 +103,7 @@ params! {
     /// Location of the mail queue.
     QUEUE_DIRECTORY: String = "queue_directory", Str, Text("/var/spool/postfix"), min 1;
     /// Directory with caches and other writable data.
-    [informational] DATA_DIRECTORY: String = "data_directory", Str, Text("/var/lib/postfix");
+    DATA_DIRECTORY: String = "data_directory", Str, Text("/var/lib/postfix");
     /// Default configuration directory.
     [informational] CONFIG_DIRECTORY: String = "config_directory", Str, Text("/etc/postfix");
     /// Mailbox directory; a trailing / selects Maildir delivery.
@@ -139,7 +139,7 @@ params! {
         "local6", "local7",
     ]), Text("mail");
     /// Owner of the queue and of most daemon processes.
-    [informational] MAIL_OWNER: String = "mail_owner", Str, Text("postfix");
+    MAIL_OWNER: String = "mail_owner", Str, Text("postfix");
     /// Alias databases used for local delivery.
     ALIAS_MAPS: Vec<String> = "alias_maps", List, Text("hash:/etc/aliases, nis:mail.aliases");
     /// Alias databases built by newaliases.

@@ -7,8 +7,12 @@
 //! Modules: `dispatch` (the `Dispatcher`), `settings`, `verdict`; local:
 //! `local`, `expand` (recipient expansion), `alias`, `forward`, `passwd`,
 //! `mailbox`, `maildir`, `mbox`, `command` (`|command` targets), `content`
-//! (the copy with its delivery headers), `privs` (file ownership);
-//! `virtual_mailbox` (virtual); `smtp` (the SMTP client).
+//! (the copy with its delivery headers), `privs` (file ownership),
+//! `safe_open` (Postfix's safe_open()); `virtual_mailbox` (virtual);
+//! `smtp` (the SMTP client). Privilege separation: `helper` (the
+//! privileged local delivery helper and the server's `HelperPool`),
+//! `store_process` (each store with the user's rights), `wire` (their
+//! message format).
 #![forbid(unsafe_code)]
 
 mod alias;
@@ -17,16 +21,20 @@ mod content;
 mod dispatch;
 mod expand;
 mod forward;
+mod helper;
 mod local;
 mod mailbox;
 mod maildir;
 mod mbox;
 mod passwd;
 mod privs;
+mod safe_open;
 mod settings;
 mod smtp;
+mod store_process;
 mod verdict;
 mod virtual_mailbox;
+mod wire;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -37,8 +45,11 @@ use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
 use gatepost_table::{open_alias_table, open_table, MapList};
 
+pub use crate::helper::{run_helper, HelperPool};
+pub use crate::store_process::run_store_process;
+
 use crate::dispatch::Dispatcher;
-use crate::local::LocalAgent;
+use crate::local::{LocalAgent, LocalExpander};
 use crate::settings::Settings;
 use crate::smtp::SmtpAgent;
 use crate::virtual_mailbox::VirtualAgent;
@@ -72,16 +83,18 @@ impl MessageContent {
 ///
 /// Tables that cannot be opened do not stop the build: recipients whose
 /// lookups reach them are deferred (as Postfix does), and a warning is
-/// logged. Only malformed parameter values are errors.
+/// logged. Only malformed parameter values are errors. With `helper`
+/// (privilege separation), local and virtual deliveries are the helper's.
 pub fn build_agent(
     cfg: &Config,
     queue: Arc<Queue>,
     rewriter: Arc<Rewriter>,
+    helper: Option<Arc<HelperPool>>,
 ) -> Result<Arc<dyn DeliveryAgent>, DeliveryError> {
     let settings = Settings::from_config(cfg)?;
     let smtp = SmtpAgent::from_config(cfg, smtp::default_resolver(cfg))?;
     Ok(Arc::new(build_dispatcher(
-        cfg, settings, smtp, queue, rewriter,
+        cfg, settings, smtp, queue, rewriter, helper,
     )))
 }
 
@@ -96,7 +109,7 @@ fn build_with_passwd(
     let mut settings = Settings::from_config(cfg).expect("settings");
     settings.passwd_file = passwd.to_path_buf();
     let smtp = SmtpAgent::from_config(cfg, smtp::default_resolver(cfg)).expect("smtp settings");
-    build_dispatcher(cfg, settings, smtp, queue, rewriter)
+    build_dispatcher(cfg, settings, smtp, queue, rewriter, None)
 }
 
 fn build_dispatcher(
@@ -105,7 +118,27 @@ fn build_dispatcher(
     smtp: SmtpAgent,
     queue: Arc<Queue>,
     rewriter: Arc<Rewriter>,
+    helper: Option<Arc<HelperPool>>,
 ) -> Dispatcher {
+    let (expander, virtual_agent) = build_expanders(cfg, settings, rewriter, helper.clone());
+    Dispatcher {
+        local: LocalAgent {
+            expander: Arc::new(expander),
+            queue,
+            helper,
+        },
+        virtual_agent,
+        smtp,
+    }
+}
+
+/// The local expansion and the virtual agent, with their tables.
+fn build_expanders(
+    cfg: &Config,
+    settings: Settings,
+    rewriter: Arc<Rewriter>,
+    helper: Option<Arc<HelperPool>>,
+) -> (LocalExpander, VirtualAgent) {
     let settings = Arc::new(settings);
     let alias_specs = cfg.get(&params::ALIAS_MAPS);
     let aliases = MapList::open(
@@ -131,24 +164,20 @@ fn build_dispatcher(
     let open = |param: &Param<Vec<String>>| {
         MapList::open("virtual", param.name(), &cfg.get(param), open_table)
     };
-    let local = LocalAgent {
+    let local = LocalExpander {
         settings: Arc::clone(&settings),
         aliases,
         recipient_maps,
-        rewriter: Arc::clone(&rewriter),
-        queue,
+        rewriter,
     };
     let virtual_agent = VirtualAgent {
         settings: Arc::clone(&settings),
         mailbox_maps: open(&params::VIRTUAL_MAILBOX_MAPS),
         uid_maps: open(&params::VIRTUAL_UID_MAPS),
         gid_maps: open(&params::VIRTUAL_GID_MAPS),
+        helper,
     };
-    Dispatcher {
-        local,
-        virtual_agent,
-        smtp,
-    }
+    (local, virtual_agent)
 }
 
 #[cfg(test)]

@@ -6,44 +6,80 @@
 //!
 //! Mailbox location: `home_mailbox` below the user's home directory when
 //! set and the user has a password entry, else `mail_spool_directory/USER`
-//! (created when missing). A trailing `/` means Maildir. When running as
-//! root, files created for a user with a password entry are chowned to
-//! that user, and alias commands run as `default_privs`.
+//! (created when missing). A trailing `/` means Maildir.
+//!
+//! When the server runs with privilege separation, expansion and stores
+//! run in the privileged helper (`helper`), each store in a process with
+//! the user's uid (mailbox.c's choice: the user's gid, or the spool
+//! directory's group when the spool is group-writable but not
+//! world-writable), `default_privs` for `/file/name` targets and for
+//! mailboxes of names without a passwd entry; alias commands run as
+//! `default_privs`. Forwarded addresses come back to the server, which
+//! resubmits them through the queue. Without the helper (an ordinary
+//! user's server) everything runs here; as root, files created for a user
+//! are chowned to that user.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gatepost_qmgr::{DeliveryOutcome, QueuedMessage};
-use gatepost_queue::{EnvelopeRecipient, Queue};
+use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
 
 use crate::command::{self, CommandRequest};
 use crate::content::CopyAttrs;
 use crate::expand::{self, ExpandContext, Leaf, RecipientAttrs};
 use crate::forward;
+use crate::helper::HelperPool;
 use crate::mailbox::{self, MailboxTarget, TargetKind};
 use crate::passwd::{self, PasswdEntry};
 use crate::privs::{self, Owner};
 use crate::settings::Settings;
+use crate::store_process::{self, StoreJob};
 use crate::verdict::{self, Verdict};
 use crate::MessageContent;
 use gatepost_table::MapList;
+
+/// Who writes into the mail spool (Postfix's mailbox.c): the user, with
+/// the spool's group when the spool is group-writable but not
+/// world-writable.
+fn spool_identity(spool: &Path, user: Owner) -> Owner {
+    match std::fs::metadata(spool) {
+        Ok(m) if m.mode() & 0o002 == 0 && m.mode() & 0o020 != 0 => Owner {
+            uid: user.uid,
+            gid: m.gid(),
+        },
+        _ => user,
+    }
+}
 
 /// Program and relay names in the delivery log line.
 pub(crate) const AGENT: &str = "local";
 
 #[derive(Debug, Clone)]
 pub(crate) struct LocalAgent {
+    pub expander: Arc<LocalExpander>,
+    pub queue: Arc<Queue>,
+    /// The privileged helper that expands and stores (privilege separation).
+    pub helper: Option<Arc<HelperPool>>,
+}
+
+/// Expansion and stores: what runs in the privileged helper.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalExpander {
     pub settings: Arc<Settings>,
     pub aliases: MapList,
     pub recipient_maps: MapList,
     pub rewriter: Arc<Rewriter>,
-    pub queue: Arc<Queue>,
 }
 
 /// Forwarded addresses waiting to be resubmitted, by `Delivered-To:` value.
-type ForwardGroups = Vec<(String, Vec<String>)>;
+pub(crate) type ForwardGroups = Vec<(String, Vec<String>)>;
+
+/// Per-target results and the forwards of one recipient's expansion.
+pub(crate) type Expanded = (Vec<(String, Verdict)>, ForwardGroups);
 
 impl LocalAgent {
     /// Deliver recipient `index` of `msg` (resolved address `address`).
@@ -58,15 +94,25 @@ impl LocalAgent {
             return Verdict::deferred("4.3.0", "no such recipient in queue file")
                 .into_outcome(index, AGENT, AGENT);
         };
-        let me = self.clone();
         let sender = msg.envelope.sender.clone();
-        let content_for_task = Arc::clone(content);
-        let address_owned = address.to_string();
-        let rcpt_for_task = rcpt.clone();
-        let stored = tokio::task::spawn_blocking(move || {
-            me.expand_and_store(&sender, &rcpt_for_task, &address_owned, &content_for_task)
-        })
-        .await;
+        let stored = match &self.helper {
+            Some(helper) => {
+                helper
+                    .local(&sender, &rcpt.original, address, &content.data)
+                    .await
+            }
+            None => {
+                let me = Arc::clone(&self.expander);
+                let content_for_task = Arc::clone(content);
+                let address_owned = address.to_string();
+                let original = rcpt.original.clone();
+                tokio::task::spawn_blocking(move || {
+                    me.expand_and_store(&sender, &original, &address_owned, &content_for_task)
+                })
+                .await
+                .map_err(|e| e.to_string())
+            }
+        };
         let (mut results, forwards) = match stored {
             Ok(done) => done,
             Err(err) => {
@@ -78,7 +124,7 @@ impl LocalAgent {
             let data = Arc::clone(&content.data);
             let v = forward::forward(
                 &self.queue,
-                &self.settings,
+                &self.expander.settings,
                 msg,
                 &rcpt,
                 data,
@@ -92,16 +138,18 @@ impl LocalAgent {
             .unwrap_or_else(|| Verdict::deferred("4.3.0", "alias database unavailable"))
             .into_outcome(index, AGENT, AGENT)
     }
+}
 
+impl LocalExpander {
     /// Expansion plus every blocking delivery; forwards are returned for
     /// the async resubmission.
-    fn expand_and_store(
+    pub fn expand_and_store(
         &self,
         sender: &str,
-        rcpt: &EnvelopeRecipient,
+        original: &str,
         address: &str,
         content: &MessageContent,
-    ) -> (Vec<(String, Verdict)>, ForwardGroups) {
+    ) -> Expanded {
         let ctx = ExpandContext {
             settings: &self.settings,
             aliases: &self.aliases,
@@ -124,7 +172,7 @@ impl LocalAgent {
                 } => {
                     let attrs = CopyAttrs {
                         sender,
-                        orig_rcpt: &rcpt.original,
+                        orig_rcpt: original,
                         delivered: &delivered,
                     };
                     self.mailbox(&user, passwd.as_ref(), root, &content.data, &attrs)
@@ -132,19 +180,25 @@ impl LocalAgent {
                 Leaf::File { path, delivered } => {
                     let attrs = CopyAttrs {
                         sender,
-                        orig_rcpt: &rcpt.original,
+                        orig_rcpt: original,
                         delivered: &delivered,
                     };
                     let target = MailboxTarget::from_path(&path, None, TargetKind::File);
                     let s = &self.settings;
-                    mailbox::store(
-                        &target,
-                        &content.data,
-                        &attrs,
-                        s.delivered_header.file,
-                        s.mailbox_size_limit,
-                        s,
-                    )
+                    match self.default_privs(root) {
+                        Ok(run_as) => {
+                            let job = StoreJob {
+                                agent: AGENT,
+                                target: &target,
+                                data: &content.data,
+                                attrs: &attrs,
+                                delivered_header: s.delivered_header.file,
+                                size_limit: s.mailbox_size_limit,
+                            };
+                            store_process::store(&job, run_as, s)
+                        }
+                        Err(v) => v,
+                    }
                 }
                 Leaf::Command {
                     command,
@@ -153,7 +207,7 @@ impl LocalAgent {
                 } => {
                     let copy = CopyAttrs {
                         sender,
-                        orig_rcpt: &rcpt.original,
+                        orig_rcpt: original,
                         delivered: &delivered,
                     };
                     self.command(&command, &attrs, root, &content.data, &copy)
@@ -188,13 +242,22 @@ impl LocalAgent {
             uid: p.uid,
             gid: p.gid,
         });
+        // Who the store runs as in the helper: the user, or default_privs
+        // for a name without a passwd entry.
+        let user_id = match owner {
+            Some(o) => Some(o),
+            None => match self.default_privs(root) {
+                Ok(o) => o,
+                Err(v) => return v,
+            },
+        };
         let kind = TargetKind::Mailbox {
             user: user.to_string(),
         };
-        let target = match pw {
+        let (target, run_as) = match pw {
             Some(p) if !s.home_mailbox.is_empty() => {
                 let path = format!("{}/{}", p.home.trim_end_matches('/'), s.home_mailbox);
-                MailboxTarget::from_path(&path, owner, kind)
+                (MailboxTarget::from_path(&path, owner, kind), user_id)
             }
             _ => {
                 let spool = &s.mail_spool_directory;
@@ -209,17 +272,58 @@ impl LocalAgent {
                 if spool.ends_with('/') {
                     path.push('/');
                 }
-                MailboxTarget::from_path(&path, owner, kind)
+                let run_as = user_id.map(|id| spool_identity(Path::new(spool), id));
+                (MailboxTarget::from_path(&path, owner, kind), run_as)
             }
         };
-        mailbox::store(
-            &target,
+        self.store_mailbox(&target, run_as, data, attrs)
+    }
+
+    fn store_mailbox(
+        &self,
+        target: &MailboxTarget,
+        run_as: Option<Owner>,
+        data: &[u8],
+        attrs: &CopyAttrs<'_>,
+    ) -> Verdict {
+        let s = &self.settings;
+        let job = StoreJob {
+            agent: AGENT,
+            target,
             data,
             attrs,
-            s.delivered_header.file,
-            s.mailbox_size_limit,
-            s,
-        )
+            delivered_header: s.delivered_header.file,
+            size_limit: s.mailbox_size_limit,
+        };
+        store_process::store(&job, run_as, s)
+    }
+
+    /// The `default_privs` account when running as root (`None` otherwise);
+    /// an unknown or privileged account defers the delivery, as Postfix.
+    fn default_privs(&self, root: bool) -> Result<Option<Owner>, Verdict> {
+        if !root {
+            return Ok(None);
+        }
+        let s = &self.settings;
+        match passwd::lookup(&s.passwd_file, &s.default_privs) {
+            Ok(Some(p)) if p.uid != 0 => Ok(Some(Owner {
+                uid: p.uid,
+                gid: p.gid,
+            })),
+            _ => {
+                gatepost_log::warning(
+                    AGENT,
+                    format!(
+                        "unknown or privileged default_privs user: {}",
+                        s.default_privs
+                    ),
+                );
+                Err(Verdict::deferred(
+                    "4.3.5",
+                    "mail system configuration error",
+                ))
+            }
+        }
     }
 
     fn command(
@@ -231,25 +335,9 @@ impl LocalAgent {
         copy: &CopyAttrs<'_>,
     ) -> Verdict {
         let s = &self.settings;
-        let run_as = if root {
-            match passwd::lookup(&s.passwd_file, &s.default_privs) {
-                Ok(Some(p)) if p.uid != 0 => Some(Owner {
-                    uid: p.uid,
-                    gid: p.gid,
-                }),
-                _ => {
-                    gatepost_log::warning(
-                        AGENT,
-                        format!(
-                            "unknown or privileged default_privs user: {}",
-                            s.default_privs
-                        ),
-                    );
-                    return Verdict::deferred("4.3.5", "mail system configuration error");
-                }
-            }
-        } else {
-            None
+        let run_as = match self.default_privs(root) {
+            Ok(run_as) => run_as,
+            Err(v) => return v,
         };
         let mut env: Vec<(&'static str, String)> = vec![
             ("LOGNAME", rattrs.user.clone()),

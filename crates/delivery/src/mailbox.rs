@@ -13,9 +13,10 @@ use std::path::PathBuf;
 
 use crate::content::{self, CopyAttrs, CopyFlags};
 use crate::maildir;
-use crate::mbox::{self, MboxOptions};
+use crate::mbox::{self, MboxError, MboxOptions};
 use crate::privs::Owner;
 use crate::settings::Settings;
+use crate::store_process;
 use crate::verdict::Verdict;
 
 /// Where a copy goes and how it is named in the result text.
@@ -24,6 +25,9 @@ pub(crate) struct MailboxTarget {
     pub path: PathBuf,
     pub maildir: bool,
     pub owner: Option<Owner>,
+    /// The uid an existing mbox must belong to (set when the store runs
+    /// as the user).
+    pub require_owner: Option<u32>,
     pub kind: TargetKind,
 }
 
@@ -43,6 +47,7 @@ impl MailboxTarget {
             path: PathBuf::from(path),
             maildir: path.ends_with('/'),
             owner,
+            require_owner: None,
             kind,
         }
     }
@@ -54,6 +59,22 @@ pub(crate) fn io_verdict(kind: ErrorKind, text: String) -> Verdict {
         ErrorKind::FileTooLarge | ErrorKind::QuotaExceeded => Verdict::bounced("5.2.2", text),
         ErrorKind::StorageFull => Verdict::deferred("4.3.1", text),
         _ => Verdict::deferred("4.2.0", text),
+    }
+}
+
+/// A target that is a link, a directory or was swapped while we opened it
+/// may be an attempt to make the mail system write elsewhere: say so in
+/// the log, besides the deferral. A mailbox owned by someone else gets
+/// Postfix's hint.
+fn warn_if_suspicious(err: &MboxError, text: &str) {
+    match err {
+        MboxError::Unsafe(e) if e.suspicious => store_process::warn("local", text.to_string()),
+        MboxError::NotOwned(_) => store_process::warn(
+            "local",
+            "specify \"strict_mailbox_ownership = no\" to ignore mailbox ownership mismatch"
+                .to_string(),
+        ),
+        _ => {}
     }
 }
 
@@ -88,6 +109,7 @@ pub(crate) fn store(
         lock_attempts: settings.deliver_lock_attempts,
         lock_delay: settings.deliver_lock_delay,
         owner: target.owner,
+        require_owner: target.require_owner,
     };
     let path = target.path.display();
     match (mbox::append(&target.path, &bytes, &opts), &target.kind) {
@@ -95,14 +117,15 @@ pub(crate) fn store(
         (Ok(()), TargetKind::File) => Verdict::sent("2.0.0", format!("delivered to file: {path}")),
         (Err(err), TargetKind::Mailbox { user }) => {
             let kind = err.io_kind().unwrap_or(ErrorKind::Other);
-            io_verdict(
-                kind,
-                format!("cannot update mailbox {path} for user {user}. {err}"),
-            )
+            let text = format!("cannot update mailbox {path} for user {user}. {err}");
+            warn_if_suspicious(&err, &text);
+            io_verdict(kind, text)
         }
         (Err(err), TargetKind::File) => {
             let kind = err.io_kind().unwrap_or(ErrorKind::Other);
-            io_verdict(kind, format!("cannot append message to file {path}: {err}"))
+            let text = format!("cannot append message to file {path}: {err}");
+            warn_if_suspicious(&err, &text);
+            io_verdict(kind, text)
         }
     }
 }

@@ -7,11 +7,12 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::privs::{self, Owner};
+use crate::safe_open::{self, SafeOpenError};
 
 /// How to lock and limit a mailbox.
 #[derive(Debug, Clone)]
@@ -23,6 +24,9 @@ pub(crate) struct MboxOptions {
     pub lock_delay: Duration,
     /// Owner for a newly created mailbox.
     pub owner: Option<Owner>,
+    /// The uid an existing mailbox must belong to (a user's mailbox written
+    /// with the user's rights).
+    pub require_owner: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,10 @@ pub(crate) enum MboxError {
     Flock(std::io::Error),
     #[error("cannot open file: {0}")]
     Open(std::io::Error),
+    #[error("{0}")]
+    Unsafe(#[from] SafeOpenError),
+    #[error("destination {0} is not owned by recipient")]
+    NotOwned(String),
     #[error("error writing message: File too large")]
     TooLarge,
     #[error("error writing message: {0}")]
@@ -49,6 +57,8 @@ impl MboxError {
             MboxError::Lock { source, .. } => Some(source.kind()),
             MboxError::Flock(e) | MboxError::Open(e) | MboxError::Write(e) => Some(e.kind()),
             MboxError::TooLarge => Some(std::io::ErrorKind::FileTooLarge),
+            MboxError::Unsafe(e) => Some(e.kind),
+            MboxError::NotOwned(_) => Some(std::io::ErrorKind::PermissionDenied),
         }
     }
 }
@@ -129,16 +139,23 @@ fn flock(file: &File, opts: &MboxOptions) -> Result<(), MboxError> {
 /// Append `data` (already rendered with `From ` line and blank line) to the
 /// mailbox file at `path`, creating it (mode 0600) when missing.
 pub(crate) fn append(path: &Path, data: &[u8], opts: &MboxOptions) -> Result<(), MboxError> {
-    let _lock = dot_lock(path, opts)?;
-    let existed = path.exists();
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(MboxError::Open)?;
-    if !existed {
+    let special = std::fs::metadata(path).is_ok_and(|m| safe_open::is_special(&m));
+    let _lock = if special {
+        None
+    } else {
+        Some(dot_lock(path, opts)?)
+    };
+    let (mut file, meta, created) = safe_open::open_append(path, 0o600)?;
+    if safe_open::is_special(&meta) {
+        return write_special(&mut file, data);
+    }
+    if created {
         privs::give(path, opts.owner).map_err(MboxError::Open)?;
+    }
+    if let Some(uid) = opts.require_owner {
+        if meta.uid() != uid {
+            return Err(MboxError::NotOwned(path.display().to_string()));
+        }
     }
     flock(&file, opts)?;
     let orig_len = file.seek(SeekFrom::End(0)).map_err(MboxError::Write)?;
@@ -153,6 +170,11 @@ pub(crate) fn append(path: &Path, data: &[u8], opts: &MboxOptions) -> Result<(),
     Ok(())
 }
 
+/// A device or FIFO target (`/dev/null`, a pipe): just write.
+fn write_special(file: &mut File, data: &[u8]) -> Result<(), MboxError> {
+    file.write_all(data).map_err(MboxError::Write)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +186,7 @@ mod tests {
             lock_attempts: 2,
             lock_delay: Duration::from_millis(10),
             owner: None,
+            require_owner: None,
         }
     }
 
@@ -197,6 +220,37 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         append(&path, b"x\n", &stale).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"x\n");
+    }
+
+    #[test]
+    fn links_and_foreign_mailboxes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let path = dir.path().join("bob");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let err = append(&path, b"x\n", &opts()).unwrap_err();
+        assert_eq!(err.to_string(), "file is a symbolic link");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert!(!dir.path().join("bob.lock").exists());
+        let owned = dir.path().join("carol");
+        std::fs::write(&owned, b"").unwrap();
+        let mine = std::fs::metadata(&owned).unwrap().uid();
+        let strict = MboxOptions {
+            require_owner: Some(mine.wrapping_add(1)),
+            ..opts()
+        };
+        let err = append(&owned, b"x\n", &strict).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("destination {} is not owned by recipient", owned.display())
+        );
+        let ok = MboxOptions {
+            require_owner: Some(mine),
+            ..opts()
+        };
+        append(&owned, b"x\n", &ok).unwrap();
+        assert_eq!(std::fs::read(&owned).unwrap(), b"x\n");
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub(crate) struct Settings {
     /// mail_spool_directory when local_recipient_maps is empty or lists it
     /// (the embedded mode); `no` bounces it as Postfix's local(8) does.
     pub mailbox_for_unknown_users: bool,
+    /// In the privileged helper: the gatepost executable, started once per
+    /// store with the rights of the user (`store_process`); `None` stores
+    /// in this process.
+    pub store_program: Option<PathBuf>,
 }
 
 impl Settings {
@@ -89,6 +93,7 @@ impl Settings {
             local_command_shell: cfg.get(&params::LOCAL_COMMAND_SHELL),
             passwd_file: PathBuf::from("/etc/passwd"),
             mailbox_for_unknown_users: cfg.get(&params::LOCAL_MAILBOX_FOR_UNKNOWN_USERS),
+            store_program: None,
         })
     }
 }

@@ -627,7 +627,7 @@ async fn build_agent_from_config() {
     let queue = Queue::open(&dir.path().join("queue")).unwrap();
     let rewriter = Arc::new(Rewriter::from_config(&cfg).unwrap());
     let routed = route(&rewriter, &["someuser@localhost"]);
-    let agent = build_agent(&cfg, Arc::clone(&queue), rewriter).unwrap();
+    let agent = build_agent(&cfg, Arc::clone(&queue), rewriter, None).unwrap();
     let mut writer = queue.new_message().unwrap();
     writer.write_content(BODY).unwrap();
     let envelope = Envelope {
@@ -651,7 +651,7 @@ async fn build_agent_from_config() {
     let queue2 = Queue::open(&dir.path().join("queue")).unwrap();
     let rewriter2 = Arc::new(Rewriter::from_config(&cfg).unwrap());
     assert!(matches!(
-        build_agent(&bad, queue2, rewriter2),
+        build_agent(&bad, queue2, rewriter2, None),
         Err(DeliveryError::Config(_))
     ));
 }

@@ -4,7 +4,9 @@
 //! `@domain`; the result is a path below `virtual_mailbox_base`, Maildir
 //! when it ends in `/`, else an mbox file (size limit
 //! `virtual_mailbox_limit`). When running as root, files are chowned per
-//! `virtual_uid_maps` / `virtual_gid_maps`. Results: `delivered to
+//! `virtual_uid_maps` / `virtual_gid_maps`; with privilege separation the
+//! lookup and the store run in the privileged helper, the store in a
+//! process with that uid and gid (`store_process`). Results: `delivered to
 //! maildir`, `delivered to mailbox`, `unknown user: "ADDR"` (5.1.1),
 //! `mail forwarding loop for ADDR` (5.4.6); `relay=virtual`.
 
@@ -13,9 +15,11 @@ use std::sync::Arc;
 use gatepost_qmgr::{DeliveryOutcome, QueuedMessage};
 
 use crate::content::{self, CopyAttrs};
+use crate::helper::HelperPool;
 use crate::mailbox::{self, MailboxTarget, TargetKind};
 use crate::privs::{self, Owner};
 use crate::settings::Settings;
+use crate::store_process::{self, StoreJob};
 use crate::verdict::Verdict;
 use crate::MessageContent;
 use gatepost_table::{split_address, split_extension, MapList};
@@ -28,6 +32,8 @@ pub(crate) struct VirtualAgent {
     pub mailbox_maps: MapList,
     pub uid_maps: MapList,
     pub gid_maps: MapList,
+    /// The privileged helper that looks up and stores (privilege separation).
+    pub helper: Option<Arc<HelperPool>>,
 }
 
 /// The `virtual_mailbox_maps` lookup keys for a folded address.
@@ -52,7 +58,6 @@ impl VirtualAgent {
         index: usize,
         address: &str,
     ) -> DeliveryOutcome {
-        let me = self.clone();
         let sender = msg.envelope.sender.clone();
         let original = msg
             .envelope
@@ -60,19 +65,30 @@ impl VirtualAgent {
             .get(index)
             .map(|r| r.original.clone())
             .unwrap_or_default();
-        let content = Arc::clone(content);
-        let address = address.to_string();
-        let done = tokio::task::spawn_blocking(move || {
-            me.deliver_blocking(&sender, &original, &address, &content)
-        })
-        .await;
+        let done = match &self.helper {
+            Some(helper) => {
+                helper
+                    .virtual_mailbox(&sender, &original, address, &content.data)
+                    .await
+            }
+            None => {
+                let me = self.clone();
+                let content = Arc::clone(content);
+                let address = address.to_string();
+                tokio::task::spawn_blocking(move || {
+                    me.deliver_blocking(&sender, &original, &address, &content)
+                })
+                .await
+                .map_err(|e| e.to_string())
+            }
+        };
         done.unwrap_or_else(|err| {
             Verdict::deferred("4.3.0", format!("virtual delivery failed: {err}"))
         })
         .into_outcome(index, AGENT, AGENT)
     }
 
-    fn deliver_blocking(
+    pub fn deliver_blocking(
         &self,
         sender: &str,
         original: &str,
@@ -135,14 +151,15 @@ impl VirtualAgent {
             orig_rcpt: original,
             delivered: address,
         };
-        mailbox::store(
-            &target,
-            &content.data,
-            &attrs,
-            true,
-            s.virtual_mailbox_limit,
-            s,
-        )
+        let job = StoreJob {
+            agent: AGENT,
+            target: &target,
+            data: &content.data,
+            attrs: &attrs,
+            delivered_header: true,
+            size_limit: s.virtual_mailbox_limit,
+        };
+        store_process::store(&job, owner, s)
     }
 
     /// uid/gid for created files (only consulted when running as root).

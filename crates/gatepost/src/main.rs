@@ -18,6 +18,7 @@ mod logging;
 mod master_lock;
 mod metrics_http;
 mod policy_test;
+mod privsep;
 mod queue_cmd;
 mod saslpasswd;
 mod sendmail;
@@ -53,6 +54,16 @@ enum Cmd {
         #[arg(long, hide = true)]
         daemon: bool,
     },
+    /// Privilege separation: the privileged local delivery helper a
+    /// server started as root runs (internal).
+    #[command(hide = true)]
+    PrivsepLocal {
+        #[arg(long)]
+        daemon: bool,
+    },
+    /// Privilege separation: one store with a user's rights (internal).
+    #[command(hide = true)]
+    PrivsepStore,
     /// Start the mail server in the background and wait until it is up.
     Start,
     /// Stop the running server in an orderly fashion (SIGTERM, then wait).
@@ -203,6 +214,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
+        Cmd::PrivsepStore => return Ok(gatepost_delivery::run_store_process()),
+        Cmd::PrivsepLocal { daemon } => {
+            return privsep::run_local_helper(cli.config_dir.as_deref(), *daemon)
+        }
         Cmd::Sendmail { args } => return run_sendmail(cli.config_dir.clone(), args),
         Cmd::RelayAudit(args) => return Ok(gatepost_insight::relay::run(args)),
         Cmd::LogReport(args) => return gatepost_insight::logs::run(args),
@@ -253,9 +268,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Queue { cmd } => queue_cmd::run(&cfg, cmd),
         Cmd::Mailq => queue_cmd::run(&cfg, queue_cmd::QueueCmd::List),
         Cmd::Saslpasswd { cmd } => saslpasswd::run(&cfg, cmd),
-        Cmd::Sendmail { .. } | Cmd::RelayAudit(_) | Cmd::LogReport(_) | Cmd::Check(_) => {
-            Ok(ExitCode::from(1))
-        }
+        Cmd::Sendmail { .. }
+        | Cmd::RelayAudit(_)
+        | Cmd::LogReport(_)
+        | Cmd::Check(_)
+        | Cmd::PrivsepLocal { .. }
+        | Cmd::PrivsepStore => Ok(ExitCode::from(1)),
     }
 }
 

@@ -1,6 +1,8 @@
 //! `gatepost saslpasswd add|delete|list`: manage the password store that
 //! `smtpd_sasl_type = cyrus` checks AUTH against (`gatepost_sasl_passwd_file`).
-//! `add` reads the password from the first line of standard input.
+//! `add` reads the password from the first line of standard input. Run
+//! as root, it leaves the store readable by `mail_owner`'s group (mode
+//! 0640), as the unprivileged server checks AUTH against it.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -37,6 +39,7 @@ pub fn run(cfg: &Config, cmd: SaslpasswdCmd) -> Result<ExitCode> {
             store
                 .set(&user, password)
                 .with_context(|| format!("update {shown}"))?;
+            crate::privsep::share_with_mail_owner(cfg, store.path())?;
         }
         SaslpasswdCmd::Delete { user } => {
             if !store
@@ -46,6 +49,7 @@ pub fn run(cfg: &Config, cmd: SaslpasswdCmd) -> Result<ExitCode> {
                 eprintln!("gatepost: {user}: not found in {shown}");
                 return Ok(ExitCode::from(1));
             }
+            crate::privsep::share_with_mail_owner(cfg, store.path())?;
         }
         SaslpasswdCmd::List => {
             for (user, _) in store.entries().with_context(|| format!("read {shown}"))? {

@@ -276,7 +276,14 @@ pub fn run(cfg: &Config, opts: Options) -> Result<ExitCode> {
 /// Received: header and log lines, for a client logged as the local host.
 /// Accepted mail goes into the queue, which the server picks up (at once
 /// when it runs, else at its next start).
+/// Run by root, it first becomes `mail_owner`, as Postfix's stand-alone
+/// smtpd does.
 fn smtp_on_stdio(cfg: &Config, queue: std::sync::Arc<Queue>) -> Result<ExitCode> {
+    if crate::privsep::running_as_root() {
+        let account = crate::privsep::unprivileged_account(cfg)?;
+        crate::privsep::set_queue_ownership(queue.root(), &account)?;
+        crate::privsep::drop_privileges(&account)?;
+    }
     // A local program may write a whole session into the pipe at once:
     // that is logged as improper pipelining, but not cut off.
     let cfg = &cfg.with_overrides(&[(

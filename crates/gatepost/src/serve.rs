@@ -11,6 +11,8 @@
 //! as a daemon (`gatepost start`) it logs to syslog when `maillog_file` is
 //! empty. With `gatepost_metrics_listen` set it serves the Prometheus
 //! endpoint (`metrics_http`), bound once at start.
+//! Started as root, it gives up root once the listeners are open
+//! and leaves local delivery to privileged helpers (`privsep`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -100,6 +102,8 @@ struct Server {
     pool: ListenerPool,
     /// The metrics endpoint's address, as bound at start.
     metrics_addr: Option<std::net::SocketAddr>,
+    /// The privileged local delivery helpers (started as root).
+    helper: Option<Arc<gatepost_delivery::HelperPool>>,
 }
 
 async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Result<ExitCode> {
@@ -135,7 +139,8 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
     let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
     // Never on Postfix's queue: refused before anything is written there.
     gatepost_queue::claim_queue_directory(&queue_dir)?;
-    let _lock = match MasterLock::acquire(&queue_dir) {
+    let data_dir = PathBuf::from(cfg.get(&params::DATA_DIRECTORY));
+    let _lock = match MasterLock::acquire(&queue_dir, &data_dir) {
         Ok(lock) => lock,
         Err(LockError::AlreadyRunning) => {
             // Said on stderr; logged too unless the log is stderr.
@@ -145,11 +150,26 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
         }
         Err(e) => return Err(e.into()),
     };
+    let account = match crate::privsep::running_as_root() {
+        true => Some(crate::privsep::unprivileged_account(&cfg)?),
+        false => None,
+    };
     let queue =
         Queue::open(&queue_dir).with_context(|| format!("open queue {}", queue_dir.display()))?;
+    let helper = match account {
+        Some(_) => {
+            crate::privsep::prepare_mail_spool(&cfg)?;
+            Some(crate::privsep::start_helpers(
+                config_dir.as_deref(),
+                mode == Mode::Daemon,
+            )?)
+        }
+        None => None,
+    };
     let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
-    let agent = gatepost_delivery::build_agent(&cfg, queue.clone(), rewriter.clone())
-        .context("delivery agents")?;
+    let agent =
+        gatepost_delivery::build_agent(&cfg, queue.clone(), rewriter.clone(), helper.clone())
+            .context("delivery agents")?;
     let mut server = Server {
         config_dir,
         mode,
@@ -158,12 +178,26 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
         agent: Arc::new(SwappableAgent::new(agent)),
         pool: ListenerPool::default(),
         metrics_addr,
+        helper,
     };
     let mut current = Generation::start(&cfg, &queue, &rewriter, &mut server.pool)?;
     let metrics = match metrics_addr {
         Some(addr) => Some(crate::metrics_http::bind(addr).await?),
         None => None,
     };
+    if let Some(account) = &account {
+        // Listeners, TLS keys and locks are open: root is no longer needed.
+        crate::privsep::set_queue_ownership(&queue_dir, account)?;
+        crate::privsep::give_maillog(&cfg, account)?;
+        crate::privsep::drop_privileges(account)?;
+        gatepost_log::info(
+            "master",
+            format!(
+                "privilege separation: running as {} (uid {}); local delivery as the recipient",
+                account.name, account.uid
+            ),
+        );
+    }
 
     let (qmgr_stop, mut qmgr_stop_rx) = watch::channel(false);
     let qmgr = tokio::spawn(gatepost_qmgr::run_qmgr(
@@ -218,6 +252,11 @@ impl Server {
     /// SIGHUP: reopen the log, read the configuration again and switch to
     /// it; on error nothing changes (the caller logs why).
     async fn reload(&mut self, old: &Config, current: &mut Generation) -> Result<Config> {
+        // The helpers read the configuration again (and make a renamed
+        // maillog_file anew for us).
+        if let Some(helper) = &self.helper {
+            helper.reload().await;
+        }
         // Let go of a rotated maillog_file even when the rest fails.
         if let Err(e) = open_log(old, self.mode) {
             gatepost_log::warning("master", format!("{e:#}"));
@@ -253,8 +292,13 @@ impl Server {
         let metrics_addr = crate::metrics_http::listen_address(&cfg)?;
         let queue_dir = PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY));
         let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
-        let agent = gatepost_delivery::build_agent(&cfg, self.queue.clone(), rewriter.clone())
-            .context("delivery agents")?;
+        let agent = gatepost_delivery::build_agent(
+            &cfg,
+            self.queue.clone(),
+            rewriter.clone(),
+            self.helper.clone(),
+        )
+        .context("delivery agents")?;
         let next = Generation::start(&cfg, &self.queue, &rewriter, &mut self.pool)?;
         if let Err(e) = open_log(&cfg, self.mode) {
             gatepost_log::warning("master", format!("{e:#}"));

@@ -37,7 +37,7 @@ struct Daemon {
 
 impl Daemon {
     fn configure() -> Daemon {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = gatepost_testkit::shared_tempdir().unwrap();
         std::fs::write(dir.path().join("main.cf"), base_main_cf(dir.path())).unwrap();
         std::fs::write(
             dir.path().join("master.cf"),

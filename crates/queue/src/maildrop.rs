@@ -142,6 +142,17 @@ fn remove_all(paths: &[std::path::PathBuf]) {
     }
 }
 
+/// A submission written by root into a queue that belongs to `mail_owner`
+/// (privilege separation) is handed to that owner, so that pickup can read
+/// and remove it; for anyone else this cannot apply and nothing changes.
+fn give_to_queue_owner(file: &std::fs::File, maildrop: &std::path::Path) {
+    if let (Ok(dir), Ok(mine)) = (std::fs::metadata(maildrop), file.metadata()) {
+        if dir.uid() != mine.uid() && mine.uid() == 0 {
+            let _ = std::os::unix::fs::fchown(file, Some(dir.uid()), Some(dir.gid()));
+        }
+    }
+}
+
 impl Queue {
     /// Write a submission into `maildrop` durably; returns its queue id.
     /// Blocking; needs no running server.
@@ -163,6 +174,7 @@ impl Queue {
                     .create_new(true)
                     .mode(0o600)
                     .open(&tmp)?;
+                give_to_queue_owner(&f, &maildrop);
                 f.write_all(&data)?;
                 f.sync_all()?;
                 Ok(f.metadata()?.ino())

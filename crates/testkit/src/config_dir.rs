@@ -19,6 +19,7 @@ pub fn base_main_cf(dir: &Path) -> String {
          mydomain = spec.test\n\
          mydestination = $myhostname, localhost, spec.test\n\
          queue_directory = {d}/spool\n\
+         data_directory = {d}/data\n\
          mail_spool_directory = {d}/mail/\n\
          home_mailbox =\n\
          local_recipient_maps =\n\
@@ -66,7 +67,7 @@ impl ConfigDir {
 
     fn empty() -> Result<ConfigDir> {
         Ok(ConfigDir {
-            dir: tempfile::tempdir().context("temporary config directory")?,
+            dir: crate::shared_tempdir()?,
         })
     }
 

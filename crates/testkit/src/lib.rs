@@ -50,3 +50,13 @@ relay_domains_reject_code = 550
 smtpd_helo_required = yes
 allow_untrusted_routing = no
 ";
+
+/// A temporary directory others may enter (mode 0755): a server started
+/// as root gives up root for `mail_owner`, which must still reach its
+/// queue, log and configuration in there.
+pub fn shared_tempdir() -> anyhow::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    Ok(dir)
+}

@@ -79,6 +79,11 @@ impl TestServer {
         self.dir.path()
     }
 
+    /// The server's process id (the process that listens and talks SMTP).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// SIGKILL the server: no shutdown code runs.
     pub fn kill_hard(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -91,7 +96,7 @@ impl TestServer {
     pub fn restart(mut self) -> Result<TestServer> {
         self.kill_hard();
         let bin = self.bin.clone();
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
+        let dir = std::mem::replace(&mut self.dir, crate::shared_tempdir()?);
         TestServer::launch(&bin, dir)
     }
 

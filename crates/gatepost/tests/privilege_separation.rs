@@ -1,0 +1,225 @@
+//! Privilege separation, as root (skipped, saying so, otherwise): the
+//! process that listens and talks SMTP runs as `mail_owner` (or `nobody`
+//! where that account does not exist); mailbox and Maildir deliveries are
+//! written with the recipient's uid; a symbolic link planted at the
+//! recipient's mailbox leaves its target untouched and the message
+//! deferred with Postfix's text and a warning.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use gatepost_testkit::{gatepost_bin, submit, wait_until, ConfigDir, TestServer, EVENT_TIMEOUT};
+
+/// The recipient: an existing unprivileged system account (no useradd).
+const USER: &str = "daemon";
+
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// uid of a passwd account.
+fn uid_of(name: &str) -> Option<u32> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.len() > 3 && f[0] == name).then(|| f[2].parse().ok())?
+    })
+}
+
+/// The four uids (real, effective, saved, filesystem) of a process.
+fn process_uids(pid: u32) -> Vec<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .expect("Uid line");
+    line.split_whitespace()
+        .skip(1)
+        .map(|n| n.parse().expect("uid"))
+        .collect()
+}
+
+/// The inode of the socket listening on `port` (IPv4), from /proc/net/tcp.
+fn listening_inode(port: u16) -> Option<String> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let local_port = f.get(1)?.rsplit_once(':')?.1;
+        (u16::from_str_radix(local_port, 16).ok()? == port && f.get(3)? == &"0A")
+            .then(|| f.get(9).map(|s| s.to_string()))?
+    })
+}
+
+/// Whether process `pid` holds the socket with `inode`.
+fn holds_socket(pid: u32, inode: &str) -> bool {
+    let want = format!("socket:[{inode}]");
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == want))
+        })
+        .unwrap_or(false)
+}
+
+fn skip_unless_root(test: &str) -> bool {
+    if running_as_root() {
+        return false;
+    }
+    eprintln!("{test}: skipped: privilege separation needs the tests to run as root");
+    true
+}
+
+fn message(srv: &TestServer, subject: &str) -> String {
+    submit(
+        srv,
+        "client.example",
+        "alice@spec.test",
+        &[&format!("{USER}@spec.test")],
+        &format!("Subject: {subject}\n\nbody\n"),
+    )
+}
+
+#[test]
+fn smtp_runs_as_mail_owner() {
+    if skip_unless_root("smtp_runs_as_mail_owner") {
+        return;
+    }
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
+    let pid = srv.pid().unwrap();
+    let inode = listening_inode(srv.addr.port()).expect("listening socket in /proc/net/tcp");
+    assert!(
+        holds_socket(pid, &inode),
+        "process {pid} holds the listener"
+    );
+    let expected = uid_of("postfix").or_else(|| uid_of("nobody")).unwrap();
+    assert_eq!(
+        process_uids(pid),
+        vec![expected; 4],
+        "uids of the SMTP process"
+    );
+    assert!(
+        srv.log().contains("privilege separation: running as "),
+        "{}",
+        srv.log()
+    );
+    // The queue belongs to the unprivileged account now.
+    let spool = srv.path().join("spool");
+    assert_eq!(std::fs::metadata(&spool).unwrap().uid(), expected);
+    let id = message(&srv, "as mail_owner");
+    assert!(
+        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
+        "{}",
+        srv.log()
+    );
+}
+
+#[test]
+fn missing_mail_owner_falls_back_to_nobody() {
+    if skip_unless_root("missing_mail_owner_falls_back_to_nobody") {
+        return;
+    }
+    let srv = TestServer::start(gatepost_bin!(), "mail_owner = gatepost-no-such-user").unwrap();
+    let nobody = uid_of("nobody").expect("nobody account");
+    assert_eq!(process_uids(srv.pid().unwrap()), vec![nobody; 4]);
+    let line = format!(
+        "warning: mail_owner account gatepost-no-such-user does not exist: running as nobody (uid {nobody})"
+    );
+    assert!(srv.log().contains(&line), "{}", srv.log());
+    // Mail still lands in the spool.
+    message(&srv, "as nobody");
+    assert_eq!(
+        srv.wait_for_mail(USER, 1, EVENT_TIMEOUT).len(),
+        1,
+        "{}",
+        srv.log()
+    );
+}
+
+#[test]
+fn maildir_and_mbox_are_written_as_the_recipient() {
+    if skip_unless_root("maildir_and_mbox_are_written_as_the_recipient") {
+        return;
+    }
+    let uid = uid_of(USER).expect("daemon account");
+    // Maildir (the test configuration's spool ends in /).
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
+    message(&srv, "maildir");
+    let msgs = srv.wait_for_mail(USER, 1, EVENT_TIMEOUT);
+    assert_eq!(msgs.len(), 1, "{}", srv.log());
+    let new = srv.path().join("mail").join(USER).join("new");
+    let file = std::fs::read_dir(&new)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(std::fs::metadata(&file).unwrap().uid(), uid);
+    assert_eq!(std::fs::metadata(&new).unwrap().uid(), uid);
+    drop(srv);
+
+    // mbox: a spool without the trailing slash.
+    let config = ConfigDir::new().unwrap();
+    let spool = config.path().join("mbox");
+    let srv = config
+        .main_cf(&format!("mail_spool_directory = {}", spool.display()))
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
+    let id = message(&srv, "mbox");
+    assert!(
+        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
+        "{}",
+        srv.log()
+    );
+    assert!(
+        srv.log().contains("status=sent (delivered to mailbox)"),
+        "{}",
+        srv.log()
+    );
+    let mailbox = spool.join(USER);
+    let meta = std::fs::metadata(&mailbox).unwrap();
+    assert_eq!(meta.uid(), uid);
+    assert!(std::fs::read_to_string(&mailbox)
+        .unwrap()
+        .contains("Subject: mbox"));
+}
+
+#[test]
+fn symlink_at_the_mailbox_is_refused() {
+    if skip_unless_root("symlink_at_the_mailbox_is_refused") {
+        return;
+    }
+    let config = ConfigDir::new().unwrap();
+    let spool = config.path().join("mbox");
+    let srv = config
+        .main_cf(&format!("mail_spool_directory = {}", spool.display()))
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
+    // A root-owned file, and a link to it where the mailbox would be.
+    let victim = srv.path().join("victim");
+    std::fs::write(&victim, "root's file\n").unwrap();
+    assert!(spool.is_dir(), "the server made the spool");
+    let mailbox = spool.join(USER);
+    std::os::unix::fs::symlink(&victim, &mailbox).unwrap();
+    let id = message(&srv, "symlink");
+    let text = format!(
+        "cannot update mailbox {} for user {USER}. file is a symbolic link",
+        mailbox.display()
+    );
+    let deferred = format!("{id}: to=<{USER}@spec.test>");
+    wait_until("the deferral", || {
+        srv.log()
+            .lines()
+            .any(|l| l.contains(&deferred) && l.contains("status=deferred") && l.contains(&text))
+    });
+    let log = srv.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("warning: ") && l.contains(&text)),
+        "{log}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's file\n");
+    assert_eq!(std::fs::metadata(&victim).unwrap().uid(), 0);
+    assert!(!Path::new(&format!("{}.lock", victim.display())).exists());
+}
