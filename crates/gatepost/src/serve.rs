@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use crate::generation::{Generation, ListenerPool, SwappableAgent};
 use crate::logging::Fallback;
 use crate::master_lock::{LockError, MasterLock};
+use gatepost_smtpd::anvil::LocalAnvil;
 
 /// How the server was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +98,8 @@ struct Server {
     queue_dir: PathBuf,
     agent: Arc<SwappableAgent>,
     pool: ListenerPool,
+    /// anvil(8)'s counters, one store for every generation.
+    anvil: Arc<LocalAnvil>,
 }
 
 async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Result<ExitCode> {
@@ -153,8 +156,9 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
         queue_dir: queue_dir.clone(),
         agent: Arc::new(SwappableAgent::new(agent)),
         pool: ListenerPool::default(),
+        anvil: Arc::new(LocalAnvil::new(cfg.get(&params::ANVIL_RATE_TIME_UNIT))),
     };
-    let mut current = Generation::start(&cfg, &queue, &rewriter, &mut server.pool)?;
+    let mut current = Generation::start(&cfg, &queue, &rewriter, &mut server.pool, &server.anvil)?;
 
     let (qmgr_stop, mut qmgr_stop_rx) = watch::channel(false);
     let qmgr = tokio::spawn(gatepost_qmgr::run_qmgr(
@@ -239,7 +243,7 @@ impl Server {
         let rewriter = Arc::new(Rewriter::from_config(&cfg).context("address rewriting")?);
         let agent = gatepost_delivery::build_agent(&cfg, self.queue.clone(), rewriter.clone())
             .context("delivery agents")?;
-        let next = Generation::start(&cfg, &self.queue, &rewriter, &mut self.pool)?;
+        let next = Generation::start(&cfg, &self.queue, &rewriter, &mut self.pool, &self.anvil)?;
         if let Err(e) = open_log(&cfg, self.mode) {
             gatepost_log::warning("master", format!("{e:#}"));
         }
