@@ -16,6 +16,7 @@ mod generation;
 mod import_cmd;
 mod logging;
 mod master_lock;
+mod open_files;
 mod policy_test;
 mod queue_cmd;
 mod saslpasswd;

@@ -122,6 +122,13 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
     for warning in accepted_risks {
         gatepost_log::warning("master", warning);
     }
+    let (raised, too_low) = crate::open_files::raise(&cfg);
+    if let Some(line) = raised {
+        gatepost_log::info("master", line);
+    }
+    if let Some(line) = too_low {
+        gatepost_log::warning("master", line);
+    }
     if let Err(e) = crate::check::at_startup(&cfg, |w| gatepost_log::warning("master", w)).await {
         // Logged; said on stderr too unless the log is stderr.
         gatepost_log::fatal("master", format!("{e:#}"));
