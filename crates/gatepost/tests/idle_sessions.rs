@@ -45,6 +45,7 @@ fn a_normal_client_is_served_while_many_idle_sessions_are_held() {
     // ports), opened by a few threads at once.
     const OPENERS: usize = 4;
     let addr = srv.addr;
+    let started = std::time::Instant::now();
     let openers: Vec<_> = (0..OPENERS)
         .map(|t| {
             std::thread::spawn(move || {
@@ -67,8 +68,9 @@ fn a_normal_client_is_served_while_many_idle_sessions_are_held() {
         .flat_map(|t| t.join().unwrap())
         .collect();
     println!(
-        "holding {} idle sessions (open files limit {hard}, wanted {WANTED})",
-        idle.len()
+        "holding {} idle sessions (open files limit {hard}, wanted {WANTED}), opened in {:.1?}",
+        idle.len(),
+        started.elapsed()
     );
     assert!(
         idle.len() >= target.min(1000),
