@@ -37,30 +37,38 @@ fn env_or(name: &str, default: usize) -> usize {
 enum Sent {
     /// `250` after the final dot.
     Accepted,
-    /// Rejected, or the connection broke before the final reply: the
-    /// server may or may not have the message.
+    /// It failed before the final dot was sent: the server cannot have the
+    /// message, the token is sent again.
+    NotSent,
+    /// The final dot was sent but no `250` came back (rejected, or the
+    /// connection broke): the server may or may not have the message.
     Unknown,
 }
 
 /// One session: send `token`'s message to `user`.
 fn send(addr: SocketAddr, user: &str, token: &str) -> Sent {
-    let attempt = || -> anyhow::Result<bool> {
-        let mut c = Client::connect(addr)?;
-        if c.read_reply()?.code != 220 || c.command("HELO client.example")?.code != 250 {
-            return Ok(false);
-        }
-        if c.command("MAIL FROM:<stream@client.example>")?.code != 250
-            || c.command(&format!("RCPT TO:<{user}@spec.test>"))?.code != 250
-        {
-            return Ok(false);
-        }
-        let reply = c.send_message(&format!("Subject: {token}\n\nbody {token}\n"))?;
-        let accepted = reply.code == 250;
-        let _ = c.command("QUIT");
-        Ok(accepted)
+    let Ok(mut c) = Client::connect(addr) else {
+        return Sent::NotSent;
     };
-    match attempt() {
-        Ok(true) => Sent::Accepted,
+    let mut ready = || -> anyhow::Result<bool> {
+        Ok(c.read_reply()?.code == 220
+            && c.command("HELO client.example")?.code == 250
+            && c.command("MAIL FROM:<stream@client.example>")?.code == 250
+            && c.command(&format!("RCPT TO:<{user}@spec.test>"))?.code == 250
+            && c.command("DATA")?.code == 354)
+    };
+    if !matches!(ready(), Ok(true)) {
+        return Sent::NotSent;
+    }
+    let body = format!("Subject: {token}\r\n\r\nbody {token}\r\n.\r\n");
+    if c.send_raw(body.as_bytes()).is_err() {
+        return Sent::Unknown;
+    }
+    match c.read_reply() {
+        Ok(reply) if reply.code == 250 => {
+            let _ = c.command("QUIT");
+            Sent::Accepted
+        }
         _ => Sent::Unknown,
     }
 }
@@ -128,15 +136,23 @@ fn acknowledged_mail_survives_repeated_kill_9() {
                         break;
                     }
                     let token = format!("tok-{n}");
-                    match send(addr, &user, &token) {
-                        Sent::Accepted => accepted.lock().unwrap().insert(token),
-                        Sent::Unknown => {
-                            unknown.lock().unwrap().insert(token);
-                            // The server is down: wait for its next life.
-                            std::thread::sleep(Duration::from_millis(50));
-                            true
-                        }
-                    };
+                    let since = Instant::now();
+                    loop {
+                        match send(addr, &user, &token) {
+                            Sent::Accepted => accepted.lock().unwrap().insert(token),
+                            Sent::Unknown => unknown.lock().unwrap().insert(token),
+                            Sent::NotSent => {
+                                assert!(
+                                    since.elapsed() < Duration::from_secs(60),
+                                    "the server did not come back"
+                                );
+                                // The server is down: wait for its next life.
+                                std::thread::sleep(Duration::from_millis(20));
+                                continue;
+                            }
+                        };
+                        break;
+                    }
                 }
                 done.store(true, Ordering::SeqCst);
             })
