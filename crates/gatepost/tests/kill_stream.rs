@@ -34,21 +34,21 @@ fn env_or(name: &str, default: usize) -> usize {
 }
 
 /// What one attempt to send a message came to.
-enum Sent {
+enum Outcome {
     /// `250` after the final dot.
     Accepted,
     /// It failed before the final dot was sent: the server cannot have the
     /// message, the token is sent again.
-    NotSent,
+    Refused,
     /// The final dot was sent but no `250` came back (rejected, or the
     /// connection broke): the server may or may not have the message.
     Unknown,
 }
 
 /// One session: send `token`'s message to `user`.
-fn send(addr: SocketAddr, user: &str, token: &str) -> Sent {
+fn send(addr: SocketAddr, user: &str, token: &str) -> Outcome {
     let Ok(mut c) = Client::connect(addr) else {
-        return Sent::NotSent;
+        return Outcome::Refused;
     };
     let mut ready = || -> anyhow::Result<bool> {
         Ok(c.read_reply()?.code == 220
@@ -58,18 +58,18 @@ fn send(addr: SocketAddr, user: &str, token: &str) -> Sent {
             && c.command("DATA")?.code == 354)
     };
     if !matches!(ready(), Ok(true)) {
-        return Sent::NotSent;
+        return Outcome::Refused;
     }
     let body = format!("Subject: {token}\r\n\r\nbody {token}\r\n.\r\n");
     if c.send_raw(body.as_bytes()).is_err() {
-        return Sent::Unknown;
+        return Outcome::Unknown;
     }
     match c.read_reply() {
         Ok(reply) if reply.code == 250 => {
             let _ = c.command("QUIT");
-            Sent::Accepted
+            Outcome::Accepted
         }
-        _ => Sent::Unknown,
+        _ => Outcome::Unknown,
     }
 }
 
@@ -139,9 +139,9 @@ fn acknowledged_mail_survives_repeated_kill_9() {
                     let since = Instant::now();
                     loop {
                         match send(addr, &user, &token) {
-                            Sent::Accepted => accepted.lock().unwrap().insert(token),
-                            Sent::Unknown => unknown.lock().unwrap().insert(token),
-                            Sent::NotSent => {
+                            Outcome::Accepted => accepted.lock().unwrap().insert(token),
+                            Outcome::Unknown => unknown.lock().unwrap().insert(token),
+                            Outcome::Refused => {
                                 assert!(
                                     since.elapsed() < Duration::from_secs(60),
                                     "the server did not come back"
