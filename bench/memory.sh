@@ -103,11 +103,11 @@ PY
 done
 if command -v gdb >/dev/null; then
   # glibc's own account: bytes taken from the system vs bytes in use.
-  gdb -p "$PID" -batch -ex 'call (void) malloc_stats()' >/dev/null 2>&1 || true
-  sleep 0.2
+  gdb -p "$PID" -batch -ex 'call (void) malloc_stats()' >"$WORK/gdb.out" 2>&1 || true
+  sleep 0.5
   echo "malloc_stats (all arenas):"
-  grep -A2 '^Total' "$WORK/err" | sed 's/^/  /'
-  echo "  arenas: $(grep -c '^Arena' "$WORK/err")"
-  gdb -p "$PID" -batch -ex 'call (int) malloc_trim(0)' >/dev/null 2>&1 || true
+  { grep -A2 '^Total' "$WORK/err" || tail -3 "$WORK/gdb.out"; } | sed 's/^/  /'
+  echo "  arenas: $(grep -c '^Arena' "$WORK/err" || true)"
+  gdb -p "$PID" -batch -ex 'call (int) malloc_trim(0)' >"$WORK/gdb.out" 2>&1 || true
   report "after malloc_trim(0)"
 fi
