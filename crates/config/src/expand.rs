@@ -11,6 +11,13 @@ use std::cmp::Ordering;
 /// Maximum macro nesting depth (Postfix: `mc->level++ > 100`).
 const MAX_NESTING: usize = 100;
 
+/// Macro references one expansion may follow, and bytes it may produce:
+/// `a = $a $a` or a chain of `aN = $aM $aM` would otherwise take time or
+/// memory exponential in the number of lines (found by fuzzing main.cf).
+/// Far above what any real configuration uses.
+const MAX_REFERENCES: usize = 100_000;
+const MAX_LENGTH: usize = 1 << 20;
+
 /// Whitespace skipped around `{...}` operands (Postfix `MAC_EXP_WHITESPACE`).
 const WHITESPACE: &[char] = &[' ', '\t', '\r', '\n'];
 
@@ -35,6 +42,8 @@ pub(crate) fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Exp
         lookup,
         errors: Vec::new(),
         undefined: Vec::new(),
+        references: 0,
+        aborted: false,
     };
     let mut value = String::new();
     ctx.parse(text, &mut value, 0);
@@ -160,6 +169,10 @@ struct Context<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     errors: Vec<String>,
     undefined: Vec<String>,
+    /// Macro references followed so far.
+    references: usize,
+    /// A nesting or size error ended the expansion: the rest is skipped.
+    aborted: bool,
 }
 
 impl Context<'_> {
@@ -222,9 +235,20 @@ impl Context<'_> {
 
     /// `mac_expand_callback` for one `MAC_PARSE_EXPR`.
     fn macro_ref(&mut self, expr: &str, out: &mut String, level: usize) {
+        if self.aborted {
+            return;
+        }
         if level > MAX_NESTING {
             self.errors
                 .push(format!("unreasonable macro call nesting: \"{expr}\""));
+            self.aborted = true;
+            return;
+        }
+        self.references += 1;
+        if self.references > MAX_REFERENCES || out.len() > MAX_LENGTH {
+            self.errors
+                .push(format!("unreasonable macro expansion size: \"{expr}\""));
+            self.aborted = true;
             return;
         }
         let value: Option<String>;
@@ -459,6 +483,29 @@ mod tests {
             assert_eq!(got.value, *want, "input {input:?}");
             assert!(got.errors.is_empty(), "input {input:?}: {:?}", got.errors);
         }
+    }
+
+    #[test]
+    fn doubling_references_end_instead_of_exploding() {
+        // Found by the fuzz target main_cf: each line doubles the work.
+        let got = run(&[("a", "$a $a")], "$a");
+        assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
+        assert!(got.errors[0].starts_with("unreasonable macro call nesting"));
+        let chain: Vec<(String, String)> = (1..40)
+            .map(|i| (format!("a{i}"), format!("$a{} $a{}", i - 1, i - 1)))
+            .chain([("a0".to_string(), "xxxxxxxx".to_string())])
+            .collect();
+        let map: HashMap<String, String> = chain.into_iter().collect();
+        let got = expand("$a39", &|name| map.get(name).cloned());
+        assert!(got.errors[0].starts_with("unreasonable macro expansion size"));
+        assert!(got.value.len() < 2 << 20);
+        // The same with no output at all: the count of references ends it.
+        let map: HashMap<String, String> = (1..60)
+            .map(|i| (format!("b{i}"), format!("$b{} $b{}", i - 1, i - 1)))
+            .chain([("b0".to_string(), "$undefined".to_string())])
+            .collect();
+        let got = expand("$b59", &|name| map.get(name).cloned());
+        assert!(got.errors[0].starts_with("unreasonable macro expansion size"));
     }
 
     #[test]

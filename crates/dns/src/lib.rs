@@ -25,9 +25,11 @@ mod peer;
 mod resolver;
 mod settings;
 mod transport;
+mod wire_reply;
 
 pub use cache::CacheStats;
 pub use outcome::{DnsResult, Mx};
 pub use peer::{PeerName, PeerStatus};
 pub use resolver::{reverse_name, Resolver};
 pub use settings::{ResolverSettings, SettingsError};
+pub use wire_reply::classify_wire_reply;

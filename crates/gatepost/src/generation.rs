@@ -3,7 +3,9 @@
 //! (restrictions, tables, rewriting), accepting on the listening sockets of
 //! the `ListenerPool`. A reload builds the next generation, starts it, and
 //! stops the previous one from accepting; sessions the previous one
-//! accepted finish on its settings. The delivery agents follow the same
+//! accepted finish on its settings. Every generation counts clients in the
+//! server's one anvil (`LocalAnvil`), so rate and connection counts go on
+//! across a reload. The delivery agents follow the same
 //! rule through `SwappableAgent`: deliveries in progress finish with the
 //! agent they started with.
 
@@ -73,11 +75,10 @@ impl Generation {
         queue: &Arc<Queue>,
         rewriter: &Arc<Rewriter>,
         pool: &mut ListenerPool,
+        anvil: &Arc<LocalAnvil>,
     ) -> Result<Generation> {
         let mut services = Vec::new();
         let mut wanted = Vec::new();
-        // One anvil(8) for every service, as Postfix's.
-        let anvil = Arc::new(LocalAnvil::new(cfg.get(&params::ANVIL_RATE_TIME_UNIT)));
         for service in cfg.services() {
             let svc_cfg = cfg.with_overrides(&service.overrides);
             svc_cfg
@@ -123,6 +124,8 @@ impl Generation {
             bail!("no smtpd service to run (check master.cf)");
         }
         pool.retain(&wanted);
+        anvil.set_rate_time_unit(cfg.get(&params::ANVIL_RATE_TIME_UNIT));
+        let anvil = anvil.clone();
 
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();

@@ -17,6 +17,7 @@ mod import_cmd;
 mod logging;
 mod master_lock;
 mod metrics_http;
+mod open_files;
 mod policy_test;
 mod privsep;
 mod queue_cmd;

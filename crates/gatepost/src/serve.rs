@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use crate::generation::{Generation, ListenerPool, SwappableAgent};
 use crate::logging::Fallback;
 use crate::master_lock::{LockError, MasterLock};
+use gatepost_smtpd::anvil::LocalAnvil;
 
 /// How the server was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +105,8 @@ struct Server {
     metrics_addr: Option<std::net::SocketAddr>,
     /// The privileged local delivery helpers (started as root).
     helper: Option<Arc<gatepost_delivery::HelperPool>>,
+    /// anvil(8)'s counters, one store for every generation.
+    anvil: Arc<LocalAnvil>,
 }
 
 async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Result<ExitCode> {
@@ -125,6 +128,13 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
     };
     for warning in accepted_risks {
         gatepost_log::warning("master", warning);
+    }
+    let (raised, too_low) = crate::open_files::raise(&cfg);
+    if let Some(line) = raised {
+        gatepost_log::info("master", line);
+    }
+    if let Some(line) = too_low {
+        gatepost_log::warning("master", line);
     }
     if let Err(e) = crate::check::at_startup(&cfg, |w| gatepost_log::warning("master", w)).await {
         // Logged; said on stderr too unless the log is stderr.
@@ -179,8 +189,9 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
         pool: ListenerPool::default(),
         metrics_addr,
         helper,
+        anvil: Arc::new(LocalAnvil::new(cfg.get(&params::ANVIL_RATE_TIME_UNIT))),
     };
-    let mut current = Generation::start(&cfg, &queue, &rewriter, &mut server.pool)?;
+    let mut current = Generation::start(&cfg, &queue, &rewriter, &mut server.pool, &server.anvil)?;
     let metrics = match metrics_addr {
         Some(addr) => Some(crate::metrics_http::bind(addr).await?),
         None => None,
@@ -299,7 +310,7 @@ impl Server {
             self.helper.clone(),
         )
         .context("delivery agents")?;
-        let next = Generation::start(&cfg, &self.queue, &rewriter, &mut self.pool)?;
+        let next = Generation::start(&cfg, &self.queue, &rewriter, &mut self.pool, &self.anvil)?;
         if let Err(e) = open_log(&cfg, self.mode) {
             gatepost_log::warning("master", format!("{e:#}"));
         }

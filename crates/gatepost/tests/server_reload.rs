@@ -170,3 +170,33 @@ fn reload_opens_and_closes_master_cf_listeners() {
     // The service that master.cf no longer has stopped listening.
     assert!(std::net::TcpStream::connect(srv.addr).is_err());
 }
+
+/// anvil's counts go on across a reload: two connections before it and the
+/// third after it exceed `smtpd_client_connection_rate_limit = 2`.
+#[test]
+fn anvil_counts_survive_a_reload() {
+    let srv = TestServer::start(
+        gatepost_bin!(),
+        "smtpd_client_connection_rate_limit = 2\nanvil_rate_time_unit = 3600s",
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let mut c = Client::connect_from("127.0.0.3", srv.addr).unwrap();
+        assert_eq!(c.read_reply().unwrap().code, 220);
+        assert_eq!(c.command("QUIT").unwrap().code, 221);
+    }
+    reload(&srv);
+    let mut c = Client::connect_from("127.0.0.3", srv.addr).unwrap();
+    assert_eq!(
+        c.read_reply().unwrap().last_line(),
+        "421 4.7.0 mx.spec.test Error: too many connections from 127.0.0.3"
+    );
+    assert!(
+        srv.wait_for_log(
+            "warning: Connection rate limit exceeded: 3 from unknown[127.0.0.3] for service",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        srv.log()
+    );
+}

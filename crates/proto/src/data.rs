@@ -83,7 +83,21 @@ impl DataReader {
         for (i, &b) in input.iter().enumerate() {
             if b != b'\n' {
                 self.cur.push(b);
-                if self.cur.len() >= self.limit && self.cur.last() != Some(&b'\r') {
+                // A CR at the limit waits for the next byte (it may end the
+                // line), but only one: a run of CRs is content, not a way
+                // to make the buffer grow without bound.
+                let held_cr = self.cur.last() == Some(&b'\r');
+                if self.cur.len() > self.limit && held_cr {
+                    self.cur.pop();
+                    let piece = std::mem::replace(&mut self.cur, vec![b'\r']);
+                    let piece = self.unstuff(piece);
+                    self.size += piece.len() as u64;
+                    out.push(DataEvent::Line {
+                        bytes: piece,
+                        complete: false,
+                    });
+                    self.continuation = true;
+                } else if self.cur.len() >= self.limit && !held_cr {
                     let piece = std::mem::take(&mut self.cur);
                     let piece = self.unstuff(piece);
                     self.size += piece.len() as u64;
@@ -180,6 +194,26 @@ mod tests {
         let (lines, end) = run(BareNewlineMode::No, input);
         assert_eq!(lines, vec!["line1"]);
         assert_eq!(end, Some(8));
+    }
+
+    #[test]
+    fn a_run_of_crs_is_cut_at_the_limit() {
+        // Found by the fuzz target data_reader: CRs were held back without
+        // bound, so a client could grow the buffer past any limit.
+        let mut r = DataReader::new(BareNewlineMode::Normalize, 4);
+        let mut out = Vec::new();
+        let mut input = b"ab".to_vec();
+        input.extend(std::iter::repeat_n(b'\r', 100));
+        input.extend_from_slice(b"\n.\r\n");
+        assert_eq!(r.feed(&input, &mut out), Some(input.len()));
+        assert!(out
+            .iter()
+            .all(|DataEvent::Line { bytes, .. }| bytes.len() <= 4));
+        let joined: Vec<u8> = out
+            .iter()
+            .flat_map(|DataEvent::Line { bytes, .. }| bytes.clone())
+            .collect();
+        assert_eq!(joined.len(), 2 + 99);
     }
 
     #[test]

@@ -108,10 +108,11 @@ struct Table {
     peaks: Peaks,
 }
 
-/// The in-process counter store.
+/// The in-process counter store. The server keeps one for its whole life:
+/// a reload (new `anvil_rate_time_unit` included) keeps the counts.
 #[derive(Debug)]
 pub struct LocalAnvil {
-    unit: Duration,
+    unit: Mutex<Duration>,
     table: Mutex<Table>,
 }
 
@@ -127,9 +128,19 @@ enum Rate {
 impl LocalAnvil {
     pub fn new(rate_time_unit: Duration) -> LocalAnvil {
         LocalAnvil {
-            unit: rate_time_unit,
+            unit: Mutex::new(rate_time_unit),
             table: Mutex::new(Table::default()),
         }
+    }
+
+    /// `anvil_rate_time_unit` from a reloaded configuration; intervals
+    /// already running end by the new unit.
+    pub fn set_rate_time_unit(&self, unit: Duration) {
+        *self.unit.lock().unwrap_or_else(|p| p.into_inner()) = unit;
+    }
+
+    fn unit(&self) -> Duration {
+        *self.unit.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn with_table<T>(&self, f: impl FnOnce(&mut Table) -> T) -> T {
@@ -142,7 +153,7 @@ impl LocalAnvil {
 
     fn event(&self, service: &str, addr: IpAddr, rate: Rate) -> u32 {
         let now = Instant::now();
-        let unit = self.unit;
+        let unit = self.unit();
         self.with_table(|t| {
             let remote = t
                 .remotes
@@ -169,7 +180,7 @@ impl LocalAnvil {
     /// whose rate interval has ended are forgotten.
     pub fn status_lines(&self) -> Vec<String> {
         let now = Instant::now();
-        let unit = self.unit;
+        let unit = self.unit();
         let secs = unit.as_secs();
         self.with_table(|t| {
             t.remotes
@@ -228,7 +239,7 @@ fn rate_line(lines: &mut Vec<String>, what: &str, peak: &Peak, secs: u64) {
 impl ClientEvents for LocalAnvil {
     fn connect(&self, service: &str, addr: IpAddr) -> (u32, u32) {
         let now = Instant::now();
-        let unit = self.unit;
+        let unit = self.unit();
         self.with_table(|t| {
             let remote = t
                 .remotes
@@ -295,6 +306,18 @@ mod tests {
         assert_eq!(anvil.recipient("smtp", a), 1);
         assert_eq!(anvil.new_tls_session("smtp", a), 1);
         assert_eq!(anvil.auth("smtp", a), 1);
+    }
+
+    #[test]
+    fn a_new_time_unit_keeps_the_counts() {
+        let anvil = LocalAnvil::new(Duration::from_secs(60));
+        let a = addr("192.0.2.9");
+        anvil.connect("smtp", a);
+        anvil.message("smtp", a);
+        anvil.set_rate_time_unit(Duration::from_secs(120));
+        assert_eq!(anvil.connect("smtp", a), (2, 2));
+        assert_eq!(anvil.message("smtp", a), 2);
+        assert!(anvil.status_lines()[0].contains("rate 2/120s"));
     }
 
     #[test]

@@ -232,8 +232,8 @@ impl RegexpTable {
             let prefix = format!("{label} map {path}, line {n}: ");
             let first = text.chars().next().unwrap_or(' ');
             let word_is = |w: &str| {
-                text.len() >= w.len()
-                    && text[..w.len()].eq_ignore_ascii_case(w)
+                text.get(..w.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(w))
                     && !text[w.len()..]
                         .chars()
                         .next()
@@ -418,6 +418,20 @@ endif
 
     fn regexp() -> RegexpTable {
         RegexpTable::parse("regexp:/r", "/r", Flavor::Regexp, REGEXP)
+    }
+
+    #[test]
+    fn word_line_with_multibyte_text_is_a_warning_not_a_crash() {
+        // Found by the fuzz target regexp_table: "if"/"endif" were compared
+        // by slicing at a byte that can fall inside a character.
+        let t = RegexpTable::parse(
+            "regexp:/r",
+            "/r",
+            Flavor::Regexp,
+            "0\u{e9} x\nif\u{e9}\ne\u{e9}\n",
+        );
+        assert_eq!(t.rules.len(), 0);
+        assert!(!t.warnings.is_empty());
     }
 
     #[test]
