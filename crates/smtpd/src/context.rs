@@ -57,6 +57,8 @@ pub struct ServerContext {
     pub sasl: Option<gatepost_sasl::Backend>,
     /// Clients not offered AUTH in EHLO (`smtpd_sasl_exceptions_networks`).
     pub sasl_exceptions: NetworkList,
+    /// `smtpd_milters`, unless `receive_override_options` has `no_milters`.
+    pub milters: Option<Arc<gatepost_milter::MilterSettings>>,
     /// Replies delayed by `smtpd_error_sleep_time` so far.
     error_sleeps: AtomicU64,
 }
@@ -107,6 +109,7 @@ impl ServerContext {
             event_limit_exceptions: limit_exceptions,
             client_events: Arc::new(LocalAnvil::new(cfg.get(&params::ANVIL_RATE_TIME_UNIT))),
             always_add_missing_headers: cfg.get(&params::ALWAYS_ADD_MISSING_HEADERS),
+            milters: crate::milter_glue::settings(cfg),
             error_sleeps: AtomicU64::new(0),
         })
     }

@@ -117,6 +117,7 @@ impl Session {
         }
         if let Some(tx) = self.tx.take() {
             tx.abort();
+            self.milter_abort().await;
         }
         self.policy_state.reset_transaction();
         let name: String = args
@@ -135,6 +136,10 @@ impl Session {
         if let Some(reply) = verdict.reply {
             self.helo = previous.0;
             self.protocol = previous.1;
+            return self.answer(Some(verb), reply).await;
+        }
+        let helo_name = self.helo.clone().unwrap_or_default();
+        if let Some(reply) = self.milter_helo(&helo_name).await {
             return self.answer(Some(verb), reply).await;
         }
         let security_lines = self.ehlo_security_lines();
@@ -284,6 +289,11 @@ impl Session {
         let verdict = self.check(Stage::Mail, None).await;
         if let Some(reply) = verdict.reply {
             self.tx = None;
+            return self.answer(verb, reply).await;
+        }
+        if let Some(reply) = self.milter_mail(args).await {
+            self.tx = None;
+            self.milter_abort().await;
             return self.answer(verb, reply).await;
         }
         if let Some(tx) = self.tx.as_mut() {
@@ -451,6 +461,9 @@ impl Session {
         if let Some(reply) = verdict.reply {
             return self.answer(verb, reply).await;
         }
+        if let Some(reply) = self.milter_rcpt(args, &address).await {
+            return self.answer(verb, reply).await;
+        }
         if let Err(reply) = self.open_queue_file() {
             return self.answer(verb, reply).await;
         }
@@ -500,6 +513,7 @@ impl Session {
         }
         if let Some(tx) = self.tx.take() {
             tx.abort();
+            self.milter_abort().await;
         }
         self.policy_state.reset_transaction();
         self.answer(Some(Verb::Rset), Reply::new(250, "2.0.0", "Ok"))

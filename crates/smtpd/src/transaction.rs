@@ -29,6 +29,9 @@ pub struct Transaction {
     pub data_bytes: u64,
     /// Access-table actions collected along the way (HOLD, DISCARD, ...).
     pub actions: Vec<MessageAction>,
+    /// A milter asked for quarantine (the hold queue) or to discard.
+    pub milter_hold: bool,
+    pub milter_discard: bool,
 }
 
 impl Transaction {
@@ -46,6 +49,8 @@ impl Transaction {
             writer: None,
             data_bytes: 0,
             actions: Vec::new(),
+            milter_hold: false,
+            milter_discard: false,
         }
     }
 
