@@ -60,6 +60,7 @@ pub mod step {
     pub const NR_MAIL: u32 = 1 << 14;
     pub const NR_RCPT: u32 = 1 << 15;
     pub const NR_DATA: u32 = 1 << 16;
+    pub const NR_UNKN: u32 = 1 << 17;
     pub const NR_EOH: u32 = 1 << 18;
     pub const NR_BODY: u32 = 1 << 19;
     pub const HDR_LEADSPC: u32 = 1 << 20;
@@ -109,6 +110,7 @@ pub const V6_STEPS: u32 = V2_STEPS
     | step::NR_MAIL
     | step::NR_RCPT
     | step::NR_DATA
+    | step::NR_UNKN
     | step::NR_EOH
     | step::NR_BODY
     | step::HDR_LEADSPC;

@@ -206,6 +206,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         client: "local".into(),
         ret: None,
         envid: None,
+        filter: None,
     };
     match writer.commit(&envelope).await {
         Ok(queued) => {

@@ -320,6 +320,7 @@ impl Session {
         let mut recipients = tx.recipients.clone();
         apply_milter_recipients(&mut recipients, &milter_changes);
         let mut hold = tx.milter_hold;
+        let mut filter = self.ctx.content_filter.clone();
         for action in &tx.actions {
             match action {
                 MessageAction::Discard(_) => {
@@ -351,18 +352,13 @@ impl Session {
                 MessageAction::Hold(_) => hold = true,
                 // Written with the header at DATA time.
                 MessageAction::Prepend(_) => {}
-                MessageAction::Filter(next) => {
-                    gatepost_log::warning(
-                        "cleanup",
-                        format!("{queue_id}: FILTER {next}: content filters are not supported; delivering normally"),
-                    );
-                }
+                MessageAction::Filter(next) => filter = Some(next.clone()),
             }
         }
         let given = recipients
             .iter()
             .map(|r| (r.address.as_str(), r.original.as_str()));
-        let expanded: Vec<EnvelopeRecipient> = match clean_recipients(&*self.ctx.rewriter, given) {
+        let expanded: Vec<EnvelopeRecipient> = match self.clean_recipients(given) {
             Ok(list) => list
                 .into_iter()
                 .map(|clean| EnvelopeRecipient {
@@ -388,12 +384,17 @@ impl Session {
         );
         let sender = milter_changes.sender.as_deref().unwrap_or(&tx.sender);
         let envelope = Envelope {
-            sender: clean_sender(&*self.ctx.rewriter, sender),
+            sender: if self.ctx.no_address_mappings {
+                sender.to_string()
+            } else {
+                clean_sender(&*self.ctx.rewriter, sender)
+            },
             recipients: expanded,
             arrival: tx.arrival,
             client: self.client_label.clone(),
             ret: tx.ret.clone(),
             envid: tx.envid.clone(),
+            filter,
         };
         let committed = if hold {
             writer.commit_held(&envelope).await
@@ -407,6 +408,26 @@ impl Session {
                 Ok(Reply::new(451, "4.3.0", "Error: queue file write error"))
             }
         }
+    }
+}
+
+impl Session {
+    /// cleanup's recipient mappings, skipped with `receive_override_options
+    /// = no_address_mappings`.
+    fn clean_recipients<'g>(
+        &self,
+        given: impl Iterator<Item = (&'g str, &'g str)>,
+    ) -> Result<Vec<gatepost_cleanup::CleanRecipient>, gatepost_rewrite::RewriteError> {
+        if self.ctx.no_address_mappings {
+            return Ok(given
+                .enumerate()
+                .map(|(from, (address, _))| gatepost_cleanup::CleanRecipient {
+                    address: address.to_string(),
+                    from,
+                })
+                .collect());
+        }
+        clean_recipients(&*self.ctx.rewriter, given)
     }
 }
 

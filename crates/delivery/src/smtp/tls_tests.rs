@@ -159,6 +159,7 @@ async fn run(main_cf: &str, offer: Offer) -> (DeliveryOutcome, Vec<(bool, String
             client: "local".to_string(),
             ret: None,
             envid: None,
+            filter: None,
         },
         path: std::path::PathBuf::from("/nonexistent"),
     };
