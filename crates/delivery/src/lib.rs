@@ -148,6 +148,7 @@ fn build_dispatcher(
         local,
         virtual_agent,
         smtp,
+        smtp_transports: cfg.smtp_transports().to_vec(),
     }
 }
 

@@ -44,6 +44,8 @@ pub struct PickupSettings {
     pub rewriter: Option<Arc<Rewriter>>,
     /// `header_size_limit`: bytes of one header cleanup keeps.
     pub header_size_limit: usize,
+    /// `content_filter`: the after-queue filter recorded in each message.
+    pub content_filter: Option<String>,
 }
 
 /// Address rewriting without a configured rewriter: bare addresses get
@@ -206,7 +208,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         client: "local".into(),
         ret: None,
         envid: None,
-        filter: None,
+        filter: settings.content_filter.clone(),
     };
     match writer.commit(&envelope).await {
         Ok(queued) => {
@@ -270,6 +272,7 @@ mod tests {
             myorigin: "spec.test".into(),
             rewriter: None,
             header_size_limit: 102_400,
+            content_filter: None,
         }
     }
 
