@@ -176,3 +176,24 @@ fn filter_action_and_a_named_smtp_transport_route_the_same_way() {
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert!(srv.wait_for_log(&format!("{id}: to=<carol@spec.test>, relay=127.0.0.1[127.0.0.1]:{port}"), T), "{}", srv.log());
 }
+
+#[test]
+fn no_unknown_recipient_checks_skips_the_recipient_tables() {
+    for (extra, want) in [
+        ("", 550),
+        ("receive_override_options = no_unknown_recipient_checks\n", 250),
+    ] {
+        let srv = ConfigDir::new()
+            .unwrap()
+            .main_cf(&format!("local_recipient_maps = inline:{{ bob=yes }}\n{extra}"))
+            .unwrap()
+            .start(gatepost_bin!())
+            .unwrap();
+        let mut c = Client::connect_from("127.0.0.1", srv.addr).unwrap();
+        c.read_reply().unwrap();
+        c.command("EHLO client.example").unwrap();
+        c.command("MAIL FROM:<alice@example.org>").unwrap();
+        let r = c.command("RCPT TO:<stranger@spec.test>").unwrap();
+        assert_eq!(r.code, want, "{extra}: {r:?}");
+    }
+}
