@@ -340,6 +340,21 @@ async fn send_message(
         if f.state != State::Message {
             return None;
         }
+        // The last part of the body as a chunk of its own: filters such as
+        // rspamd ignore data sent with the end of message.
+        if !chunk.is_empty() {
+            match f
+                .event(settings, cmd::BODY, step::NOBODY, step::NR_BODY, eoh_macros.clone(), &chunk, limit, None)
+                .await
+            {
+                EventResult::Done(Some(o)) => return Some(o),
+                EventResult::Skip | EventResult::Done(None) => {}
+            }
+            chunk.clear();
+            if f.state != State::Message {
+                return None;
+            }
+        }
     }
     let mut hold = false;
     let mut edits = MessageEdits {
