@@ -58,7 +58,6 @@ const FAIL_CLOSED: &[FailClosed] = &[
     FailClosed { name: "smtp_tls_security_level", asks: tls_verified, reason: PLAINTEXT_OUT },
     FailClosed { name: "smtp_tls_policy_maps", asks: set, reason: PLAINTEXT_OUT },
     FailClosed { name: "smtpd_proxy_filter", asks: set, reason: UNFILTERED },
-    FailClosed { name: "non_smtpd_milters", asks: set, reason: UNFILTERED },
     FailClosed { name: "header_checks", asks: set, reason: UNINSPECTED },
     FailClosed { name: "mime_header_checks", asks: set, reason: UNINSPECTED },
     FailClosed { name: "nested_header_checks", asks: set, reason: UNINSPECTED },

@@ -24,7 +24,6 @@ fn values_that_ask_for_a_missing_feature_are_refused() {
         ("smtp_tls_policy_maps = hash:/etc/postfix/tls_policy", "smtp_tls_policy_maps"),
         ("smtpd_proxy_filter = 127.0.0.1:10025", "/etc/postfix/main.cf, line 1: smtpd_proxy_filter = 127.0.0.1:10025: not implemented by gatepost: mail would pass unfiltered; "),
         ("filter = 127.0.0.1:10024\nsmtpd_proxy_filter = $filter", "line 2: smtpd_proxy_filter = $filter"),
-        ("non_smtpd_milters = inet:127.0.0.1:8891", "non_smtpd_milters"),
         ("header_checks = regexp:/etc/postfix/header_checks", "header_checks = regexp:/etc/postfix/header_checks: not implemented by gatepost: message content would not be inspected"),
         ("mime_header_checks = pcre:/x", "mime_header_checks"),
         ("nested_header_checks = pcre:/x", "nested_header_checks"),
@@ -65,7 +64,7 @@ fn values_that_ask_for_nothing_are_accepted() {
         "authorized_submit_users = static:anyone\nlocal_login_sender_maps = static:*",
         "nofilter =\ncontent_filter = $nofilter",
         // Milters and the after-queue content filter are implemented.
-        "smtpd_milters = inet:127.0.0.1:8891\ncontent_filter = smtp:[127.0.0.1]:10025\nreceive_override_options = no_address_mappings",
+        "smtpd_milters = inet:127.0.0.1:8891\nnon_smtpd_milters = inet:127.0.0.1:8891\ncontent_filter = smtp:[127.0.0.1]:10025\nreceive_override_options = no_address_mappings",
     ];
     for main_cf in accepted {
         assert_eq!(check(main_cf), Ok(Vec::new()), "{main_cf}");

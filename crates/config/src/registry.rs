@@ -241,7 +241,7 @@ params! {
     /// Mail filters (milter applications) for mail that arrives by SMTP: inet:host:port or unix:/path.
     SMTPD_MILTERS: Vec<String> = "smtpd_milters", List, Text("");
     /// Mail filters for mail that does not arrive by SMTP (sendmail, pickup).
-    [unimplemented] NON_SMTPD_MILTERS: Vec<String> = "non_smtpd_milters", List, Text("");
+    NON_SMTPD_MILTERS: Vec<String> = "non_smtpd_milters", List, Text("");
     /// Milter protocol version and extensions (2, 3, 4 or 6; no_header_reply).
     MILTER_PROTOCOL: String = "milter_protocol", Str, Text("6");
     /// What happens when a milter is unavailable or misbehaves.

@@ -399,3 +399,49 @@ fn large_body_goes_in_chunks() {
     sent.extend_from_slice(&chunks[1].data);
     assert_eq!(sent, body.replace('\n', "\r\n").into_bytes());
 }
+
+fn sendmail(srv: &TestServer, args: &[&str], input: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(gatepost_bin!())
+        .arg("-c")
+        .arg(srv.path())
+        .arg("sendmail")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn non_smtpd_milters_filter_local_submissions() {
+    // Adds a header; rejects mail from "spam@": it bounces to the sender.
+    let rule: Arc<Rule> = Arc::new(|event, conn: &Conn| match event {
+        b'E' if conn.sender.starts_with("<spam@") => {
+            vec![(REPLYCODE, string("550 5.7.1 Local spam refused"))]
+        }
+        b'E' => vec![(ADDHEADER, header("X-Local-Milter", "seen")), (CONTINUE, Vec::new())],
+        _ => Vec::new(),
+    });
+    let milter = TestMilter::start(Negotiation::default(), rule);
+    let srv = ConfigDir::new()
+        .unwrap()
+        .main_cf(&format!("non_smtpd_milters = {}\n", milter.endpoint()))
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
+    sendmail(&srv, &["-f", "alice@spec.test", "bob@spec.test"], "Subject: local\n\nhi\n");
+    let mail = srv.wait_for_mail("bob", 1, T);
+    assert_eq!(mail.len(), 1, "{}", srv.log());
+    assert!(mail[0].contains("X-Local-Milter: seen\n"), "{}", mail[0]);
+    let connect = milter.packets().into_iter().find(|p| p.cmd == b'C').unwrap();
+    assert!(connect.data.starts_with(b"localhost\0") && connect.data.ends_with(b"127.0.0.1\0"));
+
+    sendmail(&srv, &["-f", "spam@spec.test", "carol@spec.test"], "Subject: junk\n\nbuy\n");
+    assert!(srv.wait_for_log(": milter-reject: END-OF-MESSAGE from localhost[127.0.0.1]: 5.7.1 Local spam refused; from=<spam@spec.test> to=<carol@spec.test>", T), "{}", srv.log());
+    let notice = srv.wait_for_mail("spam", 1, T);
+    assert_eq!(notice.len(), 1, "{}", srv.log());
+    assert!(notice[0].contains("Local spam refused"), "{}", notice[0]);
+    assert!(srv.maildir_messages("carol").is_empty());
+}
