@@ -54,11 +54,23 @@ fn relay_one(stream: TcpStream, next: SocketAddr, seen: &Seen) {
         if upper.starts_with("EHLO") || upper.starts_with("HELO") {
             say("250-filter.test\r\n250 8BITMIME");
         } else if upper.starts_with("MAIL FROM:") {
-            from = cmd[10..].split_whitespace().next().unwrap_or("").trim_matches(['<', '>']).to_string();
+            from = cmd[10..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_matches(['<', '>'])
+                .to_string();
             rcpts.clear();
             say("250 2.1.0 Ok");
         } else if upper.starts_with("RCPT TO:") {
-            rcpts.push(cmd[8..].split_whitespace().next().unwrap_or("").trim_matches(['<', '>']).to_string());
+            rcpts.push(
+                cmd[8..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches(['<', '>'])
+                    .to_string(),
+            );
             say("250 2.1.5 Ok");
         } else if upper == "DATA" {
             say("354 go ahead");
@@ -125,28 +137,57 @@ fn content_filter_round_trip_delivers_once_with_the_filter_header() {
         "",
         &next,
     );
-    let id = submit(&srv, "client.example", "alice@example.org", &["info@spec.test"], "Subject: filter me\n\nbody");
+    let id = submit(
+        &srv,
+        "client.example",
+        "alice@example.org",
+        &["info@spec.test"],
+        "Subject: filter me\n\nbody",
+    );
     let mail = srv.wait_for_mail("bob", 1, T);
     assert_eq!(mail.len(), 1, "{}", srv.log());
-    assert!(mail[0].starts_with("Return-Path: <alice@example.org>"), "{}", mail[0]);
+    assert!(
+        mail[0].starts_with("Return-Path: <alice@example.org>"),
+        "{}",
+        mail[0]
+    );
     assert!(mail[0].contains("X-Filtered: yes\n"), "{}", mail[0]);
     assert!(mail[0].contains("Subject: filter me\n"), "{}", mail[0]);
     // The filter got the address before the virtual alias mapping.
     assert_eq!(
         seen.lock().unwrap().clone(),
-        vec![("alice@example.org".to_string(), vec!["info@spec.test".to_string()])],
+        vec![(
+            "alice@example.org".to_string(),
+            vec!["info@spec.test".to_string()]
+        )],
         "{}",
         srv.log()
     );
     assert_eq!(
         seen.lock().unwrap().clone(),
-        vec![("alice@example.org".to_string(), vec!["info@spec.test".to_string()])]
+        vec![(
+            "alice@example.org".to_string(),
+            vec!["info@spec.test".to_string()]
+        )]
     );
-    assert!(srv.wait_for_log(&format!("{id}: to=<info@spec.test>, relay=127.0.0.1[127.0.0.1]:{port}"), T), "{}", srv.log());
-    assert!(srv.wait_for_log(&format!("{id}: removed"), T), "{}", srv.log());
+    assert!(
+        srv.wait_for_log(
+            &format!("{id}: to=<info@spec.test>, relay=127.0.0.1[127.0.0.1]:{port}"),
+            T
+        ),
+        "{}",
+        srv.log()
+    );
+    assert!(
+        srv.wait_for_log(&format!("{id}: removed"), T),
+        "{}",
+        srv.log()
+    );
     // The re-injected copy was delivered and removed; still one message.
     let log = srv.log();
-    let delivered = log.matches("to=<bob@spec.test>, orig_to=<info@spec.test>, relay=local").count();
+    let delivered = log
+        .matches("to=<bob@spec.test>, orig_to=<info@spec.test>, relay=local")
+        .count();
     assert_eq!(delivered, 1, "{log}");
     assert_eq!(srv.maildir_messages("bob").len(), 1);
 }
@@ -157,7 +198,11 @@ fn filter_action_and_a_named_smtp_transport_route_the_same_way() {
     let (port, seen) = start_filter(Arc::clone(&next));
     let config_dir = tempfile::tempdir().unwrap();
     let access = config_dir.path().join("access");
-    std::fs::write(&access, format!("filtered@example.org FILTER amavis:[127.0.0.1]:{port}\n")).unwrap();
+    std::fs::write(
+        &access,
+        format!("filtered@example.org FILTER amavis:[127.0.0.1]:{port}\n"),
+    )
+    .unwrap();
     let srv = start(
         &format!(
             "smtpd_sender_restrictions = check_sender_access texthash:{}\n",
@@ -166,26 +211,54 @@ fn filter_action_and_a_named_smtp_transport_route_the_same_way() {
         "amavis unix - - n - 2 smtp\n",
         &next,
     );
-    submit(&srv, "client.example", "plain@example.org", &["carol@spec.test"], "Subject: direct\n\nx");
+    submit(
+        &srv,
+        "client.example",
+        "plain@example.org",
+        &["carol@spec.test"],
+        "Subject: direct\n\nx",
+    );
     let direct = srv.wait_for_mail("carol", 1, T);
     assert!(!direct[0].contains("X-Filtered"), "{}", direct[0]);
-    let id = submit(&srv, "client.example", "filtered@example.org", &["carol@spec.test"], "Subject: via filter\n\nx");
+    let id = submit(
+        &srv,
+        "client.example",
+        "filtered@example.org",
+        &["carol@spec.test"],
+        "Subject: via filter\n\nx",
+    );
     let mail = srv.wait_for_mail("carol", 2, T);
     assert_eq!(mail.len(), 2, "{}", srv.log());
-    assert!(mail.iter().any(|m| m.contains("X-Filtered: yes") && m.contains("Subject: via filter")), "{mail:?}");
+    assert!(
+        mail.iter()
+            .any(|m| m.contains("X-Filtered: yes") && m.contains("Subject: via filter")),
+        "{mail:?}"
+    );
     assert_eq!(seen.lock().unwrap().len(), 1);
-    assert!(srv.wait_for_log(&format!("{id}: to=<carol@spec.test>, relay=127.0.0.1[127.0.0.1]:{port}"), T), "{}", srv.log());
+    assert!(
+        srv.wait_for_log(
+            &format!("{id}: to=<carol@spec.test>, relay=127.0.0.1[127.0.0.1]:{port}"),
+            T
+        ),
+        "{}",
+        srv.log()
+    );
 }
 
 #[test]
 fn no_unknown_recipient_checks_skips_the_recipient_tables() {
     for (extra, want) in [
         ("", 550),
-        ("receive_override_options = no_unknown_recipient_checks\n", 250),
+        (
+            "receive_override_options = no_unknown_recipient_checks\n",
+            250,
+        ),
     ] {
         let srv = ConfigDir::new()
             .unwrap()
-            .main_cf(&format!("local_recipient_maps = inline:{{ bob=yes }}\n{extra}"))
+            .main_cf(&format!(
+                "local_recipient_maps = inline:{{ bob=yes }}\n{extra}"
+            ))
             .unwrap()
             .start(gatepost_bin!())
             .unwrap();

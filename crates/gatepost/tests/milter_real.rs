@@ -51,7 +51,10 @@ fn free_port() -> u16 {
 fn wait_listening(port: u16, limit: Duration, what: &str) {
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < limit, "{what} did not start listening on {port}");
+        assert!(
+            start.elapsed() < limit,
+            "{what} did not start listening on {port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -59,7 +62,9 @@ fn wait_listening(port: u16, limit: Duration, what: &str) {
 fn server(milter: &str) -> TestServer {
     ConfigDir::new()
         .unwrap()
-        .main_cf(&format!("smtpd_milters = {milter}\nmilter_default_action = tempfail\n"))
+        .main_cf(&format!(
+            "smtpd_milters = {milter}\nmilter_default_action = tempfail\n"
+        ))
         .unwrap()
         .start(gatepost_bin!())
         .unwrap()
@@ -75,7 +80,14 @@ fn opendkim_signs_and_verifies() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let d = dir.path();
     let out = Command::new("opendkim-genkey")
-        .args(["-D", &d.display().to_string(), "-d", "spec.test", "-s", "sel"])
+        .args([
+            "-D",
+            &d.display().to_string(),
+            "-d",
+            "spec.test",
+            "-s",
+            "sel",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -87,7 +99,11 @@ fn opendkim_signs_and_verifies() {
         .step_by(2)
         .collect::<Vec<_>>()
         .concat();
-    std::fs::write(d.join("dns"), format!("sel._domainkey.spec.test {record}\n")).unwrap();
+    std::fs::write(
+        d.join("dns"),
+        format!("sel._domainkey.spec.test {record}\n"),
+    )
+    .unwrap();
     let port = free_port();
     std::fs::write(
         d.join("opendkim.conf"),
@@ -123,8 +139,14 @@ fn opendkim_signs_and_verifies() {
     let mail = srv.wait_for_mail("bob", 1, T);
     assert_eq!(mail.len(), 1, "{}", srv.log());
     let signed = &mail[0];
-    assert!(signed.contains("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; d=spec.test;"), "{signed}");
-    assert!(signed.find("DKIM-Signature:") < signed.find("Received: from client.example"), "{signed}");
+    assert!(
+        signed.contains("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; d=spec.test;"),
+        "{signed}"
+    );
+    assert!(
+        signed.find("DKIM-Signature:") < signed.find("Received: from client.example"),
+        "{signed}"
+    );
 
     // Verified: the delivered message again, now from outside.
     let content: String = signed
@@ -132,7 +154,13 @@ fn opendkim_signs_and_verifies() {
         .skip_while(|l| l.starts_with("Return-Path:") || l.starts_with("Delivered-To:"))
         .map(|l| format!("{l}\n"))
         .collect();
-    let mut c = open_transaction(&srv, "127.0.0.2", "outside.example", "alice@spec.test", &["carol@spec.test"]);
+    let mut c = open_transaction(
+        &srv,
+        "127.0.0.2",
+        "outside.example",
+        "alice@spec.test",
+        &["carol@spec.test"],
+    );
     queued_id(&c.send_message(&content).unwrap());
     let mail = srv.wait_for_mail("carol", 1, T);
     assert_eq!(mail.len(), 1, "{}", srv.log());
@@ -173,14 +201,25 @@ fn rspamd_rejects_gtube_and_adds_its_headers() {
              spam_header = \"X-Spam\";\nreject_message = \"Spam message rejected\";\n"
         ),
     );
-    for off in ["worker-normal.inc", "worker-controller.inc", "worker-fuzzy.inc", "fuzzy_check.conf"] {
+    for off in [
+        "worker-normal.inc",
+        "worker-controller.inc",
+        "worker-fuzzy.inc",
+        "fuzzy_check.conf",
+    ] {
         write(off, "enabled = false;\n".into());
     }
-    write("logging.inc", "type = \"console\";\nlevel = \"error\";\n".into());
+    write(
+        "logging.inc",
+        "type = \"console\";\nlevel = \"error\";\n".into(),
+    );
     // GTUBE counts from loopback clients too; headers for every client.
     write(
         "options.inc",
-        format!("pidfile = \"{}/run/rspamd.pid\";\nenable_test_patterns = true;\n", d.display()),
+        format!(
+            "pidfile = \"{}/run/rspamd.pid\";\nenable_test_patterns = true;\n",
+            d.display()
+        ),
     );
     write(
         "milter_headers.conf",
@@ -188,10 +227,24 @@ fn rspamd_rejects_gtube_and_adds_its_headers() {
     );
     let var = |k: &str, sub: &str| format!("{k}={}", d.join(sub).display());
     let mut child = Command::new("rspamd")
-        .args(["-f", "-i", "-u", "root", "-g", "root", "-c", "/etc/rspamd/rspamd.conf"])
+        .args([
+            "-f",
+            "-i",
+            "-u",
+            "root",
+            "-g",
+            "root",
+            "-c",
+            "/etc/rspamd/rspamd.conf",
+        ])
         .args(["--var", &format!("LOCAL_CONFDIR={}", d.display())])
         .args(["--var", &format!("DBDIR={}", db.display())])
-        .args(["--var", &var("RUNDIR", "run"), "--var", &var("LOGDIR", "log")])
+        .args([
+            "--var",
+            &var("RUNDIR", "run"),
+            "--var",
+            &var("LOGDIR", "log"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -203,14 +256,28 @@ fn rspamd_rejects_gtube_and_adds_its_headers() {
     let srv = server(&format!("inet:127.0.0.1:{port}"));
 
     let gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
-    let mut c = open_transaction(&srv, "127.0.0.2", "outside.example", "spammer@example.org", &["bob@spec.test"]);
-    let r = c.send_message(&format!("From: spammer@example.org\nSubject: buy\n\n{gtube}\n")).unwrap();
+    let mut c = open_transaction(
+        &srv,
+        "127.0.0.2",
+        "outside.example",
+        "spammer@example.org",
+        &["bob@spec.test"],
+    );
+    let r = c
+        .send_message(&format!(
+            "From: spammer@example.org\nSubject: buy\n\n{gtube}\n"
+        ))
+        .unwrap();
     assert_eq!(r.full(), "554 5.7.1 Gtube pattern", "{r:?}");
     assert!(srv.wait_for_log(": milter-reject: END-OF-MESSAGE from unknown[127.0.0.2]: 5.7.1 Gtube pattern; from=<spammer@example.org> to=<bob@spec.test> proto=ESMTP helo=<outside.example>", T), "{}", srv.log());
 
     submit(&srv, "client.example", "alice@example.org", &["bob@spec.test"], "From: alice@example.org\nTo: bob@spec.test\nSubject: clean\nMessage-Id: <clean@example.org>\n\nJust a normal note.\n");
     let mail = srv.wait_for_mail("bob", 1, T);
     assert_eq!(mail.len(), 1, "{}", srv.log());
-    assert!(mail[0].contains("X-Spamd-Result: default: False"), "{}", mail[0]);
+    assert!(
+        mail[0].contains("X-Spamd-Result: default: False"),
+        "{}",
+        mail[0]
+    );
     assert!(mail[0].contains("X-Rspamd-Queue-Id: "), "{}", mail[0]);
 }

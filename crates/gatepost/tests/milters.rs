@@ -47,7 +47,11 @@ fn every_stage_reaches_the_milter_with_postfix_macros() {
     wait_until("milter quit", || milter.commands().ends_with('Q'));
     let packets = milter.packets();
     let offered = milter.offered.lock().unwrap().expect("negotiated");
-    assert_eq!(offered, (6, 0x1ff, 0x1f_f7ff), "version 6, every action, every step but RCPT_REJ");
+    assert_eq!(
+        offered,
+        (6, 0x1ff, 0x1f_f7ff),
+        "version 6, every action, every step but RCPT_REJ"
+    );
     // The events in order (macros, abort and quit left out).
     let events: String = packets
         .iter()
@@ -73,30 +77,72 @@ fn every_stage_reaches_the_milter_with_postfix_macros() {
             .unwrap_or_default()
     };
     let c = macros(b'C');
-    assert_eq!(c.get("j").map(String::as_str), Some("mx.spec.test"), "{c:?}");
-    assert_eq!(c.get("{daemon_name}").map(String::as_str), Some("mx.spec.test"));
-    assert_eq!(c.get("{daemon_addr}").map(String::as_str), Some("127.0.0.1"));
+    assert_eq!(
+        c.get("j").map(String::as_str),
+        Some("mx.spec.test"),
+        "{c:?}"
+    );
+    assert_eq!(
+        c.get("{daemon_name}").map(String::as_str),
+        Some("mx.spec.test")
+    );
+    assert_eq!(
+        c.get("{daemon_addr}").map(String::as_str),
+        Some("127.0.0.1")
+    );
     assert_eq!(c.get("_").map(String::as_str), Some("unknown [127.0.0.1]"));
-    assert!(c.get("v").is_some_and(|v| v.starts_with("Postfix")), "{c:?}");
+    assert!(
+        c.get("v").is_some_and(|v| v.starts_with("Postfix")),
+        "{c:?}"
+    );
     let m = macros(b'M');
-    assert_eq!(m.get("{mail_addr}").map(String::as_str), Some("alice@example.org"), "{m:?}");
+    assert_eq!(
+        m.get("{mail_addr}").map(String::as_str),
+        Some("alice@example.org"),
+        "{m:?}"
+    );
     assert_eq!(m.get("{mail_mailer}").map(String::as_str), Some("smtp"));
     let r = macros(b'R');
-    assert_eq!(r.get("{rcpt_addr}").map(String::as_str), Some("bob@spec.test"), "{r:?}");
+    assert_eq!(
+        r.get("{rcpt_addr}").map(String::as_str),
+        Some("bob@spec.test"),
+        "{r:?}"
+    );
     assert_eq!(r.get("{rcpt_mailer}").map(String::as_str), Some("local"));
     let e = macros(b'E');
     assert_eq!(e.get("i").map(String::as_str), Some(id.as_str()), "{e:?}");
     let mail_args = packets.iter().find(|p| p.cmd == b'M').unwrap().strings();
     assert_eq!(mail_args, vec!["<alice@example.org>"]);
-    assert_eq!(packets.iter().find(|p| p.cmd == b'H').unwrap().strings(), vec!["client.example"]);
+    assert_eq!(
+        packets.iter().find(|p| p.cmd == b'H').unwrap().strings(),
+        vec!["client.example"]
+    );
     // Our own Received: header is not shown; the others are, one space
     // after the colon eaten.
-    let headers: Vec<Vec<String>> = packets.iter().filter(|p| p.cmd == b'L').map(Packet::strings).collect();
-    assert_eq!(headers[..2], [vec!["Subject".to_string(), "stages".into()], vec!["X-Tag".into(), "one".into()]]);
-    assert_eq!(headers[4], vec!["From".to_string(), "alice@example.org".into()]);
+    let headers: Vec<Vec<String>> = packets
+        .iter()
+        .filter(|p| p.cmd == b'L')
+        .map(Packet::strings)
+        .collect();
+    assert_eq!(
+        headers[..2],
+        [
+            vec!["Subject".to_string(), "stages".into()],
+            vec!["X-Tag".into(), "one".into()]
+        ]
+    );
+    assert_eq!(
+        headers[4],
+        vec!["From".to_string(), "alice@example.org".into()]
+    );
     let body = packets.iter().find(|p| p.cmd == b'B').unwrap();
     assert_eq!(body.data, b"line one\r\nline two\r\n");
-    assert!(packets.iter().find(|p| p.cmd == b'E').unwrap().data.is_empty());
+    assert!(packets
+        .iter()
+        .find(|p| p.cmd == b'E')
+        .unwrap()
+        .data
+        .is_empty());
     assert!(
         srv.wait_for_log(&format!("{id}: to=<bob@spec.test>, relay=local"), T),
         "{}",
@@ -138,20 +184,35 @@ fn end_of_message_modifications_are_carried_out() {
     assert_eq!(carol.len(), 1, "{}", srv.log());
     let dave = srv.wait_for_mail("dave", 1, T);
     assert_eq!(dave.len(), 1, "{}", srv.log());
-    assert!(srv.wait_for_log(&format!("{id}: removed"), T), "{}", srv.log());
+    assert!(
+        srv.wait_for_log(&format!("{id}: removed"), T),
+        "{}",
+        srv.log()
+    );
     assert!(srv.maildir_messages("bob").is_empty(), "bob was deleted");
     let msg = &carol[0];
     let top = msg.find("X-Top: first").expect("inserted header");
-    let received = msg.find("Received: from client.example").expect("our Received");
+    let received = msg
+        .find("Received: from client.example")
+        .expect("our Received");
     assert!(top < received, "index 0 is above our Received:\n{msg}");
     assert!(msg.contains("Subject: changed\n"), "{msg}");
-    assert!(!msg.contains("original") && !msg.contains("X-Drop"), "{msg}");
-    assert!(msg.contains("X-Multi: 1\nX-Multi: second changed\n"), "{msg}");
+    assert!(
+        !msg.contains("original") && !msg.contains("X-Drop"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("X-Multi: 1\nX-Multi: second changed\n"),
+        "{msg}"
+    );
     assert!(msg.contains("X-Added: by milter\n"), "{msg}");
     assert!(msg.ends_with("\n\nreplaced\nbody\n"), "{msg}");
     assert!(msg.contains("Return-Path: <new-sender@spec.test>"), "{msg}");
     let log = srv.log();
-    assert!(log.contains(&format!("{id}: from=<new-sender@spec.test>")), "{log}");
+    assert!(
+        log.contains(&format!("{id}: from=<new-sender@spec.test>")),
+        "{log}"
+    );
 }
 
 /// One milter whose decisions follow the sender (and client, HELO).
@@ -220,7 +281,13 @@ fn per_stage_decisions_and_their_log_lines() {
     assert!(srv.wait_for_log("milter-reject: DATA from unknown[127.0.0.1]: 550 5.7.1 Command rejected; from=<reject-data@example.org> to=<bob@spec.test> proto=ESMTP helo=<client.example>", T), "{}", srv.log());
 
     // END-OF-MESSAGE: reject, logged by cleanup without the code.
-    let mut c = open_transaction(&srv, "127.0.0.1", "client.example", "reject-eom@example.org", &["bob@spec.test"]);
+    let mut c = open_transaction(
+        &srv,
+        "127.0.0.1",
+        "client.example",
+        "reject-eom@example.org",
+        &["bob@spec.test"],
+    );
     let r = c.send_message("Subject: spam\n\nbuy").unwrap();
     assert_eq!(r.full(), "550 5.7.1 Spam message rejected");
     assert!(srv.wait_for_log(
@@ -230,19 +297,37 @@ fn per_stage_decisions_and_their_log_lines() {
     assert!(srv.log().contains("postfix/cleanup["), "{}", srv.log());
 
     // END-OF-MESSAGE: tempfail.
-    let mut c = open_transaction(&srv, "127.0.0.1", "client.example", "tempfail-eom@example.org", &["bob@spec.test"]);
+    let mut c = open_transaction(
+        &srv,
+        "127.0.0.1",
+        "client.example",
+        "tempfail-eom@example.org",
+        &["bob@spec.test"],
+    );
     let r = c.send_message("Subject: later\n\nx").unwrap();
     assert_eq!(r.full(), "451 4.7.1 Service unavailable - try again later");
 
     // END-OF-MESSAGE: discard (250, nothing delivered).
-    let mut c = open_transaction(&srv, "127.0.0.1", "client.example", "discard@example.org", &["carol@spec.test"]);
+    let mut c = open_transaction(
+        &srv,
+        "127.0.0.1",
+        "client.example",
+        "discard@example.org",
+        &["carol@spec.test"],
+    );
     let id = queued_id(&c.send_message("Subject: drop\n\nx").unwrap());
     assert!(srv.wait_for_log(&format!(
         "{id}: milter-discard: END-OF-MESSAGE from unknown[127.0.0.1]: milter triggers DISCARD action; from=<discard@example.org> to=<carol@spec.test> proto=ESMTP helo=<client.example>"
     ), T), "{}", srv.log());
 
     // END-OF-MESSAGE: quarantine → the hold queue.
-    let mut c = open_transaction(&srv, "127.0.0.1", "client.example", "hold@example.org", &["carol@spec.test"]);
+    let mut c = open_transaction(
+        &srv,
+        "127.0.0.1",
+        "client.example",
+        "hold@example.org",
+        &["carol@spec.test"],
+    );
     let id = queued_id(&c.send_message("Subject: held\n\nx").unwrap());
     assert!(srv.wait_for_log(&format!(
         "{id}: milter-hold: END-OF-MESSAGE from unknown[127.0.0.1]: milter triggers HOLD action; from=<hold@example.org> to=<carol@spec.test> proto=ESMTP helo=<client.example>"
@@ -251,7 +336,13 @@ fn per_stage_decisions_and_their_log_lines() {
     wait_until("message in hold", || held.exists());
 
     // A message the filter accepted after its first header is delivered.
-    let mut c = open_transaction(&srv, "127.0.0.1", "client.example", "accept-msg@example.org", &["dave@spec.test"]);
+    let mut c = open_transaction(
+        &srv,
+        "127.0.0.1",
+        "client.example",
+        "accept-msg@example.org",
+        &["dave@spec.test"],
+    );
     queued_id(&c.send_message("Subject: fine\n\nx").unwrap());
     assert_eq!(srv.wait_for_mail("dave", 1, T).len(), 1, "{}", srv.log());
 
@@ -261,10 +352,23 @@ fn per_stage_decisions_and_their_log_lines() {
     assert_eq!(c.command("EHLO client.example").unwrap().code, 250);
     let r = c.command("MAIL FROM:<alice@example.org>").unwrap();
     assert_eq!(r.full(), "550 5.7.1 Command rejected");
-    assert!(srv.wait_for_log("NOQUEUE: milter-reject: CONNECT from unknown[127.0.0.2]: 550 5.7.1 Command rejected;", T), "{}", srv.log());
+    assert!(
+        srv.wait_for_log(
+            "NOQUEUE: milter-reject: CONNECT from unknown[127.0.0.2]: 550 5.7.1 Command rejected;",
+            T
+        ),
+        "{}",
+        srv.log()
+    );
 
     // CONNECT: accept, no more events; mail goes through.
-    let mut c = open_transaction(&srv, "127.0.0.3", "client.example", "reject-eom@example.org", &["erin@spec.test"]);
+    let mut c = open_transaction(
+        &srv,
+        "127.0.0.3",
+        "client.example",
+        "reject-eom@example.org",
+        &["erin@spec.test"],
+    );
     queued_id(&c.send_message("Subject: trusted\n\nx").unwrap());
     assert_eq!(srv.wait_for_mail("erin", 1, T).len(), 1, "{}", srv.log());
 
@@ -274,7 +378,11 @@ fn per_stage_decisions_and_their_log_lines() {
     let r = c.command("EHLO bye.example").unwrap();
     assert_eq!(r.full(), "421 4.7.0 Go away");
     assert!(c.is_closed());
-    assert_eq!(srv.maildir_messages("carol").len(), 0, "discarded and held mail is not delivered");
+    assert_eq!(
+        srv.maildir_messages("carol").len(),
+        0,
+        "discarded and held mail is not delivered"
+    );
 }
 
 #[test]
@@ -289,7 +397,14 @@ fn unavailable_milter_gets_the_default_action() {
     c.command("EHLO client.example").unwrap();
     let r = c.command("MAIL FROM:<alice@example.org>").unwrap();
     assert_eq!(r.full(), "451 4.7.1 Service unavailable - try again later");
-    assert!(srv.wait_for_log(&format!("warning: connect to Milter service {endpoint}: Connection refused"), T), "{}", srv.log());
+    assert!(
+        srv.wait_for_log(
+            &format!("warning: connect to Milter service {endpoint}: Connection refused"),
+            T
+        ),
+        "{}",
+        srv.log()
+    );
     assert!(srv.log().contains("NOQUEUE: milter-reject: CONNECT from unknown[127.0.0.1]: 451 4.7.1 Service unavailable - try again later;"), "{}", srv.log());
 
     for (action, want) in [
@@ -308,8 +423,18 @@ fn unavailable_milter_gets_the_default_action() {
     }
 
     let srv = server_with(&endpoint, "milter_default_action = quarantine\n");
-    let id = submit(&srv, "client.example", "alice@example.org", &["bob@spec.test"], "Subject: q\n\nx");
-    assert!(srv.wait_for_log(&format!("{id}: milter-hold: END-OF-MESSAGE"), T), "{}", srv.log());
+    let id = submit(
+        &srv,
+        "client.example",
+        "alice@example.org",
+        &["bob@spec.test"],
+        "Subject: q\n\nx",
+    );
+    assert!(
+        srv.wait_for_log(&format!("{id}: milter-hold: END-OF-MESSAGE"), T),
+        "{}",
+        srv.log()
+    );
     wait_until("held", || srv.path().join("spool/hold").join(&id).exists());
 }
 
@@ -324,13 +449,26 @@ fn silent_milter_times_out_at_end_of_message() {
     });
     let milter = TestMilter::start(Negotiation::default(), rule);
     let srv = server_with(&milter.endpoint(), "milter_content_timeout = 1s\n");
-    let mut c = open_transaction(&srv, "127.0.0.1", "client.example", "alice@example.org", &["bob@spec.test"]);
+    let mut c = open_transaction(
+        &srv,
+        "127.0.0.1",
+        "client.example",
+        "alice@example.org",
+        &["bob@spec.test"],
+    );
     let r = c.send_message("Subject: slow\n\nx").unwrap();
     assert_eq!(r.full(), "451 4.7.1 Service unavailable - try again later");
-    assert!(srv.wait_for_log(&format!(
+    assert!(
+        srv.wait_for_log(
+            &format!(
         "warning: milter {}: can't read SMFIC_BODYEOB reply packet header: Connection timed out",
         milter.endpoint()
-    ), T), "{}", srv.log());
+    ),
+            T
+        ),
+        "{}",
+        srv.log()
+    );
 }
 
 #[test]
@@ -345,9 +483,16 @@ fn unix_socket_no_reply_steps_symbol_lists_and_no_milters() {
     };
     let rule: Arc<Rule> = Arc::new(|event, conn: &Conn| {
         if event == b'E' {
-            let subject = conn.headers.iter().find(|(n, _)| n == "Subject").map(|(_, v)| v.clone());
+            let subject = conn
+                .headers
+                .iter()
+                .find(|(n, _)| n == "Subject")
+                .map(|(_, v)| v.clone());
             return vec![
-                (ADDHEADER, header("X-Seen-Subject", &subject.unwrap_or_default())),
+                (
+                    ADDHEADER,
+                    header("X-Seen-Subject", &subject.unwrap_or_default()),
+                ),
                 (CONTINUE, Vec::new()),
             ];
         }
@@ -355,7 +500,13 @@ fn unix_socket_no_reply_steps_symbol_lists_and_no_milters() {
     });
     let milter = TestMilter::start_unix(dir.path().join("milter.sock"), neg, rule);
     let srv = server_with(&milter.endpoint(), "milter_protocol = 6\n");
-    submit(&srv, "client.example", "alice@example.org", &["bob@spec.test"], "Subject: quiet\n\nno body sent");
+    submit(
+        &srv,
+        "client.example",
+        "alice@example.org",
+        &["bob@spec.test"],
+        "Subject: quiet\n\nno body sent",
+    );
     let mail = srv.wait_for_mail("bob", 1, T);
     assert_eq!(mail.len(), 1, "{}", srv.log());
     assert!(mail[0].contains("X-Seen-Subject: quiet\n"), "{}", mail[0]);
@@ -371,14 +522,26 @@ fn unix_socket_no_reply_steps_symbol_lists_and_no_milters() {
         .collect();
     assert_eq!(
         eom,
-        vec![vec![("j".to_string(), "mx.spec.test".to_string()), ("{client_addr}".into(), "127.0.0.1".into())]],
+        vec![vec![
+            ("j".to_string(), "mx.spec.test".to_string()),
+            ("{client_addr}".into(), "127.0.0.1".into())
+        ]],
         "the filter's own end-of-message macro list"
     );
 
     // no_milters in receive_override_options: the filter is not asked.
     let milter2 = TestMilter::start(Negotiation::default(), continue_all());
-    let srv = server_with(&milter2.endpoint(), "receive_override_options = no_milters\n");
-    submit(&srv, "client.example", "alice@example.org", &["bob@spec.test"], "Subject: unfiltered\n\nx");
+    let srv = server_with(
+        &milter2.endpoint(),
+        "receive_override_options = no_milters\n",
+    );
+    submit(
+        &srv,
+        "client.example",
+        "alice@example.org",
+        &["bob@spec.test"],
+        "Subject: unfiltered\n\nx",
+    );
     assert_eq!(srv.wait_for_mail("bob", 1, T).len(), 1);
     assert!(milter2.packets().is_empty());
 }
@@ -389,7 +552,13 @@ fn large_body_goes_in_chunks() {
     let srv = server_with(&milter.endpoint(), "");
     let line = "x".repeat(99);
     let body: String = (0..1000).map(|_| format!("{line}\n")).collect();
-    submit(&srv, "client.example", "alice@example.org", &["bob@spec.test"], &format!("Subject: big\n\n{body}"));
+    submit(
+        &srv,
+        "client.example",
+        "alice@example.org",
+        &["bob@spec.test"],
+        &format!("Subject: big\n\n{body}"),
+    );
     assert_eq!(srv.wait_for_mail("bob", 1, T).len(), 1, "{}", srv.log());
     let packets = milter.packets();
     let chunks: Vec<&Packet> = packets.iter().filter(|p| p.cmd == b'B').collect();
@@ -410,7 +579,12 @@ fn sendmail(srv: &TestServer, args: &[&str], input: &str) {
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success());
 }
 
@@ -421,7 +595,10 @@ fn non_smtpd_milters_filter_local_submissions() {
         b'E' if conn.sender.starts_with("<spam@") => {
             vec![(REPLYCODE, string("550 5.7.1 Local spam refused"))]
         }
-        b'E' => vec![(ADDHEADER, header("X-Local-Milter", "seen")), (CONTINUE, Vec::new())],
+        b'E' => vec![
+            (ADDHEADER, header("X-Local-Milter", "seen")),
+            (CONTINUE, Vec::new()),
+        ],
         _ => Vec::new(),
     });
     let milter = TestMilter::start(Negotiation::default(), rule);
@@ -431,14 +608,26 @@ fn non_smtpd_milters_filter_local_submissions() {
         .unwrap()
         .start(gatepost_bin!())
         .unwrap();
-    sendmail(&srv, &["-f", "alice@spec.test", "bob@spec.test"], "Subject: local\n\nhi\n");
+    sendmail(
+        &srv,
+        &["-f", "alice@spec.test", "bob@spec.test"],
+        "Subject: local\n\nhi\n",
+    );
     let mail = srv.wait_for_mail("bob", 1, T);
     assert_eq!(mail.len(), 1, "{}", srv.log());
     assert!(mail[0].contains("X-Local-Milter: seen\n"), "{}", mail[0]);
-    let connect = milter.packets().into_iter().find(|p| p.cmd == b'C').unwrap();
+    let connect = milter
+        .packets()
+        .into_iter()
+        .find(|p| p.cmd == b'C')
+        .unwrap();
     assert!(connect.data.starts_with(b"localhost\0") && connect.data.ends_with(b"127.0.0.1\0"));
 
-    sendmail(&srv, &["-f", "spam@spec.test", "carol@spec.test"], "Subject: junk\n\nbuy\n");
+    sendmail(
+        &srv,
+        &["-f", "spam@spec.test", "carol@spec.test"],
+        "Subject: junk\n\nbuy\n",
+    );
     assert!(srv.wait_for_log(": milter-reject: END-OF-MESSAGE from localhost[127.0.0.1]: 5.7.1 Local spam refused; from=<spam@spec.test> to=<carol@spec.test>", T), "{}", srv.log());
     let notice = srv.wait_for_mail("spam", 1, T);
     assert_eq!(notice.len(), 1, "{}", srv.log());

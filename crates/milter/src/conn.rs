@@ -36,7 +36,10 @@ pub enum ConnError {
 
 fn io_text(e: io::Error) -> ConnError {
     if e.kind() == io::ErrorKind::UnexpectedEof {
-        ConnError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "Connection reset by peer"))
+        ConnError::Io(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "Connection reset by peer",
+        ))
     } else {
         ConnError::Io(e)
     }
@@ -82,7 +85,12 @@ impl Conn {
     }
 
     /// Write one packet within `limit`.
-    pub async fn send(&mut self, command: u8, data: &[u8], limit: Duration) -> Result<(), ConnError> {
+    pub async fn send(
+        &mut self,
+        command: u8,
+        data: &[u8],
+        limit: Duration,
+    ) -> Result<(), ConnError> {
         let bytes = packet(command, data);
         timeout(limit, async {
             self.io.write_all(&bytes).await?;

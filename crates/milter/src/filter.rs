@@ -118,12 +118,18 @@ impl Filter {
         let (version, my_steps) = match settings.protocol() {
             Ok(p) => p,
             Err(word) if word.is_empty() => {
-                self.warn(format!("milter {}: no protocol version information", self.name));
+                self.warn(format!(
+                    "milter {}: no protocol version information",
+                    self.name
+                ));
                 self.conf_error(settings);
                 return;
             }
             Err(word) => {
-                self.warn(format!("milter {}: bad protocol information: {word}", self.name));
+                self.warn(format!(
+                    "milter {}: bad protocol information: {word}",
+                    self.name
+                ));
                 self.conf_error(settings);
                 return;
             }
@@ -153,7 +159,10 @@ impl Filter {
         }
         let limit = settings.command_timeout;
         if let Err(e) = conn.send(cmd::OPTNEG, &data, limit).await {
-            self.warn(format!("milter {}: write error in initial handshake: {e}", self.name));
+            self.warn(format!(
+                "milter {}: write error in initial handshake: {e}",
+                self.name
+            ));
             self.comm_error(settings);
             return;
         }
@@ -164,7 +173,10 @@ impl Filter {
                     "milter {}: can't read SMFIC_OPTNEG reply packet header: {e}",
                     self.name
                 ));
-                self.warn(format!("milter {}: read error in initial handshake", self.name));
+                self.warn(format!(
+                    "milter {}: read error in initial handshake",
+                    self.name
+                ));
                 self.comm_error(settings);
                 return;
             }
@@ -179,7 +191,10 @@ impl Filter {
         }
         let mut d = Data::new(&data);
         let (Some(their_version), Some(actions), Some(steps)) = (d.u32(), d.u32(), d.u32()) else {
-            self.warn(format!("milter {}: read error in initial handshake", self.name));
+            self.warn(format!(
+                "milter {}: read error in initial handshake",
+                self.name
+            ));
             self.comm_error(settings);
             return;
         };
@@ -226,7 +241,11 @@ impl Filter {
     /// The `SMFIC_MACRO` data for `event`: the filter's own list for the
     /// stage if it sent one, else ours.
     fn macro_data(&self, event: u8, configured: &[String], values: &Macros) -> Option<Vec<u8>> {
-        let names = self.symlists.get(&event).map(Vec::as_slice).unwrap_or(configured);
+        let names = self
+            .symlists
+            .get(&event)
+            .map(Vec::as_slice)
+            .unwrap_or(configured);
         let mut data = vec![event];
         let mut any = false;
         for name in names {
@@ -322,9 +341,10 @@ impl Filter {
                     return EventResult::Done(Some(Outcome::Discard));
                 }
                 reply::REJECT if simple => {
-                    return EventResult::Done(
-                        self.decide(connect_stage, Outcome::Reply("550 5.7.1 Command rejected".into())),
-                    )
+                    return EventResult::Done(self.decide(
+                        connect_stage,
+                        Outcome::Reply("550 5.7.1 Command rejected".into()),
+                    ))
                 }
                 reply::TEMPFAIL if simple => {
                     return EventResult::Done(self.decide(

@@ -105,7 +105,16 @@ impl Milters {
             f.state = State::Envelope;
             let m = f.macros_for(cmd::CONNECT, &settings.macros.connect, macros);
             if let Some(o) = f
-                .event(&settings, cmd::CONNECT, step::NOCONNECT, step::NR_CONN, m, &data, settings.command_timeout, None)
+                .event(
+                    &settings,
+                    cmd::CONNECT,
+                    step::NOCONNECT,
+                    step::NR_CONN,
+                    m,
+                    &data,
+                    settings.command_timeout,
+                    None,
+                )
                 .await
                 .outcome()
             {
@@ -139,7 +148,16 @@ impl Milters {
             }
             let m = f.macros_for(event, configured(&settings.macros), macros);
             if let Some(o) = f
-                .event(&settings, event, skip, no_reply, m, data, settings.command_timeout, None)
+                .event(
+                    &settings,
+                    event,
+                    skip,
+                    no_reply,
+                    m,
+                    data,
+                    settings.command_timeout,
+                    None,
+                )
                 .await
                 .outcome()
             {
@@ -153,28 +171,56 @@ impl Milters {
     pub async fn helo(&mut self, name: &str, macros: &Macros) -> Option<Outcome> {
         let mut data = Vec::new();
         put_str(&mut data, name);
-        self.envelope_event(cmd::HELO, step::NOHELO, step::NR_HELO, |m| &m.helo, &data, macros)
-            .await
+        self.envelope_event(
+            cmd::HELO,
+            step::NOHELO,
+            step::NR_HELO,
+            |m| &m.helo,
+            &data,
+            macros,
+        )
+        .await
     }
 
     /// `SMFIC_MAIL`: `<sender>` then the ESMTP parameters.
     pub async fn mail(&mut self, args: &[String], macros: &Macros) -> Option<Outcome> {
         let data = argv(args);
-        self.envelope_event(cmd::MAIL, step::NOMAIL, step::NR_MAIL, |m| &m.mail, &data, macros)
-            .await
+        self.envelope_event(
+            cmd::MAIL,
+            step::NOMAIL,
+            step::NR_MAIL,
+            |m| &m.mail,
+            &data,
+            macros,
+        )
+        .await
     }
 
     /// `SMFIC_RCPT`: `<recipient>` then the ESMTP parameters.
     pub async fn rcpt(&mut self, args: &[String], macros: &Macros) -> Option<Outcome> {
         let data = argv(args);
-        self.envelope_event(cmd::RCPT, step::NORCPT, step::NR_RCPT, |m| &m.rcpt, &data, macros)
-            .await
+        self.envelope_event(
+            cmd::RCPT,
+            step::NORCPT,
+            step::NR_RCPT,
+            |m| &m.rcpt,
+            &data,
+            macros,
+        )
+        .await
     }
 
     /// `SMFIC_DATA`.
     pub async fn data(&mut self, macros: &Macros) -> Option<Outcome> {
-        self.envelope_event(cmd::DATA, step::NODATA, step::NR_DATA, |m| &m.data, &[], macros)
-            .await
+        self.envelope_event(
+            cmd::DATA,
+            step::NODATA,
+            step::NR_DATA,
+            |m| &m.data,
+            &[],
+            macros,
+        )
+        .await
     }
 
     /// The message to each filter in turn (headers but our first, end of
@@ -277,7 +323,16 @@ async fn send_message(
             put_str(&mut data, &name);
             put_str(&mut data, &value);
             let o = f
-                .event(settings, cmd::HEADER, step::NOHDRS, step::NR_HDR, eoh_macros.clone(), &data, limit, None)
+                .event(
+                    settings,
+                    cmd::HEADER,
+                    step::NOHDRS,
+                    step::NR_HDR,
+                    eoh_macros.clone(),
+                    &data,
+                    limit,
+                    None,
+                )
                 .await
                 .outcome();
             if o.is_some() || f.state != State::Message {
@@ -286,7 +341,16 @@ async fn send_message(
         }
     }
     let o = f
-        .event(settings, cmd::EOH, step::NOEOH, step::NR_EOH, eoh_macros.clone(), &[], limit, None)
+        .event(
+            settings,
+            cmd::EOH,
+            step::NOEOH,
+            step::NR_EOH,
+            eoh_macros.clone(),
+            &[],
+            limit,
+            None,
+        )
         .await
         .outcome();
     if o.is_some() || f.state != State::Message {
@@ -313,7 +377,16 @@ async fn send_message(
                     rest = &rest[n..];
                     if chunk.len() == CHUNK_SIZE {
                         match f
-                            .event(settings, cmd::BODY, step::NOBODY, step::NR_BODY, eoh_macros.clone(), &chunk, limit, None)
+                            .event(
+                                settings,
+                                cmd::BODY,
+                                step::NOBODY,
+                                step::NR_BODY,
+                                eoh_macros.clone(),
+                                &chunk,
+                                limit,
+                                None,
+                            )
                             .await
                         {
                             EventResult::Skip => skipped = true,
@@ -344,7 +417,16 @@ async fn send_message(
         // rspamd ignore data sent with the end of message.
         if !chunk.is_empty() {
             match f
-                .event(settings, cmd::BODY, step::NOBODY, step::NR_BODY, eoh_macros.clone(), &chunk, limit, None)
+                .event(
+                    settings,
+                    cmd::BODY,
+                    step::NOBODY,
+                    step::NR_BODY,
+                    eoh_macros.clone(),
+                    &chunk,
+                    limit,
+                    None,
+                )
                 .await
             {
                 EventResult::Done(Some(o)) => return Some(o),
@@ -364,7 +446,16 @@ async fn send_message(
         new_body: None,
     };
     let o = f
-        .event(settings, cmd::BODYEOB, 0, 0, eod_macros, &chunk, limit, Some(&mut edits))
+        .event(
+            settings,
+            cmd::BODYEOB,
+            0,
+            0,
+            eod_macros,
+            &chunk,
+            limit,
+            Some(&mut edits),
+        )
         .await
         .outcome();
     if let Some(body) = edits.new_body.take() {

@@ -235,7 +235,10 @@ mod tests {
         assert_eq!(packet(cmd::QUIT, b""), vec![0, 0, 0, 1, b'Q']);
         let mut data = Vec::new();
         put_str(&mut data, "ab");
-        assert_eq!(packet(cmd::HELO, &data), vec![0, 0, 0, 4, b'H', b'a', b'b', 0]);
+        assert_eq!(
+            packet(cmd::HELO, &data),
+            vec![0, 0, 0, 4, b'H', b'a', b'b', 0]
+        );
     }
 
     #[test]

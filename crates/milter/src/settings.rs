@@ -152,7 +152,10 @@ mod tests {
         );
         assert_eq!(with_protocol("5").protocol(), Err("5".into()));
         assert_eq!(with_protocol("2, 6").protocol(), Err("6".into()));
-        assert_eq!(with_protocol("no_header_reply").protocol(), Err(String::new()));
+        assert_eq!(
+            with_protocol("no_header_reply").protocol(),
+            Err(String::new())
+        );
     }
 
     #[test]

@@ -21,7 +21,8 @@ use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage
 use crate::bounce::{send_delay_warning, send_non_delivery};
 use crate::delivery_log::{Delays, DeliveryLine};
 use crate::destination::{
-    batches, filter_route, resolve, site_failure, DeadDestinations, DestinationSlots, RoutedRecipient,
+    batches, filter_route, resolve, site_failure, DeadDestinations, DestinationSlots,
+    RoutedRecipient,
 };
 use crate::settings::QmgrSettings;
 

@@ -62,7 +62,12 @@ fn domain_of(addr: &str) -> String {
 /// every recipient goes to the filter's `transport:nexthop` (the next hop
 /// `$myhostname` when none is given), its address unchanged, as qmgr(8)
 /// does.
-pub(crate) fn filter_route(settings: &QmgrSettings, index: usize, addr: &str, filter: &str) -> RoutedRecipient {
+pub(crate) fn filter_route(
+    settings: &QmgrSettings,
+    index: usize,
+    addr: &str,
+    filter: &str,
+) -> RoutedRecipient {
     let (transport, nexthop) = filter.split_once(':').unwrap_or((filter, ""));
     let nexthop = if nexthop.is_empty() {
         settings.myhostname.clone()

@@ -143,7 +143,8 @@ impl QmgrSettings {
             {
                 None
             } else {
-                gatepost_milter::MilterSettings::from_config(cfg, &params::NON_SMTPD_MILTERS).map(Arc::new)
+                gatepost_milter::MilterSettings::from_config(cfg, &params::NON_SMTPD_MILTERS)
+                    .map(Arc::new)
             },
             rewriter,
         }

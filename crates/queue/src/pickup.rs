@@ -22,8 +22,8 @@ use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::{blocking, QueueError};
 use crate::layout::QueueName;
 use crate::maildrop::Submission;
-use crate::queue::Queue;
 use crate::pickup_milter::{milter_submission, Milted};
+use crate::queue::Queue;
 use crate::queue_file::{Reason, StatusRecord};
 use crate::queue_id::QueueId;
 
@@ -198,11 +198,21 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
     let (mut content, mut recipients, mut hold, mut rejected) = (content, recipients, false, None);
     if let Some(milters) = &settings.milters {
         let addrs: Vec<String> = recipients.iter().map(|r| r.address.clone()).collect();
-        let milted =
-            milter_submission(milters, &settings.myhostname, new_id.as_str(), &sender, &addrs, &content)
-                .await;
+        let milted = milter_submission(
+            milters,
+            &settings.myhostname,
+            new_id.as_str(),
+            &sender,
+            &addrs,
+            &content,
+        )
+        .await;
         match milted {
-            Milted::Queue { content: edited, changes, hold: held } => {
+            Milted::Queue {
+                content: edited,
+                changes,
+                hold: held,
+            } => {
                 content = edited;
                 hold = held;
                 if let Some(s) = changes.sender {

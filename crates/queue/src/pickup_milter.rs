@@ -96,7 +96,13 @@ pub(crate) async fn milter_submission(
         None | Some(Outcome::Hold) => {
             let hold = hold || outcome.is_some();
             if hold {
-                log(queue_id, "milter-hold", "milter triggers HOLD action", sender, single);
+                log(
+                    queue_id,
+                    "milter-hold",
+                    "milter triggers HOLD action",
+                    sender,
+                    single,
+                );
             }
             Milted::Queue {
                 content: message.to_content(),
@@ -105,15 +111,33 @@ pub(crate) async fn milter_submission(
             }
         }
         Some(Outcome::Discard) => {
-            log(queue_id, "milter-discard", "milter triggers DISCARD action", sender, single);
+            log(
+                queue_id,
+                "milter-discard",
+                "milter triggers DISCARD action",
+                sender,
+                single,
+            );
             Milted::Discard
         }
         Some(Outcome::Shutdown) => {
-            log(queue_id, "milter-reject", "4.7.0 Server closing connection", sender, single);
+            log(
+                queue_id,
+                "milter-reject",
+                "4.7.0 Server closing connection",
+                sender,
+                single,
+            );
             Milted::Tempfail
         }
         Some(Outcome::Reply(text)) => {
-            log(queue_id, "milter-reject", text.get(4..).unwrap_or(""), sender, single);
+            log(
+                queue_id,
+                "milter-reject",
+                text.get(4..).unwrap_or(""),
+                sender,
+                single,
+            );
             if text.starts_with('5') {
                 Milted::Reject(text)
             } else {

@@ -5,8 +5,8 @@
 //! checks, envelope cleanup (canonicalisation, virtual alias expansion),
 //! and the durable commit before `250`.
 
-use gatepost_milter::EnvelopeChanges;
 use gatepost_cleanup::{clean_recipients, clean_sender, CleanupContext, MessageCleanup, Source};
+use gatepost_milter::EnvelopeChanges;
 use gatepost_policy::{MessageAction, Stage};
 use gatepost_proto::{DataEvent, DataReader, Reply, Verb};
 use gatepost_queue::{Envelope, EnvelopeRecipient, MessageWriter};
@@ -277,7 +277,10 @@ impl Session {
                     changes = edits;
                     let written = tx.writer.as_mut().map(|w| w.write_content(&content));
                     if let Some(Err(e)) = written {
-                        gatepost_log::warning("cleanup", format!("{queue_id}: write queue file: {e}"));
+                        gatepost_log::warning(
+                            "cleanup",
+                            format!("{queue_id}: write queue file: {e}"),
+                        );
                         fail(tx);
                         return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
                     }
@@ -315,7 +318,11 @@ impl Session {
         let queue_id = writer.id().to_string();
         if tx.milter_discard {
             writer.abort();
-            return Ok(Reply::new(250, "2.0.0", format!("Ok: queued as {queue_id}")));
+            return Ok(Reply::new(
+                250,
+                "2.0.0",
+                format!("Ok: queued as {queue_id}"),
+            ));
         }
         let mut recipients = tx.recipients.clone();
         apply_milter_recipients(&mut recipients, &milter_changes);
@@ -435,9 +442,10 @@ impl Session {
 /// rewritten, case-insensitively) and added (`SMFIR_ADDRCPT`) by milters.
 fn apply_milter_recipients(recipients: &mut Vec<EnvelopeRecipient>, changes: &EnvelopeChanges) {
     recipients.retain(|r| {
-        !changes.deleted.iter().any(|d| {
-            d.eq_ignore_ascii_case(&r.original) || d.eq_ignore_ascii_case(&r.address)
-        })
+        !changes
+            .deleted
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&r.original) || d.eq_ignore_ascii_case(&r.address))
     });
     for added in &changes.added {
         recipients.push(EnvelopeRecipient {

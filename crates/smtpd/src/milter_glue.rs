@@ -19,7 +19,10 @@ use crate::transaction::Transaction;
 /// `receive_override_options` has `no_milters`.
 pub(crate) fn settings(cfg: &Config) -> Option<Arc<MilterSettings>> {
     let overrides = cfg.get(&params::RECEIVE_OVERRIDE_OPTIONS);
-    if overrides.iter().any(|o| o.eq_ignore_ascii_case("no_milters")) {
+    if overrides
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case("no_milters"))
+    {
         return None;
     }
     MilterSettings::from_config(cfg, &params::SMTPD_MILTERS).map(Arc::new)
@@ -53,13 +56,19 @@ pub(crate) fn parse_reply(text: &str) -> Reply {
         let body = line.get(4..).unwrap_or("");
         let (first, rest) = body.split_once(' ').unwrap_or((body, ""));
         let is_dsn = first.split('.').count() == 3
-            && first.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            && first
+                .split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         if i == 0 && is_dsn {
             dsn = Some(first.to_string());
         }
         out.push(if dsn.is_some() && is_dsn { rest } else { body }.to_string());
     }
-    Reply { code, dsn, lines: out }
+    Reply {
+        code,
+        dsn,
+        lines: out,
+    }
 }
 
 impl Session {
@@ -112,19 +121,32 @@ impl Session {
 
     /// Postfix's `check_milter_reply()`: log the decision; the reply to
     /// send, if any (HOLD and DISCARD only mark the transaction).
-    fn milter_verdict(&mut self, stage: &str, outcome: Outcome, recipient: Option<&str>) -> Option<Reply> {
+    fn milter_verdict(
+        &mut self,
+        stage: &str,
+        outcome: Outcome,
+        recipient: Option<&str>,
+    ) -> Option<Reply> {
         let (action, text, reply) = match outcome {
             Outcome::Hold => {
                 if let Some(tx) = self.tx.as_mut() {
                     tx.milter_hold = true;
                 }
-                ("milter-hold", "milter triggers HOLD action".to_string(), None)
+                (
+                    "milter-hold",
+                    "milter triggers HOLD action".to_string(),
+                    None,
+                )
             }
             Outcome::Discard => {
                 if let Some(tx) = self.tx.as_mut() {
                     tx.milter_discard = true;
                 }
-                ("milter-discard", "milter triggers DISCARD action".to_string(), None)
+                (
+                    "milter-discard",
+                    "milter triggers DISCARD action".to_string(),
+                    None,
+                )
             }
             Outcome::Shutdown => {
                 let r = Reply::new(421, "4.7.0", "Server closing connection");
@@ -178,14 +200,22 @@ impl Session {
     /// MAIL FROM, once the restrictions accepted it.
     pub(crate) async fn milter_mail(&mut self, args: &str) -> Option<Reply> {
         let macros = self.milter_macros(None);
-        let outcome = self.milters.as_mut()?.mail(&milter_args(args), &macros).await?;
+        let outcome = self
+            .milters
+            .as_mut()?
+            .mail(&milter_args(args), &macros)
+            .await?;
         self.milter_verdict("MAIL", outcome, None)
     }
 
     /// RCPT TO, once the restrictions accepted it.
     pub(crate) async fn milter_rcpt(&mut self, args: &str, recipient: &str) -> Option<Reply> {
         let macros = self.milter_macros(Some(recipient));
-        let outcome = self.milters.as_mut()?.rcpt(&milter_args(args), &macros).await?;
+        let outcome = self
+            .milters
+            .as_mut()?
+            .rcpt(&milter_args(args), &macros)
+            .await?;
         self.milter_verdict("RCPT", outcome, Some(recipient))
     }
 
@@ -231,7 +261,10 @@ impl Session {
         result
     }
 
-    async fn milter_message_in_session(&mut self, content: &[u8]) -> Result<(Vec<u8>, EnvelopeChanges), Reply> {
+    async fn milter_message_in_session(
+        &mut self,
+        content: &[u8],
+    ) -> Result<(Vec<u8>, EnvelopeChanges), Reply> {
         let macros = self.milter_macros(None);
         let mut message = Message::parse(content);
         let Some(milters) = self.milters.as_mut() else {
@@ -288,11 +321,14 @@ mod tests {
     #[test]
     fn replies_from_filters() {
         let r = parse_reply("550 5.7.1 Command rejected");
-        assert_eq!((r.code, r.dsn.as_deref(), r.text()), (550, Some("5.7.1"), "Command rejected"));
+        assert_eq!(
+            (r.code, r.dsn.as_deref(), r.text()),
+            (550, Some("5.7.1"), "Command rejected")
+        );
         let r = parse_reply("451-4.7.1 first\r\n451 4.7.1 second");
         assert_eq!(r.to_wire(), "451-4.7.1 first\r\n451 4.7.1 second\r\n");
         let r = parse_reply("554 no code here");
-        assert_eq!((r.dsn, r.text()), (None, "no code here"));
+        assert_eq!((r.dsn.as_deref(), r.text()), (None, "no code here"));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -251,8 +251,9 @@ fn serve<S: Read + Write>(
             b'C' => {
                 // hostname, family, port, address
                 let family_at = first.len() + 1;
-                conn.client_addr =
-                    String::from_utf8_lossy(&p.data[family_at + 3..]).trim_end_matches('\0').to_string();
+                conn.client_addr = String::from_utf8_lossy(&p.data[family_at + 3..])
+                    .trim_end_matches('\0')
+                    .to_string();
             }
             b'H' => conn.helo = first,
             b'M' => {
@@ -262,7 +263,9 @@ fn serve<S: Read + Write>(
                 conn.body.clear();
             }
             b'R' => conn.recipients.push(first),
-            b'L' => conn.headers.push((first, strings.get(1).cloned().unwrap_or_default())),
+            b'L' => conn
+                .headers
+                .push((first, strings.get(1).cloned().unwrap_or_default())),
             b'B' | b'E' => conn.body.extend_from_slice(&p.data),
             _ => {}
         }
