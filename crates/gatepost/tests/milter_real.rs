@@ -9,8 +9,10 @@
 //! - rspamd (`rspamd`), its proxy worker in milter mode on a loopback
 //!   port, rejects GTUBE at end of message (`milter-reject:
 //!   END-OF-MESSAGE ... 5.7.1 Gtube pattern`) and adds its
-//!   headers to a clean message. Loading rspamd's rules takes long on a
-//!   small machine, so this one only runs with `GATEPOST_TEST_RSPAMD=1`.
+//!   headers to a clean message. rspamd compiles its regexps into a cache
+//!   (kept in `target/tmp/rspamd-db`) at its first start, which takes
+//!   minutes on a small machine (later runs take about 5 s), so this one
+//!   only runs with `GATEPOST_TEST_RSPAMD=1`.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
