@@ -139,7 +139,7 @@ impl Session {
             return self.answer(Some(verb), reply).await;
         }
         let helo_name = self.helo.clone().unwrap_or_default();
-        if let Some(reply) = self.milter_helo(&helo_name).await {
+        if let Some(reply) = self.milter_helo(&helo_name, verb, previous.1).await {
             return self.answer(Some(verb), reply).await;
         }
         let security_lines = self.ehlo_security_lines();

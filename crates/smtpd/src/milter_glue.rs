@@ -181,20 +181,25 @@ impl Session {
         reply.closes_session().then_some(reply)
     }
 
-    /// HELO/EHLO; `Some(reply)` only for 421.
-    pub(crate) async fn milter_helo(&mut self, name: &str) -> Option<Reply> {
+    /// HELO/EHLO; `Some(reply)` only for 421. Logged, as Postfix does,
+    /// with the new HELO name but the protocol from before the command.
+    pub(crate) async fn milter_helo(
+        &mut self,
+        name: &str,
+        verb: gatepost_proto::Verb,
+        protocol_before: &'static str,
+    ) -> Option<Reply> {
         let macros = self.milter_macros(None);
         let outcome = self.milters.as_mut()?.helo(name, &macros).await?;
-        let reply = self.milter_verdict(self.helo_stage(), outcome, None)?;
-        reply.closes_session().then_some(reply)
-    }
-
-    fn helo_stage(&self) -> &'static str {
-        if self.protocol == "ESMTP" {
+        let stage = if verb == gatepost_proto::Verb::Ehlo {
             "EHLO"
         } else {
             "HELO"
-        }
+        };
+        let protocol = std::mem::replace(&mut self.protocol, protocol_before);
+        let reply = self.milter_verdict(stage, outcome, None);
+        self.protocol = protocol;
+        reply.filter(Reply::closes_session)
     }
 
     /// MAIL FROM, once the restrictions accepted it.
