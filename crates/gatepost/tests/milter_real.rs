@@ -30,11 +30,20 @@ fn installed(program: &str) -> bool {
         .any(|d| Path::new(d).join(program).exists())
 }
 
-/// A child killed when the test ends.
+/// A child stopped when the test ends: SIGTERM first, so that a daemon
+/// with worker processes (rspamd) stops them too, then SIGKILL.
 struct Daemon(Child);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
