@@ -70,6 +70,8 @@ pub struct Config {
     service_names: Vec<String>,
     /// Every master.cf `-o` option, where it was written.
     master_options: Vec<MasterOption>,
+    /// master.cf `unix` services whose command is `smtp`.
+    smtp_transports: Vec<String>,
 }
 
 fn read_file(path: &Path) -> Result<String, ConfigError> {
@@ -90,6 +92,7 @@ impl Config {
             warned: BTreeSet::new(),
             service_names: Vec::new(),
             master_options: Vec::new(),
+            smtp_transports: Vec::new(),
         }
     }
 
@@ -203,6 +206,7 @@ impl Config {
         self.warnings.extend(parsed.warnings);
         self.service_names = parsed.service_names;
         self.master_options = parsed.options;
+        self.smtp_transports = parsed.smtp_transports;
         Ok(())
     }
 
@@ -215,6 +219,12 @@ impl Config {
     /// Every master.cf service name, delivery transports included.
     pub(crate) fn service_names(&self) -> &[String] {
         &self.service_names
+    }
+
+    /// master.cf `unix` services whose command is `smtp` (transports such
+    /// as `amavis` or `relay` that are the SMTP client under another name).
+    pub fn smtp_transports(&self) -> &[String] {
+        &self.smtp_transports
     }
 
     /// Every master.cf `-o` option, where it was written.

@@ -56,10 +56,7 @@ const UNINSPECTED: &str = "message content would not be inspected";
 #[rustfmt::skip]
 const FAIL_CLOSED: &[FailClosed] = &[
     FailClosed { name: "smtp_tls_security_level", asks: tls_level_missing, reason: PLAINTEXT_OUT },
-    FailClosed { name: "content_filter", asks: set, reason: UNFILTERED },
     FailClosed { name: "smtpd_proxy_filter", asks: set, reason: UNFILTERED },
-    FailClosed { name: "smtpd_milters", asks: set, reason: UNFILTERED },
-    FailClosed { name: "non_smtpd_milters", asks: set, reason: UNFILTERED },
     FailClosed { name: "header_checks", asks: set, reason: UNINSPECTED },
     FailClosed { name: "mime_header_checks", asks: set, reason: UNINSPECTED },
     FailClosed { name: "nested_header_checks", asks: set, reason: UNINSPECTED },

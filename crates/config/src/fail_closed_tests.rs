@@ -21,11 +21,8 @@ fn values_that_ask_for_a_missing_feature_are_refused() {
         ("smtp_tls_security_level = dane", "smtp_tls_security_level = dane: not implemented by gatepost: mail would be sent without verifying the server"),
         ("smtp_tls_security_level = dane-only", "smtp_tls_security_level = dane-only"),
         ("smtp_tls_security_level = Fingerprint", "smtp_tls_security_level = Fingerprint"),
-        ("content_filter = smtp:[127.0.0.1]:10025", "/etc/postfix/main.cf, line 1: content_filter = smtp:[127.0.0.1]:10025: not implemented by gatepost: mail would pass unfiltered; "),
-        ("filter = amavis:[127.0.0.1]:10024\ncontent_filter = $filter", "line 2: content_filter = $filter"),
-        ("smtpd_proxy_filter = 127.0.0.1:10025", "smtpd_proxy_filter"),
-        ("smtpd_milters = inet:127.0.0.1:8891", "smtpd_milters"),
-        ("non_smtpd_milters = inet:127.0.0.1:8891", "non_smtpd_milters"),
+        ("smtpd_proxy_filter = 127.0.0.1:10025", "/etc/postfix/main.cf, line 1: smtpd_proxy_filter = 127.0.0.1:10025: not implemented by gatepost: mail would pass unfiltered; "),
+        ("filter = 127.0.0.1:10024\nsmtpd_proxy_filter = $filter", "line 2: smtpd_proxy_filter = $filter"),
         ("header_checks = regexp:/etc/postfix/header_checks", "header_checks = regexp:/etc/postfix/header_checks: not implemented by gatepost: message content would not be inspected"),
         ("mime_header_checks = pcre:/x", "mime_header_checks"),
         ("nested_header_checks = pcre:/x", "nested_header_checks"),
@@ -68,6 +65,8 @@ fn values_that_ask_for_nothing_are_accepted() {
         "smtpd_client_recipient_rate_limit = 100\nsmtpd_client_new_tls_session_rate_limit = 5\nsmtpd_client_auth_rate_limit = 5",
         "authorized_submit_users = static:anyone\nlocal_login_sender_maps = static:*",
         "nofilter =\ncontent_filter = $nofilter",
+        // Milters and the after-queue content filter are implemented.
+        "smtpd_milters = inet:127.0.0.1:8891\nnon_smtpd_milters = inet:127.0.0.1:8891\ncontent_filter = smtp:[127.0.0.1]:10025\nreceive_override_options = no_address_mappings",
     ];
     for main_cf in accepted {
         assert_eq!(check(main_cf), Ok(Vec::new()), "{main_cf}");
@@ -76,12 +75,11 @@ fn values_that_ask_for_nothing_are_accepted() {
 
 #[test]
 fn every_refused_setting_is_named() {
-    let err =
-        check("content_filter = smtp:[127.0.0.1]:10025\nrelayhost =\nbody_checks = pcre:/x\n")
-            .expect_err("refused");
+    let err = check("smtpd_proxy_filter = 127.0.0.1:10025\nrelayhost =\nbody_checks = pcre:/x\n")
+        .expect_err("refused");
     assert_eq!(
         err,
-        "/etc/postfix/main.cf, line 1: content_filter = smtp:[127.0.0.1]:10025: not implemented by gatepost: mail would pass unfiltered; \
+        "/etc/postfix/main.cf, line 1: smtpd_proxy_filter = 127.0.0.1:10025: not implemented by gatepost: mail would pass unfiltered; \
          /etc/postfix/main.cf, line 3: body_checks = pcre:/x: not implemented by gatepost: message content would not be inspected; \
          refusing to run without them (name them in gatepost_accept_unimplemented to run anyway)"
     );
@@ -90,22 +88,22 @@ fn every_refused_setting_is_named() {
 #[test]
 fn the_operator_accepts_the_risk_by_name() {
     let warnings = check(
-        "content_filter = smtp:[127.0.0.1]:10025\nheader_checks = pcre:/x\n\
-         gatepost_accept_unimplemented = content_filter, header_checks, relayhost\n",
+        "smtpd_proxy_filter = 127.0.0.1:10025\nheader_checks = pcre:/x\n\
+         gatepost_accept_unimplemented = smtpd_proxy_filter, header_checks, relayhost\n",
     )
     .expect("accepted");
     assert_eq!(
         warnings,
         [
-            "/etc/postfix/main.cf, line 1: content_filter = smtp:[127.0.0.1]:10025: not implemented by gatepost: mail would pass unfiltered; running anyway as gatepost_accept_unimplemented allows",
+            "/etc/postfix/main.cf, line 1: smtpd_proxy_filter = 127.0.0.1:10025: not implemented by gatepost: mail would pass unfiltered; running anyway as gatepost_accept_unimplemented allows",
             "/etc/postfix/main.cf, line 2: header_checks = pcre:/x: not implemented by gatepost: message content would not be inspected; running anyway as gatepost_accept_unimplemented allows",
             "gatepost_accept_unimplemented: relayhost is not a parameter gatepost refuses; ignored",
         ]
     );
-    let err = check("content_filter = smtp:[127.0.0.1]:10025\nheader_checks = pcre:/x\ngatepost_accept_unimplemented = header_checks\n")
-        .expect_err("content_filter not accepted");
+    let err = check("smtpd_proxy_filter = 127.0.0.1:10025\nheader_checks = pcre:/x\ngatepost_accept_unimplemented = header_checks\n")
+        .expect_err("smtpd_proxy_filter not accepted");
     assert!(
-        err.starts_with("/etc/postfix/main.cf, line 1: content_filter"),
+        err.starts_with("/etc/postfix/main.cf, line 1: smtpd_proxy_filter"),
         "{err}"
     );
     assert!(!err.contains("header_checks"), "{err}");
@@ -119,8 +117,8 @@ fn master_cf_options_are_checked_per_service() {
     write("main.cf", "header_checks = regexp:/x\n");
     write(
         "master.cf",
-        "smtp inet n - n - - smtpd -o content_filter=\n\
-         submission inet n - n - - smtpd\n  -o smtpd_tls_security_level=encrypt\n  -o content_filter=smtp:[127.0.0.1]:10025\n\
+        "smtp inet n - n - - smtpd -o smtpd_proxy_filter=\n\
+         submission inet n - n - - smtpd\n  -o smtpd_tls_security_level=encrypt\n  -o smtpd_proxy_filter=127.0.0.1:10025\n\
          relay unix - - n - - smtp -o smtp_tls_security_level=verify\n",
     );
     let cfg = Config::load_dir(Path::new(dir.path())).expect("loads");
@@ -131,7 +129,7 @@ fn master_cf_options_are_checked_per_service() {
         err,
         format!(
             "{main_cf}, line 1: header_checks = regexp:/x: not implemented by gatepost: message content would not be inspected; \
-             {master_cf}, line 2: service submission: content_filter = smtp:[127.0.0.1]:10025: not implemented by gatepost: mail would pass unfiltered; \
+             {master_cf}, line 2: service submission: smtpd_proxy_filter = 127.0.0.1:10025: not implemented by gatepost: mail would pass unfiltered; \
              refusing to run without them (name them in gatepost_accept_unimplemented to run anyway)"
         )
     );

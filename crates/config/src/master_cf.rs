@@ -21,6 +21,9 @@ pub(crate) struct MasterCf {
     pub service_names: Vec<String>,
     /// Every `-o` option of every service, where it was written.
     pub options: Vec<MasterOption>,
+    /// `unix` services that run the SMTP client under another name (a
+    /// content filter's `amavis unix - - n - 2 smtp`).
+    pub smtp_transports: Vec<String>,
 }
 
 /// One `-o name=value` of a master.cf service.
@@ -118,6 +121,9 @@ pub(crate) fn parse_master_cf(text: &str, file: &str) -> Result<MasterCf, Config
             overrides(args, file, logical.line).unwrap_or_default()
         };
         result.service_names.push(service.clone());
+        if kind == "unix" && command == "smtp" {
+            result.smtp_transports.push(service.clone());
+        }
         result
             .options
             .extend(options.iter().map(|(name, value)| MasterOption {
@@ -153,6 +159,8 @@ pub(crate) fn parse_master_cf(text: &str, file: &str) -> Result<MasterCf, Config
                 overrides: options,
                 process_limit,
             });
+        } else if kind == "unix" && command == "smtp" {
+            // The SMTP client under this name: a transport (smtp_transports).
         } else {
             result.warnings.push(format!(
                 "{file}, line {}: service {service}/{kind} (command {command}) is not implemented by gatepost; ignored",
@@ -190,6 +198,7 @@ cleanup   unix  n       -       y       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 maildrop  unix  -       n       n       -       -       pipe
   flags=DRXhu user=vmail argv=/usr/bin/maildrop -d ${recipient}
+amavis    unix  -       -       n       -       2       smtp
 ";
 
     #[test]
@@ -238,6 +247,7 @@ maildrop  unix  -       n       n       -       -       pipe
                 "master.cf, line 21: service maildrop/unix (command pipe) is not implemented by gatepost; ignored",
             ]
         );
+        assert_eq!(got.smtp_transports, vec!["amavis".to_string()]);
     }
 
     #[test]

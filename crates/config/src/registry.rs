@@ -238,6 +238,42 @@ params! {
     SMTPD_STARTTLS_TIMEOUT: Duration = "smtpd_starttls_timeout", Time('s'), Text(r#"${stress?{10}:{300}}s"#);
     /// Timeout for the smtpd proxy filter.
     [unimplemented] SMTPD_PROXY_TIMEOUT: Duration = "smtpd_proxy_timeout", Time('s'), Text("100s");
+    /// Mail filters (milter applications) for mail that arrives by SMTP: inet:host:port or unix:/path.
+    SMTPD_MILTERS: Vec<String> = "smtpd_milters", List, Text("");
+    /// Mail filters for mail that does not arrive by SMTP (sendmail, pickup).
+    NON_SMTPD_MILTERS: Vec<String> = "non_smtpd_milters", List, Text("");
+    /// Milter protocol version and extensions (2, 3, 4 or 6; no_header_reply).
+    MILTER_PROTOCOL: String = "milter_protocol", Str, Text("6");
+    /// What happens when a milter is unavailable or misbehaves.
+    MILTER_DEFAULT_ACTION: String = "milter_default_action", Str, Text("tempfail");
+    /// Time limit for connecting to a milter.
+    MILTER_CONNECT_TIMEOUT: Duration = "milter_connect_timeout", Time('s'), Text("30s"), min 1;
+    /// Time limit for sending an SMTP command to a milter and receiving its reply.
+    MILTER_COMMAND_TIMEOUT: Duration = "milter_command_timeout", Time('s'), Text("30s"), min 1;
+    /// Time limit for sending message content to a milter and receiving its reply.
+    MILTER_CONTENT_TIMEOUT: Duration = "milter_content_timeout", Time('s'), Text("300s"), min 1;
+    /// Macros sent to milters after the connection is made.
+    MILTER_CONNECT_MACROS: Vec<String> = "milter_connect_macros", List, Text("j {daemon_name} {daemon_addr} v _");
+    /// Macros sent to milters after HELO/EHLO.
+    MILTER_HELO_MACROS: Vec<String> = "milter_helo_macros", List, Text("{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}");
+    /// Macros sent to milters after MAIL FROM.
+    MILTER_MAIL_MACROS: Vec<String> = "milter_mail_macros", List, Text("i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer}");
+    /// Macros sent to milters after RCPT TO.
+    MILTER_RCPT_MACROS: Vec<String> = "milter_rcpt_macros", List, Text("i {rcpt_addr} {rcpt_host} {rcpt_mailer}");
+    /// Macros sent to milters after DATA.
+    MILTER_DATA_MACROS: Vec<String> = "milter_data_macros", List, Text("i");
+    /// Macros sent to milters after the end of the message header.
+    MILTER_END_OF_HEADER_MACROS: Vec<String> = "milter_end_of_header_macros", List, Text("i");
+    /// Macros sent to milters after the end of the message.
+    MILTER_END_OF_DATA_MACROS: Vec<String> = "milter_end_of_data_macros", List, Text("i");
+    /// The {daemon_name} macro value.
+    MILTER_MACRO_DAEMON_NAME: String = "milter_macro_daemon_name", Str, Text("$myhostname");
+    /// The v macro value.
+    MILTER_MACRO_V: String = "milter_macro_v", Str, Text("$mail_name $mail_version");
+    /// After-queue content filter: transport:destination that gets all mail instead of its normal route.
+    CONTENT_FILTER: String = "content_filter", Str, Text("");
+    /// What this service does not do to mail it receives: no_unknown_recipient_checks, no_address_mappings, no_header_body_checks, no_milters.
+    RECEIVE_OVERRIDE_OPTIONS: Vec<String> = "receive_override_options", List, Text("");
     /// Set by the master daemon under overload.
     [informational] STRESS: String = "stress", Str, Text("");
     /// Simultaneous connections one client may make.

@@ -10,7 +10,7 @@
 //! | `discard` | sent, `relay=none`, text = next hop or `discarded` |
 //! | `error` | bounced, `relay=none`, DSN from the text (default 5.0.0) |
 //! | `retry` | deferred, DSN from the text (default 4.0.0) |
-//! | `smtp`, `relay` | the SMTP client, grouped by next hop (default: the recipient's domain) |
+//! | `smtp`, `relay`, a master.cf `unix` service running `smtp` | the SMTP client, grouped by next hop (default: the recipient's domain) |
 //! | `lmtp` | deferred 4.3.0: LMTP is not available yet |
 //! | other | deferred 4.3.0 `mail transport unavailable` |
 //!
@@ -47,6 +47,8 @@ pub(crate) struct Dispatcher {
     pub local: LocalAgent,
     pub virtual_agent: VirtualAgent,
     pub smtp: SmtpAgent,
+    /// master.cf transports that are the SMTP client under another name.
+    pub smtp_transports: Vec<String>,
 }
 
 impl Dispatcher {
@@ -113,7 +115,12 @@ impl DeliveryAgent for Dispatcher {
                 Some(_) => {
                     let d = &r.destination;
                     let nexthop = Some(d.nexthop.as_str()).filter(|n| !n.is_empty());
-                    (r.index, select(&d.transport, nexthop, d.recipient.clone()))
+                    let transport = if self.smtp_transports.contains(&d.transport) {
+                        "smtp"
+                    } else {
+                        d.transport.as_str()
+                    };
+                    (r.index, select(transport, nexthop, d.recipient.clone()))
                 }
                 None => (
                     r.index,

@@ -101,6 +101,7 @@ pub(crate) async fn forward(
         client: "local".to_string(),
         ret: msg.envelope.ret.clone(),
         envid: msg.envelope.envid.clone(),
+        filter: None,
     };
     match writer.commit(&envelope).await {
         Ok(id) => Verdict::sent("2.0.0", format!("forwarded as {id}")),

@@ -129,6 +129,7 @@ fn build_dispatcher(
         },
         virtual_agent,
         smtp,
+        smtp_transports: cfg.smtp_transports().to_vec(),
     }
 }
 

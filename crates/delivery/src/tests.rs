@@ -108,6 +108,7 @@ impl Harness {
             client: "localhost[127.0.0.1]".to_string(),
             ret: None,
             envid: None,
+            filter: None,
         };
         let id = writer.commit(&envelope).await.unwrap();
         let path = self.queue.path_of(QueueName::Incoming, &id);
@@ -637,6 +638,7 @@ async fn build_agent_from_config() {
         client: "local".into(),
         ret: None,
         envid: None,
+        filter: None,
     };
     let id = writer.commit(&envelope).await.unwrap();
     let path = queue.path_of(QueueName::Incoming, &id);

@@ -1,6 +1,6 @@
 //! Safe to run in place of Postfix: `serve` refuses a configuration that
 //! asks for a feature gatepost lacks when ignoring it would weaken security
-//! or filtering (here `content_filter`), naming file and line, unless
+//! or filtering (here `smtpd_proxy_filter`), naming file and line, unless
 //! `gatepost_accept_unimplemented` names the parameter (then it warns at
 //! every start); a reload to such a configuration keeps the old one; an
 //! unknown parameter gets Postfix's `unused parameter` warning.
@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use gatepost_testkit::{gatepost_bin, wait_until, Client, ConfigDir, EVENT_TIMEOUT};
 
-const FILTER: &str = "content_filter = smtp:[127.0.0.1]:10025";
+/// A before-queue content filter, which gatepost lacks.
+const FILTER: &str = "smtpd_proxy_filter = 127.0.0.1:10025";
 const ACCEPTED: &str = "running anyway as gatepost_accept_unimplemented allows";
 
 /// `gatepost -c DIR ARGS` run to its end (killed, and the test failed,
@@ -65,7 +66,7 @@ fn serve_refuses_a_content_filter_naming_file_and_line() {
         "gatepost: fatal: {}, line {}: {FILTER}: not implemented by gatepost: mail would pass unfiltered; \
          refusing to run without it (name it in gatepost_accept_unimplemented to run anyway)",
         dir.join("main.cf").display(),
-        line_of(dir, "content_filter")
+        line_of(dir, "smtpd_proxy_filter")
     );
     assert!(stderr.lines().any(|l| l == want), "{stderr}");
     let log = log_of(dir);
@@ -81,7 +82,7 @@ fn accepting_the_risk_by_name_starts_with_a_warning_at_every_start() {
     let srv = ConfigDir::new()
         .unwrap()
         .main_cf(&format!(
-            "{FILTER}\ngatepost_accept_unimplemented = content_filter"
+            "{FILTER}\ngatepost_accept_unimplemented = smtpd_proxy_filter"
         ))
         .unwrap()
         .start(gatepost_bin!())
@@ -89,7 +90,7 @@ fn accepting_the_risk_by_name_starts_with_a_warning_at_every_start() {
     let warning = format!(
         "warning: {}, line {}: {FILTER}: not implemented by gatepost: mail would pass unfiltered; {ACCEPTED}",
         srv.path().join("main.cf").display(),
-        line_of(srv.path(), "content_filter")
+        line_of(srv.path(), "smtpd_proxy_filter")
     );
     assert!(srv.wait_for_log(&warning, EVENT_TIMEOUT), "{}", srv.log());
     let mut client = Client::connect_from("127.0.0.1", srv.addr).unwrap();

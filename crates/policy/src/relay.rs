@@ -192,6 +192,9 @@ impl Check<'_> {
 
     /// `check_rcpt_maps()` (docs/address-classes.md#unlisted-recipients).
     fn check_rcpt_maps(&mut self, addr: &str, class: &'static str) -> Res {
+        if self.p.s.no_unknown_recipient_checks {
+            return Ok(Status::Dunno);
+        }
         let Some(r) = self.resolve(addr)? else {
             return Ok(Status::Dunno);
         };

@@ -41,6 +41,9 @@ pub(crate) struct Settings {
     pub soft_bounce: bool,
     pub reject_unlisted_rcpt: bool,
     pub reject_unlisted_sender: bool,
+    /// `receive_override_options = no_unknown_recipient_checks`: the
+    /// unlisted sender/recipient checks answer DUNNO.
+    pub no_unknown_recipient_checks: bool,
     pub null_access_key: String,
     pub allow_untrusted_routing: bool,
     pub show_unk_rcpt_table: bool,
@@ -119,6 +122,10 @@ impl Settings {
             soft_bounce: cfg.get(&params::SOFT_BOUNCE),
             reject_unlisted_rcpt: cfg.get(&params::SMTPD_REJECT_UNLISTED_RECIPIENT),
             reject_unlisted_sender: cfg.get(&params::SMTPD_REJECT_UNLISTED_SENDER),
+            no_unknown_recipient_checks: cfg
+                .get(&params::RECEIVE_OVERRIDE_OPTIONS)
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case("no_unknown_recipient_checks")),
             null_access_key: cfg.get(&params::SMTPD_NULL_ACCESS_LOOKUP_KEY),
             allow_untrusted_routing: cfg.get(&params::ALLOW_UNTRUSTED_ROUTING),
             show_unk_rcpt_table: cfg.get(&params::SHOW_USER_UNKNOWN_TABLE_NAME),

@@ -365,6 +365,7 @@ pub(crate) async fn send_non_delivery(
         client: "local".into(),
         ret: None,
         envid: None,
+        filter: None,
     };
     gatepost_log::info(
         "cleanup",
@@ -450,6 +451,7 @@ pub(crate) async fn send_delay_warning(
         client: "local".into(),
         ret: None,
         envid: None,
+        filter: None,
     };
     gatepost_log::info(
         "cleanup",
@@ -533,6 +535,7 @@ mod tests {
             client: "localhost[127.0.0.1]".into(),
             ret: None,
             envid: Some("ENV-1".into()),
+            filter: None,
         }
     }
 

@@ -21,7 +21,8 @@ use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage
 use crate::bounce::{send_delay_warning, send_non_delivery};
 use crate::delivery_log::{Delays, DeliveryLine};
 use crate::destination::{
-    batches, resolve, site_failure, DeadDestinations, DestinationSlots, RoutedRecipient,
+    batches, filter_route, resolve, site_failure, DeadDestinations, DestinationSlots,
+    RoutedRecipient,
 };
 use crate::settings::QmgrSettings;
 
@@ -166,6 +167,10 @@ async fn deliver(
     let mut routed = Vec::new();
     let mut unroutable = Vec::new();
     for &i in pending {
+        if let Some(filter) = &msg.envelope.filter {
+            routed.push(filter_route(&ctx.settings, i, &address(i), filter));
+            continue;
+        }
         match resolve(&ctx.settings, i, &address(i)) {
             Ok(r) => routed.push(r),
             Err(outcome) => unroutable.push(outcome),

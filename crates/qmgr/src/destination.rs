@@ -58,6 +58,32 @@ fn domain_of(addr: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A message with a content filter (`content_filter`, a `FILTER` action):
+/// every recipient goes to the filter's `transport:nexthop` (the next hop
+/// `$myhostname` when none is given), its address unchanged, as qmgr(8)
+/// does.
+pub(crate) fn filter_route(
+    settings: &QmgrSettings,
+    index: usize,
+    addr: &str,
+    filter: &str,
+) -> RoutedRecipient {
+    let (transport, nexthop) = filter.split_once(':').unwrap_or((filter, ""));
+    let nexthop = if nexthop.is_empty() {
+        settings.myhostname.clone()
+    } else {
+        nexthop.to_string()
+    };
+    RoutedRecipient {
+        index,
+        destination: Destination {
+            transport: transport.to_string(),
+            nexthop,
+            recipient: addr.to_string(),
+        },
+    }
+}
+
 /// Resolve recipient `index` (address `addr`): its destination, or the
 /// outcome when it cannot be resolved (a temporary resolver or
 /// `transport_maps` failure defers, a bad address bounces). Without a

@@ -66,6 +66,11 @@ pub struct QmgrSettings {
     pub local_destination_recipient_limit: usize,
     /// `header_size_limit` (102400): bytes of one header pickup's cleanup keeps.
     pub header_size_limit: usize,
+    /// `content_filter` of main.cf, recorded in what pickup queues.
+    pub content_filter: Option<String>,
+    /// `non_smtpd_milters`, for what pickup queues (none with
+    /// `receive_override_options = no_milters`).
+    pub non_smtpd_milters: Option<Arc<gatepost_milter::MilterSettings>>,
     /// Address rewriting for pickup (canonicalisation, virtual aliases) and
     /// for resolving a recipient's transport and next hop (with
     /// `transport_maps`); `None`: bare addresses get `@myorigin` and
@@ -130,6 +135,17 @@ impl QmgrSettings {
             ),
             local_destination_recipient_limit: limit(&params::LOCAL_DESTINATION_RECIPIENT_LIMIT),
             header_size_limit: cfg.get(&params::HEADER_SIZE_LIMIT),
+            content_filter: Some(cfg.get(&params::CONTENT_FILTER)).filter(|f| !f.trim().is_empty()),
+            non_smtpd_milters: if cfg
+                .get(&params::RECEIVE_OVERRIDE_OPTIONS)
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case("no_milters"))
+            {
+                None
+            } else {
+                gatepost_milter::MilterSettings::from_config(cfg, &params::NON_SMTPD_MILTERS)
+                    .map(Arc::new)
+            },
             rewriter,
         }
     }
@@ -206,6 +222,8 @@ impl QmgrSettings {
             myorigin: self.myorigin.clone(),
             rewriter: self.rewriter.clone(),
             header_size_limit: self.header_size_limit,
+            content_filter: self.content_filter.clone(),
+            milters: self.non_smtpd_milters.clone(),
         }
     }
 

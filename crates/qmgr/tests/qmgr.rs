@@ -109,6 +109,7 @@ fn envelope(sender: &str, rcpts: &[&str]) -> Envelope {
         client: "localhost[127.0.0.1]".into(),
         ret: None,
         envid: None,
+        filter: None,
     }
 }
 

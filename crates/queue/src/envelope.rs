@@ -49,6 +49,9 @@ pub struct Envelope {
     /// DSN RET= and ENVID= when given.
     pub ret: Option<String>,
     pub envid: Option<String>,
+    /// The after-queue content filter, `transport:nexthop`
+    /// (`content_filter` or a `FILTER` action), recorded at receipt.
+    pub filter: Option<String>,
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ mod listing;
 mod maildrop;
 mod manager_link;
 mod pickup;
+mod pickup_milter;
 mod postcat;
 mod postfix_import;
 mod postfix_layout;

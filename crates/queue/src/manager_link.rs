@@ -58,6 +58,7 @@ mod tests {
             client: "local".into(),
             ret: None,
             envid: None,
+            filter: None,
         };
         writer.commit(&envelope).await.unwrap();
         assert_eq!(requests.try_recv(), Ok(TriggerRequest::ScanIncoming));

@@ -22,7 +22,9 @@ use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::{blocking, QueueError};
 use crate::layout::QueueName;
 use crate::maildrop::Submission;
+use crate::pickup_milter::{milter_submission, Milted};
 use crate::queue::Queue;
+use crate::queue_file::{Reason, StatusRecord};
 use crate::queue_id::QueueId;
 
 /// Pickup rescans maildrop this often even without a wakeup (Postfix's
@@ -44,6 +46,11 @@ pub struct PickupSettings {
     pub rewriter: Option<Arc<Rewriter>>,
     /// `header_size_limit`: bytes of one header cleanup keeps.
     pub header_size_limit: usize,
+    /// `content_filter`: the after-queue filter recorded in each message.
+    pub content_filter: Option<String>,
+    /// `non_smtpd_milters` (none with `receive_override_options =
+    /// no_milters`).
+    pub milters: Option<Arc<gatepost_milter::MilterSettings>>,
 }
 
 /// Address rewriting without a configured rewriter: bare addresses get
@@ -187,11 +194,55 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         }
         return Picked::Gone;
     }
+    let mut sender = clean_sender(rewriter, &sub.sender);
+    let (mut content, mut recipients, mut hold, mut rejected) = (content, recipients, false, None);
+    if let Some(milters) = &settings.milters {
+        let addrs: Vec<String> = recipients.iter().map(|r| r.address.clone()).collect();
+        let milted = milter_submission(
+            milters,
+            &settings.myhostname,
+            new_id.as_str(),
+            &sender,
+            &addrs,
+            &content,
+        )
+        .await;
+        match milted {
+            Milted::Queue {
+                content: edited,
+                changes,
+                hold: held,
+            } => {
+                content = edited;
+                hold = held;
+                if let Some(s) = changes.sender {
+                    sender = s;
+                }
+                recipients.retain(|r| {
+                    !changes.deleted.iter().any(|d| {
+                        d.eq_ignore_ascii_case(&r.address) || d.eq_ignore_ascii_case(&r.original)
+                    })
+                });
+                recipients.extend(changes.added.iter().map(|a| EnvelopeRecipient::new(a)));
+            }
+            Milted::Reject(reply) => rejected = Some(reply),
+            Milted::Tempfail => {
+                writer.abort();
+                return Picked::Retry;
+            }
+            Milted::Discard => {
+                writer.abort();
+                if let Err(e) = queue.remove_file(id, QueueName::Maildrop).await {
+                    gatepost_log::warning("pickup", format!("{id}: remove: {e}"));
+                }
+                return Picked::Gone;
+            }
+        }
+    }
     if let Err(e) = writer.write_content(&content) {
         gatepost_log::warning("cleanup", format!("{new_id}: write queue file: {e}"));
         return Picked::Retry;
     }
-    let sender = clean_sender(rewriter, &sub.sender);
     gatepost_log::info(
         "cleanup",
         format!(
@@ -206,8 +257,31 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         client: "local".into(),
         ret: None,
         envid: None,
+        filter: settings.content_filter.clone(),
     };
-    match writer.commit(&envelope).await {
+    let committed = match rejected {
+        // A filter's reject bounces every recipient to the sender.
+        Some(reply) => {
+            let (dsn, text) = reply_parts(&reply);
+            let bounced: Vec<StatusRecord> = (0..envelope.recipients.len())
+                .map(|recipient| {
+                    StatusRecord::Bounced(Reason {
+                        recipient,
+                        dsn: dsn.clone(),
+                        agent: "cleanup".into(),
+                        relay: "none".into(),
+                        text: text.clone(),
+                    })
+                })
+                .collect();
+            writer
+                .commit_with_status(&envelope, QueueName::Incoming, &bounced)
+                .await
+        }
+        None if hold => writer.commit_held(&envelope).await,
+        None => writer.commit(&envelope).await,
+    };
+    match committed {
         Ok(queued) => {
             if let Err(e) = queue.remove_file(id, QueueName::Maildrop).await {
                 if !e.is_not_found() {
@@ -220,6 +294,15 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
             gatepost_log::warning("cleanup", format!("{new_id}: commit: {e}"));
             Picked::Retry
         }
+    }
+}
+
+/// `5XX X.Y.Z text` → (`X.Y.Z`, text).
+fn reply_parts(reply: &str) -> (String, String) {
+    let rest = reply.get(4..).unwrap_or("");
+    match rest.split_once(' ') {
+        Some((dsn, text)) if dsn.split('.').count() == 3 => (dsn.to_string(), text.to_string()),
+        _ => ("5.7.1".to_string(), rest.to_string()),
     }
 }
 
@@ -269,6 +352,8 @@ mod tests {
             myorigin: "spec.test".into(),
             rewriter: None,
             header_size_limit: 102_400,
+            content_filter: None,
+            milters: None,
         }
     }
 

@@ -112,6 +112,7 @@ mod tests {
             client: "local".into(),
             ret: None,
             envid: None,
+            filter: None,
         };
         let id = w.commit(&env).await.unwrap();
         let text = queue.show(&id).unwrap();

@@ -139,6 +139,7 @@ fn envelope_of(msg: &PostfixMessage) -> (Envelope, Vec<StatusRecord>) {
         client: msg.client.clone().unwrap_or_else(|| "local".to_string()),
         ret: msg.ret.clone(),
         envid: msg.envid.clone(),
+        filter: None,
     };
     (envelope, done)
 }

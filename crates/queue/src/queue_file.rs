@@ -8,6 +8,7 @@
 //! F sender@example\n                              envelope sender (empty = <>)
 //! V FULL\n / I envid\n                            DSN RET= / ENVID= (optional)
 //! A alice@example\n                               MAIL FROM AUTH= identity (optional)
+//! P smtp:[127.0.0.1]:10024\n                      content filter (optional)
 //! R rcpt@example\n                                recipient; O/N/K follow it:
 //! O original@example\n                            original RCPT TO address
 //! N SUCCESS,FAILURE\n / K rfc822;x@y\n            DSN NOTIFY= / ORCPT= (optional)
@@ -189,6 +190,9 @@ pub(crate) fn encode_envelope(env: &Envelope) -> String {
     if let Some(envid) = &env.envid {
         out.push_str(&format!("I {}\n", escape(envid)));
     }
+    if let Some(filter) = &env.filter {
+        out.push_str(&format!("P {}\n", escape(filter)));
+    }
     for r in &env.recipients {
         out.push_str(&format!("R {}\n", escape(&r.address)));
         out.push_str(&format!("O {}\n", escape(&r.original)));
@@ -277,6 +281,7 @@ pub(crate) fn parse_trailer_sized(
         client: String::new(),
         ret: None,
         envid: None,
+        filter: None,
     };
     let (mut seen_time, mut seen_sender, mut ended) = (false, false, false);
     let mut states: Vec<RcptState> = Vec::new();
@@ -312,6 +317,7 @@ pub(crate) fn parse_trailer_sized(
                 "I" => env.envid = Some(unescape(value)?),
                 // The AUTH= identity (sender_auth.rs reads it).
                 "A" => {}
+                "P" => env.filter = Some(unescape(value)?),
                 "R" => env
                     .recipients
                     .push(EnvelopeRecipient::new(&unescape(value)?)),
@@ -474,6 +480,7 @@ mod tests {
             client: "localhost[127.0.0.1]".into(),
             ret: Some("HDRS".into()),
             envid: Some("ENV1".into()),
+            filter: Some("smtp:[127.0.0.1]:10024".into()),
         }
     }
 

@@ -57,6 +57,14 @@ pub struct ServerContext {
     pub sasl: Option<gatepost_sasl::Backend>,
     /// Clients not offered AUTH in EHLO (`smtpd_sasl_exceptions_networks`).
     pub sasl_exceptions: NetworkList,
+    /// `smtpd_milters`, unless `receive_override_options` has `no_milters`.
+    pub milters: Option<Arc<gatepost_milter::MilterSettings>>,
+    /// `content_filter`: the after-queue filter every message is handed to.
+    pub content_filter: Option<String>,
+    /// `receive_override_options = no_address_mappings`: no canonical
+    /// mapping and no virtual alias expansion here (the service after the
+    /// content filter does them).
+    pub no_address_mappings: bool,
     /// Replies delayed by `smtpd_error_sleep_time` so far.
     error_sleeps: AtomicU64,
 }
@@ -107,6 +115,12 @@ impl ServerContext {
             event_limit_exceptions: limit_exceptions,
             client_events: Arc::new(LocalAnvil::new(cfg.get(&params::ANVIL_RATE_TIME_UNIT))),
             always_add_missing_headers: cfg.get(&params::ALWAYS_ADD_MISSING_HEADERS),
+            milters: crate::milter_glue::settings(cfg),
+            content_filter: Some(cfg.get(&params::CONTENT_FILTER)).filter(|f| !f.trim().is_empty()),
+            no_address_mappings: cfg
+                .get(&params::RECEIVE_OVERRIDE_OPTIONS)
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case("no_address_mappings")),
             error_sleeps: AtomicU64::new(0),
         })
     }

@@ -6,6 +6,7 @@
 //! and the durable commit before `250`.
 
 use gatepost_cleanup::{clean_recipients, clean_sender, CleanupContext, MessageCleanup, Source};
+use gatepost_milter::EnvelopeChanges;
 use gatepost_policy::{MessageAction, Stage};
 use gatepost_proto::{DataEvent, DataReader, Reply, Verb};
 use gatepost_queue::{Envelope, EnvelopeRecipient, MessageWriter};
@@ -23,6 +24,8 @@ struct QueueFileSink<'a> {
     written: u64,
     too_big: bool,
     write_error: Option<String>,
+    /// With milters the content is held here until they are done with it.
+    buffer: Option<Vec<u8>>,
 }
 
 impl QueueFileSink<'_> {
@@ -33,6 +36,10 @@ impl QueueFileSink<'_> {
         self.written += data.len() as u64;
         if self.limit > 0 && self.written > self.limit {
             self.too_big = true;
+            return;
+        }
+        if let Some(buffer) = self.buffer.as_mut() {
+            buffer.extend_from_slice(data);
             return;
         }
         if let Err(e) = self.writer.write_content(data) {
@@ -67,6 +74,9 @@ impl Session {
         if let Some(reply) = verdict.reply {
             return self.answer(verb, reply).await;
         }
+        if let Some(reply) = self.milter_data().await {
+            return self.answer(verb, reply).await;
+        }
         if let Some(tx) = self.tx.as_mut() {
             tx.actions.extend(verdict.actions);
         }
@@ -82,6 +92,7 @@ impl Session {
         };
         let outcome = self.receive_content(&mut tx).await;
         self.policy_state.reset_transaction();
+        self.milter_abort().await;
         match outcome {
             Err(e) => {
                 let bytes = tx.data_bytes;
@@ -180,6 +191,7 @@ impl Session {
             written: 0,
             too_big: false,
             write_error: None,
+            buffer: self.milters_active().then(Vec::new),
         };
         let (result, summary) = {
             let mut cleanup = MessageCleanup::new(&cleanup_ctx, |data: &[u8]| sink.put(data));
@@ -202,6 +214,7 @@ impl Session {
             (result, cleanup.finish())
         };
         let (too_big, write_error) = (sink.too_big, sink.write_error.take());
+        let buffered = sink.buffer.take();
         let (hops, message_id) = (summary.hops, summary.message_id);
         tx.writer = Some(writer);
         result?;
@@ -257,7 +270,28 @@ impl Session {
             return Ok(reply);
         }
         tx.actions.extend(verdict.actions);
-        self.finish_message(tx, message_id).await
+        let mut changes = EnvelopeChanges::default();
+        if let Some(content) = buffered {
+            match self.milter_end_of_message(tx, &content).await {
+                Ok((content, edits)) => {
+                    changes = edits;
+                    let written = tx.writer.as_mut().map(|w| w.write_content(&content));
+                    if let Some(Err(e)) = written {
+                        gatepost_log::warning(
+                            "cleanup",
+                            format!("{queue_id}: write queue file: {e}"),
+                        );
+                        fail(tx);
+                        return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
+                    }
+                }
+                Err(reply) => {
+                    fail(tx);
+                    return Ok(reply);
+                }
+            }
+        }
+        self.finish_message(tx, message_id, changes).await
     }
 
     /// Run `f` with the transaction temporarily put back in the session (for
@@ -276,6 +310,7 @@ impl Session {
         &mut self,
         tx: &mut Transaction,
         message_id: Option<String>,
+        milter_changes: EnvelopeChanges,
     ) -> Result<Reply, StreamError> {
         let Some(mut writer) = tx.writer.take() else {
             return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
@@ -284,8 +319,18 @@ impl Session {
             writer.set_sender_auth(identity);
         }
         let queue_id = writer.id().to_string();
+        if tx.milter_discard {
+            writer.abort();
+            return Ok(Reply::new(
+                250,
+                "2.0.0",
+                format!("Ok: queued as {queue_id}"),
+            ));
+        }
         let mut recipients = tx.recipients.clone();
-        let mut hold = false;
+        apply_milter_recipients(&mut recipients, &milter_changes);
+        let mut hold = tx.milter_hold;
+        let mut filter = self.ctx.content_filter.clone();
         for action in &tx.actions {
             match action {
                 MessageAction::Discard(_) => {
@@ -317,18 +362,13 @@ impl Session {
                 MessageAction::Hold(_) => hold = true,
                 // Written with the header at DATA time.
                 MessageAction::Prepend(_) => {}
-                MessageAction::Filter(next) => {
-                    gatepost_log::warning(
-                        "cleanup",
-                        format!("{queue_id}: FILTER {next}: content filters are not supported; delivering normally"),
-                    );
-                }
+                MessageAction::Filter(next) => filter = Some(next.clone()),
             }
         }
         let given = recipients
             .iter()
             .map(|r| (r.address.as_str(), r.original.as_str()));
-        let expanded: Vec<EnvelopeRecipient> = match clean_recipients(&*self.ctx.rewriter, given) {
+        let expanded: Vec<EnvelopeRecipient> = match self.clean_recipients(given) {
             Ok(list) => list
                 .into_iter()
                 .map(|clean| EnvelopeRecipient {
@@ -352,13 +392,19 @@ impl Session {
                 message_id.unwrap_or_else(|| "<>".into())
             ),
         );
+        let sender = milter_changes.sender.as_deref().unwrap_or(&tx.sender);
         let envelope = Envelope {
-            sender: clean_sender(&*self.ctx.rewriter, &tx.sender),
+            sender: if self.ctx.no_address_mappings {
+                sender.to_string()
+            } else {
+                clean_sender(&*self.ctx.rewriter, sender)
+            },
             recipients: expanded,
             arrival: tx.arrival,
             client: self.client_label.clone(),
             ret: tx.ret.clone(),
             envid: tx.envid.clone(),
+            filter,
         };
         let committed = if hold {
             writer.commit_held(&envelope).await
@@ -372,5 +418,44 @@ impl Session {
                 Ok(Reply::new(451, "4.3.0", "Error: queue file write error"))
             }
         }
+    }
+}
+
+impl Session {
+    /// cleanup's recipient mappings, skipped with `receive_override_options
+    /// = no_address_mappings`.
+    fn clean_recipients<'g>(
+        &self,
+        given: impl Iterator<Item = (&'g str, &'g str)>,
+    ) -> Result<Vec<gatepost_cleanup::CleanRecipient>, gatepost_rewrite::RewriteError> {
+        if self.ctx.no_address_mappings {
+            return Ok(given
+                .enumerate()
+                .map(|(from, (address, _))| gatepost_cleanup::CleanRecipient {
+                    address: address.to_string(),
+                    from,
+                })
+                .collect());
+        }
+        clean_recipients(&*self.ctx.rewriter, given)
+    }
+}
+
+/// Recipients deleted (`SMFIR_DELRCPT`, matched as received or as
+/// rewritten, case-insensitively) and added (`SMFIR_ADDRCPT`) by milters.
+fn apply_milter_recipients(recipients: &mut Vec<EnvelopeRecipient>, changes: &EnvelopeChanges) {
+    recipients.retain(|r| {
+        !changes
+            .deleted
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&r.original) || d.eq_ignore_ascii_case(&r.address))
+    });
+    for added in &changes.added {
+        recipients.push(EnvelopeRecipient {
+            address: added.clone(),
+            original: added.clone(),
+            notify: None,
+            orcpt: None,
+        });
     }
 }

@@ -117,6 +117,7 @@ impl Session {
         }
         if let Some(tx) = self.tx.take() {
             tx.abort();
+            self.milter_abort().await;
         }
         self.policy_state.reset_transaction();
         let name: String = args
@@ -137,7 +138,12 @@ impl Session {
             self.helo = previous;
             return self.answer(Some(verb), reply).await;
         }
+        let protocol_before = self.protocol;
         self.protocol = if verb == Verb::Ehlo { "ESMTP" } else { "SMTP" };
+        let helo_name = self.helo.clone().unwrap_or_default();
+        if let Some(reply) = self.milter_helo(&helo_name, verb, protocol_before).await {
+            return self.answer(Some(verb), reply).await;
+        }
         let security_lines = self.ehlo_security_lines();
         let s = &self.ctx.settings;
         let reply = if verb == Verb::Helo {
@@ -307,6 +313,11 @@ impl Session {
             self.tx = None;
             return self.answer(verb, reply).await;
         }
+        if let Some(reply) = self.milter_mail(args).await {
+            self.tx = None;
+            self.milter_abort().await;
+            return self.answer(verb, reply).await;
+        }
         if let Some(tx) = self.tx.as_mut() {
             tx.actions.extend(verdict.actions);
         }
@@ -472,6 +483,9 @@ impl Session {
         if let Some(reply) = verdict.reply {
             return self.answer(verb, reply).await;
         }
+        if let Some(reply) = self.milter_rcpt(args, &address).await {
+            return self.answer(verb, reply).await;
+        }
         if let Err(reply) = self.open_queue_file() {
             return self.answer(verb, reply).await;
         }
@@ -521,6 +535,7 @@ impl Session {
         }
         if let Some(tx) = self.tx.take() {
             tx.abort();
+            self.milter_abort().await;
         }
         self.policy_state.reset_transaction();
         self.answer(Some(Verb::Rset), Reply::new(250, "2.0.0", "Ok"))

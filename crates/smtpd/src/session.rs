@@ -66,6 +66,8 @@ pub struct Session {
     pub(crate) login: Option<crate::auth::SaslLogin>,
     /// The connection was registered with the client event counters.
     pub(crate) connection_counted: bool,
+    /// The session's filters (`smtpd_milters`), once connected.
+    pub(crate) milters: Option<gatepost_milter::Milters>,
 }
 
 impl Session {
@@ -114,6 +116,7 @@ impl Session {
             tls: None,
             login: None,
             connection_counted: false,
+            milters: None,
             ctx,
         }
     }
@@ -166,6 +169,7 @@ impl Session {
         if let Some(tx) = self.tx.take() {
             tx.abort();
         }
+        self.milter_quit().await;
         self.unregister_connection();
         gatepost_log::info(
             "smtpd",
@@ -194,6 +198,10 @@ impl Session {
                 return Flow::Close;
             }
             return Flow::Continue;
+        }
+        if let Some(reply) = self.milter_connect().await {
+            let _ = self.reply(reply).await;
+            return Flow::Close;
         }
         let banner = Reply::plain(220, self.ctx.settings.banner.clone());
         self.reply(banner).await
@@ -482,6 +490,17 @@ impl Session {
         text: &str,
         recipient: Option<&str>,
     ) {
+        gatepost_log::info("smtpd", self.render_action(action, stage, text, recipient));
+    }
+
+    /// The action line, as [`Session::log_action_to`] writes it.
+    pub(crate) fn render_action(
+        &self,
+        action: &str,
+        stage: &str,
+        text: &str,
+        recipient: Option<&str>,
+    ) -> String {
         let tx = self.tx.as_ref();
         let queue_id = tx.and_then(|t| t.queue_id());
         let from = tx.map(|t| gatepost_rewrite::quote_address(&t.sender));
@@ -506,7 +525,7 @@ impl Session {
             proto: Some(self.protocol),
             helo: self.helo.as_deref(),
         }
-        .log();
+        .render()
     }
 }
 

@@ -33,6 +33,9 @@ pub struct Transaction {
     /// value (xtext decoded) from a logged-in client, or its login name
     /// when that is an address and it gave no `AUTH=` (RFC 4954 section 5).
     pub sender_auth: Option<String>,
+    /// A milter asked for quarantine (the hold queue) or to discard.
+    pub milter_hold: bool,
+    pub milter_discard: bool,
 }
 
 impl Transaction {
@@ -51,6 +54,8 @@ impl Transaction {
             data_bytes: 0,
             actions: Vec::new(),
             sender_auth: None,
+            milter_hold: false,
+            milter_discard: false,
         }
     }
 

@@ -125,6 +125,7 @@ fn message(rcpts: &[&str]) -> QueuedMessage {
             client: "local".to_string(),
             ret: None,
             envid: None,
+            filter: None,
         },
         path: std::path::PathBuf::from("/nonexistent"),
     }

@@ -177,6 +177,7 @@ async fn deliver_to(main_cf: &str, nexthop: &str, resolver: FakeResolver) -> Del
             client: "local".to_string(),
             ret: None,
             envid: None,
+            filter: None,
         },
         path: std::path::PathBuf::from("/nonexistent"),
     };
