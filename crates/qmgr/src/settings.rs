@@ -71,6 +71,8 @@ pub struct QmgrSettings {
     /// `transport_maps`); `None`: bare addresses get `@myorigin` and
     /// recipients are grouped by domain with no transport.
     pub rewriter: Option<Arc<Rewriter>>,
+    /// Pickup's header/body checks and MIME settings.
+    pub content_rules: Arc<gatepost_cleanup::ContentRules>,
 }
 
 impl Default for QmgrSettings {
@@ -131,6 +133,9 @@ impl QmgrSettings {
             local_destination_recipient_limit: limit(&params::LOCAL_DESTINATION_RECIPIENT_LIMIT),
             header_size_limit: cfg.get(&params::HEADER_SIZE_LIMIT),
             rewriter,
+            content_rules: Arc::new(gatepost_cleanup::ContentRules::from_config_or_defer(
+                cfg, "pickup",
+            )),
         }
     }
 
@@ -206,6 +211,7 @@ impl QmgrSettings {
             myorigin: self.myorigin.clone(),
             rewriter: self.rewriter.clone(),
             header_size_limit: self.header_size_limit,
+            content_rules: self.content_rules.clone(),
         }
     }
 

@@ -19,6 +19,7 @@
 //! `manager` (public: what only the queue manager uses).
 #![forbid(unsafe_code)]
 
+mod content_routing;
 mod envelope;
 mod error;
 mod group_sync;
@@ -37,6 +38,7 @@ mod queue_id;
 mod trigger;
 mod writer;
 
+pub use content_routing::apply_content_routing;
 pub use envelope::{Envelope, EnvelopeRecipient};
 pub use error::QueueError;
 pub use layout::QueueName;

@@ -13,11 +13,12 @@ use std::time::Duration;
 
 use gatepost_cleanup::{
     clean_content, clean_recipients, clean_sender, local_received_header, AddressRewriter,
-    CleanupContext, Source,
+    CleanupContext, ContentRules, LogOrigin, Source,
 };
 use gatepost_rewrite::{RewriteError, Rewriter};
 use tokio::sync::Notify;
 
+use crate::content_routing::{apply_content_routing, bounce_all};
 use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::{blocking, QueueError};
 use crate::layout::QueueName;
@@ -44,6 +45,8 @@ pub struct PickupSettings {
     pub rewriter: Option<Arc<Rewriter>>,
     /// `header_size_limit`: bytes of one header cleanup keeps.
     pub header_size_limit: usize,
+    /// header/body checks, MIME limits and strictness.
+    pub content_rules: Arc<ContentRules>,
 }
 
 /// Address rewriting without a configured rewriter: bare addresses get
@@ -118,6 +121,9 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         Some(rw) => rw.as_ref(),
         None => &fallback,
     };
+    // The recipient cleanup knows while it reads the content: the last one
+    // given on the command line.
+    let last_rcpt = sub.recipients.last().map(|r| rewriter.canonicalize(r));
     let ctx = CleanupContext {
         source: Source::Local {
             full_name: sub.full_name.as_deref(),
@@ -130,6 +136,13 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         sender: &sub.sender,
         rewriter,
         header_size_limit: settings.header_size_limit,
+        rules: &settings.content_rules,
+        log: LogOrigin {
+            origin: "local",
+            recipient: last_rcpt.as_deref(),
+            proto: None,
+            helo: None,
+        },
     };
     let trace = local_received_header(
         &settings.myhostname,
@@ -138,7 +151,6 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         new_id.as_str(),
         sub.time,
     );
-    let (content, summary) = clean_content(&ctx, &trace, &sub.content);
     gatepost_log::info(
         "pickup",
         format!(
@@ -147,6 +159,19 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
             gatepost_log::sanitize(&sub.sender)
         ),
     );
+    let (content, summary) = clean_content(&ctx, &trace, &sub.content);
+    let verdict = &summary.verdict;
+    let temporary_reject = verdict.reject.as_deref().is_some_and(|r| r.starts_with('4'));
+    if verdict.lookup_failed || temporary_reject || (verdict.filter.is_some() && !verdict.discard)
+    {
+        // Not accepted now: the file stays in maildrop.
+        writer.abort();
+        return Picked::Retry;
+    }
+    if verdict.discard {
+        writer.abort();
+        return remove_maildrop_file(queue, id, Picked::Gone).await;
+    }
     // Command-line recipients first, then those `sendmail -t` extracted.
     let given: Vec<&str> = sub
         .recipients
@@ -154,7 +179,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         .chain(&summary.recipients)
         .map(String::as_str)
         .collect();
-    let recipients: Vec<EnvelopeRecipient> =
+    let mut recipients: Vec<EnvelopeRecipient> =
         match clean_recipients(rewriter, given.iter().map(|r| (*r, *r))) {
             Ok(list) => list
                 .into_iter()
@@ -191,7 +216,17 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         gatepost_log::warning("cleanup", format!("{new_id}: write queue file: {e}"));
         return Picked::Retry;
     }
-    let sender = clean_sender(rewriter, &sub.sender);
+    let sender = match clean_sender(rewriter, &sub.sender) {
+        Ok(sender) => sender,
+        Err(e) => {
+            gatepost_log::warning(
+                "cleanup",
+                format!("{new_id}: sender_canonical_maps lookup: {e}"),
+            );
+            writer.abort();
+            return Picked::Retry;
+        }
+    };
     gatepost_log::info(
         "cleanup",
         format!(
@@ -199,6 +234,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
             gatepost_log::sanitize(summary.message_id.as_deref().unwrap_or("<>"))
         ),
     );
+    apply_content_routing(&mut recipients, verdict);
     let envelope = Envelope {
         sender,
         recipients,
@@ -207,20 +243,34 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         ret: None,
         envid: None,
     };
-    match writer.commit(&envelope).await {
-        Ok(queued) => {
-            if let Err(e) = queue.remove_file(id, QueueName::Maildrop).await {
-                if !e.is_not_found() {
-                    gatepost_log::warning("pickup", format!("{id}: remove: {e}"));
-                }
-            }
-            Picked::Queued(queued)
+    let committed = match &verdict.reject {
+        // Rejected by the content checks: bounced to the sender.
+        Some(reason) => {
+            let status = bounce_all(new_id.as_str(), &envelope.recipients, reason, sub.time);
+            writer
+                .commit_with_status(&envelope, QueueName::Incoming, &status)
+                .await
         }
+        None if verdict.hold => writer.commit_held(&envelope).await,
+        None => writer.commit(&envelope).await,
+    };
+    match committed {
+        Ok(queued) => remove_maildrop_file(queue, id, Picked::Queued(queued)).await,
         Err(e) => {
             gatepost_log::warning("cleanup", format!("{new_id}: commit: {e}"));
             Picked::Retry
         }
     }
+}
+
+/// The maildrop file is done with: remove it.
+async fn remove_maildrop_file(queue: &Arc<Queue>, id: &QueueId, picked: Picked) -> Picked {
+    if let Err(e) = queue.remove_file(id, QueueName::Maildrop).await {
+        if !e.is_not_found() {
+            gatepost_log::warning("pickup", format!("{id}: remove: {e}"));
+        }
+    }
+    picked
 }
 
 /// Pick up everything waiting in maildrop; returns the new queue ids.
@@ -269,6 +319,7 @@ mod tests {
             myorigin: "spec.test".into(),
             rewriter: None,
             header_size_limit: 102_400,
+            content_rules: Arc::default(),
         }
     }
 

@@ -5,11 +5,15 @@
 //! checks, envelope cleanup (canonicalisation, virtual alias expansion),
 //! and the durable commit before `250`.
 
-use gatepost_cleanup::{clean_recipients, clean_sender, CleanupContext, MessageCleanup, Source};
+use gatepost_cleanup::{
+    clean_recipients, clean_sender, CleanupContext, ContentVerdict, LogOrigin, MessageCleanup,
+    Source,
+};
 use gatepost_policy::{MessageAction, Stage};
 use gatepost_proto::{DataEvent, DataReader, Reply, Verb};
 use gatepost_queue::{Envelope, EnvelopeRecipient, MessageWriter};
 
+use crate::content_verdict;
 use crate::received::{received_header, ReceivedInfo};
 use crate::session::{Flow, Session};
 use crate::stream::StreamError;
@@ -161,6 +165,11 @@ impl Session {
         // local_header_rewrite_clients = permit_inet_interfaces: a client on
         // one of our own addresses is in the local rewrite context.
         let rewriter = self.ctx.rewriter.clone();
+        let rules = self.ctx.content_rules.clone();
+        let last_rcpt = tx
+            .recipients
+            .last()
+            .map(|r| rewriter.canonicalize(&r.address));
         let cleanup_ctx = CleanupContext {
             source: Source::Smtp {
                 local_header_rewrite: self.client_addr == self.server_addr,
@@ -172,6 +181,13 @@ impl Session {
             sender: &tx.sender,
             rewriter: &*rewriter,
             header_size_limit: settings.header_size_limit,
+            rules: &rules,
+            log: LogOrigin {
+                origin: &self.client_label,
+                recipient: last_rcpt.as_deref(),
+                proto: Some(self.protocol),
+                helo: self.helo.as_deref(),
+            },
         };
         let mut framer = DataReader::new(self.bare_newline, settings.line_length_limit);
         let mut sink = QueueFileSink {
@@ -202,7 +218,7 @@ impl Session {
             (result, cleanup.finish())
         };
         let (too_big, write_error) = (sink.too_big, sink.write_error.take());
-        let (hops, message_id) = (summary.hops, summary.message_id);
+        let (hops, message_id, content) = (summary.hops, summary.message_id, summary.verdict);
         tx.writer = Some(writer);
         result?;
         let fail = |tx: &mut Transaction| {
@@ -257,7 +273,15 @@ impl Session {
             return Ok(reply);
         }
         tx.actions.extend(verdict.actions);
-        self.finish_message(tx, message_id).await
+        if let Some(reply) = content_verdict::refusal(&content, &queue_id) {
+            fail(tx);
+            return Ok(reply);
+        }
+        if content.discard {
+            fail(tx);
+            return Ok(Reply::new(250, "2.0.0", format!("Ok: queued as {queue_id}")));
+        }
+        self.finish_message(tx, message_id, &content).await
     }
 
     /// Run `f` with the transaction temporarily put back in the session (for
@@ -276,6 +300,7 @@ impl Session {
         &mut self,
         tx: &mut Transaction,
         message_id: Option<String>,
+        content: &ContentVerdict,
     ) -> Result<Reply, StreamError> {
         let Some(writer) = tx.writer.take() else {
             return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
@@ -322,6 +347,8 @@ impl Session {
                 }
             }
         }
+        gatepost_queue::apply_content_routing(&mut recipients, content);
+        let hold = hold || content.hold;
         let given = recipients
             .iter()
             .map(|r| (r.address.as_str(), r.original.as_str()));
@@ -349,8 +376,19 @@ impl Session {
                 message_id.unwrap_or_else(|| "<>".into())
             ),
         );
+        let sender = match clean_sender(&*self.ctx.rewriter, &tx.sender) {
+            Ok(sender) => sender,
+            Err(e) => {
+                gatepost_log::warning(
+                    "cleanup",
+                    format!("{queue_id}: sender_canonical_maps lookup: {e}"),
+                );
+                writer.abort();
+                return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
+            }
+        };
         let envelope = Envelope {
-            sender: clean_sender(&*self.ctx.rewriter, &tx.sender),
+            sender,
             recipients: expanded,
             arrival: tx.arrival,
             client: self.client_label.clone(),
