@@ -64,7 +64,9 @@ impl OpenHeader {
         let Some(colon) = text.find(':') else {
             return;
         };
-        let value = text[colon + 1..].strip_suffix('\n').unwrap_or(&text[colon + 1..]);
+        let value = text[colon + 1..]
+            .strip_suffix('\n')
+            .unwrap_or(&text[colon + 1..]);
         let kept = limit_address_tokens(value, limit);
         if kept.len() < value.len() {
             self.raw = format!("{}{kept}\n", &text[..=colon]).into_bytes();

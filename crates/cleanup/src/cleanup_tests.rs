@@ -262,7 +262,10 @@ fn header_at_the_limit_is_kept_whole() {
 
 #[test]
 fn envelope_is_cleaned_the_same_for_both() {
-    assert_eq!(clean_sender(&TestRewriter, "alice").unwrap(), "alice@spec.test");
+    assert_eq!(
+        clean_sender(&TestRewriter, "alice").unwrap(),
+        "alice@spec.test"
+    );
     assert_eq!(clean_sender(&TestRewriter, "").unwrap(), "");
     let given = [
         ("bob", "bob"),

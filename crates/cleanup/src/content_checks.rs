@@ -359,7 +359,9 @@ fn dsn_prepend(default: &str, text: &str) -> String {
     };
     let parts: Vec<&str> = first.split('.').collect();
     let is_dsn = parts.len() == 3
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
         && matches!(parts[0], "2" | "4" | "5");
     if is_dsn {
         format!("{first} {rest}")

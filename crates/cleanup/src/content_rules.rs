@@ -227,7 +227,10 @@ mod tests {
     #[test]
     fn rule_actions() {
         let cases = [
-            ("/^Subject: x/ FILTER smtp:[127.0.0.1]:10025", Some("FILTER")),
+            (
+                "/^Subject: x/ FILTER smtp:[127.0.0.1]:10025",
+                Some("FILTER"),
+            ),
             ("!/^Subject: x/i  filter smtp:a", Some("filter")),
             ("/a/!/b/ REJECT", Some("REJECT")),
             ("/a\\/b/ WARN x", Some("WARN")),
@@ -245,7 +248,11 @@ mod tests {
     fn filter_refused_at_load() {
         let dir = tempfile::tempdir().expect("tempdir");
         let table = dir.path().join("header_checks");
-        std::fs::write(&table, "/^Subject: a/ WARN\n/^Subject: b/ FILTER smtp:x:25\n").expect("write");
+        std::fs::write(
+            &table,
+            "/^Subject: a/ WARN\n/^Subject: b/ FILTER smtp:x:25\n",
+        )
+        .expect("write");
         let mut cfg = Config::defaults();
         cfg.set("header_checks", &format!("regexp:{}", table.display()));
         let err = ContentRules::from_config(&cfg).expect_err("refused");

@@ -157,7 +157,11 @@ impl MimeState {
         match ty.as_str() {
             "text" => {
                 self.ctype = Ctype::Text;
-                self.stype = if sub == "plain" { Stype::Plain } else { Stype::Other };
+                self.stype = if sub == "plain" {
+                    Stype::Plain
+                } else {
+                    Stype::Other
+                };
             }
             "message" => {
                 self.ctype = Ctype::Message;
@@ -301,11 +305,7 @@ impl MimeState {
         }
         if !self.stack.is_empty() && !continued && bytes.len() > 2 && bytes.starts_with(b"--") {
             let rest = &bytes[2..];
-            if let Some(level) = self
-                .stack
-                .iter()
-                .rposition(|b| rest.starts_with(&b.text))
-            {
+            if let Some(level) = self.stack.iter().rposition(|b| rest.starts_with(&b.text)) {
                 while self.stack.len() > level + 1 {
                     self.pop();
                 }

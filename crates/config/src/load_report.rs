@@ -149,7 +149,10 @@ mod tests {
             ("luser_relay =\nheader_size_limit = 102400", vec![]),
             (
                 "luser_relay = admin\nmasquerade_domains = example.com\ninet_protocols = ipv4",
-                vec![unimplemented("inet_protocols"), unimplemented("luser_relay")],
+                vec![
+                    unimplemented("inet_protocols"),
+                    unimplemented("luser_relay"),
+                ],
             ),
             ("notify_classes = resource,software", vec![]),
             // Unregistered Postfix parameters: reported once.

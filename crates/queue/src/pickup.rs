@@ -161,9 +161,11 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
     );
     let (content, summary) = clean_content(&ctx, &trace, &sub.content);
     let verdict = &summary.verdict;
-    let temporary_reject = verdict.reject.as_deref().is_some_and(|r| r.starts_with('4'));
-    if verdict.lookup_failed || temporary_reject || (verdict.filter.is_some() && !verdict.discard)
-    {
+    let temporary_reject = verdict
+        .reject
+        .as_deref()
+        .is_some_and(|r| r.starts_with('4'));
+    if verdict.lookup_failed || temporary_reject || (verdict.filter.is_some() && !verdict.discard) {
         // Not accepted now: the file stays in maildrop.
         writer.abort();
         return Picked::Retry;

@@ -42,7 +42,10 @@ impl AddressRole {
     }
 
     fn is_sender(self) -> bool {
-        matches!(self, AddressRole::EnvelopeSender | AddressRole::HeaderSender)
+        matches!(
+            self,
+            AddressRole::EnvelopeSender | AddressRole::HeaderSender
+        )
     }
 }
 
@@ -150,7 +153,11 @@ impl Rewriter {
             let Some(first) = split_result(&found.value).into_iter().next() else {
                 return Ok(unquote_address(&current));
             };
-            let next = match found.extension.as_deref().filter(|_| self.canonical_rules.propagate) {
+            let next = match found
+                .extension
+                .as_deref()
+                .filter(|_| self.canonical_rules.propagate)
+            {
                 Some(ext) => add_extension(&first, ext),
                 None => first,
             };

@@ -300,7 +300,13 @@ fn refold(header: &str) -> String {
 pub fn is_sender_header(name: &str) -> bool {
     matches!(
         name.to_ascii_lowercase().as_str(),
-        "from" | "sender" | "reply-to" | "errors-to" | "return-receipt-to" | "resent-from" | "resent-sender"
+        "from"
+            | "sender"
+            | "reply-to"
+            | "errors-to"
+            | "return-receipt-to"
+            | "resent-from"
+            | "resent-sender"
     )
 }
 

@@ -39,8 +39,14 @@ mod tests {
         let mut v = ContentVerdict::default();
         assert_eq!(refusal(&v, "ID"), None);
         v.reject = Some("5.7.1 no thanks".into());
-        assert_eq!(refusal(&v, "ID").map(|r| r.to_wire()), Some("550 5.7.1 no thanks\r\n".into()));
+        assert_eq!(
+            refusal(&v, "ID").map(|r| r.to_wire()),
+            Some("550 5.7.1 no thanks\r\n".into())
+        );
         v.reject = Some("4.7.0 try later".into());
-        assert_eq!(refusal(&v, "ID").map(|r| r.to_wire()), Some("451 4.7.0 try later\r\n".into()));
+        assert_eq!(
+            refusal(&v, "ID").map(|r| r.to_wire()),
+            Some("451 4.7.0 try later\r\n".into())
+        );
     }
 }

@@ -279,7 +279,11 @@ impl Session {
         }
         if content.discard {
             fail(tx);
-            return Ok(Reply::new(250, "2.0.0", format!("Ok: queued as {queue_id}")));
+            return Ok(Reply::new(
+                250,
+                "2.0.0",
+                format!("Ok: queued as {queue_id}"),
+            ));
         }
         self.finish_message(tx, message_id, &content).await
     }
