@@ -121,7 +121,7 @@ impl ContentRules {
                     MapList::open(
                         program,
                         params::HEADER_CHECKS.name(),
-                        &[why.clone()],
+                        std::slice::from_ref(&why),
                         |spec: &str| -> Result<Arc<dyn Table>, gatepost_table::TableError> {
                             Err(gatepost_table::TableError::Config {
                                 table: "content checks".into(),
