@@ -111,7 +111,7 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
             || rules.mime.report_8bit_in_7bit_body
             || rules.mime.report_encoding_domain;
         MessageCleanup {
-            inspector: Inspector::new(rules, &ctx.log, ctx.queue_id, ctx.sender),
+            inspector: Inspector::new(rules, &ctx.log, ctx.queue_id),
             mime: MimeState::new(&rules.mime, report_nesting, ctx.header_size_limit),
             ctx,
             out,

@@ -18,6 +18,8 @@ use crate::content_rules::ContentRules;
 pub struct LogOrigin<'a> {
     /// `name[addr]` of the SMTP client, or `local`.
     pub origin: &'a str,
+    /// The envelope sender after cleanup's rewriting (canonical maps).
+    pub sender: &'a str,
     /// The (last) envelope recipient known when the content is inspected.
     pub recipient: Option<&'a str>,
     /// `ESMTP`, `SMTP`, ... for SMTP submissions.
@@ -88,22 +90,15 @@ pub(crate) struct Inspector<'a> {
     rules: &'a ContentRules,
     log: &'a LogOrigin<'a>,
     queue_id: &'a str,
-    sender: &'a str,
     pub(crate) verdict: ContentVerdict,
 }
 
 impl<'a> Inspector<'a> {
-    pub(crate) fn new(
-        rules: &'a ContentRules,
-        log: &'a LogOrigin<'a>,
-        queue_id: &'a str,
-        sender: &'a str,
-    ) -> Self {
+    pub(crate) fn new(rules: &'a ContentRules, log: &'a LogOrigin<'a>, queue_id: &'a str) -> Self {
         Inspector {
             rules,
             log,
             queue_id,
-            sender,
             verdict: ContentVerdict::default(),
         }
     }
@@ -312,7 +307,7 @@ impl<'a> Inspector<'a> {
             "{}: {action}: {class} {content} from {};",
             self.queue_id, self.log.origin
         );
-        line.push_str(&format!(" from=<{}>", self.sender));
+        line.push_str(&format!(" from=<{}>", self.log.sender));
         if let Some(rcpt) = self.log.recipient {
             line.push_str(&format!(" to=<{rcpt}>"));
         }
@@ -342,7 +337,7 @@ impl<'a> Inspector<'a> {
                 self.queue_id,
                 error.text(),
                 self.log.origin,
-                self.sender,
+                self.log.sender,
                 self.log.recipient.unwrap_or("unknown")
             )),
         );

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use gatepost_testkit::{gatepost_bin, submit, TestServer, EVENT_TIMEOUT};
+use gatepost_testkit::{gatepost_bin, submit, ConfigDir, TestServer, EVENT_TIMEOUT};
 
 const SETTINGS: &str = "\
 sender_canonical_maps = inline:{ {sender@client.test=rewritten.sender@client.test} }
@@ -33,7 +33,18 @@ fn check_headers(m: &str) {
 
 #[test]
 fn smtp_envelope_and_headers_are_rewritten() {
-    let srv = TestServer::start(gatepost_bin!(), SETTINGS).expect("start");
+    let dir = ConfigDir::new().expect("config dir");
+    let hc = dir
+        .file("header_checks", "/^Subject: t-canon/ WARN seen\n")
+        .expect("header_checks");
+    let srv = dir
+        .main_cf(&format!(
+            "{SETTINGS}header_checks = regexp:{}",
+            hc.display()
+        ))
+        .expect("main.cf")
+        .start(gatepost_bin!())
+        .expect("start");
     // 127.0.0.1 is one of our addresses: the local header rewrite context.
     submit(
         &srv,
@@ -53,6 +64,15 @@ fn smtp_envelope_and_headers_are_rewritten() {
     assert!(
         srv.wait_for_log(
             "to=<canon.user@mx.spec.test>, orig_to=<user@mx.spec.test>",
+            EVENT_TIMEOUT
+        ),
+        "{}",
+        srv.log()
+    );
+    // cleanup's log lines show the envelope as rewritten, as Postfix's.
+    assert!(
+        srv.wait_for_log(
+            ": warning: header Subject: t-canon from unknown[127.0.0.1]; from=<rewritten.sender@client.test> to=<canon.user@mx.spec.test> proto=ESMTP",
             EVENT_TIMEOUT
         ),
         "{}",

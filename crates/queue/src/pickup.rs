@@ -15,7 +15,7 @@ use gatepost_cleanup::{
     clean_content, clean_recipients, clean_sender, local_received_header, AddressRewriter,
     CleanupContext, ContentRules, LogOrigin, Source,
 };
-use gatepost_rewrite::{RewriteError, Rewriter};
+use gatepost_rewrite::{AddressRole, RewriteError, Rewriter};
 use tokio::sync::Notify;
 
 use crate::content_routing::{apply_content_routing, bounce_all};
@@ -123,7 +123,12 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
     };
     // The recipient cleanup knows while it reads the content: the last one
     // given on the command line.
-    let last_rcpt = sub.recipients.last().map(|r| rewriter.canonicalize(r));
+    let last_rcpt = sub.recipients.last().map(|r| {
+        rewriter
+            .rewrite_address(r, AddressRole::EnvelopeRecipient)
+            .unwrap_or_else(|_| rewriter.canonicalize(r))
+    });
+    let log_sender = clean_sender(rewriter, &sub.sender).unwrap_or_else(|_| sub.sender.clone());
     let ctx = CleanupContext {
         source: Source::Local {
             full_name: sub.full_name.as_deref(),
@@ -139,6 +144,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         rules: &settings.content_rules,
         log: LogOrigin {
             origin: "local",
+            sender: &log_sender,
             recipient: last_rcpt.as_deref(),
             proto: None,
             helo: None,

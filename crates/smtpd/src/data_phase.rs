@@ -12,6 +12,7 @@ use gatepost_cleanup::{
 use gatepost_policy::{MessageAction, Stage};
 use gatepost_proto::{DataEvent, DataReader, Reply, Verb};
 use gatepost_queue::{Envelope, EnvelopeRecipient, MessageWriter};
+use gatepost_rewrite::AddressRole;
 
 use crate::content_verdict;
 use crate::received::{received_header, ReceivedInfo};
@@ -166,10 +167,13 @@ impl Session {
         // one of our own addresses is in the local rewrite context.
         let rewriter = self.ctx.rewriter.clone();
         let rules = self.ctx.content_rules.clone();
-        let last_rcpt = tx
-            .recipients
-            .last()
-            .map(|r| rewriter.canonicalize(&r.address));
+        // The envelope as cleanup has rewritten it, for its log lines.
+        let log_rcpt = tx.recipients.last().map(|r| {
+            rewriter
+                .rewrite_address(&r.address, AddressRole::EnvelopeRecipient)
+                .unwrap_or_else(|_| rewriter.canonicalize(&r.address))
+        });
+        let log_sender = clean_sender(&*rewriter, &tx.sender).unwrap_or_else(|_| tx.sender.clone());
         let cleanup_ctx = CleanupContext {
             source: Source::Smtp {
                 local_header_rewrite: self.client_addr == self.server_addr,
@@ -184,7 +188,8 @@ impl Session {
             rules: &rules,
             log: LogOrigin {
                 origin: &self.client_label,
-                recipient: last_rcpt.as_deref(),
+                sender: &log_sender,
+                recipient: log_rcpt.as_deref(),
                 proto: Some(self.protocol),
                 helo: self.helo.as_deref(),
             },
