@@ -33,6 +33,14 @@ fn time() -> SystemTime {
 }
 
 fn ctx<'a>(source: Source<'a>, sender: &'a str) -> CleanupContext<'a> {
+    ctx_with(source, sender, &NO_CHECKS)
+}
+
+pub(crate) fn ctx_with<'a>(
+    source: Source<'a>,
+    sender: &'a str,
+    rules: &'a ContentRules,
+) -> CleanupContext<'a> {
     CleanupContext {
         source,
         always_add_missing_headers: false,
@@ -42,7 +50,7 @@ fn ctx<'a>(source: Source<'a>, sender: &'a str) -> CleanupContext<'a> {
         sender,
         rewriter: &TestRewriter,
         header_size_limit: 102_400,
-        rules: &NO_CHECKS,
+        rules,
         log: LogOrigin::default(),
     }
 }
@@ -68,6 +76,19 @@ const REMOTE_SMTP: Source<'static> = Source::Smtp {
 fn clean_local(c: &CleanupContext<'_>, content: &str) -> (String, HeaderSummary) {
     let trace = local_received_header("mx.spec.test", "Postfix", Some(1000), "5562DBE20B", time());
     let (out, summary) = clean_content(c, &trace, content.as_bytes());
+    (String::from_utf8(out).unwrap(), summary)
+}
+
+/// SMTP with every line whole.
+pub(crate) fn clean_smtp_with(c: &CleanupContext<'_>, content: &str) -> (String, HeaderSummary) {
+    let mut out = Vec::new();
+    let summary = {
+        let mut cleanup = MessageCleanup::new(c, |d: &[u8]| out.extend_from_slice(d));
+        for line in content.lines() {
+            cleanup.line(line.as_bytes(), true);
+        }
+        cleanup.finish()
+    };
     (String::from_utf8(out).unwrap(), summary)
 }
 

@@ -37,6 +37,8 @@ mod mime_state;
 
 #[cfg(test)]
 mod cleanup_tests;
+#[cfg(test)]
+mod content_tests;
 
 pub use cleanup_envelope::{clean_recipients, clean_sender, CleanRecipient};
 pub use cleanup_message::{clean_content, header_recipients, HeaderSummary, MessageCleanup};
