@@ -1,21 +1,27 @@
 //! Envelope processing (Postfix `cleanup_envelope.c`, `cleanup_addr.c`,
 //! `cleanup_map1n.c`, `cleanup_out_recipient.c`): the sender is
-//! canonicalised; each recipient is canonicalised and expanded through
-//! `virtual_alias_maps`, and a result seen before for the same original
-//! recipient is dropped. Parameters honoured (through the rewriter):
-//! `myorigin`, `append_at_myorigin`, `append_dot_mydomain`,
-//! `swap_bangpath`, `allow_percent_hack`, `virtual_alias_maps`.
+//! canonicalised, mapped through the sender canonical maps and
+//! masqueraded; each recipient is canonicalised, mapped through the
+//! recipient canonical maps (and masqueraded when `masquerade_classes`
+//! says so) and expanded through `virtual_alias_maps`, and a result seen
+//! before for the same original recipient is dropped. Parameters honoured
+//! (through the rewriter): `myorigin`, `append_at_myorigin`,
+//! `append_dot_mydomain`, `swap_bangpath`, `allow_percent_hack`,
+//! `canonical_maps`, `sender_canonical_maps`, `recipient_canonical_maps`,
+//! their `*_classes`, `masquerade_domains`, `masquerade_exceptions`,
+//! `masquerade_classes`, `virtual_alias_maps`.
 
-use gatepost_rewrite::RewriteError;
+use gatepost_rewrite::{AddressRole, RewriteError};
 
 use crate::cleanup_state::AddressRewriter;
 
-/// The canonical envelope sender; `<>` stays empty.
-pub fn clean_sender(rewriter: &dyn AddressRewriter, sender: &str) -> String {
+/// The canonical envelope sender; `<>` stays empty. A table lookup
+/// failure stops cleanup (the caller defers or retries).
+pub fn clean_sender(rewriter: &dyn AddressRewriter, sender: &str) -> Result<String, RewriteError> {
     if sender.is_empty() {
-        String::new()
+        Ok(String::new())
     } else {
-        rewriter.canonicalize(sender)
+        rewriter.rewrite_address(sender, AddressRole::EnvelopeSender)
     }
 }
 
@@ -38,7 +44,7 @@ pub fn clean_recipients<'g>(
     let mut out: Vec<CleanRecipient> = Vec::new();
     let mut keys: Vec<(String, &str)> = Vec::new();
     for (index, (address, original)) in given.into_iter().enumerate() {
-        let canonical = rewriter.canonicalize(address);
+        let canonical = rewriter.rewrite_address(address, AddressRole::EnvelopeRecipient)?;
         for expanded in rewriter.expand_virtual_aliases(&canonical)? {
             if keys.iter().any(|(a, o)| *a == expanded && *o == original) {
                 continue;

@@ -13,10 +13,22 @@
 //! bytes (its line breaks inside counted); the rest of a longer one is
 //! discarded, silently, and the message goes on (cleanup(8)).
 //!
-//! Parameters honoured: see `cleanup_state` and `cleanup_missing_headers`.
+//! Every header (ours prepended included) and body line goes through the
+//! content checks (`content_checks`), after the MIME state machine
+//! (`mime_state`) has told primary, part and nested headers and body lines
+//! apart; what they decide is in [`HeaderSummary::verdict`].
+//!
+//! Parameters honoured: see `cleanup_state`, `cleanup_missing_headers` and
+//! `content_rules`.
+
+use gatepost_rewrite::AddressRole;
 
 use crate::cleanup_missing_headers::{missing_headers, SeenHeaders};
 use crate::cleanup_state::{AddressRewriter, CleanupContext, Source};
+use crate::content_checks::{ContentVerdict, Fate, HeaderClass, Inspector, LogOrigin};
+use crate::content_rules::ContentRules;
+use crate::header_tokens::limit_address_tokens;
+use crate::mime_state::{MimeOut, MimeState};
 
 /// What the header pass learned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +40,8 @@ pub struct HeaderSummary {
     /// Addresses from `To:`, `Cc:`, `Bcc:` when recipients are extracted
     /// (`sendmail -t`), in header order.
     pub recipients: Vec<String>,
+    /// What the header/body checks and the MIME checks decided.
+    pub verdict: ContentVerdict,
 }
 
 /// One logical header being collected.
@@ -42,6 +56,21 @@ struct OpenHeader {
 impl OpenHeader {
     fn dropped(&self) -> bool {
         self.name == "bcc"
+    }
+
+    /// `header_address_token_limit`: the value cut after `limit` tokens.
+    fn limit_tokens(&mut self, limit: usize) {
+        let text = String::from_utf8_lossy(&self.raw).into_owned();
+        let Some(colon) = text.find(':') else {
+            return;
+        };
+        let value = text[colon + 1..]
+            .strip_suffix('\n')
+            .unwrap_or(&text[colon + 1..]);
+        let kept = limit_address_tokens(value, limit);
+        if kept.len() < value.len() {
+            self.raw = format!("{}{kept}\n", &text[..=colon]).into_bytes();
+        }
     }
 
     /// The unfolded value after the colon.
@@ -70,11 +99,20 @@ pub struct MessageCleanup<'a, O: FnMut(&[u8])> {
     seen: SeenHeaders,
     hops: usize,
     recipients: Vec<String>,
+    inspector: Inspector<'a>,
+    mime: MimeState,
 }
 
 impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
     pub fn new(ctx: &'a CleanupContext<'a>, out: O) -> Self {
+        let rules = ctx.rules;
+        let report_nesting = rules.has_header_checks()
+            || rules.mime.report_8bit_in_header
+            || rules.mime.report_8bit_in_7bit_body
+            || rules.mime.report_encoding_domain;
         MessageCleanup {
+            inspector: Inspector::new(rules, &ctx.log, ctx.queue_id),
+            mime: MimeState::new(&rules.mime, report_nesting, ctx.header_size_limit),
             ctx,
             out,
             in_header: true,
@@ -89,10 +127,29 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
         }
     }
 
-    /// Header lines put above the content as they are (trace headers:
-    /// `PREPEND` actions, our `Received:`); each ends with `\n`.
+    /// Header lines put above the content (trace headers: `PREPEND`
+    /// actions, our `Received:`); each ends with `\n`. They are subject to
+    /// `header_checks`, as in Postfix, where they reach cleanup as content.
     pub fn prepend(&mut self, lines: &str) {
-        (self.out)(lines.as_bytes());
+        let mut headers: Vec<String> = Vec::new();
+        for line in lines.split_inclusive('\n') {
+            match headers.last_mut() {
+                Some(h) if line.starts_with([' ', '\t']) => h.push_str(line),
+                _ => headers.push(line.to_string()),
+            }
+        }
+        for header in headers {
+            let text = header.strip_suffix('\n').unwrap_or(&header);
+            match self.inspector.header(HeaderClass::Primary, text) {
+                Fate::Keep => (self.out)(header.as_bytes()),
+                Fate::Drop => {}
+                Fate::Replace(new) => (self.out)(format!("{new}\n").as_bytes()),
+                Fate::Prepend(first) => {
+                    (self.out)(format!("{first}\n").as_bytes());
+                    (self.out)(header.as_bytes());
+                }
+            }
+        }
     }
 
     /// One content line without its line end; `complete` is false for a
@@ -117,7 +174,7 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
     fn whole_line(&mut self, bytes: &[u8], complete: bool) {
         let line_start = std::mem::replace(&mut self.at_line_start, complete);
         if !self.in_header {
-            return self.write_line(bytes, complete);
+            return self.body_line(bytes, complete);
         }
         if !line_start {
             return self.header_bytes(bytes, complete);
@@ -129,7 +186,7 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
             return self.header_bytes(&raw, complete);
         }
         if bytes.is_empty() && complete {
-            self.end_header();
+            self.end_header(true);
             return (self.out)(b"\n");
         }
         let continued = bytes.first().is_some_and(|b| *b == b' ' || *b == b'\t');
@@ -142,9 +199,9 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
             return self.header_bytes(bytes, complete);
         }
         // Not a header line: the body starts here, after an empty line.
-        self.end_header();
+        self.end_header(false);
         (self.out)(b"\n");
-        self.write_line(bytes, complete);
+        self.body_line(bytes, complete);
     }
 
     /// End of content: the header is completed if the content ended in it.
@@ -160,13 +217,31 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
             // A message that is all header ends there: Postfix adds no
             // empty line after it (checked against Postfix 3.7, both for
             // SMTP and for sendmail submissions).
-            self.end_header();
+            self.end_header(true);
         }
+        let Self {
+            mime, inspector, ..
+        } = &mut self;
+        let mut sink = |_: &[u8]| {};
+        mime.finish(&mut |ev| pass_on(inspector, &mut sink, ev));
         HeaderSummary {
             hops: self.hops,
             message_id: self.seen.message_id.take(),
             recipients: std::mem::take(&mut self.recipients),
+            verdict: std::mem::take(&mut self.inspector.verdict),
         }
+    }
+
+    /// A line after the primary header, through the MIME state machine and
+    /// the checks.
+    fn body_line(&mut self, bytes: &[u8], complete: bool) {
+        let Self {
+            mime,
+            inspector,
+            out,
+            ..
+        } = self;
+        mime.line(bytes, complete, &mut |ev| pass_on(inspector, out, ev));
     }
 
     /// A body line, written in one piece.
@@ -214,18 +289,48 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
         h.truncated = true;
     }
 
-    /// The open header is complete: note it, then write it (rewritten) or
-    /// drop it.
+    /// The open header is complete: note it, check it, then write it
+    /// (rewritten) or drop it.
     fn close_header(&mut self) {
-        let Some(h) = self.open.take() else {
+        let Some(mut h) = self.open.take() else {
             return;
         };
+        let text = h.raw.strip_suffix(b"\n").unwrap_or(&h.raw).to_vec();
+        {
+            let Self {
+                mime, inspector, ..
+            } = self;
+            mime.header_seen(&text, &mut |ev| {
+                if let MimeOut::Error(error, context) = ev {
+                    inspector.mime_error(error, &String::from_utf8_lossy(context));
+                }
+            });
+        }
+        if h.name == "received" {
+            self.hops += 1;
+        }
+        match self
+            .inspector
+            .header(HeaderClass::Primary, &String::from_utf8_lossy(&text))
+        {
+            Fate::Keep => {}
+            Fate::Drop => return,
+            Fate::Replace(new) => {
+                let name_len = header_name_len(new.as_bytes()).unwrap_or(0);
+                h.name = new[..name_len].to_ascii_lowercase();
+                h.raw = format!("{new}\n").into_bytes();
+            }
+            Fate::Prepend(first) => (self.out)(format!("{first}\n").as_bytes()),
+        }
         match h.name.as_str() {
-            "received" => self.hops += 1,
             "message-id" => self.seen.message_id = Some(h.value()),
             "date" => self.seen.date = true,
             "from" => self.seen.from = true,
             _ => {}
+        }
+        let rewrite = self.ctx.rewrites_headers() && gatepost_rewrite::is_address_header(&h.name);
+        if rewrite {
+            h.limit_tokens(self.ctx.rules.header_address_token_limit);
         }
         if self.ctx.extracts_recipients() && matches!(h.name.as_str(), "to" | "cc" | "bcc") {
             self.recipients
@@ -234,32 +339,111 @@ impl<'a, O: FnMut(&[u8])> MessageCleanup<'a, O> {
         if h.dropped() {
             return;
         }
-        let rewriter = self.ctx.rewriter;
-        let rewrite = self.ctx.rewrites_headers() && gatepost_rewrite::is_address_header(&h.name);
         match std::str::from_utf8(&h.raw) {
             Ok(text) if rewrite => {
-                let out = gatepost_rewrite::qualify_header(text, &|a| rewriter.canonicalize(a));
+                let out = self.rewrite_header(&h.name, text);
                 (self.out)(out.as_bytes());
             }
             _ => (self.out)(&h.raw),
         }
     }
 
-    fn end_header(&mut self) {
+    /// The addresses of a sender or recipient header rewritten (the
+    /// header_sender or header_recipient class); a table failure defers
+    /// the message.
+    fn rewrite_header(&mut self, name: &str, text: &str) -> String {
+        let rewriter = self.ctx.rewriter;
+        let role = if gatepost_rewrite::is_sender_header(name) {
+            AddressRole::HeaderSender
+        } else {
+            AddressRole::HeaderRecipient
+        };
+        let failure = std::cell::RefCell::new(None);
+        let out = gatepost_rewrite::rewrite_header(text, &|addr| {
+            let internal = gatepost_rewrite::unquote_address(addr);
+            match rewriter.rewrite_address(&internal, role) {
+                Ok(done) => gatepost_rewrite::quote_address(&done),
+                Err(e) => {
+                    failure.replace(Some(e));
+                    addr.to_string()
+                }
+            }
+        });
+        if let Some(e) = failure.into_inner() {
+            self.inspector.table_failure(&e.to_string());
+        }
+        out
+    }
+
+    /// The primary header ends: with an empty line, or with the first line
+    /// that is not a header.
+    fn end_header(&mut self, empty_line: bool) {
         if !self.in_header {
             return;
         }
         self.close_header();
         self.in_header = false;
+        {
+            let Self {
+                mime, inspector, ..
+            } = self;
+            mime.end_of_header(empty_line, &mut |ev| {
+                if let MimeOut::Error(error, context) = ev {
+                    inspector.mime_error(error, &String::from_utf8_lossy(context));
+                }
+            });
+        }
         let added = missing_headers(self.ctx, &mut self.seen);
         (self.out)(added.as_bytes());
+    }
+}
+
+/// A MIME state machine output: checked, then written (part headers and
+/// body lines) or reported (errors).
+fn pass_on(inspector: &mut Inspector<'_>, out: &mut dyn FnMut(&[u8]), ev: MimeOut<'_>) {
+    match ev {
+        MimeOut::Error(error, context) => {
+            inspector.mime_error(error, &String::from_utf8_lossy(context))
+        }
+        MimeOut::Header(class, raw) => {
+            let fate = inspector.header(class, &String::from_utf8_lossy(raw));
+            write_with_fate(out, raw, true, fate);
+        }
+        MimeOut::Body(bytes, complete, offset) => {
+            let fate = if inspector.rules().body_checks.is_empty() {
+                Fate::Keep
+            } else {
+                inspector.body(&String::from_utf8_lossy(bytes), offset)
+            };
+            write_with_fate(out, bytes, complete, fate);
+        }
+    }
+}
+
+fn write_with_fate(out: &mut dyn FnMut(&[u8]), bytes: &[u8], complete: bool, fate: Fate) {
+    let line = |text: &[u8], end: bool| {
+        let mut buf = Vec::with_capacity(text.len() + 1);
+        buf.extend_from_slice(text);
+        if end {
+            buf.push(b'\n');
+        }
+        buf
+    };
+    match fate {
+        Fate::Keep => out(&line(bytes, complete)),
+        Fate::Drop => {}
+        Fate::Replace(new) => out(&line(new.as_bytes(), complete)),
+        Fate::Prepend(first) => {
+            out(&line(first.as_bytes(), true));
+            out(&line(bytes, complete));
+        }
     }
 }
 
 /// Postfix `is_header()`: the length of the header name when `line` is a
 /// header line (a name of printable ASCII other than `:`, optional white
 /// space, then `:`).
-fn header_name_len(line: &[u8]) -> Option<usize> {
+pub(crate) fn header_name_len(line: &[u8]) -> Option<usize> {
     let (mut name_len, mut in_space) = (0usize, false);
     for &c in line {
         match c {
@@ -321,6 +505,8 @@ pub fn header_recipients(content: &[u8]) -> Vec<String> {
         sender: "",
         rewriter: &AsGiven,
         header_size_limit: usize::MAX,
+        rules: &ContentRules::default(),
+        log: LogOrigin::default(),
     };
     clean_content(&ctx, "", content).1.recipients
 }

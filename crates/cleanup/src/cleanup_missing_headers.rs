@@ -55,7 +55,10 @@ fn from_header(ctx: &CleanupContext<'_>) -> String {
     if ctx.sender.is_empty() {
         return "From: MAILER-DAEMON\n".to_string();
     }
-    let sender = gatepost_rewrite::quote_address(&clean_sender(ctx.rewriter, ctx.sender));
+    // A lookup failure defers the message when the envelope is cleaned.
+    let cleaned = clean_sender(ctx.rewriter, ctx.sender)
+        .unwrap_or_else(|_| ctx.rewriter.canonicalize(ctx.sender));
+    let sender = gatepost_rewrite::quote_address(&cleaned);
     match ctx.full_name() {
         Some(name) => format!("From: {} <{sender}>\n", quote_phrase(name)),
         None => format!("From: {sender}\n"),

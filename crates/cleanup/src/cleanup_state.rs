@@ -2,13 +2,16 @@
 //! from ([`Source`]: an SMTP client in or out of the local header rewrite
 //! context, or local submission), the envelope sender, the arrival time,
 //! the queue id and the host name; and the address rewriting it applies
-//! ([`AddressRewriter`]: trivial-rewrite's canonicalisation and virtual(5)
-//! expansion). Parameters honoured (read by the caller): `myhostname`,
+//! ([`AddressRewriter`]: trivial-rewrite's canonicalisation, canonical(5)
+//! maps and masquerading, and virtual(5) expansion). Parameters honoured (read by the caller): `myhostname`,
 //! `local_header_rewrite_clients` (decided by smtpd),
 //! `always_add_missing_headers` and `header_size_limit`.
 
 use chrono::{DateTime, Local};
-use gatepost_rewrite::{RewriteError, Rewriter};
+use gatepost_rewrite::{AddressRole, RewriteError, Rewriter};
+
+use crate::content_checks::LogOrigin;
+use crate::content_rules::ContentRules;
 
 /// Where a message was submitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,10 @@ pub struct CleanupContext<'a> {
     pub rewriter: &'a dyn AddressRewriter,
     /// `header_size_limit`: bytes of one logical header kept.
     pub header_size_limit: usize,
+    /// header/body checks, MIME limits and strictness.
+    pub rules: &'a ContentRules,
+    /// The submission as the check action log lines show it.
+    pub log: LogOrigin<'a>,
 }
 
 impl CleanupContext<'_> {
@@ -85,6 +92,12 @@ pub trait AddressRewriter: Sync {
     /// `virtual_alias_maps` expansion of a canonical address (the address
     /// itself when nothing matches).
     fn expand_virtual_aliases(&self, addr: &str) -> Result<Vec<String>, RewriteError>;
+    /// Canonicalisation, canonical maps and masquerading of an address in
+    /// `role`; without maps, canonicalisation only.
+    fn rewrite_address(&self, addr: &str, role: AddressRole) -> Result<String, RewriteError> {
+        let _ = role;
+        Ok(self.canonicalize(addr))
+    }
 }
 
 impl AddressRewriter for Rewriter {
@@ -94,5 +107,9 @@ impl AddressRewriter for Rewriter {
 
     fn expand_virtual_aliases(&self, addr: &str) -> Result<Vec<String>, RewriteError> {
         Rewriter::expand_virtual_aliases(self, addr)
+    }
+
+    fn rewrite_address(&self, addr: &str, role: AddressRole) -> Result<String, RewriteError> {
+        Rewriter::rewrite_address(self, addr, role)
     }
 }

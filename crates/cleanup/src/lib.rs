@@ -14,7 +14,14 @@
 //!   canonicalisation, `virtual_alias_maps` expansion and duplicate removal;
 //! - `cleanup_received`: the `Received: by HOST (MAIL_NAME ...)` trace
 //!   header of mail made locally (pickup, bounces, forwarding);
-//! - `mail_date`: the one RFC 5322 date format (Postfix `mail_date()`).
+//! - `mail_date`: the one RFC 5322 date format (Postfix `mail_date()`);
+//! - `content_rules`: header/body check tables and MIME settings from
+//!   `main.cf` ([`ContentRules`]);
+//! - `content_checks`: header_checks(5)/body_checks actions and their log
+//!   lines, the message-level outcome ([`ContentVerdict`]);
+//! - `mime_state`: the MIME structure (part and nested headers, limits,
+//!   strict 8-bit and encoding checks);
+//! - `header_tokens`: `header_address_token_limit`.
 #![forbid(unsafe_code)]
 
 mod cleanup_envelope;
@@ -22,14 +29,22 @@ mod cleanup_message;
 mod cleanup_missing_headers;
 mod cleanup_received;
 mod cleanup_state;
+mod content_checks;
+mod content_rules;
+mod header_tokens;
 mod mail_date;
+mod mime_state;
 
 #[cfg(test)]
 mod cleanup_tests;
+#[cfg(test)]
+mod content_tests;
 
 pub use cleanup_envelope::{clean_recipients, clean_sender, CleanRecipient};
 pub use cleanup_message::{clean_content, header_recipients, HeaderSummary, MessageCleanup};
 pub use cleanup_missing_headers::message_id;
 pub use cleanup_received::local_received_header;
 pub use cleanup_state::{AddressRewriter, CleanupContext, Source};
+pub use content_checks::{ContentVerdict, LogOrigin};
+pub use content_rules::{ContentRules, ContentRulesError, MimeSettings};
 pub use mail_date::mail_date;

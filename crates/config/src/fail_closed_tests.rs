@@ -23,11 +23,9 @@ fn values_that_ask_for_a_missing_feature_are_refused() {
         ("smtp_tls_security_level = Fingerprint", "smtp_tls_security_level = Fingerprint"),
         ("smtpd_proxy_filter = 127.0.0.1:10025", "/etc/postfix/main.cf, line 1: smtpd_proxy_filter = 127.0.0.1:10025: not implemented by gatepost: mail would pass unfiltered; "),
         ("filter = 127.0.0.1:10024\nsmtpd_proxy_filter = $filter", "line 2: smtpd_proxy_filter = $filter"),
-        ("header_checks = regexp:/etc/postfix/header_checks", "header_checks = regexp:/etc/postfix/header_checks: not implemented by gatepost: message content would not be inspected"),
-        ("mime_header_checks = pcre:/x", "mime_header_checks"),
-        ("nested_header_checks = pcre:/x", "nested_header_checks"),
-        ("body_checks = pcre:/x", "body_checks"),
-        ("smtp_header_checks = pcre:/x", "smtp_header_checks"),
+        ("smtp_header_checks = regexp:/etc/postfix/header_checks", "smtp_header_checks = regexp:/etc/postfix/header_checks: not implemented by gatepost: message content would not be inspected"),
+        ("smtp_mime_header_checks = pcre:/x", "smtp_mime_header_checks"),
+        ("smtp_nested_header_checks = pcre:/x", "smtp_nested_header_checks"),
         ("smtp_body_checks = pcre:/x", "smtp_body_checks"),
         ("permit_mx_backup_networks = 192.0.2.0/24", "permit_mx_backup_networks"),
         ("authorized_submit_users = root", "authorized_submit_users = root"),
@@ -47,6 +45,8 @@ fn values_that_ask_for_nothing_are_accepted() {
         "",
         "content_filter =",
         "header_checks =\nbody_checks =\nsmtpd_milters =",
+        // cleanup's header and body checks are implemented.
+        "header_checks = regexp:/x\nmime_header_checks = pcre:/x\nnested_header_checks = pcre:/x\nbody_checks = pcre:/x",
         "smtpd_tls_security_level = may\nsmtp_tls_security_level = none",
         "smtpd_tls_security_level =\nsmtp_tls_security_level = MAY",
         // The SMTP client's STARTTLS without verification is implemented.
@@ -75,12 +75,12 @@ fn values_that_ask_for_nothing_are_accepted() {
 
 #[test]
 fn every_refused_setting_is_named() {
-    let err = check("smtpd_proxy_filter = 127.0.0.1:10025\nrelayhost =\nbody_checks = pcre:/x\n")
+    let err = check("smtpd_proxy_filter = 127.0.0.1:10025\nrelayhost =\nsmtp_body_checks = pcre:/x\n")
         .expect_err("refused");
     assert_eq!(
         err,
         "/etc/postfix/main.cf, line 1: smtpd_proxy_filter = 127.0.0.1:10025: not implemented by gatepost: mail would pass unfiltered; \
-         /etc/postfix/main.cf, line 3: body_checks = pcre:/x: not implemented by gatepost: message content would not be inspected; \
+         /etc/postfix/main.cf, line 3: smtp_body_checks = pcre:/x: not implemented by gatepost: message content would not be inspected; \
          refusing to run without them (name them in gatepost_accept_unimplemented to run anyway)"
     );
 }
@@ -88,25 +88,25 @@ fn every_refused_setting_is_named() {
 #[test]
 fn the_operator_accepts_the_risk_by_name() {
     let warnings = check(
-        "smtpd_proxy_filter = 127.0.0.1:10025\nheader_checks = pcre:/x\n\
-         gatepost_accept_unimplemented = smtpd_proxy_filter, header_checks, relayhost\n",
+        "smtpd_proxy_filter = 127.0.0.1:10025\nsmtp_header_checks = pcre:/x\n\
+         gatepost_accept_unimplemented = smtpd_proxy_filter, smtp_header_checks, relayhost\n",
     )
     .expect("accepted");
     assert_eq!(
         warnings,
         [
             "/etc/postfix/main.cf, line 1: smtpd_proxy_filter = 127.0.0.1:10025: not implemented by gatepost: mail would pass unfiltered; running anyway as gatepost_accept_unimplemented allows",
-            "/etc/postfix/main.cf, line 2: header_checks = pcre:/x: not implemented by gatepost: message content would not be inspected; running anyway as gatepost_accept_unimplemented allows",
+            "/etc/postfix/main.cf, line 2: smtp_header_checks = pcre:/x: not implemented by gatepost: message content would not be inspected; running anyway as gatepost_accept_unimplemented allows",
             "gatepost_accept_unimplemented: relayhost is not a parameter gatepost refuses; ignored",
         ]
     );
-    let err = check("smtpd_proxy_filter = 127.0.0.1:10025\nheader_checks = pcre:/x\ngatepost_accept_unimplemented = header_checks\n")
+    let err = check("smtpd_proxy_filter = 127.0.0.1:10025\nsmtp_header_checks = pcre:/x\ngatepost_accept_unimplemented = smtp_header_checks\n")
         .expect_err("smtpd_proxy_filter not accepted");
     assert!(
         err.starts_with("/etc/postfix/main.cf, line 1: smtpd_proxy_filter"),
         "{err}"
     );
-    assert!(!err.contains("header_checks"), "{err}");
+    assert!(!err.contains("smtp_header_checks"), "{err}");
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn master_cf_options_are_checked_per_service() {
     let dir = tempfile::tempdir().expect("tempdir");
     let write =
         |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write");
-    write("main.cf", "header_checks = regexp:/x\n");
+    write("main.cf", "smtp_header_checks = regexp:/x\n");
     write(
         "master.cf",
         "smtp inet n - n - - smtpd -o smtpd_proxy_filter=\n\
@@ -128,7 +128,7 @@ fn master_cf_options_are_checked_per_service() {
     assert_eq!(
         err,
         format!(
-            "{main_cf}, line 1: header_checks = regexp:/x: not implemented by gatepost: message content would not be inspected; \
+            "{main_cf}, line 1: smtp_header_checks = regexp:/x: not implemented by gatepost: message content would not be inspected; \
              {master_cf}, line 2: service submission: smtpd_proxy_filter = 127.0.0.1:10025: not implemented by gatepost: mail would pass unfiltered; \
              refusing to run without them (name them in gatepost_accept_unimplemented to run anyway)"
         )

@@ -152,7 +152,6 @@ mod tests {
                 vec![
                     unimplemented("inet_protocols"),
                     unimplemented("luser_relay"),
-                    unimplemented("masquerade_domains"),
                 ],
             ),
             ("notify_classes = resource,software", vec![]),

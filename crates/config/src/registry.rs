@@ -189,11 +189,21 @@ params! {
     /// Canonical address mapping tables (sender and recipient).
     CANONICAL_MAPS: Vec<String> = "canonical_maps", List, Text("");
     /// Sender canonical address mapping tables.
-    [unimplemented] SENDER_CANONICAL_MAPS: Vec<String> = "sender_canonical_maps", List, Text("");
+    SENDER_CANONICAL_MAPS: Vec<String> = "sender_canonical_maps", List, Text("");
     /// Recipient canonical address mapping tables.
     RECIPIENT_CANONICAL_MAPS: Vec<String> = "recipient_canonical_maps", List, Text("");
+    /// Addresses canonical_maps applies to.
+    CANONICAL_CLASSES: Vec<String> = "canonical_classes", List, Text("envelope_sender, envelope_recipient, header_sender, header_recipient");
+    /// Addresses sender_canonical_maps applies to.
+    SENDER_CANONICAL_CLASSES: Vec<String> = "sender_canonical_classes", List, Text("envelope_sender, header_sender");
+    /// Addresses recipient_canonical_maps applies to.
+    RECIPIENT_CANONICAL_CLASSES: Vec<String> = "recipient_canonical_classes", List, Text("envelope_recipient, header_recipient");
     /// Domains to strip subdomain structure from.
-    [unimplemented] MASQUERADE_DOMAINS: Vec<String> = "masquerade_domains", List, Text("");
+    MASQUERADE_DOMAINS: Vec<String> = "masquerade_domains", List, Text("");
+    /// User names never masqueraded.
+    MASQUERADE_EXCEPTIONS: Vec<String> = "masquerade_exceptions", List, Text("");
+    /// Addresses masquerading applies to.
+    MASQUERADE_CLASSES: Vec<String> = "masquerade_classes", List, Text("envelope_sender, header_sender, header_recipient");
     /// Append @$myorigin to addresses without domain.
     APPEND_AT_MYORIGIN: bool = "append_at_myorigin", Bool, Text("yes");
     /// Append .$mydomain to user@host addresses.
@@ -531,9 +541,31 @@ params! {
     /// Notify the local biff service.
     [informational] BIFF: bool = "biff", Bool, Text("yes");
     /// Header content inspection tables.
-    [unimplemented] HEADER_CHECKS: Vec<String> = "header_checks", List, Text("");
+    HEADER_CHECKS: Vec<String> = "header_checks", List, Text("");
+    /// MIME header inspection tables.
+    MIME_HEADER_CHECKS: Vec<String> = "mime_header_checks", List, Text("$header_checks");
+    /// Attached message header inspection tables.
+    NESTED_HEADER_CHECKS: Vec<String> = "nested_header_checks", List, Text("$header_checks");
     /// Body content inspection tables.
-    [unimplemented] BODY_CHECKS: Vec<String> = "body_checks", List, Text("");
+    BODY_CHECKS: Vec<String> = "body_checks", List, Text("");
+    /// Bytes of each body part inspected by body_checks.
+    BODY_CHECKS_SIZE_LIMIT: usize = "body_checks_size_limit", Int, Text("51200");
+    /// Turn off MIME processing in cleanup.
+    DISABLE_MIME_INPUT_PROCESSING: bool = "disable_mime_input_processing", Bool, Text("no");
+    /// Maximal MIME multipart nesting.
+    MIME_NESTING_LIMIT: usize = "mime_nesting_limit", Int, Text("100"), min 1;
+    /// Maximal length of a MIME multipart boundary string.
+    MIME_BOUNDARY_LENGTH_LIMIT: usize = "mime_boundary_length_limit", Int, Text("2048"), min 1;
+    /// Reject mail with 8-bit text in headers or in 7-bit bodies.
+    STRICT_8BITMIME: bool = "strict_8bitmime", Bool, Text("no");
+    /// Reject mail with 8-bit text in message headers.
+    STRICT_7BIT_HEADERS: bool = "strict_7bit_headers", Bool, Text("no");
+    /// Reject 8-bit body text without 8-bit encoding information.
+    STRICT_8BITMIME_BODY: bool = "strict_8bitmime_body", Bool, Text("no");
+    /// Reject invalid message/* or multipart/* encodings.
+    STRICT_MIME_ENCODING_DOMAIN: bool = "strict_mime_encoding_domain", Bool, Text("no");
+    /// Maximal address tokens parsed in one message header.
+    HEADER_ADDRESS_TOKEN_LIMIT: usize = "header_address_token_limit", Int, Text("10240"), min 1;
     /// Clients or servers that get extra logging.
     [unimplemented] DEBUG_PEER_LIST: Vec<String> = "debug_peer_list", List, Text("");
     /// Extra verbosity for debug_peer_list matches.

@@ -129,14 +129,14 @@ fn reload_to_a_refused_configuration_keeps_the_old_one() {
     let srv = ConfigDir::new().unwrap().start(gatepost_bin!()).unwrap();
     let main_cf = srv.path().join("main.cf");
     let mut text = std::fs::read_to_string(&main_cf).unwrap();
-    text.push_str("header_checks = regexp:/etc/postfix/header_checks\n");
+    text.push_str("smtp_header_checks = regexp:/etc/postfix/header_checks\n");
     std::fs::write(&main_cf, text).unwrap();
     let out = gatepost(srv.path(), &["reload"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let want = format!(
-        "{}, line {}: header_checks = regexp:/etc/postfix/header_checks: not implemented by gatepost",
+        "{}, line {}: smtp_header_checks = regexp:/etc/postfix/header_checks: not implemented by gatepost",
         main_cf.display(),
-        line_of(srv.path(), "header_checks")
+        line_of(srv.path(), "smtp_header_checks")
     );
     wait_until("the refused reload logged", || {
         srv.log()

@@ -76,6 +76,8 @@ pub struct QmgrSettings {
     /// `transport_maps`); `None`: bare addresses get `@myorigin` and
     /// recipients are grouped by domain with no transport.
     pub rewriter: Option<Arc<Rewriter>>,
+    /// Pickup's header/body checks and MIME settings.
+    pub content_rules: Arc<gatepost_cleanup::ContentRules>,
 }
 
 impl Default for QmgrSettings {
@@ -147,6 +149,9 @@ impl QmgrSettings {
                     .map(Arc::new)
             },
             rewriter,
+            content_rules: Arc::new(gatepost_cleanup::ContentRules::from_config_or_defer(
+                cfg, "pickup",
+            )),
         }
     }
 
@@ -224,6 +229,7 @@ impl QmgrSettings {
             header_size_limit: self.header_size_limit,
             content_filter: self.content_filter.clone(),
             milters: self.non_smtpd_milters.clone(),
+            content_rules: self.content_rules.clone(),
         }
     }
 

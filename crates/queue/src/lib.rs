@@ -20,6 +20,7 @@
 //! `manager` (public: what only the queue manager uses).
 #![forbid(unsafe_code)]
 
+mod content_routing;
 mod envelope;
 mod error;
 mod group_sync;
@@ -40,6 +41,7 @@ mod sender_auth;
 mod trigger;
 mod writer;
 
+pub use content_routing::apply_content_routing;
 pub use envelope::{Envelope, EnvelopeRecipient};
 pub use error::QueueError;
 pub use layout::QueueName;

@@ -13,18 +13,18 @@ use std::time::Duration;
 
 use gatepost_cleanup::{
     clean_content, clean_recipients, clean_sender, local_received_header, AddressRewriter,
-    CleanupContext, Source,
+    CleanupContext, ContentRules, LogOrigin, Source,
 };
-use gatepost_rewrite::{RewriteError, Rewriter};
+use gatepost_rewrite::{AddressRole, RewriteError, Rewriter};
 use tokio::sync::Notify;
 
+use crate::content_routing::{apply_content_routing, bounce_all};
 use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::{blocking, QueueError};
 use crate::layout::QueueName;
 use crate::maildrop::Submission;
 use crate::pickup_milter::{milter_submission, Milted};
 use crate::queue::Queue;
-use crate::queue_file::{Reason, StatusRecord};
 use crate::queue_id::QueueId;
 
 /// Pickup rescans maildrop this often even without a wakeup (Postfix's
@@ -51,6 +51,8 @@ pub struct PickupSettings {
     /// `non_smtpd_milters` (none with `receive_override_options =
     /// no_milters`).
     pub milters: Option<Arc<gatepost_milter::MilterSettings>>,
+    /// header/body checks, MIME limits and strictness.
+    pub content_rules: Arc<ContentRules>,
 }
 
 /// Address rewriting without a configured rewriter: bare addresses get
@@ -125,6 +127,14 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         Some(rw) => rw.as_ref(),
         None => &fallback,
     };
+    // The recipient cleanup knows while it reads the content: the last one
+    // given on the command line.
+    let last_rcpt = sub.recipients.last().map(|r| {
+        rewriter
+            .rewrite_address(r, AddressRole::EnvelopeRecipient)
+            .unwrap_or_else(|_| rewriter.canonicalize(r))
+    });
+    let log_sender = clean_sender(rewriter, &sub.sender).unwrap_or_else(|_| sub.sender.clone());
     let ctx = CleanupContext {
         source: Source::Local {
             full_name: sub.full_name.as_deref(),
@@ -137,6 +147,14 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         sender: &sub.sender,
         rewriter,
         header_size_limit: settings.header_size_limit,
+        rules: &settings.content_rules,
+        log: LogOrigin {
+            origin: "local",
+            sender: &log_sender,
+            recipient: last_rcpt.as_deref(),
+            proto: None,
+            helo: None,
+        },
     };
     let trace = local_received_header(
         &settings.myhostname,
@@ -145,7 +163,6 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         new_id.as_str(),
         sub.time,
     );
-    let (content, summary) = clean_content(&ctx, &trace, &sub.content);
     gatepost_log::info(
         "pickup",
         format!(
@@ -154,6 +171,21 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
             gatepost_log::sanitize(&sub.sender)
         ),
     );
+    let (content, summary) = clean_content(&ctx, &trace, &sub.content);
+    let verdict = &summary.verdict;
+    let temporary_reject = verdict
+        .reject
+        .as_deref()
+        .is_some_and(|r| r.starts_with('4'));
+    if verdict.lookup_failed || temporary_reject || (verdict.filter.is_some() && !verdict.discard) {
+        // Not accepted now: the file stays in maildrop.
+        writer.abort();
+        return Picked::Retry;
+    }
+    if verdict.discard {
+        writer.abort();
+        return remove_maildrop_file(queue, id, Picked::Gone).await;
+    }
     // Command-line recipients first, then those `sendmail -t` extracted.
     let given: Vec<&str> = sub
         .recipients
@@ -194,7 +226,17 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         }
         return Picked::Gone;
     }
-    let mut sender = clean_sender(rewriter, &sub.sender);
+    let mut sender = match clean_sender(rewriter, &sub.sender) {
+        Ok(sender) => sender,
+        Err(e) => {
+            gatepost_log::warning(
+                "cleanup",
+                format!("{new_id}: sender_canonical_maps lookup: {e}"),
+            );
+            writer.abort();
+            return Picked::Retry;
+        }
+    };
     let (mut content, mut recipients, mut hold, mut rejected) = (content, recipients, false, None);
     if let Some(milters) = &settings.milters {
         let addrs: Vec<String> = recipients.iter().map(|r| r.address.clone()).collect();
@@ -250,6 +292,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
             gatepost_log::sanitize(summary.message_id.as_deref().unwrap_or("<>"))
         ),
     );
+    apply_content_routing(&mut recipients, verdict);
     let envelope = Envelope {
         sender,
         recipients,
@@ -259,37 +302,27 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         envid: None,
         filter: settings.content_filter.clone(),
     };
-    let committed = match rejected {
-        // A filter's reject bounces every recipient to the sender.
-        Some(reply) => {
-            let (dsn, text) = reply_parts(&reply);
-            let bounced: Vec<StatusRecord> = (0..envelope.recipients.len())
-                .map(|recipient| {
-                    StatusRecord::Bounced(Reason {
-                        recipient,
-                        dsn: dsn.clone(),
-                        agent: "cleanup".into(),
-                        relay: "none".into(),
-                        text: text.clone(),
-                    })
-                })
-                .collect();
+    // A milter's reject (`5XX X.Y.Z text`) or the content checks' one:
+    // every recipient is bounced to the sender.
+    let reason = match (&rejected, &verdict.reject) {
+        (Some(reply), _) => {
+            let (dsn, text) = reply_parts(reply);
+            Some(format!("{dsn} {text}"))
+        }
+        (None, reason) => reason.clone(),
+    };
+    let committed = match &reason {
+        Some(reason) => {
+            let status = bounce_all(new_id.as_str(), &envelope.recipients, reason, sub.time);
             writer
-                .commit_with_status(&envelope, QueueName::Incoming, &bounced)
+                .commit_with_status(&envelope, QueueName::Incoming, &status)
                 .await
         }
-        None if hold => writer.commit_held(&envelope).await,
+        None if hold || verdict.hold => writer.commit_held(&envelope).await,
         None => writer.commit(&envelope).await,
     };
     match committed {
-        Ok(queued) => {
-            if let Err(e) = queue.remove_file(id, QueueName::Maildrop).await {
-                if !e.is_not_found() {
-                    gatepost_log::warning("pickup", format!("{id}: remove: {e}"));
-                }
-            }
-            Picked::Queued(queued)
-        }
+        Ok(queued) => remove_maildrop_file(queue, id, Picked::Queued(queued)).await,
         Err(e) => {
             gatepost_log::warning("cleanup", format!("{new_id}: commit: {e}"));
             Picked::Retry
@@ -304,6 +337,16 @@ fn reply_parts(reply: &str) -> (String, String) {
         Some((dsn, text)) if dsn.split('.').count() == 3 => (dsn.to_string(), text.to_string()),
         _ => ("5.7.1".to_string(), rest.to_string()),
     }
+}
+
+/// The maildrop file is done with: remove it.
+async fn remove_maildrop_file(queue: &Arc<Queue>, id: &QueueId, picked: Picked) -> Picked {
+    if let Err(e) = queue.remove_file(id, QueueName::Maildrop).await {
+        if !e.is_not_found() {
+            gatepost_log::warning("pickup", format!("{id}: remove: {e}"));
+        }
+    }
+    picked
 }
 
 /// Pick up everything waiting in maildrop; returns the new queue ids.
@@ -354,6 +397,7 @@ mod tests {
             header_size_limit: 102_400,
             content_filter: None,
             milters: None,
+            content_rules: Arc::default(),
         }
     }
 

@@ -1,7 +1,7 @@
-//! Address qualification in message headers, as Postfix's cleanup does
-//! for mail in the "local" rewrite context (local submissions, and SMTP
+//! Address rewriting in message headers, as Postfix's cleanup does for
+//! mail in the "local" rewrite context (local submissions, and SMTP
 //! clients in `local_header_rewrite_clients`): bare addresses in address
-//! headers get `@$myorigin`. A header with nothing to qualify is kept byte
+//! headers get `@$myorigin`, and canonical maps and masquerading apply. A header with nothing to qualify is kept byte
 //! for byte; one that changed is written back unfolded, with single spaces
 //! and refolded after commas at 78 columns, as Postfix's cleanup does.
 //! The address-list tokenizer used for this, for `Bcc:` handling and for
@@ -26,31 +26,31 @@ pub const ADDRESS_HEADERS: &[&str] = &[
     "errors-to",
 ];
 
-/// Append `@$myorigin` (via `qualify`) to the bare addresses of one
-/// address header, keeping every other byte (display names, comments,
-/// folding) as it was: `Cc: carol, Bob <bob>` becomes
-/// `Cc: carol@ORIGIN, Bob <bob@ORIGIN>`.
-pub fn qualify_header(header: &str, qualify: &dyn Fn(&str) -> String) -> String {
+/// Rewrite each address of one address header with `rewrite`
+/// (canonicalisation: `Cc: carol, Bob <bob>` becomes
+/// `Cc: carol@ORIGIN, Bob <bob@ORIGIN>`; canonical maps, masquerading). A
+/// header with nothing changed is kept byte for byte; a changed one is
+/// unfolded and refolded as Postfix's cleanup writes it.
+pub fn rewrite_header(header: &str, rewrite: &dyn Fn(&str) -> String) -> String {
     let Some(colon) = header.find(':') else {
         return header.to_string();
     };
     let value_start = colon + 1;
-    // (insert position, address text) for each address that needs a domain.
-    let inserts: Vec<(usize, String)> = address_list_items(&header[value_start..])
+    let mut spans: Vec<((usize, usize), String)> = address_list_items(&header[value_start..])
         .into_iter()
-        .filter_map(|item| item.bare_end.map(|end| (value_start + end, item.address)))
+        .filter_map(|item| {
+            item.span
+                .map(|(a, b)| ((value_start + a, value_start + b), item.address))
+        })
         .collect();
+    spans.sort_by_key(|(span, _)| std::cmp::Reverse(span.0));
     let mut out = header.to_string();
-    let mut inserts = inserts;
-    inserts.sort_by_key(|b| std::cmp::Reverse(b.0));
     let mut changed = false;
-    for (pos, addr) in inserts {
-        let q = qualify(&addr);
-        if let Some(suffix) = q.strip_prefix(addr.as_str()) {
-            if !suffix.is_empty() {
-                out.insert_str(pos, suffix);
-                changed = true;
-            }
+    for ((start, end), addr) in spans {
+        let new = rewrite(&addr);
+        if new != addr {
+            out.replace_range(start..end, &new);
+            changed = true;
         }
     }
     if changed {
@@ -67,11 +67,11 @@ pub struct ListItem {
     /// The address: the `<...>` text when there is one, else the item's
     /// words (comments and group names left out).
     pub address: String,
-    /// Where a domain would go when the address has none: the byte offset
-    /// (in the text given to [`address_list_items`]) of the closing `>`, or
-    /// of the end of a lone bare word. `None` when the address has an `@`,
-    /// is empty, or is not a single unquoted word.
-    pub bare_end: Option<usize>,
+    /// Where the address is written (byte offsets in the text given to
+    /// [`address_list_items`]): inside `<...>`, or a lone unquoted word.
+    /// `None` for anything else (a phrase of several words, a quoted
+    /// string), which is then left as it is.
+    pub span: Option<(usize, usize)>,
 }
 
 /// Split an address-list header value into its items: display names,
@@ -131,6 +131,7 @@ pub fn address_list_items(value: &str) -> Vec<ListItem> {
             }
             '<' => {
                 item.angle = Some(String::new());
+                item.angle_start = i + 1;
                 item.angle_end = None;
             }
             ':' => item = ItemScan::default(), // a group's display name
@@ -157,11 +158,14 @@ pub fn address_list(value: &str) -> Vec<String> {
 struct ItemScan {
     words: String,
     word_count: usize,
+    word_start: Option<usize>,
     word_end: Option<usize>,
     word_break: bool,
     quoted: bool,
     /// Text of the open or last `<...>`.
     angle: Option<String>,
+    /// Offset just after the `<` that opened `angle`.
+    angle_start: usize,
     /// Offset of the `>` that closed `angle`; `None` while it is open.
     angle_end: Option<usize>,
 }
@@ -175,6 +179,8 @@ impl ItemScan {
         if self.word_break || self.word_count == 0 {
             if self.word_count > 0 {
                 self.words.push(' ');
+            } else {
+                self.word_start = Some(at);
             }
             self.word_count += 1;
             self.word_break = false;
@@ -187,15 +193,17 @@ impl ItemScan {
         let scan = std::mem::take(self);
         let item = match scan.angle {
             Some(address) => ListItem {
-                bare_end: scan
+                span: scan
                     .angle_end
-                    .filter(|_| !address.is_empty() && !address.contains('@')),
+                    .filter(|_| !address.is_empty())
+                    .map(|end| (scan.angle_start, end)),
                 address,
             },
             None => ListItem {
-                bare_end: scan
-                    .word_end
-                    .filter(|_| scan.word_count == 1 && !scan.quoted && !scan.words.contains('@')),
+                span: scan
+                    .word_start
+                    .zip(scan.word_end)
+                    .filter(|_| scan.word_count == 1 && !scan.quoted),
                 address: scan.words,
             },
         };
@@ -287,6 +295,21 @@ fn refold(header: &str) -> String {
     out
 }
 
+/// Whether `name` (without the colon) is a sender address header (Postfix
+/// `HDR_OPT_SENDER`); the other address headers hold recipients.
+pub fn is_sender_header(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "from"
+            | "sender"
+            | "reply-to"
+            | "errors-to"
+            | "return-receipt-to"
+            | "resent-from"
+            | "resent-sender"
+    )
+}
+
 /// Whether `name` (lower case, without the colon) is an address header.
 pub fn is_address_header(name: &str) -> bool {
     ADDRESS_HEADERS.contains(&name.to_ascii_lowercase().as_str())
@@ -298,7 +321,13 @@ mod tests {
 
     #[test]
     fn header_addresses_are_qualified() {
-        let q = |a: &str| format!("{a}@mx.spec.test");
+        let q = |a: &str| {
+            if a.contains('@') {
+                a.to_string()
+            } else {
+                format!("{a}@mx.spec.test")
+            }
+        };
         let cases = [
             ("Cc: carol\n", "Cc: carol@mx.spec.test\n"),
             (
@@ -340,7 +369,7 @@ mod tests {
             ),
         ];
         for (input, want) in cases {
-            assert_eq!(qualify_header(input, &q), want, "{input:?}");
+            assert_eq!(rewrite_header(input, &q), want, "{input:?}");
         }
     }
 

@@ -9,7 +9,8 @@
 //! (internal ↔ external form) lives here too.
 //!
 //! Modules: `rewriter` (the [`Rewriter`] and its settings), `canon`
-//! (canonicalisation), `addr_find` (address-keyed lookups), `virtual_alias`,
+//! (canonicalisation), `canonical_maps` (canonical(5) maps and
+//! masquerading, [`AddressRole`]), `addr_find` (address-keyed lookups), `virtual_alias`,
 //! `resolve` and `resolve_loop` (trivial-rewrite's resolve), `local`
 //! (`resolve_local`), `interfaces` (own addresses), `transport` (class
 //! transports), `transport_maps`, `header_addresses`, `quote`, `error`.
@@ -17,6 +18,7 @@
 
 mod addr_find;
 mod canon;
+mod canonical_maps;
 mod error;
 mod header_addresses;
 mod interfaces;
@@ -29,9 +31,10 @@ mod transport;
 mod transport_maps;
 mod virtual_alias;
 
+pub use canonical_maps::AddressRole;
 pub use error::RewriteError;
 pub use header_addresses::{
-    address_list, address_list_items, is_address_header, qualify_header, ListItem,
+    address_list, address_list_items, is_address_header, is_sender_header, rewrite_header, ListItem,
 };
 pub use interfaces::OwnAddresses;
 pub use quote::{quote_address, unquote_address};

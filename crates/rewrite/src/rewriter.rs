@@ -3,7 +3,9 @@
 //! delivery agents. Parameters: myhostname, mydomain, myorigin,
 //! mydestination, inet_interfaces, proxy_interfaces, virtual_alias_domains,
 //! virtual_mailbox_domains, relay_domains (+ parent_domain_matches_subdomains),
-//! virtual_alias_maps, canonical_maps, recipient_canonical_maps,
+//! virtual_alias_maps, canonical_maps, sender_canonical_maps,
+//! recipient_canonical_maps, the canonical and masquerade classes,
+//! masquerade_domains, masquerade_exceptions,
 //! local/virtual/relay/default_transport, relayhost, allow_percent_hack,
 //! swap_bangpath, resolve_dequoted_address, resolve_null_domain,
 //! resolve_numeric_domain, recipient_delimiter, append_at_myorigin,
@@ -17,6 +19,7 @@ use gatepost_table::{open_table, DomainList, MapList};
 
 use crate::addr_find::AddrMaps;
 use crate::canon::{self, CanonSettings};
+use crate::canonical_maps::CanonicalRules;
 use crate::error::RewriteError;
 use crate::interfaces::OwnAddresses;
 use crate::local::LocalDomains;
@@ -36,6 +39,8 @@ pub struct Rewriter {
     pub(crate) virtual_alias_maps: AddrMaps,
     pub(crate) canonical_maps: AddrMaps,
     pub(crate) recipient_canonical_maps: AddrMaps,
+    /// `sender_canonical_maps`, the `*_classes` and masquerading.
+    pub(crate) canonical_rules: CanonicalRules,
     pub(crate) local_transport: TransportSpec,
     pub(crate) virtual_transport: TransportSpec,
     pub(crate) relay_transport: TransportSpec,
@@ -96,6 +101,10 @@ impl Rewriter {
             virtual_alias_maps: addr_maps(cfg, &params::VIRTUAL_ALIAS_MAPS)?,
             canonical_maps: addr_maps(cfg, &params::CANONICAL_MAPS)?,
             recipient_canonical_maps: addr_maps(cfg, &params::RECIPIENT_CANONICAL_MAPS)?,
+            canonical_rules: CanonicalRules::from_config(
+                cfg,
+                addr_maps(cfg, &params::SENDER_CANONICAL_MAPS)?,
+            )?,
             local_transport: TransportSpec::parse(&cfg.get(&params::LOCAL_TRANSPORT)),
             virtual_transport: TransportSpec::parse(&cfg.get(&params::VIRTUAL_TRANSPORT)),
             relay_transport: TransportSpec::parse(&cfg.get(&params::RELAY_TRANSPORT)),

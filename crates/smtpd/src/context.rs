@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use gatepost_cleanup::ContentRules;
 use gatepost_config::{params, Config};
 use gatepost_dns::Resolver;
 use gatepost_policy::Policy;
@@ -27,6 +28,8 @@ pub enum ContextError {
     Tls(#[from] gatepost_tls::TlsError),
     #[error("smtpd_sasl_type: {0}")]
     Sasl(String),
+    #[error("{0}")]
+    Content(#[from] gatepost_cleanup::ContentRulesError),
 }
 
 /// Shared state of one smtpd service (one master.cf line).
@@ -37,6 +40,8 @@ pub struct ServerContext {
     pub policy: Policy,
     pub queue: Arc<Queue>,
     pub rewriter: Arc<Rewriter>,
+    /// cleanup's header/body checks and MIME settings.
+    pub content_rules: Arc<ContentRules>,
     /// This service's resolver (client names; the policy uses it too).
     pub resolver: Resolver,
     pub bare_newline_exclusions: NetworkList,
@@ -85,6 +90,7 @@ impl ServerContext {
         let limit_exceptions =
             NetworkList::parse(&cfg.get(&params::SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS), true)?;
         let security = SecuritySettings::from_config(cfg);
+        let content_rules = Arc::new(ContentRules::from_config(cfg)?);
         let sasl_exceptions =
             NetworkList::parse(&cfg.get(&params::SMTPD_SASL_EXCEPTIONS_NETWORKS), true)?;
         let sasl = if security.sasl_enable {
@@ -110,6 +116,7 @@ impl ServerContext {
             policy,
             queue,
             rewriter,
+            content_rules,
             resolver,
             bare_newline_exclusions: exclusions,
             event_limit_exceptions: limit_exceptions,

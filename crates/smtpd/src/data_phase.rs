@@ -5,12 +5,17 @@
 //! checks, envelope cleanup (canonicalisation, virtual alias expansion),
 //! and the durable commit before `250`.
 
-use gatepost_cleanup::{clean_recipients, clean_sender, CleanupContext, MessageCleanup, Source};
+use gatepost_cleanup::{
+    clean_recipients, clean_sender, CleanupContext, ContentVerdict, LogOrigin, MessageCleanup,
+    Source,
+};
 use gatepost_milter::EnvelopeChanges;
 use gatepost_policy::{MessageAction, Stage};
 use gatepost_proto::{DataEvent, DataReader, Reply, Verb};
 use gatepost_queue::{Envelope, EnvelopeRecipient, MessageWriter};
+use gatepost_rewrite::AddressRole;
 
+use crate::content_verdict;
 use crate::received::{received_header, ReceivedInfo};
 use crate::session::{Flow, Session};
 use crate::stream::StreamError;
@@ -172,6 +177,14 @@ impl Session {
         // local_header_rewrite_clients = permit_inet_interfaces: a client on
         // one of our own addresses is in the local rewrite context.
         let rewriter = self.ctx.rewriter.clone();
+        let rules = self.ctx.content_rules.clone();
+        // The envelope as cleanup has rewritten it, for its log lines.
+        let log_rcpt = tx.recipients.last().map(|r| {
+            rewriter
+                .rewrite_address(&r.address, AddressRole::EnvelopeRecipient)
+                .unwrap_or_else(|_| rewriter.canonicalize(&r.address))
+        });
+        let log_sender = clean_sender(&*rewriter, &tx.sender).unwrap_or_else(|_| tx.sender.clone());
         let cleanup_ctx = CleanupContext {
             source: Source::Smtp {
                 local_header_rewrite: self.client_addr == self.server_addr,
@@ -183,6 +196,14 @@ impl Session {
             sender: &tx.sender,
             rewriter: &*rewriter,
             header_size_limit: settings.header_size_limit,
+            rules: &rules,
+            log: LogOrigin {
+                origin: &self.client_label,
+                sender: &log_sender,
+                recipient: log_rcpt.as_deref(),
+                proto: Some(self.protocol),
+                helo: self.helo.as_deref(),
+            },
         };
         let mut framer = DataReader::new(self.bare_newline, settings.line_length_limit);
         let mut sink = QueueFileSink {
@@ -215,7 +236,7 @@ impl Session {
         };
         let (too_big, write_error) = (sink.too_big, sink.write_error.take());
         let buffered = sink.buffer.take();
-        let (hops, message_id) = (summary.hops, summary.message_id);
+        let (hops, message_id, content) = (summary.hops, summary.message_id, summary.verdict);
         tx.writer = Some(writer);
         result?;
         let fail = |tx: &mut Transaction| {
@@ -270,6 +291,18 @@ impl Session {
             return Ok(reply);
         }
         tx.actions.extend(verdict.actions);
+        if let Some(reply) = content_verdict::refusal(&content, &queue_id) {
+            fail(tx);
+            return Ok(reply);
+        }
+        if content.discard {
+            fail(tx);
+            return Ok(Reply::new(
+                250,
+                "2.0.0",
+                format!("Ok: queued as {queue_id}"),
+            ));
+        }
         let mut changes = EnvelopeChanges::default();
         if let Some(content) = buffered {
             match self.milter_end_of_message(tx, &content).await {
@@ -291,7 +324,7 @@ impl Session {
                 }
             }
         }
-        self.finish_message(tx, message_id, changes).await
+        self.finish_message(tx, message_id, changes, &content).await
     }
 
     /// Run `f` with the transaction temporarily put back in the session (for
@@ -311,6 +344,7 @@ impl Session {
         tx: &mut Transaction,
         message_id: Option<String>,
         milter_changes: EnvelopeChanges,
+        content: &ContentVerdict,
     ) -> Result<Reply, StreamError> {
         let Some(mut writer) = tx.writer.take() else {
             return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
@@ -365,6 +399,8 @@ impl Session {
                 MessageAction::Filter(next) => filter = Some(next.clone()),
             }
         }
+        gatepost_queue::apply_content_routing(&mut recipients, content);
+        let hold = hold || content.hold;
         let given = recipients
             .iter()
             .map(|r| (r.address.as_str(), r.original.as_str()));
@@ -393,12 +429,23 @@ impl Session {
             ),
         );
         let sender = milter_changes.sender.as_deref().unwrap_or(&tx.sender);
+        let sender = if self.ctx.no_address_mappings {
+            sender.to_string()
+        } else {
+            match clean_sender(&*self.ctx.rewriter, sender) {
+                Ok(sender) => sender,
+                Err(e) => {
+                    gatepost_log::warning(
+                        "cleanup",
+                        format!("{queue_id}: sender_canonical_maps lookup: {e}"),
+                    );
+                    writer.abort();
+                    return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
+                }
+            }
+        };
         let envelope = Envelope {
-            sender: if self.ctx.no_address_mappings {
-                sender.to_string()
-            } else {
-                clean_sender(&*self.ctx.rewriter, sender)
-            },
+            sender,
             recipients: expanded,
             arrival: tx.arrival,
             client: self.client_label.clone(),

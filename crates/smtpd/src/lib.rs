@@ -16,6 +16,7 @@
 pub mod anvil;
 mod auth;
 mod client_limits;
+mod content_verdict;
 mod context;
 mod counters;
 mod data_phase;
