@@ -7,16 +7,49 @@ use gatepost_proto::{parse_path, Command, PathError, Reply, Verb};
 use gatepost_queue::EnvelopeRecipient;
 use gatepost_rewrite::RewriteError;
 
+use crate::bdat::BdatState;
 use crate::session::{Flow, Session};
 use crate::storage::{FreeSpace, SPACE_FACTOR};
 use crate::transaction::Transaction;
 
 impl Session {
+    /// Postfix's order: bad syntax, `smtpd_noop_commands`, non-SMTP
+    /// commands, then (after a CONNECT reject) `503` for all but QUIT,
+    /// then unknown commands and the command handlers.
     pub(crate) async fn dispatch(&mut self, cmd: Command) -> Flow {
         if cmd.is_empty() {
             return self
                 .answer(None, Reply::new(500, "5.5.2", "Error: bad syntax"))
                 .await;
+        }
+        let settings = &self.ctx.settings;
+        if settings
+            .noop_commands
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&cmd.word))
+        {
+            let flow = self.reply(Reply::new(250, "2.0.0", "Ok")).await;
+            self.count_junk();
+            return flow;
+        }
+        if cmd.looks_non_smtp(&settings.forbidden_commands) {
+            gatepost_log::warning(
+                "smtpd",
+                format!(
+                    "non-SMTP command from {}: {}",
+                    self.client_label,
+                    gatepost_log::sanitize(&cmd.line)
+                ),
+            );
+            self.counters.record(None, false);
+            let _ = self
+                .reply(Reply::new(
+                    221,
+                    "2.7.0",
+                    "Error: I can break rules, too. Goodbye.",
+                ))
+                .await;
+            return Flow::Close;
         }
         if self.access_denied && cmd.verb != Some(Verb::Quit) {
             let reply = Reply::new(
@@ -28,7 +61,14 @@ impl Session {
         }
         let verb = match cmd.verb {
             Some(v) => v,
-            None => return self.unknown_command(&cmd).await,
+            None => {
+                return self
+                    .answer(
+                        None,
+                        Reply::new(500, "5.5.2", "Error: command not recognized"),
+                    )
+                    .await
+            }
         };
         if let Some(reply) = self.tls_required(verb) {
             return self.answer(Some(verb), reply).await;
@@ -52,13 +92,8 @@ impl Session {
             Verb::Etrn => self.etrn(&cmd.args).await,
             Verb::Starttls => self.starttls(&cmd.args).await,
             Verb::Auth => self.auth(&cmd.args).await,
-            Verb::Bdat => {
-                self.answer(
-                    Some(verb),
-                    Reply::new(502, "5.5.1", "Error: command not implemented"),
-                )
-                .await
-            }
+            // Boxed: a BDAT message reads the commands between its chunks.
+            Verb::Bdat => Box::pin(self.bdat(&cmd)).await,
             Verb::Xclient | Verb::Xforward => {
                 self.answer(
                     Some(verb),
@@ -67,43 +102,6 @@ impl Session {
                 .await
             }
         }
-    }
-
-    async fn unknown_command(&mut self, cmd: &Command) -> Flow {
-        let settings = &self.ctx.settings;
-        if settings
-            .noop_commands
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(&cmd.word))
-        {
-            let flow = self.answer(None, Reply::new(250, "2.0.0", "Ok")).await;
-            self.count_junk();
-            return flow;
-        }
-        if cmd.looks_non_smtp(&settings.forbidden_commands) {
-            gatepost_log::warning(
-                "smtpd",
-                format!(
-                    "non-SMTP command from {}: {}",
-                    self.client_label,
-                    gatepost_log::sanitize(&cmd.line)
-                ),
-            );
-            self.counters.record(None, false);
-            let _ = self
-                .reply(Reply::new(
-                    221,
-                    "2.7.0",
-                    "Error: I can break rules, too. Goodbye.",
-                ))
-                .await;
-            return Flow::Close;
-        }
-        self.answer(
-            None,
-            Reply::new(500, "5.5.2", "Error: command not recognized"),
-        )
-        .await
     }
 
     async fn helo(&mut self, verb: Verb, args: &str) -> Flow {
@@ -115,10 +113,7 @@ impl Session {
             };
             return self.answer(Some(verb), Reply::plain(501, text)).await;
         }
-        if let Some(tx) = self.tx.take() {
-            tx.abort();
-        }
-        self.policy_state.reset_transaction();
+        self.end_transaction();
         let name: String = args
             .chars()
             .map(|c| if c.is_control() { '?' } else { c })
@@ -170,6 +165,7 @@ impl Session {
             if s.smtputf8 {
                 offer("SMTPUTF8", "SMTPUTF8".into());
             }
+            offer("CHUNKING", "CHUNKING".into());
             Reply::multiline(250, lines)
         };
         self.answer(Some(verb), reply).await
@@ -188,6 +184,11 @@ impl Session {
         if self.tx.is_some() {
             return self
                 .answer(verb, Reply::new(503, "5.5.1", "Error: nested MAIL command"))
+                .await;
+        }
+        if self.bdat != BdatState::None {
+            return self
+                .answer(verb, Reply::new(503, "5.5.1", "Error: MAIL after BDAT"))
                 .await;
         }
         let parsed = parse_path(args, "FROM:", self.ctx.settings.strict_rfc821);
@@ -367,6 +368,11 @@ impl Session {
                 .answer(verb, Reply::new(503, "5.5.1", "Error: need MAIL command"))
                 .await;
         }
+        if self.bdat != BdatState::None {
+            return self
+                .answer(verb, Reply::new(503, "5.5.1", "Error: RCPT after BDAT"))
+                .await;
+        }
         if let Some(tx) = self.tx.as_mut() {
             tx.rcpt_attempts += 1;
         }
@@ -498,10 +504,7 @@ impl Session {
                 .answer(Some(Verb::Rset), Reply::new(501, "5.5.4", "Syntax: RSET"))
                 .await;
         }
-        if let Some(tx) = self.tx.take() {
-            tx.abort();
-        }
-        self.policy_state.reset_transaction();
+        self.end_transaction();
         self.answer(Some(Verb::Rset), Reply::new(250, "2.0.0", "Ok"))
             .await
     }

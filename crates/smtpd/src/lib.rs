@@ -6,7 +6,7 @@
 //!
 //! Modules: `server` (listener, [`serve`]), `context` (what outlives a
 //! session), `settings`, `session` (one connection), `handlers` (commands
-//! other than DATA), `data_phase` (DATA, cleanup, commit), `transaction`,
+//! other than DATA), `data_phase` (DATA, cleanup, commit), `bdat` (BDAT), `transaction`,
 //! `stream` (the client byte stream), `peername` (client name), `received`
 //! (the `Received:` header), `counters` (the `disconnect` line), `storage`
 //! (free space), `security` (the TLS and AUTH settings of a service),
@@ -15,6 +15,7 @@
 
 pub mod anvil;
 mod auth;
+mod bdat;
 mod client_limits;
 mod context;
 mod counters;

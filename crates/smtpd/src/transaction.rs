@@ -24,6 +24,8 @@ pub struct Transaction {
     /// RCPT commands tried in this transaction (accepted or not).
     pub rcpt_attempts: usize,
     pub writer: Option<MessageWriter>,
+    /// The queue id while the BDAT receiver holds the queue file.
+    pub content_id: Option<String>,
     /// Content bytes the client sent after DATA (each line with its CRLF),
     /// for `timeout after DATA (N bytes)`; our own headers not counted.
     pub data_bytes: u64,
@@ -44,13 +46,17 @@ impl Transaction {
             recipients: Vec::new(),
             rcpt_attempts: 0,
             writer: None,
+            content_id: None,
             data_bytes: 0,
             actions: Vec::new(),
         }
     }
 
     pub fn queue_id(&self) -> Option<String> {
-        self.writer.as_ref().map(|w| w.id().to_string())
+        self.writer
+            .as_ref()
+            .map(|w| w.id().to_string())
+            .or_else(|| self.content_id.clone())
     }
 
     /// Throw away the queue file, if any.
