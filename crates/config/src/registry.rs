@@ -467,7 +467,7 @@ params! {
     /// Extra verbosity for debug_peer_list matches.
     [unimplemented] DEBUG_PEER_LEVEL: i64 = "debug_peer_level", Int, Text("2");
     /// Destinations eligible for ETRN fast flush.
-    [unimplemented] FAST_FLUSH_DOMAINS: Vec<String> = "fast_flush_domains", List, Text("$relay_domains");
+    FAST_FLUSH_DOMAINS: Vec<String> = "fast_flush_domains", List, Text("$relay_domains");
     /// Clients allowed to use QMQP.
     [unimplemented] QMQPD_AUTHORIZED_CLIENTS: Vec<String> = "qmqpd_authorized_clients", List, Text("");
     /// Networks of primary MX hosts for permit_mx_backup.

@@ -536,40 +536,6 @@ impl Session {
         self.answer(verb, Reply::new(252, "2.0.0", args.to_string()))
             .await
     }
-
-    async fn etrn(&mut self, args: &str) -> Flow {
-        let verb = Some(Verb::Etrn);
-        if self.ctx.settings.helo_required && self.helo.is_none() {
-            return self
-                .answer(verb, Reply::plain(503, "Error: send HELO/EHLO first"))
-                .await;
-        }
-        if self.tx.is_some() {
-            return self
-                .answer(
-                    verb,
-                    Reply::plain(503, "Error: MAIL transaction in progress"),
-                )
-                .await;
-        }
-        if args.is_empty() {
-            return self
-                .answer(verb, Reply::plain(500, "Syntax: ETRN domain"))
-                .await;
-        }
-        let domain = args.trim_start_matches(['@', '#']).to_string();
-        let mut facts = self.facts(None);
-        facts.etrn_domain = Some(domain.clone());
-        let verdict = self.check_with(Stage::Etrn, facts).await;
-        if let Some(reply) = verdict.reply {
-            return self.answer(verb, reply).await;
-        }
-        self.answer(
-            verb,
-            Reply::plain(459, format!("<{domain}>: service unavailable")),
-        )
-        .await
-    }
 }
 
 /// NOTIFY=NEVER, or a comma list of SUCCESS, FAILURE, DELAY.

@@ -6,7 +6,7 @@
 //!
 //! Modules: `server` (listener, [`serve`]), `context` (what outlives a
 //! session), `settings`, `session` (one connection), `handlers` (commands
-//! other than DATA), `data_phase` (DATA, cleanup, commit), `bdat` (BDAT), `transaction`,
+//! other than DATA), `data_phase` (DATA, cleanup, commit), `bdat` (BDAT), `etrn` (ETRN and fast flush), `transaction`,
 //! `stream` (the client byte stream), `peername` (client name), `received`
 //! (the `Received:` header), `counters` (the `disconnect` line), `storage`
 //! (free space), `security` (the TLS and AUTH settings of a service),
@@ -20,6 +20,7 @@ mod client_limits;
 mod context;
 mod counters;
 mod data_phase;
+mod etrn;
 mod handlers;
 mod peername;
 mod received;
