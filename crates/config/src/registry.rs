@@ -317,7 +317,7 @@ params! {
     /// Permit actions that are logged.
     [unimplemented] SMTPD_LOG_ACCESS_PERMIT_ACTIONS: Vec<String> = "smtpd_log_access_permit_actions", List, Text("");
     /// Text appended to reject replies.
-    [unimplemented] SMTPD_REJECT_FOOTER: String = "smtpd_reject_footer", Str, Text("");
+    SMTPD_REJECT_FOOTER: String = "smtpd_reject_footer", Str, Text("");
     /// Commands treated as NOOP.
     SMTPD_NOOP_COMMANDS: Vec<String> = "smtpd_noop_commands", List, Text("");
     /// Commands that cause immediate disconnection.

@@ -60,9 +60,7 @@ impl ChunkReader {
             }
             self.cur.push(b);
             // Keep a trailing CR: the LF that may follow decides its fate.
-            if self.cur.len() > self.limit
-                || (self.cur.len() == self.limit && b != b'\r')
-            {
+            if self.cur.len() > self.limit || (self.cur.len() == self.limit && b != b'\r') {
                 let keep_cr = self.cur.len() > self.limit;
                 let carry = if keep_cr { self.cur.pop() } else { None };
                 out.push(DataEvent::Line {
@@ -140,6 +138,9 @@ mod tests {
         let joined: String = lines(&out).into_iter().map(|(l, _)| l).collect();
         assert_eq!(joined, "abcdefghij");
         assert_eq!(out.len(), 3);
-        assert!(matches!(out.last(), Some(DataEvent::Line { complete: true, .. })));
+        assert!(matches!(
+            out.last(),
+            Some(DataEvent::Line { complete: true, .. })
+        ));
     }
 }

@@ -56,7 +56,10 @@ fn parse_args(args: &str) -> Option<BdatArgs> {
     if !size.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let size = size.parse::<u64>().ok().filter(|n| i64::try_from(*n).is_ok())?;
+    let size = size
+        .parse::<u64>()
+        .ok()
+        .filter(|n| i64::try_from(*n).is_ok())?;
     Some(BdatArgs { size, last })
 }
 
@@ -252,8 +255,7 @@ impl Session {
             None => String::new(),
         };
         let rewriter = self.ctx.rewriter.clone();
-        let cleanup_ctx =
-            self.cleanup_context(&settings, &queue_id, &sender, arrival, &*rewriter);
+        let cleanup_ctx = self.cleanup_context(&settings, &queue_id, &sender, arrival, &*rewriter);
         // message_size_limit is enforced on the content, as Postfix's
         // smtpd does for BDAT.
         let sink = Mutex::new(QueueFileSink::new(&mut writer, 0));
@@ -269,8 +271,7 @@ impl Session {
         self.bdat = BdatState::Receiving;
         let mut received = 0u64;
         let (end, summary) = {
-            let mut cleanup =
-                MessageCleanup::new(&cleanup_ctx, |data: &[u8]| {
+            let mut cleanup = MessageCleanup::new(&cleanup_ctx, |data: &[u8]| {
                 if let Ok(mut sink) = sink.lock() {
                     sink.put(data)
                 }
@@ -472,7 +473,14 @@ mod tests {
         assert_eq!(parse_args("5"), ok(5, false));
         assert_eq!(parse_args("0 LAST"), ok(0, true));
         assert_eq!(parse_args("12 last"), ok(12, true));
-        for bad in ["", "x", "-5", "5 FOO", "5 LAST extra", "9223372036854775808"] {
+        for bad in [
+            "",
+            "x",
+            "-5",
+            "5 FOO",
+            "5 LAST extra",
+            "9223372036854775808",
+        ] {
             assert_eq!(parse_args(bad), None, "{bad:?}");
         }
     }

@@ -197,8 +197,13 @@ impl Session {
         let queue_id = writer.id().to_string();
         let header = self.received_for(tx, &queue_id);
         let rewriter = self.ctx.rewriter.clone();
-        let cleanup_ctx =
-            self.cleanup_context(&settings, &queue_id, &tx.sender, tx.arrival_local, &*rewriter);
+        let cleanup_ctx = self.cleanup_context(
+            &settings,
+            &queue_id,
+            &tx.sender,
+            tx.arrival_local,
+            &*rewriter,
+        );
         let mut framer = DataReader::new(self.bare_newline, settings.line_length_limit);
         let mut sink = QueueFileSink::new(&mut writer, settings.message_size_limit);
         let (result, summary) = {
@@ -341,7 +346,8 @@ impl Session {
             return Ok(reply);
         }
         tx.actions.extend(verdict.actions);
-        self.finish_message(tx, end.message_id, end.bdat_bytes).await
+        self.finish_message(tx, end.message_id, end.bdat_bytes)
+            .await
     }
 
     /// Run `f` with the transaction temporarily put back in the session (for

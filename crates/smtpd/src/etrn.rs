@@ -33,10 +33,7 @@ impl Session {
                 .answer(verb, Reply::plain(500, "Syntax: ETRN domain"))
                 .await;
         };
-        let domain = word
-            .strip_prefix(['@', '#'])
-            .unwrap_or(word)
-            .to_string();
+        let domain = word.strip_prefix(['@', '#']).unwrap_or(word).to_string();
         if !valid_hostname(&domain) && !valid_mailhost_literal(&domain) {
             return self
                 .answer(verb, Reply::plain(501, "Error: invalid parameter syntax"))

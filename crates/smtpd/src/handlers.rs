@@ -17,10 +17,13 @@ impl Session {
     /// commands, then (after a CONNECT reject) `503` for all but QUIT,
     /// then unknown commands and the command handlers.
     pub(crate) async fn dispatch(&mut self, cmd: Command) -> Flow {
+        // A blank line is an error but no command (not counted).
         if cmd.is_empty() {
-            return self
-                .answer(None, Reply::new(500, "5.5.2", "Error: bad syntax"))
+            let flow = self
+                .reply(Reply::new(500, "5.5.2", "Error: bad syntax"))
                 .await;
+            self.errors += 1;
+            return flow;
         }
         let settings = &self.ctx.settings;
         if settings
@@ -132,6 +135,9 @@ impl Session {
             self.protocol = previous.1;
             return self.answer(Some(verb), reply).await;
         }
+        if verb == Verb::Ehlo {
+            log_discarded_keywords(&self.ctx.settings);
+        }
         let security_lines = self.ehlo_security_lines();
         let s = &self.ctx.settings;
         let reply = if verb == Verb::Helo {
@@ -214,6 +220,14 @@ impl Session {
                     .await;
             }
         };
+        // A route-only path (`<@domain>`) is accepted as `@domain` unless
+        // strict_rfc821_envelopes, as in Postfix.
+        if self.ctx.settings.strict_rfc821 && path.address.starts_with('@') {
+            self.warn_illegal_syntax("MAIL", raw_path(args, "FROM:"));
+            return self
+                .answer(verb, Reply::new(501, "5.1.7", "Bad sender address syntax"))
+                .await;
+        }
         let mut tx = Transaction::new(path.address.clone());
         for (name, value) in &path.params {
             let value_str = value.as_deref().unwrap_or("");
@@ -237,15 +251,10 @@ impl Session {
                             .await
                     }
                 },
-                "BODY" => {
-                    if !value_str.eq_ignore_ascii_case("7BIT")
-                        && !value_str.eq_ignore_ascii_case("8BITMIME")
-                    {
-                        return self
-                            .answer(verb, Reply::new(501, "5.5.4", "Unsupported BODY parameter"))
-                            .await;
-                    }
-                }
+                // Another BODY= value (or none) is an unsupported option.
+                "BODY"
+                    if value_str.eq_ignore_ascii_case("7BIT")
+                        || value_str.eq_ignore_ascii_case("8BITMIME") => {}
                 "SMTPUTF8" if value.is_none() && self.ctx.settings.smtputf8 => tx.smtputf8 = true,
                 "RET"
                     if value_str.eq_ignore_ascii_case("FULL")
@@ -382,8 +391,9 @@ impl Session {
                 return self.answer(verb, reply).await;
             }
         }
+        let strict = self.ctx.settings.strict_rfc821;
         let path = match parsed {
-            Ok(p) if !p.address.is_empty() => p,
+            Ok(p) if !p.address.is_empty() && !(strict && p.address.starts_with('@')) => p,
             Ok(_) | Err(PathError::BadAddress) => {
                 self.warn_illegal_syntax("RCPT", raw_path(args, "TO:"));
                 return self
@@ -535,6 +545,39 @@ impl Session {
         }
         self.answer(verb, Reply::new(252, "2.0.0", args.to_string()))
             .await
+    }
+}
+
+/// Postfix's `discarding EHLO keywords: ...` at EHLO, in its keyword
+/// table order, unless `silent-discard` is listed (or ENHANCEDSTATUSCODES,
+/// which changes every reply instead).
+fn log_discarded_keywords(settings: &crate::settings::SmtpdSettings) {
+    const KNOWN: [&str; 14] = [
+        "8BITMIME",
+        "AUTH",
+        "ETRN",
+        "PIPELINING",
+        "SIZE",
+        "VERP",
+        "VRFY",
+        "XCLIENT",
+        "XFORWARD",
+        "STARTTLS",
+        "ENHANCEDSTATUSCODES",
+        "DSN",
+        "SMTPUTF8",
+        "CHUNKING",
+    ];
+    let listed = |k: &str| settings.discard_ehlo_keywords.iter().any(|d| d == k);
+    if listed("SILENT-DISCARD") || listed("ENHANCEDSTATUSCODES") {
+        return;
+    }
+    let names: Vec<&str> = KNOWN.into_iter().filter(|k| listed(k)).collect();
+    if !names.is_empty() {
+        gatepost_log::info(
+            "smtpd",
+            format!("discarding EHLO keywords: {}", names.join(" ")),
+        );
     }
 }
 

@@ -6,7 +6,7 @@
 //!
 //! Modules: `server` (listener, [`serve`]), `context` (what outlives a
 //! session), `settings`, `session` (one connection), `handlers` (commands
-//! other than DATA), `data_phase` (DATA, cleanup, commit), `bdat` (BDAT), `etrn` (ETRN and fast flush), `transaction`,
+//! other than DATA), `data_phase` (DATA, cleanup, commit), `bdat` (BDAT), `etrn` (ETRN and fast flush), `footer` (smtpd_reject_footer), `transaction`,
 //! `stream` (the client byte stream), `peername` (client name), `received`
 //! (the `Received:` header), `counters` (the `disconnect` line), `storage`
 //! (free space), `security` (the TLS and AUTH settings of a service),
@@ -21,6 +21,7 @@ mod context;
 mod counters;
 mod data_phase;
 mod etrn;
+mod footer;
 mod handlers;
 mod peername;
 mod received;

@@ -15,11 +15,11 @@ use gatepost_policy::{Facts, SessionPolicy, Stage, Verdict};
 use gatepost_proto::{BareNewlineMode, Command, Reply, Verb};
 use tokio::net::TcpStream;
 
+use crate::bdat::BdatState;
 use crate::context::ServerContext;
 use crate::counters::Counters;
 use crate::peername::lookup_client;
 use crate::stream::{ClientStream, StreamError};
-use crate::bdat::BdatState;
 use crate::transaction::Transaction;
 use gatepost_dns::PeerStatus;
 
@@ -286,10 +286,17 @@ impl Session {
         }
         // A client that was refused at CONNECT stays "after CONNECT" in
         // the log lines, as in Postfix, except for unknown commands.
-        if !self.access_denied || cmd.verb.is_none() {
+        // Blank lines and smtpd_noop_commands leave it too.
+        let noop = self
+            .ctx
+            .settings
+            .noop_commands
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&cmd.word));
+        if (!self.access_denied || cmd.verb.is_none()) && !cmd.is_empty() && !noop {
             self.state = name;
         }
-        let junk = cmd.verb.map(Verb::is_junk).unwrap_or(false) && !self.access_denied;
+        let junk = cmd.verb.map(Verb::is_junk).unwrap_or(false) && !self.access_denied && !noop;
         let flow = self.dispatch(cmd).await;
         if junk && flow == Flow::Continue {
             self.count_junk();
@@ -316,9 +323,11 @@ impl Session {
             None => false,
         };
         if tested && !self.improper_pipelining && self.stream.input_pending() {
-            let must_wait = self.protocol != "ESMTP"
-                || cmd.verb.map(Verb::ends_pipeline_group).unwrap_or(true);
+            let must_wait =
+                self.protocol != "ESMTP" || cmd.verb.map(Verb::ends_pipeline_group).unwrap_or(true);
             if must_wait && self.flag_pipelining(name) == Flow::Close {
+                // Postfix counted the command when it looked it up.
+                self.counters.record(cmd.verb, false);
                 return self.sync_error().await;
             }
         }
@@ -416,6 +425,9 @@ impl Session {
         if self.hangup {
             return Flow::Close;
         }
+        if !self.ctx.settings.reject_footer.is_empty() {
+            self.add_footer(&mut reply);
+        }
         if self.ctx.settings.soft_bounce {
             reply = reply.soft_bounced();
         }
@@ -443,6 +455,21 @@ impl Session {
         } else {
             Flow::Continue
         }
+    }
+
+    /// `smtpd_reject_footer` on a 4XX/5XX reply.
+    fn add_footer(&self, reply: &mut Reply) {
+        let vars = crate::footer::FooterVars {
+            server_name: &self.ctx.settings.myhostname,
+            client: &self.client_label,
+            client_address: self.client_addr.to_string(),
+            client_name: &self.client_name,
+            client_port: self.client_port.to_string(),
+            reverse_client_name: &self.reverse_name,
+            helo_name: self.helo.as_deref().unwrap_or(""),
+            sender: self.tx.as_ref().map(|t| t.sender.as_str()),
+        };
+        crate::footer::apply(reply, &self.ctx.settings.reject_footer, &vars);
     }
 
     /// Send a reply for a command, counting it (ok when 2xx/3xx) and, once
@@ -541,12 +568,18 @@ impl Session {
         let from = tx.map(|t| gatepost_rewrite::quote_address(&t.sender));
         let to = match recipient {
             Some(r) => Some(gatepost_rewrite::quote_address(r)),
-            None if stage == "DATA" || stage == "END-OF-MESSAGE" => match tx {
-                Some(t) if t.recipients.len() == 1 => {
-                    Some(gatepost_rewrite::quote_address(&t.recipients[0].original))
+            None if matches!(
+                stage,
+                "DATA" | "END-OF-MESSAGE" | "BDAT" | crate::bdat::BDAT_CONTENT
+            ) =>
+            {
+                match tx {
+                    Some(t) if t.recipients.len() == 1 => {
+                        Some(gatepost_rewrite::quote_address(&t.recipients[0].original))
+                    }
+                    _ => None,
                 }
-                _ => None,
-            },
+            }
             None => None,
         };
         ActionLine {
