@@ -255,7 +255,7 @@ impl Session {
             None => String::new(),
         };
         let rewriter = self.ctx.rewriter.clone();
-        let cleanup_ctx = self.cleanup_context(&settings, &queue_id, &sender, arrival, &*rewriter);
+        let cleanup_ctx = self.cleanup_context(&settings, &queue_id, &sender, arrival, &rewriter);
         // message_size_limit is enforced on the content, as Postfix's
         // smtpd does for BDAT.
         let sink = Mutex::new(QueueFileSink::new(&mut writer, 0));

@@ -202,7 +202,7 @@ impl Session {
             &queue_id,
             &tx.sender,
             tx.arrival_local,
-            &*rewriter,
+            &rewriter,
         );
         let mut framer = DataReader::new(self.bare_newline, settings.line_length_limit);
         let mut sink = QueueFileSink::new(&mut writer, settings.message_size_limit);

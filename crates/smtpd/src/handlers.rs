@@ -393,7 +393,7 @@ impl Session {
         }
         let strict = self.ctx.settings.strict_rfc821;
         let path = match parsed {
-            Ok(p) if !p.address.is_empty() && !(strict && p.address.starts_with('@')) => p,
+            Ok(p) if !(p.address.is_empty() || strict && p.address.starts_with('@')) => p,
             Ok(_) | Err(PathError::BadAddress) => {
                 self.warn_illegal_syntax("RCPT", raw_path(args, "TO:"));
                 return self
