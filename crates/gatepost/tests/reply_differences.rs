@@ -185,3 +185,39 @@ fn helo_trailing_dot_route_only_sender_body_and_footer() {
         "{log}"
     );
 }
+
+/// `mail_name` where Postfix's smtpd uses it: the default `smtpd_banner`
+/// and the `Received:` header, for DATA and BDAT alike.
+#[test]
+fn mail_name_in_banner_and_received_header() {
+    let srv = TestServer::start(gatepost_bin!(), "mail_name = Gatepost\n").expect("start server");
+    gatepost_testkit::submit(
+        &srv,
+        "c.example",
+        "a@example.org",
+        &["bob@spec.test"],
+        "Subject: one\n\nhi",
+    );
+    let mut c = gatepost_testkit::Client::connect(srv.addr).unwrap();
+    assert_eq!(
+        c.read_reply().unwrap().last_line(),
+        "220 mx.spec.test ESMTP Gatepost"
+    );
+    c.command("EHLO c.example").unwrap();
+    c.command("MAIL FROM:<a@example.org>").unwrap();
+    c.command("RCPT TO:<bob@spec.test>").unwrap();
+    let r = c.command("BDAT 16 LAST\r\nSubject: two\r\n").unwrap();
+    assert!(
+        r.last_line()
+            .starts_with("250 2.0.0 Ok: 16 bytes queued as "),
+        "{r:?}"
+    );
+    let mail = srv.wait_for_mail("bob", 2, Duration::from_secs(10));
+    assert_eq!(mail.len(), 2, "{}", srv.log());
+    for m in mail {
+        assert!(
+            m.contains("\n\tby mx.spec.test (Gatepost) with ESMTP id "),
+            "{m}"
+        );
+    }
+}
