@@ -221,3 +221,52 @@ fn mail_name_in_banner_and_received_header() {
         );
     }
 }
+
+/// HELO after EHLO keeps the session ESMTP (Postfix never downgrades it),
+/// so BDAT content sent with its command is no improper pipelining; a
+/// DATA cut short counts as a failed command in the `disconnect` line.
+#[test]
+fn helo_after_ehlo_stays_esmtp_and_cut_data_is_counted() {
+    let srv = TestServer::start(gatepost_bin!(), "").expect("start server");
+    run_cases(
+        &srv,
+        vec![(
+            "EHLO, HELO, then BDAT with its content",
+            "127.0.0.1",
+            vec![
+                ("", "220 mx.spec.test ESMTP Postfix"),
+                ("EHLO c.example", "250 CHUNKING"),
+                ("HELO c.example", "250 mx.spec.test"),
+                ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
+                ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
+                ("BDAT 7 LAST\r\nhello", "250 2.0.0 Ok: 7 bytes queued as "),
+            ],
+        )],
+    );
+    let mut c = gatepost_testkit::open_transaction(
+        &srv,
+        "127.0.0.2",
+        "c.example",
+        "a@example.org",
+        &["bob@spec.test"],
+    );
+    assert_eq!(c.command("DATA").unwrap().code, 354);
+    c.send_raw(b"Subject: cut\r\n").unwrap();
+    drop(c);
+    for line in [
+        "disconnect from unknown[127.0.0.1] helo=1 ehlo=1 mail=1 rcpt=1 bdat=1 commands=5",
+        "lost connection after DATA (14 bytes) from unknown[127.0.0.2]",
+        "disconnect from unknown[127.0.0.2] ehlo=1 mail=1 rcpt=1 data=0/1 commands=3/4",
+    ] {
+        assert!(
+            srv.wait_for_log(line, Duration::from_secs(5)),
+            "log lacks {line:?}\n{}",
+            srv.log()
+        );
+    }
+    assert!(
+        !srv.log().contains("improper command pipelining"),
+        "{}",
+        srv.log()
+    );
+}

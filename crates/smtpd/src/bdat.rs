@@ -224,6 +224,7 @@ impl Session {
     async fn skip_chunk(&mut self, args: BdatArgs, reply: Reply) -> Flow {
         let mut read = 0;
         if let Err(e) = self.stream.read_chunk(args.size, &mut read, |_| {}).await {
+            self.counters.record(Some(Verb::Bdat), false);
             self.stream_failed(e).await;
             return Flow::Close;
         }
@@ -294,6 +295,8 @@ impl Session {
                     tx.data_bytes = received;
                 }
                 if let Err(e) = read {
+                    // Postfix counted the command when it looked it up.
+                    self.counters.record(Some(Verb::Bdat), false);
                     self.stream_failed(e).await;
                     break LoopEnd::Closed;
                 }

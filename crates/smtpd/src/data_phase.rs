@@ -139,6 +139,8 @@ impl Session {
         self.policy_state.reset_transaction();
         match outcome {
             Err(e) => {
+                // Postfix counted the command when it looked it up.
+                self.counters.record(verb, false);
                 let bytes = tx.data_bytes;
                 match e {
                     StreamError::Timeout => {

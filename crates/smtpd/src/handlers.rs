@@ -123,7 +123,13 @@ impl Session {
             .collect();
         let previous = (self.helo.clone(), self.protocol);
         self.helo = Some(name);
-        self.protocol = if verb == Verb::Ehlo { "ESMTP" } else { "SMTP" };
+        // HELO after EHLO keeps ESMTP, as in Postfix (downgrading would
+        // defeat the pipelining test).
+        if verb == Verb::Ehlo {
+            self.protocol = "ESMTP";
+        } else if self.protocol != "ESMTP" {
+            self.protocol = "SMTP";
+        }
         let stage = if verb == Verb::Ehlo {
             Stage::Ehlo
         } else {
