@@ -483,3 +483,29 @@ fn lost_connection_inside_a_chunk_is_logged_with_its_bytes() {
         srv.log()
     );
 }
+
+/// A client that stops after a chunk: `421` and, as Postfix 3.7 counts it,
+/// the content so far plus the length of that 421 reply in the log line.
+#[test]
+fn timeout_after_a_chunk() {
+    let srv = server("smtpd_timeout = 1s\n");
+    let mut c = Client::connect(srv.addr).unwrap();
+    c.read_reply().unwrap();
+    c.command("EHLO c.example").unwrap();
+    c.command("MAIL FROM:<a@example.org>").unwrap();
+    c.command("RCPT TO:<bob@spec.test>").unwrap();
+    let r = c.command("BDAT 7\r\nhello").unwrap();
+    assert_eq!(r.last_line(), "250 2.0.0 Ok: 7 bytes");
+    assert_eq!(
+        c.read_reply().unwrap().last_line(),
+        "421 4.4.2 mx.spec.test Error: timeout exceeded"
+    );
+    assert!(
+        srv.wait_for_log(
+            "timeout after BDAT (53 bytes) from unknown[127.0.0.1]",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        srv.log()
+    );
+}

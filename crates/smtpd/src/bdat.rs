@@ -293,6 +293,7 @@ impl Session {
                     .await;
                 if let Some(tx) = self.tx.as_mut() {
                     tx.data_bytes = received;
+                    tx.bdat_size = progress.act_size;
                 }
                 if let Err(e) = read {
                     // Postfix counted the command when it looked it up.

@@ -397,14 +397,24 @@ impl Session {
         };
         match e {
             StreamError::Timeout => {
-                gatepost_log::info(
-                    "smtpd",
-                    format!("timeout after {after} from {}", self.client_label),
-                );
                 let reply = Reply::new(
                     421,
                     "4.4.2",
                     format!("{} Error: timeout exceeded", self.ctx.settings.myhostname),
+                );
+                // Postfix 3.7 counts, after a BDAT timeout, the content
+                // taken so far plus the length of the 421 reply it just
+                // sent (its reply buffer): logged the same.
+                let after = match self.tx.as_ref() {
+                    Some(t) if self.state == crate::bdat::BDAT_CONTENT => format!(
+                        "BDAT ({} bytes)",
+                        t.bdat_size + reply.to_string().len() as u64
+                    ),
+                    _ => after,
+                };
+                gatepost_log::info(
+                    "smtpd",
+                    format!("timeout after {after} from {}", self.client_label),
                 );
                 let _ = self.reply(reply).await;
             }

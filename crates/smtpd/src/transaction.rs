@@ -29,6 +29,8 @@ pub struct Transaction {
     /// Content bytes the client sent after DATA (each line with its CRLF),
     /// for `timeout after DATA (N bytes)`; our own headers not counted.
     pub data_bytes: u64,
+    /// BDAT: content bytes as Postfix counts them (each line + 2).
+    pub bdat_size: u64,
     /// Access-table actions collected along the way (HOLD, DISCARD, ...).
     pub actions: Vec<MessageAction>,
 }
@@ -48,6 +50,7 @@ impl Transaction {
             writer: None,
             content_id: None,
             data_bytes: 0,
+            bdat_size: 0,
             actions: Vec::new(),
         }
     }
