@@ -363,7 +363,7 @@ params! {
     /// Permit actions that are logged.
     [unimplemented] SMTPD_LOG_ACCESS_PERMIT_ACTIONS: Vec<String> = "smtpd_log_access_permit_actions", List, Text("");
     /// Text appended to reject replies.
-    [unimplemented] SMTPD_REJECT_FOOTER: String = "smtpd_reject_footer", Str, Text("");
+    SMTPD_REJECT_FOOTER: String = "smtpd_reject_footer", Str, Text("");
     /// Commands treated as NOOP.
     SMTPD_NOOP_COMMANDS: Vec<String> = "smtpd_noop_commands", List, Text("");
     /// Commands that cause immediate disconnection.
@@ -571,7 +571,7 @@ params! {
     /// Extra verbosity for debug_peer_list matches.
     [unimplemented] DEBUG_PEER_LEVEL: i64 = "debug_peer_level", Int, Text("2");
     /// Destinations eligible for ETRN fast flush.
-    [unimplemented] FAST_FLUSH_DOMAINS: Vec<String> = "fast_flush_domains", List, Text("$relay_domains");
+    FAST_FLUSH_DOMAINS: Vec<String> = "fast_flush_domains", List, Text("$relay_domains");
     /// Clients allowed to use QMQP.
     [unimplemented] QMQPD_AUTHORIZED_CLIENTS: Vec<String> = "qmqpd_authorized_clients", List, Text("");
     /// Networks of primary MX hosts for permit_mx_backup.

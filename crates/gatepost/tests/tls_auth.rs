@@ -231,29 +231,29 @@ fn auth_server(pki: &TestPki) -> TestServer {
 fn ehlo_keywords_before_and_after_tls() {
     let pki = TestPki::new();
     let before_tls =
-        "PIPELINING,SIZE 10240000,VRFY,ETRN,STARTTLS,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8";
+        "PIPELINING,SIZE 10240000,VRFY,ETRN,STARTTLS,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8,CHUNKING";
     let auth_no_tls =
-        "PIPELINING,SIZE 10240000,VRFY,ETRN,STARTTLS,AUTH PLAIN LOGIN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8";
+        "PIPELINING,SIZE 10240000,VRFY,ETRN,STARTTLS,AUTH PLAIN LOGIN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8,CHUNKING";
     let in_tls =
-        "PIPELINING,SIZE 10240000,VRFY,ETRN,AUTH PLAIN LOGIN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8";
+        "PIPELINING,SIZE 10240000,VRFY,ETRN,AUTH PLAIN LOGIN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8,CHUNKING";
     let table: &[(&str, &str, &str, &str)] = &[
         // (settings, before STARTTLS, after STARTTLS)
         ("TLS, no SASL", "smtpd_tls_security_level = may\n", before_tls,
-         "PIPELINING,SIZE 10240000,VRFY,ETRN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8"),
+         "PIPELINING,SIZE 10240000,VRFY,ETRN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8,CHUNKING"),
         ("SASL, auth only in TLS", AUTH_MAIN_CF, before_tls, in_tls),
         ("SASL, auth also in clear", "smtpd_tls_security_level = may\nsmtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = no\n",
          auth_no_tls, in_tls),
         ("broken_sasl_auth_clients", "smtpd_tls_security_level = may\nsmtpd_sasl_auth_enable = yes\nbroken_sasl_auth_clients = yes\n",
-         "PIPELINING,SIZE 10240000,VRFY,ETRN,STARTTLS,AUTH PLAIN LOGIN,AUTH=PLAIN LOGIN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8",
-         "PIPELINING,SIZE 10240000,VRFY,ETRN,AUTH PLAIN LOGIN,AUTH=PLAIN LOGIN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8"),
+         "PIPELINING,SIZE 10240000,VRFY,ETRN,STARTTLS,AUTH PLAIN LOGIN,AUTH=PLAIN LOGIN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8,CHUNKING",
+         "PIPELINING,SIZE 10240000,VRFY,ETRN,AUTH PLAIN LOGIN,AUTH=PLAIN LOGIN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8,CHUNKING"),
         ("noplaintext leaves no mechanism", "smtpd_tls_security_level = may\nsmtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = no\nsmtpd_sasl_security_options = noanonymous, noplaintext\nsmtpd_sasl_tls_security_options = noanonymous\n",
          before_tls, in_tls),
         ("sasl exceptions: AUTH not offered", "smtpd_tls_security_level = may\nsmtpd_sasl_auth_enable = yes\nsmtpd_sasl_exceptions_networks = 127.0.0.1\n",
-         before_tls, "PIPELINING,SIZE 10240000,VRFY,ETRN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8"),
+         before_tls, "PIPELINING,SIZE 10240000,VRFY,ETRN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8,CHUNKING"),
         ("encrypt implies auth only in TLS", "smtpd_tls_security_level = encrypt\nsmtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = no\n",
          before_tls, in_tls),
         ("discarded STARTTLS", "smtpd_tls_security_level = may\nsmtpd_discard_ehlo_keywords = starttls\n",
-         "PIPELINING,SIZE 10240000,VRFY,ETRN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8", ""),
+         "PIPELINING,SIZE 10240000,VRFY,ETRN,ENHANCEDSTATUSCODES,8BITMIME,DSN,SMTPUTF8,CHUNKING", ""),
     ];
     for (name, settings, before, after) in table {
         let srv = single(&format!("{}{settings}", pki.main_cf()));

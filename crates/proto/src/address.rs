@@ -1,7 +1,7 @@
 //! MAIL FROM / RCPT TO argument parsing: the `FROM:` / `TO:` keyword, the
 //! path in angle brackets (or bare, as Postfix accepts with
 //! `strict_rfc821_envelopes = no`), source-route stripping
-//! (`<@a,@b:user@d>` → `user@d`), local-part unquoting to Postfix's internal
+//! (`<@a,@b:user@d>` → `user@d`; `<@d>` stays `@d`), local-part unquoting to Postfix's internal
 //! form, and ESMTP parameters `NAME[=VALUE]`.
 //!
 //! Bounds: input is one length-limited command line; no recursion.
@@ -98,11 +98,12 @@ fn internalize(raw: &str) -> Result<String, PathError> {
         return Err(PathError::BadAddress);
     }
     let mut text = raw.trim();
-    // Source route: @a,@b:user@domain → user@domain.
+    // Source route: @a,@b:user@domain → user@domain. Without a colon
+    // (`<@domain>`) the text is kept as Postfix keeps it: `@domain`, which
+    // the address checks then judge.
     if text.starts_with('@') {
-        match text.find(':') {
-            Some(colon) => text = &text[colon + 1..],
-            None => return Err(PathError::BadAddress),
+        if let Some(colon) = text.find(':') {
+            text = &text[colon + 1..];
         }
     }
     if text.is_empty() {

@@ -6,11 +6,12 @@
 //! Nothing in this crate does I/O; callers feed bytes and get values back.
 //!
 //! Modules: `reply`, `line` (command lines), `command`, `address` (MAIL/RCPT
-//! paths), `data` (DATA framing), `hostname` (public: Postfix's
+//! paths), `data` (DATA framing), `chunk` (BDAT framing), `hostname` (public: Postfix's
 //! `valid_hostname()` family, one implementation for every crate).
 #![forbid(unsafe_code)]
 
 mod address;
+mod chunk;
 mod command;
 mod data;
 pub mod hostname;
@@ -18,6 +19,7 @@ mod line;
 mod reply;
 
 pub use address::{parse_path, Path, PathError};
+pub use chunk::ChunkReader;
 pub use command::{Command, Verb};
 pub use data::{BareNewlineMode, DataEvent, DataReader};
 pub use line::{CommandLine, LineReader};

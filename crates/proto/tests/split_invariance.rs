@@ -1,10 +1,10 @@
 //! Randomised checks over an SMTP-shaped alphabet (CR, LF, dot, NUL,
-//! letters, `<>@:`): the line reader and the DATA framer give the same
+//! letters, `<>@:`): the line reader and the DATA and BDAT framers give the same
 //! result however the input is split into reads, never panic, and respect
 //! their bounds. A cheap stand-in for a coverage-guided fuzzer that runs on
 //! every test run.
 
-use gatepost_proto::{BareNewlineMode, Command, DataEvent, DataReader, LineReader};
+use gatepost_proto::{BareNewlineMode, ChunkReader, Command, DataEvent, DataReader, LineReader};
 use rand::{Rng, SeedableRng};
 
 const ALPHABET: &[u8] = b"\r\n\r\n..\0 MAILFROM:<a@b>RCPTDATAxyz\t";
@@ -138,5 +138,47 @@ fn crlf_dot_crlf_always_ends_data_in_every_mode() {
             let end = end.expect("end of data found");
             assert!(end >= 3 && end <= body_len + 3, "{mode:?}");
         }
+    }
+}
+
+/// BDAT content: the same lines however the chunks are cut, every byte
+/// accounted for (content, a removed CR before LF, or the LF itself), and
+/// no piece longer than the limit.
+#[test]
+fn chunk_framer_is_split_invariant_and_lossless() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(30301);
+    let run = |chunks: &[Vec<u8>]| {
+        let mut r = ChunkReader::new(12);
+        let mut events = Vec::new();
+        for c in chunks {
+            r.feed(c, &mut events);
+        }
+        r.finish(&mut events);
+        (events, r.saw_bare_lf())
+    };
+    for _ in 0..2000 {
+        let data = {
+            let n = rng.gen_range(0..300);
+            random_input(&mut rng, n)
+        };
+        let (whole, bare_whole) = run(std::slice::from_ref(&data));
+        let (split, bare_split) = run(&random_splits(&mut rng, &data));
+        assert_eq!(whole, split, "{:?}", String::from_utf8_lossy(&data));
+        assert_eq!(bare_whole, bare_split);
+        let lfs = data.iter().filter(|b| **b == b'\n').count();
+        let crlfs = data.windows(2).filter(|w| w == b"\r\n").count();
+        let content: usize = whole
+            .iter()
+            .map(|DataEvent::Line { bytes, .. }| {
+                assert!(bytes.len() <= 12);
+                bytes.len()
+            })
+            .sum();
+        assert_eq!(
+            content + lfs + crlfs,
+            data.len(),
+            "{:?}",
+            String::from_utf8_lossy(&data)
+        );
     }
 }

@@ -201,6 +201,44 @@ impl Queue {
     }
 }
 
+impl Queue {
+    /// ETRN (Postfix's flush(8) `send_site`): make every deferred message
+    /// with a pending recipient at `site` (the part after the last `@`,
+    /// case-insensitive; `[addr]` as written) due now and have the queue
+    /// manager forget which destinations were unreachable. Returns the
+    /// number of messages. Postfix finds them in its per-site "fast flush"
+    /// logfiles; gatepost reads the deferred queue files.
+    pub fn flush_site(&self, site: &str) -> Result<usize, QueueError> {
+        let now = SystemTime::now();
+        let mut n = 0;
+        for (id, _) in self.scan(QueueName::Deferred)? {
+            let path = self.path_of(QueueName::Deferred, &id);
+            let Ok(qf) = read_queue_file(&path, id.as_str()) else {
+                continue;
+            };
+            let wanted = qf
+                .pending()
+                .into_iter()
+                .filter_map(|i| qf.envelope.recipients.get(i))
+                .any(|r| {
+                    r.address
+                        .rsplit_once('@')
+                        .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(site))
+                });
+            if !wanted {
+                continue;
+            }
+            match self.touch(QueueName::Deferred, &id, now) {
+                Ok(()) => n += 1,
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.notify_manager(TriggerRequest::Flush);
+        Ok(n)
+    }
+}
+
 /// `asctime()` truncated to 20 characters, as showq prints the arrival time:
 /// `Fri Nov 27 20:28:08 `.
 fn arrival_column(t: SystemTime) -> String {

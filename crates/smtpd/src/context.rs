@@ -12,7 +12,7 @@ use gatepost_dns::Resolver;
 use gatepost_policy::Policy;
 use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
-use gatepost_table::NetworkList;
+use gatepost_table::{DomainList, NetworkList};
 
 use crate::anvil::{ClientEvents, LocalAnvil};
 use crate::security::{SecuritySettings, TlsLevel};
@@ -24,6 +24,8 @@ pub enum ContextError {
     Policy(#[from] gatepost_policy::PolicyError),
     #[error("smtpd_forbid_bare_newline_exclusions: {0}")]
     Table(#[from] gatepost_table::TableError),
+    #[error("fast_flush_domains: {0}")]
+    FastFlush(gatepost_table::TableError),
     #[error("TLS: {0}")]
     Tls(#[from] gatepost_tls::TlsError),
     #[error("smtpd_sasl_type: {0}")]
@@ -45,6 +47,8 @@ pub struct ServerContext {
     /// This service's resolver (client names; the policy uses it too).
     pub resolver: Resolver,
     pub bare_newline_exclusions: NetworkList,
+    /// Destinations ETRN may flush (`fast_flush_domains`).
+    pub fast_flush_domains: DomainList,
     /// Clients exempt from the per-client limits and not counted at all
     /// (`smtpd_client_event_limit_exceptions`, default `$mynetworks`).
     pub event_limit_exceptions: NetworkList,
@@ -89,6 +93,11 @@ impl ServerContext {
         )?;
         let limit_exceptions =
             NetworkList::parse(&cfg.get(&params::SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS), true)?;
+        let fast_flush_domains = DomainList::parse(
+            &cfg.get(&params::FAST_FLUSH_DOMAINS),
+            cfg.parent_domain_matches(params::FAST_FLUSH_DOMAINS.name()),
+        )
+        .map_err(ContextError::FastFlush)?;
         let security = SecuritySettings::from_config(cfg);
         let content_rules = Arc::new(ContentRules::from_config(cfg)?);
         let sasl_exceptions =
@@ -119,6 +128,7 @@ impl ServerContext {
             content_rules,
             resolver,
             bare_newline_exclusions: exclusions,
+            fast_flush_domains,
             event_limit_exceptions: limit_exceptions,
             client_events: Arc::new(LocalAnvil::new(cfg.get(&params::ANVIL_RATE_TIME_UNIT))),
             always_add_missing_headers: cfg.get(&params::ALWAYS_ADD_MISSING_HEADERS),

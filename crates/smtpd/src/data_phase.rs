@@ -5,36 +5,113 @@
 //! checks, envelope cleanup (canonicalisation, virtual alias expansion),
 //! and the durable commit before `250`.
 
+use chrono::{DateTime, Local};
 use gatepost_cleanup::{
-    clean_recipients, clean_sender, CleanupContext, ContentVerdict, LogOrigin, MessageCleanup,
-    Source,
+    clean_recipients, clean_sender, CleanupContext, ContentRules, ContentVerdict, LogOrigin,
+    MessageCleanup, Source,
 };
 use gatepost_milter::EnvelopeChanges;
 use gatepost_policy::{MessageAction, Stage};
 use gatepost_proto::{DataEvent, DataReader, Reply, Verb};
 use gatepost_queue::{Envelope, EnvelopeRecipient, MessageWriter};
-use gatepost_rewrite::AddressRole;
+use gatepost_rewrite::{AddressRole, Rewriter};
 
 use crate::content_verdict;
 use crate::received::{received_header, ReceivedInfo};
 use crate::session::{Flow, Session};
+use crate::settings::SmtpdSettings;
 use crate::stream::StreamError;
 use crate::transaction::Transaction;
 
 /// Where cleanup's output goes: the queue file, within
 /// `message_size_limit`.
-struct QueueFileSink<'a> {
+pub(crate) struct QueueFileSink<'a> {
     writer: &'a mut MessageWriter,
     limit: u64,
     written: u64,
-    too_big: bool,
-    write_error: Option<String>,
+    pub(crate) too_big: bool,
+    pub(crate) write_error: Option<String>,
     /// With milters the content is held here until they are done with it.
-    buffer: Option<Vec<u8>>,
+    pub(crate) buffer: Option<Vec<u8>>,
+}
+
+/// The session and envelope (as cleanup has rewritten it) for cleanup's
+/// log lines.
+pub(crate) struct LogEnvelope {
+    origin: String,
+    sender: String,
+    recipient: Option<String>,
+    proto: &'static str,
+    helo: Option<String>,
+}
+
+/// What reading the content produced, for the checks after it.
+pub(crate) struct ContentEnd {
+    pub(crate) too_big: bool,
+    pub(crate) bare_lf: bool,
+    pub(crate) write_error: Option<String>,
+    pub(crate) hops: usize,
+    pub(crate) message_id: Option<String>,
+    /// Content size as Postfix counts it, for the end-of-data checks.
+    pub(crate) size: u64,
+    /// BDAT: the content size for `250 2.0.0 Ok: N bytes queued as ID`.
+    pub(crate) bdat_bytes: Option<u64>,
+    /// What the header/body checks decided.
+    pub(crate) verdict: ContentVerdict,
+    /// The content held back for the milters (`QueueFileSink::buffer`).
+    pub(crate) buffered: Option<Vec<u8>>,
+}
+
+/// What the end of the content hands to the commit.
+struct Finish<'a> {
+    message_id: Option<String>,
+    bdat_bytes: Option<u64>,
+    milter_changes: EnvelopeChanges,
+    verdict: &'a ContentVerdict,
+}
+
+/// `250 2.0.0 Ok: queued as ID`, after BDAT `Ok: N bytes queued as ID`.
+fn queued_reply(id: &str, bdat_bytes: Option<u64>) -> Reply {
+    match bdat_bytes {
+        Some(n) => Reply::new(250, "2.0.0", format!("Ok: {n} bytes queued as {id}")),
+        None => Reply::new(250, "2.0.0", format!("Ok: queued as {id}")),
+    }
+}
+
+/// The first lines of every message: PREPEND headers from access tables
+/// above our `Received:`.
+pub(crate) fn start_content<O: FnMut(&[u8])>(
+    cleanup: &mut MessageCleanup<'_, O>,
+    actions: &[MessageAction],
+    received: &str,
+) {
+    for action in actions {
+        if let MessageAction::Prepend(text) = action {
+            cleanup.prepend(&format!("{}\n", gatepost_log::sanitize(text)));
+        }
+    }
+    cleanup.prepend(received);
 }
 
 impl QueueFileSink<'_> {
-    fn put(&mut self, data: &[u8]) {
+    /// `limit` 0: no limit; `hold_for_milters`: buffer the content instead
+    /// of writing it (the milters may replace it).
+    pub(crate) fn new(
+        writer: &mut MessageWriter,
+        limit: u64,
+        hold_for_milters: bool,
+    ) -> QueueFileSink<'_> {
+        QueueFileSink {
+            writer,
+            limit,
+            written: 0,
+            too_big: false,
+            write_error: None,
+            buffer: hold_for_milters.then(Vec::new),
+        }
+    }
+
+    pub(crate) fn put(&mut self, data: &[u8]) {
         if self.write_error.is_some() || self.too_big {
             return;
         }
@@ -56,9 +133,9 @@ impl QueueFileSink<'_> {
 impl Session {
     pub(crate) async fn data(&mut self, args: &str) -> Flow {
         let verb = Some(Verb::Data);
-        if !args.is_empty() {
+        if self.bdat != crate::bdat::BdatState::None {
             return self
-                .answer(verb, Reply::new(501, "5.5.4", "Syntax: DATA"))
+                .answer(verb, Reply::new(503, "5.5.1", "Error: DATA after BDAT"))
                 .await;
         }
         match &self.tx {
@@ -74,6 +151,11 @@ impl Session {
                     .await;
             }
             Some(_) => {}
+        }
+        if !args.is_empty() {
+            return self
+                .answer(verb, Reply::new(501, "5.5.4", "Syntax: DATA"))
+                .await;
         }
         let verdict = self.check(Stage::Data, None).await;
         if let Some(reply) = verdict.reply {
@@ -97,9 +179,10 @@ impl Session {
         };
         let outcome = self.receive_content(&mut tx).await;
         self.policy_state.reset_transaction();
-        self.milter_abort().await;
         match outcome {
             Err(e) => {
+                // Postfix counted the command when it looked it up.
+                self.counters.record(verb, false);
                 let bytes = tx.data_bytes;
                 match e {
                     StreamError::Timeout => {
@@ -156,73 +239,28 @@ impl Session {
             return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
         };
         let queue_id = writer.id().to_string();
-        let single = if tx.recipients.len() == 1 {
-            Some(gatepost_rewrite::quote_address(&tx.recipients[0].original))
-        } else {
-            None
-        };
-        let header = received_header(&ReceivedInfo {
-            helo: self.helo.as_deref(),
-            client_name: &self.client_name,
-            client_addr: self.client_addr,
-            myhostname: &settings.myhostname,
-            mail_name: &settings.mail_name,
-            protocol: &self.received_protocol(),
-            queue_id: &queue_id,
-            single_recipient: single.as_deref(),
-            tls: self.received_tls_line(),
-            authenticated_sender: self.received_login(),
-            date: tx.arrival_local,
-        });
-        // local_header_rewrite_clients = permit_inet_interfaces: a client on
-        // one of our own addresses is in the local rewrite context.
+        let header = self.received_for(tx, &queue_id);
         let rewriter = self.ctx.rewriter.clone();
         let rules = self.ctx.content_rules.clone();
-        // The envelope as cleanup has rewritten it, for its log lines.
-        let log_rcpt = tx.recipients.last().map(|r| {
-            rewriter
-                .rewrite_address(&r.address, AddressRole::EnvelopeRecipient)
-                .unwrap_or_else(|_| rewriter.canonicalize(&r.address))
-        });
-        let log_sender = clean_sender(&*rewriter, &tx.sender).unwrap_or_else(|_| tx.sender.clone());
-        let cleanup_ctx = CleanupContext {
-            source: Source::Smtp {
-                local_header_rewrite: self.client_addr == self.server_addr,
-            },
-            always_add_missing_headers: self.ctx.always_add_missing_headers,
-            myhostname: &settings.myhostname,
-            queue_id: &queue_id,
-            arrival: tx.arrival_local,
-            sender: &tx.sender,
-            rewriter: &*rewriter,
-            header_size_limit: settings.header_size_limit,
-            rules: &rules,
-            log: LogOrigin {
-                origin: &self.client_label,
-                sender: &log_sender,
-                recipient: log_rcpt.as_deref(),
-                proto: Some(self.protocol),
-                helo: self.helo.as_deref(),
-            },
-        };
+        let log_envelope = self.log_envelope(&tx.sender, &tx.recipients);
+        let cleanup_ctx = self.cleanup_context(
+            &settings,
+            &queue_id,
+            &tx.sender,
+            tx.arrival_local,
+            &rewriter,
+            &rules,
+            &log_envelope,
+        );
         let mut framer = DataReader::new(self.bare_newline, settings.line_length_limit);
-        let mut sink = QueueFileSink {
-            writer: &mut writer,
-            limit: settings.message_size_limit,
-            written: 0,
-            too_big: false,
-            write_error: None,
-            buffer: self.milters_active().then(Vec::new),
-        };
+        let mut sink = QueueFileSink::new(
+            &mut writer,
+            settings.message_size_limit,
+            self.milters_active(),
+        );
         let (result, summary) = {
             let mut cleanup = MessageCleanup::new(&cleanup_ctx, |data: &[u8]| sink.put(data));
-            // PREPEND headers from access tables go above our Received:.
-            for action in &tx.actions {
-                if let MessageAction::Prepend(text) = action {
-                    cleanup.prepend(&format!("{}\n", gatepost_log::sanitize(text)));
-                }
-            }
-            cleanup.prepend(&header);
+            start_content(&mut cleanup, &tx.actions, &header);
             let data_bytes = &mut tx.data_bytes;
             let result = self
                 .stream
@@ -234,25 +272,128 @@ impl Session {
                 .await;
             (result, cleanup.finish())
         };
-        let (too_big, write_error) = (sink.too_big, sink.write_error.take());
-        let buffered = sink.buffer.take();
-        let (hops, message_id, content) = (summary.hops, summary.message_id, summary.verdict);
+        let end = ContentEnd {
+            too_big: sink.too_big,
+            bare_lf: framer.saw_bare_lf(),
+            write_error: sink.write_error.take(),
+            hops: summary.hops,
+            message_id: summary.message_id,
+            size: framer.size(),
+            bdat_bytes: None,
+            verdict: summary.verdict,
+            buffered: sink.buffer.take(),
+        };
         tx.writer = Some(writer);
         result?;
+        if end.too_big {
+            gatepost_log::warning(
+                "cleanup",
+                format!("{queue_id}: queue file size limit exceeded"),
+            );
+        }
+        self.conclude_content(tx, end).await
+    }
+
+    /// Our `Received:` header for the message being received.
+    pub(crate) fn received_for(&self, tx: &Transaction, queue_id: &str) -> String {
+        let single = if tx.recipients.len() == 1 {
+            Some(gatepost_rewrite::quote_address(&tx.recipients[0].original))
+        } else {
+            None
+        };
+        let settings = &self.ctx.settings;
+        received_header(&ReceivedInfo {
+            helo: self.helo.as_deref(),
+            client_name: &self.client_name,
+            client_addr: self.client_addr,
+            myhostname: &settings.myhostname,
+            mail_name: &settings.mail_name,
+            protocol: &self.received_protocol(),
+            queue_id,
+            single_recipient: single.as_deref(),
+            tls: self.received_tls_line(),
+            authenticated_sender: self.received_login(),
+            date: tx.arrival_local,
+        })
+    }
+
+    /// The envelope as cleanup will rewrite it, for its log lines.
+    pub(crate) fn log_envelope(
+        &self,
+        sender: &str,
+        recipients: &[EnvelopeRecipient],
+    ) -> LogEnvelope {
+        let rewriter = &self.ctx.rewriter;
+        LogEnvelope {
+            origin: self.client_label.clone(),
+            proto: self.protocol,
+            helo: self.helo.clone(),
+            sender: clean_sender(&**rewriter, sender).unwrap_or_else(|_| sender.to_string()),
+            recipient: recipients.last().map(|r| {
+                rewriter
+                    .rewrite_address(&r.address, AddressRole::EnvelopeRecipient)
+                    .unwrap_or_else(|_| rewriter.canonicalize(&r.address))
+            }),
+        }
+    }
+
+    /// cleanup(8)'s view of this session, for one message.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn cleanup_context<'a>(
+        &self,
+        settings: &'a SmtpdSettings,
+        queue_id: &'a str,
+        sender: &'a str,
+        arrival: DateTime<Local>,
+        rewriter: &'a Rewriter,
+        rules: &'a ContentRules,
+        log: &'a LogEnvelope,
+    ) -> CleanupContext<'a> {
+        CleanupContext {
+            // local_header_rewrite_clients = permit_inet_interfaces: a
+            // client on one of our own addresses is in the local rewrite
+            // context.
+            source: Source::Smtp {
+                local_header_rewrite: self.client_addr == self.server_addr,
+            },
+            always_add_missing_headers: self.ctx.always_add_missing_headers,
+            myhostname: &settings.myhostname,
+            queue_id,
+            arrival,
+            sender,
+            rewriter,
+            header_size_limit: settings.header_size_limit,
+            rules,
+            log: LogOrigin {
+                origin: &log.origin,
+                sender: &log.sender,
+                recipient: log.recipient.as_deref(),
+                proto: Some(log.proto),
+                helo: log.helo.as_deref(),
+            },
+        }
+    }
+
+    /// The checks after the content (size, bare LF, write errors, hops,
+    /// `smtpd_end_of_data_restrictions`), then cleanup and commit; the
+    /// final reply.
+    pub(crate) async fn conclude_content(
+        &mut self,
+        tx: &mut Transaction,
+        end: ContentEnd,
+    ) -> Result<Reply, StreamError> {
+        let settings = self.ctx.settings.clone();
+        let queue_id = tx.queue_id().unwrap_or_default();
         let fail = |tx: &mut Transaction| {
             if let Some(w) = tx.writer.take() {
                 w.abort();
             }
         };
-        if too_big {
-            gatepost_log::warning(
-                "cleanup",
-                format!("{queue_id}: queue file size limit exceeded"),
-            );
+        if end.too_big {
             fail(tx);
             return Ok(Reply::new(552, "5.3.4", "Error: message file too big"));
         }
-        if framer.saw_bare_lf() && self.bare_newline == gatepost_proto::BareNewlineMode::Reject {
+        if end.bare_lf && self.bare_newline == gatepost_proto::BareNewlineMode::Reject {
             let text = "bare <LF> received";
             self.with_tx(tx, |s| s.log_action("reject", "END-OF-MESSAGE", text));
             fail(tx);
@@ -262,12 +403,12 @@ impl Session {
                 format!("{} Error: bare <LF> received", settings.myhostname),
             ));
         }
-        if let Some(e) = write_error {
+        if let Some(e) = end.write_error {
             gatepost_log::warning("cleanup", format!("{queue_id}: write queue file: {e}"));
             fail(tx);
             return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
         }
-        if hops > settings.hopcount_limit {
+        if end.hops > settings.hopcount_limit {
             gatepost_log::info(
                 "cleanup",
                 format!(
@@ -278,10 +419,9 @@ impl Session {
             fail(tx);
             return Ok(Reply::new(554, "5.4.0", "Error: too many hops"));
         }
-        let size = framer.size();
         self.tx = Some(std::mem::replace(tx, Transaction::new(String::new())));
         let mut facts = self.facts(None);
-        facts.size = size;
+        facts.size = end.size;
         let verdict = self.check_with(Stage::EndOfMessage, facts).await;
         if let Some(t) = self.tx.take() {
             *tx = t;
@@ -291,20 +431,16 @@ impl Session {
             return Ok(reply);
         }
         tx.actions.extend(verdict.actions);
-        if let Some(reply) = content_verdict::refusal(&content, &queue_id) {
+        if let Some(reply) = content_verdict::refusal(&end.verdict, &queue_id) {
             fail(tx);
             return Ok(reply);
         }
-        if content.discard {
+        if end.verdict.discard {
             fail(tx);
-            return Ok(Reply::new(
-                250,
-                "2.0.0",
-                format!("Ok: queued as {queue_id}"),
-            ));
+            return Ok(queued_reply(&queue_id, end.bdat_bytes));
         }
         let mut changes = EnvelopeChanges::default();
-        if let Some(content) = buffered {
+        if let Some(content) = end.buffered {
             match self.milter_end_of_message(tx, &content).await {
                 Ok((content, edits)) => {
                     changes = edits;
@@ -324,7 +460,13 @@ impl Session {
                 }
             }
         }
-        self.finish_message(tx, message_id, changes, &content).await
+        let finish = Finish {
+            message_id: end.message_id,
+            bdat_bytes: end.bdat_bytes,
+            milter_changes: changes,
+            verdict: &end.verdict,
+        };
+        self.finish_message(tx, finish).await
     }
 
     /// Run `f` with the transaction temporarily put back in the session (for
@@ -342,10 +484,14 @@ impl Session {
     async fn finish_message(
         &mut self,
         tx: &mut Transaction,
-        message_id: Option<String>,
-        milter_changes: EnvelopeChanges,
-        content: &ContentVerdict,
+        finish: Finish<'_>,
     ) -> Result<Reply, StreamError> {
+        let Finish {
+            message_id,
+            bdat_bytes,
+            milter_changes,
+            verdict: content,
+        } = finish;
         let Some(mut writer) = tx.writer.take() else {
             return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
         };
@@ -355,11 +501,7 @@ impl Session {
         let queue_id = writer.id().to_string();
         if tx.milter_discard {
             writer.abort();
-            return Ok(Reply::new(
-                250,
-                "2.0.0",
-                format!("Ok: queued as {queue_id}"),
-            ));
+            return Ok(queued_reply(&queue_id, bdat_bytes));
         }
         let mut recipients = tx.recipients.clone();
         apply_milter_recipients(&mut recipients, &milter_changes);
@@ -373,11 +515,7 @@ impl Session {
                         format!("{queue_id}: discarded by access table action"),
                     );
                     writer.abort();
-                    return Ok(Reply::new(
-                        250,
-                        "2.0.0",
-                        format!("Ok: queued as {queue_id}"),
-                    ));
+                    return Ok(queued_reply(&queue_id, bdat_bytes));
                 }
                 MessageAction::Redirect(to) => {
                     recipients = vec![EnvelopeRecipient {
@@ -459,7 +597,7 @@ impl Session {
             writer.commit(&envelope).await
         };
         match committed {
-            Ok(id) => Ok(Reply::new(250, "2.0.0", format!("Ok: queued as {id}"))),
+            Ok(id) => Ok(queued_reply(&id.to_string(), bdat_bytes)),
             Err(e) => {
                 gatepost_log::warning("cleanup", format!("{queue_id}: commit: {e}"));
                 Ok(Reply::new(451, "4.3.0", "Error: queue file write error"))

@@ -7,16 +7,52 @@ use gatepost_proto::{parse_path, Command, PathError, Reply, Verb};
 use gatepost_queue::EnvelopeRecipient;
 use gatepost_rewrite::RewriteError;
 
+use crate::bdat::BdatState;
 use crate::session::{Flow, Session};
 use crate::storage::{FreeSpace, SPACE_FACTOR};
 use crate::transaction::Transaction;
 
 impl Session {
+    /// Postfix's order: bad syntax, `smtpd_noop_commands`, non-SMTP
+    /// commands, then (after a CONNECT reject) `503` for all but QUIT,
+    /// then unknown commands and the command handlers.
     pub(crate) async fn dispatch(&mut self, cmd: Command) -> Flow {
+        // A blank line is an error but no command (not counted).
         if cmd.is_empty() {
-            return self
-                .answer(None, Reply::new(500, "5.5.2", "Error: bad syntax"))
+            let flow = self
+                .reply(Reply::new(500, "5.5.2", "Error: bad syntax"))
                 .await;
+            self.errors += 1;
+            return flow;
+        }
+        let settings = &self.ctx.settings;
+        if settings
+            .noop_commands
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&cmd.word))
+        {
+            let flow = self.reply(Reply::new(250, "2.0.0", "Ok")).await;
+            self.count_junk();
+            return flow;
+        }
+        if cmd.looks_non_smtp(&settings.forbidden_commands) {
+            gatepost_log::warning(
+                "smtpd",
+                format!(
+                    "non-SMTP command from {}: {}",
+                    self.client_label,
+                    gatepost_log::sanitize(&cmd.line)
+                ),
+            );
+            self.counters.record(None, false);
+            let _ = self
+                .reply(Reply::new(
+                    221,
+                    "2.7.0",
+                    "Error: I can break rules, too. Goodbye.",
+                ))
+                .await;
+            return Flow::Close;
         }
         if self.access_denied && cmd.verb != Some(Verb::Quit) {
             let reply = Reply::new(
@@ -28,7 +64,14 @@ impl Session {
         }
         let verb = match cmd.verb {
             Some(v) => v,
-            None => return self.unknown_command(&cmd).await,
+            None => {
+                return self
+                    .answer(
+                        None,
+                        Reply::new(500, "5.5.2", "Error: command not recognized"),
+                    )
+                    .await
+            }
         };
         if let Some(reply) = self.tls_required(verb) {
             return self.answer(Some(verb), reply).await;
@@ -52,13 +95,8 @@ impl Session {
             Verb::Etrn => self.etrn(&cmd.args).await,
             Verb::Starttls => self.starttls(&cmd.args).await,
             Verb::Auth => self.auth(&cmd.args).await,
-            Verb::Bdat => {
-                self.answer(
-                    Some(verb),
-                    Reply::new(502, "5.5.1", "Error: command not implemented"),
-                )
-                .await
-            }
+            // Boxed: a BDAT message reads the commands between its chunks.
+            Verb::Bdat => Box::pin(self.bdat(&cmd)).await,
             Verb::Xclient | Verb::Xforward => {
                 self.answer(
                     Some(verb),
@@ -67,43 +105,6 @@ impl Session {
                 .await
             }
         }
-    }
-
-    async fn unknown_command(&mut self, cmd: &Command) -> Flow {
-        let settings = &self.ctx.settings;
-        if settings
-            .noop_commands
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(&cmd.word))
-        {
-            let flow = self.answer(None, Reply::new(250, "2.0.0", "Ok")).await;
-            self.count_junk();
-            return flow;
-        }
-        if cmd.looks_non_smtp(&settings.forbidden_commands) {
-            gatepost_log::warning(
-                "smtpd",
-                format!(
-                    "non-SMTP command from {}: {}",
-                    self.client_label,
-                    gatepost_log::sanitize(&cmd.line)
-                ),
-            );
-            self.counters.record(None, false);
-            let _ = self
-                .reply(Reply::new(
-                    221,
-                    "2.7.0",
-                    "Error: I can break rules, too. Goodbye.",
-                ))
-                .await;
-            return Flow::Close;
-        }
-        self.answer(
-            None,
-            Reply::new(500, "5.5.2", "Error: command not recognized"),
-        )
-        .await
     }
 
     async fn helo(&mut self, verb: Verb, args: &str) -> Flow {
@@ -115,11 +116,11 @@ impl Session {
             };
             return self.answer(Some(verb), Reply::plain(501, text)).await;
         }
-        if let Some(tx) = self.tx.take() {
-            tx.abort();
+        let had_transaction = self.tx.is_some();
+        self.end_transaction();
+        if had_transaction {
             self.milter_abort().await;
         }
-        self.policy_state.reset_transaction();
         let name: String = args
             .chars()
             .map(|c| if c.is_control() { '?' } else { c })
@@ -139,10 +140,19 @@ impl Session {
             return self.answer(Some(verb), reply).await;
         }
         let protocol_before = self.protocol;
-        self.protocol = if verb == Verb::Ehlo { "ESMTP" } else { "SMTP" };
+        // HELO after EHLO keeps ESMTP, as in Postfix (downgrading would
+        // defeat the pipelining test).
+        if verb == Verb::Ehlo {
+            self.protocol = "ESMTP";
+        } else if self.protocol != "ESMTP" {
+            self.protocol = "SMTP";
+        }
         let helo_name = self.helo.clone().unwrap_or_default();
         if let Some(reply) = self.milter_helo(&helo_name, verb, protocol_before).await {
             return self.answer(Some(verb), reply).await;
+        }
+        if verb == Verb::Ehlo {
+            log_discarded_keywords(&self.ctx.settings);
         }
         let security_lines = self.ehlo_security_lines();
         let s = &self.ctx.settings;
@@ -177,6 +187,7 @@ impl Session {
             if s.smtputf8 {
                 offer("SMTPUTF8", "SMTPUTF8".into());
             }
+            offer("CHUNKING", "CHUNKING".into());
             Reply::multiline(250, lines)
         };
         self.answer(Some(verb), reply).await
@@ -195,6 +206,11 @@ impl Session {
         if self.tx.is_some() {
             return self
                 .answer(verb, Reply::new(503, "5.5.1", "Error: nested MAIL command"))
+                .await;
+        }
+        if self.bdat != BdatState::None {
+            return self
+                .answer(verb, Reply::new(503, "5.5.1", "Error: MAIL after BDAT"))
                 .await;
         }
         let parsed = parse_path(args, "FROM:", self.ctx.settings.strict_rfc821);
@@ -220,6 +236,14 @@ impl Session {
                     .await;
             }
         };
+        // A route-only path (`<@domain>`) is accepted as `@domain` unless
+        // strict_rfc821_envelopes, as in Postfix.
+        if self.ctx.settings.strict_rfc821 && path.address.starts_with('@') {
+            self.warn_illegal_syntax("MAIL", raw_path(args, "FROM:"));
+            return self
+                .answer(verb, Reply::new(501, "5.1.7", "Bad sender address syntax"))
+                .await;
+        }
         let mut tx = Transaction::new(path.address.clone());
         // None: no AUTH=; Some(None): AUTH=<>.
         let mut auth_param: Option<Option<String>> = None;
@@ -245,15 +269,10 @@ impl Session {
                             .await
                     }
                 },
-                "BODY" => {
-                    if !value_str.eq_ignore_ascii_case("7BIT")
-                        && !value_str.eq_ignore_ascii_case("8BITMIME")
-                    {
-                        return self
-                            .answer(verb, Reply::new(501, "5.5.4", "Unsupported BODY parameter"))
-                            .await;
-                    }
-                }
+                // Another BODY= value (or none) is an unsupported option.
+                "BODY"
+                    if value_str.eq_ignore_ascii_case("7BIT")
+                        || value_str.eq_ignore_ascii_case("8BITMIME") => {}
                 "SMTPUTF8" if value.is_none() && self.ctx.settings.smtputf8 => tx.smtputf8 = true,
                 "RET"
                     if value_str.eq_ignore_ascii_case("FULL")
@@ -399,6 +418,11 @@ impl Session {
                 .answer(verb, Reply::new(503, "5.5.1", "Error: need MAIL command"))
                 .await;
         }
+        if self.bdat != BdatState::None {
+            return self
+                .answer(verb, Reply::new(503, "5.5.1", "Error: RCPT after BDAT"))
+                .await;
+        }
         if let Some(tx) = self.tx.as_mut() {
             tx.rcpt_attempts += 1;
         }
@@ -408,8 +432,9 @@ impl Session {
                 return self.answer(verb, reply).await;
             }
         }
+        let strict = self.ctx.settings.strict_rfc821;
         let path = match parsed {
-            Ok(p) if !p.address.is_empty() => p,
+            Ok(p) if !(p.address.is_empty() || strict && p.address.starts_with('@')) => p,
             Ok(_) | Err(PathError::BadAddress) => {
                 self.warn_illegal_syntax("RCPT", raw_path(args, "TO:"));
                 return self
@@ -533,11 +558,11 @@ impl Session {
                 .answer(Some(Verb::Rset), Reply::new(501, "5.5.4", "Syntax: RSET"))
                 .await;
         }
-        if let Some(tx) = self.tx.take() {
-            tx.abort();
+        let had_transaction = self.tx.is_some();
+        self.end_transaction();
+        if had_transaction {
             self.milter_abort().await;
         }
-        self.policy_state.reset_transaction();
         self.answer(Some(Verb::Rset), Reply::new(250, "2.0.0", "Ok"))
             .await
     }
@@ -569,39 +594,38 @@ impl Session {
         self.answer(verb, Reply::new(252, "2.0.0", args.to_string()))
             .await
     }
+}
 
-    async fn etrn(&mut self, args: &str) -> Flow {
-        let verb = Some(Verb::Etrn);
-        if self.ctx.settings.helo_required && self.helo.is_none() {
-            return self
-                .answer(verb, Reply::plain(503, "Error: send HELO/EHLO first"))
-                .await;
-        }
-        if self.tx.is_some() {
-            return self
-                .answer(
-                    verb,
-                    Reply::plain(503, "Error: MAIL transaction in progress"),
-                )
-                .await;
-        }
-        if args.is_empty() {
-            return self
-                .answer(verb, Reply::plain(500, "Syntax: ETRN domain"))
-                .await;
-        }
-        let domain = args.trim_start_matches(['@', '#']).to_string();
-        let mut facts = self.facts(None);
-        facts.etrn_domain = Some(domain.clone());
-        let verdict = self.check_with(Stage::Etrn, facts).await;
-        if let Some(reply) = verdict.reply {
-            return self.answer(verb, reply).await;
-        }
-        self.answer(
-            verb,
-            Reply::plain(459, format!("<{domain}>: service unavailable")),
-        )
-        .await
+/// Postfix's `discarding EHLO keywords: ...` at EHLO, in its keyword
+/// table order, unless `silent-discard` is listed (or ENHANCEDSTATUSCODES,
+/// which changes every reply instead).
+fn log_discarded_keywords(settings: &crate::settings::SmtpdSettings) {
+    const KNOWN: [&str; 14] = [
+        "8BITMIME",
+        "AUTH",
+        "ETRN",
+        "PIPELINING",
+        "SIZE",
+        "VERP",
+        "VRFY",
+        "XCLIENT",
+        "XFORWARD",
+        "STARTTLS",
+        "ENHANCEDSTATUSCODES",
+        "DSN",
+        "SMTPUTF8",
+        "CHUNKING",
+    ];
+    let listed = |k: &str| settings.discard_ehlo_keywords.iter().any(|d| d == k);
+    if listed("SILENT-DISCARD") || listed("ENHANCEDSTATUSCODES") {
+        return;
+    }
+    let names: Vec<&str> = KNOWN.into_iter().filter(|k| listed(k)).collect();
+    if !names.is_empty() {
+        gatepost_log::info(
+            "smtpd",
+            format!("discarding EHLO keywords: {}", names.join(" ")),
+        );
     }
 }
 

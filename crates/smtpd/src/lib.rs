@@ -6,7 +6,7 @@
 //!
 //! Modules: `server` (listener, [`serve`]), `context` (what outlives a
 //! session), `settings`, `session` (one connection), `handlers` (commands
-//! other than DATA), `data_phase` (DATA, cleanup, commit), `transaction`,
+//! other than DATA), `data_phase` (DATA, cleanup, commit), `bdat` (BDAT), `etrn` (ETRN and fast flush), `footer` (smtpd_reject_footer), `transaction`,
 //! `stream` (the client byte stream), `peername` (client name), `received`
 //! (the `Received:` header), `counters` (the `disconnect` line), `storage`
 //! (free space), `security` (the TLS and AUTH settings of a service),
@@ -15,11 +15,14 @@
 
 pub mod anvil;
 mod auth;
+mod bdat;
 mod client_limits;
 mod content_verdict;
 mod context;
 mod counters;
 mod data_phase;
+mod etrn;
+mod footer;
 mod handlers;
 mod milter_glue;
 mod peername;

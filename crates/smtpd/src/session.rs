@@ -15,6 +15,7 @@ use gatepost_policy::{Facts, SessionPolicy, Stage, Verdict};
 use gatepost_proto::{BareNewlineMode, Command, Reply, Verb};
 use tokio::net::TcpStream;
 
+use crate::bdat::BdatState;
 use crate::context::ServerContext;
 use crate::counters::Counters;
 use crate::peername::lookup_client;
@@ -53,6 +54,8 @@ pub struct Session {
     /// (`smtpd_delay_reject = no`): every command but QUIT gets 503.
     pub(crate) access_denied: bool,
     pub(crate) tx: Option<Transaction>,
+    /// BDAT progress within the transaction (Postfix's bdat_state).
+    pub(crate) bdat: BdatState,
     pub(crate) bare_newline: BareNewlineMode,
     /// Name of the last command, for `lost connection after X`.
     pub(crate) state: String,
@@ -109,6 +112,7 @@ impl Session {
             policy_state: SessionPolicy::default(),
             access_denied: false,
             tx: None,
+            bdat: BdatState::None,
             bare_newline: ctx.settings.bare_newline,
             state: "CONNECT".into(),
             hangup: false,
@@ -197,6 +201,8 @@ impl Session {
             if self.reply(reply).await == Flow::Close || closes {
                 return Flow::Close;
             }
+            // The refusal counts toward smtpd_hard_error_limit, as in Postfix.
+            self.errors += 1;
             return Flow::Continue;
         }
         if let Some(reply) = self.milter_connect().await {
@@ -208,6 +214,17 @@ impl Session {
     }
 
     async fn command_loop(&mut self) {
+        while let Some(cmd) = self.next_command().await {
+            if self.run_command(cmd).await == Flow::Close {
+                return;
+            }
+        }
+    }
+
+    /// Read the next command: the error limit (`421`), the line checks
+    /// (length, bare LF, UTF-8) and the pipelining test come first. `None`
+    /// when the session is over.
+    pub(crate) async fn next_command(&mut self) -> Option<Command> {
         loop {
             if self.errors >= self.ctx.settings.hard_error_limit {
                 gatepost_log::info(
@@ -223,13 +240,13 @@ impl Session {
                     format!("{} Error: too many errors", self.ctx.settings.myhostname),
                 );
                 let _ = self.reply(reply).await;
-                return;
+                return None;
             }
             let line = match self.stream.read_line().await {
                 Ok(line) => line,
                 Err(e) => {
                     self.stream_failed(e).await;
-                    return;
+                    return None;
                 }
             };
             if line.truncated() {
@@ -249,7 +266,7 @@ impl Session {
             }
             if line.bare_lf && self.bare_newline == BareNewlineMode::Reject {
                 self.bare_lf_reject(&self.state.clone()).await;
-                return;
+                return None;
             }
             if self.ctx.settings.smtputf8 && std::str::from_utf8(&line.bytes).is_err() {
                 if self
@@ -257,33 +274,72 @@ impl Session {
                     .await
                     == Flow::Close
                 {
-                    return;
+                    return None;
                 }
                 continue;
             }
-            let cmd = Command::parse(&line.bytes);
-            // Postfix names an unrecognised command UNKNOWN in its log lines.
-            let name = match cmd.verb {
-                Some(v) => v.upper_name().to_string(),
-                None => "UNKNOWN".to_string(),
-            };
-            if !self.improper_pipelining && self.stream.input_pending() {
-                let must_wait = self.protocol != "ESMTP"
-                    || cmd.verb.map(Verb::ends_pipeline_group).unwrap_or(true);
-                if must_wait && self.flag_pipelining(&name) == Flow::Close {
-                    self.sync_error().await;
-                    return;
-                }
-            }
+            return Some(Command::parse(&line.bytes));
+        }
+    }
+
+    /// Run one command: the pipelining test, the handler, the junk count.
+    pub(crate) async fn run_command(&mut self, cmd: Command) -> Flow {
+        // Postfix names an unrecognised command UNKNOWN in its log lines.
+        let name = match cmd.verb {
+            Some(v) => v.upper_name().to_string(),
+            None => "UNKNOWN".to_string(),
+        };
+        if self.pipelining_check(&cmd, &name).await == Flow::Close {
+            return Flow::Close;
+        }
+        // A client that was refused at CONNECT stays "after CONNECT" in
+        // the log lines, as in Postfix, except for unknown commands.
+        // Blank lines and smtpd_noop_commands leave it too.
+        let noop = self
+            .ctx
+            .settings
+            .noop_commands
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&cmd.word));
+        if (!self.access_denied || cmd.verb.is_none()) && !cmd.is_empty() && !noop {
             self.state = name;
-            let junk = cmd.verb.map(Verb::is_junk).unwrap_or(false);
-            if self.dispatch(cmd).await == Flow::Close {
-                return;
-            }
-            if junk {
-                self.count_junk();
+        }
+        let junk = cmd.verb.map(Verb::is_junk).unwrap_or(false) && !self.access_denied && !noop;
+        let flow = self.dispatch(cmd).await;
+        if junk && flow == Flow::Continue {
+            self.count_junk();
+        }
+        flow
+    }
+
+    /// End the mail transaction (RSET, HELO/EHLO, STARTTLS): the queue
+    /// file is thrown away and BDAT state forgotten.
+    pub(crate) fn end_transaction(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            tx.abort();
+        }
+        self.policy_state.reset_transaction();
+        self.bdat = BdatState::None;
+    }
+
+    /// The improper-pipelining test before a command runs. As in Postfix
+    /// it applies only to a command that gets past the unknown-command and
+    /// access-denied replies.
+    pub(crate) async fn pipelining_check(&mut self, cmd: &Command, name: &str) -> Flow {
+        let tested = match cmd.verb {
+            Some(v) => !self.access_denied || v == Verb::Quit,
+            None => false,
+        };
+        if tested && !self.improper_pipelining && self.stream.input_pending() {
+            let must_wait =
+                self.protocol != "ESMTP" || cmd.verb.map(Verb::ends_pipeline_group).unwrap_or(true);
+            if must_wait && self.flag_pipelining(name) == Flow::Close {
+                // Postfix counted the command when it looked it up.
+                self.counters.record(cmd.verb, false);
+                return self.sync_error().await;
             }
         }
+        Flow::Continue
     }
 
     /// Count a junk command (HELO, EHLO, NOOP, RSET, VRFY, ETRN or one of
@@ -340,16 +396,33 @@ impl Session {
     }
 
     pub(crate) async fn stream_failed(&mut self, e: StreamError) {
+        // Inside BDAT content Postfix logs the bytes received so far.
+        let after = if self.state == crate::bdat::BDAT_CONTENT {
+            let bytes = self.tx.as_ref().map(|t| t.data_bytes).unwrap_or(0);
+            format!("BDAT ({bytes} bytes)")
+        } else {
+            self.state.clone()
+        };
         match e {
             StreamError::Timeout => {
-                gatepost_log::info(
-                    "smtpd",
-                    format!("timeout after {} from {}", self.state, self.client_label),
-                );
                 let reply = Reply::new(
                     421,
                     "4.4.2",
                     format!("{} Error: timeout exceeded", self.ctx.settings.myhostname),
+                );
+                // Postfix 3.7 counts, after a BDAT timeout, the content
+                // taken so far plus the length of the 421 reply it just
+                // sent (its reply buffer): logged the same.
+                let after = match self.tx.as_ref() {
+                    Some(t) if self.state == crate::bdat::BDAT_CONTENT => format!(
+                        "BDAT ({} bytes)",
+                        t.bdat_size + reply.to_string().len() as u64
+                    ),
+                    _ => after,
+                };
+                gatepost_log::info(
+                    "smtpd",
+                    format!("timeout after {after} from {}", self.client_label),
                 );
                 let _ = self.reply(reply).await;
             }
@@ -359,10 +432,7 @@ impl Session {
             StreamError::Closed | StreamError::Io(_) => {
                 gatepost_log::info(
                     "smtpd",
-                    format!(
-                        "lost connection after {} from {}",
-                        self.state, self.client_label
-                    ),
+                    format!("lost connection after {after} from {}", self.client_label),
                 );
             }
         }
@@ -372,6 +442,9 @@ impl Session {
     pub(crate) async fn reply(&mut self, mut reply: Reply) -> Flow {
         if self.hangup {
             return Flow::Close;
+        }
+        if !self.ctx.settings.reject_footer.is_empty() {
+            self.add_footer(&mut reply);
         }
         if self.ctx.settings.soft_bounce {
             reply = reply.soft_bounced();
@@ -400,6 +473,21 @@ impl Session {
         } else {
             Flow::Continue
         }
+    }
+
+    /// `smtpd_reject_footer` on a 4XX/5XX reply.
+    fn add_footer(&self, reply: &mut Reply) {
+        let vars = crate::footer::FooterVars {
+            server_name: &self.ctx.settings.myhostname,
+            client: &self.client_label,
+            client_address: self.client_addr.to_string(),
+            client_name: &self.client_name,
+            client_port: self.client_port.to_string(),
+            reverse_client_name: &self.reverse_name,
+            helo_name: self.helo.as_deref().unwrap_or(""),
+            sender: self.tx.as_ref().map(|t| t.sender.as_str()),
+        };
+        crate::footer::apply(reply, &self.ctx.settings.reject_footer, &vars);
     }
 
     /// Send a reply for a command, counting it (ok when 2xx/3xx) and, once
@@ -451,6 +539,12 @@ impl Session {
     }
 
     pub(crate) async fn check_with(&mut self, stage: Stage, facts: Facts) -> Verdict {
+        self.check_as(stage, facts, stage.log_name()).await
+    }
+
+    /// As `check_with`, logged under another command name (BDAT runs the
+    /// DATA restrictions and logs `reject: BDAT from ...`).
+    pub(crate) async fn check_as(&mut self, stage: Stage, facts: Facts, log_name: &str) -> Verdict {
         let ctx = self.ctx.clone();
         let verdict = ctx
             .policy
@@ -459,7 +553,7 @@ impl Session {
         if verdict.hangup {
             self.hangup = true;
         }
-        self.log_events(stage.log_name(), &verdict, facts.recipient.as_deref());
+        self.log_events(log_name, &verdict, facts.recipient.as_deref());
         if verdict.reply.is_some() {
             count_reject(stage, &verdict);
         }
@@ -506,12 +600,18 @@ impl Session {
         let from = tx.map(|t| gatepost_rewrite::quote_address(&t.sender));
         let to = match recipient {
             Some(r) => Some(gatepost_rewrite::quote_address(r)),
-            None if stage == "DATA" || stage == "END-OF-MESSAGE" => match tx {
-                Some(t) if t.recipients.len() == 1 => {
-                    Some(gatepost_rewrite::quote_address(&t.recipients[0].original))
+            None if matches!(
+                stage,
+                "DATA" | "END-OF-MESSAGE" | "BDAT" | crate::bdat::BDAT_CONTENT
+            ) =>
+            {
+                match tx {
+                    Some(t) if t.recipients.len() == 1 => {
+                        Some(gatepost_rewrite::quote_address(&t.recipients[0].original))
+                    }
+                    _ => None,
                 }
-                _ => None,
-            },
+            }
             None => None,
         };
         ActionLine {

@@ -15,6 +15,7 @@
 //! smtpd_client_recipient_rate_limit, smtpd_client_new_tls_session_rate_limit,
 //! smtpd_client_auth_rate_limit,
 //! smtpd_noop_commands, smtpd_forbidden_commands, smtpd_discard_ehlo_keywords,
+//! smtpd_reject_footer,
 //! hopcount_limit, header_size_limit, queue_minfree, smtpd_peername_lookup, smtpd_client_port_logging.
 
 use std::time::Duration;
@@ -54,6 +55,9 @@ pub struct SmtpdSettings {
     pub noop_commands: Vec<String>,
     pub forbidden_commands: Vec<String>,
     pub discard_ehlo_keywords: Vec<String>,
+    /// `smtpd_reject_footer`, unexpanded: its `$name`s are session
+    /// attributes, expanded per reply.
+    pub reject_footer: String,
     pub hopcount_limit: usize,
     pub header_size_limit: usize,
     pub queue_minfree: u64,
@@ -105,6 +109,7 @@ impl SmtpdSettings {
                 .into_iter()
                 .map(|k| k.to_ascii_uppercase())
                 .collect(),
+            reject_footer: cfg.raw_value(&params::SMTPD_REJECT_FOOTER),
             hopcount_limit: cfg.get(&params::HOPCOUNT_LIMIT),
             header_size_limit: cfg.get(&params::HEADER_SIZE_LIMIT),
             queue_minfree: cfg.get(&params::QUEUE_MINFREE),

@@ -137,6 +137,33 @@ impl ClientStream {
         }
     }
 
+    /// Read exactly `size` bytes of BDAT chunk content (input already
+    /// buffered first), handing them to `sink` piece by piece; `read` is
+    /// raised as bytes arrive (for `lost connection after BDAT (N bytes)`).
+    /// Input after the chunk stays buffered for the next command.
+    pub async fn read_chunk(
+        &mut self,
+        size: u64,
+        read: &mut u64,
+        mut sink: impl FnMut(&[u8]),
+    ) -> Result<(), StreamError> {
+        let mut left = size;
+        loop {
+            let input = self.lines.take_pending();
+            let take = input.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            if take > 0 {
+                sink(&input[..take]);
+                left -= take as u64;
+                *read += take as u64;
+            }
+            self.lines.feed(&input[take..]);
+            if left == 0 {
+                return Ok(());
+            }
+            self.fill().await?;
+        }
+    }
+
     pub async fn write_reply(&mut self, reply: &Reply) -> Result<(), StreamError> {
         let wire = reply.to_wire();
         match tokio::time::timeout(self.timeout, self.io.write_all(wire.as_bytes())).await {

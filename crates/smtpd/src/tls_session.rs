@@ -43,10 +43,7 @@ impl Session {
             return Flow::Close;
         }
         // RFC 3207 section 4.2: forget what the client said before.
-        if let Some(tx) = self.tx.take() {
-            tx.abort();
-        }
-        self.policy_state.reset_transaction();
+        self.end_transaction();
         self.helo = None;
         self.login = None;
         Flow::Continue

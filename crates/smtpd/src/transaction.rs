@@ -24,9 +24,13 @@ pub struct Transaction {
     /// RCPT commands tried in this transaction (accepted or not).
     pub rcpt_attempts: usize,
     pub writer: Option<MessageWriter>,
+    /// The queue id while the BDAT receiver holds the queue file.
+    pub content_id: Option<String>,
     /// Content bytes the client sent after DATA (each line with its CRLF),
     /// for `timeout after DATA (N bytes)`; our own headers not counted.
     pub data_bytes: u64,
+    /// BDAT: content bytes as Postfix counts them (each line + 2).
+    pub bdat_size: u64,
     /// Access-table actions collected along the way (HOLD, DISCARD, ...).
     pub actions: Vec<MessageAction>,
     /// The `AUTH=` identity stored with the message: MAIL FROM's `AUTH=`
@@ -51,7 +55,9 @@ impl Transaction {
             recipients: Vec::new(),
             rcpt_attempts: 0,
             writer: None,
+            content_id: None,
             data_bytes: 0,
+            bdat_size: 0,
             actions: Vec::new(),
             sender_auth: None,
             milter_hold: false,
@@ -60,7 +66,10 @@ impl Transaction {
     }
 
     pub fn queue_id(&self) -> Option<String> {
-        self.writer.as_ref().map(|w| w.id().to_string())
+        self.writer
+            .as_ref()
+            .map(|w| w.id().to_string())
+            .or_else(|| self.content_id.clone())
     }
 
     /// Throw away the queue file, if any.

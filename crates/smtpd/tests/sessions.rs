@@ -66,7 +66,7 @@ fn cases() -> Vec<Case> {
             client: "127.0.0.1",
             steps: &[
                 GREETING,
-                ("EHLO two.example", "250 SMTPUTF8"),
+                ("EHLO two.example", "250 CHUNKING"),
                 ("MAIL FROM:<a@example.org>", "250 2.1.0 Ok"),
                 ("RCPT TO:<bob@spec.test>", "250 2.1.5 Ok"),
                 ("DATA", "354 End data with <CR><LF>.<CR><LF>"),
@@ -116,7 +116,7 @@ fn cases() -> Vec<Case> {
             client: "127.0.0.1",
             steps: &[
                 GREETING,
-                ("EHLO c.example", "250 SMTPUTF8"),
+                ("EHLO c.example", "250 CHUNKING"),
                 (
                     "MAIL FROM:<a@example.org>\r\nRCPT TO:<bob@spec.test>\r\nDATA",
                     "250 2.1.0 Ok",
