@@ -75,8 +75,9 @@ fn values_that_ask_for_nothing_are_accepted() {
 
 #[test]
 fn every_refused_setting_is_named() {
-    let err = check("smtpd_proxy_filter = 127.0.0.1:10025\nrelayhost =\nsmtp_body_checks = pcre:/x\n")
-        .expect_err("refused");
+    let err =
+        check("smtpd_proxy_filter = 127.0.0.1:10025\nrelayhost =\nsmtp_body_checks = pcre:/x\n")
+            .expect_err("refused");
     assert_eq!(
         err,
         "/etc/postfix/main.cf, line 1: smtpd_proxy_filter = 127.0.0.1:10025: not implemented by gatepost: mail would pass unfiltered; \
