@@ -184,10 +184,10 @@ fn content_filter_round_trip_delivers_once_with_the_filter_header() {
         srv.log()
     );
     // The re-injected copy was delivered and removed; still one message.
+    let delivery = "to=<bob@spec.test>, orig_to=<info@spec.test>, relay=local";
+    assert!(srv.wait_for_log(delivery, T), "{}", srv.log());
     let log = srv.log();
-    let delivered = log
-        .matches("to=<bob@spec.test>, orig_to=<info@spec.test>, relay=local")
-        .count();
+    let delivered = log.matches(delivery).count();
     assert_eq!(delivered, 1, "{log}");
     assert_eq!(srv.maildir_messages("bob").len(), 1);
 }

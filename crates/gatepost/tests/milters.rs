@@ -482,7 +482,7 @@ fn silent_milter_times_out_at_end_of_message() {
 
 #[test]
 fn unix_socket_no_reply_steps_symbol_lists_and_no_milters() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = gatepost_testkit::shared_tempdir().unwrap();
     // No header replies, no body, no EOH; the end-of-data macros it wants.
     let neg = Negotiation {
         version: 6,

@@ -163,6 +163,13 @@ impl TestMilter {
     /// On a unix-domain socket at `path`.
     pub fn start_unix(path: PathBuf, neg: Negotiation, rule: Arc<Rule>) -> TestMilter {
         let listener = UnixListener::bind(&path).expect("bind milter socket");
+        // Run as root, the server talks to filters as mail_owner (as
+        // Postfix's smtpd does): the socket must be open to it.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))
+                .expect("milter socket mode");
+        }
         let m = TestMilter {
             addr: None,
             socket: Some(path),
