@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatepost_config::{params, Param};
-use gatepost_queue::manager::PickupSettings;
+use gatepost_queue::manager::{ContentSigner, PickupSettings};
 use gatepost_rewrite::Rewriter;
 
 /// Upper bound on messages delivered at once, whatever
@@ -71,6 +71,42 @@ pub struct QmgrSettings {
     /// `transport_maps`); `None`: bare addresses get `@myorigin` and
     /// recipients are grouped by domain with no transport.
     pub rewriter: Option<Arc<Rewriter>>,
+    /// DKIM signing of local submissions (`gatepost_dkim_signing_keys`).
+    pub signer: Option<Arc<dyn ContentSigner>>,
+}
+
+/// pickup's DKIM signer: the operator's keys; a failure is logged and
+/// leaves the message unsigned.
+#[derive(Debug)]
+struct DkimSigner(gatepost_mailauth::SigningKeys);
+
+impl ContentSigner for DkimSigner {
+    fn sign(&self, sender: &str, content: &[u8]) -> Option<String> {
+        match self.0.sign(sender, content) {
+            Ok(header) => header,
+            Err(e) => {
+                gatepost_log::warning("pickup", format!("DKIM signing: {e}"));
+                None
+            }
+        }
+    }
+}
+
+/// `gatepost_dkim_signing_keys`, when set and its table opens.
+fn signer(cfg: &gatepost_config::Config) -> Option<Arc<dyn ContentSigner>> {
+    let spec = cfg.get(&params::GATEPOST_DKIM_SIGNING_KEYS);
+    if spec.trim().is_empty() {
+        return None;
+    }
+    match gatepost_table::open_table(spec.trim()) {
+        Ok(table) => Some(Arc::new(DkimSigner(gatepost_mailauth::SigningKeys::new(
+            table,
+        )))),
+        Err(e) => {
+            gatepost_log::warning("qmgr", format!("gatepost_dkim_signing_keys: {e}"));
+            None
+        }
+    }
 }
 
 impl Default for QmgrSettings {
@@ -131,6 +167,7 @@ impl QmgrSettings {
             local_destination_recipient_limit: limit(&params::LOCAL_DESTINATION_RECIPIENT_LIMIT),
             header_size_limit: cfg.get(&params::HEADER_SIZE_LIMIT),
             rewriter,
+            signer: signer(cfg),
         }
     }
 
@@ -206,6 +243,7 @@ impl QmgrSettings {
             myorigin: self.myorigin.clone(),
             rewriter: self.rewriter.clone(),
             header_size_limit: self.header_size_limit,
+            signer: self.signer.clone(),
         }
     }
 

@@ -44,6 +44,14 @@ pub struct PickupSettings {
     pub rewriter: Option<Arc<Rewriter>>,
     /// `header_size_limit`: bytes of one header cleanup keeps.
     pub header_size_limit: usize,
+    /// DKIM signing of local submissions (`gatepost_dkim_signing_keys`).
+    pub signer: Option<Arc<dyn ContentSigner>>,
+}
+
+/// Signs a cleaned message (docs/mail-auth.md): the header to put above
+/// `content` for the envelope `sender`, or `None` to leave it unsigned.
+pub trait ContentSigner: Send + Sync + std::fmt::Debug {
+    fn sign(&self, sender: &str, content: &[u8]) -> Option<String>;
 }
 
 /// Address rewriting without a configured rewriter: bare addresses get
@@ -187,6 +195,16 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         }
         return Picked::Gone;
     }
+    let signature = settings
+        .signer
+        .as_ref()
+        .and_then(|signer| signer.sign(&sub.sender, &content));
+    if let Some(header) = signature {
+        if let Err(e) = writer.write_content(header.as_bytes()) {
+            gatepost_log::warning("cleanup", format!("{new_id}: write queue file: {e}"));
+            return Picked::Retry;
+        }
+    }
     if let Err(e) = writer.write_content(&content) {
         gatepost_log::warning("cleanup", format!("{new_id}: write queue file: {e}"));
         return Picked::Retry;
@@ -269,6 +287,7 @@ mod tests {
             myorigin: "spec.test".into(),
             rewriter: None,
             header_size_limit: 102_400,
+            signer: None,
         }
     }
 

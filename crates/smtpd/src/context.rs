@@ -14,6 +14,7 @@ use gatepost_rewrite::Rewriter;
 use gatepost_table::NetworkList;
 
 use crate::anvil::{ClientEvents, LocalAnvil};
+use crate::mail_auth::MailAuthSettings;
 use crate::security::{SecuritySettings, TlsLevel};
 use crate::settings::SmtpdSettings;
 
@@ -27,6 +28,8 @@ pub enum ContextError {
     Tls(#[from] gatepost_tls::TlsError),
     #[error("smtpd_sasl_type: {0}")]
     Sasl(String),
+    #[error("{0}")]
+    MailAuth(String),
 }
 
 /// Shared state of one smtpd service (one master.cf line).
@@ -57,6 +60,8 @@ pub struct ServerContext {
     pub sasl: Option<gatepost_sasl::Backend>,
     /// Clients not offered AUTH in EHLO (`smtpd_sasl_exceptions_networks`).
     pub sasl_exceptions: NetworkList,
+    /// DKIM signing and SPF/DKIM/DMARC verification (docs/mail-auth.md).
+    pub mail_auth: MailAuthSettings,
     /// Replies delayed by `smtpd_error_sleep_time` so far.
     error_sleeps: AtomicU64,
 }
@@ -92,7 +97,9 @@ impl ServerContext {
         } else {
             None
         };
+        let mail_auth = MailAuthSettings::from_config(cfg).map_err(ContextError::MailAuth)?;
         Ok(ServerContext {
+            mail_auth,
             service: service.to_string(),
             security,
             tls: None,

@@ -6,10 +6,12 @@
 //! and the durable commit before `250`.
 
 use gatepost_cleanup::{clean_recipients, clean_sender, CleanupContext, MessageCleanup, Source};
+use gatepost_mailauth::DmarcAction;
 use gatepost_policy::{MessageAction, Stage};
 use gatepost_proto::{DataEvent, DataReader, Reply, Verb};
 use gatepost_queue::{Envelope, EnvelopeRecipient, MessageWriter};
 
+use crate::mail_auth::AuthMode;
 use crate::received::{received_header, ReceivedInfo};
 use crate::session::{Flow, Session};
 use crate::stream::StreamError;
@@ -23,6 +25,9 @@ struct QueueFileSink<'a> {
     written: u64,
     too_big: bool,
     write_error: Option<String>,
+    /// Content kept back until the signature or the authentication
+    /// results (docs/mail-auth.md) can go above it.
+    held: Option<Vec<u8>>,
 }
 
 impl QueueFileSink<'_> {
@@ -35,9 +40,22 @@ impl QueueFileSink<'_> {
             self.too_big = true;
             return;
         }
+        if let Some(held) = &mut self.held {
+            held.extend_from_slice(data);
+            return;
+        }
         if let Err(e) = self.writer.write_content(data) {
             self.write_error = Some(e.to_string());
         }
+    }
+
+    /// Write `headers` and then the content held back.
+    fn release(&mut self, headers: &str) {
+        let Some(held) = self.held.take() else {
+            return;
+        };
+        self.put(headers.as_bytes());
+        self.put(&held);
     }
 }
 
@@ -180,7 +198,13 @@ impl Session {
             written: 0,
             too_big: false,
             write_error: None,
+            held: None,
         };
+        let auth_mode = self.auth_mode();
+        let auth_client = self.auth_client();
+        if auth_mode != AuthMode::Off {
+            sink.held = Some(Vec::new());
+        }
         let (result, summary) = {
             let mut cleanup = MessageCleanup::new(&cleanup_ctx, |data: &[u8]| sink.put(data));
             // PREPEND headers from access tables go above our Received:.
@@ -201,6 +225,14 @@ impl Session {
                 .await;
             (result, cleanup.finish())
         };
+        let mut dmarc = None;
+        if result.is_ok() && !sink.too_big {
+            if let Some(held) = sink.held.as_deref() {
+                let outcome = auth_client.auth_headers(auth_mode, &tx.sender, held).await;
+                dmarc = outcome.dmarc;
+                sink.release(&outcome.headers);
+            }
+        }
         let (too_big, write_error) = (sink.too_big, sink.write_error.take());
         let (hops, message_id) = (summary.hops, summary.message_id);
         tx.writer = Some(writer);
@@ -244,6 +276,12 @@ impl Session {
             fail(tx);
             return Ok(Reply::new(554, "5.4.0", "Error: too many hops"));
         }
+        if let Some((action, domain)) = dmarc {
+            if let Some(reply) = self.dmarc_verdict(tx, action, &domain) {
+                fail(tx);
+                return Ok(reply);
+            }
+        }
         let size = framer.size();
         self.tx = Some(std::mem::replace(tx, Transaction::new(String::new())));
         let mut facts = self.facts(None);
@@ -258,6 +296,32 @@ impl Session {
         }
         tx.actions.extend(verdict.actions);
         self.finish_message(tx, message_id).await
+    }
+
+    /// `gatepost_dmarc_enforce`: a reject reply (logged as Postfix logs an
+    /// END-OF-MESSAGE reject), or a HOLD action for the queue.
+    fn dmarc_verdict(
+        &mut self,
+        tx: &mut Transaction,
+        action: DmarcAction,
+        domain: &str,
+    ) -> Option<Reply> {
+        match action {
+            DmarcAction::Reject => {
+                let text = format!("Email rejected per DMARC policy for {domain}");
+                self.with_tx(tx, |s| {
+                    s.log_action("reject", "END-OF-MESSAGE", &format!("550 5.7.1 {text}"))
+                });
+                Some(Reply::new(550, "5.7.1", text))
+            }
+            DmarcAction::Quarantine => {
+                let text = format!("DMARC policy quarantine for {domain}");
+                self.with_tx(tx, |s| s.log_action("hold", "END-OF-MESSAGE", &text));
+                tx.actions.push(MessageAction::Hold(text));
+                None
+            }
+            DmarcAction::None => None,
+        }
     }
 
     /// Run `f` with the transaction temporarily put back in the session (for

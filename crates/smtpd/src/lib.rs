@@ -20,6 +20,7 @@ mod context;
 mod counters;
 mod data_phase;
 mod handlers;
+mod mail_auth;
 mod peername;
 mod received;
 mod security;

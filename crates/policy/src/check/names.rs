@@ -75,6 +75,11 @@ pub(crate) const KNOWN: &[&str] = &[
     "reject_unlisted_recipient",
     "reject_multi_recipient_bounce",
     "reject_unverified_recipient",
+    // gatepost-only (docs/mail-auth.md).
+    "reject_spf_fail",
+    "reject_spf_softfail",
+    "reject_spf_permerror",
+    "defer_spf_temperror",
 ];
 
 /// One finding per unknown name, at the line of the list holding it.
