@@ -6,6 +6,7 @@
 //! `$mynetworks` with a key from `gatepost dkim keygen`, verified again
 //! by mail-auth through gatepost's resolver.
 
+use std::io::Write;
 use std::time::Duration;
 
 use gatepost_testkit::client::Client;
@@ -241,13 +242,53 @@ fn dkim_signing_with_a_generated_key() {
         mail[0]
     );
 
-    // Verified as a receiving server would: SPF fails (-all), DKIM passes,
-    // so DMARC passes.
+    let result = verify_as_receiver(&dns, &mail[0]);
+    assert_eq!(
+        (result.dkim, result.dmarc),
+        ("pass", "pass"),
+        "{}",
+        result.header
+    );
+
+    // A local submission (sendmail, pickup) is signed as well.
+    let mut child = std::process::Command::new(gatepost_bin!())
+        .arg("-c")
+        .arg(srv.path())
+        .args(["sendmail", "-t", "-i"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(message("alice@signed.test").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let mail = srv.wait_for_mail("bob", 2, Duration::from_secs(10));
+    assert_eq!(mail.len(), 2, "{}", srv.log());
+    let local = mail.iter().find(|m| m.contains("from userid")).unwrap();
+    assert!(
+        local.contains("\nDKIM-Signature: v=1; a=rsa-sha256; s=sel1; d=signed.test;"),
+        "{local}"
+    );
+    let result = verify_as_receiver(&dns, local);
+    assert_eq!(
+        (result.dkim, result.dmarc),
+        ("pass", "pass"),
+        "{}",
+        result.header
+    );
+}
+
+/// Verify `mail` as a receiving server would: SPF fails (`-all`), DKIM
+/// passes, so DMARC passes.
+fn verify_as_receiver(dns: &DnsServer, mail: &str) -> gatepost_mailauth::InboundResult {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let result = rt.block_on(async {
+    rt.block_on(async {
         let r = gatepost_dns::Resolver::new(gatepost_dns::ResolverSettings {
             nameservers: vec![dns.addr],
             timeout: Duration::from_millis(500),
@@ -262,13 +303,6 @@ fn dkim_signing_with_a_generated_key() {
             myhostname: "mx.remote.test",
         };
         let spf = gatepost_mailauth::check_spf(&r, &check).await;
-        gatepost_mailauth::verify_inbound(&r, client, &spf, mail[0].as_bytes(), "mx.remote.test")
-            .await
-    });
-    assert_eq!(
-        (result.dkim, result.dmarc),
-        ("pass", "pass"),
-        "{}",
-        result.header
-    );
+        gatepost_mailauth::verify_inbound(&r, client, &spf, mail.as_bytes(), "mx.remote.test").await
+    })
 }

@@ -156,6 +156,7 @@ mod tests {
             suggest("permit_mynetwork", known()),
             Some("permit_mynetworks")
         );
+        assert_eq!(suggest("reject_spf_fial", known()), Some("reject_spf_fail"));
         assert_eq!(suggest("frobnicate", known()), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
