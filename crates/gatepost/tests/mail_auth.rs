@@ -306,3 +306,42 @@ fn verify_as_receiver(dns: &DnsServer, mail: &str) -> gatepost_mailauth::Inbound
         gatepost_mailauth::verify_inbound(&r, client, &spf, mail.as_bytes(), "mx.remote.test").await
     })
 }
+
+#[test]
+fn policy_test_answers_spf_from_a_fact() {
+    let config = ConfigDir::new()
+        .unwrap()
+        .main_cf(
+            "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, reject_spf_fail\n",
+        )
+        .unwrap();
+    let run = std::process::Command::new(gatepost_bin!())
+        .arg("-c")
+        .arg(config.path())
+        .args([
+            "policy-test",
+            "--no-dns",
+            "--fact",
+            "spf:fail.test=fail",
+            "--client",
+            "192.0.2.7",
+            "--helo",
+            "client.test",
+            "--sender",
+            "a@fail.test",
+            "--recipient",
+            "bob@spec.test",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(4), "{out}");
+    assert!(
+        out.contains("dns: SPF for fail.test from 192.0.2.7 => fail (--fact)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("result: 550 5.7.23 <a@fail.test>: Sender address rejected: SPF fail: 192.0.2.7 is not allowed to send mail for fail.test"),
+        "{out}"
+    );
+}
