@@ -644,6 +644,12 @@ params! {
     GATEPOST_METRICS_LISTEN: String = "gatepost_metrics_listen", Str, Text("");
     /// gatepost-only: let `gatepost_metrics_listen` be an address other than loopback; no refuses to start.
     GATEPOST_METRICS_ALLOW_REMOTE: bool = "gatepost_metrics_allow_remote", Bool, Text("no");
+    /// gatepost-only: smtpd verifies SPF, DKIM and DMARC of mail from other than mynetworks or authenticated clients and adds `Authentication-Results:`.
+    GATEPOST_MAIL_AUTH_VERIFY: bool = "gatepost_mail_auth_verify", Bool, Text("no");
+    /// gatepost-only: what a failed DMARC check with p=reject or p=quarantine does: no (header only), quarantine (hold queue), yes (reject or hold as the policy says).
+    GATEPOST_DMARC_ENFORCE: String = "gatepost_dmarc_enforce", Str, Text("no");
+    /// gatepost-only: table of sender domain to selector:/path/to/key.pem; mail from mynetworks, authenticated and local clients is DKIM-signed.
+    GATEPOST_DKIM_SIGNING_KEYS: String = "gatepost_dkim_signing_keys", Str, Text("");
     /// Reply code for DNS block list rejects.
     MAPS_RBL_REJECT_CODE: u16 = "maps_rbl_reject_code", Int, Text("554");
     /// Reply code for invalid hostnames.

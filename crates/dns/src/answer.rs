@@ -30,7 +30,8 @@ pub enum Data {
     /// PTR or NS target.
     Name(String),
     /// First character-string of a TXT record, non-printables as spaces.
-    Txt(String),
+    /// The character-strings of one TXT record, in order.
+    Txt(Vec<String>),
 }
 
 /// What one reply tells us.
@@ -182,10 +183,7 @@ pub fn extract(reply: &Message, name: &str, rtype: RecordType, warnings: &mut Ve
                 }
                 RData::NS(n) => check_data(name_to_text(&n.0), warnings).map(Data::Name),
                 RData::TXT(t) => Some(Data::Txt(
-                    t.txt_data()
-                        .first()
-                        .map(|s| printable(s))
-                        .unwrap_or_default(),
+                    t.txt_data().iter().map(|s| printable(s)).collect(),
                 )),
                 _ => None,
             };

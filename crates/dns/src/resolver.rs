@@ -259,7 +259,20 @@ impl Resolver {
         self.lookup(name, RecordType::TXT).await.map(|data| {
             data.into_iter()
                 .filter_map(|d| match d {
-                    Data::Txt(t) => Some(t),
+                    Data::Txt(t) => Some(t.into_iter().next().unwrap_or_default()),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
+    /// TXT records of `name` with each record's strings joined, as SPF
+    /// (RFC 7208 section 3.3) and DKIM keys (RFC 6376 section 3.6.2.2) read them.
+    pub async fn txt_joined(&self, name: &str) -> DnsResult<Vec<String>> {
+        self.lookup(name, RecordType::TXT).await.map(|data| {
+            data.into_iter()
+                .filter_map(|d| match d {
+                    Data::Txt(t) => Some(t.concat()),
                     _ => None,
                 })
                 .collect()

@@ -12,6 +12,7 @@
 mod check;
 mod control;
 mod daemon;
+mod dkim_cmd;
 mod generation;
 mod import_cmd;
 mod logging;
@@ -122,6 +123,11 @@ enum Cmd {
     },
     /// Show the mail queue (same as `queue list`).
     Mailq,
+    /// DKIM signing keys: `keygen DOMAIN SELECTOR` writes one and prints its DNS record.
+    Dkim {
+        #[command(subcommand)]
+        cmd: dkim_cmd::DkimCmd,
+    },
     /// Manage the SASL password store (smtpd_sasl_type = cyrus).
     Saslpasswd {
         #[command(subcommand)]
@@ -269,6 +275,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Queue { cmd } => queue_cmd::run(&cfg, cmd),
         Cmd::Mailq => queue_cmd::run(&cfg, queue_cmd::QueueCmd::List),
         Cmd::Saslpasswd { cmd } => saslpasswd::run(&cfg, cmd),
+        Cmd::Dkim { cmd } => dkim_cmd::run(cmd),
         Cmd::Sendmail { .. }
         | Cmd::RelayAudit(_)
         | Cmd::LogReport(_)

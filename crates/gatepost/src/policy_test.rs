@@ -122,7 +122,9 @@ pub fn run(cfg: &Config, args: Args) -> Result<ExitCode> {
         )
     } else {
         (
-            TracedDns::resolver(ResolverDns::new(resolver.clone())),
+            TracedDns::resolver(
+                ResolverDns::new(resolver.clone()).with_myhostname(&cfg.get(&params::MYHOSTNAME)),
+            ),
             None,
         )
     };

@@ -12,7 +12,10 @@ mod client;
 mod dns_lists;
 mod generic;
 mod helo;
+mod spf;
 mod tables;
+
+pub(crate) use spf::SpfRule;
 
 use crate::eval::{Check, Res, Status, RECIPIENT, SENDER};
 use crate::restriction::{AccessTarget, Restriction};
@@ -130,6 +133,7 @@ impl Check<'_> {
             Restriction::RejectMultiRecipientBounce => {
                 Ok(self.reject_multi_recipient_bounce(rn, class))
             }
+            Restriction::Spf(rule) => Ok(self.spf_restriction(*rule).await),
             Restriction::RejectUnverifiedRecipient => match self.recipient.clone() {
                 Some(rcpt) if !rcpt.is_empty() => Ok(self.reject_unverified(&rcpt, RECIPIENT)),
                 _ => Ok(Status::Dunno),

@@ -103,6 +103,27 @@ pub trait DnsChecks: Send + Sync + Debug {
         let _ = host;
         Err("no DNS".to_string())
     }
+    /// SPF (RFC 7208) of the sender (or the HELO name for the null sender)
+    /// for `reject_spf_*` (docs/mail-auth.md).
+    async fn spf(&self, client: IpAddr, helo: &str, sender: &str) -> SpfAnswer {
+        let _ = (client, helo, sender);
+        SpfAnswer {
+            result: "temperror",
+            domain: String::new(),
+            explanation: None,
+        }
+    }
+}
+
+/// The SPF result a `reject_spf_*` restriction acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpfAnswer {
+    /// `pass`, `fail`, `softfail`, `neutral`, `none`, `temperror`, `permerror`.
+    pub result: &'static str,
+    /// The domain whose policy decided.
+    pub domain: String,
+    /// The domain's `exp=` text, when it gave one.
+    pub explanation: Option<String>,
 }
 
 /// Which servers `check_*_{mx,ns,a}_access` look at.
@@ -148,6 +169,8 @@ pub fn join_txt(strings: &[String]) -> String {
 #[derive(Debug, Clone)]
 pub struct ResolverDns {
     resolver: Resolver,
+    /// `$myhostname`, SPF's receiving host (`%{r}`).
+    myhostname: String,
 }
 
 impl ResolverDns {
@@ -155,7 +178,14 @@ impl ResolverDns {
     pub fn new(resolver: Resolver) -> ResolverDns {
         ResolverDns {
             resolver: resolver.with_program("smtpd"),
+            myhostname: String::new(),
         }
+    }
+
+    /// The receiving host name SPF macros see (`$myhostname`).
+    pub fn with_myhostname(mut self, myhostname: &str) -> ResolverDns {
+        self.myhostname = myhostname.to_string();
+        self
     }
 
     pub fn resolver(&self) -> &Resolver {
@@ -175,6 +205,21 @@ fn best(statuses: &mut Vec<DnsStatus>, s: DnsStatus) -> DnsStatus {
 
 #[async_trait::async_trait]
 impl DnsChecks for ResolverDns {
+    async fn spf(&self, client: IpAddr, helo: &str, sender: &str) -> SpfAnswer {
+        let check = gatepost_mailauth::SpfCheck {
+            client,
+            helo,
+            sender,
+            myhostname: &self.myhostname,
+        };
+        let v = gatepost_mailauth::check_spf(&self.resolver, &check).await;
+        SpfAnswer {
+            result: v.result(),
+            domain: v.domain().to_string(),
+            explanation: v.explanation().map(str::to_string),
+        }
+    }
+
     async fn server_hosts(&self, domain: &str, kind: ServerKind) -> ServerHosts {
         let r = &self.resolver;
         let short = |res: &DnsResult<Vec<String>>| match res {

@@ -51,7 +51,7 @@ use gatepost_proto::Reply;
 use gatepost_rewrite::Rewriter;
 use gatepost_table::{DomainList, NetworkList};
 
-pub use dns::{DnsChecks, DnsStatus, RblAnswer, ResolverDns, ServerHosts, ServerKind};
+pub use dns::{DnsChecks, DnsStatus, RblAnswer, ResolverDns, ServerHosts, ServerKind, SpfAnswer};
 pub use eval::Deferral;
 pub use logline::format_event;
 pub use trace::render_trace;
@@ -322,7 +322,8 @@ impl Policy {
             ),
         };
         let open = |spec: &str| gatepost_table::open_table(spec).map_err(|e| e.to_string());
-        let dns = Arc::new(ResolverDns::new(resolver));
+        let dns =
+            Arc::new(ResolverDns::new(resolver).with_myhostname(&cfg.get(&params::MYHOSTNAME)));
         Policy::build(cfg, Arc::new(env), &open, dns)
     }
 

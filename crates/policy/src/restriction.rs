@@ -123,6 +123,9 @@ pub(crate) enum Restriction {
     RejectUnlistedRecipient,
     RejectMultiRecipientBounce,
     RejectUnverifiedRecipient,
+    /// `reject_spf_fail`, `reject_spf_softfail`, `reject_spf_permerror`,
+    /// `defer_spf_temperror` (docs/mail-auth.md): the SPF result acted on.
+    Spf(crate::dispatch::SpfRule),
     /// A restriction class (user-defined or built-in).
     Class(String),
     Unknown(String),
@@ -319,6 +322,12 @@ impl Parser<'_> {
                 }
                 "reject_multi_recipient_bounce" => Restriction::RejectMultiRecipientBounce,
                 "reject_unverified_recipient" => Restriction::RejectUnverifiedRecipient,
+                "reject_spf_fail" => Restriction::Spf(crate::dispatch::SpfRule::RejectFail),
+                "reject_spf_softfail" => Restriction::Spf(crate::dispatch::SpfRule::RejectSoftfail),
+                "reject_spf_permerror" => {
+                    Restriction::Spf(crate::dispatch::SpfRule::RejectPermerror)
+                }
+                "defer_spf_temperror" => Restriction::Spf(crate::dispatch::SpfRule::DeferTemperror),
                 _ if tok.starts_with('{') => Restriction::Unknown(tok.to_string()),
                 _ if tok.contains(':') => Restriction::BareTable(self.table(tok)),
                 _ if self.classes.contains(tok) => Restriction::Class(tok.to_string()),

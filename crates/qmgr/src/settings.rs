@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatepost_config::{params, Param};
-use gatepost_queue::manager::PickupSettings;
+use gatepost_queue::manager::{ContentSigner, PickupSettings};
 use gatepost_rewrite::Rewriter;
 
 /// Upper bound on messages delivered at once, whatever
@@ -78,6 +78,42 @@ pub struct QmgrSettings {
     pub rewriter: Option<Arc<Rewriter>>,
     /// Pickup's header/body checks and MIME settings.
     pub content_rules: Arc<gatepost_cleanup::ContentRules>,
+    /// DKIM signing of local submissions (`gatepost_dkim_signing_keys`).
+    pub signer: Option<Arc<dyn ContentSigner>>,
+}
+
+/// pickup's DKIM signer: the operator's keys; a failure is logged and
+/// leaves the message unsigned.
+#[derive(Debug)]
+struct DkimSigner(gatepost_mailauth::SigningKeys);
+
+impl ContentSigner for DkimSigner {
+    fn sign(&self, sender: &str, content: &[u8]) -> Option<String> {
+        match self.0.sign(sender, content) {
+            Ok(header) => header,
+            Err(e) => {
+                gatepost_log::warning("pickup", format!("DKIM signing: {e}"));
+                None
+            }
+        }
+    }
+}
+
+/// `gatepost_dkim_signing_keys`, when set and its table opens.
+fn signer(cfg: &gatepost_config::Config) -> Option<Arc<dyn ContentSigner>> {
+    let spec = cfg.get(&params::GATEPOST_DKIM_SIGNING_KEYS);
+    if spec.trim().is_empty() {
+        return None;
+    }
+    match gatepost_table::open_table(spec.trim()) {
+        Ok(table) => Some(Arc::new(DkimSigner(gatepost_mailauth::SigningKeys::new(
+            table,
+        )))),
+        Err(e) => {
+            gatepost_log::warning("qmgr", format!("gatepost_dkim_signing_keys: {e}"));
+            None
+        }
+    }
 }
 
 impl Default for QmgrSettings {
@@ -152,6 +188,7 @@ impl QmgrSettings {
             content_rules: Arc::new(gatepost_cleanup::ContentRules::from_config_or_defer(
                 cfg, "pickup",
             )),
+            signer: signer(cfg),
         }
     }
 
@@ -230,6 +267,7 @@ impl QmgrSettings {
             content_filter: self.content_filter.clone(),
             milters: self.non_smtpd_milters.clone(),
             content_rules: self.content_rules.clone(),
+            signer: self.signer.clone(),
         }
     }
 

@@ -53,6 +53,14 @@ pub struct PickupSettings {
     pub milters: Option<Arc<gatepost_milter::MilterSettings>>,
     /// header/body checks, MIME limits and strictness.
     pub content_rules: Arc<ContentRules>,
+    /// DKIM signing of local submissions (`gatepost_dkim_signing_keys`).
+    pub signer: Option<Arc<dyn ContentSigner>>,
+}
+
+/// Signs a cleaned message (docs/mail-auth.md): the header to put above
+/// `content` for the envelope `sender`, or `None` to leave it unsigned.
+pub trait ContentSigner: Send + Sync + std::fmt::Debug {
+    fn sign(&self, sender: &str, content: &[u8]) -> Option<String>;
 }
 
 /// Address rewriting without a configured rewriter: bare addresses get
@@ -281,6 +289,16 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
             }
         }
     }
+    let signature = settings
+        .signer
+        .as_ref()
+        .and_then(|signer| signer.sign(&sender, &content));
+    if let Some(header) = signature {
+        if let Err(e) = writer.write_content(header.as_bytes()) {
+            gatepost_log::warning("cleanup", format!("{new_id}: write queue file: {e}"));
+            return Picked::Retry;
+        }
+    }
     if let Err(e) = writer.write_content(&content) {
         gatepost_log::warning("cleanup", format!("{new_id}: write queue file: {e}"));
         return Picked::Retry;
@@ -398,6 +416,7 @@ mod tests {
             content_filter: None,
             milters: None,
             content_rules: Arc::default(),
+            signer: None,
         }
     }
 

@@ -275,7 +275,7 @@ impl Session {
         );
         // message_size_limit is enforced on the content, as Postfix's
         // smtpd does for BDAT.
-        let sink = Mutex::new(QueueFileSink::new(&mut writer, 0, self.milters_active()));
+        let sink = Mutex::new(QueueFileSink::new(&mut writer, 0, self.holds_content()));
         let mut framer = ChunkReader::new(settings.line_length_limit);
         let mut progress = Progress {
             act_size: 0,

@@ -15,6 +15,7 @@ use gatepost_rewrite::Rewriter;
 use gatepost_table::{DomainList, NetworkList};
 
 use crate::anvil::{ClientEvents, LocalAnvil};
+use crate::mail_auth::MailAuthSettings;
 use crate::security::{SecuritySettings, TlsLevel};
 use crate::settings::SmtpdSettings;
 
@@ -32,6 +33,8 @@ pub enum ContextError {
     Sasl(String),
     #[error("{0}")]
     Content(#[from] gatepost_cleanup::ContentRulesError),
+    #[error("{0}")]
+    MailAuth(String),
 }
 
 /// Shared state of one smtpd service (one master.cf line).
@@ -74,6 +77,8 @@ pub struct ServerContext {
     /// mapping and no virtual alias expansion here (the service after the
     /// content filter does them).
     pub no_address_mappings: bool,
+    /// DKIM signing and SPF/DKIM/DMARC verification (docs/mail-auth.md).
+    pub mail_auth: MailAuthSettings,
     /// Replies delayed by `smtpd_error_sleep_time` so far.
     error_sleeps: AtomicU64,
 }
@@ -115,7 +120,9 @@ impl ServerContext {
         } else {
             None
         };
+        let mail_auth = MailAuthSettings::from_config(cfg).map_err(ContextError::MailAuth)?;
         Ok(ServerContext {
+            mail_auth,
             service: service.to_string(),
             security,
             tls: None,

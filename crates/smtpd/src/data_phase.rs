@@ -11,12 +11,14 @@ use gatepost_cleanup::{
     MessageCleanup, Source,
 };
 use gatepost_milter::EnvelopeChanges;
+use gatepost_mailauth::DmarcAction;
 use gatepost_policy::{MessageAction, Stage};
 use gatepost_proto::{DataEvent, DataReader, Reply, Verb};
 use gatepost_queue::{Envelope, EnvelopeRecipient, MessageWriter};
 use gatepost_rewrite::{AddressRole, Rewriter};
 
 use crate::content_verdict;
+use crate::mail_auth::AuthMode;
 use crate::received::{received_header, ReceivedInfo};
 use crate::session::{Flow, Session};
 use crate::settings::SmtpdSettings;
@@ -31,7 +33,9 @@ pub(crate) struct QueueFileSink<'a> {
     written: u64,
     pub(crate) too_big: bool,
     pub(crate) write_error: Option<String>,
-    /// With milters the content is held here until they are done with it.
+    /// With milters, or with DKIM signing or verification
+    /// (docs/mail-auth.md), the content is held here until the end of the
+    /// data.
     pub(crate) buffer: Option<Vec<u8>>,
 }
 
@@ -58,7 +62,7 @@ pub(crate) struct ContentEnd {
     pub(crate) bdat_bytes: Option<u64>,
     /// What the header/body checks decided.
     pub(crate) verdict: ContentVerdict,
-    /// The content held back for the milters (`QueueFileSink::buffer`).
+    /// The content held back (`QueueFileSink::buffer`).
     pub(crate) buffered: Option<Vec<u8>>,
 }
 
@@ -256,7 +260,7 @@ impl Session {
         let mut sink = QueueFileSink::new(
             &mut writer,
             settings.message_size_limit,
-            self.milters_active(),
+            self.holds_content(),
         );
         let (result, summary) = {
             let mut cleanup = MessageCleanup::new(&cleanup_ctx, |data: &[u8]| sink.put(data));
@@ -315,6 +319,12 @@ impl Session {
             authenticated_sender: self.received_login(),
             date: tx.arrival_local,
         })
+    }
+
+    /// Whether the content waits for the end of the data before it is
+    /// written: milters may replace it, DKIM headers go above it.
+    pub(crate) fn holds_content(&self) -> bool {
+        self.milters_active() || self.auth_mode() != AuthMode::Off
     }
 
     /// The envelope as cleanup will rewrite it, for its log lines.
@@ -440,24 +450,52 @@ impl Session {
             return Ok(queued_reply(&queue_id, end.bdat_bytes));
         }
         let mut changes = EnvelopeChanges::default();
-        if let Some(content) = end.buffered {
-            match self.milter_end_of_message(tx, &content).await {
-                Ok((content, edits)) => {
-                    changes = edits;
-                    let written = tx.writer.as_mut().map(|w| w.write_content(&content));
-                    if let Some(Err(e)) = written {
-                        gatepost_log::warning(
-                            "cleanup",
-                            format!("{queue_id}: write queue file: {e}"),
-                        );
+        if let Some(mut content) = end.buffered {
+            let auth_mode = self.auth_mode();
+            let auth_client = self.auth_client();
+            // Inbound: SPF, DKIM and DMARC on the message as received.
+            let mut auth_headers = String::new();
+            if auth_mode == AuthMode::Verify {
+                let outcome = auth_client
+                    .auth_headers(auth_mode, &tx.sender, &content)
+                    .await;
+                if let Some((action, domain)) = outcome.dmarc {
+                    if let Some(reply) = self.dmarc_verdict(tx, action, &domain) {
                         fail(tx);
-                        return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
+                        return Ok(reply);
                     }
                 }
-                Err(reply) => {
-                    fail(tx);
-                    return Ok(reply);
+                auth_headers = outcome.headers;
+            }
+            if self.milters_active() {
+                match self.milter_end_of_message(tx, &content).await {
+                    Ok((edited, edits)) => {
+                        content = edited;
+                        changes = edits;
+                    }
+                    Err(reply) => {
+                        fail(tx);
+                        return Ok(reply);
+                    }
                 }
+            }
+            // Outbound: the signature covers the message as the milters
+            // left it.
+            if auth_mode == AuthMode::Sign {
+                let sender = changes.sender.as_deref().unwrap_or(&tx.sender);
+                auth_headers = auth_client
+                    .auth_headers(auth_mode, sender, &content)
+                    .await
+                    .headers;
+            }
+            let written = tx.writer.as_mut().map(|w| {
+                w.write_content(auth_headers.as_bytes())
+                    .and_then(|()| w.write_content(&content))
+            });
+            if let Some(Err(e)) = written {
+                gatepost_log::warning("cleanup", format!("{queue_id}: write queue file: {e}"));
+                fail(tx);
+                return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
             }
         }
         let finish = Finish {
@@ -467,6 +505,32 @@ impl Session {
             verdict: &end.verdict,
         };
         self.finish_message(tx, finish).await
+    }
+
+    /// `gatepost_dmarc_enforce`: a reject reply (logged as Postfix logs an
+    /// END-OF-MESSAGE reject), or a HOLD action for the queue.
+    fn dmarc_verdict(
+        &mut self,
+        tx: &mut Transaction,
+        action: DmarcAction,
+        domain: &str,
+    ) -> Option<Reply> {
+        match action {
+            DmarcAction::Reject => {
+                let text = format!("Email rejected per DMARC policy for {domain}");
+                self.with_tx(tx, |s| {
+                    s.log_action("reject", "END-OF-MESSAGE", &format!("550 5.7.1 {text}"))
+                });
+                Some(Reply::new(550, "5.7.1", text))
+            }
+            DmarcAction::Quarantine => {
+                let text = format!("DMARC policy quarantine for {domain}");
+                self.with_tx(tx, |s| s.log_action("hold", "END-OF-MESSAGE", &text));
+                tx.actions.push(MessageAction::Hold(text));
+                None
+            }
+            DmarcAction::None => None,
+        }
     }
 
     /// Run `f` with the transaction temporarily put back in the session (for

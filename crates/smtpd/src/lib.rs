@@ -25,6 +25,7 @@ mod etrn;
 mod footer;
 mod handlers;
 mod milter_glue;
+mod mail_auth;
 mod peername;
 mod received;
 mod security;

@@ -100,8 +100,20 @@ impl Zones {
         self.add(name, RData::NS(NS(raw_name(server))))
     }
 
+    /// A TXT record; text longer than 255 bytes (a DKIM key) is split into
+    /// several character-strings, as zone files publish it.
     pub fn txt(&mut self, name: &str, text: &str) -> &mut Self {
-        self.add(name, RData::TXT(TXT::new(vec![text.to_string()])))
+        let strings = text
+            .as_bytes()
+            .chunks(255)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>();
+        let strings = if strings.is_empty() {
+            vec![String::new()]
+        } else {
+            strings
+        };
+        self.add(name, RData::TXT(TXT::new(strings)))
     }
 
     pub fn cname(&mut self, name: &str, target: &str) -> &mut Self {

@@ -14,14 +14,18 @@
 //! `check_*_ns_access`; `nullmx` for a null MX); `addr:HOST=IP[,IP...]`
 //! (a server host's addresses); `backup:DOMAIN=STATUS` (`permit_mx_backup`);
 //! `ptr:IP=NAME` (the client's verified name; `retry` for a temporary
-//! failure). What no fact answers is "not found".
+//! failure); `spf:DOMAIN=RESULT` (the SPF result for a sender or HELO
+//! domain: `pass`, `fail`, `softfail`, `neutral`, `none`, `temperror`,
+//! `permerror`). What no fact answers is "not found" (SPF: `none`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
-use gatepost_policy::{DnsChecks, DnsStatus, RblAnswer, ResolverDns, ServerHosts, ServerKind};
+use gatepost_policy::{
+    DnsChecks, DnsStatus, RblAnswer, ResolverDns, ServerHosts, ServerKind, SpfAnswer,
+};
 
 /// The `--fact` answers, by kind and lower-cased name.
 #[derive(Debug, Default)]
@@ -29,8 +33,8 @@ pub struct FactTable {
     facts: HashMap<(String, String), String>,
 }
 
-const KINDS: [&str; 9] = [
-    "host", "domain", "rbl", "rbl-txt", "mx", "ns", "addr", "backup", "ptr",
+const KINDS: [&str; 10] = [
+    "host", "domain", "rbl", "rbl-txt", "mx", "ns", "addr", "backup", "ptr", "spf",
 ];
 
 impl FactTable {
@@ -53,6 +57,9 @@ impl FactTable {
             }
             if matches!(kind.as_str(), "host" | "domain" | "backup") {
                 parse_status(value).with_context(|| format!("--fact {item}"))?;
+            }
+            if kind == "spf" && spf_result(value).is_none() {
+                bail!("--fact {item}: unknown SPF result (pass, fail, softfail, neutral, none, temperror or permerror)");
             }
             let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
             facts.insert((kind, name), value.trim().to_string());
@@ -183,8 +190,48 @@ fn status_text(s: DnsStatus) -> &'static str {
     }
 }
 
+/// An SPF result name as the restrictions know it.
+fn spf_result(text: &str) -> Option<&'static str> {
+    [
+        "pass",
+        "fail",
+        "softfail",
+        "neutral",
+        "none",
+        "temperror",
+        "permerror",
+    ]
+    .into_iter()
+    .find(|r| r.eq_ignore_ascii_case(text.trim()))
+}
+
 #[async_trait::async_trait]
 impl DnsChecks for TracedDns {
+    async fn spf(&self, client: IpAddr, helo: &str, sender: &str) -> SpfAnswer {
+        let domain = match sender.rsplit_once('@') {
+            Some((_, d)) => d.to_string(),
+            None => helo.to_string(),
+        };
+        let (answer, given) = match &self.answerer {
+            Answerer::Resolver(r) => (r.spf(client, helo, sender).await, true),
+            Answerer::Facts(f) => {
+                let fact = f.get("spf", &domain).and_then(spf_result);
+                let answer = SpfAnswer {
+                    result: fact.unwrap_or("none"),
+                    domain: domain.clone(),
+                    explanation: None,
+                };
+                (answer, fact.is_some())
+            }
+        };
+        self.note(
+            format!("SPF for {domain} from {client}"),
+            answer.result.to_string(),
+            given,
+        );
+        answer
+    }
+
     async fn host_status(&self, name: &str) -> DnsStatus {
         let (status, given) = match &self.answerer {
             Answerer::Resolver(r) => (r.host_status(name).await, true),

@@ -75,6 +75,11 @@ pub(crate) const KNOWN: &[&str] = &[
     "reject_unlisted_recipient",
     "reject_multi_recipient_bounce",
     "reject_unverified_recipient",
+    // gatepost-only (docs/mail-auth.md).
+    "reject_spf_fail",
+    "reject_spf_softfail",
+    "reject_spf_permerror",
+    "defer_spf_temperror",
 ];
 
 /// One finding per unknown name, at the line of the list holding it.
@@ -151,6 +156,7 @@ mod tests {
             suggest("permit_mynetwork", known()),
             Some("permit_mynetworks")
         );
+        assert_eq!(suggest("reject_spf_fial", known()), Some("reject_spf_fail"));
         assert_eq!(suggest("frobnicate", known()), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
