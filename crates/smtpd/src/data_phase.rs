@@ -10,8 +10,8 @@ use gatepost_cleanup::{
     clean_recipients, clean_sender, CleanupContext, ContentRules, ContentVerdict, LogOrigin,
     MessageCleanup, Source,
 };
-use gatepost_milter::EnvelopeChanges;
 use gatepost_mailauth::DmarcAction;
+use gatepost_milter::EnvelopeChanges;
 use gatepost_policy::{MessageAction, Stage};
 use gatepost_proto::{DataEvent, DataReader, Reply, Verb};
 use gatepost_queue::{Envelope, EnvelopeRecipient, MessageWriter};
