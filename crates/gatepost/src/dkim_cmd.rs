@@ -21,13 +21,14 @@ pub enum DkimCmd {
         /// RSA key size.
         #[arg(long, default_value_t = 2048)]
         bits: usize,
-        /// Where to write SELECTOR.DOMAIN.key (mode 0600).
+        /// Where to write SELECTOR.DOMAIN.key (mode 0600; as root, 0640 with
+        /// mail_owner's group).
         #[arg(long, default_value = ".")]
         directory: PathBuf,
     },
 }
 
-pub fn run(cmd: DkimCmd) -> Result<ExitCode> {
+pub fn run(cfg: &gatepost_config::Config, cmd: DkimCmd) -> Result<ExitCode> {
     match cmd {
         DkimCmd::Keygen {
             domain,
@@ -44,6 +45,9 @@ pub fn run(cmd: DkimCmd) -> Result<ExitCode> {
             };
             let domain = domain.trim_end_matches('.').to_ascii_lowercase();
             let out = keygen(&domain, &selector, algorithm, &directory)?;
+            // Run as root, the key is left readable by mail_owner's group:
+            // the unprivileged server signs.
+            crate::privsep::share_with_mail_owner(cfg, &out.key_file)?;
             println!("; private key written to {}", out.key_file.display());
             println!(
                 "; gatepost_dkim_signing_keys entry:  {domain}  {selector}:{}",

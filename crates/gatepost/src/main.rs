@@ -275,7 +275,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Queue { cmd } => queue_cmd::run(&cfg, cmd),
         Cmd::Mailq => queue_cmd::run(&cfg, queue_cmd::QueueCmd::List),
         Cmd::Saslpasswd { cmd } => saslpasswd::run(&cfg, cmd),
-        Cmd::Dkim { cmd } => dkim_cmd::run(cmd),
+        Cmd::Dkim { cmd } => dkim_cmd::run(&cfg, cmd),
         Cmd::Sendmail { .. }
         | Cmd::RelayAudit(_)
         | Cmd::LogReport(_)
