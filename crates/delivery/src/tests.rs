@@ -156,11 +156,11 @@ const ALIASES: &str = "\
 team: bob, carol
 selfish: selfish, carol
 fwd: someone@far.example
-fail: \"|exit 67\"
-later: \"|exit 75\"
+fail: \"|true; exit 67\"
+later: \"|true; exit 75\"
 ping: pong
 pong: ping
-partial: bob, \"|exit 75\"
+partial: bob, \"|true; exit 75\"
 ";
 
 #[tokio::test]
@@ -206,7 +206,7 @@ async fn outcome_table() {
                 "local",
                 "local",
                 "5.1.1",
-                "Command died with status 67: \"exit 67\"",
+                "user unknown",
             ),
         ),
         (
@@ -216,7 +216,7 @@ async fn outcome_table() {
                 "local",
                 "local",
                 "4.3.0",
-                "Command died with status 75: \"exit 75\"",
+                "temporary failure",
             ),
         ),
         (
@@ -226,7 +226,7 @@ async fn outcome_table() {
                 "local",
                 "local",
                 "4.3.0",
-                "Command died with status 75: \"exit 75\"",
+                "temporary failure",
             ),
         ),
         (
