@@ -34,6 +34,13 @@ mod service;
 mod system;
 
 pub use config::{Config, DEFAULT_CONFIG_DIR, EMBEDDED_SOURCE};
+
+/// Expand `$name` macros of `text` with names from `lookup` (undefined
+/// names expand to nothing): the per-delivery expansion of values such as
+/// `mailbox_command` and `forward_path` (Postfix's `local_expand()`).
+pub fn expand_macros(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    expand::expand(text, lookup).value
+}
 pub use error::ConfigError;
 pub use fail_closed::Unimplemented;
 pub use interfaces::{Interface, LOOPBACK};

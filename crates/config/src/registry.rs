@@ -111,7 +111,11 @@ params! {
     /// Mailbox file relative to the home directory; a trailing / selects Maildir.
     HOME_MAILBOX: String = "home_mailbox", Str, Text("");
     /// External command used for local mailbox delivery.
-    [unimplemented] MAILBOX_COMMAND: String = "mailbox_command", Str, Text("");
+    MAILBOX_COMMAND: String = "mailbox_command", Str, Text("");
+    /// Per-user mailbox_command lookup tables.
+    MAILBOX_COMMAND_MAPS: Vec<String> = "mailbox_command_maps", List, Text("");
+    /// Working directory of local delivery to external commands.
+    COMMAND_EXECUTION_DIRECTORY: String = "command_execution_directory", Str, Text("");
     /// Transport for local mailbox delivery.
     [unimplemented] MAILBOX_TRANSPORT: String = "mailbox_transport", Str, Text("");
     /// Transport for recipients not found in the UNIX passwd database.

@@ -42,6 +42,7 @@ pub(crate) enum Leaf {
     Mailbox {
         user: String,
         passwd: Option<PasswdEntry>,
+        attrs: RecipientAttrs,
         delivered: String,
     },
     /// `|command` from the alias of `address`.
@@ -329,6 +330,7 @@ impl Expander<'_> {
                 let leaf = Leaf::Mailbox {
                     user: user.to_string(),
                     passwd: Some(pw),
+                    attrs: attrs.clone(),
                     delivered: delivered.to_string(),
                 };
                 self.push(address, leaf);
@@ -362,6 +364,7 @@ impl Expander<'_> {
                 let leaf = Leaf::Mailbox {
                     user: user.to_string(),
                     passwd: None,
+                    attrs: attrs.clone(),
                     delivered: delivered.to_string(),
                 };
                 self.push(address, leaf);

@@ -168,6 +168,12 @@ fn build_expanders(
         settings: Arc::clone(&settings),
         aliases,
         recipient_maps,
+        mailbox_command_maps: MapList::open(
+            "local",
+            params::MAILBOX_COMMAND_MAPS.name(),
+            &cfg.get(&params::MAILBOX_COMMAND_MAPS),
+            open_table,
+        ),
         rewriter,
     };
     let virtual_agent = VirtualAgent {

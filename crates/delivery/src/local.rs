@@ -72,6 +72,7 @@ pub(crate) struct LocalExpander {
     pub settings: Arc<Settings>,
     pub aliases: MapList,
     pub recipient_maps: MapList,
+    pub mailbox_command_maps: MapList,
     pub rewriter: Arc<Rewriter>,
 }
 
@@ -168,6 +169,7 @@ impl LocalExpander {
                 Leaf::Mailbox {
                     user,
                     passwd,
+                    attrs: rattrs,
                     delivered,
                 } => {
                     let attrs = CopyAttrs {
@@ -175,7 +177,14 @@ impl LocalExpander {
                         orig_rcpt: original,
                         delivered: &delivered,
                     };
-                    self.mailbox(&user, passwd.as_ref(), root, &content.data, &attrs)
+                    match passwd.as_ref().map(|_| self.mailbox_command(&user)) {
+                        Some(Err(v)) => v,
+                        Some(Ok(Some(command))) => {
+                            let pw = passwd.as_ref();
+                            self.command(&command, pw, &rattrs, root, &content.data, &attrs)
+                        }
+                        _ => self.mailbox(&user, passwd.as_ref(), root, &content.data, &attrs),
+                    }
                 }
                 Leaf::File { path, delivered } => {
                     let attrs = CopyAttrs {
@@ -210,7 +219,7 @@ impl LocalExpander {
                         orig_rcpt: original,
                         delivered: &delivered,
                     };
-                    self.command(&command, &attrs, root, &content.data, &copy)
+                    self.command(&command, None, &attrs, root, &content.data, &copy)
                 }
                 Leaf::Forward { address, delivered } => {
                     if !forwards.contains_key(&delivered) {
@@ -326,26 +335,65 @@ impl LocalExpander {
         }
     }
 
+    /// The command of `mailbox_command_maps` or `mailbox_command` for a
+    /// user, expanded (`None`: store in the mailbox).
+    fn mailbox_command(&self, user: &str) -> Result<Option<String>, Verdict> {
+        let s = &self.settings;
+        let pattern = match self.mailbox_command_maps.find(user) {
+            Ok(Some(command)) => command,
+            Ok(None) if !s.mailbox_command.is_empty() => s.mailbox_command.clone(),
+            Ok(None) => return Ok(None),
+            Err(err) => {
+                gatepost_log::warning(
+                    AGENT,
+                    format!("{err}: mailbox_command_maps lookup problem for {user}"),
+                );
+                return Err(Verdict::deferred("4.3.0", "table lookup failure"));
+            }
+        };
+        Ok(Some(pattern))
+    }
+
+    /// Run `cmd` for a recipient: as `default_privs` for alias targets
+    /// (`user` `None`), as the user for `mailbox_command` (root's own
+    /// mail as `default_privs`, as Postfix's command.c). `$name` macros in
+    /// the command and in `command_execution_directory` are expanded with
+    /// the recipient's attributes (Postfix's `local_expand()`), values
+    /// censored to the `command_expansion_filter` characters.
     fn command(
         &self,
         cmd: &str,
+        user: Option<&PasswdEntry>,
         rattrs: &RecipientAttrs,
         root: bool,
         data: &[u8],
         copy: &CopyAttrs<'_>,
     ) -> Verdict {
         let s = &self.settings;
-        let run_as = match self.default_privs(root) {
-            Ok(run_as) => run_as,
-            Err(v) => return v,
+        let run_as = match user {
+            Some(pw) if root && pw.uid != 0 => Some(Owner {
+                uid: pw.uid,
+                gid: pw.gid,
+            }),
+            _ => match self.default_privs(root) {
+                Ok(run_as) => run_as,
+                Err(v) => return v,
+            },
         };
-        let mut env: Vec<(&'static str, String)> = vec![
+        let mut env: Vec<(&'static str, String)> = Vec::new();
+        if let Some(pw) = user {
+            env.push(("HOME", pw.home.clone()));
+        }
+        env.extend([
             ("LOGNAME", rattrs.user.clone()),
             ("USER", rattrs.user.clone()),
             ("SENDER", copy.sender.to_string()),
             ("RECIPIENT", rattrs.address.clone()),
             ("LOCAL", rattrs.local.clone()),
-        ];
+        ]);
+        if let Some(pw) = user {
+            env.push(("SHELL", pw.shell.clone()));
+        }
         if !rattrs.domain.is_empty() {
             env.push(("DOMAIN", rattrs.domain.clone()));
         }
@@ -355,13 +403,39 @@ impl LocalExpander {
         if !copy.orig_rcpt.is_empty() {
             env.push(("ORIGINAL_RECIPIENT", copy.orig_rcpt.to_string()));
         }
+        let expand = |text: &str| {
+            gatepost_config::expand_macros(text, &|name| {
+                let value = match name {
+                    "user" => rattrs.user.clone(),
+                    "home" => user.map(|pw| pw.home.clone())?,
+                    "shell" => user.map(|pw| pw.shell.clone())?,
+                    "recipient" => rattrs.address.clone(),
+                    "sender" => copy.sender.to_string(),
+                    "local" | "mailbox" => rattrs.local.clone(),
+                    "domain" => rattrs.domain.clone(),
+                    "extension" => rattrs.extension.clone()?,
+                    "recipient_delimiter" => s.recipient_delimiter.clone(),
+                    _ => return None,
+                };
+                Some(command::censor(&value))
+            })
+        };
+        let command = if user.is_some() {
+            expand(cmd)
+        } else {
+            cmd.to_string()
+        };
+        let cwd = match s.command_execution_directory.as_str() {
+            "" => run_as.map(|_| "/".to_string()),
+            dir => Some(expand(dir)),
+        };
         let req = CommandRequest {
-            command: cmd,
+            command: &command,
             shell: &s.local_command_shell,
             env,
             time_limit: s.command_time_limit,
             run_as,
-            cwd: run_as.map(|_| "/".to_string()),
+            cwd,
         };
         let input = crate::content::render(
             data,

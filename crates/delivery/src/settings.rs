@@ -4,8 +4,10 @@
 //! `allow_mail_to_files`, `prepend_delivered_header`, `command_time_limit`,
 //! `mailbox_size_limit`, `virtual_mailbox_limit`, `virtual_mailbox_base`,
 //! `stale_lock_time`, `deliver_lock_attempts`, `deliver_lock_delay`,
-//! `default_privs`, `local_command_shell`, all read through their typed
-//! handles (defaults and ranges live in the configuration registry).
+//! `default_privs`, `local_command_shell`, `mailbox_command` and
+//! `command_execution_directory` (kept unexpanded: their `$user`, `$home`
+//! ... are expanded per delivery), all read through their typed handles
+//! (defaults and ranges live in the configuration registry).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,6 +44,10 @@ pub(crate) struct Settings {
     pub deliver_lock_delay: Duration,
     pub default_privs: String,
     pub local_command_shell: String,
+    /// `mailbox_command`, unexpanded.
+    pub mailbox_command: String,
+    /// `command_execution_directory`, unexpanded.
+    pub command_execution_directory: String,
     /// The password file consulted for local users (always `/etc/passwd`
     /// in production; tests point it elsewhere).
     pub passwd_file: PathBuf,
@@ -91,6 +97,8 @@ impl Settings {
             deliver_lock_delay: cfg.get(&params::DELIVER_LOCK_DELAY),
             default_privs: cfg.get(&params::DEFAULT_PRIVS),
             local_command_shell: cfg.get(&params::LOCAL_COMMAND_SHELL),
+            mailbox_command: cfg.raw_value(&params::MAILBOX_COMMAND),
+            command_execution_directory: cfg.raw_value(&params::COMMAND_EXECUTION_DIRECTORY),
             passwd_file: PathBuf::from("/etc/passwd"),
             mailbox_for_unknown_users: cfg.get(&params::LOCAL_MAILBOX_FOR_UNKNOWN_USERS),
             store_program: None,

@@ -201,33 +201,15 @@ async fn outcome_table() {
         ),
         (
             "fail@example.com",
-            (
-                Bounced,
-                "local",
-                "local",
-                "5.1.1",
-                "user unknown",
-            ),
+            (Bounced, "local", "local", "5.1.1", "user unknown"),
         ),
         (
             "later@example.com",
-            (
-                Deferred,
-                "local",
-                "local",
-                "4.3.0",
-                "temporary failure",
-            ),
+            (Deferred, "local", "local", "4.3.0", "temporary failure"),
         ),
         (
             "partial@example.com",
-            (
-                Deferred,
-                "local",
-                "local",
-                "4.3.0",
-                "temporary failure",
-            ),
+            (Deferred, "local", "local", "4.3.0", "temporary failure"),
         ),
         (
             "ping@example.com",
@@ -655,3 +637,5 @@ async fn build_agent_from_config() {
         Err(DeliveryError::Config(_))
     ));
 }
+
+mod commands;
