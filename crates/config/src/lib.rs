@@ -28,6 +28,7 @@ mod list;
 mod load_report;
 mod master_cf;
 mod param;
+mod pipe_service;
 mod postconf;
 mod registry;
 mod service;
@@ -47,6 +48,7 @@ pub use interfaces::{Interface, LOOPBACK};
 pub use kind::{parse_time, Kind};
 pub use list::split_list;
 pub use param::{Computed, DefaultValue, Param, ParamSpec, ParamValue};
+pub use pipe_service::PipeService;
 pub use postconf::{postconf, PostconfMode, WARNING_PREFIX};
 pub use registry::{is_postfix_parameter, param, registry};
 

@@ -3,12 +3,14 @@
 //! `main.cf`. `inet` services whose command is `smtpd` become
 //! [`SmtpdService`]s with their maxproc and `-o name=value` /
 //! `-o { name = value }` overrides; every other service is accepted and
-//! ignored with a warning. Every service's name and `-o` options are kept
+//! ignored with a warning, but `unix` services whose command is `pipe`,
+//! which become [`PipeService`]s (delivery transports). Every service's name and `-o` options are kept
 //! too, for the load-time report of unused parameters and the fail-closed
 //! check.
 
 use crate::error::ConfigError;
 use crate::lex::logical_lines;
+use crate::pipe_service::PipeService;
 use crate::service::{parse_service_field, SmtpdService};
 
 /// The parts of master.cf gatepost uses.
@@ -21,6 +23,8 @@ pub(crate) struct MasterCf {
     pub service_names: Vec<String>,
     /// Every `-o` option of every service, where it was written.
     pub options: Vec<MasterOption>,
+    /// The pipe(8) delivery services.
+    pub pipes: Vec<PipeService>,
 }
 
 /// One `-o name=value` of a master.cf service.
@@ -153,6 +157,8 @@ pub(crate) fn parse_master_cf(text: &str, file: &str) -> Result<MasterCf, Config
                 overrides: options,
                 process_limit,
             });
+        } else if kind == "unix" && command == "pipe" {
+            result.pipes.push(PipeService::from_args(service, args));
         } else {
             result.warnings.push(format!(
                 "{file}, line {}: service {service}/{kind} (command {command}) is not implemented by gatepost; ignored",
@@ -235,8 +241,16 @@ maildrop  unix  -       n       n       -       -       pipe
                 "master.cf, line 18: service pickup/unix (command pickup) is not implemented by gatepost; ignored",
                 "master.cf, line 19: service cleanup/unix (command cleanup) is not implemented by gatepost; ignored",
                 "master.cf, line 20: service qmgr/unix (command qmgr) is not implemented by gatepost; ignored",
-                "master.cf, line 21: service maildrop/unix (command pipe) is not implemented by gatepost; ignored",
             ]
+        );
+        assert_eq!(got.pipes.len(), 1);
+        assert_eq!(
+            (got.pipes[0].name.as_str(), got.pipes[0].flags.as_str()),
+            ("maildrop", "DRXhu")
+        );
+        assert_eq!(
+            got.pipes[0].argv,
+            ["/usr/bin/maildrop", "-d", "${recipient}"]
         );
     }
 

@@ -38,7 +38,10 @@ const OUTPUT_LIMIT: usize = 2048;
 /// One command delivery.
 #[derive(Debug, Clone)]
 pub(crate) struct CommandRequest<'a> {
+    /// The command line, or (with `argv`) the name used in result texts.
     pub command: &'a str,
+    /// pipe(8): the program and its arguments, run without a shell.
+    pub argv: &'a [String],
     /// `local_command_shell`; empty means `/bin/sh -c`.
     pub shell: &'a str,
     pub env: Vec<(&'static str, String)>,
@@ -146,7 +149,11 @@ enum Finish {
 
 /// Run the command with `input` on stdin and turn its exit into a verdict.
 pub(crate) fn run(req: &CommandRequest<'_>, input: Vec<u8>) -> Verdict {
-    let mut cmd = if !req.shell.is_empty() {
+    let mut cmd = if let Some((program, args)) = req.argv.split_first() {
+        let mut c = Command::new(program);
+        c.args(args);
+        c
+    } else if !req.shell.is_empty() {
         let mut words = req.shell.split_whitespace();
         let program = words.next().unwrap_or("/bin/sh");
         let mut c = Command::new(program);
@@ -285,6 +292,7 @@ mod tests {
     fn req(command: &str) -> CommandRequest<'_> {
         CommandRequest {
             command,
+            argv: &[],
             shell: "",
             env: vec![
                 ("RECIPIENT", "bob@example.com".into()),

@@ -12,6 +12,7 @@
 //! | `retry` | deferred, DSN from the text (default 4.0.0) |
 //! | `smtp`, `relay` | the SMTP client, grouped by next hop (default: the recipient's domain) |
 //! | `lmtp` | deferred 4.3.0: LMTP is not available yet |
+//! | a master.cf `pipe` service | the pipe(8) agent (`pipe`) |
 //! | other | deferred 4.3.0 `mail transport unavailable` |
 //!
 //! The message content is read once per call and shared by all local and
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use gatepost_qmgr::{DeliveryAgent, DeliveryOutcome, QueuedMessage, RoutedRecipient};
 
 use crate::local::LocalAgent;
+use crate::pipe::PipeAgent;
 use crate::smtp::{SmtpAgent, SmtpRcpt};
 use crate::verdict::{dsn_split, Verdict};
 use crate::virtual_mailbox::VirtualAgent;
@@ -38,6 +40,8 @@ pub(crate) enum Route {
     Virtual(String),
     /// The SMTP client, to this next hop.
     Smtp(String),
+    /// A pipe(8) service: (service, next hop, recipient).
+    Pipe(String, String, String),
     /// Decided without an agent: (verdict, agent name for the log line).
     Final(Verdict, &'static str),
 }
@@ -46,6 +50,7 @@ pub(crate) enum Route {
 pub(crate) struct Dispatcher {
     pub local: LocalAgent,
     pub virtual_agent: VirtualAgent,
+    pub pipe: PipeAgent,
     pub smtp: SmtpAgent,
 }
 
@@ -113,7 +118,13 @@ impl DeliveryAgent for Dispatcher {
                 Some(_) => {
                     let d = &r.destination;
                     let nexthop = Some(d.nexthop.as_str()).filter(|n| !n.is_empty());
-                    (r.index, select(&d.transport, nexthop, d.recipient.clone()))
+                    let route = match self.pipe.service(&d.transport) {
+                        Some(_) => {
+                            Route::Pipe(d.transport.clone(), d.nexthop.clone(), d.recipient.clone())
+                        }
+                        None => select(&d.transport, nexthop, d.recipient.clone()),
+                    };
+                    (r.index, route)
                 }
                 None => (
                     r.index,
@@ -124,9 +135,7 @@ impl DeliveryAgent for Dispatcher {
                 ),
             })
             .collect();
-        let needs_content = routes
-            .iter()
-            .any(|(_, r)| matches!(r, Route::Local(_) | Route::Virtual(_) | Route::Smtp(_)));
+        let needs_content = routes.iter().any(|(_, r)| !matches!(r, Route::Final(..)));
         let content = if needs_content {
             Some(Self::load_content(msg).await)
         } else {
@@ -156,7 +165,12 @@ impl DeliveryAgent for Dispatcher {
                 (Route::Virtual(addr), Some(Ok(c))) => {
                     self.virtual_agent.deliver(msg, c, index, &addr).await
                 }
-                (Route::Local(_), failed) | (Route::Virtual(_), failed) => {
+                (Route::Pipe(service, nexthop, rcpt), Some(Ok(c))) => {
+                    self.pipe
+                        .deliver(msg, c, index, &service, &nexthop, &rcpt)
+                        .await
+                }
+                (Route::Local(_) | Route::Virtual(_) | Route::Pipe(..), failed) => {
                     let why = match failed {
                         Some(Err(e)) => e.clone(),
                         _ => "content not loaded".to_string(),

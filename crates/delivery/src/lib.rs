@@ -27,6 +27,7 @@ mod mailbox;
 mod maildir;
 mod mbox;
 mod passwd;
+mod pipe;
 mod privs;
 mod safe_open;
 mod settings;
@@ -50,6 +51,7 @@ pub use crate::store_process::run_store_process;
 
 use crate::dispatch::Dispatcher;
 use crate::local::{LocalAgent, LocalExpander};
+use crate::pipe::PipeAgent;
 use crate::settings::Settings;
 use crate::smtp::SmtpAgent;
 use crate::virtual_mailbox::VirtualAgent;
@@ -120,7 +122,7 @@ fn build_dispatcher(
     rewriter: Arc<Rewriter>,
     helper: Option<Arc<HelperPool>>,
 ) -> Dispatcher {
-    let (expander, virtual_agent) = build_expanders(cfg, settings, rewriter, helper.clone());
+    let (expander, virtual_agent, pipe) = build_expanders(cfg, settings, rewriter, helper.clone());
     Dispatcher {
         local: LocalAgent {
             expander: Arc::new(expander),
@@ -128,17 +130,19 @@ fn build_dispatcher(
             helper,
         },
         virtual_agent,
+        pipe,
         smtp,
     }
 }
 
-/// The local expansion and the virtual agent, with their tables.
+/// The local expansion, the virtual agent with their tables, and the
+/// pipe(8) services.
 fn build_expanders(
     cfg: &Config,
     settings: Settings,
     rewriter: Arc<Rewriter>,
     helper: Option<Arc<HelperPool>>,
-) -> (LocalExpander, VirtualAgent) {
+) -> (LocalExpander, VirtualAgent, PipeAgent) {
     let settings = Arc::new(settings);
     let alias_specs = cfg.get(&params::ALIAS_MAPS);
     let aliases = MapList::open(
@@ -183,7 +187,12 @@ fn build_expanders(
         gid_maps: open(&params::VIRTUAL_GID_MAPS),
         helper,
     };
-    (local, virtual_agent)
+    let pipe = PipeAgent {
+        settings,
+        services: cfg.pipe_services().to_vec(),
+        helper: virtual_agent.helper.clone(),
+    };
+    (local, virtual_agent, pipe)
 }
 
 #[cfg(test)]

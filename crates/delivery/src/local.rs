@@ -431,6 +431,7 @@ impl LocalExpander {
         };
         let req = CommandRequest {
             command: &command,
+            argv: &[],
             shell: &s.local_command_shell,
             env,
             time_limit: s.command_time_limit,

@@ -28,7 +28,7 @@ esac
 exit 0
 "#;
 
-fn install_script(h: &Harness) -> String {
+pub(super) fn install_script(h: &Harness) -> String {
     let bin = h.path("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -38,7 +38,7 @@ fn install_script(h: &Harness) -> String {
     script.display().to_string()
 }
 
-fn my_uid() -> u32 {
+pub(super) fn my_uid() -> u32 {
     std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
         .unwrap_or(0)
