@@ -151,7 +151,7 @@ params! {
     /// Lookup tables with all local recipients; empty accepts all.
     LOCAL_RECIPIENT_MAPS: Vec<String> = "local_recipient_maps", List, Text("proxy:unix:passwd.byname $alias_maps");
     /// Where local delivery looks for .forward files.
-    [unimplemented] FORWARD_PATH: Vec<String> = "forward_path", List, Text(r#"$home/.forward${recipient_delimiter}${extension}, $home/.forward"#);
+    FORWARD_PATH: Vec<String> = "forward_path", List, Text(r#"$home/.forward${recipient_delimiter}${extension}, $home/.forward"#);
     /// Destination for unknown local recipients.
     [unimplemented] LUSER_RELAY: String = "luser_relay", Str, Text("");
     /// Give owner- and -request addresses special treatment.

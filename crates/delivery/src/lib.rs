@@ -6,7 +6,8 @@
 //!
 //! Modules: `dispatch` (the `Dispatcher`), `settings`, `verdict`; local:
 //! `local`, `expand` (recipient expansion), `alias`, `forward`, `passwd`,
-//! `mailbox`, `maildir`, `mbox`, `command` (`|command` targets), `content`
+//! `mailbox`, `maildir`, `mbox`, `command` (commands), `dotforward`
+//! (`.forward` and `:include:` files), `pipe` (pipe(8) transports), `content`
 //! (the copy with its delivery headers), `privs` (file ownership),
 //! `safe_open` (Postfix's safe_open()); `virtual_mailbox` (virtual);
 //! `smtp` (the SMTP client). Privilege separation: `helper` (the
@@ -19,6 +20,7 @@ mod alias;
 mod command;
 mod content;
 mod dispatch;
+mod dotforward;
 mod expand;
 mod forward;
 mod helper;

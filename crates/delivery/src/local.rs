@@ -30,7 +30,7 @@ use gatepost_rewrite::Rewriter;
 
 use crate::command::{self, CommandRequest};
 use crate::content::CopyAttrs;
-use crate::expand::{self, ExpandContext, Leaf, RecipientAttrs};
+use crate::expand::{self, ExpandContext, Leaf, RecipientAttrs, Rights};
 use crate::forward;
 use crate::helper::HelperPool;
 use crate::mailbox::{self, MailboxTarget, TargetKind};
@@ -53,6 +53,14 @@ fn spool_identity(spool: &Path, user: Owner) -> Owner {
         },
         _ => user,
     }
+}
+
+/// A command delivery: the command, whose rights, and whether `$name`
+/// macros in it are expanded (`mailbox_command` only).
+struct CommandJob<'a> {
+    command: &'a str,
+    rights: &'a Rights,
+    expand: bool,
 }
 
 /// Program and relay names in the delivery log line.
@@ -157,6 +165,7 @@ impl LocalExpander {
             recipient_maps: &self.recipient_maps,
             rewriter: &self.rewriter,
             loop_info: &content.delivered_to,
+            default_privs: self.default_privs(privs::running_as_root()).ok().flatten(),
         };
         let leaves = expand::expand(&ctx, address);
         let root = privs::running_as_root();
@@ -180,13 +189,22 @@ impl LocalExpander {
                     match passwd.as_ref().map(|_| self.mailbox_command(&user)) {
                         Some(Err(v)) => v,
                         Some(Ok(Some(command))) => {
-                            let pw = passwd.as_ref();
-                            self.command(&command, pw, &rattrs, root, &content.data, &attrs)
+                            let rights = passwd.clone().map_or(Rights::DefaultPrivs, Rights::User);
+                            let req = CommandJob {
+                                command: &command,
+                                rights: &rights,
+                                expand: true,
+                            };
+                            self.command(&req, &rattrs, root, &content.data, &attrs)
                         }
                         _ => self.mailbox(&user, passwd.as_ref(), root, &content.data, &attrs),
                     }
                 }
-                Leaf::File { path, delivered } => {
+                Leaf::File {
+                    path,
+                    rights,
+                    delivered,
+                } => {
                     let attrs = CopyAttrs {
                         sender,
                         orig_rcpt: original,
@@ -194,7 +212,7 @@ impl LocalExpander {
                     };
                     let target = MailboxTarget::from_path(&path, None, TargetKind::File);
                     let s = &self.settings;
-                    match self.default_privs(root) {
+                    match self.rights(&rights, root) {
                         Ok(run_as) => {
                             let job = StoreJob {
                                 agent: AGENT,
@@ -212,6 +230,7 @@ impl LocalExpander {
                 Leaf::Command {
                     command,
                     attrs,
+                    rights,
                     delivered,
                 } => {
                     let copy = CopyAttrs {
@@ -219,7 +238,12 @@ impl LocalExpander {
                         orig_rcpt: original,
                         delivered: &delivered,
                     };
-                    self.command(&command, None, &attrs, root, &content.data, &copy)
+                    let req = CommandJob {
+                        command: &command,
+                        rights: &rights,
+                        expand: false,
+                    };
+                    self.command(&req, &attrs, root, &content.data, &copy)
                 }
                 Leaf::Forward { address, delivered } => {
                     if !forwards.contains_key(&delivered) {
@@ -354,31 +378,50 @@ impl LocalExpander {
         Ok(Some(pattern))
     }
 
-    /// Run `cmd` for a recipient: as `default_privs` for alias targets
-    /// (`user` `None`), as the user for `mailbox_command` (root's own
-    /// mail as `default_privs`, as Postfix's command.c). `$name` macros in
-    /// the command and in `command_execution_directory` are expanded with
-    /// the recipient's attributes (Postfix's `local_expand()`), values
-    /// censored to the `command_expansion_filter` characters.
+    /// The uid and gid a command or file delivery runs with (as root):
+    /// the user's or file owner's, `default_privs` instead of root.
+    fn rights(&self, rights: &Rights, root: bool) -> Result<Option<Owner>, Verdict> {
+        let owner = match rights {
+            Rights::User(pw) => Owner {
+                uid: pw.uid,
+                gid: pw.gid,
+            },
+            Rights::Owner(owner) => *owner,
+            Rights::DefaultPrivs => return self.default_privs(root),
+        };
+        if !root {
+            Ok(None)
+        } else if owner.uid == 0 {
+            self.default_privs(root)
+        } else {
+            Ok(Some(owner))
+        }
+    }
+
+    /// Run a command for a recipient: as `default_privs` for alias
+    /// targets, as the user for `mailbox_command` and `.forward` (root's
+    /// own mail as `default_privs`, as Postfix's command.c), as the file
+    /// owner for `:include:`. `$name` macros in `command_execution_directory`
+    /// (and, with `expand`, for `mailbox_command`, in the command) are
+    /// expanded with the recipient's attributes (Postfix's `local_expand()`),
+    /// values censored to the `command_expansion_filter` characters.
     fn command(
         &self,
-        cmd: &str,
-        user: Option<&PasswdEntry>,
+        job: &CommandJob<'_>,
         rattrs: &RecipientAttrs,
         root: bool,
         data: &[u8],
         copy: &CopyAttrs<'_>,
     ) -> Verdict {
         let s = &self.settings;
-        let run_as = match user {
-            Some(pw) if root && pw.uid != 0 => Some(Owner {
-                uid: pw.uid,
-                gid: pw.gid,
-            }),
-            _ => match self.default_privs(root) {
-                Ok(run_as) => run_as,
-                Err(v) => return v,
-            },
+        let cmd = job.command;
+        let user = match job.rights {
+            Rights::User(pw) => Some(pw),
+            _ => None,
+        };
+        let run_as = match self.rights(job.rights, root) {
+            Ok(run_as) => run_as,
+            Err(v) => return v,
         };
         let mut env: Vec<(&'static str, String)> = Vec::new();
         if let Some(pw) = user {
@@ -420,7 +463,7 @@ impl LocalExpander {
                 Some(command::censor(&value))
             })
         };
-        let command = if user.is_some() {
+        let command = if job.expand {
             expand(cmd)
         } else {
             cmd.to_string()

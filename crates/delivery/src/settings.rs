@@ -1,7 +1,7 @@
 //! The delivery agents' view of `main.cf`, read once when the agent is
 //! built. Parameters: `myhostname`, `mail_name`, `recipient_delimiter`,
 //! `home_mailbox`, `mail_spool_directory`, `allow_mail_to_commands`,
-//! `allow_mail_to_files`, `prepend_delivered_header`, `command_time_limit`,
+//! `allow_mail_to_files`, `forward_path`, `prepend_delivered_header`, `command_time_limit`,
 //! `mailbox_size_limit`, `virtual_mailbox_limit`, `virtual_mailbox_base`,
 //! `stale_lock_time`, `deliver_lock_attempts`, `deliver_lock_delay`,
 //! `default_privs`, `local_command_shell`, `mailbox_command` and
@@ -25,6 +25,15 @@ pub(crate) struct DeliveredHeaderMask {
     pub forward: bool,
 }
 
+/// Where deliveries to commands or files may come from
+/// (`allow_mail_to_commands`, `allow_mail_to_files`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AllowMask {
+    pub alias: bool,
+    pub forward: bool,
+    pub include: bool,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub myhostname: String,
@@ -32,8 +41,10 @@ pub(crate) struct Settings {
     pub recipient_delimiter: String,
     pub home_mailbox: String,
     pub mail_spool_directory: String,
-    pub allow_mail_to_commands: bool,
-    pub allow_mail_to_files: bool,
+    pub allow_mail_to_commands: AllowMask,
+    pub allow_mail_to_files: AllowMask,
+    /// `forward_path`, unexpanded.
+    pub forward_path: String,
     pub delivered_header: DeliveredHeaderMask,
     pub command_time_limit: Duration,
     pub mailbox_size_limit: u64,
@@ -81,8 +92,17 @@ impl Settings {
             recipient_delimiter: cfg.get(&params::RECIPIENT_DELIMITER),
             home_mailbox: cfg.get(&params::HOME_MAILBOX),
             mail_spool_directory: cfg.get(&params::MAIL_SPOOL_DIRECTORY),
-            allow_mail_to_commands: has(&params::ALLOW_MAIL_TO_COMMANDS, "alias"),
-            allow_mail_to_files: has(&params::ALLOW_MAIL_TO_FILES, "alias"),
+            allow_mail_to_commands: AllowMask {
+                alias: has(&params::ALLOW_MAIL_TO_COMMANDS, "alias"),
+                forward: has(&params::ALLOW_MAIL_TO_COMMANDS, "forward"),
+                include: has(&params::ALLOW_MAIL_TO_COMMANDS, "include"),
+            },
+            allow_mail_to_files: AllowMask {
+                alias: has(&params::ALLOW_MAIL_TO_FILES, "alias"),
+                forward: has(&params::ALLOW_MAIL_TO_FILES, "forward"),
+                include: has(&params::ALLOW_MAIL_TO_FILES, "include"),
+            },
+            forward_path: cfg.raw_value(&params::FORWARD_PATH),
             delivered_header: DeliveredHeaderMask {
                 command: has(delivered, "command"),
                 file: has(delivered, "file"),
