@@ -153,7 +153,7 @@ params! {
     /// Where local delivery looks for .forward files.
     FORWARD_PATH: Vec<String> = "forward_path", List, Text(r#"$home/.forward${recipient_delimiter}${extension}, $home/.forward"#);
     /// Destination for unknown local recipients.
-    [unimplemented] LUSER_RELAY: String = "luser_relay", Str, Text("");
+    LUSER_RELAY: String = "luser_relay", Str, Text("");
     /// Give owner- and -request addresses special treatment.
     [unimplemented] OWNER_REQUEST_SPECIAL: bool = "owner_request_special", Bool, Text("yes");
     /// Deliver owner-foo mail to owner-foo expansion.

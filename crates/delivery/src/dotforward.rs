@@ -124,9 +124,22 @@ pub(crate) fn as_alias_value(text: &str) -> String {
         .join(", ")
 }
 
-/// The owner of an `:include:` file, or its lookup error.
-pub(crate) fn include_owner(path: &str) -> io::Result<Owner> {
-    let meta = std::fs::metadata(Path::new(path))?;
+/// The owner of an `:include:` file; `Err` with the warning to log when
+/// it cannot be used (include.c: not found, not a regular file, world
+/// writable).
+pub(crate) fn include_owner(path: &str) -> Result<Owner, String> {
+    let meta = std::fs::metadata(Path::new(path)).map_err(|err| {
+        format!(
+            "unable to lookup :include: file {path}: {}",
+            gatepost_log::io_text(&err)
+        )
+    })?;
+    if !meta.file_type().is_file() {
+        return Err(format!(":include: file {path} is not a regular file"));
+    }
+    if meta.permissions().mode() & 0o002 != 0 {
+        return Err(format!(":include: file {path} is world writable"));
+    }
     Ok(Owner {
         uid: meta.uid(),
         gid: meta.gid(),

@@ -24,8 +24,9 @@
 //! `local_mailbox_for_unknown_users = yes` (the embedded mode: every local
 //! name is a mailbox), when `local_recipient_maps` is empty or lists the
 //! name; `postmaster` and `MAILER-DAEMON` without alias are discarded with
-//! `warning: required alias not found`; anything else bounces with
-//! `unknown user: "NAME"`.
+//! `warning: required alias not found`; anything else goes to
+//! `luser_relay` (`$user`, `$local`, `$extension` ... expanded) when set,
+//! else bounces with `unknown user: "NAME"`.
 //!
 //! As with Postfix's default `frozen_delivered_to = yes`, every copy made
 //! for one top-level recipient carries that recipient in `Delivered-To:`.
@@ -356,14 +357,8 @@ impl Expander<'_> {
         }
         let owner = match dotforward::include_owner(path) {
             Ok(owner) => owner,
-            Err(err) => {
-                gatepost_log::warning(
-                    "local",
-                    format!(
-                        "unable to lookup :include: file {path}: {}",
-                        gatepost_log::io_text(&err)
-                    ),
-                );
+            Err(why) => {
+                gatepost_log::warning("local", why);
                 self.push(&label, config_error());
                 return;
             }
@@ -570,6 +565,23 @@ impl Expander<'_> {
             {
                 gatepost_log::warning("local", format!("required alias not found: {user}"));
                 self.push(address, Leaf::Final(Verdict::sent("2.0.0", "discarded")));
+            }
+            Ok(false) if !self.ctx.settings.luser_relay.is_empty() => {
+                // Postfix unknown.c: the unknown name goes to luser_relay.
+                let s = self.ctx.settings;
+                let relay = gatepost_config::expand_macros(&s.luser_relay, &|name| {
+                    match name {
+                        "user" => Some(attrs.user.clone()),
+                        "local" | "mailbox" => Some(attrs.local.clone()),
+                        "domain" => Some(attrs.domain.clone()),
+                        "extension" => attrs.extension.clone(),
+                        "recipient" => Some(attrs.address.clone()),
+                        "recipient_delimiter" => Some(s.recipient_delimiter.clone()),
+                        _ => None,
+                    }
+                    .map(|v| crate::command::censor(&v))
+                });
+                self.address(relay.trim(), level, delivered, user);
             }
             Ok(false) => {
                 let why = format!("unknown user: \"{user}\"");

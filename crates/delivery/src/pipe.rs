@@ -227,8 +227,8 @@ fn quote_local(address: &str) -> String {
 
 /// The refusal of a misconfigured service: pipe(8)'s fatal text in the
 /// log, a deferral for the message.
-fn refuse(service: &str, why: String) -> Verdict {
-    gatepost_log::fatal(AGENT, format!("service {service}: {why}"));
+fn refuse(why: &str) -> Verdict {
+    gatepost_log::fatal(AGENT, why);
     Verdict::deferred("4.3.0", "unknown mail transport error")
 }
 
@@ -255,10 +255,12 @@ fn service_user(service: &PipeService, settings: &Settings) -> Result<Owner, Str
     };
     let pw = match passwd::lookup(&settings.passwd_file, name) {
         Ok(Some(pw)) => pw,
-        _ => return Err(format!("unknown user name: {name}")),
+        _ => return Err(format!("get_service_attr: unknown username: {name}")),
     };
     let gid = match group {
-        Some(g) => group_gid(settings, g).ok_or_else(|| format!("unknown group name: {g}"))?,
+        Some(g) => {
+            group_gid(settings, g).ok_or_else(|| format!("get_service_attr: unknown group: {g}"))?
+        }
         None => pw.gid,
     };
     if pw.uid == 0 {
@@ -279,13 +281,10 @@ pub(crate) fn deliver(
 ) -> Verdict {
     let owner = match service_user(service, settings) {
         Ok(owner) => owner,
-        Err(why) => return refuse(&service.name, why),
+        Err(why) => return refuse(&why),
     };
     if service.argv.is_empty() {
-        return refuse(
-            &service.name,
-            "missing argv= command-line attribute".to_string(),
-        );
+        return refuse("missing argv= command-line attribute");
     }
     let has = |flag: char| service.flags.contains(flag);
     let fold_host = |s: &str| {

@@ -1,7 +1,7 @@
 //! The delivery agents' view of `main.cf`, read once when the agent is
 //! built. Parameters: `myhostname`, `mail_name`, `recipient_delimiter`,
 //! `home_mailbox`, `mail_spool_directory`, `allow_mail_to_commands`,
-//! `allow_mail_to_files`, `forward_path`, `prepend_delivered_header`, `command_time_limit`,
+//! `allow_mail_to_files`, `forward_path`, `luser_relay`, `prepend_delivered_header`, `command_time_limit`,
 //! `mailbox_size_limit`, `virtual_mailbox_limit`, `virtual_mailbox_base`,
 //! `stale_lock_time`, `deliver_lock_attempts`, `deliver_lock_delay`,
 //! `default_privs`, `local_command_shell`, `mailbox_command` and
@@ -45,6 +45,8 @@ pub(crate) struct Settings {
     pub allow_mail_to_files: AllowMask,
     /// `forward_path`, unexpanded.
     pub forward_path: String,
+    /// `luser_relay`, unexpanded.
+    pub luser_relay: String,
     pub delivered_header: DeliveredHeaderMask,
     pub command_time_limit: Duration,
     pub mailbox_size_limit: u64,
@@ -103,6 +105,7 @@ impl Settings {
                 include: has(&params::ALLOW_MAIL_TO_FILES, "include"),
             },
             forward_path: cfg.raw_value(&params::FORWARD_PATH),
+            luser_relay: cfg.raw_value(&params::LUSER_RELAY),
             delivered_header: DeliveredHeaderMask {
                 command: has(delivered, "command"),
                 file: has(delivered, "file"),

@@ -649,3 +649,4 @@ async fn build_agent_from_config() {
 
 mod commands;
 mod pipe;
+mod unknown;

@@ -187,8 +187,11 @@ fn allow_mail_to_classes_and_include() {
     let s = start(
         None,
         "",
-        "list: :include:{d}/list.inc\nbadlist: :include:list.inc\n",
+        "list: :include:{d}/list.inc\nbadlist: :include:list.inc\nopenlist: :include:{d}/open.inc\n",
     );
+    let open = s.srv.path().join("open.inc");
+    std::fs::write(&open, "other@spec.test\n").unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
     std::fs::write(
         s.srv.path().join("list.inc"),
         format!("other@spec.test\n{}/out/inc.mbox\n", s.d),
@@ -213,6 +216,18 @@ fn allow_mail_to_classes_and_include() {
         log.contains("warning: :include:list.inc uses a relative path"),
         "{log}"
     );
+    assert!(
+        log.lines().any(|l| l.contains(&format!("{id}: to=<"))
+            && l.contains("status=bounced (mail system configuration error)")),
+        "{log}"
+    );
+    let id = send(&s, "openlist@spec.test");
+    let log = s.srv.log();
+    let line = format!(
+        "warning: :include: file {} is world writable",
+        open.display()
+    );
+    assert!(log.contains(&line), "{log}");
     assert!(
         log.lines().any(|l| l.contains(&format!("{id}: to=<"))
             && l.contains("status=bounced (mail system configuration error)")),
