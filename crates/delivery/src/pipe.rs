@@ -13,7 +13,7 @@
 //!
 //! The command runs as `user=NAME[:GROUP]` when gatepost runs as root (in
 //! the privileged helper under privilege separation); a missing `user=`
-//! or `argv=`, an unknown user or group, or one with uid or gid 0 is
+//! or `argv=`, an unknown user or group, `mail_owner`, uid 0 or gid 0 is
 //! refused with pipe(8)'s fatal error text, and the delivery deferred
 //! (`unknown mail transport error`, as qmgr(8) says when the pipe process
 //! dies). The time limit is `command_time_limit`. Exit statuses map as
@@ -265,6 +265,16 @@ fn service_user(service: &PipeService, settings: &Settings) -> Result<Owner, Str
     };
     if pw.uid == 0 {
         return Err("user= command-line attribute specifies root privileges".to_string());
+    }
+    let owner_uid = passwd::lookup(&settings.passwd_file, &settings.mail_owner)
+        .ok()
+        .flatten()
+        .map(|o| o.uid);
+    if owner_uid == Some(pw.uid) {
+        return Err(format!(
+            "user= command-line attribute specifies mail system owner {}",
+            settings.mail_owner
+        ));
     }
     if gid == 0 {
         return Err("user= command-line attribute specifies privileged group id 0".to_string());

@@ -4,7 +4,7 @@
 //! `allow_mail_to_files`, `forward_path`, `luser_relay`, `prepend_delivered_header`, `command_time_limit`,
 //! `mailbox_size_limit`, `virtual_mailbox_limit`, `virtual_mailbox_base`,
 //! `stale_lock_time`, `deliver_lock_attempts`, `deliver_lock_delay`,
-//! `default_privs`, `local_command_shell`, `mailbox_command` and
+//! `default_privs`, `mail_owner`, `local_command_shell`, `mailbox_command` and
 //! `command_execution_directory` (kept unexpanded: their `$user`, `$home`
 //! ... are expanded per delivery), all read through their typed handles
 //! (defaults and ranges live in the configuration registry).
@@ -47,6 +47,8 @@ pub(crate) struct Settings {
     pub forward_path: String,
     /// `luser_relay`, unexpanded.
     pub luser_relay: String,
+    /// `mail_owner` (never a pipe(8) `user=`).
+    pub mail_owner: String,
     pub delivered_header: DeliveredHeaderMask,
     pub command_time_limit: Duration,
     pub mailbox_size_limit: u64,
@@ -106,6 +108,7 @@ impl Settings {
             },
             forward_path: cfg.raw_value(&params::FORWARD_PATH),
             luser_relay: cfg.raw_value(&params::LUSER_RELAY),
+            mail_owner: cfg.get(&params::MAIL_OWNER),
             delivered_header: DeliveredHeaderMask {
                 command: has(delivered, "command"),
                 file: has(delivered, "file"),

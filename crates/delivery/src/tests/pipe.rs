@@ -6,7 +6,8 @@ use super::commands::{install_script, my_uid};
 use super::*;
 
 const ROUTE: &str = "transport_maps = inline:{ pipe.example=mypipe:NextHop.example, \
-                     root.example=rootpipe:, nouser.example=nouser: }\n";
+                     root.example=rootpipe:, nouser.example=nouser:, owner.example=ownerpipe: }\n\
+                     mail_owner = homer2\n";
 
 const MASTER_CF: &str = "\
 mypipe unix - n n - - pipe
@@ -14,6 +15,7 @@ mypipe unix - n n - - pipe
   ${recipient} ${sender} ${nexthop} ${user} ${domain} ${mailbox} ${original_recipient} ${size} ${extension}
 rootpipe unix - n n - - pipe flags=R user=root argv={d}/bin/mb {d}/out/root.txt
 nouser unix - n n - - pipe argv={d}/bin/mb {d}/out/nouser.txt
+ownerpipe unix - n n - - pipe user=homer2 argv={d}/bin/mb {d}/out/owner.txt
 ";
 
 #[tokio::test]
@@ -64,6 +66,10 @@ async fn pipe_transport_runs_argv_as_user_with_flags() {
 async fn pipe_transport_exit_status_and_refused_users() {
     let h = Harness::with_master_cf(ROUTE, "", MASTER_CF);
     install_script(&h);
+    let passwd = h.path("passwd");
+    let mut entries = std::fs::read_to_string(&passwd).unwrap();
+    entries.push_str("homer2:x:4343:4343:Owner:/nonexistent:/bin/false\n");
+    std::fs::write(&passwd, entries).unwrap();
     let outcomes = h
         .deliver(
             "alice@remote.example",
@@ -72,6 +78,7 @@ async fn pipe_transport_exit_status_and_refused_users() {
                 "joe+67@pipe.example",
                 "x@root.example",
                 "x@nouser.example",
+                "x@owner.example",
             ],
             BODY,
         )
@@ -108,8 +115,16 @@ async fn pipe_transport_exit_status_and_refused_users() {
                 "4.3.0",
                 "unknown mail transport error"
             ),
+            (
+                DeliveryStatus::Deferred,
+                "pipe",
+                "ownerpipe",
+                "4.3.0",
+                "unknown mail transport error"
+            ),
         ]
     );
     assert!(!h.path("out/root.txt").exists(), "never run as root");
     assert!(!h.path("out/nouser.txt").exists());
+    assert!(!h.path("out/owner.txt").exists(), "never as mail_owner");
 }
