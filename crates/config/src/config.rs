@@ -16,6 +16,7 @@ use crate::lex::parse_settings;
 use crate::load_report;
 use crate::master_cf::{parse_master_cf, MasterOption};
 use crate::param::{Computed, DefaultValue, Param, ParamSpec, ParamValue};
+use crate::pipe_service::PipeService;
 use crate::registry::{
     is_postfix_parameter, param, MYDOMAIN, MYHOSTNAME, MYNETWORKS_STYLE,
     PARENT_DOMAIN_MATCHES_SUBDOMAINS, REGISTRY,
@@ -72,6 +73,8 @@ pub struct Config {
     master_options: Vec<MasterOption>,
     /// master.cf `unix` services whose command is `smtp`.
     smtp_transports: Vec<String>,
+    /// master.cf pipe(8) services.
+    pipes: Vec<PipeService>,
 }
 
 fn read_file(path: &Path) -> Result<String, ConfigError> {
@@ -93,6 +96,7 @@ impl Config {
             service_names: Vec::new(),
             master_options: Vec::new(),
             smtp_transports: Vec::new(),
+            pipes: Vec::new(),
         }
     }
 
@@ -201,7 +205,13 @@ impl Config {
         if !master_cf.is_file() {
             return Ok(());
         }
-        let parsed = parse_master_cf(&read_file(&master_cf)?, &master_cf.display().to_string())?;
+        self.apply_master_cf_text(&read_file(&master_cf)?, &master_cf.display().to_string())
+    }
+
+    /// Replace the services with those of master.cf text `text`.
+    pub fn apply_master_cf_text(&mut self, text: &str, file: &str) -> Result<(), ConfigError> {
+        let parsed = parse_master_cf(text, file)?;
+        self.pipes = parsed.pipes;
         self.services = parsed.services;
         self.warnings.extend(parsed.warnings);
         self.service_names = parsed.service_names;
@@ -409,6 +419,16 @@ impl Config {
             .iter()
             .map(|(name, entry)| (name.clone(), entry.value.clone()))
             .collect()
+    }
+
+    /// The master.cf pipe(8) service named `name`.
+    pub fn pipe_service(&self, name: &str) -> Option<&PipeService> {
+        self.pipes.iter().find(|p| p.name == name)
+    }
+
+    /// Every master.cf pipe(8) service.
+    pub fn pipe_services(&self) -> &[PipeService] {
+        &self.pipes
     }
 
     /// The smtpd services to listen on.

@@ -28,18 +28,27 @@ mod list;
 mod load_report;
 mod master_cf;
 mod param;
+mod pipe_service;
 mod postconf;
 mod registry;
 mod service;
 mod system;
 
 pub use config::{Config, DEFAULT_CONFIG_DIR, EMBEDDED_SOURCE};
+
+/// Expand `$name` macros of `text` with names from `lookup` (undefined
+/// names expand to nothing): the per-delivery expansion of values such as
+/// `mailbox_command` and `forward_path` (Postfix's `local_expand()`).
+pub fn expand_macros(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    expand::expand(text, lookup).value
+}
 pub use error::ConfigError;
 pub use fail_closed::Unimplemented;
 pub use interfaces::{Interface, LOOPBACK};
 pub use kind::{parse_time, Kind};
 pub use list::split_list;
 pub use param::{Computed, DefaultValue, Param, ParamSpec, ParamValue};
+pub use pipe_service::PipeService;
 pub use postconf::{postconf, PostconfMode, WARNING_PREFIX};
 pub use registry::{is_postfix_parameter, param, registry};
 

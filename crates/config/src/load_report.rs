@@ -138,7 +138,8 @@ mod tests {
     #[test]
     fn each_setting_is_honoured_or_reported_once() {
         let unimplemented = |name: &str| not_implemented(name);
-        let cases: Vec<(&str, Vec<String>)> = vec![
+        let cases: Vec<(&str, Vec<String>)> =
+            vec![
             ("", vec![]),
             // Truly informational: silent.
             (
@@ -146,12 +147,12 @@ mod tests {
                 vec![],
             ),
             // Unimplemented, at the default: silent; otherwise reported.
-            ("luser_relay =\nheader_size_limit = 102400", vec![]),
+            ("expand_owner_alias = no\nheader_size_limit = 102400", vec![]),
             (
-                "luser_relay = admin\nmasquerade_domains = example.com\ninet_protocols = ipv4",
+                "expand_owner_alias = yes\nmasquerade_domains = example.com\ninet_protocols = ipv4",
                 vec![
+                    unimplemented("expand_owner_alias"),
                     unimplemented("inet_protocols"),
-                    unimplemented("luser_relay"),
                 ],
             ),
             ("notify_classes = resource,software", vec![]),

@@ -3,12 +3,14 @@
 //! `main.cf`. `inet` services whose command is `smtpd` become
 //! [`SmtpdService`]s with their maxproc and `-o name=value` /
 //! `-o { name = value }` overrides; every other service is accepted and
-//! ignored with a warning. Every service's name and `-o` options are kept
+//! ignored with a warning, but `unix` services whose command is `pipe`,
+//! which become [`PipeService`]s (delivery transports). Every service's name and `-o` options are kept
 //! too, for the load-time report of unused parameters and the fail-closed
 //! check.
 
 use crate::error::ConfigError;
 use crate::lex::logical_lines;
+use crate::pipe_service::PipeService;
 use crate::service::{parse_service_field, SmtpdService};
 
 /// The parts of master.cf gatepost uses.
@@ -24,6 +26,8 @@ pub(crate) struct MasterCf {
     /// `unix` services that run the SMTP client under another name (a
     /// content filter's `amavis unix - - n - 2 smtp`).
     pub smtp_transports: Vec<String>,
+    /// The pipe(8) delivery services.
+    pub pipes: Vec<PipeService>,
 }
 
 /// One `-o name=value` of a master.cf service.
@@ -161,6 +165,8 @@ pub(crate) fn parse_master_cf(text: &str, file: &str) -> Result<MasterCf, Config
             });
         } else if kind == "unix" && command == "smtp" {
             // The SMTP client under this name: a transport (smtp_transports).
+        } else if kind == "unix" && command == "pipe" {
+            result.pipes.push(PipeService::from_args(service, args));
         } else {
             result.warnings.push(format!(
                 "{file}, line {}: service {service}/{kind} (command {command}) is not implemented by gatepost; ignored",
@@ -244,10 +250,18 @@ amavis    unix  -       -       n       -       2       smtp
                 "master.cf, line 18: service pickup/unix (command pickup) is not implemented by gatepost; ignored",
                 "master.cf, line 19: service cleanup/unix (command cleanup) is not implemented by gatepost; ignored",
                 "master.cf, line 20: service qmgr/unix (command qmgr) is not implemented by gatepost; ignored",
-                "master.cf, line 21: service maildrop/unix (command pipe) is not implemented by gatepost; ignored",
             ]
         );
         assert_eq!(got.smtp_transports, vec!["amavis".to_string()]);
+        assert_eq!(got.pipes.len(), 1);
+        assert_eq!(
+            (got.pipes[0].name.as_str(), got.pipes[0].flags.as_str()),
+            ("maildrop", "DRXhu")
+        );
+        assert_eq!(
+            got.pipes[0].argv,
+            ["/usr/bin/maildrop", "-d", "${recipient}"]
+        );
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub struct ParamSpec {
     /// feeds other defaults, e.g. `compatibility_level`).
     pub informational: bool,
     /// Read by no code because gatepost lacks the feature (e.g.
-    /// `luser_relay`): an explicit non-default setting is reported at load
+    /// `expand_owner_alias`): an explicit non-default setting is reported at load
     /// as not implemented. Implies `informational`.
     pub unimplemented: bool,
     pub doc: &'static str,

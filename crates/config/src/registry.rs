@@ -111,7 +111,11 @@ params! {
     /// Mailbox file relative to the home directory; a trailing / selects Maildir.
     HOME_MAILBOX: String = "home_mailbox", Str, Text("");
     /// External command used for local mailbox delivery.
-    [unimplemented] MAILBOX_COMMAND: String = "mailbox_command", Str, Text("");
+    MAILBOX_COMMAND: String = "mailbox_command", Str, Text("");
+    /// Per-user mailbox_command lookup tables.
+    MAILBOX_COMMAND_MAPS: Vec<String> = "mailbox_command_maps", List, Text("");
+    /// Working directory of local delivery to external commands.
+    COMMAND_EXECUTION_DIRECTORY: String = "command_execution_directory", Str, Text("");
     /// Transport for local mailbox delivery.
     [unimplemented] MAILBOX_TRANSPORT: String = "mailbox_transport", Str, Text("");
     /// Transport for recipients not found in the UNIX passwd database.
@@ -147,9 +151,9 @@ params! {
     /// Lookup tables with all local recipients; empty accepts all.
     LOCAL_RECIPIENT_MAPS: Vec<String> = "local_recipient_maps", List, Text("proxy:unix:passwd.byname $alias_maps");
     /// Where local delivery looks for .forward files.
-    [unimplemented] FORWARD_PATH: Vec<String> = "forward_path", List, Text(r#"$home/.forward${recipient_delimiter}${extension}, $home/.forward"#);
+    FORWARD_PATH: Vec<String> = "forward_path", List, Text(r#"$home/.forward${recipient_delimiter}${extension}, $home/.forward"#);
     /// Destination for unknown local recipients.
-    [unimplemented] LUSER_RELAY: String = "luser_relay", Str, Text("");
+    LUSER_RELAY: String = "luser_relay", Str, Text("");
     /// Give owner- and -request addresses special treatment.
     [unimplemented] OWNER_REQUEST_SPECIAL: bool = "owner_request_special", Bool, Text("yes");
     /// Deliver owner-foo mail to owner-foo expansion.

@@ -1,17 +1,23 @@
-//! Delivery to `|command` alias targets (Postfix local `command.c` +
-//! `pipe_command()`): the message, with `From ` line and delivery headers,
-//! goes to `/bin/sh -c COMMAND` (or `local_command_shell`) on stdin, in a
-//! clean environment (`HOME`, `LOGNAME`, `USER`, `SENDER`, `RECIPIENT`,
-//! `LOCAL`, `DOMAIN`, `EXTENSION`, `ORIGINAL_RECIPIENT`, `SHELL`, `PATH`),
-//! values censored to Postfix's `command_expansion_filter` characters.
+//! Delivery to external commands (Postfix local `command.c` +
+//! `pipe_command()` + `exec_command()`): `|command` alias and `.forward`
+//! targets and `mailbox_command`. The message, with `From ` line and
+//! delivery headers, goes to the command on stdin, in a clean environment
+//! (`HOME`, `LOGNAME`, `USER`, `SENDER`, `RECIPIENT`, `LOCAL`, `DOMAIN`,
+//! `EXTENSION`, `ORIGINAL_RECIPIENT`, `SHELL`, `PATH`), values censored to
+//! Postfix's `command_expansion_filter` characters. As exec_command(), a
+//! command made only of those characters and blanks is split on blanks and
+//! run directly; any other runs as `/bin/sh -c COMMAND` (or with
+//! `local_command_shell`).
 //!
-//! Exit status mapping follows `sys_exits.h`: 0 is `delivered to command:
-//! CMD`; `EX_TEMPFAIL` (75) and `EX_OSERR` (71) defer; other codes bounce
-//! with `Command died with status N: "CMD". Command output: ...`. A signal
+//! Exit status mapping follows `sys_exits.h` as pipe_command(): 0 is
+//! `delivered to command: CMD`; a `sys_exits.h` code (64..78) gives its
+//! text and status (`temporary failure` 4.3.0 and `system resource
+//! problem` 4.3.0 defer, `user unknown` 5.1.1 ... bounce), output that
+//! starts with an `X.Y.Z` code gives that code and text, any other status
+//! bounces with `Command died with status N: "CMD"`; each followed by
+//! `. Command output: ...` when the command wrote something. A signal
 //! defers; `command_time_limit` kills the command's process group and
-//! bounces. When running
-//! as root the command runs as `default_privs`. Output kept for the reason
-//! text is bounded (2048 bytes).
+//! bounces. Output kept for the reason text is bounded (2048 bytes).
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -32,7 +38,10 @@ const OUTPUT_LIMIT: usize = 2048;
 /// One command delivery.
 #[derive(Debug, Clone)]
 pub(crate) struct CommandRequest<'a> {
+    /// The command line, or (with `argv`) the name used in result texts.
     pub command: &'a str,
+    /// pipe(8): the program and its arguments, run without a shell.
+    pub argv: &'a [String],
     /// `local_command_shell`; empty means `/bin/sh -c`.
     pub shell: &'a str,
     pub env: Vec<(&'static str, String)>,
@@ -50,21 +59,48 @@ pub(crate) fn censor(value: &str) -> String {
         .collect()
 }
 
-/// `sys_exits.h` codes: (dsn, soft).
-fn sys_exit(code: i32) -> (&'static str, bool) {
-    match code {
-        64 | 66 | 69 | 70 | 72 | 74 => ("5.3.0", false),
-        65 => ("5.6.0", false),
-        67 => ("5.1.1", false),
-        68 => ("5.1.2", false),
-        71 => ("4.3.0", true),
-        73 => ("5.2.0", false),
-        75 => ("4.3.0", true),
-        76 => ("5.5.0", false),
-        77 => ("5.7.0", false),
-        78 => ("5.3.5", false),
-        _ => ("5.3.0", false),
-    }
+/// `sys_exits.h` codes as Postfix's `sys_exits_detail()`: (dsn, text);
+/// a 4.X.X code defers.
+pub(crate) fn sys_exit(code: i32) -> Option<(&'static str, &'static str)> {
+    Some(match code {
+        64 => ("5.3.0", "command line usage error"),
+        65 => ("5.6.0", "data format error"),
+        66 => ("5.3.0", "cannot open input"),
+        67 => ("5.1.1", "user unknown"),
+        68 => ("5.1.2", "host name unknown"),
+        69 => ("5.3.0", "service unavailable"),
+        70 => ("5.3.0", "internal software error"),
+        71 => ("4.3.0", "system resource problem"),
+        72 => ("5.3.0", "critical OS file missing"),
+        73 => ("5.2.0", "can't create user output file"),
+        74 => ("5.3.0", "input/output error"),
+        75 => ("4.3.0", "temporary failure"),
+        76 => ("5.5.0", "remote error in protocol"),
+        77 => ("5.7.0", "permission denied"),
+        78 => ("5.3.5", "local configuration error"),
+        _ => return None,
+    })
+}
+
+/// An `X.Y.Z` status code (class 4 or 5) at the start of command output,
+/// with the text after it (Postfix's `dsn_valid()` use in pipe_command()).
+fn output_dsn(output: &str) -> Option<(String, String)> {
+    let (code, rest) = output.split_once(' ').unwrap_or((output, ""));
+    let parts: Vec<&str> = code.split('.').collect();
+    let valid = parts.len() == 3
+        && matches!(parts[0], "4" | "5")
+        && parts[1..]
+            .iter()
+            .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    valid.then(|| (code.to_string(), rest.trim().to_string()))
+}
+
+/// Whether exec_command() would run `command` without a shell: only
+/// `command_expansion_filter` characters and blanks.
+pub(crate) fn needs_shell(command: &str) -> bool {
+    command
+        .chars()
+        .any(|c| !(EXPORT_FILTER.contains(c) || c == ' ' || c == '\t'))
 }
 
 fn printable_output(raw: &[u8]) -> String {
@@ -113,15 +149,27 @@ enum Finish {
 
 /// Run the command with `input` on stdin and turn its exit into a verdict.
 pub(crate) fn run(req: &CommandRequest<'_>, input: Vec<u8>) -> Verdict {
-    let mut cmd = if req.shell.is_empty() {
-        let mut c = Command::new("/bin/sh");
-        c.arg("-c").arg(req.command);
+    let mut cmd = if let Some((program, args)) = req.argv.split_first() {
+        let mut c = Command::new(program);
+        c.args(args);
         c
-    } else {
+    } else if !req.shell.is_empty() {
         let mut words = req.shell.split_whitespace();
         let program = words.next().unwrap_or("/bin/sh");
         let mut c = Command::new(program);
         c.args(words).arg(req.command);
+        c
+    } else if needs_shell(req.command) {
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c").arg(req.command);
+        c
+    } else {
+        let mut words = req.command.split_whitespace();
+        let Some(program) = words.next() else {
+            return Verdict::bounced("5.3.0", "Command failed: empty command");
+        };
+        let mut c = Command::new(program);
+        c.args(words);
         c
     };
     cmd.env_clear().env("PATH", "/usr/bin:/bin");
@@ -198,12 +246,24 @@ pub(crate) fn run(req: &CommandRequest<'_>, input: Vec<u8>) -> Verdict {
         Ok(Finish::Exited(status)) => match status.code() {
             Some(0) => Verdict::sent("2.0.0", format!("delivered to command: {}", req.command)),
             Some(code) => {
-                let (dsn, soft) = sys_exit(code);
-                let text = with_output(format!(
-                    "Command died with status {code}: \"{}\"",
-                    req.command
-                ));
-                if soft {
+                if let Some((dsn, text)) = output_dsn(&output) {
+                    return if dsn.starts_with('4') {
+                        Verdict::deferred(&dsn, text)
+                    } else {
+                        Verdict::bounced(&dsn, text)
+                    };
+                }
+                let (dsn, text) = match sys_exit(code) {
+                    Some((dsn, text)) => (dsn, with_output(text.to_string())),
+                    None => (
+                        "5.3.0",
+                        with_output(format!(
+                            "Command died with status {code}: \"{}\"",
+                            req.command
+                        )),
+                    ),
+                };
+                if dsn.starts_with('4') {
                     Verdict::deferred(dsn, text)
                 } else {
                     Verdict::bounced(dsn, text)
@@ -232,6 +292,7 @@ mod tests {
     fn req(command: &str) -> CommandRequest<'_> {
         CommandRequest {
             command,
+            argv: &[],
             shell: "",
             env: vec![
                 ("RECIPIENT", "bob@example.com".into()),
@@ -253,28 +314,46 @@ mod tests {
                 "delivered to command: cat >/dev/null",
             ),
             (
-                "exit 75",
+                "true; exit 75",
                 DeliveryStatus::Deferred,
                 "4.3.0",
-                "Command died with status 75: \"exit 75\"",
+                "temporary failure",
             ),
             (
-                "exit 67",
+                "true; exit 67",
                 DeliveryStatus::Bounced,
                 "5.1.1",
-                "Command died with status 67: \"exit 67\"",
+                "user unknown",
             ),
             (
-                "exit 1",
+                "true; exit 1",
                 DeliveryStatus::Bounced,
                 "5.3.0",
-                "Command died with status 1: \"exit 1\"",
+                "Command died with status 1: \"true; exit 1\"",
             ),
             (
                 "echo nope; exit 1",
                 DeliveryStatus::Bounced,
                 "5.3.0",
                 "Command died with status 1: \"echo nope; exit 1\". Command output: nope",
+            ),
+            (
+                "echo try later; exit 75",
+                DeliveryStatus::Deferred,
+                "4.3.0",
+                "temporary failure. Command output: try later",
+            ),
+            (
+                "echo 4.2.2 mailbox full; exit 1",
+                DeliveryStatus::Deferred,
+                "4.2.2",
+                "mailbox full",
+            ),
+            (
+                "/bin/false",
+                DeliveryStatus::Bounced,
+                "5.3.0",
+                "Command died with status 1: \"/bin/false\"",
             ),
             (
                 "kill -9 $$",
@@ -305,6 +384,28 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
             "bob@example.com|a_b_c@x|/usr/bin:/bin\nhello\n"
+        );
+    }
+
+    #[test]
+    fn shell_only_for_metacharacters() {
+        assert!(!needs_shell("/usr/bin/procmail -a ext-1 -d bob"));
+        for cmd in ["cat > x", "a;b", "echo $HOME", "a|b", "a 'b'", "a*"] {
+            assert!(needs_shell(cmd), "{cmd}");
+        }
+        // Run directly, `$0` is an argument, not the shell's expansion.
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("argv");
+        let script = dir.path().join("show");
+        std::fs::write(&script, "#!/bin/sh\nprintf '%s|' \"$@\" > \"$1\"\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let cmd = format!("{} {} a:b x=y", script.display(), out.display());
+        let v = run(&req(&cmd), Vec::new());
+        assert_eq!(v.status, DeliveryStatus::Sent, "{v:?}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            format!("{}|a:b|x=y|", out.display())
         );
     }
 

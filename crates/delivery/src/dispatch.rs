@@ -12,6 +12,7 @@
 //! | `retry` | deferred, DSN from the text (default 4.0.0) |
 //! | `smtp`, `relay`, a master.cf `unix` service running `smtp` | the SMTP client, grouped by next hop (default: the recipient's domain) |
 //! | `lmtp` | deferred 4.3.0: LMTP is not available yet |
+//! | a master.cf `pipe` service | the pipe(8) agent (`pipe`) |
 //! | other | deferred 4.3.0 `mail transport unavailable` |
 //!
 //! The message content is read once per call and shared by all local and
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use gatepost_qmgr::{DeliveryAgent, DeliveryOutcome, QueuedMessage, RoutedRecipient};
 
 use crate::local::LocalAgent;
+use crate::pipe::PipeAgent;
 use crate::smtp::{SmtpAgent, SmtpRcpt};
 use crate::verdict::{dsn_split, Verdict};
 use crate::virtual_mailbox::VirtualAgent;
@@ -38,6 +40,8 @@ pub(crate) enum Route {
     Virtual(String),
     /// The SMTP client, to this next hop.
     Smtp(String),
+    /// A pipe(8) service: (service, next hop, recipient).
+    Pipe(String, String, String),
     /// Decided without an agent: (verdict, agent name for the log line).
     Final(Verdict, &'static str),
 }
@@ -46,6 +50,7 @@ pub(crate) enum Route {
 pub(crate) struct Dispatcher {
     pub local: LocalAgent,
     pub virtual_agent: VirtualAgent,
+    pub pipe: PipeAgent,
     pub smtp: SmtpAgent,
     /// master.cf transports that are the SMTP client under another name.
     pub smtp_transports: Vec<String>,
@@ -120,7 +125,13 @@ impl DeliveryAgent for Dispatcher {
                     } else {
                         d.transport.as_str()
                     };
-                    (r.index, select(transport, nexthop, d.recipient.clone()))
+                    let route = match self.pipe.service(&d.transport) {
+                        Some(_) => {
+                            Route::Pipe(d.transport.clone(), d.nexthop.clone(), d.recipient.clone())
+                        }
+                        None => select(transport, nexthop, d.recipient.clone()),
+                    };
+                    (r.index, route)
                 }
                 None => (
                     r.index,
@@ -131,9 +142,7 @@ impl DeliveryAgent for Dispatcher {
                 ),
             })
             .collect();
-        let needs_content = routes
-            .iter()
-            .any(|(_, r)| matches!(r, Route::Local(_) | Route::Virtual(_) | Route::Smtp(_)));
+        let needs_content = routes.iter().any(|(_, r)| !matches!(r, Route::Final(..)));
         let content = if needs_content {
             Some(Self::load_content(msg).await)
         } else {
@@ -163,7 +172,12 @@ impl DeliveryAgent for Dispatcher {
                 (Route::Virtual(addr), Some(Ok(c))) => {
                     self.virtual_agent.deliver(msg, c, index, &addr).await
                 }
-                (Route::Local(_), failed) | (Route::Virtual(_), failed) => {
+                (Route::Pipe(service, nexthop, rcpt), Some(Ok(c))) => {
+                    self.pipe
+                        .deliver(msg, c, index, &service, &nexthop, &rcpt)
+                        .await
+                }
+                (Route::Local(_) | Route::Virtual(_) | Route::Pipe(..), failed) => {
                     let why = match failed {
                         Some(Err(e)) => e.clone(),
                         _ => "content not loaded".to_string(),

@@ -7,16 +7,26 @@
 //! message's `Delivered-To:` headers, case folding and
 //! `recipient_delimiter` extension split, then `alias_maps` (the full
 //! local part first, then without the extension). Alias targets are
-//! commands, files, `:include:` files (not supported: bounced) and
-//! addresses; addresses that resolve to the `local` transport are expanded
+//! commands, files, `:include:` files and addresses; commands and files
+//! are allowed by origin (`allow_mail_to_commands`, `allow_mail_to_files`:
+//! `alias`, `forward`, `include`; else `mail to command is restricted`).
+//! A user with a passwd entry and no alias may have a `.forward` file
+//! (`forward_path`, see `dotforward`) whose targets replace the mailbox
+//! (`\user` or the user's own name in it: the mailbox); its commands and
+//! files run with the user's rights. `:include:` files (absolute paths
+//! only, else `mail system configuration error`) are read with the rights
+//! in effect, and their commands and files run as the file's owner
+//! (`default_privs` for root). Addresses that resolve to the `local`
+//! transport are expanded
 //! again, all others are forwarded. An alias that lists its own name
 //! delivers to the user's mailbox. Unaliased names go to the mailbox when
 //! the user has a password entry, or, with the gatepost-only
 //! `local_mailbox_for_unknown_users = yes` (the embedded mode: every local
 //! name is a mailbox), when `local_recipient_maps` is empty or lists the
 //! name; `postmaster` and `MAILER-DAEMON` without alias are discarded with
-//! `warning: required alias not found`; anything else bounces with
-//! `unknown user: "NAME"`.
+//! `warning: required alias not found`; anything else goes to
+//! `luser_relay` (`$user`, `$local`, `$extension` ... expanded) when set,
+//! else bounces with `unknown user: "NAME"`.
 //!
 //! As with Postfix's default `frozen_delivered_to = yes`, every copy made
 //! for one top-level recipient carries that recipient in `Delivered-To:`.
@@ -27,7 +37,10 @@ use gatepost_rewrite::{unquote_address, RewriteError, Rewriter};
 
 use crate::alias::{self, AliasTarget};
 use crate::content;
+use crate::dotforward;
 use crate::passwd::{self, PasswdEntry};
+use crate::privs::Owner;
+use crate::settings::AllowMask;
 use crate::settings::Settings;
 use crate::verdict::Verdict;
 use gatepost_table::{split_address, split_extension, MapList};
@@ -42,20 +55,47 @@ pub(crate) enum Leaf {
     Mailbox {
         user: String,
         passwd: Option<PasswdEntry>,
-        delivered: String,
-    },
-    /// `|command` from the alias of `address`.
-    Command {
-        command: String,
         attrs: RecipientAttrs,
         delivered: String,
     },
-    /// `/file/name` (or `/dir/` Maildir) from an alias.
-    File { path: String, delivered: String },
+    /// `|command` from an alias, `.forward` or `:include:` file.
+    Command {
+        command: String,
+        attrs: RecipientAttrs,
+        rights: Rights,
+        delivered: String,
+    },
+    /// `/file/name` (or `/dir/` Maildir) from an alias, `.forward` or
+    /// `:include:` file.
+    File {
+        path: String,
+        rights: Rights,
+        delivered: String,
+    },
     /// A non-local address to resubmit.
     Forward { address: String, delivered: String },
     /// Decided during expansion (bounce, deferral, discard).
     Final(Verdict),
+}
+
+/// Whose rights a command or file delivery runs with (as root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Rights {
+    /// Aliases and root-owned `:include:` files: `default_privs`.
+    DefaultPrivs,
+    /// A user's `.forward` (root's own: `default_privs`).
+    User(PasswdEntry),
+    /// The owner of an `:include:` file.
+    Owner(Owner),
+}
+
+/// Where a target came from (`allow_mail_to_commands` and
+/// `allow_mail_to_files` classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Alias,
+    Forward,
+    Include,
 }
 
 /// The split-up recipient, exported to commands.
@@ -76,6 +116,16 @@ pub(crate) struct ExpandContext<'a> {
     pub rewriter: &'a Rewriter,
     /// Lower-cased `Delivered-To:` addresses already in the message.
     pub loop_info: &'a HashSet<String>,
+    /// `default_privs` as root (reads `:include:` files of aliases).
+    pub default_privs: Option<Owner>,
+}
+
+/// Where targets being expanded came from.
+struct Source<'a> {
+    origin: Origin,
+    rights: Rights,
+    /// The name whose expansion this is (not looked up again as an alias).
+    exp_from: &'a str,
 }
 
 struct Expander<'a> {
@@ -180,7 +230,7 @@ impl Expander<'_> {
                 Ok(None) => {}
             }
         }
-        self.mailbox(&attrs, &delivered);
+        self.mailbox(&attrs, &delivered, level);
     }
 
     fn alias(
@@ -191,8 +241,7 @@ impl Expander<'_> {
         level: usize,
         delivered: &str,
     ) {
-        let targets = alias::parse(value);
-        if targets.is_empty() {
+        if alias::parse(value).is_empty() {
             gatepost_log::warning(
                 "local",
                 format!("no recipient in alias lookup result for {name}"),
@@ -203,15 +252,38 @@ impl Expander<'_> {
             );
             return;
         }
+        let source = Source {
+            origin: Origin::Alias,
+            rights: Rights::DefaultPrivs,
+            exp_from: name,
+        };
+        self.targets(value, &source, attrs, level, delivered);
+    }
+
+    /// Deliver to each target of an alias value, `.forward` or
+    /// `:include:` file.
+    fn targets(
+        &mut self,
+        value: &str,
+        source: &Source<'_>,
+        attrs: &RecipientAttrs,
+        level: usize,
+        delivered: &str,
+    ) {
         // `frozen_delivered_to = yes`: every copy made while expanding this
         // recipient lists the top-level recipient in `Delivered-To:`.
         let delivered = delivered.to_string();
         let settings = self.ctx.settings;
-        for target in targets {
+        let allowed = |mask: AllowMask| match source.origin {
+            Origin::Alias => mask.alias,
+            Origin::Forward => mask.forward,
+            Origin::Include => mask.include,
+        };
+        for target in alias::parse(value) {
             match target {
                 AliasTarget::Command(command) => {
                     let label = format!("|{command}");
-                    if !settings.allow_mail_to_commands {
+                    if !allowed(settings.allow_mail_to_commands) {
                         self.push(
                             &label,
                             Leaf::Final(Verdict::bounced("5.7.1", "mail to command is restricted")),
@@ -223,13 +295,14 @@ impl Expander<'_> {
                         let leaf = Leaf::Command {
                             command,
                             attrs: attrs.clone(),
+                            rights: source.rights.clone(),
                             delivered: delivered.clone(),
                         };
                         self.push(&label, leaf);
                     }
                 }
                 AliasTarget::File(path) => {
-                    if !settings.allow_mail_to_files {
+                    if !allowed(settings.allow_mail_to_files) {
                         self.push(
                             &path,
                             Leaf::Final(Verdict::bounced("5.7.1", "mail to file is restricted")),
@@ -239,19 +312,129 @@ impl Expander<'_> {
                             &path.clone(),
                             Leaf::File {
                                 path,
+                                rights: source.rights.clone(),
                                 delivered: delivered.clone(),
                             },
                         );
                     }
                 }
                 AliasTarget::Include(path) => {
-                    let label = format!(":include:{path}");
-                    let why = format!(":include: files are not supported: {path}");
-                    self.push(&label, Leaf::Final(Verdict::bounced("5.3.0", why)));
+                    self.include(&path, source, attrs, level, &delivered);
                 }
-                AliasTarget::Address(addr) => self.address(&addr, level, &delivered, name),
+                AliasTarget::Address(addr) => match addr.strip_prefix('\\') {
+                    // `\user` in a .forward: the user's own mailbox.
+                    Some(own) if source.origin == Origin::Forward => {
+                        let own = own.to_string();
+                        self.address(&own, level, &delivered, source.exp_from)
+                    }
+                    _ => self.address(&addr, level, &delivered, source.exp_from),
+                },
             }
         }
+    }
+
+    /// `:include:PATH` (Postfix include.c): an absolute path, read with
+    /// the rights in effect; its targets get the file owner's rights
+    /// (`default_privs` when root owns it) and the `include` class.
+    fn include(
+        &mut self,
+        path: &str,
+        source: &Source<'_>,
+        attrs: &RecipientAttrs,
+        level: usize,
+        delivered: &str,
+    ) {
+        let label = format!(":include:{path}");
+        if !self.seen.insert(format!("include {path}")) {
+            return;
+        }
+        let config_error =
+            || Leaf::Final(Verdict::bounced("5.3.5", "mail system configuration error"));
+        if !path.starts_with('/') {
+            gatepost_log::warning("local", format!(":include:{path} uses a relative path"));
+            self.push(&label, config_error());
+            return;
+        }
+        let owner = match dotforward::include_owner(path) {
+            Ok(owner) => owner,
+            Err(why) => {
+                gatepost_log::warning("local", why);
+                self.push(&label, config_error());
+                return;
+            }
+        };
+        let reader = match &source.rights {
+            Rights::User(pw) => Some(Owner {
+                uid: pw.uid,
+                gid: pw.gid,
+            }),
+            Rights::Owner(o) => Some(*o),
+            Rights::DefaultPrivs => self.ctx.default_privs,
+        };
+        let text = match dotforward::read_as(path, reader) {
+            Ok(text) => text,
+            Err(err) => {
+                gatepost_log::warning(
+                    "local",
+                    format!(
+                        "cannot open include file {path}: {}",
+                        gatepost_log::io_text(&err)
+                    ),
+                );
+                self.push(&label, config_error());
+                return;
+            }
+        };
+        let rights = if owner.uid == 0 {
+            Rights::DefaultPrivs
+        } else {
+            Rights::Owner(owner)
+        };
+        let inner = Source {
+            origin: Origin::Include,
+            rights,
+            exp_from: source.exp_from,
+        };
+        self.targets(
+            &dotforward::as_alias_value(&text),
+            &inner,
+            attrs,
+            level + 1,
+            delivered,
+        );
+    }
+
+    /// The user's `.forward` file, when there is one to use: its targets
+    /// replace the mailbox delivery. Returns whether it did.
+    fn forward(
+        &mut self,
+        attrs: &RecipientAttrs,
+        pw: &PasswdEntry,
+        delivered: &str,
+        level: usize,
+    ) -> bool {
+        let paths = dotforward::forward_paths(self.ctx.settings, pw, &|name| match name {
+            "user" => Some(attrs.user.clone()),
+            "extension" => attrs.extension.clone(),
+            "domain" => Some(attrs.domain.clone()),
+            "local" | "mailbox" => Some(attrs.local.clone()),
+            "recipient" => Some(attrs.address.clone()),
+            _ => None,
+        });
+        let Some(text) = dotforward::find_forward(&paths, pw) else {
+            return false;
+        };
+        let value = dotforward::as_alias_value(&text);
+        if alias::parse(&value).is_empty() {
+            return false;
+        }
+        let source = Source {
+            origin: Origin::Forward,
+            rights: Rights::User(pw.clone()),
+            exp_from: &attrs.user,
+        };
+        self.targets(&value, &source, attrs, level, delivered);
+        true
     }
 
     fn address(&mut self, external: &str, level: usize, delivered: &str, exp_from: &str) {
@@ -299,7 +482,7 @@ impl Expander<'_> {
         }
     }
 
-    fn mailbox(&mut self, attrs: &RecipientAttrs, delivered: &str) {
+    fn mailbox(&mut self, attrs: &RecipientAttrs, delivered: &str, level: usize) {
         let user = attrs.user.as_str();
         let address = attrs.address.as_str();
         // A name that could escape the spool directory is nobody's mailbox.
@@ -310,10 +493,18 @@ impl Expander<'_> {
             self.push(address, Leaf::Final(Verdict::bounced("5.1.1", why)));
             return;
         }
+        let pw = passwd::lookup(&self.ctx.settings.passwd_file, user);
+        if let Ok(Some(pw)) = &pw {
+            if self.seen.insert(format!("forward {user}"))
+                && self.forward(attrs, pw, delivered, level)
+            {
+                return;
+            }
+        }
         if !self.seen.insert(format!("mailbox {user}")) {
             return;
         }
-        match passwd::lookup(&self.ctx.settings.passwd_file, user) {
+        match pw {
             Err(err) => {
                 gatepost_log::warning(
                     "local",
@@ -329,6 +520,7 @@ impl Expander<'_> {
                 let leaf = Leaf::Mailbox {
                     user: user.to_string(),
                     passwd: Some(pw),
+                    attrs: attrs.clone(),
                     delivered: delivered.to_string(),
                 };
                 self.push(address, leaf);
@@ -362,6 +554,7 @@ impl Expander<'_> {
                 let leaf = Leaf::Mailbox {
                     user: user.to_string(),
                     passwd: None,
+                    attrs: attrs.clone(),
                     delivered: delivered.to_string(),
                 };
                 self.push(address, leaf);
@@ -372,6 +565,23 @@ impl Expander<'_> {
             {
                 gatepost_log::warning("local", format!("required alias not found: {user}"));
                 self.push(address, Leaf::Final(Verdict::sent("2.0.0", "discarded")));
+            }
+            Ok(false) if !self.ctx.settings.luser_relay.is_empty() => {
+                // Postfix unknown.c: the unknown name goes to luser_relay.
+                let s = self.ctx.settings;
+                let relay = gatepost_config::expand_macros(&s.luser_relay, &|name| {
+                    match name {
+                        "user" => Some(attrs.user.clone()),
+                        "local" | "mailbox" => Some(attrs.local.clone()),
+                        "domain" => Some(attrs.domain.clone()),
+                        "extension" => attrs.extension.clone(),
+                        "recipient" => Some(attrs.address.clone()),
+                        "recipient_delimiter" => Some(s.recipient_delimiter.clone()),
+                        _ => None,
+                    }
+                    .map(|v| crate::command::censor(&v))
+                });
+                self.address(relay.trim(), level, delivered, user);
             }
             Ok(false) => {
                 let why = format!("unknown user: \"{user}\"");

@@ -26,6 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use crate::local::{Expanded, LocalExpander};
+use crate::pipe::{self, PipeAgent, PipeDelivery, PipeTarget};
 use crate::settings::Settings;
 use crate::verdict::Verdict;
 use crate::virtual_mailbox::VirtualAgent;
@@ -36,6 +37,8 @@ const LOCAL: u8 = 0;
 const VIRTUAL: u8 = 1;
 /// Read the configuration again now (and reopen the log), deliver nothing.
 const RELOAD: u8 = 2;
+/// A pipe(8) delivery; the address field is an encoded `PipeTarget`.
+const PIPE: u8 = 3;
 
 /// One helper process and its pipes.
 #[derive(Debug)]
@@ -180,6 +183,22 @@ impl HelperPool {
         decode_expanded(&answer).map_err(|e| e.to_string())
     }
 
+    /// A pipe(8) delivery, run as the service's `user=`.
+    pub(crate) async fn pipe(
+        &self,
+        sender: &str,
+        original: &str,
+        target: &PipeTarget,
+        data: &[u8],
+    ) -> Result<Verdict, String> {
+        let answer = self
+            .call(PIPE, sender, original, &target.encode(), data)
+            .await?;
+        Dec::new(&answer, "local delivery helper")
+            .verdict()
+            .map_err(|e| e.to_string())
+    }
+
     /// A virtual(8) delivery.
     pub(crate) async fn virtual_mailbox(
         &self,
@@ -234,6 +253,7 @@ struct Agents {
     generation: u64,
     local: LocalExpander,
     virtual_agent: VirtualAgent,
+    pipe: PipeAgent,
 }
 
 fn build_agents(cfg: &Config, generation: u64) -> Result<Agents, String> {
@@ -241,11 +261,13 @@ fn build_agents(cfg: &Config, generation: u64) -> Result<Agents, String> {
     settings.store_program =
         Some(std::env::current_exe().map_err(|e| format!("find the gatepost executable: {e}"))?);
     let rewriter = gatepost_rewrite::Rewriter::from_config(cfg).map_err(|e| e.to_string())?;
-    let (local, virtual_agent) = crate::build_expanders(cfg, settings, Arc::new(rewriter), None);
+    let (local, virtual_agent, pipe) =
+        crate::build_expanders(cfg, settings, Arc::new(rewriter), None);
     Ok(Agents {
         generation,
         local,
         virtual_agent,
+        pipe,
     })
 }
 
@@ -306,6 +328,28 @@ fn serve_one(
                 .expand_and_store(&sender, &original, &address, &content),
         ),
         (LOCAL, None) => encode_expanded(&(vec![(address, unavailable())], Vec::new())),
+        (PIPE, agents) => {
+            let verdict = match (agents, PipeTarget::decode(&address)) {
+                (_, None) => return Err(WireError("the server")),
+                (None, Some(_)) => unavailable(),
+                (Some(a), Some(t)) => match a.pipe.service(&t.service) {
+                    Some(service) => {
+                        let d = PipeDelivery {
+                            sender: &sender,
+                            original: &original,
+                            recipient: &t.recipient,
+                            nexthop: &t.nexthop,
+                            queue_id: &t.queue_id,
+                        };
+                        pipe::deliver(service, &a.pipe.settings, &d, &content.data)
+                    }
+                    None => Verdict::deferred("4.3.0", "mail transport unavailable"),
+                },
+            };
+            let mut e = Enc::default();
+            e.verdict(&verdict);
+            e.0
+        }
         (_, agents) => {
             let verdict = match agents {
                 Some(a) => a

@@ -6,7 +6,8 @@
 //!
 //! Modules: `dispatch` (the `Dispatcher`), `settings`, `verdict`; local:
 //! `local`, `expand` (recipient expansion), `alias`, `forward`, `passwd`,
-//! `mailbox`, `maildir`, `mbox`, `command` (`|command` targets), `content`
+//! `mailbox`, `maildir`, `mbox`, `command` (commands), `dotforward`
+//! (`.forward` and `:include:` files), `pipe` (pipe(8) transports), `content`
 //! (the copy with its delivery headers), `privs` (file ownership),
 //! `safe_open` (Postfix's safe_open()); `virtual_mailbox` (virtual);
 //! `smtp` (the SMTP client). Privilege separation: `helper` (the
@@ -19,6 +20,7 @@ mod alias;
 mod command;
 mod content;
 mod dispatch;
+mod dotforward;
 mod expand;
 mod forward;
 mod helper;
@@ -27,6 +29,7 @@ mod mailbox;
 mod maildir;
 mod mbox;
 mod passwd;
+mod pipe;
 mod privs;
 mod safe_open;
 mod settings;
@@ -50,6 +53,7 @@ pub use crate::store_process::run_store_process;
 
 use crate::dispatch::Dispatcher;
 use crate::local::{LocalAgent, LocalExpander};
+use crate::pipe::PipeAgent;
 use crate::settings::Settings;
 use crate::smtp::SmtpAgent;
 use crate::virtual_mailbox::VirtualAgent;
@@ -120,7 +124,7 @@ fn build_dispatcher(
     rewriter: Arc<Rewriter>,
     helper: Option<Arc<HelperPool>>,
 ) -> Dispatcher {
-    let (expander, virtual_agent) = build_expanders(cfg, settings, rewriter, helper.clone());
+    let (expander, virtual_agent, pipe) = build_expanders(cfg, settings, rewriter, helper.clone());
     Dispatcher {
         local: LocalAgent {
             expander: Arc::new(expander),
@@ -128,18 +132,20 @@ fn build_dispatcher(
             helper,
         },
         virtual_agent,
+        pipe,
         smtp,
         smtp_transports: cfg.smtp_transports().to_vec(),
     }
 }
 
-/// The local expansion and the virtual agent, with their tables.
+/// The local expansion, the virtual agent with their tables, and the
+/// pipe(8) services.
 fn build_expanders(
     cfg: &Config,
     settings: Settings,
     rewriter: Arc<Rewriter>,
     helper: Option<Arc<HelperPool>>,
-) -> (LocalExpander, VirtualAgent) {
+) -> (LocalExpander, VirtualAgent, PipeAgent) {
     let settings = Arc::new(settings);
     let alias_specs = cfg.get(&params::ALIAS_MAPS);
     let aliases = MapList::open(
@@ -169,6 +175,12 @@ fn build_expanders(
         settings: Arc::clone(&settings),
         aliases,
         recipient_maps,
+        mailbox_command_maps: MapList::open(
+            "local",
+            params::MAILBOX_COMMAND_MAPS.name(),
+            &cfg.get(&params::MAILBOX_COMMAND_MAPS),
+            open_table,
+        ),
         rewriter,
     };
     let virtual_agent = VirtualAgent {
@@ -178,7 +190,12 @@ fn build_expanders(
         gid_maps: open(&params::VIRTUAL_GID_MAPS),
         helper,
     };
-    (local, virtual_agent)
+    let pipe = PipeAgent {
+        settings,
+        services: cfg.pipe_services().to_vec(),
+        helper: virtual_agent.helper.clone(),
+    };
+    (local, virtual_agent, pipe)
 }
 
 #[cfg(test)]

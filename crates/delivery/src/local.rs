@@ -30,7 +30,7 @@ use gatepost_rewrite::Rewriter;
 
 use crate::command::{self, CommandRequest};
 use crate::content::CopyAttrs;
-use crate::expand::{self, ExpandContext, Leaf, RecipientAttrs};
+use crate::expand::{self, ExpandContext, Leaf, RecipientAttrs, Rights};
 use crate::forward;
 use crate::helper::HelperPool;
 use crate::mailbox::{self, MailboxTarget, TargetKind};
@@ -55,6 +55,14 @@ fn spool_identity(spool: &Path, user: Owner) -> Owner {
     }
 }
 
+/// A command delivery: the command, whose rights, and whether `$name`
+/// macros in it are expanded (`mailbox_command` only).
+struct CommandJob<'a> {
+    command: &'a str,
+    rights: &'a Rights,
+    expand: bool,
+}
+
 /// Program and relay names in the delivery log line.
 pub(crate) const AGENT: &str = "local";
 
@@ -72,6 +80,7 @@ pub(crate) struct LocalExpander {
     pub settings: Arc<Settings>,
     pub aliases: MapList,
     pub recipient_maps: MapList,
+    pub mailbox_command_maps: MapList,
     pub rewriter: Arc<Rewriter>,
 }
 
@@ -156,6 +165,7 @@ impl LocalExpander {
             recipient_maps: &self.recipient_maps,
             rewriter: &self.rewriter,
             loop_info: &content.delivered_to,
+            default_privs: self.default_privs(privs::running_as_root()).ok().flatten(),
         };
         let leaves = expand::expand(&ctx, address);
         let root = privs::running_as_root();
@@ -168,6 +178,7 @@ impl LocalExpander {
                 Leaf::Mailbox {
                     user,
                     passwd,
+                    attrs: rattrs,
                     delivered,
                 } => {
                     let attrs = CopyAttrs {
@@ -175,9 +186,25 @@ impl LocalExpander {
                         orig_rcpt: original,
                         delivered: &delivered,
                     };
-                    self.mailbox(&user, passwd.as_ref(), root, &content.data, &attrs)
+                    match passwd.as_ref().map(|_| self.mailbox_command(&user)) {
+                        Some(Err(v)) => v,
+                        Some(Ok(Some(command))) => {
+                            let rights = passwd.clone().map_or(Rights::DefaultPrivs, Rights::User);
+                            let req = CommandJob {
+                                command: &command,
+                                rights: &rights,
+                                expand: true,
+                            };
+                            self.command(&req, &rattrs, root, &content.data, &attrs)
+                        }
+                        _ => self.mailbox(&user, passwd.as_ref(), root, &content.data, &attrs),
+                    }
                 }
-                Leaf::File { path, delivered } => {
+                Leaf::File {
+                    path,
+                    rights,
+                    delivered,
+                } => {
                     let attrs = CopyAttrs {
                         sender,
                         orig_rcpt: original,
@@ -185,7 +212,7 @@ impl LocalExpander {
                     };
                     let target = MailboxTarget::from_path(&path, None, TargetKind::File);
                     let s = &self.settings;
-                    match self.default_privs(root) {
+                    match self.rights(&rights, root) {
                         Ok(run_as) => {
                             let job = StoreJob {
                                 agent: AGENT,
@@ -203,6 +230,7 @@ impl LocalExpander {
                 Leaf::Command {
                     command,
                     attrs,
+                    rights,
                     delivered,
                 } => {
                     let copy = CopyAttrs {
@@ -210,7 +238,12 @@ impl LocalExpander {
                         orig_rcpt: original,
                         delivered: &delivered,
                     };
-                    self.command(&command, &attrs, root, &content.data, &copy)
+                    let req = CommandJob {
+                        command: &command,
+                        rights: &rights,
+                        expand: false,
+                    };
+                    self.command(&req, &attrs, root, &content.data, &copy)
                 }
                 Leaf::Forward { address, delivered } => {
                     if !forwards.contains_key(&delivered) {
@@ -326,26 +359,84 @@ impl LocalExpander {
         }
     }
 
+    /// The command of `mailbox_command_maps` or `mailbox_command` for a
+    /// user, expanded (`None`: store in the mailbox).
+    fn mailbox_command(&self, user: &str) -> Result<Option<String>, Verdict> {
+        let s = &self.settings;
+        let pattern = match self.mailbox_command_maps.find(user) {
+            Ok(Some(command)) => command,
+            Ok(None) if !s.mailbox_command.is_empty() => s.mailbox_command.clone(),
+            Ok(None) => return Ok(None),
+            Err(err) => {
+                gatepost_log::warning(
+                    AGENT,
+                    format!("{err}: mailbox_command_maps lookup problem for {user}"),
+                );
+                return Err(Verdict::deferred("4.3.0", "table lookup failure"));
+            }
+        };
+        Ok(Some(pattern))
+    }
+
+    /// The uid and gid a command or file delivery runs with (as root):
+    /// the user's or file owner's, `default_privs` instead of root.
+    fn rights(&self, rights: &Rights, root: bool) -> Result<Option<Owner>, Verdict> {
+        let owner = match rights {
+            Rights::User(pw) => Owner {
+                uid: pw.uid,
+                gid: pw.gid,
+            },
+            Rights::Owner(owner) => *owner,
+            Rights::DefaultPrivs => return self.default_privs(root),
+        };
+        if !root {
+            Ok(None)
+        } else if owner.uid == 0 {
+            self.default_privs(root)
+        } else {
+            Ok(Some(owner))
+        }
+    }
+
+    /// Run a command for a recipient: as `default_privs` for alias
+    /// targets, as the user for `mailbox_command` and `.forward` (root's
+    /// own mail as `default_privs`, as Postfix's command.c), as the file
+    /// owner for `:include:`. `$name` macros in `command_execution_directory`
+    /// (and, with `expand`, for `mailbox_command`, in the command) are
+    /// expanded with the recipient's attributes (Postfix's `local_expand()`),
+    /// values censored to the `command_expansion_filter` characters.
     fn command(
         &self,
-        cmd: &str,
+        job: &CommandJob<'_>,
         rattrs: &RecipientAttrs,
         root: bool,
         data: &[u8],
         copy: &CopyAttrs<'_>,
     ) -> Verdict {
         let s = &self.settings;
-        let run_as = match self.default_privs(root) {
+        let cmd = job.command;
+        let user = match job.rights {
+            Rights::User(pw) => Some(pw),
+            _ => None,
+        };
+        let run_as = match self.rights(job.rights, root) {
             Ok(run_as) => run_as,
             Err(v) => return v,
         };
-        let mut env: Vec<(&'static str, String)> = vec![
+        let mut env: Vec<(&'static str, String)> = Vec::new();
+        if let Some(pw) = user {
+            env.push(("HOME", pw.home.clone()));
+        }
+        env.extend([
             ("LOGNAME", rattrs.user.clone()),
             ("USER", rattrs.user.clone()),
             ("SENDER", copy.sender.to_string()),
             ("RECIPIENT", rattrs.address.clone()),
             ("LOCAL", rattrs.local.clone()),
-        ];
+        ]);
+        if let Some(pw) = user {
+            env.push(("SHELL", pw.shell.clone()));
+        }
         if !rattrs.domain.is_empty() {
             env.push(("DOMAIN", rattrs.domain.clone()));
         }
@@ -355,13 +446,40 @@ impl LocalExpander {
         if !copy.orig_rcpt.is_empty() {
             env.push(("ORIGINAL_RECIPIENT", copy.orig_rcpt.to_string()));
         }
+        let expand = |text: &str| {
+            gatepost_config::expand_macros(text, &|name| {
+                let value = match name {
+                    "user" => rattrs.user.clone(),
+                    "home" => user.map(|pw| pw.home.clone())?,
+                    "shell" => user.map(|pw| pw.shell.clone())?,
+                    "recipient" => rattrs.address.clone(),
+                    "sender" => copy.sender.to_string(),
+                    "local" | "mailbox" => rattrs.local.clone(),
+                    "domain" => rattrs.domain.clone(),
+                    "extension" => rattrs.extension.clone()?,
+                    "recipient_delimiter" => s.recipient_delimiter.clone(),
+                    _ => return None,
+                };
+                Some(command::censor(&value))
+            })
+        };
+        let command = if job.expand {
+            expand(cmd)
+        } else {
+            cmd.to_string()
+        };
+        let cwd = match s.command_execution_directory.as_str() {
+            "" => run_as.map(|_| "/".to_string()),
+            dir => Some(expand(dir)),
+        };
         let req = CommandRequest {
-            command: cmd,
+            command: &command,
+            argv: &[],
             shell: &s.local_command_shell,
             env,
             time_limit: s.command_time_limit,
             run_as,
-            cwd: run_as.map(|_| "/".to_string()),
+            cwd,
         };
         let input = crate::content::render(
             data,

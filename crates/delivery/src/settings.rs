@@ -1,11 +1,13 @@
 //! The delivery agents' view of `main.cf`, read once when the agent is
 //! built. Parameters: `myhostname`, `mail_name`, `recipient_delimiter`,
 //! `home_mailbox`, `mail_spool_directory`, `allow_mail_to_commands`,
-//! `allow_mail_to_files`, `prepend_delivered_header`, `command_time_limit`,
+//! `allow_mail_to_files`, `forward_path`, `luser_relay`, `prepend_delivered_header`, `command_time_limit`,
 //! `mailbox_size_limit`, `virtual_mailbox_limit`, `virtual_mailbox_base`,
 //! `stale_lock_time`, `deliver_lock_attempts`, `deliver_lock_delay`,
-//! `default_privs`, `local_command_shell`, all read through their typed
-//! handles (defaults and ranges live in the configuration registry).
+//! `default_privs`, `mail_owner`, `local_command_shell`, `mailbox_command` and
+//! `command_execution_directory` (kept unexpanded: their `$user`, `$home`
+//! ... are expanded per delivery), all read through their typed handles
+//! (defaults and ranges live in the configuration registry).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,6 +25,15 @@ pub(crate) struct DeliveredHeaderMask {
     pub forward: bool,
 }
 
+/// Where deliveries to commands or files may come from
+/// (`allow_mail_to_commands`, `allow_mail_to_files`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AllowMask {
+    pub alias: bool,
+    pub forward: bool,
+    pub include: bool,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub myhostname: String,
@@ -30,8 +41,14 @@ pub(crate) struct Settings {
     pub recipient_delimiter: String,
     pub home_mailbox: String,
     pub mail_spool_directory: String,
-    pub allow_mail_to_commands: bool,
-    pub allow_mail_to_files: bool,
+    pub allow_mail_to_commands: AllowMask,
+    pub allow_mail_to_files: AllowMask,
+    /// `forward_path`, unexpanded.
+    pub forward_path: String,
+    /// `luser_relay`, unexpanded.
+    pub luser_relay: String,
+    /// `mail_owner` (never a pipe(8) `user=`).
+    pub mail_owner: String,
     pub delivered_header: DeliveredHeaderMask,
     pub command_time_limit: Duration,
     pub mailbox_size_limit: u64,
@@ -42,6 +59,10 @@ pub(crate) struct Settings {
     pub deliver_lock_delay: Duration,
     pub default_privs: String,
     pub local_command_shell: String,
+    /// `mailbox_command`, unexpanded.
+    pub mailbox_command: String,
+    /// `command_execution_directory`, unexpanded.
+    pub command_execution_directory: String,
     /// The password file consulted for local users (always `/etc/passwd`
     /// in production; tests point it elsewhere).
     pub passwd_file: PathBuf,
@@ -75,8 +96,19 @@ impl Settings {
             recipient_delimiter: cfg.get(&params::RECIPIENT_DELIMITER),
             home_mailbox: cfg.get(&params::HOME_MAILBOX),
             mail_spool_directory: cfg.get(&params::MAIL_SPOOL_DIRECTORY),
-            allow_mail_to_commands: has(&params::ALLOW_MAIL_TO_COMMANDS, "alias"),
-            allow_mail_to_files: has(&params::ALLOW_MAIL_TO_FILES, "alias"),
+            allow_mail_to_commands: AllowMask {
+                alias: has(&params::ALLOW_MAIL_TO_COMMANDS, "alias"),
+                forward: has(&params::ALLOW_MAIL_TO_COMMANDS, "forward"),
+                include: has(&params::ALLOW_MAIL_TO_COMMANDS, "include"),
+            },
+            allow_mail_to_files: AllowMask {
+                alias: has(&params::ALLOW_MAIL_TO_FILES, "alias"),
+                forward: has(&params::ALLOW_MAIL_TO_FILES, "forward"),
+                include: has(&params::ALLOW_MAIL_TO_FILES, "include"),
+            },
+            forward_path: cfg.raw_value(&params::FORWARD_PATH),
+            luser_relay: cfg.raw_value(&params::LUSER_RELAY),
+            mail_owner: cfg.get(&params::MAIL_OWNER),
             delivered_header: DeliveredHeaderMask {
                 command: has(delivered, "command"),
                 file: has(delivered, "file"),
@@ -91,6 +123,8 @@ impl Settings {
             deliver_lock_delay: cfg.get(&params::DELIVER_LOCK_DELAY),
             default_privs: cfg.get(&params::DEFAULT_PRIVS),
             local_command_shell: cfg.get(&params::LOCAL_COMMAND_SHELL),
+            mailbox_command: cfg.raw_value(&params::MAILBOX_COMMAND),
+            command_execution_directory: cfg.raw_value(&params::COMMAND_EXECUTION_DIRECTORY),
             passwd_file: PathBuf::from("/etc/passwd"),
             mailbox_for_unknown_users: cfg.get(&params::LOCAL_MAILBOX_FOR_UNKNOWN_USERS),
             store_program: None,

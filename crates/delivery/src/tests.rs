@@ -44,6 +44,11 @@ fn route(resolver: &Rewriter, rcpts: &[&str]) -> Vec<RoutedRecipient> {
 impl Harness {
     /// `extra` main.cf lines may use `{d}` for the temp dir.
     fn new(extra: &str, aliases: &str) -> Harness {
+        Harness::with_master_cf(extra, aliases, "")
+    }
+
+    /// With `master_cf` text too (`{d}` for the temp dir).
+    fn with_master_cf(extra: &str, aliases: &str, master_cf: &str) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
         // Commands run as `nobody` when the tests run as root.
@@ -79,7 +84,11 @@ impl Harness {
              {}\n",
             extra.replace("{d}", &d)
         );
-        let cfg = Config::parse_main_cf(&main_cf, "main.cf").unwrap();
+        let mut cfg = Config::parse_main_cf(&main_cf, "main.cf").unwrap();
+        if !master_cf.is_empty() {
+            cfg.apply_master_cf_text(&master_cf.replace("{d}", &d), "master.cf")
+                .unwrap();
+        }
         let queue = Queue::open(&dir.path().join("queue")).unwrap();
         let rewriter = Arc::new(Rewriter::from_config(&cfg).unwrap());
         let agent = build_with_passwd(&cfg, &passwd, Arc::clone(&queue), rewriter);
@@ -157,11 +166,11 @@ const ALIASES: &str = "\
 team: bob, carol
 selfish: selfish, carol
 fwd: someone@far.example
-fail: \"|exit 67\"
-later: \"|exit 75\"
+fail: \"|true; exit 67\"
+later: \"|true; exit 75\"
 ping: pong
 pong: ping
-partial: bob, \"|exit 75\"
+partial: bob, \"|true; exit 75\"
 ";
 
 #[tokio::test]
@@ -202,33 +211,15 @@ async fn outcome_table() {
         ),
         (
             "fail@example.com",
-            (
-                Bounced,
-                "local",
-                "local",
-                "5.1.1",
-                "Command died with status 67: \"exit 67\"",
-            ),
+            (Bounced, "local", "local", "5.1.1", "user unknown"),
         ),
         (
             "later@example.com",
-            (
-                Deferred,
-                "local",
-                "local",
-                "4.3.0",
-                "Command died with status 75: \"exit 75\"",
-            ),
+            (Deferred, "local", "local", "4.3.0", "temporary failure"),
         ),
         (
             "partial@example.com",
-            (
-                Deferred,
-                "local",
-                "local",
-                "4.3.0",
-                "Command died with status 75: \"exit 75\"",
-            ),
+            (Deferred, "local", "local", "4.3.0", "temporary failure"),
         ),
         (
             "ping@example.com",
@@ -657,3 +648,7 @@ async fn build_agent_from_config() {
         Err(DeliveryError::Config(_))
     ));
 }
+
+mod commands;
+mod pipe;
+mod unknown;

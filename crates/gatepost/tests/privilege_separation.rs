@@ -223,3 +223,76 @@ fn symlink_at_the_mailbox_is_refused() {
     assert_eq!(std::fs::metadata(&victim).unwrap().uid(), 0);
     assert!(!Path::new(&format!("{}.lock", victim.display())).exists());
 }
+
+/// A script that writes its uid and arguments to its first argument.
+const RECORDER: &str =
+    "#!/bin/sh\nout=\"$1\"; shift\n{ echo \"uid=$(id -u)\"; echo \"args=$*\"; cat; } > \"$out\"\n";
+
+#[test]
+fn pipe_transport_and_mailbox_command_run_as_their_users() {
+    if skip_unless_root("pipe_transport_and_mailbox_command_run_as_their_users") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let uid = uid_of(USER).expect("daemon account");
+    let config = ConfigDir::new().unwrap();
+    let d = config.path().display().to_string();
+    let script = config.file("recorder", RECORDER).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = config.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let master = std::fs::read_to_string(config.path().join("master.cf")).unwrap();
+    config
+        .file(
+            "master.cf",
+            &format!(
+                "{master}mypipe unix - n n - - pipe flags=R user={USER} \
+                 argv={d}/recorder {d}/out/pipe.txt ${{recipient}} ${{nexthop}}\n"
+            ),
+        )
+        .unwrap();
+    let srv = config
+        .main_cf(&format!(
+            "mailbox_command = {d}/recorder {d}/out/mbcmd.txt $user\n\
+             transport_maps = inline:{{ pipe.example=mypipe:hop.example }}"
+        ))
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
+    let id = submit(
+        &srv,
+        "client.example",
+        "alice@spec.test",
+        &[&format!("{USER}@spec.test"), "bob@pipe.example"],
+        "Subject: pipe\n\nbody\n",
+    );
+    assert!(
+        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
+        "{}",
+        srv.log()
+    );
+    let log = srv.log();
+    assert!(
+        log.contains("relay=mypipe") && log.contains("status=sent (delivered via mypipe service)"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "status=sent (delivered to command: {d}/recorder {d}/out/mbcmd.txt {USER})"
+        )),
+        "{log}"
+    );
+    let piped = std::fs::read_to_string(out.join("pipe.txt")).unwrap();
+    assert!(
+        piped.starts_with(&format!(
+            "uid={uid}\nargs=bob@pipe.example hop.example\nReturn-Path: <alice@spec.test>\n"
+        )),
+        "{piped}"
+    );
+    let mbcmd = std::fs::read_to_string(out.join("mbcmd.txt")).unwrap();
+    assert!(
+        mbcmd.starts_with(&format!("uid={uid}\nargs={USER}\nFrom alice@spec.test ")),
+        "{mbcmd}"
+    );
+}
