@@ -9,9 +9,16 @@
 //! `ignore_mx_lookup_error`, `relayhost` (to tell a relayhost
 //! configuration problem), the TLS settings of [`TlsSettings`] and the
 //! SASL settings of [`SaslSettings`]. All are
-//! read through their typed handles.
+//! read through their typed handles. The LMTP client
+//! ([`SmtpParams::lmtp_from_config`]) reads the `lmtp_*` counterparts:
+//! `lmtp_lhlo_name`, `lmtp_tcp_port`, `lmtp_*_timeout`,
+//! `lmtp_line_length_limit`, `lmtp_skip_5xx_greeting`, and
+//! `queue_directory` for relative `unix:` socket paths; it talks without
+//! TLS and AUTH (Postfix's defaults for `lmtp_tls_security_level` and
+//! `lmtp_sasl_auth_enable`).
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use gatepost_config::{params, Config, Param};
@@ -36,6 +43,14 @@ pub(crate) struct Timeouts {
 
 #[derive(Debug, Clone)]
 pub(crate) struct SmtpParams {
+    /// LMTP (RFC 2033) instead of SMTP: LHLO, one reply per recipient
+    /// after the content, `unix:` next hops, no MX lookups.
+    pub lmtp: bool,
+    /// Program name in log lines and outcomes: `smtp` or `lmtp`.
+    pub agent: &'static str,
+    /// Where relative `unix:` socket paths start (Postfix's daemons run
+    /// in the queue directory).
+    pub queue_directory: PathBuf,
     pub helo_name: String,
     pub bind_address: Option<IpAddr>,
     pub bind_address6: Option<IpAddr>,
@@ -96,6 +111,9 @@ impl SmtpParams {
             bad_value(params::SMTP_TCP_PORT.name(), &port_text, "unknown service")
         })?;
         Ok(SmtpParams {
+            lmtp: false,
+            agent: "smtp",
+            queue_directory: PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY)),
             helo_name,
             bind_address: address(cfg, &params::SMTP_BIND_ADDRESS)?,
             bind_address6: address(cfg, &params::SMTP_BIND_ADDRESS6)?,
@@ -119,6 +137,52 @@ impl SmtpParams {
             relayhost: cfg.get(&params::RELAYHOST),
             tls: TlsSettings::from_config(cfg)?,
             sasl: SaslSettings::from_config(cfg)?,
+        })
+    }
+}
+
+impl SmtpParams {
+    /// The LMTP client's settings (Postfix's `lmtp_*` parameters).
+    pub(crate) fn lmtp_from_config(cfg: &Config) -> Result<SmtpParams, DeliveryError> {
+        let helo_name = match cfg.get(&params::LMTP_LHLO_NAME) {
+            name if name.is_empty() => cfg.get(&params::MYHOSTNAME),
+            name => name,
+        };
+        let port_text = cfg.get(&params::LMTP_TCP_PORT);
+        let default_port = default_port(&port_text).ok_or_else(|| {
+            bad_value(params::LMTP_TCP_PORT.name(), &port_text, "unknown service")
+        })?;
+        // No TLS and no AUTH: the SMTP client's settings at their defaults.
+        let plain = Config::defaults();
+        Ok(SmtpParams {
+            lmtp: true,
+            agent: "lmtp",
+            queue_directory: PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY)),
+            helo_name,
+            bind_address: None,
+            bind_address6: None,
+            default_port,
+            timeouts: Timeouts {
+                connect: cfg.get(&params::LMTP_CONNECT_TIMEOUT),
+                helo: cfg.get(&params::LMTP_LHLO_TIMEOUT),
+                mail: cfg.get(&params::LMTP_MAIL_TIMEOUT),
+                rcpt: cfg.get(&params::LMTP_RCPT_TIMEOUT),
+                data_init: cfg.get(&params::LMTP_DATA_INIT_TIMEOUT),
+                data_xfer: cfg.get(&params::LMTP_DATA_XFER_TIMEOUT),
+                data_done: cfg.get(&params::LMTP_DATA_DONE_TIMEOUT),
+                quit: cfg.get(&params::LMTP_QUIT_TIMEOUT),
+            },
+            line_length_limit: cfg.get(&params::LMTP_LINE_LENGTH_LIMIT),
+            skip_5xx_greeting: cfg.get(&params::LMTP_SKIP_5XX_GREETING),
+            // Postfix's defaults of lmtp_mx_address_limit and
+            // lmtp_mx_session_limit; the addresses of one host name.
+            mx_address_limit: 5,
+            mx_session_limit: 2,
+            randomize_addresses: true,
+            ignore_mx_lookup_error: false,
+            relayhost: String::new(),
+            tls: TlsSettings::from_config(&plain)?,
+            sasl: SaslSettings::from_config(&plain)?,
         })
     }
 }
