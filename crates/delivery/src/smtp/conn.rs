@@ -4,7 +4,8 @@
 //! reported as Postfix words it: `lost connection with HOST[ADDR] while
 //! WHERE` or `conversation with HOST[ADDR] timed out while WHERE` (4.4.2).
 //! After STARTTLS the same connection carries TLS ([`Conn::start_tls`]).
-//! An LMTP `unix:` target is a Unix-domain socket (`connect to PATH: REASON`).
+//! An LMTP `unix:` target is a Unix-domain socket (`connect to
+//! MYHOSTNAME[PATH]: REASON`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -62,8 +63,8 @@ pub(crate) async fn connect(
     bind6: Option<IpAddr>,
     timeout: Duration,
 ) -> Result<Conn, String> {
+    let fail = |why: String| format!("connect to {}: {why}", target.relay());
     if let Some(socket) = &target.socket {
-        let fail = |why: String| format!("connect to {}: {why}", socket.shown);
         let stream = match limited(timeout, UnixStream::connect(&socket.path)).await {
             None => return Err(fail("Connection timed out".to_string())),
             Some(r) => r.map_err(|e| fail(io_text(&e)))?,
@@ -72,7 +73,6 @@ pub(crate) async fn connect(
             stream: BufReader::new(Box::new(stream)),
         });
     }
-    let fail = |why: String| format!("connect to {}: {why}", target.relay());
     let peer = SocketAddr::new(target.addr, target.port);
     let (socket, bind) = match target.addr {
         IpAddr::V4(_) => (TcpSocket::new_v4(), bind4.filter(IpAddr::is_ipv4)),

@@ -241,7 +241,9 @@ async fn inet_host_port_and_missing_socket() {
     assert_eq!(out[0].dsn, "4.4.1");
     assert_eq!(out[0].relay, "none");
     assert!(
-        out[0].text.starts_with("connect to private/nothing-here: "),
+        out[0]
+            .text
+            .starts_with("connect to mail.example[private/nothing-here]: No such file"),
         "{}",
         out[0].text
     );
