@@ -98,8 +98,8 @@ params! {
     RELAY_RECIPIENT_MAPS: Vec<String> = "relay_recipient_maps", List, Text("");
     /// Next-hop destination of non-local mail; empty means direct delivery.
     RELAYHOST: String = "relayhost", Str, Text("");
-    /// Obsolete name of smtp_fallback_relay.
-    [unimplemented] FALLBACK_RELAY: Vec<String> = "fallback_relay", List, Text("");
+    /// Obsolete name of smtp_fallback_relay (its default, `$fallback_relay`).
+    [informational] FALLBACK_RELAY: Vec<String> = "fallback_relay", List, Text("");
     /// Location of the mail queue.
     QUEUE_DIRECTORY: String = "queue_directory", Str, Text("/var/spool/postfix"), min 1;
     /// Directory with caches and other writable data.
@@ -519,7 +519,7 @@ params! {
     /// Skip servers that greet with 5xx.
     SMTP_SKIP_5XX_GREETING: bool = "smtp_skip_5xx_greeting", Bool, Text("yes");
     /// Relays tried when the destination is unreachable.
-    [unimplemented] SMTP_FALLBACK_RELAY: Vec<String> = "smtp_fallback_relay", List, Text("$fallback_relay");
+    SMTP_FALLBACK_RELAY: Vec<String> = "smtp_fallback_relay", List, Text("$fallback_relay");
     /// SMTP client connect timeout.
     SMTP_CONNECT_TIMEOUT: Duration = "smtp_connect_timeout", Time('s'), Text("30s");
     /// SMTP client timeout for the greeting and HELO reply.

@@ -89,6 +89,17 @@ struct Route<'a> {
     tls: &'a tls_policy::DestPolicy,
 }
 
+/// Whether a recipient's outcome at one next hop leaves it for the next
+/// (a fallback relay): deferred, or a hard failure to find the next hop's
+/// servers, except mail that loops back to myself.
+fn try_next_site(outcome: &DeliveryOutcome) -> bool {
+    match outcome.status {
+        DeliveryStatus::Deferred => true,
+        DeliveryStatus::Bounced => outcome.relay == "none" && outcome.dsn != "5.4.6",
+        _ => false,
+    }
+}
+
 /// Why a next hop gave no server to try.
 enum Lookup {
     Config(destination::DestinationError),
@@ -151,13 +162,51 @@ impl SmtpAgent {
         }
     }
 
-    /// Deliver `content` to `rcpts`, all for `nexthop`.
+    /// Deliver `content` to `rcpts`, all for `nexthop`; what that next hop
+    /// defers, or cannot find, goes on to each `smtp_fallback_relay` in
+    /// turn (Postfix's smtp_connect.c: not after mail loops back to
+    /// myself; a hard lookup failure of a fallback relay is a 4.3.5
+    /// `smtp_fallback_relay configuration problem`).
     pub(crate) async fn deliver(
         &self,
         msg: &QueuedMessage,
         content: &[u8],
         nexthop: &str,
         rcpts: &[SmtpRcpt],
+    ) -> Vec<DeliveryOutcome> {
+        let sites = std::iter::once(nexthop)
+            .chain(self.params.fallback_relay.iter().map(String::as_str))
+            .collect::<Vec<_>>();
+        let mut pending = rcpts.to_vec();
+        let mut done = Vec::with_capacity(rcpts.len());
+        for (n, site) in sites.iter().enumerate() {
+            let outcomes = self.deliver_site(msg, content, site, &pending, n > 0).await;
+            if n + 1 == sites.len() {
+                done.extend(outcomes);
+                break;
+            }
+            let (retry, finished): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(try_next_site);
+            done.extend(finished);
+            if let Some(first) = retry.first() {
+                gatepost_log::info(self.params.agent, format!("{}: {}", msg.id, first.text));
+            }
+            pending.retain(|r| retry.iter().any(|o| o.recipient == r.index));
+            if pending.is_empty() {
+                break;
+            }
+        }
+        done
+    }
+
+    /// One next hop of [`SmtpAgent::deliver`]; `fallback` when it is an
+    /// `smtp_fallback_relay`.
+    async fn deliver_site(
+        &self,
+        msg: &QueuedMessage,
+        content: &[u8],
+        nexthop: &str,
+        rcpts: &[SmtpRcpt],
+        fallback: bool,
     ) -> Vec<DeliveryOutcome> {
         let agent = self.params.agent;
         let all_none = |v: Verdict| -> Vec<DeliveryOutcome> {
@@ -178,7 +227,10 @@ impl SmtpAgent {
             Err(Lookup::Failed(failure)) => {
                 let is_relayhost =
                     !self.params.relayhost.is_empty() && nexthop == self.params.relayhost;
-                let v = if !failure.is_soft() && is_relayhost {
+                let v = if !failure.is_soft() && fallback {
+                    gatepost_log::warning(agent, "smtp_fallback_relay configuration problem");
+                    Verdict::deferred("4.3.5", failure.text)
+                } else if !failure.is_soft() && is_relayhost {
                     gatepost_log::warning(agent, "relayhost configuration problem");
                     Verdict::deferred("4.3.5", failure.text)
                 } else if failure.is_soft() {

@@ -7,7 +7,7 @@
 //! `smtp_skip_5xx_greeting`, `smtp_mx_address_limit`,
 //! `smtp_mx_session_limit`, `smtp_randomize_addresses`,
 //! `ignore_mx_lookup_error`, `relayhost` (to tell a relayhost
-//! configuration problem), the TLS settings of [`TlsSettings`] and the
+//! configuration problem), `smtp_fallback_relay`, the TLS settings of [`TlsSettings`] and the
 //! SASL settings of [`SaslSettings`]. All are
 //! read through their typed handles. The LMTP client
 //! ([`SmtpParams::lmtp_from_config`]) reads the `lmtp_*` counterparts:
@@ -66,6 +66,8 @@ pub(crate) struct SmtpParams {
     pub randomize_addresses: bool,
     pub ignore_mx_lookup_error: bool,
     pub relayhost: String,
+    /// `smtp_fallback_relay`: next hops for what the first one defers.
+    pub fallback_relay: Vec<String>,
     pub tls: TlsSettings,
     pub sasl: SaslSettings,
 }
@@ -135,6 +137,7 @@ impl SmtpParams {
             randomize_addresses: cfg.get(&params::SMTP_RANDOMIZE_ADDRESSES),
             ignore_mx_lookup_error: cfg.get(&params::IGNORE_MX_LOOKUP_ERROR),
             relayhost: cfg.get(&params::RELAYHOST),
+            fallback_relay: cfg.get(&params::SMTP_FALLBACK_RELAY),
             tls: TlsSettings::from_config(cfg)?,
             sasl: SaslSettings::from_config(cfg)?,
         })
@@ -181,6 +184,7 @@ impl SmtpParams {
             randomize_addresses: true,
             ignore_mx_lookup_error: false,
             relayhost: String::new(),
+            fallback_relay: Vec::new(),
             tls: TlsSettings::from_config(&plain)?,
             sasl: SaslSettings::from_config(&plain)?,
         })
