@@ -546,6 +546,10 @@ params! {
     SMTP_MX_ADDRESS_LIMIT: usize = "smtp_mx_address_limit", Int, Text("5");
     /// Most SMTP sessions per destination in one delivery (0 = no limit).
     SMTP_MX_SESSION_LIMIT: usize = "smtp_mx_session_limit", Int, Text("2");
+    /// Address family tried first among equal-preference MX addresses: ipv6, ipv4, any.
+    SMTP_ADDRESS_PREFERENCE: String = "smtp_address_preference", Str, Text("any");
+    /// Keep both address families within smtp_mx_address_limit.
+    SMTP_BALANCE_INET_PROTOCOLS: bool = "smtp_balance_inet_protocols", Bool, Text("yes");
     /// Hostname the LMTP client sends in LHLO.
     LMTP_LHLO_NAME: String = "lmtp_lhlo_name", Str, Text("$myhostname");
     /// Default TCP port (number or service) of the LMTP client.

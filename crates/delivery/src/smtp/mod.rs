@@ -10,7 +10,7 @@
 //! `relay=none, dsn=4.4.1`. A hard lookup failure for the `relayhost`
 //! becomes 4.3.5 with `warning: relayhost configuration problem`.
 //!
-//! Files: `destination` (next-hop syntax), `smtp_params` (parameters),
+//! Files: `addr_family` (address family order), `destination` (next-hop syntax), `smtp_params` (parameters),
 //! `resolver` (DNS seam), `dns_glue` (gatepost-dns adapter), `own_addr`
 //! (our addresses), `addr_list` (MX → address list, loop detection),
 //! `conn` (TCP + timeouts), `reply` (reply reader), `ehlo` (features),
@@ -26,6 +26,7 @@
 //! its log lines are `postfix/lmtp`'s, e.g.
 //! `relay=HOST[private/dovecot-lmtp]`.
 
+mod addr_family;
 mod addr_list;
 mod conn;
 mod destination;
@@ -300,6 +301,12 @@ impl SmtpAgent {
         )
         .await
         .map_err(Lookup::Failed)?;
+        let targets = addr_family::arrange(
+            targets,
+            p.address_preference,
+            p.balance_inet_protocols,
+            p.mx_address_limit,
+        );
         Ok((dest, targets))
     }
 

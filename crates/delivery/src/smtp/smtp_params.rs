@@ -6,6 +6,7 @@
 //! `smtp_data_done_timeout`, `smtp_quit_timeout`, `smtp_line_length_limit`,
 //! `smtp_skip_5xx_greeting`, `smtp_mx_address_limit`,
 //! `smtp_mx_session_limit`, `smtp_randomize_addresses`,
+//! `smtp_address_preference`, `smtp_balance_inet_protocols`,
 //! `ignore_mx_lookup_error`, `relayhost` (to tell a relayhost
 //! configuration problem), `smtp_fallback_relay`, the TLS settings of [`TlsSettings`] and the
 //! SASL settings of [`SaslSettings`]. All are
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use gatepost_config::{params, Config, Param};
 
+use crate::smtp::addr_family::AddressPreference;
 use crate::smtp::destination::default_port;
 use crate::smtp::sasl_client::SaslSettings;
 use crate::smtp::tls_policy::TlsSettings;
@@ -64,6 +66,10 @@ pub(crate) struct SmtpParams {
     /// 0 = no limit.
     pub mx_session_limit: usize,
     pub randomize_addresses: bool,
+    /// `smtp_address_preference`.
+    pub address_preference: AddressPreference,
+    /// `smtp_balance_inet_protocols`.
+    pub balance_inet_protocols: bool,
     pub ignore_mx_lookup_error: bool,
     pub relayhost: String,
     /// `smtp_fallback_relay`: next hops for what the first one defers.
@@ -102,6 +108,17 @@ fn address(cfg: &Config, param: &Param<String>) -> Result<Option<IpAddr>, Delive
         .map_err(|_| bad_value(name, value, "expected a numeric IP address"))
 }
 
+fn address_preference(cfg: &Config) -> Result<AddressPreference, DeliveryError> {
+    let value = cfg.get(&params::SMTP_ADDRESS_PREFERENCE);
+    AddressPreference::parse(&value).ok_or_else(|| {
+        bad_value(
+            params::SMTP_ADDRESS_PREFERENCE.name(),
+            &value,
+            "expected ipv6, ipv4 or any",
+        )
+    })
+}
+
 impl SmtpParams {
     pub(crate) fn from_config(cfg: &Config) -> Result<SmtpParams, DeliveryError> {
         let helo_name = match cfg.get(&params::SMTP_HELO_NAME) {
@@ -135,6 +152,8 @@ impl SmtpParams {
             mx_address_limit: cfg.get(&params::SMTP_MX_ADDRESS_LIMIT),
             mx_session_limit: cfg.get(&params::SMTP_MX_SESSION_LIMIT),
             randomize_addresses: cfg.get(&params::SMTP_RANDOMIZE_ADDRESSES),
+            address_preference: address_preference(cfg)?,
+            balance_inet_protocols: cfg.get(&params::SMTP_BALANCE_INET_PROTOCOLS),
             ignore_mx_lookup_error: cfg.get(&params::IGNORE_MX_LOOKUP_ERROR),
             relayhost: cfg.get(&params::RELAYHOST),
             fallback_relay: cfg.get(&params::SMTP_FALLBACK_RELAY),
@@ -182,6 +201,8 @@ impl SmtpParams {
             mx_address_limit: 5,
             mx_session_limit: 2,
             randomize_addresses: true,
+            address_preference: AddressPreference::Any,
+            balance_inet_protocols: true,
             ignore_mx_lookup_error: false,
             relayhost: String::new(),
             fallback_relay: Vec::new(),
