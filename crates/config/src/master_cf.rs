@@ -153,6 +153,8 @@ pub(crate) fn parse_master_cf(text: &str, file: &str) -> Result<MasterCf, Config
                 overrides: options,
                 process_limit,
             });
+        } else if kind == "unix" && command == "lmtp" && service == "lmtp" {
+            // The built-in `lmtp` transport (the SMTP client in LMTP mode).
         } else {
             result.warnings.push(format!(
                 "{file}, line {}: service {service}/{kind} (command {command}) is not implemented by gatepost; ignored",
@@ -190,6 +192,7 @@ cleanup   unix  n       -       y       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 maildrop  unix  -       n       n       -       -       pipe
   flags=DRXhu user=vmail argv=/usr/bin/maildrop -d ${recipient}
+lmtp      unix  -       -       n       -       -       lmtp
 ";
 
     #[test]
