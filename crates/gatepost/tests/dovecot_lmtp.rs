@@ -36,10 +36,8 @@ impl Drop for Killed {
 fn start_dovecot(dovecot: &str, dir: &Path, socket: &Path) -> Killed {
     let d = dir.display();
     // Mail is stored with the user's uid: as root, nobody's; else our own.
-    let uid = match std::fs::metadata(dir).unwrap().uid() {
-        0 => 65534,
-        own => own,
-    };
+    let own = std::fs::metadata(dir).unwrap().uid();
+    let uid = if own == 0 { 65534 } else { own };
     std::fs::create_dir_all(dir.join("run")).unwrap();
     std::fs::create_dir_all(dir.join("home")).unwrap();
     std::fs::set_permissions(dir.join("home"), std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -48,8 +46,22 @@ fn start_dovecot(dovecot: &str, dir: &Path, socket: &Path) -> Killed {
         format!("bob@mail.example::{uid}:{uid}::{d}/home/bob\n"),
     )
     .unwrap();
+    // Not root: Dovecot's internal and login processes run as we do.
+    let own_users = if own == 0 {
+        String::new()
+    } else {
+        let id = |flag: &str| {
+            let out = Command::new("id").arg(flag).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let (me, group) = (id("-un"), id("-gn"));
+        format!(
+            "default_internal_user = {me}\ndefault_login_user = {me}\n\
+             default_internal_group = {group}\n"
+        )
+    };
     let conf = format!(
-        "base_dir = {d}/run\nstate_dir = {d}/run\nlog_path = {d}/dovecot.log\n\
+        "{own_users}base_dir = {d}/run\nstate_dir = {d}/run\nlog_path = {d}/dovecot.log\n\
          protocols = lmtp\nssl = no\nfirst_valid_uid = 1\nmail_location = maildir:~/Maildir\n\
          passdb {{\n  driver = passwd-file\n  args = {d}/users\n}}\n\
          userdb {{\n  driver = passwd-file\n  args = {d}/users\n}}\n\
