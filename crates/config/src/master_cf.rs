@@ -167,6 +167,8 @@ pub(crate) fn parse_master_cf(text: &str, file: &str) -> Result<MasterCf, Config
             // The SMTP client under this name: a transport (smtp_transports).
         } else if kind == "unix" && command == "pipe" {
             result.pipes.push(PipeService::from_args(service, args));
+        } else if kind == "unix" && command == "lmtp" && service == "lmtp" {
+            // The built-in `lmtp` transport (the SMTP client in LMTP mode).
         } else {
             result.warnings.push(format!(
                 "{file}, line {}: service {service}/{kind} (command {command}) is not implemented by gatepost; ignored",
@@ -205,6 +207,7 @@ qmgr      unix  n       -       n       300     1       qmgr
 maildrop  unix  -       n       n       -       -       pipe
   flags=DRXhu user=vmail argv=/usr/bin/maildrop -d ${recipient}
 amavis    unix  -       -       n       -       2       smtp
+lmtp      unix  -       -       n       -       -       lmtp
 ";
 
     #[test]

@@ -98,8 +98,8 @@ params! {
     RELAY_RECIPIENT_MAPS: Vec<String> = "relay_recipient_maps", List, Text("");
     /// Next-hop destination of non-local mail; empty means direct delivery.
     RELAYHOST: String = "relayhost", Str, Text("");
-    /// Obsolete name of smtp_fallback_relay.
-    [unimplemented] FALLBACK_RELAY: Vec<String> = "fallback_relay", List, Text("");
+    /// Obsolete name of smtp_fallback_relay (its default, `$fallback_relay`).
+    [informational] FALLBACK_RELAY: Vec<String> = "fallback_relay", List, Text("");
     /// Location of the mail queue.
     QUEUE_DIRECTORY: String = "queue_directory", Str, Text("/var/spool/postfix"), min 1;
     /// Directory with caches and other writable data.
@@ -591,7 +591,7 @@ params! {
     /// Skip servers that greet with 5xx.
     SMTP_SKIP_5XX_GREETING: bool = "smtp_skip_5xx_greeting", Bool, Text("yes");
     /// Relays tried when the destination is unreachable.
-    [unimplemented] SMTP_FALLBACK_RELAY: Vec<String> = "smtp_fallback_relay", List, Text("$fallback_relay");
+    SMTP_FALLBACK_RELAY: Vec<String> = "smtp_fallback_relay", List, Text("$fallback_relay");
     /// SMTP client connect timeout.
     SMTP_CONNECT_TIMEOUT: Duration = "smtp_connect_timeout", Time('s'), Text("30s");
     /// SMTP client timeout for the greeting and HELO reply.
@@ -618,6 +618,34 @@ params! {
     SMTP_MX_ADDRESS_LIMIT: usize = "smtp_mx_address_limit", Int, Text("5");
     /// Most SMTP sessions per destination in one delivery (0 = no limit).
     SMTP_MX_SESSION_LIMIT: usize = "smtp_mx_session_limit", Int, Text("2");
+    /// Address family tried first among equal-preference MX addresses: ipv6, ipv4, any.
+    SMTP_ADDRESS_PREFERENCE: String = "smtp_address_preference", Str, Text("any");
+    /// Keep both address families within smtp_mx_address_limit.
+    SMTP_BALANCE_INET_PROTOCOLS: bool = "smtp_balance_inet_protocols", Bool, Text("yes");
+    /// Hostname the LMTP client sends in LHLO.
+    LMTP_LHLO_NAME: String = "lmtp_lhlo_name", Str, Text("$myhostname");
+    /// Default TCP port (number or service) of the LMTP client.
+    LMTP_TCP_PORT: String = "lmtp_tcp_port", Str, Text("24");
+    /// LMTP client connect timeout (0 = the system's).
+    LMTP_CONNECT_TIMEOUT: Duration = "lmtp_connect_timeout", Time('s'), Text("0s");
+    /// LMTP client timeout for the greeting and LHLO reply.
+    LMTP_LHLO_TIMEOUT: Duration = "lmtp_lhlo_timeout", Time('s'), Text("300s");
+    /// LMTP client timeout for the MAIL FROM reply.
+    LMTP_MAIL_TIMEOUT: Duration = "lmtp_mail_timeout", Time('s'), Text("300s");
+    /// LMTP client timeout for the RCPT TO reply.
+    LMTP_RCPT_TIMEOUT: Duration = "lmtp_rcpt_timeout", Time('s'), Text("300s");
+    /// LMTP client timeout for the DATA reply.
+    LMTP_DATA_INIT_TIMEOUT: Duration = "lmtp_data_init_timeout", Time('s'), Text("120s");
+    /// LMTP client timeout for sending content.
+    LMTP_DATA_XFER_TIMEOUT: Duration = "lmtp_data_xfer_timeout", Time('s'), Text("180s");
+    /// LMTP client timeout for each recipient's end-of-data reply.
+    LMTP_DATA_DONE_TIMEOUT: Duration = "lmtp_data_done_timeout", Time('s'), Text("600s");
+    /// LMTP client timeout for the QUIT reply.
+    LMTP_QUIT_TIMEOUT: Duration = "lmtp_quit_timeout", Time('s'), Text("300s");
+    /// Length at which the LMTP client folds long lines.
+    LMTP_LINE_LENGTH_LIMIT: usize = "lmtp_line_length_limit", Int, Text("998");
+    /// Skip LMTP servers that greet with 5xx.
+    LMTP_SKIP_5XX_GREETING: bool = "lmtp_skip_5xx_greeting", Bool, Text("yes");
     /// Randomize the order of equal-preference MX host addresses.
     SMTP_RANDOMIZE_ADDRESSES: bool = "smtp_randomize_addresses", Bool, Text("yes");
     /// Fall back to A/AAAA lookups when an MX lookup fails.

@@ -11,7 +11,7 @@
 //! | `error` | bounced, `relay=none`, DSN from the text (default 5.0.0) |
 //! | `retry` | deferred, DSN from the text (default 4.0.0) |
 //! | `smtp`, `relay`, a master.cf `unix` service running `smtp` | the SMTP client, grouped by next hop (default: the recipient's domain) |
-//! | `lmtp` | deferred 4.3.0: LMTP is not available yet |
+//! | `lmtp` | the LMTP client (the SMTP client in LMTP mode), grouped by next hop (`unix:PATH`, `inet:HOST:PORT`, `[HOST]:PORT`) |
 //! | a master.cf `pipe` service | the pipe(8) agent (`pipe`) |
 //! | other | deferred 4.3.0 `mail transport unavailable` |
 //!
@@ -29,10 +29,6 @@ use crate::verdict::{dsn_split, Verdict};
 use crate::virtual_mailbox::VirtualAgent;
 use crate::MessageContent;
 
-/// The text for recipients that need the (future) LMTP client.
-pub(crate) const LMTP_UNAVAILABLE: &str =
-    "delivery temporarily suspended: LMTP is not available yet";
-
 /// Where one recipient goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -42,6 +38,8 @@ pub(crate) enum Route {
     Smtp(String),
     /// A pipe(8) service: (service, next hop, recipient).
     Pipe(String, String, String),
+    /// The LMTP client, to this next hop.
+    Lmtp(String),
     /// Decided without an agent: (verdict, agent name for the log line).
     Final(Verdict, &'static str),
 }
@@ -54,6 +52,7 @@ pub(crate) struct Dispatcher {
     pub smtp: SmtpAgent,
     /// master.cf transports that are the SMTP client under another name.
     pub smtp_transports: Vec<String>,
+    pub lmtp: SmtpAgent,
 }
 
 impl Dispatcher {
@@ -99,7 +98,10 @@ pub(crate) fn select(transport: &str, nexthop: Option<&str>, recipient: String) 
             let domain = recipient.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
             Route::Smtp(nexthop.unwrap_or(domain).to_string())
         }
-        "lmtp" => Route::Final(Verdict::deferred("4.3.0", LMTP_UNAVAILABLE), "lmtp"),
+        "lmtp" => {
+            let domain = recipient.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+            Route::Lmtp(nexthop.unwrap_or(domain).to_string())
+        }
         _ => Route::Final(
             Verdict::deferred("4.3.0", "mail transport unavailable"),
             "qmgr",
@@ -149,11 +151,17 @@ impl DeliveryAgent for Dispatcher {
             None
         };
         let mut outcomes = Vec::with_capacity(routes.len());
-        // SMTP recipients, grouped by next hop in first-seen order.
-        let mut smtp_groups: Vec<(String, Vec<SmtpRcpt>)> = Vec::new();
+        // SMTP and LMTP recipients, grouped by agent and next hop in
+        // first-seen order.
+        let mut smtp_groups: Vec<(&SmtpAgent, String, Vec<SmtpRcpt>)> = Vec::new();
         for (index, route) in routes {
+            let route_is_lmtp = matches!(route, Route::Lmtp(_));
             let outcome = match (route, &content) {
-                (Route::Smtp(nexthop), _) => {
+                (Route::Smtp(nexthop), _) | (Route::Lmtp(nexthop), _) => {
+                    let agent = match route_is_lmtp {
+                        true => &self.lmtp,
+                        false => &self.smtp,
+                    };
                     let address = msg
                         .envelope
                         .recipients
@@ -161,9 +169,12 @@ impl DeliveryAgent for Dispatcher {
                         .map(|r| r.address.clone())
                         .unwrap_or_default();
                     let rcpt = SmtpRcpt { index, address };
-                    match smtp_groups.iter_mut().find(|(n, _)| *n == nexthop) {
-                        Some((_, list)) => list.push(rcpt),
-                        None => smtp_groups.push((nexthop, vec![rcpt])),
+                    let group = smtp_groups
+                        .iter_mut()
+                        .find(|(a, n, _)| std::ptr::eq(*a, agent) && *n == nexthop);
+                    match group {
+                        Some((_, _, list)) => list.push(rcpt),
+                        None => smtp_groups.push((agent, nexthop, vec![rcpt])),
                     }
                     continue;
                 }
@@ -188,10 +199,10 @@ impl DeliveryAgent for Dispatcher {
             };
             outcomes.push(outcome);
         }
-        for (nexthop, rcpts) in smtp_groups {
+        for (agent, nexthop, rcpts) in smtp_groups {
             match &content {
                 Some(Ok(c)) => {
-                    outcomes.extend(self.smtp.deliver(msg, &c.data, &nexthop, &rcpts).await);
+                    outcomes.extend(agent.deliver(msg, &c.data, &nexthop, &rcpts).await);
                 }
                 failed => {
                     let why = match failed {
@@ -201,7 +212,7 @@ impl DeliveryAgent for Dispatcher {
                     for r in rcpts {
                         outcomes.push(
                             Verdict::deferred("4.3.0", format!("error reading message: {why}"))
-                                .into_outcome(r.index, crate::smtp::AGENT, "none"),
+                                .into_outcome(r.index, agent.agent(), "none"),
                         );
                     }
                 }
@@ -216,7 +227,6 @@ impl DeliveryAgent for Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gatepost_qmgr::DeliveryStatus;
 
     #[test]
     fn transport_selection() {
@@ -260,8 +270,8 @@ mod tests {
             ("relay", None, Route::Smtp("example.com".to_string())),
             (
                 "lmtp",
-                None,
-                Route::Final(Verdict::deferred("4.3.0", LMTP_UNAVAILABLE), "lmtp"),
+                Some("unix:private/dovecot-lmtp"),
+                Route::Lmtp("unix:private/dovecot-lmtp".to_string()),
             ),
             (
                 "dovecot",
@@ -275,9 +285,5 @@ mod tests {
         for (name, nexthop, want) in cases {
             assert_eq!(select(name, nexthop, r()), want, "{name} {nexthop:?}");
         }
-        let Route::Final(v, _) = select("lmtp", None, r()) else {
-            panic!()
-        };
-        assert_eq!(v.status, DeliveryStatus::Deferred);
     }
 }

@@ -97,8 +97,14 @@ pub fn build_agent(
 ) -> Result<Arc<dyn DeliveryAgent>, DeliveryError> {
     let settings = Settings::from_config(cfg)?;
     let smtp = SmtpAgent::from_config(cfg, smtp::default_resolver(cfg))?;
+    let lmtp = SmtpAgent::lmtp_from_config(cfg, smtp::default_resolver(cfg))?;
     Ok(Arc::new(build_dispatcher(
-        cfg, settings, smtp, queue, rewriter, helper,
+        cfg,
+        settings,
+        (smtp, lmtp),
+        queue,
+        rewriter,
+        helper,
     )))
 }
 
@@ -113,13 +119,15 @@ fn build_with_passwd(
     let mut settings = Settings::from_config(cfg).expect("settings");
     settings.passwd_file = passwd.to_path_buf();
     let smtp = SmtpAgent::from_config(cfg, smtp::default_resolver(cfg)).expect("smtp settings");
-    build_dispatcher(cfg, settings, smtp, queue, rewriter, None)
+    let lmtp =
+        SmtpAgent::lmtp_from_config(cfg, smtp::default_resolver(cfg)).expect("lmtp settings");
+    build_dispatcher(cfg, settings, (smtp, lmtp), queue, rewriter, None)
 }
 
 fn build_dispatcher(
     cfg: &Config,
     settings: Settings,
-    smtp: SmtpAgent,
+    (smtp, lmtp): (SmtpAgent, SmtpAgent),
     queue: Arc<Queue>,
     rewriter: Arc<Rewriter>,
     helper: Option<Arc<HelperPool>>,
@@ -135,6 +143,7 @@ fn build_dispatcher(
         pipe,
         smtp,
         smtp_transports: cfg.smtp_transports().to_vec(),
+        lmtp,
     }
 }
 

@@ -12,6 +12,7 @@
 //! soft error dominates hard ones, as in Postfix.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use rand::seq::SliceRandom;
 
@@ -27,17 +28,32 @@ pub(crate) struct Target {
     pub addr: IpAddr,
     pub port: u16,
     pub pref: u32,
+    /// A Unix-domain socket instead of `addr` and `port` (LMTP `unix:`).
+    pub socket: Option<SocketPath>,
+}
+
+/// A Unix-domain socket: the path as written (for log lines) and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SocketPath {
+    pub shown: String,
+    pub path: PathBuf,
 }
 
 impl Target {
-    /// `host[addr]`
+    /// `host[addr]`, or `host[socket]`.
     pub(crate) fn namaddr(&self) -> String {
-        format!("{}[{}]", self.host, self.addr)
+        match &self.socket {
+            Some(s) => format!("{}[{}]", self.host, s.shown),
+            None => format!("{}[{}]", self.host, self.addr),
+        }
     }
 
-    /// `host[addr]:port`, the `relay=` value.
+    /// `host[addr]:port`, the `relay=` value (`host[socket]` for a socket).
     pub(crate) fn relay(&self) -> String {
-        format!("{}[{}]:{}", self.host, self.addr, self.port)
+        match &self.socket {
+            Some(_) => self.namaddr(),
+            None => format!("{}[{}]:{}", self.host, self.addr, self.port),
+        }
     }
 }
 
@@ -96,6 +112,7 @@ async fn addr_one(
             addr,
             port,
             pref,
+            socket: None,
         }];
     }
     match resolver.addresses(host).await {
@@ -106,6 +123,7 @@ async fn addr_one(
                 addr,
                 port,
                 pref,
+                socket: None,
             })
             .collect(),
         Err(DnsFailure::TempFail(t)) => {

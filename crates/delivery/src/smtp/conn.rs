@@ -4,13 +4,15 @@
 //! reported as Postfix words it: `lost connection with HOST[ADDR] while
 //! WHERE` or `conversation with HOST[ADDR] timed out while WHERE` (4.4.2).
 //! After STARTTLS the same connection carries TLS ([`Conn::start_tls`]).
+//! An LMTP `unix:` target is a Unix-domain socket (`connect to
+//! MYHOSTNAME[PATH]: REASON`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use gatepost_tls::{CertificateDer, ServerName, TlsConnector, TlsSummary};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpSocket;
+use tokio::net::{TcpSocket, UnixStream};
 
 use crate::smtp::addr_list::Target;
 use crate::smtp::reply::{read_reply, Reply, ReplyError};
@@ -62,6 +64,15 @@ pub(crate) async fn connect(
     timeout: Duration,
 ) -> Result<Conn, String> {
     let fail = |why: String| format!("connect to {}: {why}", target.relay());
+    if let Some(socket) = &target.socket {
+        let stream = match limited(timeout, UnixStream::connect(&socket.path)).await {
+            None => return Err(fail("Connection timed out".to_string())),
+            Some(r) => r.map_err(|e| fail(io_text(&e)))?,
+        };
+        return Ok(Conn {
+            stream: BufReader::new(Box::new(stream)),
+        });
+    }
     let peer = SocketAddr::new(target.addr, target.port);
     let (socket, bind) = match target.addr {
         IpAddr::V4(_) => (TcpSocket::new_v4(), bind4.filter(IpAddr::is_ipv4)),

@@ -10,19 +10,29 @@
 //! `relay=none, dsn=4.4.1`. A hard lookup failure for the `relayhost`
 //! becomes 4.3.5 with `warning: relayhost configuration problem`.
 //!
-//! Files: `destination` (next-hop syntax), `smtp_params` (parameters),
+//! Files: `addr_family` (address family order), `destination` (next-hop syntax), `smtp_params` (parameters),
 //! `resolver` (DNS seam), `dns_glue` (gatepost-dns adapter), `own_addr`
 //! (our addresses), `addr_list` (MX → address list, loop detection),
 //! `conn` (TCP + timeouts), `reply` (reply reader), `ehlo` (features),
 //! `message_out` (DATA encoding), `session` (the conversation),
 //! `tls_policy` (the TLS level per next hop), `starttls` (the TLS step and
-//! the certificate check), `sasl_client` (AUTH to the next hop).
+//! the certificate check), `sasl_client` (AUTH to the next hop),
+//! `lmtp_hop` (LMTP next hops).
+//!
+//! The same agent speaks LMTP (RFC 2033) for the `lmtp` transport
+//! (Postfix's smtp(8) run as lmtp): built by [`SmtpAgent::lmtp_from_config`],
+//! it connects to `unix:` sockets or TCP hosts without MX lookups, greets
+//! with LHLO, and reads one reply per accepted recipient after the content;
+//! its log lines are `postfix/lmtp`'s, e.g.
+//! `relay=HOST[private/dovecot-lmtp]`.
 
+mod addr_family;
 mod addr_list;
 mod conn;
 mod destination;
 mod dns_glue;
 mod ehlo;
+mod lmtp_hop;
 mod message_out;
 mod own_addr;
 mod reply;
@@ -41,7 +51,7 @@ use gatepost_qmgr::{DeliveryOutcome, DeliveryStatus, QueuedMessage};
 use crate::verdict::Verdict;
 use crate::DeliveryError;
 
-use addr_list::resolve_targets;
+use addr_list::{resolve_targets, Target};
 use destination::Destination;
 use own_addr::OwnAddresses;
 pub(crate) use resolver::{NativeResolver, Resolver};
@@ -64,9 +74,6 @@ pub(crate) fn default_resolver(cfg: &Config) -> Arc<dyn Resolver> {
     }
 }
 
-/// Program name in log lines and outcomes.
-pub(crate) const AGENT: &str = "smtp";
-
 /// One recipient for the SMTP client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SmtpRcpt {
@@ -81,6 +88,23 @@ struct Route<'a> {
     spec: &'a str,
     dest: &'a Destination,
     tls: &'a tls_policy::DestPolicy,
+}
+
+/// Whether a recipient's outcome at one next hop leaves it for the next
+/// (a fallback relay): deferred, or a hard failure to find the next hop's
+/// servers, except mail that loops back to myself.
+fn try_next_site(outcome: &DeliveryOutcome) -> bool {
+    match outcome.status {
+        DeliveryStatus::Deferred => true,
+        DeliveryStatus::Bounced => outcome.relay == "none" && outcome.dsn != "5.4.6",
+        _ => false,
+    }
+}
+
+/// Why a next hop gave no server to try.
+enum Lookup {
+    Config(destination::DestinationError),
+    Failed(addr_list::AddrFailure),
 }
 
 #[derive(Debug)]
@@ -107,6 +131,24 @@ impl SmtpAgent {
         })
     }
 
+    /// The LMTP client (the `lmtp` transport).
+    pub(crate) fn lmtp_from_config(
+        cfg: &Config,
+        resolver: Arc<dyn Resolver>,
+    ) -> Result<SmtpAgent, DeliveryError> {
+        Ok(SmtpAgent {
+            params: SmtpParams::lmtp_from_config(cfg)?,
+            myhostname: cfg.get(&params::MYHOSTNAME),
+            own: OwnAddresses::default(),
+            resolver,
+        })
+    }
+
+    /// Program name in log lines and outcomes: `smtp` or `lmtp`.
+    pub(crate) fn agent(&self) -> &'static str {
+        self.params.agent
+    }
+
     #[cfg(test)]
     pub(crate) fn for_tests(
         params: SmtpParams,
@@ -121,7 +163,11 @@ impl SmtpAgent {
         }
     }
 
-    /// Deliver `content` to `rcpts`, all for `nexthop`.
+    /// Deliver `content` to `rcpts`, all for `nexthop`; what that next hop
+    /// defers, or cannot find, goes on to each `smtp_fallback_relay` in
+    /// turn (Postfix's smtp_connect.c: not after mail loops back to
+    /// myself; a hard lookup failure of a fallback relay is a 4.3.5
+    /// `smtp_fallback_relay configuration problem`).
     pub(crate) async fn deliver(
         &self,
         msg: &QueuedMessage,
@@ -129,37 +175,64 @@ impl SmtpAgent {
         nexthop: &str,
         rcpts: &[SmtpRcpt],
     ) -> Vec<DeliveryOutcome> {
+        let sites = std::iter::once(nexthop)
+            .chain(self.params.fallback_relay.iter().map(String::as_str))
+            .collect::<Vec<_>>();
+        let mut pending = rcpts.to_vec();
+        let mut done = Vec::with_capacity(rcpts.len());
+        for (n, site) in sites.iter().enumerate() {
+            let outcomes = self.deliver_site(msg, content, site, &pending, n > 0).await;
+            if n + 1 == sites.len() {
+                done.extend(outcomes);
+                break;
+            }
+            let (retry, finished): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(try_next_site);
+            done.extend(finished);
+            if let Some(first) = retry.first() {
+                gatepost_log::info(self.params.agent, format!("{}: {}", msg.id, first.text));
+            }
+            pending.retain(|r| retry.iter().any(|o| o.recipient == r.index));
+            if pending.is_empty() {
+                break;
+            }
+        }
+        done
+    }
+
+    /// One next hop of [`SmtpAgent::deliver`]; `fallback` when it is an
+    /// `smtp_fallback_relay`.
+    async fn deliver_site(
+        &self,
+        msg: &QueuedMessage,
+        content: &[u8],
+        nexthop: &str,
+        rcpts: &[SmtpRcpt],
+        fallback: bool,
+    ) -> Vec<DeliveryOutcome> {
+        let agent = self.params.agent;
         let all_none = |v: Verdict| -> Vec<DeliveryOutcome> {
             rcpts
                 .iter()
-                .map(|r| v.clone().into_outcome(r.index, AGENT, "none"))
+                .map(|r| v.clone().into_outcome(r.index, agent, "none"))
                 .collect()
         };
-        let dest = match Destination::parse(nexthop, self.params.default_port) {
-            Ok(d) => d,
-            Err(err) => {
-                gatepost_log::warning(AGENT, format!("{}: {err}", msg.id));
+        let (dest, targets) = match self.targets(nexthop).await {
+            Ok(found) => found,
+            Err(Lookup::Config(err)) => {
+                gatepost_log::warning(agent, format!("{}: {err}", msg.id));
                 return all_none(Verdict::deferred(
                     "4.3.5",
                     "mail system configuration error",
                 ));
             }
-        };
-        let targets = match resolve_targets(
-            self.resolver.as_ref(),
-            &dest,
-            &self.own,
-            self.params.ignore_mx_lookup_error,
-            self.params.randomize_addresses,
-        )
-        .await
-        {
-            Ok(t) => t,
-            Err(failure) => {
+            Err(Lookup::Failed(failure)) => {
                 let is_relayhost =
                     !self.params.relayhost.is_empty() && nexthop == self.params.relayhost;
-                let v = if !failure.is_soft() && is_relayhost {
-                    gatepost_log::warning(AGENT, "relayhost configuration problem");
+                let v = if !failure.is_soft() && fallback {
+                    gatepost_log::warning(agent, "smtp_fallback_relay configuration problem");
+                    Verdict::deferred("4.3.5", failure.text)
+                } else if !failure.is_soft() && is_relayhost {
+                    gatepost_log::warning(agent, "relayhost configuration problem");
                     Verdict::deferred("4.3.5", failure.text)
                 } else if failure.is_soft() {
                     Verdict::deferred(&failure.dsn, failure.text)
@@ -174,7 +247,7 @@ impl SmtpAgent {
             Err(verdict) => {
                 if let Some(first) = targets.first() {
                     gatepost_log::warning(
-                        AGENT,
+                        agent,
                         format!(
                             "TLS policy lookup for {}/{}: {}",
                             nexthop.trim(),
@@ -194,6 +267,49 @@ impl SmtpAgent {
         self.deliver_to(msg, content, &route, &targets, rcpts).await
     }
 
+    /// The parsed next hop and the servers to try.
+    async fn targets(&self, nexthop: &str) -> Result<(Destination, Vec<Target>), Lookup> {
+        let p = &self.params;
+        let dest = if p.lmtp {
+            let hop = lmtp_hop::parse(
+                nexthop,
+                p.default_port,
+                &p.queue_directory,
+                &self.myhostname,
+            )
+            .map_err(Lookup::Config)?;
+            match hop {
+                lmtp_hop::LmtpHop::Unix(target) => {
+                    let dest = Destination {
+                        host: self.myhostname.clone(),
+                        port: 0,
+                        literal: true,
+                    };
+                    return Ok((dest, vec![target]));
+                }
+                lmtp_hop::LmtpHop::Inet(dest) => dest,
+            }
+        } else {
+            Destination::parse(nexthop, p.default_port).map_err(Lookup::Config)?
+        };
+        let targets = resolve_targets(
+            self.resolver.as_ref(),
+            &dest,
+            &self.own,
+            p.ignore_mx_lookup_error,
+            p.randomize_addresses,
+        )
+        .await
+        .map_err(Lookup::Failed)?;
+        let targets = addr_family::arrange(
+            targets,
+            p.address_preference,
+            p.balance_inet_protocols,
+            p.mx_address_limit,
+        );
+        Ok((dest, targets))
+    }
+
     async fn deliver_to(
         &self,
         msg: &QueuedMessage,
@@ -203,6 +319,7 @@ impl SmtpAgent {
         rcpts: &[SmtpRcpt],
     ) -> Vec<DeliveryOutcome> {
         let dest = route.dest;
+        let agent = self.params.agent;
         let data = message_out::encode_data(content, self.params.line_length_limit);
         // The AUTH= identity smtpd stored, passed on after a login.
         let auth = if self.params.sasl.enabled {
@@ -244,7 +361,7 @@ impl SmtpAgent {
             {
                 Ok(c) => c,
                 Err(text) => {
-                    gatepost_log::info(AGENT, &text);
+                    gatepost_log::info(agent, &text);
                     last = Some((Verdict::deferred("4.4.1", text), "none".to_string()));
                     continue;
                 }
@@ -267,7 +384,7 @@ impl SmtpAgent {
                 nexthop_spec: route.spec,
                 dest,
                 tls: route.tls,
-                loop_detect: dest.port == 25,
+                loop_detect: !self.params.lmtp && dest.port == 25,
                 best_mx: Some(target.pref) == best_pref,
             };
             let results = session::deliver(&mut conn, target, &ctx, &job).await;
@@ -278,19 +395,19 @@ impl SmtpAgent {
                     last = Some((verdict.clone(), relay.clone()));
                     still.push((*index, address.clone(), verdict, relay.clone()));
                 } else {
-                    done.push(verdict.into_outcome(*index, AGENT, &relay));
+                    done.push(verdict.into_outcome(*index, agent, &relay));
                 }
             }
             let more = tried + 1 < targets.len();
             if more && !still.is_empty() {
                 if let Some((v, _)) = &last {
-                    gatepost_log::info(AGENT, format!("{}: {}", msg.id, v.text));
+                    gatepost_log::info(agent, format!("{}: {}", msg.id, v.text));
                 }
             }
             if !more || sessions >= limit(self.params.mx_session_limit) {
                 // Keep each recipient's own last reason.
                 for (index, _, verdict, relay) in &still {
-                    done.push(verdict.clone().into_outcome(*index, AGENT, relay));
+                    done.push(verdict.clone().into_outcome(*index, agent, relay));
                 }
                 pending.clear();
                 break;
@@ -305,13 +422,15 @@ impl SmtpAgent {
                 )
             });
             for (index, _) in &pending {
-                done.push(v.clone().into_outcome(*index, AGENT, &relay));
+                done.push(v.clone().into_outcome(*index, agent, &relay));
             }
         }
         done
     }
 }
 
+#[cfg(test)]
+mod lmtp_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -20,6 +20,12 @@
 //! (`sasl_client.rs`); after a login `MAIL FROM` carries `AUTH=` with
 //! the identity stored with the message (or `AUTH=<>` with
 //! `smtp_send_dummy_mail_auth = yes`).
+//!
+//! In LMTP mode (RFC 2033) the greeting is answered with `LHLO` (no HELO
+//! fallback: a refused LHLO is `refused to talk to me`), and after the
+//! content the server sends one reply per accepted recipient, in `RCPT TO`
+//! order: each recipient is delivered, deferred or bounced on its own
+//! reply (`host H[A] said: REPLY (in reply to end of DATA command)`).
 
 use crate::smtp::addr_list::Target;
 use crate::smtp::conn::{Broken, Conn};
@@ -94,6 +100,15 @@ fn said(namaddr: &str, reply: &Reply, command: &str) -> Verdict {
             gatepost_log::sanitize(&reply.text())
         ),
     )
+}
+
+/// The verdict of an end-of-data reply.
+fn end_of_data(namaddr: &str, done: &Reply) -> Verdict {
+    if done.class() == 2 {
+        Verdict::sent(&done.dsn, gatepost_log::sanitize(&done.text()))
+    } else {
+        said(namaddr, done, "end of DATA")
+    }
 }
 
 fn refused(namaddr: &str, reply: &Reply, soften: bool) -> Verdict {
@@ -289,17 +304,18 @@ async fn ehlo(
 ) -> Result<Option<Features>, Broken> {
     let p = ctx.params;
     let namaddr = target.namaddr();
+    let (verb, stage) = if p.lmtp {
+        ("LHLO", "performing the LHLO handshake")
+    } else {
+        ("EHLO", "performing the EHLO handshake")
+    };
     let ehlo = conn
-        .command(
-            &format!("EHLO {}", p.helo_name),
-            p.timeouts.helo,
-            "performing the EHLO handshake",
-        )
+        .command(&format!("{verb} {}", p.helo_name), p.timeouts.helo, stage)
         .await?;
     let features = if ehlo.class() == 2 {
         let (features, warnings) = parse_ehlo(&ehlo, &namaddr);
         for w in warnings {
-            gatepost_log::warning("smtp", w);
+            gatepost_log::warning(p.agent, w);
         }
         let name = ehlo
             .bodies()
@@ -322,7 +338,7 @@ async fn ehlo(
             return Ok(None);
         }
         features
-    } else if ehlo.code == 421 {
+    } else if ehlo.code == 421 || p.lmtp {
         results.set_all(&refused(&namaddr, &ehlo, false));
         return Ok(None);
     } else {
@@ -473,12 +489,17 @@ async fn converse(
     }
     conn.send(job.data, t.data_xfer, "sending message body")
         .await?;
+    if p.lmtp {
+        // One reply per accepted recipient; a broken connection leaves the
+        // rest to the caller's deferral.
+        for &i in &accepted {
+            let done = conn.reply(t.data_done, stage).await?;
+            results.verdicts[i] = Some(end_of_data(&namaddr, &done));
+        }
+        return Ok(());
+    }
     let done = conn.reply(t.data_done, stage).await?;
-    let v = if done.class() == 2 {
-        Verdict::sent(&done.dsn, gatepost_log::sanitize(&done.text()))
-    } else {
-        said(&namaddr, &done, "end of DATA")
-    };
+    let v = end_of_data(&namaddr, &done);
     for &i in &accepted {
         results.verdicts[i] = Some(v.clone());
     }

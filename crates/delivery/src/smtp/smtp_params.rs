@@ -6,16 +6,25 @@
 //! `smtp_data_done_timeout`, `smtp_quit_timeout`, `smtp_line_length_limit`,
 //! `smtp_skip_5xx_greeting`, `smtp_mx_address_limit`,
 //! `smtp_mx_session_limit`, `smtp_randomize_addresses`,
+//! `smtp_address_preference`, `smtp_balance_inet_protocols`,
 //! `ignore_mx_lookup_error`, `relayhost` (to tell a relayhost
-//! configuration problem), the TLS settings of [`TlsSettings`] and the
+//! configuration problem), `smtp_fallback_relay`, the TLS settings of [`TlsSettings`] and the
 //! SASL settings of [`SaslSettings`]. All are
-//! read through their typed handles.
+//! read through their typed handles. The LMTP client
+//! ([`SmtpParams::lmtp_from_config`]) reads the `lmtp_*` counterparts:
+//! `lmtp_lhlo_name`, `lmtp_tcp_port`, `lmtp_*_timeout`,
+//! `lmtp_line_length_limit`, `lmtp_skip_5xx_greeting`, and
+//! `queue_directory` for relative `unix:` socket paths; it talks without
+//! TLS and AUTH (Postfix's defaults for `lmtp_tls_security_level` and
+//! `lmtp_sasl_auth_enable`).
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use gatepost_config::{params, Config, Param};
 
+use crate::smtp::addr_family::AddressPreference;
 use crate::smtp::destination::default_port;
 use crate::smtp::sasl_client::SaslSettings;
 use crate::smtp::tls_policy::TlsSettings;
@@ -36,6 +45,14 @@ pub(crate) struct Timeouts {
 
 #[derive(Debug, Clone)]
 pub(crate) struct SmtpParams {
+    /// LMTP (RFC 2033) instead of SMTP: LHLO, one reply per recipient
+    /// after the content, `unix:` next hops, no MX lookups.
+    pub lmtp: bool,
+    /// Program name in log lines and outcomes: `smtp` or `lmtp`.
+    pub agent: &'static str,
+    /// Where relative `unix:` socket paths start (Postfix's daemons run
+    /// in the queue directory).
+    pub queue_directory: PathBuf,
     pub helo_name: String,
     pub bind_address: Option<IpAddr>,
     pub bind_address6: Option<IpAddr>,
@@ -49,8 +66,14 @@ pub(crate) struct SmtpParams {
     /// 0 = no limit.
     pub mx_session_limit: usize,
     pub randomize_addresses: bool,
+    /// `smtp_address_preference`.
+    pub address_preference: AddressPreference,
+    /// `smtp_balance_inet_protocols`.
+    pub balance_inet_protocols: bool,
     pub ignore_mx_lookup_error: bool,
     pub relayhost: String,
+    /// `smtp_fallback_relay`: next hops for what the first one defers.
+    pub fallback_relay: Vec<String>,
     pub tls: TlsSettings,
     pub sasl: SaslSettings,
 }
@@ -85,6 +108,17 @@ fn address(cfg: &Config, param: &Param<String>) -> Result<Option<IpAddr>, Delive
         .map_err(|_| bad_value(name, value, "expected a numeric IP address"))
 }
 
+fn address_preference(cfg: &Config) -> Result<AddressPreference, DeliveryError> {
+    let value = cfg.get(&params::SMTP_ADDRESS_PREFERENCE);
+    AddressPreference::parse(&value).ok_or_else(|| {
+        bad_value(
+            params::SMTP_ADDRESS_PREFERENCE.name(),
+            &value,
+            "expected ipv6, ipv4 or any",
+        )
+    })
+}
+
 impl SmtpParams {
     pub(crate) fn from_config(cfg: &Config) -> Result<SmtpParams, DeliveryError> {
         let helo_name = match cfg.get(&params::SMTP_HELO_NAME) {
@@ -96,6 +130,9 @@ impl SmtpParams {
             bad_value(params::SMTP_TCP_PORT.name(), &port_text, "unknown service")
         })?;
         Ok(SmtpParams {
+            lmtp: false,
+            agent: "smtp",
+            queue_directory: PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY)),
             helo_name,
             bind_address: address(cfg, &params::SMTP_BIND_ADDRESS)?,
             bind_address6: address(cfg, &params::SMTP_BIND_ADDRESS6)?,
@@ -115,10 +152,62 @@ impl SmtpParams {
             mx_address_limit: cfg.get(&params::SMTP_MX_ADDRESS_LIMIT),
             mx_session_limit: cfg.get(&params::SMTP_MX_SESSION_LIMIT),
             randomize_addresses: cfg.get(&params::SMTP_RANDOMIZE_ADDRESSES),
+            address_preference: address_preference(cfg)?,
+            balance_inet_protocols: cfg.get(&params::SMTP_BALANCE_INET_PROTOCOLS),
             ignore_mx_lookup_error: cfg.get(&params::IGNORE_MX_LOOKUP_ERROR),
             relayhost: cfg.get(&params::RELAYHOST),
+            fallback_relay: cfg.get(&params::SMTP_FALLBACK_RELAY),
             tls: TlsSettings::from_config(cfg)?,
             sasl: SaslSettings::from_config(cfg)?,
+        })
+    }
+}
+
+impl SmtpParams {
+    /// The LMTP client's settings (Postfix's `lmtp_*` parameters).
+    pub(crate) fn lmtp_from_config(cfg: &Config) -> Result<SmtpParams, DeliveryError> {
+        let helo_name = match cfg.get(&params::LMTP_LHLO_NAME) {
+            name if name.is_empty() => cfg.get(&params::MYHOSTNAME),
+            name => name,
+        };
+        let port_text = cfg.get(&params::LMTP_TCP_PORT);
+        let default_port = default_port(&port_text).ok_or_else(|| {
+            bad_value(params::LMTP_TCP_PORT.name(), &port_text, "unknown service")
+        })?;
+        // No TLS and no AUTH: the SMTP client's settings at their defaults.
+        let plain = Config::defaults();
+        Ok(SmtpParams {
+            lmtp: true,
+            agent: "lmtp",
+            queue_directory: PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY)),
+            helo_name,
+            bind_address: None,
+            bind_address6: None,
+            default_port,
+            timeouts: Timeouts {
+                connect: cfg.get(&params::LMTP_CONNECT_TIMEOUT),
+                helo: cfg.get(&params::LMTP_LHLO_TIMEOUT),
+                mail: cfg.get(&params::LMTP_MAIL_TIMEOUT),
+                rcpt: cfg.get(&params::LMTP_RCPT_TIMEOUT),
+                data_init: cfg.get(&params::LMTP_DATA_INIT_TIMEOUT),
+                data_xfer: cfg.get(&params::LMTP_DATA_XFER_TIMEOUT),
+                data_done: cfg.get(&params::LMTP_DATA_DONE_TIMEOUT),
+                quit: cfg.get(&params::LMTP_QUIT_TIMEOUT),
+            },
+            line_length_limit: cfg.get(&params::LMTP_LINE_LENGTH_LIMIT),
+            skip_5xx_greeting: cfg.get(&params::LMTP_SKIP_5XX_GREETING),
+            // Postfix's defaults of lmtp_mx_address_limit and
+            // lmtp_mx_session_limit; the addresses of one host name.
+            mx_address_limit: 5,
+            mx_session_limit: 2,
+            randomize_addresses: true,
+            address_preference: AddressPreference::Any,
+            balance_inet_protocols: true,
+            ignore_mx_lookup_error: false,
+            relayhost: String::new(),
+            fallback_relay: Vec::new(),
+            tls: TlsSettings::from_config(&plain)?,
+            sasl: SaslSettings::from_config(&plain)?,
         })
     }
 }

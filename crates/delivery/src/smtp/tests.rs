@@ -393,3 +393,95 @@ async fn null_mx_and_relayhost_problem() {
     assert_eq!(out[0].status, DeliveryStatus::Deferred);
     assert_eq!(out[0].dsn, "4.3.5");
 }
+
+fn fallback_agent(fallback: &[String]) -> SmtpAgent {
+    let mut a = agent();
+    a.params.fallback_relay = fallback.to_vec();
+    a
+}
+
+#[tokio::test]
+async fn fallback_relay_takes_what_the_next_hop_defers() {
+    // The next hop refuses the connection: all go to the fallback relay.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let (fallback, log) = serve(Script::default()).await;
+    let a = fallback_agent(&[format!("[127.0.0.1]:{}", fallback.port())]);
+    let to = ["bob@far.test"];
+    let out = a
+        .deliver(
+            &message(&to),
+            b"x\n",
+            &format!("[127.0.0.1]:{closed_port}"),
+            &rcpts(&to),
+        )
+        .await;
+    assert_eq!(out[0].status, DeliveryStatus::Sent, "{out:?}");
+    assert_eq!(
+        out[0].relay,
+        format!("127.0.0.1[127.0.0.1]:{}", fallback.port())
+    );
+    assert!(log
+        .lock()
+        .unwrap()
+        .contains(&"RCPT TO:<bob@far.test>".to_string()));
+
+    // The next hop bounces one recipient and defers the other: only the
+    // deferred one is offered to the fallback relay.
+    let (primary, _) = serve(Script {
+        rcpt: vec!["550 5.1.1 no such user", "450 4.2.0 try later"],
+        ..Script::default()
+    })
+    .await;
+    let (fallback, log) = serve(Script::default()).await;
+    let a = fallback_agent(&[format!("[127.0.0.1]:{}", fallback.port())]);
+    let to = ["gone@far.test", "later@far.test"];
+    let mut out = a
+        .deliver(
+            &message(&to),
+            b"x\n",
+            &format!("[127.0.0.1]:{}", primary.port()),
+            &rcpts(&to),
+        )
+        .await;
+    out.sort_by_key(|o| o.recipient);
+    assert_eq!(out[0].status, DeliveryStatus::Bounced, "{out:?}");
+    assert_eq!(
+        out[0].relay,
+        format!("127.0.0.1[127.0.0.1]:{}", primary.port())
+    );
+    assert_eq!(out[1].status, DeliveryStatus::Sent, "{out:?}");
+    assert_eq!(
+        out[1].relay,
+        format!("127.0.0.1[127.0.0.1]:{}", fallback.port())
+    );
+    let seen = log.lock().unwrap().clone();
+    assert!(
+        seen.contains(&"RCPT TO:<later@far.test>".to_string()),
+        "{seen:?}"
+    );
+    assert!(
+        !seen.contains(&"RCPT TO:<gone@far.test>".to_string()),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn fallback_relay_after_a_lookup_failure_and_its_own_problem() {
+    // No such next hop (hard): the fallback relay is tried; it cannot be
+    // found either: 4.3.5, a configuration problem, not a bounce.
+    let a = fallback_agent(&["[relay.gone.test]".to_string()]);
+    let to = ["u@nowhere.test"];
+    let out = a
+        .deliver(&message(&to), b"x\n", "[nowhere.test]", &rcpts(&to))
+        .await;
+    assert_eq!(out[0].status, DeliveryStatus::Deferred, "{out:?}");
+    assert_eq!(out[0].dsn, "4.3.5");
+    assert_eq!(out[0].relay, "none");
+    assert!(
+        out[0].text.contains("name=relay.gone.test"),
+        "{}",
+        out[0].text
+    );
+}
