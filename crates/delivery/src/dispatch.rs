@@ -15,9 +15,13 @@
 //! | other | deferred 4.3.0 `mail transport unavailable` |
 //!
 //! The message content is read once per call and shared by all local and
-//! virtual deliveries.
+//! virtual deliveries, which run at the same time so that their fsyncs
+//! share group-commit rounds (docs/durability.md).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use gatepost_qmgr::{DeliveryAgent, DeliveryOutcome, QueuedMessage, RoutedRecipient};
 
@@ -135,6 +139,9 @@ impl DeliveryAgent for Dispatcher {
         let mut outcomes = Vec::with_capacity(routes.len());
         // SMTP recipients, grouped by next hop in first-seen order.
         let mut smtp_groups: Vec<(String, Vec<SmtpRcpt>)> = Vec::new();
+        // Mailbox deliveries, run together.
+        let mut mailboxes: Vec<Pin<Box<dyn Future<Output = DeliveryOutcome> + Send + '_>>> =
+            Vec::new();
         for (index, route) in routes {
             let outcome = match (route, &content) {
                 (Route::Smtp(nexthop), _) => {
@@ -152,9 +159,19 @@ impl DeliveryAgent for Dispatcher {
                     continue;
                 }
                 (Route::Final(v, agent), _) => v.into_outcome(index, agent, "none"),
-                (Route::Local(addr), Some(Ok(c))) => self.local.deliver(msg, c, index, &addr).await,
+                (Route::Local(addr), Some(Ok(c))) => {
+                    let c = c.clone();
+                    mailboxes.push(Box::pin(async move {
+                        self.local.deliver(msg, &c, index, &addr).await
+                    }));
+                    continue;
+                }
                 (Route::Virtual(addr), Some(Ok(c))) => {
-                    self.virtual_agent.deliver(msg, c, index, &addr).await
+                    let c = c.clone();
+                    mailboxes.push(Box::pin(async move {
+                        self.virtual_agent.deliver(msg, &c, index, &addr).await
+                    }));
+                    continue;
                 }
                 (Route::Local(_), failed) | (Route::Virtual(_), failed) => {
                     let why = match failed {
@@ -167,6 +184,7 @@ impl DeliveryAgent for Dispatcher {
             };
             outcomes.push(outcome);
         }
+        outcomes.extend(join_all(mailboxes).await);
         for (nexthop, rcpts) in smtp_groups {
             match &content {
                 Some(Ok(c)) => {
@@ -190,6 +208,30 @@ impl DeliveryAgent for Dispatcher {
         outcomes.sort_by_key(|o| recipients.iter().position(|r| r.index == o.recipient));
         outcomes
     }
+}
+
+/// Run `futures` together; their outputs in any order.
+async fn join_all<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
+    let mut running: Vec<Option<Pin<Box<dyn Future<Output = T> + Send + '_>>>> =
+        futures.into_iter().map(Some).collect();
+    let mut done = Vec::with_capacity(running.len());
+    std::future::poll_fn(|cx| {
+        for slot in running.iter_mut() {
+            if let Some(fut) = slot {
+                if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                    done.push(out);
+                    *slot = None;
+                }
+            }
+        }
+        if running.iter().all(Option::is_none) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    done
 }
 
 #[cfg(test)]
