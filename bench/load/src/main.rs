@@ -51,9 +51,10 @@ fn raise_nofile() {
 
 /// The message: headers, then lines of 78 characters up to `size` bytes.
 fn message(size: usize) -> Vec<u8> {
-    let mut m = b"From: <sender@bench.test>\r\nTo: <rcpt@bench.test>\r\nSubject: bench\r\n\r\n".to_vec();
+    let mut m =
+        b"From: <sender@bench.test>\r\nTo: <rcpt@bench.test>\r\nSubject: bench\r\n\r\n".to_vec();
     let line = [b'x'; 78];
-    while m.len() + 80 <= size.max(m.len() + 80) && m.len() < size {
+    while m.len() < size {
         m.extend_from_slice(&line);
         m.extend_from_slice(b"\r\n");
     }
@@ -61,7 +62,10 @@ fn message(size: usize) -> Vec<u8> {
     m
 }
 
-async fn reply(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, line: &mut String) -> Result<u16> {
+async fn reply(
+    r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    line: &mut String,
+) -> Result<u16> {
     loop {
         line.clear();
         if r.read_line(line).await? == 0 {
@@ -227,7 +231,8 @@ fn tree_kib(pid: u32, field: &str) -> u64 {
             if let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) {
                 // The field after the command name in parentheses.
                 if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) {
-                    if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
+                    if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok())
+                    {
                         parents.push((p, ppid));
                     }
                 }
@@ -238,7 +243,12 @@ fn tree_kib(pid: u32, field: &str) -> u64 {
     let mut i = 0;
     while i < tree.len() {
         let parent = tree[i];
-        tree.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
         i += 1;
     }
     tree.iter()

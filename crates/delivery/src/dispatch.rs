@@ -140,8 +140,7 @@ impl DeliveryAgent for Dispatcher {
         // SMTP recipients, grouped by next hop in first-seen order.
         let mut smtp_groups: Vec<(String, Vec<SmtpRcpt>)> = Vec::new();
         // Mailbox deliveries, run together.
-        let mut mailboxes: Vec<Pin<Box<dyn Future<Output = DeliveryOutcome> + Send + '_>>> =
-            Vec::new();
+        let mut mailboxes: Vec<Running<'_, DeliveryOutcome>> = Vec::new();
         for (index, route) in routes {
             let outcome = match (route, &content) {
                 (Route::Smtp(nexthop), _) => {
@@ -210,10 +209,12 @@ impl DeliveryAgent for Dispatcher {
     }
 }
 
+/// A delivery in progress.
+type Running<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// Run `futures` together; their outputs in any order.
-async fn join_all<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
-    let mut running: Vec<Option<Pin<Box<dyn Future<Output = T> + Send + '_>>>> =
-        futures.into_iter().map(Some).collect();
+async fn join_all<T>(futures: Vec<Running<'_, T>>) -> Vec<T> {
+    let mut running: Vec<Option<Running<'_, T>>> = futures.into_iter().map(Some).collect();
     let mut done = Vec::with_capacity(running.len());
     std::future::poll_fn(|cx| {
         for slot in running.iter_mut() {

@@ -90,11 +90,7 @@ impl DataReader {
 
     /// As [`feed`](Self::feed), handing each line (or piece of a long line)
     /// to `sink` as a borrowed slice: nothing is allocated per line.
-    pub fn feed_lines(
-        &mut self,
-        input: &[u8],
-        mut sink: impl FnMut(&[u8], bool),
-    ) -> Option<usize> {
+    pub fn feed_lines(&mut self, input: &[u8], mut sink: impl FnMut(&[u8], bool)) -> Option<usize> {
         for (i, &b) in input.iter().enumerate() {
             if b != b'\n' {
                 self.cur.push(b);
