@@ -4,7 +4,7 @@ came after a flush that covers it: an fdatasync of its queue file and an
 fsync of `incoming`, both started after the file was linked into
 `incoming` and both finished before the 250 was written.
 
-  strace -f -tt -T -y -e trace=fdatasync,fsync,link,write -o OUT -p PID
+  strace -f -tt -T -y -s 128 -e trace=fdatasync,fsync,linkat,sendto -o OUT -p PID
   bench/flush_order.py OUT [ID]   (ID: print that message's lines)
 """
 import re
@@ -29,21 +29,21 @@ for raw in open(sys.argv[1], errors="replace"):
     pid, start, rest = m.group(1), ts(m.group(2)), m.group(3)
     if rest.endswith("<unfinished ...>"):
         name = rest.split("(", 1)[0]
-        unfinished[(pid, name)] = (start, rest)
+        unfinished[(pid, name)] = (start, rest[: -len("<unfinished ...>")].rstrip(), raw.rstrip())
         continue
     r = re.match(r"<\.\.\. (\w+) resumed>(.*)$", rest)
     if r:
-        began, text = unfinished.pop((pid, r.group(1)), (start, r.group(1) + "("))
+        began, text, first = unfinished.pop((pid, r.group(1)), (start, r.group(1) + "(", ""))
         d = DUR.search(rest)
         end = began + float(d.group(1)) if d else start
-        calls.append((began, end, pid, text + r.group(2), raw.rstrip()))
+        calls.append((began, end, pid, text + r.group(2), first + "\n" + raw.rstrip()))
         continue
     d = DUR.search(rest)
     calls.append((start, start + float(d.group(1)) if d else start, pid, rest, raw.rstrip()))
 
 links = {}  # id -> (time, tmp path)
 for start, end, pid, text, raw in calls:
-    m = re.match(r'link\("([^"]+)", "[^"]+/incoming/([0-9A-F]+)"\) = 0', text)
+    m = re.match(r'linkat\(AT_FDCWD[^,]*, "([^"]+)", AT_FDCWD[^,]*, "[^"]+/incoming/([0-9A-F]+)", 0\) = 0', text)
     if m:
         links[m.group(2)] = (end, m.group(1), raw)
 syncs = [c for c in calls if c[3].startswith("fdatasync(") and "= 0" in c[3]]
@@ -51,7 +51,7 @@ dirsyncs = [c for c in calls if c[3].startswith("fsync(") and "/incoming>" in c[
 acks = []
 for start, end, pid, text, raw in calls:
     m = re.search(r"250 2\.0\.0 Ok: queued as ([0-9A-F]+)", text)
-    if m and text.startswith("write("):
+    if m and text.startswith(("write(", "sendto(")):
         acks.append((start, m.group(1), raw))
 
 ok = bad = 0
