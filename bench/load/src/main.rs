@@ -161,7 +161,7 @@ async fn send(addr: String, sessions: usize, messages: usize, size: usize) -> Re
 /// greeting; the server's memory growth per greeted session.
 async fn idle(addr: String, sessions: usize, pid: u32) -> Result<()> {
     let before = tree_kib(pid, "VmRSS:");
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(20);
     let mut tasks = tokio::task::JoinSet::new();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let hold = std::sync::Arc::new(tokio::sync::Notify::new());
