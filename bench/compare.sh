@@ -67,7 +67,9 @@ CF
 setup_gatepost() {
   mkdir -p "$WORK/gp/etc" "$WORK/gp/mail"
   common_cf "$WORK/gp" "$GP_IP" > "$WORK/gp/etc/main.cf"
-  echo "$GP_IP:$PORT inet n - n - - smtpd" > "$WORK/gp/etc/master.cf"
+  # maxproc 0: no session limit, so that the idle-session measure reaches
+  # 10,000 (Postfix keeps its default of 100 smtpd processes).
+  echo "$GP_IP:$PORT inet n - n - 0 smtpd" > "$WORK/gp/etc/master.cf"
   chown 65534:65534 "$WORK/gp/mail" 2>/dev/null || true
 }
 
