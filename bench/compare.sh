@@ -38,9 +38,9 @@ SMTP_SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
 [ -x "$SMTP_SOURCE" ] && SOURCE=1
 
 cleanup() {
-  [ -n "$GP_PID" ] && kill "$GP_PID" 2>/dev/null && wait "$GP_PID" 2>/dev/null
-  [ "$PF" = 1 ] && postfix -c "$PF_DIR" stop >/dev/null 2>&1
-  [ "${KEEP:-0}" = 1 ] && echo "work directory kept: $WORK" >&2 || rm -rf "$WORK"
+  if [ -n "$GP_PID" ]; then kill "$GP_PID" 2>/dev/null; wait "$GP_PID" 2>/dev/null; fi
+  if [ "$PF" = 1 ]; then postfix -c "$PF_DIR" stop >/dev/null 2>&1; fi
+  if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -249,4 +249,5 @@ row "KiB per idle session, 10,000" idle_kib_10000 "" 0
 row "idle sessions greeted of 1,000" idle_greeted_1000 "" 1
 row "idle sessions greeted of 10,000" idle_greeted_10000 "" 1
 [ "$PF" = 1 ] || echo "(Postfix not installed or not root: gatepost only)"
-cp "$RESULTS" "${RESULTS_COPY:-/dev/null}" 2>/dev/null || true
+if [ -n "${RESULTS_COPY:-}" ]; then cp "$RESULTS" "$RESULTS_COPY"; fi
+exit 0
