@@ -16,9 +16,13 @@
 //! | other | deferred 4.3.0 `mail transport unavailable` |
 //!
 //! The message content is read once per call and shared by all local and
-//! virtual deliveries.
+//! virtual deliveries, which run at the same time so that their fsyncs
+//! share group-commit rounds (docs/durability.md).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use gatepost_qmgr::{DeliveryAgent, DeliveryOutcome, QueuedMessage, RoutedRecipient};
 
@@ -154,6 +158,8 @@ impl DeliveryAgent for Dispatcher {
         // SMTP and LMTP recipients, grouped by agent and next hop in
         // first-seen order.
         let mut smtp_groups: Vec<(&SmtpAgent, String, Vec<SmtpRcpt>)> = Vec::new();
+        // Mailbox deliveries, run together.
+        let mut mailboxes: Vec<Running<'_, DeliveryOutcome>> = Vec::new();
         for (index, route) in routes {
             let route_is_lmtp = matches!(route, Route::Lmtp(_));
             let outcome = match (route, &content) {
@@ -179,9 +185,19 @@ impl DeliveryAgent for Dispatcher {
                     continue;
                 }
                 (Route::Final(v, agent), _) => v.into_outcome(index, agent, "none"),
-                (Route::Local(addr), Some(Ok(c))) => self.local.deliver(msg, c, index, &addr).await,
+                (Route::Local(addr), Some(Ok(c))) => {
+                    let c = c.clone();
+                    mailboxes.push(Box::pin(async move {
+                        self.local.deliver(msg, &c, index, &addr).await
+                    }));
+                    continue;
+                }
                 (Route::Virtual(addr), Some(Ok(c))) => {
-                    self.virtual_agent.deliver(msg, c, index, &addr).await
+                    let c = c.clone();
+                    mailboxes.push(Box::pin(async move {
+                        self.virtual_agent.deliver(msg, &c, index, &addr).await
+                    }));
+                    continue;
                 }
                 (Route::Pipe(service, nexthop, rcpt), Some(Ok(c))) => {
                     self.pipe
@@ -199,6 +215,7 @@ impl DeliveryAgent for Dispatcher {
             };
             outcomes.push(outcome);
         }
+        outcomes.extend(join_all(mailboxes).await);
         for (agent, nexthop, rcpts) in smtp_groups {
             match &content {
                 Some(Ok(c)) => {
@@ -222,6 +239,32 @@ impl DeliveryAgent for Dispatcher {
         outcomes.sort_by_key(|o| recipients.iter().position(|r| r.index == o.recipient));
         outcomes
     }
+}
+
+/// A delivery in progress.
+type Running<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Run `futures` together; their outputs in any order.
+async fn join_all<T>(futures: Vec<Running<'_, T>>) -> Vec<T> {
+    let mut running: Vec<Option<Running<'_, T>>> = futures.into_iter().map(Some).collect();
+    let mut done = Vec::with_capacity(running.len());
+    std::future::poll_fn(|cx| {
+        for slot in running.iter_mut() {
+            if let Some(fut) = slot {
+                if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                    done.push(out);
+                    *slot = None;
+                }
+            }
+        }
+        if running.iter().all(Option::is_none) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    done
 }
 
 #[cfg(test)]

@@ -3,14 +3,19 @@
 //! in `/`): create `tmp/`, `new/`, `cur/` (mode 0700) when missing, write
 //! `tmp/SECS.PpidQn.HOST` exclusively, fsync, rename to
 //! `new/SECS.VdevIinoMusec.HOST` (Postfix's unique name; messages in `new/`
-//! carry no `:2,` info suffix), fsync `new/`.
+//! carry no `:2,` info suffix), fsync `new/`. Both fsyncs go through the
+//! process's group commit (`gatepost_queue::GroupFlush`), so concurrent
+//! deliveries share them (docs/durability.md).
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use gatepost_queue::{Flush, GroupFlush};
 
 use crate::privs::{self, Owner};
 
@@ -118,8 +123,9 @@ pub(crate) fn deliver(
     let result = (|| {
         privs::give(&tmp, owner)?;
         file.write_all(data)?;
-        file.sync_all()?;
-        file.metadata()
+        let meta = file.metadata()?;
+        GroupFlush::global().flush_blocking(vec![Flush::Data(Arc::new(file))])?;
+        Ok(meta)
     })();
     let meta = match result {
         Ok(meta) => meta,
@@ -145,8 +151,8 @@ pub(crate) fn deliver(
             source,
         });
     }
-    File::open(&new_dir)
-        .and_then(|d| d.sync_all())
+    GroupFlush::global()
+        .flush_blocking(vec![Flush::Dir(new_dir)])
         .map_err(MaildirError::Write)?;
     Ok(target)
 }

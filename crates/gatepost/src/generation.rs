@@ -39,6 +39,7 @@ impl ListenerPool {
             Entry::Vacant(slot) => {
                 let socket = std::net::TcpListener::bind(addr)
                     .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                    .and_then(|s| set_backlog(&s).map(|()| s))
                     .with_context(|| format!("bind {addr} for service {service}"))?;
                 Ok(slot.insert(socket))
             }
@@ -49,6 +50,19 @@ impl ListenerPool {
     fn retain(&mut self, keep: &[SocketAddr]) {
         self.sockets.retain(|addr, _| keep.contains(addr));
     }
+}
+
+/// Connections the kernel queues for a listener before `accept` (the
+/// standard library's default is 128; bursts of thousands of clients need
+/// more). The kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Listen again with [`LISTEN_BACKLOG`] (Linux updates the queue length of
+/// a listening socket in place).
+fn set_backlog(socket: &std::net::TcpListener) -> std::io::Result<()> {
+    use nix::sys::socket::{listen, Backlog};
+    let backlog = Backlog::new(LISTEN_BACKLOG).map_err(std::io::Error::from)?;
+    listen(socket, backlog).map_err(std::io::Error::from)
 }
 
 /// One service ready to accept: its context and its sockets.

@@ -80,6 +80,17 @@ impl DataReader {
     /// Feed input. Returns `Some(n)` when the end of data was found after
     /// consuming `n` bytes of `input` (the rest belongs to the next command).
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<DataEvent>) -> Option<usize> {
+        self.feed_lines(input, |bytes, complete| {
+            out.push(DataEvent::Line {
+                bytes: bytes.to_vec(),
+                complete,
+            })
+        })
+    }
+
+    /// As [`feed`](Self::feed), handing each line (or piece of a long line)
+    /// to `sink` as a borrowed slice: nothing is allocated per line.
+    pub fn feed_lines(&mut self, input: &[u8], mut sink: impl FnMut(&[u8], bool)) -> Option<usize> {
         for (i, &b) in input.iter().enumerate() {
             if b != b'\n' {
                 self.cur.push(b);
@@ -89,22 +100,17 @@ impl DataReader {
                 let held_cr = self.cur.last() == Some(&b'\r');
                 if self.cur.len() > self.limit && held_cr {
                     self.cur.pop();
-                    let piece = std::mem::replace(&mut self.cur, vec![b'\r']);
-                    let piece = self.unstuff(piece);
-                    self.size += piece.len() as u64;
-                    out.push(DataEvent::Line {
-                        bytes: piece,
-                        complete: false,
-                    });
+                    let skip = self.stuffed_dot();
+                    self.size += (self.cur.len() - skip) as u64;
+                    sink(&self.cur[skip..], false);
+                    self.cur.clear();
+                    self.cur.push(b'\r');
                     self.continuation = true;
                 } else if self.cur.len() >= self.limit && !held_cr {
-                    let piece = std::mem::take(&mut self.cur);
-                    let piece = self.unstuff(piece);
-                    self.size += piece.len() as u64;
-                    out.push(DataEvent::Line {
-                        bytes: piece,
-                        complete: false,
-                    });
+                    let skip = self.stuffed_dot();
+                    self.size += (self.cur.len() - skip) as u64;
+                    sink(&self.cur[skip..], false);
+                    self.cur.clear();
                     self.continuation = true;
                 }
                 continue;
@@ -117,10 +123,9 @@ impl DataReader {
             if bare {
                 self.saw_bare_lf = true;
             }
-            let line = std::mem::take(&mut self.cur);
             let was_continuation = self.continuation;
-            self.continuation = false;
-            if !was_continuation && line == b"." {
+            if !was_continuation && self.cur == b"." {
+                self.cur.clear();
                 let ends = match self.mode {
                     BareNewlineMode::No => true,
                     BareNewlineMode::Normalize | BareNewlineMode::Reject => !bare && self.prev_crlf,
@@ -132,26 +137,20 @@ impl DataReader {
                 self.prev_crlf = !bare;
                 continue;
             }
-            let line = if was_continuation {
-                line
-            } else {
-                self.unstuff(line)
-            };
-            self.size += line.len() as u64 + 2;
-            out.push(DataEvent::Line {
-                bytes: line,
-                complete: true,
-            });
+            let skip = self.stuffed_dot();
+            self.continuation = false;
+            self.size += (self.cur.len() - skip) as u64 + 2;
+            sink(&self.cur[skip..], true);
+            self.cur.clear();
             self.prev_crlf = !bare;
         }
         None
     }
 
-    fn unstuff(&self, mut line: Vec<u8>) -> Vec<u8> {
-        if !self.continuation && line.first() == Some(&b'.') {
-            line.remove(0);
-        }
-        line
+    /// 1 when the current line starts with a stuffed dot to drop (never in
+    /// the continuation of a long line), else 0.
+    fn stuffed_dot(&self) -> usize {
+        usize::from(!self.continuation && self.cur.first() == Some(&b'.'))
     }
 }
 

@@ -41,17 +41,6 @@ impl QueueName {
             QueueName::Corrupt => "corrupt",
         }
     }
-
-    pub(crate) fn index(self) -> usize {
-        match self {
-            QueueName::Maildrop => 0,
-            QueueName::Incoming => 1,
-            QueueName::Active => 2,
-            QueueName::Deferred => 3,
-            QueueName::Hold => 4,
-            QueueName::Corrupt => 5,
-        }
-    }
 }
 
 impl std::fmt::Display for QueueName {

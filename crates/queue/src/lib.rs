@@ -1,14 +1,14 @@
 //! The durable mail queue: on-disk format and directories (maildrop,
 //! incoming, active, deferred, hold, corrupt, bounce/defer logs), Postfix-style
-//! queue ids, the write path (tmp file → fsync → rename → group-committed
-//! directory fsync), moves between queue directories, listings and operator
+//! queue ids, the write path (tmp file → link into incoming → one
+//! group-committed flush of file and directory), moves between queue directories, listings and operator
 //! commands, local submission (maildrop → pickup → cleanup → incoming), and
 //! the requests to the queue manager (the `gatepost-qmgr` crate), in process
 //! and through the `public/qmgr` socket.
 //!
 //! Modules: `layout` (directories), `queue_file` (on-disk format and status
 //! records), `queue_id`, `envelope`, `error`, `writer` (new messages),
-//! `group_sync` (shared directory fsyncs), `queue` (the tree object: moves,
+//! `group_flush` (the process's group commit of file and directory fsyncs), `queue` (the tree object: moves,
 //! scans, tmp cleanup), `manager_link` (in-process requests to the queue
 //! manager), `trigger` (the `public/qmgr` socket), `listing` (mailq and
 //! operator commands), `postcat` (printing a queue file), `maildrop`
@@ -23,7 +23,7 @@
 mod content_routing;
 mod envelope;
 mod error;
-mod group_sync;
+mod group_flush;
 mod layout;
 mod listing;
 mod maildrop;
@@ -44,6 +44,7 @@ mod writer;
 pub use content_routing::apply_content_routing;
 pub use envelope::{Envelope, EnvelopeRecipient};
 pub use error::QueueError;
+pub use group_flush::{Flush, GroupFlush};
 pub use layout::QueueName;
 pub use listing::{mailq_output, PendingRecipient, QueueEntry};
 pub use maildrop::Submission;

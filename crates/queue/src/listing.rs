@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, Local};
 
 use crate::error::QueueError;
-use crate::group_sync::sync_dir;
+use crate::group_flush::sync_dir;
 use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
 use crate::queue_file::{read_queue_file, RcptState};

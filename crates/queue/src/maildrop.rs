@@ -25,7 +25,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::QueueError;
-use crate::group_sync::sync_dir;
+use crate::group_flush::sync_dir;
 use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
 use crate::queue_file::{escape, unescape};

@@ -1,6 +1,6 @@
 //! The queue directory tree as an object: opening (creating directories),
 //! queue-id uniqueness checks, moving files between queues durably (rename,
-//! then group-committed directory fsyncs), scanning a queue, removing
+//! then group-committed directory fsyncs through `GroupFlush`), scanning a queue, removing
 //! abandoned tmp files, and the requests to the queue manager (`kick`,
 //! `notify_manager`; see `manager_link`).
 
@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::error::{blocking, QueueError};
-use crate::group_sync::GroupSync;
+use crate::group_flush::{Flush, GroupFlush};
 use crate::layout::{queue_dir, queue_path, QueueName, LOG_DIRS, PUBLIC_DIR, TMP_DIR};
 use crate::manager_link::ManagerLink;
 use crate::queue_id::QueueId;
@@ -27,8 +27,6 @@ pub struct Queue {
     root: PathBuf,
     /// Requests to the queue manager of this process.
     manager: ManagerLink,
-    /// One group-commit directory syncer per queue (indexed by `QueueName::index`).
-    syncs: Vec<GroupSync>,
     /// Counter making tmp file names unique within this process.
     pub(crate) tmp_seq: AtomicU64,
 }
@@ -48,14 +46,9 @@ impl Queue {
             builder.create(dir).map_err(|e| QueueError::io(dir, e))?;
         }
         crate::postfix_layout::claim_queue_directory(root)?;
-        let mut syncs: Vec<Option<GroupSync>> = (0..QueueName::ALL.len()).map(|_| None).collect();
-        for q in QueueName::ALL {
-            syncs[q.index()] = Some(GroupSync::new(queue_dir(root, q)));
-        }
         Ok(Arc::new(Queue {
             root: root.to_path_buf(),
             manager: ManagerLink::default(),
-            syncs: syncs.into_iter().flatten().collect(),
             tmp_seq: AtomicU64::new(0),
         }))
     }
@@ -93,13 +86,22 @@ impl Queue {
         self.root.join(TMP_DIR)
     }
 
-    pub(crate) fn syncer(&self, q: QueueName) -> &GroupSync {
-        &self.syncs[q.index()]
+    /// Make the entries of the queue directories `qs` durable, in the
+    /// process's next flush round (group commit).
+    pub(crate) async fn sync_dirs(&self, qs: &[QueueName]) -> Result<(), QueueError> {
+        let dirs: Vec<Flush> = qs
+            .iter()
+            .map(|q| Flush::Dir(queue_dir(&self.root, *q)))
+            .collect();
+        GroupFlush::global()
+            .flush(dirs)
+            .await
+            .map_err(|e| QueueError::io(&self.root, e))
     }
 
     /// Number of directory fsyncs done on `q` (group commit statistics).
     pub fn dir_fsync_count(&self, q: QueueName) -> u64 {
-        self.syncer(q).fsync_count()
+        GroupFlush::global().dir_fsyncs(&queue_dir(&self.root, q))
     }
 
     /// Whether a file named `id` exists in any queue.
@@ -134,8 +136,7 @@ impl Queue {
             std::fs::rename(&src, &dst).map_err(|e| QueueError::io(&src, e))
         })
         .await?;
-        self.syncer(to).sync().await?;
-        self.syncer(from).sync().await
+        self.sync_dirs(&[to, from]).await
     }
 
     /// Move `id` between queues without waiting for the directories to
@@ -165,7 +166,7 @@ impl Queue {
             std::fs::remove_file(&path).map_err(|e| QueueError::io(&path, e))
         })
         .await?;
-        self.syncer(q).sync().await
+        self.sync_dirs(&[q]).await
     }
 
     /// Queue files in `q` with their metadata (foreign names are skipped).

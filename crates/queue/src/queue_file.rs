@@ -440,7 +440,8 @@ pub fn read_content(path: &Path, id: &str) -> Result<Vec<u8>, QueueError> {
     Ok(content)
 }
 
-/// Append status records to a queue file and, when `durable`, fsync it:
+/// Append status records to a queue file and, when `durable`, fsync it
+/// (in the next group-commit round; from a blocking thread only):
 /// then when this returns Ok the outcomes survive a crash.
 pub fn append_records(
     path: &Path,
@@ -459,7 +460,10 @@ pub fn append_records(
     file.write_all(text.as_bytes())
         .map_err(|e| QueueError::io(path, e))?;
     if durable {
-        file.sync_data().map_err(|e| QueueError::io(path, e))?;
+        let file = std::sync::Arc::new(file);
+        crate::group_flush::GroupFlush::global()
+            .flush_blocking(vec![crate::group_flush::Flush::Data(file)])
+            .map_err(|e| QueueError::io(path, e))?;
     }
     Ok(())
 }

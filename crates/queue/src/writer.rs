@@ -1,9 +1,10 @@
 //! The write path for new messages (Postfix's cleanup output): a file in
 //! `tmp` named `PID.SEQ.RANDOM`, content appended through a buffer, then at
-//! commit the envelope, the content-length header, an fsync of the file, a
-//! no-clobber link into `incoming` under the queue id, and a
-//! group-committed fsync of `incoming`. Only then is the message safe and
-//! may the client be told `250`.
+//! commit the envelope, the content-length header, a no-clobber link into
+//! `incoming` under the queue id, and one group-committed flush
+//! (`GroupFlush`) of the file's data and of `incoming`, shared with every
+//! other message committed at the same time. Only then is the message safe
+//! and may the client be told `250` (docs/durability.md).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -15,7 +16,8 @@ use std::time::SystemTime;
 
 use crate::envelope::Envelope;
 use crate::error::{blocking, QueueError};
-use crate::layout::QueueName;
+use crate::group_flush::{Flush, GroupFlush};
+use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
 use crate::queue_file::{encode_envelope, encode_status, header, StatusRecord, HEADER_LEN};
 use crate::queue_id::{micros_of, QueueId};
@@ -122,8 +124,9 @@ impl MessageWriter {
         self.size
     }
 
-    /// Write the envelope, fsync the file, rename it into `incoming`, fsync the
-    /// directory (shared with concurrent commits: group commit), then kick qmgr.
+    /// Write the envelope, link the file into `incoming`, flush the file and
+    /// the directory (shared with concurrent commits: group commit), then
+    /// kick qmgr.
     /// Only after this returns Ok may the client be told `250`.
     pub async fn commit(self, envelope: &Envelope) -> Result<QueueId, QueueError> {
         self.commit_into(envelope, QueueName::Incoming, &[]).await
@@ -177,7 +180,7 @@ impl MessageWriter {
         let size = self.size;
         let dst = self.queue.path_of(target, &self.id);
         let src = tmp.clone();
-        blocking(&tmp, move || {
+        let file = blocking(&tmp, move || {
             let io = |e| QueueError::io(&src, e);
             let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
             file.write_all(trailer.as_bytes()).map_err(io)?;
@@ -185,16 +188,23 @@ impl MessageWriter {
             let head = header(size);
             debug_assert_eq!(head.len(), HEADER_LEN);
             file.write_all(head.as_bytes()).map_err(io)?;
-            file.sync_data().map_err(io)?;
-            drop(file);
             // A link never replaces an existing file: ids stay unique.
             std::fs::hard_link(&src, &dst).map_err(|e| QueueError::io(&dst, e))?;
             let _ = std::fs::remove_file(&src);
-            Ok(())
+            Ok(file)
         })
         .await?;
         self.tmp_path = None;
-        self.queue.syncer(target).sync().await?;
+        let dir = queue_dir(self.queue.root(), target);
+        let flushed = GroupFlush::global()
+            .flush(vec![Flush::Data(Arc::new(file)), Flush::Dir(dir.clone())])
+            .await;
+        if let Err(e) = flushed {
+            // Not durable: the client is told to try again, and the file
+            // must not be delivered behind its back.
+            let _ = std::fs::remove_file(self.queue.path_of(target, &self.id));
+            return Err(QueueError::io(&dir, e));
+        }
         self.queue.kick();
         Ok(self.id.clone())
     }

@@ -13,7 +13,7 @@ use gatepost_cleanup::{
 use gatepost_mailauth::DmarcAction;
 use gatepost_milter::EnvelopeChanges;
 use gatepost_policy::{MessageAction, Stage};
-use gatepost_proto::{DataEvent, DataReader, Reply, Verb};
+use gatepost_proto::{DataReader, Reply, Verb};
 use gatepost_queue::{Envelope, EnvelopeRecipient, MessageWriter};
 use gatepost_rewrite::{AddressRole, Rewriter};
 
@@ -268,10 +268,9 @@ impl Session {
             let data_bytes = &mut tx.data_bytes;
             let result = self
                 .stream
-                .read_data(&mut framer, |ev| {
-                    let DataEvent::Line { bytes, complete } = ev;
+                .read_data(&mut framer, |bytes, complete| {
                     *data_bytes += bytes.len() as u64 + if complete { 2 } else { 0 };
-                    cleanup.line(&bytes, complete);
+                    cleanup.line(bytes, complete);
                 })
                 .await;
             (result, cleanup.finish())

@@ -8,11 +8,14 @@
 //!
 //! Bounds: command lines are limited by `line_length_limit` (LineReader);
 //! each socket read is at most 16 KiB; every read and write has a deadline.
+//! The read buffer starts at 512 bytes (an idle session waits on that
+//! much), doubles while reads fill it (DATA), and halves again when reads
+//! use less than a quarter of it.
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use gatepost_proto::{CommandLine, DataEvent, DataReader, LineReader, Reply};
+use gatepost_proto::{CommandLine, DataReader, LineReader, Reply};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -36,7 +39,15 @@ pub struct ClientStream {
     peek_fd: Option<RawFd>,
     lines: LineReader,
     timeout: Duration,
+    /// The buffer socket reads go into (see the module header).
+    read_buf: Vec<u8>,
+    /// Bytes the last read put into it.
+    last_read: usize,
 }
+
+/// The read buffer's smallest and largest size.
+const READ_MIN: usize = 512;
+const READ_MAX: usize = 16384;
 
 impl ClientStream {
     pub fn new(sock: TcpStream, line_length_limit: usize, timeout: Duration) -> ClientStream {
@@ -46,6 +57,8 @@ impl ClientStream {
             peek_fd: Some(fd),
             lines: LineReader::new(line_length_limit),
             timeout,
+            read_buf: vec![0; READ_MIN],
+            last_read: 0,
         }
     }
 
@@ -61,6 +74,8 @@ impl ClientStream {
             peek_fd: None,
             lines: LineReader::new(line_length_limit),
             timeout,
+            read_buf: vec![0; READ_MIN],
+            last_read: 0,
         }
     }
 
@@ -100,8 +115,23 @@ impl ClientStream {
     }
 
     async fn fill(&mut self) -> Result<(), StreamError> {
-        let mut buf = [0u8; 16384];
-        let n = match tokio::time::timeout(self.timeout, self.io.read(&mut buf)).await {
+        let n = self.read_some().await?;
+        self.lines.feed(&self.read_buf[..n]);
+        Ok(())
+    }
+
+    /// One socket read into `read_buf` (sized first by how full the last
+    /// read filled it); the number of bytes read.
+    async fn read_some(&mut self) -> Result<usize, StreamError> {
+        let size = self.read_buf.len();
+        if self.last_read == size && size < READ_MAX {
+            self.read_buf.resize(size * 2, 0);
+        } else if self.last_read < size / 4 && size > READ_MIN {
+            self.read_buf.truncate(size / 2);
+            self.read_buf.shrink_to_fit();
+        }
+        let buf = &mut self.read_buf;
+        let n = match tokio::time::timeout(self.timeout, self.io.read(buf)).await {
             Err(_) => return Err(StreamError::Timeout),
             Ok(Err(e)) => return Err(StreamError::Io(e)),
             Ok(Ok(n)) => n,
@@ -109,31 +139,32 @@ impl ClientStream {
         if n == 0 {
             return Err(StreamError::Closed);
         }
-        self.lines.feed(&buf[..n]);
-        Ok(())
+        self.last_read = n;
+        Ok(n)
     }
 
-    /// Read message content until the end-of-data line, handing each event
-    /// to `sink`. Input after the end stays buffered for the next command.
+    /// Read message content until the end-of-data line, handing each line
+    /// (or piece of a long line, with `false`) to `sink` straight from the
+    /// read buffer. Input after the end stays buffered for the next command.
     pub async fn read_data(
         &mut self,
         framer: &mut DataReader,
-        mut sink: impl FnMut(DataEvent),
+        mut sink: impl FnMut(&[u8], bool),
     ) -> Result<(), StreamError> {
-        let mut events = Vec::new();
-        loop {
-            let input = self.lines.take_pending();
-            if !input.is_empty() {
-                let end = framer.feed(&input, &mut events);
-                for ev in events.drain(..) {
-                    sink(ev);
-                }
-                if let Some(used) = end {
-                    self.lines.feed(&input[used..]);
-                    return Ok(());
-                }
+        // What came in with the DATA command line (pipelining) first.
+        let input = self.lines.take_pending();
+        if !input.is_empty() {
+            if let Some(used) = framer.feed_lines(&input, &mut sink) {
+                self.lines.feed(&input[used..]);
+                return Ok(());
             }
-            self.fill().await?;
+        }
+        loop {
+            let n = self.read_some().await?;
+            if let Some(used) = framer.feed_lines(&self.read_buf[..n], &mut sink) {
+                self.lines.feed(&self.read_buf[used..n]);
+                return Ok(());
+            }
         }
     }
 

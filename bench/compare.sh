@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# gatepost against Postfix, side by side on this machine (see bench/README.md).
+#
+#   bench/compare.sh [ROUNDS]      (default 3; QUICK=1 for short runs)
+#
+# Builds gatepost and the load tool (bench/load) with --release, starts
+# gatepost and, when installed, Postfix (`postfix -c DIR` with a queue and
+# data directory of its own under the work directory; /etc/postfix is not
+# touched), both delivering into a Maildir with virtual(8)-style delivery
+# and both fsyncing every message before its 250. Each round measures both
+# servers, one after the other, with the same load: Postfix's smtp-source
+# when present (else our load tool) for the accepted messages per second,
+# our load tool for the end-of-data -> 250 latency and the idle sessions.
+# Prints the medians of the rounds side by side with ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+QUICK=${QUICK:-0}
+GP_IP=127.0.0.41
+PF_IP=127.0.0.42
+PORT=24025
+
+cargo build --release -q -p gatepost -p gatepost-bench
+BIN=$PWD/target/release/gatepost
+LOAD=$PWD/target/release/gatepost-load
+ulimit -n "$(ulimit -Hn)"
+
+WORK=$(mktemp -d /var/tmp/gatepost-bench.XXXXXX)
+chmod 755 "$WORK" # Postfix's daemons and the mailbox owner walk through it
+RESULTS=$WORK/results
+: > "$RESULTS"
+GP_PID=
+PF_DIR=$WORK/pf/etc
+PF=0
+command -v postfix >/dev/null && [ "$(id -u)" = 0 ] && PF=1
+SOURCE=0
+SMTP_SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
+[ -x "$SMTP_SOURCE" ] && SOURCE=1
+
+cleanup() {
+  if [ -n "$GP_PID" ]; then kill "$GP_PID" 2>/dev/null; wait "$GP_PID" 2>/dev/null; fi
+  if [ "$PF" = 1 ]; then postfix -c "$PF_DIR" stop >/dev/null 2>&1; fi
+  if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+# ---------- configurations ----------
+common_cf() { # $1 = base directory, $2 = address
+  cat <<CF
+myhostname = mx.bench.test
+mydestination = localhost
+mynetworks = 127.0.0.0/8
+inet_interfaces = $2
+smtpd_peername_lookup = no
+smtpd_client_connection_count_limit = 0
+alias_maps =
+virtual_mailbox_domains = bench.test
+virtual_mailbox_base = $1/mail
+virtual_mailbox_maps = static:rcpt/
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+maillog_file = $1/maillog
+queue_directory = $1/spool
+CF
+}
+
+setup_gatepost() {
+  mkdir -p "$WORK/gp/etc" "$WORK/gp/mail"
+  common_cf "$WORK/gp" "$GP_IP" > "$WORK/gp/etc/main.cf"
+  # maxproc 0: no session limit, so that the idle-session measure reaches
+  # 10,000 (Postfix keeps its default of 100 smtpd processes).
+  echo "$GP_IP:$PORT inet n - n - 0 smtpd" > "$WORK/gp/etc/master.cf"
+  chown 65534:65534 "$WORK/gp/mail" 2>/dev/null || true
+}
+
+setup_postfix() {
+  mkdir -p "$PF_DIR" "$WORK/pf/mail" "$WORK/pf/data"
+  chown 65534:65534 "$WORK/pf/mail"
+  chown postfix "$WORK/pf/data"
+  { common_cf "$WORK/pf" "$PF_IP"
+    echo "compatibility_level = 3.6"
+    echo "data_directory = $WORK/pf/data"
+    echo "inet_protocols = ipv4"
+    echo "alias_database ="
+    # Postfix checks inet_interfaces against the configured addresses;
+    # master.cf names the one address smtpd listens on.
+    echo "inet_interfaces = loopback-only"
+  } > "$PF_DIR/main.cf"
+  # Debian's master.cf without chroot, smtpd on our address.
+  awk -v addr="$PF_IP:$PORT" '
+    /^smtp[ \t]+inet/ { $1 = addr; $5 = "n"; print; next }
+    /^[a-z]/ && NF >= 8 { $5 = "n"; print; next }
+    { print }' /etc/postfix/master.cf > "$PF_DIR/master.cf"
+}
+
+start_gatepost() {
+  rm -rf "$WORK/gp/spool" "$WORK/gp/mail"/*
+  "$BIN" -c "$WORK/gp/etc" serve > "$WORK/gp/out" 2>&1 &
+  GP_PID=$!
+  wait_port "$GP_IP"
+}
+stop_gatepost() { kill "$GP_PID"; wait "$GP_PID" 2>/dev/null || true; GP_PID=; }
+start_postfix() {
+  rm -rf "$WORK/pf/spool" "$WORK/pf/mail"/*
+  mkdir "$WORK/pf/spool"
+  postfix -c "$PF_DIR" start >/dev/null 2>&1
+  wait_port "$PF_IP"
+}
+stop_postfix() { postfix -c "$PF_DIR" stop >/dev/null 2>&1 || true; sleep 1; }
+pf_master_pid() { head -1 "$WORK/pf/spool/pid/master.pid" | tr -d ' '; }
+wait_port() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/$1/$PORT") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server on $1:$PORT did not start" >&2; exit 1
+}
+delivered() { ls -f "$1/mail/rcpt/new" 2>/dev/null | grep -vc '^\.' || true; }
+# Wait until the Maildir holds $2 messages (at most 300 s).
+wait_delivered() {
+  for _ in $(seq 3000); do
+    [ "$(delivered "$1")" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+}
+
+# ---------- progress ----------
+STEP=0
+progress() {
+  STEP=$((STEP + 1))
+  local width=40 done=$((STEP * 40 / TOTAL_STEPS))
+  printf '\r[%-*s] %3d/%d %-44s' "$width" "$(printf '%*s' "$done" '' | tr ' ' '#')" \
+    "$STEP" "$TOTAL_STEPS" "$1" >&2
+}
+
+record() { echo "$1 $2 $3" >> "$RESULTS"; } # server metric value
+
+# ---------- one server, one round ----------
+# $1 = gp|pf, $2 = base directory, $3 = address
+measure() {
+  local who=$1 base=$2 ip=$3 expect=0 pid
+  for size in 1024 102400; do
+    for sessions in 1 20 100; do
+      local n
+      case "$sessions,$size" in
+        1,1024) n=300 ;; 20,1024) n=2000 ;; 100,1024) n=3000 ;;
+        1,102400) n=100 ;; 20,102400) n=600 ;; 100,102400) n=1000 ;;
+      esac
+      [ "$QUICK" = 1 ] && n=$((n / 5))
+      progress "$who: $sessions sessions, $((size / 1024)) KiB"
+      local t0 t1
+      t0=$(date +%s.%N)
+      if [ "$SOURCE" = 1 ]; then
+        "$SMTP_SOURCE" -s "$sessions" -m "$n" -l "$size" -f sender@bench.test \
+          -t rcpt@bench.test "$ip:$PORT" >/dev/null 2>&1
+      else
+        "$LOAD" send "$ip:$PORT" "$sessions" "$n" "$size" >/dev/null
+      fi
+      t1=$(date +%s.%N)
+      record "$who" "rate_${sessions}_${size}" "$(echo "$n / ($t1 - $t0)" | bc -l)"
+      expect=$((expect + n))
+      wait_delivered "$base" "$expect"
+    done
+  done
+  progress "$who: end-of-data latency (20 sessions)"
+  local n=1000
+  [ "$QUICK" = 1 ] && n=200
+  local out
+  out=$("$LOAD" send "$ip:$PORT" 20 "$n" 1024)
+  record "$who" p50_ms "$(sed 's/.*p50_ms=\([^ ]*\).*/\1/' <<<"$out")"
+  record "$who" p99_ms "$(sed 's/.*p99_ms=\([^ ]*\).*/\1/' <<<"$out")"
+  expect=$((expect + n))
+  wait_delivered "$base" "$expect"
+
+  progress "$who: drain 10,000 messages"
+  n=10000
+  [ "$QUICK" = 1 ] && n=2000
+  local t0 t1
+  t0=$(date +%s.%N)
+  if [ "$SOURCE" = 1 ]; then
+    "$SMTP_SOURCE" -s 20 -m "$n" -l 1024 -f sender@bench.test -t rcpt@bench.test \
+      "$ip:$PORT" >/dev/null 2>&1
+  else
+    "$LOAD" send "$ip:$PORT" 20 "$n" 1024 >/dev/null
+  fi
+  expect=$((expect + n))
+  wait_delivered "$base" "$expect"
+  t1=$(date +%s.%N)
+  record "$who" drain_s "$(echo "$t1 - $t0" | bc -l)"
+
+  if [ "$who" = gp ]; then pid=$GP_PID; else pid=$(pf_master_pid); fi
+  record "$who" peak_rss_mib "$(echo "$("$LOAD" peak "$pid") / 1024" | bc -l)"
+  for idle in 1000 10000; do
+    progress "$who: $idle idle sessions"
+    out=$("$LOAD" idle "$ip:$PORT" "$idle" "$pid" 2>/dev/null || echo "greeted=0 kib_per_session=0")
+    record "$who" "idle_kib_$idle" "$(sed 's/.*kib_per_session=\([^ ]*\).*/\1/' <<<"$out")"
+    record "$who" "idle_greeted_$idle" "$(sed 's/.*greeted=\([^ ]*\).*/\1/' <<<"$out")"
+  done
+}
+
+STEPS_PER_SERVER=10
+TOTAL_STEPS=$((ROUNDS * STEPS_PER_SERVER * (1 + PF)))
+setup_gatepost
+[ "$PF" = 1 ] && setup_postfix
+for round in $(seq "$ROUNDS"); do
+  # Interleaved: gatepost first in odd rounds, Postfix first in even ones.
+  order="gp pf"
+  [ $((round % 2)) = 0 ] && order="pf gp"
+  for who in $order; do
+    case $who in
+      gp) start_gatepost; measure gp "$WORK/gp" "$GP_IP"; stop_gatepost ;;
+      pf) [ "$PF" = 1 ] || continue
+          start_postfix; measure pf "$WORK/pf" "$PF_IP"; stop_postfix ;;
+    esac
+  done
+done
+echo >&2
+
+# ---------- medians, side by side ----------
+median() { # server metric
+  awk -v s="$1" -v m="$2" '$1 == s && $2 == m { print $3 }' "$RESULTS" | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+row() { # label metric unit higher-is-better(1/0)
+  local g p r
+  g=$(median gp "$2"); p=$(median pf "$2")
+  r=$(awk -v g="$g" -v p="$p" -v hb="$4" 'BEGIN {
+    if (g == "-" || p == "-" || g + 0 == 0 || p + 0 == 0) { print "-"; exit }
+    printf "%.1fx", (hb ? g / p : p / g) }')
+  printf '%-40s %12s %12s %9s\n' "$1" "$(fmt "$g")" "$(fmt "$p")" "$r"
+}
+fmt() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else printf "%.1f", v }'; }
+LOADER="our load tool"
+[ "$SOURCE" = 1 ] && LOADER="smtp-source"
+echo "medians of $ROUNDS round(s); rates by $LOADER, latency and idle sessions by gatepost-load"
+echo "ratio: how many times better gatepost is (higher rate, or lower time/latency/memory)"
+printf '%-40s %12s %12s %9s\n' "" gatepost postfix ratio
+for size in 1024 102400; do
+  for sessions in 1 20 100; do
+    row "accepted msg/s, $sessions sess, $((size / 1024)) KiB" "rate_${sessions}_${size}" "" 1
+  done
+done
+row "end-of-data -> 250 p50 (ms), 20 sess" p50_ms "" 0
+row "end-of-data -> 250 p99 (ms), 20 sess" p99_ms "" 0
+row "10,000 msgs in the Maildir (s)" drain_s "" 0
+row "peak RSS (MiB)" peak_rss_mib "" 0
+row "KiB per idle session, 1,000" idle_kib_1000 "" 0
+row "KiB per idle session, 10,000" idle_kib_10000 "" 0
+row "idle sessions greeted of 1,000" idle_greeted_1000 "" 1
+row "idle sessions greeted of 10,000" idle_greeted_10000 "" 1
+[ "$PF" = 1 ] || echo "(Postfix not installed or not root: gatepost only)"
+if [ -n "${RESULTS_COPY:-}" ]; then cp "$RESULTS" "$RESULTS_COPY"; fi
+exit 0
