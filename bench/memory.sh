@@ -33,6 +33,8 @@ BIN=$PWD/target/$PROFILE/gatepost
 ulimit -n "$(ulimit -Hn)"
 
 WORK=$(mktemp -d)
+# Run as root, the server gives up root: its directories must stay reachable.
+chmod 755 "$WORK"
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 cat > "$WORK/main.cf" <<CF
 myhostname = mx.bench.test
