@@ -134,6 +134,9 @@ pub async fn run_qmgr(
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut deferred_ready: VecDeque<QueueId> = VecDeque::new();
     let mut deferred_known: HashSet<QueueId> = HashSet::new();
+    // What the last scan of `incoming` found and is not yet admitted: a
+    // large backlog is scanned once, not once per admitted message.
+    let mut incoming_ready: VecDeque<QueueId> = VecDeque::new();
     let mut next_scan = Instant::now();
     let mut prefer_incoming = true;
     // Scan `incoming` only when something may have arrived (kick, timer,
@@ -154,19 +157,20 @@ pub async fn run_qmgr(
             }
             next_scan = Instant::now() + run_delay;
         }
-        if tasks.len() < max && (scan_incoming || !deferred_ready.is_empty()) {
-            let mut fresh = if scan_incoming {
-                incoming(&queue)
-            } else {
-                VecDeque::new()
-            };
-            scan_incoming = false;
-            while tasks.len() < max && !(fresh.is_empty() && deferred_ready.is_empty()) {
+        if tasks.len() < max
+            && (scan_incoming || !incoming_ready.is_empty() || !deferred_ready.is_empty())
+        {
+            // A pending scan waits until what the last one found is in.
+            if scan_incoming && incoming_ready.is_empty() {
+                incoming_ready = incoming(&queue);
+                scan_incoming = false;
+            }
+            while tasks.len() < max && !(incoming_ready.is_empty() && deferred_ready.is_empty()) {
                 let from_incoming =
-                    !fresh.is_empty() && (prefer_incoming || deferred_ready.is_empty());
+                    !incoming_ready.is_empty() && (prefer_incoming || deferred_ready.is_empty());
                 prefer_incoming = !from_incoming;
                 let (id, from) = if from_incoming {
-                    match fresh.pop_front() {
+                    match incoming_ready.pop_front() {
                         Some(id) => (id, QueueName::Incoming),
                         None => break,
                     }
@@ -188,7 +192,7 @@ pub async fn run_qmgr(
                     Err(e) => gatepost_log::warning("qmgr", format!("{id}: activate: {e}")),
                 }
             }
-            backlog = !fresh.is_empty();
+            backlog = !incoming_ready.is_empty();
         }
         tokio::select! {
             _ = &mut shutdown => break,
