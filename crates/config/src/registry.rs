@@ -280,6 +280,12 @@ params! {
     MILTER_END_OF_HEADER_MACROS: Vec<String> = "milter_end_of_header_macros", List, Text("i");
     /// Macros sent to milters after the end of the message.
     MILTER_END_OF_DATA_MACROS: Vec<String> = "milter_end_of_data_macros", List, Text("i");
+    /// Macros sent to milters with an SMTP command gatepost does not recognise.
+    MILTER_UNKNOWN_COMMAND_MACROS: Vec<String> = "milter_unknown_command_macros", List, Text("");
+    /// Default values of milter macros that have none: name=value pairs.
+    MILTER_MACRO_DEFAULTS: String = "milter_macro_defaults", Str, Text("");
+    /// header_checks(5) tables for the headers milters add or change.
+    MILTER_HEADER_CHECKS: Vec<String> = "milter_header_checks", List, Text("");
     /// The {daemon_name} macro value.
     MILTER_MACRO_DAEMON_NAME: String = "milter_macro_daemon_name", Str, Text("$myhostname");
     /// The v macro value.

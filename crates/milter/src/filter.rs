@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::conn::{Conn, ConnError};
+use crate::header_checks::{Fate, HeaderCheckRun};
 use crate::message::{strip_brackets, EnvelopeChanges, Message};
 use crate::protocol::{action, cmd, command_name, put_str, reply, reply_name, step, Data};
-use crate::settings::{DefaultAction, MilterSettings};
+use crate::settings::{DefaultAction, FilterSpec, MilterSettings};
 use crate::Outcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +38,14 @@ pub(crate) struct MessageEdits<'a> {
     pub hold: &'a mut bool,
     /// The body as `SMFIR_REPLBODY` chunks rebuild it (CRLF line ends).
     pub new_body: Option<Vec<u8>>,
+    /// `milter_header_checks`, when configured.
+    pub checks: Option<HeaderCheckRun<'a>>,
 }
 
 pub(crate) struct Filter {
     pub name: String,
+    /// The settings this filter runs with (main.cf or its own).
+    spec: FilterSpec,
     conn: Option<Conn>,
     pub state: State,
     /// What every further event answers once the filter broke or decided
@@ -56,9 +61,10 @@ pub(crate) struct Filter {
 }
 
 impl Filter {
-    pub fn new(name: &str, program: &'static str) -> Filter {
+    pub fn new(spec: &FilterSpec, program: &'static str) -> Filter {
         Filter {
-            name: name.to_string(),
+            name: spec.endpoint.clone(),
+            spec: spec.clone(),
             conn: None,
             state: State::Closed,
             def_reply: None,
@@ -75,9 +81,9 @@ impl Filter {
 
     /// A configuration error: `451 4.3.5`, unless the default action is
     /// accept.
-    fn conf_error(&mut self, settings: &MilterSettings) -> Option<Outcome> {
+    fn conf_error(&mut self) -> Option<Outcome> {
         self.conn = None;
-        self.def_reply = match settings.default_action() {
+        self.def_reply = match self.spec.default_action() {
             Some(DefaultAction::Accept) => None,
             _ => Some(Outcome::Reply(
                 "451 4.3.5 Server configuration problem - try again later".into(),
@@ -88,9 +94,9 @@ impl Filter {
     }
 
     /// A communication error: the default action decides.
-    fn comm_error(&mut self, settings: &MilterSettings) -> Option<Outcome> {
+    fn comm_error(&mut self) -> Option<Outcome> {
         self.conn = None;
-        self.def_reply = match settings.default_action() {
+        self.def_reply = match self.spec.default_action() {
             Some(DefaultAction::Accept) => None,
             Some(DefaultAction::Reject) => {
                 Some(Outcome::Reply("550 5.5.0 Service unavailable".into()))
@@ -102,7 +108,7 @@ impl Filter {
             None => {
                 self.warn(format!(
                     "milter {}: unrecognized default action: {}",
-                    self.name, settings.default_action
+                    self.name, self.spec.default_action
                 ));
                 Some(Outcome::Reply(
                     "451 4.3.5 Server configuration problem - try again later".into(),
@@ -114,15 +120,26 @@ impl Filter {
     }
 
     /// Connect and negotiate (`SMFIC_OPTNEG`); the state says how it went.
-    pub async fn connect(&mut self, settings: &MilterSettings) {
-        let (version, my_steps) = match settings.protocol() {
+    pub async fn connect(&mut self) {
+        if let Some(why) = self.spec.error.clone() {
+            // Postfix stops here; the filter answers as a configuration
+            // error whatever its default action.
+            self.warn(why);
+            self.conn = None;
+            self.def_reply = Some(Outcome::Reply(
+                "451 4.3.5 Server configuration problem - try again later".into(),
+            ));
+            self.state = State::Error;
+            return;
+        }
+        let (version, my_steps) = match self.spec.protocol() {
             Ok(p) => p,
             Err(word) if word.is_empty() => {
                 self.warn(format!(
                     "milter {}: no protocol version information",
                     self.name
                 ));
-                self.conf_error(settings);
+                self.conf_error();
                 return;
             }
             Err(word) => {
@@ -130,21 +147,21 @@ impl Filter {
                     "milter {}: bad protocol information: {word}",
                     self.name
                 ));
-                self.conf_error(settings);
+                self.conf_error();
                 return;
             }
         };
         self.non_protocol = !(my_steps | step::NR_HDR);
-        let mut conn = match Conn::open(&self.name, settings.connect_timeout).await {
+        let mut conn = match Conn::open(&self.name, self.spec.connect_timeout).await {
             Ok(c) => c,
             Err(e @ (ConnError::BadEndpoint(_) | ConnError::BadTransport(..))) => {
                 self.warn(e.to_string());
-                self.conf_error(settings);
+                self.conf_error();
                 return;
             }
             Err(e) => {
                 self.warn(format!("connect to Milter service {}: {e}", self.name));
-                self.comm_error(settings);
+                self.comm_error();
                 return;
             }
         };
@@ -157,13 +174,13 @@ impl Filter {
         for v in [version, my_actions, my_steps] {
             data.extend_from_slice(&v.to_be_bytes());
         }
-        let limit = settings.command_timeout;
+        let limit = self.spec.command_timeout;
         if let Err(e) = conn.send(cmd::OPTNEG, &data, limit).await {
             self.warn(format!(
                 "milter {}: write error in initial handshake: {e}",
                 self.name
             ));
-            self.comm_error(settings);
+            self.comm_error();
             return;
         }
         let (code, data) = match conn.read(limit).await {
@@ -177,7 +194,7 @@ impl Filter {
                     "milter {}: read error in initial handshake",
                     self.name
                 ));
-                self.comm_error(settings);
+                self.comm_error();
                 return;
             }
         };
@@ -186,7 +203,7 @@ impl Filter {
                 "milter {}: unexpected reply \"{}\" in initial handshake",
                 self.name, code as char
             ));
-            self.comm_error(settings);
+            self.comm_error();
             return;
         }
         let mut d = Data::new(&data);
@@ -195,7 +212,7 @@ impl Filter {
                 "milter {}: read error in initial handshake",
                 self.name
             ));
-            self.comm_error(settings);
+            self.comm_error();
             return;
         };
         if their_version > version {
@@ -203,7 +220,7 @@ impl Filter {
                 "milter {}: protocol version {their_version} conflict with MTA protocol version {version}",
                 self.name
             ));
-            self.comm_error(settings);
+            self.comm_error();
             return;
         }
         if actions & my_actions != actions {
@@ -211,7 +228,7 @@ impl Filter {
                 "milter {}: request mask 0x{actions:x} conflict with MTA request mask 0x{my_actions:x}",
                 self.name
             ));
-            self.comm_error(settings);
+            self.comm_error();
             return;
         }
         if steps & my_steps != steps {
@@ -219,7 +236,7 @@ impl Filter {
                 "milter {}: event mask 0x{steps:x} includes features not offered in MTA event mask 0x{my_steps:x}",
                 self.name
             ));
-            self.comm_error(settings);
+            self.comm_error();
             return;
         }
         // Version 6: the macros the filter wants at each stage.
@@ -240,7 +257,13 @@ impl Filter {
 
     /// The `SMFIC_MACRO` data for `event`: the filter's own list for the
     /// stage if it sent one, else ours.
-    fn macro_data(&self, event: u8, configured: &[String], values: &Macros) -> Option<Vec<u8>> {
+    fn macro_data(
+        &self,
+        event: u8,
+        configured: &[String],
+        values: &Macros,
+        settings: &MilterSettings,
+    ) -> Option<Vec<u8>> {
         let names = self
             .symlists
             .get(&event)
@@ -249,8 +272,14 @@ impl Filter {
         let mut data = vec![event];
         let mut any = false;
         for name in names {
+            // A macro with no value now gets its `milter_macro_defaults`
+            // value, if any (Postfix `milter_macro_lookup()`).
             let bare = name.trim_start_matches('{').trim_end_matches('}');
-            if let Some(value) = values.get(bare).filter(|v| !v.is_empty()) {
+            let value = values
+                .get(bare)
+                .map(String::as_str)
+                .or_else(|| settings.macro_default(bare));
+            if let Some(value) = value {
                 put_str(&mut data, name);
                 put_str(&mut data, value);
                 any = true;
@@ -265,7 +294,6 @@ impl Filter {
     #[allow(clippy::too_many_arguments)]
     pub async fn event(
         &mut self,
-        settings: &MilterSettings,
         event: u8,
         skip: u32,
         no_reply: u32,
@@ -283,7 +311,7 @@ impl Filter {
         if let Some(m) = macros {
             if let Err(e) = conn.send(cmd::MACRO, &m, limit).await {
                 self.warn(format!("milter {}: error writing command: {e}", self.name));
-                return EventResult::Done(self.comm_error(settings));
+                return EventResult::Done(self.comm_error());
             }
         }
         if skip & self.steps != 0 {
@@ -294,7 +322,7 @@ impl Filter {
         };
         if let Err(e) = conn.send(event, data, limit).await {
             self.warn(format!("milter {}: error writing command: {e}", self.name));
-            return EventResult::Done(self.comm_error(settings));
+            return EventResult::Done(self.comm_error());
         }
         if no_reply != 0 && no_reply & self.steps != 0 {
             return EventResult::Done(self.def_reply.clone());
@@ -312,7 +340,7 @@ impl Filter {
                         self.name,
                         command_name(event)
                     ));
-                    return EventResult::Done(self.comm_error(settings));
+                    return EventResult::Done(self.comm_error());
                 }
             };
             let simple = data.is_empty();
@@ -335,7 +363,7 @@ impl Filter {
                             "milter {}: DISCARD action is not allowed for connect or helo",
                             self.name
                         ));
-                        return EventResult::Done(self.conf_error(settings));
+                        return EventResult::Done(self.conf_error());
                     }
                     self.state = State::AcceptMessage;
                     return EventResult::Done(Some(Outcome::Discard));
@@ -370,7 +398,7 @@ impl Filter {
                         && b[4] == b[0];
                     if !well_formed {
                         self.warn(format!("milter {}: malformed reply: {text}", self.name));
-                        return EventResult::Done(self.conf_error(settings));
+                        return EventResult::Done(self.conf_error());
                     }
                     let reply = unescape_percent(text);
                     return EventResult::Done(self.decide(connect_stage, Outcome::Reply(reply)));
@@ -386,7 +414,7 @@ impl Filter {
                             self.name,
                             reply_name(code)
                         ));
-                        return EventResult::Done(self.conf_error(settings));
+                        return EventResult::Done(self.conf_error());
                     }
                 }
                 _ => {}
@@ -417,7 +445,7 @@ impl Filter {
                     command_name(event)
                 ));
             }
-            return EventResult::Done(self.comm_error(settings));
+            return EventResult::Done(self.comm_error());
         }
     }
 
@@ -435,15 +463,25 @@ impl Filter {
     fn modify(&self, code: u8, data: &[u8], e: &mut MessageEdits<'_>) -> Option<()> {
         let leading_space = self.steps & step::HDR_LEADSPC != 0;
         let mut d = Data::new(data);
+        // Once `milter_header_checks` decided the message will not be
+        // received, further edits are read but not carried out (Postfix
+        // milter8.c `edit_resp`).
+        let ended = e
+            .checks
+            .as_ref()
+            .is_some_and(|c| c.verdict.ends_message());
         match code {
             reply::ADDHEADER => {
                 let (name, value) = (d.string()?, d.string()?);
-                e.message.add_header(&name, &value, leading_space);
+                if let Some(raw) = checked_header(e, ended, &name, &value, leading_space) {
+                    e.message.add_rendered(raw);
+                }
             }
             reply::INSHEADER => {
                 let (index, name, value) = (d.u32()?, d.string()?, d.string()?);
-                e.message
-                    .insert_header(index as usize, &name, &value, leading_space);
+                if let Some(raw) = checked_header(e, ended, &name, &value, leading_space) {
+                    e.message.insert_rendered(index as usize, raw);
+                }
             }
             reply::CHGHEADER => {
                 let (index, name, value) = (d.u32()?, d.string()?, d.string()?);
@@ -452,9 +490,22 @@ impl Filter {
                 }
                 let index = (index as usize).max(1);
                 if value.is_empty() {
-                    e.message.delete_header(index, &name);
-                } else {
-                    e.message.change_header(index, &name, &value, leading_space);
+                    if !ended {
+                        e.message.delete_header(index, &name);
+                    }
+                } else if let Some(raw) = checked_header(e, ended, &name, &value, leading_space)
+                {
+                    e.message.change_rendered(index, &name, raw);
+                }
+            }
+            _ if ended => {
+                // Parsed for its form only.
+                match code {
+                    reply::ADDRCPT | reply::ADDRCPT_PAR | reply::DELRCPT | reply::CHGFROM => {
+                        d.string()?;
+                    }
+                    reply::REPLBODY | reply::QUARANTINE => {}
+                    _ => return None,
                 }
             }
             reply::ADDRCPT | reply::ADDRCPT_PAR => {
@@ -473,13 +524,13 @@ impl Filter {
     }
 
     /// `SMFIC_ABORT` after a message or RSET: back to the envelope state.
-    pub async fn abort(&mut self, settings: &MilterSettings) {
+    pub async fn abort(&mut self) {
         match self.state {
             State::Envelope | State::Message | State::AcceptMessage => {
                 if let Some(conn) = self.conn.as_mut() {
-                    if let Err(e) = conn.send(cmd::ABORT, &[], settings.command_timeout).await {
+                    if let Err(e) = conn.send(cmd::ABORT, &[], self.spec.command_timeout).await {
                         self.warn(format!("milter {}: error writing command: {e}", self.name));
-                        self.comm_error(settings);
+                        self.comm_error();
                         return;
                     }
                 }
@@ -490,15 +541,26 @@ impl Filter {
     }
 
     /// `SMFIC_QUIT` at the end of the session.
-    pub async fn quit(&mut self, settings: &MilterSettings) {
+    pub async fn quit(&mut self) {
         if let Some(mut conn) = self.conn.take() {
-            let _ = conn.send(cmd::QUIT, &[], settings.command_timeout).await;
+            let _ = conn.send(cmd::QUIT, &[], self.spec.command_timeout).await;
         }
         self.state = State::Closed;
     }
 
-    pub fn macros_for(&self, event: u8, configured: &[String], values: &Macros) -> Option<Vec<u8>> {
-        self.macro_data(event, configured, values)
+    pub fn macros_for(
+        &self,
+        event: u8,
+        configured: &[String],
+        values: &Macros,
+        settings: &MilterSettings,
+    ) -> Option<Vec<u8>> {
+        self.macro_data(event, configured, values, settings)
+    }
+
+    /// The filter's own time limits.
+    pub fn spec(&self) -> &FilterSpec {
+        &self.spec
     }
 
     pub fn leading_space(&self) -> bool {
@@ -507,6 +569,30 @@ impl Filter {
 
     pub fn skips(&self, bit: u32) -> bool {
         self.steps & bit != 0
+    }
+}
+
+/// The header to write for an add, insert or change, after
+/// `milter_header_checks`; `None` when it is not written.
+fn checked_header(
+    e: &mut MessageEdits<'_>,
+    ended: bool,
+    name: &str,
+    value: &str,
+    leading_space: bool,
+) -> Option<Vec<u8>> {
+    if ended {
+        return None;
+    }
+    let Some(run) = e.checks.as_mut() else {
+        return Some(Message::render(name, value, leading_space));
+    };
+    let text = Message::header_text(name, value, leading_space);
+    match run.check(&text) {
+        Fate::Keep if run.verdict.ends_message() => None,
+        Fate::Keep => Some(Message::render(name, value, leading_space)),
+        Fate::Replace(text) => Some(Message::render_text(&text)),
+        Fate::Drop => None,
     }
 }
 

@@ -7,6 +7,8 @@
 //! - `filter`: one filter's negotiation, state and event exchange;
 //! - `message`: the message and envelope as filters edit them
 //!   ([`Message`], [`EnvelopeChanges`]);
+//! - `header_checks`: `milter_header_checks` on the headers filters add
+//!   or change ([`HeaderCheckVerdict`]);
 //! - here: [`Milters`], the filters of one session, called by smtpd (or
 //!   pickup) at each stage, returning what Postfix's milter(3) returns: no
 //!   objection, or an [`Outcome`].
@@ -14,6 +16,7 @@
 
 mod conn;
 mod filter;
+mod header_checks;
 mod message;
 mod protocol;
 mod settings;
@@ -22,10 +25,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use filter::Macros;
+pub use header_checks::{CheckOrigin, HeaderCheckVerdict};
 pub use message::{EnvelopeChanges, Message};
-pub use settings::{DefaultAction, MilterSettings, StageMacros};
+pub use settings::{DefaultAction, FilterSpec, HeaderCheckTables, MilterSettings, StageMacros};
 
 use filter::{EventResult, Filter, MessageEdits, State};
+use header_checks::HeaderCheckRun;
 use protocol::{cmd, put_str, step, CHUNK_SIZE};
 
 /// A filter's decision, in Postfix's terms.
@@ -51,12 +56,15 @@ pub struct Client<'a> {
 }
 
 /// The end-of-message result: a final outcome, or none (the message goes
-/// on, edited), and whether a filter asked for quarantine.
+/// on, edited), whether a filter asked for quarantine, and what
+/// `milter_header_checks` decided (a rejection or discard there ends the
+/// message before any filter's own decision, which is then not reported).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MessageVerdict {
     pub outcome: Option<Outcome>,
     pub hold: bool,
     pub envelope: EnvelopeChanges,
+    pub checks: HeaderCheckVerdict,
 }
 
 /// The filters of one SMTP session (or one local submission).
@@ -70,9 +78,9 @@ impl Milters {
     /// (`smtpd`, `cleanup`).
     pub fn new(settings: Arc<MilterSettings>, program: &'static str) -> Milters {
         let filters = settings
-            .milters
+            .filters
             .iter()
-            .map(|name| Filter::new(name, program))
+            .map(|spec| Filter::new(spec, program))
             .collect();
         Milters { settings, filters }
     }
@@ -95,7 +103,7 @@ impl Milters {
             None => data.push(b'U'),
         }
         for f in &mut self.filters {
-            f.connect(&settings).await;
+            f.connect().await;
             if f.state != State::Ready {
                 if let Some(reply) = filter_reply(f) {
                     return Some(reply);
@@ -103,16 +111,16 @@ impl Milters {
                 continue;
             }
             f.state = State::Envelope;
-            let m = f.macros_for(cmd::CONNECT, &settings.macros.connect, macros);
+            let m = f.macros_for(cmd::CONNECT, &settings.macros.connect, macros, &settings);
+            let limit = f.spec().command_timeout;
             if let Some(o) = f
                 .event(
-                    &settings,
                     cmd::CONNECT,
                     step::NOCONNECT,
                     step::NR_CONN,
                     m,
                     &data,
-                    settings.command_timeout,
+                    limit,
                     None,
                 )
                 .await
@@ -146,18 +154,10 @@ impl Milters {
                 }
                 _ => continue,
             }
-            let m = f.macros_for(event, configured(&settings.macros), macros);
+            let m = f.macros_for(event, configured(&settings.macros), macros, &settings);
+            let limit = f.spec().command_timeout;
             if let Some(o) = f
-                .event(
-                    &settings,
-                    event,
-                    skip,
-                    no_reply,
-                    m,
-                    data,
-                    settings.command_timeout,
-                    None,
-                )
+                .event(event, skip, no_reply, m, data, limit, None)
                 .await
                 .outcome()
             {
@@ -223,14 +223,37 @@ impl Milters {
         .await
     }
 
+    /// An SMTP command gatepost does not recognise (`SMFIC_UNKNOWN`, the
+    /// command word), before it is answered `500`; protocol 3 and later.
+    pub async fn unknown(&mut self, command: &str, macros: &Macros) -> Option<Outcome> {
+        let mut data = Vec::new();
+        put_str(&mut data, command);
+        self.envelope_event(
+            cmd::UNKNOWN,
+            step::NOUNKNOWN,
+            step::NR_UNKN,
+            |m| &m.unknown,
+            &data,
+            macros,
+        )
+        .await
+    }
+
     /// The message to each filter in turn (headers but our first, end of
     /// header, body in CRLF chunks, end of body), with each filter's
-    /// modifications carried out before the next one sees it.
-    pub async fn message(&mut self, message: &mut Message, macros: &Macros) -> MessageVerdict {
+    /// modifications carried out before the next one sees it, and the
+    /// headers they add or change put through `milter_header_checks`
+    /// (logged for `origin`).
+    pub async fn message(
+        &mut self,
+        message: &mut Message,
+        macros: &Macros,
+        origin: &CheckOrigin,
+    ) -> MessageVerdict {
         let settings = self.settings.clone();
         let mut verdict = MessageVerdict::default();
-        let limit = settings.content_timeout;
         for f in &mut self.filters {
+            let limit = f.spec().content_timeout;
             match f.state {
                 State::Envelope => {}
                 State::Error | State::AcceptConnection | State::RejectConnection => {
@@ -247,9 +270,21 @@ impl Milters {
                 _ => continue,
             }
             f.state = State::Message;
-            let outcome = send_message(f, &settings, message, macros, limit, &mut verdict).await;
+            let outcome = send_message(
+                f,
+                &settings,
+                message,
+                macros,
+                limit,
+                origin,
+                &mut verdict,
+            )
+            .await;
             if matches!(f.state, State::Message | State::AcceptMessage) {
                 f.state = State::Envelope;
+            }
+            if verdict.checks.ends_message() {
+                return verdict;
             }
             match outcome {
                 Some(Outcome::Hold) => verdict.hold = true,
@@ -266,17 +301,15 @@ impl Milters {
     /// `SMFIC_ABORT`: the transaction ended without a message (RSET, a
     /// new HELO) or after one.
     pub async fn abort(&mut self) {
-        let settings = self.settings.clone();
         for f in &mut self.filters {
-            f.abort(&settings).await;
+            f.abort().await;
         }
     }
 
     /// `SMFIC_QUIT`: the session is over.
     pub async fn quit(&mut self) {
-        let settings = self.settings.clone();
         for f in &mut self.filters {
-            f.quit(&settings).await;
+            f.quit().await;
         }
     }
 }
@@ -310,11 +343,12 @@ async fn send_message(
     message: &mut Message,
     macros: &Macros,
     limit: std::time::Duration,
+    origin: &CheckOrigin,
     verdict: &mut MessageVerdict,
 ) -> Option<Outcome> {
     let leading_space = f.leading_space();
-    let eoh_macros = f.macros_for(cmd::EOH, &settings.macros.end_of_header, macros);
-    let eod_macros = f.macros_for(cmd::BODYEOB, &settings.macros.end_of_data, macros);
+    let eoh_macros = f.macros_for(cmd::EOH, &settings.macros.end_of_header, macros, settings);
+    let eod_macros = f.macros_for(cmd::BODYEOB, &settings.macros.end_of_data, macros, settings);
     if !f.skips(step::NOHDRS) {
         let headers: Vec<Vec<u8>> = message.visible_headers().cloned().collect();
         for raw in &headers {
@@ -324,7 +358,6 @@ async fn send_message(
             put_str(&mut data, &value);
             let o = f
                 .event(
-                    settings,
                     cmd::HEADER,
                     step::NOHDRS,
                     step::NR_HDR,
@@ -342,7 +375,6 @@ async fn send_message(
     }
     let o = f
         .event(
-            settings,
             cmd::EOH,
             step::NOEOH,
             step::NR_EOH,
@@ -378,7 +410,6 @@ async fn send_message(
                     if chunk.len() == CHUNK_SIZE {
                         match f
                             .event(
-                                settings,
                                 cmd::BODY,
                                 step::NOBODY,
                                 step::NR_BODY,
@@ -418,7 +449,6 @@ async fn send_message(
         if !chunk.is_empty() {
             match f
                 .event(
-                    settings,
                     cmd::BODY,
                     step::NOBODY,
                     step::NR_BODY,
@@ -439,15 +469,20 @@ async fn send_message(
         }
     }
     let mut hold = false;
+    let checks = (!settings.header_checks.is_empty()).then(|| HeaderCheckRun {
+        maps: &settings.header_checks.maps,
+        origin,
+        verdict: &mut verdict.checks,
+    });
     let mut edits = MessageEdits {
         message,
         envelope: &mut verdict.envelope,
         hold: &mut hold,
         new_body: None,
+        checks,
     };
     let o = f
         .event(
-            settings,
             cmd::BODYEOB,
             0,
             0,

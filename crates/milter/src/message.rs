@@ -135,20 +135,45 @@ impl Message {
 
     /// `SMFIR_ADDHEADER`: append at the end of the header.
     pub fn add_header(&mut self, name: &str, value: &str, leading_space: bool) {
-        self.headers.push(render_header(name, value, leading_space));
+        self.add_rendered(render_header(name, value, leading_space));
+    }
+
+    /// `name: value` as written to the queue file.
+    pub(crate) fn render(name: &str, value: &str, leading_space: bool) -> Vec<u8> {
+        render_header(name, value, leading_space)
+    }
+
+    /// The header as it would be written (`Name: value`, no final line
+    /// end), for `milter_header_checks`.
+    pub(crate) fn header_text(name: &str, value: &str, leading_space: bool) -> String {
+        let raw = render_header(name, value, leading_space);
+        let text = String::from_utf8_lossy(&raw);
+        text.strip_suffix('\n').unwrap_or(&text).to_string()
+    }
+
+    /// A header text given whole (a `REPLACE` of `milter_header_checks`).
+    pub(crate) fn render_text(text: &str) -> Vec<u8> {
+        format!("{}\n", text.replace("\r\n", "\n")).into_bytes()
+    }
+
+    pub(crate) fn add_rendered(&mut self, raw: Vec<u8>) {
+        self.headers.push(raw);
     }
 
     /// `SMFIR_INSHEADER`: insert before the header at `index` (0 = top),
     /// counting our own first header.
     pub fn insert_header(&mut self, index: usize, name: &str, value: &str, leading_space: bool) {
+        self.insert_rendered(index, render_header(name, value, leading_space));
+    }
+
+    pub(crate) fn insert_rendered(&mut self, index: usize, raw: Vec<u8>) {
         let at = index.min(self.headers.len());
         if let Some(own) = self.own.as_mut() {
             if at <= *own {
                 *own += 1;
             }
         }
-        self.headers
-            .insert(at, render_header(name, value, leading_space));
+        self.headers.insert(at, raw);
     }
 
     /// Position of the `index`th (1-based) header called `name`, not
@@ -166,9 +191,13 @@ impl Message {
     /// `SMFIR_CHGHEADER` with a value: replace the `index`th header called
     /// `name`; when there is none, add it (Sendmail compatibility).
     pub fn change_header(&mut self, index: usize, name: &str, value: &str, leading_space: bool) {
+        self.change_rendered(index, name, render_header(name, value, leading_space));
+    }
+
+    pub(crate) fn change_rendered(&mut self, index: usize, name: &str, raw: Vec<u8>) {
         match self.nth_named(index, name) {
-            Some(at) => self.headers[at] = render_header(name, value, leading_space),
-            None => self.add_header(name, value, leading_space),
+            Some(at) => self.headers[at] = raw,
+            None => self.add_rendered(raw),
         }
     }
 

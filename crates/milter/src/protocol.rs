@@ -17,6 +17,7 @@ pub mod cmd {
     pub const QUIT: u8 = b'Q';
     pub const RCPT: u8 = b'R';
     pub const DATA: u8 = b'T';
+    pub const UNKNOWN: u8 = b'U';
 }
 
 /// Replies from the filter to the MTA.
@@ -196,6 +197,7 @@ pub fn command_name(command: u8) -> &'static str {
         cmd::QUIT => "SMFIC_QUIT",
         cmd::RCPT => "SMFIC_RCPT",
         cmd::DATA => "SMFIC_DATA",
+        cmd::UNKNOWN => "SMFIC_UNKNOWN",
         _ => "(unknown MTA event)",
     }
 }

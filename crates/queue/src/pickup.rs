@@ -246,6 +246,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         }
     };
     let (mut content, mut recipients, mut hold, mut rejected) = (content, recipients, false, None);
+    let mut filter = settings.content_filter.clone();
     if let Some(milters) = &settings.milters {
         let addrs: Vec<String> = recipients.iter().map(|r| r.address.clone()).collect();
         let milted = milter_submission(
@@ -262,9 +263,13 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
                 content: edited,
                 changes,
                 hold: held,
+                checks,
             } => {
                 content = edited;
-                hold = held;
+                hold = held || checks.hold;
+                if let Some(next) = checks.filter {
+                    filter = Some(next);
+                }
                 if let Some(s) = changes.sender {
                     sender = s;
                 }
@@ -274,6 +279,13 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
                     })
                 });
                 recipients.extend(changes.added.iter().map(|a| EnvelopeRecipient::new(a)));
+                // milter_header_checks REDIRECT and BCC, as header_checks'.
+                let routing = gatepost_cleanup::ContentVerdict {
+                    redirect: checks.redirect,
+                    bcc: checks.bcc,
+                    ..Default::default()
+                };
+                apply_content_routing(&mut recipients, &routing);
             }
             Milted::Reject(reply) => rejected = Some(reply),
             Milted::Tempfail => {
@@ -318,7 +330,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         client: "local".into(),
         ret: None,
         envid: None,
-        filter: settings.content_filter.clone(),
+        filter,
     };
     // A milter's reject (`5XX X.Y.Z text`) or the content checks' one:
     // every recipient is bounced to the sender.

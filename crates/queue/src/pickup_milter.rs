@@ -4,10 +4,14 @@
 //! recipient, DATA, then the message with its end-of-message edits. A
 //! reject bounces the message to its sender, a tempfail leaves it in
 //! maildrop for the next run, discard drops it, quarantine holds it.
+//! `milter_header_checks` apply to the headers they add or change.
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use gatepost_milter::{Client, EnvelopeChanges, Macros, Message, MilterSettings, Milters, Outcome};
+use gatepost_milter::{
+    CheckOrigin, Client, EnvelopeChanges, HeaderCheckVerdict, Macros, Message, MilterSettings,
+    Milters, Outcome,
+};
 
 /// What the filters made of a local submission.
 pub(crate) enum Milted {
@@ -16,6 +20,8 @@ pub(crate) enum Milted {
         content: Vec<u8>,
         changes: EnvelopeChanges,
         hold: bool,
+        /// `milter_header_checks` actions (HOLD, REDIRECT, BCC, FILTER).
+        checks: HeaderCheckVerdict,
     },
     /// Bounce every recipient with this reply (`5XX X.Y.Z text`).
     Reject(String),
@@ -85,13 +91,37 @@ pub(crate) async fn milter_submission(
     let mut message = Message::parse(content);
     let mut hold = false;
     let mut changes = EnvelopeChanges::default();
+    let mut checks = HeaderCheckVerdict::default();
     if outcome.is_none() {
-        let verdict = milters.message(&mut message, &macros).await;
+        let origin = CheckOrigin {
+            queue_id: queue_id.to_string(),
+            client: "localhost[127.0.0.1]".into(),
+            sender: sender.to_string(),
+            recipient: recipients.last().cloned(),
+            proto: None,
+            helo: None,
+        };
+        let verdict = milters.message(&mut message, &macros, &origin).await;
         outcome = verdict.outcome;
         hold = verdict.hold;
         changes = verdict.envelope;
+        checks = verdict.checks;
     }
     milters.quit().await;
+    // A header check's rejection or discard was logged when it was made.
+    if checks.lookup_failed {
+        return Milted::Tempfail;
+    }
+    if let Some(reason) = &checks.reject {
+        return if reason.starts_with('5') {
+            Milted::Reject(format!("550 {reason}"))
+        } else {
+            Milted::Tempfail
+        };
+    }
+    if checks.discard {
+        return Milted::Discard;
+    }
     match outcome {
         None | Some(Outcome::Hold) => {
             let hold = hold || outcome.is_some();
@@ -108,6 +138,7 @@ pub(crate) async fn milter_submission(
                 content: message.to_content(),
                 changes,
                 hold,
+                checks,
             }
         }
         Some(Outcome::Discard) => {

@@ -32,6 +32,7 @@ impl Session {
             .ctx
             .client_events
             .connect(&self.ctx.service, self.client_addr);
+        self.connection_count = count;
         let settings = &self.ctx.settings;
         let count_limit = settings.client_connection_count_limit;
         let rate_limit = settings.client_connection_rate_limit;

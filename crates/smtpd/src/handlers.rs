@@ -65,12 +65,11 @@ impl Session {
         let verb = match cmd.verb {
             Some(v) => v,
             None => {
-                return self
-                    .answer(
-                        None,
-                        Reply::new(500, "5.5.2", "Error: command not recognized"),
-                    )
-                    .await
+                let reply = match self.milter_unknown(&cmd.word).await {
+                    Some(reply) => reply,
+                    None => Reply::new(500, "5.5.2", "Error: command not recognized"),
+                };
+                return self.answer(None, reply).await;
             }
         };
         if let Some(reply) = self.tls_required(verb) {
@@ -289,6 +288,7 @@ impl Session {
                         return self.answer(verb, reply).await;
                     }
                     if value_str != "<>" {
+                        tx.auth_author = Some(gatepost_log::sanitize(value_str));
                         auth_param = Some(Some(xtext_decode(value_str)));
                     } else if auth_param.is_none() {
                         auth_param = Some(None);

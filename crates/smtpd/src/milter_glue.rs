@@ -4,12 +4,19 @@
 //! the macros Postfix sends, and their decisions become replies and the
 //! `milter-reject`, `milter-hold`, `milter-discard` log lines. A reject at
 //! CONNECT or HELO is answered at MAIL FROM (the filter keeps answering
-//! it), except 421, which ends the session at once.
+//! it), except 421, which ends the session at once. Commands gatepost does
+//! not recognise are shown to the filters (`SMFIC_UNKNOWN`) before the
+//! `500` reply; what `milter_header_checks` decide about the headers the
+//! filters add is carried out here too.
 
 use std::sync::Arc;
 
 use gatepost_config::{params, Config};
-use gatepost_milter::{Client, EnvelopeChanges, Macros, Message, MilterSettings, Milters, Outcome};
+use gatepost_milter::{
+    CheckOrigin, Client, EnvelopeChanges, HeaderCheckVerdict, Macros, Message, MilterSettings,
+    Milters, Outcome,
+};
+use gatepost_policy::MessageAction;
 use gatepost_proto::Reply;
 
 use crate::session::Session;
@@ -85,9 +92,19 @@ impl Session {
             set("v", ms.version_macro.clone());
         }
         set("daemon_addr", self.server_addr.to_string());
-        set("_", format!("{} [{}]", self.reverse_name, self.client_addr));
+        let forged = if self.client_name.eq_ignore_ascii_case(&self.reverse_name) {
+            ""
+        } else {
+            " (may be forged)"
+        };
+        set(
+            "_",
+            format!("{} [{}]{forged}", self.reverse_name, self.client_addr),
+        );
         set("client_addr", self.client_addr.to_string());
         set("client_port", self.client_port.to_string());
+        // Zero when the client is not counted (smtpd_client_event_limit_exceptions).
+        set("client_connections", self.connection_count.to_string());
         set("client_name", self.client_name.clone());
         set("client_ptr", self.reverse_name.clone());
         if let Some(tls) = &self.tls {
@@ -104,6 +121,9 @@ impl Session {
                 set("i", id);
             }
             set("mail_addr", tx.sender.clone());
+            if let Some(author) = &tx.auth_author {
+                set("auth_author", author.clone());
+            }
             if let Ok(r) = self.ctx.rewriter.resolve(&tx.sender) {
                 set("mail_mailer", r.transport);
                 set("mail_host", r.nexthop);
@@ -231,6 +251,14 @@ impl Session {
         self.milter_verdict("DATA", outcome, None)
     }
 
+    /// A command gatepost does not recognise (the command word), before
+    /// it is answered `500`: the filter's reply instead, if it has one.
+    pub(crate) async fn milter_unknown(&mut self, word: &str) -> Option<Reply> {
+        let macros = self.milter_macros(None);
+        let outcome = self.milters.as_mut()?.unknown(word, &macros).await?;
+        self.milter_verdict("UNKNOWN", outcome, None)
+    }
+
     /// The transaction ended (RSET, HELO, end of DATA).
     pub(crate) async fn milter_abort(&mut self) {
         if let Some(m) = self.milters.as_mut() {
@@ -272,10 +300,12 @@ impl Session {
     ) -> Result<(Vec<u8>, EnvelopeChanges), Reply> {
         let macros = self.milter_macros(None);
         let mut message = Message::parse(content);
+        let origin = self.check_origin();
         let Some(milters) = self.milters.as_mut() else {
             return Ok((content.to_vec(), EnvelopeChanges::default()));
         };
-        let verdict = milters.message(&mut message, &macros).await;
+        let verdict = milters.message(&mut message, &macros, &origin).await;
+        self.apply_header_checks(&verdict.checks)?;
         let stage = "END-OF-MESSAGE";
         if verdict.hold {
             if let Some(tx) = self.tx.as_mut() {
@@ -305,6 +335,49 @@ impl Session {
                 Err(reply)
             }
         }
+    }
+
+    /// The message as `milter_header_checks` log lines show it.
+    fn check_origin(&self) -> CheckOrigin {
+        let tx = self.tx.as_ref();
+        CheckOrigin {
+            queue_id: tx.and_then(Transaction::queue_id).unwrap_or_default(),
+            client: self.client_label.clone(),
+            sender: tx.map(|t| t.sender.clone()).unwrap_or_default(),
+            recipient: tx.and_then(|t| t.recipients.last()).map(|r| r.address.clone()),
+            proto: Some(self.protocol.to_string()),
+            helo: self.helo.clone(),
+        }
+    }
+
+    /// What `milter_header_checks` decided (already logged): a rejection
+    /// ends the transaction, as cleanup's status does (`550`, `451` for a
+    /// `4.x.x` reason); DISCARD, HOLD, REDIRECT, BCC and FILTER go with the
+    /// transaction.
+    fn apply_header_checks(&mut self, checks: &HeaderCheckVerdict) -> Result<(), Reply> {
+        if checks.lookup_failed {
+            return Err(Reply::new(451, "4.3.0", "Error: queue file write error"));
+        }
+        if let Some(reason) = &checks.reject {
+            let (dsn, text) = reason.split_once(' ').unwrap_or((reason.as_str(), ""));
+            let code = if dsn.starts_with('4') { 451 } else { 550 };
+            return Err(Reply::new(code, dsn, text));
+        }
+        let Some(tx) = self.tx.as_mut() else {
+            return Ok(());
+        };
+        tx.milter_discard |= checks.discard;
+        tx.milter_hold |= checks.hold;
+        if let Some(to) = &checks.redirect {
+            tx.actions.push(MessageAction::Redirect(to.clone()));
+        }
+        for bcc in &checks.bcc {
+            tx.actions.push(MessageAction::Bcc(bcc.clone()));
+        }
+        if let Some(next) = &checks.filter {
+            tx.actions.push(MessageAction::Filter(next.clone()));
+        }
+        Ok(())
     }
 
     /// cleanup's `ID: ACTION: END-OF-MESSAGE from client: TEXT; from=<>

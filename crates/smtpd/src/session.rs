@@ -69,6 +69,9 @@ pub struct Session {
     pub(crate) login: Option<crate::auth::SaslLogin>,
     /// The connection was registered with the client event counters.
     pub(crate) connection_counted: bool,
+    /// This client's connections when this one was counted (0 when it is
+    /// not), for the milter macro `{client_connections}`.
+    pub(crate) connection_count: u32,
     /// The session's filters (`smtpd_milters`), once connected.
     pub(crate) milters: Option<gatepost_milter::Milters>,
 }
@@ -120,6 +123,7 @@ impl Session {
             tls: None,
             login: None,
             connection_counted: false,
+            connection_count: 0,
             milters: None,
             ctx,
         }
