@@ -643,3 +643,274 @@ fn non_smtpd_milters_filter_local_submissions() {
     assert!(notice[0].contains("Local spam refused"), "{}", notice[0]);
     assert!(srv.maildir_messages("carol").is_empty());
 }
+
+/// The macros one stage got (the last `D` packet for it).
+fn stage_macros(milter: &TestMilter, event: u8) -> std::collections::BTreeMap<String, String> {
+    milter
+        .packets()
+        .iter()
+        .filter(|p| p.cmd == b'D')
+        .map(Packet::macros)
+        .filter(|(e, _)| *e == event)
+        .map(|(_, m)| m)
+        .next_back()
+        .unwrap_or_default()
+}
+
+#[test]
+fn unknown_commands_are_shown_to_filters_that_ask() {
+    let rule: Arc<Rule> = Arc::new(|event, _conn: &Conn| match event {
+        b'U' => vec![(REPLYCODE, string("550 5.7.1 No such verb here"))],
+        _ => Vec::new(),
+    });
+    let milter = TestMilter::start(Negotiation::default(), rule);
+    // A filter that asked not to see unknown commands (SMFIP_NOUNKNOWN).
+    let quiet = TestMilter::start(
+        Negotiation {
+            steps: 1 << 8,
+            ..Negotiation::default()
+        },
+        continue_all(),
+    );
+    let srv = server_with(
+        &format!("{}, {}", quiet.endpoint(), milter.endpoint()),
+        "milter_unknown_command_macros = j {client_addr}\n",
+    );
+    let mut c = Client::connect_from("127.0.0.1", srv.addr).unwrap();
+    c.read_reply().unwrap();
+    c.command("EHLO client.example").unwrap();
+    let r = c.command("XYZZY plugh").unwrap();
+    assert_eq!(r.full(), "550 5.7.1 No such verb here");
+    let log = srv.log();
+    assert!(
+        log.contains("NOQUEUE: milter-reject: UNKNOWN from unknown[127.0.0.1]: 550 5.7.1 No such verb here; proto=ESMTP helo=<client.example>\n"),
+        "{log}"
+    );
+    c.command("QUIT").unwrap();
+    wait_until("milter quit", || milter.commands().ends_with('Q'));
+    // The command word only, as Postfix sends it.
+    let unknown: Vec<Vec<String>> = milter
+        .packets()
+        .iter()
+        .filter(|p| p.cmd == b'U')
+        .map(Packet::strings)
+        .collect();
+    assert_eq!(unknown, vec![vec!["XYZZY".to_string()]]);
+    let u = stage_macros(&milter, b'U');
+    assert_eq!(
+        u.get("{client_addr}").map(String::as_str),
+        Some("127.0.0.1")
+    );
+    assert_eq!(u.get("j").map(String::as_str), Some("mx.spec.test"));
+    wait_until("quiet milter quit", || quiet.commands().ends_with('Q'));
+    assert!(!quiet.commands().contains('U'), "{}", quiet.commands());
+
+    // A filter that lets it pass: Postfix's own reply.
+    let srv = server_with(&quiet.endpoint(), "");
+    let mut c = Client::connect_from("127.0.0.1", srv.addr).unwrap();
+    c.read_reply().unwrap();
+    let r = c.command("XYZZY").unwrap();
+    assert_eq!(r.full(), "500 5.5.2 Error: command not recognized");
+}
+
+#[test]
+fn per_filter_settings_in_braces() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_endpoint = format!("inet:{}", dead.local_addr().unwrap());
+    drop(dead);
+    let live = TestMilter::start(
+        Negotiation {
+            version: 2,
+            actions: 0x3f,
+            ..Negotiation::default()
+        },
+        continue_all(),
+    );
+    // The dead filter is skipped by its own default action; the live one
+    // speaks protocol 2 as its entry says; main.cf says tempfail.
+    let list = format!(
+        "{{ {dead_endpoint}, default_action=accept, connect_timeout=5s }}, \
+         {{ {}, {{ protocol = 2 }}, command_timeout=20s, content_timeout=1m }}",
+        live.endpoint()
+    );
+    let srv = server_with(&list, "milter_default_action = tempfail\n");
+    submit(
+        &srv,
+        "client.example",
+        "alice@example.org",
+        &["bob@spec.test"],
+        "Subject: braces\n\nx",
+    );
+    assert_eq!(srv.wait_for_mail("bob", 1, T).len(), 1, "{}", srv.log());
+    assert!(
+        srv.log().contains(&format!(
+            "warning: connect to Milter service {dead_endpoint}: Connection refused"
+        )),
+        "{}",
+        srv.log()
+    );
+    let offered = live.offered.lock().unwrap().expect("negotiated");
+    assert_eq!(offered.0, 2, "{offered:?}");
+
+    // An entry Postfix cannot read: the filter answers as a configuration
+    // problem, whatever its default action.
+    let srv = server_with(
+        &format!(
+            "{{ {}, colour=blue, default_action=accept }}",
+            live.endpoint()
+        ),
+        "",
+    );
+    let mut c = Client::connect_from("127.0.0.1", srv.addr).unwrap();
+    c.read_reply().unwrap();
+    c.command("EHLO client.example").unwrap();
+    let r = c.command("MAIL FROM:<alice@example.org>").unwrap();
+    assert_eq!(
+        r.full(),
+        "451 4.3.5 Server configuration problem - try again later"
+    );
+    assert!(
+        srv.log()
+            .contains("warning: unknown option: \"colour = blue\""),
+        "{}",
+        srv.log()
+    );
+}
+
+#[test]
+fn macro_defaults_and_session_macros() {
+    let milter = TestMilter::start(Negotiation::default(), continue_all());
+    let srv = server_with(
+        &milter.endpoint(),
+        "smtpd_client_event_limit_exceptions =\n\
+         milter_connect_macros = j {client_connections} {my_site} _\n\
+         milter_macro_defaults = auth_type=none, { my_site = site one }, {auth_authen}=nobody\n",
+    );
+    let mut c = Client::connect_from("127.0.0.1", srv.addr).unwrap();
+    c.read_reply().unwrap();
+    c.command("EHLO client.example").unwrap();
+    let r = c
+        .command("MAIL FROM:<alice@example.org> AUTH=alice+2Bx@example.org")
+        .unwrap();
+    assert_eq!(r.code, 250, "{r:?}");
+    let r = c.command("RCPT TO:<bob@spec.test>").unwrap();
+    assert_eq!(r.code, 250, "{r:?}");
+    c.command("QUIT").unwrap();
+    wait_until("milter quit", || milter.commands().ends_with('Q'));
+    let connect = stage_macros(&milter, b'C');
+    assert_eq!(
+        connect.get("{client_connections}").map(String::as_str),
+        Some("1"),
+        "{connect:?}"
+    );
+    assert_eq!(
+        connect.get("{my_site}").map(String::as_str),
+        Some("site one")
+    );
+    assert_eq!(
+        connect.get("_").map(String::as_str),
+        Some("unknown [127.0.0.1]")
+    );
+    let mail = stage_macros(&milter, b'M');
+    // Defaults fill what has no value (no AUTH login here); the AUTH=
+    // value as the client gave it.
+    assert_eq!(mail.get("{auth_type}").map(String::as_str), Some("none"));
+    assert_eq!(
+        mail.get("{auth_authen}").map(String::as_str),
+        Some("nobody")
+    );
+    assert_eq!(
+        mail.get("{auth_author}").map(String::as_str),
+        Some("alice+2Bx@example.org"),
+        "{mail:?}"
+    );
+    // `i` is not known at MAIL nor at the first RCPT: the queue file is
+    // opened once a recipient is accepted, as in Postfix.
+    assert!(!mail.contains_key("i"), "{mail:?}");
+    assert!(!stage_macros(&milter, b'R').contains_key("i"));
+}
+
+#[test]
+fn milter_header_checks_apply_to_headers_filters_add() {
+    let rule: Arc<Rule> = Arc::new(|event, conn: &Conn| {
+        if event != b'E' {
+            return Vec::new();
+        }
+        if conn.sender.contains("spam") {
+            return vec![
+                (ADDHEADER, header("X-Spam-Flag", "YES")),
+                (ADDHEADER, header("X-After", "not added")),
+                (CONTINUE, Vec::new()),
+            ];
+        }
+        vec![
+            (ADDHEADER, header("X-Tag", "strip me")),
+            (INSHEADER, indexed_header(0, "X-Tag", "swap me")),
+            (CHGHEADER, indexed_header(1, "Subject", "copy please")),
+            (CONTINUE, Vec::new()),
+        ]
+    });
+    let milter = TestMilter::start(Negotiation::default(), rule);
+    let dir = ConfigDir::new().unwrap();
+    let table = dir
+        .file(
+            "milter_header_checks",
+            "/^X-Spam-Flag: YES/ REJECT spam by filter\n\
+             /^X-Tag: strip/ IGNORE\n\
+             /^X-Tag: swap/ REPLACE X-Tag: swapped\n\
+             /^Subject: copy/ BCC carol@spec.test\n\
+             /^Subject: (copy)/ WARN seen $1\n",
+        )
+        .unwrap();
+    let srv = dir
+        .main_cf(&format!(
+            "smtpd_milters = {}\nmilter_header_checks = regexp:{}\n",
+            milter.endpoint(),
+            table.display()
+        ))
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
+
+    let id = submit(
+        &srv,
+        "client.example",
+        "alice@example.org",
+        &["bob@spec.test"],
+        "Subject: original\n\nbody",
+    );
+    let bob = srv.wait_for_mail("bob", 1, T);
+    assert_eq!(bob.len(), 1, "{}", srv.log());
+    assert_eq!(srv.wait_for_mail("carol", 1, T).len(), 1, "{}", srv.log());
+    let msg = &bob[0];
+    assert!(msg.contains("X-Tag: swapped\n"), "{msg}");
+    assert!(
+        !msg.contains("strip me") && !msg.contains("swap me"),
+        "{msg}"
+    );
+    assert!(msg.contains("Subject: copy please\n"), "{msg}");
+    let log = srv.log();
+    for line in [
+        format!("{id}: milter-header-replace: header X-Tag: swap me from unknown[127.0.0.1]; from=<alice@example.org> to=<bob@spec.test> proto=ESMTP helo=<client.example>: X-Tag: swapped\n"),
+        format!("{id}: milter-header-bcc: header Subject: copy please from unknown[127.0.0.1]; from=<alice@example.org> to=<bob@spec.test> proto=ESMTP helo=<client.example>: carol@spec.test\n"),
+    ] {
+        assert!(log.contains(&line), "{line}{log}");
+    }
+
+    let mut c = open_transaction(
+        &srv,
+        "127.0.0.1",
+        "client.example",
+        "spam@example.org",
+        &["bob@spec.test"],
+    );
+    c.command("DATA").unwrap();
+    let r = c.command("Subject: buy\r\n\r\nnow\r\n.").unwrap();
+    assert_eq!(r.full(), "550 5.7.1 spam by filter");
+    let log = srv.log();
+    assert!(
+        log.contains(": milter-header-reject: header X-Spam-Flag: YES from unknown[127.0.0.1]; from=<spam@example.org> to=<bob@spec.test> proto=ESMTP helo=<client.example>: 5.7.1 spam by filter\n"),
+        "{log}"
+    );
+    assert!(!log.contains("milter-reject: END-OF-MESSAGE"), "{log}");
+}

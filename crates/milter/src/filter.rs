@@ -466,10 +466,7 @@ impl Filter {
         // Once `milter_header_checks` decided the message will not be
         // received, further edits are read but not carried out (Postfix
         // milter8.c `edit_resp`).
-        let ended = e
-            .checks
-            .as_ref()
-            .is_some_and(|c| c.verdict.ends_message());
+        let ended = e.checks.as_ref().is_some_and(|c| c.verdict.ends_message());
         match code {
             reply::ADDHEADER => {
                 let (name, value) = (d.string()?, d.string()?);
@@ -493,8 +490,7 @@ impl Filter {
                     if !ended {
                         e.message.delete_header(index, &name);
                     }
-                } else if let Some(raw) = checked_header(e, ended, &name, &value, leading_space)
-                {
+                } else if let Some(raw) = checked_header(e, ended, &name, &value, leading_space) {
                     e.message.change_rendered(index, &name, raw);
                 }
             }

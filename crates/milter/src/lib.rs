@@ -270,16 +270,8 @@ impl Milters {
                 _ => continue,
             }
             f.state = State::Message;
-            let outcome = send_message(
-                f,
-                &settings,
-                message,
-                macros,
-                limit,
-                origin,
-                &mut verdict,
-            )
-            .await;
+            let outcome =
+                send_message(f, &settings, message, macros, limit, origin, &mut verdict).await;
             if matches!(f.state, State::Message | State::AcceptMessage) {
                 f.state = State::Envelope;
             }

@@ -356,7 +356,10 @@ fn parse_macro_defaults(value: &str, program: &str) -> Vec<(String, String)> {
                 }
             }
         };
-        let bare = name.trim_start_matches('{').trim_end_matches('}').to_string();
+        let bare = name
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .to_string();
         if out.iter().any(|(n, _)| *n == bare) {
             gatepost_log::warning(
                 program,
@@ -437,7 +440,11 @@ mod tests {
         assert_eq!(s.protocol, "4");
         let plain = FilterSpec::parse("unix:/run/f.sock", &shared());
         assert_eq!(
-            (plain.endpoint.as_str(), plain.protocol.as_str(), plain.error),
+            (
+                plain.endpoint.as_str(),
+                plain.protocol.as_str(),
+                plain.error
+            ),
             ("unix:/run/f.sock", "6", None)
         );
         let errors = [
@@ -491,7 +498,11 @@ mod tests {
         cfg.set("milter_default_action", "reject");
         cfg.set("milter_macro_defaults", "foo=bar");
         let s = MilterSettings::from_config(&cfg, &params::SMTPD_MILTERS).expect("filters");
-        let actions: Vec<&str> = s.filters.iter().map(|f| f.default_action.as_str()).collect();
+        let actions: Vec<&str> = s
+            .filters
+            .iter()
+            .map(|f| f.default_action.as_str())
+            .collect();
         assert_eq!(actions, ["reject", "accept"]);
         assert_eq!(s.macro_default("foo"), Some("bar"));
         assert!(s.header_checks.is_empty());

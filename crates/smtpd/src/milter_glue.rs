@@ -344,7 +344,9 @@ impl Session {
             queue_id: tx.and_then(Transaction::queue_id).unwrap_or_default(),
             client: self.client_label.clone(),
             sender: tx.map(|t| t.sender.clone()).unwrap_or_default(),
-            recipient: tx.and_then(|t| t.recipients.last()).map(|r| r.address.clone()),
+            recipient: tx
+                .and_then(|t| t.recipients.last())
+                .map(|r| r.address.clone()),
             proto: Some(self.protocol.to_string()),
             helo: self.helo.clone(),
         }
