@@ -493,7 +493,7 @@ params! {
     /// Disconnect clients that pipeline improperly.
     SMTPD_FORBID_UNAUTH_PIPELINING: bool = "smtpd_forbid_unauth_pipelining", Bool, Text("yes");
     /// Create the queue file only after a valid recipient.
-    [informational] SMTPD_DELAY_OPEN_UNTIL_VALID_RCPT: bool = "smtpd_delay_open_until_valid_rcpt", Bool, Text("yes");
+    SMTPD_DELAY_OPEN_UNTIL_VALID_RCPT: bool = "smtpd_delay_open_until_valid_rcpt", Bool, Text("yes");
     /// Log the client port number.
     SMTPD_CLIENT_PORT_LOGGING: bool = "smtpd_client_port_logging", Bool, Text("no");
     /// Use long, non-repeating queue IDs.

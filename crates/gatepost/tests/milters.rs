@@ -824,6 +824,16 @@ fn macro_defaults_and_session_macros() {
         Some("alice+2Bx@example.org"),
         "{mail:?}"
     );
+    // Macros are sent before each event even when none has a value (HELO
+    // here: no TLS), as Postfix 3.7 does.
+    assert!(
+        milter
+            .packets()
+            .iter()
+            .any(|p| p.cmd == b'D' && p.data == b"H"),
+        "{:?}",
+        milter.packets()
+    );
     // `i` is not known at MAIL nor at the first RCPT: the queue file is
     // opened once a recipient is accepted, as in Postfix.
     assert!(!mail.contains_key("i"), "{mail:?}");
@@ -913,4 +923,76 @@ fn milter_header_checks_apply_to_headers_filters_add() {
         "{log}"
     );
     assert!(!log.contains("milter-reject: END-OF-MESSAGE"), "{log}");
+}
+
+/// `smtpd_delay_open_until_valid_rcpt = no`: the queue file is opened at
+/// MAIL FROM once the filters saw it (Postfix logs `ID: client=` then), so
+/// `i` reaches them from the first RCPT on; a transaction that ends
+/// without a message leaves no queue file behind.
+#[test]
+fn queue_id_from_the_first_recipient_when_the_open_is_not_delayed() {
+    let rule: Arc<Rule> = Arc::new(|event, conn: &Conn| match event {
+        b'R' if conn.recipients.last().is_some_and(|r| r.contains("nobody")) => simple(REJECT),
+        _ => Vec::new(),
+    });
+    let milter = TestMilter::start(Negotiation::default(), rule);
+    let srv = server_with(
+        &milter.endpoint(),
+        "smtpd_delay_open_until_valid_rcpt = no\n",
+    );
+    let mut c = Client::connect_from("127.0.0.1", srv.addr).unwrap();
+    c.read_reply().unwrap();
+    c.command("EHLO client.example").unwrap();
+    assert_eq!(
+        c.command("MAIL FROM:<alice@example.org>").unwrap().code,
+        250
+    );
+    let log = srv.log();
+    let id = log
+        .lines()
+        .find_map(|l| {
+            l.split(": client=unknown[127.0.0.1]")
+                .next()
+                .filter(|_| l.contains(": client="))
+        })
+        .and_then(|head| head.rsplit(' ').next())
+        .expect("client= logged at MAIL")
+        .to_string();
+    let r = c.command("RCPT TO:<nobody@spec.test>").unwrap();
+    assert_eq!(r.full(), "550 5.7.1 Command rejected");
+    assert!(
+        srv.log().contains(&format!(
+            "{id}: milter-reject: RCPT from unknown[127.0.0.1]: 550 5.7.1 Command rejected; from=<alice@example.org> to=<nobody@spec.test>"
+        )),
+        "{}",
+        srv.log()
+    );
+    c.command("RSET").unwrap();
+    c.command("QUIT").unwrap();
+    wait_until("milter quit", || milter.commands().ends_with('Q'));
+    let r = stage_macros(&milter, b'R');
+    assert_eq!(r.get("i"), Some(&id), "{r:?}");
+    assert!(!stage_macros(&milter, b'M').contains_key("i"));
+    for dir in ["spool/tmp", "spool/incoming"] {
+        let left: Vec<_> = std::fs::read_dir(srv.path().join(dir))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            !left.iter().any(|n| n.to_string_lossy().contains(&id)),
+            "{dir}: {left:?}"
+        );
+    }
+
+    // Accepted mail goes through as usual.
+    let queued = submit(
+        &srv,
+        "client.example",
+        "alice@example.org",
+        &["bob@spec.test"],
+        "Subject: early\n\nx",
+    );
+    assert_eq!(srv.wait_for_mail("bob", 1, T).len(), 1, "{}", srv.log());
+    assert!(srv
+        .log()
+        .contains(&format!("{queued}: client=unknown[127.0.0.1]")));
 }

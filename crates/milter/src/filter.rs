@@ -256,7 +256,8 @@ impl Filter {
     }
 
     /// The `SMFIC_MACRO` data for `event`: the filter's own list for the
-    /// stage if it sent one, else ours.
+    /// stage if it sent one, else ours. Sent even when no macro has a value
+    /// (only the event code then), as Postfix 3.7 does.
     fn macro_data(
         &self,
         event: u8,
@@ -270,7 +271,6 @@ impl Filter {
             .map(Vec::as_slice)
             .unwrap_or(configured);
         let mut data = vec![event];
-        let mut any = false;
         for name in names {
             // A macro with no value now gets its `milter_macro_defaults`
             // value, if any (Postfix `milter_macro_lookup()`).
@@ -282,10 +282,9 @@ impl Filter {
             if let Some(value) = value {
                 put_str(&mut data, name);
                 put_str(&mut data, value);
-                any = true;
             }
         }
-        any.then_some(data)
+        Some(data)
     }
 
     /// Report one event and read the reply (Postfix `milter8_event`).

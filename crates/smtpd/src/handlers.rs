@@ -340,6 +340,15 @@ impl Session {
         if let Some(tx) = self.tx.as_mut() {
             tx.actions.extend(verdict.actions);
         }
+        // `smtpd_delay_open_until_valid_rcpt = no`: the queue file now,
+        // after the filters saw MAIL, as Postfix's smtpd does.
+        if !self.ctx.settings.delay_open_until_valid_rcpt {
+            if let Err(reply) = self.open_queue_file() {
+                self.tx = None;
+                self.milter_abort().await;
+                return self.answer(verb, reply).await;
+            }
+        }
         self.answer(verb, Reply::new(250, "2.1.0", "Ok")).await
     }
 
@@ -526,7 +535,8 @@ impl Session {
         self.answer(verb, Reply::new(250, "2.1.5", "Ok")).await
     }
 
-    /// Open the queue file at the first accepted recipient and log
+    /// Open the queue file at the first accepted recipient (at MAIL FROM
+    /// with `smtpd_delay_open_until_valid_rcpt = no`) and log
     /// `ID: client=name[addr]`.
     fn open_queue_file(&mut self) -> Result<(), Reply> {
         let sasl = self.sasl_log_suffix();

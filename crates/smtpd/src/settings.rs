@@ -7,7 +7,8 @@
 //! line_length_limit, smtpd_timeout, smtpd_recipient_limit,
 //! smtpd_recipient_overshoot_limit, smtpd_soft_error_limit,
 //! smtpd_hard_error_limit, smtpd_error_sleep_time, smtpd_junk_command_limit,
-//! smtpd_helo_required, smtpd_delay_reject, disable_vrfy_command,
+//! smtpd_helo_required, smtpd_delay_reject, smtpd_delay_open_until_valid_rcpt,
+//! disable_vrfy_command,
 //! strict_rfc821_envelopes, smtputf8_enable, soft_bounce,
 //! smtpd_forbid_bare_newline(+_exclusions, _reject_code),
 //! smtpd_forbid_unauth_pipelining, smtpd_client_connection_count_limit,
@@ -39,6 +40,9 @@ pub struct SmtpdSettings {
     pub junk_command_limit: u32,
     pub helo_required: bool,
     pub delay_reject: bool,
+    /// `smtpd_delay_open_until_valid_rcpt`: `no` opens the queue file at
+    /// MAIL FROM (so milters get `i` from the first RCPT on).
+    pub delay_open_until_valid_rcpt: bool,
     pub disable_vrfy: bool,
     pub strict_rfc821: bool,
     pub smtputf8: bool,
@@ -87,6 +91,7 @@ impl SmtpdSettings {
             junk_command_limit: cfg.get(&params::SMTPD_JUNK_COMMAND_LIMIT),
             helo_required: cfg.get(&params::SMTPD_HELO_REQUIRED),
             delay_reject: cfg.get(&params::SMTPD_DELAY_REJECT),
+            delay_open_until_valid_rcpt: cfg.get(&params::SMTPD_DELAY_OPEN_UNTIL_VALID_RCPT),
             disable_vrfy: cfg.get(&params::DISABLE_VRFY_COMMAND),
             strict_rfc821: cfg.get(&params::STRICT_RFC821_ENVELOPES),
             smtputf8: cfg.get(&params::SMTPUTF8_ENABLE),

@@ -1,7 +1,8 @@
 //! The mail transaction: exists from an accepted MAIL FROM until the end of
 //! DATA, RSET, HELO/EHLO or the end of the session. Owns the envelope being
 //! built and the queue file, which is opened at the first accepted
-//! recipient (`smtpd_delay_open_until_valid_rcpt`), so rejects before that
+//! recipient (`smtpd_delay_open_until_valid_rcpt`; at MAIL FROM when that is
+//! `no`), so rejects before that
 //! are logged as NOQUEUE, as in Postfix.
 
 use std::time::SystemTime;
