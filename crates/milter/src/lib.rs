@@ -461,7 +461,7 @@ async fn send_message(
         }
     }
     let mut hold = false;
-    let checks = (!settings.header_checks.is_empty()).then(|| HeaderCheckRun {
+    let checks = (!settings.header_checks.is_empty()).then_some(HeaderCheckRun {
         maps: &settings.header_checks.maps,
         origin,
         verdict: &mut verdict.checks,
