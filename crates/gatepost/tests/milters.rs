@@ -846,6 +846,13 @@ fn milter_header_checks_apply_to_headers_filters_add() {
         if event != b'E' {
             return Vec::new();
         }
+        if conn.sender.contains("hold") {
+            return vec![
+                (ADDHEADER, header("X-Drop", "strip me")),
+                (ADDHEADER, header("X-Empty", "hold me")),
+                (CONTINUE, Vec::new()),
+            ];
+        }
         if conn.sender.contains("spam") {
             return vec![
                 (ADDHEADER, header("X-Spam-Flag", "YES")),
@@ -867,6 +874,8 @@ fn milter_header_checks_apply_to_headers_filters_add() {
             "milter_header_checks",
             "/^X-Spam-Flag: YES/ REJECT spam by filter\n\
              /^X-Tag: strip/ IGNORE\n\
+             /^X-Drop: strip/ STRIP\n\
+             /^X-Empty: hold/ HOLD\n\
              /^X-Tag: swap/ REPLACE X-Tag: swapped\n\
              /^Subject: copy/ BCC carol@spec.test\n\
              /^Subject: (copy)/ WARN seen $1\n",
@@ -923,6 +932,30 @@ fn milter_header_checks_apply_to_headers_filters_add() {
         "{log}"
     );
     assert!(!log.contains("milter-reject: END-OF-MESSAGE"), "{log}");
+
+    // As Postfix 3.7 logs them: `: ` ends the line of an action without
+    // text; the message goes to the hold queue without the stripped header.
+    let id = submit(
+        &srv,
+        "client.example",
+        "hold@example.org",
+        &["bob@spec.test"],
+        "Subject: hold\n\nx",
+    );
+    let tail = "from unknown[127.0.0.1]; from=<hold@example.org> to=<bob@spec.test> proto=ESMTP helo=<client.example>: \n";
+    for line in [
+        format!("{id}: milter-header-strip: header X-Drop: strip me {tail}"),
+        format!("{id}: milter-header-hold: header X-Empty: hold me {tail}"),
+    ] {
+        assert!(srv.wait_for_log(&line, T), "{line}{}", srv.log());
+    }
+    wait_until("held", || srv.path().join("spool/hold").join(&id).exists());
+    let held = std::fs::read_to_string(srv.path().join("spool/hold").join(&id)).unwrap_or_default();
+    assert!(
+        !held.contains("strip me") && held.contains("hold me"),
+        "{held}"
+    );
+    assert!(!srv.log().contains("milter-hold: END-OF-MESSAGE"));
 }
 
 /// `smtpd_delay_open_until_valid_rcpt = no`: the queue file is opened at
