@@ -237,3 +237,40 @@ fn forwarded_mail_is_sealed_at_each_hop_and_the_chain_verifies() {
     );
     assert!(!local[0].contains("ARC-Seal:"), "{}", local[0]);
 }
+
+#[test]
+fn sealing_without_verification_or_key_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (table, _) = keys(dir.path());
+    for (extra, why) in [
+        (
+            "gatepost_arc_seal = forwarded\n",
+            "needs gatepost_mail_auth_verify = yes",
+        ),
+        (
+            "gatepost_arc_seal = all\ngatepost_mail_auth_verify = yes\n",
+            "needs gatepost_dkim_signing_keys",
+        ),
+        (
+            &format!(
+                "gatepost_arc_seal = forwarded\ngatepost_mail_auth_verify = yes\n\
+                 gatepost_dkim_signing_keys = texthash:{}\n",
+                table.display()
+            ),
+            "gatepost_arc_domain = spec.test: ",
+        ),
+        (
+            "gatepost_arc_seal = sometimes\n",
+            "gatepost_arc_seal: bad value \"sometimes\"",
+        ),
+    ] {
+        let config = gatepost_testkit::ConfigDir::new()
+            .unwrap()
+            .main_cf(extra)
+            .unwrap();
+        let (code, out) =
+            gatepost_testkit::server::run_gatepost(gatepost_bin!(), config.path(), &["serve"]);
+        assert_ne!(code, 0, "{extra}: {out}");
+        assert!(out.contains(why), "{extra}: {out}");
+    }
+}
