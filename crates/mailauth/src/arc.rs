@@ -7,7 +7,7 @@
 use crate::inbound::{crlf, lf, InboundResult};
 use crate::signing::{DomainKey, SigningError, SigningKeys, SIGNED_HEADERS};
 use mail_auth::arc::{ArcSealer, Set};
-use mail_auth::common::crypto::{Sha256, SigningKey};
+use mail_auth::common::crypto::{RsaKey, Sha256};
 use mail_auth::common::headers::{Header, HeaderWriter};
 use mail_auth::dkim::{Canonicalization, Done};
 use mail_auth::{ArcOutput, AuthenticatedMessage, DkimResult};
@@ -105,14 +105,20 @@ impl ArcSealing {
         let Some((selector, key)) = self.keys.key_for(&self.domain)? else {
             return Err(self.keys.no_key(&self.domain));
         };
-        let sealed = match key {
-            DomainKey::Rsa(key) => sealer(key, &self.domain, &selector)
-                .seal(&msg, &basis.results, &chain)
-                .map(|set| set.to_header()),
-            DomainKey::Ed25519(key) => sealer(key, &self.domain, &selector)
-                .seal(&msg, &basis.results, &chain)
-                .map(|set| set.to_header()),
+        // RFC 8617 section 4.1.3 defines rsa-sha256 only; receivers do not
+        // know ed25519-sha256 seals.
+        let key = match key {
+            DomainKey::Rsa(key) => key,
+            DomainKey::Ed25519(_) => {
+                return Err(SigningError::Sign {
+                    domain: self.domain.clone(),
+                    reason: "ARC seals are rsa-sha256 only (RFC 8617): the key is Ed25519".into(),
+                })
+            }
         };
+        let sealed = sealer(key, &self.domain, &selector)
+            .seal(&msg, &basis.results, &chain)
+            .map(|set| set.to_header());
         match sealed {
             Ok(set) => Ok(Some(lf(&set))),
             Err(e) => Err(SigningError::Sign {
@@ -155,13 +161,9 @@ fn chain_of<'x>(msg: &'x AuthenticatedMessage<'x>, arrived: usize) -> Option<Arc
     Some(chain)
 }
 
-/// The sealer for one key: the DKIM signing headers and the DKIM
-/// signatures, relaxed/relaxed.
-fn sealer<T: SigningKey<Hasher = Sha256>>(
-    key: T,
-    domain: &str,
-    selector: &str,
-) -> ArcSealer<T, Done> {
+/// The sealer: the DKIM signing headers and the DKIM signatures,
+/// relaxed/relaxed.
+fn sealer(key: RsaKey<Sha256>, domain: &str, selector: &str) -> ArcSealer<RsaKey<Sha256>, Done> {
     ArcSealer::from_key(key)
         .domain(domain)
         .selector(selector)

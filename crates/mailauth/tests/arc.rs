@@ -26,20 +26,23 @@ Message-ID: <arc.1@origin.test>\n\
 Hello,\n\
 a line with  two spaces.\n";
 
-/// Keys for origin.test (the author's DKIM key), hop1.test (RSA) and
-/// hop2.test (Ed25519), one table for all, and the zone publishing them.
+/// Keys for origin.test (the author's DKIM key), hop1.test and hop2.test
+/// (RSA: ARC seals are rsa-sha256 only), ed.test (Ed25519, which cannot
+/// seal), one table for all, and the zone publishing them.
 fn setup(dir: &Path) -> (SigningKeys, Zones) {
     let origin = keygen("origin.test", "o1", KeyAlgorithm::Rsa(2048), dir).unwrap();
     let hop1 = keygen("hop1.test", "arc1", KeyAlgorithm::Rsa(2048), dir).unwrap();
-    let hop2 = keygen("hop2.test", "arc2", KeyAlgorithm::Ed25519, dir).unwrap();
+    let hop2 = keygen("hop2.test", "arc2", KeyAlgorithm::Rsa(2048), dir).unwrap();
+    let ed = keygen("ed.test", "ed1", KeyAlgorithm::Ed25519, dir).unwrap();
     let table = dir.join("keys");
     std::fs::write(
         &table,
         format!(
-            "origin.test o1:{}\nhop1.test arc1:{}\nhop2.test arc2:{}\n",
+            "origin.test o1:{}\nhop1.test arc1:{}\nhop2.test arc2:{}\ned.test ed1:{}\n",
             origin.key_file.display(),
             hop1.key_file.display(),
-            hop2.key_file.display()
+            hop2.key_file.display(),
+            ed.key_file.display()
         ),
     )
     .unwrap();
@@ -157,11 +160,7 @@ async fn two_forwarders_seal_and_the_chain_verifies() {
     let at_final = forward(&hop2, &v2, &at_hop2);
     let seals = headers(&at_final, "ARC-Seal");
     assert_eq!(seals.len(), 2, "{at_final}");
-    assert!(
-        seals[0].starts_with("i=2; a=ed25519-sha256;"),
-        "{}",
-        seals[0]
-    );
+    assert!(seals[0].starts_with("i=2; a=rsa-sha256;"), "{}", seals[0]);
     assert!(
         seals[0].contains("cv=pass") && seals[0].contains("d=hop2.test"),
         "{}",
@@ -240,10 +239,18 @@ async fn dkim_and_arc_keys_come_through_gatepost_resolver_and_cache() {
     );
 }
 
-#[test]
-fn a_sealer_needs_a_key_for_its_domain() {
+#[tokio::test]
+async fn a_sealer_needs_an_rsa_key_for_its_domain() {
     let dir = tempfile::tempdir().unwrap();
-    let (keys, _) = setup(dir.path());
-    let err = ArcSealing::new(keys, "nokey.test").unwrap_err().to_string();
+    let (keys, zones) = setup(dir.path());
+    let err = ArcSealing::new(keys.clone(), "nokey.test")
+        .unwrap_err()
+        .to_string();
     assert!(err.ends_with(": no key for nokey.test"), "{err}");
+    let (_dns, r) = common::resolver(zones);
+    let original = signed(&keys);
+    let v1 = receive(&r, "192.0.2.1", "mx.hop1.test", &original).await;
+    let ed = ArcSealing::new(keys, "ed.test").unwrap();
+    let err = ed.seal(original.as_bytes(), &v1).unwrap_err().to_string();
+    assert!(err.contains("rsa-sha256 only"), "{err}");
 }
