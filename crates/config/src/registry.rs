@@ -688,6 +688,10 @@ params! {
     GATEPOST_DMARC_ENFORCE: String = "gatepost_dmarc_enforce", Str, Text("no");
     /// gatepost-only: table of sender domain to selector:/path/to/key.pem; mail from mynetworks, authenticated and local clients is DKIM-signed.
     GATEPOST_DKIM_SIGNING_KEYS: String = "gatepost_dkim_signing_keys", Str, Text("");
+    /// gatepost-only: ARC-seal (RFC 8617) mail verified at receipt: no, forwarded (a recipient is in another domain after virtual_alias_maps), all.
+    GATEPOST_ARC_SEAL: String = "gatepost_arc_seal", Str, Text("no");
+    /// gatepost-only: the domain (d=) of gatepost's ARC seals; its gatepost_dkim_signing_keys entry gives the selector and key.
+    GATEPOST_ARC_DOMAIN: String = "gatepost_arc_domain", Str, Text("$mydomain");
     /// Reply code for DNS block list rejects.
     MAPS_RBL_REJECT_CODE: u16 = "maps_rbl_reject_code", Int, Text("554");
     /// Reply code for invalid hostnames.

@@ -283,7 +283,7 @@ fn dkim_signing_with_a_generated_key() {
 
 /// Verify `mail` as a receiving server would: SPF fails (`-all`), DKIM
 /// passes, so DMARC passes.
-fn verify_as_receiver(dns: &DnsServer, mail: &str) -> gatepost_mailauth::InboundResult {
+fn verify_as_receiver(dns: &DnsServer, mail: &str) -> gatepost_mailauth::InboundResult<'static> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -159,6 +159,9 @@ pub(crate) struct Caches {
     pub ipv4: NameCache<RecordSet<Ipv4Addr>>,
     pub ipv6: NameCache<RecordSet<Ipv6Addr>>,
     pub ptr: PtrCache,
+    /// The text of each DMARC record found, by name (`_dmarc.DOMAIN`), for
+    /// the tags mail-auth does not apply (`dmarc_policy`).
+    dmarc_text: Mutex<HashMap<String, Vec<String>>>,
 }
 
 pub(crate) type CachedParameters<'x, P> = Parameters<
@@ -223,6 +226,14 @@ impl Caches {
             .with_ptr_cache(&self.ptr)
     }
 
+    /// Every DMARC record text found, by name.
+    pub(crate) fn dmarc_texts(&self) -> Vec<(String, Vec<String>)> {
+        lock(&self.dmarc_text)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// Answer the names the last round missed; false when there was none
     /// (or every one failed temporarily: mail-auth then sees a DNS error).
     pub(crate) async fn fill(&self, resolver: &Resolver, client: IpAddr) -> bool {
@@ -230,7 +241,13 @@ impl Caches {
         for name in self.txt.take_missed() {
             let q = name.trim_end_matches('.');
             let value = match resolver.txt_joined(q).await {
-                DnsResult::Found(records) => parse_txt(q, &records),
+                DnsResult::Found(records) => {
+                    let value = parse_txt(q, &records);
+                    if matches!(value, Txt::Dmarc(_)) {
+                        lock(&self.dmarc_text).insert(q.to_ascii_lowercase(), records);
+                    }
+                    value
+                }
                 DnsResult::NxDomain(_) | DnsResult::NoData(_) => Txt::Error(not_found()),
                 _ => continue,
             };

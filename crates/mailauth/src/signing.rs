@@ -5,6 +5,7 @@
 use crate::inbound::{crlf, lf};
 use crate::keygen::{ed25519, read_private, rsa};
 use gatepost_table::Table;
+use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::{Canonicalization, DkimSigner};
 use mail_auth::AuthenticatedMessage;
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The headers signed (RFC 6376 section 5.4.1's recommendations).
-const SIGNED_HEADERS: &[&str] = &[
+pub(crate) const SIGNED_HEADERS: &[&str] = &[
     "From",
     "Sender",
     "Reply-To",
@@ -43,10 +44,18 @@ pub enum SigningError {
         domain: String,
         value: String,
     },
+    #[error("{table}: no key for {domain}")]
+    NoKey { table: String, domain: String },
     #[error("{path}: {reason}")]
     Key { path: PathBuf, reason: String },
     #[error("sign for {domain}: {reason}")]
     Sign { domain: String, reason: String },
+}
+
+/// A private key of the table: RSA (rsa-sha256) or Ed25519 (ed25519-sha256).
+pub(crate) enum DomainKey {
+    Rsa(RsaKey<Sha256>),
+    Ed25519(Ed25519Key),
 }
 
 /// The signing key table.
@@ -81,13 +90,40 @@ impl SigningKeys {
         if domain.is_empty() {
             return Ok(None);
         }
-        let value = match self.table.lookup(&domain) {
+        let Some((selector, key)) = self.key_for(&domain)? else {
+            return Ok(None);
+        };
+        let sign_err = |e: mail_auth::Error| SigningError::Sign {
+            domain: domain.clone(),
+            reason: e.to_string(),
+        };
+        let signature = match key {
+            DomainKey::Ed25519(key) => signer(DkimSigner::from_key(key), &domain, &selector)
+                .sign(&raw)
+                .map_err(sign_err)?
+                .to_header(),
+            DomainKey::Rsa(key) => signer(DkimSigner::from_key(key), &domain, &selector)
+                .sign(&raw)
+                .map_err(sign_err)?
+                .to_header(),
+        };
+        Ok(Some(lf(&signature)))
+    }
+
+    /// The selector and private key the table gives `domain` (read from
+    /// its file now, so that a replaced key is used at once); `None` when
+    /// the table has no entry.
+    pub(crate) fn key_for(
+        &self,
+        domain: &str,
+    ) -> Result<Option<(String, DomainKey)>, SigningError> {
+        let value = match self.table.lookup(domain) {
             Ok(Some(v)) => v,
             Ok(None) => return Ok(None),
             Err(e) => {
                 return Err(SigningError::Lookup {
                     table: self.table.name().to_string(),
-                    domain,
+                    domain: domain.to_string(),
                     reason: e.to_string(),
                 })
             }
@@ -95,7 +131,7 @@ impl SigningKeys {
         let Some((selector, path)) = value.trim().split_once(':') else {
             return Err(SigningError::BadValue {
                 table: self.table.name().to_string(),
-                domain,
+                domain: domain.to_string(),
                 value,
             });
         };
@@ -106,29 +142,36 @@ impl SigningKeys {
         };
         let text = std::fs::read(&path).map_err(|e| key_err(&e.to_string()))?;
         let der = read_private(&text).ok_or_else(|| key_err("no PEM private key"))?;
-        let sign_err = |e: mail_auth::Error| SigningError::Sign {
-            domain: domain.clone(),
-            reason: e.to_string(),
-        };
-        let signature = match &der {
+        let key = match &der {
             PrivateKeyDer::Pkcs8(p) if ed25519(p.secret_pkcs8_der()).is_some() => {
-                let key =
-                    ed25519(p.secret_pkcs8_der()).ok_or_else(|| key_err("bad Ed25519 key"))?;
-                signer(DkimSigner::from_key(key), &domain, selector.trim())
-                    .sign(&raw)
-                    .map_err(sign_err)?
-                    .to_header()
+                DomainKey::Ed25519(
+                    ed25519(p.secret_pkcs8_der()).ok_or_else(|| key_err("bad Ed25519 key"))?,
+                )
             }
-            _ => {
-                let key =
-                    rsa(der.clone_key()).ok_or_else(|| key_err("not an RSA or Ed25519 key"))?;
-                signer(DkimSigner::from_key(key), &domain, selector.trim())
-                    .sign(&raw)
-                    .map_err(sign_err)?
-                    .to_header()
-            }
+            _ => DomainKey::Rsa(
+                rsa(der.clone_key()).ok_or_else(|| key_err("not an RSA or Ed25519 key"))?,
+            ),
         };
-        Ok(Some(lf(&signature)))
+        Ok(Some((selector.trim().to_string(), key)))
+    }
+
+    pub(crate) fn no_key(&self, domain: &str) -> SigningError {
+        SigningError::NoKey {
+            table: self.table.name().to_string(),
+            domain: domain.to_string(),
+        }
+    }
+
+    /// Whether the table has an entry for `domain` (the key is not read).
+    pub(crate) fn has_entry(&self, domain: &str) -> Result<bool, SigningError> {
+        self.table
+            .lookup(domain)
+            .map(|v| v.is_some())
+            .map_err(|e| SigningError::Lookup {
+                table: self.table.name().to_string(),
+                domain: domain.to_string(),
+                reason: e.to_string(),
+            })
     }
 }
 

@@ -53,7 +53,11 @@ fn setup(dir: &Path) -> (SigningKeys, Zones, String) {
     (keys, z, rsa.zone_line())
 }
 
-async fn verify(zones: Zones, sender: &str, message: &str) -> gatepost_mailauth::InboundResult {
+async fn verify(
+    zones: Zones,
+    sender: &str,
+    message: &str,
+) -> gatepost_mailauth::InboundResult<'static> {
     let (_dns, r) = common::resolver(zones);
     let client = "127.0.0.1".parse().unwrap();
     let spf = check_spf(

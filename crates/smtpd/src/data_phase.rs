@@ -454,6 +454,7 @@ impl Session {
             let auth_client = self.auth_client();
             // Inbound: SPF, DKIM and DMARC on the message as received.
             let mut auth_headers = String::new();
+            let mut verified = None;
             if auth_mode == AuthMode::Verify {
                 let outcome = auth_client
                     .auth_headers(auth_mode, &tx.sender, &content)
@@ -465,6 +466,7 @@ impl Session {
                     }
                 }
                 auth_headers = outcome.headers;
+                verified = outcome.verified;
             }
             if self.milters_active() {
                 match self.milter_end_of_message(tx, &content).await {
@@ -486,6 +488,14 @@ impl Session {
                     .auth_headers(auth_mode, sender, &content)
                     .await
                     .headers;
+            }
+            // Forwarded: the ARC set, above the Authentication-Results it
+            // repeats, covers the message as the milters left it.
+            if let Some(verified) = verified.filter(|_| self.ctx.mail_auth.arc_sealing.is_some()) {
+                let mut recipients = tx.recipients.clone();
+                apply_milter_recipients(&mut recipients, &changes);
+                let set = auth_client.arc_seal(&verified, &recipients, &content);
+                auth_headers.insert_str(0, &set);
             }
             let written = tx.writer.as_mut().map(|w| {
                 w.write_content(auth_headers.as_bytes())
