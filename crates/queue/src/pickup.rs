@@ -18,7 +18,7 @@ use gatepost_cleanup::{
 use gatepost_rewrite::{AddressRole, RewriteError, Rewriter};
 use tokio::sync::Notify;
 
-use crate::content_routing::{apply_content_routing, bounce_all};
+use crate::content_routing::{apply_content_routing, bounce_all, content_filter};
 use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::{blocking, QueueError};
 use crate::layout::QueueName;
@@ -185,7 +185,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         .reject
         .as_deref()
         .is_some_and(|r| r.starts_with('4'));
-    if verdict.lookup_failed || temporary_reject || (verdict.filter.is_some() && !verdict.discard) {
+    if verdict.lookup_failed || temporary_reject {
         // Not accepted now: the file stays in maildrop.
         writer.abort();
         return Picked::Retry;
@@ -310,7 +310,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
             gatepost_log::sanitize(summary.message_id.as_deref().unwrap_or("<>"))
         ),
     );
-    apply_content_routing(&mut recipients, verdict);
+    apply_content_routing(&mut recipients, None, verdict);
     let envelope = Envelope {
         sender,
         recipients,
@@ -318,7 +318,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         client: "local".into(),
         ret: None,
         envid: None,
-        filter: settings.content_filter.clone(),
+        filter: content_filter(settings.content_filter.clone(), false, verdict),
     };
     // A milter's reject (`5XX X.Y.Z text`) or the content checks' one:
     // every recipient is bounced to the sender.
