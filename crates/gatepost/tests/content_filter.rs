@@ -350,10 +350,13 @@ fn header_and_body_filter_actions_route_through_the_filter() {
     assert!(!redirected[0].contains("X-Filtered"), "{}", redirected[0]);
     assert_eq!(seen.lock().unwrap().len(), 3, "{}", srv.log());
     // Delivered once each: the re-injected copies were not filtered again.
+    let delivered = |user: &str| format!("to=<{user}@spec.test>, relay=local");
+    for user in ["carol", "erin", "dave"] {
+        assert!(srv.wait_for_log(&delivered(user), T), "{}", srv.log());
+    }
     let log = srv.log();
     for user in ["carol", "erin", "dave"] {
-        let delivered = format!("to=<{user}@spec.test>, relay=local");
-        assert_eq!(log.matches(&delivered).count(), 1, "{log}");
+        assert_eq!(log.matches(&delivered(user)).count(), 1, "{log}");
         assert_eq!(srv.maildir_messages(user).len(), 1);
     }
     assert!(!log.contains("127.0.0.1]:9,"), "{log}");
