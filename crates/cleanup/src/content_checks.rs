@@ -2,8 +2,11 @@
 //! `cleanup_act()`): one lookup per logical header (folded lines joined by
 //! newlines) or body line, then the action of the result: `REJECT [text]`,
 //! `DISCARD`, `HOLD`, `REDIRECT addr`, `BCC addr`, `FILTER transport:dest`
-//! (recorded; see `content_rules` for its refusal at load), `REPLACE text`,
-//! `PREPEND text`, `IGNORE`, `WARN`, `INFO`, `PASS`, `STRIP`, `DUNNO`, `OK`.
+//! (the last one wins; `gatepost_queue::content_filter` records it),
+//! `REPLACE text`, `PREPEND text`, `IGNORE`, `WARN`, `INFO`, `PASS`,
+//! `STRIP`, `DUNNO`, `OK`. After `REJECT`, `DISCARD`, `PASS` or `REDIRECT`
+//! no further header or body line is looked up (Postfix clears
+//! `CLEANUP_FLAG_FILTER`).
 //! Each action is logged as Postfix does:
 //! `ID: ACTION: header NAME: VALUE from ORIGIN; from=<S> to=<R> proto=P helo=<H>: TEXT`.
 //! The message-level outcome is gathered in a [`ContentVerdict`].
@@ -39,7 +42,7 @@ pub struct ContentVerdict {
     pub redirect: Option<String>,
     /// `BCC`: recipients added.
     pub bcc: Vec<String>,
-    /// `FILTER transport:destination`.
+    /// `FILTER transport:destination`: the last one that matched.
     pub filter: Option<String>,
     /// A check table could not be searched: the message must be deferred.
     pub lookup_failed: bool,
@@ -91,6 +94,9 @@ pub(crate) struct Inspector<'a> {
     log: &'a LogOrigin<'a>,
     queue_id: &'a str,
     pub(crate) verdict: ContentVerdict,
+    /// Lookups go on (Postfix `CLEANUP_FLAG_FILTER`): not after `REJECT`,
+    /// `DISCARD`, `PASS` or `REDIRECT`.
+    checking: bool,
 }
 
 impl<'a> Inspector<'a> {
@@ -100,6 +106,7 @@ impl<'a> Inspector<'a> {
             log,
             queue_id,
             verdict: ContentVerdict::default(),
+            checking: true,
         }
     }
 
@@ -135,7 +142,7 @@ impl<'a> Inspector<'a> {
     }
 
     fn check(&mut self, maps: &MapList, param: &str, context: &str, text: &str) -> Fate {
-        if maps.is_empty() {
+        if maps.is_empty() || !self.checking {
             return Fate::Keep;
         }
         match maps.find(text) {
@@ -178,18 +185,18 @@ impl<'a> Inspector<'a> {
             }
             self.log_action("reject", context, content, &reason);
             self.verdict.reject = Some(reason);
-            self.verdict.filter = None;
+            self.checking = false;
             return Fate::Keep;
         }
         if is("PASS") {
             self.log_action("pass", context, content, text);
-            self.verdict.filter = None;
+            self.checking = false;
             return Fate::Keep;
         }
         if is("DISCARD") {
             self.log_action("discard", context, content, text);
             self.verdict.discard = true;
-            self.verdict.filter = None;
+            self.checking = false;
             return Fate::Keep;
         }
         if is("HOLD") {
@@ -254,7 +261,7 @@ impl<'a> Inspector<'a> {
             } else {
                 self.verdict.redirect = Some(text.to_string());
                 self.log_action("redirect", context, content, text);
-                self.verdict.filter = None;
+                self.checking = false;
             }
             return Fate::Keep;
         }

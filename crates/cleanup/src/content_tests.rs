@@ -82,3 +82,46 @@ fn rewritten_address_header_is_cut_at_the_token_limit() {
     let (text, _) = clean_smtp_with(&c, "To: a@x.test, b@y.test\nSubject: s\n\nhi\n");
     assert!(text.starts_with("To: a@x.test, b@y.test\n"), "{text}");
 }
+
+/// Several matches in one message, as Postfix 3.7's cleanup(8) decides
+/// them: the last `FILTER` wins; `PASS` keeps the filter but stops the
+/// checks; after `REDIRECT` no further header or body line is looked up
+/// (a later `FILTER` or `REJECT` does not happen); a bad `FILTER` is
+/// ignored.
+#[test]
+fn several_matches_filter_pass_and_redirect() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = ContentRules {
+        header_checks: regexp(
+            &dir,
+            "header",
+            "/^X-A: filter1/ FILTER smtp:[127.0.0.1]:10025\n\
+             /^X-A: filter2/ FILTER amavis:[127.0.0.1]:10026\n\
+             /^X-A: bad/ FILTER nocolon\n\
+             /^X-A: pass/ PASS\n\
+             /^X-A: redirect/ REDIRECT r@y.test\n\
+             /^X-A: reject/ REJECT no\n",
+        ),
+        body_checks: regexp(&dir, "body", "/^body-filter/ FILTER body:next\n"),
+        ..ContentRules::default()
+    };
+    let c = ctx_with(LOCAL_SMTP, "s@x.test", &rules);
+    let verdict = |headers: &str, body: &str| {
+        let (_, summary) = clean_smtp_with(&c, &format!("{headers}Subject: s\n\n{body}\n"));
+        summary.verdict
+    };
+    let v = verdict("X-A: filter1\nX-A: filter2\n", "hi");
+    assert_eq!(v.filter.as_deref(), Some("amavis:[127.0.0.1]:10026"));
+    let v = verdict("X-A: filter1\nX-A: bad\n", "body-filter");
+    assert_eq!(v.filter.as_deref(), Some("body:next"));
+    let v = verdict("X-A: filter1\nX-A: pass\nX-A: filter2\n", "body-filter");
+    assert_eq!(v.filter.as_deref(), Some("smtp:[127.0.0.1]:10025"));
+    let v = verdict("X-A: redirect\nX-A: reject\nX-A: filter1\n", "body-filter");
+    assert_eq!(
+        (v.redirect.as_deref(), v.reject, v.filter),
+        (Some("r@y.test"), None, None)
+    );
+    let v = verdict("X-A: filter1\nX-A: redirect\n", "hi");
+    assert_eq!(v.filter.as_deref(), Some("smtp:[127.0.0.1]:10025"));
+    assert_eq!(v.redirect.as_deref(), Some("r@y.test"));
+}

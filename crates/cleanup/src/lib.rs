@@ -46,5 +46,5 @@ pub use cleanup_missing_headers::message_id;
 pub use cleanup_received::local_received_header;
 pub use cleanup_state::{AddressRewriter, CleanupContext, Source};
 pub use content_checks::{ContentVerdict, LogOrigin};
-pub use content_rules::{ContentRules, ContentRulesError, MimeSettings};
+pub use content_rules::{ContentRules, MimeSettings};
 pub use mail_date::mail_date;

@@ -374,6 +374,8 @@ params! {
     [unimplemented] SMTPD_LOG_ACCESS_PERMIT_ACTIONS: Vec<String> = "smtpd_log_access_permit_actions", List, Text("");
     /// Text appended to reject replies.
     SMTPD_REJECT_FOOTER: String = "smtpd_reject_footer", Str, Text("");
+    /// Tables of reject footers, looked up with the complete 4XX/5XX reply.
+    SMTPD_REJECT_FOOTER_MAPS: Vec<String> = "smtpd_reject_footer_maps", List, Text("");
     /// Commands treated as NOOP.
     SMTPD_NOOP_COMMANDS: Vec<String> = "smtpd_noop_commands", List, Text("");
     /// Commands that cause immediate disconnection.

@@ -505,30 +505,6 @@ fn every_action_on_sendmail_submissions() {
     );
 }
 
-#[test]
-fn filter_action_is_refused_at_start() {
-    let dir = ConfigDir::new().expect("config dir");
-    let hc = dir
-        .file(
-            "header_checks",
-            "/^Subject: x/ FILTER smtp:[127.0.0.1]:10025\n",
-        )
-        .expect("header_checks");
-    let path = dir.path().to_path_buf();
-    let dir = dir
-        .main_cf(&format!("header_checks = regexp:{}", hc.display()))
-        .expect("main.cf");
-    let (code, out) = gatepost_testkit::server::run_gatepost(gatepost_bin!(), &path, &["serve"]);
-    drop(dir);
-    assert_ne!(code, 0, "{out}");
-    assert!(
-        out.contains(
-            "line 1: FILTER action: not implemented by gatepost: mail would pass unfiltered"
-        ),
-        "{out}"
-    );
-}
-
 /// `mime_nesting_limit`, `strict_7bit_headers`, `strict_8bitmime_body`,
 /// `strict_mime_encoding_domain`: rejected at end of DATA with Postfix's
 /// texts, logged as `reject: mime-error`.

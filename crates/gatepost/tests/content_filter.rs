@@ -5,11 +5,12 @@
 //! and does the address mappings the first one skipped
 //! (`receive_override_options = no_address_mappings`). The message is
 //! delivered once, with the filter's header. A `FILTER` action of an
-//! access table routes the same way, and so does a master.cf transport
-//! that runs `smtp` under another name (`amavis`).
+//! access table or of header/body checks routes the same way, and so does
+//! a master.cf transport that runs `smtp` under another name (`amavis`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -243,6 +244,122 @@ fn filter_action_and_a_named_smtp_transport_route_the_same_way() {
         "{}",
         srv.log()
     );
+}
+
+/// `sendmail -f SENDER RCPT` with `input` on standard input.
+fn sendmail(srv: &TestServer, sender: &str, rcpt: &str, input: &str) {
+    let mut child = Command::new(gatepost_bin!())
+        .arg("-c")
+        .arg(srv.path())
+        .args(["sendmail", "-f", sender, rcpt])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// The `FILTER transport:destination` action of header_checks and
+/// body_checks (cleanup(8)), on SMTP and `sendmail` submissions: logged as
+/// Postfix logs it, it overrides `content_filter` (which names a port
+/// nobody listens on here: mail routed there would only be deferred); a
+/// bad one is ignored with Postfix's warning; a `REDIRECT` overrides every
+/// filter. Each filtered message goes round the filter once and is
+/// delivered once, with the filter's header.
+#[test]
+fn header_and_body_filter_actions_route_through_the_filter() {
+    let next = Arc::default();
+    let (port, seen) = start_filter(Arc::clone(&next));
+    let tables = tempfile::tempdir().unwrap();
+    let hc = tables.path().join("header_checks");
+    std::fs::write(
+        &hc,
+        format!(
+            "/^Subject: via-header/ FILTER smtp:[127.0.0.1]:{port}\n\
+             /^Subject: bad-filter/ FILTER nocolon\n\
+             /^X-Then: filter/ FILTER smtp:[127.0.0.1]:{port}\n\
+             /^Subject: redirect-wins/ REDIRECT frank@spec.test\n"
+        ),
+    )
+    .unwrap();
+    let bc = tables.path().join("body_checks");
+    std::fs::write(
+        &bc,
+        format!("/^filter-me/ FILTER smtp:[127.0.0.1]:{port}\n"),
+    )
+    .unwrap();
+    let srv = start(
+        &format!(
+            "content_filter = smtp:[127.0.0.1]:9\n\
+             header_checks = regexp:{}\nbody_checks = regexp:{}\n",
+            hc.display(),
+            bc.display()
+        ),
+        "",
+        &next,
+    );
+    let filter = format!("smtp:[127.0.0.1]:{port}");
+    let header = submit(
+        &srv,
+        "client.example",
+        "alice@example.org",
+        &["carol@spec.test"],
+        "Subject: via-header\n\nx",
+    );
+    let bad = submit(
+        &srv,
+        "client.example",
+        "alice@example.org",
+        &["erin@spec.test"],
+        "Subject: bad-filter\nX-Then: filter\n\nx",
+    );
+    sendmail(
+        &srv,
+        "alice@example.org",
+        "dave@spec.test",
+        "Subject: via-body\n\nfilter-me\n",
+    );
+    submit(
+        &srv,
+        "client.example",
+        "alice@example.org",
+        &["grace@spec.test"],
+        "X-Then: filter\nSubject: redirect-wins\n\nx",
+    );
+    for line in [
+        format!("{header}: filter: header Subject: via-header from unknown[127.0.0.1]; from=<alice@example.org> to=<carol@spec.test> proto=ESMTP helo=<client.example>: {filter}"),
+        format!("{header}: to=<carol@spec.test>, relay=127.0.0.1[127.0.0.1]:{port}"),
+        "warning: bad FILTER command nocolon in header_checks -- need transport:destination".to_string(),
+        format!("{bad}: filter: header X-Then: filter from unknown[127.0.0.1]; from=<alice@example.org> to=<erin@spec.test> proto=ESMTP helo=<client.example>: {filter}"),
+        format!(": filter: body filter-me from local; from=<alice@example.org> to=<dave@spec.test>: {filter}"),
+        "to=<frank@spec.test>, orig_to=<grace@spec.test>, relay=local".to_string(),
+    ] {
+        assert!(srv.wait_for_log(&line, T), "{line}\n{}", srv.log());
+    }
+    for user in ["carol", "erin", "dave"] {
+        let mail = srv.wait_for_mail(user, 1, T);
+        assert_eq!(mail.len(), 1, "{user}: {}", srv.log());
+        assert!(mail[0].contains("X-Filtered: yes\n"), "{user}: {}", mail[0]);
+    }
+    let redirected = srv.wait_for_mail("frank", 1, T);
+    assert!(!redirected[0].contains("X-Filtered"), "{}", redirected[0]);
+    assert_eq!(seen.lock().unwrap().len(), 3, "{}", srv.log());
+    // Delivered once each: the re-injected copies were not filtered again.
+    let delivered = |user: &str| format!("to=<{user}@spec.test>, relay=local");
+    for user in ["carol", "erin", "dave"] {
+        assert!(srv.wait_for_log(&delivered(user), T), "{}", srv.log());
+    }
+    let log = srv.log();
+    for user in ["carol", "erin", "dave"] {
+        assert_eq!(log.matches(&delivered(user)).count(), 1, "{log}");
+        assert_eq!(srv.maildir_messages(user).len(), 1);
+    }
+    assert!(!log.contains("127.0.0.1]:9,"), "{log}");
 }
 
 #[test]

@@ -270,3 +270,84 @@ fn helo_after_ehlo_stays_esmtp_and_cut_data_is_counted() {
         srv.log()
     );
 }
+
+/// `smtpd_reject_footer_maps`: the footer is looked up with the complete
+/// reply (`554 5.7.1 <a@b>: Recipient address rejected: Access denied`);
+/// without a match `smtpd_reject_footer` applies. Each reply is the one
+/// Postfix 3.7.11 gave with the same tables (its `$$name` in a regexp
+/// result is the footer's `$name`).
+#[test]
+fn reject_footer_maps_by_reply_text() {
+    let tables = tempfile::tempdir().unwrap();
+    let footers = tables.path().join("footer_maps");
+    std::fs::write(
+        &footers,
+        "/^503 5\\.5\\.1 Error: need MAIL/ need mail from $$client_address at $${server_name}\n\
+         /^554 5\\.7\\.1 <blocked@/ blocked footer\\nsecond line\n\
+         /^450 / \\c glued\n\
+         /^4/ four footer\n",
+    )
+    .unwrap();
+    let access = tables.path().join("rcpt_access");
+    std::fs::write(
+        &access,
+        "/^blocked@/ REJECT\n\
+         /^soft@/ DEFER_IF_PERMIT soft\n\
+         /^glue@/ 450 4.7.1 glue me\n\
+         /^fourxx@/ 451 4.7.2 four me\n\
+         /^nofoot@/ 550 5.1.1 nofoot here\n",
+    )
+    .unwrap();
+    let srv = TestServer::start(
+        gatepost_bin!(),
+        &format!(
+            "smtpd_reject_footer_maps = regexp:{}\n\
+             smtpd_reject_footer = default footer $client_address\n\
+             smtpd_recipient_restrictions = check_recipient_access regexp:{}\n",
+            footers.display(),
+            access.display()
+        ),
+    )
+    .expect("start server");
+    let cases: &[(&str, &str)] = &[
+        ("EHLO client.test", "250 CHUNKING"),
+        (
+            "RCPT TO:<x@spec.test>",
+            "503-5.5.1 Error: need MAIL command\n503 5.5.1 need mail from 127.0.0.1 at mx.spec.test",
+        ),
+        ("MAIL FROM:<s@client.test>", "250 2.1.0 Ok"),
+        (
+            "RCPT TO:<blocked@spec.test>",
+            "554-5.7.1 <blocked@spec.test>: Recipient address rejected: Access denied\n\
+             554-5.7.1 blocked footer\n554 5.7.1 second line",
+        ),
+        (
+            "RCPT TO:<glue@spec.test>",
+            "450 4.7.1 <glue@spec.test>: Recipient address rejected: glue me glued",
+        ),
+        (
+            "RCPT TO:<fourxx@spec.test>",
+            "451-4.7.2 <fourxx@spec.test>: Recipient address rejected: four me\n451 4.7.2 four footer",
+        ),
+        (
+            "RCPT TO:<nofoot@spec.test>",
+            "550-5.1.1 <nofoot@spec.test>: Recipient address rejected: nofoot here\n\
+             550 5.1.1 default footer 127.0.0.1",
+        ),
+        (
+            "RCPT TO:<soft@spec.test>",
+            "450 4.7.1 <soft@spec.test>: Recipient address rejected: soft glued",
+        ),
+    ];
+    let mut c = gatepost_testkit::Client::connect_from("127.0.0.1", srv.addr).unwrap();
+    c.read_reply().unwrap();
+    for (send, want) in cases {
+        let reply = c.command(send).unwrap();
+        let got = if reply.code == 250 {
+            reply.last_line().to_string()
+        } else {
+            reply.full()
+        };
+        assert_eq!(&got, want, "{send}");
+    }
+}

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use gatepost_testkit::config_dir::edit_main_cf;
 use gatepost_testkit::dns_server::{DnsServer, Zones};
+use gatepost_testkit::pki::TestPki;
 use gatepost_testkit::sink::{Sink, SinkMode};
 use gatepost_testkit::{gatepost_bin, ConfigDir, TestServer};
 
@@ -22,29 +23,18 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// A test CA (in `ca.pem`) and a certificate for submit.spec.test.
 struct Pki {
-    dir: tempfile::TempDir,
+    pki: TestPki,
 }
 
 impl Pki {
     fn new() -> Pki {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let ca = ca_params.self_signed(&ca_key).unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(vec!["submit.spec.test".to_string()])
-            .unwrap()
-            .signed_by(&key, &ca, &ca_key)
-            .unwrap();
-        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
-        std::fs::write(dir.path().join("cert.pem"), leaf.pem() + &ca.pem()).unwrap();
-        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
-        Pki { dir }
+        let pki = TestPki::new();
+        pki.issue_into(pki.dir(), &["submit.spec.test"]);
+        Pki { pki }
     }
 
     fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
+        self.pki.dir().join(name).display().to_string()
     }
 }
 

@@ -14,44 +14,34 @@ use std::sync::Arc;
 
 use base64::Engine;
 use gatepost_testkit::config_dir::edit_main_cf;
+use gatepost_testkit::pki::CertFiles;
 use gatepost_testkit::{gatepost_bin, wait_until, ConfigDir, TestServer, EVENT_TIMEOUT};
 use rustls::pki_types::{CertificateDer, ServerName};
 
 /// A CA and a server certificate for mx.spec.test signed by it.
 struct TestPki {
-    ca: CertificateDer<'static>,
-    dir: tempfile::TempDir,
+    pki: gatepost_testkit::pki::TestPki,
+    files: CertFiles,
 }
 
 impl TestPki {
     fn new() -> TestPki {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let ca = ca_params.self_signed(&ca_key).unwrap();
-        let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(vec!["mx.spec.test".to_string()])
-            .unwrap()
-            .signed_by(&leaf_key, &ca, &ca_key)
-            .unwrap();
-        // Leaf first, then the CA, as smtpd_tls_cert_file wants a chain.
-        std::fs::write(dir.path().join("cert.pem"), leaf.pem() + &ca.pem()).unwrap();
-        std::fs::write(dir.path().join("key.pem"), leaf_key.serialize_pem()).unwrap();
-        TestPki {
-            ca: ca.der().clone(),
-            dir,
-        }
+        let pki = gatepost_testkit::pki::TestPki::new();
+        let files = pki.issue(&["mx.spec.test"]);
+        TestPki { pki, files }
     }
 
     fn main_cf(&self) -> String {
-        let d = self.dir.path().display();
-        format!("smtpd_tls_cert_file = {d}/cert.pem\nsmtpd_tls_key_file = {d}/key.pem\n")
+        format!(
+            "smtpd_tls_cert_file = {}\nsmtpd_tls_key_file = {}\n",
+            self.files.cert.display(),
+            self.files.key.display()
+        )
     }
 
     fn client_config(&self) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca.clone()).unwrap();
+        roots.add(CertificateDer::from(self.pki.ca_der())).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -615,9 +605,8 @@ fn reload_reads_the_certificate_again() {
 
     // A certificate from another CA at the same paths, then `gatepost reload`.
     let new = TestPki::new();
-    for file in ["cert.pem", "key.pem"] {
-        std::fs::copy(new.dir.path().join(file), old.dir.path().join(file)).unwrap();
-    }
+    std::fs::copy(&new.files.cert, &old.files.cert).unwrap();
+    std::fs::copy(&new.files.key, &old.files.key).unwrap();
     let out = Command::new(gatepost_bin!())
         .arg("-c")
         .arg(srv.path())

@@ -185,9 +185,7 @@ impl QmgrSettings {
                     .map(Arc::new)
             },
             rewriter,
-            content_rules: Arc::new(gatepost_cleanup::ContentRules::from_config_or_defer(
-                cfg, "pickup",
-            )),
+            content_rules: Arc::new(gatepost_cleanup::ContentRules::from_config(cfg)),
             signer: signer(cfg),
         }
     }

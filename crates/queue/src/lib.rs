@@ -41,7 +41,7 @@ mod sender_auth;
 mod trigger;
 mod writer;
 
-pub use content_routing::apply_content_routing;
+pub use content_routing::{apply_content_routing, content_filter};
 pub use envelope::{Envelope, EnvelopeRecipient};
 pub use error::QueueError;
 pub use group_flush::{Flush, GroupFlush};

@@ -18,7 +18,7 @@ use gatepost_cleanup::{
 use gatepost_rewrite::{AddressRole, RewriteError, Rewriter};
 use tokio::sync::Notify;
 
-use crate::content_routing::{apply_content_routing, bounce_all};
+use crate::content_routing::{apply_content_routing, bounce_all, content_filter};
 use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::{blocking, QueueError};
 use crate::layout::QueueName;
@@ -185,7 +185,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         .reject
         .as_deref()
         .is_some_and(|r| r.starts_with('4'));
-    if verdict.lookup_failed || temporary_reject || (verdict.filter.is_some() && !verdict.discard) {
+    if verdict.lookup_failed || temporary_reject {
         // Not accepted now: the file stays in maildrop.
         writer.abort();
         return Picked::Retry;
@@ -246,7 +246,9 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
         }
     };
     let (mut content, mut recipients, mut hold, mut rejected) = (content, recipients, false, None);
-    let mut filter = settings.content_filter.clone();
+    // header/body checks' FILTER overrides content_filter; a FILTER from
+    // milter_header_checks comes later and overrides both.
+    let mut filter = content_filter(settings.content_filter.clone(), false, verdict);
     if let Some(milters) = &settings.milters {
         let addrs: Vec<String> = recipients.iter().map(|r| r.address.clone()).collect();
         let milted = milter_submission(
@@ -285,7 +287,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
                     bcc: checks.bcc,
                     ..Default::default()
                 };
-                apply_content_routing(&mut recipients, &routing);
+                apply_content_routing(&mut recipients, None, &routing);
             }
             Milted::Reject(reply) => rejected = Some(reply),
             Milted::Tempfail => {
@@ -322,7 +324,7 @@ async fn pickup_one(queue: &Arc<Queue>, settings: &PickupSettings, id: &QueueId)
             gatepost_log::sanitize(summary.message_id.as_deref().unwrap_or("<>"))
         ),
     );
-    apply_content_routing(&mut recipients, verdict);
+    apply_content_routing(&mut recipients, None, verdict);
     let envelope = Envelope {
         sender,
         recipients,

@@ -3,13 +3,13 @@
 //! answers cleanup's status: a rejection is `550 <reason>` (a `4.x.x`
 //! reason `451`), a table failure `451 4.3.0 Error: queue file write
 //! error`; `DISCARD` is answered `250` and nothing is queued (`HOLD`,
-//! `REDIRECT` and `BCC` are applied when the message is queued).
+//! `REDIRECT`, `BCC` and `FILTER` are applied when the message is queued).
 
 use gatepost_cleanup::ContentVerdict;
 use gatepost_proto::Reply;
 
 /// The reply that ends the transaction without queueing, if any.
-pub(crate) fn refusal(verdict: &ContentVerdict, queue_id: &str) -> Option<Reply> {
+pub(crate) fn refusal(verdict: &ContentVerdict) -> Option<Reply> {
     if verdict.lookup_failed {
         return Some(Reply::new(451, "4.3.0", "Error: queue file write error"));
     }
@@ -17,15 +17,6 @@ pub(crate) fn refusal(verdict: &ContentVerdict, queue_id: &str) -> Option<Reply>
         let (dsn, text) = reason.split_once(' ').unwrap_or((reason.as_str(), ""));
         let code = if dsn.starts_with('4') { 451 } else { 550 };
         return Some(Reply::new(code, dsn, text));
-    }
-    if let Some(filter) = verdict.filter.as_deref().filter(|_| !verdict.discard) {
-        // Only tables whose rules cannot be read at load get here
-        // (`content_rules` refuses FILTER in regexp and pcre tables).
-        gatepost_log::warning(
-            "cleanup",
-            format!("{queue_id}: FILTER {filter}: not implemented by gatepost; message not accepted, try again later"),
-        );
-        return Some(Reply::new(451, "4.3.0", "Error: queue file write error"));
     }
     None
 }
@@ -37,15 +28,15 @@ mod tests {
     #[test]
     fn replies() {
         let mut v = ContentVerdict::default();
-        assert_eq!(refusal(&v, "ID"), None);
+        assert_eq!(refusal(&v), None);
         v.reject = Some("5.7.1 no thanks".into());
         assert_eq!(
-            refusal(&v, "ID").map(|r| r.to_wire()),
+            refusal(&v).map(|r| r.to_wire()),
             Some("550 5.7.1 no thanks\r\n".into())
         );
         v.reject = Some("4.7.0 try later".into());
         assert_eq!(
-            refusal(&v, "ID").map(|r| r.to_wire()),
+            refusal(&v).map(|r| r.to_wire()),
             Some("451 4.7.0 try later\r\n".into())
         );
     }

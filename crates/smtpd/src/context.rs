@@ -32,8 +32,6 @@ pub enum ContextError {
     #[error("smtpd_sasl_type: {0}")]
     Sasl(String),
     #[error("{0}")]
-    Content(#[from] gatepost_cleanup::ContentRulesError),
-    #[error("{0}")]
     MailAuth(String),
 }
 
@@ -104,7 +102,7 @@ impl ServerContext {
         )
         .map_err(ContextError::FastFlush)?;
         let security = SecuritySettings::from_config(cfg);
-        let content_rules = Arc::new(ContentRules::from_config(cfg)?);
+        let content_rules = Arc::new(ContentRules::from_config(cfg));
         let sasl_exceptions =
             NetworkList::parse(&cfg.get(&params::SMTPD_SASL_EXCEPTIONS_NETWORKS), true)?;
         let sasl = if security.sasl_enable {

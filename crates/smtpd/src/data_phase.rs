@@ -440,7 +440,7 @@ impl Session {
             return Ok(reply);
         }
         tx.actions.extend(verdict.actions);
-        if let Some(reply) = content_verdict::refusal(&end.verdict, &queue_id) {
+        if let Some(reply) = content_verdict::refusal(&end.verdict) {
             fail(tx);
             return Ok(reply);
         }
@@ -580,6 +580,7 @@ impl Session {
         apply_milter_recipients(&mut recipients, &milter_changes);
         let mut hold = tx.milter_hold;
         let mut filter = self.ctx.content_filter.clone();
+        let mut redirect = None;
         for action in &tx.actions {
             match action {
                 MessageAction::Discard(_) => {
@@ -590,14 +591,7 @@ impl Session {
                     writer.abort();
                     return Ok(queued_reply(&queue_id, bdat_bytes));
                 }
-                MessageAction::Redirect(to) => {
-                    recipients = vec![EnvelopeRecipient {
-                        address: to.clone(),
-                        original: to.clone(),
-                        notify: None,
-                        orcpt: None,
-                    }];
-                }
+                MessageAction::Redirect(to) => redirect = Some(to.as_str()),
                 MessageAction::Bcc(to) => recipients.push(EnvelopeRecipient {
                     address: to.clone(),
                     original: to.clone(),
@@ -610,7 +604,8 @@ impl Session {
                 MessageAction::Filter(next) => filter = Some(next.clone()),
             }
         }
-        gatepost_queue::apply_content_routing(&mut recipients, content);
+        gatepost_queue::apply_content_routing(&mut recipients, redirect, content);
+        let filter = gatepost_queue::content_filter(filter, redirect.is_some(), content);
         let hold = hold || content.hold;
         let given = recipients
             .iter()

@@ -1,5 +1,8 @@
 //! `smtpd_reject_footer` (postconf(5)): text appended to every 4XX and 5XX
-//! reply, as Postfix's smtp_reply_footer() does. `\n` starts another reply
+//! reply, as Postfix's smtp_reply_footer() does; or the footer that
+//! `smtpd_reject_footer_maps` (Postfix 3.4 and later) finds for the
+//! complete reply text (`554 5.7.1 <a@b.test>: Relay access denied`), as
+//! smtpd_chat_reply() looks it up, before `soft_bounce` changes it. `\n` starts another reply
 //! line (same code and enhanced status code); `\c` at the very start
 //! appends the first part to the reply's last line instead. `$name` and
 //! `${name}` expand the session attributes Postfix offers there
@@ -10,6 +13,7 @@
 //! outside printable ASCII become `_` (`smtpd_expansion_filter`'s default).
 
 use gatepost_proto::Reply;
+use gatepost_table::MapList;
 
 /// The session attributes a footer may name.
 pub(crate) struct FooterVars<'a> {
@@ -114,6 +118,23 @@ fn expand(text: &str, vars: &FooterVars<'_>) -> Option<String> {
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// The footer of a 4XX/5XX reply: the first of `maps` that has the whole
+/// reply (its lines joined by CRLF), else `footer` (also when a table
+/// cannot be searched, as Postfix's maps_find() failing); `None` when
+/// there is none.
+pub(crate) fn template(reply: &Reply, maps: &MapList, footer: &str) -> Option<String> {
+    if reply.code < 400 {
+        return None;
+    }
+    if !maps.is_empty() {
+        let wire = reply.to_wire();
+        if let Ok(Some(found)) = maps.find(wire.trim_end_matches("\r\n")) {
+            return Some(found);
+        }
+    }
+    (!footer.is_empty()).then(|| footer.to_string())
 }
 
 /// Append the footer to a 4XX/5XX reply.

@@ -447,7 +447,7 @@ impl Session {
         if self.hangup {
             return Flow::Close;
         }
-        if !self.ctx.settings.reject_footer.is_empty() {
+        if reply.code >= 400 {
             self.add_footer(&mut reply);
         }
         if self.ctx.settings.soft_bounce {
@@ -479,8 +479,15 @@ impl Session {
         }
     }
 
-    /// `smtpd_reject_footer` on a 4XX/5XX reply.
+    /// `smtpd_reject_footer_maps` or `smtpd_reject_footer` on a 4XX/5XX
+    /// reply.
     fn add_footer(&self, reply: &mut Reply) {
+        let settings = &self.ctx.settings;
+        let Some(template) =
+            crate::footer::template(reply, &settings.reject_footer_maps, &settings.reject_footer)
+        else {
+            return;
+        };
         let vars = crate::footer::FooterVars {
             server_name: &self.ctx.settings.myhostname,
             client: &self.client_label,
@@ -491,7 +498,7 @@ impl Session {
             helo_name: self.helo.as_deref().unwrap_or(""),
             sender: self.tx.as_ref().map(|t| t.sender.as_str()),
         };
-        crate::footer::apply(reply, &self.ctx.settings.reject_footer, &vars);
+        crate::footer::apply(reply, &template, &vars);
     }
 
     /// Send a reply for a command, counting it (ok when 2xx/3xx) and, once

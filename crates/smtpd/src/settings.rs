@@ -16,13 +16,14 @@
 //! smtpd_client_recipient_rate_limit, smtpd_client_new_tls_session_rate_limit,
 //! smtpd_client_auth_rate_limit,
 //! smtpd_noop_commands, smtpd_forbidden_commands, smtpd_discard_ehlo_keywords,
-//! smtpd_reject_footer,
+//! smtpd_reject_footer, smtpd_reject_footer_maps,
 //! hopcount_limit, header_size_limit, queue_minfree, smtpd_peername_lookup, smtpd_client_port_logging.
 
 use std::time::Duration;
 
 use gatepost_config::{params, Config};
 use gatepost_proto::BareNewlineMode;
+use gatepost_table::MapList;
 
 #[derive(Debug, Clone)]
 pub struct SmtpdSettings {
@@ -62,6 +63,8 @@ pub struct SmtpdSettings {
     /// `smtpd_reject_footer`, unexpanded: its `$name`s are session
     /// attributes, expanded per reply.
     pub reject_footer: String,
+    /// `smtpd_reject_footer_maps`: footers looked up with the whole reply.
+    pub reject_footer_maps: MapList,
     pub hopcount_limit: usize,
     pub header_size_limit: usize,
     pub queue_minfree: u64,
@@ -115,6 +118,12 @@ impl SmtpdSettings {
                 .map(|k| k.to_ascii_uppercase())
                 .collect(),
             reject_footer: cfg.raw_value(&params::SMTPD_REJECT_FOOTER),
+            reject_footer_maps: MapList::open(
+                "smtpd",
+                params::SMTPD_REJECT_FOOTER_MAPS.name(),
+                &cfg.get(&params::SMTPD_REJECT_FOOTER_MAPS),
+                gatepost_table::open_table,
+            ),
             hopcount_limit: cfg.get(&params::HOPCOUNT_LIMIT),
             header_size_limit: cfg.get(&params::HEADER_SIZE_LIMIT),
             queue_minfree: cfg.get(&params::QUEUE_MINFREE),

@@ -9,7 +9,8 @@
 //!
 //! Modules (public, imported by tests): `server` (the real binary),
 //! `config_dir`, `client`, `script` (golden sessions), `sink` (test SMTP
-//! servers for the client), `dns_server`, `log_capture`, `wait`.
+//! servers for the client), `dns_server`, `log_capture`, `wait`, `pki` (a
+//! test CA and server certificates made with rcgen).
 
 #![forbid(unsafe_code)]
 
@@ -17,6 +18,7 @@ pub mod client;
 pub mod config_dir;
 pub mod dns_server;
 pub mod log_capture;
+pub mod pki;
 pub mod script;
 pub mod server;
 pub mod sink;

@@ -293,50 +293,28 @@ async fn loglevel_1_logs_the_untrusted_session_and_a_failed_handshake_warns() {
     );
 }
 
-/// A test CA, and server certificates it signs.
-struct Pki {
-    dir: tempfile::TempDir,
-    ca: rcgen::Certificate,
-    ca_key: rcgen::KeyPair,
-}
+/// A test CA (testkit's), and servers presenting certificates it signs.
+struct Pki(gatepost_testkit::pki::TestPki);
 
 impl Pki {
     fn new() -> Pki {
-        Pki::named("Spec Test CA")
+        Pki(gatepost_testkit::pki::TestPki::new())
     }
 
     fn named(ca_name: &str) -> Pki {
-        let dir = tempfile::tempdir().unwrap();
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, ca_name);
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let ca = params.self_signed(&ca_key).unwrap();
-        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
-        Pki { dir, ca, ca_key }
+        Pki(gatepost_testkit::pki::TestPki::named(ca_name))
     }
 
     fn cafile(&self) -> String {
-        format!("smtp_tls_CAfile = {}/ca.pem\n", self.dir.path().display())
+        format!("smtp_tls_CAfile = {}\n", self.0.ca_file().display())
     }
 
     /// A server presenting a certificate for `names`, signed by the CA.
     fn acceptor(&self, names: &[&str]) -> TlsAcceptor {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let leaf = rcgen::CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &self.ca, &self.ca_key)
-            .unwrap();
-        let sub = tempfile::tempdir_in(self.dir.path()).unwrap().keep();
-        std::fs::write(sub.join("cert.pem"), leaf.pem() + &self.ca.pem()).unwrap();
-        std::fs::write(sub.join("key.pem"), key.serialize_pem()).unwrap();
+        let issued = self.0.issue(names);
         let files = CertFiles::Pair {
-            cert: sub.join("cert.pem").display().to_string(),
-            key: sub.join("key.pem").display().to_string(),
+            cert: issued.cert.display().to_string(),
+            key: issued.key.display().to_string(),
         };
         let floor = ProtocolFloor {
             tls12: true,
