@@ -532,6 +532,8 @@ impl SmtpAgent {
 }
 
 #[cfg(test)]
+mod cache_tests;
+#[cfg(test)]
 mod lmtp_tests;
 #[cfg(test)]
 mod tests;
