@@ -214,6 +214,7 @@ maildrop  unix  -       n       n       -       -       pipe
   flags=DRXhu user=vmail argv=/usr/bin/maildrop -d ${recipient}
 amavis    unix  -       -       n       -       2       smtp
 lmtp      unix  -       -       n       -       -       lmtp
+dovecot-lmtp unix -     -       n       -       -       lmtp
 ";
 
     #[test]
@@ -262,6 +263,7 @@ lmtp      unix  -       -       n       -       -       lmtp
             ]
         );
         assert_eq!(got.smtp_transports, vec!["amavis".to_string()]);
+        assert_eq!(got.lmtp_transports, ["lmtp", "dovecot-lmtp"]);
         assert_eq!(got.pipes.len(), 1);
         assert_eq!(
             (got.pipes[0].name.as_str(), got.pipes[0].flags.as_str()),

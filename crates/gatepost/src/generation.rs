@@ -207,7 +207,13 @@ impl Generation {
 /// port (`host:0`, `all` only) is taken in the first family alone, so that
 /// the service has one port.
 fn bind_addresses(cfg: &Config, host: Option<&str>, port: u16) -> Result<Vec<SocketAddr>> {
-    let families = cfg.inet_protocols()?;
+    let mut families = cfg.inet_protocols()?;
+    // As Postfix's inet_proto_init(): a host without IPv6 support drops it.
+    if families.ipv6
+        && socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None).is_err()
+    {
+        families.ipv6 = false;
+    }
     let interfaces = match host {
         Some(h) => vec![Interface::parse(h)],
         None => cfg.inet_interfaces(),
@@ -281,5 +287,62 @@ impl DeliveryAgent for SwappableAgent {
     ) -> Vec<DeliveryOutcome> {
         let agent = self.current();
         agent.deliver(msg, recipients).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(main_cf: &str, host: Option<&str>, port: u16) -> Result<Vec<String>> {
+        let cfg = Config::parse_main_cf(main_cf, "main.cf")?;
+        Ok(bind_addresses(&cfg, host, port)?
+            .iter()
+            .map(ToString::to_string)
+            .collect())
+    }
+
+    #[test]
+    fn listen_addresses_follow_inet_protocols() {
+        let cases: &[(&str, &[&str])] = &[
+            ("", &["0.0.0.0:25", "[::]:25"]),
+            ("inet_protocols = ipv4", &["0.0.0.0:25"]),
+            ("inet_protocols = ipv6", &["[::]:25"]),
+            (
+                "inet_interfaces = loopback-only",
+                &["127.0.0.1:25", "[::1]:25"],
+            ),
+            (
+                "inet_interfaces = loopback-only\ninet_protocols = ipv4",
+                &["127.0.0.1:25"],
+            ),
+            (
+                "inet_interfaces = 127.0.0.1, ::1\ninet_protocols = all",
+                &["127.0.0.1:25", "[::1]:25"],
+            ),
+        ];
+        for (main_cf, want) in cases {
+            assert_eq!(addrs(main_cf, None, 25).unwrap(), *want, "{main_cf}");
+        }
+        // An ephemeral port is taken in one family only.
+        assert_eq!(addrs("", None, 0).unwrap(), ["0.0.0.0:0"]);
+        // A service's own address of a disabled family is not found.
+        let err = addrs("inet_protocols = ipv4", Some("::1"), 25).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config variable inet_interfaces: host not found: ::1"
+        );
+        assert!(addrs("inet_protocols = ipv5", None, 25).is_err());
+    }
+
+    #[test]
+    fn ipv6_wildcard_shares_the_port_with_ipv4() {
+        let v4 = bind("0.0.0.0:0".parse().unwrap()).unwrap();
+        let port = v4.local_addr().unwrap().port();
+        match bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)) {
+            Ok(v6) => assert_eq!(v6.local_addr().unwrap().port(), port),
+            // No IPv6 on this host: nothing to show.
+            Err(e) => eprintln!("skipped: no IPv6 here: {e}"),
+        }
     }
 }
