@@ -17,7 +17,9 @@
 //! `message_out` (DATA encoding), `session` (the conversation),
 //! `tls_policy` (the TLS level per next hop), `starttls` (the TLS step and
 //! the certificate check), `sasl_client` (AUTH to the next hop),
-//! `lmtp_hop` (LMTP next hops).
+//! `lmtp_hop` (LMTP next hops), `conn_cache` (connections kept open
+//! between deliveries: on demand, `smtp_connection_cache_destinations`, the
+//! RSET probe, `conn_use=N` after `relay=` in the delivery line).
 //!
 //! The same agent speaks LMTP (RFC 2033) for the `lmtp` transport
 //! (Postfix's smtp(8) run as lmtp): built by [`SmtpAgent::lmtp_from_config`],

@@ -9,14 +9,18 @@
 //! `smtp_address_preference`, `smtp_balance_inet_protocols`,
 //! `ignore_mx_lookup_error`, `relayhost` (to tell a relayhost
 //! configuration problem), `smtp_fallback_relay`, the TLS settings of [`TlsSettings`] and the
-//! SASL settings of [`SaslSettings`]. All are
-//! read through their typed handles. The LMTP client
-//! ([`SmtpParams::lmtp_from_config`]) reads the `lmtp_*` counterparts:
-//! `lmtp_lhlo_name`, `lmtp_tcp_port`, `lmtp_*_timeout`,
-//! `lmtp_line_length_limit`, `lmtp_skip_5xx_greeting`, and
-//! `queue_directory` for relative `unix:` socket paths; it talks without
-//! TLS and AUTH (Postfix's defaults for `lmtp_tls_security_level` and
-//! `lmtp_sasl_auth_enable`).
+//! SASL settings of [`SaslSettings`], `inet_protocols`, and the connection
+//! cache's `smtp_connection_cache_*`, `smtp_connection_reuse_*` and
+//! `smtp_rset_timeout`. All are read through their typed handles. The LMTP
+//! client ([`SmtpParams::lmtp_from_config`]) reads the `lmtp_*`
+//! counterparts: `lmtp_lhlo_name`, `lmtp_tcp_port`, `lmtp_*_timeout`,
+//! `lmtp_line_length_limit`, `lmtp_skip_5xx_greeting`, `lmtp_bind_address*`,
+//! `lmtp_mx_*_limit`, `lmtp_randomize_addresses`, `lmtp_address_preference`,
+//! `lmtp_balance_inet_protocols`, the `lmtp_connection_*` cache settings,
+//! and its TLS and SASL settings from `lmtp_tls_*` / `lmtp_sasl_*` (a view
+//! of the configuration where the `smtp_` names hold the `lmtp_` values,
+//! as Postfix's `VAR_LMTP_SMTP()`), plus `queue_directory` for relative
+//! `unix:` socket paths.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
