@@ -73,6 +73,8 @@ pub struct Config {
     master_options: Vec<MasterOption>,
     /// master.cf `unix` services whose command is `smtp`.
     smtp_transports: Vec<String>,
+    /// master.cf `unix` services whose command is `lmtp`.
+    lmtp_transports: Vec<String>,
     /// master.cf pipe(8) services.
     pipes: Vec<PipeService>,
 }
@@ -96,6 +98,7 @@ impl Config {
             service_names: Vec::new(),
             master_options: Vec::new(),
             smtp_transports: Vec::new(),
+            lmtp_transports: Vec::new(),
             pipes: Vec::new(),
         }
     }
@@ -217,6 +220,7 @@ impl Config {
         self.service_names = parsed.service_names;
         self.master_options = parsed.options;
         self.smtp_transports = parsed.smtp_transports;
+        self.lmtp_transports = parsed.lmtp_transports;
         Ok(())
     }
 
@@ -235,6 +239,12 @@ impl Config {
     /// as `amavis` or `relay` that are the SMTP client under another name).
     pub fn smtp_transports(&self) -> &[String] {
         &self.smtp_transports
+    }
+
+    /// master.cf `unix` services whose command is `lmtp` (`lmtp` itself,
+    /// `dovecot-lmtp` ...): the LMTP client under that name.
+    pub fn lmtp_transports(&self) -> &[String] {
+        &self.lmtp_transports
     }
 
     /// Every master.cf `-o` option, where it was written.

@@ -56,6 +56,7 @@ const UNINSPECTED: &str = "message content would not be inspected";
 #[rustfmt::skip]
 const FAIL_CLOSED: &[FailClosed] = &[
     FailClosed { name: "smtp_tls_security_level", asks: tls_level_missing, reason: PLAINTEXT_OUT },
+    FailClosed { name: "lmtp_tls_security_level", asks: tls_level_missing, reason: PLAINTEXT_OUT },
     FailClosed { name: "smtpd_proxy_filter", asks: set, reason: UNFILTERED },
     FailClosed { name: "smtp_header_checks", asks: set, reason: UNINSPECTED },
     FailClosed { name: "smtp_mime_header_checks", asks: set, reason: UNINSPECTED },

@@ -12,6 +12,7 @@
 //! `kind` (value kinds and parsers), `param` (typed handles), `registry`
 //! (every parameter, declared once), `master_cf`, `service` (smtpd services
 //! from `master.cf`), `interfaces` (`inet_interfaces`/`proxy_interfaces`),
+//! `inet_protocols` (the address families in use),
 //! `system` (host name and interface addresses), `postconf` (output),
 //! `load_report` (settings reported at load: unimplemented, unused),
 //! `fail_closed` (settings refused until their feature exists).
@@ -21,6 +22,7 @@ mod config;
 mod error;
 mod expand;
 mod fail_closed;
+mod inet_protocols;
 mod interfaces;
 mod kind;
 mod lex;
@@ -44,6 +46,7 @@ pub fn expand_macros(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Str
 }
 pub use error::ConfigError;
 pub use fail_closed::Unimplemented;
+pub use inet_protocols::InetProtocols;
 pub use interfaces::{Interface, LOOPBACK};
 pub use kind::{parse_time, Kind};
 pub use list::split_list;

@@ -149,10 +149,10 @@ mod tests {
             // Unimplemented, at the default: silent; otherwise reported.
             ("expand_owner_alias = no\nheader_size_limit = 102400", vec![]),
             (
-                "expand_owner_alias = yes\nmasquerade_domains = example.com\ninet_protocols = ipv4",
+                "expand_owner_alias = yes\nmasquerade_domains = example.com\nsmtpd_proxy_timeout = 5m",
                 vec![
                     unimplemented("expand_owner_alias"),
-                    unimplemented("inet_protocols"),
+                    unimplemented("smtpd_proxy_timeout"),
                 ],
             ),
             ("notify_classes = resource,software", vec![]),

@@ -26,6 +26,9 @@ pub(crate) struct MasterCf {
     /// `unix` services that run the SMTP client under another name (a
     /// content filter's `amavis unix - - n - 2 smtp`).
     pub smtp_transports: Vec<String>,
+    /// `unix` services that run the LMTP client, under any name
+    /// (`dovecot-lmtp unix - - n - - lmtp`).
+    pub lmtp_transports: Vec<String>,
     /// The pipe(8) delivery services.
     pub pipes: Vec<PipeService>,
 }
@@ -128,6 +131,9 @@ pub(crate) fn parse_master_cf(text: &str, file: &str) -> Result<MasterCf, Config
         if kind == "unix" && command == "smtp" {
             result.smtp_transports.push(service.clone());
         }
+        if kind == "unix" && command == "lmtp" {
+            result.lmtp_transports.push(service.clone());
+        }
         result
             .options
             .extend(options.iter().map(|(name, value)| MasterOption {
@@ -167,8 +173,8 @@ pub(crate) fn parse_master_cf(text: &str, file: &str) -> Result<MasterCf, Config
             // The SMTP client under this name: a transport (smtp_transports).
         } else if kind == "unix" && command == "pipe" {
             result.pipes.push(PipeService::from_args(service, args));
-        } else if kind == "unix" && command == "lmtp" && service == "lmtp" {
-            // The built-in `lmtp` transport (the SMTP client in LMTP mode).
+        } else if kind == "unix" && command == "lmtp" {
+            // The LMTP client under this name: a transport (lmtp_transports).
         } else {
             result.warnings.push(format!(
                 "{file}, line {}: service {service}/{kind} (command {command}) is not implemented by gatepost; ignored",
@@ -208,6 +214,7 @@ maildrop  unix  -       n       n       -       -       pipe
   flags=DRXhu user=vmail argv=/usr/bin/maildrop -d ${recipient}
 amavis    unix  -       -       n       -       2       smtp
 lmtp      unix  -       -       n       -       -       lmtp
+dovecot-lmtp unix -     -       n       -       -       lmtp
 ";
 
     #[test]
@@ -256,6 +263,7 @@ lmtp      unix  -       -       n       -       -       lmtp
             ]
         );
         assert_eq!(got.smtp_transports, vec!["amavis".to_string()]);
+        assert_eq!(got.lmtp_transports, ["lmtp", "dovecot-lmtp"]);
         assert_eq!(got.pipes.len(), 1);
         assert_eq!(
             (got.pipes[0].name.as_str(), got.pipes[0].flags.as_str()),

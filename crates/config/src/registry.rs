@@ -89,7 +89,7 @@ params! {
     /// Network interface addresses this mail system receives mail on.
     INET_INTERFACES: Vec<String> = "inet_interfaces", List, Text("all");
     /// Internet protocols used: all, ipv4, ipv6.
-    [unimplemented] INET_PROTOCOLS: Vec<String> = "inet_protocols", List, Text("all");
+    INET_PROTOCOLS: Vec<String> = "inet_protocols", List, Text("all");
     /// Addresses of proxies/NAT that forward to this system.
     PROXY_INTERFACES: Vec<String> = "proxy_interfaces", List, Text("");
     /// Remote destinations this system relays mail to.
@@ -630,6 +630,90 @@ params! {
     SMTP_ADDRESS_PREFERENCE: String = "smtp_address_preference", Str, Text("any");
     /// Keep both address families within smtp_mx_address_limit.
     SMTP_BALANCE_INET_PROTOCOLS: bool = "smtp_balance_inet_protocols", Bool, Text("yes");
+    /// Reuse SMTP connections to a destination with a backlog (the queue manager's on-demand hint).
+    SMTP_CONNECTION_CACHE_ON_DEMAND: bool = "smtp_connection_cache_on_demand", Bool, Text("yes");
+    /// Destinations whose SMTP connections are always cached.
+    SMTP_CONNECTION_CACHE_DESTINATIONS: Vec<String> = "smtp_connection_cache_destinations", List, Text("");
+    /// How long an idle SMTP connection stays cached.
+    SMTP_CONNECTION_CACHE_TIME_LIMIT: Duration = "smtp_connection_cache_time_limit", Time('s'), Text("2s"), min 1;
+    /// How long an SMTP connection may be reused after it was made.
+    SMTP_CONNECTION_REUSE_TIME_LIMIT: Duration = "smtp_connection_reuse_time_limit", Time('s'), Text("300s"), min 1;
+    /// How many deliveries one SMTP connection may carry (0 = no limit).
+    SMTP_CONNECTION_REUSE_COUNT_LIMIT: usize = "smtp_connection_reuse_count_limit", Int, Text("0");
+    /// SMTP client timeout for the RSET reply (RSET probe of a cached connection).
+    SMTP_RSET_TIMEOUT: Duration = "smtp_rset_timeout", Time('s'), Text("20s");
+    /// Cache TLS connections (Postfix: through tlsproxy(8)); gatepost keeps TLS connections uncached.
+    [unimplemented] SMTP_TLS_CONNECTION_REUSE: bool = "smtp_tls_connection_reuse", Bool, Text("no");
+    /// Reuse LMTP connections to a destination with a backlog.
+    LMTP_CONNECTION_CACHE_ON_DEMAND: bool = "lmtp_connection_cache_on_demand", Bool, Text("yes");
+    /// Destinations whose LMTP connections are always cached.
+    LMTP_CONNECTION_CACHE_DESTINATIONS: Vec<String> = "lmtp_connection_cache_destinations", List, Text("");
+    /// How long an idle LMTP connection stays cached.
+    LMTP_CONNECTION_CACHE_TIME_LIMIT: Duration = "lmtp_connection_cache_time_limit", Time('s'), Text("2s"), min 1;
+    /// How long an LMTP connection may be reused after it was made.
+    LMTP_CONNECTION_REUSE_TIME_LIMIT: Duration = "lmtp_connection_reuse_time_limit", Time('s'), Text("300s"), min 1;
+    /// How many deliveries one LMTP connection may carry (0 = no limit).
+    LMTP_CONNECTION_REUSE_COUNT_LIMIT: usize = "lmtp_connection_reuse_count_limit", Int, Text("0");
+    /// LMTP client timeout for the RSET reply.
+    LMTP_RSET_TIMEOUT: Duration = "lmtp_rset_timeout", Time('s'), Text("20s");
+    /// How the LMTP client finds hosts: dns, native.
+    LMTP_HOST_LOOKUP: Vec<String> = "lmtp_host_lookup", List, Text("dns");
+    /// Address family tried first among a host's addresses (LMTP): ipv6, ipv4, any.
+    LMTP_ADDRESS_PREFERENCE: String = "lmtp_address_preference", Str, Text("any");
+    /// Keep both address families within lmtp_mx_address_limit.
+    LMTP_BALANCE_INET_PROTOCOLS: bool = "lmtp_balance_inet_protocols", Bool, Text("yes");
+    /// Most addresses the LMTP client tries per destination (0 = no limit).
+    LMTP_MX_ADDRESS_LIMIT: usize = "lmtp_mx_address_limit", Int, Text("5");
+    /// Most LMTP sessions per destination in one delivery (0 = no limit).
+    LMTP_MX_SESSION_LIMIT: usize = "lmtp_mx_session_limit", Int, Text("2");
+    /// Randomize the order of a host's addresses (LMTP).
+    LMTP_RANDOMIZE_ADDRESSES: bool = "lmtp_randomize_addresses", Bool, Text("yes");
+    /// Local IPv4 address for outbound LMTP connections.
+    LMTP_BIND_ADDRESS: String = "lmtp_bind_address", Str, Text("");
+    /// Local IPv6 address for outbound LMTP connections.
+    LMTP_BIND_ADDRESS6: String = "lmtp_bind_address6", Str, Text("");
+    /// LMTP client TLS level: none, may, encrypt, verify, secure (empty: lmtp_use_tls / lmtp_enforce_tls).
+    LMTP_TLS_SECURITY_LEVEL: String = "lmtp_tls_security_level", Str, Text("");
+    /// Trusted CA certificates (PEM) for the LMTP client.
+    LMTP_TLS_CAFILE: String = "lmtp_tls_CAfile", Str, Text("");
+    /// Directory of trusted CA certificates for the LMTP client.
+    LMTP_TLS_CAPATH: String = "lmtp_tls_CApath", Str, Text("");
+    /// Names an LMTP server certificate must match at level verify.
+    LMTP_TLS_VERIFY_CERT_MATCH: Vec<String> = "lmtp_tls_verify_cert_match", List, Text("hostname");
+    /// Names an LMTP server certificate must match at level secure.
+    LMTP_TLS_SECURE_CERT_MATCH: Vec<String> = "lmtp_tls_secure_cert_match", List, Text("nexthop");
+    /// TLS protocols of the LMTP client at level may.
+    LMTP_TLS_PROTOCOLS: Vec<String> = "lmtp_tls_protocols", List, Text(">=TLSv1");
+    /// TLS protocols of the LMTP client at levels encrypt and above.
+    LMTP_TLS_MANDATORY_PROTOCOLS: Vec<String> = "lmtp_tls_mandatory_protocols", List, Text(">=TLSv1");
+    /// Per-destination TLS policy of the LMTP client.
+    LMTP_TLS_POLICY_MAPS: Vec<String> = "lmtp_tls_policy_maps", List, Text("");
+    /// LMTP client TLS log level.
+    LMTP_TLS_LOGLEVEL: i64 = "lmtp_tls_loglevel", Int, Text("0");
+    /// Legacy: opportunistic TLS in the LMTP client.
+    LMTP_USE_TLS: bool = "lmtp_use_tls", Bool, Text("no");
+    /// Legacy: mandatory TLS in the LMTP client.
+    LMTP_ENFORCE_TLS: bool = "lmtp_enforce_tls", Bool, Text("no");
+    /// LMTP client AUTH.
+    LMTP_SASL_AUTH_ENABLE: bool = "lmtp_sasl_auth_enable", Bool, Text("no");
+    /// LMTP client credentials table (username:password).
+    LMTP_SASL_PASSWORD_MAPS: Vec<String> = "lmtp_sasl_password_maps", List, Text("");
+    /// LMTP client SASL implementation.
+    LMTP_SASL_TYPE: String = "lmtp_sasl_type", Str, Text("cyrus");
+    /// LMTP client SASL security options outside TLS.
+    LMTP_SASL_SECURITY_OPTIONS: Vec<String> = "lmtp_sasl_security_options", List, Text("noplaintext, noanonymous");
+    /// LMTP client SASL security options inside TLS.
+    LMTP_SASL_TLS_SECURITY_OPTIONS: Vec<String> = "lmtp_sasl_tls_security_options", List, Text("$lmtp_sasl_security_options");
+    /// LMTP client SASL security options inside verified TLS.
+    LMTP_SASL_TLS_VERIFIED_SECURITY_OPTIONS: Vec<String> = "lmtp_sasl_tls_verified_security_options", List, Text("$lmtp_sasl_tls_security_options");
+    /// LMTP client SASL mechanisms to use or (with !) avoid.
+    LMTP_SASL_MECHANISM_FILTER: Vec<String> = "lmtp_sasl_mechanism_filter", List, Text("");
+    /// Look up lmtp_sasl_password_maps by sender address first.
+    LMTP_SENDER_DEPENDENT_AUTHENTICATION: bool = "lmtp_sender_dependent_authentication", Bool, Text("no");
+    /// Defer instead of bounce when the LMTP server refuses AUTH.
+    LMTP_SASL_AUTH_SOFT_BOUNCE: bool = "lmtp_sasl_auth_soft_bounce", Bool, Text("yes");
+    /// Send AUTH=<> in MAIL FROM after an LMTP login without an identity.
+    LMTP_SEND_DUMMY_MAIL_AUTH: bool = "lmtp_send_dummy_mail_auth", Bool, Text("no");
     /// Hostname the LMTP client sends in LHLO.
     LMTP_LHLO_NAME: String = "lmtp_lhlo_name", Str, Text("$myhostname");
     /// Default TCP port (number or service) of the LMTP client.

@@ -11,7 +11,7 @@
 //! | `error` | bounced, `relay=none`, DSN from the text (default 5.0.0) |
 //! | `retry` | deferred, DSN from the text (default 4.0.0) |
 //! | `smtp`, `relay`, a master.cf `unix` service running `smtp` | the SMTP client, grouped by next hop (default: the recipient's domain) |
-//! | `lmtp` | the LMTP client (the SMTP client in LMTP mode), grouped by next hop (`unix:PATH`, `inet:HOST:PORT`, `[HOST]:PORT`) |
+//! | `lmtp`, a master.cf `unix` service running `lmtp` | the LMTP client (the SMTP client in LMTP mode), grouped by next hop (`unix:PATH`, `inet:HOST:PORT`, `[HOST]:PORT`) |
 //! | a master.cf `pipe` service | the pipe(8) agent (`pipe`) |
 //! | other | deferred 4.3.0 `mail transport unavailable` |
 //!
@@ -57,6 +57,8 @@ pub(crate) struct Dispatcher {
     /// master.cf transports that are the SMTP client under another name.
     pub smtp_transports: Vec<String>,
     pub lmtp: SmtpAgent,
+    /// master.cf transports that are the LMTP client under another name.
+    pub lmtp_transports: Vec<String>,
 }
 
 impl Dispatcher {
@@ -128,6 +130,8 @@ impl DeliveryAgent for Dispatcher {
                     let nexthop = Some(d.nexthop.as_str()).filter(|n| !n.is_empty());
                     let transport = if self.smtp_transports.contains(&d.transport) {
                         "smtp"
+                    } else if self.lmtp_transports.contains(&d.transport) {
+                        "lmtp"
                     } else {
                         d.transport.as_str()
                     };

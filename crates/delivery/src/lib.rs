@@ -97,7 +97,7 @@ pub fn build_agent(
 ) -> Result<Arc<dyn DeliveryAgent>, DeliveryError> {
     let settings = Settings::from_config(cfg)?;
     let smtp = SmtpAgent::from_config(cfg, smtp::default_resolver(cfg))?;
-    let lmtp = SmtpAgent::lmtp_from_config(cfg, smtp::default_resolver(cfg))?;
+    let lmtp = SmtpAgent::lmtp_from_config(cfg, smtp::lmtp_resolver(cfg))?;
     Ok(Arc::new(build_dispatcher(
         cfg,
         settings,
@@ -119,8 +119,7 @@ fn build_with_passwd(
     let mut settings = Settings::from_config(cfg).expect("settings");
     settings.passwd_file = passwd.to_path_buf();
     let smtp = SmtpAgent::from_config(cfg, smtp::default_resolver(cfg)).expect("smtp settings");
-    let lmtp =
-        SmtpAgent::lmtp_from_config(cfg, smtp::default_resolver(cfg)).expect("lmtp settings");
+    let lmtp = SmtpAgent::lmtp_from_config(cfg, smtp::lmtp_resolver(cfg)).expect("lmtp settings");
     build_dispatcher(cfg, settings, (smtp, lmtp), queue, rewriter, None)
 }
 
@@ -144,6 +143,7 @@ fn build_dispatcher(
         smtp,
         smtp_transports: cfg.smtp_transports().to_vec(),
         lmtp,
+        lmtp_transports: cfg.lmtp_transports().to_vec(),
     }
 }
 

@@ -11,11 +11,11 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context, Result};
-use gatepost_config::{params, Config, Interface};
+use gatepost_config::{params, Config, Interface, LOOPBACK};
 use gatepost_qmgr::{DeliveryAgent, DeliveryOutcome, QueuedMessage, RoutedRecipient};
 use gatepost_queue::Queue;
 use gatepost_rewrite::Rewriter;
@@ -37,7 +37,7 @@ impl ListenerPool {
         match self.sockets.entry(addr) {
             Entry::Occupied(open) => Ok(open.into_mut()),
             Entry::Vacant(slot) => {
-                let socket = std::net::TcpListener::bind(addr)
+                let socket = bind(addr)
                     .and_then(|s| s.set_nonblocking(true).map(|()| s))
                     .and_then(|s| set_backlog(&s).map(|()| s))
                     .with_context(|| format!("bind {addr} for service {service}"))?;
@@ -50,6 +50,21 @@ impl ListenerPool {
     fn retain(&mut self, keep: &[SocketAddr]) {
         self.sockets.retain(|addr, _| keep.contains(addr));
     }
+}
+
+/// Bind a listening socket; an IPv6 socket with IPV6_V6ONLY, as Postfix's
+/// inet_listen(), so that `[::]` and `0.0.0.0` can share a port.
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    if addr.is_ipv4() {
+        return std::net::TcpListener::bind(addr);
+    }
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_only_v6(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
 
 /// Connections the kernel queues for a listener before `accept` (the
@@ -185,23 +200,54 @@ impl Generation {
     }
 }
 
-/// Listen addresses for a service: its own host, else `inet_interfaces`.
+/// Listen addresses for a service: its own host, else `inet_interfaces`,
+/// in the families of `inet_protocols` (postconf(5)): `all` is `0.0.0.0`
+/// and/or `[::]`, `loopback-only` `127.0.0.1` and/or `::1`; an address of
+/// a disabled family is Postfix's fatal `host not found`. An ephemeral
+/// port (`host:0`, `all` only) is taken in the first family alone, so that
+/// the service has one port.
 fn bind_addresses(cfg: &Config, host: Option<&str>, port: u16) -> Result<Vec<SocketAddr>> {
+    let mut families = cfg.inet_protocols()?;
+    // As Postfix's inet_proto_init(): a host without IPv6 support drops it.
+    if families.ipv6
+        && socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None).is_err()
+    {
+        families.ipv6 = false;
+    }
     let interfaces = match host {
         Some(h) => vec![Interface::parse(h)],
         None => cfg.inet_interfaces(),
     };
+    let wildcard = [
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    ];
     let mut out = Vec::new();
     for interface in interfaces {
-        let ip = match interface {
-            Interface::All => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            Interface::Loopback => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            Interface::Address(ip) => ip,
+        let ips: Vec<IpAddr> = match interface {
+            Interface::All => {
+                let mut ips: Vec<IpAddr> = wildcard
+                    .into_iter()
+                    .filter(|ip| families.allows(ip))
+                    .collect();
+                if port == 0 {
+                    ips.truncate(1);
+                }
+                ips
+            }
+            Interface::Loopback => LOOPBACK
+                .into_iter()
+                .filter(|ip| families.allows(ip))
+                .collect(),
+            Interface::Address(ip) if families.allows(&ip) => vec![ip],
+            Interface::Address(ip) => {
+                bail!("config variable inet_interfaces: host not found: {ip}")
+            }
             Interface::Host(name) => {
                 bail!("inet_interfaces: cannot listen on {name:?}: not an IP address")
             }
         };
-        out.push(SocketAddr::new(ip, port));
+        out.extend(ips.into_iter().map(|ip| SocketAddr::new(ip, port)));
     }
     Ok(out)
 }
@@ -241,5 +287,62 @@ impl DeliveryAgent for SwappableAgent {
     ) -> Vec<DeliveryOutcome> {
         let agent = self.current();
         agent.deliver(msg, recipients).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(main_cf: &str, host: Option<&str>, port: u16) -> Result<Vec<String>> {
+        let cfg = Config::parse_main_cf(main_cf, "main.cf")?;
+        Ok(bind_addresses(&cfg, host, port)?
+            .iter()
+            .map(ToString::to_string)
+            .collect())
+    }
+
+    #[test]
+    fn listen_addresses_follow_inet_protocols() {
+        let cases: &[(&str, &[&str])] = &[
+            ("", &["0.0.0.0:25", "[::]:25"]),
+            ("inet_protocols = ipv4", &["0.0.0.0:25"]),
+            ("inet_protocols = ipv6", &["[::]:25"]),
+            (
+                "inet_interfaces = loopback-only",
+                &["127.0.0.1:25", "[::1]:25"],
+            ),
+            (
+                "inet_interfaces = loopback-only\ninet_protocols = ipv4",
+                &["127.0.0.1:25"],
+            ),
+            (
+                "inet_interfaces = 127.0.0.1, ::1\ninet_protocols = all",
+                &["127.0.0.1:25", "[::1]:25"],
+            ),
+        ];
+        for (main_cf, want) in cases {
+            assert_eq!(addrs(main_cf, None, 25).unwrap(), *want, "{main_cf}");
+        }
+        // An ephemeral port is taken in one family only.
+        assert_eq!(addrs("", None, 0).unwrap(), ["0.0.0.0:0"]);
+        // A service's own address of a disabled family is not found.
+        let err = addrs("inet_protocols = ipv4", Some("::1"), 25).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config variable inet_interfaces: host not found: ::1"
+        );
+        assert!(addrs("inet_protocols = ipv5", None, 25).is_err());
+    }
+
+    #[test]
+    fn ipv6_wildcard_shares_the_port_with_ipv4() {
+        let v4 = bind("0.0.0.0:0".parse().unwrap()).unwrap();
+        let port = v4.local_addr().unwrap().port();
+        match bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)) {
+            Ok(v6) => assert_eq!(v6.local_addr().unwrap().port(), port),
+            // No IPv6 on this host: nothing to show.
+            Err(e) => eprintln!("skipped: no IPv6 here: {e}"),
+        }
     }
 }

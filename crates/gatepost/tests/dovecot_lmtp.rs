@@ -3,7 +3,8 @@
 //! mailbox domain whose `virtual_transport` is
 //! `lmtp:unix:private/dovecot-lmtp` (relative to the queue directory, as in
 //! Postfix); one recipient lands in a Maildir, the other is refused by
-//! Dovecot at RCPT and bounces on its own. Skipped, saying so, when
+//! Dovecot at RCPT and bounces on its own; a master.cf service of another
+//! name (`dovecot-lmtp unix - - n - - lmtp`) is the same client. Skipped, saying so, when
 //! Dovecot or its LMTP server is not installed.
 
 use std::os::unix::fs::MetadataExt;
@@ -152,4 +153,60 @@ fn lmtp_into_a_real_dovecot_maildir() {
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(text.contains("Subject: through lmtp"), "{text}");
     assert!(text.contains("hello dovecot"), "{text}");
+}
+
+#[test]
+fn lmtp_through_a_custom_named_master_cf_service() {
+    let Some(dovecot) = dovecot_lmtp() else {
+        eprintln!("dovecot-lmtpd is not installed: skipping the Dovecot LMTP test");
+        return;
+    };
+    let config = gatepost_testkit::ConfigDir::new()
+        .unwrap()
+        .main_cf(
+            "virtual_mailbox_domains = mail.example\n\
+             virtual_mailbox_maps = inline:{bob@mail.example=bob}\n\
+             virtual_transport = dovecot-lmtp:unix:private/dovecot-lmtp\n",
+        )
+        .unwrap();
+    let master = std::fs::read_to_string(config.path().join("master.cf")).unwrap();
+    config
+        .file(
+            "master.cf",
+            &format!("{master}dovecot-lmtp unix - - n - - lmtp\n"),
+        )
+        .unwrap();
+    let srv = config.start(gatepost_bin!()).unwrap();
+    let dovecot_dir = gatepost_testkit::shared_tempdir().unwrap();
+    let private = srv.dir.path().join("spool/private");
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let _dovecot = start_dovecot(dovecot, dovecot_dir.path(), &private.join("dovecot-lmtp"));
+    let id = gatepost_testkit::submit(
+        &srv,
+        "client.spec.test",
+        "alice@spec.test",
+        &["bob@mail.example"],
+        "Subject: custom service\n\nhello\n",
+    );
+    assert!(
+        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
+        "log:\n{}",
+        srv.log()
+    );
+    let log = srv.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains(&format!("{id}: to=<bob@mail.example>")))
+        .unwrap_or_else(|| panic!("no delivery line:\n{log}"));
+    assert!(line.contains("postfix/lmtp["), "{line}");
+    assert!(
+        line.contains("relay=mx.spec.test[private/dovecot-lmtp], "),
+        "{line}"
+    );
+    assert!(
+        line.contains("status=sent (250 2.0.0 <bob@mail.example> "),
+        "{line}"
+    );
+    assert!(!log.contains("is not implemented by gatepost"), "{log}");
 }

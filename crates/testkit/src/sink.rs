@@ -2,7 +2,8 @@
 //! recording sink on a chosen 127.0.0.x address, one that answers RCPT
 //! with 4xx for the first N transactions and then accepts, one that
 //! rejects every recipient with 5xx, and one whose EHLO reply lists AUTH
-//! twice with different mechanisms. Each runs on its own threads with
+//! twice with different mechanisms, and one that closes the connection
+//! after each message. Each runs on its own threads with
 //! blocking sockets; lines are cut at 64 KiB, and the server stops when
 //! the [`Sink`] is dropped.
 
@@ -26,6 +27,9 @@ pub enum SinkMode {
     /// Accept, with an EHLO reply listing `AUTH PLAIN LOGIN` and
     /// `AUTH=CRAM-MD5`; any `AUTH` command is answered `235`.
     AuthTwice,
+    /// Accept, and close the connection right after the reply to each
+    /// message (a server that drops a connection the client keeps open).
+    DropAfterMessage,
 }
 
 /// One message as received.
@@ -240,7 +244,12 @@ fn session(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
                             data,
                         });
                     }
-                    format!("250 2.0.0 Ok: queued as SINK{n:04}")
+                    let queued = format!("250 2.0.0 Ok: queued as SINK{n:04}");
+                    if s.mode == SinkMode::DropAfterMessage {
+                        w.write_all(format!("{queued}\r\n").as_bytes())?;
+                        return Ok(());
+                    }
+                    queued
                 }
             }
             "RSET" => {

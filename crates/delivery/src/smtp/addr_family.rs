@@ -3,9 +3,36 @@
 //! addresses of equal MX preference (`any` keeps the lookup order), and
 //! `smtp_balance_inet_protocols = yes` keeps both families within
 //! `smtp_mx_address_limit` when the list is longer than the limit
-//! (`smtp_balance_inet_proto`).
+//! (`smtp_balance_inet_proto`). Before both, addresses of a family that
+//! `inet_protocols` disables are dropped.
 
-use crate::smtp::addr_list::Target;
+use gatepost_config::InetProtocols;
+
+use crate::smtp::addr_list::{AddrFailure, Target};
+
+/// Keep the addresses of the families `inet_protocols` enables (the
+/// resolver asks only for those; this drops address literals and MX
+/// targets written as addresses of the other family). Nothing left: the
+/// host is not found (5.4.4), as Postfix's smtp_addr_one() when no lookup
+/// gives an address of an enabled family.
+pub(crate) fn enabled(
+    list: Vec<Target>,
+    families: InetProtocols,
+    host: &str,
+) -> Result<Vec<Target>, AddrFailure> {
+    let found = !list.is_empty();
+    let list: Vec<Target> = list
+        .into_iter()
+        .filter(|t| t.socket.is_some() || families.allows(&t.addr))
+        .collect();
+    if found && list.is_empty() {
+        return Err(AddrFailure {
+            dsn: "5.4.4".to_string(),
+            text: format!("{host}: host not found"),
+        });
+    }
+    Ok(list)
+}
 
 /// `smtp_address_preference`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

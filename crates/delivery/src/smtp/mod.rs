@@ -17,7 +17,9 @@
 //! `message_out` (DATA encoding), `session` (the conversation),
 //! `tls_policy` (the TLS level per next hop), `starttls` (the TLS step and
 //! the certificate check), `sasl_client` (AUTH to the next hop),
-//! `lmtp_hop` (LMTP next hops).
+//! `lmtp_hop` (LMTP next hops), `conn_cache` (connections kept open
+//! between deliveries: on demand, `smtp_connection_cache_destinations`, the
+//! RSET probe, `conn_use=N` after `relay=` in the delivery line).
 //!
 //! The same agent speaks LMTP (RFC 2033) for the `lmtp` transport
 //! (Postfix's smtp(8) run as lmtp): built by [`SmtpAgent::lmtp_from_config`],
@@ -29,6 +31,7 @@
 mod addr_family;
 mod addr_list;
 mod conn;
+mod conn_cache;
 mod destination;
 mod dns_glue;
 mod ehlo;
@@ -44,6 +47,7 @@ mod starttls;
 mod tls_policy;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use gatepost_config::{params, Config};
 use gatepost_qmgr::{DeliveryOutcome, DeliveryStatus, QueuedMessage};
@@ -62,9 +66,21 @@ pub(crate) use smtp_params::SmtpParams;
 /// system's host lookups only with `disable_dns_lookups = yes` /
 /// `smtp_host_lookup = native`.
 pub(crate) fn default_resolver(cfg: &Config) -> Arc<dyn Resolver> {
+    resolver_for(cfg, &params::SMTP_HOST_LOOKUP)
+}
+
+/// The LMTP client's resolver (`lmtp_host_lookup`).
+pub(crate) fn lmtp_resolver(cfg: &Config) -> Arc<dyn Resolver> {
+    resolver_for(cfg, &params::LMTP_HOST_LOOKUP)
+}
+
+fn resolver_for(
+    cfg: &Config,
+    host_lookup: &gatepost_config::Param<Vec<String>>,
+) -> Arc<dyn Resolver> {
     let native_only = cfg.get(&params::DISABLE_DNS_LOOKUPS)
         || cfg
-            .get(&params::SMTP_HOST_LOOKUP)
+            .get(host_lookup)
             .iter()
             .all(|m| !m.eq_ignore_ascii_case("dns"));
     if native_only {
@@ -113,6 +129,8 @@ pub(crate) struct SmtpAgent {
     myhostname: String,
     own: OwnAddresses,
     resolver: Arc<dyn Resolver>,
+    /// Connections kept open between deliveries (conn_cache.rs).
+    cache: conn_cache::ConnCache,
 }
 
 impl SmtpAgent {
@@ -124,6 +142,7 @@ impl SmtpAgent {
         let own = own_addr::own_addresses(cfg)?;
         let myhostname = cfg.get(&params::MYHOSTNAME);
         Ok(SmtpAgent {
+            cache: conn_cache::ConnCache::new(params.cache.clone()),
             params,
             myhostname,
             own,
@@ -136,8 +155,10 @@ impl SmtpAgent {
         cfg: &Config,
         resolver: Arc<dyn Resolver>,
     ) -> Result<SmtpAgent, DeliveryError> {
+        let lmtp = SmtpParams::lmtp_from_config(cfg)?;
         Ok(SmtpAgent {
-            params: SmtpParams::lmtp_from_config(cfg)?,
+            cache: conn_cache::ConnCache::new(lmtp.cache.clone()),
+            params: lmtp,
             myhostname: cfg.get(&params::MYHOSTNAME),
             own: OwnAddresses::default(),
             resolver,
@@ -156,6 +177,7 @@ impl SmtpAgent {
         resolver: Arc<dyn Resolver>,
     ) -> SmtpAgent {
         SmtpAgent {
+            cache: conn_cache::ConnCache::new(params.cache.clone()),
             params,
             myhostname: "mx.spec.test".to_string(),
             own,
@@ -302,7 +324,7 @@ impl SmtpAgent {
         .await
         .map_err(Lookup::Failed)?;
         let targets = addr_family::arrange(
-            targets,
+            addr_family::enabled(targets, p.families, &dest.host).map_err(Lookup::Failed)?,
             p.address_preference,
             p.balance_inet_protocols,
             p.mx_address_limit,
@@ -343,28 +365,76 @@ impl SmtpAgent {
         let mut last: Option<(Verdict, String)> = None;
         let best_pref = targets.first().map(|t| t.pref);
         let limit = |n: usize| if n == 0 { usize::MAX } else { n };
+        // Connection caching (conn_cache.rs): TLS and AUTH sessions are
+        // never cached, so a client that may log in does not use the cache.
+        let policy = if self.params.sasl.enabled {
+            conn_cache::Policy::default()
+        } else {
+            self.cache.start(route.spec, &dest.host)
+        };
+        let level = route.tls.level;
+        let mut dest_label = policy
+            .store
+            .then(|| conn_cache::dest_key(route.spec, level));
+        // A connection cached under this next hop comes first.
+        let mut from_dest = None;
+        if policy.load {
+            from_dest = self
+                .reuse(
+                    self.cache
+                        .take_dest(&conn_cache::dest_key(route.spec, level)),
+                )
+                .await;
+        }
+        let mut order: Vec<Target> = Vec::with_capacity(targets.len() + 1);
+        if let Some(cached) = &from_dest {
+            order.push(cached.target.clone());
+        }
+        order.extend(
+            targets
+                .iter()
+                .filter(|t| {
+                    from_dest
+                        .as_ref()
+                        .is_none_or(|c| c.target.relay() != t.relay())
+                })
+                .cloned(),
+        );
         let mut sessions = 0;
-        for (tried, target) in targets.iter().enumerate() {
+        let count = order.len();
+        for (tried, target) in order.iter().enumerate() {
             if pending.is_empty()
                 || tried >= limit(self.params.mx_address_limit)
                 || sessions >= limit(self.params.mx_session_limit)
             {
                 break;
             }
-            let mut conn = match conn::connect(
-                target,
-                self.params.bind_address,
-                self.params.bind_address6,
-                self.params.timeouts.connect,
-            )
-            .await
-            {
-                Ok(c) => c,
-                Err(text) => {
-                    gatepost_log::info(agent, &text);
-                    last = Some((Verdict::deferred("4.4.1", text), "none".to_string()));
-                    continue;
-                }
+            let endp = conn_cache::endp_key(target, level);
+            let cached = match from_dest.take() {
+                Some(c) => Some(c),
+                None if policy.load => self.reuse(self.cache.take_endp(&endp)).await,
+                None => None,
+            };
+            let (mut conn, reused, expires, reuse_count) = match cached {
+                Some(c) => (c.conn, Some(c.ready), c.expires, c.reuse_count + 1),
+                None => match conn::connect(
+                    target,
+                    self.params.bind_address,
+                    self.params.bind_address6,
+                    self.params.timeouts.connect,
+                )
+                .await
+                {
+                    Ok(c) => {
+                        let expires = Instant::now() + self.cache.settings.reuse_time_limit;
+                        (c, None, expires, 0)
+                    }
+                    Err(text) => {
+                        gatepost_log::info(agent, &text);
+                        last = Some((Verdict::deferred("4.4.1", text), "none".to_string()));
+                        continue;
+                    }
+                },
             };
             sessions += 1;
             let job = Job {
@@ -387,10 +457,27 @@ impl SmtpAgent {
                 loop_detect: !self.params.lmtp && dest.port == 25,
                 best_mx: Some(target.pref) == best_pref,
             };
-            let results = session::deliver(&mut conn, target, &ctx, &job).await;
-            let relay = target.relay();
+            let keep = policy.store && self.cache.reusable(expires, reuse_count);
+            let finished = session::deliver(&mut conn, target, &ctx, &job, reused, keep).await;
+            if let Some(ready) = finished.keep {
+                let cached = conn_cache::Cached {
+                    conn,
+                    target: target.clone(),
+                    ready,
+                    expires,
+                    reuse_count,
+                };
+                // The first good connection is also cached under the next hop.
+                self.cache.save(dest_label.take(), endp, cached);
+            }
+            // Postfix logs `conn_use=N` right after `relay=` for a reused
+            // connection; the delivery line prints the relay as given.
+            let relay = match reuse_count {
+                0 => target.relay(),
+                n => format!("{}, conn_use={}", target.relay(), n + 1),
+            };
             let mut still = Vec::new();
-            for ((index, address), (_, verdict)) in pending.iter().zip(results) {
+            for ((index, address), (_, verdict)) in pending.iter().zip(finished.results) {
                 if verdict.status == DeliveryStatus::Deferred {
                     last = Some((verdict.clone(), relay.clone()));
                     still.push((*index, address.clone(), verdict, relay.clone()));
@@ -398,7 +485,7 @@ impl SmtpAgent {
                     done.push(verdict.into_outcome(*index, agent, &relay));
                 }
             }
-            let more = tried + 1 < targets.len();
+            let more = tried + 1 < count;
             if more && !still.is_empty() {
                 if let Some((v, _)) = &last {
                     gatepost_log::info(agent, format!("{}: {}", msg.id, v.text));
@@ -413,6 +500,9 @@ impl SmtpAgent {
                 break;
             }
             pending = still.into_iter().map(|(i, a, _, _)| (i, a)).collect();
+        }
+        if !self.params.sasl.enabled {
+            self.cache.finish(route.spec);
         }
         if !pending.is_empty() {
             let (v, relay) = last.unwrap_or_else(|| {
@@ -429,6 +519,22 @@ impl SmtpAgent {
     }
 }
 
+impl SmtpAgent {
+    /// A cached connection that answers an RSET probe (Postfix's
+    /// smtp_reuse_common()); one the server closed, or that refuses RSET,
+    /// is dropped without a word.
+    async fn reuse(&self, cached: Option<conn_cache::Cached>) -> Option<conn_cache::Cached> {
+        let mut cached = cached?;
+        let t = self.cache.settings.rset_timeout;
+        match cached.conn.command("RSET", t, "sending RSET probe").await {
+            Ok(reply) if reply.class() == 2 => Some(cached),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod cache_tests;
 #[cfg(test)]
 mod lmtp_tests;
 #[cfg(test)]

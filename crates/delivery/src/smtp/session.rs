@@ -125,29 +125,72 @@ fn refused(namaddr: &str, reply: &Reply, soften: bool) -> Verdict {
     )
 }
 
-/// Run one conversation; returns one verdict per `job.recipients` entry.
+/// How a mail transaction left the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Between transactions: the connection could carry another one.
+    Clean,
+    /// A transaction that failed before the content: clean after RSET.
+    NeedsRset,
+    /// Not reusable (a refused greeting or handshake, a size bounce).
+    Dirty,
+}
+
+/// The result of one conversation.
+pub(crate) struct Finished {
+    /// One verdict per `job.recipients` entry.
+    pub results: Vec<(usize, Verdict)>,
+    /// The session state when the connection may be cached (no QUIT was
+    /// sent): asked for by `keep`, a clean end, no TLS and no AUTH.
+    pub keep: Option<Ready>,
+}
+
+/// Run one conversation: a new one from the greeting, or a transaction on
+/// a `reused` connection (already probed with RSET). With `keep` the
+/// connection is left open for the cache when it can be.
 pub(crate) async fn deliver(
     conn: &mut Conn,
     target: &Target,
     ctx: &SessionCtx<'_>,
     job: &Job<'_>,
-) -> Vec<(usize, Verdict)> {
+    reused: Option<Ready>,
+    keep: bool,
+) -> Finished {
     let mut results = Results {
         verdicts: vec![None; job.recipients.len()],
     };
     let namaddr = target.namaddr();
-    let outcome = converse(conn, target, ctx, job, &mut results).await;
-    let mut quit = true;
-    if let Err(broken) = outcome {
-        let (dsn, text) = broken.describe(&namaddr);
-        results.set_all(&Verdict::deferred(dsn, text));
-        quit = false;
+    let outcome = match reused {
+        Some(ready) => transaction(conn, target, ctx, job, &ready, &mut results)
+            .await
+            .map(|end| Some((ready, end))),
+        None => converse(conn, target, ctx, job, &mut results).await,
+    };
+    let mut kept = None;
+    match outcome {
+        Err(broken) => {
+            let (dsn, text) = broken.describe(&namaddr);
+            results.set_all(&Verdict::deferred(dsn, text));
+        }
+        Ok(ended) => {
+            let t = ctx.params.timeouts;
+            let mut ended = ended.filter(|(ready, _)| keep && !ready.tls && !ready.authenticated);
+            if let Some((_, end @ End::NeedsRset)) = &mut ended {
+                *end = match conn.command("RSET", t.quit, "sending final RSET").await {
+                    Ok(reply) if reply.class() == 2 => End::Clean,
+                    _ => End::Dirty,
+                };
+            }
+            match ended {
+                Some((ready, End::Clean)) => kept = Some(ready),
+                _ => {
+                    let _ = conn.command("QUIT", t.quit, "sending QUIT").await;
+                }
+            }
+        }
     }
-    if quit {
-        let t = ctx.params.timeouts.quit;
-        let _ = conn.command("QUIT", t, "sending QUIT").await;
-    }
-    job.recipients
+    let results = job
+        .recipients
         .iter()
         .zip(results.verdicts)
         .map(|((index, _), v)| {
@@ -158,14 +201,21 @@ pub(crate) async fn deliver(
                 }),
             )
         })
-        .collect()
+        .collect();
+    Finished {
+        results,
+        keep: kept,
+    }
 }
 
 /// What the session set up before the mail transaction.
-struct Ready {
-    features: Features,
+#[derive(Debug, Clone)]
+pub(crate) struct Ready {
+    pub features: Features,
     /// Logged in to the server.
     authenticated: bool,
+    /// The connection speaks TLS.
+    tls: bool,
 }
 
 /// Greeting, EHLO/HELO, STARTTLS and AUTH. `Ok(None)` means a verdict for
@@ -232,6 +282,7 @@ async fn handshake(
     Ok(Some(Ready {
         features,
         authenticated,
+        tls: security != Security::Plaintext,
     }))
 }
 
@@ -377,18 +428,33 @@ fn mail_command(job: &Job<'_>, ready: &Ready, dummy_auth: bool) -> String {
     cmd
 }
 
+/// A new session: the handshake, then one transaction. `None` when the
+/// handshake set a verdict for everyone.
 async fn converse(
     conn: &mut Conn,
     target: &Target,
     ctx: &SessionCtx<'_>,
     job: &Job<'_>,
     results: &mut Results,
-) -> Result<(), Broken> {
+) -> Result<Option<(Ready, End)>, Broken> {
+    let Some(ready) = handshake(conn, target, ctx, job, results).await? else {
+        return Ok(None);
+    };
+    let end = transaction(conn, target, ctx, job, &ready, results).await?;
+    Ok(Some((ready, end)))
+}
+
+/// One mail transaction: MAIL, RCPT, DATA, the content.
+async fn transaction(
+    conn: &mut Conn,
+    target: &Target,
+    ctx: &SessionCtx<'_>,
+    job: &Job<'_>,
+    ready: &Ready,
+    results: &mut Results,
+) -> Result<End, Broken> {
     let p = ctx.params;
     let namaddr = target.namaddr();
-    let Some(ready) = handshake(conn, target, ctx, job, results).await? else {
-        return Ok(());
-    };
     let features = &ready.features;
     if let Some(limit) = features.size.filter(|l| *l > 0) {
         if job.size > limit {
@@ -399,10 +465,10 @@ async fn converse(
                     job.size, limit
                 ),
             ));
-            return Ok(());
+            return Ok(End::Dirty);
         }
     }
-    let mail = mail_command(job, &ready, p.sasl.dummy_mail_auth);
+    let mail = mail_command(job, ready, p.sasl.dummy_mail_auth);
     let rcpts: Vec<String> = job
         .recipients
         .iter()
@@ -459,7 +525,7 @@ async fn converse(
                 )
                 .await?;
         }
-        return Ok(());
+        return Ok(End::NeedsRset);
     }
     let mut accepted = Vec::new();
     for (i, reply) in rcpt_replies.iter().enumerate() {
@@ -470,7 +536,7 @@ async fn converse(
         }
     }
     let Some(data_reply) = data_reply else {
-        return Ok(());
+        return Ok(End::NeedsRset);
     };
     if data_reply.code != 354 {
         let v = said(&namaddr, &data_reply, "DATA");
@@ -478,14 +544,16 @@ async fn converse(
             results.verdicts[i] = Some(v.clone());
         }
         // As Postfix: end the failed transaction with RSET before QUIT.
-        let _ = conn.command("RSET", t.quit, "sending RSET").await;
-        return Ok(());
+        return Ok(match conn.command("RSET", t.quit, "sending RSET").await {
+            Ok(reply) if reply.class() == 2 => End::Clean,
+            _ => End::Dirty,
+        });
     }
     let stage = "sending end of data -- message may be sent more than once";
     if accepted.is_empty() {
         conn.send(b".\r\n", t.data_done, stage).await?;
         let _ = conn.reply(t.data_done, stage).await?;
-        return Ok(());
+        return Ok(End::Clean);
     }
     conn.send(job.data, t.data_xfer, "sending message body")
         .await?;
@@ -496,12 +564,12 @@ async fn converse(
             let done = conn.reply(t.data_done, stage).await?;
             results.verdicts[i] = Some(end_of_data(&namaddr, &done));
         }
-        return Ok(());
+        return Ok(End::Clean);
     }
     let done = conn.reply(t.data_done, stage).await?;
     let v = end_of_data(&namaddr, &done);
     for &i in &accepted {
         results.verdicts[i] = Some(v.clone());
     }
-    Ok(())
+    Ok(End::Clean)
 }

@@ -9,22 +9,27 @@
 //! `smtp_address_preference`, `smtp_balance_inet_protocols`,
 //! `ignore_mx_lookup_error`, `relayhost` (to tell a relayhost
 //! configuration problem), `smtp_fallback_relay`, the TLS settings of [`TlsSettings`] and the
-//! SASL settings of [`SaslSettings`]. All are
-//! read through their typed handles. The LMTP client
-//! ([`SmtpParams::lmtp_from_config`]) reads the `lmtp_*` counterparts:
-//! `lmtp_lhlo_name`, `lmtp_tcp_port`, `lmtp_*_timeout`,
-//! `lmtp_line_length_limit`, `lmtp_skip_5xx_greeting`, and
-//! `queue_directory` for relative `unix:` socket paths; it talks without
-//! TLS and AUTH (Postfix's defaults for `lmtp_tls_security_level` and
-//! `lmtp_sasl_auth_enable`).
+//! SASL settings of [`SaslSettings`], `inet_protocols`, and the connection
+//! cache's `smtp_connection_cache_*`, `smtp_connection_reuse_*` and
+//! `smtp_rset_timeout`. All are read through their typed handles. The LMTP
+//! client ([`SmtpParams::lmtp_from_config`]) reads the `lmtp_*`
+//! counterparts: `lmtp_lhlo_name`, `lmtp_tcp_port`, `lmtp_*_timeout`,
+//! `lmtp_line_length_limit`, `lmtp_skip_5xx_greeting`, `lmtp_bind_address*`,
+//! `lmtp_mx_*_limit`, `lmtp_randomize_addresses`, `lmtp_address_preference`,
+//! `lmtp_balance_inet_protocols`, the `lmtp_connection_*` cache settings,
+//! and its TLS and SASL settings from `lmtp_tls_*` / `lmtp_sasl_*` (a view
+//! of the configuration where the `smtp_` names hold the `lmtp_` values,
+//! as Postfix's `VAR_LMTP_SMTP()`), plus `queue_directory` for relative
+//! `unix:` socket paths.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use gatepost_config::{params, Config, Param};
+use gatepost_config::{params, Config, InetProtocols, Param};
 
 use crate::smtp::addr_family::AddressPreference;
+use crate::smtp::conn_cache::{CacheParams, CacheSettings};
 use crate::smtp::destination::default_port;
 use crate::smtp::sasl_client::SaslSettings;
 use crate::smtp::tls_policy::TlsSettings;
@@ -66,6 +71,8 @@ pub(crate) struct SmtpParams {
     /// 0 = no limit.
     pub mx_session_limit: usize,
     pub randomize_addresses: bool,
+    /// `inet_protocols`: the address families the client uses.
+    pub families: InetProtocols,
     /// `smtp_address_preference`.
     pub address_preference: AddressPreference,
     /// `smtp_balance_inet_protocols`.
@@ -76,6 +83,118 @@ pub(crate) struct SmtpParams {
     pub fallback_relay: Vec<String>,
     pub tls: TlsSettings,
     pub sasl: SaslSettings,
+    /// Connection caching (`*_connection_cache_*`, `*_connection_reuse_*`).
+    pub cache: CacheSettings,
+}
+
+const SMTP_CACHE: CacheParams = CacheParams {
+    on_demand: params::SMTP_CONNECTION_CACHE_ON_DEMAND,
+    destinations: params::SMTP_CONNECTION_CACHE_DESTINATIONS,
+    idle_limit: params::SMTP_CONNECTION_CACHE_TIME_LIMIT,
+    reuse_time_limit: params::SMTP_CONNECTION_REUSE_TIME_LIMIT,
+    reuse_count_limit: params::SMTP_CONNECTION_REUSE_COUNT_LIMIT,
+    rset_timeout: params::SMTP_RSET_TIMEOUT,
+};
+
+const LMTP_CACHE: CacheParams = CacheParams {
+    on_demand: params::LMTP_CONNECTION_CACHE_ON_DEMAND,
+    destinations: params::LMTP_CONNECTION_CACHE_DESTINATIONS,
+    idle_limit: params::LMTP_CONNECTION_CACHE_TIME_LIMIT,
+    reuse_time_limit: params::LMTP_CONNECTION_REUSE_TIME_LIMIT,
+    reuse_count_limit: params::LMTP_CONNECTION_REUSE_COUNT_LIMIT,
+    rset_timeout: params::LMTP_RSET_TIMEOUT,
+};
+
+/// The `lmtp_*` parameters that stand for `smtp_*` ones in the TLS and
+/// SASL settings, as Postfix's `VAR_LMTP_SMTP()` names them: the LMTP
+/// client reads its TLS and AUTH settings through a view of the
+/// configuration where each `smtp_` name has the `lmtp_` value.
+fn lmtp_view(cfg: &Config) -> Config {
+    let names = [
+        (
+            params::LMTP_TLS_SECURITY_LEVEL.name(),
+            params::SMTP_TLS_SECURITY_LEVEL.name(),
+        ),
+        (
+            params::LMTP_TLS_CAFILE.name(),
+            params::SMTP_TLS_CAFILE.name(),
+        ),
+        (
+            params::LMTP_TLS_CAPATH.name(),
+            params::SMTP_TLS_CAPATH.name(),
+        ),
+        (
+            params::LMTP_TLS_VERIFY_CERT_MATCH.name(),
+            params::SMTP_TLS_VERIFY_CERT_MATCH.name(),
+        ),
+        (
+            params::LMTP_TLS_SECURE_CERT_MATCH.name(),
+            params::SMTP_TLS_SECURE_CERT_MATCH.name(),
+        ),
+        (
+            params::LMTP_TLS_PROTOCOLS.name(),
+            params::SMTP_TLS_PROTOCOLS.name(),
+        ),
+        (
+            params::LMTP_TLS_MANDATORY_PROTOCOLS.name(),
+            params::SMTP_TLS_MANDATORY_PROTOCOLS.name(),
+        ),
+        (
+            params::LMTP_TLS_POLICY_MAPS.name(),
+            params::SMTP_TLS_POLICY_MAPS.name(),
+        ),
+        (
+            params::LMTP_TLS_LOGLEVEL.name(),
+            params::SMTP_TLS_LOGLEVEL.name(),
+        ),
+        (params::LMTP_USE_TLS.name(), params::SMTP_USE_TLS.name()),
+        (
+            params::LMTP_ENFORCE_TLS.name(),
+            params::SMTP_ENFORCE_TLS.name(),
+        ),
+        (
+            params::LMTP_SASL_AUTH_ENABLE.name(),
+            params::SMTP_SASL_AUTH_ENABLE.name(),
+        ),
+        (
+            params::LMTP_SASL_PASSWORD_MAPS.name(),
+            params::SMTP_SASL_PASSWORD_MAPS.name(),
+        ),
+        (params::LMTP_SASL_TYPE.name(), params::SMTP_SASL_TYPE.name()),
+        (
+            params::LMTP_SASL_SECURITY_OPTIONS.name(),
+            params::SMTP_SASL_SECURITY_OPTIONS.name(),
+        ),
+        (
+            params::LMTP_SASL_TLS_SECURITY_OPTIONS.name(),
+            params::SMTP_SASL_TLS_SECURITY_OPTIONS.name(),
+        ),
+        (
+            params::LMTP_SASL_TLS_VERIFIED_SECURITY_OPTIONS.name(),
+            params::SMTP_SASL_TLS_VERIFIED_SECURITY_OPTIONS.name(),
+        ),
+        (
+            params::LMTP_SASL_MECHANISM_FILTER.name(),
+            params::SMTP_SASL_MECHANISM_FILTER.name(),
+        ),
+        (
+            params::LMTP_SENDER_DEPENDENT_AUTHENTICATION.name(),
+            params::SMTP_SENDER_DEPENDENT_AUTHENTICATION.name(),
+        ),
+        (
+            params::LMTP_SASL_AUTH_SOFT_BOUNCE.name(),
+            params::SMTP_SASL_AUTH_SOFT_BOUNCE.name(),
+        ),
+        (
+            params::LMTP_SEND_DUMMY_MAIL_AUTH.name(),
+            params::SMTP_SEND_DUMMY_MAIL_AUTH.name(),
+        ),
+    ];
+    let pairs: Vec<(String, String)> = names
+        .iter()
+        .map(|(lmtp, smtp)| (smtp.to_string(), cfg.expanded(lmtp)))
+        .collect();
+    cfg.with_overrides(&pairs)
 }
 
 #[cfg(test)]
@@ -108,15 +227,15 @@ fn address(cfg: &Config, param: &Param<String>) -> Result<Option<IpAddr>, Delive
         .map_err(|_| bad_value(name, value, "expected a numeric IP address"))
 }
 
-fn address_preference(cfg: &Config) -> Result<AddressPreference, DeliveryError> {
-    let value = cfg.get(&params::SMTP_ADDRESS_PREFERENCE);
-    AddressPreference::parse(&value).ok_or_else(|| {
-        bad_value(
-            params::SMTP_ADDRESS_PREFERENCE.name(),
-            &value,
-            "expected ipv6, ipv4 or any",
-        )
-    })
+fn families(cfg: &Config) -> Result<InetProtocols, DeliveryError> {
+    cfg.inet_protocols()
+        .map_err(|e| DeliveryError::Config(e.to_string()))
+}
+
+fn preference(cfg: &Config, param: &Param<String>) -> Result<AddressPreference, DeliveryError> {
+    let value = cfg.get(param);
+    AddressPreference::parse(&value)
+        .ok_or_else(|| bad_value(param.name(), &value, "expected ipv6, ipv4 or any"))
 }
 
 impl SmtpParams {
@@ -152,13 +271,15 @@ impl SmtpParams {
             mx_address_limit: cfg.get(&params::SMTP_MX_ADDRESS_LIMIT),
             mx_session_limit: cfg.get(&params::SMTP_MX_SESSION_LIMIT),
             randomize_addresses: cfg.get(&params::SMTP_RANDOMIZE_ADDRESSES),
-            address_preference: address_preference(cfg)?,
+            families: families(cfg)?,
+            address_preference: preference(cfg, &params::SMTP_ADDRESS_PREFERENCE)?,
             balance_inet_protocols: cfg.get(&params::SMTP_BALANCE_INET_PROTOCOLS),
             ignore_mx_lookup_error: cfg.get(&params::IGNORE_MX_LOOKUP_ERROR),
             relayhost: cfg.get(&params::RELAYHOST),
             fallback_relay: cfg.get(&params::SMTP_FALLBACK_RELAY),
             tls: TlsSettings::from_config(cfg)?,
             sasl: SaslSettings::from_config(cfg)?,
+            cache: CacheSettings::from_config(cfg, &SMTP_CACHE),
         })
     }
 }
@@ -174,15 +295,14 @@ impl SmtpParams {
         let default_port = default_port(&port_text).ok_or_else(|| {
             bad_value(params::LMTP_TCP_PORT.name(), &port_text, "unknown service")
         })?;
-        // No TLS and no AUTH: the SMTP client's settings at their defaults.
-        let plain = Config::defaults();
+        let view = lmtp_view(cfg);
         Ok(SmtpParams {
             lmtp: true,
             agent: "lmtp",
             queue_directory: PathBuf::from(cfg.get(&params::QUEUE_DIRECTORY)),
             helo_name,
-            bind_address: None,
-            bind_address6: None,
+            bind_address: address(cfg, &params::LMTP_BIND_ADDRESS)?,
+            bind_address6: address(cfg, &params::LMTP_BIND_ADDRESS6)?,
             default_port,
             timeouts: Timeouts {
                 connect: cfg.get(&params::LMTP_CONNECT_TIMEOUT),
@@ -196,18 +316,19 @@ impl SmtpParams {
             },
             line_length_limit: cfg.get(&params::LMTP_LINE_LENGTH_LIMIT),
             skip_5xx_greeting: cfg.get(&params::LMTP_SKIP_5XX_GREETING),
-            // Postfix's defaults of lmtp_mx_address_limit and
-            // lmtp_mx_session_limit; the addresses of one host name.
-            mx_address_limit: 5,
-            mx_session_limit: 2,
-            randomize_addresses: true,
-            address_preference: AddressPreference::Any,
-            balance_inet_protocols: true,
+            // The addresses of one host name (LMTP does no MX lookups).
+            mx_address_limit: cfg.get(&params::LMTP_MX_ADDRESS_LIMIT),
+            mx_session_limit: cfg.get(&params::LMTP_MX_SESSION_LIMIT),
+            randomize_addresses: cfg.get(&params::LMTP_RANDOMIZE_ADDRESSES),
+            families: families(cfg)?,
+            address_preference: preference(cfg, &params::LMTP_ADDRESS_PREFERENCE)?,
+            balance_inet_protocols: cfg.get(&params::LMTP_BALANCE_INET_PROTOCOLS),
             ignore_mx_lookup_error: false,
             relayhost: String::new(),
             fallback_relay: Vec::new(),
-            tls: TlsSettings::from_config(&plain)?,
-            sasl: SaslSettings::from_config(&plain)?,
+            tls: TlsSettings::from_config(&view)?,
+            sasl: SaslSettings::from_config(&view)?,
+            cache: CacheSettings::from_config(cfg, &LMTP_CACHE),
         })
     }
 }

@@ -74,11 +74,14 @@ async fn converse<S: AsyncBufRead + AsyncWrite + Unpin>(
             .unwrap_or("")
             .to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
-            "EHLO" if offer != Offer::None && !tls => {
+            // LMTP's LHLO is answered as EHLO.
+            "EHLO" | "LHLO" if offer != Offer::None && !tls => {
                 b"250-sink.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n"
             }
-            "EHLO" if tls => b"250-sink.test\r\n250-AUTH LOGIN PLAIN\r\n250 PIPELINING\r\n",
-            "EHLO" => b"250-sink.test\r\n250 PIPELINING\r\n",
+            "EHLO" | "LHLO" if tls => {
+                b"250-sink.test\r\n250-AUTH LOGIN PLAIN\r\n250 PIPELINING\r\n"
+            }
+            "EHLO" | "LHLO" => b"250-sink.test\r\n250 PIPELINING\r\n",
             // alice / s3cret
             "AUTH" if line == "AUTH PLAIN AGFsaWNlAHMzY3JldA==" => {
                 b"235 2.7.0 Authentication successful\r\n"
@@ -549,5 +552,75 @@ async fn auth_inside_tls_with_the_password_table() {
     assert_eq!(
         out.text,
         "SASL authentication failed; cannot authenticate to server mx.far.test[127.0.0.1]: no mechanism available"
+    );
+}
+
+#[tokio::test]
+async fn lmtp_uses_starttls_and_auth_with_the_lmtp_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let lmtp_to = |main_cf: String, port: u16| async move {
+        let mut cfg = Config::parse_main_cf(&main_cf, "main.cf").expect("main.cf");
+        cfg.set("myhostname", "localhost");
+        let params = SmtpParams::lmtp_from_config(&cfg).expect("lmtp params");
+        let agent = SmtpAgent::for_tests(
+            params,
+            OwnAddresses::default(),
+            Arc::new(FakeResolver::default()),
+        );
+        let msg = QueuedMessage {
+            id: QueueId::short_form(1, 2),
+            envelope: Envelope {
+                sender: "alice@spec.test".to_string(),
+                recipients: vec![EnvelopeRecipient::new("bob@far.test")],
+                arrival: SystemTime::now(),
+                client: "local".to_string(),
+                ret: None,
+                envid: None,
+                filter: None,
+            },
+            path: std::path::PathBuf::from("/nonexistent"),
+        };
+        let rcpts = [SmtpRcpt {
+            index: 0,
+            address: "bob@far.test".to_string(),
+        }];
+        agent
+            .deliver(
+                &msg,
+                b"Subject: hi\n\nbody\n",
+                &format!("inet:127.0.0.1:{port}"),
+                &rcpts,
+            )
+            .await
+            .remove(0)
+    };
+    let (port, log) = serve(Offer::Tls, acceptor(dir.path())).await;
+    let main_cf = "lmtp_tls_security_level = encrypt\nlmtp_sasl_auth_enable = yes\n\
+                   lmtp_sasl_tls_security_options = noanonymous\n\
+                   lmtp_sasl_password_maps = inline:{ 127.0.0.1=alice:s3cret }\n";
+    let out = lmtp_to(main_cf.to_string(), port).await;
+    assert_eq!(out.status, DeliveryStatus::Sent, "{}", out.text);
+    assert_eq!(out.agent, "lmtp");
+    let transcript = log.lock().unwrap().clone();
+    assert_eq!(lines(&transcript, false), ["LHLO localhost", "STARTTLS"]);
+    assert_eq!(
+        lines(&transcript, true)[..3],
+        [
+            "LHLO localhost",
+            "AUTH PLAIN AGFsaWNlAHMzY3JldA==",
+            "MAIL FROM:<alice@spec.test>"
+        ]
+    );
+    // The smtp_ settings do not apply to LMTP: plaintext, no AUTH.
+    let (port, log) = serve(Offer::Tls, acceptor(dir.path())).await;
+    let main_cf = "smtp_tls_security_level = encrypt\nsmtp_sasl_auth_enable = yes\n\
+                   smtp_sasl_password_maps = inline:{ 127.0.0.1=alice:s3cret }\n";
+    let out = lmtp_to(main_cf.to_string(), port).await;
+    assert_eq!(out.status, DeliveryStatus::Sent, "{}", out.text);
+    let transcript = log.lock().unwrap().clone();
+    assert!(lines(&transcript, true).is_empty());
+    assert_eq!(
+        lines(&transcript, false)[..2],
+        ["LHLO localhost", "MAIL FROM:<alice@spec.test>"]
     );
 }
