@@ -26,6 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use crate::local::{Expanded, LocalExpander};
+use crate::pass::Pass;
 use crate::pipe::{self, PipeAgent, PipeDelivery, PipeTarget};
 use crate::settings::Settings;
 use crate::verdict::Verdict;
@@ -214,18 +215,22 @@ impl HelperPool {
     }
 }
 
-fn encode_expanded((results, forwards): &Expanded) -> Vec<u8> {
+fn encode_expanded(expanded: &Expanded) -> Vec<u8> {
     let mut e = Enc::default();
-    e.u32(results.len() as u32);
-    for (label, verdict) in results {
+    e.u32(expanded.results.len() as u32);
+    for (label, verdict) in &expanded.results {
         e.str(label).verdict(verdict);
     }
-    e.u32(forwards.len() as u32);
-    for (delivered, addresses) in forwards {
+    e.u32(expanded.forwards.len() as u32);
+    for (delivered, addresses) in &expanded.forwards {
         e.str(delivered).u32(addresses.len() as u32);
         for a in addresses {
             e.str(a);
         }
+    }
+    e.u32(expanded.passes.len() as u32);
+    for pass in &expanded.passes {
+        e.str(&pass.service).str(&pass.address);
     }
     e.0
 }
@@ -245,7 +250,18 @@ fn decode_expanded(body: &[u8]) -> Result<Expanded, WireError> {
         }
         forwards.push((delivered, addresses));
     }
-    Ok((results, forwards))
+    let mut passes = Vec::new();
+    for _ in 0..d.u32()? {
+        passes.push(Pass {
+            service: d.string()?,
+            address: d.string()?,
+        });
+    }
+    Ok(Expanded {
+        results,
+        forwards,
+        passes,
+    })
 }
 
 /// The helper's agents, built from its own reading of the configuration.
@@ -327,7 +343,10 @@ fn serve_one(
             &a.local
                 .expand_and_store(&sender, &original, &address, &content),
         ),
-        (LOCAL, None) => encode_expanded(&(vec![(address, unavailable())], Vec::new())),
+        (LOCAL, None) => encode_expanded(&Expanded {
+            results: vec![(address, unavailable())],
+            ..Expanded::default()
+        }),
         (PIPE, agents) => {
             let verdict = match (agents, PipeTarget::decode(&address)) {
                 (_, None) => return Err(WireError("the server")),

@@ -7,7 +7,9 @@
 //! Modules: `dispatch` (the `Dispatcher`), `settings`, `verdict`; local:
 //! `local`, `expand` (recipient expansion), `alias`, `forward`, `passwd`,
 //! `mailbox`, `maildir`, `mbox`, `command` (commands), `dotforward`
-//! (`.forward` and `:include:` files), `pipe` (pipe(8) transports), `content`
+//! (`.forward` and `:include:` files), `pass` (`mailbox_transport`,
+//! `fallback_transport`: a local delivery handed to another transport),
+//! `mbox_lock` (mailbox locks), `pipe` (pipe(8) transports), `content`
 //! (the copy with its delivery headers), `privs` (file ownership),
 //! `safe_open` (Postfix's safe_open()); `virtual_mailbox` (virtual);
 //! `smtp` (the SMTP client). Privilege separation: `helper` (the
@@ -28,6 +30,8 @@ mod local;
 mod mailbox;
 mod maildir;
 mod mbox;
+mod mbox_lock;
+mod pass;
 mod passwd;
 mod pipe;
 mod privs;
@@ -180,6 +184,9 @@ fn build_expanders(
     let open = |param: &Param<Vec<String>>| {
         MapList::open("virtual", param.name(), &cfg.get(param), open_table)
     };
+    let local_maps = |param: &Param<Vec<String>>| {
+        MapList::open("local", param.name(), &cfg.get(param), open_table)
+    };
     let local = LocalExpander {
         settings: Arc::clone(&settings),
         aliases,
@@ -190,6 +197,8 @@ fn build_expanders(
             &cfg.get(&params::MAILBOX_COMMAND_MAPS),
             open_table,
         ),
+        mailbox_transport_maps: local_maps(&params::MAILBOX_TRANSPORT_MAPS),
+        fallback_transport_maps: local_maps(&params::FALLBACK_TRANSPORT_MAPS),
         rewriter,
     };
     let virtual_agent = VirtualAgent {

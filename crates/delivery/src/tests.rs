@@ -650,5 +650,6 @@ async fn build_agent_from_config() {
 }
 
 mod commands;
+mod local_transport;
 mod pipe;
 mod unknown;

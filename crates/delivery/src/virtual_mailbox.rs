@@ -158,6 +158,7 @@ impl VirtualAgent {
             attrs: &attrs,
             delivered_header: true,
             size_limit: s.virtual_mailbox_limit,
+            locks: s.virtual_mailbox_lock,
         };
         store_process::store(&job, owner, s)
     }
