@@ -79,8 +79,12 @@ impl Dispatcher {
 
     async fn load_content(msg: &QueuedMessage) -> Result<Arc<MessageContent>, String> {
         let msg = msg.clone();
-        match tokio::task::spawn_blocking(move || msg.read_content()).await {
-            Ok(Ok(data)) => Ok(Arc::new(MessageContent::new(data))),
+        let read = move || {
+            let client = gatepost_queue::read_client_facts(&msg.path, msg.id.as_str())?;
+            Ok::<_, gatepost_queue::QueueError>((msg.read_content()?, client))
+        };
+        match tokio::task::spawn_blocking(read).await {
+            Ok(Ok((data, client))) => Ok(Arc::new(MessageContent::new(data, client))),
             Ok(Err(err)) => Err(err.to_string()),
             Err(err) => Err(err.to_string()),
         }

@@ -25,6 +25,9 @@ use gatepost_config::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
+use gatepost_queue::ClientFacts;
+
+use crate::client_env;
 use crate::local::{Expanded, LocalExpander};
 use crate::pass::Pass;
 use crate::pipe::{self, PipeAgent, PipeDelivery, PipeTarget};
@@ -107,7 +110,8 @@ impl HelperPool {
         self.generation.fetch_add(1, Ordering::SeqCst);
         for conn in &self.conns {
             let mut conn = conn.lock().await;
-            if let Err(e) = self.exchange(&mut conn, RELOAD, "", "", "", &[]).await {
+            let empty = MessageContent::new(Vec::new(), ClientFacts::default());
+            if let Err(e) = self.exchange(&mut conn, RELOAD, ("", "", ""), &empty).await {
                 gatepost_log::warning("master", e);
             }
         }
@@ -119,10 +123,10 @@ impl HelperPool {
         sender: &str,
         original: &str,
         address: &str,
-        data: &[u8],
+        content: &MessageContent,
     ) -> Result<Vec<u8>, String> {
         let mut conn = self.free_conn().await;
-        self.exchange(&mut conn, transport, sender, original, address, data)
+        self.exchange(&mut conn, transport, (sender, original, address), content)
             .await
     }
 
@@ -131,10 +135,8 @@ impl HelperPool {
         &self,
         conn: &mut Conn,
         transport: u8,
-        sender: &str,
-        original: &str,
-        address: &str,
-        data: &[u8],
+        (sender, original, address): (&str, &str, &str),
+        content: &MessageContent,
     ) -> Result<Vec<u8>, String> {
         let mut e = Enc::default();
         e.u64(self.generation.load(Ordering::SeqCst))
@@ -142,7 +144,8 @@ impl HelperPool {
             .str(sender)
             .str(original)
             .str(address)
-            .bytes(data);
+            .bytes(&content.data);
+        client_env::encode(&content.client, &mut e);
         let body = e.0;
         if conn.desynced {
             return Err("local delivery helper: connection out of step".to_string());
@@ -178,9 +181,9 @@ impl HelperPool {
         sender: &str,
         original: &str,
         address: &str,
-        data: &[u8],
+        content: &MessageContent,
     ) -> Result<Expanded, String> {
-        let answer = self.call(LOCAL, sender, original, address, data).await?;
+        let answer = self.call(LOCAL, sender, original, address, content).await?;
         decode_expanded(&answer).map_err(|e| e.to_string())
     }
 
@@ -190,10 +193,10 @@ impl HelperPool {
         sender: &str,
         original: &str,
         target: &PipeTarget,
-        data: &[u8],
+        content: &MessageContent,
     ) -> Result<Verdict, String> {
         let answer = self
-            .call(PIPE, sender, original, &target.encode(), data)
+            .call(PIPE, sender, original, &target.encode(), content)
             .await?;
         Dec::new(&answer, "local delivery helper")
             .verdict()
@@ -206,9 +209,11 @@ impl HelperPool {
         sender: &str,
         original: &str,
         address: &str,
-        data: &[u8],
+        content: &MessageContent,
     ) -> Result<Verdict, String> {
-        let answer = self.call(VIRTUAL, sender, original, address, data).await?;
+        let answer = self
+            .call(VIRTUAL, sender, original, address, content)
+            .await?;
         Dec::new(&answer, "local delivery helper")
             .verdict()
             .map_err(|e| e.to_string())
@@ -326,7 +331,8 @@ fn serve_one(
     let sender = d.string()?;
     let original = d.string()?;
     let address = d.string()?;
-    let content = MessageContent::new(d.bytes()?.to_vec());
+    let data = d.bytes()?.to_vec();
+    let content = MessageContent::new(data, client_env::decode(&mut d)?);
     if agents.as_ref().map(|a| a.generation) != Some(generation) {
         match load().and_then(|cfg| build_agents(&cfg, generation)) {
             Ok(fresh) => *agents = Some(fresh),
@@ -359,6 +365,7 @@ fn serve_one(
                             recipient: &t.recipient,
                             nexthop: &t.nexthop,
                             queue_id: &t.queue_id,
+                            client: &content.client,
                         };
                         pipe::deliver(service, &a.pipe.settings, &d, &content.data)
                     }

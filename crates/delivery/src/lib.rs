@@ -4,7 +4,8 @@
 //! agent of each recipient's transport (resolved by the queue manager). The queue manager logs
 //! the outcomes (`status=sent (delivered to maildir)` ...).
 //!
-//! Modules: `dispatch` (the `Dispatcher`), `settings`, `verdict`; local:
+//! Modules: `dispatch` (the `Dispatcher`), `settings`, `verdict`,
+//! `client_env` (client attributes for commands); local:
 //! `local`, `expand` (recipient expansion), `alias`, `forward`, `passwd`,
 //! `mailbox`, `maildir`, `mbox`, `command` (commands), `dotforward`
 //! (`.forward` and `:include:` files), `pass` (`mailbox_transport`,
@@ -19,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod alias;
+mod client_env;
 mod command;
 mod content;
 mod dispatch;
@@ -75,14 +77,17 @@ pub(crate) struct MessageContent {
     pub data: Arc<Vec<u8>>,
     /// Lower-cased `Delivered-To:` header addresses (loop detection).
     pub delivered_to: HashSet<String>,
+    /// The submitting client's attributes stored with the message.
+    pub client: gatepost_queue::ClientFacts,
 }
 
 impl MessageContent {
-    pub fn new(data: Vec<u8>) -> MessageContent {
+    pub fn new(data: Vec<u8>, client: gatepost_queue::ClientFacts) -> MessageContent {
         let delivered_to = content::delivered_to_headers(&data);
         MessageContent {
             data: Arc::new(data),
             delivered_to,
+            client,
         }
     }
 }

@@ -63,6 +63,8 @@ struct CommandJob<'a> {
     command: &'a str,
     rights: &'a Rights,
     expand: bool,
+    /// The submitting client (`CLIENT_ADDRESS` ... in the environment).
+    client: &'a gatepost_queue::ClientFacts,
 }
 
 /// Program and relay names in the delivery log line.
@@ -122,7 +124,7 @@ impl LocalAgent {
         let stored = match &self.helper {
             Some(helper) => {
                 helper
-                    .local(&sender, &rcpt.original, address, &content.data)
+                    .local(&sender, &rcpt.original, address, content)
                     .await
             }
             None => {
@@ -236,6 +238,7 @@ impl LocalExpander {
                                 command: &command,
                                 rights: &rights,
                                 expand: true,
+                                client: &content.client,
                             };
                             self.command(&req, &rattrs, root, &content.data, &attrs)
                         }
@@ -285,6 +288,7 @@ impl LocalExpander {
                         command: &command,
                         rights: &rights,
                         expand: false,
+                        client: &content.client,
                     };
                     self.command(&req, &attrs, root, &content.data, &copy)
                 }
@@ -498,6 +502,7 @@ impl LocalExpander {
         if !copy.orig_rcpt.is_empty() {
             env.push(("ORIGINAL_RECIPIENT", copy.orig_rcpt.to_string()));
         }
+        env.extend(crate::client_env::environment(job.client));
         let expand = |text: &str| {
             gatepost_config::expand_macros(text, &|name| {
                 let value = match name {

@@ -68,7 +68,7 @@ impl VirtualAgent {
         let done = match &self.helper {
             Some(helper) => {
                 helper
-                    .virtual_mailbox(&sender, &original, address, &content.data)
+                    .virtual_mailbox(&sender, &original, address, content)
                     .await
             }
             None => {

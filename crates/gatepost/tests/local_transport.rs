@@ -10,15 +10,21 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use gatepost_testkit::{gatepost_bin, open_transaction, queued_id, ConfigDir, TestServer};
 use gatepost_testkit::server::run_gatepost;
 use gatepost_testkit::EVENT_TIMEOUT;
+use gatepost_testkit::{gatepost_bin, open_transaction, queued_id, ConfigDir, TestServer};
 
 mod dovecot_support;
 use dovecot_support::{dovecot_lmtp, start_dovecot};
 
 fn send(srv: &TestServer, rcpts: &[&str]) -> String {
-    let mut c = open_transaction(srv, "127.0.0.1", "client.spec.test", "alice@example.org", rcpts);
+    let mut c = open_transaction(
+        srv,
+        "127.0.0.1",
+        "client.spec.test",
+        "alice@example.org",
+        rcpts,
+    );
     let r = c
         .send_message("Subject: local transport\nFrom: alice@example.org\n\nhello\n")
         .unwrap();
@@ -27,9 +33,16 @@ fn send(srv: &TestServer, rcpts: &[&str]) -> String {
 }
 
 fn line_for(srv: &TestServer, needle: &str) -> String {
-    assert!(srv.wait_for_log(needle, EVENT_TIMEOUT), "no {needle:?} in\n{}", srv.log());
+    assert!(
+        srv.wait_for_log(needle, EVENT_TIMEOUT),
+        "no {needle:?} in\n{}",
+        srv.log()
+    );
     let log = srv.log();
-    log.lines().find(|l| l.contains(needle)).unwrap_or_default().to_string()
+    log.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -51,13 +64,26 @@ fn mailbox_transport_lmtp_into_a_real_dovecot() {
     let _dovecot = start_dovecot(dovecot, dovecot_dir.path(), &socket, &["bob@spec.test"]);
 
     let id = send(&srv, &["bob@spec.test", "nobody@spec.test"]);
-    assert!(srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT), "{}", srv.log());
-    let passing = line_for(&srv, &format!("{id}: passing <bob@spec.test> to transport=lmtp"));
+    assert!(
+        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
+        "{}",
+        srv.log()
+    );
+    let passing = line_for(
+        &srv,
+        &format!("{id}: passing <bob@spec.test> to transport=lmtp"),
+    );
     assert!(passing.contains(" postfix/local["), "{passing}");
     let bob = line_for(&srv, &format!("{id}: to=<bob@spec.test>"));
     assert!(bob.contains(" postfix/lmtp["), "{bob}");
-    assert!(bob.contains("relay=mx.spec.test[private/dovecot-lmtp], "), "{bob}");
-    assert!(bob.contains("dsn=2.0.0, status=sent (250 2.0.0 <bob@spec.test> "), "{bob}");
+    assert!(
+        bob.contains("relay=mx.spec.test[private/dovecot-lmtp], "),
+        "{bob}"
+    );
+    assert!(
+        bob.contains("dsn=2.0.0, status=sent (250 2.0.0 <bob@spec.test> "),
+        "{bob}"
+    );
     assert!(bob.ends_with(" Saved)"), "{bob}");
     let nobody = line_for(&srv, &format!("{id}: to=<nobody@spec.test>"));
     assert!(
@@ -125,21 +151,35 @@ fn mbox_server(extra: &str) -> (TestServer, std::path::PathBuf) {
         "mail_spool_directory = {}\ndeliver_lock_attempts = 2\ndeliver_lock_delay = 1s\n{extra}",
         spool.display()
     );
-    let srv = config.main_cf(&main_cf).unwrap().start(gatepost_bin!()).unwrap();
+    let srv = config
+        .main_cf(&main_cf)
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
     (srv, mailbox)
 }
 
 #[test]
 fn mbox_locks_defer_while_held_and_stale_dotlocks_go() {
-    let deferred = |what: &str| format!("dsn=4.2.0, status=deferred (cannot update mailbox {{mbox}} for user bob. {what})");
+    let deferred = |what: &str| {
+        format!("dsn=4.2.0, status=deferred (cannot update mailbox {{mbox}} for user bob. {what})")
+    };
     let kernel = deferred("unable to lock for exclusive access: Resource temporarily unavailable");
     let dotlock = deferred("unable to create lock file {mbox}.lock: File exists");
     let sent = "dsn=2.0.0, status=sent (delivered to mailbox)".to_string();
     let cases: Vec<(&str, Hold, String)> = vec![
         ("", Hold::Fcntl, kernel.clone()),
         ("", Hold::DotLock, dotlock),
-        ("mailbox_delivery_lock = flock\n", Hold::Flock, kernel.clone()),
-        ("mailbox_delivery_lock = dotlock, flock, fcntl\n", Hold::Flock, kernel),
+        (
+            "mailbox_delivery_lock = flock\n",
+            Hold::Flock,
+            kernel.clone(),
+        ),
+        (
+            "mailbox_delivery_lock = dotlock, flock, fcntl\n",
+            Hold::Flock,
+            kernel,
+        ),
         ("mailbox_delivery_lock = fcntl\n", Hold::Flock, sent.clone()),
         ("mailbox_delivery_lock = flock\n", Hold::Fcntl, sent),
     ];
@@ -160,15 +200,18 @@ fn mbox_locks_defer_while_held_and_stale_dotlocks_go() {
             srv.log()
         );
         let text = std::fs::read_to_string(&mailbox).unwrap();
-        assert_eq!(text.matches("Subject: local transport").count(), 1, "{text}");
+        assert_eq!(
+            text.matches("Subject: local transport").count(),
+            1,
+            "{text}"
+        );
         assert!(!mailbox.with_extension("lock").exists());
     }
 }
 
 #[test]
 fn stale_dotlock_is_removed() {
-    let (srv, mailbox) =
-        mbox_server("stale_lock_time = 1s\ndeliver_lock_attempts = 10\n");
+    let (srv, mailbox) = mbox_server("stale_lock_time = 1s\ndeliver_lock_attempts = 10\n");
     let lock = mailbox.with_extension("lock");
     std::fs::write(&lock, b"").unwrap();
     // Left behind by an earlier delivery as the same user: the sticky
@@ -176,7 +219,10 @@ fn stale_dotlock_is_removed() {
     let _ = std::os::unix::fs::chown(&lock, Some(65534), Some(65534));
     let id = send(&srv, &["bob@spec.test"]);
     let line = line_for(&srv, &format!("{id}: to=<bob@spec.test>"));
-    assert!(line.ends_with("status=sent (delivered to mailbox)"), "{line}");
+    assert!(
+        line.ends_with("status=sent (delivered to mailbox)"),
+        "{line}"
+    );
     assert!(!lock.exists());
     let text = std::fs::read_to_string(&mailbox).unwrap();
     assert!(text.contains("Subject: local transport"), "{text}");

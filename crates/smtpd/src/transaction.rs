@@ -37,6 +37,9 @@ pub struct Transaction {
     /// value (xtext decoded) from a logged-in client, or its login name
     /// when that is an address and it gave no `AUTH=` (RFC 4954 section 5).
     pub sender_auth: Option<String>,
+    /// MAIL FROM's `AUTH=` value as given (not `<>`), stored for the
+    /// delivery agents as Postfix's `sasl_sender`.
+    pub sasl_sender: Option<String>,
     /// A milter asked for quarantine (the hold queue) or to discard.
     pub milter_hold: bool,
     pub milter_discard: bool,
@@ -60,6 +63,7 @@ impl Transaction {
             bdat_size: 0,
             actions: Vec::new(),
             sender_auth: None,
+            sasl_sender: None,
             milter_hold: false,
             milter_discard: false,
         }

@@ -12,6 +12,9 @@ use super::*;
 const MASTER_CF: &str = "\
 dovecot unix - n n - - pipe
   flags=DRhu user=homer argv={d}/bin/mb {d}/out/dovecot-${user}.txt ${user}@${nexthop}
+clientpipe unix - n n - - pipe
+  user=homer argv={d}/bin/mb {d}/out/clientpipe.txt ${client_address} ${client_helo}
+  ${client_hostname} ${client_port} ${client_protocol} ${sasl_method} ${sasl_username} <${sasl_sender}>
 ";
 
 const ALIASES: &str = "team: homer, stranger\ninfo: homer\n";
@@ -232,4 +235,33 @@ async fn mailbox_transport_to_an_smtp_next_hop() {
     // The address the alias expanded to, as local(8) passes it on.
     let got = sink.wait_for_messages(1, std::time::Duration::from_secs(10));
     assert_eq!(got[0].rcpt_to, ["homer@example.com"], "{got:?}");
+}
+
+#[tokio::test]
+async fn commands_see_the_client_that_submitted_the_message() {
+    let main_cf = "mailbox_command = {d}/bin/mb {d}/out/mailbox-command.txt\n\
+                   transport_maps = inline:{ pipe.example=clientpipe: }\n";
+    let h = Harness::with_master_cf(main_cf, ALIASES, MASTER_CF);
+    install_script(&h);
+    let rcpts = ["homer@example.com", "x@pipe.example"];
+    let outcomes = h.deliver("alice@remote.example", &rcpts, BODY).await;
+    for o in &outcomes {
+        assert_eq!(o.status, DeliveryStatus::Sent, "{o:?}");
+    }
+    let text = std::fs::read_to_string(h.path("out/mailbox-command.txt")).unwrap();
+    for line in [
+        "CLIENT_HOSTNAME=client.example",
+        "CLIENT_ADDRESS=192.0.2.1",
+        "CLIENT_HELO=helo.example",
+        "CLIENT_PROTOCOL=ESMTP",
+        "SASL_METHOD=PLAIN",
+        "SASL_USERNAME=alice",
+        // Not given: not exported.
+        "SASL_SENDER=unset",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in {text}");
+    }
+    let text = std::fs::read_to_string(h.path("out/clientpipe.txt")).unwrap();
+    let args = "args=192.0.2.1 helo.example client.example 40000 ESMTP PLAIN alice <>";
+    assert!(text.lines().any(|l| l == args), "{args} in {text}");
 }
