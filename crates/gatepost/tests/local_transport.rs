@@ -241,3 +241,43 @@ fn unknown_lock_names_refuse_the_start() {
         "{stderr}"
     );
 }
+
+#[test]
+fn alias_commands_get_the_client_variables() {
+    let config = ConfigDir::new().unwrap();
+    let d = config.path().join("cmd");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let script = d.join("show-env");
+    std::fs::write(&script, "#!/bin/sh\nenv > \"$1\"\ncat > /dev/null\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = d.join("env.txt");
+    let aliases = config.path().join("aliases");
+    std::fs::write(
+        &aliases,
+        format!("cmd: \"|{} {}\"\n", script.display(), out.display()),
+    )
+    .unwrap();
+    let srv = config
+        .main_cf(&format!("alias_maps = texthash:{}\n", aliases.display()))
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
+    let id = send(&srv, &["cmd@spec.test"]);
+    let line = line_for(&srv, &format!("{id}: to=<cmd@spec.test>"));
+    assert!(
+        line.contains("status=sent (delivered to command: "),
+        "{line}"
+    );
+    let env = std::fs::read_to_string(&out).unwrap();
+    for want in [
+        "CLIENT_HOSTNAME=unknown",
+        "CLIENT_ADDRESS=127.0.0.1",
+        "CLIENT_HELO=client.spec.test",
+        "CLIENT_PROTOCOL=ESMTP",
+    ] {
+        assert!(env.lines().any(|l| l == want), "{want} in\n{env}");
+    }
+    // No AUTH in this session: no SASL_* variables.
+    assert!(!env.contains("SASL_"), "{env}");
+}
