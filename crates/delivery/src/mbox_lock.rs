@@ -61,7 +61,7 @@ impl LockKinds {
 
     /// Compact form for the store process.
     pub fn bits(self) -> u8 {
-        u8::from(self.fcntl) | u8::from(self.flock) << 1 | u8::from(self.dotlock) << 2
+        u8::from(self.fcntl) | (u8::from(self.flock) << 1) | (u8::from(self.dotlock) << 2)
     }
 
     pub fn from_bits(bits: u8) -> LockKinds {
