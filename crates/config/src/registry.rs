@@ -116,10 +116,18 @@ params! {
     MAILBOX_COMMAND_MAPS: Vec<String> = "mailbox_command_maps", List, Text("");
     /// Working directory of local delivery to external commands.
     COMMAND_EXECUTION_DIRECTORY: String = "command_execution_directory", Str, Text("");
-    /// Transport for local mailbox delivery.
-    [unimplemented] MAILBOX_TRANSPORT: String = "mailbox_transport", Str, Text("");
-    /// Transport for recipients not found in the UNIX passwd database.
-    [unimplemented] FALLBACK_TRANSPORT: String = "fallback_transport", Str, Text("");
+    /// Transport (`transport[:nexthop]`) that local(8) hands mailbox delivery to.
+    MAILBOX_TRANSPORT: String = "mailbox_transport", Str, Text("");
+    /// Per-user mailbox_transport lookup tables.
+    MAILBOX_TRANSPORT_MAPS: Vec<String> = "mailbox_transport_maps", List, Text("");
+    /// Transport for recipients not found in the aliases or UNIX passwd database.
+    FALLBACK_TRANSPORT: String = "fallback_transport", Str, Text("");
+    /// Per-user fallback_transport lookup tables.
+    FALLBACK_TRANSPORT_MAPS: Vec<String> = "fallback_transport_maps", List, Text("");
+    /// Locks local(8) takes on a mailbox file: fcntl, flock, dotlock.
+    MAILBOX_DELIVERY_LOCK: Vec<String> = "mailbox_delivery_lock", List, Text("fcntl, dotlock");
+    /// Locks virtual(8) takes on a mailbox file: fcntl, flock, dotlock.
+    VIRTUAL_MAILBOX_LOCK: Vec<String> = "virtual_mailbox_lock", List, Text("fcntl, dotlock");
     /// Maximal size of a mailbox or maildir file, in bytes.
     MAILBOX_SIZE_LIMIT: u64 = "mailbox_size_limit", Size, Text("51200000");
     /// Mail system name used in the SMTP greeting and Received: headers.

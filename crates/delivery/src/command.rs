@@ -3,7 +3,8 @@
 //! targets and `mailbox_command`. The message, with `From ` line and
 //! delivery headers, goes to the command on stdin, in a clean environment
 //! (`HOME`, `LOGNAME`, `USER`, `SENDER`, `RECIPIENT`, `LOCAL`, `DOMAIN`,
-//! `EXTENSION`, `ORIGINAL_RECIPIENT`, `SHELL`, `PATH`), values censored to
+//! `EXTENSION`, `ORIGINAL_RECIPIENT`, `SHELL`, `PATH`, and the client's
+//! `CLIENT_*` / `SASL_*` when known, see `client_env`), values censored to
 //! Postfix's `command_expansion_filter` characters. As exec_command(), a
 //! command made only of those characters and blanks is split on blanks and
 //! run directly; any other runs as `/bin/sh -c COMMAND` (or with

@@ -62,10 +62,34 @@ pub(crate) struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// The agent of a transport (master.cf pipe services, the SMTP client
+    /// under other names, then `select`).
+    pub(crate) fn route(&self, transport: &str, nexthop: &str, recipient: String) -> Route {
+        if self.pipe.service(transport).is_some() {
+            return Route::Pipe(transport.to_string(), nexthop.to_string(), recipient);
+        }
+        let transport = if self.smtp_transports.iter().any(|t| t == transport) {
+            "smtp"
+        } else if self.lmtp_transports.iter().any(|t| t == transport) {
+            "lmtp"
+        } else {
+            transport
+        };
+        select(
+            transport,
+            Some(nexthop).filter(|n| !n.is_empty()),
+            recipient,
+        )
+    }
+
     async fn load_content(msg: &QueuedMessage) -> Result<Arc<MessageContent>, String> {
         let msg = msg.clone();
-        match tokio::task::spawn_blocking(move || msg.read_content()).await {
-            Ok(Ok(data)) => Ok(Arc::new(MessageContent::new(data))),
+        let read = move || {
+            let client = gatepost_queue::read_client_facts(&msg.path, msg.id.as_str())?;
+            Ok::<_, gatepost_queue::QueueError>((msg.read_content()?, client))
+        };
+        match tokio::task::spawn_blocking(read).await {
+            Ok(Ok((data, client))) => Ok(Arc::new(MessageContent::new(data, client))),
             Ok(Err(err)) => Err(err.to_string()),
             Err(err) => Err(err.to_string()),
         }
@@ -127,20 +151,7 @@ impl DeliveryAgent for Dispatcher {
             .map(|r| match msg.envelope.recipients.get(r.index) {
                 Some(_) => {
                     let d = &r.destination;
-                    let nexthop = Some(d.nexthop.as_str()).filter(|n| !n.is_empty());
-                    let transport = if self.smtp_transports.contains(&d.transport) {
-                        "smtp"
-                    } else if self.lmtp_transports.contains(&d.transport) {
-                        "lmtp"
-                    } else {
-                        d.transport.as_str()
-                    };
-                    let route = match self.pipe.service(&d.transport) {
-                        Some(_) => {
-                            Route::Pipe(d.transport.clone(), d.nexthop.clone(), d.recipient.clone())
-                        }
-                        None => select(transport, nexthop, d.recipient.clone()),
-                    };
+                    let route = self.route(&d.transport, &d.nexthop, d.recipient.clone());
                     (r.index, route)
                 }
                 None => (
@@ -191,8 +202,14 @@ impl DeliveryAgent for Dispatcher {
                 (Route::Final(v, agent), _) => v.into_outcome(index, agent, "none"),
                 (Route::Local(addr), Some(Ok(c))) => {
                     let c = c.clone();
+                    let nexthop = recipients
+                        .iter()
+                        .find(|r| r.index == index)
+                        .map(|r| r.destination.nexthop.clone())
+                        .unwrap_or_default();
                     mailboxes.push(Box::pin(async move {
-                        self.local.deliver(msg, &c, index, &addr).await
+                        let rcpt = (index, addr.as_str(), nexthop.as_str());
+                        self.local.deliver(self, msg, &c, rcpt).await
                     }));
                     continue;
                 }

@@ -23,9 +23,14 @@
 //! the user has a password entry, or, with the gatepost-only
 //! `local_mailbox_for_unknown_users = yes` (the embedded mode: every local
 //! name is a mailbox), when `local_recipient_maps` is empty or lists the
-//! name; `postmaster` and `MAILER-DAEMON` without alias are discarded with
-//! `warning: required alias not found`; anything else goes to
-//! `luser_relay` (`$user`, `$local`, `$extension` ... expanded) when set,
+//! name. Mailbox delivery may be handed to another transport first
+//! (`mailbox_transport_maps` by user name, then `mailbox_transport`, for
+//! every name that reaches the mailbox step, with or without a passwd
+//! entry: Postfix's mailbox.c). Names without a mailbox go, as Postfix's
+//! unknown.c, to `fallback_transport_maps`, `fallback_transport`, then
+//! `luser_relay` (`$user`, `$local`, `$extension` ... expanded; one that
+//! names the recipient itself bounces); `postmaster` and `MAILER-DAEMON`
+//! are then discarded with `warning: required alias not found`; anything
 //! else bounces with `unknown user: "NAME"`.
 //!
 //! As with Postfix's default `frozen_delivered_to = yes`, every copy made
@@ -74,6 +79,9 @@ pub(crate) enum Leaf {
     },
     /// A non-local address to resubmit.
     Forward { address: String, delivered: String },
+    /// Delivery handed to another transport (`transport[:nexthop]`,
+    /// Postfix's deliver_pass()) for this address.
+    Pass { service: String, address: String },
     /// Decided during expansion (bounce, deferral, discard).
     Final(Verdict),
 }
@@ -113,6 +121,8 @@ pub(crate) struct ExpandContext<'a> {
     pub settings: &'a Settings,
     pub aliases: &'a MapList,
     pub recipient_maps: &'a MapList,
+    pub mailbox_transport_maps: &'a MapList,
+    pub fallback_transport_maps: &'a MapList,
     pub rewriter: &'a Rewriter,
     /// Lower-cased `Delivered-To:` addresses already in the message.
     pub loop_info: &'a HashSet<String>,
@@ -504,6 +514,13 @@ impl Expander<'_> {
         if !self.seen.insert(format!("mailbox {user}")) {
             return;
         }
+        let s = self.ctx.settings;
+        let maps = self.ctx.mailbox_transport_maps;
+        let param = "mailbox_transport_maps";
+        if let Some(leaf) = delegate(maps, param, &s.mailbox_transport, attrs) {
+            self.push(address, leaf);
+            return;
+        }
         match pw {
             Err(err) => {
                 gatepost_log::warning(
@@ -559,34 +576,82 @@ impl Expander<'_> {
                 };
                 self.push(address, leaf);
             }
-            Ok(false)
-                if user.eq_ignore_ascii_case("postmaster")
-                    || user.eq_ignore_ascii_case("mailer-daemon") =>
-            {
-                gatepost_log::warning("local", format!("required alias not found: {user}"));
-                self.push(address, Leaf::Final(Verdict::sent("2.0.0", "discarded")));
+            Ok(false) => self.unknown(attrs, delivered, level),
+        }
+    }
+
+    /// A name with no mailbox (Postfix's unknown.c): `fallback_transport_maps`,
+    /// `fallback_transport`, `luser_relay`, the required aliases, a bounce.
+    fn unknown(&mut self, attrs: &RecipientAttrs, delivered: &str, level: usize) {
+        let s = self.ctx.settings;
+        let (user, address) = (attrs.user.as_str(), attrs.address.as_str());
+        let maps = self.ctx.fallback_transport_maps;
+        let param = "fallback_transport_maps";
+        if let Some(leaf) = delegate(maps, param, &s.fallback_transport, attrs) {
+            self.push(address, leaf);
+            return;
+        }
+        let unknown_user = || {
+            let why = format!("unknown user: \"{user}\"");
+            Leaf::Final(Verdict::bounced("5.1.1", why))
+        };
+        if !s.luser_relay.is_empty() {
+            let relay = gatepost_config::expand_macros(&s.luser_relay, &|name| {
+                match name {
+                    "user" => Some(attrs.user.clone()),
+                    "local" | "mailbox" => Some(attrs.local.clone()),
+                    "domain" => Some(attrs.domain.clone()),
+                    "extension" => attrs.extension.clone(),
+                    "recipient" => Some(attrs.address.clone()),
+                    "recipient_delimiter" => Some(s.recipient_delimiter.clone()),
+                    _ => None,
+                }
+                .map(|v| crate::command::censor(&v))
+            });
+            let relay = relay.trim();
+            let canonical = match relay.contains('@') {
+                true => relay.to_string(),
+                false => self.ctx.rewriter.canonicalize(relay),
+            };
+            // A luser_relay that names the recipient itself would loop.
+            if canonical.eq_ignore_ascii_case(address) {
+                self.push(address, unknown_user());
+            } else {
+                self.address(relay, level, delivered, user);
             }
-            Ok(false) if !self.ctx.settings.luser_relay.is_empty() => {
-                // Postfix unknown.c: the unknown name goes to luser_relay.
-                let s = self.ctx.settings;
-                let relay = gatepost_config::expand_macros(&s.luser_relay, &|name| {
-                    match name {
-                        "user" => Some(attrs.user.clone()),
-                        "local" | "mailbox" => Some(attrs.local.clone()),
-                        "domain" => Some(attrs.domain.clone()),
-                        "extension" => attrs.extension.clone(),
-                        "recipient" => Some(attrs.address.clone()),
-                        "recipient_delimiter" => Some(s.recipient_delimiter.clone()),
-                        _ => None,
-                    }
-                    .map(|v| crate::command::censor(&v))
-                });
-                self.address(relay.trim(), level, delivered, user);
-            }
-            Ok(false) => {
-                let why = format!("unknown user: \"{user}\"");
-                self.push(address, Leaf::Final(Verdict::bounced("5.1.1", why)));
-            }
+            return;
+        }
+        if user.eq_ignore_ascii_case("postmaster") || user.eq_ignore_ascii_case("mailer-daemon") {
+            gatepost_log::warning("local", format!("required alias not found: {user}"));
+            self.push(address, Leaf::Final(Verdict::sent("2.0.0", "discarded")));
+            return;
+        }
+        self.push(address, unknown_user());
+    }
+}
+
+/// The transport a user's delivery is handed to: the user's entry in
+/// `maps` (`mailbox_transport_maps`, `fallback_transport_maps`), else
+/// `default` when set (`mailbox_transport`, `fallback_transport`). A table
+/// that fails defers (`table lookup failure`).
+fn delegate(maps: &MapList, param: &str, default: &str, attrs: &RecipientAttrs) -> Option<Leaf> {
+    let pass = |service: &str| Leaf::Pass {
+        service: service.trim().to_string(),
+        address: attrs.address.clone(),
+    };
+    match maps.find(&attrs.user) {
+        Ok(Some(service)) => Some(pass(&service)),
+        Ok(None) if !default.is_empty() => Some(pass(default)),
+        Ok(None) => None,
+        Err(err) => {
+            gatepost_log::warning(
+                "local",
+                format!("{err}: {param} lookup problem for {}", attrs.user),
+            );
+            Some(Leaf::Final(Verdict::deferred(
+                "4.3.0",
+                "table lookup failure",
+            )))
         }
     }
 }

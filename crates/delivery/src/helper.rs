@@ -25,7 +25,11 @@ use gatepost_config::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
+use gatepost_queue::ClientFacts;
+
+use crate::client_env;
 use crate::local::{Expanded, LocalExpander};
+use crate::pass::Pass;
 use crate::pipe::{self, PipeAgent, PipeDelivery, PipeTarget};
 use crate::settings::Settings;
 use crate::verdict::Verdict;
@@ -106,7 +110,8 @@ impl HelperPool {
         self.generation.fetch_add(1, Ordering::SeqCst);
         for conn in &self.conns {
             let mut conn = conn.lock().await;
-            if let Err(e) = self.exchange(&mut conn, RELOAD, "", "", "", &[]).await {
+            let empty = MessageContent::new(Vec::new(), ClientFacts::default());
+            if let Err(e) = self.exchange(&mut conn, RELOAD, ("", "", ""), &empty).await {
                 gatepost_log::warning("master", e);
             }
         }
@@ -118,10 +123,10 @@ impl HelperPool {
         sender: &str,
         original: &str,
         address: &str,
-        data: &[u8],
+        content: &MessageContent,
     ) -> Result<Vec<u8>, String> {
         let mut conn = self.free_conn().await;
-        self.exchange(&mut conn, transport, sender, original, address, data)
+        self.exchange(&mut conn, transport, (sender, original, address), content)
             .await
     }
 
@@ -130,10 +135,8 @@ impl HelperPool {
         &self,
         conn: &mut Conn,
         transport: u8,
-        sender: &str,
-        original: &str,
-        address: &str,
-        data: &[u8],
+        (sender, original, address): (&str, &str, &str),
+        content: &MessageContent,
     ) -> Result<Vec<u8>, String> {
         let mut e = Enc::default();
         e.u64(self.generation.load(Ordering::SeqCst))
@@ -141,7 +144,8 @@ impl HelperPool {
             .str(sender)
             .str(original)
             .str(address)
-            .bytes(data);
+            .bytes(&content.data);
+        client_env::encode(&content.client, &mut e);
         let body = e.0;
         if conn.desynced {
             return Err("local delivery helper: connection out of step".to_string());
@@ -177,9 +181,9 @@ impl HelperPool {
         sender: &str,
         original: &str,
         address: &str,
-        data: &[u8],
+        content: &MessageContent,
     ) -> Result<Expanded, String> {
-        let answer = self.call(LOCAL, sender, original, address, data).await?;
+        let answer = self.call(LOCAL, sender, original, address, content).await?;
         decode_expanded(&answer).map_err(|e| e.to_string())
     }
 
@@ -189,10 +193,10 @@ impl HelperPool {
         sender: &str,
         original: &str,
         target: &PipeTarget,
-        data: &[u8],
+        content: &MessageContent,
     ) -> Result<Verdict, String> {
         let answer = self
-            .call(PIPE, sender, original, &target.encode(), data)
+            .call(PIPE, sender, original, &target.encode(), content)
             .await?;
         Dec::new(&answer, "local delivery helper")
             .verdict()
@@ -205,27 +209,33 @@ impl HelperPool {
         sender: &str,
         original: &str,
         address: &str,
-        data: &[u8],
+        content: &MessageContent,
     ) -> Result<Verdict, String> {
-        let answer = self.call(VIRTUAL, sender, original, address, data).await?;
+        let answer = self
+            .call(VIRTUAL, sender, original, address, content)
+            .await?;
         Dec::new(&answer, "local delivery helper")
             .verdict()
             .map_err(|e| e.to_string())
     }
 }
 
-fn encode_expanded((results, forwards): &Expanded) -> Vec<u8> {
+fn encode_expanded(expanded: &Expanded) -> Vec<u8> {
     let mut e = Enc::default();
-    e.u32(results.len() as u32);
-    for (label, verdict) in results {
+    e.u32(expanded.results.len() as u32);
+    for (label, verdict) in &expanded.results {
         e.str(label).verdict(verdict);
     }
-    e.u32(forwards.len() as u32);
-    for (delivered, addresses) in forwards {
+    e.u32(expanded.forwards.len() as u32);
+    for (delivered, addresses) in &expanded.forwards {
         e.str(delivered).u32(addresses.len() as u32);
         for a in addresses {
             e.str(a);
         }
+    }
+    e.u32(expanded.passes.len() as u32);
+    for pass in &expanded.passes {
+        e.str(&pass.service).str(&pass.address);
     }
     e.0
 }
@@ -245,7 +255,18 @@ fn decode_expanded(body: &[u8]) -> Result<Expanded, WireError> {
         }
         forwards.push((delivered, addresses));
     }
-    Ok((results, forwards))
+    let mut passes = Vec::new();
+    for _ in 0..d.u32()? {
+        passes.push(Pass {
+            service: d.string()?,
+            address: d.string()?,
+        });
+    }
+    Ok(Expanded {
+        results,
+        forwards,
+        passes,
+    })
 }
 
 /// The helper's agents, built from its own reading of the configuration.
@@ -310,7 +331,8 @@ fn serve_one(
     let sender = d.string()?;
     let original = d.string()?;
     let address = d.string()?;
-    let content = MessageContent::new(d.bytes()?.to_vec());
+    let data = d.bytes()?.to_vec();
+    let content = MessageContent::new(data, client_env::decode(&mut d)?);
     if agents.as_ref().map(|a| a.generation) != Some(generation) {
         match load().and_then(|cfg| build_agents(&cfg, generation)) {
             Ok(fresh) => *agents = Some(fresh),
@@ -327,7 +349,10 @@ fn serve_one(
             &a.local
                 .expand_and_store(&sender, &original, &address, &content),
         ),
-        (LOCAL, None) => encode_expanded(&(vec![(address, unavailable())], Vec::new())),
+        (LOCAL, None) => encode_expanded(&Expanded {
+            results: vec![(address, unavailable())],
+            ..Expanded::default()
+        }),
         (PIPE, agents) => {
             let verdict = match (agents, PipeTarget::decode(&address)) {
                 (_, None) => return Err(WireError("the server")),
@@ -340,6 +365,7 @@ fn serve_one(
                             recipient: &t.recipient,
                             nexthop: &t.nexthop,
                             queue_id: &t.queue_id,
+                            client: &content.client,
                         };
                         pipe::deliver(service, &a.pipe.settings, &d, &content.data)
                     }

@@ -4,10 +4,13 @@
 //! agent of each recipient's transport (resolved by the queue manager). The queue manager logs
 //! the outcomes (`status=sent (delivered to maildir)` ...).
 //!
-//! Modules: `dispatch` (the `Dispatcher`), `settings`, `verdict`; local:
+//! Modules: `dispatch` (the `Dispatcher`), `settings`, `verdict`,
+//! `client_env` (client attributes for commands); local:
 //! `local`, `expand` (recipient expansion), `alias`, `forward`, `passwd`,
 //! `mailbox`, `maildir`, `mbox`, `command` (commands), `dotforward`
-//! (`.forward` and `:include:` files), `pipe` (pipe(8) transports), `content`
+//! (`.forward` and `:include:` files), `pass` (`mailbox_transport`,
+//! `fallback_transport`: a local delivery handed to another transport),
+//! `mbox_lock` (mailbox locks), `pipe` (pipe(8) transports), `content`
 //! (the copy with its delivery headers), `privs` (file ownership),
 //! `safe_open` (Postfix's safe_open()); `virtual_mailbox` (virtual);
 //! `smtp` (the SMTP client). Privilege separation: `helper` (the
@@ -17,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod alias;
+mod client_env;
 mod command;
 mod content;
 mod dispatch;
@@ -28,6 +32,8 @@ mod local;
 mod mailbox;
 mod maildir;
 mod mbox;
+mod mbox_lock;
+mod pass;
 mod passwd;
 mod pipe;
 mod privs;
@@ -71,14 +77,17 @@ pub(crate) struct MessageContent {
     pub data: Arc<Vec<u8>>,
     /// Lower-cased `Delivered-To:` header addresses (loop detection).
     pub delivered_to: HashSet<String>,
+    /// The submitting client's attributes stored with the message.
+    pub client: gatepost_queue::ClientFacts,
 }
 
 impl MessageContent {
-    pub fn new(data: Vec<u8>) -> MessageContent {
+    pub fn new(data: Vec<u8>, client: gatepost_queue::ClientFacts) -> MessageContent {
         let delivered_to = content::delivered_to_headers(&data);
         MessageContent {
             data: Arc::new(data),
             delivered_to,
+            client,
         }
     }
 }
@@ -180,6 +189,9 @@ fn build_expanders(
     let open = |param: &Param<Vec<String>>| {
         MapList::open("virtual", param.name(), &cfg.get(param), open_table)
     };
+    let local_maps = |param: &Param<Vec<String>>| {
+        MapList::open("local", param.name(), &cfg.get(param), open_table)
+    };
     let local = LocalExpander {
         settings: Arc::clone(&settings),
         aliases,
@@ -190,6 +202,8 @@ fn build_expanders(
             &cfg.get(&params::MAILBOX_COMMAND_MAPS),
             open_table,
         ),
+        mailbox_transport_maps: local_maps(&params::MAILBOX_TRANSPORT_MAPS),
+        fallback_transport_maps: local_maps(&params::FALLBACK_TRANSPORT_MAPS),
         rewriter,
     };
     let virtual_agent = VirtualAgent {

@@ -30,10 +30,12 @@ use gatepost_rewrite::Rewriter;
 
 use crate::command::{self, CommandRequest};
 use crate::content::CopyAttrs;
+use crate::dispatch::Dispatcher;
 use crate::expand::{self, ExpandContext, Leaf, RecipientAttrs, Rights};
 use crate::forward;
 use crate::helper::HelperPool;
 use crate::mailbox::{self, MailboxTarget, TargetKind};
+use crate::pass::Pass;
 use crate::passwd::{self, PasswdEntry};
 use crate::privs::{self, Owner};
 use crate::settings::Settings;
@@ -61,6 +63,8 @@ struct CommandJob<'a> {
     command: &'a str,
     rights: &'a Rights,
     expand: bool,
+    /// The submitting client (`CLIENT_ADDRESS` ... in the environment).
+    client: &'a gatepost_queue::ClientFacts,
 }
 
 /// Program and relay names in the delivery log line.
@@ -81,23 +85,36 @@ pub(crate) struct LocalExpander {
     pub aliases: MapList,
     pub recipient_maps: MapList,
     pub mailbox_command_maps: MapList,
+    pub mailbox_transport_maps: MapList,
+    pub fallback_transport_maps: MapList,
     pub rewriter: Arc<Rewriter>,
 }
 
 /// Forwarded addresses waiting to be resubmitted, by `Delivered-To:` value.
 pub(crate) type ForwardGroups = Vec<(String, Vec<String>)>;
 
-/// Per-target results and the forwards of one recipient's expansion.
-pub(crate) type Expanded = (Vec<(String, Verdict)>, ForwardGroups);
+/// What one recipient's expansion did and left to do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Expanded {
+    /// Per-target results of the deliveries made.
+    pub results: Vec<(String, Verdict)>,
+    /// Addresses to resubmit through the queue.
+    pub forwards: ForwardGroups,
+    /// Deliveries handed to another transport (`mailbox_transport`,
+    /// `fallback_transport` and their maps), made by the server.
+    pub passes: Vec<Pass>,
+}
 
 impl LocalAgent {
-    /// Deliver recipient `index` of `msg` (resolved address `address`).
+    /// Deliver recipient `index` of `msg` (resolved address `address`, next
+    /// hop `nexthop`); deliveries handed to another transport go through
+    /// `dispatcher`.
     pub async fn deliver(
         &self,
+        dispatcher: &Dispatcher,
         msg: &QueuedMessage,
         content: &Arc<MessageContent>,
-        index: usize,
-        address: &str,
+        (index, address, nexthop): (usize, &str, &str),
     ) -> DeliveryOutcome {
         let Some(rcpt) = msg.envelope.recipients.get(index).cloned() else {
             return Verdict::deferred("4.3.0", "no such recipient in queue file")
@@ -107,7 +124,7 @@ impl LocalAgent {
         let stored = match &self.helper {
             Some(helper) => {
                 helper
-                    .local(&sender, &rcpt.original, address, &content.data)
+                    .local(&sender, &rcpt.original, address, content)
                     .await
             }
             None => {
@@ -122,7 +139,11 @@ impl LocalAgent {
                 .map_err(|e| e.to_string())
             }
         };
-        let (mut results, forwards) = match stored {
+        let Expanded {
+            mut results,
+            forwards,
+            passes,
+        } = match stored {
             Ok(done) => done,
             Err(err) => {
                 let v = Verdict::deferred("4.3.0", format!("local delivery failed: {err}"));
@@ -143,6 +164,26 @@ impl LocalAgent {
             .await;
             results.push((addresses.join(", "), v));
         }
+        let mut passed = Vec::new();
+        for pass in passes {
+            let outcome = dispatcher.pass(msg, content, index, &pass, nexthop).await;
+            passed.push((pass.address, outcome));
+        }
+        // A recipient whose only delivery was handed on is logged as that
+        // transport logs it (`relay=` of the LMTP server ...).
+        if results.is_empty() && passed.len() == 1 {
+            if let Some((_, outcome)) = passed.pop() {
+                return outcome;
+            }
+        }
+        results.extend(passed.into_iter().map(|(label, o)| {
+            let v = Verdict {
+                status: o.status,
+                dsn: o.dsn,
+                text: o.text,
+            };
+            (label, v)
+        }));
         verdict::combine(results)
             .unwrap_or_else(|| Verdict::deferred("4.3.0", "alias database unavailable"))
             .into_outcome(index, AGENT, AGENT)
@@ -163,6 +204,8 @@ impl LocalExpander {
             settings: &self.settings,
             aliases: &self.aliases,
             recipient_maps: &self.recipient_maps,
+            mailbox_transport_maps: &self.mailbox_transport_maps,
+            fallback_transport_maps: &self.fallback_transport_maps,
             rewriter: &self.rewriter,
             loop_info: &content.delivered_to,
             default_privs: self.default_privs(privs::running_as_root()).ok().flatten(),
@@ -170,6 +213,7 @@ impl LocalExpander {
         let leaves = expand::expand(&ctx, address);
         let root = privs::running_as_root();
         let mut results = Vec::new();
+        let mut passes = Vec::new();
         let mut forwards: HashMap<String, Vec<String>> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
         for (label, leaf) in leaves {
@@ -194,6 +238,7 @@ impl LocalExpander {
                                 command: &command,
                                 rights: &rights,
                                 expand: true,
+                                client: &content.client,
                             };
                             self.command(&req, &rattrs, root, &content.data, &attrs)
                         }
@@ -221,6 +266,7 @@ impl LocalExpander {
                                 attrs: &attrs,
                                 delivered_header: s.delivered_header.file,
                                 size_limit: s.mailbox_size_limit,
+                                locks: s.mailbox_delivery_lock,
                             };
                             store_process::store(&job, run_as, s)
                         }
@@ -242,8 +288,13 @@ impl LocalExpander {
                         command: &command,
                         rights: &rights,
                         expand: false,
+                        client: &content.client,
                     };
                     self.command(&req, &attrs, root, &content.data, &copy)
+                }
+                Leaf::Pass { service, address } => {
+                    passes.push(Pass { service, address });
+                    continue;
                 }
                 Leaf::Forward { address, delivered } => {
                     if !forwards.contains_key(&delivered) {
@@ -259,7 +310,11 @@ impl LocalExpander {
             .into_iter()
             .filter_map(|d| forwards.remove(&d).map(|a| (d, a)))
             .collect();
-        (results, groups)
+        Expanded {
+            results,
+            forwards: groups,
+            passes,
+        }
     }
 
     fn mailbox(
@@ -327,6 +382,7 @@ impl LocalExpander {
             attrs,
             delivered_header: s.delivered_header.file,
             size_limit: s.mailbox_size_limit,
+            locks: s.mailbox_delivery_lock,
         };
         store_process::store(&job, run_as, s)
     }
@@ -446,6 +502,7 @@ impl LocalExpander {
         if !copy.orig_rcpt.is_empty() {
             env.push(("ORIGINAL_RECIPIENT", copy.orig_rcpt.to_string()));
         }
+        env.extend(crate::client_env::environment(job.client));
         let expand = |text: &str| {
             gatepost_config::expand_macros(text, &|name| {
                 let value = match name {

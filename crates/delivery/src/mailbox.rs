@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use crate::content::{self, CopyAttrs, CopyFlags};
 use crate::maildir;
 use crate::mbox::{self, MboxError, MboxOptions};
+use crate::mbox_lock::{LockKinds, LockTiming};
 use crate::privs::Owner;
 use crate::settings::Settings;
 use crate::store_process;
@@ -85,6 +86,7 @@ pub(crate) fn store(
     attrs: &CopyAttrs<'_>,
     delivered_header: bool,
     size_limit: u64,
+    locks: LockKinds,
     settings: &Settings,
 ) -> Verdict {
     if target.maildir {
@@ -105,9 +107,12 @@ pub(crate) fn store(
     let bytes = content::render(data, attrs, CopyFlags::mbox(delivered_header));
     let opts = MboxOptions {
         size_limit,
-        stale_lock_time: settings.stale_lock_time,
-        lock_attempts: settings.deliver_lock_attempts,
-        lock_delay: settings.deliver_lock_delay,
+        locks,
+        timing: LockTiming {
+            stale_lock_time: settings.stale_lock_time,
+            attempts: settings.deliver_lock_attempts,
+            delay: settings.deliver_lock_delay,
+        },
         owner: target.owner,
         require_owner: target.require_owner,
     };

@@ -1,16 +1,16 @@
 //! Appending to a UNIX mailbox file (local `mailbox`, `/file/name` and
-//! virtual mbox deliveries): dot-lock `FILE.lock` (stale after
-//! `stale_lock_time`, `deliver_lock_attempts` tries `deliver_lock_delay`
-//! apart) plus a `flock` on the file, size check against
+//! virtual mbox deliveries): the locks of `mailbox_delivery_lock` /
+//! `virtual_mailbox_lock` (see `mbox_lock`: dot-lock before the open,
+//! `fcntl`/`flock` on the open file), size check against
 //! `mailbox_size_limit`, write, fsync, and truncation back to the original
 //! length on any failure so a mailbox never holds half a message.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
+use crate::mbox_lock::{self, LockError, LockKinds, LockTiming};
 use crate::privs::{self, Owner};
 use crate::safe_open::{self, SafeOpenError};
 
@@ -19,9 +19,8 @@ use crate::safe_open::{self, SafeOpenError};
 pub(crate) struct MboxOptions {
     /// Largest allowed file size after the append; 0 = no limit.
     pub size_limit: u64,
-    pub stale_lock_time: Duration,
-    pub lock_attempts: u32,
-    pub lock_delay: Duration,
+    pub locks: LockKinds,
+    pub timing: LockTiming,
     /// Owner for a newly created mailbox.
     pub owner: Option<Owner>,
     /// The uid an existing mailbox must belong to (a user's mailbox written
@@ -31,13 +30,8 @@ pub(crate) struct MboxOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum MboxError {
-    #[error("unable to create lock file {path}: {source}")]
-    Lock {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("unable to lock for exclusive access: {0}")]
-    Flock(std::io::Error),
+    #[error("{0}")]
+    Lock(#[from] LockError),
     #[error("cannot open file: {0}")]
     Open(std::io::Error),
     #[error("{0}")]
@@ -54,8 +48,8 @@ impl MboxError {
     /// The underlying error kind (for the deferral/bounce decision).
     pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
         match self {
-            MboxError::Lock { source, .. } => Some(source.kind()),
-            MboxError::Flock(e) | MboxError::Open(e) | MboxError::Write(e) => Some(e.kind()),
+            MboxError::Lock(e) => Some(e.kind()),
+            MboxError::Open(e) | MboxError::Write(e) => Some(e.kind()),
             MboxError::TooLarge => Some(std::io::ErrorKind::FileTooLarge),
             MboxError::Unsafe(e) => Some(e.kind),
             MboxError::NotOwned(_) => Some(std::io::ErrorKind::PermissionDenied),
@@ -63,87 +57,14 @@ impl MboxError {
     }
 }
 
-/// A held dot-lock, removed on drop.
-struct DotLock {
-    path: PathBuf,
-}
-
-impl Drop for DotLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn dot_lock(mailbox: &Path, opts: &MboxOptions) -> Result<DotLock, MboxError> {
-    let mut name = mailbox.as_os_str().to_owned();
-    name.push(".lock");
-    let path = PathBuf::from(name);
-    let attempts = opts.lock_attempts.max(1);
-    let mut last_err = None;
-    for attempt in 0..attempts {
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(_) => return Ok(DotLock { path }),
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-                let stale = std::fs::metadata(&path)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .is_some_and(|age| age > opts.stale_lock_time);
-                if stale {
-                    let _ = std::fs::remove_file(&path);
-                    continue;
-                }
-                last_err = Some(err);
-            }
-            Err(err) => {
-                return Err(MboxError::Lock {
-                    path: path.display().to_string(),
-                    source: err,
-                })
-            }
-        }
-        if attempt + 1 < attempts {
-            std::thread::sleep(opts.lock_delay);
-        }
-    }
-    let source =
-        last_err.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AlreadyExists));
-    Err(MboxError::Lock {
-        path: path.display().to_string(),
-        source,
-    })
-}
-
-fn flock(file: &File, opts: &MboxOptions) -> Result<(), MboxError> {
-    let attempts = opts.lock_attempts.max(1);
-    for attempt in 0..attempts {
-        match file.try_lock() {
-            Ok(()) => return Ok(()),
-            Err(TryLockError::WouldBlock) if attempt + 1 < attempts => {
-                std::thread::sleep(opts.lock_delay)
-            }
-            Err(TryLockError::WouldBlock) => break,
-            Err(TryLockError::Error(err)) => return Err(MboxError::Flock(err)),
-        }
-    }
-    Err(MboxError::Flock(std::io::Error::from(
-        std::io::ErrorKind::WouldBlock,
-    )))
-}
-
 /// Append `data` (already rendered with `From ` line and blank line) to the
 /// mailbox file at `path`, creating it (mode 0600) when missing.
 pub(crate) fn append(path: &Path, data: &[u8], opts: &MboxOptions) -> Result<(), MboxError> {
     let special = std::fs::metadata(path).is_ok_and(|m| safe_open::is_special(&m));
-    let _lock = if special {
+    let _lock = if special || !opts.locks.dotlock {
         None
     } else {
-        Some(dot_lock(path, opts)?)
+        Some(mbox_lock::dot_lock(path, &opts.timing)?)
     };
     let (mut file, meta, created) = safe_open::open_append(path, 0o600)?;
     if safe_open::is_special(&meta) {
@@ -157,7 +78,7 @@ pub(crate) fn append(path: &Path, data: &[u8], opts: &MboxOptions) -> Result<(),
             return Err(MboxError::NotOwned(path.display().to_string()));
         }
     }
-    flock(&file, opts)?;
+    mbox_lock::kernel_locks(&file, opts.locks, &opts.timing)?;
     let orig_len = file.seek(SeekFrom::End(0)).map_err(MboxError::Write)?;
     if opts.size_limit > 0 && orig_len.saturating_add(data.len() as u64) > opts.size_limit {
         return Err(MboxError::TooLarge);
@@ -178,13 +99,17 @@ fn write_special(file: &mut File, data: &[u8]) -> Result<(), MboxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn opts() -> MboxOptions {
         MboxOptions {
             size_limit: 0,
-            stale_lock_time: Duration::from_secs(500),
-            lock_attempts: 2,
-            lock_delay: Duration::from_millis(10),
+            locks: LockKinds::default(),
+            timing: LockTiming {
+                stale_lock_time: Duration::from_secs(500),
+                attempts: 2,
+                delay: Duration::from_millis(10),
+            },
             owner: None,
             require_owner: None,
         }
@@ -213,10 +138,8 @@ mod tests {
             err.to_string().starts_with("unable to create lock file "),
             "{err}"
         );
-        let stale = MboxOptions {
-            stale_lock_time: Duration::ZERO,
-            ..opts()
-        };
+        let mut stale = opts();
+        stale.timing.stale_lock_time = Duration::ZERO;
         std::thread::sleep(Duration::from_millis(20));
         append(&path, b"x\n", &stale).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"x\n");

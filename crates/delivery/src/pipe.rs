@@ -3,7 +3,9 @@
 //! program of `argv=`, run directly (no shell) with `$name` / `${name}`
 //! expanded in each argument: `recipient`, `sender`, `nexthop`,
 //! `extension`, `user`, `domain`, `mailbox`, `original_recipient`, `size`,
-//! `queue_id`. Flags: `F` (`From ` line), `R` (`Return-Path:`), `O`
+//! `queue_id`, and the client's (`client_address`, `client_helo`,
+//! `client_hostname`, `client_port`, `client_protocol`, `sasl_method`,
+//! `sasl_sender`, `sasl_username`; empty when unknown). Flags: `F` (`From ` line), `R` (`Return-Path:`), `O`
 //! (`X-Original-To:`), `D` (`Delivered-To:`), `.` (dot-stuffing), `>`
 //! (`>From ` quoting), `B` (blank line at the end), `q` (quote the local
 //! part of `$recipient` and `$sender` as RFC 5321 wants), `u` (`$user`
@@ -79,7 +81,7 @@ impl PipeAgent {
                     queue_id,
                 };
                 helper
-                    .pipe(&sender, &original, &target, &content.data)
+                    .pipe(&sender, &original, &target, content)
                     .await
                     .unwrap_or_else(|e| {
                         Verdict::deferred("4.3.0", format!("pipe delivery failed: {e}"))
@@ -97,6 +99,7 @@ impl PipeAgent {
                         recipient: &recipient,
                         nexthop: &nexthop,
                         queue_id: &queue_id,
+                        client: &content.client,
                     };
                     deliver(&service, &settings, &d, &content.data)
                 })
@@ -154,6 +157,8 @@ pub(crate) struct PipeDelivery<'a> {
     pub recipient: &'a str,
     pub nexthop: &'a str,
     pub queue_id: &'a str,
+    /// The submitting client (`${client_address}` ...).
+    pub client: &'a gatepost_queue::ClientFacts,
 }
 
 /// Expand `$name` and `${name}` (no recursion: values are taken as they
@@ -326,7 +331,7 @@ pub(crate) fn deliver(
             "extension" => extension.unwrap_or("").to_string(),
             "size" => data.len().to_string(),
             "queue_id" => d.queue_id.to_string(),
-            _ => return None,
+            other => return crate::client_env::pipe_macro(d.client, other),
         })
     };
     let argv: Vec<String> = service

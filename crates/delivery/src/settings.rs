@@ -4,6 +4,8 @@
 //! `allow_mail_to_files`, `forward_path`, `luser_relay`, `prepend_delivered_header`, `command_time_limit`,
 //! `mailbox_size_limit`, `virtual_mailbox_limit`, `virtual_mailbox_base`,
 //! `stale_lock_time`, `deliver_lock_attempts`, `deliver_lock_delay`,
+//! `mailbox_delivery_lock`, `virtual_mailbox_lock` (unknown lock names are
+//! a configuration error), `mailbox_transport`, `fallback_transport`,
 //! `default_privs`, `mail_owner`, `local_command_shell`, `mailbox_command` and
 //! `command_execution_directory` (kept unexpanded: their `$user`, `$home`
 //! ... are expanded per delivery), all read through their typed handles
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use gatepost_config::{params, Config, Param};
 
+use crate::mbox_lock::LockKinds;
 use crate::DeliveryError;
 
 /// Which deliveries get a `Delivered-To:` header (`prepend_delivered_header`;
@@ -57,6 +60,12 @@ pub(crate) struct Settings {
     pub stale_lock_time: Duration,
     pub deliver_lock_attempts: u32,
     pub deliver_lock_delay: Duration,
+    pub mailbox_delivery_lock: LockKinds,
+    pub virtual_mailbox_lock: LockKinds,
+    /// `mailbox_transport` (`transport[:nexthop]`; empty: none).
+    pub mailbox_transport: String,
+    /// `fallback_transport` (`transport[:nexthop]`; empty: none).
+    pub fallback_transport: String,
     pub default_privs: String,
     pub local_command_shell: String,
     /// `mailbox_command`, unexpanded.
@@ -90,6 +99,9 @@ impl Settings {
             cfg.get(param).iter().any(|v| v.eq_ignore_ascii_case(item))
         };
         let delivered = &params::PREPEND_DELIVERED_HEADER;
+        let locks = |param: &Param<Vec<String>>| {
+            LockKinds::parse(param.name(), &cfg.get(param)).map_err(DeliveryError::Config)
+        };
         Ok(Settings {
             myhostname: cfg.get(&params::MYHOSTNAME),
             mail_name: cfg.get(&params::MAIL_NAME),
@@ -121,6 +133,10 @@ impl Settings {
             stale_lock_time: cfg.get(&params::STALE_LOCK_TIME),
             deliver_lock_attempts: cfg.get(&params::DELIVER_LOCK_ATTEMPTS),
             deliver_lock_delay: cfg.get(&params::DELIVER_LOCK_DELAY),
+            mailbox_delivery_lock: locks(&params::MAILBOX_DELIVERY_LOCK)?,
+            virtual_mailbox_lock: locks(&params::VIRTUAL_MAILBOX_LOCK)?,
+            mailbox_transport: cfg.get(&params::MAILBOX_TRANSPORT).trim().to_string(),
+            fallback_transport: cfg.get(&params::FALLBACK_TRANSPORT).trim().to_string(),
             default_privs: cfg.get(&params::DEFAULT_PRIVS),
             local_command_shell: cfg.get(&params::LOCAL_COMMAND_SHELL),
             mailbox_command: cfg.raw_value(&params::MAILBOX_COMMAND),

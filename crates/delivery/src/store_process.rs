@@ -19,6 +19,7 @@ use gatepost_config::Config;
 
 use crate::content::CopyAttrs;
 use crate::mailbox::{self, MailboxTarget, TargetKind};
+use crate::mbox_lock::LockKinds;
 use crate::privs::Owner;
 use crate::settings::Settings;
 use crate::verdict::Verdict;
@@ -44,6 +45,8 @@ pub(crate) struct StoreJob<'a> {
     pub attrs: &'a CopyAttrs<'a>,
     pub delivered_header: bool,
     pub size_limit: u64,
+    /// `mailbox_delivery_lock` or `virtual_mailbox_lock`.
+    pub locks: LockKinds,
 }
 
 /// Store `job`; in the helper, in a process running as `run_as`.
@@ -55,6 +58,7 @@ pub(crate) fn store(job: &StoreJob<'_>, run_as: Option<Owner>, settings: &Settin
             job.attrs,
             job.delivered_header,
             job.size_limit,
+            job.locks,
             settings,
         );
     };
@@ -92,6 +96,7 @@ fn encode(job: &StoreJob<'_>, owner: Owner, settings: &Settings) -> Vec<u8> {
         .str(job.attrs.delivered)
         .u8(u8::from(job.delivered_header))
         .u64(job.size_limit)
+        .u8(job.locks.bits())
         .u64(settings.stale_lock_time.as_millis() as u64)
         .u32(settings.deliver_lock_attempts)
         .u64(settings.deliver_lock_delay.as_millis() as u64)
@@ -180,6 +185,7 @@ fn decode_and_store(input: &[u8]) -> Result<Verdict, WireError> {
     let delivered = d.string()?;
     let delivered_header = d.u8()? != 0;
     let size_limit = d.u64()?;
+    let locks = LockKinds::from_bits(d.u8()?);
     let mut settings =
         Settings::from_config(&Config::defaults()).map_err(|_| WireError("helper"))?;
     settings.stale_lock_time = std::time::Duration::from_millis(d.u64()?);
@@ -204,6 +210,7 @@ fn decode_and_store(input: &[u8]) -> Result<Verdict, WireError> {
         &attrs,
         delivered_header,
         size_limit,
+        locks,
         &settings,
     ))
 }

@@ -110,6 +110,16 @@ impl Harness {
     async fn submit(&self, sender: &str, rcpts: &[&str], content: &[u8]) -> QueuedMessage {
         let mut writer = self.queue.new_message().unwrap();
         writer.write_content(content).unwrap();
+        writer.set_client_facts(gatepost_queue::ClientFacts {
+            name: "client.example".into(),
+            address: "192.0.2.1".into(),
+            port: "40000".into(),
+            helo: "helo.example".into(),
+            protocol: "ESMTP".into(),
+            sasl_method: "PLAIN".into(),
+            sasl_username: "alice".into(),
+            sasl_sender: String::new(),
+        });
         let envelope = Envelope {
             sender: sender.to_string(),
             recipients: rcpts.iter().map(|r| EnvelopeRecipient::new(r)).collect(),
@@ -650,5 +660,6 @@ async fn build_agent_from_config() {
 }
 
 mod commands;
+mod local_transport;
 mod pipe;
 mod unknown;

@@ -68,7 +68,7 @@ impl VirtualAgent {
         let done = match &self.helper {
             Some(helper) => {
                 helper
-                    .virtual_mailbox(&sender, &original, address, &content.data)
+                    .virtual_mailbox(&sender, &original, address, content)
                     .await
             }
             None => {
@@ -158,6 +158,7 @@ impl VirtualAgent {
             attrs: &attrs,
             delivered_header: true,
             size_limit: s.virtual_mailbox_limit,
+            locks: s.virtual_mailbox_lock,
         };
         store_process::store(&job, owner, s)
     }

@@ -7,80 +7,12 @@
 //! name (`dovecot-lmtp unix - - n - - lmtp`) is the same client. Skipped, saying so, when
 //! Dovecot or its LMTP server is not installed.
 
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
-use gatepost_testkit::{gatepost_bin, wait_until, Client, TestServer, EVENT_TIMEOUT};
+use gatepost_testkit::{gatepost_bin, Client, TestServer, EVENT_TIMEOUT};
 
-fn dovecot_lmtp() -> Option<&'static str> {
-    let lmtpd = ["/usr/lib/dovecot/lmtp", "/usr/libexec/dovecot/lmtp"]
-        .into_iter()
-        .any(|p| Path::new(p).is_file());
-    ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]
-        .into_iter()
-        .find(|p| lmtpd && Path::new(p).is_file())
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Dovecot with an LMTP listener at `socket` and one user, bob@mail.example,
-/// whose Maildir is `home/bob/Maildir` under `dir`.
-fn start_dovecot(dovecot: &str, dir: &Path, socket: &Path) -> Killed {
-    let d = dir.display();
-    // Mail is stored with the user's uid: as root, nobody's; else our own.
-    let own = std::fs::metadata(dir).unwrap().uid();
-    let uid = if own == 0 { 65534 } else { own };
-    std::fs::create_dir_all(dir.join("run")).unwrap();
-    std::fs::create_dir_all(dir.join("home")).unwrap();
-    std::fs::set_permissions(dir.join("home"), std::fs::Permissions::from_mode(0o777)).unwrap();
-    std::fs::write(
-        dir.join("users"),
-        format!("bob@mail.example::{uid}:{uid}::{d}/home/bob\n"),
-    )
-    .unwrap();
-    // Not root: Dovecot's internal and login processes run as we do.
-    let own_users = if own == 0 {
-        String::new()
-    } else {
-        let id = |flag: &str| {
-            let out = Command::new("id").arg(flag).output().unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
-        };
-        let (me, group) = (id("-un"), id("-gn"));
-        format!(
-            "default_internal_user = {me}\ndefault_login_user = {me}\n\
-             default_internal_group = {group}\n"
-        )
-    };
-    let conf = format!(
-        "{own_users}base_dir = {d}/run\nstate_dir = {d}/run\nlog_path = {d}/dovecot.log\n\
-         protocols = lmtp\nssl = no\nfirst_valid_uid = 1\nmail_location = maildir:~/Maildir\n\
-         passdb {{\n  driver = passwd-file\n  args = {d}/users\n}}\n\
-         userdb {{\n  driver = passwd-file\n  args = {d}/users\n}}\n\
-         service lmtp {{\n  unix_listener {} {{\n    mode = 0666\n  }}\n}}\n",
-        socket.display()
-    );
-    std::fs::write(dir.join("dovecot.conf"), conf).unwrap();
-    let child = Command::new(dovecot)
-        .arg("-F")
-        .arg("-c")
-        .arg(dir.join("dovecot.conf"))
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = Killed(child);
-    wait_until("dovecot's LMTP socket", || socket.exists());
-    guard
-}
+mod dovecot_support;
+use dovecot_support::{dovecot_lmtp, start_dovecot};
 
 #[test]
 fn lmtp_into_a_real_dovecot_maildir() {
@@ -99,7 +31,12 @@ fn lmtp_into_a_real_dovecot_maildir() {
     let private = srv.dir.path().join("spool/private");
     std::fs::create_dir_all(&private).unwrap();
     std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let _dovecot = start_dovecot(dovecot, dovecot_dir.path(), &private.join("dovecot-lmtp"));
+    let _dovecot = start_dovecot(
+        dovecot,
+        dovecot_dir.path(),
+        &private.join("dovecot-lmtp"),
+        &["bob@mail.example"],
+    );
 
     let mut c = Client::connect(srv.addr).unwrap();
     c.read_reply().unwrap();
@@ -181,7 +118,12 @@ fn lmtp_through_a_custom_named_master_cf_service() {
     let private = srv.dir.path().join("spool/private");
     std::fs::create_dir_all(&private).unwrap();
     std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let _dovecot = start_dovecot(dovecot, dovecot_dir.path(), &private.join("dovecot-lmtp"));
+    let _dovecot = start_dovecot(
+        dovecot,
+        dovecot_dir.path(),
+        &private.join("dovecot-lmtp"),
+        &["bob@mail.example"],
+    );
     let id = gatepost_testkit::submit(
         &srv,
         "client.spec.test",

@@ -16,10 +16,12 @@
 //! its own small `PickupSettings`), `postfix_layout` (refusing Postfix's
 //! queue directory; our marker file), `postfix_records` (reading Postfix's
 //! queue files), `postfix_import` (`gatepost queue import-postfix`),
-//! `sender_auth` (the optional `AUTH=` identity record), and
+//! `sender_auth` (the optional `AUTH=` identity record), `client_facts`
+//! (the optional client attribute records), and
 //! `manager` (public: what only the queue manager uses).
 #![forbid(unsafe_code)]
 
+mod client_facts;
 mod content_routing;
 mod envelope;
 mod error;
@@ -41,6 +43,7 @@ mod sender_auth;
 mod trigger;
 mod writer;
 
+pub use client_facts::{read_client_facts, ClientFacts};
 pub use content_routing::{apply_content_routing, content_filter};
 pub use envelope::{Envelope, EnvelopeRecipient};
 pub use error::QueueError;

@@ -8,6 +8,7 @@
 //! F sender@example\n                              envelope sender (empty = <>)
 //! V FULL\n / I envid\n                            DSN RET= / ENVID= (optional)
 //! A alice@example\n                               MAIL FROM AUTH= identity (optional)
+//! Y client_address=192.0.2.1\n                    client attributes (optional, several)
 //! P smtp:[127.0.0.1]:10024\n                      content filter (optional)
 //! R rcpt@example\n                                recipient; O/N/K follow it:
 //! O original@example\n                            original RCPT TO address
@@ -317,6 +318,8 @@ pub(crate) fn parse_trailer_sized(
                 "I" => env.envid = Some(unescape(value)?),
                 // The AUTH= identity (sender_auth.rs reads it).
                 "A" => {}
+                // The client's attributes (client_facts.rs reads them).
+                "Y" => {}
                 "P" => env.filter = Some(unescape(value)?),
                 "R" => env
                     .recipients

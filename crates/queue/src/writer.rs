@@ -39,6 +39,8 @@ pub struct MessageWriter {
     lines: u64,
     /// The `AUTH=` identity to store (record `A`).
     sender_auth: Option<String>,
+    /// The client's attributes to store (records `Y`).
+    client_facts: Option<crate::ClientFacts>,
 }
 
 fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
@@ -102,6 +104,7 @@ impl MessageWriter {
             size: 0,
             lines: 0,
             sender_auth: None,
+            client_facts: None,
         })
     }
 
@@ -173,6 +176,9 @@ impl MessageWriter {
             if let Some(auth) = &self.sender_auth {
                 trailer.insert_str(end, &crate::sender_auth::record(auth));
             }
+            if let Some(facts) = &self.client_facts {
+                trailer.insert_str(end, &crate::client_facts::records(facts));
+            }
         }
         for rec in status {
             trailer.push_str(&encode_status(rec));
@@ -212,6 +218,11 @@ impl MessageWriter {
     /// Store the `AUTH=` identity of MAIL FROM with the message.
     pub fn set_sender_auth(&mut self, identity: &str) {
         self.sender_auth = Some(identity.to_string());
+    }
+
+    /// Store the submitting client's attributes with the message.
+    pub fn set_client_facts(&mut self, facts: crate::ClientFacts) {
+        self.client_facts = Some(facts);
     }
 
     /// Throw the message away (RSET, rejected, lost connection).

@@ -571,6 +571,9 @@ impl Session {
         if let Some(identity) = &tx.sender_auth {
             writer.set_sender_auth(identity);
         }
+        if let Some(facts) = self.client_facts(tx) {
+            writer.set_client_facts(facts);
+        }
         let queue_id = writer.id().to_string();
         if tx.milter_discard {
             writer.abort();

@@ -288,7 +288,7 @@ impl Session {
                         return self.answer(verb, reply).await;
                     }
                     if value_str != "<>" {
-                        tx.auth_author = Some(gatepost_log::sanitize(value_str));
+                        tx.auth_author = Some(value_str.to_string());
                         auth_param = Some(Some(xtext_decode(value_str)));
                     } else if auth_param.is_none() {
                         auth_param = Some(None);

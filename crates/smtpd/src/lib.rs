@@ -6,7 +6,7 @@
 //!
 //! Modules: `server` (listener, [`serve`]), `context` (what outlives a
 //! session), `settings`, `session` (one connection), `handlers` (commands
-//! other than DATA), `data_phase` (DATA, cleanup, commit), `bdat` (BDAT), `etrn` (ETRN and fast flush), `footer` (smtpd_reject_footer), `transaction`,
+//! other than DATA), `data_phase` (DATA, cleanup, commit), `bdat` (BDAT), `etrn` (ETRN and fast flush), `footer` (smtpd_reject_footer), `client_facts` (the client attributes stored with a message), `transaction`,
 //! `stream` (the client byte stream), `peername` (client name), `received`
 //! (the `Received:` header), `counters` (the `disconnect` line), `storage`
 //! (free space), `security` (the TLS and AUTH settings of a service),
@@ -16,6 +16,7 @@
 pub mod anvil;
 mod auth;
 mod bdat;
+mod client_facts;
 mod client_limits;
 mod content_verdict;
 mod context;

@@ -122,7 +122,7 @@ impl Session {
             }
             set("mail_addr", tx.sender.clone());
             if let Some(author) = &tx.auth_author {
-                set("auth_author", author.clone());
+                set("auth_author", gatepost_log::sanitize(author));
             }
             if let Ok(r) = self.ctx.rewriter.resolve(&tx.sender) {
                 set("mail_mailer", r.transport);

@@ -38,8 +38,8 @@ pub struct Transaction {
     /// value (xtext decoded) from a logged-in client, or its login name
     /// when that is an address and it gave no `AUTH=` (RFC 4954 section 5).
     pub sender_auth: Option<String>,
-    /// MAIL FROM's `AUTH=` value as given (not `<>`), for the milter macro
-    /// `{auth_author}`.
+    /// MAIL FROM's `AUTH=` value as given (not `<>`): the milter macro
+    /// `{auth_author}`, and Postfix's `sasl_sender` for the delivery agents.
     pub auth_author: Option<String>,
     /// A milter asked for quarantine (the hold queue) or to discard.
     pub milter_hold: bool,
