@@ -10,7 +10,8 @@
 //! round instead of once per message. Whatever arrives during a round
 //! waits for the next one. A caller is answered when every flush it asked
 //! for is done (or with the first error among them); a round always starts
-//! after the caller's own writes, so it covers them. See docs/durability.md
+//! after the caller's own writes, so it covers them. A file named by many
+//! callers of a round (the write-ahead log's segment) is fsynced once. See docs/durability.md
 //! for the measurements behind this choice (parallel fsyncs against
 //! `syncfs(2)` and per-message fsyncs).
 
@@ -185,15 +186,18 @@ impl GroupFlush {
     ) {
         let mut targets: Vec<FlushTarget> = Vec::new();
         let mut dir_index: HashMap<PathBuf, usize> = HashMap::new();
+        // One fdatasync per file however many callers share it (the
+        // write-ahead log's segment).
+        let mut file_index: HashMap<*const File, usize> = HashMap::new();
         let mut wanted: Vec<(Vec<usize>, Reply)> = Vec::with_capacity(round.len());
         for (items, reply) in round {
             let mut mine = Vec::with_capacity(items.len());
             for item in items {
                 let index = match item {
-                    Flush::Data(file) => {
+                    Flush::Data(file) => *file_index.entry(Arc::as_ptr(&file)).or_insert_with(|| {
                         targets.push(FlushTarget::Data(file));
                         targets.len() - 1
-                    }
+                    }),
                     Flush::Dir(dir) => *dir_index.entry(dir.clone()).or_insert_with(|| {
                         targets.push(FlushTarget::Dir(dir));
                         targets.len() - 1

@@ -16,7 +16,8 @@
 //! its own small `PickupSettings`), `postfix_layout` (refusing Postfix's
 //! queue directory; our marker file), `postfix_records` (reading Postfix's
 //! queue files), `postfix_import` (`gatepost queue import-postfix`),
-//! `sender_auth` (the optional `AUTH=` identity record), and
+//! `sender_auth` (the optional `AUTH=` identity record), `wal` (the
+//! write-ahead log of accepted messages, its checkpoints and recovery), and
 //! `manager` (public: what only the queue manager uses).
 #![forbid(unsafe_code)]
 
@@ -39,6 +40,7 @@ mod queue_file;
 mod queue_id;
 mod sender_auth;
 mod trigger;
+mod wal;
 mod writer;
 
 pub use content_routing::apply_content_routing;
@@ -55,6 +57,7 @@ pub use queue::Queue;
 pub use queue_id::QueueId;
 pub use sender_auth::read_sender_auth;
 pub use trigger::{TriggerOutcome, TriggerRequest};
+pub use wal::Recovery;
 pub use writer::MessageWriter;
 
 /// The queue manager's side of the queue (the `gatepost-qmgr` crate only):
