@@ -62,10 +62,19 @@ impl Queue {
     /// messages in it from now on (the server, before its queue manager
     /// and listeners start; docs/durability.md).
     pub fn start_write_ahead_log(&self) -> Result<Recovery, QueueError> {
+        self.start_wal_with(crate::wal::CHECKPOINT_AGE)
+    }
+
+    /// As `start_write_ahead_log`, checkpointing segments at most
+    /// `checkpoint_age` after their first record.
+    pub(crate) fn start_wal_with(
+        &self,
+        checkpoint_age: std::time::Duration,
+    ) -> Result<Recovery, QueueError> {
         if self.wal.get().is_some() {
             return Ok(Recovery::default());
         }
-        let (wal, recovery) = Wal::open(&self.root)?;
+        let (wal, recovery) = Wal::open_with(&self.root, checkpoint_age)?;
         let _ = self.wal.set(wal);
         Ok(recovery)
     }

@@ -37,7 +37,7 @@ const MAX_SEGMENT: u64 = 64 << 20;
 pub(crate) const MAX_PAYLOAD: usize = 1 << 20;
 /// A segment holding records is checkpointed at the latest this long
 /// after its first record.
-const CHECKPOINT_AGE: Duration = Duration::from_secs(2);
+pub(crate) const CHECKPOINT_AGE: Duration = Duration::from_secs(2);
 /// Retired segments kept for reuse.
 const MAX_SPARES: usize = 4;
 
@@ -153,6 +153,8 @@ struct State {
 pub(crate) struct Wal {
     dir: PathBuf,
     root: PathBuf,
+    /// `CHECKPOINT_AGE`, longer in tests that look at the log.
+    checkpoint_age: Duration,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -203,7 +205,10 @@ impl Wal {
 
     /// Recover from what the log holds, then open a fresh segment and start
     /// the checkpointer. Runs before anything reads or writes the queue.
-    pub(crate) fn open(root: &Path) -> Result<(Arc<Wal>, Recovery), QueueError> {
+    pub(crate) fn open_with(
+        root: &Path,
+        checkpoint_age: Duration,
+    ) -> Result<(Arc<Wal>, Recovery), QueueError> {
         let dir = root.join(WAL_DIR);
         std::fs::DirBuilder::new()
             .mode(0o700)
@@ -253,6 +258,7 @@ impl Wal {
         let wal = Arc::new(Wal {
             dir: dir.clone(),
             root: root.to_path_buf(),
+            checkpoint_age,
             state: Mutex::new(State {
                 next_seq,
                 current: placeholder,
@@ -400,7 +406,7 @@ impl Wal {
                 break;
             }
             let wait = match st.current.first_write {
-                Some(t) if t.elapsed() >= CHECKPOINT_AGE => {
+                Some(t) if t.elapsed() >= self.checkpoint_age => {
                     let st_ref = &mut *st;
                     match self.rotate(st_ref, 0, false) {
                         Ok(()) => break,
@@ -413,8 +419,8 @@ impl Wal {
                         }
                     }
                 }
-                Some(t) => CHECKPOINT_AGE.saturating_sub(t.elapsed()),
-                None => CHECKPOINT_AGE,
+                Some(t) => self.checkpoint_age.saturating_sub(t.elapsed()),
+                None => self.checkpoint_age,
             };
             st = self
                 .changed
@@ -658,6 +664,10 @@ fn restore(root: &Path, id: &str, target: &Path, payload: &[u8]) -> Result<(), Q
         .map_err(|e| QueueError::io(&tmp, e))?;
     std::fs::rename(&tmp, target).map_err(|e| QueueError::io(target, e))
 }
+
+#[cfg(test)]
+#[path = "wal_tests.rs"]
+mod recovery_tests;
 
 #[cfg(test)]
 mod tests {
