@@ -96,6 +96,37 @@ fn parse_segment_name(name: &str) -> Option<u64> {
         .flatten()
 }
 
+/// Prefix of the tombstone files operator commands (other processes,
+/// which cannot append to the server's log) leave in `wal/`.
+const REMOVED_PREFIX: &str = "removed.";
+
+/// Record durably, from another process, that the operator removes `id`
+/// (`postsuper -d`); nothing to do where no log exists.
+pub(crate) fn tombstone_file(root: &Path, id: &str) -> Result<(), QueueError> {
+    let dir = root.join(WAL_DIR);
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let path = dir.join(format!("{REMOVED_PREFIX}{id}"));
+    File::create(&path).map_err(|e| QueueError::io(&path, e))?;
+    sync_dir(&dir)
+}
+
+/// The tombstone files in `dir`: (path, queue id).
+fn tombstone_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let id = name.strip_prefix(REMOVED_PREFIX)?.to_string();
+            crate::queue_id::QueueId::is_valid(&id).then(|| (e.path(), id))
+        })
+        .collect()
+}
+
 fn spare_number(name: &str) -> Option<u64> {
     name.strip_prefix("spare.")?.parse().ok()
 }
@@ -228,11 +259,15 @@ impl Wal {
             }
         }
         segments.sort();
-        let recovery = replay(root, &segments)?;
+        let tombstones = tombstone_files(&dir);
+        let recovery = replay(root, &segments, &tombstones)?;
         // Everything restored or removed, and every queue file the log
         // covered, is on disk before the log forgets it.
-        if !segments.is_empty() {
+        if !segments.is_empty() || !tombstones.is_empty() {
             sync_filesystem(root).map_err(|e| QueueError::io(root, e))?;
+        }
+        for (path, _) in &tombstones {
+            let _ = std::fs::remove_file(path);
         }
         let mut next_spare = spares.iter().map(|s| s.0 + 1).max().unwrap_or(0);
         let mut spare_list: Vec<(PathBuf, u64)> =
@@ -376,9 +411,16 @@ impl Wal {
     /// The checkpointer's loop (see the module header).
     fn checkpointer(&self) {
         loop {
-            let retiring = self.wait_for_checkpoint();
+            let (retiring, tombstones) = self.wait_for_checkpoint();
             match sync_filesystem(&self.root) {
-                Ok(()) => self.retire(retiring),
+                Ok(()) => {
+                    self.retire(retiring);
+                    // Their removals were done before the rotation, so every
+                    // record of their messages was in a retired segment.
+                    for (path, _) in tombstones {
+                        let _ = std::fs::remove_file(path);
+                    }
+                }
                 Err(e) => {
                     gatepost_log::warning(
                         "qmgr",
@@ -399,7 +441,10 @@ impl Wal {
     /// Block until segments are due (a full one, or the current one's
     /// first record older than `CHECKPOINT_AGE`), rotate the current one
     /// if it holds records, wait for their pending removals, and take them.
-    fn wait_for_checkpoint(&self) -> Vec<Segment> {
+    /// Also returns the operators' tombstone files whose removal is done:
+    /// the current segment is then rotated too, so that no record older
+    /// than the removal outlives this checkpoint.
+    fn wait_for_checkpoint(&self) -> (Vec<Segment>, Vec<(PathBuf, String)>) {
         let mut st = self.lock();
         loop {
             if !st.closed.is_empty() {
@@ -428,6 +473,20 @@ impl Wal {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
+        let mut tombstones: Vec<(PathBuf, String)> = tombstone_files(&self.dir)
+            .into_iter()
+            .filter(|(_, id)| {
+                QueueName::ALL
+                    .iter()
+                    .all(|q| queue_path(&self.root, *q, id).symlink_metadata().is_err())
+            })
+            .collect();
+        if !tombstones.is_empty() && st.current.used > 0 {
+            if let Err(e) = self.rotate(&mut st, 0, false) {
+                gatepost_log::warning("qmgr", format!("write-ahead log: new segment: {e}"));
+                tombstones.clear();
+            }
+        }
         while st.closed.iter().any(|s| s.removals > 0) {
             st = self
                 .changed
@@ -435,7 +494,7 @@ impl Wal {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        std::mem::take(&mut st.closed)
+        (std::mem::take(&mut st.closed), tombstones)
     }
 
     /// After a successful `syncfs`: the segments' records are no longer
@@ -507,7 +566,11 @@ struct Last {
 /// record says: a tombstone removes the file wherever it is; a message
 /// whose queue file is missing, or does not start with the logged bytes,
 /// is written back from the record.
-fn replay(root: &Path, segments: &[(u64, PathBuf)]) -> Result<Recovery, QueueError> {
+fn replay(
+    root: &Path,
+    segments: &[(u64, PathBuf)],
+    tombstones: &[(PathBuf, String)],
+) -> Result<Recovery, QueueError> {
     let mut recovery = Recovery::default();
     let mut data: Vec<Vec<u8>> = Vec::with_capacity(segments.len());
     let mut last: HashMap<String, Last> = HashMap::new();
@@ -535,6 +598,17 @@ fn replay(root: &Path, segments: &[(u64, PathBuf)]) -> Result<Recovery, QueueErr
         }
         recovery.damaged += damaged;
         data.push(bytes);
+    }
+    // An operator's removal comes after every record of its message (the
+    // message existed when it was removed); it removes it from any queue.
+    for (_, id) in tombstones {
+        let everywhere = Last {
+            kind: Kind::Removed,
+            queue: QueueName::Corrupt,
+            segment: 0,
+            payload: 0..0,
+        };
+        last.insert(id.clone(), everywhere);
     }
     let mut ids: Vec<&String> = last.keys().collect();
     ids.sort();
