@@ -131,3 +131,16 @@ async fn a_damaged_record_is_skipped_and_counted() {
     assert_eq!(recovery.restored, 0);
     assert_eq!(after.find(&id), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_deletion_is_not_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (queue, _) = reopen(dir.path());
+    let (id, _) = accept(&queue, "deleted").await;
+    // `postsuper -d` runs in a process of its own, on the same directory.
+    let operator = Queue::open(dir.path()).unwrap();
+    operator.delete(&id).unwrap();
+    let (after, recovery) = reopen(dir.path());
+    assert_eq!(recovery.restored, 0);
+    assert_eq!(after.find(&id), None);
+}
