@@ -194,10 +194,12 @@ impl GroupFlush {
             let mut mine = Vec::with_capacity(items.len());
             for item in items {
                 let index = match item {
-                    Flush::Data(file) => *file_index.entry(Arc::as_ptr(&file)).or_insert_with(|| {
-                        targets.push(FlushTarget::Data(file));
-                        targets.len() - 1
-                    }),
+                    Flush::Data(file) => {
+                        *file_index.entry(Arc::as_ptr(&file)).or_insert_with(|| {
+                            targets.push(FlushTarget::Data(file));
+                            targets.len() - 1
+                        })
+                    }
                     Flush::Dir(dir) => *dir_index.entry(dir.clone()).or_insert_with(|| {
                         targets.push(FlushTarget::Dir(dir));
                         targets.len() - 1

@@ -39,7 +39,7 @@ pub(crate) const MAX_PAYLOAD: usize = 1 << 20;
 /// after its first record.
 pub(crate) const CHECKPOINT_AGE: Duration = Duration::from_secs(2);
 /// Retired segments kept for reuse.
-const MAX_SPARES: usize = 4;
+const MAX_SPARES: usize = 2;
 
 /// What a record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +192,9 @@ pub(crate) struct Wal {
 
 impl std::fmt::Debug for Wal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Wal").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Wal")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -502,15 +504,14 @@ impl Wal {
     /// look current) or removed beyond `MAX_SPARES`.
     fn retire(&self, segments: Vec<Segment>) {
         let mut renamed = Vec::new();
-        let mut next = {
+        let first = {
             let mut st = self.lock();
             let n = st.next_spare;
             st.next_spare += segments.len() as u64;
             n
         };
-        for seg in segments {
-            let spare = self.dir.join(format!("spare.{next}"));
-            next += 1;
+        for (seg, number) in segments.into_iter().zip(first..) {
+            let spare = self.dir.join(format!("spare.{number}"));
             match std::fs::rename(&seg.path, &spare) {
                 Ok(()) => renamed.push((spare, seg.size)),
                 Err(e) => gatepost_log::warning(
@@ -757,7 +758,11 @@ mod tests {
     #[test]
     fn records_verify_and_stale_or_damaged_ones_are_skipped() {
         let mut seg = Vec::new();
-        for (seq, id, body) in [(7u64, "ABCDEF1", b"one".as_slice()), (7, "ABCDEF2", b"two"), (3, "ABCDEF3", b"old")] {
+        for (seq, id, body) in [
+            (7u64, "ABCDEF1", b"one".as_slice()),
+            (7, "ABCDEF2", b"two"),
+            (3, "ABCDEF3", b"old"),
+        ] {
             let mut r = record(Kind::Message, QueueName::Incoming, id, body);
             r[8..16].copy_from_slice(&seq.to_le_bytes());
             let crc = header_crc(&r, id.len());
@@ -769,7 +774,9 @@ mod tests {
         seg[second] ^= 0xff;
         seg.extend_from_slice(&[0u8; 100]);
         let mut seen = Vec::new();
-        let damaged = parse_segment(7, &seg, |id, _, _, p| seen.push((id.to_string(), seg[p].to_vec())));
+        let damaged = parse_segment(7, &seg, |id, _, _, p| {
+            seen.push((id.to_string(), seg[p].to_vec()))
+        });
         assert_eq!(seen, vec![("ABCDEF1".to_string(), b"one".to_vec())]);
         assert_eq!(damaged, 1);
     }

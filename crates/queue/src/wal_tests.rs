@@ -117,7 +117,12 @@ async fn a_damaged_record_is_skipped_and_counted() {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with("spare."))
+        .find(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("spare.")
+        })
         .unwrap();
     let mut data = std::fs::read(&segment).unwrap();
     let at = data
