@@ -53,11 +53,16 @@ for start, end, pid, text, raw in calls:
 syncs = [c for c in calls if c[3].startswith("fdatasync(") and "= 0" in c[3]]
 dirsyncs = [c for c in calls if c[3].startswith("fsync(") and "/incoming>" in c[3] and "= 0" in c[3]]
 WAL_FD = re.compile(r'^\w+\(\d+<([^>]*/wal/[0-9A-F]{16})>')
-records = {}  # id -> (end, segment path, raw)
+records = {}  # id -> (end, segment path, raw): the message record
 for start, end, pid, text, raw in calls:
     m = WAL_FD.match(text)
     if m and text.startswith("pwrite64("):
-        for qid in re.findall(r"[0-9A-F]{6,}", text.split(",", 2)[1]):
+        # A message record: the id right before the queue file's magic.
+        r = re.search(r"([0-9A-F]{6,})gatepost-queue-file ", text)
+        if r:
+            qid = r.group(1)
+            # Octal escapes of the binary header may run into the id:
+            # keep the longest suffix that is an acknowledged id later.
             records.setdefault(qid, (end, m.group(1), raw))
 walsyncs = [(c, WAL_FD.match(c[3]).group(1)) for c in syncs if WAL_FD.match(c[3])]
 logged = 0
@@ -75,7 +80,7 @@ for when, qid, raw in acks:
         print(f"{qid}: no link into incoming seen")
         continue
     linked, tmp, _ = link
-    record = records.get(qid)
+    record = next((v for k, v in records.items() if k.endswith(qid)), None)
     if record and record[0] >= linked - 1e-6:
         logged += 1
         written, segment, _ = record
