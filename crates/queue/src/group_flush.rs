@@ -96,22 +96,33 @@ impl GroupFlush {
     /// The committer of this process, started on first use.
     pub fn global() -> &'static GroupFlush {
         static GLOBAL: OnceLock<&'static GroupFlush> = OnceLock::new();
-        GLOBAL.get_or_init(|| {
-            let me: &'static GroupFlush = Box::leak(Box::new(GroupFlush {
-                inline: std::sync::atomic::AtomicBool::new(false),
-                pending: Mutex::new(Pending::default()),
-                wake: Condvar::new(),
-                stats: Mutex::new(Stats::default()),
-            }));
-            let workers: Vec<Sender<Job>> = (0..WORKERS).map(|_| spawn_worker()).collect();
-            let started = std::thread::Builder::new()
-                .name("group-flush".into())
-                .spawn(move || me.committer(&workers));
-            if started.is_err() {
-                me.inline.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-            me
-        })
+        GLOBAL.get_or_init(|| GroupFlush::start("group-flush", WORKERS))
+    }
+
+    /// The committer of the write-ahead log's segments, apart from
+    /// [`global`](Self::global): an accepted message waits for one
+    /// `fdatasync` of the log, never behind a round of Maildir or
+    /// directory fsyncs (docs/durability.md).
+    pub fn log() -> &'static GroupFlush {
+        static LOG: OnceLock<&'static GroupFlush> = OnceLock::new();
+        LOG.get_or_init(|| GroupFlush::start("wal-flush", 2))
+    }
+
+    fn start(name: &str, workers: usize) -> &'static GroupFlush {
+        let me: &'static GroupFlush = Box::leak(Box::new(GroupFlush {
+            inline: std::sync::atomic::AtomicBool::new(false),
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            stats: Mutex::new(Stats::default()),
+        }));
+        let workers: Vec<Sender<Job>> = (0..workers).map(|_| spawn_worker()).collect();
+        let started = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || me.committer(&workers));
+        if started.is_err() {
+            me.inline.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        me
     }
 
     /// Make `items` durable; returns once a round that started after this

@@ -207,7 +207,7 @@ impl Queue {
                     .map_err(|e| QueueError::io(&log_dir, e))
             })
             .await?;
-            GroupFlush::global()
+            GroupFlush::log()
                 .flush(vec![Flush::Data(segment)])
                 .await
                 .map_err(|e| QueueError::io(&self.root, e))?;

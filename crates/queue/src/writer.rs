@@ -215,7 +215,7 @@ impl MessageWriter {
         let log = self.queue.wal().cloned();
         let id = self.id.as_str().to_string();
         let flush_dir = dir.clone();
-        let flushes = blocking(&tmp, move || {
+        let (committer, flushes) = blocking(&tmp, move || {
             let io = |e| QueueError::io(&src, e);
             let head = header(size);
             debug_assert_eq!(head.len(), HEADER_LEN);
@@ -244,19 +244,22 @@ impl MessageWriter {
                 (Some(log), Some(mut record)) => {
                     wal::seal(&mut record, wal::Kind::Message, target, &id);
                     match log.append(&mut record) {
-                        Ok(segment) => Ok(vec![Flush::Data(segment)]),
+                        Ok(segment) => Ok((GroupFlush::log(), vec![Flush::Data(segment)])),
                         Err(e) => {
                             let _ = std::fs::remove_file(&dst);
                             Err(QueueError::io(&dst, e))
                         }
                     }
                 }
-                _ => Ok(vec![Flush::Data(Arc::new(file)), Flush::Dir(flush_dir)]),
+                _ => Ok((
+                    GroupFlush::global(),
+                    vec![Flush::Data(Arc::new(file)), Flush::Dir(flush_dir)],
+                )),
             }
         })
         .await?;
         self.tmp_path = None;
-        if let Err(e) = GroupFlush::global().flush(flushes).await {
+        if let Err(e) = committer.flush(flushes).await {
             // Not durable: the client is told to try again, and the file
             // must not be delivered behind its back.
             let _ = std::fs::remove_file(self.queue.path_of(target, &self.id));
