@@ -16,9 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 QUICK=${QUICK:-0}
-GP_IP=127.0.0.41
-PF_IP=127.0.0.42
-PORT=24025
+GP_IP=${GP_IP:-127.0.0.41}
+PF_IP=${PF_IP:-127.0.0.42}
+PORT=${PORT:-24025}
 
 cargo build --release -q -p gatepost -p gatepost-bench
 BIN=$PWD/target/release/gatepost

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Check, from an strace of a running gatepost, that every message's 250
-came after a flush that covers it: an fdatasync of its queue file and an
-fsync of `incoming`, both started after the file was linked into
-`incoming` and both finished before the 250 was written.
+came after a flush that covers it. With the write-ahead log
+(docs/durability.md): the pwrite64 of the message's record (its queue id
+is in the record's first bytes) into a segment under `wal/`, after the
+queue file was linked into `incoming`, then an fdatasync of that segment
+started after the pwrite64 ended and finished before the 250 was written.
+Without it (messages over the log's record limit): an fdatasync of its
+queue file and an fsync of `incoming`, both started after the link.
 
-  strace -f -tt -T -y -s 128 -e trace=fdatasync,fsync,linkat,sendto -o OUT -p PID
+  strace -f -tt -T -y -s 128 -e trace=fdatasync,fsync,linkat,pwrite64,sendto -o OUT -p PID
   bench/flush_order.py OUT [ID]   (ID: print that message's lines)
 """
 import re
@@ -48,6 +52,20 @@ for start, end, pid, text, raw in calls:
         links[m.group(2)] = (end, m.group(1), raw)
 syncs = [c for c in calls if c[3].startswith("fdatasync(") and "= 0" in c[3]]
 dirsyncs = [c for c in calls if c[3].startswith("fsync(") and "/incoming>" in c[3] and "= 0" in c[3]]
+WAL_FD = re.compile(r'^\w+\(\d+<([^>]*/wal/[0-9A-F]{16})>')
+records = {}  # id -> (end, segment path, raw): the message record
+for start, end, pid, text, raw in calls:
+    m = WAL_FD.match(text)
+    if m and text.startswith("pwrite64("):
+        # A message record: the id right before the queue file's magic.
+        r = re.search(r"([0-9A-F]{6,})gatepost-queue-file ", text)
+        if r:
+            qid = r.group(1)
+            # Octal escapes of the binary header may run into the id:
+            # keep the longest suffix that is an acknowledged id later.
+            records.setdefault(qid, (end, m.group(1), raw))
+walsyncs = [(c, WAL_FD.match(c[3]).group(1)) for c in syncs if WAL_FD.match(c[3])]
+logged = 0
 acks = []
 for start, end, pid, text, raw in calls:
     m = re.search(r"250 2\.0\.0 Ok: queued as ([0-9A-F]+)", text)
@@ -62,8 +80,15 @@ for when, qid, raw in acks:
         print(f"{qid}: no link into incoming seen")
         continue
     linked, tmp, _ = link
-    data = [c for c in syncs if tmp in c[3] and c[0] >= linked - 1e-6 and c[1] <= when]
-    dirs = [c for c in dirsyncs if c[0] >= linked - 1e-6 and c[1] <= when]
+    record = next((v for k, v in records.items() if k.endswith(qid)), None)
+    if record and record[0] >= linked - 1e-6:
+        logged += 1
+        written, segment, _ = record
+        data = [c for c, seg in walsyncs if seg == segment and c[0] >= written - 1e-6 and c[1] <= when]
+        dirs = [record]
+    else:
+        data = [c for c in syncs if tmp in c[3] and c[0] >= linked - 1e-6 and c[1] <= when]
+        dirs = [c for c in dirsyncs if c[0] >= linked - 1e-6 and c[1] <= when]
     if data and dirs:
         ok += 1
     else:
@@ -71,10 +96,11 @@ for when, qid, raw in acks:
         print(f"{qid}: 250 without a covering flush (data {len(data)}, dir {len(dirs)})")
     if len(sys.argv) > 2 and sys.argv[2] == qid:
         print(link[2])
-        for c in data + dirs:
-            print(c[4])
+        for c in (dirs + data if record else data + dirs):
+            print(c[4] if len(c) > 3 else c[2])
         print(raw)
 rounds = len(dirsyncs)
 print(f"{len(acks)} messages acknowledged: {ok} after a covering flush, {bad} not; "
-      f"{len(syncs)} fdatasync, {rounds} fsync of incoming")
+      f"{logged} through the write-ahead log ({len(walsyncs)} fdatasync of a segment), "
+      f"{len(syncs) - len(walsyncs)} other fdatasync, {rounds} fsync of incoming")
 sys.exit(1 if bad else 0)

@@ -166,6 +166,9 @@ async fn serve_async(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Re
     };
     let queue =
         Queue::open(&queue_dir).with_context(|| format!("open queue {}", queue_dir.display()))?;
+    queue
+        .start_write_ahead_log()
+        .with_context(|| format!("write-ahead log in {}", queue_dir.display()))?;
     let helper = match account {
         Some(_) => {
             crate::privsep::prepare_mail_spool(&cfg)?;

@@ -10,7 +10,8 @@
 //! round instead of once per message. Whatever arrives during a round
 //! waits for the next one. A caller is answered when every flush it asked
 //! for is done (or with the first error among them); a round always starts
-//! after the caller's own writes, so it covers them. See docs/durability.md
+//! after the caller's own writes, so it covers them. A file named by many
+//! callers of a round (the write-ahead log's segment) is fsynced once. See docs/durability.md
 //! for the measurements behind this choice (parallel fsyncs against
 //! `syncfs(2)` and per-message fsyncs).
 
@@ -95,22 +96,33 @@ impl GroupFlush {
     /// The committer of this process, started on first use.
     pub fn global() -> &'static GroupFlush {
         static GLOBAL: OnceLock<&'static GroupFlush> = OnceLock::new();
-        GLOBAL.get_or_init(|| {
-            let me: &'static GroupFlush = Box::leak(Box::new(GroupFlush {
-                inline: std::sync::atomic::AtomicBool::new(false),
-                pending: Mutex::new(Pending::default()),
-                wake: Condvar::new(),
-                stats: Mutex::new(Stats::default()),
-            }));
-            let workers: Vec<Sender<Job>> = (0..WORKERS).map(|_| spawn_worker()).collect();
-            let started = std::thread::Builder::new()
-                .name("group-flush".into())
-                .spawn(move || me.committer(&workers));
-            if started.is_err() {
-                me.inline.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-            me
-        })
+        GLOBAL.get_or_init(|| GroupFlush::start("group-flush", WORKERS))
+    }
+
+    /// The committer of the write-ahead log's segments, apart from
+    /// [`global`](Self::global): an accepted message waits for one
+    /// `fdatasync` of the log, never behind a round of Maildir or
+    /// directory fsyncs (docs/durability.md).
+    pub fn log() -> &'static GroupFlush {
+        static LOG: OnceLock<&'static GroupFlush> = OnceLock::new();
+        LOG.get_or_init(|| GroupFlush::start("wal-flush", 2))
+    }
+
+    fn start(name: &str, workers: usize) -> &'static GroupFlush {
+        let me: &'static GroupFlush = Box::leak(Box::new(GroupFlush {
+            inline: std::sync::atomic::AtomicBool::new(false),
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            stats: Mutex::new(Stats::default()),
+        }));
+        let workers: Vec<Sender<Job>> = (0..workers).map(|_| spawn_worker()).collect();
+        let started = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || me.committer(&workers));
+        if started.is_err() {
+            me.inline.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        me
     }
 
     /// Make `items` durable; returns once a round that started after this
@@ -185,14 +197,19 @@ impl GroupFlush {
     ) {
         let mut targets: Vec<FlushTarget> = Vec::new();
         let mut dir_index: HashMap<PathBuf, usize> = HashMap::new();
+        // One fdatasync per file however many callers share it (the
+        // write-ahead log's segment).
+        let mut file_index: HashMap<*const File, usize> = HashMap::new();
         let mut wanted: Vec<(Vec<usize>, Reply)> = Vec::with_capacity(round.len());
         for (items, reply) in round {
             let mut mine = Vec::with_capacity(items.len());
             for item in items {
                 let index = match item {
                     Flush::Data(file) => {
-                        targets.push(FlushTarget::Data(file));
-                        targets.len() - 1
+                        *file_index.entry(Arc::as_ptr(&file)).or_insert_with(|| {
+                            targets.push(FlushTarget::Data(file));
+                            targets.len() - 1
+                        })
                     }
                     Flush::Dir(dir) => *dir_index.entry(dir.clone()).or_insert_with(|| {
                         targets.push(FlushTarget::Dir(dir));

@@ -17,7 +17,8 @@
 //! queue directory; our marker file), `postfix_records` (reading Postfix's
 //! queue files), `postfix_import` (`gatepost queue import-postfix`),
 //! `sender_auth` (the optional `AUTH=` identity record), `client_facts`
-//! (the optional client attribute records), and
+//! (the optional client attribute records), `wal` (the write-ahead log of
+//! accepted messages, its checkpoints and recovery), and
 //! `manager` (public: what only the queue manager uses).
 #![forbid(unsafe_code)]
 
@@ -41,6 +42,7 @@ mod queue_file;
 mod queue_id;
 mod sender_auth;
 mod trigger;
+mod wal;
 mod writer;
 
 pub use client_facts::{read_client_facts, ClientFacts};
@@ -58,6 +60,7 @@ pub use queue::Queue;
 pub use queue_id::QueueId;
 pub use sender_auth::read_sender_auth;
 pub use trigger::{TriggerOutcome, TriggerRequest};
+pub use wal::Recovery;
 pub use writer::MessageWriter;
 
 /// The queue manager's side of the queue (the `gatepost-qmgr` crate only):

@@ -165,6 +165,10 @@ impl Queue {
     pub fn delete(&self, id: &QueueId) -> Result<(), QueueError> {
         let q = self.locate(id, &QueueName::ALL)?;
         let path = self.path_of(q, id);
+        // The server's write-ahead log may still hold the message: a
+        // durable tombstone first, so that its recovery does not bring
+        // the message back (docs/durability.md).
+        crate::wal::tombstone_file(self.root(), id.as_str())?;
         std::fs::remove_file(&path).map_err(|e| QueueError::io(&path, e))?;
         sync_dir(&queue_dir(self.root(), q))?;
         gatepost_log::info("postsuper", format!("{id}: removed"));

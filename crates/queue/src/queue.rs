@@ -8,7 +8,7 @@ use std::fs::{DirBuilder, Metadata};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -19,6 +19,7 @@ use crate::layout::{queue_dir, queue_path, QueueName, LOG_DIRS, PUBLIC_DIR, TMP_
 use crate::manager_link::ManagerLink;
 use crate::queue_id::QueueId;
 use crate::trigger::TriggerRequest;
+use crate::wal::{Recovery, Wal};
 use crate::writer::MessageWriter;
 
 /// The queue directory tree.
@@ -29,6 +30,9 @@ pub struct Queue {
     manager: ManagerLink,
     /// Counter making tmp file names unique within this process.
     pub(crate) tmp_seq: AtomicU64,
+    /// The write-ahead log, once the server started it (docs/durability.md);
+    /// without it every message is fsynced on its own.
+    wal: OnceLock<Arc<Wal>>,
 }
 
 impl Queue {
@@ -50,7 +54,33 @@ impl Queue {
             root: root.to_path_buf(),
             manager: ManagerLink::default(),
             tmp_seq: AtomicU64::new(0),
+            wal: OnceLock::new(),
         }))
+    }
+
+    /// Replay the write-ahead log left by the previous run and log new
+    /// messages in it from now on (the server, before its queue manager
+    /// and listeners start; docs/durability.md).
+    pub fn start_write_ahead_log(&self) -> Result<Recovery, QueueError> {
+        self.start_wal_with(crate::wal::CHECKPOINT_AGE)
+    }
+
+    /// As `start_write_ahead_log`, checkpointing segments at most
+    /// `checkpoint_age` after their first record.
+    pub(crate) fn start_wal_with(
+        &self,
+        checkpoint_age: std::time::Duration,
+    ) -> Result<Recovery, QueueError> {
+        if self.wal.get().is_some() {
+            return Ok(Recovery::default());
+        }
+        let (wal, recovery) = Wal::open_with(&self.root, checkpoint_age)?;
+        let _ = self.wal.set(wal);
+        Ok(recovery)
+    }
+
+    pub(crate) fn wal(&self) -> Option<&Arc<Wal>> {
+        self.wal.get()
     }
 
     pub fn root(&self) -> &Path {
@@ -158,9 +188,37 @@ impl Queue {
         .await
     }
 
-    /// Remove `id` from queue `q` durably.
+    /// Remove `id` from queue `q` durably. With the write-ahead log: a
+    /// tombstone record flushed before the unlink, which the next
+    /// checkpoint makes durable (recovery completes a removal it finds
+    /// logged); without it, the unlink and a directory fsync.
     pub async fn remove_file(&self, id: &QueueId, q: QueueName) -> Result<(), QueueError> {
         let path = self.path_of(q, id);
+        if let Some(wal) = self.wal() {
+            let wal = wal.clone();
+            let name = id.as_str().to_string();
+            let err_path = path.clone();
+            if !path.is_file() {
+                return Err(QueueError::io(&path, std::io::ErrorKind::NotFound.into()));
+            }
+            let log_dir = self.root.join(crate::wal::WAL_DIR);
+            let (segment, guard) = blocking(&err_path, move || {
+                wal.append_removal(q, &name)
+                    .map_err(|e| QueueError::io(&log_dir, e))
+            })
+            .await?;
+            GroupFlush::log()
+                .flush(vec![Flush::Data(segment)])
+                .await
+                .map_err(|e| QueueError::io(&self.root, e))?;
+            let unlinked = blocking(&err_path, move || {
+                let r = std::fs::remove_file(&path).map_err(|e| QueueError::io(&path, e));
+                drop(guard);
+                r
+            })
+            .await;
+            return unlinked;
+        }
         let err_path = path.clone();
         blocking(&err_path, move || {
             std::fs::remove_file(&path).map_err(|e| QueueError::io(&path, e))

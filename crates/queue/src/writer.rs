@@ -1,14 +1,19 @@
 //! The write path for new messages (Postfix's cleanup output): a file in
-//! `tmp` named `PID.SEQ.RANDOM`, content appended through a buffer, then at
-//! commit the envelope, the content-length header, a no-clobber link into
+//! `tmp` named `PID.SEQ.RANDOM` (its inode gives the queue id), content
+//! collected in memory, then at commit the envelope, the content-length
+//! header, one write of the whole queue file, a no-clobber link into
 //! `incoming` under the queue id, and one group-committed flush
-//! (`GroupFlush`) of the file's data and of `incoming`, shared with every
-//! other message committed at the same time. Only then is the message safe
-//! and may the client be told `250` (docs/durability.md).
+//! (`GroupFlush`) shared with every other message committed at the same
+//! time. With the write-ahead log (the server) the same bytes are appended
+//! to it as one record and the flush is the log segment's `fdatasync`;
+//! without it (and for messages over the log's record limit, streamed to
+//! the file) the flush is the file's `fdatasync` and the fsync of
+//! `incoming`. Only then is the message safe and may the client be told
+//! `250` (docs/durability.md).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -21,6 +26,7 @@ use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
 use crate::queue_file::{encode_envelope, encode_status, header, StatusRecord, HEADER_LEN};
 use crate::queue_id::{micros_of, QueueId};
+use crate::wal;
 
 /// How many times to retry when a fresh id collides with an existing file.
 const ID_ATTEMPTS: usize = 16;
@@ -33,7 +39,7 @@ pub struct MessageWriter {
     id: QueueId,
     /// The tmp file; `None` once committed or aborted.
     tmp_path: Option<PathBuf>,
-    out: Option<BufWriter<File>>,
+    out: Option<Sink>,
     size: u64,
     /// Line ends written (each is CRLF on the wire).
     lines: u64,
@@ -41,6 +47,16 @@ pub struct MessageWriter {
     sender_auth: Option<String>,
     /// The client's attributes to store (records `Y`).
     client_facts: Option<crate::ClientFacts>,
+}
+
+/// Where the content goes until commit.
+#[derive(Debug)]
+enum Sink {
+    /// In memory: room for a log record's prefix and the queue file's
+    /// header, then the content; the tmp file is still empty.
+    Memory { file: File, buf: Vec<u8> },
+    /// Too large for the log: streamed to the tmp file after its header.
+    File(BufWriter<File>),
 }
 
 fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
@@ -52,17 +68,14 @@ fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
         rand::random::<u32>()
     );
     let path = queue.tmp_dir().join(name);
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&path)
         .map_err(|e| QueueError::io(&path, e))?;
     let now = SystemTime::now();
-    let result = file
-        .write_all(header(0).as_bytes())
-        .and_then(|_| file.metadata());
-    match result {
+    match file.metadata() {
         Ok(meta) => Ok((path, file, QueueId::short_form(micros_of(now), meta.ino()))),
         Err(e) => {
             let _ = std::fs::remove_file(&path);
@@ -96,11 +109,12 @@ impl MessageWriter {
                 std::io::Error::other("cannot allocate a unique queue id"),
             )
         })?;
+        let buf = vec![0u8; wal::record_prefix(id.as_str()) + HEADER_LEN];
         Ok(MessageWriter {
             queue,
             id,
             tmp_path: Some(path),
-            out: Some(BufWriter::with_capacity(64 * 1024, file)),
+            out: Some(Sink::Memory { file, buf }),
             size: 0,
             lines: 0,
             sender_auth: None,
@@ -113,11 +127,28 @@ impl MessageWriter {
     }
 
     pub fn write_content(&mut self, data: &[u8]) -> Result<(), QueueError> {
-        let path = self.tmp_path.clone().unwrap_or_default();
-        let out = self.out.as_mut().ok_or_else(|| {
-            QueueError::io(&path, std::io::Error::other("message already closed"))
-        })?;
-        out.write_all(data).map_err(|e| QueueError::io(&path, e))?;
+        let path = &self.tmp_path;
+        let prefix = wal::record_prefix(self.id.as_str());
+        let io = |e| QueueError::io(path.as_deref().unwrap_or(std::path::Path::new("")), e);
+        match self.out.take() {
+            Some(Sink::Memory { file, buf })
+                if buf.len() + data.len() > prefix + HEADER_LEN + wal::MAX_PAYLOAD =>
+            {
+                let mut out = BufWriter::with_capacity(64 * 1024, file);
+                out.write_all(&buf[prefix..]).map_err(io)?;
+                out.write_all(data).map_err(io)?;
+                self.out = Some(Sink::File(out));
+            }
+            Some(Sink::Memory { file, mut buf }) => {
+                buf.extend_from_slice(data);
+                self.out = Some(Sink::Memory { file, buf });
+            }
+            Some(Sink::File(mut out)) => {
+                out.write_all(data).map_err(io)?;
+                self.out = Some(Sink::File(out));
+            }
+            None => return Err(io(std::io::Error::other("message already closed"))),
+        }
         self.size += data.len() as u64;
         self.lines += data.iter().filter(|&&b| b == b'\n').count() as u64;
         Ok(())
@@ -186,26 +217,55 @@ impl MessageWriter {
         let size = self.size;
         let dst = self.queue.path_of(target, &self.id);
         let src = tmp.clone();
-        let file = blocking(&tmp, move || {
+        let dir = queue_dir(self.queue.root(), target);
+        let log = self.queue.wal().cloned();
+        let id = self.id.as_str().to_string();
+        let flush_dir = dir.clone();
+        let (committer, flushes) = blocking(&tmp, move || {
             let io = |e| QueueError::io(&src, e);
-            let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
-            file.write_all(trailer.as_bytes()).map_err(io)?;
-            file.seek(SeekFrom::Start(0)).map_err(io)?;
             let head = header(size);
             debug_assert_eq!(head.len(), HEADER_LEN);
-            file.write_all(head.as_bytes()).map_err(io)?;
+            let (file, logged) = match out {
+                Sink::Memory { file, mut buf } => {
+                    let prefix = wal::record_prefix(&id);
+                    buf.extend_from_slice(trailer.as_bytes());
+                    buf[prefix..prefix + HEADER_LEN].copy_from_slice(head.as_bytes());
+                    file.write_all_at(&buf[prefix..], 0).map_err(io)?;
+                    (file, Some(buf))
+                }
+                Sink::File(out) => {
+                    let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
+                    file.write_all(trailer.as_bytes()).map_err(io)?;
+                    file.seek(SeekFrom::Start(0)).map_err(io)?;
+                    file.write_all(head.as_bytes()).map_err(io)?;
+                    (file, None)
+                }
+            };
             // A link never replaces an existing file: ids stay unique.
             std::fs::hard_link(&src, &dst).map_err(|e| QueueError::io(&dst, e))?;
             let _ = std::fs::remove_file(&src);
-            Ok(file)
+            match (log, logged) {
+                // The queue file is written before its record: a checkpoint
+                // that retires the record's segment covers the file.
+                (Some(log), Some(mut record)) => {
+                    wal::seal(&mut record, wal::Kind::Message, target, &id);
+                    match log.append(&mut record) {
+                        Ok(segment) => Ok((GroupFlush::log(), vec![Flush::Data(segment)])),
+                        Err(e) => {
+                            let _ = std::fs::remove_file(&dst);
+                            Err(QueueError::io(&dst, e))
+                        }
+                    }
+                }
+                _ => Ok((
+                    GroupFlush::global(),
+                    vec![Flush::Data(Arc::new(file)), Flush::Dir(flush_dir)],
+                )),
+            }
         })
         .await?;
         self.tmp_path = None;
-        let dir = queue_dir(self.queue.root(), target);
-        let flushed = GroupFlush::global()
-            .flush(vec![Flush::Data(Arc::new(file)), Flush::Dir(dir.clone())])
-            .await;
-        if let Err(e) = flushed {
+        if let Err(e) = committer.flush(flushes).await {
             // Not durable: the client is told to try again, and the file
             // must not be delivered behind its back.
             let _ = std::fs::remove_file(self.queue.path_of(target, &self.id));

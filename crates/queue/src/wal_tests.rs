@@ -1,0 +1,151 @@
+//! Start-up recovery from the write-ahead log: the crash images a power
+//! loss can leave (a queue file missing, cut short, or back after its
+//! removal) are repaired from the log, and nothing is replayed twice.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::envelope::{Envelope, EnvelopeRecipient};
+use crate::layout::QueueName;
+use crate::queue::Queue;
+use crate::queue_id::QueueId;
+use crate::wal::Recovery;
+
+/// Checkpoints that never come during a test.
+const NO_CHECKPOINT: Duration = Duration::from_secs(3600);
+
+fn envelope() -> Envelope {
+    Envelope {
+        sender: "alice@spec.test".into(),
+        recipients: vec![EnvelopeRecipient::new("bob@spec.test")],
+        arrival: SystemTime::now(),
+        client: "local".into(),
+        ret: None,
+        envid: None,
+        filter: None,
+    }
+}
+
+async fn accept(queue: &Arc<Queue>, body: &str) -> (QueueId, Vec<u8>) {
+    let mut w = queue.new_message().unwrap();
+    w.write_content(format!("Subject: {body}\n\n{body}\n").as_bytes())
+        .unwrap();
+    let id = w.commit(&envelope()).await.unwrap();
+    let bytes = std::fs::read(queue.path_of(QueueName::Incoming, &id)).unwrap();
+    (id, bytes)
+}
+
+fn reopen(root: &Path) -> (Arc<Queue>, Recovery) {
+    let queue = Queue::open(root).unwrap();
+    let recovery = queue.start_wal_with(NO_CHECKPOINT).unwrap();
+    (queue, recovery)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_and_short_files_come_back_removed_ones_stay_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (queue, first) = reopen(dir.path());
+    assert_eq!(first, Recovery::default());
+    let (lost, lost_bytes) = accept(&queue, "lost").await;
+    let (cut, cut_bytes) = accept(&queue, "cut").await;
+    let (done, done_bytes) = accept(&queue, "done").await;
+    let (kept, kept_bytes) = accept(&queue, "kept").await;
+    queue.remove_file(&done, QueueName::Incoming).await.unwrap();
+    assert!(!queue.path_of(QueueName::Incoming, &done).exists());
+
+    // The image a power loss could leave: one file never reached the
+    // disk, one only in part, one removal was lost; one was moved on.
+    std::fs::remove_file(queue.path_of(QueueName::Incoming, &lost)).unwrap();
+    std::fs::write(queue.path_of(QueueName::Incoming, &cut), &cut_bytes[..10]).unwrap();
+    std::fs::write(queue.path_of(QueueName::Incoming, &done), &done_bytes).unwrap();
+    std::fs::rename(
+        queue.path_of(QueueName::Incoming, &kept),
+        queue.path_of(QueueName::Deferred, &kept),
+    )
+    .unwrap();
+
+    let (after, recovery) = reopen(dir.path());
+    assert_eq!(
+        recovery,
+        Recovery {
+            restored: 2,
+            removed: 1,
+            damaged: 0
+        }
+    );
+    let read = |q, id: &QueueId| std::fs::read(after.path_of(q, id)).ok();
+    assert_eq!(read(QueueName::Incoming, &lost), Some(lost_bytes));
+    assert_eq!(read(QueueName::Incoming, &cut), Some(cut_bytes));
+    assert_eq!(after.find(&done), None);
+    assert_eq!(read(QueueName::Deferred, &kept), Some(kept_bytes));
+    assert_eq!(after.find(&kept), Some(QueueName::Deferred));
+
+    // What was replayed is retired: a second restart finds nothing to do,
+    // even with the files gone again.
+    std::fs::remove_file(after.path_of(QueueName::Incoming, &lost)).unwrap();
+    let (_, again) = reopen(dir.path());
+    assert_eq!(again, Recovery::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_after_recovery_are_logged_in_a_new_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (queue, _) = reopen(dir.path());
+    let (first, _) = accept(&queue, "first").await;
+    let (queue, _) = reopen(dir.path());
+    let (second, second_bytes) = accept(&queue, "second").await;
+    std::fs::remove_file(queue.path_of(QueueName::Incoming, &first)).unwrap();
+    std::fs::remove_file(queue.path_of(QueueName::Incoming, &second)).unwrap();
+    let (after, recovery) = reopen(dir.path());
+    assert_eq!(recovery.restored, 1);
+    assert_eq!(after.find(&first), None);
+    assert_eq!(
+        std::fs::read(after.path_of(QueueName::Incoming, &second)).unwrap(),
+        second_bytes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_record_is_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (queue, _) = reopen(dir.path());
+    let (id, bytes) = accept(&queue, "damaged").await;
+    std::fs::remove_file(queue.path_of(QueueName::Incoming, &id)).unwrap();
+    let wal = dir.path().join(crate::wal::WAL_DIR);
+    let segment = std::fs::read_dir(&wal)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("spare.")
+        })
+        .unwrap();
+    let mut data = std::fs::read(&segment).unwrap();
+    let at = data
+        .windows(bytes.len())
+        .position(|w| w == bytes.as_slice())
+        .unwrap();
+    data[at + bytes.len() / 2] ^= 0x55;
+    std::fs::write(&segment, data).unwrap();
+    let (after, recovery) = reopen(dir.path());
+    assert_eq!(recovery.damaged, 1);
+    assert_eq!(recovery.restored, 0);
+    assert_eq!(after.find(&id), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_deletion_is_not_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (queue, _) = reopen(dir.path());
+    let (id, _) = accept(&queue, "deleted").await;
+    // `postsuper -d` runs in a process of its own, on the same directory.
+    let operator = Queue::open(dir.path()).unwrap();
+    operator.delete(&id).unwrap();
+    let (after, recovery) = reopen(dir.path());
+    assert_eq!(recovery.restored, 0);
+    assert_eq!(after.find(&id), None);
+}
