@@ -258,10 +258,10 @@ impl Session {
         content: &[u8],
     ) -> Result<(Vec<u8>, EnvelopeChanges), Reply> {
         let saved = std::mem::replace(tx, Transaction::new(String::new()));
-        self.tx = Some(saved);
+        self.tx = Some(Box::new(saved));
         let result = self.milter_message_in_session(content).await;
         if let Some(t) = self.tx.take() {
-            *tx = t;
+            *tx = *t;
         }
         result
     }
