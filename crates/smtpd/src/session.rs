@@ -144,6 +144,8 @@ impl Session {
     /// the greeting and its checks, each command, the error replies) is
     /// boxed, allocated only while it runs (`session_future_stays_small`
     /// in server.rs holds the size).
+    // Not `async fn run(mut self)`: that future would hold the session twice.
+    #[allow(clippy::manual_async_fn)]
     pub fn run(mut self) -> impl std::future::Future<Output = ()> {
         async move { self.serve().await }
     }
