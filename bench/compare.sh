@@ -16,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 QUICK=${QUICK:-0}
+# The servers' addresses and port (set them to run beside another copy).
 GP_IP=${GP_IP:-127.0.0.41}
 PF_IP=${PF_IP:-127.0.0.42}
 PORT=${PORT:-24025}
@@ -66,7 +67,8 @@ CF
 
 setup_gatepost() {
   mkdir -p "$WORK/gp/etc" "$WORK/gp/mail"
-  common_cf "$WORK/gp" "$GP_IP" > "$WORK/gp/etc/main.cf"
+  # A data_directory of its own: master.lock does not meet another server's.
+  { common_cf "$WORK/gp" "$GP_IP"; echo "data_directory = $WORK/gp/data"; } > "$WORK/gp/etc/main.cf"
   # maxproc 0: no session limit, so that the idle-session measure reaches
   # 10,000 (Postfix keeps its default of 100 smtpd processes).
   echo "$GP_IP:$PORT inet n - n - 0 smtpd" > "$WORK/gp/etc/master.cf"
@@ -191,6 +193,13 @@ measure() {
   if [ "$who" = gp ]; then pid=$GP_PID; else pid=$(pf_master_pid); fi
   record "$who" peak_rss_mib "$(echo "$("$LOAD" peak "$pid") / 1024" | bc -l)"
   for idle in 1000 10000; do
+    # Each count on a fresh server: after the load above (or the other
+    # count) the allocator's free memory would absorb the sessions.
+    if [ "$who" = gp ]; then
+      stop_gatepost; start_gatepost; pid=$GP_PID
+    else
+      stop_postfix; start_postfix; pid=$(pf_master_pid)
+    fi
     progress "$who: $idle idle sessions"
     out=$("$LOAD" idle "$ip:$PORT" "$idle" "$pid" 2>/dev/null || echo "greeted=0 kib_per_session=0")
     record "$who" "idle_kib_$idle" "$(sed 's/.*kib_per_session=\([^ ]*\).*/\1/' <<<"$out")"

@@ -7,11 +7,14 @@
 # levels off. At the end glibc's malloc_trim(0) is called in the server
 # through gdb (after malloc_stats(), glibc's count of bytes taken from the
 # system and bytes in use): what it gives back was free memory the
-# allocator kept.
+# allocator kept. With the idle sessions open it prints what each takes:
+# the growth of RSS divided by the sessions (every one greeted).
 #
 #   bench/memory.sh [MESSAGES] [SESSIONS]      (defaults 100000 10000)
 #   ROUNDS=3 bench/memory.sh 20000 5000
 #   PROFILE=debug ROUNDS=3 bench/memory.sh 20000 10000
+#   BIN=target/release/gatepost setpriv --reuid=nobody --regid=nogroup \
+#     --clear-groups bench/memory.sh 1000 10000   (not as root: no build)
 #
 # Needs: smtp-source (apt-get install postfix), python3; gdb for the trim.
 set -euo pipefail
@@ -23,13 +26,17 @@ ROUNDS=${ROUNDS:-2}
 command -v smtp-source >/dev/null || { echo "smtp-source not found (apt-get install postfix)" >&2; exit 1; }
 # PROFILE=debug measures the test build instead (quicker to build, more
 # memory per session; the shape of the curve is the same).
+# BIN names a binary already built (nothing is built then).
 PROFILE=${PROFILE:-release}
-if [ "$PROFILE" = release ]; then
+if [ -n "${BIN:-}" ]; then
+  BIN=$(realpath "$BIN")
+elif [ "$PROFILE" = release ]; then
   cargo build --release -q -p gatepost || exit 1
+  BIN=$PWD/target/release/gatepost
 else
   cargo build -q -p gatepost || exit 1
+  BIN=$PWD/target/debug/gatepost
 fi
-BIN=$PWD/target/$PROFILE/gatepost
 ulimit -n "$(ulimit -Hn)"
 
 WORK=$(mktemp -d)
@@ -40,6 +47,7 @@ cat > "$WORK/main.cf" <<CF
 myhostname = mx.bench.test
 mydestination = \$myhostname, localhost, bench.test
 queue_directory = $WORK/spool
+data_directory = $WORK/data
 mail_spool_directory = $WORK/mail/
 home_mailbox =
 local_recipient_maps =
@@ -86,17 +94,22 @@ for round in $(seq "$ROUNDS"); do
   python3 - "$PORT" "$SESSIONS" "$PID" <<'PY'
 import socket, sys, time
 port, n, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def rss():
+    return int([l for l in open("/proc/%s/status" % pid) if l.startswith("VmRSS")][0].split()[1])
+before = rss()
 socks = []
 for i in range(n):
     s = socket.socket()
     s.bind(("127.0.%d.%d" % (2 + i // 250, 1 + i % 250), 0))
     s.connect(("127.0.0.1", port))
     socks.append(s)
-for s in socks[-5:]:
+for s in socks:
     s.settimeout(30)
     s.recv(100)
-rss = [l for l in open("/proc/%s/status" % pid) if l.startswith("VmRSS")][0].split()[1]
-print("%-44s RSS %7s kB" % ("  with %d idle sessions open" % len(socks), rss))
+time.sleep(0.5)  # let the server settle after the last greeting
+after = rss()
+print("%-44s RSS %7d kB (%.2f KiB per session)"
+      % ("  with %d idle sessions open" % len(socks), after, (after - before) / len(socks)))
 for s in socks:
     s.close()
 PY

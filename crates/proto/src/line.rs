@@ -85,6 +85,17 @@ impl LineReader {
         self.reset_line();
     }
 
+    /// Give back the buffers' memory when they hold nothing (a session
+    /// waiting for its next command keeps none).
+    pub fn release_idle(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
+        }
+        if self.line.is_empty() {
+            self.line = Vec::new();
+        }
+    }
+
     /// Add bytes from the socket.
     pub fn feed(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
@@ -139,6 +150,21 @@ impl LineReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_idle_frees_empty_buffers_and_keeps_a_partial_line() {
+        let mut r = LineReader::new(2048);
+        r.feed(b"EHLO a\r\n");
+        assert_eq!(r.next_line().unwrap().bytes, b"EHLO a");
+        r.release_idle();
+        assert_eq!(r.buf.capacity(), 0);
+        assert_eq!(r.line.capacity(), 0);
+        r.feed(b"NO");
+        assert!(r.next_line().is_none());
+        r.release_idle();
+        r.feed(b"OP\r\n");
+        assert_eq!(r.next_line().unwrap().bytes, b"NOOP");
+    }
 
     #[test]
     fn splits_crlf_and_bare_lf() {

@@ -428,12 +428,15 @@ impl Session {
             fail(tx);
             return Ok(Reply::new(554, "5.4.0", "Error: too many hops"));
         }
-        self.tx = Some(std::mem::replace(tx, Transaction::new(String::new())));
+        self.tx = Some(Box::new(std::mem::replace(
+            tx,
+            Transaction::new(String::new()),
+        )));
         let mut facts = self.facts(None);
         facts.size = end.size;
         let verdict = self.check_with(Stage::EndOfMessage, facts).await;
         if let Some(t) = self.tx.take() {
-            *tx = t;
+            *tx = *t;
         }
         if let Some(reply) = verdict.reply {
             fail(tx);
@@ -546,10 +549,10 @@ impl Session {
     /// log lines that show from=/to=).
     fn with_tx(&mut self, tx: &mut Transaction, f: impl FnOnce(&mut Session)) {
         let saved = std::mem::replace(tx, Transaction::new(String::new()));
-        self.tx = Some(saved);
+        self.tx = Some(Box::new(saved));
         f(self);
         if let Some(t) = self.tx.take() {
-            *tx = t;
+            *tx = *t;
         }
     }
 

@@ -326,7 +326,7 @@ impl Session {
         if let Some(reply) = self.storage_check() {
             return self.answer(verb, reply).await;
         }
-        self.tx = Some(tx);
+        self.tx = Some(Box::new(tx));
         let verdict = self.check(Stage::Mail, None).await;
         if let Some(reply) = verdict.reply {
             self.tx = None;

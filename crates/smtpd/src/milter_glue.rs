@@ -286,10 +286,10 @@ impl Session {
         content: &[u8],
     ) -> Result<(Vec<u8>, EnvelopeChanges), Reply> {
         let saved = std::mem::replace(tx, Transaction::new(String::new()));
-        self.tx = Some(saved);
+        self.tx = Some(Box::new(saved));
         let result = self.milter_message_in_session(content).await;
         if let Some(t) = self.tx.take() {
-            *tx = t;
+            *tx = *t;
         }
         result
     }
@@ -339,7 +339,7 @@ impl Session {
 
     /// The message as `milter_header_checks` log lines show it.
     fn check_origin(&self) -> CheckOrigin {
-        let tx = self.tx.as_ref();
+        let tx = self.tx.as_deref();
         CheckOrigin {
             queue_id: tx.and_then(Transaction::queue_id).unwrap_or_default(),
             client: self.client_label.clone(),

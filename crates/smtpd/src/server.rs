@@ -6,11 +6,12 @@
 //! once every 1000 seconds per service.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::context::ServerContext;
 use crate::session::Session;
@@ -73,6 +74,24 @@ impl SessionLimit {
     }
 }
 
+/// The task of one accepted connection: its session, logged under a PID of
+/// its own (as a Postfix smtpd process), holding its slot until it ends.
+/// What an idle session costs is mostly this future (see
+/// `session_future_stays_small`).
+fn session_task(
+    ctx: Arc<ServerContext>,
+    sock: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+) -> impl Future<Output = ()> + Send + 'static {
+    let server_addr = sock.local_addr().map(|a| a.ip()).unwrap_or(peer.ip());
+    let _ = sock.set_nodelay(true);
+    gatepost_log::scope(gatepost_log::next_pid(), async move {
+        Session::new(ctx, sock, peer, server_addr).run().await;
+        drop(permit);
+    })
+}
+
 /// Accept and serve connections until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
@@ -102,19 +121,46 @@ pub async fn serve(
         match accepted {
             Ok((sock, peer)) => {
                 gatepost_metrics::connection(&ctx.service);
-                let ctx = ctx.clone();
-                let server_addr = sock.local_addr().map(|a| a.ip()).unwrap_or(peer.ip());
-                // Each session logs under a PID of its own, as a Postfix smtpd process.
-                tokio::spawn(gatepost_log::scope(gatepost_log::next_pid(), async move {
-                    let _ = sock.set_nodelay(true);
-                    Session::new(ctx, sock, peer, server_addr).run().await;
-                    drop(permit);
-                }));
+                tokio::spawn(session_task(ctx.clone(), sock, peer, permit));
             }
             Err(e) => {
                 gatepost_log::warning("smtpd", format!("accept: {e}"));
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What an idle session's task may take, in bytes. It was 9.4 KiB
+    /// before the session's large steps were boxed; a change that makes it
+    /// grow past this should box the new large step instead (see
+    /// `Session::run`).
+    const IDLE_SESSION_FUTURE_MAX: usize = 2048;
+
+    #[tokio::test]
+    async fn session_future_stays_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = gatepost_config::Config::parse_main_cf("myhostname = mx.spec.test\n", "main.cf")
+            .unwrap();
+        let queue = gatepost_queue::Queue::open(dir.path()).unwrap();
+        let rewriter = Arc::new(gatepost_rewrite::Rewriter::from_config(&cfg).unwrap());
+        let ctx = Arc::new(ServerContext::new("smtpd", &cfg, queue, rewriter).unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (sock, peer) = listener.accept().await.unwrap();
+        let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let task = session_task(ctx, sock, peer, permit);
+        let size = std::mem::size_of_val(&task);
+        println!("idle session future: {size} bytes");
+        assert!(
+            size <= IDLE_SESSION_FUTURE_MAX,
+            "the session future takes {size} bytes, more than {IDLE_SESSION_FUTURE_MAX}"
+        );
     }
 }

@@ -53,7 +53,8 @@ pub struct Session {
     /// Set when the client restrictions rejected at CONNECT
     /// (`smtpd_delay_reject = no`): every command but QUIT gets 503.
     pub(crate) access_denied: bool,
-    pub(crate) tx: Option<Transaction>,
+    /// The mail transaction (boxed: an idle session has none).
+    pub(crate) tx: Option<Box<Transaction>>,
     /// BDAT progress within the transaction (Postfix's bdat_state).
     pub(crate) bdat: BdatState,
     pub(crate) bare_newline: BareNewlineMode,
@@ -138,21 +139,36 @@ impl Session {
     }
 
     /// Serve the connection to its end.
-    pub async fn run(mut self) {
+    ///
+    /// The session's future is kept small, because an idle session is
+    /// little more than this future waiting in [`Session::next_command`]:
+    /// the session is held once (an `async fn` taking `self` would hold it
+    /// twice, as its argument and as its local), and every step with a
+    /// large future of its own (the client name lookup, the TLS handshake,
+    /// the greeting and its checks, each command, the error replies) is
+    /// boxed, allocated only while it runs (`session_future_stays_small`
+    /// in server.rs holds the size).
+    // Not `async fn run(mut self)`: that future would hold the session twice.
+    #[allow(clippy::manual_async_fn)]
+    pub fn run(mut self) -> impl std::future::Future<Output = ()> {
+        async move { self.serve().await }
+    }
+
+    async fn serve(&mut self) {
         if self.ctx.settings.peername_lookup && !self.fixed_name {
-            let peer = lookup_client(&self.ctx.resolver, self.client_addr).await;
+            let peer = Box::pin(lookup_client(&self.ctx.resolver, self.client_addr)).await;
             self.client_name = peer.name;
             self.reverse_name = peer.reverse_name;
             self.client_name_tempfail = peer.name_status == PeerStatus::Temp;
             self.reverse_name_tempfail = peer.reverse_status == PeerStatus::Temp;
         }
         self.client_label = format!("{}[{}]", self.client_name, self.client_addr);
-        let connect_label = if self.ctx.settings.client_port_logging {
-            format!("{}:{}", self.client_label, self.client_port)
+        let connect_line = if self.ctx.settings.client_port_logging {
+            format!("connect from {}:{}", self.client_label, self.client_port)
         } else {
-            self.client_label.clone()
+            format!("connect from {}", self.client_label)
         };
-        gatepost_log::info("smtpd", format!("connect from {connect_label}"));
+        gatepost_log::info("smtpd", connect_line);
         if let Ok(true) = self
             .ctx
             .bare_newline_exclusions
@@ -163,21 +179,21 @@ impl Session {
         let wrapped = if self.ctx.security.wrapper_mode && self.ctx.tls.is_some() {
             match self.new_tls_session_rate_exceeded(true) {
                 Some(reply) => {
-                    let _ = self.reply(reply).await;
+                    let _ = Box::pin(self.reply(reply)).await;
                     Flow::Close
                 }
-                None => self.tls_handshake().await,
+                None => Box::pin(self.tls_handshake()).await,
             }
         } else {
             Flow::Continue
         };
-        if wrapped == Flow::Continue && self.greet().await == Flow::Continue {
+        if wrapped == Flow::Continue && Box::pin(self.greet()).await == Flow::Continue {
             self.command_loop().await;
         }
         if let Some(tx) = self.tx.take() {
             tx.abort();
         }
-        self.milter_quit().await;
+        Box::pin(self.milter_quit()).await;
         self.unregister_connection();
         gatepost_log::info(
             "smtpd",
@@ -219,7 +235,7 @@ impl Session {
 
     async fn command_loop(&mut self) {
         while let Some(cmd) = self.next_command().await {
-            if self.run_command(cmd).await == Flow::Close {
+            if Box::pin(self.run_command(cmd)).await == Flow::Close {
                 return;
             }
         }
@@ -227,7 +243,8 @@ impl Session {
 
     /// Read the next command: the error limit (`421`), the line checks
     /// (length, bare LF, UTF-8) and the pipelining test come first. `None`
-    /// when the session is over.
+    /// when the session is over. Only the read is awaited in place (the
+    /// idle session's future); the replies are boxed.
     pub(crate) async fn next_command(&mut self) -> Option<Command> {
         loop {
             if self.errors >= self.ctx.settings.hard_error_limit {
@@ -243,13 +260,13 @@ impl Session {
                     "4.7.0",
                     format!("{} Error: too many errors", self.ctx.settings.myhostname),
                 );
-                let _ = self.reply(reply).await;
+                let _ = Box::pin(self.reply(reply)).await;
                 return None;
             }
             let line = match self.stream.read_line().await {
                 Ok(line) => line,
                 Err(e) => {
-                    self.stream_failed(e).await;
+                    Box::pin(self.stream_failed(e)).await;
                     return None;
                 }
             };
@@ -269,15 +286,12 @@ impl Session {
                 );
             }
             if line.bare_lf && self.bare_newline == BareNewlineMode::Reject {
-                self.bare_lf_reject(&self.state.clone()).await;
+                Box::pin(self.bare_lf_reject(&self.state.clone())).await;
                 return None;
             }
             if self.ctx.settings.smtputf8 && std::str::from_utf8(&line.bytes).is_err() {
-                if self
-                    .answer(None, Reply::new(500, "5.5.2", "Error: bad UTF-8 syntax"))
-                    .await
-                    == Flow::Close
-                {
+                let reply = Reply::new(500, "5.5.2", "Error: bad UTF-8 syntax");
+                if Box::pin(self.answer(None, reply)).await == Flow::Close {
                     return None;
                 }
                 continue;

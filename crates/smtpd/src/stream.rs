@@ -8,15 +8,20 @@
 //!
 //! Bounds: command lines are limited by `line_length_limit` (LineReader);
 //! each socket read is at most 16 KiB; every read and write has a deadline.
-//! The read buffer starts at 512 bytes (an idle session waits on that
-//! much), doubles while reads fill it (DATA), and halves again when reads
+//! An idle session holds no read buffer: before waiting for the next
+//! command the buffers are given back, and on a plain socket the wait is
+//! for the socket to become readable; the buffer is then taken at 512
+//! bytes, doubles while reads fill it (DATA), and halves again when reads
 //! use less than a quarter of it.
 
+use std::io::IoSlice;
 use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use gatepost_proto::{CommandLine, DataReader, LineReader, Reply};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 /// A client byte stream.
@@ -34,15 +39,79 @@ pub enum StreamError {
 }
 
 pub struct ClientStream {
-    io: Box<dyn ClientIo>,
-    /// The socket's descriptor, for peeking at waiting input (owned by `io`).
-    peek_fd: Option<RawFd>,
+    io: Io,
     lines: LineReader,
     timeout: Duration,
-    /// The buffer socket reads go into (see the module header).
+    /// The buffer socket reads go into (see the module header); empty while
+    /// the session waits for a command.
     read_buf: Vec<u8>,
     /// Bytes the last read put into it.
     last_read: usize,
+}
+
+/// The connection: a plain socket (which can be peeked at and waited on
+/// without a buffer), or any other stream (TLS, pipes).
+enum Io {
+    Plain(TcpStream),
+    Other(Box<dyn ClientIo>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Other(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Other(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Other(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Other(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Other(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Other(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
 }
 
 /// The read buffer's smallest and largest size.
@@ -51,13 +120,11 @@ const READ_MAX: usize = 16384;
 
 impl ClientStream {
     pub fn new(sock: TcpStream, line_length_limit: usize, timeout: Duration) -> ClientStream {
-        let fd = sock.as_raw_fd();
         ClientStream {
-            io: Box::new(sock),
-            peek_fd: Some(fd),
+            io: Io::Plain(sock),
             lines: LineReader::new(line_length_limit),
             timeout,
-            read_buf: vec![0; READ_MIN],
+            read_buf: Vec::new(),
             last_read: 0,
         }
     }
@@ -70,11 +137,10 @@ impl ClientStream {
         timeout: Duration,
     ) -> ClientStream {
         ClientStream {
-            io,
-            peek_fd: None,
+            io: Io::Other(io),
             lines: LineReader::new(line_length_limit),
             timeout,
-            read_buf: vec![0; READ_MIN],
+            read_buf: Vec::new(),
             last_read: 0,
         }
     }
@@ -96,7 +162,10 @@ impl ClientStream {
     }
 
     fn peek(&self, buf: &mut [u8]) -> usize {
-        self.peek_fd.map_or(0, |fd| peek_socket(fd, buf))
+        match &self.io {
+            Io::Plain(sock) => peek_socket(sock.as_raw_fd(), buf),
+            Io::Other(_) => 0,
+        }
     }
 
     fn socket_has_data(&self) -> bool {
@@ -104,12 +173,16 @@ impl ClientStream {
         self.peek(&mut probe) > 0
     }
 
-    /// Read the next command line.
+    /// Read the next command line. While it waits for one, the session
+    /// holds no buffer memory.
     pub async fn read_line(&mut self) -> Result<CommandLine, StreamError> {
         loop {
             if let Some(line) = self.lines.next_line() {
                 return Ok(line);
             }
+            self.read_buf = Vec::new();
+            self.last_read = 0;
+            self.lines.release_idle();
             self.fill().await?;
         }
     }
@@ -121,17 +194,26 @@ impl ClientStream {
     }
 
     /// One socket read into `read_buf` (sized first by how full the last
-    /// read filled it); the number of bytes read.
+    /// read filled it, taken when there is none); the number of bytes read.
     async fn read_some(&mut self) -> Result<usize, StreamError> {
         let size = self.read_buf.len();
-        if self.last_read == size && size < READ_MAX {
+        if self.last_read == size && size > 0 && size < READ_MAX {
             self.read_buf.resize(size * 2, 0);
         } else if self.last_read < size / 4 && size > READ_MIN {
             self.read_buf.truncate(size / 2);
             self.read_buf.shrink_to_fit();
         }
-        let buf = &mut self.read_buf;
-        let n = match tokio::time::timeout(self.timeout, self.io.read(buf)).await {
+        let timeout = self.timeout;
+        let read = async {
+            if self.read_buf.is_empty() {
+                if let Io::Plain(sock) = &self.io {
+                    sock.readable().await?;
+                }
+                self.read_buf.resize(READ_MIN, 0);
+            }
+            self.io.read(&mut self.read_buf).await
+        };
+        let n = match tokio::time::timeout(timeout, read).await {
             Err(_) => return Err(StreamError::Timeout),
             Ok(Err(e)) => return Err(StreamError::Io(e)),
             Ok(Ok(n)) => n,
@@ -213,14 +295,13 @@ impl ClientStream {
         timeout: Duration,
     ) -> Result<gatepost_tls::TlsSummary, std::io::Error> {
         self.lines.discard_pending();
-        self.peek_fd = None;
-        let plain = std::mem::replace(&mut self.io, Box::new(tokio::io::empty()));
+        let plain = std::mem::replace(&mut self.io, Io::Other(Box::new(tokio::io::empty())));
         let tls = match tokio::time::timeout(timeout, acceptor.accept(plain)).await {
             Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
             Ok(r) => r?,
         };
         let summary = gatepost_tls::TlsSummary::of(tls.get_ref().1);
-        self.io = Box::new(tls);
+        self.io = Io::Other(Box::new(tls));
         Ok(summary)
     }
 
@@ -235,4 +316,35 @@ impl ClientStream {
 fn peek_socket(fd: RawFd, buf: &mut [u8]) -> usize {
     use nix::sys::socket::{recv, MsgFlags};
     recv(fd, buf, MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+
+    /// A stream waiting for a command holds no read buffer; the command
+    /// that then arrives is read whole.
+    #[tokio::test]
+    async fn a_stream_waiting_for_a_command_holds_no_read_buffer() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (sock, _) = listener.accept().await.unwrap();
+        let mut stream = ClientStream::new(sock, 2048, Duration::from_secs(30));
+        client.write_all(b"EHLO a.example\r\n").await.unwrap();
+        assert_eq!(stream.read_line().await.unwrap().bytes, b"EHLO a.example");
+        assert_eq!(stream.read_buf.len(), READ_MIN);
+
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        {
+            let mut waiting = std::pin::pin!(stream.read_line());
+            assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(stream.read_buf.capacity(), 0);
+
+        client.write_all(b"NOOP\r\n").await.unwrap();
+        assert_eq!(stream.read_line().await.unwrap().bytes, b"NOOP");
+    }
 }
