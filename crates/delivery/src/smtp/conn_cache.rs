@@ -29,6 +29,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use gatepost_config::{Config, Param};
+use gatepost_table::DomainList;
+
+use crate::DeliveryError;
 
 use crate::smtp::addr_list::Target;
 use crate::smtp::conn::Conn;
@@ -38,7 +41,8 @@ use crate::smtp::session::Ready;
 #[derive(Debug, Clone)]
 pub(crate) struct CacheSettings {
     pub on_demand: bool,
-    pub destinations: Vec<String>,
+    /// `*_connection_cache_destinations`: names, `type:table`, `!name`, `/file`.
+    pub destinations: DomainList,
     /// `*_connection_cache_time_limit`: idle time in the cache.
     pub idle_limit: Duration,
     /// `*_connection_reuse_time_limit`: age after which a connection is not cached again.
@@ -60,23 +64,28 @@ pub(crate) struct CacheParams {
 }
 
 impl CacheSettings {
-    pub(crate) fn from_config(cfg: &Config, p: &CacheParams) -> CacheSettings {
-        CacheSettings {
+    pub(crate) fn from_config(
+        cfg: &Config,
+        p: &CacheParams,
+    ) -> Result<CacheSettings, DeliveryError> {
+        let destinations = DomainList::parse(&cfg.get(&p.destinations), false)
+            .map_err(|e| DeliveryError::Config(format!("{}: {e}", p.destinations.spec.name)))?;
+        Ok(CacheSettings {
             on_demand: cfg.get(&p.on_demand),
-            destinations: cfg.get(&p.destinations),
+            destinations,
             idle_limit: cfg.get(&p.idle_limit),
             reuse_time_limit: cfg.get(&p.reuse_time_limit),
             reuse_count_limit: cfg.get(&p.reuse_count_limit),
             rset_timeout: cfg.get(&p.rset_timeout),
-        }
+        })
     }
 
     /// Whether `domain` (the next hop without `[]` and port) is listed in
-    /// `*_connection_cache_destinations` (names compared without case).
+    /// `*_connection_cache_destinations` (names compared without case, or
+    /// found in a listed table). A table that cannot be searched lists
+    /// nothing: the connection is simply not kept.
     fn always(&self, domain: &str) -> bool {
-        self.destinations
-            .iter()
-            .any(|d| d.eq_ignore_ascii_case(domain))
+        self.destinations.matches(domain).unwrap_or(false)
     }
 }
 
@@ -286,7 +295,14 @@ mod tests {
     fn settings(on_demand: bool, destinations: &[&str]) -> CacheSettings {
         CacheSettings {
             on_demand,
-            destinations: destinations.iter().map(|s| s.to_string()).collect(),
+            destinations: DomainList::parse(
+                &destinations
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
+                false,
+            )
+            .unwrap(),
             idle_limit: Duration::from_secs(2),
             reuse_time_limit: Duration::from_secs(300),
             reuse_count_limit: 0,
@@ -323,6 +339,30 @@ mod tests {
         // Listed destinations always cache.
         let cache = ConnCache::new(settings(false, &["relay.example"]));
         assert_eq!(cache.start("[relay.example]:587", "relay.example"), on);
+    }
+
+    #[test]
+    fn listed_destinations_may_be_tables_and_negations() {
+        let on = Policy {
+            load: true,
+            store: true,
+        };
+        let cache = ConnCache::new(settings(
+            false,
+            &[
+                "!skip.example",
+                "inline:{ relay.example=yes, skip.example=yes }",
+            ],
+        ));
+        assert_eq!(cache.start("relay.example", "relay.example"), on);
+        assert_eq!(
+            cache.start("skip.example", "skip.example"),
+            Policy::default()
+        );
+        assert_eq!(
+            cache.start("other.example", "other.example"),
+            Policy::default()
+        );
     }
 
     #[test]

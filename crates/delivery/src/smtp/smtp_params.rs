@@ -279,7 +279,7 @@ impl SmtpParams {
             fallback_relay: cfg.get(&params::SMTP_FALLBACK_RELAY),
             tls: TlsSettings::from_config(cfg)?,
             sasl: SaslSettings::from_config(cfg)?,
-            cache: CacheSettings::from_config(cfg, &SMTP_CACHE),
+            cache: CacheSettings::from_config(cfg, &SMTP_CACHE)?,
         })
     }
 }
@@ -328,7 +328,7 @@ impl SmtpParams {
             fallback_relay: Vec::new(),
             tls: TlsSettings::from_config(&view)?,
             sasl: SaslSettings::from_config(&view)?,
-            cache: CacheSettings::from_config(cfg, &LMTP_CACHE),
+            cache: CacheSettings::from_config(cfg, &LMTP_CACHE)?,
         })
     }
 }
