@@ -465,7 +465,7 @@ impl Filter {
         // Once `milter_header_checks` decided the message will not be
         // received, further edits are read but not carried out (Postfix
         // milter8.c `edit_resp`).
-        let ended = e.checks.as_ref().is_some_and(|c| c.verdict.ends_message());
+        let ended = e.checks.as_ref().is_some_and(|c| !c.verdict.output_ok());
         match code {
             reply::ADDHEADER => {
                 let (name, value) = (d.string()?, d.string()?);
@@ -584,7 +584,7 @@ fn checked_header(
     };
     let text = Message::header_text(name, value, leading_space);
     match run.check(&text) {
-        Fate::Keep if run.verdict.ends_message() => None,
+        Fate::Keep if !run.verdict.output_ok() => None,
         Fate::Keep => Some(Message::render(name, value, leading_space)),
         Fate::Replace(text) => Some(Message::render_text(&text)),
         Fate::Drop => None,

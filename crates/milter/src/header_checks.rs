@@ -24,28 +24,9 @@ pub struct CheckOrigin {
     pub helo: Option<String>,
 }
 
-/// What the checks decided for the message.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HeaderCheckVerdict {
-    /// `REJECT`: the reason with its status (`5.7.1 message content
-    /// rejected`; a `4.x.x` status defers).
-    pub reject: Option<String>,
-    pub discard: bool,
-    pub hold: bool,
-    pub redirect: Option<String>,
-    pub bcc: Vec<String>,
-    pub filter: Option<String>,
-    /// A table could not be searched: the message must be deferred.
-    pub lookup_failed: bool,
-}
-
-impl HeaderCheckVerdict {
-    /// Whether the message will not be received (no more edits, no more
-    /// filters).
-    pub fn ends_message(&self) -> bool {
-        self.reject.is_some() || self.discard || self.lookup_failed
-    }
-}
+/// What the checks decided for the message: the same verdict as cleanup's
+/// header checks (REJECT, DISCARD, HOLD, REDIRECT, BCC, FILTER).
+pub use gatepost_cleanup::ContentVerdict as HeaderCheckVerdict;
 
 /// What becomes of the header a filter asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +71,7 @@ impl HeaderCheckRun<'_> {
     /// Rejecting and routing actions still apply (Postfix
     /// `CLEANUP_FLAG_FILTER_ALL`).
     fn filtering(&self) -> bool {
-        !self.verdict.ends_message() && self.verdict.redirect.is_none()
+        self.verdict.output_ok() && self.verdict.redirect.is_none()
     }
 
     /// Postfix `cleanup_milter_hbc_extend()`, then `hbc_action()`.

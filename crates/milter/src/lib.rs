@@ -275,7 +275,7 @@ impl Milters {
             if matches!(f.state, State::Message | State::AcceptMessage) {
                 f.state = State::Envelope;
             }
-            if verdict.checks.ends_message() {
+            if !verdict.checks.output_ok() {
                 return verdict;
             }
             match outcome {
