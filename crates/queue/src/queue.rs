@@ -18,6 +18,7 @@ use crate::group_flush::{Flush, GroupFlush};
 use crate::layout::{queue_dir, queue_path, QueueName, LOG_DIRS, PUBLIC_DIR, TMP_DIR};
 use crate::manager_link::ManagerLink;
 use crate::queue_id::QueueId;
+use crate::recycle::{SparePool, SPARE_DIR};
 use crate::trigger::TriggerRequest;
 use crate::wal::{Recovery, Wal};
 use crate::writer::MessageWriter;
@@ -33,6 +34,8 @@ pub struct Queue {
     /// The write-ahead log, once the server started it (docs/durability.md);
     /// without it every message is fsynced on its own.
     wal: OnceLock<Arc<Wal>>,
+    /// Emptied message files kept for reuse (server only).
+    pub(crate) spares: Arc<SparePool>,
 }
 
 impl Queue {
@@ -45,6 +48,7 @@ impl Queue {
         let mut dirs: Vec<PathBuf> = QueueName::ALL.iter().map(|q| queue_dir(root, *q)).collect();
         dirs.extend(LOG_DIRS.iter().map(|d| root.join(d)));
         dirs.push(root.join(TMP_DIR));
+        dirs.push(root.join(SPARE_DIR));
         dirs.push(root.join(PUBLIC_DIR));
         for dir in &dirs {
             builder.create(dir).map_err(|e| QueueError::io(dir, e))?;
@@ -55,6 +59,7 @@ impl Queue {
             manager: ManagerLink::default(),
             tmp_seq: AtomicU64::new(0),
             wal: OnceLock::new(),
+            spares: Arc::default(),
         }))
     }
 
@@ -76,6 +81,7 @@ impl Queue {
         }
         let (wal, recovery) = Wal::open_with(&self.root, checkpoint_age)?;
         let _ = self.wal.set(wal);
+        self.spares.enable(&self.root);
         Ok(recovery)
     }
 
@@ -202,6 +208,7 @@ impl Queue {
                 return Err(QueueError::io(&path, std::io::ErrorKind::NotFound.into()));
             }
             let log_dir = self.root.join(crate::wal::WAL_DIR);
+            let (spares, root) = (self.spares.clone(), self.root.clone());
             let (segment, guard) = blocking(&err_path, move || {
                 wal.append_removal(q, &name)
                     .map_err(|e| QueueError::io(&log_dir, e))
@@ -212,7 +219,12 @@ impl Queue {
                 .await
                 .map_err(|e| QueueError::io(&self.root, e))?;
             let unlinked = blocking(&err_path, move || {
-                let r = std::fs::remove_file(&path).map_err(|e| QueueError::io(&path, e));
+                let r = match q {
+                    // sendmail's files are not ours to reuse
+                    QueueName::Maildrop => std::fs::remove_file(&path),
+                    _ => spares.give(&root, &path),
+                }
+                .map_err(|e| QueueError::io(&path, e));
                 drop(guard);
                 r
             })

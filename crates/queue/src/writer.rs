@@ -68,12 +68,15 @@ fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
         rand::random::<u32>()
     );
     let path = queue.tmp_dir().join(name);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| QueueError::io(&path, e))?;
+    let file = match queue.spares.take(queue.root(), &path) {
+        Some(file) => file,
+        None => OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| QueueError::io(&path, e))?,
+    };
     let now = SystemTime::now();
     match file.metadata() {
         Ok(meta) => Ok((path, file, QueueId::short_form(micros_of(now), meta.ino()))),
@@ -293,7 +296,7 @@ impl MessageWriter {
     fn discard(&mut self) {
         self.out = None;
         if let Some(path) = self.tmp_path.take() {
-            let _ = std::fs::remove_file(path);
+            let _ = self.queue.spares.give(self.queue.root(), &path);
         }
     }
 }
