@@ -26,7 +26,9 @@ BIN=$PWD/target/release/gatepost
 LOAD=$PWD/target/release/gatepost-load
 ulimit -n "$(ulimit -Hn)"
 
-WORK=$(mktemp -d /var/tmp/gatepost-bench.XXXXXX)
+# BENCH_DIR: where the servers keep their queues and Maildirs (a filesystem
+# of its own gives each run the same start).
+WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/gatepost-bench.XXXXXX")
 chmod 755 "$WORK" # Postfix's daemons and the mailbox owner walk through it
 RESULTS=$WORK/results
 : > "$RESULTS"
@@ -95,15 +97,30 @@ setup_postfix() {
     { print }' /etc/postfix/master.cf > "$PF_DIR/master.cf"
 }
 
+# Set aside (not delete) what a previous run left: ext4 without a journal
+# makes every file creation walk past each inode freed in the last minutes,
+# so deleting thousands of files just before a measurement would slow the
+# next server down for reasons of the bench's own. All goes at the end.
+TRASH_SEQ=0
+set_aside() {
+  local p
+  mkdir -p "$WORK/trash"
+  for p in "$@"; do
+    [ -e "$p" ] || continue
+    TRASH_SEQ=$((TRASH_SEQ + 1))
+    mv "$p" "$WORK/trash/$TRASH_SEQ"
+  done
+}
+
 start_gatepost() {
-  rm -rf "$WORK/gp/spool" "$WORK/gp/mail"/*
+  set_aside "$WORK/gp/spool" "$WORK/gp/mail"/*
   "$BIN" -c "$WORK/gp/etc" serve > "$WORK/gp/out" 2>&1 &
   GP_PID=$!
   wait_port "$GP_IP"
 }
 stop_gatepost() { kill "$GP_PID"; wait "$GP_PID" 2>/dev/null || true; GP_PID=; }
 start_postfix() {
-  rm -rf "$WORK/pf/spool" "$WORK/pf/mail"/*
+  set_aside "$WORK/pf/spool" "$WORK/pf/mail"/*
   mkdir "$WORK/pf/spool"
   postfix -c "$PF_DIR" start >/dev/null 2>&1
   wait_port "$PF_IP"
