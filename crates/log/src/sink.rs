@@ -96,13 +96,15 @@ pub(crate) fn emit(program: &str, severity: Severity, msg: &str) {
         eprintln!("{}", format_line("localhost", "postfix", program, pid, msg));
         return;
     };
-    let line = format_line(&state.hostname, &state.syslog_name, program, pid, msg);
+    let mut line = format_line(&state.hostname, &state.syslog_name, program, pid, msg);
+    // One write per line: lines of concurrent writers never interleave.
+    line.push('\n');
     match &mut state.out {
         Output::Stderr => {
-            let _ = writeln!(io::stderr(), "{line}");
+            let _ = io::stderr().write_all(line.as_bytes());
         }
         Output::File(file) => {
-            let _ = writeln!(file, "{line}");
+            let _ = file.write_all(line.as_bytes());
         }
         Output::Syslog(socket) => {
             let tag = format!("{}/{program}", state.syslog_name);
