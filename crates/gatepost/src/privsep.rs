@@ -242,6 +242,9 @@ pub fn run_local_helper(config_dir: Option<&Path>, daemon: bool) -> Result<ExitC
     if !running_as_root() {
         bail!("privsep-local is started by a server running as root");
     }
+    // It delivers: at the delivery threads' priority, as its store
+    // processes.
+    crate::serve::lower_priority();
     let dir = config_dir.map(Path::to_path_buf);
     // A new generation (reload, logrotate): the log is reopened too, and
     // made anew for the server when it was renamed.
