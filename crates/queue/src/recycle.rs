@@ -14,9 +14,10 @@
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Directory of emptied queue files waiting to be reused.
 pub(crate) const SPARE_DIR: &str = "spare";
@@ -24,19 +25,61 @@ pub(crate) const SPARE_DIR: &str = "spare";
 /// Most files kept in `spare/`; beyond that a removed file is unlinked.
 const MAX_SPARES: usize = 4096;
 
+/// When fewer spares than this are left, a background thread makes
+/// `TOP_UP` more, off the path of any message: a burst of mail arriving
+/// faster than deliveries return files still allocates no inode while a
+/// session waits.
+const LOW_WATER: usize = 64;
+const TOP_UP: usize = 256;
+
 /// The spare files of one queue directory.
 #[derive(Debug, Default)]
 pub(crate) struct SparePool {
     enabled: AtomicBool,
+    /// Names in `spare/`; taken from the end.
     names: Mutex<Vec<OsString>>,
     next: AtomicU64,
+    dir: Mutex<Option<PathBuf>>,
+    topping_up: AtomicBool,
 }
 
 impl SparePool {
     /// Start recycling: take over the spares a previous run left.
-    pub(crate) fn enable(&self, root: &Path) {
+    pub(crate) fn enable(self: &Arc<Self>, root: &Path) {
         let dir = root.join(SPARE_DIR);
-        let mut found: Vec<OsString> = std::fs::read_dir(&dir)
+        self.load(&dir);
+        *self.dir.lock().unwrap_or_else(|p| p.into_inner()) = Some(dir);
+        self.enabled.store(true, Ordering::Release);
+        self.top_up_if_low(self.lock().len());
+    }
+
+    /// Start a background top-up when `left` spares are below the mark and
+    /// none is running.
+    fn top_up_if_low(self: &Arc<Self>, left: usize) {
+        if left >= LOW_WATER || self.topping_up.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let dir = self.dir.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(dir) = dir else {
+            self.topping_up.store(false, Ordering::Release);
+            return;
+        };
+        let pool = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("queue-reserve".into())
+            .spawn(move || {
+                pool.make_reserve(&dir, TOP_UP);
+                pool.topping_up.store(false, Ordering::Release);
+            });
+        if let Err(e) = spawned {
+            self.topping_up.store(false, Ordering::Release);
+            gatepost_log::warning("qmgr", format!("queue file reserve: {e}"));
+        }
+    }
+
+    /// Take the files in `dir` into the pool; how many there are.
+    fn load(&self, dir: &Path) -> usize {
+        let mut found: Vec<OsString> = std::fs::read_dir(dir)
             .map(|entries| {
                 entries
                     .flatten()
@@ -46,8 +89,40 @@ impl SparePool {
             })
             .unwrap_or_default();
         found.truncate(MAX_SPARES);
+        let n = found.len();
         *self.lock() = found;
-        self.enabled.store(true, Ordering::Release);
+        n
+    }
+
+    /// Create up to `count` empty files in `dir` for the pool, taken after
+    /// the files given back (whose pages are still in memory).
+    fn make_reserve(&self, dir: &Path, count: usize) {
+        for _ in 0..count {
+            let name = self.fresh_name();
+            let made = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(dir.join(&name));
+            match made {
+                Ok(_) => self.lock().insert(0, name),
+                Err(e) => {
+                    gatepost_log::warning(
+                        "qmgr",
+                        format!("queue file reserve in {}: {e}", dir.display()),
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
+    fn fresh_name(&self) -> OsString {
+        OsString::from(format!(
+            "{}.{}",
+            std::process::id(),
+            self.next.fetch_add(1, Ordering::Relaxed)
+        ))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<OsString>> {
@@ -56,13 +131,18 @@ impl SparePool {
 
     /// A spare renamed to `path` and opened for writing, emptied; `None`
     /// when there is none (the caller creates a file).
-    pub(crate) fn take(&self, root: &Path, path: &Path) -> Option<File> {
+    pub(crate) fn take(self: &Arc<Self>, root: &Path, path: &Path) -> Option<File> {
         if !self.enabled.load(Ordering::Acquire) {
             return None;
         }
         let dir = root.join(SPARE_DIR);
         loop {
-            let name = self.lock().pop()?;
+            let (name, left) = {
+                let mut names = self.lock();
+                (names.pop(), names.len())
+            };
+            self.top_up_if_low(left);
+            let name = name?;
             if std::fs::rename(dir.join(&name), path).is_err() {
                 continue; // taken by another process, or gone
             }
@@ -100,11 +180,7 @@ impl SparePool {
             }
             Err(e) => return Err(e),
         }
-        let name = OsString::from(format!(
-            "{}.{}",
-            std::process::id(),
-            self.next.fetch_add(1, Ordering::Relaxed)
-        ));
+        let name = self.fresh_name();
         let spare: PathBuf = root.join(SPARE_DIR).join(&name);
         match std::fs::rename(path, &spare) {
             Ok(()) => {
@@ -120,10 +196,11 @@ impl SparePool {
 mod tests {
     use super::*;
 
-    fn pool(root: &Path) -> SparePool {
+    /// A pool with no reserve made (the tests count the files).
+    fn pool(root: &Path) -> Arc<SparePool> {
         std::fs::create_dir_all(root.join(SPARE_DIR)).unwrap();
-        let p = SparePool::default();
-        p.enable(root);
+        let p = Arc::new(SparePool::default());
+        p.enabled.store(true, Ordering::Release);
         p
     }
 
@@ -145,12 +222,26 @@ mod tests {
     }
 
     #[test]
+    fn a_reserve_of_empty_files_is_made_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(SPARE_DIR)).unwrap();
+        let spares = Arc::new(SparePool::default());
+        spares.make_reserve(&dir.path().join(SPARE_DIR), 3);
+        assert_eq!(spares.lock().len(), 3);
+        let files = std::fs::read_dir(dir.path().join(SPARE_DIR))
+            .unwrap()
+            .count();
+        assert_eq!(files, 3);
+    }
+
+    #[test]
     fn spares_left_by_a_previous_run_are_reused_and_refilled_ones_emptied() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(SPARE_DIR)).unwrap();
         // A crash between rename and truncation could leave content.
         std::fs::write(dir.path().join(SPARE_DIR).join("1.7"), b"stale").unwrap();
         let spares = pool(dir.path());
+        assert_eq!(spares.load(&dir.path().join(SPARE_DIR)), 1);
         let file = spares
             .take(dir.path(), &dir.path().join("t"))
             .expect("a spare");
@@ -160,7 +251,7 @@ mod tests {
     #[test]
     fn without_recycling_a_given_file_is_unlinked() {
         let dir = tempfile::tempdir().unwrap();
-        let spares = SparePool::default();
+        let spares = Arc::new(SparePool::default());
         let msg = dir.path().join("MSG");
         std::fs::write(&msg, b"x").unwrap();
         spares.give(dir.path(), &msg).unwrap();
