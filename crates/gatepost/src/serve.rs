@@ -66,7 +66,7 @@ pub fn serve(config_dir: Option<PathBuf>, cfg: Config, mode: Mode) -> Result<Exi
 /// before delivering"): when both have work, the machine's time goes to
 /// the clients waiting for their `250` first; what is queued is durable
 /// already and delivered with what is left, all of it when nobody waits.
-const DELIVERY_NICE: i32 = 5;
+const DELIVERY_NICE: i32 = 10;
 
 /// Give the calling thread (Linux: the nice value is per thread) the
 /// delivery priority; processes it starts inherit it.
