@@ -74,6 +74,15 @@ fn make_dir(path: &Path, owner: Option<Owner>) -> Result<(), MaildirError> {
     privs::give(path, owner).map_err(err)
 }
 
+/// Make the Maildir `dir` with its `tmp`, `new` and `cur`.
+fn make_maildir(dir: &Path, owner: Option<Owner>) -> Result<(), MaildirError> {
+    make_dir(dir, owner)?;
+    for sub in ["tmp", "new", "cur"] {
+        make_dir(&dir.join(sub), owner)?;
+    }
+    Ok(())
+}
+
 /// The machine's own host name, which Postfix puts in Maildir file names
 /// (not `myhostname`).
 pub(crate) fn machine_hostname() -> &'static str {
@@ -95,10 +104,6 @@ pub(crate) fn deliver(
     hostname: &str,
     owner: Option<Owner>,
 ) -> Result<PathBuf, MaildirError> {
-    make_dir(dir, owner)?;
-    for sub in ["tmp", "new", "cur"] {
-        make_dir(&dir.join(sub), owner)?;
-    }
     let host = safe_hostname(hostname);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -111,15 +116,31 @@ pub(crate) fn deliver(
         count,
         host
     ));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|source| MaildirError::Create {
-            path: tmp.display().to_string(),
-            source,
-        })?;
+    let create = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+    };
+    // As Postfix's maildir delivery: the directories are made only when
+    // the file cannot be created for want of them.
+    let created = match create() {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            make_maildir(dir, owner)?;
+            create()
+        }
+        other => other,
+    };
+    let mut file = created.map_err(|source| MaildirError::Create {
+        path: tmp.display().to_string(),
+        source,
+    })?;
     let result = (|| {
         privs::give(&tmp, owner)?;
         file.write_all(data)?;
@@ -144,7 +165,14 @@ pub(crate) fn deliver(
     );
     let new_dir = dir.join("new");
     let target = new_dir.join(name);
-    if let Err(source) = std::fs::rename(&tmp, &target) {
+    let renamed = match std::fs::rename(&tmp, &target) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && tmp.exists() => {
+            make_maildir(dir, owner)?;
+            std::fs::rename(&tmp, &target)
+        }
+        other => other,
+    };
+    if let Err(source) = renamed {
         let _ = std::fs::remove_file(&tmp);
         return Err(MaildirError::Rename {
             path: target.display().to_string(),

@@ -3,15 +3,11 @@
 //! password entry are chowned to that user, as Postfix's local(8) creates
 //! them with the user's rights.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-/// Whether the process runs with effective uid 0 (`/proc/self` belongs to
-/// the effective user; without `/proc` we assume not).
+/// Whether the calling thread runs with effective uid 0.
 pub(crate) fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
+    rustix::process::geteuid().is_root()
 }
 
 /// File ownership to apply to files we create.
