@@ -19,6 +19,17 @@ use gatepost_testkit::dns_server::{DnsServer, Zones};
 use gatepost_testkit::sink::{Sink, SinkMode};
 use gatepost_testkit::{gatepost_bin, TestServer};
 
+mod receiver_support;
+use receiver_support::{verify_as_receiver, Receiver};
+
+/// The last hop, where the forwarded message is checked.
+const FINAL: Receiver = Receiver {
+    client: "127.0.0.1",
+    helo: "mx.hop2.test",
+    sender: "alice@origin.test",
+    myhostname: "mx.final.test",
+};
+
 const WAIT: Duration = Duration::from_secs(15);
 
 const MESSAGE: &str = "From: Alice <alice@origin.test>\n\
@@ -159,30 +170,6 @@ fn headers(message: &str, name: &str) -> Vec<String> {
 }
 
 /// Verify `mail` as the final receiver would, through gatepost's resolver.
-fn verify_at_the_end(dns: &DnsServer, mail: &str) -> gatepost_mailauth::InboundResult<'static> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let r = gatepost_dns::Resolver::new(gatepost_dns::ResolverSettings {
-            nameservers: vec![dns.addr],
-            timeout: Duration::from_millis(500),
-            attempts: 1,
-            use_hosts_file: false,
-        });
-        let client = "127.0.0.1".parse().unwrap();
-        let check = gatepost_mailauth::SpfCheck {
-            client,
-            helo: "mx.hop2.test",
-            sender: "alice@origin.test",
-            myhostname: "mx.final.test",
-        };
-        let spf = gatepost_mailauth::check_spf(&r, &check).await;
-        gatepost_mailauth::verify_inbound(&r, client, &spf, mail.as_bytes(), "mx.final.test").await
-    })
-}
-
 #[test]
 fn forwarded_mail_is_sealed_at_each_hop_and_the_chain_verifies() {
     let dir = tempfile::tempdir().unwrap();
@@ -263,7 +250,7 @@ fn forwarded_mail_is_sealed_at_each_hop_and_the_chain_verifies() {
         ar[0]
     );
 
-    let end = verify_at_the_end(&dns, &mail);
+    let end = verify_as_receiver(&dns, &FINAL, &mail);
     assert_eq!(
         (end.dkim, end.arc, end.dmarc),
         ("pass", "pass", "pass"),

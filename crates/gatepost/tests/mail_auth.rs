@@ -13,6 +13,17 @@ use gatepost_testkit::client::Client;
 use gatepost_testkit::dns_server::{DnsServer, Zones};
 use gatepost_testkit::{gatepost_bin, run_cases, ConfigDir, TestServer};
 
+mod receiver_support;
+use receiver_support::{verify_as_receiver, Receiver};
+
+/// A server elsewhere receiving what this one signed.
+const REMOTE: Receiver = Receiver {
+    client: "192.0.2.1",
+    helo: "mx.spec.test",
+    sender: "alice@signed.test",
+    myhostname: "mx.remote.test",
+};
+
 fn zones() -> Zones {
     let mut z = Zones::new();
     z.txt("pass.test", "v=spf1 ip4:127.0.0.2 -all")
@@ -242,7 +253,7 @@ fn dkim_signing_with_a_generated_key() {
         mail[0]
     );
 
-    let result = verify_as_receiver(&dns, &mail[0]);
+    let result = verify_as_receiver(&dns, &REMOTE, &mail[0]);
     assert_eq!(
         (result.dkim, result.dmarc),
         ("pass", "pass"),
@@ -272,7 +283,7 @@ fn dkim_signing_with_a_generated_key() {
         local.contains("\nDKIM-Signature: v=1; a=rsa-sha256; s=sel1; d=signed.test;"),
         "{local}"
     );
-    let result = verify_as_receiver(&dns, local);
+    let result = verify_as_receiver(&dns, &REMOTE, local);
     assert_eq!(
         (result.dkim, result.dmarc),
         ("pass", "pass"),
@@ -283,30 +294,6 @@ fn dkim_signing_with_a_generated_key() {
 
 /// Verify `mail` as a receiving server would: SPF fails (`-all`), DKIM
 /// passes, so DMARC passes.
-fn verify_as_receiver(dns: &DnsServer, mail: &str) -> gatepost_mailauth::InboundResult<'static> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let r = gatepost_dns::Resolver::new(gatepost_dns::ResolverSettings {
-            nameservers: vec![dns.addr],
-            timeout: Duration::from_millis(500),
-            attempts: 1,
-            use_hosts_file: false,
-        });
-        let client = "192.0.2.1".parse().unwrap();
-        let check = gatepost_mailauth::SpfCheck {
-            client,
-            helo: "mx.spec.test",
-            sender: "alice@signed.test",
-            myhostname: "mx.remote.test",
-        };
-        let spf = gatepost_mailauth::check_spf(&r, &check).await;
-        gatepost_mailauth::verify_inbound(&r, client, &spf, mail.as_bytes(), "mx.remote.test").await
-    })
-}
-
 #[test]
 fn policy_test_answers_spf_from_a_fact() {
     let config = ConfigDir::new()
