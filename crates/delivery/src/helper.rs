@@ -293,8 +293,15 @@ fn build_agents(cfg: &Config, generation: u64) -> Result<Agents, String> {
 }
 
 /// `gatepost privsep-local`: serve delivery requests on stdin/stdout until
-/// the server goes away. `load` reads the configuration.
+/// the server goes away, then close the store processes. `load` reads the
+/// configuration.
 pub fn run_helper(load: &dyn Fn() -> Result<Config, String>) -> ExitCode {
+    let code = serve_requests(load);
+    crate::store_pool::close_all();
+    code
+}
+
+fn serve_requests(load: &dyn Fn() -> Result<Config, String>) -> ExitCode {
     let mut input = BufReader::new(std::io::stdin().lock());
     let mut output = BufWriter::new(std::io::stdout().lock());
     let mut agents: Option<Agents> = None;
