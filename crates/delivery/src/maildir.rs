@@ -88,18 +88,26 @@ pub(crate) fn machine_hostname() -> &'static str {
     })
 }
 
-/// Deliver `data` into the Maildir at `dir`; returns the file in `new/`.
-pub(crate) fn deliver(
+/// A copy written into `tmp/`, not yet durable.
+struct Written {
+    tmp: PathBuf,
+    file: Arc<std::fs::File>,
+    name: String,
+    new_dir: PathBuf,
+}
+
+/// Create the Maildir when needed and write `data` into `tmp/`; the
+/// file's name in `new/` is fixed now (it holds the inode number).
+fn write_tmp(
     dir: &Path,
     data: &[u8],
-    hostname: &str,
+    host: &str,
     owner: Option<Owner>,
-) -> Result<PathBuf, MaildirError> {
+) -> Result<Written, MaildirError> {
     make_dir(dir, owner)?;
     for sub in ["tmp", "new", "cur"] {
         make_dir(&dir.join(sub), owner)?;
     }
-    let host = safe_hostname(hostname);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -123,9 +131,7 @@ pub(crate) fn deliver(
     let result = (|| {
         privs::give(&tmp, owner)?;
         file.write_all(data)?;
-        let meta = file.metadata()?;
-        GroupFlush::global().flush_blocking(vec![Flush::Data(Arc::new(file))])?;
-        Ok(meta)
+        file.metadata()
     })();
     let meta = match result {
         Ok(meta) => meta,
@@ -142,19 +148,99 @@ pub(crate) fn deliver(
         now.subsec_micros(),
         host
     );
-    let new_dir = dir.join("new");
-    let target = new_dir.join(name);
-    if let Err(source) = std::fs::rename(&tmp, &target) {
-        let _ = std::fs::remove_file(&tmp);
+    Ok(Written {
+        tmp,
+        file: Arc::new(file),
+        name,
+        new_dir: dir.join("new"),
+    })
+}
+
+/// Once its data is durable: rename the copy into `new/`.
+fn move_to_new(w: &Written) -> Result<PathBuf, MaildirError> {
+    let target = w.new_dir.join(&w.name);
+    if let Err(source) = std::fs::rename(&w.tmp, &target) {
+        let _ = std::fs::remove_file(&w.tmp);
         return Err(MaildirError::Rename {
             path: target.display().to_string(),
             source,
         });
     }
-    GroupFlush::global()
-        .flush_blocking(vec![Flush::Dir(new_dir)])
-        .map_err(MaildirError::Write)?;
     Ok(target)
+}
+
+/// Deliver `data` into the Maildir at `dir`; returns the file in `new/`.
+pub(crate) fn deliver(
+    dir: &Path,
+    data: &[u8],
+    hostname: &str,
+    owner: Option<Owner>,
+) -> Result<PathBuf, MaildirError> {
+    let copy = Copy { dir, data, owner };
+    deliver_many(std::slice::from_ref(&copy), hostname)
+        .pop()
+        .unwrap_or_else(|| Err(MaildirError::Write(std::io::Error::other("not attempted"))))
+}
+
+/// One copy for [`deliver_many`].
+pub(crate) struct Copy<'a> {
+    pub dir: &'a Path,
+    pub data: &'a [u8],
+    pub owner: Option<Owner>,
+}
+
+/// The same failure for each of several copies.
+fn each_failed(err: &std::io::Error) -> MaildirError {
+    MaildirError::Write(std::io::Error::new(err.kind(), err.to_string()))
+}
+
+/// Deliver several copies at once: write every file into `tmp/`, make
+/// them all durable in one flush round, rename each into `new/`, then
+/// fsync each `new/` directory once (one more round). A copy is reported
+/// delivered only when its data and its directory entry are durable; a
+/// copy that cannot be written fails alone, a failed round fails the
+/// copies it covers. Results in the order of `copies`.
+pub(crate) fn deliver_many(
+    copies: &[Copy<'_>],
+    hostname: &str,
+) -> Vec<Result<PathBuf, MaildirError>> {
+    let host = safe_hostname(hostname);
+    let mut results: Vec<Result<PathBuf, MaildirError>> = Vec::with_capacity(copies.len());
+    let mut written: Vec<(usize, Written)> = Vec::with_capacity(copies.len());
+    for (i, c) in copies.iter().enumerate() {
+        match write_tmp(c.dir, c.data, &host, c.owner) {
+            Ok(w) => {
+                written.push((i, w));
+                results.push(Ok(PathBuf::new()));
+            }
+            Err(err) => results.push(Err(err)),
+        }
+    }
+    let data = written
+        .iter()
+        .map(|(_, w)| Flush::Data(Arc::clone(&w.file)))
+        .collect();
+    if let Err(err) = GroupFlush::global().flush_blocking(data) {
+        for (i, w) in &written {
+            let _ = std::fs::remove_file(&w.tmp);
+            results[*i] = Err(each_failed(&err));
+        }
+        return results;
+    }
+    let mut dirs: Vec<&Path> = Vec::new();
+    for (i, w) in &written {
+        results[*i] = move_to_new(w);
+        if results[*i].is_ok() && !dirs.contains(&w.new_dir.as_path()) {
+            dirs.push(&w.new_dir);
+        }
+    }
+    let dir_flushes = dirs.iter().map(|d| Flush::Dir(d.to_path_buf())).collect();
+    if let Err(err) = GroupFlush::global().flush_blocking(dir_flushes) {
+        for result in results.iter_mut().filter(|r| r.is_ok()) {
+            *result = Err(each_failed(&err));
+        }
+    }
+    results
 }
 
 #[cfg(test)]

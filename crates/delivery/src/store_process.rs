@@ -59,33 +59,51 @@ pub(crate) struct StoreJob<'a> {
 
 /// Store `job`; in the helper, in a process running as `run_as`.
 pub(crate) fn store(job: &StoreJob<'_>, run_as: Option<Owner>, settings: &Settings) -> Verdict {
+    store_many(std::slice::from_ref(job), run_as, settings)
+        .pop()
+        .unwrap_or_else(|| Verdict::deferred("4.3.0", "local delivery process failed"))
+}
+
+/// Store `jobs`, all with the rights of one user: in the helper, as one
+/// job of the store process running as `run_as`, which makes all its
+/// Maildir copies durable in one flush round (`mailbox::store_many`).
+/// One verdict per job, in order.
+pub(crate) fn store_many(
+    jobs: &[StoreJob<'_>],
+    run_as: Option<Owner>,
+    settings: &Settings,
+) -> Vec<Verdict> {
     let Some(program) = &settings.store_program else {
-        return mailbox::store(
-            job.target,
-            job.data,
-            job.attrs,
-            job.delivered_header,
-            job.size_limit,
-            job.locks,
-            settings,
-        );
+        return mailbox::store_many(jobs, settings);
     };
+    let agent = jobs.first().map_or("local", |j| j.agent);
+    let failed = |v: Verdict| jobs.iter().map(|_| v.clone()).collect();
     let Some(owner) = run_as else {
-        warn(job.agent, "no user to deliver as".to_string());
-        return Verdict::deferred("4.3.5", "mail system configuration error");
+        warn(agent, "no user to deliver as".to_string());
+        return failed(Verdict::deferred(
+            "4.3.5",
+            "mail system configuration error",
+        ));
     };
-    let request = encode(job, owner, settings);
-    let decode = |body: &[u8]| decode_answer(body).map_err(|e| e.to_string());
-    match store_pool::run(program, owner, &request, settings.max_idle, decode) {
-        Ok((verdict, warnings)) => {
+    let mut request = Enc::default();
+    request.u32(jobs.len() as u32);
+    for job in jobs {
+        request.bytes(&encode(job, owner, settings));
+    }
+    let decode = |body: &[u8]| decode_answer(body, jobs.len());
+    match store_pool::run(program, owner, &request.0, settings.max_idle, decode) {
+        Ok((verdicts, warnings)) => {
             for text in warnings {
-                gatepost_log::warning(job.agent, text);
+                gatepost_log::warning(agent, text);
             }
-            verdict
+            verdicts
         }
         Err(why) => {
-            warn(job.agent, format!("delivery process: {why}"));
-            Verdict::deferred("4.3.0", format!("local delivery process failed: {why}"))
+            warn(agent, format!("delivery process: {why}"));
+            failed(Verdict::deferred(
+                "4.3.0",
+                format!("local delivery process failed: {why}"),
+            ))
         }
     }
 }
@@ -119,29 +137,41 @@ fn encode(job: &StoreJob<'_>, owner: Owner, settings: &Settings) -> Vec<u8> {
     e.0
 }
 
-/// A store process's answer: the verdict, then the warnings of the job.
-fn decode_answer(body: &[u8]) -> Result<(Verdict, Vec<String>), WireError> {
+/// A store process's answer: one verdict per copy, then the warnings of
+/// the job.
+fn decode_answer(body: &[u8], copies: usize) -> Result<(Vec<Verdict>, Vec<String>), String> {
     let mut d = Dec::new(body, "store process");
-    let verdict = d.verdict()?;
-    let mut warnings = Vec::new();
-    for _ in 0..d.u32()? {
-        warnings.push(d.string()?);
+    let count = d.u32().map_err(|e| e.to_string())? as usize;
+    if count != copies {
+        return Err(format!("{count} answers for {copies} copies"));
     }
-    Ok((verdict, warnings))
+    let mut read = || -> Result<_, WireError> {
+        let verdicts = (0..count).map(|_| d.verdict()).collect::<Result<_, _>>()?;
+        let mut warnings = Vec::new();
+        for _ in 0..d.u32()? {
+            warnings.push(d.string()?);
+        }
+        Ok((verdicts, warnings))
+    };
+    read().map_err(|e| e.to_string())
 }
 
-fn encode_answer(verdict: &Verdict, warnings: &[String]) -> Vec<u8> {
+fn encode_answer(verdicts: &[Verdict], warnings: &[String]) -> Vec<u8> {
     let mut e = Enc::default();
-    e.verdict(verdict).u32(warnings.len() as u32);
+    e.u32(verdicts.len() as u32);
+    for v in verdicts {
+        e.verdict(v);
+    }
+    e.u32(warnings.len() as u32);
     for text in warnings {
         e.str(text);
     }
     e.0
 }
 
-/// `gatepost privsep-store`: jobs on stdin, one frame each, until the
-/// input ends; each answered on stdout with its verdict and warnings. A
-/// malformed job is answered with a deferral and ends the process.
+/// `gatepost privsep-store`: jobs on stdin, one frame each (one or more
+/// copies), until the input ends; each answered on stdout with a verdict
+/// per copy and the job's warnings. A malformed job ends the process.
 pub fn run_store_process() -> ExitCode {
     IN_STORE_PROCESS.store(true, Ordering::Relaxed);
     let Ok(mut settings) = Settings::from_config(&Config::defaults()) else {
@@ -159,24 +189,33 @@ pub fn run_store_process() -> ExitCode {
                 return ExitCode::from(75);
             }
         };
-        let stored = decode_and_store(&job, &mut settings);
-        let warnings = JOB_WARNINGS.with_borrow_mut(std::mem::take);
-        let (verdict, malformed) = match stored {
-            Ok(verdict) => (verdict, false),
-            Err(e) => (
-                Verdict::deferred("4.3.0", format!("local delivery process failed: {e}")),
-                true,
-            ),
+        let verdicts = match decode_and_store(&job, &mut settings) {
+            Ok(verdicts) => verdicts,
+            Err(e) => {
+                eprintln!("privsep-store: {e}");
+                return ExitCode::from(75);
+            }
         };
-        if wire::write_frame(&mut output, &encode_answer(&verdict, &warnings)).is_err() || malformed
-        {
+        let warnings = JOB_WARNINGS.with_borrow_mut(std::mem::take);
+        if wire::write_frame(&mut output, &encode_answer(&verdicts, &warnings)).is_err() {
             return ExitCode::from(75);
         }
     }
 }
 
-fn decode_and_store(input: &[u8], settings: &mut Settings) -> Result<Verdict, WireError> {
-    let mut d = Dec::new(input, "helper");
+/// One copy as the helper sent it.
+struct Decoded<'a> {
+    target: MailboxTarget,
+    sender: String,
+    orig_rcpt: String,
+    delivered: String,
+    delivered_header: bool,
+    size_limit: u64,
+    locks: LockKinds,
+    data: &'a [u8],
+}
+
+fn decode_copy<'a>(d: &mut Dec<'a>, settings: &mut Settings) -> Result<Decoded<'a>, WireError> {
     let path = PathBuf::from(std::ffi::OsStr::from_bytes(d.bytes()?));
     let maildir = d.u8()? != 0;
     let kind = match d.u8()? {
@@ -197,25 +236,52 @@ fn decode_and_store(input: &[u8], settings: &mut Settings) -> Result<Verdict, Wi
     settings.deliver_lock_attempts = d.u32()?;
     settings.deliver_lock_delay = std::time::Duration::from_millis(d.u64()?);
     let data = d.bytes()?;
-    let target = MailboxTarget {
-        path,
-        maildir,
-        owner: None,
-        require_owner,
-        kind,
-    };
-    let attrs = CopyAttrs {
-        sender: &sender,
-        orig_rcpt: &orig_rcpt,
-        delivered: &delivered,
-    };
-    Ok(mailbox::store(
-        &target,
-        data,
-        &attrs,
+    Ok(Decoded {
+        target: MailboxTarget {
+            path,
+            maildir,
+            owner: None,
+            require_owner,
+            kind,
+        },
+        sender,
+        orig_rcpt,
+        delivered,
         delivered_header,
         size_limit,
         locks,
-        settings,
-    ))
+        data,
+    })
+}
+
+fn decode_and_store(input: &[u8], settings: &mut Settings) -> Result<Vec<Verdict>, WireError> {
+    let mut d = Dec::new(input, "helper");
+    let count = d.u32()? as usize;
+    let mut decoded = Vec::with_capacity(count.min(1024));
+    for _ in 0..count {
+        let mut one = Dec::new(d.bytes()?, "helper");
+        decoded.push(decode_copy(&mut one, settings)?);
+    }
+    let attrs: Vec<CopyAttrs<'_>> = decoded
+        .iter()
+        .map(|c| CopyAttrs {
+            sender: &c.sender,
+            orig_rcpt: &c.orig_rcpt,
+            delivered: &c.delivered,
+        })
+        .collect();
+    let jobs: Vec<StoreJob<'_>> = decoded
+        .iter()
+        .zip(&attrs)
+        .map(|(c, attrs)| StoreJob {
+            agent: "local",
+            target: &c.target,
+            data: c.data,
+            attrs,
+            delivered_header: c.delivered_header,
+            size_limit: c.size_limit,
+            locks: c.locks,
+        })
+        .collect();
+    Ok(mailbox::store_many(&jobs, settings))
 }
