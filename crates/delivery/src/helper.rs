@@ -260,7 +260,10 @@ fn encode_delivery(
     (sender, original, address): (&str, &str, &str),
     content: &MessageContent,
 ) {
-    e.str(sender).str(original).str(address).bytes(&content.data);
+    e.str(sender)
+        .str(original)
+        .str(address)
+        .bytes(&content.data);
     client_env::encode(&content.client, e);
 }
 

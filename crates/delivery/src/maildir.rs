@@ -5,7 +5,10 @@
 //! `new/SECS.VdevIinoMusec.HOST` (Postfix's unique name; messages in `new/`
 //! carry no `:2,` info suffix), fsync `new/`. Both fsyncs go through the
 //! process's group commit (`gatepost_queue::GroupFlush`), so concurrent
-//! deliveries share them (docs/durability.md).
+//! deliveries share them (docs/durability.md); `deliver_many` does the
+//! same for several copies at once (a store process's batch): all files
+//! into `tmp/`, one round for their data, the renames, one round for the
+//! `new/` directories.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
@@ -261,6 +264,40 @@ mod tests {
         assert_eq!(std::fs::read(&first).unwrap(), b"Subject: a\n\nx\n");
         assert!(md.join("cur").is_dir());
         assert_eq!(std::fs::read_dir(md.join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_batch_with_one_failure_delivers_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"").unwrap();
+        let (a, b, bad) = (
+            dir.path().join("a/Maildir"),
+            dir.path().join("b/Maildir"),
+            plain.join("Maildir"),
+        );
+        let copy = |dir, data| Copy {
+            dir,
+            data,
+            owner: None,
+        };
+        let copies = [
+            copy(&a, b"one\n"),
+            copy(&bad, b"two\n"),
+            copy(&a, b"three\n"),
+            copy(&b, b"four\n"),
+        ];
+        let results = deliver_many(&copies, "mx.example");
+        assert_eq!(results.len(), 4);
+        let err = results[1].as_ref().unwrap_err();
+        assert!(err.to_string().starts_with("create maildir "), "{err}");
+        for (i, want) in [(0, "one\n"), (2, "three\n"), (3, "four\n")] {
+            let path = results[i].as_ref().unwrap();
+            assert_eq!(std::fs::read_to_string(path).unwrap(), want);
+        }
+        assert_eq!(std::fs::read_dir(a.join("new")).unwrap().count(), 2);
+        assert_eq!(std::fs::read_dir(a.join("tmp")).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(b.join("new")).unwrap().count(), 1);
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! store runs in a process running as its owner (the gatepost executable
 //! started as `gatepost privsep-store` with the uid and gid chosen by the
 //! helper, never by the unprivileged server; `store_pool` keeps one per
-//! owner for the next jobs): it reads framed jobs on stdin until its input
-//! ends, opens each target as Postfix's safe_open() does and answers each
-//! job with a frame holding the verdict and the warnings of that job,
-//! which the helper logs. Anywhere else (a server started by an ordinary
+//! owner for the next jobs): it reads framed jobs (one or more copies) on
+//! stdin until its input ends, opens each target as Postfix's safe_open()
+//! does and answers each job with a frame holding a verdict per copy and
+//! the warnings of that job, which the helper logs. Anywhere else (a server started by an ordinary
 //! user, the tests of this crate) the store runs in the calling process,
 //! as before.
 

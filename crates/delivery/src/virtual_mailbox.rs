@@ -206,7 +206,10 @@ impl VirtualAgent {
     ) -> Result<(MailboxTarget, Option<Owner>), Verdict> {
         let s = &self.settings;
         if content::is_loop(&content.delivered_to, address) {
-            return Err(Verdict::bounced("5.4.6", format!("mail forwarding loop for {address}")));
+            return Err(Verdict::bounced(
+                "5.4.6",
+                format!("mail forwarding loop for {address}"),
+            ));
         }
         let folded = address.to_lowercase();
         let keys = lookup_keys(&folded, &s.recipient_delimiter);
@@ -221,11 +224,17 @@ impl VirtualAgent {
             }
         };
         let Some(relative) = found else {
-            return Err(Verdict::bounced("5.1.1", format!("unknown user: \"{folded}\"")));
+            return Err(Verdict::bounced(
+                "5.1.1",
+                format!("unknown user: \"{folded}\""),
+            ));
         };
         if s.virtual_mailbox_base.is_empty() {
             gatepost_log::warning(AGENT, "virtual_mailbox_base is not set");
-            return Err(Verdict::deferred("4.3.5", "mail system configuration error"));
+            return Err(Verdict::deferred(
+                "4.3.5",
+                "mail system configuration error",
+            ));
         }
         let owner = if privs::running_as_root() {
             self.owner(&keys)?

@@ -495,3 +495,76 @@ fn store_warnings_reach_the_log_with_their_job() {
         .unwrap()
         .contains("Subject: owned"));
 }
+
+#[test]
+fn virtual_deliveries_of_one_batch_are_stored_each_as_its_owner() {
+    if skip_unless_root("virtual_deliveries_of_one_batch_are_stored_each_as_its_owner") {
+        return;
+    }
+    let (daemon, bin) = (
+        uid_of("daemon").expect("daemon"),
+        uid_of("bin").expect("bin"),
+    );
+    let config = ConfigDir::new().unwrap();
+    let base = config.path().join("vmail");
+    std::fs::create_dir(&base).unwrap();
+    // Every store process walks through the test directory and creates
+    // its Maildir below the base.
+    for dir in [config.path(), base.as_path()] {
+        let mode = if dir == base { 0o1777 } else { 0o755 };
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+    // c@ gets a Maildir below a plain file: its store fails, the others not.
+    std::fs::write(base.join("blocker"), b"").unwrap();
+    let srv = config
+        .main_cf(&format!(
+            "virtual_mailbox_domains = virt.test\n\
+             virtual_mailbox_base = {}\n\
+             virtual_mailbox_maps = inline:{{ a@virt.test=a/, b@virt.test=b/, c@virt.test=blocker/c/, d@virt.test=a2/ }}\n\
+             virtual_uid_maps = inline:{{ a@virt.test={daemon}, b@virt.test={bin}, c@virt.test={daemon}, d@virt.test={daemon} }}\n\
+             virtual_gid_maps = inline:{{ a@virt.test={daemon}, b@virt.test={bin}, c@virt.test={daemon}, d@virt.test={daemon} }}",
+            base.display()
+        ))
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
+    let rcpts = ["a@virt.test", "b@virt.test", "c@virt.test", "d@virt.test"];
+    let id = submit(
+        &srv,
+        "client.example",
+        "alice@spec.test",
+        &rcpts,
+        "Subject: batch\n\nbody\n",
+    );
+    let log = || srv.log();
+    for r in ["a", "b", "d"] {
+        let line = format!("{id}: to=<{r}@virt.test>, relay=virtual");
+        wait_until(&line, || {
+            log()
+                .lines()
+                .any(|l| l.contains(&line) && l.contains("status=sent (delivered to maildir)"))
+        });
+    }
+    let line = format!("{id}: to=<c@virt.test>, relay=virtual");
+    wait_until(&line, || {
+        log().lines().any(|l| {
+            l.contains(&line)
+                && l.contains("status=deferred (maildir delivery failed: create maildir")
+        })
+    });
+    for (dir, uid) in [("a", daemon), ("b", bin), ("a2", daemon)] {
+        let new = base.join(dir).join("new");
+        let files: Vec<_> = std::fs::read_dir(&new).unwrap().flatten().collect();
+        assert_eq!(files.len(), 1, "{}", new.display());
+        let meta = std::fs::metadata(files[0].path()).unwrap();
+        assert_eq!(meta.uid(), uid, "{}", new.display());
+        let text = std::fs::read_to_string(files[0].path()).unwrap();
+        assert!(text.contains("Subject: batch"), "{text}");
+        assert_eq!(
+            std::fs::read_dir(base.join(dir).join("tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+}
