@@ -525,7 +525,7 @@ params! {
     /// Default maximal number of processes per service.
     DEFAULT_PROCESS_LIMIT: usize = "default_process_limit", Int, Text("100"), min 1;
     /// Time a daemon waits for a new request.
-    [informational] MAX_IDLE: Duration = "max_idle", Time('s'), Text("100s");
+    MAX_IDLE: Duration = "max_idle", Time('s'), Text("100s");
     /// Requests a daemon serves before it exits.
     [informational] MAX_USE: i64 = "max_use", Int, Text("100");
     /// Timeout for internal communication.

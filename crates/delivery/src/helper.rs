@@ -13,7 +13,11 @@
 //! (end of its input).
 //!
 //! `HelperPool` is the server's side: the helper processes, one request at
-//! a time each, on their stdin/stdout pipes (framed as in `wire`).
+//! a time each, on their stdin/stdout pipes (framed as in `wire`). The
+//! virtual(8) deliveries waiting when a helper becomes free go to it as
+//! one request, whose copies for one user are stored together
+//! (`VirtualAgent::deliver_many_blocking`: one job for the user's store
+//! process, one flush round for all of them).
 
 use std::io::{BufReader, BufWriter};
 use std::path::Path;
@@ -33,16 +37,30 @@ use crate::pass::Pass;
 use crate::pipe::{self, PipeAgent, PipeDelivery, PipeTarget};
 use crate::settings::Settings;
 use crate::verdict::Verdict;
-use crate::virtual_mailbox::VirtualAgent;
+use crate::virtual_mailbox::{VirtualAgent, VirtualRequest};
 use crate::wire::{self, Dec, Enc, WireError};
 use crate::MessageContent;
 
 const LOCAL: u8 = 0;
-const VIRTUAL: u8 = 1;
+// 1 was one virtual(8) delivery; they all come as a `VIRTUAL_BATCH` now.
 /// Read the configuration again now (and reopen the log), deliver nothing.
 const RELOAD: u8 = 2;
 /// A pipe(8) delivery; the address field is an encoded `PipeTarget`.
 const PIPE: u8 = 3;
+/// Several virtual(8) deliveries: a count, then each one's fields.
+const VIRTUAL_BATCH: u8 = 4;
+
+/// Most virtual deliveries sent to a helper in one request.
+const MAX_BATCH: usize = 256;
+
+/// A virtual delivery waiting for a helper (its fields encoded as in a
+/// `VIRTUAL_BATCH`), and where its verdict goes.
+struct VirtualJob {
+    encoded: Vec<u8>,
+    reply: tokio::sync::oneshot::Sender<Result<Verdict, String>>,
+}
+
+type BatchQueue = tokio::sync::mpsc::UnboundedReceiver<VirtualJob>;
 
 /// One helper process and its pipes.
 #[derive(Debug)]
@@ -56,11 +74,21 @@ struct Conn {
 }
 
 /// The server's handle on the helper processes.
-#[derive(Debug)]
 pub struct HelperPool {
-    conns: Vec<Mutex<Conn>>,
-    generation: AtomicU64,
+    conns: Vec<Arc<Mutex<Conn>>>,
+    generation: Arc<AtomicU64>,
     next: AtomicUsize,
+    /// Virtual deliveries waiting for a helper, taken by one task per
+    /// helper (started on first use).
+    batches: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<VirtualJob>>,
+}
+
+impl std::fmt::Debug for HelperPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HelperPool")
+            .field("helpers", &self.conns.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl HelperPool {
@@ -90,17 +118,18 @@ impl HelperPool {
                 .spawn()?;
             let stdin = child.stdin.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
             let stdout = child.stdout.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
-            conns.push(Mutex::new(Conn {
+            conns.push(Arc::new(Mutex::new(Conn {
                 _child: child,
                 stdin,
                 stdout,
                 desynced: false,
-            }));
+            })));
         }
         Ok(HelperPool {
             conns,
-            generation: AtomicU64::new(0),
+            generation: Arc::new(AtomicU64::new(0)),
             next: AtomicUsize::new(0),
+            batches: std::sync::OnceLock::new(),
         })
     }
 
@@ -111,7 +140,8 @@ impl HelperPool {
         for conn in &self.conns {
             let mut conn = conn.lock().await;
             let empty = MessageContent::new(Vec::new(), ClientFacts::default());
-            if let Err(e) = self.exchange(&mut conn, RELOAD, ("", "", ""), &empty).await {
+            let body = self.request(RELOAD, ("", "", ""), &empty);
+            if let Err(e) = exchange(&mut conn, body).await {
                 gatepost_log::warning("master", e);
             }
         }
@@ -125,43 +155,39 @@ impl HelperPool {
         address: &str,
         content: &MessageContent,
     ) -> Result<Vec<u8>, String> {
+        let body = self.request(transport, (sender, original, address), content);
         let mut conn = self.free_conn().await;
-        self.exchange(&mut conn, transport, (sender, original, address), content)
-            .await
+        exchange(&mut conn, body).await
     }
 
-    /// One request and its answer on `conn`.
-    async fn exchange(
+    /// A request of one delivery (or a reload).
+    fn request(
         &self,
-        conn: &mut Conn,
         transport: u8,
-        (sender, original, address): (&str, &str, &str),
+        fields: (&str, &str, &str),
         content: &MessageContent,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Vec<u8> {
         let mut e = Enc::default();
-        e.u64(self.generation.load(Ordering::SeqCst))
-            .u8(transport)
-            .str(sender)
-            .str(original)
-            .str(address)
-            .bytes(&content.data);
-        client_env::encode(&content.client, &mut e);
-        let body = e.0;
-        if conn.desynced {
-            return Err("local delivery helper: connection out of step".to_string());
-        }
-        conn.desynced = true;
-        let len = u32::try_from(body.len()).map_err(|_| "message too large".to_string())?;
-        let io = |e: std::io::Error| format!("local delivery helper: {e}");
-        conn.stdin.write_all(&len.to_be_bytes()).await.map_err(io)?;
-        conn.stdin.write_all(&body).await.map_err(io)?;
-        conn.stdin.flush().await.map_err(io)?;
-        let mut len = [0u8; 4];
-        conn.stdout.read_exact(&mut len).await.map_err(io)?;
-        let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
-        conn.stdout.read_exact(&mut answer).await.map_err(io)?;
-        conn.desynced = false;
-        Ok(answer)
+        e.u64(self.generation.load(Ordering::SeqCst)).u8(transport);
+        encode_delivery(&mut e, fields, content);
+        e.0
+    }
+
+    /// The queue of virtual deliveries, with one task per helper taking
+    /// what waits in it as one request.
+    fn batch_queue(&self) -> &tokio::sync::mpsc::UnboundedSender<VirtualJob> {
+        self.batches.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let rx = Arc::new(Mutex::new(rx));
+            for conn in &self.conns {
+                tokio::spawn(drive_batches(
+                    Arc::clone(conn),
+                    Arc::clone(&rx),
+                    Arc::clone(&self.generation),
+                ));
+            }
+            tx
+        })
     }
 
     /// An idle helper, else wait for one in turn.
@@ -203,7 +229,8 @@ impl HelperPool {
             .map_err(|e| e.to_string())
     }
 
-    /// A virtual(8) delivery.
+    /// A virtual(8) delivery, sent to a helper together with the others
+    /// waiting at the same time.
     pub(crate) async fn virtual_mailbox(
         &self,
         sender: &str,
@@ -211,13 +238,130 @@ impl HelperPool {
         address: &str,
         content: &MessageContent,
     ) -> Result<Verdict, String> {
-        let answer = self
-            .call(VIRTUAL, sender, original, address, content)
-            .await?;
-        Dec::new(&answer, "local delivery helper")
-            .verdict()
-            .map_err(|e| e.to_string())
+        let mut encoded = Enc::default();
+        encode_delivery(&mut encoded, (sender, original, address), content);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = VirtualJob {
+            encoded: encoded.0,
+            reply,
+        };
+        if self.batch_queue().send(job).is_err() {
+            return Err("local delivery helper: gone".to_string());
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err("local delivery helper: no answer".to_string()))
     }
+}
+
+/// The fields of one delivery in a request.
+fn encode_delivery(
+    e: &mut Enc,
+    (sender, original, address): (&str, &str, &str),
+    content: &MessageContent,
+) {
+    e.str(sender)
+        .str(original)
+        .str(address)
+        .bytes(&content.data);
+    client_env::encode(&content.client, e);
+}
+
+/// The fields of one delivery, as `encode_delivery` wrote them.
+fn decode_delivery(d: &mut Dec<'_>) -> Result<VirtualRequest, WireError> {
+    let sender = d.string()?;
+    let original = d.string()?;
+    let address = d.string()?;
+    let data = d.bytes()?.to_vec();
+    Ok(VirtualRequest {
+        sender,
+        original,
+        address,
+        content: MessageContent::new(data, client_env::decode(d)?),
+    })
+}
+
+/// One request (a frame body) and its answer on `conn`.
+async fn exchange(conn: &mut Conn, body: Vec<u8>) -> Result<Vec<u8>, String> {
+    if conn.desynced {
+        return Err("local delivery helper: connection out of step".to_string());
+    }
+    conn.desynced = true;
+    let len = u32::try_from(body.len()).map_err(|_| "message too large".to_string())?;
+    let io = |e: std::io::Error| format!("local delivery helper: {e}");
+    conn.stdin.write_all(&len.to_be_bytes()).await.map_err(io)?;
+    conn.stdin.write_all(&body).await.map_err(io)?;
+    conn.stdin.flush().await.map_err(io)?;
+    let mut len = [0u8; 4];
+    conn.stdout.read_exact(&mut len).await.map_err(io)?;
+    let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
+    conn.stdout.read_exact(&mut answer).await.map_err(io)?;
+    conn.desynced = false;
+    Ok(answer)
+}
+
+/// One helper's share of the virtual deliveries: take everything waiting
+/// (at least one, at most `MAX_BATCH`), send it as one request, hand out
+/// the verdicts; until the server ends.
+async fn drive_batches(
+    conn: Arc<Mutex<Conn>>,
+    queue: Arc<Mutex<BatchQueue>>,
+    generation: Arc<AtomicU64>,
+) {
+    loop {
+        let jobs = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            jobs
+        };
+        let mut e = Enc::default();
+        e.u64(generation.load(Ordering::SeqCst))
+            .u8(VIRTUAL_BATCH)
+            .u32(jobs.len() as u32);
+        for job in &jobs {
+            e.bytes(&job.encoded);
+        }
+        let answer = {
+            let mut conn = conn.lock().await;
+            exchange(&mut conn, e.0).await
+        };
+        let verdicts = answer.and_then(|a| decode_verdicts(&a, jobs.len()));
+        match verdicts {
+            Ok(verdicts) => {
+                for (job, v) in jobs.into_iter().zip(verdicts) {
+                    let _ = job.reply.send(Ok(v));
+                }
+            }
+            Err(why) => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(why.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// The answer to a `VIRTUAL_BATCH`: one verdict per delivery, in order.
+fn decode_verdicts(answer: &[u8], expected: usize) -> Result<Vec<Verdict>, String> {
+    let mut d = Dec::new(answer, "local delivery helper");
+    let n = d.u32().map_err(|e| e.to_string())? as usize;
+    if n != expected {
+        return Err(format!(
+            "local delivery helper: {n} answers for {expected} deliveries"
+        ));
+    }
+    (0..n)
+        .map(|_| d.verdict().map_err(|e| e.to_string()))
+        .collect()
 }
 
 fn encode_expanded(expanded: &Expanded) -> Vec<u8> {
@@ -293,8 +437,15 @@ fn build_agents(cfg: &Config, generation: u64) -> Result<Agents, String> {
 }
 
 /// `gatepost privsep-local`: serve delivery requests on stdin/stdout until
-/// the server goes away. `load` reads the configuration.
+/// the server goes away, then close the store processes. `load` reads the
+/// configuration.
 pub fn run_helper(load: &dyn Fn() -> Result<Config, String>) -> ExitCode {
+    let code = serve_requests(load);
+    crate::store_pool::close_all();
+    code
+}
+
+fn serve_requests(load: &dyn Fn() -> Result<Config, String>) -> ExitCode {
     let mut input = BufReader::new(std::io::stdin().lock());
     let mut output = BufWriter::new(std::io::stdout().lock());
     let mut agents: Option<Agents> = None;
@@ -328,20 +479,33 @@ fn serve_one(
     let mut d = Dec::new(body, "the server");
     let generation = d.u64()?;
     let transport = d.u8()?;
-    let sender = d.string()?;
-    let original = d.string()?;
-    let address = d.string()?;
-    let data = d.bytes()?.to_vec();
-    let content = MessageContent::new(data, client_env::decode(&mut d)?);
-    if agents.as_ref().map(|a| a.generation) != Some(generation) {
-        match load().and_then(|cfg| build_agents(&cfg, generation)) {
-            Ok(fresh) => *agents = Some(fresh),
-            Err(e) => gatepost_log::warning(
-                "local",
-                format!("delivery helper: {e}; keeping the previous configuration"),
-            ),
+    if transport == VIRTUAL_BATCH {
+        let mut requests = Vec::new();
+        for _ in 0..d.u32()? {
+            requests.push(decode_delivery(&mut Dec::new(d.bytes()?, "the server"))?);
         }
+        ensure_agents(generation, agents, load);
+        let verdicts = match agents.as_ref() {
+            Some(a) => a.virtual_agent.deliver_many_blocking(&requests),
+            None => requests
+                .iter()
+                .map(|_| Verdict::deferred("4.3.5", "mail system configuration error"))
+                .collect(),
+        };
+        let mut e = Enc::default();
+        e.u32(verdicts.len() as u32);
+        for v in &verdicts {
+            e.verdict(v);
+        }
+        return Ok(e.0);
     }
+    let VirtualRequest {
+        sender,
+        original,
+        address,
+        content,
+    } = decode_delivery(&mut d)?;
+    ensure_agents(generation, agents, load);
     let unavailable = || Verdict::deferred("4.3.5", "mail system configuration error");
     Ok(match (transport, agents.as_ref()) {
         (RELOAD, _) => Vec::new(),
@@ -376,16 +540,23 @@ fn serve_one(
             e.verdict(&verdict);
             e.0
         }
-        (_, agents) => {
-            let verdict = match agents {
-                Some(a) => a
-                    .virtual_agent
-                    .deliver_blocking(&sender, &original, &address, &content),
-                None => unavailable(),
-            };
-            let mut e = Enc::default();
-            e.verdict(&verdict);
-            e.0
-        }
+        _ => return Err(WireError("the server")),
     })
+}
+
+/// Read the configuration again when the server's generation changed.
+fn ensure_agents(
+    generation: u64,
+    agents: &mut Option<Agents>,
+    load: &dyn Fn() -> Result<Config, String>,
+) {
+    if agents.as_ref().map(|a| a.generation) != Some(generation) {
+        match load().and_then(|cfg| build_agents(&cfg, generation)) {
+            Ok(fresh) => *agents = Some(fresh),
+            Err(e) => gatepost_log::warning(
+                "local",
+                format!("delivery helper: {e}; keeping the previous configuration"),
+            ),
+        }
+    }
 }

@@ -15,7 +15,8 @@
 //! `safe_open` (Postfix's safe_open()); `virtual_mailbox` (virtual);
 //! `smtp` (the SMTP client). Privilege separation: `helper` (the
 //! privileged local delivery helper and the server's `HelperPool`),
-//! `store_process` (each store with the user's rights), `wire` (their
+//! `store_process` (each store with the user's rights), `store_pool` (the
+//! helper's running store processes, one per owner), `wire` (their
 //! message format).
 #![forbid(unsafe_code)]
 
@@ -40,6 +41,7 @@ mod privs;
 mod safe_open;
 mod settings;
 mod smtp;
+mod store_pool;
 mod store_process;
 mod verdict;
 mod virtual_mailbox;

@@ -17,7 +17,7 @@ use crate::mbox::{self, MboxError, MboxOptions};
 use crate::mbox_lock::{LockKinds, LockTiming};
 use crate::privs::Owner;
 use crate::settings::Settings;
-use crate::store_process;
+use crate::store_process::{self, StoreJob};
 use crate::verdict::Verdict;
 
 /// Where a copy goes and how it is named in the result text.
@@ -133,6 +133,61 @@ pub(crate) fn store(
             io_verdict(kind, text)
         }
     }
+}
+
+/// Store several copies (a store process's job): the Maildir copies
+/// together, with one flush round for all of them
+/// (`maildir::deliver_many`), the mbox and file copies one after the
+/// other. One verdict per job, in order; a failed copy fails only itself.
+pub(crate) fn store_many(jobs: &[StoreJob<'_>], settings: &Settings) -> Vec<Verdict> {
+    let one = |j: &StoreJob<'_>| {
+        store(
+            j.target,
+            j.data,
+            j.attrs,
+            j.delivered_header,
+            j.size_limit,
+            j.locks,
+            settings,
+        )
+    };
+    if jobs.len() < 2 {
+        return jobs.iter().map(one).collect();
+    }
+    let rendered: Vec<Option<Vec<u8>>> = jobs
+        .iter()
+        .map(|j| {
+            j.target
+                .maildir
+                .then(|| content::render(j.data, j.attrs, CopyFlags::maildir(j.delivered_header)))
+        })
+        .collect();
+    let copies: Vec<maildir::Copy<'_>> = jobs
+        .iter()
+        .zip(&rendered)
+        .filter_map(|(j, bytes)| {
+            bytes.as_ref().map(|data| maildir::Copy {
+                dir: &j.target.path,
+                data,
+                owner: j.target.owner,
+            })
+        })
+        .collect();
+    let mut delivered = maildir::deliver_many(&copies, maildir::machine_hostname()).into_iter();
+    jobs.iter()
+        .map(|j| {
+            if !j.target.maildir {
+                return one(j);
+            }
+            match delivered.next() {
+                Some(Ok(_)) => Verdict::sent("2.0.0", "delivered to maildir"),
+                Some(Err(err)) => {
+                    io_verdict(err.io_kind(), format!("maildir delivery failed: {err}"))
+                }
+                None => Verdict::deferred("4.3.0", "maildir delivery failed: not attempted"),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

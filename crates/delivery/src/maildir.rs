@@ -5,7 +5,10 @@
 //! `new/SECS.VdevIinoMusec.HOST` (Postfix's unique name; messages in `new/`
 //! carry no `:2,` info suffix), fsync `new/`. Both fsyncs go through the
 //! process's group commit (`gatepost_queue::GroupFlush`), so concurrent
-//! deliveries share them (docs/durability.md).
+//! deliveries share them (docs/durability.md); `deliver_many` does the
+//! same for several copies at once (a store process's batch): all files
+//! into `tmp/`, one round for their data, the renames, one round for the
+//! `new/` directories.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
@@ -97,14 +100,30 @@ pub(crate) fn machine_hostname() -> &'static str {
     })
 }
 
-/// Deliver `data` into the Maildir at `dir`; returns the file in `new/`.
-pub(crate) fn deliver(
+/// A copy written into `tmp/`, not yet durable.
+struct Written {
+    tmp: PathBuf,
+    file: Arc<std::fs::File>,
+    name: String,
+    /// The Maildir.
+    dir: PathBuf,
+    owner: Option<Owner>,
+}
+
+impl Written {
+    fn new_dir(&self) -> PathBuf {
+        self.dir.join("new")
+    }
+}
+
+/// Create the Maildir when needed and write `data` into `tmp/`; the
+/// file's name in `new/` is fixed now (it holds the inode number).
+fn write_tmp(
     dir: &Path,
     data: &[u8],
-    hostname: &str,
+    host: &str,
     owner: Option<Owner>,
-) -> Result<PathBuf, MaildirError> {
-    let host = safe_hostname(hostname);
+) -> Result<Written, MaildirError> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -144,9 +163,7 @@ pub(crate) fn deliver(
     let result = (|| {
         privs::give(&tmp, owner)?;
         file.write_all(data)?;
-        let meta = file.metadata()?;
-        GroupFlush::global().flush_blocking(vec![Flush::Data(Arc::new(file))])?;
-        Ok(meta)
+        file.metadata()
     })();
     let meta = match result {
         Ok(meta) => meta,
@@ -163,26 +180,109 @@ pub(crate) fn deliver(
         now.subsec_micros(),
         host
     );
-    let new_dir = dir.join("new");
-    let target = new_dir.join(name);
-    let renamed = match std::fs::rename(&tmp, &target) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && tmp.exists() => {
-            make_maildir(dir, owner)?;
-            std::fs::rename(&tmp, &target)
+    Ok(Written {
+        tmp,
+        file: Arc::new(file),
+        name,
+        dir: dir.to_path_buf(),
+        owner,
+    })
+}
+
+/// Once its data is durable: rename the copy into `new/` (made first if
+/// it went missing since the file was created).
+fn move_to_new(w: &Written) -> Result<PathBuf, MaildirError> {
+    let target = w.new_dir().join(&w.name);
+    let renamed = match std::fs::rename(&w.tmp, &target) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.tmp.exists() => {
+            make_maildir(&w.dir, w.owner)?;
+            std::fs::rename(&w.tmp, &target)
         }
         other => other,
     };
     if let Err(source) = renamed {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(&w.tmp);
         return Err(MaildirError::Rename {
             path: target.display().to_string(),
             source,
         });
     }
-    GroupFlush::global()
-        .flush_blocking(vec![Flush::Dir(new_dir)])
-        .map_err(MaildirError::Write)?;
     Ok(target)
+}
+
+/// Deliver `data` into the Maildir at `dir`; returns the file in `new/`.
+pub(crate) fn deliver(
+    dir: &Path,
+    data: &[u8],
+    hostname: &str,
+    owner: Option<Owner>,
+) -> Result<PathBuf, MaildirError> {
+    let copy = Copy { dir, data, owner };
+    deliver_many(std::slice::from_ref(&copy), hostname)
+        .pop()
+        .unwrap_or_else(|| Err(MaildirError::Write(std::io::Error::other("not attempted"))))
+}
+
+/// One copy for [`deliver_many`].
+pub(crate) struct Copy<'a> {
+    pub dir: &'a Path,
+    pub data: &'a [u8],
+    pub owner: Option<Owner>,
+}
+
+/// The same failure for each of several copies.
+fn each_failed(err: &std::io::Error) -> MaildirError {
+    MaildirError::Write(std::io::Error::new(err.kind(), err.to_string()))
+}
+
+/// Deliver several copies at once: write every file into `tmp/`, make
+/// them all durable in one flush round, rename each into `new/`, then
+/// fsync each `new/` directory once (one more round). A copy is reported
+/// delivered only when its data and its directory entry are durable; a
+/// copy that cannot be written fails alone, a failed round fails the
+/// copies it covers. Results in the order of `copies`.
+pub(crate) fn deliver_many(
+    copies: &[Copy<'_>],
+    hostname: &str,
+) -> Vec<Result<PathBuf, MaildirError>> {
+    let host = safe_hostname(hostname);
+    let mut results: Vec<Result<PathBuf, MaildirError>> = Vec::with_capacity(copies.len());
+    let mut written: Vec<(usize, Written)> = Vec::with_capacity(copies.len());
+    for (i, c) in copies.iter().enumerate() {
+        match write_tmp(c.dir, c.data, &host, c.owner) {
+            Ok(w) => {
+                written.push((i, w));
+                results.push(Ok(PathBuf::new()));
+            }
+            Err(err) => results.push(Err(err)),
+        }
+    }
+    let data = written
+        .iter()
+        .map(|(_, w)| Flush::Data(Arc::clone(&w.file)))
+        .collect();
+    if let Err(err) = GroupFlush::global().flush_blocking(data) {
+        for (i, w) in &written {
+            let _ = std::fs::remove_file(&w.tmp);
+            results[*i] = Err(each_failed(&err));
+        }
+        return results;
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for (i, w) in &written {
+        results[*i] = move_to_new(w);
+        let new_dir = w.new_dir();
+        if results[*i].is_ok() && !dirs.contains(&new_dir) {
+            dirs.push(new_dir);
+        }
+    }
+    let dir_flushes = dirs.into_iter().map(Flush::Dir).collect();
+    if let Err(err) = GroupFlush::global().flush_blocking(dir_flushes) {
+        for result in results.iter_mut().filter(|r| r.is_ok()) {
+            *result = Err(each_failed(&err));
+        }
+    }
+    results
 }
 
 #[cfg(test)]
@@ -203,6 +303,40 @@ mod tests {
         assert_eq!(std::fs::read(&first).unwrap(), b"Subject: a\n\nx\n");
         assert!(md.join("cur").is_dir());
         assert_eq!(std::fs::read_dir(md.join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_batch_with_one_failure_delivers_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"").unwrap();
+        let (a, b, bad) = (
+            dir.path().join("a/Maildir"),
+            dir.path().join("b/Maildir"),
+            plain.join("Maildir"),
+        );
+        let copy = |dir, data| Copy {
+            dir,
+            data,
+            owner: None,
+        };
+        let copies = [
+            copy(&a, b"one\n"),
+            copy(&bad, b"two\n"),
+            copy(&a, b"three\n"),
+            copy(&b, b"four\n"),
+        ];
+        let results = deliver_many(&copies, "mx.example");
+        assert_eq!(results.len(), 4);
+        let err = results[1].as_ref().unwrap_err();
+        assert!(err.to_string().starts_with("create maildir "), "{err}");
+        for (i, want) in [(0, "one\n"), (2, "three\n"), (3, "four\n")] {
+            let path = results[i].as_ref().unwrap();
+            assert_eq!(std::fs::read_to_string(path).unwrap(), want);
+        }
+        assert_eq!(std::fs::read_dir(a.join("new")).unwrap().count(), 2);
+        assert_eq!(std::fs::read_dir(a.join("tmp")).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(b.join("new")).unwrap().count(), 1);
     }
 
     #[test]

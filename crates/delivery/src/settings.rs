@@ -6,7 +6,8 @@
 //! `stale_lock_time`, `deliver_lock_attempts`, `deliver_lock_delay`,
 //! `mailbox_delivery_lock`, `virtual_mailbox_lock` (unknown lock names are
 //! a configuration error), `mailbox_transport`, `fallback_transport`,
-//! `default_privs`, `mail_owner`, `local_command_shell`, `mailbox_command` and
+//! `default_privs`, `mail_owner`, `local_command_shell`, `max_idle` (store
+//! processes of the privileged helper), `mailbox_command` and
 //! `command_execution_directory` (kept unexpanded: their `$user`, `$home`
 //! ... are expanded per delivery), all read through their typed handles
 //! (defaults and ranges live in the configuration registry).
@@ -84,6 +85,9 @@ pub(crate) struct Settings {
     /// store with the rights of the user (`store_process`); `None` stores
     /// in this process.
     pub store_program: Option<PathBuf>,
+    /// `max_idle`: how long a store process of the helper waits for the
+    /// next job of its owner before it is closed (`store_pool`).
+    pub max_idle: Duration,
 }
 
 impl Settings {
@@ -144,6 +148,7 @@ impl Settings {
             passwd_file: PathBuf::from("/etc/passwd"),
             mailbox_for_unknown_users: cfg.get(&params::LOCAL_MAILBOX_FOR_UNKNOWN_USERS),
             store_program: None,
+            max_idle: cfg.get(&params::MAX_IDLE),
         })
     }
 }

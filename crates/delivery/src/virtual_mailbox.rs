@@ -26,6 +26,15 @@ use gatepost_table::{split_address, split_extension, MapList};
 
 pub(crate) const AGENT: &str = "virtual";
 
+/// One delivery of a helper's batch.
+#[derive(Debug)]
+pub(crate) struct VirtualRequest {
+    pub sender: String,
+    pub original: String,
+    pub address: String,
+    pub content: MessageContent,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct VirtualAgent {
     pub settings: Arc<Settings>,
@@ -95,9 +104,112 @@ impl VirtualAgent {
         address: &str,
         content: &MessageContent,
     ) -> Verdict {
+        match self.plan(address, content) {
+            Ok((target, owner)) => {
+                let attrs = CopyAttrs {
+                    sender,
+                    orig_rcpt: original,
+                    delivered: address,
+                };
+                store_process::store(&self.job(&target, &attrs, content), owner, &self.settings)
+            }
+            Err(verdict) => verdict,
+        }
+    }
+
+    /// Several deliveries at once (the privileged helper's batch): each
+    /// recipient looked up, then the copies of each user stored together
+    /// as one job of that user's store process, whose flush round covers
+    /// them all. One verdict per request, in order.
+    pub fn deliver_many_blocking(&self, requests: &[VirtualRequest]) -> Vec<Verdict> {
+        let planned: Vec<Result<(MailboxTarget, Option<Owner>), Verdict>> = requests
+            .iter()
+            .map(|r| self.plan(&r.address, &r.content))
+            .collect();
+        let attrs: Vec<CopyAttrs<'_>> = requests
+            .iter()
+            .map(|r| CopyAttrs {
+                sender: &r.sender,
+                orig_rcpt: &r.original,
+                delivered: &r.address,
+            })
+            .collect();
+        let mut verdicts: Vec<Option<Verdict>> =
+            planned.iter().map(|p| p.as_ref().err().cloned()).collect();
+        // The copies to store, by the user they are stored as.
+        let mut by_owner: Vec<(Option<Owner>, Vec<usize>)> = Vec::new();
+        for (i, p) in planned.iter().enumerate() {
+            if let Ok((_, owner)) = p {
+                match by_owner.iter_mut().find(|(o, _)| o == owner) {
+                    Some((_, list)) => list.push(i),
+                    None => by_owner.push((*owner, vec![i])),
+                }
+            }
+        }
+        let store_group = |(owner, list): &(Option<Owner>, Vec<usize>)| {
+            let jobs: Vec<StoreJob<'_>> = list
+                .iter()
+                .filter_map(|&i| {
+                    let (target, _) = planned[i].as_ref().ok()?;
+                    Some(self.job(target, &attrs[i], &requests[i].content))
+                })
+                .collect();
+            store_process::store_many(&jobs, *owner, &self.settings)
+        };
+        let stored: Vec<Vec<Verdict>> = match by_owner.as_slice() {
+            [one] => vec![store_group(one)],
+            groups => std::thread::scope(|scope| {
+                let running: Vec<_> = groups
+                    .iter()
+                    .map(|g| scope.spawn(move || store_group(g)))
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_default())
+                    .collect()
+            }),
+        };
+        for ((_, list), results) in by_owner.iter().zip(stored) {
+            for (&i, v) in list.iter().zip(results) {
+                verdicts[i] = Some(v);
+            }
+        }
+        verdicts
+            .into_iter()
+            .map(|v| v.unwrap_or_else(|| Verdict::deferred("4.3.0", "virtual delivery failed")))
+            .collect()
+    }
+
+    fn job<'a>(
+        &self,
+        target: &'a MailboxTarget,
+        attrs: &'a CopyAttrs<'a>,
+        content: &'a MessageContent,
+    ) -> StoreJob<'a> {
+        StoreJob {
+            agent: AGENT,
+            target,
+            data: &content.data,
+            attrs,
+            delivered_header: true,
+            size_limit: self.settings.virtual_mailbox_limit,
+            locks: self.settings.virtual_mailbox_lock,
+        }
+    }
+
+    /// The mailbox of `address` and the user it is stored as, or the
+    /// verdict that ends the delivery here.
+    fn plan(
+        &self,
+        address: &str,
+        content: &MessageContent,
+    ) -> Result<(MailboxTarget, Option<Owner>), Verdict> {
         let s = &self.settings;
         if content::is_loop(&content.delivered_to, address) {
-            return Verdict::bounced("5.4.6", format!("mail forwarding loop for {address}"));
+            return Err(Verdict::bounced(
+                "5.4.6",
+                format!("mail forwarding loop for {address}"),
+            ));
         }
         let folded = address.to_lowercase();
         let keys = lookup_keys(&folded, &s.recipient_delimiter);
@@ -108,21 +220,24 @@ impl VirtualAgent {
                     AGENT,
                     format!("{err}: virtual_mailbox_maps lookup problem for {folded}"),
                 );
-                return Verdict::deferred("4.3.0", "table lookup failure");
+                return Err(Verdict::deferred("4.3.0", "table lookup failure"));
             }
         };
         let Some(relative) = found else {
-            return Verdict::bounced("5.1.1", format!("unknown user: \"{folded}\""));
+            return Err(Verdict::bounced(
+                "5.1.1",
+                format!("unknown user: \"{folded}\""),
+            ));
         };
         if s.virtual_mailbox_base.is_empty() {
             gatepost_log::warning(AGENT, "virtual_mailbox_base is not set");
-            return Verdict::deferred("4.3.5", "mail system configuration error");
+            return Err(Verdict::deferred(
+                "4.3.5",
+                "mail system configuration error",
+            ));
         }
         let owner = if privs::running_as_root() {
-            match self.owner(&keys) {
-                Ok(owner) => owner,
-                Err(v) => return v,
-            }
+            self.owner(&keys)?
         } else {
             None
         };
@@ -142,25 +257,11 @@ impl VirtualAgent {
             if let Some(parent) = target.path.parent() {
                 if let Err(err) = std::fs::create_dir_all(parent) {
                     let why = format!("cannot update mailbox {path} for user {folded}. cannot create directory: {err}");
-                    return mailbox::io_verdict(err.kind(), why);
+                    return Err(mailbox::io_verdict(err.kind(), why));
                 }
             }
         }
-        let attrs = CopyAttrs {
-            sender,
-            orig_rcpt: original,
-            delivered: address,
-        };
-        let job = StoreJob {
-            agent: AGENT,
-            target: &target,
-            data: &content.data,
-            attrs: &attrs,
-            delivered_header: true,
-            size_limit: s.virtual_mailbox_limit,
-            locks: s.virtual_mailbox_lock,
-        };
-        store_process::store(&job, owner, s)
+        Ok((target, owner))
     }
 
     /// uid/gid for created files (only consulted when running as root).

@@ -1,6 +1,5 @@
 //! The byte format of the messages between the unprivileged server, the
-//! privileged local delivery helper and the per-delivery store process:
-//! integers big-endian, strings and byte strings length-prefixed (u32).
+//! privileged local delivery helper and its store processes: integers big-endian, strings and byte strings length-prefixed (u32).
 //! Frames on a pipe are a u32 length and that many bytes.
 
 use std::io::{Read, Write};

@@ -8,8 +8,9 @@
 //! good (setgroups, setgid, setuid). Everything that faces the network
 //! (smtpd, TLS, DNS, the SMTP client, the queue manager, cleanup, pickup)
 //! runs from then on as `mail_owner`. The helpers stay root and only
-//! deliver local(8) and virtual(8) mail, each store in a process of its
-//! own with the recipient's uid (docs/privilege-separation.md).
+//! deliver local(8) and virtual(8) mail, each store in a process with the
+//! recipient's uid, kept for that user's next stores
+//! (docs/privilege-separation.md).
 //!
 //! When the `mail_owner` account does not exist (a fresh container with
 //! the embedded defaults), `nobody` stands in, and the log says so.

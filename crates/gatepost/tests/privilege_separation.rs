@@ -3,7 +3,9 @@
 //! where that account does not exist); mailbox and Maildir deliveries are
 //! written with the recipient's uid; a symbolic link planted at the
 //! recipient's mailbox leaves its target untouched and the message
-//! deferred with Postfix's text and a warning.
+//! deferred with Postfix's text and a warning; one store process serves
+//! the stores of one owner, is replaced when killed, closed after
+//! `max_idle`, and hands each job's warnings to the log.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -295,4 +297,274 @@ fn pipe_transport_and_mailbox_command_run_as_their_users() {
         mbcmd.starts_with(&format!("uid={uid}\nargs={USER}\nFrom alice@spec.test ")),
         "{mbcmd}"
     );
+}
+
+/// `(pid, state)` of the children of `parent`, from /proc/*/stat
+/// (zombies included: state `Z`).
+fn children(parent: u32) -> Vec<(u32, char)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // pid (comm) state ppid ...: the comm may hold spaces.
+            let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
+            let state = rest.next()?.chars().next()?;
+            let ppid: u32 = rest.next()?.parse().ok()?;
+            (ppid == parent).then_some((pid, state))
+        })
+        .collect()
+}
+
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// The children of the server's delivery helpers (`privsep-local`): here,
+/// with Maildir deliveries only, its store processes, zombies included.
+fn helper_children(srv: &TestServer) -> Vec<(u32, char)> {
+    children(srv.pid().unwrap())
+        .into_iter()
+        .filter(|(pid, _)| cmdline(*pid).contains("privsep-local"))
+        .flat_map(|(helper, _)| children(helper))
+        .collect()
+}
+
+/// The running store processes of the server's helpers.
+fn store_processes(srv: &TestServer) -> Vec<u32> {
+    let mut pids: Vec<u32> = helper_children(srv)
+        .into_iter()
+        .filter(|(pid, state)| *state != 'Z' && cmdline(*pid).contains("privsep-store"))
+        .map(|(pid, _)| pid)
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+#[test]
+fn one_store_process_serves_an_owner() {
+    if skip_unless_root("one_store_process_serves_an_owner") {
+        return;
+    }
+    let uid = uid_of(USER).expect("daemon account");
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
+    message(&srv, "first");
+    assert_eq!(
+        srv.wait_for_mail(USER, 1, EVENT_TIMEOUT).len(),
+        1,
+        "{}",
+        srv.log()
+    );
+    let first = store_processes(&srv);
+    assert_eq!(first.len(), 1, "one store process: {first:?}");
+    assert_eq!(process_uids(first[0]), vec![uid; 4], "it runs as {USER}");
+    for n in 2..=4 {
+        message(&srv, &format!("message {n}"));
+        assert_eq!(
+            srv.wait_for_mail(USER, n, EVENT_TIMEOUT).len(),
+            n,
+            "{}",
+            srv.log()
+        );
+        assert_eq!(
+            store_processes(&srv),
+            first,
+            "the same process stored message {n}"
+        );
+    }
+}
+
+#[test]
+fn killed_store_process_is_replaced() {
+    if skip_unless_root("killed_store_process_is_replaced") {
+        return;
+    }
+    let srv = TestServer::start(gatepost_bin!(), "").unwrap();
+    message(&srv, "before");
+    assert_eq!(
+        srv.wait_for_mail(USER, 1, EVENT_TIMEOUT).len(),
+        1,
+        "{}",
+        srv.log()
+    );
+    let old = store_processes(&srv);
+    assert_eq!(old.len(), 1, "{old:?}");
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &old[0].to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_until("the store process to die", || {
+        helper_children(&srv)
+            .iter()
+            .all(|(pid, state)| *pid != old[0] || *state == 'Z')
+    });
+    message(&srv, "after");
+    assert_eq!(
+        srv.wait_for_mail(USER, 2, EVENT_TIMEOUT).len(),
+        2,
+        "{}",
+        srv.log()
+    );
+    let new = store_processes(&srv);
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_ne!(new, old, "a new store process");
+    // The dead one was reaped before its replacement started.
+    assert!(
+        !helper_children(&srv).iter().any(|(pid, _)| *pid == old[0]),
+        "{:?}",
+        helper_children(&srv)
+    );
+    assert!(!srv.log().contains("status=deferred"), "{}", srv.log());
+}
+
+#[test]
+fn idle_store_processes_are_closed_after_max_idle() {
+    if skip_unless_root("idle_store_processes_are_closed_after_max_idle") {
+        return;
+    }
+    let srv = TestServer::start(gatepost_bin!(), "max_idle = 1s").unwrap();
+    message(&srv, "idle");
+    assert_eq!(
+        srv.wait_for_mail(USER, 1, EVENT_TIMEOUT).len(),
+        1,
+        "{}",
+        srv.log()
+    );
+    // Closed and reaped: no child left, not even a zombie.
+    wait_until("the idle store process to be closed", || {
+        helper_children(&srv).is_empty()
+    });
+    message(&srv, "again");
+    assert_eq!(
+        srv.wait_for_mail(USER, 2, EVENT_TIMEOUT).len(),
+        2,
+        "{}",
+        srv.log()
+    );
+}
+
+#[test]
+fn store_warnings_reach_the_log_with_their_job() {
+    if skip_unless_root("store_warnings_reach_the_log_with_their_job") {
+        return;
+    }
+    let config = ConfigDir::new().unwrap();
+    let spool = config.path().join("mbox");
+    let srv = config
+        .main_cf(&format!("mail_spool_directory = {}", spool.display()))
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
+    // A mailbox the user may write but root owns: deferred, with
+    // Postfix's hint.
+    use std::os::unix::fs::PermissionsExt;
+    let mailbox = spool.join(USER);
+    std::fs::write(&mailbox, "").unwrap();
+    std::fs::set_permissions(&mailbox, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let id = message(&srv, "not owned");
+    let hint =
+        "warning: specify \"strict_mailbox_ownership = no\" to ignore mailbox ownership mismatch";
+    wait_until("the deferral", || {
+        srv.log().lines().any(|l| {
+            l.contains(&format!("{id}: to=<{USER}@spec.test>")) && l.contains("status=deferred")
+        })
+    });
+    assert_eq!(srv.log().matches(hint).count(), 1, "{}", srv.log());
+    // Fixed: the next job of the same store process logs no warning.
+    let uid = uid_of(USER).expect("daemon account");
+    std::os::unix::fs::chown(&mailbox, Some(uid), None).unwrap();
+    let id = message(&srv, "owned");
+    assert!(
+        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
+        "{}",
+        srv.log()
+    );
+    assert!(
+        srv.log().contains("status=sent (delivered to mailbox)"),
+        "{}",
+        srv.log()
+    );
+    assert_eq!(srv.log().matches(hint).count(), 1, "{}", srv.log());
+    assert!(std::fs::read_to_string(&mailbox)
+        .unwrap()
+        .contains("Subject: owned"));
+}
+
+#[test]
+fn virtual_deliveries_of_one_batch_are_stored_each_as_its_owner() {
+    if skip_unless_root("virtual_deliveries_of_one_batch_are_stored_each_as_its_owner") {
+        return;
+    }
+    let (daemon, bin) = (
+        uid_of("daemon").expect("daemon"),
+        uid_of("bin").expect("bin"),
+    );
+    let config = ConfigDir::new().unwrap();
+    let base = config.path().join("vmail");
+    std::fs::create_dir(&base).unwrap();
+    // Every store process walks through the test directory and creates
+    // its Maildir below the base.
+    for dir in [config.path(), base.as_path()] {
+        let mode = if dir == base { 0o1777 } else { 0o755 };
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+    // c@ gets a Maildir below a plain file: its store fails, the others not.
+    std::fs::write(base.join("blocker"), b"").unwrap();
+    let srv = config
+        .main_cf(&format!(
+            "virtual_mailbox_domains = virt.test\n\
+             virtual_mailbox_base = {}\n\
+             virtual_mailbox_maps = inline:{{ a@virt.test=a/, b@virt.test=b/, c@virt.test=blocker/c/, d@virt.test=a2/ }}\n\
+             virtual_uid_maps = inline:{{ a@virt.test={daemon}, b@virt.test={bin}, c@virt.test={daemon}, d@virt.test={daemon} }}\n\
+             virtual_gid_maps = inline:{{ a@virt.test={daemon}, b@virt.test={bin}, c@virt.test={daemon}, d@virt.test={daemon} }}",
+            base.display()
+        ))
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
+    let rcpts = ["a@virt.test", "b@virt.test", "c@virt.test", "d@virt.test"];
+    let id = submit(
+        &srv,
+        "client.example",
+        "alice@spec.test",
+        &rcpts,
+        "Subject: batch\n\nbody\n",
+    );
+    let log = || srv.log();
+    for r in ["a", "b", "d"] {
+        let line = format!("{id}: to=<{r}@virt.test>, relay=virtual");
+        wait_until(&line, || {
+            log()
+                .lines()
+                .any(|l| l.contains(&line) && l.contains("status=sent (delivered to maildir)"))
+        });
+    }
+    let line = format!("{id}: to=<c@virt.test>, relay=virtual");
+    wait_until(&line, || {
+        log().lines().any(|l| {
+            l.contains(&line)
+                && l.contains("status=deferred (maildir delivery failed: create maildir")
+        })
+    });
+    for (dir, uid) in [("a", daemon), ("b", bin), ("a2", daemon)] {
+        let new = base.join(dir).join("new");
+        let files: Vec<_> = std::fs::read_dir(&new).unwrap().flatten().collect();
+        assert_eq!(files.len(), 1, "{}", new.display());
+        let meta = std::fs::metadata(files[0].path()).unwrap();
+        assert_eq!(meta.uid(), uid, "{}", new.display());
+        let text = std::fs::read_to_string(files[0].path()).unwrap();
+        assert!(text.contains("Subject: batch"), "{text}");
+        assert_eq!(
+            std::fs::read_dir(base.join(dir).join("tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
 }
