@@ -36,6 +36,8 @@ pub struct Queue {
     wal: OnceLock<Arc<Wal>>,
     /// Emptied message files kept for reuse (server only).
     pub(crate) spares: Arc<SparePool>,
+    /// Each queue directory, open (`None`: could not be opened).
+    dirs: Vec<(QueueName, Option<std::fs::File>)>,
 }
 
 impl Queue {
@@ -60,6 +62,10 @@ impl Queue {
             tmp_seq: AtomicU64::new(0),
             wal: OnceLock::new(),
             spares: Arc::default(),
+            dirs: QueueName::ALL
+                .iter()
+                .map(|q| (*q, std::fs::File::open(queue_dir(root, *q)).ok()))
+                .collect(),
         }))
     }
 
@@ -140,11 +146,20 @@ impl Queue {
         GroupFlush::global().dir_fsyncs(&queue_dir(&self.root, q))
     }
 
-    /// Whether a file named `id` exists in any queue.
+    /// Whether a file named `id` exists in any queue (looked up relative to
+    /// the directories opened at start: no walk of the whole path).
     pub(crate) fn id_in_use(&self, id: &QueueId) -> bool {
-        QueueName::ALL
-            .iter()
-            .any(|q| self.path_of(*q, id).symlink_metadata().is_ok())
+        use nix::fcntl::AtFlags;
+        use std::os::fd::AsRawFd;
+        self.dirs.iter().any(|(q, dir)| match dir {
+            Some(dir) => nix::sys::stat::fstatat(
+                Some(dir.as_raw_fd()),
+                id.as_str(),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .is_ok(),
+            None => self.path_of(*q, id).symlink_metadata().is_ok(),
+        })
     }
 
     /// Which queue holds `id`, if any.

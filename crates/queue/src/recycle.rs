@@ -7,10 +7,10 @@
 //! the last minutes one by one, so create+unlink per message grows slower
 //! the more messages pass. Renames cost neither.
 //!
-//! Only a process that runs the write-ahead log recycles (the server);
-//! operator commands create and unlink as before. Several processes may
-//! meet in `spare/`: a rename that loses a race fails with `ENOENT` and the
-//! caller simply creates a new file.
+//! Only a process that runs the write-ahead log recycles (the server,
+//! which holds the master lock: no other process takes spares); operator
+//! commands create and unlink as before. A spare is written where it is
+//! and renamed into its queue when complete, as a file of `tmp/` is.
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
@@ -129,9 +129,10 @@ impl SparePool {
         self.names.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A spare renamed to `path` and opened for writing, emptied; `None`
+    /// A spare, opened for writing and empty, with its path in `spare/`
+    /// (written there and renamed into its queue when complete); `None`
     /// when there is none (the caller creates a file).
-    pub(crate) fn take(self: &Arc<Self>, root: &Path, path: &Path) -> Option<File> {
+    pub(crate) fn take(self: &Arc<Self>, root: &Path) -> Option<(PathBuf, File)> {
         if !self.enabled.load(Ordering::Acquire) {
             return None;
         }
@@ -142,21 +143,17 @@ impl SparePool {
                 (names.pop(), names.len())
             };
             self.top_up_if_low(left);
-            let name = name?;
-            if std::fs::rename(dir.join(&name), path).is_err() {
-                continue; // taken by another process, or gone
-            }
-            let Ok(file) = OpenOptions::new().write(true).open(path) else {
-                let _ = std::fs::remove_file(path);
-                continue;
+            let path = dir.join(name?);
+            let Ok(file) = OpenOptions::new().write(true).open(&path) else {
+                continue; // gone
             };
             // Emptied when it was given back; a crash may have left it
             // otherwise.
             match file.metadata() {
-                Ok(m) if m.len() == 0 => return Some(file),
-                Ok(_) if file.set_len(0).is_ok() => return Some(file),
+                Ok(m) if m.len() == 0 => return Some((path, file)),
+                Ok(_) if file.set_len(0).is_ok() => return Some((path, file)),
                 _ => {
-                    let _ = std::fs::remove_file(path);
+                    let _ = std::fs::remove_file(&path);
                 }
             }
         }
@@ -179,6 +176,14 @@ impl SparePool {
                 }
             }
             Err(e) => return Err(e),
+        }
+        let dir = root.join(SPARE_DIR);
+        if path.parent() == Some(dir.as_path()) {
+            // A spare taken and not published (an aborted message).
+            if let Some(name) = path.file_name() {
+                self.lock().push(name.to_os_string());
+            }
+            return Ok(());
         }
         let name = self.fresh_name();
         let spare: PathBuf = root.join(SPARE_DIR).join(&name);
@@ -214,11 +219,11 @@ mod tests {
         let ino = std::fs::metadata(&msg).unwrap().ino();
         spares.give(dir.path(), &msg).unwrap();
         assert!(!msg.exists());
-        let fresh = dir.path().join("fresh");
-        let file = spares.take(dir.path(), &fresh).expect("a spare");
+        let (path, file) = spares.take(dir.path()).expect("a spare");
+        assert_eq!(path.parent(), Some(dir.path().join(SPARE_DIR).as_path()));
         let meta = file.metadata().unwrap();
         assert_eq!((meta.ino(), meta.len()), (ino, 0));
-        assert!(spares.take(dir.path(), &dir.path().join("x")).is_none());
+        assert!(spares.take(dir.path()).is_none());
     }
 
     #[test]
@@ -242,9 +247,7 @@ mod tests {
         std::fs::write(dir.path().join(SPARE_DIR).join("1.7"), b"stale").unwrap();
         let spares = pool(dir.path());
         assert_eq!(spares.load(&dir.path().join(SPARE_DIR)), 1);
-        let file = spares
-            .take(dir.path(), &dir.path().join("t"))
-            .expect("a spare");
+        let (_, file) = spares.take(dir.path()).expect("a spare");
         assert_eq!(file.metadata().unwrap().len(), 0);
     }
 
@@ -256,6 +259,6 @@ mod tests {
         std::fs::write(&msg, b"x").unwrap();
         spares.give(dir.path(), &msg).unwrap();
         assert!(!msg.exists());
-        assert!(spares.take(dir.path(), &dir.path().join("t")).is_none());
+        assert!(spares.take(dir.path()).is_none());
     }
 }

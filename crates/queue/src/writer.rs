@@ -14,7 +14,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -67,15 +67,19 @@ fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
         seq,
         rand::random::<u32>()
     );
-    let path = queue.tmp_dir().join(name);
-    let file = match queue.spares.take(queue.root(), &path) {
-        Some(file) => file,
-        None => OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| QueueError::io(&path, e))?,
+    // A spare is written where it is, in `spare/` (docs/durability.md).
+    let (path, file) = match queue.spares.take(queue.root()) {
+        Some(spare) => spare,
+        None => {
+            let path = queue.tmp_dir().join(name);
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| QueueError::io(&path, e))?;
+            (path, file)
+        }
     };
     let now = SystemTime::now();
     match file.metadata() {
@@ -84,6 +88,22 @@ fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
             let _ = std::fs::remove_file(&path);
             Err(QueueError::io(&path, e))
         }
+    }
+}
+
+/// Give the written file `src` its queue name `dst`, never replacing an
+/// existing file (ids stay unique): one `renameat2(RENAME_NOREPLACE)`, or
+/// link and unlink where the filesystem has no such rename.
+fn publish(src: &Path, dst: &Path) -> Result<(), QueueError> {
+    use nix::fcntl::{renameat2, RenameFlags};
+    match renameat2(None, src, None, dst, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EINVAL) => {
+            std::fs::hard_link(src, dst).map_err(|e| QueueError::io(dst, e))?;
+            let _ = std::fs::remove_file(src);
+            Ok(())
+        }
+        Err(e) => Err(QueueError::io(dst, std::io::Error::from(e))),
     }
 }
 
@@ -244,9 +264,7 @@ impl MessageWriter {
                     (file, None)
                 }
             };
-            // A link never replaces an existing file: ids stay unique.
-            std::fs::hard_link(&src, &dst).map_err(|e| QueueError::io(&dst, e))?;
-            let _ = std::fs::remove_file(&src);
+            publish(&src, &dst)?;
             match (log, logged) {
                 // The queue file is written before its record: a checkpoint
                 // that retires the record's segment covers the file.
