@@ -222,6 +222,9 @@ impl GroupFlush {
         }
         let mut results: Vec<Option<io::Result<()>>> = (0..targets.len()).map(|_| None).collect();
         let mut outstanding = 0;
+        // One target (a round of the log's segment): no hand-over to a
+        // worker and back, the committer runs it.
+        let workers = if targets.len() == 1 { &[] } else { workers };
         for (index, target) in targets.into_iter().enumerate() {
             match workers.get(index % workers.len().max(1)) {
                 Some(worker) => match worker.send((index, target, done_tx.clone())) {
