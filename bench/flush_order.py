@@ -3,12 +3,12 @@
 came after a flush that covers it. With the write-ahead log
 (docs/durability.md): the pwrite64 of the message's record (its queue id
 is in the record's first bytes) into a segment under `wal/`, after the
-queue file was linked into `incoming`, then an fdatasync of that segment
+queue file was renamed (or linked) into `incoming`, then an fdatasync of that segment
 started after the pwrite64 ended and finished before the 250 was written.
 Without it (messages over the log's record limit): an fdatasync of its
-queue file and an fsync of `incoming`, both started after the link.
+queue file and an fsync of `incoming`, both started after the rename.
 
-  strace -f -tt -T -y -s 128 -e trace=fdatasync,fsync,linkat,pwrite64,sendto -o OUT -p PID
+  strace -f -tt -T -y -s 128 -e trace=fdatasync,fsync,linkat,renameat2,pwrite64,sendto -o OUT -p PID
   bench/flush_order.py OUT [ID]   (ID: print that message's lines)
 """
 import re
@@ -45,11 +45,14 @@ for raw in open(sys.argv[1], errors="replace"):
     d = DUR.search(rest)
     calls.append((start, start + float(d.group(1)) if d else start, pid, rest, raw.rstrip()))
 
-links = {}  # id -> (time, tmp path)
+links = {}  # id -> (time, paths the file had while written)
+PUBLISH = re.compile(
+    r'(?:linkat|renameat2)\(AT_FDCWD[^,]*, "([^"]+)", AT_FDCWD[^,]*, '
+    r'"([^"]+/incoming/([0-9A-F]+))", (?:0|RENAME_NOREPLACE)\) = 0')
 for start, end, pid, text, raw in calls:
-    m = re.match(r'linkat\(AT_FDCWD[^,]*, "([^"]+)", AT_FDCWD[^,]*, "[^"]+/incoming/([0-9A-F]+)", 0\) = 0', text)
+    m = PUBLISH.match(text)
     if m:
-        links[m.group(2)] = (end, m.group(1), raw)
+        links[m.group(3)] = (end, (m.group(1), m.group(2)), raw)
 syncs = [c for c in calls if c[3].startswith("fdatasync(") and "= 0" in c[3]]
 dirsyncs = [c for c in calls if c[3].startswith("fsync(") and "/incoming>" in c[3] and "= 0" in c[3]]
 WAL_FD = re.compile(r'^\w+\(\d+<([^>]*/wal/[0-9A-F]{16})>')
@@ -77,7 +80,7 @@ for when, qid, raw in acks:
     link = links.get(qid)
     if not link:
         bad += 1
-        print(f"{qid}: no link into incoming seen")
+        print(f"{qid}: no rename or link into incoming seen")
         continue
     linked, tmp, _ = link
     record = next((v for k, v in records.items() if k.endswith(qid)), None)
@@ -87,7 +90,8 @@ for when, qid, raw in acks:
         data = [c for c, seg in walsyncs if seg == segment and c[0] >= written - 1e-6 and c[1] <= when]
         dirs = [record]
     else:
-        data = [c for c in syncs if tmp in c[3] and c[0] >= linked - 1e-6 and c[1] <= when]
+        data = [c for c in syncs if any(p in c[3] for p in tmp)
+                and c[0] >= linked - 1e-6 and c[1] <= when]
         dirs = [c for c in dirsyncs if c[0] >= linked - 1e-6 and c[1] <= when]
     if data and dirs:
         ok += 1
