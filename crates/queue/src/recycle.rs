@@ -49,8 +49,10 @@ impl SparePool {
         let dir = root.join(SPARE_DIR);
         self.load(&dir);
         *self.dir.lock().unwrap_or_else(|p| p.into_inner()) = Some(dir);
+        // The first top-up comes with the first message, not now: a server
+        // started as root gives the queue to `mail_owner` after this, and
+        // files made meanwhile would stay root's.
         self.enabled.store(true, Ordering::Release);
-        self.top_up_if_low(self.lock().len());
     }
 
     /// Start a background top-up when `left` spares are below the mark and
