@@ -102,6 +102,18 @@ fn etrn_flushes_the_deferred_mail_of_a_listed_domain() {
         "{}",
         srv.log()
     );
+    // The log line comes before the file reaches `deferred`; a flush
+    // before that would find nothing to do.
+    let deferred_dir = srv.path().join("spool/deferred");
+    let start = Instant::now();
+    while std::fs::read_dir(&deferred_dir).map_or(0, |d| d.count()) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never in deferred\n{}",
+            srv.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     run_cases(
         &srv,
         vec![(
