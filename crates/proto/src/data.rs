@@ -91,60 +91,85 @@ impl DataReader {
     /// As [`feed`](Self::feed), handing each line (or piece of a long line)
     /// to `sink` as a borrowed slice: nothing is allocated per line.
     pub fn feed_lines(&mut self, input: &[u8], mut sink: impl FnMut(&[u8], bool)) -> Option<usize> {
-        for (i, &b) in input.iter().enumerate() {
-            if b != b'\n' {
-                self.cur.push(b);
-                // A CR at the limit waits for the next byte (it may end the
-                // line), but only one: a run of CRs is content, not a way
-                // to make the buffer grow without bound.
-                let held_cr = self.cur.last() == Some(&b'\r');
-                if self.cur.len() > self.limit && held_cr {
-                    self.cur.pop();
-                    let skip = self.stuffed_dot();
-                    self.size += (self.cur.len() - skip) as u64;
-                    sink(&self.cur[skip..], false);
-                    self.cur.clear();
-                    self.cur.push(b'\r');
-                    self.continuation = true;
-                } else if self.cur.len() >= self.limit && !held_cr {
-                    let skip = self.stuffed_dot();
-                    self.size += (self.cur.len() - skip) as u64;
-                    sink(&self.cur[skip..], false);
-                    self.cur.clear();
-                    self.continuation = true;
+        let mut i = 0;
+        while i < input.len() {
+            let end = memchr::memchr(b'\n', &input[i..]).map_or(input.len(), |n| i + n);
+            if self.cur.len() + (end - i) < self.limit {
+                // The common case: the rest of the line cannot reach the
+                // limit, so it is taken whole.
+                self.cur.extend_from_slice(&input[i..end]);
+            } else {
+                for &b in &input[i..end] {
+                    self.push_byte(b, &mut sink);
                 }
-                continue;
             }
-            let crlf = self.cur.last() == Some(&b'\r');
-            if crlf {
-                self.cur.pop();
+            if end == input.len() {
+                break;
             }
-            let bare = !crlf;
-            if bare {
-                self.saw_bare_lf = true;
+            if self.end_line(&mut sink) {
+                return Some(end + 1);
             }
-            let was_continuation = self.continuation;
-            if !was_continuation && self.cur == b"." {
-                self.cur.clear();
-                let ends = match self.mode {
-                    BareNewlineMode::No => true,
-                    BareNewlineMode::Normalize | BareNewlineMode::Reject => !bare && self.prev_crlf,
-                };
-                if ends {
-                    return Some(i + 1);
-                }
-                // A smuggling attempt: drop the lone dot and go on.
-                self.prev_crlf = !bare;
-                continue;
-            }
-            let skip = self.stuffed_dot();
-            self.continuation = false;
-            self.size += (self.cur.len() - skip) as u64 + 2;
-            sink(&self.cur[skip..], true);
-            self.cur.clear();
-            self.prev_crlf = !bare;
+            i = end + 1;
         }
         None
+    }
+
+    /// One byte of a line that may reach the line length limit.
+    fn push_byte(&mut self, b: u8, sink: &mut impl FnMut(&[u8], bool)) {
+        self.cur.push(b);
+        // A CR at the limit waits for the next byte (it may end the line),
+        // but only one: a run of CRs is content, not a way to make the
+        // buffer grow without bound.
+        let held_cr = b == b'\r';
+        if self.cur.len() > self.limit && held_cr {
+            self.cur.pop();
+            let skip = self.stuffed_dot();
+            self.size += (self.cur.len() - skip) as u64;
+            sink(&self.cur[skip..], false);
+            self.cur.clear();
+            self.cur.push(b'\r');
+            self.continuation = true;
+        } else if self.cur.len() >= self.limit && !held_cr {
+            let skip = self.stuffed_dot();
+            self.size += (self.cur.len() - skip) as u64;
+            sink(&self.cur[skip..], false);
+            self.cur.clear();
+            self.continuation = true;
+        }
+    }
+
+    /// A newline: the line in `cur` ends. True when it was the end of the
+    /// data (the lone dot).
+    fn end_line(&mut self, sink: &mut impl FnMut(&[u8], bool)) -> bool {
+        let crlf = self.cur.last() == Some(&b'\r');
+        if crlf {
+            self.cur.pop();
+        }
+        let bare = !crlf;
+        if bare {
+            self.saw_bare_lf = true;
+        }
+        let was_continuation = self.continuation;
+        if !was_continuation && self.cur == b"." {
+            self.cur.clear();
+            let ends = match self.mode {
+                BareNewlineMode::No => true,
+                BareNewlineMode::Normalize | BareNewlineMode::Reject => !bare && self.prev_crlf,
+            };
+            if ends {
+                return true;
+            }
+            // A smuggling attempt: drop the lone dot and go on.
+            self.prev_crlf = !bare;
+            return false;
+        }
+        let skip = self.stuffed_dot();
+        self.continuation = false;
+        self.size += (self.cur.len() - skip) as u64 + 2;
+        sink(&self.cur[skip..], true);
+        self.cur.clear();
+        self.prev_crlf = !bare;
+        false
     }
 
     /// 1 when the current line starts with a stuffed dot to drop (never in
@@ -234,5 +259,37 @@ mod tests {
         let mut out = Vec::new();
         r.feed(b"abc\r\n.\r\n", &mut out);
         assert_eq!(r.size(), 5);
+    }
+
+    #[test]
+    fn any_split_of_the_input_reads_the_same() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let alphabet = b"ab.\r\n";
+        for round in 0..300 {
+            let len = rng.gen_range(0..120);
+            let mut input: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                .collect();
+            input.extend_from_slice(b"\r\n.\r\n");
+            let limit = rng.gen_range(1..12);
+            let mode = [BareNewlineMode::No, BareNewlineMode::Normalize][round % 2];
+            let whole = {
+                let mut r = DataReader::new(mode, limit);
+                let mut out = Vec::new();
+                let end = r.feed(&input, &mut out);
+                (out, end, r.size())
+            };
+            // The same bytes arriving in pieces of random size.
+            let mut r = DataReader::new(mode, limit);
+            let mut out = Vec::new();
+            let (mut at, mut end) = (0, None);
+            while at < input.len() && end.is_none() {
+                let n = rng.gen_range(1..=(input.len() - at).min(9));
+                end = r.feed(&input[at..at + n], &mut out).map(|e| at + e);
+                at += n;
+            }
+            assert_eq!((out, end, r.size()), whole, "input {input:?} limit {limit}");
+        }
     }
 }
