@@ -14,6 +14,7 @@
 use gatepost_table::MapList;
 
 use crate::cleanup_message::header_name_len;
+use crate::content_action::ContentAction;
 use crate::content_rules::ContentRules;
 
 /// Where the message came from, for the action log lines.
@@ -164,129 +165,64 @@ impl<'a> Inspector<'a> {
 
     /// Postfix `cleanup_act()`.
     fn act(&mut self, context: &str, content: &str, value: &str, map: &str) -> Fate {
-        let (command, text) = match value.find([' ', '\t']) {
-            Some(at) => (&value[..at], value[at..].trim_start()),
-            None => (value, ""),
-        };
-        let is = |name: &str| command.eq_ignore_ascii_case(name);
-        let needs_header = context == "header";
-        if is("REJECT") {
-            let mut reason = if text.is_empty() {
-                "5.7.1 message content rejected".to_string()
-            } else {
-                dsn_prepend("5.7.1", text)
-            };
-            if !reason.starts_with(['4', '5']) {
-                gatepost_log::warning(
-                    "cleanup",
-                    format!("bad DSN action in {text} -- need 4.x.x or 5.x.x"),
-                );
-                reason.replace_range(..1, "4");
-            }
-            self.log_action("reject", context, content, &reason);
-            self.verdict.reject = Some(reason);
-            self.checking = false;
-            return Fate::Keep;
-        }
-        if is("PASS") {
-            self.log_action("pass", context, content, text);
-            self.checking = false;
-            return Fate::Keep;
-        }
-        if is("DISCARD") {
-            self.log_action("discard", context, content, text);
-            self.verdict.discard = true;
-            self.checking = false;
-            return Fate::Keep;
-        }
-        if is("HOLD") {
-            if !self.verdict.hold && !self.verdict.discard {
-                self.log_action("hold", context, content, text);
-                self.verdict.hold = true;
-            }
-            return Fate::Keep;
-        }
-        if is("WARN") {
-            self.log_action("warning", context, content, text);
-            return Fate::Keep;
-        }
-        if is("INFO") {
-            self.log_action("info", context, content, text);
-            return Fate::Keep;
-        }
-        if is("FILTER") {
-            if text.is_empty() {
-                self.warn(format!("missing FILTER command argument in {map} map"));
-            } else if !text.contains(':') {
-                self.warn(format!(
-                    "bad FILTER command {text} in {map} -- need transport:destination"
-                ));
-            } else {
-                self.verdict.filter = Some(text.to_string());
-                self.log_action("filter", context, content, text);
-            }
-            return Fate::Keep;
-        }
-        if is("PREPEND") {
-            if text.is_empty() {
-                self.warn(format!("PREPEND action without text in {map} map"));
-            } else if needs_header && header_name_len(text.as_bytes()).is_none() {
-                self.warn(format!(
-                    "bad PREPEND header text \"{text}\" in {map} map -- need \"headername: headervalue\""
-                ));
-            } else {
-                self.log_action("prepend", context, content, text);
-                return Fate::Prepend(text.to_string());
-            }
-            return Fate::Keep;
-        }
-        if is("REPLACE") {
-            if text.is_empty() {
-                self.warn(format!("REPLACE action without text in {map} map"));
-            } else if needs_header && header_name_len(text.as_bytes()).is_none() {
-                self.warn(format!(
-                    "bad REPLACE header text \"{text}\" in {map} map -- need \"headername: headervalue\""
-                ));
-            } else {
-                self.log_action("replace", context, content, text);
-                return Fate::Replace(text.to_string());
-            }
-            return Fate::Keep;
-        }
-        if is("REDIRECT") {
-            if !text.contains('@') {
-                self.warn(format!(
-                    "bad REDIRECT target \"{text}\" in {map} map -- need user@domain"
-                ));
-            } else {
-                self.verdict.redirect = Some(text.to_string());
-                self.log_action("redirect", context, content, text);
+        let log =
+            |me: &Self, action: &str, text: &str| me.log_action(action, context, content, text);
+        match ContentAction::parse(value, map, context == "header") {
+            ContentAction::Reject { reason, warning } => {
+                if let Some(w) = warning {
+                    self.warn(w);
+                }
+                log(self, "reject", &reason);
+                self.verdict.reject = Some(reason);
                 self.checking = false;
             }
-            return Fate::Keep;
-        }
-        if is("BCC") {
-            if !text.contains('@') {
-                self.warn(format!(
-                    "bad BCC address \"{text}\" in {map} map -- need user@domain"
-                ));
-            } else {
-                self.verdict.bcc.push(text.to_string());
-                self.log_action("bcc", context, content, text);
+            ContentAction::Pass(text) => {
+                log(self, "pass", text);
+                self.checking = false;
             }
-            return Fate::Keep;
+            ContentAction::Discard(text) => {
+                log(self, "discard", text);
+                self.verdict.discard = true;
+                self.checking = false;
+            }
+            ContentAction::Hold(text) => {
+                if !self.verdict.hold && !self.verdict.discard {
+                    log(self, "hold", text);
+                    self.verdict.hold = true;
+                }
+            }
+            ContentAction::Warn(text) => log(self, "warning", text),
+            ContentAction::Info(text) => log(self, "info", text),
+            ContentAction::Filter(text) => {
+                self.verdict.filter = Some(text.to_string());
+                log(self, "filter", text);
+            }
+            ContentAction::Prepend(text) => {
+                log(self, "prepend", text);
+                return Fate::Prepend(text.to_string());
+            }
+            ContentAction::Replace(text) => {
+                log(self, "replace", text);
+                return Fate::Replace(text.to_string());
+            }
+            ContentAction::Redirect(text) => {
+                self.verdict.redirect = Some(text.to_string());
+                log(self, "redirect", text);
+                self.checking = false;
+            }
+            ContentAction::Bcc(text) => {
+                self.verdict.bcc.push(text.to_string());
+                log(self, "bcc", text);
+            }
+            ContentAction::Strip(text) => {
+                log(self, "strip", text);
+                return Fate::Drop;
+            }
+            ContentAction::Ignore => return Fate::Drop,
+            ContentAction::Dunno => {}
+            ContentAction::Invalid { warning, .. } => self.warn(warning),
+            ContentAction::Unknown => self.warn(format!("unknown command in {map} map: {value}")),
         }
-        if is("STRIP") {
-            self.log_action("strip", context, content, text);
-            return Fate::Drop;
-        }
-        if is("IGNORE") {
-            return Fate::Drop;
-        }
-        if is("DUNNO") || is("OK") {
-            return Fate::Keep;
-        }
-        self.warn(format!("unknown command in {map} map: {value}"));
         Fate::Keep
     }
 
@@ -352,26 +288,6 @@ impl<'a> Inspector<'a> {
     }
 }
 
-/// Postfix `dsn_prepend()`: keep a `D.D.D` status the text starts with,
-/// else put `default` before it.
-fn dsn_prepend(default: &str, text: &str) -> String {
-    let (first, rest) = match text.split_once([' ', '\t']) {
-        Some((f, r)) => (f, r.trim_start()),
-        None => (text, ""),
-    };
-    let parts: Vec<&str> = first.split('.').collect();
-    let is_dsn = parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        && matches!(parts[0], "2" | "4" | "5");
-    if is_dsn {
-        format!("{first} {rest}")
-    } else {
-        format!("{default} {text}")
-    }
-}
-
 /// The MIME errors cleanup rejects mail for (Postfix `MIME_ERR_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MimeError {
@@ -389,18 +305,5 @@ impl MimeError {
             MimeError::EightBitIn7BitBody => "improper use of 8-bit data in message body",
             MimeError::EncodingDomain => "invalid message/* or multipart/* encoding domain",
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::dsn_prepend;
-
-    #[test]
-    fn dsn_prepend_table() {
-        assert_eq!(dsn_prepend("5.7.1", "go away"), "5.7.1 go away");
-        assert_eq!(dsn_prepend("5.7.1", "4.7.0 later"), "4.7.0 later");
-        assert_eq!(dsn_prepend("5.7.1", "5.1.1"), "5.1.1 ");
-        assert_eq!(dsn_prepend("5.7.1", "1.2.3 x"), "5.7.1 1.2.3 x");
     }
 }

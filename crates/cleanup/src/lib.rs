@@ -29,6 +29,7 @@ mod cleanup_message;
 mod cleanup_missing_headers;
 mod cleanup_received;
 mod cleanup_state;
+mod content_action;
 mod content_checks;
 mod content_rules;
 mod header_tokens;
@@ -45,6 +46,7 @@ pub use cleanup_message::{clean_content, header_recipients, HeaderSummary, Messa
 pub use cleanup_missing_headers::message_id;
 pub use cleanup_received::local_received_header;
 pub use cleanup_state::{AddressRewriter, CleanupContext, Source};
+pub use content_action::ContentAction;
 pub use content_checks::{ContentVerdict, LogOrigin};
 pub use content_rules::{ContentRules, MimeSettings};
 pub use mail_date::mail_date;

@@ -8,6 +8,7 @@
 //! action is logged as `ID: milter-header-ACTION: header TEXT from
 //! NAME[ADDR]; from=<S> to=<R> proto=P helo=<H>: TEXT`.
 
+use gatepost_cleanup::ContentAction;
 use gatepost_table::MapList;
 
 /// Where the message came from, for the log lines.
@@ -76,97 +77,61 @@ impl HeaderCheckRun<'_> {
 
     /// Postfix `cleanup_milter_hbc_extend()`, then `hbc_action()`.
     fn act(&mut self, line: &str, value: &str) -> Fate {
-        let (command, text) = match value.find([' ', '\t']) {
-            Some(at) => (&value[..at], value[at..].trim_start()),
-            None => (value, ""),
-        };
-        let is = |name: &str| command.eq_ignore_ascii_case(name);
-        let extended = ["BCC", "REJECT", "FILTER", "DISCARD", "HOLD", "REDIRECT"];
-        if extended.iter().any(|name| is(name)) && !self.filtering() {
+        let action = ContentAction::parse(value, MAP, true);
+        if action.rejects_or_routes() && !self.filtering() {
             return Fate::Keep;
         }
-        if is("BCC") {
-            if !text.contains('@') {
-                warn(format!(
-                    "bad BCC address \"{text}\" in {MAP} map -- need user@domain"
-                ));
-            } else {
+        match action {
+            ContentAction::Bcc(text) => {
                 self.log("bcc", line, text);
                 self.verdict.bcc.push(text.to_string());
             }
-        } else if is("REJECT") {
-            let mut reason = if text.is_empty() {
-                "5.7.1 message content rejected".to_string()
-            } else {
-                dsn_prepend("5.7.1", text)
-            };
-            if !reason.starts_with(['4', '5']) {
-                warn(format!("bad DSN action in {text} -- need 4.x.x or 5.x.x"));
-                reason.replace_range(..1, "4");
+            ContentAction::Reject { reason, warning } => {
+                if let Some(w) = warning {
+                    warn(w);
+                }
+                self.log("reject", line, &reason);
+                self.verdict.reject = Some(reason);
             }
-            self.log("reject", line, &reason);
-            self.verdict.reject = Some(reason);
-        } else if is("FILTER") {
-            if text.is_empty() {
-                warn(format!("missing FILTER command argument in {MAP} map"));
-            } else if !text.contains(':') {
-                warn(format!(
-                    "bad FILTER command {text} in {MAP} -- need transport:destination"
-                ));
-            } else {
+            ContentAction::Filter(text) => {
                 self.verdict.filter = Some(text.to_string());
                 self.log("filter", line, text);
             }
-        } else if is("DISCARD") {
-            self.log("discard", line, text);
-            self.verdict.discard = true;
-        } else if is("HOLD") {
-            if !self.verdict.hold && !self.verdict.discard {
-                self.log("hold", line, text);
-                self.verdict.hold = true;
+            ContentAction::Discard(text) => {
+                self.log("discard", line, text);
+                self.verdict.discard = true;
             }
-        } else if is("REDIRECT") {
-            if !text.contains('@') {
-                warn(format!(
-                    "bad REDIRECT target \"{text}\" in {MAP} map -- need user@domain"
-                ));
-            } else {
+            ContentAction::Hold(text) => {
+                if !self.verdict.hold && !self.verdict.discard {
+                    self.log("hold", line, text);
+                    self.verdict.hold = true;
+                }
+            }
+            ContentAction::Redirect(text) => {
                 self.verdict.redirect = Some(text.to_string());
                 self.log("redirect", line, text);
             }
-        } else if is("WARN") {
-            self.log("warning", line, text);
-        } else if is("INFO") {
-            self.log("info", line, text);
-        } else if is("REPLACE") {
-            if text.is_empty() {
-                warn(format!("REPLACE action without text in {MAP} map"));
-            } else if !is_header(text) {
-                warn(format!(
-                    "bad REPLACE header text \"{text}\" in {MAP} map -- need \"headername: headervalue\""
-                ));
-            } else {
+            ContentAction::Warn(text) => self.log("warning", line, text),
+            ContentAction::Info(text) => self.log("info", line, text),
+            ContentAction::Replace(text) => {
                 self.log("replace", line, text);
                 return Fate::Replace(text.to_string());
             }
-        } else if is("PREPEND") {
-            if text.is_empty() {
-                warn(format!("PREPEND action without text in {MAP} map"));
-            } else if !is_header(text) {
-                warn(format!(
-                    "bad PREPEND header text \"{text}\" in {MAP} map -- need \"headername: headervalue\""
-                ));
-            } else {
+            ContentAction::Prepend(text) => {
                 self.log("prepend", line, text);
                 warn("the milter_header/body_checks prepend action is not implemented".into());
             }
-        } else if is("STRIP") {
-            self.log("strip", line, text);
-            return Fate::Drop;
-        } else if is("IGNORE") {
-            return Fate::Drop;
-        } else if !(is("DUNNO") || is("OK")) {
-            warn(format!("unsupported command in {MAP} map: {value}"));
+            ContentAction::Strip(text) => {
+                self.log("strip", line, text);
+                return Fate::Drop;
+            }
+            ContentAction::Ignore => return Fate::Drop,
+            ContentAction::Dunno => {}
+            ContentAction::Invalid { warning, .. } => warn(warning),
+            // PASS is not among the actions of milter_header_checks.
+            ContentAction::Pass(_) | ContentAction::Unknown => {
+                warn(format!("unsupported command in {MAP} map: {value}"))
+            }
         }
         Fate::Keep
     }
@@ -201,49 +166,4 @@ impl HeaderCheckRun<'_> {
 
 fn warn(text: String) {
     gatepost_log::warning("cleanup", text);
-}
-
-/// `Name: value`: a header name (printable, no blank or colon) then a
-/// colon, blanks allowed before it (Postfix `is_header()`).
-fn is_header(text: &str) -> bool {
-    let Some(colon) = text.find(':') else {
-        return false;
-    };
-    let name = text[..colon].trim_end_matches([' ', '\t']);
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic())
-}
-
-/// Postfix `dsn_prepend()`: keep a `D.D.D` status the text starts with,
-/// else put `default` before it.
-fn dsn_prepend(default: &str, text: &str) -> String {
-    let (first, rest) = match text.split_once([' ', '\t']) {
-        Some((f, r)) => (f, r.trim_start()),
-        None => (text, ""),
-    };
-    let parts: Vec<&str> = first.split('.').collect();
-    let is_dsn = parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        && matches!(parts[0], "2" | "4" | "5");
-    if is_dsn {
-        format!("{first} {rest}")
-    } else {
-        format!("{default} {text}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_and_headers() {
-        assert_eq!(dsn_prepend("5.7.1", "go away"), "5.7.1 go away");
-        assert_eq!(dsn_prepend("5.7.1", "4.7.0 later"), "4.7.0 later");
-        assert!(is_header("X-Spam: yes"));
-        assert!(is_header("X-Spam : yes"));
-        assert!(!is_header(": yes"));
-        assert!(!is_header("no colon"));
-    }
 }
