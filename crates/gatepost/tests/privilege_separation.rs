@@ -71,6 +71,43 @@ fn skip_unless_root(test: &str) -> bool {
     true
 }
 
+/// A server delivering local mail into mailboxes under `mbox/` of its
+/// configuration directory.
+fn server_with_mbox_spool() -> (TestServer, std::path::PathBuf) {
+    let config = ConfigDir::new().unwrap();
+    let spool = config.path().join("mbox");
+    let srv = config
+        .main_cf(&format!("mail_spool_directory = {}", spool.display()))
+        .unwrap()
+        .start(gatepost_bin!())
+        .unwrap();
+    (srv, spool)
+}
+
+/// Wait until message `id` is done, delivered to a mailbox.
+fn expect_delivered_to_mailbox(srv: &TestServer, id: &str) {
+    assert!(
+        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
+        "{}",
+        srv.log()
+    );
+    assert!(
+        srv.log().contains("status=sent (delivered to mailbox)"),
+        "{}",
+        srv.log()
+    );
+}
+
+/// Wait until `USER` has `n` messages (failing with the log otherwise).
+fn expect_mail(srv: &TestServer, n: usize) {
+    assert_eq!(
+        srv.wait_for_mail(USER, n, EVENT_TIMEOUT).len(),
+        n,
+        "{}",
+        srv.log()
+    );
+}
+
 fn message(srv: &TestServer, subject: &str) -> String {
     submit(
         srv,
@@ -129,12 +166,7 @@ fn missing_mail_owner_falls_back_to_nobody() {
     assert!(srv.log().contains(&line), "{}", srv.log());
     // Mail still lands in the spool.
     message(&srv, "as nobody");
-    assert_eq!(
-        srv.wait_for_mail(USER, 1, EVENT_TIMEOUT).len(),
-        1,
-        "{}",
-        srv.log()
-    );
+    expect_mail(&srv, 1);
 }
 
 #[test]
@@ -160,24 +192,9 @@ fn maildir_and_mbox_are_written_as_the_recipient() {
     drop(srv);
 
     // mbox: a spool without the trailing slash.
-    let config = ConfigDir::new().unwrap();
-    let spool = config.path().join("mbox");
-    let srv = config
-        .main_cf(&format!("mail_spool_directory = {}", spool.display()))
-        .unwrap()
-        .start(gatepost_bin!())
-        .unwrap();
+    let (srv, spool) = server_with_mbox_spool();
     let id = message(&srv, "mbox");
-    assert!(
-        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
-        "{}",
-        srv.log()
-    );
-    assert!(
-        srv.log().contains("status=sent (delivered to mailbox)"),
-        "{}",
-        srv.log()
-    );
+    expect_delivered_to_mailbox(&srv, &id);
     let mailbox = spool.join(USER);
     let meta = std::fs::metadata(&mailbox).unwrap();
     assert_eq!(meta.uid(), uid);
@@ -191,13 +208,7 @@ fn symlink_at_the_mailbox_is_refused() {
     if skip_unless_root("symlink_at_the_mailbox_is_refused") {
         return;
     }
-    let config = ConfigDir::new().unwrap();
-    let spool = config.path().join("mbox");
-    let srv = config
-        .main_cf(&format!("mail_spool_directory = {}", spool.display()))
-        .unwrap()
-        .start(gatepost_bin!())
-        .unwrap();
+    let (srv, spool) = server_with_mbox_spool();
     // A root-owned file, and a link to it where the mailbox would be.
     let victim = srv.path().join("victim");
     std::fs::write(&victim, "root's file\n").unwrap();
@@ -354,23 +365,13 @@ fn one_store_process_serves_an_owner() {
     let uid = uid_of(USER).expect("daemon account");
     let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     message(&srv, "first");
-    assert_eq!(
-        srv.wait_for_mail(USER, 1, EVENT_TIMEOUT).len(),
-        1,
-        "{}",
-        srv.log()
-    );
+    expect_mail(&srv, 1);
     let first = store_processes(&srv);
     assert_eq!(first.len(), 1, "one store process: {first:?}");
     assert_eq!(process_uids(first[0]), vec![uid; 4], "it runs as {USER}");
     for n in 2..=4 {
         message(&srv, &format!("message {n}"));
-        assert_eq!(
-            srv.wait_for_mail(USER, n, EVENT_TIMEOUT).len(),
-            n,
-            "{}",
-            srv.log()
-        );
+        expect_mail(&srv, n);
         assert_eq!(
             store_processes(&srv),
             first,
@@ -386,12 +387,7 @@ fn killed_store_process_is_replaced() {
     }
     let srv = TestServer::start(gatepost_bin!(), "").unwrap();
     message(&srv, "before");
-    assert_eq!(
-        srv.wait_for_mail(USER, 1, EVENT_TIMEOUT).len(),
-        1,
-        "{}",
-        srv.log()
-    );
+    expect_mail(&srv, 1);
     let old = store_processes(&srv);
     assert_eq!(old.len(), 1, "{old:?}");
     let status = std::process::Command::new("kill")
@@ -405,12 +401,7 @@ fn killed_store_process_is_replaced() {
             .all(|(pid, state)| *pid != old[0] || *state == 'Z')
     });
     message(&srv, "after");
-    assert_eq!(
-        srv.wait_for_mail(USER, 2, EVENT_TIMEOUT).len(),
-        2,
-        "{}",
-        srv.log()
-    );
+    expect_mail(&srv, 2);
     let new = store_processes(&srv);
     assert_eq!(new.len(), 1, "{new:?}");
     assert_ne!(new, old, "a new store process");
@@ -430,23 +421,13 @@ fn idle_store_processes_are_closed_after_max_idle() {
     }
     let srv = TestServer::start(gatepost_bin!(), "max_idle = 1s").unwrap();
     message(&srv, "idle");
-    assert_eq!(
-        srv.wait_for_mail(USER, 1, EVENT_TIMEOUT).len(),
-        1,
-        "{}",
-        srv.log()
-    );
+    expect_mail(&srv, 1);
     // Closed and reaped: no child left, not even a zombie.
     wait_until("the idle store process to be closed", || {
         helper_children(&srv).is_empty()
     });
     message(&srv, "again");
-    assert_eq!(
-        srv.wait_for_mail(USER, 2, EVENT_TIMEOUT).len(),
-        2,
-        "{}",
-        srv.log()
-    );
+    expect_mail(&srv, 2);
 }
 
 #[test]
@@ -454,13 +435,7 @@ fn store_warnings_reach_the_log_with_their_job() {
     if skip_unless_root("store_warnings_reach_the_log_with_their_job") {
         return;
     }
-    let config = ConfigDir::new().unwrap();
-    let spool = config.path().join("mbox");
-    let srv = config
-        .main_cf(&format!("mail_spool_directory = {}", spool.display()))
-        .unwrap()
-        .start(gatepost_bin!())
-        .unwrap();
+    let (srv, spool) = server_with_mbox_spool();
     // A mailbox the user may write but root owns: deferred, with
     // Postfix's hint.
     use std::os::unix::fs::PermissionsExt;
@@ -480,16 +455,7 @@ fn store_warnings_reach_the_log_with_their_job() {
     let uid = uid_of(USER).expect("daemon account");
     std::os::unix::fs::chown(&mailbox, Some(uid), None).unwrap();
     let id = message(&srv, "owned");
-    assert!(
-        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
-        "{}",
-        srv.log()
-    );
-    assert!(
-        srv.log().contains("status=sent (delivered to mailbox)"),
-        "{}",
-        srv.log()
-    );
+    expect_delivered_to_mailbox(&srv, &id);
     assert_eq!(srv.log().matches(hint).count(), 1, "{}", srv.log());
     assert!(std::fs::read_to_string(&mailbox)
         .unwrap()
