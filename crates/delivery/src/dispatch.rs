@@ -84,10 +84,8 @@ impl Dispatcher {
 
     async fn load_content(msg: &QueuedMessage) -> Result<Arc<MessageContent>, String> {
         let msg = msg.clone();
-        let read = move || {
-            let client = gatepost_queue::read_client_facts(&msg.path, msg.id.as_str())?;
-            Ok::<_, gatepost_queue::QueueError>((msg.read_content()?, client))
-        };
+        let read =
+            move || gatepost_queue::read_content_and_client_facts(&msg.path, msg.id.as_str());
         match tokio::task::spawn_blocking(read).await {
             Ok(Ok((data, client))) => Ok(Arc::new(MessageContent::new(data, client))),
             Ok(Err(err)) => Err(err.to_string()),

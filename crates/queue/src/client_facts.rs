@@ -9,11 +9,11 @@
 //! readers that do not know them skip them.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 
 use crate::error::QueueError;
-use crate::queue_file::{escape, read_header, unescape, HEADER_LEN};
+use crate::queue_file::{escape, read_header, unescape};
 
 /// What is known about the client that submitted a message (empty: not
 /// known or not applicable).
@@ -73,16 +73,30 @@ pub(crate) fn records(facts: &ClientFacts) -> String {
         .collect()
 }
 
-/// The stored client facts of the queue file at `path` (empty when the
-/// file has none).
-pub fn read_client_facts(path: &Path, id: &str) -> Result<ClientFacts, QueueError> {
+/// The content of the queue file at `path` and its client facts, from one
+/// open and one read (a delivery needs both).
+pub fn read_content_and_client_facts(
+    path: &Path,
+    id: &str,
+) -> Result<(Vec<u8>, ClientFacts), QueueError> {
     let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
     let content_len = read_header(&mut file, path, id)?;
-    file.seek(SeekFrom::Start(HEADER_LEN as u64 + content_len))
+    let mut content = Vec::new();
+    file.read_to_end(&mut content)
         .map_err(|e| QueueError::io(path, e))?;
-    let mut trailer = String::new();
-    file.read_to_string(&mut trailer)
-        .map_err(|e| QueueError::io(path, e))?;
+    let Ok(at) = usize::try_from(content_len) else {
+        return Err(QueueError::Corrupt(id.to_string(), "short content".into()));
+    };
+    if content.len() < at {
+        return Err(QueueError::Corrupt(id.to_string(), "short content".into()));
+    }
+    let trailer = String::from_utf8(content.split_off(at))
+        .map_err(|_| QueueError::io(path, std::io::Error::from(std::io::ErrorKind::InvalidData)))?;
+    Ok((content, facts_of(&trailer, id)?))
+}
+
+/// The `Y` records of a queue file's trailer.
+fn facts_of(trailer: &str, id: &str) -> Result<ClientFacts, QueueError> {
     let mut facts = ClientFacts::default();
     for line in trailer.lines() {
         if line == "E" {
@@ -111,6 +125,36 @@ mod tests {
         assert_eq!(
             records(&facts),
             "Y client_name=client.example\nY client_address=IPv6:2001:db8::1\nY helo_name=a\\nb\n"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn content_and_facts_come_back_from_one_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = crate::Queue::open(dir.path()).unwrap();
+        let mut w = queue.new_message().unwrap();
+        w.write_content(b"Subject: x\n\nbody\n").unwrap();
+        w.set_client_facts(ClientFacts {
+            name: "client.example".into(),
+            helo: "a\nb".into(),
+            ..ClientFacts::default()
+        });
+        let envelope = crate::Envelope {
+            sender: "a@spec.test".into(),
+            recipients: vec![crate::EnvelopeRecipient::new("b@spec.test")],
+            arrival: std::time::SystemTime::now(),
+            client: "local".into(),
+            ret: None,
+            envid: None,
+            filter: None,
+        };
+        let id = w.commit(&envelope).await.unwrap();
+        let path = queue.path_of(crate::QueueName::Incoming, &id);
+        let (content, facts) = read_content_and_client_facts(&path, id.as_str()).unwrap();
+        assert_eq!(content, b"Subject: x\n\nbody\n");
+        assert_eq!(
+            (facts.name.as_str(), facts.helo.as_str()),
+            ("client.example", "a\nb")
         );
     }
 }

@@ -46,7 +46,7 @@ mod trigger;
 mod wal;
 mod writer;
 
-pub use client_facts::{read_client_facts, ClientFacts};
+pub use client_facts::{read_content_and_client_facts, ClientFacts};
 pub use content_routing::{apply_content_routing, content_filter};
 pub use envelope::{Envelope, EnvelopeRecipient};
 pub use error::QueueError;
