@@ -7,12 +7,10 @@
 //! name (`dovecot-lmtp unix - - n - - lmtp`) is the same client. Skipped, saying so, when
 //! Dovecot or its LMTP server is not installed.
 
-use std::os::unix::fs::PermissionsExt;
-
 use gatepost_testkit::{gatepost_bin, Client, TestServer, EVENT_TIMEOUT};
 
 mod dovecot_support;
-use dovecot_support::{dovecot_lmtp, start_dovecot};
+use dovecot_support::{dovecot_lmtp, start_dovecot_for_server, the_stored_message};
 
 #[test]
 fn lmtp_into_a_real_dovecot_maildir() {
@@ -27,16 +25,8 @@ fn lmtp_into_a_real_dovecot_maildir() {
          virtual_transport = lmtp:unix:private/dovecot-lmtp\n",
     )
     .unwrap();
-    let dovecot_dir = gatepost_testkit::shared_tempdir().unwrap();
-    let private = srv.dir.path().join("spool/private");
-    std::fs::create_dir_all(&private).unwrap();
-    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let _dovecot = start_dovecot(
-        dovecot,
-        dovecot_dir.path(),
-        &private.join("dovecot-lmtp"),
-        &["bob@mail.example"],
-    );
+    let (dovecot_dir, _dovecot) =
+        start_dovecot_for_server(dovecot, srv.dir.path(), &["bob@mail.example"]);
 
     let mut c = Client::connect(srv.addr).unwrap();
     c.read_reply().unwrap();
@@ -81,13 +71,7 @@ fn lmtp_into_a_real_dovecot_maildir() {
         ),
         "{nobody}"
     );
-    let new = dovecot_dir.path().join("home/bob/Maildir/new");
-    let files: Vec<_> = std::fs::read_dir(&new)
-        .unwrap_or_else(|e| panic!("{}: {e}", new.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let text = the_stored_message(dovecot_dir.path(), "bob");
     assert!(text.contains("Subject: through lmtp"), "{text}");
     assert!(text.contains("hello dovecot"), "{text}");
 }
@@ -114,16 +98,8 @@ fn lmtp_through_a_custom_named_master_cf_service() {
         )
         .unwrap();
     let srv = config.start(gatepost_bin!()).unwrap();
-    let dovecot_dir = gatepost_testkit::shared_tempdir().unwrap();
-    let private = srv.dir.path().join("spool/private");
-    std::fs::create_dir_all(&private).unwrap();
-    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let _dovecot = start_dovecot(
-        dovecot,
-        dovecot_dir.path(),
-        &private.join("dovecot-lmtp"),
-        &["bob@mail.example"],
-    );
+    let (_dovecot_dir, _dovecot) =
+        start_dovecot_for_server(dovecot, srv.dir.path(), &["bob@mail.example"]);
     let id = gatepost_testkit::submit(
         &srv,
         "client.spec.test",

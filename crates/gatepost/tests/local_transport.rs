@@ -15,7 +15,7 @@ use gatepost_testkit::EVENT_TIMEOUT;
 use gatepost_testkit::{gatepost_bin, open_transaction, queued_id, ConfigDir, TestServer};
 
 mod dovecot_support;
-use dovecot_support::{dovecot_lmtp, start_dovecot};
+use dovecot_support::{dovecot_lmtp, start_dovecot_for_server, the_stored_message};
 
 fn send(srv: &TestServer, rcpts: &[&str]) -> String {
     let mut c = open_transaction(
@@ -56,12 +56,8 @@ fn mailbox_transport_lmtp_into_a_real_dovecot() {
         "mailbox_transport = lmtp:unix:private/dovecot-lmtp\n",
     )
     .unwrap();
-    let dovecot_dir = gatepost_testkit::shared_tempdir().unwrap();
-    let private = srv.dir.path().join("spool/private");
-    std::fs::create_dir_all(&private).unwrap();
-    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let socket = private.join("dovecot-lmtp");
-    let _dovecot = start_dovecot(dovecot, dovecot_dir.path(), &socket, &["bob@spec.test"]);
+    let (dovecot_dir, _dovecot) =
+        start_dovecot_for_server(dovecot, srv.dir.path(), &["bob@spec.test"]);
 
     let id = send(&srv, &["bob@spec.test", "nobody@spec.test"]);
     assert!(
@@ -93,13 +89,7 @@ fn mailbox_transport_lmtp_into_a_real_dovecot() {
         ),
         "{nobody}"
     );
-    let new = dovecot_dir.path().join("home/bob/Maildir/new");
-    let files: Vec<_> = std::fs::read_dir(&new)
-        .unwrap_or_else(|e| panic!("{}: {e}", new.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let text = the_stored_message(dovecot_dir.path(), "bob");
     assert!(text.contains("Subject: local transport"), "{text}");
     // Nothing was written to the local mailbox.
     assert!(!srv.dir.path().join("mail/bob").exists());

@@ -80,3 +80,35 @@ pub fn start_dovecot(dovecot: &str, dir: &Path, socket: &Path, users: &[&str]) -
     wait_until("dovecot's LMTP socket", || socket.exists());
     guard
 }
+
+/// Dovecot listening on `private/dovecot-lmtp` in the queue directory of
+/// the test server under `server_dir` (where gatepost's `lmtp:unix:`
+/// looks), with its own directory; both are kept alive by the result.
+pub fn start_dovecot_for_server(
+    dovecot: &str,
+    server_dir: &Path,
+    users: &[&str],
+) -> (tempfile::TempDir, Killed) {
+    let dovecot_dir = gatepost_testkit::shared_tempdir().unwrap();
+    let private = server_dir.join("spool/private");
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let running = start_dovecot(
+        dovecot,
+        dovecot_dir.path(),
+        &private.join("dovecot-lmtp"),
+        users,
+    );
+    (dovecot_dir, running)
+}
+
+/// The one message Dovecot stored in `user`'s Maildir under `dovecot_dir`.
+pub fn the_stored_message(dovecot_dir: &Path, user: &str) -> String {
+    let new = dovecot_dir.join(format!("home/{user}/Maildir/new"));
+    let files: Vec<_> = std::fs::read_dir(&new)
+        .unwrap_or_else(|e| panic!("{}: {e}", new.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::read_to_string(&files[0]).unwrap()
+}
