@@ -421,10 +421,21 @@ struct Agents {
     pipe: PipeAgent,
 }
 
+/// What a store process runs: this executable. Through `/proc/self/exe`
+/// where there is one: the store runs as the recipient, who may have no
+/// right to walk to the executable's directory (a build under a private
+/// directory); the magic link reaches the file without that walk.
+fn store_program() -> Result<std::path::PathBuf, String> {
+    let magic = std::path::Path::new("/proc/self/exe");
+    if magic.exists() {
+        return Ok(magic.to_path_buf());
+    }
+    std::env::current_exe().map_err(|e| format!("find the gatepost executable: {e}"))
+}
+
 fn build_agents(cfg: &Config, generation: u64) -> Result<Agents, String> {
     let mut settings = Settings::from_config(cfg).map_err(|e| e.to_string())?;
-    settings.store_program =
-        Some(std::env::current_exe().map_err(|e| format!("find the gatepost executable: {e}"))?);
+    settings.store_program = Some(store_program()?);
     let rewriter = gatepost_rewrite::Rewriter::from_config(cfg).map_err(|e| e.to_string())?;
     let (local, virtual_agent, pipe) =
         crate::build_expanders(cfg, settings, Arc::new(rewriter), None);
