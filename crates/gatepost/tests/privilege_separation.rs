@@ -386,8 +386,15 @@ fn killed_store_process_is_replaced() {
         return;
     }
     let srv = TestServer::start(gatepost_bin!(), "").unwrap();
-    message(&srv, "before");
+    let first = message(&srv, "before");
     expect_mail(&srv, 1);
+    // The file is in the Maildir before the store process answers; a kill
+    // in between rightly defers the message, so wait for the whole delivery.
+    assert!(
+        srv.wait_for_log(&format!("{first}: removed"), EVENT_TIMEOUT),
+        "{}",
+        srv.log()
+    );
     let old = store_processes(&srv);
     assert_eq!(old.len(), 1, "{old:?}");
     let status = std::process::Command::new("kill")
