@@ -83,6 +83,9 @@ impl Dispatcher {
     }
 
     async fn load_content(msg: &QueuedMessage) -> Result<Arc<MessageContent>, String> {
+        if let Some((data, client)) = msg.preloaded.take() {
+            return Ok(Arc::new(MessageContent::new(data, client)));
+        }
         let msg = msg.clone();
         let read =
             move || gatepost_queue::read_content_and_client_facts(&msg.path, msg.id.as_str());

@@ -131,7 +131,12 @@ impl Harness {
         };
         let id = writer.commit(&envelope).await.unwrap();
         let path = self.queue.path_of(QueueName::Incoming, &id);
-        QueuedMessage { id, envelope, path }
+        QueuedMessage {
+            id,
+            envelope,
+            path,
+            preloaded: Default::default(),
+        }
     }
 
     async fn deliver(&self, sender: &str, rcpts: &[&str], content: &[u8]) -> Vec<DeliveryOutcome> {
@@ -585,6 +590,7 @@ async fn forward_resubmits_through_the_queue() {
         id: entry.id.clone(),
         envelope: h.submit("x@y", &["z@example.com"], b"x\n").await.envelope,
         path: h.queue.path_of(entry.queue, &entry.id),
+        preloaded: Default::default(),
     };
     let content = String::from_utf8(copy.read_content().unwrap()).unwrap();
     assert!(
@@ -644,7 +650,15 @@ async fn build_agent_from_config() {
     let id = writer.commit(&envelope).await.unwrap();
     let path = queue.path_of(QueueName::Incoming, &id);
     let outcomes = agent
-        .deliver(&QueuedMessage { id, envelope, path }, &routed)
+        .deliver(
+            &QueuedMessage {
+                id,
+                envelope,
+                path,
+                preloaded: Default::default(),
+            },
+            &routed,
+        )
         .await;
     assert_eq!(outcomes[0].text, "delivered to maildir", "{outcomes:?}");
     assert_eq!(maildir_messages(&dir.path().join("mail/someuser")).len(), 1);

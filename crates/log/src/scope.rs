@@ -34,11 +34,13 @@ pub fn scope<F: Future>(pid: u32, future: F) -> impl Future<Output = F::Output> 
     LOG_PID.scope(pid, future)
 }
 
-/// The PID for a line logged now: the scope's, else the process id.
+/// The PID for a line logged now: the scope's, else the process id
+/// (asked of the kernel once: the server never forks without exec).
 pub(crate) fn current_pid() -> u32 {
+    static PROCESS_ID: OnceLock<u32> = OnceLock::new();
     LOG_PID
         .try_with(|pid| *pid)
-        .unwrap_or_else(|_| std::process::id())
+        .unwrap_or_else(|_| *PROCESS_ID.get_or_init(std::process::id))
 }
 
 #[cfg(test)]

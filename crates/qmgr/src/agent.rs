@@ -4,9 +4,10 @@
 //! Each recipient comes with the destination the queue manager resolved.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use gatepost_queue::manager::read_content;
-use gatepost_queue::{Envelope, QueueError, QueueId};
+use gatepost_queue::{Envelope, Preloaded, QueueError, QueueId};
 
 use crate::destination::RoutedRecipient;
 
@@ -16,6 +17,31 @@ pub struct QueuedMessage {
     pub id: QueueId,
     pub envelope: Envelope,
     pub path: PathBuf,
+    /// The content and client facts, when the queue manager read them with
+    /// the envelope.
+    pub preloaded: PreloadSlot,
+}
+
+/// Content read ahead with the envelope (small messages only), taken by
+/// the first delivery request that needs it; later ones read the file.
+#[derive(Clone, Default)]
+pub struct PreloadSlot(Arc<Mutex<Option<Preloaded>>>);
+
+impl PreloadSlot {
+    pub fn new(preloaded: Option<Preloaded>) -> Self {
+        PreloadSlot(Arc::new(Mutex::new(preloaded)))
+    }
+
+    /// The content and client facts, once.
+    pub fn take(&self) -> Option<Preloaded> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+impl std::fmt::Debug for PreloadSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PreloadSlot")
+    }
 }
 
 impl QueuedMessage {

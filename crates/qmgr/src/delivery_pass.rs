@@ -2,7 +2,8 @@
 //! log `from=<S>, size=N, nrcpt=M (queue active)`, hand the pending
 //! recipients to the delivery agent in per-destination requests (see
 //! `destination`), log one line per outcome, make each request's outcomes
-//! durable (append + fsync) as soon as it returns, then
+//! durable (append + fsync) as soon as it returns (once every recipient is
+//! delivered, the removal that follows is the record), then
 //! expire, send the non-delivery notice, send the one delay warning once
 //! the message is `delay_warning_time` old, and either remove the message
 //! (`ID: removed`) or move it to `deferred` with mtime = next retry time
@@ -13,11 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gatepost_queue::manager::{
-    append_records, blocking, read_queue_file, QueueFile, RcptState, Reason, StatusRecord,
+    append_records, blocking, read_queue_file_preloaded, QueueFile, RcptState, Reason, StatusRecord,
 };
-use gatepost_queue::{Queue, QueueError, QueueId, QueueName};
+use gatepost_queue::{Preloaded, Queue, QueueError, QueueId, QueueName};
 
-use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage};
+use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, PreloadSlot, QueuedMessage};
 use crate::bounce::{send_delay_warning, send_non_delivery};
 use crate::delivery_log::{Delays, DeliveryLine};
 use crate::destination::{
@@ -52,16 +53,36 @@ fn soften(mut o: DeliveryOutcome) -> DeliveryOutcome {
     o
 }
 
-/// Deliver message `id` (already in `active`) once.
-pub(crate) async fn process(ctx: &Ctx, id: QueueId) {
+/// Content up to this size is read with the envelope and handed to the
+/// delivery (one read of the file instead of two); larger content is
+/// read by the delivery itself.
+const PRELOAD_LIMIT: u64 = 256 * 1024;
+
+/// Move message `id` from `from` into `active` (no directory fsync:
+/// recovery scans both alike) and deliver it once. The move and the read
+/// of the file are one trip to the blocking pool.
+pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName) {
     let path = ctx.queue.path_of(QueueName::Active, &id);
     let entered = SystemTime::now();
     let read = {
-        let (p, i) = (path.clone(), id.to_string());
-        blocking(&path, move || read_queue_file(&p, &i)).await
+        let (p, i, queue) = (path.clone(), id.clone(), ctx.queue.clone());
+        // Outer error: the move; inner: the read.
+        blocking(&path, move || {
+            queue.move_file_unsynced_blocking(&i, from, QueueName::Active)?;
+            Ok(read_queue_file_preloaded(&p, i.as_str(), PRELOAD_LIMIT))
+        })
+        .await
     };
-    let mut qf = match read {
-        Ok(qf) => qf,
+    let read = match read {
+        Ok(read) => read,
+        Err(e) if e.is_not_found() => return,
+        Err(e) => {
+            gatepost_log::warning("qmgr", format!("{id}: activate: {e}"));
+            return;
+        }
+    };
+    let (mut qf, preloaded) = match read {
+        Ok(read) => read,
         Err(e) if e.is_not_found() => return,
         Err(QueueError::Corrupt(_, why)) => {
             gatepost_log::warning("qmgr", format!("{id}: corrupt queue file: {why}"));
@@ -99,7 +120,7 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId) {
             pending.len()
         ),
     );
-    if !pending.is_empty() && !deliver(ctx, &id, &mut qf, &pending, entered).await {
+    if !pending.is_empty() && !deliver(ctx, &id, &mut qf, &pending, entered, preloaded).await {
         defer(
             ctx,
             &id,
@@ -149,12 +170,14 @@ async fn deliver(
     qf: &mut QueueFile,
     pending: &[usize],
     entered: SystemTime,
+    preloaded: Option<Preloaded>,
 ) -> bool {
     let path = ctx.queue.path_of(QueueName::Active, id);
     let msg = Arc::new(QueuedMessage {
         id: id.clone(),
         envelope: qf.envelope.clone(),
         path: path.clone(),
+        preloaded: PreloadSlot::new(preloaded),
     });
     let agent = ctx.agent.clone();
     let address = |i: usize| {
@@ -352,11 +375,13 @@ async fn record_batch(
         qf.states[o.recipient] = state;
     }
     // When every recipient is now delivered the file is removed next, and
-    // that removal is made durable: the records need no fsync of their own
-    // (a crash in between delivers again, at most once more).
-    let durable = !qf.states.iter().all(|s| matches!(s, RcptState::Sent));
+    // the removal's tombstone is the record: nothing to append (a crash in
+    // between delivers again, at most once more).
+    if qf.states.iter().all(|s| matches!(s, RcptState::Sent)) {
+        return true;
+    }
     let p = path.to_path_buf();
-    match blocking(path, move || append_records(&p, &records, durable)).await {
+    match blocking(path, move || append_records(&p, &records, true)).await {
         Ok(()) => true,
         Err(e) => {
             gatepost_log::warning("qmgr", format!("{id}: cannot record delivery status: {e}"));

@@ -24,7 +24,7 @@ mod line_wrap;
 mod scheduler;
 mod settings;
 
-pub use agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, QueuedMessage};
+pub use agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, PreloadSlot, QueuedMessage};
 pub use destination::{Destination, RoutedRecipient};
 pub use scheduler::run_qmgr;
 pub use settings::QmgrSettings;

@@ -7,7 +7,7 @@
 //! `queue_run_delay` or on `flush`), alternating between the two for
 //! fairness, up to `max_concurrent_messages` in flight; each admitted
 //! message is renamed into `active` and delivered by its own task
-//! (`delivery_pass`). It wakes on the scan timer, when a delivery
+//! (`delivery_pass`), never two tasks for one message. It wakes on the scan timer, when a delivery
 //! finishes, and on a request ([`TriggerRequest`]): from this process
 //! through the queue's channel (a committed message, an operator command)
 //! or from other processes through the `public/qmgr` socket. It also runs
@@ -131,7 +131,9 @@ pub async fn run_qmgr(
     ));
     let max = settings.max_concurrent_messages.max(1);
     let run_delay = settings.queue_run_delay.max(Duration::from_millis(1));
-    let mut tasks: JoinSet<()> = JoinSet::new();
+    let mut tasks: JoinSet<QueueId> = JoinSet::new();
+    // Messages admitted and not yet done.
+    let mut in_flight: HashSet<QueueId> = HashSet::new();
     let mut deferred_ready: VecDeque<QueueId> = VecDeque::new();
     let mut deferred_known: HashSet<QueueId> = HashSet::new();
     // What the last scan of `incoming` found and is not yet admitted: a
@@ -183,14 +185,16 @@ pub async fn run_qmgr(
                         None => break,
                     }
                 };
-                match queue.move_file_unsynced(&id, from, QueueName::Active).await {
-                    Ok(()) => {
-                        let ctx = ctx.clone();
-                        tasks.spawn(async move { process(&ctx, id).await });
-                    }
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => gatepost_log::warning("qmgr", format!("{id}: activate: {e}")),
+                // A message whose task has not moved it into `active` yet
+                // is still seen by scans: never admitted twice.
+                if !in_flight.insert(id.clone()) {
+                    continue;
                 }
+                let ctx = ctx.clone();
+                tasks.spawn(async move {
+                    process(&ctx, id.clone(), from).await;
+                    id
+                });
             }
             backlog = !incoming_ready.is_empty();
         }
@@ -210,10 +214,14 @@ pub async fn run_qmgr(
             _ = tokio::time::sleep_until(next_scan) => scan_incoming = true,
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 scan_incoming |= backlog;
-                if let Err(e) = done {
-                    if e.is_panic() {
+                match done {
+                    Ok(id) => {
+                        in_flight.remove(&id);
+                    }
+                    Err(e) if e.is_panic() => {
                         gatepost_log::warning("qmgr", "delivery task panicked; message stays in the active queue until restart");
                     }
+                    Err(_) => {}
                 }
             }
         }

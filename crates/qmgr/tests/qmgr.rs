@@ -195,6 +195,7 @@ async fn write_commit_reopen() {
         id: id.clone(),
         envelope: env,
         path: queue.path_of(QueueName::Incoming, &id),
+        preloaded: Default::default(),
     };
     assert_eq!(msg.read_content().unwrap(), b"Subject: a\n\nbody\n");
 }

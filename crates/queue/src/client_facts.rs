@@ -13,7 +13,10 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::error::QueueError;
-use crate::queue_file::{escape, read_header, unescape};
+use crate::queue_file::{
+    escape, parse_trailer_sized, read_header, read_queue_file, unescape, QueueFile,
+    MAX_ENVELOPE_BYTES,
+};
 
 /// What is known about the client that submitted a message (empty: not
 /// known or not applicable).
@@ -93,6 +96,49 @@ pub fn read_content_and_client_facts(
     let trailer = String::from_utf8(content.split_off(at))
         .map_err(|_| QueueError::io(path, std::io::Error::from(std::io::ErrorKind::InvalidData)))?;
     Ok((content, facts_of(&trailer, id)?))
+}
+
+/// A message's content and client facts, read ahead by the queue manager
+/// for the delivery that follows.
+pub type Preloaded = (Vec<u8>, ClientFacts);
+
+/// Read the queue file at `path` with one open and one read: its envelope
+/// and status (as [`crate::manager::read_queue_file`]) and, when the
+/// content is at most `content_limit` bytes, the content and client facts
+/// too, so that the delivery that follows need not read the file again.
+pub fn read_queue_file_preloaded(
+    path: &Path,
+    id: &str,
+    content_limit: u64,
+) -> Result<(QueueFile, Option<Preloaded>), QueueError> {
+    let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
+    let content_len = read_header(&mut file, path, id)?;
+    if content_len > content_limit {
+        return Ok((read_queue_file(path, id)?, None));
+    }
+    let mut content = Vec::with_capacity(usize::try_from(content_len).unwrap_or(0) + 512);
+    file.read_to_end(&mut content)
+        .map_err(|e| QueueError::io(path, e))?;
+    let at = usize::try_from(content_len).unwrap_or(usize::MAX);
+    if content.len() < at || (content.len() - at) as u64 > MAX_ENVELOPE_BYTES {
+        return Err(QueueError::Corrupt(id.into(), "bad content length".into()));
+    }
+    let trailer = content.split_off(at);
+    let (envelope, states, warned, wire_size) =
+        parse_trailer_sized(&trailer).map_err(|why| QueueError::Corrupt(id.to_string(), why))?;
+    // Facts that cannot be read are left to the delivery's own read, which
+    // reports them as it always has.
+    let facts = std::str::from_utf8(&trailer)
+        .ok()
+        .and_then(|text| facts_of(text, id).ok());
+    let qf = QueueFile {
+        envelope,
+        content_len,
+        wire_size: wire_size.unwrap_or(content_len),
+        states,
+        warned,
+    };
+    Ok((qf, facts.map(|facts| (content, facts))))
 }
 
 /// The `Y` records of a queue file's trailer.

@@ -46,7 +46,7 @@ mod trigger;
 mod wal;
 mod writer;
 
-pub use client_facts::{read_content_and_client_facts, ClientFacts};
+pub use client_facts::{read_content_and_client_facts, ClientFacts, Preloaded};
 pub use content_routing::{apply_content_routing, content_filter};
 pub use envelope::{Envelope, EnvelopeRecipient};
 pub use error::QueueError;
@@ -68,6 +68,7 @@ pub use writer::MessageWriter;
 /// reading and updating the files in `active`, the `public/qmgr` listener,
 /// and the pickup service the queue manager starts.
 pub mod manager {
+    pub use crate::client_facts::read_queue_file_preloaded;
     pub use crate::error::blocking;
     pub use crate::pickup::{run_pickup, ContentSigner, PickupSettings};
     pub use crate::queue_file::{

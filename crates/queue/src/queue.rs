@@ -203,37 +203,43 @@ impl Queue {
         let src = self.path_of(from, id);
         let dst = self.path_of(to, id);
         let err_path = src.clone();
-        blocking(&err_path, move || {
-            std::fs::rename(&src, &dst).map_err(|e| QueueError::io(&src, e))
-        })
-        .await
+        blocking(&err_path, move || rename(&src, &dst)).await
+    }
+
+    /// [`move_file_unsynced`](Self::move_file_unsynced) for callers
+    /// already on a blocking thread.
+    pub fn move_file_unsynced_blocking(
+        &self,
+        id: &QueueId,
+        from: QueueName,
+        to: QueueName,
+    ) -> Result<(), QueueError> {
+        rename(&self.path_of(from, id), &self.path_of(to, id))
     }
 
     /// Remove `id` from queue `q` durably. With the write-ahead log: a
-    /// tombstone record flushed before the unlink, which the next
-    /// checkpoint makes durable (recovery completes a removal it finds
-    /// logged); without it, the unlink and a directory fsync.
+    /// tombstone record appended before the unlink, made durable by the
+    /// log's next round of commits or by the next checkpoint, whichever
+    /// comes first (recovery completes a removal it finds logged). Nobody
+    /// waits for that flush: until it happens, a lost tombstone can only
+    /// mean one more delivery after a power loss, as when the power fails
+    /// between a delivery and its record. Without the log, the unlink and
+    /// a directory fsync.
     pub async fn remove_file(&self, id: &QueueId, q: QueueName) -> Result<(), QueueError> {
         let path = self.path_of(q, id);
         if let Some(wal) = self.wal() {
             let wal = wal.clone();
             let name = id.as_str().to_string();
             let err_path = path.clone();
-            if !path.is_file() {
-                return Err(QueueError::io(&path, std::io::ErrorKind::NotFound.into()));
-            }
             let log_dir = self.root.join(crate::wal::WAL_DIR);
             let (spares, root) = (self.spares.clone(), self.root.clone());
-            let (segment, guard) = blocking(&err_path, move || {
-                wal.append_removal(q, &name)
-                    .map_err(|e| QueueError::io(&log_dir, e))
-            })
-            .await?;
-            GroupFlush::log()
-                .flush(vec![Flush::Data(segment)])
-                .await
-                .map_err(|e| QueueError::io(&self.root, e))?;
-            let unlinked = blocking(&err_path, move || {
+            return blocking(&err_path, move || {
+                if !path.is_file() {
+                    return Err(QueueError::io(&path, std::io::ErrorKind::NotFound.into()));
+                }
+                let (_segment, guard) = wal
+                    .append_removal(q, &name)
+                    .map_err(|e| QueueError::io(&log_dir, e))?;
                 let r = match q {
                     // sendmail's files are not ours to reuse
                     QueueName::Maildrop => std::fs::remove_file(&path),
@@ -244,7 +250,6 @@ impl Queue {
                 r
             })
             .await;
-            return unlinked;
         }
         let err_path = path.clone();
         blocking(&err_path, move || {
@@ -304,4 +309,9 @@ impl Queue {
         }
         Ok(removed)
     }
+}
+
+/// Rename a queue file, the error naming the source.
+fn rename(src: &Path, dst: &Path) -> Result<(), QueueError> {
+    std::fs::rename(src, dst).map_err(|e| QueueError::io(src, e))
 }

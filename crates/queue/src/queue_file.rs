@@ -44,7 +44,7 @@ const LEN_WIDTH: usize = 20;
 /// Total header length (magic, length digits, newline).
 pub(crate) const HEADER_LEN: usize = MAGIC.len() + LEN_WIDTH + 1;
 /// Refuse envelope sections larger than this (a damaged file, not a message).
-const MAX_ENVELOPE_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_ENVELOPE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The fixed-size header recording the content length.
 pub(crate) fn header(content_len: u64) -> String {

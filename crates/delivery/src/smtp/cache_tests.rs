@@ -24,6 +24,7 @@ fn message(n: u32, to: &str) -> QueuedMessage {
             filter: None,
         },
         path: std::path::PathBuf::from("/nonexistent"),
+        preloaded: Default::default(),
     }
 }
 

@@ -128,6 +128,7 @@ fn message(rcpts: &[&str]) -> QueuedMessage {
             filter: None,
         },
         path: std::path::PathBuf::from("/nonexistent"),
+        preloaded: Default::default(),
     }
 }
 

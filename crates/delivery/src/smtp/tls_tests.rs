@@ -183,6 +183,7 @@ async fn deliver_to(main_cf: &str, nexthop: &str, resolver: FakeResolver) -> Del
             filter: None,
         },
         path: std::path::PathBuf::from("/nonexistent"),
+        preloaded: Default::default(),
     };
     let rcpts = [SmtpRcpt {
         index: 0,
@@ -579,6 +580,7 @@ async fn lmtp_uses_starttls_and_auth_with_the_lmtp_parameters() {
                 filter: None,
             },
             path: std::path::PathBuf::from("/nonexistent"),
+            preloaded: Default::default(),
         };
         let rcpts = [SmtpRcpt {
             index: 0,
