@@ -55,8 +55,10 @@ fn soften(mut o: DeliveryOutcome) -> DeliveryOutcome {
 
 /// Content up to this size is read with the envelope and handed to the
 /// delivery (one read of the file instead of two); larger content is
-/// read by the delivery itself.
-const PRELOAD_LIMIT: u64 = 256 * 1024;
+/// read by the delivery itself, when its destination has a free slot.
+/// Bounds what admitted messages waiting for a slot hold in memory
+/// (at most `qmgr_message_active_limit` of them).
+const PRELOAD_LIMIT: u64 = 32 * 1024;
 
 /// Move message `id` from `from` into `active` (no directory fsync:
 /// recovery scans both alike) and deliver it once. The move and the read
