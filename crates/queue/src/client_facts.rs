@@ -202,5 +202,21 @@ mod tests {
             (facts.name.as_str(), facts.helo.as_str()),
             ("client.example", "a\nb")
         );
+
+        // The queue manager's read: the same envelope as the envelope-only
+        // reader, and the same content and facts when under the limit.
+        let alone = read_queue_file(&path, id.as_str()).unwrap();
+        let (qf, preloaded) = read_queue_file_preloaded(&path, id.as_str(), 1024).unwrap();
+        assert_eq!(qf.envelope.sender, alone.envelope.sender);
+        assert_eq!(qf.envelope.recipients, alone.envelope.recipients);
+        assert_eq!(
+            (qf.content_len, qf.wire_size, qf.warned),
+            (alone.content_len, alone.wire_size, alone.warned)
+        );
+        assert_eq!(preloaded, Some((content, facts)));
+        // Over the limit: the envelope only.
+        let (qf, preloaded) = read_queue_file_preloaded(&path, id.as_str(), 4).unwrap();
+        assert_eq!(qf.envelope.recipients, alone.envelope.recipients);
+        assert_eq!(preloaded, None);
     }
 }
