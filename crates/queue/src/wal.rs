@@ -216,7 +216,12 @@ impl Drop for RemovalGuard {
                 seg.removals = seg.removals.saturating_sub(1);
             }
         }
-        self.wal.changed.notify_all();
+        // Only a closed segment's removals hold a checkpoint back; one in
+        // the current segment changes nothing the checkpointer waits for
+        // (and would wake it once per delivered message).
+        if seq != st.current.seq {
+            self.wal.changed.notify_all();
+        }
     }
 }
 
