@@ -45,7 +45,20 @@ type Reply = oneshot::Sender<io::Result<()>>;
 #[derive(Default)]
 struct Pending {
     requests: Vec<(Vec<Flush>, Reply)>,
+    /// The committer is running a round.
+    committing: bool,
+    /// A caller is running its own flushes ([`GroupFlush::flush_here`]).
+    leading: bool,
+    /// Callers overlapped lately: leave every flush to the committer's
+    /// rounds until [`CALM_ROUNDS`] in a row have run alone.
+    contended: bool,
+    /// Rounds in a row with a single caller and nobody behind it.
+    calm_rounds: u32,
 }
+
+/// Rounds in a row with a single caller after which callers may flush on
+/// their own threads again ([`GroupFlush::flush_here`]).
+const CALM_ROUNDS: u32 = 8;
 
 /// The process's flush committer (see the module header).
 pub struct GroupFlush {
@@ -172,6 +185,56 @@ impl GroupFlush {
         rx
     }
 
+    /// Make `items` durable on the calling (blocking) thread when nobody
+    /// else is flushing: no committer round running or waiting, no other
+    /// caller doing the same, and no overlap between callers since the
+    /// committer last ran several rounds alone in a row. That saves the hand-over to the
+    /// committer and back when the load is light. `None`: others are
+    /// flushing, so join their rounds with [`flush`](Self::flush) as usual.
+    pub fn flush_here(&self, items: &[Flush]) -> Option<io::Result<()>> {
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if pending.committing
+                || pending.leading
+                || pending.contended
+                || !pending.requests.is_empty()
+            {
+                return None;
+            }
+            pending.leading = true;
+        }
+        let mut outcome = Ok(());
+        let mut dirs = Vec::new();
+        for item in items {
+            let result = match item {
+                Flush::Data(file) => file.sync_data(),
+                Flush::Dir(dir) => {
+                    dirs.push(dir.clone());
+                    File::open(dir).and_then(|d| d.sync_all())
+                }
+            };
+            if let Err(e) = result {
+                outcome = Err(io::Error::new(e.kind(), format!("fsync: {e}")));
+                break;
+            }
+        }
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            pending.leading = false;
+            // Someone came while this thread flushed: batch from now on.
+            if pending.committing || !pending.requests.is_empty() {
+                pending.contended = true;
+                pending.calm_rounds = 0;
+            }
+        }
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        stats.rounds += 1;
+        for dir in dirs {
+            *stats.dir_fsyncs.entry(dir).or_default() += 1;
+        }
+        Some(outcome)
+    }
+
     fn committer(&self, workers: &[Sender<Job>]) {
         let (done_tx, done_rx) = channel();
         loop {
@@ -180,9 +243,24 @@ impl GroupFlush {
                 while pending.requests.is_empty() {
                     pending = self.wake.wait(pending).unwrap_or_else(|p| p.into_inner());
                 }
+                pending.committing = true;
                 std::mem::take(&mut pending.requests)
             };
+            let alone = round.len() == 1;
             self.commit_round(round, workers, &done_tx, &done_rx);
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            pending.committing = false;
+            // One caller, and nobody waiting behind it, several times in a
+            // row: the load is light again, callers may flush on their own
+            // threads.
+            if alone && pending.requests.is_empty() {
+                pending.calm_rounds += 1;
+                if pending.calm_rounds >= CALM_ROUNDS {
+                    pending.contended = false;
+                }
+            } else {
+                pending.calm_rounds = 0;
+            }
         }
     }
 
@@ -288,6 +366,31 @@ fn spawn_worker() -> Sender<Job> {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn flush_here_runs_alone_and_steps_aside_when_others_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Arc::new(File::create(dir.path().join("f")).unwrap());
+        let flusher = GroupFlush::start("test-flush", 2);
+        let items = [Flush::Data(file.clone()), Flush::Dir(dir.path().into())];
+        assert!(matches!(flusher.flush_here(&items), Some(Ok(()))));
+        assert_eq!(flusher.rounds(), 1);
+        assert_eq!(flusher.dir_fsyncs(dir.path()), 1);
+        // A committer round running, another caller leading, or callers
+        // overlapping lately: join the rounds.
+        flusher.pending.lock().unwrap().committing = true;
+        assert!(flusher.flush_here(&items).is_none());
+        flusher.pending.lock().unwrap().committing = false;
+        flusher.pending.lock().unwrap().leading = true;
+        assert!(flusher.flush_here(&items).is_none());
+        flusher.pending.lock().unwrap().leading = false;
+        flusher.pending.lock().unwrap().contended = true;
+        assert!(flusher.flush_here(&items).is_none());
+        flusher.pending.lock().unwrap().contended = false;
+        // A failed fsync is the caller's error (a directory that is gone).
+        let gone = [Flush::Dir(dir.path().join("missing"))];
+        assert!(matches!(flusher.flush_here(&gone), Some(Err(_))));
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_callers_share_rounds_and_directory_fsyncs() {

@@ -244,7 +244,8 @@ impl MessageWriter {
         let log = self.queue.wal().cloned();
         let id = self.id.as_str().to_string();
         let flush_dir = dir.clone();
-        let (committer, flushes) = blocking(&tmp, move || {
+        // Done, or the flushes still to wait for.
+        let committed = blocking(&tmp, move || {
             let io = |e| QueueError::io(&src, e);
             let head = header(size);
             debug_assert_eq!(head.len(), HEADER_LEN);
@@ -271,26 +272,42 @@ impl MessageWriter {
                 (Some(log), Some(mut record)) => {
                     wal::seal(&mut record, wal::Kind::Message, target, &id);
                     match log.append(&mut record) {
-                        Ok(segment) => Ok((GroupFlush::log(), vec![Flush::Data(segment)])),
+                        Ok(segment) => {
+                            let committer = GroupFlush::log();
+                            let flushes = vec![Flush::Data(segment)];
+                            // Nobody else flushing the log: this thread
+                            // does it, with no hand-over.
+                            match committer.flush_here(&flushes) {
+                                Some(Ok(())) => Ok(None),
+                                Some(Err(e)) => {
+                                    let _ = std::fs::remove_file(&dst);
+                                    Err(QueueError::io(&flush_dir, e))
+                                }
+                                None => Ok(Some((committer, flushes))),
+                            }
+                        }
                         Err(e) => {
                             let _ = std::fs::remove_file(&dst);
                             Err(QueueError::io(&dst, e))
                         }
                     }
                 }
-                _ => Ok((
+                _ => Ok(Some((
                     GroupFlush::global(),
                     vec![Flush::Data(Arc::new(file)), Flush::Dir(flush_dir)],
-                )),
+                ))),
             }
         })
-        .await?;
+        .await;
+        let waiting = committed?;
         self.tmp_path = None;
-        if let Err(e) = committer.flush(flushes).await {
-            // Not durable: the client is told to try again, and the file
-            // must not be delivered behind its back.
-            let _ = std::fs::remove_file(self.queue.path_of(target, &self.id));
-            return Err(QueueError::io(&dir, e));
+        if let Some((committer, flushes)) = waiting {
+            if let Err(e) = committer.flush(flushes).await {
+                // Not durable: the client is told to try again, and the
+                // file must not be delivered behind its back.
+                let _ = std::fs::remove_file(self.queue.path_of(target, &self.id));
+                return Err(QueueError::io(&dir, e));
+            }
         }
         self.queue.kick();
         Ok(self.id.clone())
