@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use gatepost_testkit::{gatepost_bin, submit, Client, ConfigDir, EVENT_TIMEOUT};
+use gatepost_testkit::{gatepost_bin, submit, Client, ConfigDir};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/debian-postfix");
 
@@ -81,11 +81,7 @@ fn stock_debian_configuration_serves_mail() {
         &["daemon@localhost"],
         "Subject: debian\n\nhello\n",
     );
-    assert!(
-        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
-        "{}",
-        srv.log()
-    );
+    srv.expect_removed(&id);
     assert!(
         srv.log().contains("status=sent (delivered to mailbox)"),
         "{}",

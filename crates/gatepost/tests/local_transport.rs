@@ -60,11 +60,7 @@ fn mailbox_transport_lmtp_into_a_real_dovecot() {
         start_dovecot_for_server(dovecot, srv.dir.path(), &["bob@spec.test"]);
 
     let id = send(&srv, &["bob@spec.test", "nobody@spec.test"]);
-    assert!(
-        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
-        "{}",
-        srv.log()
-    );
+    srv.expect_removed(&id);
     let passing = line_for(
         &srv,
         &format!("{id}: passing <bob@spec.test> to transport=lmtp"),

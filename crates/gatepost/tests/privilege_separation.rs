@@ -86,11 +86,7 @@ fn server_with_mbox_spool() -> (TestServer, std::path::PathBuf) {
 
 /// Wait until message `id` is done, delivered to a mailbox.
 fn expect_delivered_to_mailbox(srv: &TestServer, id: &str) {
-    assert!(
-        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
-        "{}",
-        srv.log()
-    );
+    srv.expect_removed(id);
     assert!(
         srv.log().contains("status=sent (delivered to mailbox)"),
         "{}",
@@ -145,11 +141,7 @@ fn smtp_runs_as_mail_owner() {
     let spool = srv.path().join("spool");
     assert_eq!(std::fs::metadata(&spool).unwrap().uid(), expected);
     let id = message(&srv, "as mail_owner");
-    assert!(
-        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
-        "{}",
-        srv.log()
-    );
+    srv.expect_removed(&id);
 }
 
 #[test]
@@ -280,11 +272,7 @@ fn pipe_transport_and_mailbox_command_run_as_their_users() {
         &[&format!("{USER}@spec.test"), "bob@pipe.example"],
         "Subject: pipe\n\nbody\n",
     );
-    assert!(
-        srv.wait_for_log(&format!("{id}: removed"), EVENT_TIMEOUT),
-        "{}",
-        srv.log()
-    );
+    srv.expect_removed(&id);
     let log = srv.log();
     assert!(
         log.contains("relay=mypipe") && log.contains("status=sent (delivered via mypipe service)"),
@@ -390,11 +378,7 @@ fn killed_store_process_is_replaced() {
     expect_mail(&srv, 1);
     // The file is in the Maildir before the store process answers; a kill
     // in between rightly defers the message, so wait for the whole delivery.
-    assert!(
-        srv.wait_for_log(&format!("{first}: removed"), EVENT_TIMEOUT),
-        "{}",
-        srv.log()
-    );
+    srv.expect_removed(&first);
     let old = store_processes(&srv);
     assert_eq!(old.len(), 1, "{old:?}");
     let status = std::process::Command::new("kill")

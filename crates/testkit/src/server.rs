@@ -122,6 +122,16 @@ impl TestServer {
         false
     }
 
+    /// Wait until message `id` is done (`ID: removed` logged); fails the
+    /// test with the log when it does not come.
+    pub fn expect_removed(&self, id: &str) {
+        assert!(
+            self.wait_for_log(&format!("{id}: removed"), crate::EVENT_TIMEOUT),
+            "{}",
+            self.log()
+        );
+    }
+
     /// Messages delivered to `user`'s Maildir (new/), as text.
     pub fn maildir_messages(&self, user: &str) -> Vec<String> {
         let dir = self.dir.path().join("mail").join(user).join("new");
