@@ -7,10 +7,11 @@
 //! `queue_run_delay` or on `flush`), alternating between the two for
 //! fairness, up to `max_concurrent_messages` in flight; each admitted
 //! message is renamed into `active` and delivered by its own task
-//! (`delivery_pass`), never two tasks for one message. It wakes on the scan timer, when a delivery
-//! finishes, and on a request ([`TriggerRequest`]): from this process
-//! through the queue's channel (a committed message, an operator command)
-//! or from other processes through the `public/qmgr` socket. It also runs
+//! (`delivery_pass`), never two tasks for one message. It wakes on the
+//! scan timer, when a delivery finishes, and on a request
+//! ([`TriggerRequest`]): from this process through the queue's channel (a
+//! committed message, an operator command) or from other processes
+//! through the `public/qmgr` socket. It also runs
 //! the pickup service (maildrop → cleanup → incoming) and wakes it on a
 //! pickup request. `hold` and `corrupt` are never scheduled.
 

@@ -237,7 +237,7 @@ impl Queue {
                 if !path.is_file() {
                     return Err(QueueError::io(&path, std::io::ErrorKind::NotFound.into()));
                 }
-                let (_segment, guard) = wal
+                let guard = wal
                     .append_removal(q, &name)
                     .map_err(|e| QueueError::io(&log_dir, e))?;
                 let r = match q {

@@ -402,17 +402,16 @@ impl Wal {
         self: &Arc<Self>,
         queue: QueueName,
         id: &str,
-    ) -> io::Result<(Arc<File>, RemovalGuard)> {
+    ) -> io::Result<RemovalGuard> {
         let mut record = vec![0u8; record_prefix(id)];
         seal(&mut record, Kind::Removed, queue, id);
         let mut st = self.lock();
-        let file = self.append_locked(&mut st, &mut record)?;
+        self.append_locked(&mut st, &mut record)?;
         st.current.removals += 1;
-        let guard = RemovalGuard {
+        Ok(RemovalGuard {
             wal: self.clone(),
             seq: st.current.seq,
-        };
-        Ok((file, guard))
+        })
     }
 
     /// The checkpointer's loop (see the module header).
