@@ -185,12 +185,14 @@ impl GroupFlush {
         rx
     }
 
-    /// Make `items` durable on the calling (blocking) thread when nobody
-    /// else is flushing: no committer round running or waiting, no other
+    /// Make `items` durable on the calling thread (a blocking thread, or
+    /// a session's runtime thread: docs/durability.md) when nobody else
+    /// is flushing: no committer round running or waiting, no other
     /// caller doing the same, and no overlap between callers since the
-    /// committer last ran several rounds alone in a row. That saves the hand-over to the
-    /// committer and back when the load is light. `None`: others are
-    /// flushing, so join their rounds with [`flush`](Self::flush) as usual.
+    /// committer last ran several rounds alone in a row. That saves the
+    /// hand-over to the committer and back when the load is light.
+    /// `None`: others are flushing, so join their rounds with
+    /// [`flush`](Self::flush) as usual.
     pub fn flush_here(&self, items: &[Flush]) -> Option<io::Result<()>> {
         {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());

@@ -91,6 +91,18 @@ fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
     }
 }
 
+/// Whether the calling task may do short blocking file work (and, when
+/// nobody else is flushing the log, one `fdatasync`) on its own thread:
+/// only on a runtime with another worker to serve the other sessions
+/// meanwhile. Elsewhere (a single-threaded runtime, no runtime) the work
+/// goes to a blocking thread.
+fn may_block_briefly() -> bool {
+    tokio::runtime::Handle::try_current().is_ok_and(|handle| {
+        handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+            && handle.metrics().num_workers() >= 2
+    })
+}
+
 /// Give the written file `src` its queue name `dst`, never replacing an
 /// existing file (ids stay unique): one `renameat2(RENAME_NOREPLACE)`, or
 /// link and unlink where the filesystem has no such rename.
@@ -245,7 +257,11 @@ impl MessageWriter {
         let id = self.id.as_str().to_string();
         let flush_dir = dir.clone();
         // Done, or the flushes still to wait for.
-        let committed = blocking(&tmp, move || {
+        // A message held in memory is committed on the session's own
+        // thread: a few page-cache writes cost less than the hand-over to
+        // a blocking thread and back (docs/durability.md, "A new message").
+        let inline = matches!(out, Sink::Memory { .. }) && may_block_briefly();
+        let work = move || {
             let io = |e| QueueError::io(&src, e);
             let head = header(size);
             debug_assert_eq!(head.len(), HEADER_LEN);
@@ -297,8 +313,12 @@ impl MessageWriter {
                     vec![Flush::Data(Arc::new(file)), Flush::Dir(flush_dir)],
                 ))),
             }
-        })
-        .await;
+        };
+        let committed = if inline {
+            work()
+        } else {
+            blocking(&tmp, work).await
+        };
         let waiting = committed?;
         self.tmp_path = None;
         if let Some((committer, flushes)) = waiting {
@@ -340,5 +360,26 @@ impl Drop for MessageWriter {
     /// A writer dropped without commit (e.g. a cancelled task) is aborted.
     fn drop(&mut self) {
         self.discard();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_block_briefly;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sessions_commit_on_their_thread_when_another_worker_serves() {
+        assert!(may_block_briefly());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_single_worker_hands_the_commit_to_a_blocking_thread() {
+        assert!(!may_block_briefly());
+    }
+
+    #[tokio::test]
+    async fn a_single_threaded_runtime_hands_the_commit_over() {
+        assert!(!may_block_briefly());
+        assert!(!std::thread::spawn(may_block_briefly).join().unwrap());
     }
 }
