@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gatepost_queue::manager::{
-    append_records, blocking, read_queue_file_preloaded, QueueFile, RcptState, Reason, StatusRecord,
+    append_records, blocking, read_queue_file_preloaded, short_blocking, QueueFile, RcptState,
+    Reason, StatusRecord,
 };
 use gatepost_queue::{Preloaded, Queue, QueueError, QueueId, QueueName};
 
@@ -62,14 +63,15 @@ const PRELOAD_LIMIT: u64 = 32 * 1024;
 
 /// Move message `id` from `from` into `active` (no directory fsync:
 /// recovery scans both alike) and deliver it once. The move and the read
-/// of the file are one trip to the blocking pool.
+/// of the file are done together, on the queue manager's own thread
+/// (`short_blocking`).
 pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName) {
     let path = ctx.queue.path_of(QueueName::Active, &id);
     let entered = SystemTime::now();
     let read = {
         let (p, i, queue) = (path.clone(), id.clone(), ctx.queue.clone());
         // Outer error: the move; inner: the read.
-        blocking(&path, move || {
+        short_blocking(&path, move || {
             queue.move_file_unsynced_blocking(&i, from, QueueName::Active)?;
             Ok(read_queue_file_preloaded(&p, i.as_str(), PRELOAD_LIMIT))
         })

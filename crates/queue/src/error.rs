@@ -56,3 +56,52 @@ where
         Err(e) => Err(QueueError::io(path, std::io::Error::other(e.to_string()))),
     }
 }
+
+/// Run a short blocking closure (a few page-cache reads and writes, a
+/// rename) on the calling runtime thread when another worker can serve
+/// the other tasks meanwhile: cheaper than the two thread switches of a
+/// trip to the blocking pool. Elsewhere, as [`blocking`].
+pub async fn short_blocking<T, F>(path: &Path, f: F) -> Result<T, QueueError>
+where
+    F: FnOnce() -> Result<T, QueueError> + Send + 'static,
+    T: Send + 'static,
+{
+    if may_block_briefly() {
+        f()
+    } else {
+        blocking(path, f).await
+    }
+}
+
+/// Whether the calling task may do short blocking file work (and, when
+/// nobody else is flushing the log, one `fdatasync`) on its own thread:
+/// only on a runtime with another worker to serve the other tasks
+/// meanwhile. Elsewhere (a single-threaded runtime, no runtime) the work
+/// goes to a blocking thread.
+pub(crate) fn may_block_briefly() -> bool {
+    tokio::runtime::Handle::try_current().is_ok_and(|handle| {
+        handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+            && handle.metrics().num_workers() >= 2
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_block_briefly;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn short_work_stays_on_the_thread_when_another_worker_serves() {
+        assert!(may_block_briefly());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_single_worker_hands_short_work_to_a_blocking_thread() {
+        assert!(!may_block_briefly());
+    }
+
+    #[tokio::test]
+    async fn a_single_threaded_runtime_hands_short_work_over() {
+        assert!(!may_block_briefly());
+        assert!(!std::thread::spawn(may_block_briefly).join().unwrap());
+    }
+}

@@ -69,7 +69,7 @@ pub use writer::MessageWriter;
 /// and the pickup service the queue manager starts.
 pub mod manager {
     pub use crate::client_facts::read_queue_file_preloaded;
-    pub use crate::error::blocking;
+    pub use crate::error::{blocking, short_blocking};
     pub use crate::pickup::{run_pickup, ContentSigner, PickupSettings};
     pub use crate::queue_file::{
         append_records, read_content, read_queue_file, QueueFile, RcptState, Reason, StatusRecord,

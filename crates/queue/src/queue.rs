@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::error::{blocking, QueueError};
+use crate::error::{blocking, short_blocking, QueueError};
 use crate::group_flush::{Flush, GroupFlush};
 use crate::layout::{queue_dir, queue_path, QueueName, LOG_DIRS, PUBLIC_DIR, TMP_DIR};
 use crate::manager_link::ManagerLink;
@@ -233,7 +233,7 @@ impl Queue {
             let err_path = path.clone();
             let log_dir = self.root.join(crate::wal::WAL_DIR);
             let (spares, root) = (self.spares.clone(), self.root.clone());
-            return blocking(&err_path, move || {
+            return short_blocking(&err_path, move || {
                 if !path.is_file() {
                     return Err(QueueError::io(&path, std::io::ErrorKind::NotFound.into()));
                 }

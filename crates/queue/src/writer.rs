@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::envelope::Envelope;
-use crate::error::{blocking, QueueError};
+use crate::error::{blocking, may_block_briefly, QueueError};
 use crate::group_flush::{Flush, GroupFlush};
 use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
@@ -89,18 +89,6 @@ fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
             Err(QueueError::io(&path, e))
         }
     }
-}
-
-/// Whether the calling task may do short blocking file work (and, when
-/// nobody else is flushing the log, one `fdatasync`) on its own thread:
-/// only on a runtime with another worker to serve the other sessions
-/// meanwhile. Elsewhere (a single-threaded runtime, no runtime) the work
-/// goes to a blocking thread.
-fn may_block_briefly() -> bool {
-    tokio::runtime::Handle::try_current().is_ok_and(|handle| {
-        handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-            && handle.metrics().num_workers() >= 2
-    })
 }
 
 /// Give the written file `src` its queue name `dst`, never replacing an
@@ -360,26 +348,5 @@ impl Drop for MessageWriter {
     /// A writer dropped without commit (e.g. a cancelled task) is aborted.
     fn drop(&mut self) {
         self.discard();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::may_block_briefly;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sessions_commit_on_their_thread_when_another_worker_serves() {
-        assert!(may_block_briefly());
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn a_single_worker_hands_the_commit_to_a_blocking_thread() {
-        assert!(!may_block_briefly());
-    }
-
-    #[tokio::test]
-    async fn a_single_threaded_runtime_hands_the_commit_over() {
-        assert!(!may_block_briefly());
-        assert!(!std::thread::spawn(may_block_briefly).join().unwrap());
     }
 }
