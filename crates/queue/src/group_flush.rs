@@ -150,10 +150,18 @@ impl GroupFlush {
     }
 
     /// As [`flush`](Self::flush), for callers on a blocking thread (never
-    /// from inside an async task).
+    /// from inside an async task). A single target, when nobody else is
+    /// flushing, is flushed on the calling thread
+    /// ([`flush_here`](Self::flush_here)); several go to a round, whose
+    /// workers fsync them in parallel.
     pub fn flush_blocking(&self, items: Vec<Flush>) -> io::Result<()> {
         if items.is_empty() {
             return Ok(());
+        }
+        if items.len() == 1 {
+            if let Some(outcome) = self.flush_here(&items) {
+                return outcome;
+            }
         }
         let rx = self.submit(items);
         rx.blocking_recv()
