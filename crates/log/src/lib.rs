@@ -42,16 +42,35 @@ pub fn format_line(
     pid: u32,
     msg: &str,
 ) -> String {
-    let now = chrono::Local::now();
-    format!(
-        "{} {} {}/{}[{}]: {}",
-        now.format("%b %e %H:%M:%S"),
-        hostname,
-        syslog_name,
-        program,
-        pid,
-        msg
-    )
+    use std::fmt::Write as _;
+    let mut line = String::with_capacity(64 + msg.len());
+    with_timestamp(|stamp| line.push_str(stamp));
+    let _ = write!(line, " {hostname} {syslog_name}/{program}[{pid}]: {msg}");
+    line
+}
+
+/// Call `f` with the local time in syslog's `Mon DD HH:MM:SS` form. The
+/// text is made once per second per thread: a busy server logs several
+/// lines per message, and the time zone lookup behind each conversion
+/// costs more than the rest of the line.
+fn with_timestamp(f: impl FnOnce(&str)) {
+    thread_local! {
+        static STAMP: std::cell::RefCell<(u64, String)> =
+            const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = std::time::SystemTime::now();
+    let second = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    STAMP.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != second {
+            let local = chrono::DateTime::<chrono::Local>::from(now);
+            let text = local.format("%b %e %H:%M:%S").to_string();
+            *cached = (second, text);
+        }
+        f(&cached.1);
+    });
 }
 
 /// `strerror(errno)` text of an I/O error, as Postfix's `%m`: `No space
@@ -224,6 +243,19 @@ mod tests {
         assert_eq!(format_delay(0.5), "0.5");
         assert_eq!(format_delay(3.24), "3.2");
         assert_eq!(format_delay(33.4), "33");
+    }
+
+    #[test]
+    fn a_line_has_the_syslog_prefix_and_the_local_time() {
+        let stamp = || chrono::Local::now().format("%b %e %H:%M:%S").to_string();
+        for _ in 0..2 {
+            let before = stamp();
+            let line = format_line("mx", "postfix", "smtpd", 42, "connect from x");
+            let after = stamp();
+            let (time, rest) = line.split_at(before.len());
+            assert!(time == before || time == after, "{line}");
+            assert_eq!(rest, " mx postfix/smtpd[42]: connect from x");
+        }
     }
 
     #[test]
