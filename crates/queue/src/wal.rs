@@ -390,6 +390,14 @@ impl Wal {
         Ok(seg.file.clone())
     }
 
+    /// Whether a record of `len` bytes fits in the current segment: its
+    /// append will not rotate (which renames a spare segment and fsyncs
+    /// `wal/`, or creates and zero-fills a new one).
+    pub(crate) fn has_room(&self, len: u64) -> bool {
+        let st = self.lock();
+        st.current.used + len <= st.current.size
+    }
+
     /// Log an accepted message's queue file.
     pub(crate) fn append(&self, record: &mut [u8]) -> io::Result<Arc<File>> {
         let mut st = self.lock();

@@ -181,3 +181,22 @@ async fn a_removed_file_is_reused_by_the_next_message_and_a_stale_image_repaired
     );
     assert_eq!(after.find(&old), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_needs_a_new_segment_is_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (queue, _) = reopen(dir.path());
+    let wal = queue.wal().unwrap().clone();
+    assert!(wal.has_room(4096));
+    // The first segment holds 1 MiB: the second of these records does not
+    // fit, so its commit goes to a blocking thread, where the append
+    // starts a new segment.
+    let body = "x".repeat(600 * 1024);
+    let (first, first_bytes) = accept(&queue, &body).await;
+    assert!(!wal.has_room(first_bytes.len() as u64));
+    let (second, second_bytes) = accept(&queue, &body).await;
+    assert!(wal.has_room(4096));
+    let read = |id: &QueueId| std::fs::read(queue.path_of(QueueName::Incoming, id)).unwrap();
+    assert_eq!(read(&first), first_bytes);
+    assert_eq!(read(&second), second_bytes);
+}

@@ -244,11 +244,19 @@ impl MessageWriter {
         let log = self.queue.wal().cloned();
         let id = self.id.as_str().to_string();
         let flush_dir = dir.clone();
-        // Done, or the flushes still to wait for.
         // A message held in memory is committed on the session's own
         // thread: a few page-cache writes cost less than the hand-over to
         // a blocking thread and back (docs/durability.md, "A new message").
-        let inline = matches!(out, Sink::Memory { .. }) && may_block_briefly();
+        // Not when its record would start a new log segment, which may
+        // mean creating and zero-filling a file.
+        let inline = match &out {
+            Sink::Memory { buf, .. } => {
+                let record = (buf.len() + trailer.len()) as u64;
+                may_block_briefly() && log.as_ref().is_none_or(|log| log.has_room(record))
+            }
+            Sink::File(_) => false,
+        };
+        // Done, or the flushes still to wait for.
         let work = move || {
             let io = |e| QueueError::io(&src, e);
             let head = header(size);
