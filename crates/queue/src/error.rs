@@ -66,7 +66,16 @@ where
     F: FnOnce() -> Result<T, QueueError> + Send + 'static,
     T: Send + 'static,
 {
-    if may_block_briefly() {
+    here_or_blocking(may_block_briefly(), path, f).await
+}
+
+/// Run `f` on the calling thread when `here`, else as [`blocking`].
+pub(crate) async fn here_or_blocking<T, F>(here: bool, path: &Path, f: F) -> Result<T, QueueError>
+where
+    F: FnOnce() -> Result<T, QueueError> + Send + 'static,
+    T: Send + 'static,
+{
+    if here {
         f()
     } else {
         blocking(path, f).await

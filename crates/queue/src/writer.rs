@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::envelope::Envelope;
-use crate::error::{blocking, may_block_briefly, QueueError};
+use crate::error::{here_or_blocking, may_block_briefly, QueueError};
 use crate::group_flush::{Flush, GroupFlush};
 use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
@@ -310,12 +310,7 @@ impl MessageWriter {
                 ))),
             }
         };
-        let committed = if inline {
-            work()
-        } else {
-            blocking(&tmp, work).await
-        };
-        let waiting = committed?;
+        let waiting = here_or_blocking(inline, &tmp, work).await?;
         self.tmp_path = None;
         if let Some((committer, flushes)) = waiting {
             if let Err(e) = committer.flush(flushes).await {
