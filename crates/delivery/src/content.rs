@@ -100,11 +100,15 @@ pub(crate) fn render(content: &[u8], attrs: &CopyAttrs<'_>, flags: CopyFlags) ->
             format!("Delivered-To: {}\n", quote_address(attrs.delivered)).as_bytes(),
         );
     }
-    for line in content.split_inclusive(|&b| b == b'\n') {
-        if flags.quote && line.starts_with(b"From ") {
-            out.push(b'>');
+    if flags.quote {
+        for line in content.split_inclusive(|&b| b == b'\n') {
+            if line.starts_with(b"From ") {
+                out.push(b'>');
+            }
+            out.extend_from_slice(line);
         }
-        out.extend_from_slice(line);
+    } else {
+        out.extend_from_slice(content);
     }
     if !content.is_empty() && !content.ends_with(b"\n") {
         out.push(b'\n');

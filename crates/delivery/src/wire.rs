@@ -123,8 +123,13 @@ pub(crate) fn read_frame(input: &mut impl Read) -> std::io::Result<Option<Vec<u8
             "frame too large",
         ));
     }
-    let mut body = vec![0u8; len];
-    input.read_exact(&mut body)?;
+    // Read into reserved, not zeroed, memory: a frame can hold a whole
+    // message, and zeroing it first would be one more pass over it.
+    let mut body = Vec::with_capacity(len);
+    input.by_ref().take(len as u64).read_to_end(&mut body)?;
+    if body.len() < len {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(Some(body))
 }
 
@@ -149,5 +154,22 @@ mod tests {
         assert_eq!(d.verdict().unwrap(), Verdict::deferred("4.2.0", "x"));
         assert!(d.u8().is_err());
         assert!(read_frame(&mut &[][..]).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_frame_cut_short_is_an_error_not_a_shorter_frame() {
+        let mut framed = Vec::new();
+        write_frame(&mut framed, b"0123456789").unwrap();
+        framed.truncate(framed.len() - 3);
+        let err = read_frame(&mut framed.as_slice()).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        // Two frames back to back are read one at a time.
+        let mut two = Vec::new();
+        write_frame(&mut two, b"first").unwrap();
+        write_frame(&mut two, b"second").unwrap();
+        let mut input = two.as_slice();
+        assert_eq!(read_frame(&mut input).unwrap().unwrap(), b"first");
+        assert_eq!(read_frame(&mut input).unwrap().unwrap(), b"second");
+        assert!(read_frame(&mut input).unwrap().is_none());
     }
 }

@@ -8,10 +8,11 @@
 //! fairness, up to `max_concurrent_messages` in flight; each admitted
 //! message is renamed into `active` and delivered by its own task
 //! (`delivery_pass`), never two tasks for one message. It wakes on the
-//! scan timer, when a delivery finishes, and on a request
-//! ([`TriggerRequest`]): from this process through the queue's channel (a
-//! committed message, an operator command) or from other processes
-//! through the `public/qmgr` socket. It also runs
+//! scan timer, when a delivery finishes, and on a request: from this
+//! process through the queue's channel ([`ManagerRequest`]: the id of a
+//! message committed into `incoming`, admitted without a scan of the
+//! directory, or an operator command) or from other processes through the
+//! `public/qmgr` socket ([`TriggerRequest`]). It also runs
 //! the pickup service (maildrop → cleanup → incoming) and wakes it on a
 //! pickup request. `hold` and `corrupt` are never scheduled.
 
@@ -25,7 +26,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use gatepost_queue::manager::{run_pickup, TriggerListener};
-use gatepost_queue::{Queue, QueueId, QueueName, TriggerRequest};
+use gatepost_queue::{ManagerRequest, Queue, QueueId, QueueName, TriggerRequest};
 
 use crate::agent::DeliveryAgent;
 use crate::delivery_pass::{process, Ctx};
@@ -137,9 +138,12 @@ pub async fn run_qmgr(
     let mut in_flight: HashSet<QueueId> = HashSet::new();
     let mut deferred_ready: VecDeque<QueueId> = VecDeque::new();
     let mut deferred_known: HashSet<QueueId> = HashSet::new();
-    // What the last scan of `incoming` found and is not yet admitted: a
-    // large backlog is scanned once, not once per admitted message.
+    // What the last scan of `incoming` found, and what this process
+    // committed since (announced by id: no scan per message), not yet
+    // admitted; a large backlog is scanned once, not once per admitted
+    // message. `incoming_known` holds the same ids, so none is queued twice.
     let mut incoming_ready: VecDeque<QueueId> = VecDeque::new();
+    let mut incoming_known: HashSet<QueueId> = HashSet::new();
     let mut next_scan = Instant::now();
     let mut prefer_incoming = true;
     // Scan `incoming` only when something may have arrived (kick, timer,
@@ -166,6 +170,7 @@ pub async fn run_qmgr(
             // A pending scan waits until what the last one found is in.
             if scan_incoming && incoming_ready.is_empty() {
                 incoming_ready = incoming(&queue);
+                incoming_known = incoming_ready.iter().cloned().collect();
                 scan_incoming = false;
             }
             while tasks.len() < max && !(incoming_ready.is_empty() && deferred_ready.is_empty()) {
@@ -174,7 +179,10 @@ pub async fn run_qmgr(
                 prefer_incoming = !from_incoming;
                 let (id, from) = if from_incoming {
                     match incoming_ready.pop_front() {
-                        Some(id) => (id, QueueName::Incoming),
+                        Some(id) => {
+                            incoming_known.remove(&id);
+                            (id, QueueName::Incoming)
+                        }
                         None => break,
                     }
                 } else {
@@ -202,9 +210,19 @@ pub async fn run_qmgr(
         tokio::select! {
             _ = &mut shutdown => break,
             Some(r) = requests.recv() => {
-                scan_incoming |= wanted.take(r, &pickup_wakeup);
-                while let Ok(r) = requests.try_recv() {
-                    scan_incoming |= wanted.take(r, &pickup_wakeup);
+                let mut next = Some(r);
+                while let Some(r) = next {
+                    match r {
+                        ManagerRequest::Trigger(r) => {
+                            scan_incoming |= wanted.take(r, &pickup_wakeup);
+                        }
+                        ManagerRequest::Committed(id) => {
+                            if incoming_known.insert(id.clone()) {
+                                incoming_ready.push_back(id);
+                            }
+                        }
+                    }
+                    next = requests.try_recv().ok();
                 }
             }
             reqs = next_trigger(trigger.as_ref()) => {

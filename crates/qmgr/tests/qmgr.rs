@@ -870,10 +870,10 @@ async fn pickup_and_trigger_from_another_process() {
     assert!(!other.system_running(), "socket removed at shutdown");
 }
 
-/// Messages committed while the queue manager runs: each commit kicks a
-/// scan of `incoming` that can see files whose delivery task has not
-/// moved them yet; each is delivered once, with the content committed
-/// (read ahead with its envelope).
+/// Messages committed while the queue manager runs: each commit announces
+/// its id, and a scan of `incoming` (the backlog's) can see files whose
+/// delivery task has not moved them yet; each is delivered once, with the
+/// content committed (read ahead with its envelope).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_arriving_during_delivery_are_delivered_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -896,6 +896,50 @@ async fn messages_arriving_during_delivery_are_delivered_once() {
         assert_eq!(call.content, BODY);
     }
     assert_eq!(calls.len(), ids.len());
+    stop.send(()).unwrap();
+    h.await.unwrap();
+}
+
+/// A message this process commits is announced to the manager by id and
+/// admitted without a scan of `incoming` (the scan timer is off here, and
+/// at most two messages are in flight, so announcements wait in line); a
+/// message that another process put into `incoming` is found by the scan
+/// its trigger asks for. Each is delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announced_and_scanned_messages_are_each_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let agent = Arc::new(FakeAgent::default());
+    let mut s = settings();
+    s.max_concurrent_messages = 2;
+    s.queue_run_delay = Duration::from_secs(3600);
+    let (stop, h) = start(&queue, &agent, s);
+    // Past the manager's first scan (at start): from here on only an
+    // announcement can admit what this process commits.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        ids.push(submit(&queue, &envelope("s@ext.example", &["ok@spec.test"])).await);
+    }
+    let all_removed = |ids: &[QueueId]| {
+        ids.iter()
+            .all(|id| !in_process_log_lines(&format!("{id}: removed")).is_empty())
+    };
+    wait_until_async("announced messages delivered", || all_removed(&ids)).await;
+    // Another process's queue handle: its commit reaches no manager of
+    // its own; the trigger socket tells this one to scan.
+    let other = Queue::open(dir.path()).unwrap();
+    let foreign = submit(&other, &envelope("s@ext.example", &["ok@spec.test"])).await;
+    other.send_trigger(&[TriggerRequest::ScanIncoming]);
+    ids.push(foreign);
+    wait_until_async("scanned message delivered", || all_removed(&ids)).await;
+    let calls = agent.calls();
+    let mut seen = HashSet::new();
+    for call in &calls {
+        assert!(seen.insert(call.id.clone()), "{} delivered twice", call.id);
+    }
+    assert_eq!(calls.len(), ids.len());
+    assert!(queue_empty(dir.path()));
     stop.send(()).unwrap();
     h.await.unwrap();
 }

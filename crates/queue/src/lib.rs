@@ -54,6 +54,7 @@ pub use group_flush::{Flush, GroupFlush};
 pub use layout::QueueName;
 pub use listing::{mailq_output, PendingRecipient, QueueEntry};
 pub use maildrop::Submission;
+pub use manager_link::ManagerRequest;
 pub use postfix_import::ImportReport;
 pub use postfix_layout::claim_queue_directory;
 pub use postfix_records::{parse_postfix_file, PostfixMessage, PostfixRecipient};

@@ -1,25 +1,37 @@
 //! The in-process channel to the queue manager: the queue (a committed
-//! message, an operator command) sends it typed requests, the same
+//! message, an operator command) sends it typed requests: the same
 //! [`TriggerRequest`]s other processes send through the `public/qmgr`
-//! socket. The manager connects once it runs; before that (or in a process
-//! without one, e.g. `sendmail`) requests are dropped, as the manager scans
-//! every queue when it starts.
+//! socket, and the id of each message this process committed into
+//! `incoming` (so that the manager admits it without scanning the
+//! directory). The manager connects once it runs; before that (or in a
+//! process without one, e.g. `sendmail`) requests are dropped, as the
+//! manager scans every queue when it starts.
 
 use std::sync::Mutex;
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+use crate::queue_id::QueueId;
 use crate::trigger::TriggerRequest;
+
+/// What the queue manager of this process is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManagerRequest {
+    /// A request as other processes send it through the trigger socket.
+    Trigger(TriggerRequest),
+    /// Message `id` was just committed into `incoming`.
+    Committed(QueueId),
+}
 
 /// The sending end, held by the queue.
 #[derive(Debug, Default)]
 pub(crate) struct ManagerLink {
-    sender: Mutex<Option<UnboundedSender<TriggerRequest>>>,
+    sender: Mutex<Option<UnboundedSender<ManagerRequest>>>,
 }
 
 impl ManagerLink {
     /// Send `request` to the connected manager, if any.
-    pub(crate) fn send(&self, request: TriggerRequest) {
+    pub(crate) fn send(&self, request: ManagerRequest) {
         let guard = self.sender.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = guard.as_ref() {
             let _ = tx.send(request);
@@ -28,7 +40,7 @@ impl ManagerLink {
 
     /// Connect a manager: requests go to the returned receiver from now on
     /// (a previously connected manager gets no more).
-    pub(crate) fn connect(&self) -> UnboundedReceiver<TriggerRequest> {
+    pub(crate) fn connect(&self) -> UnboundedReceiver<ManagerRequest> {
         let (tx, rx) = unbounded_channel();
         *self.sender.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
         rx
@@ -39,6 +51,7 @@ impl ManagerLink {
 mod tests {
     use std::time::SystemTime;
 
+    use super::ManagerRequest;
     use crate::envelope::{Envelope, EnvelopeRecipient};
     use crate::queue::Queue;
     use crate::trigger::TriggerRequest;
@@ -60,16 +73,22 @@ mod tests {
             envid: None,
             filter: None,
         };
-        writer.commit(&envelope).await.unwrap();
-        assert_eq!(requests.try_recv(), Ok(TriggerRequest::ScanIncoming));
+        let id = writer.commit(&envelope).await.unwrap();
+        assert_eq!(requests.try_recv(), Ok(ManagerRequest::Committed(id)));
         queue.flush().unwrap();
-        assert_eq!(requests.try_recv(), Ok(TriggerRequest::Flush));
+        assert_eq!(
+            requests.try_recv(),
+            Ok(ManagerRequest::Trigger(TriggerRequest::Flush))
+        );
         assert!(requests.try_recv().is_err());
 
         // A manager that connects later takes over the channel.
         let mut later = queue.manager_requests();
         queue.kick();
-        assert_eq!(later.try_recv(), Ok(TriggerRequest::ScanIncoming));
+        assert_eq!(
+            later.try_recv(),
+            Ok(ManagerRequest::Trigger(TriggerRequest::ScanIncoming))
+        );
         assert!(requests.try_recv().is_err());
     }
 }

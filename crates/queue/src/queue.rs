@@ -16,7 +16,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::error::{blocking, short_blocking, QueueError};
 use crate::group_flush::{Flush, GroupFlush};
 use crate::layout::{queue_dir, queue_path, QueueName, LOG_DIRS, PUBLIC_DIR, TMP_DIR};
-use crate::manager_link::ManagerLink;
+use crate::manager_link::{ManagerLink, ManagerRequest};
 use crate::queue_id::QueueId;
 use crate::recycle::{SparePool, SPARE_DIR};
 use crate::trigger::TriggerRequest;
@@ -111,11 +111,16 @@ impl Queue {
 
     /// Send `request` to this process's queue manager (dropped when none runs).
     pub fn notify_manager(&self, request: TriggerRequest) {
-        self.manager.send(request);
+        self.manager.send(ManagerRequest::Trigger(request));
+    }
+
+    /// Tell this process's queue manager that `id` entered `incoming`.
+    pub(crate) fn announce_committed(&self, id: &QueueId) {
+        self.manager.send(ManagerRequest::Committed(id.clone()));
     }
 
     /// The queue manager's end of the request channel (replaces any earlier one).
-    pub fn manager_requests(&self) -> UnboundedReceiver<TriggerRequest> {
+    pub fn manager_requests(&self) -> UnboundedReceiver<ManagerRequest> {
         self.manager.connect()
     }
 

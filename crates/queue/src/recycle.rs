@@ -23,7 +23,12 @@ use std::sync::{Arc, Mutex};
 pub(crate) const SPARE_DIR: &str = "spare";
 
 /// Most files kept in `spare/`; beyond that a removed file is unlinked.
-const MAX_SPARES: usize = 4096;
+/// A burst of 10,000 messages at 20 sessions leaves some 6,000 queued at
+/// once on a 2-core machine; a cap below that unlinks thousands of files
+/// as the burst drains, and every unlink is an inode the next creations
+/// (in the Maildir too) walk past. An empty spare costs an inode and a
+/// directory entry.
+const MAX_SPARES: usize = 16384;
 
 /// When fewer spares than this are left, a background thread makes
 /// `TOP_UP` more, off the path of any message: a burst of mail arriving

@@ -320,7 +320,11 @@ impl MessageWriter {
                 return Err(QueueError::io(&dir, e));
             }
         }
-        self.queue.kick();
+        if target == QueueName::Incoming {
+            self.queue.announce_committed(&self.id);
+        } else {
+            self.queue.kick();
+        }
         Ok(self.id.clone())
     }
 
