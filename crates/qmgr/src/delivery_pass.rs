@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gatepost_queue::manager::{
-    append_records, blocking, read_queue_file_preloaded, short_blocking, QueueFile, RcptState,
+    append_records, blocking, read_queue_file_preloaded_from, short_blocking, QueueFile, RcptState,
     Reason, StatusRecord,
 };
 use gatepost_queue::{Preloaded, Queue, QueueError, QueueId, QueueName};
@@ -73,7 +73,10 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName) {
         // Outer error: the move; inner: the read.
         short_blocking(&path, move || {
             queue.move_file_unsynced_blocking(&i, from, QueueName::Active)?;
-            Ok(read_queue_file_preloaded(&p, i.as_str(), PRELOAD_LIMIT))
+            // The read's errors, the open's included, are the inner ones.
+            Ok(queue.open_in(QueueName::Active, &i).and_then(|file| {
+                read_queue_file_preloaded_from(file, &p, i.as_str(), PRELOAD_LIMIT)
+            }))
         })
         .await
     };

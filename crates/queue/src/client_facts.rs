@@ -111,7 +111,18 @@ pub fn read_queue_file_preloaded(
     id: &str,
     content_limit: u64,
 ) -> Result<(QueueFile, Option<Preloaded>), QueueError> {
-    let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
+    let file = File::open(path).map_err(|e| QueueError::io(path, e))?;
+    read_queue_file_preloaded_from(file, path, id, content_limit)
+}
+
+/// As [`read_queue_file_preloaded`], from `file`, the queue file at
+/// `path` already open (`Queue::open_in`).
+pub fn read_queue_file_preloaded_from(
+    mut file: File,
+    path: &Path,
+    id: &str,
+    content_limit: u64,
+) -> Result<(QueueFile, Option<Preloaded>), QueueError> {
     let content_len = read_header(&mut file, path, id)?;
     if content_len > content_limit {
         return Ok((read_queue_file(path, id)?, None));

@@ -69,7 +69,7 @@ pub use writer::MessageWriter;
 /// reading and updating the files in `active`, the `public/qmgr` listener,
 /// and the pickup service the queue manager starts.
 pub mod manager {
-    pub use crate::client_facts::read_queue_file_preloaded;
+    pub use crate::client_facts::{read_queue_file_preloaded, read_queue_file_preloaded_from};
     pub use crate::error::{blocking, short_blocking};
     pub use crate::pickup::{run_pickup, ContentSigner, PickupSettings};
     pub use crate::queue_file::{

@@ -36,8 +36,21 @@ pub struct Queue {
     wal: OnceLock<Arc<Wal>>,
     /// Emptied message files kept for reuse (server only).
     pub(crate) spares: Arc<SparePool>,
-    /// Each queue directory, open (`None`: could not be opened).
-    dirs: Vec<(QueueName, Option<std::fs::File>)>,
+    /// Each queue directory, open (`None`: could not be opened). Files of
+    /// the hot path (a move into `active`, a removal) are named relative
+    /// to them, as Postfix's daemons name them relative to the queue
+    /// directory they change into: no walk of the whole path per call.
+    dirs: Arc<DirHandles>,
+}
+
+/// Each queue directory and its open handle (`None`: could not be opened).
+pub(crate) type DirHandles = Vec<(QueueName, Option<std::fs::File>)>;
+
+/// The open directory of queue `q` in `dirs`.
+pub(crate) fn dir_handle(dirs: &DirHandles, q: QueueName) -> Option<&std::fs::File> {
+    dirs.iter()
+        .find(|(name, _)| *name == q)
+        .and_then(|(_, dir)| dir.as_ref())
 }
 
 impl Queue {
@@ -62,10 +75,12 @@ impl Queue {
             tmp_seq: AtomicU64::new(0),
             wal: OnceLock::new(),
             spares: Arc::default(),
-            dirs: QueueName::ALL
-                .iter()
-                .map(|q| (*q, std::fs::File::open(queue_dir(root, *q)).ok()))
-                .collect(),
+            dirs: Arc::new(
+                QueueName::ALL
+                    .iter()
+                    .map(|q| (*q, std::fs::File::open(queue_dir(root, *q)).ok()))
+                    .collect(),
+            ),
         }))
     }
 
@@ -112,6 +127,11 @@ impl Queue {
     /// Send `request` to this process's queue manager (dropped when none runs).
     pub fn notify_manager(&self, request: TriggerRequest) {
         self.manager.send(ManagerRequest::Trigger(request));
+    }
+
+    /// The open queue directories (see the field).
+    pub(crate) fn dir_handles(&self) -> Arc<DirHandles> {
+        self.dirs.clone()
     }
 
     /// Tell this process's queue manager that `id` entered `incoming`.
@@ -219,7 +239,28 @@ impl Queue {
         from: QueueName,
         to: QueueName,
     ) -> Result<(), QueueError> {
-        rename(&self.path_of(from, id), &self.path_of(to, id))
+        match (dir_handle(&self.dirs, from), dir_handle(&self.dirs, to)) {
+            (Some(src), Some(dst)) => rustix::fs::renameat(src, id.as_str(), dst, id.as_str())
+                .map_err(|e| QueueError::io(&self.path_of(from, id), e.into())),
+            _ => rename(&self.path_of(from, id), &self.path_of(to, id)),
+        }
+    }
+
+    /// Open message `id` of queue `q` for reading, relative to the open
+    /// queue directory.
+    pub fn open_in(&self, q: QueueName, id: &QueueId) -> Result<std::fs::File, QueueError> {
+        let opened = match dir_handle(&self.dirs, q) {
+            Some(dir) => rustix::fs::openat(
+                dir,
+                id.as_str(),
+                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map(std::fs::File::from)
+            .map_err(std::io::Error::from),
+            None => std::fs::File::open(self.path_of(q, id)),
+        };
+        opened.map_err(|e| QueueError::io(&self.path_of(q, id), e))
     }
 
     /// Remove `id` from queue `q` durably. With the write-ahead log: a
@@ -237,18 +278,33 @@ impl Queue {
             let name = id.as_str().to_string();
             let err_path = path.clone();
             let log_dir = self.root.join(crate::wal::WAL_DIR);
-            let (spares, root) = (self.spares.clone(), self.root.clone());
+            let (spares, dirs) = (self.spares.clone(), self.dirs.clone());
             return short_blocking(&err_path, move || {
-                if !path.is_file() {
-                    return Err(QueueError::io(&path, std::io::ErrorKind::NotFound.into()));
-                }
+                let dir = match q {
+                    // sendmail's files are not ours to reuse
+                    QueueName::Maildrop => None,
+                    _ => dir_handle(&dirs, q),
+                };
+                // Opened first: a file that is not there is NotFound before
+                // any tombstone is written.
+                let file = match dir {
+                    Some(dir) => rustix::fs::openat(
+                        dir,
+                        name.as_str(),
+                        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+                        rustix::fs::Mode::empty(),
+                    )
+                    .map(|fd| Some(std::fs::File::from(fd)))
+                    .map_err(|e| QueueError::io(&path, e.into()))?,
+                    None if path.is_file() => None,
+                    None => return Err(QueueError::io(&path, std::io::ErrorKind::NotFound.into())),
+                };
                 let guard = wal
                     .append_removal(q, &name)
                     .map_err(|e| QueueError::io(&log_dir, e))?;
-                let r = match q {
-                    // sendmail's files are not ours to reuse
-                    QueueName::Maildrop => std::fs::remove_file(&path),
-                    _ => spares.give(&root, &path),
+                let r = match (dir, file) {
+                    (Some(dir), Some(file)) => spares.give_open(dir, &name, file),
+                    _ => std::fs::remove_file(&path),
                 }
                 .map_err(|e| QueueError::io(&path, e));
                 drop(guard);

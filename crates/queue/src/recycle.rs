@@ -45,6 +45,8 @@ pub(crate) struct SparePool {
     names: Mutex<Vec<OsString>>,
     next: AtomicU64,
     dir: Mutex<Option<PathBuf>>,
+    /// `spare/`, open: spares are opened and renamed relative to it.
+    handle: std::sync::OnceLock<File>,
     topping_up: AtomicBool,
 }
 
@@ -53,6 +55,9 @@ impl SparePool {
     pub(crate) fn enable(self: &Arc<Self>, root: &Path) {
         let dir = root.join(SPARE_DIR);
         self.load(&dir);
+        if let Ok(handle) = File::open(&dir) {
+            let _ = self.handle.set(handle);
+        }
         *self.dir.lock().unwrap_or_else(|p| p.into_inner()) = Some(dir);
         // The first top-up comes with the first message, not now: a server
         // started as root gives the queue to `mail_owner` after this, and
@@ -150,8 +155,20 @@ impl SparePool {
                 (names.pop(), names.len())
             };
             self.top_up_if_low(left);
-            let path = dir.join(name?);
-            let Ok(file) = OpenOptions::new().write(true).open(&path) else {
+            let name = name?;
+            let opened = match self.handle.get() {
+                Some(handle) => rustix::fs::openat(
+                    handle,
+                    name.as_os_str(),
+                    rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .map(File::from)
+                .map_err(std::io::Error::from),
+                None => OpenOptions::new().write(true).open(dir.join(&name)),
+            };
+            let path = dir.join(name);
+            let Ok(file) = opened else {
                 continue; // gone
             };
             // Emptied when it was given back; a crash may have left it
@@ -163,6 +180,31 @@ impl SparePool {
                     let _ = std::fs::remove_file(&path);
                 }
             }
+        }
+    }
+
+    /// As `give`, for the file `name` of the open queue directory `dir`,
+    /// already open as `file` (the removal of a delivered message): named
+    /// relative to the directories, no path walked.
+    pub(crate) fn give_open(&self, dir: &File, name: &str, file: File) -> std::io::Result<()> {
+        let unlink = || rustix::fs::unlinkat(dir, name, rustix::fs::AtFlags::empty());
+        let full = self.lock().len() >= MAX_SPARES;
+        let spare_dir = match self.handle.get() {
+            Some(h) if self.enabled.load(Ordering::Acquire) && !full => h,
+            _ => return Ok(unlink()?),
+        };
+        // Emptied first, so a spare never holds a message (as in `give`).
+        if file.set_len(0).is_err() {
+            return Ok(unlink()?);
+        }
+        drop(file);
+        let spare = self.fresh_name();
+        match rustix::fs::renameat(dir, name, spare_dir, spare.as_os_str()) {
+            Ok(()) => {
+                self.lock().push(spare);
+                Ok(())
+            }
+            Err(_) => Ok(unlink()?),
         }
     }
 
@@ -256,6 +298,47 @@ mod tests {
         assert_eq!(spares.load(&dir.path().join(SPARE_DIR)), 1);
         let (_, file) = spares.take(dir.path()).expect("a spare");
         assert_eq!(file.metadata().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn an_open_file_given_from_its_directory_is_emptied_moved_and_reused() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let spares = pool(dir.path());
+        let _ = spares
+            .handle
+            .set(File::open(dir.path().join(SPARE_DIR)).unwrap());
+        let active = dir.path().join("active");
+        std::fs::create_dir(&active).unwrap();
+        std::fs::write(active.join("MSG"), b"delivered message").unwrap();
+        let ino = std::fs::metadata(active.join("MSG")).unwrap().ino();
+        let queue_dir = File::open(&active).unwrap();
+        let file = OpenOptions::new()
+            .write(true)
+            .open(active.join("MSG"))
+            .unwrap();
+        spares.give_open(&queue_dir, "MSG", file).unwrap();
+        assert!(!active.join("MSG").exists());
+        let (path, file) = spares.take(dir.path()).expect("a spare");
+        assert_eq!(path.parent(), Some(dir.path().join(SPARE_DIR).as_path()));
+        let meta = file.metadata().unwrap();
+        assert_eq!((meta.ino(), meta.len()), (ino, 0));
+
+        // Recycling off: the name is simply gone.
+        spares.enabled.store(false, Ordering::Release);
+        std::fs::write(active.join("MSG2"), b"x").unwrap();
+        let file = OpenOptions::new()
+            .write(true)
+            .open(active.join("MSG2"))
+            .unwrap();
+        spares.give_open(&queue_dir, "MSG2", file).unwrap();
+        assert!(!active.join("MSG2").exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(SPARE_DIR))
+                .unwrap()
+                .count(),
+            1
+        );
     }
 
     #[test]

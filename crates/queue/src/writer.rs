@@ -91,19 +91,25 @@ fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
     }
 }
 
-/// Give the written file `src` its queue name `dst`, never replacing an
-/// existing file (ids stay unique): one `renameat2(RENAME_NOREPLACE)`, or
-/// link and unlink where the filesystem has no such rename.
-fn publish(src: &Path, dst: &Path) -> Result<(), QueueError> {
-    use nix::fcntl::{renameat2, RenameFlags};
-    match renameat2(None, src, None, dst, RenameFlags::RENAME_NOREPLACE) {
+/// Give the written file `src` its queue name `name` in `dst_dir` (the
+/// open queue directory; by its path `dst` when it could not be opened),
+/// never replacing an existing file (ids stay unique): one
+/// `renameat2(RENAME_NOREPLACE)`, or link and unlink where the filesystem
+/// has no such rename.
+fn publish(src: &Path, dst_dir: Option<&File>, name: &str, dst: &Path) -> Result<(), QueueError> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    let renamed = match dst_dir {
+        Some(dir) => renameat_with(CWD, src, dir, name, RenameFlags::NOREPLACE),
+        None => renameat_with(CWD, src, CWD, dst, RenameFlags::NOREPLACE),
+    };
+    match renamed {
         Ok(()) => Ok(()),
-        Err(nix::errno::Errno::EINVAL) => {
+        Err(rustix::io::Errno::INVAL) => {
             std::fs::hard_link(src, dst).map_err(|e| QueueError::io(dst, e))?;
             let _ = std::fs::remove_file(src);
             Ok(())
         }
-        Err(e) => Err(QueueError::io(dst, std::io::Error::from(e))),
+        Err(e) => Err(QueueError::io(dst, e.into())),
     }
 }
 
@@ -244,6 +250,7 @@ impl MessageWriter {
         let log = self.queue.wal().cloned();
         let id = self.id.as_str().to_string();
         let flush_dir = dir.clone();
+        let dirs = self.queue.dir_handles();
         // A message held in memory is committed on the session's own
         // thread: a few page-cache writes cost less than the hand-over to
         // a blocking thread and back (docs/durability.md, "A new message").
@@ -277,7 +284,7 @@ impl MessageWriter {
                     (file, None)
                 }
             };
-            publish(&src, &dst)?;
+            publish(&src, crate::queue::dir_handle(&dirs, target), &id, &dst)?;
             match (log, logged) {
                 // The queue file is written before its record: a checkpoint
                 // that retires the record's segment covers the file.
