@@ -46,13 +46,20 @@ for raw in open(sys.argv[1], errors="replace"):
     calls.append((start, start + float(d.group(1)) if d else start, pid, rest, raw.rstrip()))
 
 links = {}  # id -> (time, paths the file had while written)
+# The target is a whole path, or a name relative to the open `incoming`
+# directory (strace -y shows the descriptor's path: `17</.../incoming>`).
 PUBLISH = re.compile(
-    r'(?:linkat|renameat2)\(AT_FDCWD[^,]*, "([^"]+)", AT_FDCWD[^,]*, '
-    r'"([^"]+/incoming/([0-9A-F]+))", (?:0|RENAME_NOREPLACE)\) = 0')
+    r'(?:linkat|renameat2)\(AT_FDCWD[^,]*, "([^"]+)", '
+    r'(?:AT_FDCWD[^,]*, "([^"]+/incoming/([0-9A-F]+))"'
+    r'|\d+<([^>]*/incoming)>, "([0-9A-F]+)"), (?:0|RENAME_NOREPLACE)\) = 0')
 for start, end, pid, text, raw in calls:
     m = PUBLISH.match(text)
     if m:
-        links[m.group(3)] = (end, (m.group(1), m.group(2)), raw)
+        if m.group(2):
+            qid, target = m.group(3), m.group(2)
+        else:
+            qid, target = m.group(5), m.group(4) + "/" + m.group(5)
+        links[qid] = (end, (m.group(1), target), raw)
 syncs = [c for c in calls if c[3].startswith("fdatasync(") and "= 0" in c[3]]
 dirsyncs = [c for c in calls if c[3].startswith("fsync(") and "/incoming>" in c[3] and "= 0" in c[3]]
 WAL_FD = re.compile(r'^\w+\(\d+<([^>]*/wal/[0-9A-F]{16})>')
