@@ -310,14 +310,19 @@ mod tests {
             .set(File::open(dir.path().join(SPARE_DIR)).unwrap());
         let active = dir.path().join("active");
         std::fs::create_dir(&active).unwrap();
-        std::fs::write(active.join("MSG"), b"delivered message").unwrap();
-        let ino = std::fs::metadata(active.join("MSG")).unwrap().ino();
         let queue_dir = File::open(&active).unwrap();
-        let file = OpenOptions::new()
-            .write(true)
-            .open(active.join("MSG"))
-            .unwrap();
-        spares.give_open(&queue_dir, "MSG", file).unwrap();
+        // A message file of `active`, given back open, as a removal does.
+        let give = |name: &str, content: &[u8]| {
+            std::fs::write(active.join(name), content).unwrap();
+            let ino = std::fs::metadata(active.join(name)).unwrap().ino();
+            let file = OpenOptions::new()
+                .write(true)
+                .open(active.join(name))
+                .unwrap();
+            spares.give_open(&queue_dir, name, file).unwrap();
+            ino
+        };
+        let ino = give("MSG", b"delivered message");
         assert!(!active.join("MSG").exists());
         let (path, file) = spares.take(dir.path()).expect("a spare");
         assert_eq!(path.parent(), Some(dir.path().join(SPARE_DIR).as_path()));
@@ -326,12 +331,7 @@ mod tests {
 
         // Recycling off: the name is simply gone.
         spares.enabled.store(false, Ordering::Release);
-        std::fs::write(active.join("MSG2"), b"x").unwrap();
-        let file = OpenOptions::new()
-            .write(true)
-            .open(active.join("MSG2"))
-            .unwrap();
-        spares.give_open(&queue_dir, "MSG2", file).unwrap();
+        give("MSG2", b"x");
         assert!(!active.join("MSG2").exists());
         assert_eq!(
             std::fs::read_dir(dir.path().join(SPARE_DIR))
