@@ -46,6 +46,23 @@ pub struct Queue {
 /// Each queue directory and its open handle (`None`: could not be opened).
 pub(crate) type DirHandles = Vec<(QueueName, Option<std::fs::File>)>;
 
+/// Open `name` in the open directory `dir`, for writing or for reading.
+pub(crate) fn open_relative(
+    dir: &std::fs::File,
+    name: impl rustix::path::Arg,
+    write: bool,
+) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let access = if write {
+        OFlags::WRONLY
+    } else {
+        OFlags::RDONLY
+    };
+    rustix::fs::openat(dir, name, access | OFlags::CLOEXEC, Mode::empty())
+        .map(std::fs::File::from)
+        .map_err(std::io::Error::from)
+}
+
 /// The open directory of queue `q` in `dirs`.
 pub(crate) fn dir_handle(dirs: &DirHandles, q: QueueName) -> Option<&std::fs::File> {
     dirs.iter()
@@ -250,14 +267,7 @@ impl Queue {
     /// queue directory.
     pub fn open_in(&self, q: QueueName, id: &QueueId) -> Result<std::fs::File, QueueError> {
         let opened = match dir_handle(&self.dirs, q) {
-            Some(dir) => rustix::fs::openat(
-                dir,
-                id.as_str(),
-                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            )
-            .map(std::fs::File::from)
-            .map_err(std::io::Error::from),
+            Some(dir) => open_relative(dir, id.as_str(), false),
             None => std::fs::File::open(self.path_of(q, id)),
         };
         opened.map_err(|e| QueueError::io(&self.path_of(q, id), e))
@@ -288,14 +298,9 @@ impl Queue {
                 // Opened first: a file that is not there is NotFound before
                 // any tombstone is written.
                 let file = match dir {
-                    Some(dir) => rustix::fs::openat(
-                        dir,
-                        name.as_str(),
-                        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
-                        rustix::fs::Mode::empty(),
-                    )
-                    .map(|fd| Some(std::fs::File::from(fd)))
-                    .map_err(|e| QueueError::io(&path, e.into()))?,
+                    Some(dir) => open_relative(dir, name.as_str(), true)
+                        .map(Some)
+                        .map_err(|e| QueueError::io(&path, e))?,
                     None if path.is_file() => None,
                     None => return Err(QueueError::io(&path, std::io::ErrorKind::NotFound.into())),
                 };

@@ -157,14 +157,7 @@ impl SparePool {
             self.top_up_if_low(left);
             let name = name?;
             let opened = match self.handle.get() {
-                Some(handle) => rustix::fs::openat(
-                    handle,
-                    name.as_os_str(),
-                    rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
-                    rustix::fs::Mode::empty(),
-                )
-                .map(File::from)
-                .map_err(std::io::Error::from),
+                Some(handle) => crate::queue::open_relative(handle, name.as_os_str(), true),
                 None => OpenOptions::new().write(true).open(dir.join(&name)),
             };
             let path = dir.join(name);
