@@ -4,6 +4,7 @@
 //! abandoned tmp files, and the requests to the queue manager (`kick`,
 //! `notify_manager`; see `manager_link`).
 
+use std::collections::HashSet;
 use std::fs::{DirBuilder, Metadata};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,10 @@ pub struct Queue {
     /// to them, as Postfix's daemons name them relative to the queue
     /// directory they change into: no walk of the whole path per call.
     dirs: Arc<DirHandles>,
+    /// The server's list of queue files whose name is not their own inode's
+    /// id (found after start-up recovery, see `keep_misnamed_ids`); unset in
+    /// other processes, which look in every queue instead.
+    misnamed: OnceLock<HashSet<String>>,
 }
 
 /// Each queue directory and its open handle (`None`: could not be opened).
@@ -98,6 +103,7 @@ impl Queue {
                     .map(|q| (*q, std::fs::File::open(queue_dir(root, *q)).ok()))
                     .collect(),
             ),
+            misnamed: OnceLock::new(),
         }))
     }
 
@@ -119,8 +125,36 @@ impl Queue {
         }
         let (wal, recovery) = Wal::open_with(&self.root, checkpoint_age)?;
         let _ = self.wal.set(wal);
+        self.keep_misnamed_ids();
         self.spares.enable(&self.root);
         Ok(recovery)
+    }
+
+    /// Find the queue files whose name is not the id of their own inode: a
+    /// file restored from the write-ahead log (a new inode under the old
+    /// name), or one copied into the queue while the server was down. Only
+    /// their ids can collide with a new message's, whose id is made from
+    /// its own file's inode and no two files share an inode; so from here
+    /// on `id_in_use` asks this list instead of every queue directory. The
+    /// directory entries carry the inode numbers: no file is opened.
+    fn keep_misnamed_ids(&self) {
+        use std::os::unix::fs::DirEntryExt;
+        let mut misnamed = HashSet::new();
+        for q in QueueName::ALL {
+            let Ok(entries) = std::fs::read_dir(queue_dir(&self.root, q)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                let id = QueueId(name);
+                if id.inode().is_some_and(|ino| ino != entry.ino()) {
+                    misnamed.insert(id.0);
+                }
+            }
+        }
+        let _ = self.misnamed.set(misnamed);
     }
 
     pub(crate) fn wal(&self) -> Option<&Arc<Wal>> {
@@ -161,6 +195,17 @@ impl Queue {
         self.manager.connect()
     }
 
+    /// The queue file system's fragment size and the fragments free for
+    /// unprivileged users, asked of the open `incoming` directory (no walk
+    /// of the whole path); `None` when unknown.
+    pub fn space_available(&self) -> Option<(u64, u64)> {
+        let st = match dir_handle(&self.dirs, QueueName::Incoming) {
+            Some(dir) => nix::sys::statvfs::fstatvfs(dir).ok()?,
+            None => nix::sys::statvfs::statvfs(&self.root).ok()?,
+        };
+        Some((st.fragment_size() as u64, st.blocks_available() as u64))
+    }
+
     /// Path of message `id` in queue `q`.
     pub fn path_of(&self, q: QueueName, id: &QueueId) -> PathBuf {
         queue_path(&self.root, q, id.as_str())
@@ -188,9 +233,20 @@ impl Queue {
         GroupFlush::global().dir_fsyncs(&queue_dir(&self.root, q))
     }
 
+    /// Whether a new message may not take `id`: in the server, whether a
+    /// queue file found at start is named so without being that inode (see
+    /// `keep_misnamed_ids`); elsewhere, whether a file named `id` exists in
+    /// any queue.
+    pub(crate) fn id_in_use(&self, id: &QueueId) -> bool {
+        match self.misnamed.get() {
+            Some(misnamed) => misnamed.contains(id.as_str()),
+            None => self.id_on_disk(id),
+        }
+    }
+
     /// Whether a file named `id` exists in any queue (looked up relative to
     /// the directories opened at start: no walk of the whole path).
-    pub(crate) fn id_in_use(&self, id: &QueueId) -> bool {
+    fn id_on_disk(&self, id: &QueueId) -> bool {
         use nix::fcntl::AtFlags;
         use std::os::fd::AsRawFd;
         self.dirs.iter().any(|(q, dir)| match dir {

@@ -22,6 +22,15 @@ impl QueueId {
         QueueId(format!("{:05X}{:X}", micros % 1_000_000, inode))
     }
 
+    /// The inode number the id names (the hex digits after the first 5),
+    /// or `None` for a name that is not a short-form id.
+    pub fn inode(&self) -> Option<u64> {
+        if !Self::is_valid(&self.0) {
+            return None;
+        }
+        u64::from_str_radix(&self.0[5..], 16).ok()
+    }
+
     /// The id string.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -48,6 +57,13 @@ pub(crate) fn micros_of(t: SystemTime) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_inode_is_read_back_from_the_id() {
+        assert_eq!(QueueId::short_form(12, 0x2281C1).inode(), Some(0x2281C1));
+        assert_eq!(QueueId("5562DBE20B".into()).inode(), Some(0xBE20B));
+        assert_eq!(QueueId("tmp.1".into()).inode(), None);
+    }
 
     #[test]
     fn short_form_layout() {

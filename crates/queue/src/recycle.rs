@@ -14,7 +14,7 @@
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -144,7 +144,7 @@ impl SparePool {
     /// A spare, opened for writing and empty, with its path in `spare/`
     /// (written there and renamed into its queue when complete); `None`
     /// when there is none (the caller creates a file).
-    pub(crate) fn take(self: &Arc<Self>, root: &Path) -> Option<(PathBuf, File)> {
+    pub(crate) fn take(self: &Arc<Self>, root: &Path) -> Option<(PathBuf, File, u64)> {
         if !self.enabled.load(Ordering::Acquire) {
             return None;
         }
@@ -167,8 +167,8 @@ impl SparePool {
             // Emptied when it was given back; a crash may have left it
             // otherwise.
             match file.metadata() {
-                Ok(m) if m.len() == 0 => return Some((path, file)),
-                Ok(_) if file.set_len(0).is_ok() => return Some((path, file)),
+                Ok(m) if m.len() == 0 => return Some((path, file, m.ino())),
+                Ok(m) if file.set_len(0).is_ok() => return Some((path, file, m.ino())),
                 _ => {
                     let _ = std::fs::remove_file(&path);
                 }
@@ -253,7 +253,6 @@ mod tests {
 
     #[test]
     fn a_given_file_is_emptied_and_taken_again_with_its_inode() {
-        use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let spares = pool(dir.path());
         let msg = dir.path().join("MSG");
@@ -261,7 +260,7 @@ mod tests {
         let ino = std::fs::metadata(&msg).unwrap().ino();
         spares.give(dir.path(), &msg).unwrap();
         assert!(!msg.exists());
-        let (path, file) = spares.take(dir.path()).expect("a spare");
+        let (path, file, _) = spares.take(dir.path()).expect("a spare");
         assert_eq!(path.parent(), Some(dir.path().join(SPARE_DIR).as_path()));
         let meta = file.metadata().unwrap();
         assert_eq!((meta.ino(), meta.len()), (ino, 0));
@@ -289,13 +288,12 @@ mod tests {
         std::fs::write(dir.path().join(SPARE_DIR).join("1.7"), b"stale").unwrap();
         let spares = pool(dir.path());
         assert_eq!(spares.load(&dir.path().join(SPARE_DIR)), 1);
-        let (_, file) = spares.take(dir.path()).expect("a spare");
+        let (_, file, _) = spares.take(dir.path()).expect("a spare");
         assert_eq!(file.metadata().unwrap().len(), 0);
     }
 
     #[test]
     fn an_open_file_given_from_its_directory_is_emptied_moved_and_reused() {
-        use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let spares = pool(dir.path());
         let _ = spares
@@ -317,7 +315,7 @@ mod tests {
         };
         let ino = give("MSG", b"delivered message");
         assert!(!active.join("MSG").exists());
-        let (path, file) = spares.take(dir.path()).expect("a spare");
+        let (path, file, _) = spares.take(dir.path()).expect("a spare");
         assert_eq!(path.parent(), Some(dir.path().join(SPARE_DIR).as_path()));
         let meta = file.metadata().unwrap();
         assert_eq!((meta.ino(), meta.len()), (ino, 0));

@@ -200,3 +200,27 @@ async fn a_record_that_needs_a_new_segment_is_told_apart() {
     assert_eq!(read(&first), first_bytes);
     assert_eq!(read(&second), second_bytes);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_file_keeps_its_id_out_of_use_its_old_inode_may_not_take_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (queue, _) = reopen(dir.path());
+    let (lost, _) = accept(&queue, "lost").await;
+    let (kept, _) = accept(&queue, "kept").await;
+    std::fs::remove_file(queue.path_of(QueueName::Incoming, &lost)).unwrap();
+
+    // Restored under its old name in a new inode: its id no longer names
+    // its inode, so the old inode (reused by a later message) could get it
+    // again; the server keeps that id out of use.
+    let (after, recovery) = reopen(dir.path());
+    assert_eq!(recovery.restored, 1);
+    assert!(after.id_in_use(&lost));
+    // A file named after its own inode cannot collide with a new one.
+    assert!(!after.id_in_use(&kept));
+    assert!(!after.id_in_use(&QueueId::short_form(1, 0xFFFF_FFFF)));
+
+    // Without the server's list (another process), every queue is looked at.
+    let tool = Queue::open(dir.path()).unwrap();
+    assert!(tool.id_in_use(&lost));
+    assert!(tool.id_in_use(&kept));
+}

@@ -60,17 +60,17 @@ enum Sink {
 }
 
 fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
-    let seq = queue.tmp_seq.fetch_add(1, Ordering::Relaxed);
-    let name = format!(
-        "{}.{}.{:08x}",
-        std::process::id(),
-        seq,
-        rand::random::<u32>()
-    );
     // A spare is written where it is, in `spare/` (docs/durability.md).
-    let (path, file) = match queue.spares.take(queue.root()) {
+    let (path, file, inode) = match queue.spares.take(queue.root()) {
         Some(spare) => spare,
         None => {
+            let seq = queue.tmp_seq.fetch_add(1, Ordering::Relaxed);
+            let name = format!(
+                "{}.{}.{:08x}",
+                std::process::id(),
+                seq,
+                rand::random::<u32>()
+            );
             let path = queue.tmp_dir().join(name);
             let file = OpenOptions::new()
                 .write(true)
@@ -78,17 +78,17 @@ fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
                 .mode(0o600)
                 .open(&path)
                 .map_err(|e| QueueError::io(&path, e))?;
-            (path, file)
+            match file.metadata() {
+                Ok(meta) => (path, file, meta.ino()),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&path);
+                    return Err(QueueError::io(&path, e));
+                }
+            }
         }
     };
-    let now = SystemTime::now();
-    match file.metadata() {
-        Ok(meta) => Ok((path, file, QueueId::short_form(micros_of(now), meta.ino()))),
-        Err(e) => {
-            let _ = std::fs::remove_file(&path);
-            Err(QueueError::io(&path, e))
-        }
-    }
+    let id = QueueId::short_form(micros_of(SystemTime::now()), inode);
+    Ok((path, file, id))
 }
 
 /// Give the written file `src` its queue name `name` in `dst_dir` (the

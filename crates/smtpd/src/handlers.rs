@@ -389,7 +389,7 @@ impl Session {
     /// logged as a reject, then Postfix's warning.
     fn storage_check(&self) -> Option<Reply> {
         let settings = &self.ctx.settings;
-        let space = FreeSpace::of(self.ctx.queue.root())?;
+        let space = FreeSpace::of(&self.ctx.queue)?;
         if !space.insufficient(settings.queue_minfree, settings.message_size_limit) {
             return None;
         }

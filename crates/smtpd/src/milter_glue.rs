@@ -209,6 +209,8 @@ impl Session {
         verb: gatepost_proto::Verb,
         protocol_before: &'static str,
     ) -> Option<Reply> {
+        // No filter: no macros to build.
+        self.milters.as_ref()?;
         let macros = self.milter_macros(None);
         let outcome = self.milters.as_mut()?.helo(name, &macros).await?;
         let stage = if verb == gatepost_proto::Verb::Ehlo {
@@ -224,6 +226,7 @@ impl Session {
 
     /// MAIL FROM, once the restrictions accepted it.
     pub(crate) async fn milter_mail(&mut self, args: &str) -> Option<Reply> {
+        self.milters.as_ref()?;
         let macros = self.milter_macros(None);
         let outcome = self
             .milters
@@ -235,6 +238,7 @@ impl Session {
 
     /// RCPT TO, once the restrictions accepted it.
     pub(crate) async fn milter_rcpt(&mut self, args: &str, recipient: &str) -> Option<Reply> {
+        self.milters.as_ref()?;
         let macros = self.milter_macros(Some(recipient));
         let outcome = self
             .milters
@@ -246,6 +250,7 @@ impl Session {
 
     /// DATA, before 354.
     pub(crate) async fn milter_data(&mut self) -> Option<Reply> {
+        self.milters.as_ref()?;
         let macros = self.milter_macros(None);
         let outcome = self.milters.as_mut()?.data(&macros).await?;
         self.milter_verdict("DATA", outcome, None)
@@ -254,6 +259,7 @@ impl Session {
     /// A command gatepost does not recognise (the command word), before
     /// it is answered `500`: the filter's reply instead, if it has one.
     pub(crate) async fn milter_unknown(&mut self, word: &str) -> Option<Reply> {
+        self.milters.as_ref()?;
         let macros = self.milter_macros(None);
         let outcome = self.milters.as_mut()?.unknown(word, &macros).await?;
         self.milter_verdict("UNKNOWN", outcome, None)
@@ -298,6 +304,9 @@ impl Session {
         &mut self,
         content: &[u8],
     ) -> Result<(Vec<u8>, EnvelopeChanges), Reply> {
+        if self.milters.is_none() {
+            return Ok((content.to_vec(), EnvelopeChanges::default()));
+        }
         let macros = self.milter_macros(None);
         let mut message = Message::parse(content);
         let origin = self.check_origin();

@@ -3,7 +3,7 @@
 //! when the free space is at most `queue_minfree`, or less than 1.5 times
 //! `message_size_limit` (both counted in whole file system blocks).
 
-use std::path::Path;
+use gatepost_queue::Queue;
 
 /// What the check needs to know of the file system.
 #[derive(Debug, Clone, Copy)]
@@ -16,12 +16,13 @@ pub struct FreeSpace {
 pub const SPACE_FACTOR: f64 = 1.5;
 
 impl FreeSpace {
-    /// Free blocks available to unprivileged users, or `None` when unknown.
-    pub fn of(path: &Path) -> Option<FreeSpace> {
-        let st = nix::sys::statvfs::statvfs(path).ok()?;
+    /// Free blocks of `queue`'s file system available to unprivileged
+    /// users, or `None` when unknown.
+    pub fn of(queue: &Queue) -> Option<FreeSpace> {
+        let (block_size, blocks_free) = queue.space_available()?;
         Some(FreeSpace {
-            block_size: (st.fragment_size() as u64).max(1),
-            blocks_free: st.blocks_available() as u64,
+            block_size: block_size.max(1),
+            blocks_free,
         })
     }
 
