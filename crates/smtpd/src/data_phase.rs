@@ -238,7 +238,9 @@ impl Session {
 
     /// Read the content and finish the transaction; returns the final reply.
     async fn receive_content(&mut self, tx: &mut Transaction) -> Result<Reply, StreamError> {
-        let settings = self.ctx.settings.clone();
+        // The context is shared: no copy of the settings per message.
+        let ctx = self.ctx.clone();
+        let settings = &ctx.settings;
         let Some(mut writer) = tx.writer.take() else {
             return Ok(Reply::new(451, "4.3.0", "Error: queue file write error"));
         };
@@ -248,7 +250,7 @@ impl Session {
         let rules = self.ctx.content_rules.clone();
         let log_envelope = self.log_envelope(&tx.sender, &tx.recipients);
         let cleanup_ctx = self.cleanup_context(
-            &settings,
+            settings,
             &queue_id,
             &tx.sender,
             tx.arrival_local,
@@ -391,7 +393,9 @@ impl Session {
         tx: &mut Transaction,
         end: ContentEnd,
     ) -> Result<Reply, StreamError> {
-        let settings = self.ctx.settings.clone();
+        // The context is shared: no copy of the settings per message.
+        let ctx = self.ctx.clone();
+        let settings = &ctx.settings;
         let queue_id = tx.queue_id().unwrap_or_default();
         let fail = |tx: &mut Transaction| {
             if let Some(w) = tx.writer.take() {
