@@ -179,7 +179,7 @@ impl MessageWriter {
             None => return Err(io(std::io::Error::other("message already closed"))),
         }
         self.size += data.len() as u64;
-        self.lines += data.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.lines += memchr::memchr_iter(b'\n', data).count() as u64;
         Ok(())
     }
 
