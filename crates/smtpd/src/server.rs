@@ -6,7 +6,7 @@
 //! once every 1000 seconds per service.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -82,9 +82,14 @@ fn session_task(
     ctx: Arc<ServerContext>,
     sock: TcpStream,
     peer: SocketAddr,
+    bound: Option<IpAddr>,
     permit: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let server_addr = sock.local_addr().map(|a| a.ip()).unwrap_or(peer.ip());
+    // A listener bound to one address accepts only on it: no
+    // getsockname(2) per connection then.
+    let server_addr = bound
+        .or_else(|| sock.local_addr().map(|a| a.ip()).ok())
+        .unwrap_or(peer.ip());
     let _ = sock.set_nodelay(true);
     gatepost_log::scope(gatepost_log::next_pid(), async move {
         Session::new(ctx, sock, peer, server_addr).run().await;
@@ -100,6 +105,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let bound = listener
+        .local_addr()
+        .ok()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_unspecified());
     loop {
         let permit = match limit.slots.clone().try_acquire_owned() {
             Ok(p) => p,
@@ -121,7 +131,7 @@ pub async fn serve(
         match accepted {
             Ok((sock, peer)) => {
                 gatepost_metrics::connection(&ctx.service);
-                tokio::spawn(session_task(ctx.clone(), sock, peer, permit));
+                tokio::spawn(session_task(ctx.clone(), sock, peer, bound, permit));
             }
             Err(e) => {
                 gatepost_log::warning("smtpd", format!("accept: {e}"));
@@ -155,7 +165,7 @@ mod tests {
             .unwrap();
         let (sock, peer) = listener.accept().await.unwrap();
         let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
-        let task = session_task(ctx, sock, peer, permit);
+        let task = session_task(ctx, sock, peer, None, permit);
         let size = std::mem::size_of_val(&task);
         println!("idle session future: {size} bytes");
         assert!(
