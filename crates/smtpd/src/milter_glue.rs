@@ -80,6 +80,13 @@ pub(crate) fn parse_reply(text: &str) -> Reply {
 
 impl Session {
     /// The macro values known now (Postfix's `smtpd_milter_eval`).
+    /// The macros for the session's filters, or `None` when it has none
+    /// (then nothing is built: this runs at every stage of every session).
+    fn filter_macros(&self, recipient: Option<&str>) -> Option<Macros> {
+        self.milters.as_ref()?;
+        Some(self.milter_macros(recipient))
+    }
+
     pub(crate) fn milter_macros(&self, recipient: Option<&str>) -> Macros {
         let mut m = Macros::new();
         let mut set = |k: &str, v: String| {
@@ -209,9 +216,7 @@ impl Session {
         verb: gatepost_proto::Verb,
         protocol_before: &'static str,
     ) -> Option<Reply> {
-        // No filter: no macros to build.
-        self.milters.as_ref()?;
-        let macros = self.milter_macros(None);
+        let macros = self.filter_macros(None)?;
         let outcome = self.milters.as_mut()?.helo(name, &macros).await?;
         let stage = if verb == gatepost_proto::Verb::Ehlo {
             "EHLO"
@@ -226,8 +231,7 @@ impl Session {
 
     /// MAIL FROM, once the restrictions accepted it.
     pub(crate) async fn milter_mail(&mut self, args: &str) -> Option<Reply> {
-        self.milters.as_ref()?;
-        let macros = self.milter_macros(None);
+        let macros = self.filter_macros(None)?;
         let outcome = self
             .milters
             .as_mut()?
@@ -238,8 +242,7 @@ impl Session {
 
     /// RCPT TO, once the restrictions accepted it.
     pub(crate) async fn milter_rcpt(&mut self, args: &str, recipient: &str) -> Option<Reply> {
-        self.milters.as_ref()?;
-        let macros = self.milter_macros(Some(recipient));
+        let macros = self.filter_macros(Some(recipient))?;
         let outcome = self
             .milters
             .as_mut()?
@@ -250,8 +253,7 @@ impl Session {
 
     /// DATA, before 354.
     pub(crate) async fn milter_data(&mut self) -> Option<Reply> {
-        self.milters.as_ref()?;
-        let macros = self.milter_macros(None);
+        let macros = self.filter_macros(None)?;
         let outcome = self.milters.as_mut()?.data(&macros).await?;
         self.milter_verdict("DATA", outcome, None)
     }
@@ -259,8 +261,7 @@ impl Session {
     /// A command gatepost does not recognise (the command word), before
     /// it is answered `500`: the filter's reply instead, if it has one.
     pub(crate) async fn milter_unknown(&mut self, word: &str) -> Option<Reply> {
-        self.milters.as_ref()?;
-        let macros = self.milter_macros(None);
+        let macros = self.filter_macros(None)?;
         let outcome = self.milters.as_mut()?.unknown(word, &macros).await?;
         self.milter_verdict("UNKNOWN", outcome, None)
     }
@@ -304,10 +305,9 @@ impl Session {
         &mut self,
         content: &[u8],
     ) -> Result<(Vec<u8>, EnvelopeChanges), Reply> {
-        if self.milters.is_none() {
+        let Some(macros) = self.filter_macros(None) else {
             return Ok((content.to_vec(), EnvelopeChanges::default()));
-        }
-        let macros = self.milter_macros(None);
+        };
         let mut message = Message::parse(content);
         let origin = self.check_origin();
         let Some(milters) = self.milters.as_mut() else {
