@@ -4,9 +4,9 @@
 # parallel sessions, local delivery into a Maildir) and around SESSIONS idle
 # sessions opened and then closed; the same load runs ROUNDS times, so that
 # a leak shows as growth from round to round while allocator retention
-# levels off. At the end the server idles for a few seconds and its RSS
-# is read again: what the allocator (mimalloc, docs/memory.md) gave back
-# by itself was free memory it kept. With the idle sessions open it prints
+# levels off. At the end one more round of 1,000 messages runs, then a
+# pause, and the RSS is read again: what the allocator (mimalloc,
+# docs/memory.md) gave back by itself was free memory it kept. With the idle sessions open it prints
 # what each takes: the growth of RSS divided by the sessions (every one
 # greeted).
 #
