@@ -83,7 +83,7 @@ pub fn read_content_and_client_facts(
     id: &str,
 ) -> Result<(Vec<u8>, ClientFacts), QueueError> {
     let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
-    let content_len = read_header(&mut file, path, id)?;
+    let content_len = read_header(&mut file, path, id)?.content_len;
     let mut content = Vec::new();
     file.read_to_end(&mut content)
         .map_err(|e| QueueError::io(path, e))?;
@@ -123,7 +123,7 @@ pub fn read_queue_file_preloaded_from(
     id: &str,
     content_limit: u64,
 ) -> Result<(QueueFile, Option<Preloaded>), QueueError> {
-    let content_len = read_header(&mut file, path, id)?;
+    let content_len = read_header(&mut file, path, id)?.content_len;
     if content_len > content_limit {
         return Ok((read_queue_file(path, id)?, None));
     }

@@ -1,7 +1,8 @@
 //! The on-disk queue file format (one file per message, named by queue id).
 //!
 //! ```text
-//! gatepost-queue-file 1 00000000000000000289\n   fixed-size header: content length
+//! gatepost-queue-file 2 00000000000000000289 4A1F21C8E\n
+//!                                                 header: content length, queue id
 //! <content: header lines and body, '\n' line ends>  exactly that many bytes
 //! T 1700000000.123456789\n                        arrival time (secs.nanos)
 //! C localhost[127.0.0.1]\n                        client
@@ -19,7 +20,14 @@
 //! D 0\t4.4.1\tsmtp\tnone\tconnection refused\n    recipient 0 deferred (last reason wins)
 //! X 1\n                                           bounce notice for recipient 1 sent
 //! W\n                                             delay warning sent
+//! \n                                              filler (empty lines, skipped)
 //! ```
+//!
+//! The header names the file's own queue id: a reused file whose first
+//! block still holds an earlier message on disk after a crash (see
+//! `recycle.rs`) cannot pass for a message under its new name. Empty lines
+//! after the envelope are filler covering the rest of such a block. Files
+//! of version 1 (header `gatepost-queue-file 1 LENGTH`, no id) still read.
 //!
 //! Values are escaped (`\\`, `\n`, `\r`, `\t`). The file is written in `tmp`
 //! and published into `incoming` by a link only after the envelope is
@@ -37,18 +45,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::QueueError;
 
-/// Magic at the start of every queue file.
-const MAGIC: &str = "gatepost-queue-file 1 ";
+/// Magic at the start of every queue file written now (version 2, with
+/// the queue id) and of the files of earlier releases (version 1).
+const MAGIC: &str = "gatepost-queue-file 2 ";
+const MAGIC_V1: &str = "gatepost-queue-file 1 ";
 /// Width of the content-length field.
 const LEN_WIDTH: usize = 20;
-/// Total header length (magic, length digits, newline).
-pub(crate) const HEADER_LEN: usize = MAGIC.len() + LEN_WIDTH + 1;
+/// Longest queue id a header may name.
+const MAX_ID_LEN: usize = 64;
+/// Length of a version 1 header (magic, length digits, newline).
+const HEADER_V1_LEN: usize = MAGIC_V1.len() + LEN_WIDTH + 1;
 /// Refuse envelope sections larger than this (a damaged file, not a message).
 pub(crate) const MAX_ENVELOPE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The fixed-size header recording the content length.
-pub(crate) fn header(content_len: u64) -> String {
-    format!("{MAGIC}{content_len:0width$}\n", width = LEN_WIDTH)
+/// The header recording the content length and the file's queue id.
+pub(crate) fn header(content_len: u64, id: &str) -> String {
+    format!("{MAGIC}{content_len:0width$} {id}\n", width = LEN_WIDTH)
+}
+
+/// Length of the header of the file of queue id `id`.
+pub(crate) fn header_len(id: &str) -> usize {
+    MAGIC.len() + LEN_WIDTH + 1 + id.len() + 1
 }
 
 /// One delivery outcome kept for a recipient (bounce or defer log entry).
@@ -368,6 +385,8 @@ pub(crate) fn parse_trailer_sized(
                 }
             }
             "W" => warned = true,
+            // Filler over a reused file's earlier bytes.
+            "" => {}
             "D" => {
                 let r = decode_reason(value, n)?;
                 let i = r.recipient;
@@ -385,30 +404,87 @@ pub(crate) fn parse_trailer_sized(
     Ok((env, states, warned, wire_size))
 }
 
-/// Read the header of an open queue file: the content length.
-pub(crate) fn read_header(file: &mut File, path: &Path, id: &str) -> Result<u64, QueueError> {
-    let mut buf = [0u8; HEADER_LEN];
-    file.read_exact(&mut buf).map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => {
-            QueueError::Corrupt(id.to_string(), "short file".into())
+/// What the header of a queue file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) content_len: u64,
+    /// Where the content starts (the header's length).
+    pub(crate) content_start: u64,
+}
+
+/// Read the header of the open queue file of queue id `id` and leave the
+/// file positioned at the start of the content. A version 2 header must
+/// name `id`: one naming another id is an earlier message's bytes under
+/// this name (a reused file's block a crash did not rewrite), reported as
+/// corrupt.
+pub(crate) fn read_header(file: &mut File, path: &Path, id: &str) -> Result<Header, QueueError> {
+    let mut buf = [0u8; MAGIC.len() + LEN_WIDTH + 1 + MAX_ID_LEN + 1];
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(QueueError::io(path, e)),
         }
-        _ => QueueError::io(path, e),
-    })?;
-    let text = std::str::from_utf8(&buf)
-        .ok()
-        .and_then(|t| t.strip_prefix(MAGIC))
-        .and_then(|t| t.strip_suffix('\n'))
-        .ok_or_else(|| QueueError::Corrupt(id.to_string(), "bad file header".into()))?;
-    text.parse()
-        .map_err(|_| QueueError::Corrupt(id.to_string(), "bad content length".into()))
+    }
+    let header = parse_header(&buf[..got], id)?;
+    if got as u64 != header.content_start {
+        file.seek(SeekFrom::Start(header.content_start))
+            .map_err(|e| QueueError::io(path, e))?;
+    }
+    Ok(header)
+}
+
+/// Parse the header at the start of `head` (the file's first bytes).
+fn parse_header(head: &[u8], id: &str) -> Result<Header, QueueError> {
+    let corrupt = |why: &str| QueueError::Corrupt(id.to_string(), why.into());
+    if head.len() < HEADER_V1_LEN {
+        return Err(corrupt("short file"));
+    }
+    let length = |digits: &[u8]| {
+        std::str::from_utf8(digits)
+            .ok()
+            .and_then(|t| t.parse::<u64>().ok())
+            .ok_or_else(|| corrupt("bad content length"))
+    };
+    let digits = &head[MAGIC.len()..MAGIC.len() + LEN_WIDTH];
+    if head.starts_with(MAGIC_V1.as_bytes()) && head[HEADER_V1_LEN - 1] == b'\n' {
+        return Ok(Header {
+            content_len: length(digits)?,
+            content_start: HEADER_V1_LEN as u64,
+        });
+    }
+    let rest = &head[MAGIC.len() + LEN_WIDTH..];
+    if !head.starts_with(MAGIC.as_bytes()) || rest.first() != Some(&b' ') {
+        return Err(corrupt("bad file header"));
+    }
+    let named = rest[1..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|end| &rest[1..1 + end])
+        .ok_or_else(|| corrupt("bad file header"))?;
+    if named != id.as_bytes() {
+        return Err(corrupt(&format!(
+            "file header names queue id {}",
+            String::from_utf8_lossy(named)
+        )));
+    }
+    Ok(Header {
+        content_len: length(digits)?,
+        content_start: header_len(id) as u64,
+    })
 }
 
 /// Read and parse a queue file (envelope and status, not the content).
 pub fn read_queue_file(path: &Path, id: &str) -> Result<QueueFile, QueueError> {
     let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
-    let content_len = read_header(&mut file, path, id)?;
+    let Header {
+        content_len,
+        content_start,
+    } = read_header(&mut file, path, id)?;
     let total = file.metadata().map_err(|e| QueueError::io(path, e))?.len();
-    let start = HEADER_LEN as u64 + content_len;
+    let start = content_start + content_len;
     if start > total || total - start > MAX_ENVELOPE_BYTES {
         return Err(QueueError::Corrupt(id.into(), "bad content length".into()));
     }
@@ -431,7 +507,7 @@ pub fn read_queue_file(path: &Path, id: &str) -> Result<QueueFile, QueueError> {
 /// Read the message content (header + body) of a queue file.
 pub fn read_content(path: &Path, id: &str) -> Result<Vec<u8>, QueueError> {
     let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
-    let content_len = read_header(&mut file, path, id)?;
+    let content_len = read_header(&mut file, path, id)?.content_len;
     let mut content = Vec::new();
     (&mut file)
         .take(content_len)
@@ -563,11 +639,40 @@ mod tests {
     }
 
     #[test]
+    fn a_header_naming_another_id_is_refused_and_version_1_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let trailer = "T 1700000000.000000000\nF a@x\nR b@y\nE\n\n\n";
+        let write = |name: &str, head: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("{head}body\n{trailer}")).unwrap();
+            path
+        };
+        // An earlier message's block under a new name (a reused file after
+        // a crash): its header names the earlier id.
+        let stale = write("5562DBE20B", &header(5, "1234DBE20B"));
+        match read_queue_file(&stale, "5562DBE20B") {
+            Err(QueueError::Corrupt(id, why)) => {
+                assert_eq!(id, "5562DBE20B");
+                assert!(why.contains("names queue id 1234DBE20B"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let own = write("1234DBE20B", &header(5, "1234DBE20B"));
+        assert_eq!(read_queue_file(&own, "1234DBE20B").unwrap().content_len, 5);
+        assert_eq!(read_content(&own, "1234DBE20B").unwrap(), b"body\n");
+        // Files of earlier releases name no id.
+        let v1 = write("ABCDE1", "gatepost-queue-file 1 00000000000000000005\n");
+        let qf = read_queue_file(&v1, "ABCDE1").unwrap();
+        assert_eq!((qf.content_len, qf.envelope.recipients.len()), (5, 1));
+        assert_eq!(read_content(&v1, "ABCDE1").unwrap(), b"body\n");
+    }
+
+    #[test]
     fn escapes_round_trip() {
         for s in ["", "plain", "a\\b", "tab\there", "nl\nhere\r", "\\n"] {
             assert_eq!(unescape(&escape(s)).unwrap(), s);
         }
         assert!(unescape("bad\\x").is_err());
-        assert_eq!(header(289).len(), HEADER_LEN);
+        assert_eq!(header(289, "4A1F21C8E").len(), header_len("4A1F21C8E"));
     }
 }

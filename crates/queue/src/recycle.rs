@@ -1,8 +1,9 @@
 //! Recycled queue files (docs/durability.md#recycled-queue-files). In the
-//! server, a message file that leaves the queue is emptied and renamed into
-//! `spare/` instead of unlinked, and the next new message takes it instead
-//! of creating a file: in steady state the queue allocates and frees no
-//! inode at all. Creating a file costs the filesystem an inode allocation,
+//! server, a message file that leaves the queue is cut to its first block
+//! and renamed into `spare/` instead of unlinked, and the next new message
+//! takes it instead of creating a file, overwriting that block: in steady
+//! state the queue allocates and frees no inode and, for messages that fit
+//! in one block, no block at all. Creating a file costs the filesystem an inode allocation,
 //! and on ext4 without a journal each allocation skips every inode freed in
 //! the last minutes one by one, so create+unlink per message grows slower
 //! the more messages pass. Renames cost neither.
@@ -37,10 +38,55 @@ const MAX_SPARES: usize = 16384;
 const LOW_WATER: usize = 64;
 const TOP_UP: usize = 256;
 
+/// What a reused queue file still holds of an earlier message: at most
+/// its first block, given back in this run. The new message overwrites
+/// it from the start, and whatever lies beyond the new file's end is
+/// covered with filler (empty lines after the envelope), so nothing is
+/// truncated and no block freed.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct StaleBytes {
+    len: u64,
+}
+
+impl StaleBytes {
+    /// Filler bytes to write after a new file of `end` bytes.
+    pub(crate) fn filler_after(&self, end: u64) -> usize {
+        usize::try_from(self.len.saturating_sub(end)).unwrap_or(0)
+    }
+}
+
+/// A file to write a new message into: a spare, or a file just created.
+#[derive(Debug)]
+pub(crate) struct Spare {
+    pub(crate) path: PathBuf,
+    pub(crate) file: File,
+    /// Its inode number (the queue id's second part).
+    pub(crate) inode: u64,
+    pub(crate) stale: StaleBytes,
+}
+
+/// Cut a file given back to its first block, where it keeps its earlier
+/// bytes: no block is freed for a message that fits in one (a freed block
+/// costs the filesystem an update of its bitmaps and, mounted with
+/// `discard`, a discard request to the device); a larger one frees the
+/// rest. Its blocks beyond the first are whole blocks, so no part of a
+/// block is zeroed. `false` when the file could not be read or cut.
+fn keep_first_block(file: &File) -> bool {
+    match file.metadata() {
+        Ok(m) if m.len() <= m.blksize() => true,
+        Ok(m) => file.set_len(m.blksize()).is_ok(),
+        Err(_) => false,
+    }
+}
+
 /// The spare files of one queue directory.
 #[derive(Debug, Default)]
 pub(crate) struct SparePool {
     enabled: AtomicBool,
+    /// This run's prefix of spare names (`RUN.N`): a spare named so was
+    /// given back in this run and keeps its bytes; one of an earlier run
+    /// (whose bytes no one here knows) is emptied before reuse.
+    run: std::sync::OnceLock<String>,
     /// Names in `spare/`; taken from the end.
     names: Mutex<Vec<OsString>>,
     next: AtomicU64,
@@ -53,6 +99,7 @@ pub(crate) struct SparePool {
 impl SparePool {
     /// Start recycling: take over the spares a previous run left.
     pub(crate) fn enable(self: &Arc<Self>, root: &Path) {
+        let _ = self.run.set(format!("{:08x}.", rand::random::<u32>()));
         let dir = root.join(SPARE_DIR);
         self.load(&dir);
         if let Ok(handle) = File::open(&dir) {
@@ -131,20 +178,27 @@ impl SparePool {
 
     fn fresh_name(&self) -> OsString {
         OsString::from(format!(
-            "{}.{}",
-            std::process::id(),
+            "{}{}",
+            self.run.get().map_or("", String::as_str),
             self.next.fetch_add(1, Ordering::Relaxed)
         ))
+    }
+
+    /// Whether the spare `name` was given back in this run.
+    fn given_in_this_run(&self, name: &OsString) -> bool {
+        self.run
+            .get()
+            .is_some_and(|run| name.as_encoded_bytes().starts_with(run.as_bytes()))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<OsString>> {
         self.names.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A spare, opened for writing and empty, with its path in `spare/`
-    /// (written there and renamed into its queue when complete); `None`
-    /// when there is none (the caller creates a file).
-    pub(crate) fn take(self: &Arc<Self>, root: &Path) -> Option<(PathBuf, File, u64)> {
+    /// A spare, opened for writing, with its path in `spare/` (written
+    /// there and renamed into its queue when complete) and what it still
+    /// holds; `None` when there is none (the caller creates a file).
+    pub(crate) fn take(self: &Arc<Self>, root: &Path) -> Option<Spare> {
         if !self.enabled.load(Ordering::Acquire) {
             return None;
         }
@@ -160,15 +214,25 @@ impl SparePool {
                 Some(handle) => crate::queue::open_relative(handle, name.as_os_str(), true),
                 None => OpenOptions::new().write(true).open(dir.join(&name)),
             };
+            let ours = self.given_in_this_run(&name);
             let path = dir.join(name);
             let Ok(file) = opened else {
                 continue; // gone
             };
-            // Emptied when it was given back; a crash may have left it
-            // otherwise.
+            let spare = |file, inode, len| Spare {
+                path: path.clone(),
+                file,
+                inode,
+                stale: StaleBytes { len },
+            };
+            // One given back in this run holds at most its first block; one
+            // of an earlier run (or left otherwise by a crash) is emptied.
             match file.metadata() {
-                Ok(m) if m.len() == 0 => return Some((path, file, m.ino())),
-                Ok(m) if file.set_len(0).is_ok() => return Some((path, file, m.ino())),
+                Ok(m) if m.len() == 0 => return Some(spare(file, m.ino(), 0)),
+                Ok(m) if ours && m.len() <= m.blksize() => {
+                    return Some(spare(file, m.ino(), m.len()))
+                }
+                Ok(m) if file.set_len(0).is_ok() => return Some(spare(file, m.ino(), 0)),
                 _ => {
                     let _ = std::fs::remove_file(&path);
                 }
@@ -186,8 +250,8 @@ impl SparePool {
             Some(h) if self.enabled.load(Ordering::Acquire) && !full => h,
             _ => return Ok(unlink()?),
         };
-        // Emptied first, so a spare never holds a message (as in `give`).
-        if file.set_len(0).is_err() {
+        // Cut first (as in `give`).
+        if !keep_first_block(&file) {
             return Ok(unlink()?);
         }
         drop(file);
@@ -208,12 +272,12 @@ impl SparePool {
         if !self.enabled.load(Ordering::Acquire) || self.lock().len() >= MAX_SPARES {
             return std::fs::remove_file(path);
         }
-        // Emptied first, so a spare never holds a message: the truncation
-        // is ordered before the rename and before any later link of the
-        // same inode into a queue.
+        // Cut to its first block before the rename: the truncation is
+        // ordered before the rename and before any later link of the same
+        // inode into a queue.
         match OpenOptions::new().write(true).open(path) {
             Ok(file) => {
-                if file.set_len(0).is_err() {
+                if !keep_first_block(&file) {
                     return std::fs::remove_file(path);
                 }
             }
@@ -247,12 +311,13 @@ mod tests {
     fn pool(root: &Path) -> Arc<SparePool> {
         std::fs::create_dir_all(root.join(SPARE_DIR)).unwrap();
         let p = Arc::new(SparePool::default());
+        let _ = p.run.set("7e57.".into());
         p.enabled.store(true, Ordering::Release);
         p
     }
 
     #[test]
-    fn a_given_file_is_emptied_and_taken_again_with_its_inode() {
+    fn a_given_file_keeps_its_first_block_and_is_taken_again_with_its_inode() {
         let dir = tempfile::tempdir().unwrap();
         let spares = pool(dir.path());
         let msg = dir.path().join("MSG");
@@ -260,11 +325,30 @@ mod tests {
         let ino = std::fs::metadata(&msg).unwrap().ino();
         spares.give(dir.path(), &msg).unwrap();
         assert!(!msg.exists());
-        let (path, file, _) = spares.take(dir.path()).expect("a spare");
-        assert_eq!(path.parent(), Some(dir.path().join(SPARE_DIR).as_path()));
-        let meta = file.metadata().unwrap();
-        assert_eq!((meta.ino(), meta.len()), (ino, 0));
+        let spare = spares.take(dir.path()).expect("a spare");
+        assert_eq!(
+            spare.path.parent(),
+            Some(dir.path().join(SPARE_DIR).as_path())
+        );
+        let meta = spare.file.metadata().unwrap();
+        assert_eq!((meta.ino(), meta.len()), (ino, 11));
+        assert_eq!((spare.inode, spare.stale.len), (ino, 11));
         assert!(spares.take(dir.path()).is_none());
+    }
+
+    #[test]
+    fn a_file_larger_than_a_block_is_cut_to_its_first_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let spares = pool(dir.path());
+        let msg = dir.path().join("MSG");
+        std::fs::write(&msg, vec![b'x'; 100 * 1024]).unwrap();
+        let block = std::fs::metadata(&msg).unwrap().blksize();
+        spares.give(dir.path(), &msg).unwrap();
+        let spare = spares.take(dir.path()).expect("a spare");
+        assert_eq!(spare.file.metadata().unwrap().len(), block);
+        assert_eq!(spare.stale.len, block);
+        assert_eq!(spare.stale.filler_after(block - 10), 10);
+        assert_eq!(spare.stale.filler_after(block + 10), 0);
     }
 
     #[test]
@@ -288,12 +372,13 @@ mod tests {
         std::fs::write(dir.path().join(SPARE_DIR).join("1.7"), b"stale").unwrap();
         let spares = pool(dir.path());
         assert_eq!(spares.load(&dir.path().join(SPARE_DIR)), 1);
-        let (_, file, _) = spares.take(dir.path()).expect("a spare");
-        assert_eq!(file.metadata().unwrap().len(), 0);
+        let spare = spares.take(dir.path()).expect("a spare");
+        assert_eq!(spare.file.metadata().unwrap().len(), 0);
+        assert_eq!(spare.stale.len, 0);
     }
 
     #[test]
-    fn an_open_file_given_from_its_directory_is_emptied_moved_and_reused() {
+    fn an_open_file_given_from_its_directory_is_moved_and_reused() {
         let dir = tempfile::tempdir().unwrap();
         let spares = pool(dir.path());
         let _ = spares
@@ -315,10 +400,13 @@ mod tests {
         };
         let ino = give("MSG", b"delivered message");
         assert!(!active.join("MSG").exists());
-        let (path, file, _) = spares.take(dir.path()).expect("a spare");
-        assert_eq!(path.parent(), Some(dir.path().join(SPARE_DIR).as_path()));
-        let meta = file.metadata().unwrap();
-        assert_eq!((meta.ino(), meta.len()), (ino, 0));
+        let spare = spares.take(dir.path()).expect("a spare");
+        assert_eq!(
+            spare.path.parent(),
+            Some(dir.path().join(SPARE_DIR).as_path())
+        );
+        let meta = spare.file.metadata().unwrap();
+        assert_eq!((meta.ino(), spare.stale.len), (ino, 17));
 
         // Recycling off: the name is simply gone.
         spares.enabled.store(false, Ordering::Release);

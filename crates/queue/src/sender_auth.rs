@@ -9,7 +9,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::error::QueueError;
-use crate::queue_file::{escape, read_header, unescape, HEADER_LEN};
+use crate::queue_file::{escape, read_header, unescape};
 
 /// The envelope record for `identity`.
 pub(crate) fn record(identity: &str) -> String {
@@ -19,8 +19,8 @@ pub(crate) fn record(identity: &str) -> String {
 /// The stored `AUTH=` identity of the queue file at `path`, if any.
 pub fn read_sender_auth(path: &Path, id: &str) -> Result<Option<String>, QueueError> {
     let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
-    let content_len = read_header(&mut file, path, id)?;
-    file.seek(SeekFrom::Start(HEADER_LEN as u64 + content_len))
+    let header = read_header(&mut file, path, id)?;
+    file.seek(SeekFrom::Start(header.content_start + header.content_len))
         .map_err(|e| QueueError::io(path, e))?;
     let mut trailer = String::new();
     file.read_to_string(&mut trailer)

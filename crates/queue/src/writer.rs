@@ -24,7 +24,8 @@ use crate::error::{here_or_blocking, may_block_briefly, QueueError};
 use crate::group_flush::{Flush, GroupFlush};
 use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
-use crate::queue_file::{encode_envelope, encode_status, header, StatusRecord, HEADER_LEN};
+use crate::queue_file::{encode_envelope, encode_status, header, header_len, StatusRecord};
+use crate::recycle::{Spare, StaleBytes};
 use crate::queue_id::{micros_of, QueueId};
 use crate::wal;
 
@@ -47,6 +48,8 @@ pub struct MessageWriter {
     sender_auth: Option<String>,
     /// The client's attributes to store (records `Y`).
     client_facts: Option<crate::ClientFacts>,
+    /// What a reused file still holds of an earlier message.
+    stale: StaleBytes,
 }
 
 /// Where the content goes until commit.
@@ -59,9 +62,9 @@ enum Sink {
     File(BufWriter<File>),
 }
 
-fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
+fn create_tmp(queue: &Queue) -> Result<(Spare, QueueId), QueueError> {
     // A spare is written where it is, in `spare/` (docs/durability.md).
-    let (path, file, inode) = match queue.spares.take(queue.root()) {
+    let spare = match queue.spares.take(queue.root()) {
         Some(spare) => spare,
         None => {
             let seq = queue.tmp_seq.fetch_add(1, Ordering::Relaxed);
@@ -79,7 +82,12 @@ fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
                 .open(&path)
                 .map_err(|e| QueueError::io(&path, e))?;
             match file.metadata() {
-                Ok(meta) => (path, file, meta.ino()),
+                Ok(meta) => Spare {
+                    path,
+                    file,
+                    inode: meta.ino(),
+                    stale: StaleBytes::default(),
+                },
                 Err(e) => {
                     let _ = std::fs::remove_file(&path);
                     return Err(QueueError::io(&path, e));
@@ -87,8 +95,8 @@ fn create_tmp(queue: &Queue) -> Result<(PathBuf, File, QueueId), QueueError> {
             }
         }
     };
-    let id = QueueId::short_form(micros_of(SystemTime::now()), inode);
-    Ok((path, file, id))
+    let id = QueueId::short_form(micros_of(SystemTime::now()), spare.inode);
+    Ok((spare, id))
 }
 
 /// Give the written file `src` its queue name `name` in `dst_dir` (the
@@ -121,24 +129,24 @@ impl MessageWriter {
         let mut rejected: Vec<PathBuf> = Vec::new();
         let mut found = None;
         for _ in 0..ID_ATTEMPTS {
-            let (path, file, id) = create_tmp(&queue)?;
+            let (spare, id) = create_tmp(&queue)?;
             if queue.id_in_use(&id) {
-                rejected.push(path);
+                rejected.push(spare.path);
                 continue;
             }
-            found = Some((path, file, id));
+            found = Some((spare, id));
             break;
         }
         for path in &rejected {
             let _ = std::fs::remove_file(path);
         }
-        let (path, file, id) = found.ok_or_else(|| {
+        let (Spare { path, file, stale, .. }, id) = found.ok_or_else(|| {
             QueueError::io(
                 &queue.tmp_dir(),
                 std::io::Error::other("cannot allocate a unique queue id"),
             )
         })?;
-        let buf = vec![0u8; wal::record_prefix(id.as_str()) + HEADER_LEN];
+        let buf = vec![0u8; wal::record_prefix(id.as_str()) + header_len(id.as_str())];
         Ok(MessageWriter {
             queue,
             id,
@@ -148,6 +156,7 @@ impl MessageWriter {
             lines: 0,
             sender_auth: None,
             client_facts: None,
+            stale,
         })
     }
 
@@ -158,10 +167,11 @@ impl MessageWriter {
     pub fn write_content(&mut self, data: &[u8]) -> Result<(), QueueError> {
         let path = &self.tmp_path;
         let prefix = wal::record_prefix(self.id.as_str());
+        let head_len = header_len(self.id.as_str());
         let io = |e| QueueError::io(path.as_deref().unwrap_or(std::path::Path::new("")), e);
         match self.out.take() {
             Some(Sink::Memory { file, buf })
-                if buf.len() + data.len() > prefix + HEADER_LEN + wal::MAX_PAYLOAD =>
+                if buf.len() + data.len() > prefix + head_len + wal::MAX_PAYLOAD =>
             {
                 let mut out = BufWriter::with_capacity(64 * 1024, file);
                 out.write_all(&buf[prefix..]).map_err(io)?;
@@ -244,6 +254,7 @@ impl MessageWriter {
             trailer.push_str(&encode_status(rec));
         }
         let size = self.size;
+        let stale = self.stale;
         let dst = self.queue.path_of(target, &self.id);
         let src = tmp.clone();
         let dir = queue_dir(self.queue.root(), target);
@@ -266,19 +277,25 @@ impl MessageWriter {
         // Done, or the flushes still to wait for.
         let work = move || {
             let io = |e| QueueError::io(&src, e);
-            let head = header(size);
-            debug_assert_eq!(head.len(), HEADER_LEN);
+            let head = header(size, &id);
+            let end = (head.len() + trailer.len()) as u64 + size;
+            // Filler over what a reused file holds beyond the new end.
+            let filler = stale.filler_after(end);
             let (file, logged) = match out {
                 Sink::Memory { file, mut buf } => {
                     let prefix = wal::record_prefix(&id);
                     buf.extend_from_slice(trailer.as_bytes());
-                    buf[prefix..prefix + HEADER_LEN].copy_from_slice(head.as_bytes());
+                    buf[prefix..prefix + head.len()].copy_from_slice(head.as_bytes());
+                    let record_len = buf.len();
+                    buf.resize(record_len + filler, b'\n');
                     file.write_all_at(&buf[prefix..], 0).map_err(io)?;
+                    buf.truncate(record_len);
                     (file, Some(buf))
                 }
                 Sink::File(out) => {
                     let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
                     file.write_all(trailer.as_bytes()).map_err(io)?;
+                    file.write_all(&vec![b'\n'; filler]).map_err(io)?;
                     file.seek(SeekFrom::Start(0)).map_err(io)?;
                     file.write_all(head.as_bytes()).map_err(io)?;
                     (file, None)
