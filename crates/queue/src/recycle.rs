@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Directory of emptied queue files waiting to be reused.
+/// Directory of given-back queue files waiting to be reused.
 pub(crate) const SPARE_DIR: &str = "spare";
 
 /// Most files kept in `spare/`; beyond that a removed file is unlinked.
@@ -266,7 +266,7 @@ impl SparePool {
     }
 
     /// Take `path` (a message file that leaves the queue) out of the queue:
-    /// emptied and renamed into `spare/`, or unlinked when recycling is off
+    /// cut to its first block and renamed into `spare/`, or unlinked when recycling is off
     /// or the pool is full. Either way the name is gone when this returns.
     pub(crate) fn give(&self, root: &Path, path: &Path) -> std::io::Result<()> {
         if !self.enabled.load(Ordering::Acquire) || self.lock().len() >= MAX_SPARES {
@@ -368,7 +368,7 @@ mod tests {
     fn spares_left_by_a_previous_run_are_reused_and_refilled_ones_emptied() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(SPARE_DIR)).unwrap();
-        // A crash between rename and truncation could leave content.
+        // Left by an earlier run: whatever it holds, it is emptied.
         std::fs::write(dir.path().join(SPARE_DIR).join("1.7"), b"stale").unwrap();
         let spares = pool(dir.path());
         assert_eq!(spares.load(&dir.path().join(SPARE_DIR)), 1);

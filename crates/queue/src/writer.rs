@@ -25,8 +25,8 @@ use crate::group_flush::{Flush, GroupFlush};
 use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
 use crate::queue_file::{encode_envelope, encode_status, header, header_len, StatusRecord};
-use crate::recycle::{Spare, StaleBytes};
 use crate::queue_id::{micros_of, QueueId};
+use crate::recycle::{Spare, StaleBytes};
 use crate::wal;
 
 /// How many times to retry when a fresh id collides with an existing file.
@@ -140,7 +140,12 @@ impl MessageWriter {
         for path in &rejected {
             let _ = std::fs::remove_file(path);
         }
-        let (Spare { path, file, stale, .. }, id) = found.ok_or_else(|| {
+        let (
+            Spare {
+                path, file, stale, ..
+            },
+            id,
+        ) = found.ok_or_else(|| {
             QueueError::io(
                 &queue.tmp_dir(),
                 std::io::Error::other("cannot allocate a unique queue id"),
