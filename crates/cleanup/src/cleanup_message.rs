@@ -421,21 +421,20 @@ fn pass_on(inspector: &mut Inspector<'_>, out: &mut dyn FnMut(&[u8]), ev: MimeOu
 }
 
 fn write_with_fate(out: &mut dyn FnMut(&[u8]), bytes: &[u8], complete: bool, fate: Fate) {
-    let line = |text: &[u8], end: bool| {
-        let mut buf = Vec::with_capacity(text.len() + 1);
-        buf.extend_from_slice(text);
+    // Written as it is, then its line end: no copy of the line.
+    let mut line = |text: &[u8], end: bool| {
+        out(text);
         if end {
-            buf.push(b'\n');
+            out(b"\n");
         }
-        buf
     };
     match fate {
-        Fate::Keep => out(&line(bytes, complete)),
+        Fate::Keep => line(bytes, complete),
         Fate::Drop => {}
-        Fate::Replace(new) => out(&line(new.as_bytes(), complete)),
+        Fate::Replace(new) => line(new.as_bytes(), complete),
         Fate::Prepend(first) => {
-            out(&line(first.as_bytes(), true));
-            out(&line(bytes, complete));
+            line(first.as_bytes(), true);
+            line(bytes, complete);
         }
     }
 }

@@ -94,9 +94,17 @@ impl DataReader {
         let mut i = 0;
         while i < input.len() {
             let end = memchr::memchr(b'\n', &input[i..]).map_or(input.len(), |n| i + n);
+            if end < input.len() && self.cur.is_empty() && end - i < self.limit {
+                // The common case: a whole line within the input, handed
+                // on from there without a copy.
+                if self.line_ends(&input[i..end], &mut sink) {
+                    return Some(end + 1);
+                }
+                i = end + 1;
+                continue;
+            }
             if self.cur.len() + (end - i) < self.limit {
-                // The common case: the rest of the line cannot reach the
-                // limit, so it is taken whole.
+                // The rest of the line cannot reach the limit: taken whole.
                 self.cur.extend_from_slice(&input[i..end]);
             } else {
                 for &b in &input[i..end] {
@@ -106,7 +114,11 @@ impl DataReader {
             if end == input.len() {
                 break;
             }
-            if self.end_line(&mut sink) {
+            let cur = std::mem::take(&mut self.cur);
+            let ended = self.line_ends(&cur, &mut sink);
+            self.cur = cur;
+            self.cur.clear();
+            if ended {
                 return Some(end + 1);
             }
             i = end + 1;
@@ -138,20 +150,19 @@ impl DataReader {
         }
     }
 
-    /// A newline: the line in `cur` ends. True when it was the end of the
-    /// data (the lone dot).
-    fn end_line(&mut self, sink: &mut impl FnMut(&[u8], bool)) -> bool {
-        let crlf = self.cur.last() == Some(&b'\r');
-        if crlf {
-            self.cur.pop();
-        }
+    /// A newline: `line` (what came before it, its CR included) ends.
+    /// True when it was the end of the data (the lone dot).
+    fn line_ends(&mut self, line: &[u8], sink: &mut impl FnMut(&[u8], bool)) -> bool {
+        let (line, crlf) = match line.strip_suffix(b"\r") {
+            Some(text) => (text, true),
+            None => (line, false),
+        };
         let bare = !crlf;
         if bare {
             self.saw_bare_lf = true;
         }
         let was_continuation = self.continuation;
-        if !was_continuation && self.cur == b"." {
-            self.cur.clear();
+        if !was_continuation && line == b"." {
             let ends = match self.mode {
                 BareNewlineMode::No => true,
                 BareNewlineMode::Normalize | BareNewlineMode::Reject => !bare && self.prev_crlf,
@@ -163,11 +174,11 @@ impl DataReader {
             self.prev_crlf = !bare;
             return false;
         }
-        let skip = self.stuffed_dot();
+        // A stuffed dot is dropped (never in the continuation of a long line).
+        let skip = usize::from(!was_continuation && line.first() == Some(&b'.'));
         self.continuation = false;
-        self.size += (self.cur.len() - skip) as u64 + 2;
-        sink(&self.cur[skip..], true);
-        self.cur.clear();
+        self.size += (line.len() - skip) as u64 + 2;
+        sink(&line[skip..], true);
         self.prev_crlf = !bare;
         false
     }

@@ -29,6 +29,11 @@ use crate::queue_id::{micros_of, QueueId};
 use crate::recycle::{Spare, StaleBytes};
 use crate::wal;
 
+/// The line ends (`\n`) in `bytes`.
+fn line_ends(bytes: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', bytes).count() as u64
+}
+
 /// How many times to retry when a fresh id collides with an existing file.
 const ID_ATTEMPTS: usize = 16;
 
@@ -171,13 +176,16 @@ impl MessageWriter {
 
     pub fn write_content(&mut self, data: &[u8]) -> Result<(), QueueError> {
         let path = &self.tmp_path;
-        let prefix = wal::record_prefix(self.id.as_str());
-        let head_len = header_len(self.id.as_str());
+        let start = self.content_start();
         let io = |e| QueueError::io(path.as_deref().unwrap_or(std::path::Path::new("")), e);
         match self.out.take() {
             Some(Sink::Memory { file, buf })
-                if buf.len() + data.len() > prefix + head_len + wal::MAX_PAYLOAD =>
+                if buf.len() + data.len() > start + wal::MAX_PAYLOAD =>
             {
+                // Lines held in memory are counted at commit; from here on
+                // as they are written.
+                self.lines += line_ends(&buf[start..]) + line_ends(data);
+                let prefix = wal::record_prefix(self.id.as_str());
                 let mut out = BufWriter::with_capacity(64 * 1024, file);
                 out.write_all(&buf[prefix..]).map_err(io)?;
                 out.write_all(data).map_err(io)?;
@@ -189,13 +197,27 @@ impl MessageWriter {
             }
             Some(Sink::File(mut out)) => {
                 out.write_all(data).map_err(io)?;
+                self.lines += line_ends(data);
                 self.out = Some(Sink::File(out));
             }
             None => return Err(io(std::io::Error::other("message already closed"))),
         }
         self.size += data.len() as u64;
-        self.lines += memchr::memchr_iter(b'\n', data).count() as u64;
         Ok(())
+    }
+
+    /// Where the content starts in the memory sink's buffer (after room
+    /// for the log record's prefix and the queue file's header).
+    fn content_start(&self) -> usize {
+        wal::record_prefix(self.id.as_str()) + header_len(self.id.as_str())
+    }
+
+    /// Line ends of the content written so far.
+    fn content_lines(&self) -> u64 {
+        match &self.out {
+            Some(Sink::Memory { buf, .. }) => line_ends(&buf[self.content_start()..]),
+            _ => self.lines,
+        }
     }
 
     pub fn content_size(&self) -> u64 {
@@ -240,6 +262,7 @@ impl MessageWriter {
             ));
         }
         let tmp = self.tmp_path.clone().unwrap_or_default();
+        let lines = self.content_lines();
         let out = self
             .out
             .take()
@@ -247,7 +270,7 @@ impl MessageWriter {
         // The SMTP size goes before the envelope's end record.
         let mut trailer = encode_envelope(envelope);
         if let Some(end) = trailer.rfind("E\n") {
-            trailer.insert_str(end, &format!("L {}\n", self.size + self.lines));
+            trailer.insert_str(end, &format!("L {}\n", self.size + lines));
             if let Some(auth) = &self.sender_auth {
                 trailer.insert_str(end, &crate::sender_auth::record(auth));
             }
@@ -384,5 +407,44 @@ impl Drop for MessageWriter {
     /// A writer dropped without commit (e.g. a cancelled task) is aborted.
     fn drop(&mut self) {
         self.discard();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::envelope::{Envelope, EnvelopeRecipient};
+    use crate::layout::QueueName;
+    use crate::queue::Queue;
+
+    /// The size Postfix logs counts a CRLF per line: the same whether the
+    /// content stayed in memory or went to the file past the log's limit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_smtp_size_counts_a_crlf_per_line_held_or_streamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        let envelope = Envelope {
+            sender: "a@spec.test".into(),
+            recipients: vec![EnvelopeRecipient::new("b@spec.test")],
+            arrival: std::time::SystemTime::now(),
+            client: "local".into(),
+            ret: None,
+            envid: None,
+            filter: None,
+        };
+        let line = [b'x'; 99];
+        for lines in [3usize, 11_000] {
+            let mut w = queue.new_message().unwrap();
+            w.write_content(b"Subject: x\n\n").unwrap();
+            for _ in 0..lines {
+                w.write_content(&line).unwrap();
+                w.write_content(b"\n").unwrap();
+            }
+            let id = w.commit(&envelope).await.unwrap();
+            let path = queue.path_of(QueueName::Incoming, &id);
+            let qf = crate::queue_file::read_queue_file(&path, id.as_str()).unwrap();
+            let bytes = 12 + 100 * lines as u64;
+            assert_eq!(qf.content_len, bytes);
+            assert_eq!(qf.wire_size, bytes + 2 + lines as u64, "{lines} lines");
+        }
     }
 }
