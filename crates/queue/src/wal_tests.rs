@@ -216,6 +216,9 @@ async fn a_restored_file_keeps_its_id_out_of_use_its_old_inode_may_not_take_it()
     let (queue, _) = reopen(dir.path());
     let (lost, _) = accept(&queue, "lost").await;
     let (kept, _) = accept(&queue, "kept").await;
+    // Held open, the old inode stays taken: the restore gets another one
+    // (else it could get the same number back, and rightly not be listed).
+    let _old_inode = std::fs::File::open(queue.path_of(QueueName::Incoming, &lost)).unwrap();
     std::fs::remove_file(queue.path_of(QueueName::Incoming, &lost)).unwrap();
 
     // Restored under its old name in a new inode: its id no longer names
