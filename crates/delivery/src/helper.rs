@@ -14,11 +14,10 @@
 //!
 //! `HelperPool` is the server's side: the helper processes, one request at
 //! a time each, on their stdin/stdout pipes (framed as in `wire`). The
-//! virtual(8) deliveries waiting go to a helper as one request, whose
-//! copies for one user are stored together
+//! virtual(8) deliveries waiting when a helper becomes free go to it as
+//! one request, whose copies for one user are stored together
 //! (`VirtualAgent::deliver_many_blocking`: one job for the user's store
-//! process, one flush round for all of them); the first helper takes
-//! whatever waits, the others only a large backlog (`virtual_queue.rs`).
+//! process, one flush round for all of them).
 
 use std::io::{BufReader, BufWriter};
 use std::path::Path;
@@ -39,7 +38,6 @@ use crate::pipe::{self, PipeAgent, PipeDelivery, PipeTarget};
 use crate::settings::Settings;
 use crate::verdict::Verdict;
 use crate::virtual_mailbox::{VirtualAgent, VirtualRequest};
-use crate::virtual_queue::{Job, VirtualQueue};
 use crate::wire::{self, Dec, Enc, WireError};
 use crate::MessageContent;
 
@@ -52,10 +50,17 @@ const PIPE: u8 = 3;
 /// Several virtual(8) deliveries: a count, then each one's fields.
 const VIRTUAL_BATCH: u8 = 4;
 
+/// Most virtual deliveries sent to a helper in one request.
+const MAX_BATCH: usize = 256;
+
 /// A virtual delivery waiting for a helper (its fields encoded as in a
 /// `VIRTUAL_BATCH`), and where its verdict goes.
-type VirtualJob = Job<tokio::sync::oneshot::Sender<Result<Verdict, String>>>;
-type BatchQueue = VirtualQueue<tokio::sync::oneshot::Sender<Result<Verdict, String>>>;
+struct VirtualJob {
+    encoded: Vec<u8>,
+    reply: tokio::sync::oneshot::Sender<Result<Verdict, String>>,
+}
+
+type BatchQueue = tokio::sync::mpsc::UnboundedReceiver<VirtualJob>;
 
 /// One helper process and its pipes.
 #[derive(Debug)]
@@ -75,7 +80,7 @@ pub struct HelperPool {
     next: AtomicUsize,
     /// Virtual deliveries waiting for a helper, taken by one task per
     /// helper (started on first use).
-    batches: std::sync::OnceLock<Arc<BatchQueue>>,
+    batches: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<VirtualJob>>,
 }
 
 impl std::fmt::Debug for HelperPool {
@@ -83,15 +88,6 @@ impl std::fmt::Debug for HelperPool {
         f.debug_struct("HelperPool")
             .field("helpers", &self.conns.len())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for HelperPool {
-    /// The helper tasks end once the deliveries queued are sent.
-    fn drop(&mut self) {
-        if let Some(queue) = self.batches.get() {
-            queue.close();
-        }
     }
 }
 
@@ -178,19 +174,19 @@ impl HelperPool {
     }
 
     /// The queue of virtual deliveries, with one task per helper taking
-    /// what waits in it as one request (`virtual_queue.rs`).
-    fn batch_queue(&self) -> &Arc<BatchQueue> {
+    /// what waits in it as one request.
+    fn batch_queue(&self) -> &tokio::sync::mpsc::UnboundedSender<VirtualJob> {
         self.batches.get_or_init(|| {
-            let queue = Arc::new(VirtualQueue::new());
-            for (i, conn) in self.conns.iter().enumerate() {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let rx = Arc::new(Mutex::new(rx));
+            for conn in &self.conns {
                 tokio::spawn(drive_batches(
                     Arc::clone(conn),
-                    Arc::clone(&queue),
-                    i == 0,
+                    Arc::clone(&rx),
                     Arc::clone(&self.generation),
                 ));
             }
-            queue
+            tx
         })
     }
 
@@ -249,7 +245,7 @@ impl HelperPool {
             encoded: encoded.0,
             reply,
         };
-        if !self.batch_queue().push(job) {
+        if self.batch_queue().send(job).is_err() {
             return Err("local delivery helper: gone".to_string());
         }
         answer
@@ -304,18 +300,28 @@ async fn exchange(conn: &mut Conn, body: Vec<u8>) -> Result<Vec<u8>, String> {
     Ok(answer)
 }
 
-/// One helper's share of the virtual deliveries: take a batch (the
-/// `first` helper whatever waits, the others a large backlog), send it as
-/// one request, hand out the verdicts; until the server ends.
+/// One helper's share of the virtual deliveries: take everything waiting
+/// (at least one, at most `MAX_BATCH`), send it as one request, hand out
+/// the verdicts; until the server ends.
 async fn drive_batches(
     conn: Arc<Mutex<Conn>>,
-    queue: Arc<BatchQueue>,
-    first: bool,
+    queue: Arc<Mutex<BatchQueue>>,
     generation: Arc<AtomicU64>,
 ) {
     loop {
-        let Some(jobs) = queue.take(first).await else {
-            return;
+        let jobs = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            jobs
         };
         let mut e = Enc::default();
         e.u64(generation.load(Ordering::SeqCst))

@@ -45,7 +45,6 @@ mod store_pool;
 mod store_process;
 mod verdict;
 mod virtual_mailbox;
-mod virtual_queue;
 mod wire;
 
 use std::collections::HashSet;
