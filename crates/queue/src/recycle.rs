@@ -3,10 +3,10 @@
 //! and renamed into `spare/` instead of unlinked, and the next new message
 //! takes it instead of creating a file, overwriting that block: in steady
 //! state the queue allocates and frees no inode and, for messages that fit
-//! in one block, no block at all. Creating a file costs the filesystem an inode allocation,
-//! and on ext4 without a journal each allocation skips every inode freed in
-//! the last minutes one by one, so create+unlink per message grows slower
-//! the more messages pass. Renames cost neither.
+//! in one block, no block at all. Creating a file costs the filesystem an
+//! inode allocation, and on ext4 without a journal each allocation skips
+//! every inode freed in the last minutes one by one, so create+unlink per
+//! message grows slower the more messages pass. Renames cost neither.
 //!
 //! Only a process that runs the write-ahead log recycles (the server,
 //! which holds the master lock: no other process takes spares); operator
@@ -219,24 +219,23 @@ impl SparePool {
             let Ok(file) = opened else {
                 continue; // gone
             };
-            let spare = |file, inode, len| Spare {
-                path: path.clone(),
+            // One given back in this run holds at most its first block; one
+            // of an earlier run (or left otherwise by a crash) is emptied.
+            let (inode, len) = match file.metadata() {
+                Ok(m) if m.len() == 0 => (m.ino(), 0),
+                Ok(m) if ours && m.len() <= m.blksize() => (m.ino(), m.len()),
+                Ok(m) if file.set_len(0).is_ok() => (m.ino(), 0),
+                _ => {
+                    let _ = std::fs::remove_file(&path);
+                    continue;
+                }
+            };
+            return Some(Spare {
+                path,
                 file,
                 inode,
                 stale: StaleBytes { len },
-            };
-            // One given back in this run holds at most its first block; one
-            // of an earlier run (or left otherwise by a crash) is emptied.
-            match file.metadata() {
-                Ok(m) if m.len() == 0 => return Some(spare(file, m.ino(), 0)),
-                Ok(m) if ours && m.len() <= m.blksize() => {
-                    return Some(spare(file, m.ino(), m.len()))
-                }
-                Ok(m) if file.set_len(0).is_ok() => return Some(spare(file, m.ino(), 0)),
-                _ => {
-                    let _ = std::fs::remove_file(&path);
-                }
-            }
+            });
         }
     }
 
