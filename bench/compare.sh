@@ -40,9 +40,11 @@ SOURCE=0
 SMTP_SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
 [ -x "$SMTP_SOURCE" ] && SOURCE=1
 
+# Under `set -e`: a server already stopped must not end the cleanup before
+# the work directory (gigabytes of Maildirs) is removed.
 cleanup() {
-  if [ -n "$GP_PID" ]; then kill "$GP_PID" 2>/dev/null; wait "$GP_PID" 2>/dev/null; fi
-  if [ "$PF" = 1 ]; then postfix -c "$PF_DIR" stop >/dev/null 2>&1; fi
+  if [ -n "$GP_PID" ]; then kill "$GP_PID" 2>/dev/null || true; wait "$GP_PID" 2>/dev/null || true; fi
+  if [ "$PF" = 1 ]; then postfix -c "$PF_DIR" stop >/dev/null 2>&1 || true; fi
   if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
