@@ -10,6 +10,11 @@ the current directory (docs/durability.md has the numbers of one run):
                 one directory fsync (gatepost's GroupFlush)
   sequential    write all, fdatasync one after the other, link all, one
                 directory fsync
+  writeback     write all, start the writeback of all (sync_file_range(2)
+                SYNC_FILE_RANGE_WRITE), then fdatasync one after the
+                other, link all, one directory fsync
+  fadvise       the same, the writeback started by posix_fadvise(2)
+                POSIX_FADV_DONTNEED instead
 
 Usage: bench/fsync_options.py [N] [ROUNDS]   (default 1000 files, 3 rounds)
 """
@@ -92,12 +97,30 @@ def sequential(files):
         os.fdatasync(fd)
 
 
+SYNC_FILE_RANGE_WRITE = 2
+
+
+def writeback(files):
+    for fd, _ in files:
+        if libc.sync_file_range(fd, ctypes.c_int64(0), ctypes.c_int64(0), SYNC_FILE_RANGE_WRITE) != 0:
+            raise OSError(ctypes.get_errno(), "sync_file_range")
+    sequential(files)
+
+
+def fadvise(files):
+    for fd, _ in files:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    sequential(files)
+
+
 CASES = [
     ("per-message", per_message),
     ("20 threads", threads20),
     ("syncfs", lambda: batch(syncfs)),
     ("parallel", lambda: batch(parallel)),
     ("sequential", lambda: batch(sequential)),
+    ("writeback", lambda: batch(writeback)),
+    ("fadvise", lambda: batch(fadvise)),
 ]
 results = {name: [] for name, _ in CASES}
 try:

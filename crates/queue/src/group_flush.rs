@@ -5,29 +5,28 @@
 //! `fsync` of a directory they linked or renamed into) to one committer
 //! thread and wait. The committer takes everything that is waiting as one
 //! round, fsyncs each directory once however many callers named it, and
-//! issues all the round's fsyncs at the same time from a small pool of
-//! threads, so that the filesystem's journal commits once for the whole
-//! round instead of once per message. Whatever arrives during a round
-//! waits for the next one. A caller is answered when every flush it asked
-//! for is done (or with the first error among them); a round always starts
-//! after the caller's own writes, so it covers them. A file named by many
-//! callers of a round (the write-ahead log's segment) is fsynced once. See docs/durability.md
-//! for the measurements behind this choice (parallel fsyncs against
-//! `syncfs(2)` and per-message fsyncs).
+//! first starts the writeback of every file of the round at once
+//! (`posix_fadvise(2)` `POSIX_FADV_DONTNEED`, which on Linux submits a
+//! file's dirty pages without waiting), then fsyncs them one after the
+//! other: the device gets the round's data together, each fsync finds its
+//! data on the way and writes little more than the inode. Whatever arrives
+//! during a round waits for the next one. A caller is answered when every
+//! flush it asked for is done (or with the first error among them); a
+//! round always starts after the caller's own writes, so it covers them. A
+//! file named by many callers of a round (the write-ahead log's segment)
+//! is fsynced once. See docs/durability.md for the measurements behind
+//! this choice (against parallel fsyncs, `syncfs(2)` and per-message
+//! fsyncs).
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use tokio::sync::oneshot;
 
 use crate::error::QueueError;
-
-/// Threads issuing the fsyncs of one round at the same time.
-const WORKERS: usize = 16;
 
 /// One thing to make durable.
 #[derive(Debug)]
@@ -81,12 +80,17 @@ impl std::fmt::Debug for GroupFlush {
     }
 }
 
-/// What one worker does: a flush and where its result goes.
-type Job = (usize, FlushTarget, Sender<(usize, io::Result<()>)>);
-
 enum FlushTarget {
     Data(Arc<File>),
     Dir(PathBuf),
+}
+
+/// Submit the dirty pages of `file` for writing without waiting for them
+/// (Linux writes them back before it drops clean pages from the cache;
+/// elsewhere this may do nothing). The fsync that follows waits for what
+/// is on its way and writes the rest, so an error here changes nothing.
+fn start_writeback(file: &File) {
+    let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed);
 }
 
 fn run(target: &FlushTarget) -> io::Result<()> {
@@ -109,7 +113,7 @@ impl GroupFlush {
     /// The committer of this process, started on first use.
     pub fn global() -> &'static GroupFlush {
         static GLOBAL: OnceLock<&'static GroupFlush> = OnceLock::new();
-        GLOBAL.get_or_init(|| GroupFlush::start("group-flush", WORKERS))
+        GLOBAL.get_or_init(|| GroupFlush::start("group-flush"))
     }
 
     /// The committer of the write-ahead log's segments, apart from
@@ -118,20 +122,19 @@ impl GroupFlush {
     /// directory fsyncs (docs/durability.md).
     pub fn log() -> &'static GroupFlush {
         static LOG: OnceLock<&'static GroupFlush> = OnceLock::new();
-        LOG.get_or_init(|| GroupFlush::start("wal-flush", 2))
+        LOG.get_or_init(|| GroupFlush::start("wal-flush"))
     }
 
-    fn start(name: &str, workers: usize) -> &'static GroupFlush {
+    fn start(name: &str) -> &'static GroupFlush {
         let me: &'static GroupFlush = Box::leak(Box::new(GroupFlush {
             inline: std::sync::atomic::AtomicBool::new(false),
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
             stats: Mutex::new(Stats::default()),
         }));
-        let workers: Vec<Sender<Job>> = (0..workers).map(|_| spawn_worker()).collect();
         let started = std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || me.committer(&workers));
+            .spawn(move || me.committer());
         if started.is_err() {
             me.inline.store(true, std::sync::atomic::Ordering::Relaxed);
         }
@@ -150,18 +153,15 @@ impl GroupFlush {
     }
 
     /// As [`flush`](Self::flush), for callers on a blocking thread (never
-    /// from inside an async task). A single target, when nobody else is
-    /// flushing, is flushed on the calling thread
-    /// ([`flush_here`](Self::flush_here)); several go to a round, whose
-    /// workers fsync them in parallel.
+    /// from inside an async task). When nobody else is flushing, the
+    /// targets are flushed on the calling thread
+    /// ([`flush_here`](Self::flush_here)), else they join a round.
     pub fn flush_blocking(&self, items: Vec<Flush>) -> io::Result<()> {
         if items.is_empty() {
             return Ok(());
         }
-        if items.len() == 1 {
-            if let Some(outcome) = self.flush_here(&items) {
-                return outcome;
-            }
+        if let Some(outcome) = self.flush_here(&items) {
+            return outcome;
         }
         let rx = self.submit(items);
         rx.blocking_recv()
@@ -182,8 +182,7 @@ impl GroupFlush {
     fn submit(&self, items: Vec<Flush>) -> oneshot::Receiver<io::Result<()>> {
         let (tx, rx) = oneshot::channel();
         if self.inline.load(std::sync::atomic::Ordering::Relaxed) {
-            let (done_tx, done_rx) = channel();
-            self.commit_round(vec![(items, tx)], &[], &done_tx, &done_rx);
+            self.commit_round(vec![(items, tx)]);
             return rx;
         }
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -212,6 +211,13 @@ impl GroupFlush {
                 return None;
             }
             pending.leading = true;
+        }
+        if items.len() > 1 {
+            for item in items {
+                if let Flush::Data(file) = item {
+                    start_writeback(file);
+                }
+            }
         }
         let mut outcome = Ok(());
         let mut dirs = Vec::new();
@@ -245,8 +251,7 @@ impl GroupFlush {
         Some(outcome)
     }
 
-    fn committer(&self, workers: &[Sender<Job>]) {
-        let (done_tx, done_rx) = channel();
+    fn committer(&self) {
         loop {
             let round = {
                 let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -257,7 +262,7 @@ impl GroupFlush {
                 std::mem::take(&mut pending.requests)
             };
             let alone = round.len() == 1;
-            self.commit_round(round, workers, &done_tx, &done_rx);
+            self.commit_round(round);
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             pending.committing = false;
             // One caller, and nobody waiting behind it, several times in a
@@ -274,15 +279,11 @@ impl GroupFlush {
         }
     }
 
-    /// Issue every flush of `round` at once (each directory once), then
-    /// answer each request with the first failure among its flushes.
-    fn commit_round(
-        &self,
-        round: Vec<(Vec<Flush>, Reply)>,
-        workers: &[Sender<Job>],
-        done_tx: &Sender<(usize, io::Result<()>)>,
-        done_rx: &Receiver<(usize, io::Result<()>)>,
-    ) {
+    /// Make every target of `round` durable (each file and directory
+    /// once): the writeback of all files started first, then one fsync
+    /// after the other; then answer each request with the first failure
+    /// among its flushes.
+    fn commit_round(&self, round: Vec<(Vec<Flush>, Reply)>) {
         let mut targets: Vec<FlushTarget> = Vec::new();
         let mut dir_index: HashMap<PathBuf, usize> = HashMap::new();
         // One fdatasync per file however many callers share it (the
@@ -308,29 +309,14 @@ impl GroupFlush {
             }
             wanted.push((mine, reply));
         }
-        let mut results: Vec<Option<io::Result<()>>> = (0..targets.len()).map(|_| None).collect();
-        let mut outstanding = 0;
-        // One target (a round of the log's segment): no hand-over to a
-        // worker and back, the committer runs it.
-        let workers = if targets.len() == 1 { &[] } else { workers };
-        for (index, target) in targets.into_iter().enumerate() {
-            match workers.get(index % workers.len().max(1)) {
-                Some(worker) => match worker.send((index, target, done_tx.clone())) {
-                    Ok(()) => outstanding += 1,
-                    Err(e) => results[index] = Some(run(&e.0 .1)),
-                },
-                None => results[index] = Some(run(&target)),
-            }
-        }
-        while outstanding > 0 {
-            match done_rx.recv() {
-                Ok((index, result)) => {
-                    results[index] = Some(result);
-                    outstanding -= 1;
+        if targets.len() > 1 {
+            for target in &targets {
+                if let FlushTarget::Data(file) = target {
+                    start_writeback(file);
                 }
-                Err(_) => break,
             }
         }
+        let results: Vec<io::Result<()>> = targets.iter().map(run).collect();
         {
             let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
             stats.rounds += 1;
@@ -341,35 +327,14 @@ impl GroupFlush {
         for (mine, reply) in wanted {
             let mut outcome = Ok(());
             for index in mine {
-                match &results[index] {
-                    Some(Ok(())) => {}
-                    Some(Err(e)) => {
-                        outcome = Err(io::Error::new(e.kind(), format!("fsync: {e}")));
-                        break;
-                    }
-                    None => {
-                        outcome = Err(io::Error::other("fsync: not done"));
-                        break;
-                    }
+                if let Err(e) = &results[index] {
+                    outcome = Err(io::Error::new(e.kind(), format!("fsync: {e}")));
+                    break;
                 }
             }
             let _ = reply.send(outcome);
         }
     }
-}
-
-fn spawn_worker() -> Sender<Job> {
-    let (tx, rx) = channel::<Job>();
-    // When the thread cannot start, `rx` is dropped with it and the
-    // committer runs this worker's flushes itself (its send fails).
-    let _ = std::thread::Builder::new()
-        .name("group-flush-io".into())
-        .spawn(move || {
-            while let Ok((index, target, done)) = rx.recv() {
-                let _ = done.send((index, run(&target)));
-            }
-        });
-    tx
 }
 
 #[cfg(test)]
@@ -381,7 +346,7 @@ mod tests {
     fn flush_here_runs_alone_and_steps_aside_when_others_flush() {
         let dir = tempfile::tempdir().unwrap();
         let file = Arc::new(File::create(dir.path().join("f")).unwrap());
-        let flusher = GroupFlush::start("test-flush", 2);
+        let flusher = GroupFlush::start("test-flush");
         let items = [Flush::Data(file.clone()), Flush::Dir(dir.path().into())];
         assert!(matches!(flusher.flush_here(&items), Some(Ok(()))));
         assert_eq!(flusher.rounds(), 1);
