@@ -197,10 +197,10 @@ async fn a_record_that_needs_a_new_segment_is_told_apart() {
     let (queue, _) = reopen(dir.path());
     let wal = queue.wal().unwrap().clone();
     assert!(wal.has_room(4096));
-    // The first segment holds 1 MiB: the second of these records does not
-    // fit, so its commit goes to a blocking thread, where the append
-    // starts a new segment.
-    let body = "x".repeat(600 * 1024);
+    // The first segment holds 1 MiB: the second of these records (some
+    // 600 KiB each, the subject and the body) does not fit, so its commit
+    // goes to a blocking thread, where the append starts a new segment.
+    let body = "x".repeat(300 * 1024);
     let (first, first_bytes) = accept(&queue, &body).await;
     assert!(!wal.has_room(first_bytes.len() as u64));
     let (second, second_bytes) = accept(&queue, &body).await;
@@ -235,4 +235,52 @@ async fn a_restored_file_keeps_its_id_out_of_use_its_old_inode_may_not_take_it()
     let tool = Queue::open(dir.path()).unwrap();
     assert!(tool.id_in_use(&lost));
     assert!(tool.id_in_use(&kept));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segments_grow_under_large_messages_and_spares_stay_few() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    queue.start_wal_with(Duration::from_millis(20)).unwrap();
+    let wal = dir.path().join(crate::wal::WAL_DIR);
+    let sizes = || -> Vec<(String, u64)> {
+        std::fs::read_dir(&wal)
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                (name, e.metadata().unwrap().len())
+            })
+            .collect()
+    };
+    assert!(sizes().iter().all(|(_, len)| *len <= 1 << 20));
+    // Records of some 600 KiB (the subject and the body): every second
+    // one fills a 1 MiB segment, the next size doubles, and the
+    // checkpointer makes the larger segments while appenders take what
+    // is there.
+    let body = "x".repeat(300 * 1024);
+    let mut accepted = Vec::new();
+    for _ in 0..12 {
+        accepted.push(accept(&queue, &body).await);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !sizes().iter().any(|(_, len)| *len > 1 << 20) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no larger segment: {:?}",
+            sizes()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let spares = sizes()
+        .iter()
+        .filter(|(name, _)| name.starts_with("spare."))
+        .count();
+    assert!(spares <= 2, "{:?}", sizes());
+    for (id, bytes) in &accepted {
+        assert_eq!(
+            &std::fs::read(queue.path_of(QueueName::Incoming, id)).unwrap(),
+            bytes
+        );
+    }
 }
