@@ -348,14 +348,19 @@ impl Session {
             Some(v) => !self.access_denied || v == Verb::Quit,
             None => false,
         };
-        if tested && !self.improper_pipelining && self.stream.input_pending() {
-            let must_wait =
-                self.protocol != "ESMTP" || cmd.verb.map(Verb::ends_pipeline_group).unwrap_or(true);
-            if must_wait && self.flag_pipelining(name) == Flow::Close {
-                // Postfix counted the command when it looked it up.
-                self.counters.record(cmd.verb, false);
-                return self.sync_error().await;
-            }
+        // An ESMTP client may pipeline up to the end of a group: only a
+        // command that must wait for its reply looks at the socket.
+        let must_wait =
+            self.protocol != "ESMTP" || cmd.verb.map(Verb::ends_pipeline_group).unwrap_or(true);
+        if tested
+            && must_wait
+            && !self.improper_pipelining
+            && self.stream.input_pending()
+            && self.flag_pipelining(name) == Flow::Close
+        {
+            // Postfix counted the command when it looked it up.
+            self.counters.record(cmd.verb, false);
+            return self.sync_error().await;
         }
         Flow::Continue
     }
