@@ -7,7 +7,8 @@
 //! Modules: `dispatch` (the `Dispatcher`), `settings`, `verdict`,
 //! `client_env` (client attributes for commands); local:
 //! `local`, `expand` (recipient expansion), `alias`, `forward`, `passwd`,
-//! `mailbox`, `maildir`, `mbox`, `command` (commands), `dotforward`
+//! `mailbox`, `maildir`, `batch_sync` (one `syncfs` for a batch of
+//! Maildir files), `mbox`, `command` (commands), `dotforward`
 //! (`.forward` and `:include:` files), `pass` (`mailbox_transport`,
 //! `fallback_transport`: a local delivery handed to another transport),
 //! `mbox_lock` (mailbox locks), `pipe` (pipe(8) transports), `content`
@@ -21,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod alias;
+mod batch_sync;
 mod client_env;
 mod command;
 mod content;

@@ -7,8 +7,8 @@
 //! process's group commit (`gatepost_queue::GroupFlush`), so concurrent
 //! deliveries share them (docs/durability.md); `deliver_many` does the
 //! same for several copies at once (a store process's batch): all files
-//! into `tmp/`, one round for their data, the renames, one round for the
-//! `new/` directories.
+//! into `tmp/`, one round for their data (or one `syncfs`, see
+//! `batch_sync`), the renames, one round for the `new/` directories.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
@@ -236,7 +236,8 @@ fn each_failed(err: &std::io::Error) -> MaildirError {
 }
 
 /// Deliver several copies at once: write every file into `tmp/`, make
-/// them all durable in one flush round, rename each into `new/`, then
+/// them all durable at once (one `syncfs` when that is cheap,
+/// `batch_sync`, else one flush round), rename each into `new/`, then
 /// fsync each `new/` directory once (one more round). A copy is reported
 /// delivered only when its data and its directory entry are durable; a
 /// copy that cannot be written fails alone, a failed round fails the
@@ -257,11 +258,15 @@ pub(crate) fn deliver_many(
             Err(err) => results.push(Err(err)),
         }
     }
-    let data = written
-        .iter()
-        .map(|(_, w)| Flush::Data(Arc::clone(&w.file)))
-        .collect();
-    if let Err(err) = GroupFlush::global().flush_blocking(data) {
+    let files: Vec<&std::fs::File> = written.iter().map(|(_, w)| &*w.file).collect();
+    let flushed = crate::batch_sync::syncfs_if_cheap(&files).unwrap_or_else(|| {
+        let data = written
+            .iter()
+            .map(|(_, w)| Flush::Data(Arc::clone(&w.file)))
+            .collect();
+        GroupFlush::global().flush_blocking(data)
+    });
+    if let Err(err) = flushed {
         for (i, w) in &written {
             let _ = std::fs::remove_file(&w.tmp);
             results[*i] = Err(each_failed(&err));
