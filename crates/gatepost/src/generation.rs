@@ -94,11 +94,15 @@ pub struct Generation {
     tasks: Vec<JoinHandle<()>>,
     /// The addresses it accepts on, as bound.
     pub listening: Vec<SocketAddr>,
+    /// Services built and bound whose accept loops [`accept`](Self::accept)
+    /// has not started yet.
+    ready: Vec<Service>,
 }
 
 impl Generation {
     /// Build every smtpd service of `cfg` (binding the addresses not yet
-    /// open) and start accepting. Nothing starts when any service fails.
+    /// open), ready to [`accept`](Self::accept). Nothing starts when any
+    /// service fails.
     pub fn start(
         cfg: &Config,
         queue: &Arc<Queue>,
@@ -159,23 +163,37 @@ impl Generation {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         let status_interval = cfg.get(&params::ANVIL_STATUS_UPDATE_TIME);
-        let mut rx = stop_rx.clone();
+        let mut rx = stop_rx;
         tasks.push(tokio::spawn(async move {
             tokio::select! {
                 _ = anvil.log_status_every(status_interval) => {}
                 _ = rx.changed() => {}
             }
         }));
-        let mut listening = Vec::new();
-        for service in services {
+        let listening = services
+            .iter()
+            .flat_map(|s| s.listeners.iter().map(|(local, _)| *local))
+            .collect();
+        Ok(Generation {
+            stop,
+            tasks,
+            listening,
+            ready: services,
+        })
+    }
+
+    /// Start the accept loops. Apart from [`start`](Self::start), so that
+    /// a server started as root accepts no connection before it has given
+    /// up root: no session, and no file it writes, runs with root's rights.
+    pub fn accept(&mut self) -> Result<()> {
+        for service in std::mem::take(&mut self.ready) {
             for (local, socket) in service.listeners {
                 let listener = tokio::net::TcpListener::from_std(socket)
                     .with_context(|| format!("listen on {local}"))?;
-                listening.push(local);
-                let mut rx = stop_rx.clone();
+                let mut rx = self.stop.subscribe();
                 let ctx = service.ctx.clone();
                 let limit = service.limit.clone();
-                tasks.push(tokio::spawn(async move {
+                self.tasks.push(tokio::spawn(async move {
                     gatepost_smtpd::serve(listener, ctx, limit, async move {
                         let _ = rx.changed().await;
                     })
@@ -183,11 +201,7 @@ impl Generation {
                 }));
             }
         }
-        Ok(Generation {
-            stop,
-            tasks,
-            listening,
-        })
+        Ok(())
     }
 
     /// Stop accepting (the sockets stay open in the pool); sessions in

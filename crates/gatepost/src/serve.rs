@@ -249,6 +249,9 @@ async fn serve_async(
         );
     }
 
+    // Only now, with root given up, does any connection get accepted.
+    current.accept()?;
+
     let (qmgr_stop, mut qmgr_stop_rx) = watch::channel(false);
     let qmgr = delivery.spawn(gatepost_qmgr::run_qmgr(
         queue.clone(),
@@ -349,7 +352,9 @@ impl Server {
             self.helper.clone(),
         )
         .context("delivery agents")?;
-        let next = Generation::start(&cfg, &self.queue, &rewriter, &mut self.pool, &self.anvil)?;
+        let mut next =
+            Generation::start(&cfg, &self.queue, &rewriter, &mut self.pool, &self.anvil)?;
+        next.accept()?;
         if let Err(e) = open_log(&cfg, self.mode) {
             gatepost_log::warning("master", format!("{e:#}"));
         }
