@@ -61,6 +61,7 @@ const MAX_BATCH: usize = 256;
 /// store process (`batch_sync`), instead of a flush and four process
 /// hand-overs per message. docs/privilege-separation.md has the
 /// measurements.
+///
 /// Large messages are not held back: past `GATHER_BYTES` in a request the
 /// store's writing outweighs the hand-overs saved, and the other helpers
 /// had better share the work.
