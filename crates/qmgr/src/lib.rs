@@ -8,6 +8,7 @@
 //! in-process channel and the `public/qmgr` socket.
 //!
 //! Modules: `scheduler` (the loop: recovery, admission, requests),
+//! `admission_gather` (announced messages admitted in groups),
 //! `delivery_pass` (one pass of one message), `destination` (resolving,
 //! grouping, concurrency slots, dead destinations), `agent` (the delivery
 //! agent seam), `delivery_log` (the per-recipient log line), `bounce`
@@ -15,6 +16,7 @@
 //! (the queue manager's parameters, and pickup's share of them).
 #![forbid(unsafe_code)]
 
+mod admission_gather;
 mod agent;
 mod bounce;
 mod delivery_log;

@@ -12,7 +12,8 @@
 //! process through the queue's channel ([`ManagerRequest`]: the id of a
 //! message committed into `incoming`, admitted without a scan of the
 //! directory, or an operator command) or from other processes through the
-//! `public/qmgr` socket ([`TriggerRequest`]). It also runs
+//! `public/qmgr` socket ([`TriggerRequest`]). Announced messages that
+//! arrive one by one are admitted in groups (`admission_gather`). It also runs
 //! the pickup service (maildrop → cleanup → incoming) and wakes it on a
 //! pickup request. `hold` and `corrupt` are never scheduled.
 
@@ -28,6 +29,7 @@ use tokio::time::Instant;
 use gatepost_queue::manager::{run_pickup, TriggerListener};
 use gatepost_queue::{ManagerRequest, Queue, QueueId, QueueName, TriggerRequest};
 
+use crate::admission_gather::AdmissionGather;
 use crate::agent::DeliveryAgent;
 use crate::delivery_pass::{process, Ctx};
 use crate::destination::{DeadDestinations, DestinationSlots};
@@ -151,6 +153,7 @@ pub async fn run_qmgr(
     let mut scan_incoming = true;
     let mut backlog = false;
     let mut wanted = Wanted::default();
+    let mut gather = AdmissionGather::default();
     tokio::pin!(shutdown);
     loop {
         if std::mem::take(&mut wanted.flush_dead) {
@@ -164,7 +167,10 @@ pub async fn run_qmgr(
             }
             next_scan = Instant::now() + run_delay;
         }
-        if tasks.len() < max
+        let other_work = scan_incoming || !deferred_ready.is_empty();
+        let gathering = gather.holds(incoming_ready.len(), other_work, Instant::now());
+        if !gathering
+            && tasks.len() < max
             && (scan_incoming || !incoming_ready.is_empty() || !deferred_ready.is_empty())
         {
             // A pending scan waits until what the last one found is in.
@@ -217,6 +223,7 @@ pub async fn run_qmgr(
                             scan_incoming |= wanted.take(r, &pickup_wakeup);
                         }
                         ManagerRequest::Committed(id) => {
+                            gather.announced(incoming_ready.len(), Instant::now());
                             if incoming_known.insert(id.clone()) {
                                 incoming_ready.push_back(id);
                             }
@@ -231,6 +238,8 @@ pub async fn run_qmgr(
                 }
             }
             _ = tokio::time::sleep_until(next_scan) => scan_incoming = true,
+            // The group being gathered is due (`holds` ends it).
+            _ = tokio::time::sleep_until(gather.deadline().unwrap_or(next_scan)), if gathering => {}
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 scan_incoming |= backlog;
                 match done {
