@@ -61,20 +61,36 @@ fn soften(mut o: DeliveryOutcome) -> DeliveryOutcome {
 /// (at most `qmgr_message_active_limit` of them).
 const PRELOAD_LIMIT: u64 = 32 * 1024;
 
-/// Move message `id` from `from` into `active` (no directory fsync:
-/// recovery scans both alike) and deliver it once. The move and the read
-/// of the file are done together, on the queue manager's own thread
-/// (`short_blocking`).
+/// Where a message's file stays during its pass: a message from
+/// `incoming` is delivered where it was committed (the scheduler never
+/// admits it twice, and recovery scans `incoming` and `active` alike, so a
+/// move would only cost a rename per message); one from `deferred` is
+/// moved into `active` first, out of the way of the next scan of
+/// `deferred`.
+fn pass_queue(from: QueueName) -> QueueName {
+    match from {
+        QueueName::Incoming => QueueName::Incoming,
+        _ => QueueName::Active,
+    }
+}
+
+/// Deliver message `id` from `from` once, in the queue `pass_queue`
+/// names (a move without directory fsync when that is another one:
+/// recovery scans both alike). The move and the read of the file are
+/// done together, on the queue manager's own thread (`short_blocking`).
 pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName) {
-    let path = ctx.queue.path_of(QueueName::Active, &id);
+    let at = pass_queue(from);
+    let path = ctx.queue.path_of(at, &id);
     let entered = SystemTime::now();
     let read = {
         let (p, i, queue) = (path.clone(), id.clone(), ctx.queue.clone());
         // Outer error: the move; inner: the read.
         short_blocking(&path, move || {
-            queue.move_file_unsynced_blocking(&i, from, QueueName::Active)?;
+            if at != from {
+                queue.move_file_unsynced_blocking(&i, from, at)?;
+            }
             // The read's errors, the open's included, are the inner ones.
-            Ok(queue.open_in(QueueName::Active, &i).and_then(|file| {
+            Ok(queue.open_in(at, &i).and_then(|file| {
                 read_queue_file_preloaded_from(file, &p, i.as_str(), PRELOAD_LIMIT)
             }))
         })
@@ -95,13 +111,11 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName) {
             gatepost_log::warning("qmgr", format!("{id}: corrupt queue file: {why}"));
             gatepost_log::warning(
                 "qmgr",
+                // Postfix's words: the queue manager's active queue, the
+                // file's directory notwithstanding.
                 format!("saving corrupt file \"{id}\" from queue \"active\" to queue \"corrupt\""),
             );
-            if let Err(e) = ctx
-                .queue
-                .move_file(&id, QueueName::Active, QueueName::Corrupt)
-                .await
-            {
+            if let Err(e) = ctx.queue.move_file(&id, at, QueueName::Corrupt).await {
                 gatepost_log::warning("qmgr", format!("{id}: {e}"));
             }
             return;
@@ -111,6 +125,7 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName) {
             defer(
                 ctx,
                 &id,
+                at,
                 SystemTime::now() + ctx.settings.minimal_backoff_time,
             )
             .await;
@@ -127,16 +142,18 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName) {
             pending.len()
         ),
     );
-    if !pending.is_empty() && !deliver(ctx, &id, &mut qf, &pending, entered, preloaded).await {
+    if !pending.is_empty() && !deliver(ctx, &id, &path, &mut qf, &pending, entered, preloaded).await
+    {
         defer(
             ctx,
             &id,
+            at,
             SystemTime::now() + ctx.settings.minimal_backoff_time,
         )
         .await;
         return;
     }
-    finish(ctx, &id, &mut qf).await;
+    finish(ctx, &id, at, &mut qf).await;
 }
 
 /// What one delivery request returned, with its timing.
@@ -174,12 +191,13 @@ async fn run_batch(
 async fn deliver(
     ctx: &Ctx,
     id: &QueueId,
+    path: &std::path::Path,
     qf: &mut QueueFile,
     pending: &[usize],
     entered: SystemTime,
     preloaded: Option<Preloaded>,
 ) -> bool {
-    let path = ctx.queue.path_of(QueueName::Active, id);
+    let path = path.to_path_buf();
     let msg = Arc::new(QueuedMessage {
         id: id.clone(),
         envelope: qf.envelope.clone(),
@@ -398,9 +416,9 @@ async fn record_batch(
 }
 
 /// After delivery: expire, notify the sender of bounces, then remove or defer.
-async fn finish(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile) {
+async fn finish(ctx: &Ctx, id: &QueueId, at: QueueName, qf: &mut QueueFile) {
     let s = &ctx.settings;
-    let path = ctx.queue.path_of(QueueName::Active, id);
+    let path = ctx.queue.path_of(at, id);
     let now = SystemTime::now();
     let age = now
         .duration_since(qf.envelope.arrival)
@@ -435,7 +453,7 @@ async fn finish(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile) {
         let p = path.clone();
         if let Err(e) = blocking(&path, move || append_records(&p, &records, true)).await {
             gatepost_log::warning("qmgr", format!("{id}: cannot record expiry: {e}"));
-            defer(ctx, id, now + s.minimal_backoff_time).await;
+            defer(ctx, id, at, now + s.minimal_backoff_time).await;
             return;
         }
     }
@@ -448,7 +466,7 @@ async fn finish(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile) {
                 "bounce",
                 format!("{id}: cannot send non-delivery notification: {e}"),
             );
-            defer(ctx, id, now + s.minimal_backoff_time).await;
+            defer(ctx, id, at, now + s.minimal_backoff_time).await;
             return;
         }
         let records: Vec<StatusRecord> = bounces
@@ -467,24 +485,30 @@ async fn finish(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile) {
         && !s.delay_warning_time.is_zero()
         && age >= s.delay_warning_time
     {
-        warn_delayed(ctx, id, qf, &pending).await;
+        warn_delayed(ctx, id, at, qf, &pending).await;
     }
 
     if qf.pending().is_empty() {
-        match ctx.queue.remove_file(id, QueueName::Active).await {
+        match ctx.queue.remove_file(id, at).await {
             Ok(()) => gatepost_log::info("qmgr", format!("{id}: removed")),
             Err(e) if e.is_not_found() => {}
             Err(e) => gatepost_log::warning("qmgr", format!("{id}: remove: {e}")),
         }
     } else {
-        defer(ctx, id, now + s.backoff(age)).await;
+        defer(ctx, id, at, now + s.backoff(age)).await;
     }
 }
 
 /// Send the delay warning for the pending recipients and record that it
 /// was sent (once per message; a failure is retried at the next pass).
-async fn warn_delayed(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile, pending: &[usize]) {
-    let path = ctx.queue.path_of(QueueName::Active, id);
+async fn warn_delayed(
+    ctx: &Ctx,
+    id: &QueueId,
+    at: QueueName,
+    qf: &mut QueueFile,
+    pending: &[usize],
+) {
+    let path = ctx.queue.path_of(at, id);
     let delayed: Vec<Reason> = pending
         .iter()
         .map(|&i| match &qf.states[i] {
@@ -518,14 +542,12 @@ async fn warn_delayed(ctx: &Ctx, id: &QueueId, qf: &mut QueueFile, pending: &[us
     }
 }
 
-/// Move `id` from `active` to `deferred` with mtime = `next_try`.
-pub(crate) async fn defer(ctx: &Ctx, id: &QueueId, next_try: SystemTime) {
-    let path = ctx.queue.path_of(QueueName::Active, id);
+/// Move `id` from `at` (its pass's queue) to `deferred` with mtime =
+/// `next_try`.
+async fn defer(ctx: &Ctx, id: &QueueId, at: QueueName, next_try: SystemTime) {
+    let path = ctx.queue.path_of(at, id);
     let (queue, retry_id) = (ctx.queue.clone(), id.clone());
-    let touched = blocking(&path, move || {
-        queue.touch(QueueName::Active, &retry_id, next_try)
-    })
-    .await;
+    let touched = blocking(&path, move || queue.touch(at, &retry_id, next_try)).await;
     if let Err(e) = touched {
         if e.is_not_found() {
             return;
@@ -534,7 +556,7 @@ pub(crate) async fn defer(ctx: &Ctx, id: &QueueId, next_try: SystemTime) {
     }
     if let Err(e) = ctx
         .queue
-        .move_file_unsynced(id, QueueName::Active, QueueName::Deferred)
+        .move_file_unsynced(id, at, QueueName::Deferred)
         .await
     {
         if !e.is_not_found() {

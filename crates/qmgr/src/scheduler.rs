@@ -6,7 +6,8 @@
 //! (mtime ≤ now + slack; the deferred queue is scanned every
 //! `queue_run_delay` or on `flush`), alternating between the two for
 //! fairness, up to `max_concurrent_messages` in flight; each admitted
-//! message is renamed into `active` and delivered by its own task
+//! message is delivered by its own task (a deferred one after a rename
+//! into `active`, a new one where it is, in `incoming`)
 //! (`delivery_pass`), never two tasks for one message. It wakes on the
 //! scan timer, when a delivery finishes, and on a request: from this
 //! process through the queue's channel ([`ManagerRequest`]: the id of a
@@ -200,8 +201,8 @@ pub async fn run_qmgr(
                         None => break,
                     }
                 };
-                // A message whose task has not moved it into `active` yet
-                // is still seen by scans: never admitted twice.
+                // A message in its first delivery stays in `incoming`, and
+                // scans see it: never admitted twice.
                 if !in_flight.insert(id.clone()) {
                     continue;
                 }

@@ -943,3 +943,79 @@ async fn announced_and_scanned_messages_are_each_delivered_once() {
     stop.send(()).unwrap();
     h.await.unwrap();
 }
+
+/// A delivery agent that notes in which queue directory each message's
+/// file is while it is delivered, and holds every delivery until released.
+#[derive(Default)]
+struct HeldAgent {
+    inner: FakeAgent,
+    seen_in: Mutex<Vec<String>>,
+    release: tokio::sync::Notify,
+    released: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl DeliveryAgent for HeldAgent {
+    async fn deliver(
+        &self,
+        msg: &QueuedMessage,
+        recipients: &[RoutedRecipient],
+    ) -> Vec<DeliveryOutcome> {
+        let dir = msg.path.parent().and_then(|d| d.file_name());
+        self.seen_in.lock().unwrap().push(
+            dir.map(|d| d.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        assert!(msg.path.exists(), "the file is where the delivery is told");
+        while !self.released.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = tokio::time::timeout(Duration::from_millis(20), self.release.notified()).await;
+        }
+        self.inner.deliver(msg, recipients).await
+    }
+}
+
+/// A new message is delivered from `incoming`, where it was committed (no
+/// rename into `active` per message); scans of `incoming` while it is
+/// being delivered do not admit it again; once delivered it is removed,
+/// and one that must wait goes from `incoming` to `deferred`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_message_is_delivered_from_incoming_and_scans_do_not_admit_it_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let agent = Arc::new(HeldAgent::default());
+    in_process_log();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let dyn_agent: Arc<dyn DeliveryAgent> = agent.clone();
+    let h = tokio::spawn(run_qmgr(queue.clone(), dyn_agent, settings(), async move {
+        let _ = rx.await;
+    }));
+    let sent = submit(&queue, &envelope("s@ext.example", &["ok@spec.test"])).await;
+    let waits = submit(&queue, &envelope("s@ext.example", &["never@spec.test"])).await;
+    wait_until_async("both in delivery", || {
+        agent.seen_in.lock().unwrap().len() == 2
+    })
+    .await;
+    assert_eq!(files(dir.path(), "active"), Vec::<String>::new());
+    let mut incoming = vec![sent.to_string(), waits.to_string()];
+    incoming.sort();
+    assert_eq!(files(dir.path(), "incoming"), incoming);
+    for _ in 0..3 {
+        queue.kick();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    agent
+        .released
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    agent.release.notify_waiters();
+    wait_until_async("delivered and deferred", || {
+        !in_process_log_lines(&format!("{sent}: removed")).is_empty()
+            && files(dir.path(), "deferred") == vec![waits.to_string()]
+    })
+    .await;
+    assert_eq!(*agent.seen_in.lock().unwrap(), ["incoming", "incoming"]);
+    assert_eq!(agent.inner.calls().len(), 2, "each delivered once");
+    assert_eq!(files(dir.path(), "incoming"), Vec::<String>::new());
+    assert_eq!(files(dir.path(), "active"), Vec::<String>::new());
+    tx.send(()).unwrap();
+    h.await.unwrap();
+}
