@@ -144,9 +144,8 @@ pub async fn run_qmgr(
     // What the last scan of `incoming` found, and what this process
     // committed since (announced by id: no scan per message), not yet
     // admitted; a large backlog is scanned once, not once per admitted
-    // message. `incoming_known` holds the same ids, so none is queued twice.
-    let mut incoming_ready: VecDeque<QueueId> = VecDeque::new();
-    let mut incoming_known: HashSet<QueueId> = HashSet::new();
+    // message.
+    let mut waiting = Waiting::default();
     let mut next_scan = Instant::now();
     let mut prefer_incoming = true;
     // Scan `incoming` only when something may have arrived (kick, timer,
@@ -157,6 +156,11 @@ pub async fn run_qmgr(
     let mut gather = AdmissionGather::default();
     tokio::pin!(shutdown);
     loop {
+        // What was sent while the loop was busy or gathering.
+        while let Ok(r) = requests.try_recv() {
+            scan_incoming |=
+                note_request(r, &mut waiting, &mut gather, &mut wanted, &pickup_wakeup);
+        }
         if std::mem::take(&mut wanted.flush_dead) {
             ctx.dead.clear_all();
         }
@@ -169,25 +173,25 @@ pub async fn run_qmgr(
             next_scan = Instant::now() + run_delay;
         }
         let other_work = scan_incoming || !deferred_ready.is_empty();
-        let gathering = gather.holds(incoming_ready.len(), other_work, Instant::now());
+        let gathering = gather.holds(waiting.ready.len(), other_work, Instant::now());
         if !gathering
             && tasks.len() < max
-            && (scan_incoming || !incoming_ready.is_empty() || !deferred_ready.is_empty())
+            && (scan_incoming || !waiting.ready.is_empty() || !deferred_ready.is_empty())
         {
             // A pending scan waits until what the last one found is in.
-            if scan_incoming && incoming_ready.is_empty() {
-                incoming_ready = incoming(&queue);
-                incoming_known = incoming_ready.iter().cloned().collect();
+            if scan_incoming && waiting.ready.is_empty() {
+                waiting.ready = incoming(&queue);
+                waiting.known = waiting.ready.iter().cloned().collect();
                 scan_incoming = false;
             }
-            while tasks.len() < max && !(incoming_ready.is_empty() && deferred_ready.is_empty()) {
+            while tasks.len() < max && !(waiting.ready.is_empty() && deferred_ready.is_empty()) {
                 let from_incoming =
-                    !incoming_ready.is_empty() && (prefer_incoming || deferred_ready.is_empty());
+                    !waiting.ready.is_empty() && (prefer_incoming || deferred_ready.is_empty());
                 prefer_incoming = !from_incoming;
                 let (id, from) = if from_incoming {
-                    match incoming_ready.pop_front() {
+                    match waiting.ready.pop_front() {
                         Some(id) => {
-                            incoming_known.remove(&id);
+                            waiting.known.remove(&id);
                             (id, QueueName::Incoming)
                         }
                         None => break,
@@ -212,24 +216,17 @@ pub async fn run_qmgr(
                     id
                 });
             }
-            backlog = !incoming_ready.is_empty();
+            backlog = !waiting.ready.is_empty();
         }
         tokio::select! {
             _ = &mut shutdown => break,
-            Some(r) = requests.recv() => {
+            // While a group is gathered for an idle delivery side nobody
+            // listens: senders wake no thread, and the loop's next round
+            // takes what they sent.
+            Some(r) = requests.recv(), if !gathering || !tasks.is_empty() => {
                 let mut next = Some(r);
                 while let Some(r) = next {
-                    match r {
-                        ManagerRequest::Trigger(r) => {
-                            scan_incoming |= wanted.take(r, &pickup_wakeup);
-                        }
-                        ManagerRequest::Committed(id) => {
-                            gather.announced(incoming_ready.len(), Instant::now());
-                            if incoming_known.insert(id.clone()) {
-                                incoming_ready.push_back(id);
-                            }
-                        }
-                    }
+                    scan_incoming |= note_request(r, &mut waiting, &mut gather, &mut wanted, &pickup_wakeup);
                     next = requests.try_recv().ok();
                 }
             }
@@ -261,6 +258,37 @@ pub async fn run_qmgr(
     let _ = pickup.await;
     drop(trigger);
     tasks.shutdown().await;
+}
+
+/// Messages of `incoming` not admitted yet: what the last scan found and
+/// what was announced since.
+#[derive(Debug, Default)]
+struct Waiting {
+    ready: VecDeque<QueueId>,
+    /// The same ids as `ready`: none is queued twice.
+    known: HashSet<QueueId>,
+}
+
+/// Take one request from this process: an announced id joins `waiting`
+/// (the first of a group starts its clock), a trigger is noted in
+/// `wanted`. True when `incoming` is to be scanned.
+fn note_request(
+    request: ManagerRequest,
+    waiting: &mut Waiting,
+    gather: &mut AdmissionGather,
+    wanted: &mut Wanted,
+    pickup: &Notify,
+) -> bool {
+    match request {
+        ManagerRequest::Trigger(r) => wanted.take(r, pickup),
+        ManagerRequest::Committed(id) => {
+            gather.announced(waiting.ready.len(), Instant::now());
+            if waiting.known.insert(id.clone()) {
+                waiting.ready.push_back(id);
+            }
+            false
+        }
+    }
 }
 
 /// What requests asked of the next round (beyond scanning `incoming`).
