@@ -13,6 +13,8 @@
 # separation as in production; one change at a time, so that only the
 # binaries differ.
 set -euo pipefail
+# shellcheck source=bench/common_cf.sh
+. "$(dirname "$0")/common_cf.sh"
 A=$1 B=$2 PAIRS=${3:-8} S=${4:-20} N=${5:-4000} SZ=${6:-1024}
 command -v smtp-source >/dev/null || { echo "smtp-source (Postfix) is needed" >&2; exit 1; }
 WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/gatepost-ab.XXXXXX")
@@ -29,23 +31,7 @@ start() { # name address binary
   local d=$WORK/$1
   mkdir -p "$d"; chattr +T "$d" 2>/dev/null || true
   mkdir -p "$d/etc" "$d/mail"
-  cat > "$d/etc/main.cf" <<CF
-myhostname = mx.bench.test
-mydestination = localhost
-mynetworks = 127.0.0.0/8
-inet_interfaces = $2
-smtpd_peername_lookup = no
-smtpd_client_connection_count_limit = 0
-alias_maps =
-virtual_mailbox_domains = bench.test
-virtual_mailbox_base = $d/mail
-virtual_mailbox_maps = static:rcpt/
-virtual_uid_maps = static:65534
-virtual_gid_maps = static:65534
-maillog_file = $d/maillog
-queue_directory = $d/spool
-data_directory = $d/data
-CF
+  { common_cf "$d" "$2"; echo "data_directory = $d/data"; } > "$d/etc/main.cf"
   echo "$2:24025 inet n - n - 0 smtpd" > "$d/etc/master.cf"
   chown 65534:65534 "$d/mail" 2>/dev/null || true
   "$3" -c "$d/etc" serve > "$d/out" 2>&1 &
