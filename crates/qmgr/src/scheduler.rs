@@ -222,13 +222,9 @@ pub async fn run_qmgr(
             _ = &mut shutdown => break,
             // While a group is gathered for an idle delivery side nobody
             // listens: senders wake no thread, and the loop's next round
-            // takes what they sent.
+            // takes what they sent (and the rest of what came with this one).
             Some(r) = requests.recv(), if !gathering || !tasks.is_empty() => {
-                let mut next = Some(r);
-                while let Some(r) = next {
-                    scan_incoming |= note_request(r, &mut waiting, &mut gather, &mut wanted, &pickup_wakeup);
-                    next = requests.try_recv().ok();
-                }
+                scan_incoming |= note_request(r, &mut waiting, &mut gather, &mut wanted, &pickup_wakeup);
             }
             reqs = next_trigger(trigger.as_ref()) => {
                 for r in reqs {
