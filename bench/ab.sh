@@ -11,7 +11,7 @@
 # delivery) and the time until the last message was delivered, then the
 # medians and how often B was better. Run as root for the same privilege
 # separation as in production; one change at a time, so that only the
-# binaries differ.
+# binaries differ. KEEP=1 keeps the work directory (logs, Maildirs).
 set -euo pipefail
 # shellcheck source=bench/common_cf.sh
 . "$(dirname "$0")/common_cf.sh"
@@ -23,7 +23,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 

@@ -11,7 +11,10 @@
 # servers, one after the other, with the same load: Postfix's smtp-source
 # when present (else our load tool) for the accepted messages per second,
 # our load tool for the end-of-data -> 250 latency and the idle sessions.
-# Prints the medians of the rounds side by side with ratios.
+# With smtp-source, each round also sends the same loads to smtp-sink, a
+# server that accepts and discards (no queue, no fsync, no delivery): what
+# the load tool and this machine reach at all. Prints the medians of the
+# rounds side by side with ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -19,6 +22,7 @@ QUICK=${QUICK:-0}
 # The servers' addresses and port (set them to run beside another copy).
 GP_IP=${GP_IP:-127.0.0.41}
 PF_IP=${PF_IP:-127.0.0.42}
+SINK_IP=${SINK_IP:-127.0.0.43}
 PORT=${PORT:-24025}
 
 cargo build --release -q -p gatepost -p gatepost-bench
@@ -39,12 +43,17 @@ command -v postfix >/dev/null && [ "$(id -u)" = 0 ] && PF=1
 SOURCE=0
 SMTP_SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
 [ -x "$SMTP_SOURCE" ] && SOURCE=1
+SINK=0
+SMTP_SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+[ "$SOURCE" = 1 ] && [ -x "$SMTP_SINK" ] && SINK=1
+SINK_PID=
 
 # Under `set -e`: a server already stopped must not end the cleanup before
 # the work directory (gigabytes of Maildirs) is removed.
 cleanup() {
   if [ -n "$GP_PID" ]; then kill "$GP_PID" 2>/dev/null || true; wait "$GP_PID" 2>/dev/null || true; fi
   if [ "$PF" = 1 ]; then postfix -c "$PF_DIR" stop >/dev/null 2>&1 || true; fi
+  if [ -n "$SINK_PID" ]; then kill "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null || true; fi
   if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -152,17 +161,47 @@ progress() {
 record() { echo "$1 $2 $3" >> "$RESULTS"; } # server metric value
 
 # ---------- one server, one round ----------
+# Messages per rate measure: $1 sessions, $2 bytes.
+rate_count() {
+  local n
+  case "$1,$2" in
+    1,1024) n=1000 ;; 20,1024) n=2000 ;; 100,1024) n=3000 ;;
+    1,102400) n=300 ;; 20,102400) n=600 ;; 100,102400) n=1000 ;;
+  esac
+  [ "$QUICK" = 1 ] && n=$((n / 5))
+  echo "$n"
+}
+
+# The rate measures against smtp-sink (accepts and discards: the ceiling
+# of the load tool on this machine), recorded as server "null".
+measure_sink() {
+  local user=()
+  [ "$(id -u)" = 0 ] && user=(-u nobody) # smtp-sink refuses to run as root
+  "$SMTP_SINK" "${user[@]}" "$SINK_IP:$PORT" 1024 >/dev/null 2>&1 &
+  SINK_PID=$!
+  wait_port "$SINK_IP"
+  for size in 1024 102400; do
+    for sessions in 1 20 100; do
+      local n t0 t1
+      n=$(rate_count "$sessions" "$size")
+      progress "null server: $sessions sessions, $((size / 1024)) KiB"
+      t0=$(date +%s.%N)
+      "$SMTP_SOURCE" -s "$sessions" -m "$n" -l "$size" -f sender@bench.test \
+        -t rcpt@bench.test "$SINK_IP:$PORT" >/dev/null 2>&1
+      t1=$(date +%s.%N)
+      record null "rate_${sessions}_${size}" "$(echo "$n / ($t1 - $t0)" | bc -l)"
+    done
+  done
+  kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true; SINK_PID=
+}
+
 # $1 = gp|pf, $2 = base directory, $3 = address
 measure() {
   local who=$1 base=$2 ip=$3 expect=0 pid
   for size in 1024 102400; do
     for sessions in 1 20 100; do
       local n
-      case "$sessions,$size" in
-        1,1024) n=1000 ;; 20,1024) n=2000 ;; 100,1024) n=3000 ;;
-        1,102400) n=300 ;; 20,102400) n=600 ;; 100,102400) n=1000 ;;
-      esac
-      [ "$QUICK" = 1 ] && n=$((n / 5))
+      n=$(rate_count "$sessions" "$size")
       progress "$who: $sessions sessions, $((size / 1024)) KiB"
       local t0 t1
       t0=$(date +%s.%N)
@@ -222,7 +261,7 @@ measure() {
 }
 
 STEPS_PER_SERVER=10
-TOTAL_STEPS=$((ROUNDS * STEPS_PER_SERVER * (1 + PF)))
+TOTAL_STEPS=$((ROUNDS * (STEPS_PER_SERVER * (1 + PF) + 6 * SINK)))
 setup_gatepost
 [ "$PF" = 1 ] && setup_postfix
 for round in $(seq "$ROUNDS"); do
@@ -236,6 +275,7 @@ for round in $(seq "$ROUNDS"); do
           start_postfix; measure pf "$WORK/pf" "$PF_IP"; stop_postfix ;;
     esac
   done
+  [ "$SINK" = 1 ] && measure_sink
 done
 echo >&2
 
@@ -245,19 +285,20 @@ median() { # server metric
     awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 row() { # label metric unit higher-is-better(1/0)
-  local g p r
-  g=$(median gp "$2"); p=$(median pf "$2")
+  local g p r n
+  g=$(median gp "$2"); p=$(median pf "$2"); n=$(median null "$2")
   r=$(awk -v g="$g" -v p="$p" -v hb="$4" 'BEGIN {
     if (g == "-" || p == "-" || g + 0 == 0 || p + 0 == 0) { print "-"; exit }
     printf "%.1fx", (hb ? g / p : p / g) }')
-  printf '%-40s %12s %12s %9s\n' "$1" "$(fmt "$g")" "$(fmt "$p")" "$r"
+  printf '%-40s %12s %12s %9s %12s\n' "$1" "$(fmt "$g")" "$(fmt "$p")" "$r" "$(fmt "$n")"
 }
 fmt() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else printf "%.1f", v }'; }
 LOADER="our load tool"
 [ "$SOURCE" = 1 ] && LOADER="smtp-source"
 echo "medians of $ROUNDS round(s); rates by $LOADER, latency and idle sessions by gatepost-load"
 echo "ratio: how many times better gatepost is (higher rate, or lower time/latency/memory)"
-printf '%-40s %12s %12s %9s\n' "" gatepost postfix ratio
+echo "null: smtp-sink, which accepts and discards, under the same load (what the load tool reaches here)"
+printf '%-40s %12s %12s %9s %12s\n' "" gatepost postfix ratio null
 for size in 1024 102400; do
   for sessions in 1 20 100; do
     row "accepted msg/s, $sessions sess, $((size / 1024)) KiB" "rate_${sessions}_${size}" "" 1
