@@ -27,15 +27,16 @@ const MAGIC: [u8; 8] = *b"gpWAL01\n";
 /// Fixed part of a record: magic, segment sequence number, kind, queue,
 /// id length, payload length, payload CRC-32, header CRC-32.
 const FIXED: usize = 32;
-/// Size of the first segment; a segment that fills up makes the next new
-/// one twice as large, up to `MAX_SEGMENT`. Larger segments are made by
-/// the checkpointer, off the path of any message ([`Wal::prepare_spare`]),
-/// and smaller spares are let go as they retire: under a stream of large
-/// messages the log soon checkpoints (one `syncfs`, two `fsync`s of
-/// `wal/`) once per 16 MiB instead of once per 1 MiB, while a lightly
-/// loaded server keeps 1 MiB files.
-const FIRST_SEGMENT: u64 = 1 << 20;
-const MAX_SEGMENT: u64 = 16 << 20;
+/// Size of the segments made at the start and by the checkpointer, off
+/// the path of any message ([`Wal::prepare_spare`]): a full segment is
+/// checkpointed (one `syncfs`, two `fsync`s of `wal/`) at once, so the
+/// larger it is, the fewer checkpoints a burst meets (docs/durability.md,
+/// "What is on disk").
+const SEGMENT_SIZE: u64 = 16 << 20;
+/// Size of a segment made while an appender waits (no spare was ready):
+/// the smallest that holds any record; a larger one would hold up every
+/// session for its zero-filling. Let go when it retires.
+const SMALLEST_SEGMENT: u64 = 1 << 20;
 /// Largest queue file logged; larger messages are made durable by an
 /// `fdatasync` of their own file (the cost of the copy outweighs the
 /// journal commit saved).
@@ -182,7 +183,6 @@ struct State {
     /// Retired segments (path, size) ready for reuse.
     spares: Vec<(PathBuf, u64)>,
     next_spare: u64,
-    next_size: u64,
 }
 
 /// The log of one queue (see the module header).
@@ -312,13 +312,13 @@ impl Wal {
                 closed: Vec::new(),
                 spares: spare_list,
                 next_spare,
-                next_size: FIRST_SEGMENT,
             }),
             changed: Condvar::new(),
         });
         {
             let mut st = wal.lock();
-            wal.rotate(&mut st, 0, false)
+            // Full size from the start (before the listeners open).
+            wal.rotate(&mut st, SEGMENT_SIZE)
                 .map_err(|e| QueueError::io(&dir, e))?;
         }
         let me = wal.clone();
@@ -331,7 +331,7 @@ impl Wal {
 
     /// Switch to a new segment (a spare renamed, or a new zero-filled
     /// file) whose name is durable before any record goes into it.
-    fn rotate(&self, st: &mut State, need: u64, grow: bool) -> io::Result<()> {
+    fn rotate(&self, st: &mut State, need: u64) -> io::Result<()> {
         let seq = st.next_seq;
         let path = self.dir.join(segment_name(seq));
         // The largest spare that holds the record.
@@ -349,14 +349,11 @@ impl Wal {
                 // Made while an appender waits: the smallest that serves
                 // (a larger one would stall every session for its
                 // zero-filling); the checkpointer makes the larger ones.
-                let size = FIRST_SEGMENT.max(need.next_power_of_two());
+                let size = SMALLEST_SEGMENT.max(need.next_power_of_two());
                 (create_zeroed(&path, size)?, size)
             }
         };
         sync_dir(&self.dir).map_err(|e| io::Error::other(e.to_string()))?;
-        if grow {
-            st.next_size = (st.next_size * 2).min(MAX_SEGMENT);
-        }
         st.next_seq += 1;
         let old = std::mem::replace(
             &mut st.current,
@@ -388,7 +385,7 @@ impl Wal {
     fn append_locked(&self, st: &mut State, record: &mut [u8]) -> io::Result<Arc<File>> {
         let len = record.len() as u64;
         if st.current.used + len > st.current.size {
-            self.rotate(st, len, true)?;
+            self.rotate(st, len)?;
             self.changed.notify_all();
         }
         let seg = &mut st.current;
@@ -436,6 +433,8 @@ impl Wal {
 
     /// The checkpointer's loop (see the module header).
     fn checkpointer(&self) {
+        // A spare ready before the first checkpoint rotates.
+        self.prepare_spare();
         loop {
             let (retiring, tombstones) = self.wait_for_checkpoint();
             match sync_filesystem(&self.root) {
@@ -479,7 +478,7 @@ impl Wal {
             let wait = match st.current.first_write {
                 Some(t) if t.elapsed() >= self.checkpoint_age => {
                     let st_ref = &mut *st;
-                    match self.rotate(st_ref, 0, false) {
+                    match self.rotate(st_ref, 0) {
                         Ok(()) => break,
                         Err(e) => {
                             gatepost_log::warning(
@@ -508,7 +507,7 @@ impl Wal {
             })
             .collect();
         if !tombstones.is_empty() && st.current.used > 0 {
-            if let Err(e) = self.rotate(&mut st, 0, false) {
+            if let Err(e) = self.rotate(&mut st, 0) {
                 gatepost_log::warning("qmgr", format!("write-ahead log: new segment: {e}"));
                 tombstones.clear();
             }
@@ -550,8 +549,8 @@ impl Wal {
         }
         let mut st = self.lock();
         for (path, size) in renamed {
-            // Outgrown: the checkpointer makes a larger one instead.
-            if st.spares.len() < MAX_SPARES && size >= st.next_size {
+            // One made in a hurry is small: the checkpointer makes a full one.
+            if st.spares.len() < MAX_SPARES && size >= SEGMENT_SIZE {
                 st.spares.push((path, size));
             } else {
                 let _ = std::fs::remove_file(path);
@@ -559,14 +558,13 @@ impl Wal {
         }
     }
 
-    /// Keep one spare segment of the current size ready so that appenders
+    /// Keep one spare segment of full size ready so that appenders
     /// rarely zero-fill: a smaller spare still serves an appender that
     /// finds nothing better, but the next one is made at full size.
     fn prepare_spare(&self) {
         let (path, size) = {
             let mut st = self.lock();
-            let next_size = st.next_size;
-            if st.spares.iter().any(|(_, size)| *size >= next_size) {
+            if st.spares.iter().any(|(_, size)| *size >= SEGMENT_SIZE) {
                 return;
             }
             if st.spares.len() >= MAX_SPARES {
@@ -578,7 +576,7 @@ impl Wal {
             }
             let n = st.next_spare;
             st.next_spare += 1;
-            (self.dir.join(format!("spare.{n}")), st.next_size)
+            (self.dir.join(format!("spare.{n}")), SEGMENT_SIZE)
         };
         match create_zeroed(&path, size) {
             Ok(_) => self.lock().spares.push((path, size)),
