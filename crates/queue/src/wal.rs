@@ -32,7 +32,7 @@ const FIXED: usize = 32;
 /// checkpointed (one `syncfs`, two `fsync`s of `wal/`) at once, so the
 /// larger it is, the fewer checkpoints a burst meets (docs/durability.md,
 /// "What is on disk").
-const SEGMENT_SIZE: u64 = 16 << 20;
+pub(crate) const SEGMENT_SIZE: u64 = 16 << 20;
 /// Size of a segment made while an appender waits (no spare was ready):
 /// the smallest that holds any record; a larger one would hold up every
 /// session for its zero-filling. Let go when it retires.

@@ -262,7 +262,7 @@ async fn segments_are_full_size_from_the_start_and_spares_stay_few() {
             })
             .collect()
     };
-    let full = 16 << 20;
+    let full = crate::wal::SEGMENT_SIZE;
     // The first segment is made at full size before anything is accepted,
     // and the checkpointer makes a spare of that size at once.
     let current: Vec<_> = sizes()
