@@ -40,6 +40,7 @@ mod postfix_records;
 mod queue;
 mod queue_file;
 mod queue_id;
+mod record_time;
 mod recycle;
 mod sender_auth;
 mod trigger;

@@ -22,7 +22,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::QueueError;
 use crate::group_flush::sync_dir;
@@ -30,6 +30,7 @@ use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
 use crate::queue_file::{escape, unescape};
 use crate::queue_id::{micros_of, QueueId};
+use crate::record_time;
 
 const MAGIC: &str = "gatepost-maildrop 1\n";
 const MAX_ENVELOPE_LINES: usize = 100_000;
@@ -54,13 +55,9 @@ pub struct Submission {
 }
 
 fn encode(sub: &Submission) -> Vec<u8> {
-    let d = sub
-        .time
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
     let mut head = String::from(MAGIC);
     head.push_str(&format!("U {}\n", sub.uid));
-    head.push_str(&format!("T {}.{:09}\n", d.as_secs(), d.subsec_nanos()));
+    head.push_str(&format!("T {}\n", record_time::encode(sub.time)));
     head.push_str(&format!("F {}\n", escape(&sub.sender)));
     if let Some(name) = &sub.full_name {
         head.push_str(&format!("N {}\n", escape(name)));
@@ -75,16 +72,6 @@ fn encode(sub: &Submission) -> Vec<u8> {
     let mut out = head.into_bytes();
     out.extend_from_slice(&sub.content);
     out
-}
-
-fn parse_time(s: &str) -> Result<SystemTime, String> {
-    let (secs, nanos) = s.split_once('.').unwrap_or((s, "0"));
-    let secs: u64 = secs.parse().map_err(|_| format!("bad time {s:?}"))?;
-    let nanos: u32 = nanos.parse().map_err(|_| format!("bad time {s:?}"))?;
-    if nanos >= 1_000_000_000 {
-        return Err(format!("bad time {s:?}"));
-    }
-    Ok(UNIX_EPOCH + Duration::new(secs, nanos))
 }
 
 /// Parse a maildrop file.
@@ -120,7 +107,7 @@ pub(crate) fn decode(data: &[u8]) -> Result<Submission, String> {
                 sub.uid = value.parse().map_err(|_| format!("bad uid {value:?}"))?;
                 seen_uid = true;
             }
-            "T" => sub.time = parse_time(value)?,
+            "T" => sub.time = record_time::decode(value)?,
             "F" => sub.sender = unescape(value)?,
             "N" => sub.full_name = Some(unescape(value)?),
             "X" => sub.extract_recipients = true,
@@ -234,7 +221,7 @@ mod tests {
     fn sample() -> Submission {
         Submission {
             uid: 1000,
-            time: UNIX_EPOCH + Duration::new(1_700_000_000, 5),
+            time: UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 5),
             sender: "alice".into(),
             full_name: Some("Alice \"A\" Liddell".into()),
             extract_recipients: true,

@@ -40,10 +40,11 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::QueueError;
+use crate::record_time;
 
 /// Magic at the start of every queue file written now (version 2, with
 /// the queue id) and of the files of earlier releases (version 1).
@@ -181,25 +182,10 @@ pub(crate) fn unescape(value: &str) -> Result<String, String> {
     Ok(out)
 }
 
-fn encode_time(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
-}
-
-fn decode_time(s: &str) -> Result<SystemTime, String> {
-    let (secs, nanos) = s.split_once('.').unwrap_or((s, "0"));
-    let secs: u64 = secs.parse().map_err(|_| format!("bad time {s:?}"))?;
-    let nanos: u32 = nanos.parse().map_err(|_| format!("bad time {s:?}"))?;
-    if nanos >= 1_000_000_000 {
-        return Err(format!("bad time {s:?}"));
-    }
-    Ok(UNIX_EPOCH + Duration::new(secs, nanos))
-}
-
 /// The envelope section (written once, at commit).
 pub(crate) fn encode_envelope(env: &Envelope) -> String {
     let mut out = String::new();
-    out.push_str(&format!("T {}\n", encode_time(env.arrival)));
+    out.push_str(&format!("T {}\n", record_time::encode(env.arrival)));
     out.push_str(&format!("C {}\n", escape(&env.client)));
     out.push_str(&format!("F {}\n", escape(&env.sender)));
     if let Some(ret) = &env.ret {
@@ -316,7 +302,7 @@ pub(crate) fn parse_trailer_sized(
         if !ended {
             match tag {
                 "T" => {
-                    env.arrival = decode_time(value)?;
+                    env.arrival = record_time::decode(value)?;
                     seen_time = true;
                 }
                 "C" => env.client = unescape(value)?,
@@ -559,7 +545,7 @@ mod tests {
         Envelope {
             sender: "a\tb\\c\nd@x".into(),
             recipients: vec![EnvelopeRecipient::new("root@spec.test"), r2],
-            arrival: UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789),
+            arrival: UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 123_456_789),
             client: "localhost[127.0.0.1]".into(),
             ret: Some("HDRS".into()),
             envid: Some("ENV1".into()),
