@@ -544,6 +544,54 @@ async fn restart_recovers_active_and_incoming() {
     h.await.unwrap();
 }
 
+/// A power loss on a filesystem that does not order data before metadata
+/// can leave a queue file's block recorded but never written: the file
+/// then shows stale bytes where its content was. Its checksum gives it
+/// away before anything is delivered, small (read whole at activation) or
+/// large (checked a piece at a time), and it goes to `corrupt`.
+#[tokio::test]
+async fn a_file_whose_content_does_not_match_its_checksum_goes_to_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Queue::open(dir.path()).unwrap();
+    let env = envelope("s@ext.example", &["ok@spec.test"]);
+    let good = submit(&queue, &env).await;
+    let small = submit(&queue, &env).await;
+    let mut w = queue.new_message().unwrap();
+    w.write_content(BODY).unwrap();
+    for _ in 0..1000 {
+        w.write_content(&[b'x'; 99]).unwrap();
+        w.write_content(b"\n").unwrap();
+    }
+    let large = w.commit(&env).await.unwrap();
+    // Stale bytes in the middle of each damaged file's content.
+    for (id, at) in [(&small, 80u64), (&large, 60_000)] {
+        let path = dir.path().join("incoming").join(id.as_str());
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, b"\0\0\0\0", at).unwrap();
+    }
+    let agent = Arc::new(FakeAgent::default());
+    let (stop, h) = start(&queue, &agent, settings());
+    wait_until_async("good delivered", || {
+        !in_process_log_lines(&format!("{good}: removed")).is_empty()
+    })
+    .await;
+    let mut want = vec![small.to_string(), large.to_string()];
+    want.sort();
+    wait_until_async("damaged moved", || files(dir.path(), "corrupt") == want).await;
+    for id in [&small, &large] {
+        assert_eq!(
+            in_process_log_lines(&format!("{id}: corrupt queue file")),
+            vec![format!(
+                "qmgr: warning: {id}: corrupt queue file: content checksum mismatch"
+            )]
+        );
+        assert!(agent.calls().iter().all(|c| &c.id != id), "{id} delivered");
+    }
+    assert!(queue_empty(dir.path()));
+    stop.send(()).unwrap();
+    h.await.unwrap();
+}
+
 #[tokio::test]
 async fn operator_commands_and_mailq() {
     // Open the log before the first postsuper-style action logs anything.

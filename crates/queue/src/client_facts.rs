@@ -14,8 +14,8 @@ use std::path::Path;
 
 use crate::error::QueueError;
 use crate::queue_file::{
-    escape, parse_trailer_sized, read_header, read_queue_file, unescape, QueueFile,
-    MAX_ENVELOPE_BYTES,
+    check_content_in_place, escape, parse_trailer_sized, read_header, read_trailer, unescape,
+    QueueFile, MAX_ENVELOPE_BYTES,
 };
 
 /// What is known about the client that submitted a message (empty: not
@@ -83,17 +83,20 @@ pub fn read_content_and_client_facts(
     id: &str,
 ) -> Result<(Vec<u8>, ClientFacts), QueueError> {
     let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
-    let content_len = read_header(&mut file, path, id)?.content_len;
+    let header = read_header(&mut file, path, id)?;
     let mut content = Vec::new();
     file.read_to_end(&mut content)
         .map_err(|e| QueueError::io(path, e))?;
-    let Ok(at) = usize::try_from(content_len) else {
+    let Ok(at) = usize::try_from(header.content_len) else {
         return Err(QueueError::Corrupt(id.to_string(), "short content".into()));
     };
     if content.len() < at {
         return Err(QueueError::Corrupt(id.to_string(), "short content".into()));
     }
-    let trailer = String::from_utf8(content.split_off(at))
+    let trailer = content.split_off(at);
+    header.check_content(id, &content)?;
+    header.check_envelope(id, &trailer)?;
+    let trailer = String::from_utf8(trailer)
         .map_err(|_| QueueError::io(path, std::io::Error::from(std::io::ErrorKind::InvalidData)))?;
     Ok((content, facts_of(&trailer, id)?))
 }
@@ -123,9 +126,11 @@ pub fn read_queue_file_preloaded_from(
     id: &str,
     content_limit: u64,
 ) -> Result<(QueueFile, Option<Preloaded>), QueueError> {
-    let content_len = read_header(&mut file, path, id)?.content_len;
+    let header = read_header(&mut file, path, id)?;
+    let content_len = header.content_len;
     if content_len > content_limit {
-        return Ok((read_queue_file(path, id)?, None));
+        check_content_in_place(&mut file, path, id, &header)?;
+        return Ok((read_trailer(file, path, id, &header)?, None));
     }
     let mut content = Vec::with_capacity(usize::try_from(content_len).unwrap_or(0) + 512);
     file.read_to_end(&mut content)
@@ -135,6 +140,8 @@ pub fn read_queue_file_preloaded_from(
         return Err(QueueError::Corrupt(id.into(), "bad content length".into()));
     }
     let trailer = content.split_off(at);
+    header.check_content(id, &content)?;
+    header.check_envelope(id, &trailer)?;
     let (envelope, states, warned, wire_size) =
         parse_trailer_sized(&trailer).map_err(|why| QueueError::Corrupt(id.to_string(), why))?;
     // Facts that cannot be read are left to the delivery's own read, which
@@ -216,7 +223,7 @@ mod tests {
 
         // The queue manager's read: the same envelope as the envelope-only
         // reader, and the same content and facts when under the limit.
-        let alone = read_queue_file(&path, id.as_str()).unwrap();
+        let alone = crate::queue_file::read_queue_file(&path, id.as_str()).unwrap();
         let (qf, preloaded) = read_queue_file_preloaded(&path, id.as_str(), 1024).unwrap();
         assert_eq!(qf.envelope.sender, alone.envelope.sender);
         assert_eq!(qf.envelope.recipients, alone.envelope.recipients);

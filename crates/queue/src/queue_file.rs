@@ -1,8 +1,9 @@
 //! The on-disk queue file format (one file per message, named by queue id).
 //!
 //! ```text
-//! gatepost-queue-file 2 00000000000000000289 4A1F21C8E\n
-//!                                                 header: content length, queue id
+//! gatepost-queue-file 3 00000000000000000289 4A1F21C8E 1c291ca3 8e3b2a07\n
+//!                          header: content length, queue id, CRC-32 of the
+//!                          content and of the envelope (through its `E` line)
 //! <content: header lines and body, '\n' line ends>  exactly that many bytes
 //! T 1700000000.123456789\n                        arrival time (secs.nanos)
 //! C localhost[127.0.0.1]\n                        client
@@ -25,9 +26,18 @@
 //!
 //! The header names the file's own queue id: a reused file whose first
 //! block still holds an earlier message on disk after a crash (see
-//! `recycle.rs`) cannot pass for a message under its new name. Empty lines
-//! after the envelope are filler covering the rest of such a block. Files
-//! of version 1 (header `gatepost-queue-file 1 LENGTH`, no id) still read.
+//! `recycle.rs`) cannot pass for a message under its new name. Its
+//! checksums catch the other blocks: after a power loss a filesystem that
+//! does not order data before metadata (ext4 without a journal, or in
+//! `data=writeback` mode) can leave a block recorded in the file but never
+//! written, holding what the disk had there before. Every read that takes
+//! the content or the envelope checks its checksum; a mismatch is reported
+//! as a corrupt file (the queue manager moves it to `corrupt`), never
+//! delivered. Empty lines after the envelope are filler covering the rest
+//! of a reused block; they and the status records are outside the
+//! checksums (status records are appended later). Files of version 2
+//! (header without checksums) and version 1 (`gatepost-queue-file 1
+//! LENGTH`, no id either) still read.
 //!
 //! Values are escaped (`\\`, `\n`, `\r`, `\t`). The file is written in `tmp`
 //! and published into `incoming` by a link only after the envelope is
@@ -46,10 +56,14 @@ use crate::envelope::{Envelope, EnvelopeRecipient};
 use crate::error::QueueError;
 use crate::record_time;
 
-/// Magic at the start of every queue file written now (version 2, with
-/// the queue id) and of the files of earlier releases (version 1).
-const MAGIC: &str = "gatepost-queue-file 2 ";
+/// Magic at the start of every queue file written now (version 3, with
+/// the queue id and checksums) and of the files of earlier releases
+/// (version 2 with the id, version 1 without).
+const MAGIC: &str = "gatepost-queue-file 3 ";
+const MAGIC_V2: &str = "gatepost-queue-file 2 ";
 const MAGIC_V1: &str = "gatepost-queue-file 1 ";
+/// Width of each checksum field (hexadecimal CRC-32).
+const CRC_WIDTH: usize = 8;
 /// Width of the content-length field.
 const LEN_WIDTH: usize = 20;
 /// Longest queue id a header may name.
@@ -59,14 +73,37 @@ const HEADER_V1_LEN: usize = MAGIC_V1.len() + LEN_WIDTH + 1;
 /// Refuse envelope sections larger than this (a damaged file, not a message).
 pub(crate) const MAX_ENVELOPE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The header recording the content length and the file's queue id.
-pub(crate) fn header(content_len: u64, id: &str) -> String {
-    format!("{MAGIC}{content_len:0width$} {id}\n", width = LEN_WIDTH)
+/// The header recording the content length, the file's queue id and the
+/// checksums of content and envelope.
+pub(crate) fn header(content_len: u64, id: &str, sums: Checksums) -> String {
+    format!(
+        "{MAGIC}{content_len:0width$} {id} {:08x} {:08x}\n",
+        sums.content,
+        sums.envelope,
+        width = LEN_WIDTH
+    )
 }
 
 /// Length of the header of the file of queue id `id`.
 pub(crate) fn header_len(id: &str) -> usize {
-    MAGIC.len() + LEN_WIDTH + 1 + id.len() + 1
+    MAGIC.len() + LEN_WIDTH + 1 + id.len() + 2 * (1 + CRC_WIDTH) + 1
+}
+
+/// The CRC-32 checksums a version 3 header carries: of the content, and of
+/// the envelope section (from the content's end through its `E` line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Checksums {
+    pub(crate) content: u32,
+    pub(crate) envelope: u32,
+}
+
+/// Length of the envelope section at the start of `trailer` (through the
+/// `E` line), if it has one.
+fn envelope_len(trailer: &[u8]) -> Option<usize> {
+    if trailer.starts_with(b"E\n") {
+        return Some(2);
+    }
+    memchr::memmem::find(trailer, b"\nE\n").map(|at| at + 3)
 }
 
 /// One delivery outcome kept for a recipient (bounce or defer log entry).
@@ -396,6 +433,35 @@ pub(crate) struct Header {
     pub(crate) content_len: u64,
     /// Where the content starts (the header's length).
     pub(crate) content_start: u64,
+    /// None in files of versions 1 and 2.
+    pub(crate) sums: Option<Checksums>,
+}
+
+impl Header {
+    /// Check the content read from the file of queue id `id`.
+    pub(crate) fn check_content(&self, id: &str, content: &[u8]) -> Result<(), QueueError> {
+        match self.sums {
+            Some(sums) if crc32fast::hash(content) != sums.content => Err(QueueError::Corrupt(
+                id.to_string(),
+                "content checksum mismatch".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Check the envelope section at the start of `trailer` (what follows
+    /// the content) of the file of queue id `id`.
+    pub(crate) fn check_envelope(&self, id: &str, trailer: &[u8]) -> Result<(), QueueError> {
+        let Some(sums) = self.sums else {
+            return Ok(());
+        };
+        let corrupt = |why: &str| QueueError::Corrupt(id.to_string(), why.into());
+        let len = envelope_len(trailer).ok_or_else(|| corrupt("missing end of envelope"))?;
+        if crc32fast::hash(&trailer[..len]) != sums.envelope {
+            return Err(corrupt("envelope checksum mismatch"));
+        }
+        Ok(())
+    }
 }
 
 /// Read the header of the open queue file of queue id `id` and leave the
@@ -404,7 +470,7 @@ pub(crate) struct Header {
 /// this name (a reused file's block a crash did not rewrite), reported as
 /// corrupt.
 pub(crate) fn read_header(file: &mut File, path: &Path, id: &str) -> Result<Header, QueueError> {
-    let mut buf = [0u8; MAGIC.len() + LEN_WIDTH + 1 + MAX_ID_LEN + 1];
+    let mut buf = [0u8; MAGIC.len() + LEN_WIDTH + 1 + MAX_ID_LEN + 2 * (1 + CRC_WIDTH) + 1];
     let mut got = 0;
     while got < buf.len() {
         match file.read(&mut buf[got..]) {
@@ -439,52 +505,124 @@ fn parse_header(head: &[u8], id: &str) -> Result<Header, QueueError> {
         return Ok(Header {
             content_len: length(digits)?,
             content_start: HEADER_V1_LEN as u64,
+            sums: None,
         });
     }
+    let with_sums = head.starts_with(MAGIC.as_bytes());
     let rest = &head[MAGIC.len() + LEN_WIDTH..];
-    if !head.starts_with(MAGIC.as_bytes()) || rest.first() != Some(&b' ') {
+    if !(with_sums || head.starts_with(MAGIC_V2.as_bytes())) || rest.first() != Some(&b' ') {
         return Err(corrupt("bad file header"));
     }
-    let named = rest[1..]
+    let line = rest[1..]
         .iter()
         .position(|&b| b == b'\n')
         .map(|end| &rest[1..1 + end])
         .ok_or_else(|| corrupt("bad file header"))?;
+    let mut fields = line.split(|&b| b == b' ');
+    let named = fields.next().unwrap_or_default();
     if named != id.as_bytes() {
         return Err(corrupt(&format!(
             "file header names queue id {}",
             String::from_utf8_lossy(named)
         )));
     }
+    let mut crc = || {
+        fields
+            .next()
+            .filter(|hex| hex.len() == CRC_WIDTH)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .ok_or_else(|| corrupt("bad file header"))
+    };
+    let sums = if with_sums {
+        Some(Checksums {
+            content: crc()?,
+            envelope: crc()?,
+        })
+    } else {
+        None
+    };
+    if fields.next().is_some() {
+        return Err(corrupt("bad file header"));
+    }
     Ok(Header {
         content_len: length(digits)?,
-        content_start: header_len(id) as u64,
+        content_start: (MAGIC.len() + LEN_WIDTH + 2 + line.len()) as u64,
+        sums,
     })
 }
 
 /// Read and parse a queue file (envelope and status, not the content).
 pub fn read_queue_file(path: &Path, id: &str) -> Result<QueueFile, QueueError> {
     let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
-    let Header {
-        content_len,
-        content_start,
-    } = read_header(&mut file, path, id)?;
-    let total = file.metadata().map_err(|e| QueueError::io(path, e))?.len();
-    let start = content_start + content_len;
-    if start > total || total - start > MAX_ENVELOPE_BYTES {
+    let header = read_header(&mut file, path, id)?;
+    file.seek(SeekFrom::Start(header.content_start + header.content_len))
+        .map_err(|e| QueueError::io(path, e))?;
+    read_trailer(file, path, id, &header)
+}
+
+/// Read the open queue file's content (the file positioned at its start)
+/// only to check it against its checksum, a piece at a time: a large
+/// message is vouched for before it is taken for delivery, without holding
+/// it in memory. Files without checksums are skipped over.
+pub(crate) fn check_content_in_place(
+    file: &mut File,
+    path: &Path,
+    id: &str,
+    header: &Header,
+) -> Result<(), QueueError> {
+    let io = |e| QueueError::io(path, e);
+    let Some(sums) = header.sums else {
+        file.seek(SeekFrom::Start(header.content_start + header.content_len))
+            .map_err(io)?;
+        return Ok(());
+    };
+    let mut crc = crc32fast::Hasher::new();
+    let mut piece = vec![0u8; 64 * 1024];
+    let mut left = header.content_len;
+    while left > 0 {
+        let want = piece.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        match file.read(&mut piece[..want]) {
+            Ok(0) => return Err(QueueError::Corrupt(id.to_string(), "short content".into())),
+            Ok(n) => {
+                crc.update(&piece[..n]);
+                left -= n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+    if crc.finalize() != sums.content {
+        return Err(QueueError::Corrupt(
+            id.to_string(),
+            "content checksum mismatch".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Read and parse what follows the content of the open queue file (the
+/// file positioned there).
+pub(crate) fn read_trailer(
+    file: File,
+    path: &Path,
+    id: &str,
+    header: &Header,
+) -> Result<QueueFile, QueueError> {
+    let mut trailer = Vec::new();
+    file.take(MAX_ENVELOPE_BYTES + 1)
+        .read_to_end(&mut trailer)
+        .map_err(|e| QueueError::io(path, e))?;
+    if trailer.len() as u64 > MAX_ENVELOPE_BYTES {
         return Err(QueueError::Corrupt(id.into(), "bad content length".into()));
     }
-    file.seek(SeekFrom::Start(start))
-        .map_err(|e| QueueError::io(path, e))?;
-    let mut trailer = Vec::new();
-    file.read_to_end(&mut trailer)
-        .map_err(|e| QueueError::io(path, e))?;
+    header.check_envelope(id, &trailer)?;
     let (envelope, states, warned, wire_size) =
         parse_trailer_sized(&trailer).map_err(|why| QueueError::Corrupt(id.to_string(), why))?;
     Ok(QueueFile {
         envelope,
-        content_len,
-        wire_size: wire_size.unwrap_or(content_len),
+        content_len: header.content_len,
+        wire_size: wire_size.unwrap_or(header.content_len),
         states,
         warned,
     })
@@ -493,15 +631,16 @@ pub fn read_queue_file(path: &Path, id: &str) -> Result<QueueFile, QueueError> {
 /// Read the message content (header + body) of a queue file.
 pub fn read_content(path: &Path, id: &str) -> Result<Vec<u8>, QueueError> {
     let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
-    let content_len = read_header(&mut file, path, id)?.content_len;
+    let header = read_header(&mut file, path, id)?;
     let mut content = Vec::new();
     (&mut file)
-        .take(content_len)
+        .take(header.content_len)
         .read_to_end(&mut content)
         .map_err(|e| QueueError::io(path, e))?;
-    if (content.len() as u64) != content_len {
+    if (content.len() as u64) != header.content_len {
         return Err(QueueError::Corrupt(id.to_string(), "short content".into()));
     }
+    header.check_content(id, &content)?;
     Ok(content)
 }
 
@@ -624,18 +763,32 @@ mod tests {
         }
     }
 
+    /// A queue file as the writer lays it out: header with checksums,
+    /// content, envelope, then what follows the envelope.
+    fn file_text(id: &str, named: &str, content: &str, envelope: &str, after: &str) -> String {
+        let sums = Checksums {
+            content: crc32fast::hash(content.as_bytes()),
+            envelope: crc32fast::hash(envelope.as_bytes()),
+        };
+        let head = header(content.len() as u64, named, sums);
+        assert_eq!(head.len(), header_len(id));
+        format!("{head}{content}{envelope}{after}")
+    }
+
+    const ENVELOPE: &str = "T 1700000000.000000000\nF a@x\nR b@y\nE\n";
+
     #[test]
-    fn a_header_naming_another_id_is_refused_and_version_1_still_reads() {
+    fn a_header_naming_another_id_is_refused_and_earlier_versions_still_read() {
         let dir = tempfile::tempdir().unwrap();
-        let trailer = "T 1700000000.000000000\nF a@x\nR b@y\nE\n\n\n";
-        let write = |name: &str, head: &str| {
+        let write = |name: &str, text: &str| {
             let path = dir.path().join(name);
-            std::fs::write(&path, format!("{head}body\n{trailer}")).unwrap();
+            std::fs::write(&path, text).unwrap();
             path
         };
         // An earlier message's block under a new name (a reused file after
         // a crash): its header names the earlier id.
-        let stale = write("5562DBE20B", &header(5, "1234DBE20B"));
+        let text = file_text("5562DBE20B", "1234DBE20B", "body\n", ENVELOPE, "\n\n");
+        let stale = write("5562DBE20B", &text);
         match read_queue_file(&stale, "5562DBE20B") {
             Err(QueueError::Corrupt(id, why)) => {
                 assert_eq!(id, "5562DBE20B");
@@ -643,14 +796,91 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let own = write("1234DBE20B", &header(5, "1234DBE20B"));
-        assert_eq!(read_queue_file(&own, "1234DBE20B").unwrap().content_len, 5);
+        let text = file_text("1234DBE20B", "1234DBE20B", "body\n", ENVELOPE, "S 0\n\n");
+        let own = write("1234DBE20B", &text);
+        let qf = read_queue_file(&own, "1234DBE20B").unwrap();
+        assert_eq!(qf.content_len, 5);
+        assert!(!qf.states[0].is_pending());
         assert_eq!(read_content(&own, "1234DBE20B").unwrap(), b"body\n");
-        // Files of earlier releases name no id.
-        let v1 = write("ABCDE1", "gatepost-queue-file 1 00000000000000000005\n");
+        // Files of earlier releases: version 2 names the id and has no
+        // checksums, version 1 names no id either.
+        let v2 = write(
+            "ABCDE2",
+            &format!("gatepost-queue-file 2 00000000000000000005 ABCDE2\nbody\n{ENVELOPE}"),
+        );
+        assert_eq!(read_queue_file(&v2, "ABCDE2").unwrap().content_len, 5);
+        assert_eq!(read_content(&v2, "ABCDE2").unwrap(), b"body\n");
+        let v1 = write(
+            "ABCDE1",
+            &format!("gatepost-queue-file 1 00000000000000000005\nbody\n{ENVELOPE}"),
+        );
         let qf = read_queue_file(&v1, "ABCDE1").unwrap();
         assert_eq!((qf.content_len, qf.envelope.recipients.len()), (5, 1));
         assert_eq!(read_content(&v1, "ABCDE1").unwrap(), b"body\n");
+    }
+
+    /// A block recorded in the file but never written (a power loss on a
+    /// filesystem that does not order data before metadata) shows other
+    /// bytes: every read that takes that part reports the file corrupt.
+    #[test]
+    fn content_or_envelope_that_does_not_match_its_checksum_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = "1234DBE20B";
+        let path = dir.path().join(id);
+        let good = file_text(id, id, "Subject: x\n\nbody\n", ENVELOPE, "\n");
+        let content_at = header_len(id);
+        let envelope_at = content_at + "Subject: x\n\nbody\n".len();
+        let damage = |at: usize| {
+            let mut bytes = good.clone().into_bytes();
+            bytes[at] = b'X';
+            std::fs::write(&path, bytes).unwrap();
+        };
+        let corrupt_with = |r: Result<(), QueueError>, why: &str| match r {
+            Err(QueueError::Corrupt(i, w)) => assert_eq!((i.as_str(), w.as_str()), (id, why)),
+            other => panic!("{other:?}, wanted {why}"),
+        };
+        let facts = |p: &Path| {
+            crate::client_facts::read_queue_file_preloaded_from(
+                File::open(p).unwrap(),
+                p,
+                id,
+                1 << 20,
+            )
+            .map(|_| ())
+        };
+        // Content: the reads that take it.
+        damage(content_at + 14);
+        corrupt_with(
+            read_content(&path, id).map(|_| ()),
+            "content checksum mismatch",
+        );
+        corrupt_with(facts(&path), "content checksum mismatch");
+        corrupt_with(
+            crate::client_facts::read_content_and_client_facts(&path, id).map(|_| ()),
+            "content checksum mismatch",
+        );
+        // The envelope alone reads (mailq does not read the content).
+        assert!(read_queue_file(&path, id).is_ok());
+        // Envelope: a recipient changed.
+        damage(envelope_at + ENVELOPE.find("b@y").unwrap());
+        corrupt_with(
+            read_queue_file(&path, id).map(|_| ()),
+            "envelope checksum mismatch",
+        );
+        corrupt_with(facts(&path), "envelope checksum mismatch");
+        corrupt_with(
+            crate::sender_auth::read_sender_auth(&path, id).map(|_| ()),
+            "envelope checksum mismatch",
+        );
+        assert!(read_content(&path, id).is_ok());
+        // Filler and status records after the envelope are not covered.
+        std::fs::write(&path, format!("{good}S 0\n\n\n")).unwrap();
+        assert!(read_queue_file(&path, id).is_ok());
+        // A damaged checksum field is a bad header.
+        let mut bytes = good.clone().into_bytes();
+        bytes[content_at - 2] = b'g';
+        std::fs::write(&path, bytes).unwrap();
+        corrupt_with(read_content(&path, id).map(|_| ()), "bad file header");
     }
 
     #[test]
@@ -659,6 +889,10 @@ mod tests {
             assert_eq!(unescape(&escape(s)).unwrap(), s);
         }
         assert!(unescape("bad\\x").is_err());
-        assert_eq!(header(289, "4A1F21C8E").len(), header_len("4A1F21C8E"));
+        let sums = Checksums::default();
+        assert_eq!(
+            header(289, "4A1F21C8E", sums).len(),
+            header_len("4A1F21C8E")
+        );
     }
 }

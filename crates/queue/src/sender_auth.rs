@@ -25,6 +25,7 @@ pub fn read_sender_auth(path: &Path, id: &str) -> Result<Option<String>, QueueEr
     let mut trailer = String::new();
     file.read_to_string(&mut trailer)
         .map_err(|e| QueueError::io(path, e))?;
+    header.check_envelope(id, trailer.as_bytes())?;
     for line in trailer.lines() {
         if line == "E" {
             break;

@@ -24,7 +24,9 @@ use crate::error::{here_or_blocking, may_block_briefly, QueueError};
 use crate::group_flush::{Flush, GroupFlush};
 use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
-use crate::queue_file::{encode_envelope, encode_status, header, header_len, StatusRecord};
+use crate::queue_file::{
+    encode_envelope, encode_status, header, header_len, Checksums, StatusRecord,
+};
 use crate::queue_id::{micros_of, QueueId};
 use crate::recycle::{Spare, StaleBytes};
 use crate::wal;
@@ -63,8 +65,12 @@ enum Sink {
     /// In memory: room for a log record's prefix and the queue file's
     /// header, then the content; the tmp file is still empty.
     Memory { file: File, buf: Vec<u8> },
-    /// Too large for the log: streamed to the tmp file after its header.
-    File(BufWriter<File>),
+    /// Too large for the log: streamed to the tmp file after its header,
+    /// with the content's checksum kept as it goes.
+    File {
+        out: BufWriter<File>,
+        crc: crc32fast::Hasher,
+    },
 }
 
 fn create_tmp(queue: &Queue) -> Result<(Spare, QueueId), QueueError> {
@@ -186,19 +192,23 @@ impl MessageWriter {
                 // as they are written.
                 self.lines += line_ends(&buf[start..]) + line_ends(data);
                 let prefix = wal::record_prefix(self.id.as_str());
+                let mut crc = crc32fast::Hasher::new();
+                crc.update(&buf[start..]);
+                crc.update(data);
                 let mut out = BufWriter::with_capacity(64 * 1024, file);
                 out.write_all(&buf[prefix..]).map_err(io)?;
                 out.write_all(data).map_err(io)?;
-                self.out = Some(Sink::File(out));
+                self.out = Some(Sink::File { out, crc });
             }
             Some(Sink::Memory { file, mut buf }) => {
                 buf.extend_from_slice(data);
                 self.out = Some(Sink::Memory { file, buf });
             }
-            Some(Sink::File(mut out)) => {
+            Some(Sink::File { mut out, mut crc }) => {
                 out.write_all(data).map_err(io)?;
+                crc.update(data);
                 self.lines += line_ends(data);
-                self.out = Some(Sink::File(out));
+                self.out = Some(Sink::File { out, crc });
             }
             None => return Err(io(std::io::Error::other("message already closed"))),
         }
@@ -278,9 +288,11 @@ impl MessageWriter {
                 trailer.insert_str(end, &crate::client_facts::records(facts));
             }
         }
+        let envelope_crc = crc32fast::hash(trailer.as_bytes());
         for rec in status {
             trailer.push_str(&encode_status(rec));
         }
+        let content_start = self.content_start();
         let size = self.size;
         let stale = self.stale;
         let dst = self.queue.path_of(target, &self.id);
@@ -300,17 +312,21 @@ impl MessageWriter {
                 let record = (buf.len() + trailer.len()) as u64;
                 may_block_briefly() && log.as_ref().is_none_or(|log| log.has_room(record))
             }
-            Sink::File(_) => false,
+            Sink::File { .. } => false,
         };
         // Done, or the flushes still to wait for.
         let work = move || {
             let io = |e| QueueError::io(&src, e);
-            let head = header(size, &id);
-            let end = (head.len() + trailer.len()) as u64 + size;
+            let sums = |content: u32| Checksums {
+                content,
+                envelope: envelope_crc,
+            };
+            let end = (header_len(&id) + trailer.len()) as u64 + size;
             // Filler over what a reused file holds beyond the new end.
             let filler = stale.filler_after(end);
             let (file, logged) = match out {
                 Sink::Memory { file, mut buf } => {
+                    let head = header(size, &id, sums(crc32fast::hash(&buf[content_start..])));
                     let prefix = wal::record_prefix(&id);
                     buf.extend_from_slice(trailer.as_bytes());
                     buf[prefix..prefix + head.len()].copy_from_slice(head.as_bytes());
@@ -320,7 +336,8 @@ impl MessageWriter {
                     buf.truncate(record_len);
                     (file, Some(buf))
                 }
-                Sink::File(out) => {
+                Sink::File { out, crc } => {
+                    let head = header(size, &id, sums(crc.finalize()));
                     let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
                     file.write_all(trailer.as_bytes()).map_err(io)?;
                     file.write_all(&vec![b'\n'; filler]).map_err(io)?;
@@ -416,10 +433,11 @@ mod tests {
     use crate::layout::QueueName;
     use crate::queue::Queue;
 
-    /// The size Postfix logs counts a CRLF per line: the same whether the
-    /// content stayed in memory or went to the file past the log's limit.
+    /// The size Postfix logs counts a CRLF per line, and the content's
+    /// checksum holds: the same whether the content stayed in memory or
+    /// went to the file past the log's limit.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_smtp_size_counts_a_crlf_per_line_held_or_streamed() {
+    async fn size_and_checksum_are_right_held_or_streamed() {
         let dir = tempfile::tempdir().unwrap();
         let queue = Queue::open(dir.path()).unwrap();
         let envelope = Envelope {
@@ -445,6 +463,9 @@ mod tests {
             let bytes = 12 + 100 * lines as u64;
             assert_eq!(qf.content_len, bytes);
             assert_eq!(qf.wire_size, bytes + 2 + lines as u64, "{lines} lines");
+            // The checksums written both ways hold.
+            let content = crate::queue_file::read_content(&path, id.as_str()).unwrap();
+            assert_eq!(content.len() as u64, bytes);
         }
     }
 }
