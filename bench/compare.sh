@@ -159,7 +159,7 @@ progress() {
     "$STEP" "$TOTAL_STEPS" "$1" >&2
 }
 
-record() { echo "$1 $2 $3" >> "$RESULTS"; } # server metric value
+record() { echo "$1 $2 $3 ${round:-0}" >> "$RESULTS"; } # server metric value round
 
 # ---------- one server, one round ----------
 # Messages per rate measure: $1 sessions, $2 bytes.
@@ -291,21 +291,40 @@ median() { # server metric
   awk -v s="$1" -v m="$2" '$1 == s && $2 == m { print $3 }' "$RESULTS" | sort -g |
     awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+# The lowest and highest of the rounds' own ratios (each round measures
+# both servers minutes apart: the spread shows how much the machine moved).
+round_ratios() { # metric higher-is-better(1/0)
+  awk -v m="$1" -v hb="$2" '$2 == m && ($1 == "gp" || $1 == "pf") { v[$1, $4] = $3; r[$4] = 1 }
+    END {
+      n = 0
+      for (k in r) {
+        g = v["gp", k]; p = v["pf", k]
+        if (g + 0 == 0 || p + 0 == 0) continue
+        x = hb ? g / p : p / g
+        if (n == 0 || x < lo) lo = x
+        if (n == 0 || x > hi) hi = x
+        n++
+      }
+      if (n < 2) print "-"; else printf "%.1f-%.1fx", lo, hi
+    }' "$RESULTS"
+}
 row() { # label metric unit higher-is-better(1/0)
   local g p r n
   g=$(median gp "$2"); p=$(median pf "$2"); n=$(median null "$2")
   r=$(awk -v g="$g" -v p="$p" -v hb="$4" 'BEGIN {
     if (g == "-" || p == "-" || g + 0 == 0 || p + 0 == 0) { print "-"; exit }
     printf "%.1fx", (hb ? g / p : p / g) }')
-  printf '%-40s %12s %12s %9s %12s\n' "$1" "$(fmt "$g")" "$(fmt "$p")" "$r" "$(fmt "$n")"
+  printf '%-40s %12s %12s %9s %12s %12s\n' "$1" "$(fmt "$g")" "$(fmt "$p")" "$r" \
+    "$(round_ratios "$2" "$4")" "$(fmt "$n")"
 }
 fmt() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else printf "%.1f", v }'; }
 LOADER="our load tool"
 [ "$SOURCE" = 1 ] && LOADER="smtp-source"
 echo "medians of $ROUNDS round(s); rates by $LOADER, latency and idle sessions by gatepost-load"
 echo "ratio: how many times better gatepost is (higher rate, or lower time/latency/memory)"
+echo "rounds: the lowest and highest ratio of a single round"
 echo "null: smtp-sink, which accepts and discards, under the same load (what the load tool reaches here)"
-printf '%-40s %12s %12s %9s %12s\n' "" gatepost postfix ratio null
+printf '%-40s %12s %12s %9s %12s %12s\n' "" gatepost postfix ratio rounds null
 for size in 1024 102400; do
   for sessions in 1 20 100; do
     row "accepted msg/s, $sessions sess, $((size / 1024)) KiB" "rate_${sessions}_${size}" "" 1
