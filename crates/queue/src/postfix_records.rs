@@ -23,7 +23,7 @@
 //! skipped. Files in Postfix's `maildrop` are postdrop's output, before
 //! cleanup: same records, fewer of them.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One recipient of a Postfix queue file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +94,8 @@ fn arrival(value: &str) -> Result<SystemTime, String> {
         .and_then(|w| w.parse().ok())
         .ok_or_else(|| format!("bad time record {value:?}"))?;
     let micros: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
-    Ok(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros.min(999_999)))
+    let nanos = u32::try_from(micros.min(999_999) * 1000).unwrap_or(0);
+    crate::record_time::from_parts(secs, nanos).ok_or_else(|| format!("bad time record {value:?}"))
 }
 
 /// Postfix's DSN NOTIFY bit mask as the RCPT TO keyword list.
@@ -261,6 +262,7 @@ pub(crate) fn rec(kind: u8, data: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn records_long_lines_done_cancelled_and_pointers() {
@@ -343,6 +345,10 @@ mod tests {
             (
                 [rec(b'T', "1"), rec(b'p', "999")].concat(),
                 "bad pointer record to offset 999",
+            ),
+            (
+                rec(b'T', "18446744073709551615 0"),
+                "bad time record \"18446744073709551615 0\"",
             ),
         ];
         for (bytes, want) in cases {

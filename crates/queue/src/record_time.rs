@@ -1,8 +1,9 @@
-//! Times in our queue and maildrop files: `SECONDS.NANOS` since the epoch.
-//! Decoding refuses a time after the year 9999: no file we write holds one,
-//! and the clock and calendar code that prints or compares arrival times
-//! (mailq, `queue show`, Date: headers) cannot hold every `u64` of seconds,
-//! so a damaged or hostile file is reported as damaged instead.
+//! Times in our queue and maildrop files (`SECONDS.NANOS` since the
+//! epoch) and the arrival times read from Postfix's queue files. Reading
+//! refuses a time after the year 9999: no file holds one, and the clock
+//! and calendar code that prints or compares arrival times (mailq, `queue
+//! show`, Date: headers) cannot hold every `u64` of seconds, so a damaged
+//! or hostile file is reported as damaged instead.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,10 +22,16 @@ pub(crate) fn decode(s: &str) -> Result<SystemTime, String> {
     let (secs, nanos) = s.split_once('.').unwrap_or((s, "0"));
     let secs: u64 = secs.parse().map_err(|_| bad())?;
     let nanos: u32 = nanos.parse().map_err(|_| bad())?;
+    from_parts(secs, nanos).ok_or_else(bad)
+}
+
+/// The time `secs` seconds and `nanos` nanoseconds after the epoch, if it
+/// is one a calendar holds (up to the year 9999).
+pub(crate) fn from_parts(secs: u64, nanos: u32) -> Option<SystemTime> {
     if nanos >= 1_000_000_000 || secs > LAST_SECOND {
-        return Err(bad());
+        return None;
     }
-    Ok(UNIX_EPOCH + Duration::new(secs, nanos))
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
 }
 
 #[cfg(test)]
