@@ -11,10 +11,10 @@
 # servers, one after the other, with the same load: Postfix's smtp-source
 # when present (else our load tool) for the accepted messages per second,
 # our load tool for the end-of-data -> 250 latency and the idle sessions.
-# With smtp-source, each round also sends the same loads to smtp-sink, a
-# server that accepts and discards (no queue, no fsync, no delivery): what
-# the load tool and this machine reach at all. Prints the medians of the
-# rounds side by side with ratios.
+# Each round also sends the same loads to a null server (`gatepost-load
+# sink`: answers every command and discards the mail, no queue, no disk):
+# what the load tool and this machine reach at all. Prints the medians of
+# the rounds side by side with ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -24,6 +24,8 @@ GP_IP=${GP_IP:-127.0.0.41}
 PF_IP=${PF_IP:-127.0.0.42}
 SINK_IP=${SINK_IP:-127.0.0.43}
 PORT=${PORT:-24025}
+# Seconds of quiet after a `sync` before each server starts (settle()).
+SETTLE=${SETTLE:-2}
 
 cargo build --release -q -p gatepost -p gatepost-bench
 BIN=$PWD/target/release/gatepost
@@ -43,9 +45,7 @@ command -v postfix >/dev/null && [ "$(id -u)" = 0 ] && PF=1
 SOURCE=0
 SMTP_SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
 [ -x "$SMTP_SOURCE" ] && SOURCE=1
-SINK=0
-SMTP_SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
-[ "$SOURCE" = 1 ] && [ -x "$SMTP_SINK" ] && SINK=1
+SINK=${SINK:-1} # 0: no null column
 SINK_PID=
 
 # Under `set -e`: a server already stopped must not end the cleanup before
@@ -118,8 +118,14 @@ set_aside() {
   done
 }
 
+# Each server starts on a quiet disk: what the previous one (or the null
+# server's load) left dirty in the page cache is written out first, so that
+# its writeback does not land in the next server's first measure.
+settle() { sync; sleep "$SETTLE"; }
+
 start_gatepost() {
   set_aside "$WORK/gp/spool" "$WORK/gp/mail"/*
+  settle
   "$BIN" -c "$WORK/gp/etc" serve > "$WORK/gp/out" 2>&1 &
   GP_PID=$!
   wait_port "$GP_IP"
@@ -128,6 +134,7 @@ stop_gatepost() { kill "$GP_PID"; wait "$GP_PID" 2>/dev/null || true; GP_PID=; }
 start_postfix() {
   set_aside "$WORK/pf/spool" "$WORK/pf/mail"/*
   mkdir "$WORK/pf/spool"
+  settle
   postfix -c "$PF_DIR" start >/dev/null 2>&1
   wait_port "$PF_IP"
 }
@@ -173,16 +180,26 @@ rate_count() {
   echo "$n"
 }
 
-# The rate measures against smtp-sink (accepts and discards: the ceiling
-# of the load tool on this machine), recorded as server "null".
+# The same load as a measure, $1 sessions, $2 messages of $3 bytes, to the
+# server at $4.
+send_load() {
+  if [ "$SOURCE" = 1 ]; then
+    "$SMTP_SOURCE" -s "$1" -m "$2" -l "$3" -f sender@bench.test \
+      -t rcpt@bench.test "$4:$PORT" >/dev/null 2>&1
+  else
+    "$LOAD" send "$4:$PORT" "$1" "$2" "$3" >/dev/null
+  fi
+}
+
+# The rate measures against the null server (accepts and discards: the
+# ceiling of the load tool on this machine), recorded as server "null".
 measure_sink() {
-  local user=()
-  [ "$(id -u)" = 0 ] && user=(-u nobody) # smtp-sink refuses to run as root
-  "$SMTP_SINK" "${user[@]}" "$SINK_IP:$PORT" 1024 >/dev/null 2>&1 &
+  settle
+  "$LOAD" sink "$SINK_IP:$PORT" >/dev/null 2>&1 &
   SINK_PID=$!
   # Only a reference: without it the table just has no null column.
   if ! port_up "$SINK_IP"; then
-    echo "smtp-sink on $SINK_IP:$PORT did not start; no null column" >&2
+    echo "null server on $SINK_IP:$PORT did not start; no null column" >&2
     kill "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null || true
     SINK_PID= SINK=0
     return 0
@@ -193,8 +210,7 @@ measure_sink() {
       n=$(rate_count "$sessions" "$size")
       progress "null server: $sessions sessions, $((size / 1024)) KiB"
       t0=$(date +%s.%N)
-      "$SMTP_SOURCE" -s "$sessions" -m "$n" -l "$size" -f sender@bench.test \
-        -t rcpt@bench.test "$SINK_IP:$PORT" >/dev/null 2>&1
+      send_load "$sessions" "$n" "$size" "$SINK_IP"
       t1=$(date +%s.%N)
       record null "rate_${sessions}_${size}" "$(echo "$n / ($t1 - $t0)" | bc -l)"
     done
@@ -212,12 +228,7 @@ measure() {
       progress "$who: $sessions sessions, $((size / 1024)) KiB"
       local t0 t1
       t0=$(date +%s.%N)
-      if [ "$SOURCE" = 1 ]; then
-        "$SMTP_SOURCE" -s "$sessions" -m "$n" -l "$size" -f sender@bench.test \
-          -t rcpt@bench.test "$ip:$PORT" >/dev/null 2>&1
-      else
-        "$LOAD" send "$ip:$PORT" "$sessions" "$n" "$size" >/dev/null
-      fi
+      send_load "$sessions" "$n" "$size" "$ip"
       t1=$(date +%s.%N)
       record "$who" "rate_${sessions}_${size}" "$(echo "$n / ($t1 - $t0)" | bc -l)"
       expect=$((expect + n))
@@ -239,12 +250,7 @@ measure() {
   [ "$QUICK" = 1 ] && n=2000
   local t0 t1
   t0=$(date +%s.%N)
-  if [ "$SOURCE" = 1 ]; then
-    "$SMTP_SOURCE" -s 20 -m "$n" -l 1024 -f sender@bench.test -t rcpt@bench.test \
-      "$ip:$PORT" >/dev/null 2>&1
-  else
-    "$LOAD" send "$ip:$PORT" 20 "$n" 1024 >/dev/null
-  fi
+  send_load 20 "$n" 1024 "$ip"
   expect=$((expect + n))
   wait_delivered "$base" "$expect"
   t1=$(date +%s.%N)
@@ -323,7 +329,7 @@ LOADER="our load tool"
 echo "medians of $ROUNDS round(s); rates by $LOADER, latency and idle sessions by gatepost-load"
 echo "ratio: how many times better gatepost is (higher rate, or lower time/latency/memory)"
 echo "rounds: the lowest and highest ratio of a single round"
-echo "null: smtp-sink, which accepts and discards, under the same load (what the load tool reaches here)"
+echo "null: a server that answers and discards (gatepost-load sink), same load: what the load tool reaches here"
 printf '%-40s %12s %12s %9s %12s %12s\n' "" gatepost postfix ratio rounds null
 for size in 1024 102400; do
   for sessions in 1 20 100; do

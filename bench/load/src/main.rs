@@ -7,6 +7,8 @@
 //! gatepost-load idle ADDR SESSIONS PID             open SESSIONS connections, wait for each 220,
 //!                                                  prints: greeted kib_per_session (RSS of PID's tree)
 //! gatepost-load peak PID                           peak RSS (VmHWM) of PID's process tree in KiB
+//! gatepost-load sink ADDR                          a null server: answers every command, discards
+//!                                                  the mail (no queue, no disk), until killed
 //! ```
 //!
 //! The latency is end of data (the `.` line sent) to the `250` reply.
@@ -14,15 +16,15 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| -> Result<&str> {
         args.get(i)
             .map(String::as_str)
-            .context("usage: gatepost-load send|idle|peak ...")
+            .context("usage: gatepost-load send|idle|peak|sink ...")
     };
     let num = |i: usize| -> Result<usize> { Ok(arg(i)?.parse()?) };
     raise_nofile();
@@ -33,6 +35,7 @@ fn main() -> Result<()> {
     match arg(0)? {
         "send" => rt.block_on(send(arg(1)?.to_string(), num(2)?, num(3)?, num(4)?)),
         "idle" => rt.block_on(idle(arg(1)?.to_string(), num(2)?, num(3)? as u32)),
+        "sink" => rt.block_on(sink(arg(1)?.to_string())),
         "peak" => {
             println!("{}", tree_kib(num(1)? as u32, "VmHWM:"));
             Ok(())
@@ -155,6 +158,72 @@ async fn send(addr: String, sessions: usize, messages: usize, size: usize) -> Re
         pct(0.99)
     );
     Ok(())
+}
+
+/// The null server: every session is answered as fast as this machine
+/// allows and its mail thrown away, the ceiling of what any server can
+/// show under the same load (bench/README.md). A task per connection on
+/// the same two-thread runtime as the load.
+async fn sink(addr: String) -> Result<()> {
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listen on {addr}"))?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let _ = null_session(stream).await;
+        });
+    }
+}
+
+/// One session of the null server: a reply to each command line, the
+/// message text skipped up to its end-of-data line.
+async fn null_session(mut stream: TcpStream) -> Result<()> {
+    const END: &[u8] = b"\r\n.\r\n";
+    stream.set_nodelay(true)?;
+    stream.write_all(b"220 null.bench.test ESMTP\r\n").await?;
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut in_data = false;
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            if in_data {
+                // Keep the last bytes: the end may straddle two reads.
+                let Some(at) = memchr::memmem::find(&buf, END) else {
+                    let keep = buf.len().min(END.len() - 1);
+                    buf.drain(..buf.len() - keep);
+                    break;
+                };
+                buf.drain(..at + END.len());
+                in_data = false;
+                stream.write_all(b"250 2.0.0 Ok: discarded\r\n").await?;
+                continue;
+            }
+            let Some(eol) = memchr::memchr(b'\n', &buf) else {
+                break;
+            };
+            let verb = buf[..eol].get(..4).map(<[u8]>::to_ascii_uppercase);
+            let answer: &[u8] = match verb.as_deref() {
+                Some(b"DATA") => b"354 End data with <CR><LF>.<CR><LF>\r\n",
+                Some(b"QUIT") => b"221 2.0.0 Bye\r\n",
+                _ => b"250 Ok\r\n",
+            };
+            // After DATA, the CRLF ending its line starts the end marker
+            // of an empty message.
+            let data = verb.as_deref() == Some(b"DATA");
+            buf.drain(..if data { eol.saturating_sub(1) } else { eol + 1 });
+            stream.write_all(answer).await?;
+            if verb.as_deref() == Some(b"QUIT") {
+                return Ok(());
+            }
+            in_data = data;
+        }
+    }
 }
 
 /// Open `sessions` connections and wait (up to a deadline) for each
