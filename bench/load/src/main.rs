@@ -168,6 +168,10 @@ async fn sink(addr: String) -> Result<()> {
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("listen on {addr}"))?;
+    serve_null(listener).await
+}
+
+async fn serve_null(listener: TcpListener) -> Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         tokio::spawn(async move {
@@ -329,4 +333,52 @@ fn tree_kib(pid: u32, field: &str) -> u64 {
                 .and_then(|v| v.parse::<u64>().ok())
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn within<T>(session: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(10), session)
+            .await
+            .expect("the session ended in time")
+    }
+
+    /// The null server takes whole sessions of the load tool: small and
+    /// large messages (whose end-of-data line comes over many reads), an
+    /// empty one, a body line that only starts with a dot, and several
+    /// messages in one session.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_null_server_answers_every_session() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(serve_null(listener));
+        for size in [0, 1024, 100 * 1024] {
+            let text = message(size);
+            within(one(&addr, &text)).await.unwrap();
+        }
+        // No text at all, and a body line that starts with a dot.
+        within(one(&addr, b".\r\n")).await.unwrap();
+        let dotted = b"Subject: x\r\n\r\n..not the end\r\n.\r\n";
+        within(one(&addr, dotted)).await.unwrap();
+        // Several messages in one session.
+        let stream = TcpStream::connect(&addr).await.unwrap();
+        let (r, mut w) = stream.into_split();
+        let mut r = BufReader::new(r);
+        let mut line = String::new();
+        assert_eq!(reply(&mut r, &mut line).await.unwrap(), 220);
+        for _ in 0..3 {
+            w.write_all(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n")
+                .await
+                .unwrap();
+            for want in [250, 250, 354] {
+                assert_eq!(reply(&mut r, &mut line).await.unwrap(), want);
+            }
+            w.write_all(&message(3000)).await.unwrap();
+            assert_eq!(reply(&mut r, &mut line).await.unwrap(), 250);
+        }
+        w.write_all(b"QUIT\r\n").await.unwrap();
+        assert_eq!(reply(&mut r, &mut line).await.unwrap(), 221);
+    }
 }
