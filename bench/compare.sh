@@ -7,14 +7,14 @@
 # gatepost and, when installed, Postfix (`postfix -c DIR` with a queue and
 # data directory of its own under the work directory; /etc/postfix is not
 # touched), both delivering into a Maildir with virtual(8)-style delivery
-# and both fsyncing every message before its 250. Each round measures both
-# servers, one after the other, with the same load: Postfix's smtp-source
-# when present (else our load tool) for the accepted messages per second,
-# our load tool for the end-of-data -> 250 latency and the idle sessions.
-# Each round also sends the same loads to a null server (`gatepost-load
-# sink`: answers every command and discards the mail, no queue, no disk):
-# what the load tool and this machine reach at all. Prints the medians of
-# the rounds side by side with ratios.
+# and both fsyncing every message before its 250, and a null server
+# (`gatepost-load sink`: answers every command and discards the mail, no
+# queue, no disk: what the load tool and this machine reach at all). Each
+# round takes every measure of each server in turn, back to back, with the
+# same load: Postfix's smtp-source when present (else our load tool) for
+# the accepted messages per second (the null server takes these too), our
+# load tool for the end-of-data -> 250 latency and the idle sessions.
+# Prints the medians of the rounds side by side with ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -168,7 +168,7 @@ progress() {
 
 record() { echo "$1 $2 $3 ${round:-0}" >> "$RESULTS"; } # server metric value round
 
-# ---------- one server, one round ----------
+# ---------- the measures, one server at a time ----------
 # Messages per rate measure: $1 sessions, $2 bytes.
 rate_count() {
   local n
@@ -191,11 +191,10 @@ send_load() {
   fi
 }
 
-# The rate measures against the null server (accepts and discards: the
-# ceiling of the load tool on this machine), recorded as server "null".
-measure_sink() {
-  settle
-  # It parses what the load sends: never as root.
+# The null server (accepts and discards: the ceiling of the load tool on
+# this machine), measured as server "null". It parses what the load
+# sends: never as root.
+start_sink() {
   local user=()
   [ "$(id -u)" = 0 ] && user=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
   "${user[@]}" "$LOAD" sink "$SINK_IP:$PORT" >/dev/null 2>&1 &
@@ -203,95 +202,129 @@ measure_sink() {
   # Only a reference: without it the table just has no null column.
   if ! port_up "$SINK_IP"; then
     echo "null server on $SINK_IP:$PORT did not start; no null column" >&2
-    kill "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null || true
-    SINK_PID= SINK=0
-    return 0
+    stop_sink
+    SINK=0
   fi
-  for size in 1024 102400; do
-    for sessions in 1 20 100; do
-      local n t0 t1
-      n=$(rate_count "$sessions" "$size")
-      progress "null server: $sessions sessions, $((size / 1024)) KiB"
-      t0=$(date +%s.%N)
-      send_load "$sessions" "$n" "$size" "$SINK_IP"
-      t1=$(date +%s.%N)
-      record null "rate_${sessions}_${size}" "$(echo "$n / ($t1 - $t0)" | bc -l)"
-    done
-  done
-  kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true; SINK_PID=
+}
+stop_sink() { kill "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null || true; SINK_PID=; }
+
+ip_of() { case $1 in gp) echo "$GP_IP" ;; pf) echo "$PF_IP" ;; null) echo "$SINK_IP" ;; esac; }
+pid_of() { if [ "$1" = gp ]; then echo "$GP_PID"; else pf_master_pid; fi; }
+
+# Messages each server was sent since it started (its Maildir's count).
+declare -A SENT
+# After a load of $2 messages to server $1, wait until its Maildir has all
+# it was sent: the next measure, of whichever server, starts on an idle
+# machine.
+delivered_all() {
+  [ "$1" = null ] && return 0
+  SENT[$1]=$((SENT[$1] + $2))
+  wait_delivered "$WORK/$1" "${SENT[$1]}"
 }
 
-# $1 = gp|pf, $2 = base directory, $3 = address
-measure() {
-  local who=$1 base=$2 ip=$3 expect=0 pid
-  for size in 1024 102400; do
-    for sessions in 1 20 100; do
-      local n
-      n=$(rate_count "$sessions" "$size")
-      progress "$who: $sessions sessions, $((size / 1024)) KiB"
-      local t0 t1
-      t0=$(date +%s.%N)
-      send_load "$sessions" "$n" "$size" "$ip"
-      t1=$(date +%s.%N)
-      record "$who" "rate_${sessions}_${size}" "$(echo "$n / ($t1 - $t0)" | bc -l)"
-      expect=$((expect + n))
-      wait_delivered "$base" "$expect"
-    done
-  done
-  progress "$who: end-of-data latency (20 sessions)"
-  local n=1000
+# Accepted messages per second of server $1: $2 sessions, $3 bytes.
+measure_rate() {
+  local who=$1 n t0 t1
+  n=$(rate_count "$2" "$3")
+  progress "$who: $2 sessions, $(($3 / 1024)) KiB"
+  settle
+  t0=$(date +%s.%N)
+  send_load "$2" "$n" "$3" "$(ip_of "$who")"
+  t1=$(date +%s.%N)
+  record "$who" "rate_${2}_${3}" "$(echo "$n / ($t1 - $t0)" | bc -l)"
+  delivered_all "$who" "$n"
+}
+
+measure_latency() {
+  local who=$1 n=1000 out
   [ "$QUICK" = 1 ] && n=200
-  local out
-  out=$("$LOAD" send "$ip:$PORT" 20 "$n" 1024)
+  progress "$who: end-of-data latency (20 sessions)"
+  settle
+  out=$("$LOAD" send "$(ip_of "$who"):$PORT" 20 "$n" 1024)
   record "$who" p50_ms "$(sed 's/.*p50_ms=\([^ ]*\).*/\1/' <<<"$out")"
   record "$who" p99_ms "$(sed 's/.*p99_ms=\([^ ]*\).*/\1/' <<<"$out")"
-  expect=$((expect + n))
-  wait_delivered "$base" "$expect"
+  delivered_all "$who" "$n"
+}
 
-  progress "$who: drain 10,000 messages"
-  n=10000
+measure_drain() {
+  local who=$1 n=10000 t0 t1
   [ "$QUICK" = 1 ] && n=2000
-  local t0 t1
+  progress "$who: drain $n messages"
+  settle
   t0=$(date +%s.%N)
-  send_load 20 "$n" 1024 "$ip"
-  expect=$((expect + n))
-  wait_delivered "$base" "$expect"
+  send_load 20 "$n" 1024 "$(ip_of "$who")"
+  delivered_all "$who" "$n"
   t1=$(date +%s.%N)
   record "$who" drain_s "$(echo "$t1 - $t0" | bc -l)"
+}
 
-  if [ "$who" = gp ]; then pid=$GP_PID; else pid=$(pf_master_pid); fi
-  record "$who" peak_rss_mib "$(echo "$("$LOAD" peak "$pid") / 1024" | bc -l)"
+# KiB per idle session, each count on a fresh server: after the loads (or
+# the other count) the allocator's free memory would absorb the sessions.
+measure_idle() {
+  local who=$1 idle pid out
   for idle in 1000 10000; do
-    # Each count on a fresh server: after the load above (or the other
-    # count) the allocator's free memory would absorb the sessions.
-    if [ "$who" = gp ]; then
-      stop_gatepost; start_gatepost; pid=$GP_PID
-    else
-      stop_postfix; start_postfix; pid=$(pf_master_pid)
-    fi
+    if [ "$who" = gp ]; then start_gatepost; else start_postfix; fi
+    pid=$(pid_of "$who")
     progress "$who: $idle idle sessions"
-    out=$("$LOAD" idle "$ip:$PORT" "$idle" "$pid" 2>/dev/null || echo "greeted=0 kib_per_session=0")
+    out=$("$LOAD" idle "$(ip_of "$who"):$PORT" "$idle" "$pid" 2>/dev/null || echo "greeted=0 kib_per_session=0")
     record "$who" "idle_kib_$idle" "$(sed 's/.*kib_per_session=\([^ ]*\).*/\1/' <<<"$out")"
     record "$who" "idle_greeted_$idle" "$(sed 's/.*greeted=\([^ ]*\).*/\1/' <<<"$out")"
+    if [ "$who" = gp ]; then stop_gatepost; else stop_postfix; fi
   done
 }
 
-STEPS_PER_SERVER=10
-TOTAL_STEPS=$((ROUNDS * (STEPS_PER_SERVER * (1 + PF) + 6 * SINK)))
+# ---------- rounds ----------
+# All servers run at once, each on its own address, and every measure is
+# taken of each in turn, back to back, each after a `sync` and a pause
+# (settle) and once the previous load is all delivered: the servers of
+# one row meet the machine within seconds of each other. Which goes first
+# rotates from row to row and round to round.
+SERVERS=(gp)
+[ "$PF" = 1 ] && SERVERS+=(pf)
+[ "$SINK" = 1 ] && SERVERS+=(null)
+TURN=0
+ORDER=()
+# ORDER: the servers of the next measure, in turn order; $1 = 1 leaves
+# out the null server (it only takes the rate loads).
+next_turn() {
+  local list=() i n
+  for i in "${SERVERS[@]}"; do
+    [ "$i" = null ] && { [ "$1" = 1 ] || [ "$SINK" = 0 ]; } && continue
+    list+=("$i")
+  done
+  n=${#list[@]}
+  ORDER=()
+  for i in $(seq 0 $((n - 1))); do ORDER+=("${list[$(((i + TURN) % n))]}"); done
+  TURN=$((TURN + 1))
+}
+
+SERVED=$((1 + PF))
+TOTAL_STEPS=$((ROUNDS * (6 * (SERVED + SINK) + 4 * SERVED)))
 setup_gatepost
 [ "$PF" = 1 ] && setup_postfix
 for round in $(seq "$ROUNDS"); do
-  # Interleaved: gatepost first in odd rounds, Postfix first in even ones.
-  order="gp pf"
-  [ $((round % 2)) = 0 ] && order="pf gp"
-  for who in $order; do
-    case $who in
-      gp) start_gatepost; measure gp "$WORK/gp" "$GP_IP"; stop_gatepost ;;
-      pf) [ "$PF" = 1 ] || continue
-          start_postfix; measure pf "$WORK/pf" "$PF_IP"; stop_postfix ;;
-    esac
+  TURN=$round
+  SENT=([gp]=0 [pf]=0)
+  start_gatepost
+  [ "$PF" = 1 ] && start_postfix
+  [ "$SINK" = 1 ] && start_sink
+  for size in 1024 102400; do
+    for sessions in 1 20 100; do
+      next_turn 0
+      for who in "${ORDER[@]}"; do measure_rate "$who" "$sessions" "$size"; done
+    done
   done
-  [ "$SINK" = 1 ] && measure_sink
+  next_turn 1
+  for who in "${ORDER[@]}"; do measure_latency "$who"; done
+  next_turn 1
+  for who in "${ORDER[@]}"; do measure_drain "$who"; done
+  next_turn 1
+  for who in "${ORDER[@]}"; do record "$who" peak_rss_mib "$(echo "$("$LOAD" peak "$(pid_of "$who")") / 1024" | bc -l)"; done
+  if [ -n "$SINK_PID" ]; then stop_sink; fi
+  stop_gatepost
+  [ "$PF" = 1 ] && stop_postfix
+  next_turn 1
+  for who in "${ORDER[@]}"; do measure_idle "$who"; done
 done
 echo >&2
 
@@ -300,8 +333,8 @@ median() { # server metric
   awk -v s="$1" -v m="$2" '$1 == s && $2 == m { print $3 }' "$RESULTS" | sort -g |
     awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-# The lowest and highest of the rounds' own ratios (each round measures
-# both servers minutes apart: the spread shows how much the machine moved).
+# The lowest and highest of the rounds' own ratios: how far the ratio of
+# one round can stray from the median on this machine.
 round_ratios() { # metric higher-is-better(1/0)
   awk -v m="$1" -v hb="$2" '$2 == m && ($1 == "gp" || $1 == "pf") { v[$1, $4] = $3; r[$4] = 1 }
     END {
