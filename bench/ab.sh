@@ -27,13 +27,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Each server in a fresh place (fresh_base, common_cf.sh): its queue and
+# Maildir in block groups of their own.
+declare -A MAIL
 start() { # name address binary
-  local d=$WORK/$1
-  mkdir -p "$d"; chattr +T "$d" 2>/dev/null || true
-  mkdir -p "$d/etc" "$d/mail"
-  { common_cf "$d" "$2"; echo "data_directory = $d/data"; } > "$d/etc/main.cf"
+  local d
+  fresh_base "$WORK/$1"
+  d=$BASE
+  MAIL[$1]=$MAIL_BASE
+  mkdir -p "$d/etc"
+  { common_cf "$2"; echo "data_directory = $d/data"; } > "$d/etc/main.cf"
   echo "$2:24025 inet n - n - 0 smtpd" > "$d/etc/master.cf"
-  chown 65534:65534 "$d/mail" 2>/dev/null || true
   "$3" -c "$d/etc" serve > "$d/out" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do
@@ -45,7 +49,7 @@ start() { # name address binary
 start a 127.0.0.41 "$A"
 start b 127.0.0.42 "$B"
 declare -A sent=([a]=0 [b]=0) addr=([a]=127.0.0.41 [b]=127.0.0.42)
-delivered() { ls -f "$WORK/$1/mail/rcpt/new" 2>/dev/null | grep -vc '^\.' || true; }
+delivered() { ls -f "${MAIL[$1]}/rcpt/new" 2>/dev/null | grep -vc '^\.' || true; }
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 # Send $2 messages to server $1 and wait until its Maildir has all it was sent.
 burst() {

@@ -38,8 +38,8 @@ WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/gatepost-bench.XXXXXX")
 chmod 755 "$WORK" # Postfix's daemons and the mailbox owner walk through it
 RESULTS=$WORK/results
 : > "$RESULTS"
-GP_PID=
-PF_DIR=$WORK/pf/etc
+GP_PID= GP_MAIL=
+PF_DIR= PF_QUEUE= PF_MAIL=
 PF=0
 command -v postfix >/dev/null && [ "$(id -u)" = 0 ] && PF=1
 SOURCE=0
@@ -52,7 +52,7 @@ SINK_PID=
 # the work directory (gigabytes of Maildirs) is removed.
 cleanup() {
   if [ -n "$GP_PID" ]; then kill "$GP_PID" 2>/dev/null || true; wait "$GP_PID" 2>/dev/null || true; fi
-  if [ "$PF" = 1 ]; then postfix -c "$PF_DIR" stop >/dev/null 2>&1 || true; fi
+  if [ -n "$PF_DIR" ]; then postfix -c "$PF_DIR" stop >/dev/null 2>&1 || true; fi
   if [ -n "$SINK_PID" ]; then kill "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null || true; fi
   if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
@@ -62,60 +62,37 @@ trap cleanup EXIT
 # shellcheck source=bench/common_cf.sh
 . bench/common_cf.sh
 
-# Each server's tree starts in a block group of its own ('T' attribute,
-# chattr(1): ext4 places the subdirectories of such a directory as it
-# places top-level ones, spread over the filesystem), so that neither
-# server's file creations walk past the inodes the other just freed (see
-# set_aside below). Where the attribute is not supported, nothing changes.
-own_groups() { chattr +T "$1" 2>/dev/null || true; }
-
-setup_gatepost() {
-  mkdir -p "$WORK/gp"
-  own_groups "$WORK/gp"
-  mkdir -p "$WORK/gp/etc" "$WORK/gp/mail"
+# Each start of a server gets a fresh place (fresh_base, common_cf.sh),
+# its queue and Maildir in block groups of their own. Nothing is removed
+# before the end of the run.
+setup_gatepost() { mkdir -p "$WORK/gp"; }
+gatepost_config() { # in the place fresh_base made
+  mkdir -p "$BASE/etc"
   # A data_directory of its own: master.lock does not meet another server's.
-  { common_cf "$WORK/gp" "$GP_IP"; echo "data_directory = $WORK/gp/data"; } > "$WORK/gp/etc/main.cf"
+  { common_cf "$GP_IP"; echo "data_directory = $BASE/data"; } > "$BASE/etc/main.cf"
   # maxproc 0: no session limit, so that the idle-session measure reaches
   # 10,000 (Postfix keeps its default of 100 smtpd processes).
-  echo "$GP_IP:$PORT inet n - n - 0 smtpd" > "$WORK/gp/etc/master.cf"
-  chown 65534:65534 "$WORK/gp/mail" 2>/dev/null || true
+  echo "$GP_IP:$PORT inet n - n - 0 smtpd" > "$BASE/etc/master.cf"
 }
 
-setup_postfix() {
-  mkdir -p "$WORK/pf"
-  own_groups "$WORK/pf"
-  mkdir -p "$PF_DIR" "$WORK/pf/mail" "$WORK/pf/data"
-  chown 65534:65534 "$WORK/pf/mail"
-  chown postfix "$WORK/pf/data"
-  { common_cf "$WORK/pf" "$PF_IP"
+setup_postfix() { mkdir -p "$WORK/pf"; }
+postfix_config() { # in the place fresh_base made
+  mkdir -p "$BASE/etc" "$BASE/data"
+  chown postfix "$BASE/data"
+  { common_cf "$PF_IP"
     echo "compatibility_level = 3.6"
-    echo "data_directory = $WORK/pf/data"
+    echo "data_directory = $BASE/data"
     echo "inet_protocols = ipv4"
     echo "alias_database ="
     # Postfix checks inet_interfaces against the configured addresses;
     # master.cf names the one address smtpd listens on.
     echo "inet_interfaces = loopback-only"
-  } > "$PF_DIR/main.cf"
+  } > "$BASE/etc/main.cf"
   # Debian's master.cf without chroot, smtpd on our address.
   awk -v addr="$PF_IP:$PORT" '
     /^smtp[ \t]+inet/ { $1 = addr; $5 = "n"; print; next }
     /^[a-z]/ && NF >= 8 { $5 = "n"; print; next }
-    { print }' /etc/postfix/master.cf > "$PF_DIR/master.cf"
-}
-
-# Set aside (not delete) what a previous run left: ext4 without a journal
-# makes every file creation walk past each inode freed in the last minutes,
-# so deleting thousands of files just before a measurement would slow the
-# next server down for reasons of the bench's own. All goes at the end.
-TRASH_SEQ=0
-set_aside() {
-  local p
-  mkdir -p "$WORK/trash"
-  for p in "$@"; do
-    [ -e "$p" ] || continue
-    TRASH_SEQ=$((TRASH_SEQ + 1))
-    mv "$p" "$WORK/trash/$TRASH_SEQ"
-  done
+    { print }' /etc/postfix/master.cf > "$BASE/etc/master.cf"
 }
 
 # Each server starts on a quiet disk: what the previous one (or the null
@@ -124,22 +101,25 @@ set_aside() {
 settle() { sync; sleep "$SETTLE"; }
 
 start_gatepost() {
-  set_aside "$WORK/gp/spool" "$WORK/gp/mail"/*
+  fresh_base "$WORK/gp"
+  gatepost_config
+  GP_MAIL=$MAIL_BASE
   settle
-  "$BIN" -c "$WORK/gp/etc" serve > "$WORK/gp/out" 2>&1 &
+  "$BIN" -c "$BASE/etc" serve > "$BASE/out" 2>&1 &
   GP_PID=$!
   wait_port "$GP_IP"
 }
 stop_gatepost() { kill "$GP_PID"; wait "$GP_PID" 2>/dev/null || true; GP_PID=; }
 start_postfix() {
-  set_aside "$WORK/pf/spool" "$WORK/pf/mail"/*
-  mkdir "$WORK/pf/spool"
+  fresh_base "$WORK/pf"
+  postfix_config
+  PF_DIR=$BASE/etc PF_QUEUE=$QUEUE_DIR PF_MAIL=$MAIL_BASE
   settle
   postfix -c "$PF_DIR" start >/dev/null 2>&1
   wait_port "$PF_IP"
 }
 stop_postfix() { postfix -c "$PF_DIR" stop >/dev/null 2>&1 || true; sleep 1; }
-pf_master_pid() { head -1 "$WORK/pf/spool/pid/master.pid" | tr -d ' '; }
+pf_master_pid() { head -1 "$PF_QUEUE/pid/master.pid" | tr -d ' '; }
 port_up() { # within 10 s
   for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/$1/$PORT") 2>/dev/null && return 0
@@ -148,8 +128,8 @@ port_up() { # within 10 s
   return 1
 }
 wait_port() { port_up "$1" || { echo "server on $1:$PORT did not start" >&2; exit 1; }; }
-delivered() { ls -f "$1/mail/rcpt/new" 2>/dev/null | grep -vc '^\.' || true; }
-# Wait until the Maildir holds $2 messages (at most 300 s).
+delivered() { ls -f "$1/rcpt/new" 2>/dev/null | grep -vc '^\.' || true; }
+# Wait until the Maildir under $1 holds $2 messages (at most 300 s).
 wait_delivered() {
   for _ in $(seq 3000); do
     [ "$(delivered "$1")" -ge "$2" ] && return 0
@@ -210,6 +190,7 @@ stop_sink() { kill "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null
 
 ip_of() { case $1 in gp) echo "$GP_IP" ;; pf) echo "$PF_IP" ;; null) echo "$SINK_IP" ;; esac; }
 pid_of() { if [ "$1" = gp ]; then echo "$GP_PID"; else pf_master_pid; fi; }
+maildir_of() { if [ "$1" = gp ]; then echo "$GP_MAIL"; else echo "$PF_MAIL"; fi; }
 
 # Messages each server was sent since it started (its Maildir's count).
 declare -A SENT
@@ -219,7 +200,7 @@ declare -A SENT
 delivered_all() {
   [ "$1" = null ] && return 0
   SENT[$1]=$((SENT[$1] + $2))
-  wait_delivered "$WORK/$1" "${SENT[$1]}"
+  wait_delivered "$(maildir_of "$1")" "${SENT[$1]}"
 }
 
 # Accepted messages per second of server $1: $2 sessions, $3 bytes.
