@@ -24,7 +24,7 @@ GP_IP=${GP_IP:-127.0.0.41}
 PF_IP=${PF_IP:-127.0.0.42}
 SINK_IP=${SINK_IP:-127.0.0.43}
 PORT=${PORT:-24025}
-# Seconds of quiet after a `sync` before each server starts (settle()).
+# Seconds of quiet after a `sync` before each load and server start (settle()).
 SETTLE=${SETTLE:-2}
 
 cargo build --release -q -p gatepost -p gatepost-bench
@@ -95,9 +95,9 @@ postfix_config() { # in the place fresh_base made
     { print }' /etc/postfix/master.cf > "$BASE/etc/master.cf"
 }
 
-# Each server starts on a quiet disk: what the previous one (or the null
-# server's load) left dirty in the page cache is written out first, so that
-# its writeback does not land in the next server's first measure.
+# Each load (and each server start) meets a quiet disk: what the previous
+# load left dirty in the page cache is written out first, so that its
+# writeback does not land in the next measure.
 settle() { sync; sleep "$SETTLE"; }
 
 start_gatepost() {
