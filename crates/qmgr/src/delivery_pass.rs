@@ -14,10 +14,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gatepost_queue::manager::{
-    append_records, blocking, read_queue_file_preloaded_from, short_blocking, QueueFile, RcptState,
-    Reason, StatusRecord,
+    append_records, blocking, read_committed_copy, read_queue_file_preloaded_from, short_blocking,
+    QueueFile, RcptState, Reason, StatusRecord,
 };
-use gatepost_queue::{Preloaded, Queue, QueueError, QueueId, QueueName};
+use gatepost_queue::{
+    CommittedCopy, Preloaded, Queue, QueueError, QueueId, QueueName, PRELOAD_CONTENT_LIMIT,
+};
 
 use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, PreloadSlot, QueuedMessage};
 use crate::bounce::{send_delay_warning, send_non_delivery};
@@ -54,13 +56,6 @@ fn soften(mut o: DeliveryOutcome) -> DeliveryOutcome {
     o
 }
 
-/// Content up to this size is read with the envelope and handed to the
-/// delivery (one read of the file instead of two); larger content is
-/// read by the delivery itself, when its destination has a free slot.
-/// Bounds what admitted messages waiting for a slot hold in memory
-/// (at most `qmgr_message_active_limit` of them).
-const PRELOAD_LIMIT: u64 = 32 * 1024;
-
 /// Where a message's file stays during its pass: a message from
 /// `incoming` is delivered where it was committed (the scheduler never
 /// admits it twice, and recovery scans `incoming` and `active` alike, so a
@@ -77,12 +72,20 @@ fn pass_queue(from: QueueName) -> QueueName {
 /// Deliver message `id` from `from` once, in the queue `pass_queue`
 /// names (a move without directory fsync when that is another one:
 /// recovery scans both alike). The move and the read of the file are
-/// done together, on the queue manager's own thread (`short_blocking`).
-pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName) {
+/// done together, on the queue manager's own thread (`short_blocking`);
+/// a new message whose commit sent its bytes (`copy`) is read from them.
+pub(crate) async fn process(
+    ctx: &Ctx,
+    id: QueueId,
+    from: QueueName,
+    copy: Option<CommittedCopy>,
+) {
     let at = pass_queue(from);
     let path = ctx.queue.path_of(at, &id);
     let entered = SystemTime::now();
-    let read = {
+    let read = if let Some(copy) = copy.filter(|_| at == from) {
+        Ok(read_committed_copy(&copy, id.as_str()))
+    } else {
         let (p, i, queue) = (path.clone(), id.clone(), ctx.queue.clone());
         // Outer error: the move; inner: the read.
         short_blocking(&path, move || {
@@ -91,7 +94,7 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName) {
             }
             // The read's errors, the open's included, are the inner ones.
             Ok(queue.open_in(at, &i).and_then(|file| {
-                read_queue_file_preloaded_from(file, &p, i.as_str(), PRELOAD_LIMIT)
+                read_queue_file_preloaded_from(file, &p, i.as_str(), PRELOAD_CONTENT_LIMIT)
             }))
         })
         .await

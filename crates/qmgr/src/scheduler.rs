@@ -18,7 +18,7 @@
 //! the pickup service (maildrop → cleanup → incoming) and wakes it on a
 //! pickup request. `hold` and `corrupt` are never scheduled.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -28,7 +28,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use gatepost_queue::manager::{run_pickup, TriggerListener};
-use gatepost_queue::{ManagerRequest, Queue, QueueId, QueueName, TriggerRequest};
+use gatepost_queue::{
+    CommittedCopy, ManagerRequest, Queue, QueueId, QueueName, TriggerRequest,
+};
 
 use crate::admission_gather::AdmissionGather;
 use crate::agent::DeliveryAgent;
@@ -188,11 +190,12 @@ pub async fn run_qmgr(
                 let from_incoming =
                     !waiting.ready.is_empty() && (prefer_incoming || deferred_ready.is_empty());
                 prefer_incoming = !from_incoming;
-                let (id, from) = if from_incoming {
+                let (id, from, copy) = if from_incoming {
                     match waiting.ready.pop_front() {
                         Some(id) => {
                             waiting.known.remove(&id);
-                            (id, QueueName::Incoming)
+                            let copy = waiting.copies.remove(&id);
+                            (id, QueueName::Incoming, copy)
                         }
                         None => break,
                     }
@@ -200,7 +203,7 @@ pub async fn run_qmgr(
                     match deferred_ready.pop_front() {
                         Some(id) => {
                             deferred_known.remove(&id);
-                            (id, QueueName::Deferred)
+                            (id, QueueName::Deferred, None)
                         }
                         None => break,
                     }
@@ -212,7 +215,7 @@ pub async fn run_qmgr(
                 }
                 let ctx = ctx.clone();
                 tasks.spawn(async move {
-                    process(&ctx, id.clone(), from).await;
+                    process(&ctx, id.clone(), from, copy).await;
                     id
                 });
             }
@@ -263,6 +266,9 @@ struct Waiting {
     ready: VecDeque<QueueId>,
     /// The same ids as `ready`: none is queued twice.
     known: HashSet<QueueId>,
+    /// The queue file bytes sent with announced ids of `ready`, for their
+    /// first delivery.
+    copies: HashMap<QueueId, CommittedCopy>,
 }
 
 /// Take one request from this process: an announced id joins `waiting`
@@ -277,9 +283,12 @@ fn note_request(
 ) -> bool {
     match request {
         ManagerRequest::Trigger(r) => wanted.take(r, pickup),
-        ManagerRequest::Committed(id) => {
+        ManagerRequest::Committed(id, copy) => {
             gather.announced(waiting.ready.len(), Instant::now());
             if waiting.known.insert(id.clone()) {
+                if let Some(copy) = copy {
+                    waiting.copies.insert(id.clone(), copy);
+                }
                 waiting.ready.push_back(id);
             }
             false

@@ -12,10 +12,11 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use crate::committed_copy::CommittedCopy;
 use crate::error::QueueError;
 use crate::queue_file::{
-    check_content_in_place, escape, parse_trailer_sized, read_header, read_trailer, unescape,
-    QueueFile, MAX_ENVELOPE_BYTES,
+    check_content_in_place, escape, parse_header, parse_trailer_sized, read_header, read_trailer,
+    unescape, Header, QueueFile, MAX_ENVELOPE_BYTES,
 };
 
 /// What is known about the client that submitted a message (empty: not
@@ -105,6 +106,14 @@ pub fn read_content_and_client_facts(
 /// for the delivery that follows.
 pub type Preloaded = (Vec<u8>, ClientFacts);
 
+/// Content up to this size is read with the envelope and handed to the
+/// delivery (one read of the file instead of two, or none when the commit
+/// sent its bytes, `CommittedCopy`); larger content is read by the
+/// delivery itself, when its destination has a free slot. Bounds what
+/// admitted messages waiting for a slot hold in memory (at most
+/// `qmgr_message_active_limit` of them).
+pub const PRELOAD_CONTENT_LIMIT: u64 = 32 * 1024;
+
 /// Read the queue file at `path` with one open and one read: its envelope
 /// and status (as [`crate::manager::read_queue_file`]) and, when the
 /// content is at most `content_limit` bytes, the content and client facts
@@ -135,6 +144,32 @@ pub fn read_queue_file_preloaded_from(
     let mut content = Vec::with_capacity(usize::try_from(content_len).unwrap_or(0) + 512);
     file.read_to_end(&mut content)
         .map_err(|e| QueueError::io(path, e))?;
+    split_preloaded(&header, content, id)
+}
+
+/// As [`read_queue_file_preloaded_from`], from the bytes the commit wrote
+/// (sent to the queue manager with its announcement): no read of the file.
+pub fn read_committed_copy(
+    copy: &CommittedCopy,
+    id: &str,
+) -> Result<(QueueFile, Option<Preloaded>), QueueError> {
+    let bytes = copy.bytes();
+    let header = parse_header(bytes, id)?;
+    let rest = usize::try_from(header.content_start)
+        .ok()
+        .and_then(|start| bytes.get(start..))
+        .ok_or_else(|| QueueError::Corrupt(id.to_string(), "short file".into()))?;
+    split_preloaded(&header, rest.to_vec(), id)
+}
+
+/// The queue file of `header` from what follows the header (`content`:
+/// the content, then the envelope and status records).
+fn split_preloaded(
+    header: &Header,
+    mut content: Vec<u8>,
+    id: &str,
+) -> Result<(QueueFile, Option<Preloaded>), QueueError> {
+    let content_len = header.content_len;
     let at = usize::try_from(content_len).unwrap_or(usize::MAX);
     if content.len() < at || (content.len() - at) as u64 > MAX_ENVELOPE_BYTES {
         return Err(QueueError::Corrupt(id.into(), "bad content length".into()));

@@ -10,7 +10,8 @@
 //! records), `queue_id`, `envelope`, `error`, `writer` (new messages),
 //! `group_flush` (the process's group commit of file and directory fsyncs), `queue` (the tree object: moves,
 //! scans, tmp cleanup), `manager_link` (in-process requests to the queue
-//! manager), `trigger` (the `public/qmgr` socket), `listing` (mailq and
+//! manager), `committed_copy` (a new message's bytes sent with its
+//! announcement), `trigger` (the `public/qmgr` socket), `listing` (mailq and
 //! operator commands), `postcat` (printing a queue file), `maildrop`
 //! (sendmail's submissions), `pickup` (maildrop → cleanup → incoming, with
 //! its own small `PickupSettings`), `postfix_layout` (refusing Postfix's
@@ -23,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod client_facts;
+mod committed_copy;
 mod content_routing;
 mod envelope;
 mod error;
@@ -47,7 +49,10 @@ mod trigger;
 mod wal;
 mod writer;
 
-pub use client_facts::{read_content_and_client_facts, ClientFacts, Preloaded};
+pub use client_facts::{
+    read_content_and_client_facts, ClientFacts, Preloaded, PRELOAD_CONTENT_LIMIT,
+};
+pub use committed_copy::CommittedCopy;
 pub use content_routing::{apply_content_routing, content_filter};
 pub use envelope::{Envelope, EnvelopeRecipient};
 pub use error::QueueError;
@@ -70,7 +75,9 @@ pub use writer::MessageWriter;
 /// reading and updating the files in `active`, the `public/qmgr` listener,
 /// and the pickup service the queue manager starts.
 pub mod manager {
-    pub use crate::client_facts::{read_queue_file_preloaded, read_queue_file_preloaded_from};
+    pub use crate::client_facts::{
+        read_committed_copy, read_queue_file_preloaded, read_queue_file_preloaded_from,
+    };
     pub use crate::error::{blocking, short_blocking};
     pub use crate::pickup::{run_pickup, ContentSigner, PickupSettings};
     pub use crate::queue_file::{

@@ -11,16 +11,18 @@ use std::sync::Mutex;
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+use crate::committed_copy::CommittedCopy;
 use crate::queue_id::QueueId;
 use crate::trigger::TriggerRequest;
 
 /// What the queue manager of this process is asked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum ManagerRequest {
     /// A request as other processes send it through the trigger socket.
     Trigger(TriggerRequest),
-    /// Message `id` was just committed into `incoming`.
-    Committed(QueueId),
+    /// Message `id` was just committed into `incoming`, with its queue
+    /// file's bytes when they were kept for its first delivery.
+    Committed(QueueId, Option<CommittedCopy>),
 }
 
 /// The sending end, held by the queue.
@@ -74,7 +76,8 @@ mod tests {
             filter: None,
         };
         let id = writer.commit(&envelope).await.unwrap();
-        assert_eq!(requests.try_recv(), Ok(ManagerRequest::Committed(id)));
+        // No write-ahead log: the file was flushed itself, no copy is sent.
+        assert_eq!(requests.try_recv(), Ok(ManagerRequest::Committed(id, None)));
         queue.flush().unwrap();
         assert_eq!(
             requests.try_recv(),
@@ -90,5 +93,46 @@ mod tests {
             Ok(ManagerRequest::Trigger(TriggerRequest::ScanIncoming))
         );
         assert!(requests.try_recv().is_err());
+    }
+
+    /// With the write-ahead log, a small message's announcement carries
+    /// the queue file's bytes as written, which parse as the file does; a
+    /// message whose content is too large to be read ahead carries none.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_logged_commit_sends_the_queue_file_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        queue.start_write_ahead_log().unwrap();
+        let mut requests = queue.manager_requests();
+        let envelope = Envelope {
+            sender: "s@spec.test".into(),
+            recipients: vec![EnvelopeRecipient::new("r@spec.test")],
+            arrival: SystemTime::now(),
+            client: "local".into(),
+            ret: None,
+            envid: None,
+            filter: None,
+        };
+        let mut writer = queue.new_message().unwrap();
+        writer.write_content(b"Subject: x\n\nbody\n").unwrap();
+        let id = writer.commit(&envelope).await.unwrap();
+        let Ok(ManagerRequest::Committed(announced, Some(copy))) = requests.try_recv() else {
+            panic!("no copy sent");
+        };
+        assert_eq!(announced, id);
+        let path = queue.path_of(crate::QueueName::Incoming, &id);
+        let on_disk = std::fs::read(&path).unwrap();
+        assert_eq!(copy.bytes(), &on_disk[..copy.bytes().len()]);
+        let (from_copy, preloaded) = crate::manager::read_committed_copy(&copy, id.as_str()).unwrap();
+        let from_file = crate::manager::read_queue_file(&path, id.as_str()).unwrap();
+        assert_eq!(from_copy.envelope.sender, from_file.envelope.sender);
+        assert_eq!(from_copy.wire_size, from_file.wire_size);
+        assert_eq!(preloaded.unwrap().0, b"Subject: x\n\nbody\n");
+
+        let mut writer = queue.new_message().unwrap();
+        let large = vec![b'x'; crate::PRELOAD_CONTENT_LIMIT as usize + 1];
+        writer.write_content(&large).unwrap();
+        let id = writer.commit(&envelope).await.unwrap();
+        assert_eq!(requests.try_recv(), Ok(ManagerRequest::Committed(id, None)));
     }
 }

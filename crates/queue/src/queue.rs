@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use crate::committed_copy::{CommittedCopy, CopyBudget};
 use crate::error::{blocking, short_blocking, QueueError};
 use crate::group_flush::{Flush, GroupFlush};
 use crate::layout::{queue_dir, queue_path, QueueName, LOG_DIRS, PUBLIC_DIR, TMP_DIR};
@@ -30,6 +31,8 @@ pub struct Queue {
     root: PathBuf,
     /// Requests to the queue manager of this process.
     manager: ManagerLink,
+    /// What the copies of new messages sent to it hold.
+    pub(crate) copies: CopyBudget,
     /// Counter making tmp file names unique within this process.
     pub(crate) tmp_seq: AtomicU64,
     /// The write-ahead log, once the server started it (docs/durability.md);
@@ -94,6 +97,7 @@ impl Queue {
         Ok(Arc::new(Queue {
             root: root.to_path_buf(),
             manager: ManagerLink::default(),
+            copies: CopyBudget::default(),
             tmp_seq: AtomicU64::new(0),
             wal: OnceLock::new(),
             spares: Arc::default(),
@@ -186,8 +190,8 @@ impl Queue {
     }
 
     /// Tell this process's queue manager that `id` entered `incoming`.
-    pub(crate) fn announce_committed(&self, id: &QueueId) {
-        self.manager.send(ManagerRequest::Committed(id.clone()));
+    pub(crate) fn announce_committed(&self, id: &QueueId, copy: Option<CommittedCopy>) {
+        self.manager.send(ManagerRequest::Committed(id.clone(), copy));
     }
 
     /// The queue manager's end of the request channel (replaces any earlier one).

@@ -489,7 +489,7 @@ pub(crate) fn read_header(file: &mut File, path: &Path, id: &str) -> Result<Head
 }
 
 /// Parse the header at the start of `head` (the file's first bytes).
-fn parse_header(head: &[u8], id: &str) -> Result<Header, QueueError> {
+pub(crate) fn parse_header(head: &[u8], id: &str) -> Result<Header, QueueError> {
     let corrupt = |why: &str| QueueError::Corrupt(id.to_string(), why.into());
     if head.len() < HEADER_V1_LEN {
         return Err(corrupt("short file"));

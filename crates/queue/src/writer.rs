@@ -350,6 +350,8 @@ impl MessageWriter {
             match (log, logged) {
                 // The queue file is written before its record: a checkpoint
                 // that retires the record's segment covers the file.
+                // The record goes back with the flush still to wait for:
+                // its queue file's bytes may be sent to the queue manager.
                 (Some(log), Some(mut record)) => {
                     wal::seal(&mut record, wal::Kind::Message, target, &id);
                     match log.append(&mut record) {
@@ -359,12 +361,12 @@ impl MessageWriter {
                             // Nobody else flushing the log: this thread
                             // does it, with no hand-over.
                             match committer.flush_here(&flushes) {
-                                Some(Ok(())) => Ok(None),
+                                Some(Ok(())) => Ok((Some(record), None)),
                                 Some(Err(e)) => {
                                     let _ = std::fs::remove_file(&dst);
                                     Err(QueueError::io(&flush_dir, e))
                                 }
-                                None => Ok(Some((committer, flushes))),
+                                None => Ok((Some(record), Some((committer, flushes)))),
                             }
                         }
                         Err(e) => {
@@ -373,13 +375,16 @@ impl MessageWriter {
                         }
                     }
                 }
-                _ => Ok(Some((
-                    GroupFlush::global(),
-                    vec![Flush::Data(Arc::new(file)), Flush::Dir(flush_dir)],
-                ))),
+                _ => Ok((
+                    None,
+                    Some((
+                        GroupFlush::global(),
+                        vec![Flush::Data(Arc::new(file)), Flush::Dir(flush_dir)],
+                    )),
+                )),
             }
         };
-        let waiting = here_or_blocking(inline, &tmp, work).await?;
+        let (record, waiting) = here_or_blocking(inline, &tmp, work).await?;
         self.tmp_path = None;
         if let Some((committer, flushes)) = waiting {
             if let Err(e) = committer.flush(flushes).await {
@@ -390,7 +395,9 @@ impl MessageWriter {
             }
         }
         if target == QueueName::Incoming {
-            self.queue.announce_committed(&self.id);
+            let prefix = wal::record_prefix(self.id.as_str());
+            let copy = record.and_then(|record| self.queue.copies.copy(record, prefix, size));
+            self.queue.announce_committed(&self.id, copy);
         } else {
             self.queue.kick();
         }
