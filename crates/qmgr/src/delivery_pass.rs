@@ -74,12 +74,7 @@ fn pass_queue(from: QueueName) -> QueueName {
 /// recovery scans both alike). The move and the read of the file are
 /// done together, on the queue manager's own thread (`short_blocking`);
 /// a new message whose commit sent its bytes (`copy`) is read from them.
-pub(crate) async fn process(
-    ctx: &Ctx,
-    id: QueueId,
-    from: QueueName,
-    copy: Option<CommittedCopy>,
-) {
+pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName, copy: Option<CommittedCopy>) {
     let at = pass_queue(from);
     let path = ctx.queue.path_of(at, &id);
     let entered = SystemTime::now();

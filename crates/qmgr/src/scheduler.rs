@@ -28,9 +28,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use gatepost_queue::manager::{run_pickup, TriggerListener};
-use gatepost_queue::{
-    CommittedCopy, ManagerRequest, Queue, QueueId, QueueName, TriggerRequest,
-};
+use gatepost_queue::{CommittedCopy, ManagerRequest, Queue, QueueId, QueueName, TriggerRequest};
 
 use crate::admission_gather::AdmissionGather;
 use crate::agent::DeliveryAgent;

@@ -123,7 +123,8 @@ mod tests {
         let path = queue.path_of(crate::QueueName::Incoming, &id);
         let on_disk = std::fs::read(&path).unwrap();
         assert_eq!(copy.bytes(), &on_disk[..copy.bytes().len()]);
-        let (from_copy, preloaded) = crate::manager::read_committed_copy(&copy, id.as_str()).unwrap();
+        let (from_copy, preloaded) =
+            crate::manager::read_committed_copy(&copy, id.as_str()).unwrap();
         let from_file = crate::manager::read_queue_file(&path, id.as_str()).unwrap();
         assert_eq!(from_copy.envelope.sender, from_file.envelope.sender);
         assert_eq!(from_copy.wire_size, from_file.wire_size);

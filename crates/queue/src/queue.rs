@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use rustix::fs::AtFlags;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::committed_copy::{CommittedCopy, CopyBudget};
@@ -191,7 +192,8 @@ impl Queue {
 
     /// Tell this process's queue manager that `id` entered `incoming`.
     pub(crate) fn announce_committed(&self, id: &QueueId, copy: Option<CommittedCopy>) {
-        self.manager.send(ManagerRequest::Committed(id.clone(), copy));
+        self.manager
+            .send(ManagerRequest::Committed(id.clone(), copy));
     }
 
     /// The queue manager's end of the request channel (replaces any earlier one).
@@ -355,20 +357,20 @@ impl Queue {
                     QueueName::Maildrop => None,
                     _ => dir_handle(&dirs, q),
                 };
-                // Opened first: a file that is not there is NotFound before
-                // any tombstone is written.
-                let file = match dir {
-                    Some(dir) => open_relative(dir, name.as_str(), true)
-                        .map(Some)
-                        .map_err(|e| QueueError::io(&path, e))?,
+                // Looked up first: a file that is not there is NotFound
+                // before any tombstone is written.
+                let stat = match dir {
+                    Some(dir) => {
+                        Some(queue_file_stat(dir, &name).map_err(|e| QueueError::io(&path, e))?)
+                    }
                     None if path.is_file() => None,
                     None => return Err(QueueError::io(&path, std::io::ErrorKind::NotFound.into())),
                 };
                 let guard = wal
                     .append_removal(q, &name)
                     .map_err(|e| QueueError::io(&log_dir, e))?;
-                let r = match (dir, file) {
-                    (Some(dir), Some(file)) => spares.give_open(dir, &name, file),
+                let r = match (dir, stat) {
+                    (Some(dir), Some(stat)) => spares.give_named(dir, &name, &stat),
                     _ => std::fs::remove_file(&path),
                 }
                 .map_err(|e| QueueError::io(&path, e));
@@ -435,6 +437,16 @@ impl Queue {
         }
         Ok(removed)
     }
+}
+
+/// The status of the queue file `name` of the open queue directory `dir`;
+/// an error when it is not there or is not a regular file.
+fn queue_file_stat(dir: &std::fs::File, name: &str) -> std::io::Result<rustix::fs::Stat> {
+    let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(stat)
 }
 
 /// Rename a queue file, the error naming the source.

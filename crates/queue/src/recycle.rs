@@ -76,18 +76,44 @@ pub(crate) struct Spare {
     pub(crate) stale: StaleBytes,
 }
 
+/// What the pool knows of a spare it was given in this run: its inode
+/// and how many bytes it still holds. Taken with it, the spare needs no
+/// `statx` on the path of the session that takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Known {
+    inode: u64,
+    len: u64,
+}
+
 /// Cut a file given back to its first block, where it keeps its earlier
 /// bytes: no block is freed for a message that fits in one (a freed block
 /// costs the filesystem an update of its bitmaps and, mounted with
 /// `discard`, a discard request to the device); a larger one frees the
 /// rest. Its blocks beyond the first are whole blocks, so no part of a
-/// block is zeroed. `false` when the file could not be read or cut.
-fn keep_first_block(file: &File) -> bool {
-    match file.metadata() {
-        Ok(m) if m.len() <= m.blksize() => true,
-        Ok(m) => file.set_len(m.blksize()).is_ok(),
-        Err(_) => false,
+/// block is zeroed. `len` and `block` are the file's length and block
+/// size; `cut` shortens it. What it then holds, or `None` when it could
+/// not be cut.
+fn keep_first_block(
+    inode: u64,
+    len: u64,
+    block: u64,
+    cut: impl FnOnce(u64) -> std::io::Result<()>,
+) -> Option<Known> {
+    if len <= block {
+        return Some(Known { inode, len });
     }
+    cut(block).ok().map(|()| Known { inode, len: block })
+}
+
+/// A size of `stat(2)` (signed, of the platform's width) as a `u64`.
+fn unsigned(n: impl TryInto<u64>) -> u64 {
+    n.try_into().unwrap_or(0)
+}
+
+/// [`keep_first_block`] for an open file.
+fn keep_first_block_of(file: &File) -> Option<Known> {
+    let m = file.metadata().ok()?;
+    keep_first_block(m.ino(), m.len(), m.blksize(), |at| file.set_len(at))
 }
 
 /// The spare files of one queue directory.
@@ -98,8 +124,9 @@ pub(crate) struct SparePool {
     /// given back in this run and keeps its bytes; one of an earlier run
     /// (whose bytes no one here knows) is emptied before reuse.
     run: std::sync::OnceLock<String>,
-    /// Names in `spare/`; taken from the end.
-    names: Mutex<VecDeque<OsString>>,
+    /// Names in `spare/`, with what is known of those given in this run;
+    /// taken from the end.
+    names: Mutex<VecDeque<(OsString, Option<Known>)>>,
     next: AtomicU64,
     dir: Mutex<Option<PathBuf>>,
     /// `spare/`, open: spares are opened and renamed relative to it.
@@ -161,7 +188,7 @@ impl SparePool {
             .unwrap_or_default();
         found.truncate(MAX_SPARES);
         let n = found.len();
-        *self.lock() = found.into();
+        *self.lock() = found.into_iter().map(|name| (name, None)).collect();
         n
     }
 
@@ -176,7 +203,13 @@ impl SparePool {
                 .mode(0o600)
                 .open(dir.join(&name));
             match made {
-                Ok(_) => self.lock().push_front(name),
+                Ok(file) => {
+                    let known = file.metadata().ok().map(|m| Known {
+                        inode: m.ino(),
+                        len: 0,
+                    });
+                    self.lock().push_front((name, known));
+                }
                 Err(e) => {
                     gatepost_log::warning(
                         "qmgr",
@@ -203,7 +236,7 @@ impl SparePool {
             .is_some_and(|run| name.as_encoded_bytes().starts_with(run.as_bytes()))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<OsString>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(OsString, Option<Known>)>> {
         self.names.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -221,7 +254,7 @@ impl SparePool {
                 (names.pop_back(), names.len())
             };
             self.top_up_if_low(left);
-            let name = name?;
+            let (name, known) = name?;
             let opened = match self.handle.get() {
                 Some(handle) => crate::queue::open_relative(handle, name.as_os_str(), true),
                 None => OpenOptions::new().write(true).open(dir.join(&name)),
@@ -231,16 +264,21 @@ impl SparePool {
             let Ok(file) = opened else {
                 continue; // gone
             };
-            // One given back in this run holds at most its first block; one
-            // of an earlier run (or left otherwise by a crash) is emptied.
-            let (inode, len) = match file.metadata() {
-                Ok(m) if m.len() == 0 => (m.ino(), 0),
-                Ok(m) if ours && m.len() <= m.blksize() => (m.ino(), m.len()),
-                Ok(m) if file.set_len(0).is_ok() => (m.ino(), 0),
-                _ => {
-                    let _ = std::fs::remove_file(&path);
-                    continue;
-                }
+            // One given back in this run holds at most its first block, as
+            // the pool knows; one of an earlier run (or left otherwise by a
+            // crash) is emptied.
+            let found = match known.filter(|_| ours) {
+                Some(known) => Some((known.inode, known.len)),
+                None => match file.metadata() {
+                    Ok(m) if m.len() == 0 => Some((m.ino(), 0)),
+                    Ok(m) if ours && m.len() <= m.blksize() => Some((m.ino(), m.len())),
+                    Ok(m) if file.set_len(0).is_ok() => Some((m.ino(), 0)),
+                    _ => None,
+                },
+            };
+            let Some((inode, len)) = found else {
+                let _ = std::fs::remove_file(&path);
+                continue;
             };
             return Some(Spare {
                 path,
@@ -251,10 +289,16 @@ impl SparePool {
         }
     }
 
-    /// As `give`, for the file `name` of the open queue directory `dir`,
-    /// already open as `file` (the removal of a delivered message): named
-    /// relative to the directories, no path walked.
-    pub(crate) fn give_open(&self, dir: &File, name: &str, file: File) -> std::io::Result<()> {
+    /// As `give`, for the file `name` of the open queue directory `dir`
+    /// (the removal of a delivered message), whose `stat` the caller took:
+    /// named relative to the directories, no path walked, and opened only
+    /// when it must be cut.
+    pub(crate) fn give_named(
+        &self,
+        dir: &File,
+        name: &str,
+        stat: &rustix::fs::Stat,
+    ) -> std::io::Result<()> {
         let unlink = || rustix::fs::unlinkat(dir, name, rustix::fs::AtFlags::empty());
         let full = self.lock().len() >= MAX_SPARES;
         let spare_dir = match self.handle.get() {
@@ -262,14 +306,20 @@ impl SparePool {
             _ => return Ok(unlink()?),
         };
         // Cut first (as in `give`).
-        if !keep_first_block(&file) {
+        let cut = |at| crate::queue::open_relative(dir, name, true)?.set_len(at);
+        let kept = keep_first_block(
+            stat.st_ino,
+            unsigned(stat.st_size),
+            unsigned(stat.st_blksize),
+            cut,
+        );
+        let Some(known) = kept else {
             return Ok(unlink()?);
-        }
-        drop(file);
+        };
         let spare = self.fresh_name();
         match rustix::fs::renameat(dir, name, spare_dir, spare.as_os_str()) {
             Ok(()) => {
-                self.lock().push_back(spare);
+                self.lock().push_back((spare, Some(known)));
                 Ok(())
             }
             Err(_) => Ok(unlink()?),
@@ -286,19 +336,18 @@ impl SparePool {
         // Cut to its first block before the rename: the truncation is
         // ordered before the rename and before any later link of the same
         // inode into a queue.
-        match OpenOptions::new().write(true).open(path) {
-            Ok(file) => {
-                if !keep_first_block(&file) {
-                    return std::fs::remove_file(path);
-                }
-            }
+        let known = match OpenOptions::new().write(true).open(path) {
+            Ok(file) => match keep_first_block_of(&file) {
+                Some(known) => known,
+                None => return std::fs::remove_file(path),
+            },
             Err(e) => return Err(e),
-        }
+        };
         let dir = root.join(SPARE_DIR);
         if path.parent() == Some(dir.as_path()) {
             // A spare taken and not published (an aborted message).
             if let Some(name) = path.file_name() {
-                self.lock().push_back(name.to_os_string());
+                self.lock().push_back((name.to_os_string(), Some(known)));
             }
             return Ok(());
         }
@@ -306,7 +355,7 @@ impl SparePool {
         let spare: PathBuf = root.join(SPARE_DIR).join(&name);
         match std::fs::rename(path, &spare) {
             Ok(()) => {
-                self.lock().push_back(name);
+                self.lock().push_back((name, Some(known)));
                 Ok(())
             }
             Err(_) => std::fs::remove_file(path),
@@ -389,7 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn an_open_file_given_from_its_directory_is_moved_and_reused() {
+    fn a_file_given_by_name_from_its_directory_is_moved_cut_and_reused() {
         let dir = tempfile::tempdir().unwrap();
         let spares = pool(dir.path());
         let _ = spares
@@ -398,16 +447,14 @@ mod tests {
         let active = dir.path().join("active");
         std::fs::create_dir(&active).unwrap();
         let queue_dir = File::open(&active).unwrap();
-        // A message file of `active`, given back open, as a removal does.
+        // A message file of `active`, given back by name with its status,
+        // as a removal does.
         let give = |name: &str, content: &[u8]| {
             std::fs::write(active.join(name), content).unwrap();
-            let ino = std::fs::metadata(active.join(name)).unwrap().ino();
-            let file = OpenOptions::new()
-                .write(true)
-                .open(active.join(name))
+            let stat = rustix::fs::statat(&queue_dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
                 .unwrap();
-            spares.give_open(&queue_dir, name, file).unwrap();
-            ino
+            spares.give_named(&queue_dir, name, &stat).unwrap();
+            stat.st_ino
         };
         let ino = give("MSG", b"delivered message");
         assert!(!active.join("MSG").exists());
@@ -418,8 +465,17 @@ mod tests {
         );
         let meta = spare.file.metadata().unwrap();
         assert_eq!((meta.ino(), spare.stale.len), (ino, 17));
+        assert_eq!(spare.inode, ino);
 
-        // Recycling off: the name is simply gone.
+        // A larger one is cut to its first block before it is moved.
+        let ino = give("BIG", &vec![b'x'; 100 * 1024]);
+        let spare = spares.take(dir.path()).expect("a spare");
+        let meta = spare.file.metadata().unwrap();
+        assert_eq!(meta.len(), meta.blksize());
+        assert_eq!((spare.inode, spare.stale.len), (ino, meta.blksize()));
+
+        // Recycling off: the name is simply gone (the two spares taken
+        // are all that `spare/` holds).
         spares.enabled.store(false, Ordering::Release);
         give("MSG2", b"x");
         assert!(!active.join("MSG2").exists());
@@ -427,7 +483,7 @@ mod tests {
             std::fs::read_dir(dir.path().join(SPARE_DIR))
                 .unwrap()
                 .count(),
-            1
+            2
         );
     }
 
