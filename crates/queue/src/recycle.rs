@@ -150,6 +150,19 @@ impl SparePool {
         self.enabled.store(true, Ordering::Release);
     }
 
+    /// `spare/`, open, and the name in it of `path` when `path` is one of
+    /// its files: a spare is renamed relative to the directory, with no
+    /// walk of the whole path.
+    pub(crate) fn relative<'a>(&self, path: &'a Path) -> Option<(&File, &'a std::ffi::OsStr)> {
+        let dir = self.dir.lock().unwrap_or_else(|p| p.into_inner());
+        let inside = dir.as_deref().is_some_and(|dir| path.parent() == Some(dir));
+        drop(dir);
+        match (inside, self.handle.get(), path.file_name()) {
+            (true, Some(handle), Some(name)) => Some((handle, name)),
+            _ => None,
+        }
+    }
+
     /// Start a background top-up when `left` spares are below the mark and
     /// none is running.
     fn top_up_if_low(self: &Arc<Self>, left: usize) {

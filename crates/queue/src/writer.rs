@@ -28,7 +28,7 @@ use crate::queue_file::{
     encode_envelope, encode_status, header, header_len, Checksums, StatusRecord,
 };
 use crate::queue_id::{micros_of, QueueId};
-use crate::recycle::{Spare, StaleBytes};
+use crate::recycle::{Spare, SparePool, StaleBytes};
 use crate::wal;
 
 /// The line ends (`\n`) in `bytes`.
@@ -114,12 +114,21 @@ fn create_tmp(queue: &Queue) -> Result<(Spare, QueueId), QueueError> {
 /// open queue directory; by its path `dst` when it could not be opened),
 /// never replacing an existing file (ids stay unique): one
 /// `renameat2(RENAME_NOREPLACE)`, or link and unlink where the filesystem
-/// has no such rename.
-fn publish(src: &Path, dst_dir: Option<&File>, name: &str, dst: &Path) -> Result<(), QueueError> {
+/// has no such rename. A spare is named relative to `spare/` (`spares`).
+fn publish(
+    src: &Path,
+    spares: &SparePool,
+    dst_dir: Option<&File>,
+    name: &str,
+    dst: &Path,
+) -> Result<(), QueueError> {
     use rustix::fs::{renameat_with, RenameFlags, CWD};
-    let renamed = match dst_dir {
-        Some(dir) => renameat_with(CWD, src, dir, name, RenameFlags::NOREPLACE),
-        None => renameat_with(CWD, src, CWD, dst, RenameFlags::NOREPLACE),
+    let renamed = match (spares.relative(src), dst_dir) {
+        (Some((spare_dir, spare)), Some(dir)) => {
+            renameat_with(spare_dir, spare, dir, name, RenameFlags::NOREPLACE)
+        }
+        (None, Some(dir)) => renameat_with(CWD, src, dir, name, RenameFlags::NOREPLACE),
+        (_, None) => renameat_with(CWD, src, CWD, dst, RenameFlags::NOREPLACE),
     };
     match renamed {
         Ok(()) => Ok(()),
@@ -302,6 +311,7 @@ impl MessageWriter {
         let id = self.id.as_str().to_string();
         let flush_dir = dir.clone();
         let dirs = self.queue.dir_handles();
+        let spares = self.queue.spares.clone();
         // A message held in memory is committed on the session's own
         // thread: a few page-cache writes cost less than the hand-over to
         // a blocking thread and back (docs/durability.md, "A new message").
@@ -346,7 +356,13 @@ impl MessageWriter {
                     (file, None)
                 }
             };
-            publish(&src, crate::queue::dir_handle(&dirs, target), &id, &dst)?;
+            publish(
+                &src,
+                &spares,
+                crate::queue::dir_handle(&dirs, target),
+                &id,
+                &dst,
+            )?;
             match (log, logged) {
                 // The queue file is written before its record: a checkpoint
                 // that retires the record's segment covers the file.
