@@ -58,6 +58,19 @@ mod tests {
     use crate::queue::Queue;
     use crate::trigger::TriggerRequest;
 
+    /// A message from s@ to r@ of spec.test, arrived now.
+    fn envelope() -> Envelope {
+        Envelope {
+            sender: "s@spec.test".into(),
+            recipients: vec![EnvelopeRecipient::new("r@spec.test")],
+            arrival: SystemTime::now(),
+            client: "local".into(),
+            ret: None,
+            envid: None,
+            filter: None,
+        }
+    }
+
     #[tokio::test]
     async fn commits_and_operator_commands_reach_the_connected_manager() {
         let dir = tempfile::tempdir().unwrap();
@@ -66,15 +79,7 @@ mod tests {
         let mut requests = queue.manager_requests();
         let mut writer = queue.new_message().unwrap();
         writer.write_content(b"Subject: x\n\nx\n").unwrap();
-        let envelope = Envelope {
-            sender: "s@spec.test".into(),
-            recipients: vec![EnvelopeRecipient::new("r@spec.test")],
-            arrival: SystemTime::now(),
-            client: "local".into(),
-            ret: None,
-            envid: None,
-            filter: None,
-        };
+        let envelope = envelope();
         let id = writer.commit(&envelope).await.unwrap();
         // No write-ahead log: the file was flushed itself, no copy is sent.
         assert_eq!(requests.try_recv(), Ok(ManagerRequest::Committed(id, None)));
@@ -104,15 +109,7 @@ mod tests {
         let queue = Queue::open(dir.path()).unwrap();
         queue.start_write_ahead_log().unwrap();
         let mut requests = queue.manager_requests();
-        let envelope = Envelope {
-            sender: "s@spec.test".into(),
-            recipients: vec![EnvelopeRecipient::new("r@spec.test")],
-            arrival: SystemTime::now(),
-            client: "local".into(),
-            ret: None,
-            envid: None,
-            filter: None,
-        };
+        let envelope = envelope();
         let mut writer = queue.new_message().unwrap();
         writer.write_content(b"Subject: x\n\nbody\n").unwrap();
         let id = writer.commit(&envelope).await.unwrap();
