@@ -88,7 +88,7 @@ impl Dispatcher {
         }
         let msg = msg.clone();
         let read =
-            move || gatepost_queue::read_content_and_client_facts(&msg.path, msg.id.as_str());
+            move || gatepost_queue::read_content_and_client_facts(msg.file()?, msg.id.as_str());
         match tokio::task::spawn_blocking(read).await {
             Ok(Ok((data, client))) => Ok(Arc::new(MessageContent::new(data, client))),
             Ok(Err(err)) => Err(err.to_string()),

@@ -298,6 +298,10 @@ async fn serve_async(
     current.stop().await;
     let _ = qmgr_stop.send(true);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), qmgr).await;
+    // What the queue manager did not deliver is left with its file.
+    if let Err(e) = queue.write_out_unwritten() {
+        gatepost_log::warning("master", format!("write out queue files: {e}"));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,7 +3,7 @@
 //! `DeliveryAgent` trait that `local`, `virtual`, `smtp`, ... implement.
 //! Each recipient comes with the destination the queue manager resolved.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use gatepost_queue::manager::read_content;
@@ -23,18 +23,44 @@ pub struct QueuedMessage {
 }
 
 /// Content read ahead with the envelope (small messages only), taken by
-/// the first delivery request that needs it; later ones read the file.
+/// the first delivery request that needs it; later ones read the file,
+/// which a message committed by its log record alone has only once it is
+/// written out (`Queue::write_out`, through [`QueuedMessage::file`]).
 #[derive(Clone, Default)]
-pub struct PreloadSlot(Arc<Mutex<Option<Preloaded>>>);
+pub struct PreloadSlot {
+    preloaded: Arc<Mutex<Option<Preloaded>>>,
+    write_out: Option<WriteOut>,
+}
+
+/// Writes out the message's queue file if it is not written yet.
+type WriteOut = Arc<dyn Fn() -> Result<(), QueueError> + Send + Sync>;
 
 impl PreloadSlot {
     pub fn new(preloaded: Option<Preloaded>) -> Self {
-        PreloadSlot(Arc::new(Mutex::new(preloaded)))
+        PreloadSlot {
+            preloaded: Arc::new(Mutex::new(preloaded)),
+            write_out: None,
+        }
+    }
+
+    /// As [`new`](Self::new), for a message whose file `write_out` makes
+    /// sure of before anything reads it.
+    pub fn with_write_out(
+        preloaded: Option<Preloaded>,
+        write_out: impl Fn() -> Result<(), QueueError> + Send + Sync + 'static,
+    ) -> Self {
+        PreloadSlot {
+            write_out: Some(Arc::new(write_out)),
+            ..PreloadSlot::new(preloaded)
+        }
     }
 
     /// The content and client facts, once.
     pub fn take(&self) -> Option<Preloaded> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.preloaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 }
 
@@ -45,9 +71,18 @@ impl std::fmt::Debug for PreloadSlot {
 }
 
 impl QueuedMessage {
+    /// The queue file's path, for a delivery agent about to read it
+    /// (written out first if the message has no file yet).
+    pub fn file(&self) -> Result<&Path, QueueError> {
+        if let Some(write_out) = &self.preloaded.write_out {
+            write_out()?;
+        }
+        Ok(&self.path)
+    }
+
     /// The message content (header + body, `\n` line ends).
     pub fn read_content(&self) -> Result<Vec<u8>, QueueError> {
-        read_content(&self.path, self.id.as_str())
+        read_content(self.file()?, self.id.as_str())
     }
 }
 

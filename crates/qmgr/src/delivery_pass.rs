@@ -79,11 +79,18 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName, copy: Optio
     let path = ctx.queue.path_of(at, &id);
     let entered = SystemTime::now();
     let read = if let Some(copy) = copy.filter(|_| at == from) {
-        Ok(read_committed_copy(&copy, id.as_str()))
+        let read = read_committed_copy(&copy, id.as_str());
+        // Anything but a clean read goes the file's way.
+        if !matches!(read, Ok((_, Some(_)))) && !written(ctx, &id).await {
+            return;
+        }
+        Ok(read)
     } else {
         let (p, i, queue) = (path.clone(), id.clone(), ctx.queue.clone());
-        // Outer error: the move; inner: the read.
+        // Outer error: the move (or the write of an unwritten file);
+        // inner: the read.
         short_blocking(&path, move || {
+            queue.write_out(&i)?;
             if at != from {
                 queue.move_file_unsynced_blocking(&i, from, at)?;
             }
@@ -196,11 +203,12 @@ async fn deliver(
     preloaded: Option<Preloaded>,
 ) -> bool {
     let path = path.to_path_buf();
+    let (queue, i) = (ctx.queue.clone(), id.clone());
     let msg = Arc::new(QueuedMessage {
         id: id.clone(),
         envelope: qf.envelope.clone(),
         path: path.clone(),
-        preloaded: PreloadSlot::new(preloaded),
+        preloaded: PreloadSlot::with_write_out(preloaded, move || queue.write_out(&i).map(drop)),
     });
     let agent = ctx.agent.clone();
     let address = |i: usize| {
@@ -403,6 +411,9 @@ async fn record_batch(
     if qf.states.iter().all(|s| matches!(s, RcptState::Sent)) {
         return true;
     }
+    if !written(ctx, id).await {
+        return false;
+    }
     let p = path.to_path_buf();
     match blocking(path, move || append_records(&p, &records, true)).await {
         Ok(()) => true,
@@ -415,6 +426,11 @@ async fn record_batch(
 
 /// After delivery: expire, notify the sender of bounces, then remove or defer.
 async fn finish(ctx: &Ctx, id: &QueueId, at: QueueName, qf: &mut QueueFile) {
+    // Only a message whose every recipient was delivered leaves without
+    // its file ever written.
+    if !qf.states.iter().all(|s| matches!(s, RcptState::Sent)) && !written(ctx, id).await {
+        return;
+    }
     let s = &ctx.settings;
     let path = ctx.queue.path_of(at, id);
     let now = SystemTime::now();
@@ -543,6 +559,9 @@ async fn warn_delayed(
 /// Move `id` from `at` (its pass's queue) to `deferred` with mtime =
 /// `next_try`.
 async fn defer(ctx: &Ctx, id: &QueueId, at: QueueName, next_try: SystemTime) {
+    if !written(ctx, id).await {
+        return;
+    }
     let path = ctx.queue.path_of(at, id);
     let (queue, retry_id) = (ctx.queue.clone(), id.clone());
     let touched = blocking(&path, move || queue.touch(at, &retry_id, next_try)).await;
@@ -559,6 +578,23 @@ async fn defer(ctx: &Ctx, id: &QueueId, at: QueueName, next_try: SystemTime) {
     {
         if !e.is_not_found() {
             gatepost_log::warning("qmgr", format!("{id}: move to deferred: {e}"));
+        }
+    }
+}
+
+/// Make sure `id`'s queue file exists before the pass uses it: a new
+/// message committed by its log record alone has none until something
+/// needs it (`Queue::write_out`). False, with a warning, when it cannot
+/// be written (the log's next checkpoint tries again, and the message is
+/// found in `incoming` then).
+async fn written(ctx: &Ctx, id: &QueueId) -> bool {
+    let (queue, i) = (ctx.queue.clone(), id.clone());
+    let path = ctx.queue.path_of(QueueName::Incoming, id);
+    match short_blocking(&path, move || queue.write_out(&i)).await {
+        Ok(_) => true,
+        Err(e) => {
+            gatepost_log::warning("qmgr", format!("{id}: write queue file: {e}"));
+            false
         }
     }
 }

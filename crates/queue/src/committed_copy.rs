@@ -23,46 +23,71 @@ pub(crate) struct CopyBudget {
 }
 
 impl CopyBudget {
-    /// A copy of the queue file at `record[start..]` (a log record whose
-    /// queue file starts at `start`) holding `content_len` bytes of
-    /// content; `None` when the content is too large to be read ahead or
-    /// the budget is spent.
-    pub(crate) fn copy(
-        &self,
-        record: Vec<u8>,
-        start: usize,
-        content_len: u64,
-    ) -> Option<CommittedCopy> {
-        if content_len > PRELOAD_CONTENT_LIMIT || start > record.len() {
+    /// Room for the copy of a queue file holding `content_len` bytes of
+    /// content, in a record buffer of `capacity` bytes; `None` when the
+    /// content is too large to be read ahead or the budget is spent.
+    pub(crate) fn reserve(&self, capacity: usize, content_len: u64) -> Option<CopyRoom> {
+        if content_len > PRELOAD_CONTENT_LIMIT {
             return None;
         }
-        let cost = record.capacity();
         let taken = self
             .held
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                (held + cost <= COPY_BUDGET).then_some(held + cost)
+                (held + capacity <= COPY_BUDGET).then_some(held + capacity)
             });
-        taken.ok().map(|_| CommittedCopy {
-            record,
-            start,
+        taken.ok().map(|_| CopyRoom {
+            bytes: capacity,
             held: self.held.clone(),
         })
     }
 }
 
-/// A committed queue file's bytes, as written (on disk a reused file may
-/// go on with filler, empty lines that hold nothing).
+/// Bytes of the budget taken for one copy, given back when dropped.
 #[derive(Debug)]
-pub struct CommittedCopy {
-    record: Vec<u8>,
-    start: usize,
+pub(crate) struct CopyRoom {
+    bytes: usize,
     held: Arc<AtomicUsize>,
 }
 
+impl Drop for CopyRoom {
+    fn drop(&mut self) {
+        self.held.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// A committed queue file's bytes, as written (on disk a reused file may
+/// go on with filler, empty lines that hold nothing). Clones share the
+/// bytes: the queue manager's copy and the one kept while the file is
+/// unwritten (`unwritten`) are one buffer.
+#[derive(Debug, Clone)]
+pub struct CommittedCopy {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    record: Vec<u8>,
+    start: usize,
+    _room: CopyRoom,
+}
+
 impl CommittedCopy {
+    /// The queue file at `record[start..]` (a log record whose queue file
+    /// starts at `start`), in the budget's `room` (taken for at least
+    /// `record`'s capacity); `None` when `start` is past the end.
+    pub(crate) fn new(record: Vec<u8>, start: usize, room: CopyRoom) -> Option<CommittedCopy> {
+        (start <= record.len()).then(|| CommittedCopy {
+            shared: Arc::new(Shared {
+                record,
+                start,
+                _room: room,
+            }),
+        })
+    }
+
     /// The queue file's bytes.
     pub fn bytes(&self) -> &[u8] {
-        &self.record[self.start..]
+        &self.shared.record[self.shared.start..]
     }
 }
 
@@ -74,13 +99,6 @@ impl PartialEq for CommittedCopy {
 
 impl Eq for CommittedCopy {}
 
-impl Drop for CommittedCopy {
-    fn drop(&mut self) {
-        self.held
-            .fetch_sub(self.record.capacity(), Ordering::AcqRel);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,24 +106,22 @@ mod tests {
     #[test]
     fn copies_within_the_budget_are_made_and_give_it_back_when_dropped() {
         let budget = CopyBudget::default();
-        let record = |len: usize| {
-            let mut v = Vec::with_capacity(len);
-            v.resize(len, b'x');
-            v
+        let copy = |len: usize, start: usize| {
+            let room = budget.reserve(len, 1)?;
+            CommittedCopy::new(vec![b'x'; len], start, room)
         };
-        let big = budget
-            .copy(record(COPY_BUDGET - 100), 10, 1)
-            .expect("within the budget");
+        let big = copy(COPY_BUDGET - 100, 10).expect("within the budget");
         assert_eq!(big.bytes().len(), COPY_BUDGET - 110);
-        assert!(budget.copy(record(200), 0, 1).is_none(), "over the budget");
-        let small = budget.copy(record(100), 0, 1).expect("the rest of it");
+        assert!(copy(200, 0).is_none(), "over the budget");
+        let small = copy(100, 0).expect("the rest of it");
+        let shared = big.clone();
         drop(big);
-        assert!(budget.copy(record(200), 0, 1).is_some());
+        assert!(copy(200, 0).is_none(), "a clone holds the bytes");
+        drop(shared);
+        assert!(copy(200, 0).is_some());
         drop(small);
         assert_eq!(budget.held.load(Ordering::Acquire), 0);
         // Content the queue manager would not read ahead is not copied.
-        assert!(budget
-            .copy(record(100), 0, PRELOAD_CONTENT_LIMIT + 1)
-            .is_none());
+        assert!(budget.reserve(100, PRELOAD_CONTENT_LIMIT + 1).is_none());
     }
 }

@@ -46,6 +46,7 @@ mod record_time;
 mod recycle;
 mod sender_auth;
 mod trigger;
+mod unwritten;
 mod wal;
 mod writer;
 

@@ -40,6 +40,12 @@ impl ManagerLink {
         }
     }
 
+    /// Whether a manager is connected and still listening.
+    pub(crate) fn connected(&self) -> bool {
+        let guard = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().is_some_and(|tx| !tx.is_closed())
+    }
+
     /// Connect a manager: requests go to the returned receiver from now on
     /// (a previously connected manager gets no more).
     pub(crate) fn connect(&self) -> UnboundedReceiver<ManagerRequest> {
@@ -101,8 +107,9 @@ mod tests {
     }
 
     /// With the write-ahead log, a small message's announcement carries
-    /// the queue file's bytes as written, which parse as the file does; a
-    /// message whose content is too large to be read ahead carries none.
+    /// the queue file's bytes, which parse as the file does once it is
+    /// written out; a message whose content is too large to be read ahead
+    /// carries none (and its file is written at commit).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_logged_commit_sends_the_queue_file_bytes() {
         let dir = tempfile::tempdir().unwrap();
@@ -117,7 +124,11 @@ mod tests {
             panic!("no copy sent");
         };
         assert_eq!(announced, id);
+        // Committed by its record alone: the file comes when asked for.
         let path = queue.path_of(crate::QueueName::Incoming, &id);
+        assert!(!path.exists());
+        assert!(queue.write_out(&id).unwrap());
+        assert!(!queue.write_out(&id).unwrap(), "written once");
         let on_disk = std::fs::read(&path).unwrap();
         assert_eq!(copy.bytes(), &on_disk[..copy.bytes().len()]);
         let (from_copy, preloaded) =
@@ -131,6 +142,7 @@ mod tests {
         let large = vec![b'x'; crate::PRELOAD_CONTENT_LIMIT as usize + 1];
         writer.write_content(&large).unwrap();
         let id = writer.commit(&envelope).await.unwrap();
+        assert!(queue.path_of(crate::QueueName::Incoming, &id).exists());
         assert_eq!(requests.try_recv(), Ok(ManagerRequest::Committed(id, None)));
     }
 }

@@ -23,6 +23,7 @@ use crate::manager_link::{ManagerLink, ManagerRequest};
 use crate::queue_id::QueueId;
 use crate::recycle::{SparePool, SPARE_DIR};
 use crate::trigger::TriggerRequest;
+use crate::unwritten::UnwrittenFiles;
 use crate::wal::{Recovery, Wal};
 use crate::writer::MessageWriter;
 
@@ -46,6 +47,8 @@ pub struct Queue {
     /// to them, as Postfix's daemons name them relative to the queue
     /// directory they change into: no walk of the whole path per call.
     dirs: Arc<DirHandles>,
+    /// New messages whose queue file is not written yet (`unwritten`).
+    pub(crate) unwritten: Arc<UnwrittenFiles>,
     /// The server's list of queue files whose name is not their own inode's
     /// id (found after start-up recovery, see `keep_misnamed_ids`); unset in
     /// other processes, which look in every queue instead.
@@ -95,19 +98,23 @@ impl Queue {
             builder.create(dir).map_err(|e| QueueError::io(dir, e))?;
         }
         crate::postfix_layout::claim_queue_directory(root)?;
+        let spares: Arc<SparePool> = Arc::default();
+        let dirs: Arc<DirHandles> = Arc::new(
+            QueueName::ALL
+                .iter()
+                .map(|q| (*q, std::fs::File::open(queue_dir(root, *q)).ok()))
+                .collect(),
+        );
+        let unwritten = UnwrittenFiles::new(root.to_path_buf(), spares.clone(), dirs.clone());
         Ok(Arc::new(Queue {
             root: root.to_path_buf(),
             manager: ManagerLink::default(),
             copies: CopyBudget::default(),
             tmp_seq: AtomicU64::new(0),
             wal: OnceLock::new(),
-            spares: Arc::default(),
-            dirs: Arc::new(
-                QueueName::ALL
-                    .iter()
-                    .map(|q| (*q, std::fs::File::open(queue_dir(root, *q)).ok()))
-                    .collect(),
-            ),
+            spares,
+            dirs,
+            unwritten: Arc::new(unwritten),
             misnamed: OnceLock::new(),
         }))
     }
@@ -129,6 +136,8 @@ impl Queue {
             return Ok(Recovery::default());
         }
         let (wal, recovery) = Wal::open_with(&self.root, checkpoint_age)?;
+        let unwritten = self.unwritten.clone();
+        wal.set_before_checkpoint(Box::new(move |seq| unwritten.write_out_through(seq)));
         let _ = self.wal.set(wal);
         self.keep_misnamed_ids();
         self.spares.enable(&self.root);
@@ -188,6 +197,24 @@ impl Queue {
     /// The open queue directories (see the field).
     pub(crate) fn dir_handles(&self) -> Arc<DirHandles> {
         self.dirs.clone()
+    }
+
+    /// Whether this process's queue manager is listening (a new message
+    /// may then be committed by its log record alone).
+    pub(crate) fn manager_connected(&self) -> bool {
+        self.manager.connected()
+    }
+
+    /// Write out `id`'s queue file if it was committed by its log record
+    /// alone and is not written yet (`unwritten`): its delivery pass needs
+    /// the file. True when it was written now.
+    pub fn write_out(&self, id: &QueueId) -> Result<bool, QueueError> {
+        self.unwritten.write_out(id.as_str())
+    }
+
+    /// Write out every queue file not written yet (the server stops).
+    pub fn write_out_unwritten(&self) -> Result<(), QueueError> {
+        self.unwritten.write_out_all()
     }
 
     /// Tell this process's queue manager that `id` entered `incoming`.
@@ -346,6 +373,14 @@ impl Queue {
     pub async fn remove_file(&self, id: &QueueId, q: QueueName) -> Result<(), QueueError> {
         let path = self.path_of(q, id);
         if let Some(wal) = self.wal() {
+            if let Some(message) = self.unwritten.take(id.as_str()) {
+                // Nothing on disk but its record: the tombstone, and the
+                // spare goes back as it was taken.
+                let appended = wal.append_removal(QueueName::Incoming, id.as_str());
+                let log_dir = self.root.join(crate::wal::WAL_DIR);
+                let _ = self.unwritten.give_back(message);
+                return appended.map(drop).map_err(|e| QueueError::io(&log_dir, e));
+            }
             let wal = wal.clone();
             let name = id.as_str().to_string();
             let err_path = path.clone();

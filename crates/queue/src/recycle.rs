@@ -339,6 +339,29 @@ impl SparePool {
         }
     }
 
+    /// Give back `spare`, taken for a message and never written (its
+    /// message was committed by its log record alone and has left the
+    /// queue, or its commit failed): it holds what it held when taken.
+    pub(crate) fn give_unwritten(&self, root: &Path, spare: Spare) -> std::io::Result<()> {
+        let in_pool = self
+            .dir
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_deref()
+            == spare.path.parent();
+        match spare.path.file_name() {
+            Some(name) if in_pool && self.enabled.load(Ordering::Acquire) => {
+                let known = Known {
+                    inode: spare.inode,
+                    len: spare.stale.len,
+                };
+                self.lock().push_back((name.to_os_string(), Some(known)));
+                Ok(())
+            }
+            _ => self.give(root, &spare.path),
+        }
+    }
+
     /// Take `path` (a message file that leaves the queue) out of the queue:
     /// cut to its first block and renamed into `spare/`, or unlinked when recycling is off
     /// or the pool is full. Either way the name is gone when this returns.

@@ -171,8 +171,8 @@ struct Segment {
     used: u64,
     /// When the first record went in (checkpoint age).
     first_write: Option<Instant>,
-    /// Removals whose tombstone is here and whose unlink is not done yet.
-    removals: usize,
+    /// Records here whose queue-file side is not done yet ([`PendingGuard`]).
+    pending: usize,
 }
 
 struct State {
@@ -193,7 +193,14 @@ pub(crate) struct Wal {
     checkpoint_age: Duration,
     state: Mutex<State>,
     changed: Condvar,
+    /// Run by each checkpoint before its `syncfs`, with the last sequence
+    /// number it retires: writes out the queue files of the messages
+    /// whose records go (`unwritten`). A failure keeps the segments.
+    before_checkpoint: std::sync::OnceLock<BeforeCheckpoint>,
 }
+
+/// See [`Wal::before_checkpoint`].
+pub(crate) type BeforeCheckpoint = Box<dyn Fn(u64) -> Result<(), QueueError> + Send + Sync>;
 
 impl std::fmt::Debug for Wal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -203,25 +210,35 @@ impl std::fmt::Debug for Wal {
     }
 }
 
-/// Held from a tombstone's append until the file's unlink is done: the
-/// checkpoint retiring the tombstone's segment waits for it, so that its
-/// `syncfs` covers the unlink.
-pub(crate) struct RemovalGuard {
+/// Held from the append of a record whose queue-file side is not done yet
+/// until it is: a tombstone until the file's unlink, a message committed
+/// by its record alone until it is registered as unwritten (`unwritten`).
+/// The checkpoint retiring the record's segment waits for it, so that it
+/// writes out every unwritten file of the segment and its `syncfs` covers
+/// the unlink.
+pub(crate) struct PendingGuard {
     wal: Arc<Wal>,
     seq: u64,
 }
 
-impl Drop for RemovalGuard {
+impl PendingGuard {
+    /// The sequence number of the record's segment.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl Drop for PendingGuard {
     fn drop(&mut self) {
         let mut st = self.wal.lock();
         let seq = self.seq;
         let st = &mut *st;
         for seg in std::iter::once(&mut st.current).chain(st.closed.iter_mut()) {
             if seg.seq == seq {
-                seg.removals = seg.removals.saturating_sub(1);
+                seg.pending = seg.pending.saturating_sub(1);
             }
         }
-        // Only a closed segment's removals hold a checkpoint back; one in
+        // Only a closed segment's pending records hold a checkpoint back; one in
         // the current segment changes nothing the checkpointer waits for
         // (and would wake it once per delivered message).
         if seq != st.current.seq {
@@ -300,7 +317,7 @@ impl Wal {
             size: 0,
             used: 0,
             first_write: None,
-            removals: 0,
+            pending: 0,
         };
         let wal = Arc::new(Wal {
             dir: dir.clone(),
@@ -314,6 +331,7 @@ impl Wal {
                 next_spare,
             }),
             changed: Condvar::new(),
+            before_checkpoint: std::sync::OnceLock::new(),
         });
         {
             let mut st = wal.lock();
@@ -364,7 +382,7 @@ impl Wal {
                 size,
                 used: 0,
                 first_write: None,
-                removals: 0,
+                pending: 0,
             },
         );
         if old.used > 0 {
@@ -413,19 +431,41 @@ impl Wal {
         self.append_locked(&mut st, record)
     }
 
+    /// As [`append`](Self::append), for a message whose queue file is not
+    /// written (`unwritten`): the guard holds back the checkpoint of the
+    /// record's segment until the message is registered as unwritten.
+    pub(crate) fn append_pending(
+        self: &Arc<Self>,
+        record: &mut [u8],
+    ) -> io::Result<(Arc<File>, PendingGuard)> {
+        let mut st = self.lock();
+        let segment = self.append_locked(&mut st, record)?;
+        st.current.pending += 1;
+        let guard = PendingGuard {
+            wal: self.clone(),
+            seq: st.current.seq,
+        };
+        Ok((segment, guard))
+    }
+
+    /// Set what each checkpoint runs before its `syncfs` (once).
+    pub(crate) fn set_before_checkpoint(&self, hook: BeforeCheckpoint) {
+        let _ = self.before_checkpoint.set(hook);
+    }
+
     /// Log the removal of `id` from `queue`; the caller unlinks the file
     /// once the returned segment is flushed, then drops the guard.
     pub(crate) fn append_removal(
         self: &Arc<Self>,
         queue: QueueName,
         id: &str,
-    ) -> io::Result<RemovalGuard> {
+    ) -> io::Result<PendingGuard> {
         let mut record = vec![0u8; record_prefix(id)];
         seal(&mut record, Kind::Removed, queue, id);
         let mut st = self.lock();
         self.append_locked(&mut st, &mut record)?;
-        st.current.removals += 1;
-        Ok(RemovalGuard {
+        st.current.pending += 1;
+        Ok(PendingGuard {
             wal: self.clone(),
             seq: st.current.seq,
         })
@@ -437,7 +477,15 @@ impl Wal {
         self.prepare_spare();
         loop {
             let (retiring, tombstones) = self.wait_for_checkpoint();
-            match sync_filesystem(&self.root) {
+            let last = retiring.iter().map(|s| s.seq).max().unwrap_or(0);
+            let written = match self.before_checkpoint.get() {
+                Some(write_out) => write_out(last).map_err(|e| io::Error::other(e.to_string())),
+                None => Ok(()),
+            };
+            let synced = written.and_then(|()| {
+                sync_filesystem(&self.root).map_err(|e| io::Error::other(format!("syncfs: {e}")))
+            });
+            match synced {
                 Ok(()) => {
                     self.retire(retiring);
                     // Their removals were done before the rotation, so every
@@ -447,10 +495,7 @@ impl Wal {
                     }
                 }
                 Err(e) => {
-                    gatepost_log::warning(
-                        "qmgr",
-                        format!("write-ahead log checkpoint: syncfs: {e}"),
-                    );
+                    gatepost_log::warning("qmgr", format!("write-ahead log checkpoint: {e}"));
                     let mut st = self.lock();
                     let later = std::mem::take(&mut st.closed);
                     st.closed = retiring;
@@ -465,7 +510,7 @@ impl Wal {
 
     /// Block until segments are due (a full one, or the current one's
     /// first record older than `CHECKPOINT_AGE`), rotate the current one
-    /// if it holds records, wait for their pending removals, and take them.
+    /// if it holds records, wait for their pending records, and take them.
     /// Also returns the operators' tombstone files whose removal is done:
     /// the current segment is then rotated too, so that no record older
     /// than the removal outlives this checkpoint.
@@ -512,7 +557,7 @@ impl Wal {
                 tombstones.clear();
             }
         }
-        while st.closed.iter().any(|s| s.removals > 0) {
+        while st.closed.iter().any(|s| s.pending > 0) {
             st = self
                 .changed
                 .wait_timeout(st, Duration::from_millis(100))

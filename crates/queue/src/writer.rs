@@ -19,6 +19,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::committed_copy::CommittedCopy;
 use crate::envelope::Envelope;
 use crate::error::{here_or_blocking, may_block_briefly, QueueError};
 use crate::group_flush::{Flush, GroupFlush};
@@ -29,6 +30,7 @@ use crate::queue_file::{
 };
 use crate::queue_id::{micros_of, QueueId};
 use crate::recycle::{Spare, SparePool, StaleBytes};
+use crate::unwritten::Unwritten;
 use crate::wal;
 
 /// The line ends (`\n`) in `bytes`.
@@ -57,6 +59,8 @@ pub struct MessageWriter {
     client_facts: Option<crate::ClientFacts>,
     /// What a reused file still holds of an earlier message.
     stale: StaleBytes,
+    /// The file's inode number (the queue id's second part).
+    inode: u64,
 }
 
 /// Where the content goes until commit.
@@ -115,7 +119,7 @@ fn create_tmp(queue: &Queue) -> Result<(Spare, QueueId), QueueError> {
 /// never replacing an existing file (ids stay unique): one
 /// `renameat2(RENAME_NOREPLACE)`, or link and unlink where the filesystem
 /// has no such rename. A spare is named relative to `spare/` (`spares`).
-fn publish(
+pub(crate) fn publish(
     src: &Path,
     spares: &SparePool,
     dst_dir: Option<&File>,
@@ -162,7 +166,10 @@ impl MessageWriter {
         }
         let (
             Spare {
-                path, file, stale, ..
+                path,
+                file,
+                stale,
+                inode,
             },
             id,
         ) = found.ok_or_else(|| {
@@ -182,6 +189,7 @@ impl MessageWriter {
             sender_auth: None,
             client_facts: None,
             stale,
+            inode,
         })
     }
 
@@ -312,6 +320,19 @@ impl MessageWriter {
         let flush_dir = dir.clone();
         let dirs = self.queue.dir_handles();
         let spares = self.queue.spares.clone();
+        // A new message whose bytes go to this process's queue manager is
+        // committed by its log record alone: its file is written only when
+        // something needs it (`unwritten`). Room for the copy comes first.
+        let room = match (&out, &log) {
+            (Sink::Memory { buf, .. }, Some(_))
+                if target == QueueName::Incoming && self.queue.manager_connected() =>
+            {
+                let capacity = buf.capacity().max(buf.len() + trailer.len());
+                self.queue.copies.reserve(capacity, size)
+            }
+            _ => None,
+        };
+        let unwritten = room.is_some();
         // A message held in memory is committed on the session's own
         // thread: a few page-cache writes cost less than the hand-over to
         // a blocking thread and back (docs/durability.md, "A new message").
@@ -338,12 +359,15 @@ impl MessageWriter {
                 Sink::Memory { file, mut buf } => {
                     let head = header(size, &id, sums(crc32fast::hash(&buf[content_start..])));
                     let prefix = wal::record_prefix(&id);
+                    buf.reserve_exact(trailer.len());
                     buf.extend_from_slice(trailer.as_bytes());
                     buf[prefix..prefix + head.len()].copy_from_slice(head.as_bytes());
-                    let record_len = buf.len();
-                    buf.resize(record_len + filler, b'\n');
-                    file.write_all_at(&buf[prefix..], 0).map_err(io)?;
-                    buf.truncate(record_len);
+                    if !unwritten {
+                        let record_len = buf.len();
+                        buf.resize(record_len + filler, b'\n');
+                        file.write_all_at(&buf[prefix..], 0).map_err(io)?;
+                        buf.truncate(record_len);
+                    }
                     (file, Some(buf))
                 }
                 Sink::File { out, crc } => {
@@ -356,33 +380,44 @@ impl MessageWriter {
                     (file, None)
                 }
             };
-            publish(
-                &src,
-                &spares,
-                crate::queue::dir_handle(&dirs, target),
-                &id,
-                &dst,
-            )?;
+            if !unwritten {
+                publish(
+                    &src,
+                    &spares,
+                    crate::queue::dir_handle(&dirs, target),
+                    &id,
+                    &dst,
+                )?;
+            }
             match (log, logged) {
                 // The queue file is written before its record: a checkpoint
-                // that retires the record's segment covers the file.
+                // that retires the record's segment covers the file. An
+                // unwritten one is registered before the checkpoint of the
+                // record's segment may start (the guard), which writes it
+                // out first.
                 // The record goes back with the flush still to wait for:
                 // its queue file's bytes may be sent to the queue manager.
                 (Some(log), Some(mut record)) => {
                     wal::seal(&mut record, wal::Kind::Message, target, &id);
-                    match log.append(&mut record) {
-                        Ok(segment) => {
+                    let appended = if unwritten {
+                        log.append_pending(&mut record)
+                            .map(|(segment, guard)| (segment, Some((file, guard))))
+                    } else {
+                        log.append(&mut record).map(|segment| (segment, None))
+                    };
+                    match appended {
+                        Ok((segment, pending)) => {
                             let committer = GroupFlush::log();
                             let flushes = vec![Flush::Data(segment)];
                             // Nobody else flushing the log: this thread
                             // does it, with no hand-over.
                             match committer.flush_here(&flushes) {
-                                Some(Ok(())) => Ok((Some(record), None)),
+                                Some(Ok(())) => Ok((Some(record), None, pending)),
                                 Some(Err(e)) => {
                                     let _ = std::fs::remove_file(&dst);
                                     Err(QueueError::io(&flush_dir, e))
                                 }
-                                None => Ok((Some(record), Some((committer, flushes)))),
+                                None => Ok((Some(record), Some((committer, flushes)), pending)),
                             }
                         }
                         Err(e) => {
@@ -397,22 +432,58 @@ impl MessageWriter {
                         GroupFlush::global(),
                         vec![Flush::Data(Arc::new(file)), Flush::Dir(flush_dir)],
                     )),
+                    None,
                 )),
             }
         };
-        let (record, waiting) = here_or_blocking(inline, &tmp, work).await?;
+        let committed = here_or_blocking(inline, &tmp, work).await;
         self.tmp_path = None;
+        let (record, waiting, pending) = match committed {
+            Ok(done) => done,
+            Err(e) => {
+                if unwritten {
+                    self.give_back_unwritten(tmp);
+                }
+                return Err(e);
+            }
+        };
         if let Some((committer, flushes)) = waiting {
             if let Err(e) = committer.flush(flushes).await {
                 // Not durable: the client is told to try again, and the
                 // file must not be delivered behind its back.
                 let _ = std::fs::remove_file(self.queue.path_of(target, &self.id));
+                if pending.is_some() {
+                    self.give_back_unwritten(tmp);
+                }
                 return Err(QueueError::io(&dir, e));
             }
         }
+        let prefix = wal::record_prefix(self.id.as_str());
+        let copy = match (record, room) {
+            (Some(record), Some(room)) => CommittedCopy::new(record, prefix, room),
+            (Some(record), None) if target == QueueName::Incoming => {
+                let capacity = record.capacity();
+                (self.queue.copies.reserve(capacity, size))
+                    .and_then(|room| CommittedCopy::new(record, prefix, room))
+            }
+            _ => None,
+        };
+        if let (Some((file, guard)), Some(bytes)) = (pending, &copy) {
+            let spare = Spare {
+                path: tmp,
+                file,
+                inode: self.inode,
+                stale: self.stale,
+            };
+            let message = Unwritten {
+                spare,
+                bytes: bytes.clone(),
+                seq: guard.seq(),
+            };
+            self.queue.unwritten.insert(self.id.as_str(), message);
+            drop(guard);
+        }
         if target == QueueName::Incoming {
-            let prefix = wal::record_prefix(self.id.as_str());
-            let copy = record.and_then(|record| self.queue.copies.copy(record, prefix, size));
             self.queue.announce_committed(&self.id, copy);
         } else {
             self.queue.kick();
@@ -431,6 +502,12 @@ impl MessageWriter {
     }
 
     /// Throw the message away (RSET, rejected, lost connection).
+    /// The spare of a message whose commit by its record alone failed
+    /// (never written, never renamed) goes back to the pool.
+    fn give_back_unwritten(&self, tmp: PathBuf) {
+        let _ = self.queue.spares.give(self.queue.root(), &tmp);
+    }
+
     pub fn abort(mut self) {
         self.discard();
     }

@@ -345,7 +345,8 @@ impl SmtpAgent {
         let data = message_out::encode_data(content, self.params.line_length_limit);
         // The AUTH= identity smtpd stored, passed on after a login.
         let auth = if self.params.sasl.enabled {
-            gatepost_queue::read_sender_auth(&msg.path, msg.id.as_str())
+            msg.file()
+                .and_then(|path| gatepost_queue::read_sender_auth(path, msg.id.as_str()))
                 .ok()
                 .flatten()
         } else {

@@ -1,0 +1,229 @@
+//! Messages committed by their log record alone (docs/durability.md,
+//! "Unwritten queue files"): a new message whose queue-file bytes went to
+//! the queue manager with its announcement (`CommittedCopy`) has its file
+//! written only when something needs it. Most are delivered first, and
+//! their removal is a tombstone and the spare file going back to the pool:
+//! no write, no rename, no lookup. A file is written out (from the same
+//! bytes, into the spare taken for it, renamed into `incoming` under the
+//! queue id) when
+//! - its delivery pass needs a file: a status record to append, a bounce
+//!   or delay notice to send, a deferral (`Queue::write_out`);
+//! - a checkpoint is about to retire the log segment holding its record
+//!   ([`UnwrittenFiles::write_out_through`]), so at most
+//!   `CHECKPOINT_AGE` after its commit;
+//! - the server stops ([`UnwrittenFiles::write_out_all`]).
+//!
+//! The spare stays taken until then: no other message gets its inode, so
+//! the queue id stays unique without a file to show for it.
+
+use std::collections::HashMap;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::committed_copy::CommittedCopy;
+use crate::error::QueueError;
+use crate::layout::{queue_path, QueueName};
+use crate::queue::{dir_handle, DirHandles};
+use crate::recycle::{Spare, SparePool};
+
+/// One message without its file.
+#[derive(Debug)]
+pub(crate) struct Unwritten {
+    /// The spare taken for it, still empty of it.
+    pub(crate) spare: Spare,
+    /// Its queue file's bytes (shared with the queue manager's copy).
+    pub(crate) bytes: CommittedCopy,
+    /// The log segment holding its record.
+    pub(crate) seq: u64,
+}
+
+/// The unwritten messages of one queue, by queue id.
+#[derive(Debug)]
+pub(crate) struct UnwrittenFiles {
+    root: PathBuf,
+    spares: Arc<SparePool>,
+    dirs: Arc<DirHandles>,
+    entries: Mutex<HashMap<String, Unwritten>>,
+}
+
+impl UnwrittenFiles {
+    pub(crate) fn new(root: PathBuf, spares: Arc<SparePool>, dirs: Arc<DirHandles>) -> Self {
+        UnwrittenFiles {
+            root,
+            spares,
+            dirs,
+            entries: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Unwritten>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Note that `id`'s file is not written (before the guard of its
+    /// record's append is dropped).
+    pub(crate) fn insert(&self, id: &str, message: Unwritten) {
+        self.lock().insert(id.to_string(), message);
+    }
+
+    /// Take `id` out if its file is unwritten: its removal then needs no
+    /// file operation, only the tombstone and the spare given back.
+    pub(crate) fn take(&self, id: &str) -> Option<Unwritten> {
+        self.lock().remove(id)
+    }
+
+    /// Give back the spare of a message that left the queue unwritten.
+    pub(crate) fn give_back(&self, message: Unwritten) -> std::io::Result<()> {
+        self.spares.give_unwritten(&self.root, message.spare)
+    }
+
+    /// Write out `id`'s file if it is unwritten; true when it was. Under
+    /// the lock: a removal that comes meanwhile waits, then finds the file.
+    pub(crate) fn write_out(&self, id: &str) -> Result<bool, QueueError> {
+        let mut entries = self.lock();
+        let Some(message) = entries.remove(id) else {
+            return Ok(false);
+        };
+        match self.write(id, &message) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                entries.insert(id.to_string(), message);
+                Err(e)
+            }
+        }
+    }
+
+    /// Write out every message whose record is in a segment up to `seq`
+    /// (the checkpoint that retires them), one at a time.
+    pub(crate) fn write_out_through(&self, seq: u64) -> Result<(), QueueError> {
+        let due: Vec<String> = self
+            .lock()
+            .iter()
+            .filter(|(_, m)| m.seq <= seq)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            self.write_out(&id)?;
+        }
+        Ok(())
+    }
+
+    /// Write out every unwritten message (the server stops).
+    pub(crate) fn write_out_all(&self) -> Result<(), QueueError> {
+        self.write_out_through(u64::MAX)
+    }
+
+    /// The file: the bytes (and filler over what the spare held beyond
+    /// them), then the rename into `incoming`.
+    fn write(&self, id: &str, message: &Unwritten) -> Result<(), QueueError> {
+        let spare = &message.spare;
+        let bytes = message.bytes.bytes();
+        let io = |e| QueueError::io(&spare.path, e);
+        spare.file.write_all_at(bytes, 0).map_err(io)?;
+        let filler = spare.stale.filler_after(bytes.len() as u64);
+        if filler > 0 {
+            spare
+                .file
+                .write_all_at(&vec![b'\n'; filler], bytes.len() as u64)
+                .map_err(io)?;
+        }
+        let dst = queue_path(&self.root, QueueName::Incoming, id);
+        crate::writer::publish(
+            &spare.path,
+            &self.spares,
+            dir_handle(&self.dirs, QueueName::Incoming),
+            id,
+            &dst,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant, SystemTime};
+
+    use crate::envelope::{Envelope, EnvelopeRecipient};
+    use crate::layout::QueueName;
+    use crate::manager_link::ManagerRequest;
+    use crate::queue::Queue;
+    use crate::queue_id::QueueId;
+    use crate::CommittedCopy;
+
+    fn envelope() -> Envelope {
+        Envelope {
+            sender: "alice@spec.test".into(),
+            recipients: vec![EnvelopeRecipient::new("bob@spec.test")],
+            arrival: SystemTime::now(),
+            client: "local".into(),
+            ret: None,
+            envid: None,
+            filter: None,
+        }
+    }
+
+    /// Commit a message with a queue manager listening; its id and the
+    /// bytes announced with it.
+    async fn accept(
+        queue: &Arc<Queue>,
+        requests: &mut tokio::sync::mpsc::UnboundedReceiver<ManagerRequest>,
+        body: &str,
+    ) -> (QueueId, CommittedCopy) {
+        let mut w = queue.new_message().unwrap();
+        w.write_content(format!("Subject: {body}\n\n{body}\n").as_bytes())
+            .unwrap();
+        let id = w.commit(&envelope()).await.unwrap();
+        match requests.try_recv() {
+            Ok(ManagerRequest::Committed(announced, Some(copy))) if announced == id => (id, copy),
+            other => panic!("no copy announced: {other:?}"),
+        }
+    }
+
+    /// A crash leaves only the log: recovery writes back the message
+    /// never removed and not the one removed (its tombstone); a removal
+    /// gives the spare back unwritten, and the next message takes it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn recovery_writes_back_what_was_not_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        queue.start_wal_with(Duration::from_secs(3600)).unwrap();
+        let mut requests = queue.manager_requests();
+        let (kept, kept_copy) = accept(&queue, &mut requests, "kept").await;
+        let (gone, _) = accept(&queue, &mut requests, "gone").await;
+        assert_eq!(queue.find(&kept), None, "no file at commit");
+        queue.remove_file(&gone, QueueName::Incoming).await.unwrap();
+        let (next, _) = accept(&queue, &mut requests, "next").await;
+        assert_eq!(next.inode(), gone.inode(), "the spare went back");
+
+        let after = Queue::open(dir.path()).unwrap();
+        let recovery = after.start_wal_with(Duration::from_secs(3600)).unwrap();
+        assert_eq!(recovery.restored, 2);
+        let path = after.path_of(QueueName::Incoming, &kept);
+        assert_eq!(std::fs::read(path).unwrap(), kept_copy.bytes());
+        assert_eq!(after.find(&gone), None);
+        assert_eq!(after.find(&next), Some(QueueName::Incoming));
+    }
+
+    /// A checkpoint writes out the messages of the segments it retires
+    /// before it lets their records go; the file is then removed as any.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_checkpoint_writes_out_what_it_retires() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        queue.start_wal_with(Duration::from_millis(20)).unwrap();
+        let mut requests = queue.manager_requests();
+        let (id, copy) = accept(&queue, &mut requests, "slow").await;
+        let path = queue.path_of(QueueName::Incoming, &id);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !path.exists() {
+            assert!(Instant::now() < deadline, "never written out");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let on_disk = std::fs::read(&path).unwrap();
+        assert_eq!(&on_disk[..copy.bytes().len()], copy.bytes());
+        assert!(!queue.write_out(&id).unwrap(), "written once");
+        queue.remove_file(&id, QueueName::Incoming).await.unwrap();
+        assert_eq!(queue.find(&id), None);
+    }
+}
