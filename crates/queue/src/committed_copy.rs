@@ -1,16 +1,17 @@
 //! The bytes of a queue file as its commit wrote them, sent with the
 //! commit's announcement to the queue manager of the same process: the
-//! message's first delivery parses them instead of reading back the file
-//! the session has just written (docs/durability.md, "A new message").
-//! Only messages whose content the queue manager would read ahead anyway
-//! ([`PRELOAD_CONTENT_LIMIT`]) are sent so, and only while the copies not
-//! yet taken stay within [`COPY_BUDGET`] bytes: a flood that outruns the
-//! deliveries is read from its files as before.
+//! message's first delivery parses them instead of reading the file,
+//! which is then not even written until something needs it
+//! (`unwritten`, docs/durability.md "Unwritten queue files"). Every
+//! message held in memory until its commit (content up to the log's
+//! record limit) may be sent so, while the copies not yet dropped stay
+//! within [`COPY_BUDGET`] bytes: a flood that outruns the deliveries is
+//! written to its files and read from them as before.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::client_facts::PRELOAD_CONTENT_LIMIT;
+use crate::wal::MAX_PAYLOAD;
 
 /// Most bytes held in copies sent and not yet dropped (in the channel,
 /// waiting for admission, in delivery).
@@ -25,9 +26,9 @@ pub(crate) struct CopyBudget {
 impl CopyBudget {
     /// Room for the copy of a queue file holding `content_len` bytes of
     /// content, in a record buffer of `capacity` bytes; `None` when the
-    /// content is too large to be read ahead or the budget is spent.
+    /// content is too large for a log record or the budget is spent.
     pub(crate) fn reserve(&self, capacity: usize, content_len: u64) -> Option<CopyRoom> {
-        if content_len > PRELOAD_CONTENT_LIMIT {
+        if content_len > MAX_PAYLOAD as u64 {
             return None;
         }
         let taken = self
@@ -121,7 +122,7 @@ mod tests {
         assert!(copy(200, 0).is_some());
         drop(small);
         assert_eq!(budget.held.load(Ordering::Acquire), 0);
-        // Content the queue manager would not read ahead is not copied.
-        assert!(budget.reserve(100, PRELOAD_CONTENT_LIMIT + 1).is_none());
+        // Content too large for a log record is not copied.
+        assert!(budget.reserve(100, MAX_PAYLOAD as u64 + 1).is_none());
     }
 }

@@ -108,8 +108,8 @@ mod tests {
 
     /// With the write-ahead log, a small message's announcement carries
     /// the queue file's bytes, which parse as the file does once it is
-    /// written out; a message whose content is too large to be read ahead
-    /// carries none (and its file is written at commit).
+    /// written out; a message too large for a log record carries none (and
+    /// its file is written at commit).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_logged_commit_sends_the_queue_file_bytes() {
         let dir = tempfile::tempdir().unwrap();
@@ -139,7 +139,7 @@ mod tests {
         assert_eq!(preloaded.unwrap().0, b"Subject: x\n\nbody\n");
 
         let mut writer = queue.new_message().unwrap();
-        let large = vec![b'x'; crate::PRELOAD_CONTENT_LIMIT as usize + 1];
+        let large = vec![b'x'; crate::wal::MAX_PAYLOAD + 1];
         writer.write_content(&large).unwrap();
         let id = writer.commit(&envelope).await.unwrap();
         assert!(queue.path_of(crate::QueueName::Incoming, &id).exists());
