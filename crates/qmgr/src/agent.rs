@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use gatepost_queue::manager::read_content;
-use gatepost_queue::{Envelope, Preloaded, QueueError, QueueId};
+use gatepost_queue::{ContentAhead, Envelope, Preloaded, QueueError, QueueId};
 
 use crate::destination::RoutedRecipient;
 
@@ -28,7 +28,7 @@ pub struct QueuedMessage {
 /// written out (`Queue::write_out`, through [`QueuedMessage::file`]).
 #[derive(Clone, Default)]
 pub struct PreloadSlot {
-    preloaded: Arc<Mutex<Option<Preloaded>>>,
+    ahead: Arc<Mutex<Option<ContentAhead>>>,
     write_out: Option<WriteOut>,
 }
 
@@ -38,29 +38,28 @@ type WriteOut = Arc<dyn Fn() -> Result<(), QueueError> + Send + Sync>;
 impl PreloadSlot {
     pub fn new(preloaded: Option<Preloaded>) -> Self {
         PreloadSlot {
-            preloaded: Arc::new(Mutex::new(preloaded)),
+            ahead: Arc::new(Mutex::new(preloaded.map(ContentAhead::Read))),
             write_out: None,
         }
     }
 
-    /// As [`new`](Self::new), for a message whose file `write_out` makes
-    /// sure of before anything reads it.
+    /// For a message whose content is ready as `ahead` and whose file
+    /// `write_out` makes sure of before anything reads it.
     pub fn with_write_out(
-        preloaded: Option<Preloaded>,
+        ahead: Option<ContentAhead>,
         write_out: impl Fn() -> Result<(), QueueError> + Send + Sync + 'static,
     ) -> Self {
         PreloadSlot {
+            ahead: Arc::new(Mutex::new(ahead)),
             write_out: Some(Arc::new(write_out)),
-            ..PreloadSlot::new(preloaded)
         }
     }
 
-    /// The content and client facts, once.
+    /// The content and client facts, once (copied out of the commit's
+    /// bytes only now, when a delivery runs).
     pub fn take(&self) -> Option<Preloaded> {
-        self.preloaded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
+        let ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner()).take();
+        ahead.map(ContentAhead::into_preloaded)
     }
 }
 

@@ -18,7 +18,7 @@ use gatepost_queue::manager::{
     QueueFile, RcptState, Reason, StatusRecord,
 };
 use gatepost_queue::{
-    CommittedCopy, Preloaded, Queue, QueueError, QueueId, QueueName, PRELOAD_CONTENT_LIMIT,
+    CommittedCopy, ContentAhead, Queue, QueueError, QueueId, QueueName, PRELOAD_CONTENT_LIMIT,
 };
 
 use crate::agent::{DeliveryAgent, DeliveryOutcome, DeliveryStatus, PreloadSlot, QueuedMessage};
@@ -97,6 +97,7 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName, copy: Optio
             // The read's errors, the open's included, are the inner ones.
             Ok(queue.open_in(at, &i).and_then(|file| {
                 read_queue_file_preloaded_from(file, &p, i.as_str(), PRELOAD_CONTENT_LIMIT)
+                    .map(|(qf, preloaded)| (qf, preloaded.map(ContentAhead::Read)))
             }))
         })
         .await
@@ -200,7 +201,7 @@ async fn deliver(
     qf: &mut QueueFile,
     pending: &[usize],
     entered: SystemTime,
-    preloaded: Option<Preloaded>,
+    preloaded: Option<ContentAhead>,
 ) -> bool {
     let path = path.to_path_buf();
     let (queue, i) = (ctx.queue.clone(), id.clone());

@@ -147,19 +147,55 @@ pub fn read_queue_file_preloaded_from(
     split_preloaded(&header, content, id)
 }
 
+/// A message's content and client facts ready for its delivery: read
+/// with the envelope from its file, or still in the bytes its commit sent
+/// (`CommittedCopy`), copied out only when a delivery takes them. Until
+/// then an admitted message waiting for a delivery slot holds no more
+/// than its copy, which the copies' budget bounds, whatever its size.
+#[derive(Debug)]
+pub enum ContentAhead {
+    Read(Preloaded),
+    InCopy {
+        copy: CommittedCopy,
+        content: std::ops::Range<usize>,
+        facts: ClientFacts,
+    },
+}
+
+impl ContentAhead {
+    /// The content and client facts, owned.
+    pub fn into_preloaded(self) -> Preloaded {
+        match self {
+            ContentAhead::Read(preloaded) => preloaded,
+            ContentAhead::InCopy {
+                copy,
+                content,
+                facts,
+            } => (copy.bytes()[content].to_vec(), facts),
+        }
+    }
+}
+
 /// As [`read_queue_file_preloaded_from`], from the bytes the commit wrote
-/// (sent to the queue manager with its announcement): no read of the file.
+/// (sent to the queue manager with its announcement): no read of the file,
+/// and the content stays in the copy, whatever its size.
 pub fn read_committed_copy(
     copy: &CommittedCopy,
     id: &str,
-) -> Result<(QueueFile, Option<Preloaded>), QueueError> {
+) -> Result<(QueueFile, Option<ContentAhead>), QueueError> {
     let bytes = copy.bytes();
     let header = parse_header(bytes, id)?;
-    let rest = usize::try_from(header.content_start)
+    let start = usize::try_from(header.content_start)
         .ok()
-        .and_then(|start| bytes.get(start..))
+        .filter(|start| *start <= bytes.len())
         .ok_or_else(|| QueueError::Corrupt(id.to_string(), "short file".into()))?;
-    split_preloaded(&header, rest.to_vec(), id)
+    let (qf, facts, len) = parse_after_header(&header, &bytes[start..], id)?;
+    let ahead = facts.map(|facts| ContentAhead::InCopy {
+        copy: copy.clone(),
+        content: start..start + len,
+        facts,
+    });
+    Ok((qf, ahead))
 }
 
 /// The queue file of `header` from what follows the header (`content`:
@@ -169,19 +205,30 @@ fn split_preloaded(
     mut content: Vec<u8>,
     id: &str,
 ) -> Result<(QueueFile, Option<Preloaded>), QueueError> {
+    let (qf, facts, len) = parse_after_header(header, &content, id)?;
+    content.truncate(len);
+    Ok((qf, facts.map(|facts| (content, facts))))
+}
+
+/// Check and parse what follows the header: the queue file, its client
+/// facts (`None` when they cannot be read: the delivery's own read
+/// reports them, as it always has) and the content's length.
+fn parse_after_header(
+    header: &Header,
+    rest: &[u8],
+    id: &str,
+) -> Result<(QueueFile, Option<ClientFacts>, usize), QueueError> {
     let content_len = header.content_len;
     let at = usize::try_from(content_len).unwrap_or(usize::MAX);
-    if content.len() < at || (content.len() - at) as u64 > MAX_ENVELOPE_BYTES {
+    if rest.len() < at || (rest.len() - at) as u64 > MAX_ENVELOPE_BYTES {
         return Err(QueueError::Corrupt(id.into(), "bad content length".into()));
     }
-    let trailer = content.split_off(at);
-    header.check_content(id, &content)?;
-    header.check_envelope(id, &trailer)?;
+    let (content, trailer) = rest.split_at(at);
+    header.check_content(id, content)?;
+    header.check_envelope(id, trailer)?;
     let (envelope, states, warned, wire_size) =
-        parse_trailer_sized(&trailer).map_err(|why| QueueError::Corrupt(id.to_string(), why))?;
-    // Facts that cannot be read are left to the delivery's own read, which
-    // reports them as it always has.
-    let facts = std::str::from_utf8(&trailer)
+        parse_trailer_sized(trailer).map_err(|why| QueueError::Corrupt(id.to_string(), why))?;
+    let facts = std::str::from_utf8(trailer)
         .ok()
         .and_then(|text| facts_of(text, id).ok());
     let qf = QueueFile {
@@ -191,7 +238,7 @@ fn split_preloaded(
         states,
         warned,
     };
-    Ok((qf, facts.map(|facts| (content, facts))))
+    Ok((qf, facts, at))
 }
 
 /// The `Y` records of a queue file's trailer.

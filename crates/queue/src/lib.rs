@@ -51,7 +51,7 @@ mod wal;
 mod writer;
 
 pub use client_facts::{
-    read_content_and_client_facts, ClientFacts, Preloaded, PRELOAD_CONTENT_LIMIT,
+    read_content_and_client_facts, ClientFacts, ContentAhead, Preloaded, PRELOAD_CONTENT_LIMIT,
 };
 pub use committed_copy::CommittedCopy;
 pub use content_routing::{apply_content_routing, content_filter};
