@@ -136,10 +136,11 @@ mod tests {
         let from_file = crate::manager::read_queue_file(&path, id.as_str()).unwrap();
         assert_eq!(from_copy.envelope.sender, from_file.envelope.sender);
         assert_eq!(from_copy.wire_size, from_file.wire_size);
-        assert_eq!(
-            preloaded.unwrap().into_preloaded().0,
-            b"Subject: x\n\nbody\n"
-        );
+        // The content stays in the copy (within its budget) until a
+        // delivery takes it.
+        let ahead = preloaded.unwrap();
+        assert!(matches!(ahead, crate::ContentAhead::InCopy { .. }));
+        assert_eq!(ahead.into_preloaded().0, b"Subject: x\n\nbody\n");
 
         let mut writer = queue.new_message().unwrap();
         let large = vec![b'x'; crate::wal::MAX_PAYLOAD + 1];
