@@ -1,0 +1,102 @@
+//! A new message is committed by its write-ahead log record alone and
+//! its queue file written only when something needs it
+//! (docs/durability.md, "Unwritten queue files"). A message whose
+//! delivery is still under way when the server stops gets its file at the
+//! stop: the queue tools list it with the server down, and the next start
+//! delivers it.
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use gatepost_testkit::sink::{Sink, SinkMode};
+use gatepost_testkit::{gatepost_bin, submit, TestServer};
+
+/// A next hop that accepts connections and never says a word: the
+/// delivery waits for its greeting.
+fn silent_hop() -> (u16, mpsc::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+            let _ = tx.send(());
+        }
+    });
+    (port, rx)
+}
+
+/// SIGTERM, then wait until the process has exited (a zombie of the
+/// test's own child counts).
+fn stop(srv: &TestServer) {
+    let pid = srv.pid().expect("running");
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit(") ").next().and_then(|s| s.chars().next());
+        if matches!(state, None | Some('Z')) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_stop_writes_out_the_file_of_a_message_in_delivery() {
+    let (port, connected) = silent_hop();
+    let srv = TestServer::start(
+        gatepost_bin!(),
+        &format!("relayhost = [127.0.0.1]:{port}\n"),
+    )
+    .unwrap();
+    let id = submit(
+        &srv,
+        "c.example",
+        "alice@spec.test",
+        &["bob@far.example"],
+        "Subject: held up\n\nbody",
+    );
+    connected
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the delivery reached the next hop");
+    stop(&srv);
+    let file = srv.path().join("spool/incoming").join(&id);
+    assert!(
+        file.exists(),
+        "no queue file after the stop; log:\n{}",
+        srv.log()
+    );
+
+    // Whole: the queue tools read it with the server down.
+    let listing = Command::new(gatepost_bin!())
+        .arg("-c")
+        .arg(srv.path())
+        .arg("mailq")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
+    assert!(listing.contains(&id), "{listing}");
+    assert!(listing.contains("alice@spec.test"), "{listing}");
+    assert!(listing.contains("bob@far.example"), "{listing}");
+
+    // And the next start delivers it, to a next hop that answers.
+    let sink = Sink::start("127.0.0.7", SinkMode::Accept).unwrap();
+    srv.edit_main_cf(
+        &format!("relayhost = [127.0.0.1]:{port}"),
+        &format!("relayhost = [{}]:{}", sink.addr.ip(), sink.addr.port()),
+    );
+    let srv = srv.restart().unwrap();
+    let got = sink.wait_for_messages(1, Duration::from_secs(15));
+    assert_eq!(got.len(), 1, "log:\n{}", srv.log());
+    assert!(got[0].data.contains("Subject: held up"));
+    assert!(srv.wait_for_log(&format!("{id}: removed"), Duration::from_secs(10)));
+}
