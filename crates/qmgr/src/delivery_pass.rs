@@ -1,5 +1,7 @@
-//! One pass of one message through the active queue: read the queue file,
-//! log `from=<S>, size=N, nrcpt=M (queue active)`, hand the pending
+//! One pass of one message through the active queue: read the queue file
+//! (or the bytes its commit sent: a message committed by its log record
+//! alone gets its file written out only once the pass needs one,
+//! `written`), log `from=<S>, size=N, nrcpt=M (queue active)`, hand the pending
 //! recipients to the delivery agent in per-destination requests (see
 //! `destination`), log one line per outcome, make each request's outcomes
 //! durable (append + fsync) as soon as it returns (once every recipient is

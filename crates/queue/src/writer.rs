@@ -8,7 +8,10 @@
 //! to it as one record and the flush is the log segment's `fdatasync`;
 //! without it (and for messages over the log's record limit, streamed to
 //! the file) the flush is the file's `fdatasync` and the fsync of
-//! `incoming`. Only then is the message safe and may the client be told
+//! `incoming`. A message whose bytes go to this process's queue manager
+//! skips the file's write and link: it is committed by its log record
+//! alone, and its file written only when something needs it
+//! (`unwritten`). Only then is the message safe and may the client be told
 //! `250` (docs/durability.md).
 
 use std::fs::{File, OpenOptions};
@@ -501,13 +504,13 @@ impl MessageWriter {
         self.client_facts = Some(facts);
     }
 
-    /// Throw the message away (RSET, rejected, lost connection).
     /// The spare of a message whose commit by its record alone failed
     /// (never written, never renamed) goes back to the pool.
     fn give_back_unwritten(&self, tmp: PathBuf) {
         let _ = self.queue.spares.give(self.queue.root(), &tmp);
     }
 
+    /// Throw the message away (RSET, rejected, lost connection).
     pub fn abort(mut self) {
         self.discard();
     }
