@@ -55,6 +55,23 @@ pub struct Envelope {
 }
 
 #[cfg(test)]
+impl Envelope {
+    /// For the crate's tests: one recipient, no DSN options, arrived now
+    /// from `local`.
+    pub(crate) fn for_test(sender: &str, recipient: &str) -> Envelope {
+        Envelope {
+            sender: sender.into(),
+            recipients: vec![EnvelopeRecipient::new(recipient)],
+            arrival: SystemTime::now(),
+            client: "local".into(),
+            ret: None,
+            envid: None,
+            filter: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -57,24 +57,14 @@ impl ManagerLink {
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
-
     use super::ManagerRequest;
-    use crate::envelope::{Envelope, EnvelopeRecipient};
+    use crate::envelope::Envelope;
     use crate::queue::Queue;
     use crate::trigger::TriggerRequest;
 
     /// A message from s@ to r@ of spec.test, arrived now.
     fn envelope() -> Envelope {
-        Envelope {
-            sender: "s@spec.test".into(),
-            recipients: vec![EnvelopeRecipient::new("r@spec.test")],
-            arrival: SystemTime::now(),
-            client: "local".into(),
-            ret: None,
-            envid: None,
-            filter: None,
-        }
+        Envelope::for_test("s@spec.test", "r@spec.test")
     }
 
     #[tokio::test]

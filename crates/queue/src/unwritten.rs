@@ -142,9 +142,9 @@ impl UnwrittenFiles {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::{Duration, Instant, SystemTime};
+    use std::time::{Duration, Instant};
 
-    use crate::envelope::{Envelope, EnvelopeRecipient};
+    use crate::envelope::Envelope;
     use crate::layout::QueueName;
     use crate::manager_link::ManagerRequest;
     use crate::queue::Queue;
@@ -152,15 +152,7 @@ mod tests {
     use crate::CommittedCopy;
 
     fn envelope() -> Envelope {
-        Envelope {
-            sender: "alice@spec.test".into(),
-            recipients: vec![EnvelopeRecipient::new("bob@spec.test")],
-            arrival: SystemTime::now(),
-            client: "local".into(),
-            ret: None,
-            envid: None,
-            filter: None,
-        }
+        Envelope::for_test("alice@spec.test", "bob@spec.test")
     }
 
     /// Commit a message with a queue manager listening; its id and the

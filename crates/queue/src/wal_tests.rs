@@ -4,9 +4,9 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use crate::envelope::{Envelope, EnvelopeRecipient};
+use crate::envelope::Envelope;
 use crate::layout::QueueName;
 use crate::queue::Queue;
 use crate::queue_id::QueueId;
@@ -16,15 +16,7 @@ use crate::wal::Recovery;
 const NO_CHECKPOINT: Duration = Duration::from_secs(3600);
 
 fn envelope() -> Envelope {
-    Envelope {
-        sender: "alice@spec.test".into(),
-        recipients: vec![EnvelopeRecipient::new("bob@spec.test")],
-        arrival: SystemTime::now(),
-        client: "local".into(),
-        ret: None,
-        envid: None,
-        filter: None,
-    }
+    Envelope::for_test("alice@spec.test", "bob@spec.test")
 }
 
 async fn accept(queue: &Arc<Queue>, body: &str) -> (QueueId, Vec<u8>) {
