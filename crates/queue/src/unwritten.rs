@@ -172,15 +172,29 @@ mod tests {
         }
     }
 
+    /// A queue in a new directory with its log (checkpoints at most
+    /// `checkpoint_age` after a segment's first record) and a queue
+    /// manager's end of the request channel.
+    fn logged_queue(
+        checkpoint_age: Duration,
+    ) -> (
+        tempfile::TempDir,
+        Arc<Queue>,
+        tokio::sync::mpsc::UnboundedReceiver<ManagerRequest>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        queue.start_wal_with(checkpoint_age).unwrap();
+        let requests = queue.manager_requests();
+        (dir, queue, requests)
+    }
+
     /// A crash leaves only the log: recovery writes back the message
     /// never removed and not the one removed (its tombstone); a removal
     /// gives the spare back unwritten, and the next message takes it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn recovery_writes_back_what_was_not_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let queue = Queue::open(dir.path()).unwrap();
-        queue.start_wal_with(Duration::from_secs(3600)).unwrap();
-        let mut requests = queue.manager_requests();
+        let (dir, queue, mut requests) = logged_queue(Duration::from_secs(3600));
         let (kept, kept_copy) = accept(&queue, &mut requests, "kept").await;
         let (gone, _) = accept(&queue, &mut requests, "gone").await;
         assert_eq!(queue.find(&kept), None, "no file at commit");
@@ -201,10 +215,7 @@ mod tests {
     /// before it lets their records go; the file is then removed as any.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_checkpoint_writes_out_what_it_retires() {
-        let dir = tempfile::tempdir().unwrap();
-        let queue = Queue::open(dir.path()).unwrap();
-        queue.start_wal_with(Duration::from_millis(20)).unwrap();
-        let mut requests = queue.manager_requests();
+        let (_dir, queue, mut requests) = logged_queue(Duration::from_millis(20));
         let (id, copy) = accept(&queue, &mut requests, "slow").await;
         let path = queue.path_of(QueueName::Incoming, &id);
         let deadline = Instant::now() + Duration::from_secs(10);
