@@ -183,19 +183,28 @@ pub fn read_committed_copy(
     copy: &CommittedCopy,
     id: &str,
 ) -> Result<(QueueFile, Option<ContentAhead>), QueueError> {
-    let bytes = copy.bytes();
+    let (qf, facts, content) = parse_queue_file_bytes(copy.bytes(), id)?;
+    let ahead = facts.map(|facts| ContentAhead::InCopy {
+        copy: copy.clone(),
+        content,
+        facts,
+    });
+    Ok((qf, ahead))
+}
+
+/// A whole queue file's `bytes`, checked and parsed: the queue file, its
+/// client facts (see [`parse_after_header`]) and where its content is.
+pub(crate) fn parse_queue_file_bytes(
+    bytes: &[u8],
+    id: &str,
+) -> Result<(QueueFile, Option<ClientFacts>, std::ops::Range<usize>), QueueError> {
     let header = parse_header(bytes, id)?;
     let start = usize::try_from(header.content_start)
         .ok()
         .filter(|start| *start <= bytes.len())
         .ok_or_else(|| QueueError::Corrupt(id.to_string(), "short file".into()))?;
     let (qf, facts, len) = parse_after_header(&header, &bytes[start..], id)?;
-    let ahead = facts.map(|facts| ContentAhead::InCopy {
-        copy: copy.clone(),
-        content: start..start + len,
-        facts,
-    });
-    Ok((qf, ahead))
+    Ok((qf, facts, start..start + len))
 }
 
 /// The queue file of `header` from what follows the header (`content`:

@@ -13,11 +13,12 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Local};
 
+use crate::client_facts::parse_queue_file_bytes;
 use crate::error::QueueError;
 use crate::group_flush::sync_dir;
 use crate::layout::{queue_dir, QueueName};
 use crate::queue::Queue;
-use crate::queue_file::{read_queue_file, RcptState};
+use crate::queue_file::{read_queue_file, QueueFile, RcptState};
 use crate::queue_id::QueueId;
 use crate::trigger::TriggerRequest;
 
@@ -43,10 +44,35 @@ pub struct QueueEntry {
     pub recipients: Vec<PendingRecipient>,
 }
 
+/// How `mailq` shows the queue file `qf` of message `id` in queue `q`.
+fn entry(id: QueueId, q: QueueName, qf: QueueFile) -> QueueEntry {
+    let recipients = qf
+        .states
+        .iter()
+        .zip(&qf.envelope.recipients)
+        .filter_map(|(st, r)| match st {
+            RcptState::Pending(last) => Some(PendingRecipient {
+                address: r.address.clone(),
+                reason: last.as_ref().map(|l| l.text.clone()),
+            }),
+            _ => None,
+        })
+        .collect();
+    QueueEntry {
+        id,
+        queue: q,
+        size: qf.wire_size,
+        arrival: qf.envelope.arrival,
+        sender: qf.envelope.sender,
+        recipients,
+    }
+}
+
 impl Queue {
     /// Messages in incoming, active, deferred, hold and maildrop (the queues
-    /// `mailq` shows), in that order and by id within a queue. Files that
-    /// vanish or cannot be parsed while listing are skipped.
+    /// `mailq` shows), in that order and by id within a queue, then those
+    /// that live only in the write-ahead log. Files that vanish or cannot
+    /// be parsed while listing are skipped.
     pub fn list(&self) -> Result<Vec<QueueEntry>, QueueError> {
         let mut out = Vec::new();
         for q in QueueName::ALL {
@@ -77,26 +103,19 @@ impl Queue {
                 let Ok(qf) = read_queue_file(&self.path_of(q, &id), id.as_str()) else {
                     continue;
                 };
-                let recipients = qf
-                    .states
-                    .iter()
-                    .zip(&qf.envelope.recipients)
-                    .filter_map(|(st, r)| match st {
-                        RcptState::Pending(last) => Some(PendingRecipient {
-                            address: r.address.clone(),
-                            reason: last.as_ref().map(|l| l.text.clone()),
-                        }),
-                        _ => None,
-                    })
-                    .collect();
-                out.push(QueueEntry {
-                    id,
-                    queue: q,
-                    size: qf.wire_size,
-                    arrival: qf.envelope.arrival,
-                    sender: qf.envelope.sender,
-                    recipients,
-                });
+                out.push(entry(id, q, qf));
+            }
+        }
+        // Messages the running server committed by their log record alone
+        // have no file yet (docs/durability.md, "Unwritten queue files"):
+        // listed from the log, with the queue their record names.
+        for (id, q, bytes) in crate::wal::logged_only(self.root()) {
+            let id = QueueId(id);
+            if out.iter().any(|e| e.id == id) {
+                continue;
+            }
+            if let Ok((qf, _, _)) = parse_queue_file_bytes(&bytes, id.as_str()) {
+                out.push(entry(id, q, qf));
             }
         }
         Ok(out)

@@ -211,6 +211,23 @@ mod tests {
         assert_eq!(after.find(&next), Some(QueueName::Incoming));
     }
 
+    /// `mailq` lists a message that has no file yet from its record, and
+    /// no longer once it is removed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_listing_shows_a_message_that_lives_only_in_the_log() {
+        let (_dir, queue, mut requests) = logged_queue(Duration::from_secs(3600));
+        let (id, _) = accept(&queue, &mut requests, "listed").await;
+        assert_eq!(queue.find(&id), None);
+        let listed = queue.list().unwrap();
+        let entry = listed.iter().find(|e| e.id == id).expect("listed");
+        assert_eq!(entry.queue, QueueName::Incoming);
+        assert_eq!(entry.sender, "alice@spec.test");
+        assert_eq!(entry.recipients.len(), 1);
+        assert_eq!(entry.recipients[0].address, "bob@spec.test");
+        queue.remove_file(&id, QueueName::Incoming).await.unwrap();
+        assert!(queue.list().unwrap().iter().all(|e| e.id != id));
+    }
+
     /// A checkpoint writes out the messages of the segments it retires
     /// before it lets their records go; the file is then removed as any.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

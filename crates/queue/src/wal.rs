@@ -729,6 +729,54 @@ fn replay(
     Ok(recovery)
 }
 
+/// The messages that live only in the log: per queue id, the last record
+/// of the segments in `wal/` when it is a message, no operator tombstone
+/// names it and no queue holds its file: a message the running server
+/// committed by its record alone (`unwritten`), or one a crash left for
+/// recovery. Each with the queue its record names and its queue file's
+/// bytes. Read only, for the operator's listing; a record being appended
+/// meanwhile does not verify and is left out.
+pub(crate) fn logged_only(root: &Path) -> Vec<(String, QueueName, Vec<u8>)> {
+    let dir = root.join(WAL_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut segments: Vec<(u64, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            Some((
+                parse_segment_name(&e.file_name().to_string_lossy())?,
+                e.path(),
+            ))
+        })
+        .collect();
+    segments.sort();
+    let mut last: HashMap<String, (Kind, QueueName, Vec<u8>)> = HashMap::new();
+    for (seq, path) in segments {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        parse_segment(seq, &bytes, |id, kind, queue, payload| {
+            last.insert(id.to_string(), (kind, queue, bytes[payload].to_vec()));
+        });
+    }
+    for (_, id) in tombstone_files(&dir) {
+        last.remove(&id);
+    }
+    let mut out: Vec<(String, QueueName, Vec<u8>)> = last
+        .into_iter()
+        .filter(|(id, (kind, _, _))| {
+            *kind == Kind::Message
+                && QueueName::ALL
+                    .iter()
+                    .all(|q| queue_path(root, *q, id).symlink_metadata().is_err())
+        })
+        .map(|(id, (_, queue, payload))| (id, queue, payload))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 /// Walk the records of segment `seq` in `bytes`, calling `found` for each
 /// one whose checksums verify; returns the number of damaged records.
 /// Records of an earlier use of the file (another number) are skipped,
