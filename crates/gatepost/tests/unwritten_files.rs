@@ -1,9 +1,9 @@
 //! A new message is committed by its write-ahead log record alone and
 //! its queue file written only when something needs it
 //! (docs/durability.md, "Unwritten queue files"). A message whose
-//! delivery is still under way when the server stops gets its file at the
-//! stop: the queue tools list it with the server down, and the next start
-//! delivers it.
+//! delivery is still under way is listed by `mailq` (from its record while
+//! it has no file) and gets its file when the server stops: the queue
+//! tools list it with the server down, and the next start delivers it.
 
 use std::net::TcpListener;
 use std::process::Command;
@@ -50,6 +50,21 @@ fn stop(srv: &TestServer) {
     }
 }
 
+/// `gatepost mailq` lists message `id` from alice@spec.test to
+/// bob@far.example.
+fn mailq_lists(srv: &TestServer, id: &str) {
+    let listing = Command::new(gatepost_bin!())
+        .arg("-c")
+        .arg(srv.path())
+        .arg("mailq")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
+    assert!(listing.contains(id), "{listing}");
+    assert!(listing.contains("alice@spec.test"), "{listing}");
+    assert!(listing.contains("bob@far.example"), "{listing}");
+}
+
 #[test]
 fn a_stop_writes_out_the_file_of_a_message_in_delivery() {
     let (port, connected) = silent_hop();
@@ -68,6 +83,8 @@ fn a_stop_writes_out_the_file_of_a_message_in_delivery() {
     connected
         .recv_timeout(Duration::from_secs(10))
         .expect("the delivery reached the next hop");
+    // Listed while in delivery, file or not (from the log when none).
+    mailq_lists(&srv, &id);
     stop(&srv);
     let file = srv.path().join("spool/incoming").join(&id);
     assert!(
@@ -75,18 +92,8 @@ fn a_stop_writes_out_the_file_of_a_message_in_delivery() {
         "no queue file after the stop; log:\n{}",
         srv.log()
     );
-
     // Whole: the queue tools read it with the server down.
-    let listing = Command::new(gatepost_bin!())
-        .arg("-c")
-        .arg(srv.path())
-        .arg("mailq")
-        .output()
-        .unwrap();
-    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
-    assert!(listing.contains(&id), "{listing}");
-    assert!(listing.contains("alice@spec.test"), "{listing}");
-    assert!(listing.contains("bob@far.example"), "{listing}");
+    mailq_lists(&srv, &id);
 
     // And the next start delivers it, to a next hop that answers.
     let sink = Sink::start("127.0.0.7", SinkMode::Accept).unwrap();
