@@ -7,12 +7,12 @@
 //! probes the server and how, which is nobody else's business.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use gatepost_config::{params, Config};
-use gatepost_queue::QueueName;
+use gatepost_queue::{Queue, QueueName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -63,13 +63,13 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
 }
 
 /// Answer scrapes on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, queue_dir: PathBuf) {
+pub async fn serve(listener: TcpListener, queue: Arc<Queue>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                let queue_dir = queue_dir.clone();
+                let queue = queue.clone();
                 tokio::spawn(async move {
-                    let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, &queue_dir)).await;
+                    let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, &queue)).await;
                 });
             }
             Err(e) => {
@@ -81,7 +81,7 @@ pub async fn serve(listener: TcpListener, queue_dir: PathBuf) {
 }
 
 /// Read one request head and answer it.
-async fn answer(mut stream: TcpStream, queue_dir: &Path) -> std::io::Result<()> {
+async fn answer(mut stream: TcpStream, queue: &Queue) -> std::io::Result<()> {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -100,7 +100,7 @@ async fn answer(mut stream: TcpStream, queue_dir: &Path) -> std::io::Result<()> 
     let path = target.split('?').next().unwrap_or("");
     match (method, path) {
         ("GET" | "HEAD", "/metrics") => {
-            count_queues(queue_dir);
+            count_queues(queue);
             let body = gatepost_metrics::render();
             let content_type = gatepost_metrics::CONTENT_TYPE;
             if method == "HEAD" {
@@ -137,13 +137,19 @@ fn response_head(status: &str, content_type: &str, length: usize) -> String {
     head
 }
 
-/// Set the queue size gauges from the (flat) queue directories.
-fn count_queues(queue_dir: &Path) {
-    for queue in QueueName::ALL {
-        let count = std::fs::read_dir(queue_dir.join(queue.dir_name()))
+/// Set the queue size gauges from the (flat) queue directories, counting
+/// in `incoming` the new messages that have no file yet
+/// (docs/durability.md, "Unwritten queue files").
+fn count_queues(queue: &Queue) {
+    for q in QueueName::ALL {
+        let files = std::fs::read_dir(queue.root().join(q.dir_name()))
             .map(|entries| entries.filter(|e| e.is_ok()).count())
-            .unwrap_or(0);
-        gatepost_metrics::set_queue_size(queue.dir_name(), count as u64);
+            .unwrap_or(0) as u64;
+        let unwritten = match q {
+            QueueName::Incoming => queue.unwritten_count() as u64,
+            _ => 0,
+        };
+        gatepost_metrics::set_queue_size(q.dir_name(), files + unwritten);
     }
 }
 

@@ -267,7 +267,7 @@ async fn serve_async(
         let url = format!("http://{}/metrics", listener.local_addr()?);
         println!("gatepost: metrics at {url}");
         gatepost_log::info("master", format!("metrics at {url}"));
-        tokio::spawn(crate::metrics_http::serve(listener, queue_dir.clone()));
+        tokio::spawn(crate::metrics_http::serve(listener, queue.clone()));
     }
     gatepost_log::info(
         "master",

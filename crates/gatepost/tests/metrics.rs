@@ -5,29 +5,12 @@
 //! comes from the cache), then one scrape over a real socket whose counts
 //! are checked exactly.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
 use gatepost_testkit::dns_server::{DnsServer, Zones};
+use gatepost_testkit::metrics::{metrics_addr, scrape};
 use gatepost_testkit::server::run_gatepost;
 use gatepost_testkit::{gatepost_bin, Client, ConfigDir, EVENT_TIMEOUT};
-
-fn scrape(addr: SocketAddr, request: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
-
-/// The address the server logged for its endpoint.
-fn metrics_addr(log: &str) -> SocketAddr {
-    let url = log
-        .lines()
-        .find_map(|l| l.split("metrics at http://").nth(1))
-        .expect("metrics line in the log");
-    url.trim_end_matches("/metrics").parse().unwrap()
-}
 
 fn session(from: &str, srv: SocketAddr, commands: &[(&str, u16)]) {
     let mut c = Client::connect_from(from, srv).unwrap();

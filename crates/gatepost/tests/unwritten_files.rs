@@ -2,7 +2,8 @@
 //! its queue file written only when something needs it
 //! (docs/durability.md, "Unwritten queue files"). A message whose
 //! delivery is still under way is listed by `mailq` (from its record while
-//! it has no file) and gets its file when the server stops: the queue
+//! it has no file), counted in the `incoming` gauge of the metrics, and
+//! gets its file when the server stops: the queue
 //! tools list it with the server down, and the next start delivers it.
 
 use std::net::TcpListener;
@@ -10,6 +11,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use gatepost_testkit::metrics::{metrics_addr, scrape};
 use gatepost_testkit::sink::{Sink, SinkMode};
 use gatepost_testkit::{gatepost_bin, submit, TestServer};
 
@@ -70,7 +72,7 @@ fn a_stop_writes_out_the_file_of_a_message_in_delivery() {
     let (port, connected) = silent_hop();
     let srv = TestServer::start(
         gatepost_bin!(),
-        &format!("relayhost = [127.0.0.1]:{port}\n"),
+        &format!("relayhost = [127.0.0.1]:{port}\ngatepost_metrics_listen = 127.0.0.1:0\n"),
     )
     .unwrap();
     let id = submit(
@@ -83,8 +85,16 @@ fn a_stop_writes_out_the_file_of_a_message_in_delivery() {
     connected
         .recv_timeout(Duration::from_secs(10))
         .expect("the delivery reached the next hop");
-    // Listed while in delivery, file or not (from the log when none).
+    // Listed while in delivery, file or not (from the log when none), and
+    // counted in `incoming`.
     mailq_lists(&srv, &id);
+    let scraped = scrape(metrics_addr(&srv.log()), "GET /metrics HTTP/1.1\r\n\r\n");
+    assert!(
+        scraped
+            .lines()
+            .any(|l| l == "gatepost_queue_messages{queue=\"incoming\"} 1"),
+        "{scraped}"
+    );
     stop(&srv);
     let file = srv.path().join("spool/incoming").join(&id);
     assert!(

@@ -212,6 +212,12 @@ impl Queue {
         self.unwritten.write_out(id.as_str())
     }
 
+    /// How many new messages have no queue file yet (their count belongs
+    /// to `incoming`).
+    pub fn unwritten_count(&self) -> usize {
+        self.unwritten.len()
+    }
+
     /// Write out every queue file not written yet (the server stops).
     pub fn write_out_unwritten(&self) -> Result<(), QueueError> {
         self.unwritten.write_out_all()

@@ -67,6 +67,11 @@ impl UnwrittenFiles {
         self.lock().insert(id.to_string(), message);
     }
 
+    /// How many messages have no file.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     /// Take `id` out if its file is unwritten: its removal then needs no
     /// file operation, only the tombstone and the spare given back.
     pub(crate) fn take(&self, id: &str) -> Option<Unwritten> {

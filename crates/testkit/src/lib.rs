@@ -18,6 +18,7 @@ pub mod client;
 pub mod config_dir;
 pub mod dns_server;
 pub mod log_capture;
+pub mod metrics;
 pub mod pki;
 pub mod script;
 pub mod server;
