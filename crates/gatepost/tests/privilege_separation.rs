@@ -352,14 +352,19 @@ fn one_store_process_serves_an_owner() {
     }
     let uid = uid_of(USER).expect("daemon account");
     let srv = TestServer::start(gatepost_bin!(), "").unwrap();
-    message(&srv, "first");
+    // Each delivery is waited for to the end: the file is in the Maildir
+    // before the store process answers and goes back to the pool, and a
+    // delivery that starts meanwhile rightly takes a second process.
+    let id = message(&srv, "first");
     expect_mail(&srv, 1);
+    srv.expect_removed(&id);
     let first = store_processes(&srv);
     assert_eq!(first.len(), 1, "one store process: {first:?}");
     assert_eq!(process_uids(first[0]), vec![uid; 4], "it runs as {USER}");
     for n in 2..=4 {
-        message(&srv, &format!("message {n}"));
+        let id = message(&srv, &format!("message {n}"));
         expect_mail(&srv, n);
+        srv.expect_removed(&id);
         assert_eq!(
             store_processes(&srv),
             first,
