@@ -328,13 +328,9 @@ fn reload_into_an_open_relay_keeps_the_old_configuration() {
     let mut text = std::fs::read_to_string(&main_cf).unwrap();
     text.push_str("mynetworks = 0.0.0.0/0\n");
     std::fs::write(&main_cf, text).unwrap();
-    let status = Command::new(gatepost_bin!())
-        .arg("-c")
-        .arg(srv.path())
-        .arg("reload")
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let (code, stderr) =
+        gatepost_testkit::server::run_gatepost(gatepost_bin!(), srv.path(), &["reload"]);
+    assert_eq!(code, 0, "{stderr}");
     assert!(
         srv.wait_for_log(
             "keeping the current configuration",

@@ -607,12 +607,7 @@ fn reload_reads_the_certificate_again() {
     let new = TestPki::new();
     std::fs::copy(&new.files.cert, &old.files.cert).unwrap();
     std::fs::copy(&new.files.key, &old.files.key).unwrap();
-    let out = Command::new(gatepost_bin!())
-        .arg("-c")
-        .arg(srv.path())
-        .arg("reload")
-        .output()
-        .unwrap();
+    let out = gatepost_testkit::server::gatepost_output(gatepost_bin!(), srv.path(), &["reload"]);
     assert!(out.status.success(), "{out:?}");
     wait_for_log(&srv, "reload -- version");
 

@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use gatepost_testkit::metrics::{metrics_addr, scrape};
+use gatepost_testkit::server::gatepost_output;
 use gatepost_testkit::sink::{Sink, SinkMode};
 use gatepost_testkit::{gatepost_bin, submit, TestServer};
 
@@ -55,12 +56,7 @@ fn stop(srv: &TestServer) {
 /// `gatepost mailq` lists message `id` from alice@spec.test to
 /// bob@far.example.
 fn mailq_lists(srv: &TestServer, id: &str) {
-    let listing = Command::new(gatepost_bin!())
-        .arg("-c")
-        .arg(srv.path())
-        .arg("mailq")
-        .output()
-        .unwrap();
+    let listing = gatepost_output(gatepost_bin!(), srv.path(), &["mailq"]);
     let listing = String::from_utf8_lossy(&listing.stdout).to_string();
     assert!(listing.contains(id), "{listing}");
     assert!(listing.contains("alice@spec.test"), "{listing}");

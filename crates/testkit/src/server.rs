@@ -179,15 +179,21 @@ impl Drop for TestServer {
     }
 }
 
-/// `BIN -c DIR ARGS` (a gatepost command such as `reload`): its exit code
-/// (`-1` when killed by a signal) and its standard error.
-pub fn run_gatepost(bin: &Path, dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new(bin)
+/// `BIN -c DIR ARGS` (a gatepost command such as `reload` or `mailq`),
+/// run to its end: its whole output.
+pub fn gatepost_output(bin: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin)
         .arg("-c")
         .arg(dir)
         .args(args)
         .output()
-        .expect("run gatepost");
+        .expect("run gatepost")
+}
+
+/// As [`gatepost_output`]: its exit code (`-1` when killed by a signal)
+/// and its standard error.
+pub fn run_gatepost(bin: &Path, dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = gatepost_output(bin, dir, args);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).to_string(),
