@@ -431,9 +431,10 @@ impl Wal {
         self.append_locked(&mut st, record)
     }
 
-    /// As [`append`](Self::append), for a message whose queue file is not
-    /// written (`unwritten`): the guard holds back the checkpoint of the
-    /// record's segment until the message is registered as unwritten.
+    /// As [`append`](Self::append), for a record whose queue-file side is
+    /// not done yet (a message committed by its record alone, a removal):
+    /// the guard holds back the checkpoint of the record's segment until
+    /// it is dropped.
     pub(crate) fn append_pending(
         self: &Arc<Self>,
         record: &mut [u8],
@@ -462,13 +463,7 @@ impl Wal {
     ) -> io::Result<PendingGuard> {
         let mut record = vec![0u8; record_prefix(id)];
         seal(&mut record, Kind::Removed, queue, id);
-        let mut st = self.lock();
-        self.append_locked(&mut st, &mut record)?;
-        st.current.pending += 1;
-        Ok(PendingGuard {
-            wal: self.clone(),
-            seq: st.current.seq,
-        })
+        self.append_pending(&mut record).map(|(_, guard)| guard)
     }
 
     /// The checkpointer's loop (see the module header).
