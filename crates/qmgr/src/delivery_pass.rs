@@ -81,6 +81,11 @@ pub(crate) async fn process(ctx: &Ctx, id: QueueId, from: QueueName, copy: Optio
     let path = ctx.queue.path_of(at, &id);
     let entered = SystemTime::now();
     let read = if let Some(copy) = copy.filter(|_| at == from) {
+        // Announced after a scan found its file and its pass delivered
+        // it: gone, not to be delivered again from the bytes.
+        if !ctx.queue.still_incoming(&id) {
+            return;
+        }
         let read = read_committed_copy(&copy, id.as_str());
         // Anything but a clean read goes the file's way.
         if !matches!(read, Ok((_, Some(_)))) && !written(ctx, &id).await {

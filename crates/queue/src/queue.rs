@@ -218,6 +218,20 @@ impl Queue {
         self.unwritten.len()
     }
 
+    /// Whether new message `id` is still in `incoming`: unwritten, or its
+    /// file there. Its announcement can reach the queue manager after a
+    /// scan found the file, and the message may be delivered and gone by
+    /// then: its bytes alone must not deliver it again.
+    pub fn still_incoming(&self, id: &QueueId) -> bool {
+        if self.unwritten.contains(id.as_str()) {
+            return true;
+        }
+        match dir_handle(&self.dirs, QueueName::Incoming) {
+            Some(dir) => queue_file_stat(dir, id.as_str()).is_ok(),
+            None => self.path_of(QueueName::Incoming, id).is_file(),
+        }
+    }
+
     /// Write out every queue file not written yet (the server stops).
     pub fn write_out_unwritten(&self) -> Result<(), QueueError> {
         self.unwritten.write_out_all()

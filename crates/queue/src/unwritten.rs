@@ -72,6 +72,11 @@ impl UnwrittenFiles {
         self.lock().len()
     }
 
+    /// Whether `id` is here (committed and neither removed nor written out).
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.lock().contains_key(id)
+    }
+
     /// Take `id` out if its file is unwritten: its removal then needs no
     /// file operation, only the tombstone and the spare given back.
     pub(crate) fn take(&self, id: &str) -> Option<Unwritten> {
@@ -229,8 +234,11 @@ mod tests {
         assert_eq!(entry.sender, "alice@spec.test");
         assert_eq!(entry.recipients.len(), 1);
         assert_eq!(entry.recipients[0].address, "bob@spec.test");
+        assert!(queue.still_incoming(&id));
         queue.remove_file(&id, QueueName::Incoming).await.unwrap();
         assert!(queue.list().unwrap().iter().all(|e| e.id != id));
+        // A late announcement of it would find it gone.
+        assert!(!queue.still_incoming(&id));
     }
 
     /// A checkpoint writes out the messages of the segments it retires
