@@ -86,6 +86,11 @@ impl CommittedCopy {
         })
     }
 
+    /// The whole log record, as last appended.
+    pub(crate) fn record(&self) -> &[u8] {
+        &self.shared.record
+    }
+
     /// The queue file's bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.shared.record[self.shared.start..]

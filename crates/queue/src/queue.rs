@@ -137,7 +137,9 @@ impl Queue {
         }
         let (wal, recovery) = Wal::open_with(&self.root, checkpoint_age)?;
         let unwritten = self.unwritten.clone();
-        wal.set_before_checkpoint(Box::new(move |seq| unwritten.write_out_through(seq)));
+        wal.set_before_checkpoint(Box::new(move |wal, seq| {
+            unwritten.carry_or_write_out_through(wal, seq)
+        }));
         let _ = self.wal.set(wal);
         self.keep_misnamed_ids();
         self.spares.enable(&self.root);

@@ -9,8 +9,11 @@
 //! - its delivery pass needs a file: a status record to append, a bounce
 //!   or delay notice to send, a deferral (`Queue::write_out`);
 //! - a checkpoint is about to retire the log segment holding its record
-//!   ([`UnwrittenFiles::write_out_through`]), so at most
-//!   `CHECKPOINT_AGE` after its commit;
+//!   for the second time ([`UnwrittenFiles::carry_or_write_out_through`]):
+//!   the first time, its record is appended again to the current segment
+//!   instead, so a message still in its first delivery costs one more log
+//!   write rather than a file; at most twice `CHECKPOINT_AGE` after its
+//!   commit;
 //! - the server stops ([`UnwrittenFiles::write_out_all`]).
 //!
 //! The spare stays taken until then: no other message gets its inode, so
@@ -26,6 +29,7 @@ use crate::error::QueueError;
 use crate::layout::{queue_path, QueueName};
 use crate::queue::{dir_handle, DirHandles};
 use crate::recycle::{Spare, SparePool};
+use crate::wal::Wal;
 
 /// One message without its file.
 #[derive(Debug)]
@@ -36,6 +40,8 @@ pub(crate) struct Unwritten {
     pub(crate) bytes: CommittedCopy,
     /// The log segment holding its record.
     pub(crate) seq: u64,
+    /// Whether a checkpoint already carried its record forward.
+    pub(crate) carried: bool,
 }
 
 /// The unwritten messages of one queue, by queue id.
@@ -117,6 +123,53 @@ impl UnwrittenFiles {
             self.write_out(&id)?;
         }
         Ok(())
+    }
+
+    /// Before a checkpoint retires the segments up to `seq`: carry the
+    /// records of their unwritten messages forward into the current
+    /// segment (one write, made durable by the checkpoint's `syncfs`), so
+    /// that a message still in its first delivery costs one more log
+    /// write rather than a file; write out those carried once already,
+    /// and all of them when the log has no room for the batch or the
+    /// write fails.
+    pub(crate) fn carry_or_write_out_through(&self, wal: &Wal, seq: u64) -> Result<(), QueueError> {
+        let mut entries = self.lock();
+        let mut ids = Vec::new();
+        let mut batch = Vec::new();
+        for (id, message) in entries.iter() {
+            if message.seq <= seq && !message.carried {
+                ids.push(id.clone());
+                batch.extend_from_slice(message.bytes.record());
+            }
+        }
+        let log_dir = self.root.join(crate::wal::WAL_DIR);
+        let placed = wal
+            .place_carried(&mut batch)
+            .map_err(|e| QueueError::io(&log_dir, e))?;
+        if let Some(place) = placed {
+            let mark = |entries: &mut HashMap<String, Unwritten>, at: u64| {
+                for id in &ids {
+                    if let Some(message) = entries.get_mut(id) {
+                        message.seq = at;
+                        message.carried = true;
+                    }
+                }
+            };
+            mark(&mut entries, place.seq);
+            // Written without the lock: commits and removals go on.
+            drop(entries);
+            if let Err(e) = place.write(&batch) {
+                gatepost_log::warning(
+                    "qmgr",
+                    format!("write-ahead log: carry records forward: {e}"),
+                );
+                // Their first records are still needed: written out below.
+                mark(&mut self.lock(), seq);
+            }
+        } else {
+            drop(entries);
+        }
+        self.write_out_through(seq)
     }
 
     /// Write out every unwritten message (the server stops).
@@ -258,5 +311,65 @@ mod tests {
         assert!(!queue.write_out(&id).unwrap(), "written once");
         queue.remove_file(&id, QueueName::Incoming).await.unwrap();
         assert_eq!(queue.find(&id), None);
+    }
+
+    /// The first checkpoint to retire a message's record carries the
+    /// record forward instead of writing the file: a crash after that
+    /// segment is gone still recovers the message, from the copy.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_carried_record_outlives_its_first_segment() {
+        let (dir, queue, mut requests) = logged_queue(Duration::from_secs(3600));
+        let (id, copy) = accept(&queue, &mut requests, "carried").await;
+        let wal = queue.wal().expect("log").clone();
+        let first = queue.unwritten.lock()[id.as_str()].seq;
+        let first_path = wal.rotate_for_test();
+        queue
+            .unwritten
+            .carry_or_write_out_through(&wal, first)
+            .unwrap();
+        assert_eq!(queue.find(&id), None, "carried, not written");
+        let entry_seq = queue.unwritten.lock()[id.as_str()].seq;
+        assert!(entry_seq > first, "its record is in the current segment");
+        // The checkpoint would now retire the first segment.
+        std::fs::remove_file(first_path).unwrap();
+
+        let after = Queue::open(dir.path()).unwrap();
+        let recovery = after.start_wal_with(Duration::from_secs(3600)).unwrap();
+        assert_eq!(recovery.restored, 1);
+        let path = after.path_of(QueueName::Incoming, &id);
+        assert_eq!(std::fs::read(path).unwrap(), copy.bytes());
+    }
+
+    /// A record is carried forward once: the next checkpoint that would
+    /// retire it writes the file out; a tombstone after the carried record
+    /// still removes the message on recovery.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_record_is_carried_once_then_written_out() {
+        let (dir, queue, mut requests) = logged_queue(Duration::from_secs(3600));
+        let (slow, copy) = accept(&queue, &mut requests, "slow").await;
+        let (gone, _) = accept(&queue, &mut requests, "gone").await;
+        let wal = queue.wal().expect("log").clone();
+        let first = queue.unwritten.lock()[slow.as_str()].seq;
+        wal.rotate_for_test();
+        queue
+            .unwritten
+            .carry_or_write_out_through(&wal, first)
+            .unwrap();
+        queue.remove_file(&gone, QueueName::Incoming).await.unwrap();
+        let second = queue.unwritten.lock()[slow.as_str()].seq;
+        wal.rotate_for_test();
+        queue
+            .unwritten
+            .carry_or_write_out_through(&wal, second)
+            .unwrap();
+        let path = queue.path_of(QueueName::Incoming, &slow);
+        let on_disk = std::fs::read(&path).expect("written out");
+        assert_eq!(&on_disk[..copy.bytes().len()], copy.bytes());
+        assert!(!queue.unwritten.contains(slow.as_str()));
+
+        let after = Queue::open(dir.path()).unwrap();
+        after.start_wal_with(Duration::from_secs(3600)).unwrap();
+        assert_eq!(after.find(&gone), None, "the tombstone came last");
+        assert_eq!(after.find(&slow), Some(QueueName::Incoming));
     }
 }

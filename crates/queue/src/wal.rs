@@ -193,14 +193,15 @@ pub(crate) struct Wal {
     checkpoint_age: Duration,
     state: Mutex<State>,
     changed: Condvar,
-    /// Run by each checkpoint before its `syncfs`, with the last sequence
-    /// number it retires: writes out the queue files of the messages
-    /// whose records go (`unwritten`). A failure keeps the segments.
+    /// Run by each checkpoint before its `syncfs`, with the log and the
+    /// last sequence number it retires: carries forward or writes out the
+    /// messages whose records go (`unwritten`). A failure keeps the
+    /// segments.
     before_checkpoint: std::sync::OnceLock<BeforeCheckpoint>,
 }
 
 /// See [`Wal::before_checkpoint`].
-pub(crate) type BeforeCheckpoint = Box<dyn Fn(u64) -> Result<(), QueueError> + Send + Sync>;
+pub(crate) type BeforeCheckpoint = Box<dyn Fn(&Wal, u64) -> Result<(), QueueError> + Send + Sync>;
 
 impl std::fmt::Debug for Wal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -244,6 +245,23 @@ impl Drop for PendingGuard {
         if seq != st.current.seq {
             self.wal.changed.notify_all();
         }
+    }
+}
+
+/// Room in a segment for records carried forward ([`Wal::place_carried`]).
+pub(crate) struct CarriedPlace {
+    file: Arc<File>,
+    offset: u64,
+    /// The segment's sequence number.
+    pub(crate) seq: u64,
+}
+
+impl CarriedPlace {
+    /// Write the placed batch (made durable by the checkpoint's `syncfs`
+    /// that follows, before the segments holding the first copies retire;
+    /// until then a gap of zeros here is skipped by recovery).
+    pub(crate) fn write(&self, batch: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(batch, self.offset)
     }
 }
 
@@ -417,6 +435,60 @@ impl Wal {
         Ok(seg.file.clone())
     }
 
+    /// Make room in the current segment for `batch`, records appended
+    /// once already (each sealed, with its header), and give them its
+    /// number and their new header checksums; the caller writes them at
+    /// the place returned ([`CarriedPlace::write`]). Records appended
+    /// meanwhile go after them, so a tombstone of one of their messages
+    /// still comes last. `None` (nothing placed) when the batch would
+    /// take more than half the segment's room: the appenders' records
+    /// come first.
+    pub(crate) fn place_carried(&self, batch: &mut [u8]) -> io::Result<Option<CarriedPlace>> {
+        let mut st = self.lock();
+        let seg = &mut st.current;
+        let len = batch.len() as u64;
+        if len == 0 || len > (seg.size - seg.used) / 2 {
+            return Ok(None);
+        }
+        let mut pos = 0;
+        while pos < batch.len() {
+            let record = &mut batch[pos..];
+            if record.len() < FIXED || record[0..8] != MAGIC {
+                return Err(io::Error::other("carried record without its header"));
+            }
+            let id_len = u16::from_le_bytes([record[18], record[19]]) as usize;
+            let payload = u32::from_le_bytes([record[20], record[21], record[22], record[23]]);
+            let end = FIXED + id_len + payload as usize;
+            if end > record.len() {
+                return Err(io::Error::other("carried record cut short"));
+            }
+            record[8..16].copy_from_slice(&seg.seq.to_le_bytes());
+            let crc = header_crc(record, id_len);
+            record[28..32].copy_from_slice(&crc.to_le_bytes());
+            pos += end;
+        }
+        let place = CarriedPlace {
+            file: seg.file.clone(),
+            offset: seg.used,
+            seq: seg.seq,
+        };
+        seg.used += len;
+        seg.first_write.get_or_insert_with(Instant::now);
+        Ok(Some(place))
+    }
+
+    /// Close the current segment now, as a checkpoint would, but keep it
+    /// from the checkpointer (the test plays its part); the path of the
+    /// segment closed.
+    #[cfg(test)]
+    pub(crate) fn rotate_for_test(&self) -> PathBuf {
+        let mut st = self.lock();
+        let closed = st.current.path.clone();
+        self.rotate(&mut st, 0).expect("rotate");
+        st.closed.retain(|s| s.path != closed);
+        closed
+    }
+
     /// Whether a record of `len` bytes fits in the current segment: its
     /// append will not rotate (which renames a spare segment and fsyncs
     /// `wal/`, or creates and zero-fills a new one).
@@ -474,7 +546,7 @@ impl Wal {
             let (retiring, tombstones) = self.wait_for_checkpoint();
             let last = retiring.iter().map(|s| s.seq).max().unwrap_or(0);
             let written = match self.before_checkpoint.get() {
-                Some(write_out) => write_out(last).map_err(|e| io::Error::other(e.to_string())),
+                Some(hook) => hook(self, last).map_err(|e| io::Error::other(e.to_string())),
                 None => Ok(()),
             };
             let synced = written.and_then(|()| {

@@ -482,6 +482,7 @@ impl MessageWriter {
                 spare,
                 bytes: bytes.clone(),
                 seq: guard.seq(),
+                carried: false,
             };
             self.queue.unwritten.insert(self.id.as_str(), message);
             drop(guard);
