@@ -5,6 +5,7 @@
 //! it has no file), counted in the `incoming` gauge of the metrics, and
 //! gets its file when the server stops: the queue
 //! tools list it with the server down, and the next start delivers it.
+//! `postsuper -d` removes such a message as any other.
 
 use std::net::TcpListener;
 use std::process::Command;
@@ -112,4 +113,77 @@ fn a_stop_writes_out_the_file_of_a_message_in_delivery() {
     assert_eq!(got.len(), 1, "log:\n{}", srv.log());
     assert!(got[0].data.contains("Subject: held up"));
     assert!(srv.wait_for_log(&format!("{id}: removed"), Duration::from_secs(10)));
+}
+
+/// `gatepost queue delete` (`postsuper -d`) of a message in delivery:
+/// it is removed as any ("ID: removed", "Deleted: 1 message"), the stop
+/// writes no file for it, and the next start does not deliver it. (The
+/// SMTP client writes its file out to read it; a message that is still
+/// in the log only is covered by the queue crate's tests of
+/// `unwritten`.)
+#[test]
+fn postsuper_deletes_a_message_in_delivery() {
+    let (port, connected) = silent_hop();
+    let srv = TestServer::start(
+        gatepost_bin!(),
+        &format!("relayhost = [127.0.0.1]:{port}\n"),
+    )
+    .unwrap();
+    let id = submit(
+        &srv,
+        "c.example",
+        "alice@spec.test",
+        &["bob@far.example"],
+        "Subject: unwanted\n\nbody",
+    );
+    connected
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the delivery reached the next hop");
+    let out = gatepost_output(gatepost_bin!(), srv.path(), &["queue", "delete", &id]);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        said.contains(&format!("postsuper: {id}: removed")),
+        "{said}"
+    );
+    assert!(said.contains("postsuper: Deleted: 1 message"), "{said}");
+    stop(&srv);
+    for q in ["incoming", "active", "deferred", "hold"] {
+        let file = srv.path().join("spool").join(q).join(&id);
+        assert!(
+            !file.exists(),
+            "{q}/{id} after the stop; log:\n{}",
+            srv.log()
+        );
+    }
+    let listing = gatepost_output(gatepost_bin!(), srv.path(), &["mailq"]);
+    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
+    assert!(!listing.contains(&id), "{listing}");
+
+    let sink = Sink::start("127.0.0.7", SinkMode::Accept).unwrap();
+    srv.edit_main_cf(
+        &format!("relayhost = [127.0.0.1]:{port}"),
+        &format!("relayhost = [{}]:{}", sink.addr.ip(), sink.addr.port()),
+    );
+    let srv = srv.restart().unwrap();
+    // A message sent after the start gets through; the removed one,
+    // which a start would deliver first (its recovery and first scan),
+    // does not.
+    submit(
+        &srv,
+        "c.example",
+        "alice@spec.test",
+        &["bob@far.example"],
+        "Subject: later\n\nbody",
+    );
+    let got = sink.wait_for_messages(1, Duration::from_secs(15));
+    assert_eq!(got.len(), 1, "log:\n{}", srv.log());
+    std::thread::sleep(Duration::from_secs(1));
+    let got = sink.messages();
+    assert_eq!(
+        got.len(),
+        1,
+        "delivered after its removal; log:\n{}",
+        srv.log()
+    );
+    assert!(got[0].data.contains("Subject: later"));
 }

@@ -594,12 +594,15 @@ async fn defer(ctx: &Ctx, id: &QueueId, at: QueueName, next_try: SystemTime) {
 /// message committed by its log record alone has none until something
 /// needs it (`Queue::write_out`). False, with a warning, when it cannot
 /// be written (the log's next checkpoint tries again, and the message is
-/// found in `incoming` then).
+/// found in `incoming` then); false without one when the operator
+/// removed it (`postsuper -d`).
 async fn written(ctx: &Ctx, id: &QueueId) -> bool {
     let (queue, i) = (ctx.queue.clone(), id.clone());
     let path = ctx.queue.path_of(QueueName::Incoming, id);
     match short_blocking(&path, move || queue.write_out(&i)).await {
         Ok(_) => true,
+        // The operator removed it (`postsuper -d`).
+        Err(e) if e.is_not_found() => false,
         Err(e) => {
             gatepost_log::warning("qmgr", format!("{id}: write queue file: {e}"));
             false

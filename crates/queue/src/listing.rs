@@ -122,12 +122,19 @@ impl Queue {
     }
 
     /// Every message file with its queue (all queues, corrupt included),
-    /// for operator commands given `ALL`.
+    /// and every message that lives in the write-ahead log only (in
+    /// `incoming`), for operator commands given `ALL`.
     pub fn list_all(&self) -> Result<Vec<(QueueId, QueueName)>, QueueError> {
         let mut out = Vec::new();
         for q in QueueName::ALL {
             for (id, _) in self.scan(q)? {
                 out.push((id, q));
+            }
+        }
+        // Committed by their log record alone, no file yet.
+        for (id, q, _) in crate::wal::logged_only(self.root()) {
+            if QueueId::is_valid(&id) {
+                out.push((QueueId(id), q));
             }
         }
         Ok(out)
@@ -180,18 +187,36 @@ impl Queue {
         Ok(())
     }
 
-    /// Delete a message from whatever queue holds it (`postsuper -d`).
+    /// Delete a message from whatever queue holds it (`postsuper -d`),
+    /// also one that has no queue file yet (docs/durability.md,
+    /// "Unwritten queue files"): its tombstone file makes the running
+    /// server drop it rather than write it, and its recovery skip it.
     pub fn delete(&self, id: &QueueId) -> Result<(), QueueError> {
-        let q = self.locate(id, &QueueName::ALL)?;
-        let path = self.path_of(q, id);
+        let q = match self.locate(id, &QueueName::ALL) {
+            Ok(q) => Some(q),
+            Err(QueueError::NoSuchId(_)) if self.in_log_only(id) => None,
+            Err(e) => return Err(e),
+        };
         // The server's write-ahead log may still hold the message: a
         // durable tombstone first, so that its recovery does not bring
         // the message back (docs/durability.md).
         crate::wal::tombstone_file(self.root(), id.as_str())?;
-        std::fs::remove_file(&path).map_err(|e| QueueError::io(&path, e))?;
-        sync_dir(&queue_dir(self.root(), q))?;
+        // One in the log only may have been written out meanwhile.
+        if let Some(q) = q.or_else(|| self.find(id)) {
+            let path = self.path_of(q, id);
+            std::fs::remove_file(&path).map_err(|e| QueueError::io(&path, e))?;
+            sync_dir(&queue_dir(self.root(), q))?;
+        }
         gatepost_log::info("postsuper", format!("{id}: removed"));
         Ok(())
+    }
+
+    /// Whether `id` lives in the write-ahead log only (committed, no
+    /// queue file yet).
+    fn in_log_only(&self, id: &QueueId) -> bool {
+        crate::wal::logged_only(self.root())
+            .iter()
+            .any(|(logged, _, _)| logged == id.as_str())
     }
 
     /// Requeue a message (`postsuper -r`): back to `incoming` for immediate

@@ -16,6 +16,9 @@
 //!   commit;
 //! - the server stops ([`UnwrittenFiles::write_out_all`]).
 //!
+//! A message the operator removed (`postsuper -d` finds it in the log
+//! only and leaves its tombstone file) is dropped instead of written.
+//!
 //! The spare stays taken until then: no other message gets its inode, so
 //! the queue id stays unique without a file to show for it.
 
@@ -42,6 +45,15 @@ pub(crate) struct Unwritten {
     pub(crate) seq: u64,
     /// Whether a checkpoint already carried its record forward.
     pub(crate) carried: bool,
+}
+
+/// What became of an unwritten message asked to be written out.
+enum WriteOut {
+    Written,
+    /// Not (or no longer) unwritten.
+    Absent,
+    /// The operator removed it: dropped, its spare given back.
+    Dropped,
 }
 
 /// The unwritten messages of one queue, by queue id.
@@ -96,13 +108,30 @@ impl UnwrittenFiles {
 
     /// Write out `id`'s file if it is unwritten; true when it was. Under
     /// the lock: a removal that comes meanwhile waits, then finds the file.
+    /// A message the operator removed meanwhile (`postsuper -d` left its
+    /// tombstone file) is dropped instead, and the answer is `NotFound`.
     pub(crate) fn write_out(&self, id: &str) -> Result<bool, QueueError> {
+        match self.write_or_drop(id)? {
+            WriteOut::Written => Ok(true),
+            WriteOut::Absent => Ok(false),
+            WriteOut::Dropped => Err(QueueError::io(
+                &queue_path(&self.root, QueueName::Incoming, id),
+                std::io::ErrorKind::NotFound.into(),
+            )),
+        }
+    }
+
+    fn write_or_drop(&self, id: &str) -> Result<WriteOut, QueueError> {
         let mut entries = self.lock();
         let Some(message) = entries.remove(id) else {
-            return Ok(false);
+            return Ok(WriteOut::Absent);
         };
+        if crate::wal::removed_by_operator(&self.root, id) {
+            let _ = self.give_back(message);
+            return Ok(WriteOut::Dropped);
+        }
         match self.write(id, &message) {
-            Ok(()) => Ok(true),
+            Ok(()) => Ok(WriteOut::Written),
             Err(e) => {
                 entries.insert(id.to_string(), message);
                 Err(e)
@@ -120,7 +149,7 @@ impl UnwrittenFiles {
             .map(|(id, _)| id.clone())
             .collect();
         for id in due {
-            self.write_out(&id)?;
+            self.write_or_drop(&id)?;
         }
         Ok(())
     }
@@ -133,7 +162,15 @@ impl UnwrittenFiles {
     /// and all of them when the log has no room for the batch or the
     /// write fails.
     pub(crate) fn carry_or_write_out_through(&self, wal: &Wal, seq: u64) -> Result<(), QueueError> {
+        let removed = crate::wal::operator_removals(&self.root);
         let mut entries = self.lock();
+        // What the operator removed is dropped, never carried: its
+        // tombstone file goes once no record older than it is left.
+        for id in &removed {
+            if let Some(message) = entries.remove(id) {
+                let _ = self.give_back(message);
+            }
+        }
         let mut ids = Vec::new();
         let mut batch = Vec::new();
         for (id, message) in entries.iter() {
@@ -371,5 +408,44 @@ mod tests {
         after.start_wal_with(Duration::from_secs(3600)).unwrap();
         assert_eq!(after.find(&gone), None, "the tombstone came last");
         assert_eq!(after.find(&slow), Some(QueueName::Incoming));
+    }
+
+    /// `postsuper -d` of a message that has no file yet: listed for
+    /// `ALL`, removed (its tombstone file), then dropped by the server
+    /// rather than written out or carried forward, and not restored by
+    /// recovery.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_operator_removes_a_message_that_lives_only_in_the_log() {
+        let (dir, queue, mut requests) = logged_queue(Duration::from_secs(3600));
+        let (asked, _) = accept(&queue, &mut requests, "asked").await;
+        let (carried, _) = accept(&queue, &mut requests, "carried").await;
+        let all = queue.list_all().unwrap();
+        assert!(
+            all.contains(&(asked.clone(), QueueName::Incoming)),
+            "{all:?}"
+        );
+
+        queue.delete(&asked).unwrap();
+        let err = queue.write_out(&asked).expect_err("dropped, not written");
+        assert!(err.is_not_found(), "{err}");
+        assert!(!queue.unwritten.contains(asked.as_str()));
+        assert_eq!(queue.find(&asked), None);
+
+        queue.delete(&carried).unwrap();
+        let wal = queue.wal().expect("log").clone();
+        let first = queue.unwritten.lock()[carried.as_str()].seq;
+        wal.rotate_for_test();
+        queue
+            .unwritten
+            .carry_or_write_out_through(&wal, first)
+            .unwrap();
+        assert!(!queue.unwritten.contains(carried.as_str()), "not carried");
+        assert_eq!(queue.find(&carried), None);
+
+        let after = Queue::open(dir.path()).unwrap();
+        let recovery = after.start_wal_with(Duration::from_secs(3600)).unwrap();
+        assert_eq!(recovery.restored, 0);
+        assert_eq!(after.find(&asked), None);
+        assert_eq!(after.find(&carried), None);
     }
 }

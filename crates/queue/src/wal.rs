@@ -113,9 +113,27 @@ pub(crate) fn tombstone_file(root: &Path, id: &str) -> Result<(), QueueError> {
     if !dir.is_dir() {
         return Ok(());
     }
-    let path = dir.join(format!("{REMOVED_PREFIX}{id}"));
+    let path = tombstone_path(root, id);
     File::create(&path).map_err(|e| QueueError::io(&path, e))?;
     sync_dir(&dir)
+}
+
+/// Where the operator's tombstone file of `id` goes.
+fn tombstone_path(root: &Path, id: &str) -> PathBuf {
+    root.join(WAL_DIR).join(format!("{REMOVED_PREFIX}{id}"))
+}
+
+/// Whether the operator removed `id` (its tombstone file is there).
+pub(crate) fn removed_by_operator(root: &Path, id: &str) -> bool {
+    tombstone_path(root, id).symlink_metadata().is_ok()
+}
+
+/// The ids whose tombstone file the operator left.
+pub(crate) fn operator_removals(root: &Path) -> std::collections::HashSet<String> {
+    tombstone_files(&root.join(WAL_DIR))
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect()
 }
 
 /// The tombstone files in `dir`: (path, queue id).
