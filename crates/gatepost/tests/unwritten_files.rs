@@ -64,12 +64,14 @@ fn mailq_lists(srv: &TestServer, id: &str) {
     assert!(listing.contains("bob@far.example"), "{listing}");
 }
 
-#[test]
-fn a_stop_writes_out_the_file_of_a_message_in_delivery() {
+/// A server (main.cf lines `extra` added) with one message from
+/// alice@spec.test to bob@far.example, subject `subject`, in delivery to
+/// a silent next hop: the server, the message's id, the hop's port.
+fn in_delivery(extra: &str, subject: &str) -> (TestServer, String, u16) {
     let (port, connected) = silent_hop();
     let srv = TestServer::start(
         gatepost_bin!(),
-        &format!("relayhost = [127.0.0.1]:{port}\ngatepost_metrics_listen = 127.0.0.1:0\n"),
+        &format!("relayhost = [127.0.0.1]:{port}\n{extra}"),
     )
     .unwrap();
     let id = submit(
@@ -77,11 +79,28 @@ fn a_stop_writes_out_the_file_of_a_message_in_delivery() {
         "c.example",
         "alice@spec.test",
         &["bob@far.example"],
-        "Subject: held up\n\nbody",
+        &format!("Subject: {subject}\n\nbody"),
     );
     connected
         .recv_timeout(Duration::from_secs(10))
         .expect("the delivery reached the next hop");
+    (srv, id, port)
+}
+
+/// Start the stopped server again, its next hop (the silent one on
+/// `port` before) now a sink that accepts.
+fn restart_with_answering_hop(srv: TestServer, port: u16) -> (TestServer, Sink) {
+    let sink = Sink::start("127.0.0.7", SinkMode::Accept).unwrap();
+    srv.edit_main_cf(
+        &format!("relayhost = [127.0.0.1]:{port}"),
+        &format!("relayhost = [{}]:{}", sink.addr.ip(), sink.addr.port()),
+    );
+    (srv.restart().unwrap(), sink)
+}
+
+#[test]
+fn a_stop_writes_out_the_file_of_a_message_in_delivery() {
+    let (srv, id, port) = in_delivery("gatepost_metrics_listen = 127.0.0.1:0\n", "held up");
     // Listed while in delivery, file or not (from the log when none), and
     // counted in `incoming`.
     mailq_lists(&srv, &id);
@@ -103,12 +122,7 @@ fn a_stop_writes_out_the_file_of_a_message_in_delivery() {
     mailq_lists(&srv, &id);
 
     // And the next start delivers it, to a next hop that answers.
-    let sink = Sink::start("127.0.0.7", SinkMode::Accept).unwrap();
-    srv.edit_main_cf(
-        &format!("relayhost = [127.0.0.1]:{port}"),
-        &format!("relayhost = [{}]:{}", sink.addr.ip(), sink.addr.port()),
-    );
-    let srv = srv.restart().unwrap();
+    let (srv, sink) = restart_with_answering_hop(srv, port);
     let got = sink.wait_for_messages(1, Duration::from_secs(15));
     assert_eq!(got.len(), 1, "log:\n{}", srv.log());
     assert!(got[0].data.contains("Subject: held up"));
@@ -123,22 +137,7 @@ fn a_stop_writes_out_the_file_of_a_message_in_delivery() {
 /// `unwritten`.)
 #[test]
 fn postsuper_deletes_a_message_in_delivery() {
-    let (port, connected) = silent_hop();
-    let srv = TestServer::start(
-        gatepost_bin!(),
-        &format!("relayhost = [127.0.0.1]:{port}\n"),
-    )
-    .unwrap();
-    let id = submit(
-        &srv,
-        "c.example",
-        "alice@spec.test",
-        &["bob@far.example"],
-        "Subject: unwanted\n\nbody",
-    );
-    connected
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the delivery reached the next hop");
+    let (srv, id, port) = in_delivery("", "unwanted");
     let out = gatepost_output(gatepost_bin!(), srv.path(), &["queue", "delete", &id]);
     let said = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
@@ -159,12 +158,7 @@ fn postsuper_deletes_a_message_in_delivery() {
     let listing = String::from_utf8_lossy(&listing.stdout).to_string();
     assert!(!listing.contains(&id), "{listing}");
 
-    let sink = Sink::start("127.0.0.7", SinkMode::Accept).unwrap();
-    srv.edit_main_cf(
-        &format!("relayhost = [127.0.0.1]:{port}"),
-        &format!("relayhost = [{}]:{}", sink.addr.ip(), sink.addr.port()),
-    );
-    let srv = srv.restart().unwrap();
+    let (srv, sink) = restart_with_answering_hop(srv, port);
     // A message sent after the start gets through; the removed one,
     // which a start would deliver first (its recovery and first scan),
     // does not.

@@ -350,6 +350,20 @@ mod tests {
         assert_eq!(queue.find(&id), None);
     }
 
+    /// What a checkpoint does for unwritten message `id`: close the
+    /// segment holding its record and carry forward or write out what is
+    /// in it. The segment's number and path.
+    fn checkpoint_now(queue: &Queue, id: &QueueId) -> (u64, std::path::PathBuf) {
+        let wal = queue.wal().expect("log").clone();
+        let seq = queue.unwritten.lock()[id.as_str()].seq;
+        let closed = wal.rotate_for_test();
+        queue
+            .unwritten
+            .carry_or_write_out_through(&wal, seq)
+            .unwrap();
+        (seq, closed)
+    }
+
     /// The first checkpoint to retire a message's record carries the
     /// record forward instead of writing the file: a crash after that
     /// segment is gone still recovers the message, from the copy.
@@ -357,13 +371,7 @@ mod tests {
     async fn a_carried_record_outlives_its_first_segment() {
         let (dir, queue, mut requests) = logged_queue(Duration::from_secs(3600));
         let (id, copy) = accept(&queue, &mut requests, "carried").await;
-        let wal = queue.wal().expect("log").clone();
-        let first = queue.unwritten.lock()[id.as_str()].seq;
-        let first_path = wal.rotate_for_test();
-        queue
-            .unwritten
-            .carry_or_write_out_through(&wal, first)
-            .unwrap();
+        let (first, first_path) = checkpoint_now(&queue, &id);
         assert_eq!(queue.find(&id), None, "carried, not written");
         let entry_seq = queue.unwritten.lock()[id.as_str()].seq;
         assert!(entry_seq > first, "its record is in the current segment");
@@ -385,20 +393,9 @@ mod tests {
         let (dir, queue, mut requests) = logged_queue(Duration::from_secs(3600));
         let (slow, copy) = accept(&queue, &mut requests, "slow").await;
         let (gone, _) = accept(&queue, &mut requests, "gone").await;
-        let wal = queue.wal().expect("log").clone();
-        let first = queue.unwritten.lock()[slow.as_str()].seq;
-        wal.rotate_for_test();
-        queue
-            .unwritten
-            .carry_or_write_out_through(&wal, first)
-            .unwrap();
+        checkpoint_now(&queue, &slow);
         queue.remove_file(&gone, QueueName::Incoming).await.unwrap();
-        let second = queue.unwritten.lock()[slow.as_str()].seq;
-        wal.rotate_for_test();
-        queue
-            .unwritten
-            .carry_or_write_out_through(&wal, second)
-            .unwrap();
+        checkpoint_now(&queue, &slow);
         let path = queue.path_of(QueueName::Incoming, &slow);
         let on_disk = std::fs::read(&path).expect("written out");
         assert_eq!(&on_disk[..copy.bytes().len()], copy.bytes());
@@ -432,13 +429,7 @@ mod tests {
         assert_eq!(queue.find(&asked), None);
 
         queue.delete(&carried).unwrap();
-        let wal = queue.wal().expect("log").clone();
-        let first = queue.unwritten.lock()[carried.as_str()].seq;
-        wal.rotate_for_test();
-        queue
-            .unwritten
-            .carry_or_write_out_through(&wal, first)
-            .unwrap();
+        checkpoint_now(&queue, &carried);
         assert!(!queue.unwritten.contains(carried.as_str()), "not carried");
         assert_eq!(queue.find(&carried), None);
 
