@@ -85,6 +85,15 @@ pub(crate) fn seal(record: &mut [u8], kind: Kind, queue: QueueName, id: &str) {
     record[FIXED..prefix].copy_from_slice(id.as_bytes());
 }
 
+/// Give a sealed `record` its segment number `seq` and the header
+/// checksum that covers it (under the log's lock, at its append).
+fn stamp(record: &mut [u8], seq: u64) {
+    record[8..16].copy_from_slice(&seq.to_le_bytes());
+    let id_len = u16::from_le_bytes([record[18], record[19]]) as usize;
+    let crc = header_crc(record, id_len);
+    record[28..32].copy_from_slice(&crc.to_le_bytes());
+}
+
 fn header_crc(record: &[u8], id_len: usize) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(&record[0..28]);
@@ -443,10 +452,7 @@ impl Wal {
             self.changed.notify_all();
         }
         let seg = &mut st.current;
-        record[8..16].copy_from_slice(&seg.seq.to_le_bytes());
-        let id_len = u16::from_le_bytes([record[18], record[19]]) as usize;
-        let crc = header_crc(record, id_len);
-        record[28..32].copy_from_slice(&crc.to_le_bytes());
+        stamp(record, seg.seq);
         seg.file.write_all_at(record, seg.used)?;
         seg.used += len;
         seg.first_write.get_or_insert_with(Instant::now);
@@ -480,9 +486,7 @@ impl Wal {
             if end > record.len() {
                 return Err(io::Error::other("carried record cut short"));
             }
-            record[8..16].copy_from_slice(&seg.seq.to_le_bytes());
-            let crc = header_crc(record, id_len);
-            record[28..32].copy_from_slice(&crc.to_le_bytes());
+            stamp(record, seg.seq);
             pos += end;
         }
         let place = CarriedPlace {
