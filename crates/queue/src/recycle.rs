@@ -49,6 +49,14 @@ const TOP_UP: usize = 2048;
 /// messages, not for the session that started it.
 const RESERVE_NICE: i32 = 10;
 
+/// Most spares kept open in the pool. A message committed by its log
+/// record alone gives its spare back unwritten and still open; the next
+/// message takes it as it is, with no `openat` and no `close` on the
+/// session's path. Beyond this many the file is closed and only its name
+/// kept (each open one costs a file descriptor; they come on top of
+/// `MAX_SPARES`).
+const OPEN_SPARES: usize = 256;
+
 /// What a reused queue file still holds of an earlier message: at most
 /// its first block, given back in this run. The new message overwrites
 /// it from the start, and whatever lies beyond the new file's end is
@@ -127,6 +135,9 @@ pub(crate) struct SparePool {
     /// Names in `spare/`, with what is known of those given in this run;
     /// taken from the end.
     names: Mutex<VecDeque<(OsString, Option<Known>)>>,
+    /// Spares given back unwritten and still open (`OPEN_SPARES`), taken
+    /// before any named one.
+    open: Mutex<Vec<Spare>>,
     next: AtomicU64,
     dir: Mutex<Option<PathBuf>>,
     /// `spare/`, open: spares are opened and renamed relative to it.
@@ -253,6 +264,10 @@ impl SparePool {
         self.names.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn open_spares(&self) -> std::sync::MutexGuard<'_, Vec<Spare>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// A spare, opened for writing, with its path in `spare/` (written
     /// there and renamed into its queue when complete) and what it still
     /// holds; `None` when there is none (the caller creates a file).
@@ -260,13 +275,17 @@ impl SparePool {
         if !self.enabled.load(Ordering::Acquire) {
             return None;
         }
+        let open = self.open_spares().pop();
+        if let Some(spare) = open {
+            return Some(spare);
+        }
         let dir = root.join(SPARE_DIR);
         loop {
             let (name, left) = {
                 let mut names = self.lock();
                 (names.pop_back(), names.len())
             };
-            self.top_up_if_low(left);
+            self.top_up_if_low(left + self.open_spares().len());
             let (name, known) = name?;
             let opened = match self.handle.get() {
                 Some(handle) => crate::queue::open_relative(handle, name.as_os_str(), true),
@@ -349,17 +368,22 @@ impl SparePool {
             .unwrap_or_else(|p| p.into_inner())
             .as_deref()
             == spare.path.parent();
-        match spare.path.file_name() {
-            Some(name) if in_pool && self.enabled.load(Ordering::Acquire) => {
-                let known = Known {
-                    inode: spare.inode,
-                    len: spare.stale.len,
-                };
-                self.lock().push_back((name.to_os_string(), Some(known)));
-                Ok(())
-            }
-            _ => self.give(root, &spare.path),
+        let name = match spare.path.file_name() {
+            Some(name) if in_pool && self.enabled.load(Ordering::Acquire) => name.to_os_string(),
+            _ => return self.give(root, &spare.path),
+        };
+        let mut open = self.open_spares();
+        if open.len() < OPEN_SPARES {
+            open.push(spare);
+            return Ok(());
         }
+        drop(open);
+        let known = Known {
+            inode: spare.inode,
+            len: spare.stale.len,
+        };
+        self.lock().push_back((name, Some(known)));
+        Ok(())
     }
 
     /// Take `path` (a message file that leaves the queue) out of the queue:
@@ -430,6 +454,38 @@ mod tests {
         assert_eq!((meta.ino(), meta.len()), (ino, 11));
         assert_eq!((spare.inode, spare.stale.len), (ino, 11));
         assert!(spares.take(dir.path()).is_none());
+    }
+
+    #[test]
+    fn a_spare_given_back_unwritten_is_taken_again_still_open() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let spares = pool(dir.path());
+        *spares.dir.lock().unwrap() = Some(dir.path().join(SPARE_DIR));
+        let mut taken = Vec::new();
+        for i in 0..=OPEN_SPARES {
+            let path = dir.path().join(SPARE_DIR).join(format!("7e57.{i}"));
+            std::fs::write(&path, b"").unwrap();
+            let file = OpenOptions::new().write(true).open(&path).unwrap();
+            let inode = file.metadata().unwrap().ino();
+            taken.push(Spare {
+                path,
+                file,
+                inode,
+                stale: StaleBytes::default(),
+            });
+        }
+        let last_fd = taken[OPEN_SPARES - 1].file.as_raw_fd();
+        let last_inode = taken[OPEN_SPARES - 1].inode;
+        for spare in taken {
+            spares.give_unwritten(dir.path(), spare).unwrap();
+        }
+        // The first OPEN_SPARES stay open, the one beyond is kept by name.
+        assert_eq!(spares.open_spares().len(), OPEN_SPARES);
+        assert_eq!(spares.lock().len(), 1);
+        let again = spares.take(dir.path()).expect("a spare");
+        assert_eq!((again.file.as_raw_fd(), again.inode), (last_fd, last_inode));
+        assert_eq!(spares.lock().len(), 1);
     }
 
     #[test]

@@ -201,13 +201,20 @@ impl MessageWriter {
     }
 
     pub fn write_content(&mut self, data: &[u8]) -> Result<(), QueueError> {
-        let path = &self.tmp_path;
         let start = self.content_start();
+        // The common case, a line that still fits in memory, first.
+        if let Some(Sink::Memory { buf, .. }) = self.out.as_mut() {
+            if buf.len() + data.len() <= start + wal::MAX_PAYLOAD {
+                buf.extend_from_slice(data);
+                self.size += data.len() as u64;
+                return Ok(());
+            }
+        }
+        let path = &self.tmp_path;
         let io = |e| QueueError::io(path.as_deref().unwrap_or(std::path::Path::new("")), e);
         match self.out.take() {
-            Some(Sink::Memory { file, buf })
-                if buf.len() + data.len() > start + wal::MAX_PAYLOAD =>
-            {
+            // Past the log's record limit: from here on to the file.
+            Some(Sink::Memory { file, buf }) => {
                 // Lines held in memory are counted at commit; from here on
                 // as they are written.
                 self.lines += line_ends(&buf[start..]) + line_ends(data);
@@ -219,10 +226,6 @@ impl MessageWriter {
                 out.write_all(&buf[prefix..]).map_err(io)?;
                 out.write_all(data).map_err(io)?;
                 self.out = Some(Sink::File { out, crc });
-            }
-            Some(Sink::Memory { file, mut buf }) => {
-                buf.extend_from_slice(data);
-                self.out = Some(Sink::Memory { file, buf });
             }
             Some(Sink::File { mut out, mut crc }) => {
                 out.write_all(data).map_err(io)?;
