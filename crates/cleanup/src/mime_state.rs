@@ -258,6 +258,21 @@ impl MimeState {
         }
     }
 
+    /// Count a body line that no MIME rule needs to see (in a body with
+    /// no multipart boundary to watch for, and no 8-bit check asked for)
+    /// and say so; `false`, counting nothing, when the line must go
+    /// through [`MimeState::line`] instead.
+    pub(crate) fn pass_plain_body_line(&mut self, len: usize, complete: bool) -> bool {
+        let plain = self.state == State::Body
+            && self.stack.is_empty()
+            && !(self.settings.report_8bit_in_7bit_body && self.encoding == Encoding::SevenBit);
+        if plain {
+            self.prev_partial = !complete;
+            self.body_offset += len + usize::from(complete);
+        }
+        plain
+    }
+
     /// One line after the primary header.
     pub(crate) fn line(&mut self, bytes: &[u8], complete: bool, out: &mut dyn FnMut(MimeOut)) {
         let continued = std::mem::replace(&mut self.prev_partial, !complete);
