@@ -69,11 +69,45 @@ const GATHER_MIN: usize = 16;
 const GATHER_BYTES: usize = 64 * 1024;
 const GATHER_WINDOW: std::time::Duration = std::time::Duration::from_millis(3);
 
-/// A virtual delivery waiting for a helper (its fields encoded as in a
+/// A virtual delivery waiting for a helper (its fields as in a
 /// `VIRTUAL_BATCH`), and where its verdict goes.
 struct VirtualJob {
-    encoded: Vec<u8>,
+    fields: DeliveryFields,
     reply: tokio::sync::oneshot::Sender<Result<Verdict, String>>,
+}
+
+/// One delivery's fields in a request, in three pieces: what comes before
+/// the content, the content (shared, written to the pipe from where it
+/// is, never copied into a frame), and the client's attributes after it.
+struct DeliveryFields {
+    head: Vec<u8>,
+    data: Arc<Vec<u8>>,
+    tail: Vec<u8>,
+}
+
+impl DeliveryFields {
+    fn new((sender, original, address): (&str, &str, &str), content: &MessageContent) -> Self {
+        let mut head = Enc::default();
+        head.str(sender)
+            .str(original)
+            .str(address)
+            .u32(u32::try_from(content.data.len()).unwrap_or(u32::MAX));
+        let mut tail = Enc::default();
+        client_env::encode(&content.client, &mut tail);
+        DeliveryFields {
+            head: head.0,
+            data: Arc::clone(&content.data),
+            tail: tail.0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.head.len() + self.data.len() + self.tail.len()
+    }
+
+    fn parts(&self) -> [&[u8]; 3] {
+        [&self.head, &self.data, &self.tail]
+    }
 }
 
 type BatchQueue = tokio::sync::mpsc::UnboundedReceiver<VirtualJob>;
@@ -156,8 +190,9 @@ impl HelperPool {
         for conn in &self.conns {
             let mut conn = conn.lock().await;
             let empty = MessageContent::new(Vec::new(), ClientFacts::default());
-            let body = self.request(RELOAD, ("", "", ""), &empty);
-            if let Err(e) = exchange(&mut conn, body).await {
+            let (head, fields) = self.request(RELOAD, ("", "", ""), &empty);
+            let [a, b, c] = fields.parts();
+            if let Err(e) = exchange(&mut conn, &[&head, a, b, c]).await {
                 gatepost_log::warning("master", e);
             }
         }
@@ -171,22 +206,23 @@ impl HelperPool {
         address: &str,
         content: &MessageContent,
     ) -> Result<Vec<u8>, String> {
-        let body = self.request(transport, (sender, original, address), content);
+        let (head, fields) = self.request(transport, (sender, original, address), content);
         let mut conn = self.free_conn().await;
-        exchange(&mut conn, body).await
+        let [a, b, c] = fields.parts();
+        exchange(&mut conn, &[&head, a, b, c]).await
     }
 
-    /// A request of one delivery (or a reload).
+    /// A request of one delivery (or a reload): its start, then the
+    /// delivery's fields.
     fn request(
         &self,
         transport: u8,
         fields: (&str, &str, &str),
         content: &MessageContent,
-    ) -> Vec<u8> {
+    ) -> (Vec<u8>, DeliveryFields) {
         let mut e = Enc::default();
         e.u64(self.generation.load(Ordering::SeqCst)).u8(transport);
-        encode_delivery(&mut e, fields, content);
-        e.0
+        (e.0, DeliveryFields::new(fields, content))
     }
 
     /// The queue of virtual deliveries, with one task per helper taking
@@ -254,11 +290,9 @@ impl HelperPool {
         address: &str,
         content: &MessageContent,
     ) -> Result<Verdict, String> {
-        let mut encoded = Enc::default();
-        encode_delivery(&mut encoded, (sender, original, address), content);
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = VirtualJob {
-            encoded: encoded.0,
+            fields: DeliveryFields::new((sender, original, address), content),
             reply,
         };
         if self.batch_queue().send(job).is_err() {
@@ -270,20 +304,7 @@ impl HelperPool {
     }
 }
 
-/// The fields of one delivery in a request.
-fn encode_delivery(
-    e: &mut Enc,
-    (sender, original, address): (&str, &str, &str),
-    content: &MessageContent,
-) {
-    e.str(sender)
-        .str(original)
-        .str(address)
-        .bytes(&content.data);
-    client_env::encode(&content.client, e);
-}
-
-/// The fields of one delivery, as `encode_delivery` wrote them.
+/// The fields of one delivery, as `DeliveryFields` wrote them.
 fn decode_delivery(d: &mut Dec<'_>) -> Result<VirtualRequest, WireError> {
     let sender = d.string()?;
     let original = d.string()?;
@@ -297,17 +318,23 @@ fn decode_delivery(d: &mut Dec<'_>) -> Result<VirtualRequest, WireError> {
     })
 }
 
-/// One request (a frame body) and its answer on `conn`.
-async fn exchange(conn: &mut Conn, body: Vec<u8>) -> Result<Vec<u8>, String> {
+/// One request (a frame body, the concatenation of `parts`) and its
+/// answer on `conn`. Small parts are gathered in a buffer, large ones
+/// (message contents) written from where they are.
+async fn exchange(conn: &mut Conn, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
     if conn.desynced {
         return Err("local delivery helper: connection out of step".to_string());
     }
     conn.desynced = true;
-    let len = u32::try_from(body.len()).map_err(|_| "message too large".to_string())?;
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let len = u32::try_from(total).map_err(|_| "message too large".to_string())?;
     let io = |e: std::io::Error| format!("local delivery helper: {e}");
-    conn.stdin.write_all(&len.to_be_bytes()).await.map_err(io)?;
-    conn.stdin.write_all(&body).await.map_err(io)?;
-    conn.stdin.flush().await.map_err(io)?;
+    let mut out = tokio::io::BufWriter::new(&mut conn.stdin);
+    out.write_all(&len.to_be_bytes()).await.map_err(io)?;
+    for part in parts {
+        out.write_all(part).await.map_err(io)?;
+    }
+    out.flush().await.map_err(io)?;
     let mut len = [0u8; 4];
     conn.stdout.read_exact(&mut len).await.map_err(io)?;
     let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
@@ -340,11 +367,11 @@ async fn drive_batches(
                 }
             }
             let until = tokio::time::Instant::now() + GATHER_WINDOW;
-            let mut bytes: usize = jobs.iter().map(|j| j.encoded.len()).sum();
+            let mut bytes: usize = jobs.iter().map(|j| j.fields.len()).sum();
             while jobs.len() < GATHER_MIN && bytes < GATHER_BYTES {
                 match tokio::time::timeout_at(until, queue.recv()).await {
                     Ok(Some(job)) => {
-                        bytes += job.encoded.len();
+                        bytes += job.fields.len();
                         jobs.push(job);
                     }
                     _ => break,
@@ -352,16 +379,27 @@ async fn drive_batches(
             }
             jobs
         };
-        let mut e = Enc::default();
-        e.u64(generation.load(Ordering::SeqCst))
+        let mut head = Enc::default();
+        head.u64(generation.load(Ordering::SeqCst))
             .u8(VIRTUAL_BATCH)
             .u32(jobs.len() as u32);
-        for job in &jobs {
-            e.bytes(&job.encoded);
+        // Each job as a byte string: its length, then its fields.
+        let lengths: Vec<[u8; 4]> = jobs
+            .iter()
+            .map(|j| {
+                u32::try_from(j.fields.len())
+                    .unwrap_or(u32::MAX)
+                    .to_be_bytes()
+            })
+            .collect();
+        let mut parts: Vec<&[u8]> = vec![&head.0];
+        for (job, length) in jobs.iter().zip(&lengths) {
+            parts.push(length);
+            parts.extend(job.fields.parts());
         }
         let answer = {
             let mut conn = conn.lock().await;
-            exchange(&mut conn, e.0).await
+            exchange(&mut conn, &parts).await
         };
         let verdicts = answer.and_then(|a| decode_verdicts(&a, jobs.len()));
         match verdicts {

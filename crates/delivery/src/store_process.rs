@@ -85,10 +85,11 @@ pub(crate) fn store_many(
             "mail system configuration error",
         ));
     };
-    let mut request = Enc::default();
+    let contents: usize = jobs.iter().map(|j| j.data.len() + 512).sum();
+    let mut request = Enc(Vec::with_capacity(contents + 4));
     request.u32(jobs.len() as u32);
     for job in jobs {
-        request.bytes(&encode(job, owner, settings));
+        request.nested(|e| encode(e, job, owner, settings));
     }
     let decode = |body: &[u8]| decode_answer(body, jobs.len());
     match store_pool::run(program, owner, &request.0, settings.max_idle, decode) {
@@ -108,10 +109,9 @@ pub(crate) fn store_many(
     }
 }
 
-fn encode(job: &StoreJob<'_>, owner: Owner, settings: &Settings) -> Vec<u8> {
+fn encode(e: &mut Enc, job: &StoreJob<'_>, owner: Owner, settings: &Settings) {
     let t = job.target;
     let path = std::path::absolute(&t.path).unwrap_or_else(|_| t.path.clone());
-    let mut e = Enc::default();
     e.bytes(path.as_os_str().as_encoded_bytes())
         .u8(u8::from(t.maildir));
     match &t.kind {
@@ -134,7 +134,6 @@ fn encode(job: &StoreJob<'_>, owner: Owner, settings: &Settings) -> Vec<u8> {
         .u32(settings.deliver_lock_attempts)
         .u64(settings.deliver_lock_delay.as_millis() as u64)
         .bytes(job.data);
-    e.0
 }
 
 /// A store process's answer: one verdict per copy, then the warnings of

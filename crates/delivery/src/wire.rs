@@ -40,6 +40,16 @@ impl Enc {
     pub fn str(&mut self, v: &str) -> &mut Enc {
         self.bytes(v.as_bytes())
     }
+    /// A byte string written in place by `f` (as `bytes` of what `f`
+    /// writes, without building it apart and copying it in).
+    pub fn nested(&mut self, f: impl FnOnce(&mut Enc)) -> &mut Enc {
+        let at = self.0.len();
+        self.u32(0);
+        f(self);
+        let len = u32::try_from(self.0.len() - at - 4).unwrap_or(u32::MAX);
+        self.0[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        self
+    }
     pub fn verdict(&mut self, v: &Verdict) -> &mut Enc {
         self.u8(match v.status {
             DeliveryStatus::Sent => 0,
@@ -154,6 +164,21 @@ mod tests {
         assert_eq!(d.verdict().unwrap(), Verdict::deferred("4.2.0", "x"));
         assert!(d.u8().is_err());
         assert!(read_frame(&mut &[][..]).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_nested_string_reads_as_bytes() {
+        let mut e = Enc::default();
+        e.u8(7).nested(|e| {
+            e.str("ab").u32(3);
+        });
+        e.str("after");
+        let mut d = Dec::new(&e.0, "test");
+        assert_eq!(d.u8().unwrap(), 7);
+        let mut inner = Dec::new(d.bytes().unwrap(), "test");
+        assert_eq!(inner.string().unwrap(), "ab");
+        assert_eq!(inner.u32().unwrap(), 3);
+        assert_eq!(d.string().unwrap(), "after");
     }
 
     #[test]
