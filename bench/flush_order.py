@@ -5,7 +5,9 @@ came after a flush that covers it. With the write-ahead log
 is in the record's first bytes) into a segment under `wal/`, after the
 queue file was renamed (or linked) into `incoming`, then an fdatasync of that segment
 started after the pwrite64 ended and finished before the 250 was written.
-Without it (messages over the log's record limit): an fdatasync of its
+Most messages are committed by their record alone, with no queue file
+written or renamed (docs/durability.md, "Unwritten queue files"): for
+them the record and that fdatasync are the whole check. Without the log (messages over the log's record limit): an fdatasync of its
 queue file and an fsync of `incoming`, both started after the rename.
 
   strace -f -tt -T -y -s 128 -e trace=fdatasync,fsync,linkat,renameat2,pwrite64,sendto -o OUT -p PID
@@ -82,15 +84,21 @@ for start, end, pid, text, raw in calls:
     if m and text.startswith(("write(", "sendto(")):
         acks.append((start, m.group(1), raw))
 
-ok = bad = 0
+ok = bad = unwritten = 0
 for when, qid, raw in acks:
     link = links.get(qid)
-    if not link:
-        bad += 1
-        print(f"{qid}: no rename or link into incoming seen")
-        continue
-    linked, tmp, _ = link
     record = next((v for k, v in records.items() if k.endswith(qid)), None)
+    if not link and not record:
+        bad += 1
+        print(f"{qid}: neither a rename or link into incoming nor a log record seen")
+        continue
+    if not link:
+        # Committed by its log record alone: its queue file is not
+        # written (docs/durability.md, "Unwritten queue files").
+        unwritten += 1
+        linked = record[0]
+    else:
+        linked, tmp, _ = link
     if record and record[0] >= linked - 1e-6:
         logged += 1
         written, segment, _ = record
@@ -106,12 +114,14 @@ for when, qid, raw in acks:
         bad += 1
         print(f"{qid}: 250 without a covering flush (data {len(data)}, dir {len(dirs)})")
     if len(sys.argv) > 2 and sys.argv[2] == qid:
-        print(link[2])
+        if link:
+            print(link[2])
         for c in (dirs + data if record else data + dirs):
             print(c[4] if len(c) > 3 else c[2])
         print(raw)
 rounds = len(dirsyncs)
 print(f"{len(acks)} messages acknowledged: {ok} after a covering flush, {bad} not; "
-      f"{logged} through the write-ahead log ({len(walsyncs)} fdatasync of a segment), "
+      f"{logged} through the write-ahead log, {unwritten} of them by their record alone "
+      f"({len(walsyncs)} fdatasync of a segment), "
       f"{len(syncs) - len(walsyncs)} other fdatasync, {rounds} fsync of incoming")
 sys.exit(1 if bad else 0)
