@@ -2,13 +2,14 @@
 """Check, from an strace of a running gatepost, that every message's 250
 came after a flush that covers it. With the write-ahead log
 (docs/durability.md): the pwrite64 of the message's record (its queue id
-is in the record's first bytes) into a segment under `wal/`, after the
-queue file was renamed (or linked) into `incoming`, then an fdatasync of that segment
-started after the pwrite64 ended and finished before the 250 was written.
-Most messages are committed by their record alone, with no queue file
-written or renamed (docs/durability.md, "Unwritten queue files"): for
-them the record and that fdatasync are the whole check. Without the log (messages over the log's record limit): an fdatasync of its
-queue file and an fsync of `incoming`, both started after the rename.
+is in the record's first bytes) into a segment under `wal/`, then an
+fdatasync of that segment started after the pwrite64 ended and finished
+before the 250 was written. Most messages are committed by their record
+alone, with no queue file written or renamed (docs/durability.md,
+"Unwritten queue files"); one whose file is written also shows its rename
+(or link) into `incoming` before the record. Without the log (messages
+over the log's record limit): an fdatasync of its queue file and an fsync
+of `incoming`, both started after the rename.
 
   strace -f -tt -T -y -s 128 -e trace=fdatasync,fsync,linkat,renameat2,pwrite64,sendto -o OUT -p PID
   bench/flush_order.py OUT [ID]   (ID: print that message's lines)
