@@ -53,6 +53,10 @@ struct Pending {
     contended: bool,
     /// Rounds in a row with a single caller and nobody behind it.
     calm_rounds: u32,
+    /// The committer is asleep on `wake`: only then does a caller wake it
+    /// (a running committer looks for requests again after its round, so
+    /// a wake-up then would be a system call for nothing).
+    asleep: bool,
 }
 
 /// Rounds in a row with a single caller after which callers may flush on
@@ -187,8 +191,11 @@ impl GroupFlush {
         }
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         pending.requests.push((items, tx));
+        let asleep = pending.asleep;
         drop(pending);
-        self.wake.notify_one();
+        if asleep {
+            self.wake.notify_one();
+        }
         rx
     }
 
@@ -256,7 +263,9 @@ impl GroupFlush {
             let round = {
                 let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
                 while pending.requests.is_empty() {
+                    pending.asleep = true;
                     pending = self.wake.wait(pending).unwrap_or_else(|p| p.into_inner());
+                    pending.asleep = false;
                 }
                 pending.committing = true;
                 std::mem::take(&mut pending.requests)
