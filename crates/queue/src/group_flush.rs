@@ -397,6 +397,29 @@ mod tests {
         assert!((1..50).contains(&n), "directory fsyncs: {n}");
     }
 
+    /// A caller that arrives while the committer sleeps wakes it; one
+    /// that arrives during a round is taken by the next one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sleeping_committer_is_woken_by_each_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let flusher = GroupFlush::start("test-wake");
+        for round in 0..3 {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !flusher.pending.lock().unwrap().asleep {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "committer never slept"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            let items = vec![Flush::Dir(dir.path().into())];
+            let done =
+                tokio::time::timeout(std::time::Duration::from_secs(10), flusher.flush(items));
+            assert!(matches!(done.await, Ok(Ok(()))), "round {round}: not woken");
+        }
+        assert_eq!(flusher.dir_fsyncs(dir.path()), 3);
+    }
+
     #[test]
     fn blocking_callers_are_answered() {
         let dir = tempfile::tempdir().unwrap();
