@@ -137,8 +137,8 @@ impl Queue {
         }
         let (wal, recovery) = Wal::open_with(&self.root, checkpoint_age)?;
         let unwritten = self.unwritten.clone();
-        wal.set_before_checkpoint(Box::new(move |wal, seq| {
-            unwritten.carry_or_write_out_through(wal, seq)
+        wal.set_before_checkpoint(Box::new(move |wal, retiring| {
+            unwritten.before_checkpoint(wal, retiring, wal.checkpoint_age())
         }));
         let _ = self.wal.set(wal);
         self.keep_misnamed_ids();

@@ -9,11 +9,13 @@
 //! - its delivery pass needs a file: a status record to append, a bounce
 //!   or delay notice to send, a deferral (`Queue::write_out`);
 //! - a checkpoint is about to retire the log segment holding its record
-//!   for the second time ([`UnwrittenFiles::carry_or_write_out_through`]):
-//!   the first time, its record is appended again to the current segment
-//!   instead, so a message still in its first delivery costs one more log
-//!   write rather than a file; at most twice `CHECKPOINT_AGE` after its
-//!   commit;
+//!   ([`UnwrittenFiles::before_checkpoint`]). A checkpoint keeps the
+//!   segments of young messages instead (`KEEP_AGES`, within
+//!   `KEPT_LOG_LIMIT`), so a message still in its first delivery costs no
+//!   write besides its record; past that, a record held in memory is
+//!   appended again to the current segment the first time
+//!   ([`UnwrittenFiles::carry_or_write_out_through`]), and one read back
+//!   from the log is written out;
 //! - the server stops ([`UnwrittenFiles::write_out_all`]).
 //!
 //! A message the operator removed (`postsuper -d` finds it in the log
@@ -26,6 +28,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::committed_copy::CommittedCopy;
 use crate::error::QueueError;
@@ -39,13 +42,25 @@ use crate::wal::Wal;
 pub(crate) struct Unwritten {
     /// The spare taken for it, still empty of it.
     pub(crate) spare: Spare,
-    /// Its queue file's bytes (shared with the queue manager's copy).
+    /// Its queue file's bytes, held or read back from the log (shared
+    /// with the queue manager's copy).
     pub(crate) bytes: CommittedCopy,
     /// The log segment holding its record.
     pub(crate) seq: u64,
     /// Whether a checkpoint already carried its record forward.
     pub(crate) carried: bool,
+    /// Its commit (how long it may keep its segment).
+    pub(crate) since: Instant,
 }
+
+/// Most bytes of closed log segments kept for messages without a file
+/// ([`UnwrittenFiles::before_checkpoint`]); past it the oldest segments
+/// go, their messages written out (or carried forward).
+pub(crate) const KEPT_LOG_LIMIT: u64 = 256 << 20;
+
+/// How many checkpoint ages a message without a file may keep the
+/// segment of its record (30 s at the default 2 s).
+pub(crate) const KEEP_AGES: u32 = 15;
 
 /// What became of an unwritten message asked to be written out.
 enum WriteOut {
@@ -154,6 +169,55 @@ impl UnwrittenFiles {
         Ok(())
     }
 
+    /// What a checkpoint that would retire the closed segments `retiring`
+    /// (number and size, oldest first) lets go: the segments from the
+    /// oldest holding the record of a message without a file, committed
+    /// less than `KEEP_AGES` checkpoint ages (`age`) ago, stay, so that
+    /// the queue manager reads the message from there (`CommittedCopy`)
+    /// and no file is ever written for it, within `KEPT_LOG_LIMIT` bytes.
+    /// The messages of the segments that go are carried forward or
+    /// written out ([`carry_or_write_out_through`]). Returns the number
+    /// of the last segment to retire (0: none).
+    pub(crate) fn before_checkpoint(
+        &self,
+        wal: &Wal,
+        retiring: &[(u64, u64)],
+        age: Duration,
+    ) -> Result<u64, QueueError> {
+        let last = retiring.last().map_or(0, |(seq, _)| *seq);
+        let keep_from = self
+            .lock()
+            .values()
+            .filter(|m| m.seq <= last && m.since.elapsed() < age * KEEP_AGES)
+            .map(|m| m.seq)
+            .min();
+        let through = match keep_from {
+            None => last,
+            Some(first) => {
+                let kept = retiring.iter().filter(|(seq, _)| *seq >= first);
+                let mut bytes: u64 = kept.clone().map(|(_, size)| size).sum();
+                let mut through = retiring
+                    .iter()
+                    .filter(|(seq, _)| *seq < first)
+                    .map(|(seq, _)| *seq)
+                    .max()
+                    .unwrap_or(0);
+                for (seq, size) in kept {
+                    if bytes <= KEPT_LOG_LIMIT {
+                        break;
+                    }
+                    bytes -= size;
+                    through = *seq;
+                }
+                through
+            }
+        };
+        if through > 0 {
+            self.carry_or_write_out_through(wal, through)?;
+        }
+        Ok(through)
+    }
+
     /// Before a checkpoint retires the segments up to `seq`: carry the
     /// records of their unwritten messages forward into the current
     /// segment (one write, made durable by the checkpoint's `syncfs`), so
@@ -174,9 +238,13 @@ impl UnwrittenFiles {
         let mut ids = Vec::new();
         let mut batch = Vec::new();
         for (id, message) in entries.iter() {
-            if message.seq <= seq && !message.carried {
-                ids.push(id.clone());
-                batch.extend_from_slice(message.bytes.record());
+            // A copy read back from the log is written out instead: it
+            // would not find its record in the segment carried from.
+            if message.seq <= seq && !message.carried && !message.bytes.is_logged() {
+                if let Some(record) = message.bytes.record() {
+                    ids.push(id.clone());
+                    batch.extend_from_slice(record);
+                }
             }
         }
         let log_dir = self.root.join(crate::wal::WAL_DIR);
@@ -218,8 +286,12 @@ impl UnwrittenFiles {
     /// them), then the rename into `incoming`.
     fn write(&self, id: &str, message: &Unwritten) -> Result<(), QueueError> {
         let spare = &message.spare;
-        let bytes = message.bytes.bytes();
         let io = |e| QueueError::io(&spare.path, e);
+        // Its segment is kept while it is here: the record is there.
+        let bytes = message
+            .bytes
+            .try_bytes()
+            .ok_or_else(|| io(std::io::Error::other("record not found in the log")))?;
         spare.file.write_all_at(bytes, 0).map_err(io)?;
         let filler = spare.stale.filler_after(bytes.len() as u64);
         if filler > 0 {
@@ -405,6 +477,94 @@ mod tests {
         after.start_wal_with(Duration::from_secs(3600)).unwrap();
         assert_eq!(after.find(&gone), None, "the tombstone came last");
         assert_eq!(after.find(&slow), Some(QueueName::Incoming));
+    }
+
+    /// Past the copies' budget a message still has no file: the queue
+    /// manager gets the place of its record, read back from the log. A
+    /// checkpoint keeps that segment while the message is young, and
+    /// writes the file out (never carries the record) once it is not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_the_budget_the_copy_is_read_back_from_a_kept_segment() {
+        let (_dir, queue, mut requests) = logged_queue(Duration::from_secs(3600));
+        let budget = queue
+            .copies
+            .reserve(crate::committed_copy::COPY_BUDGET, 1)
+            .expect("the whole budget");
+        let (id, copy) = accept(&queue, &mut requests, "logged").await;
+        drop(budget);
+        assert!(copy.is_logged());
+        assert_eq!(queue.find(&id), None, "no file at commit");
+        let bytes = copy.try_bytes().expect("read back from the log").to_vec();
+        assert!(bytes.windows(6).any(|w| w == b"logged"));
+
+        let wal = queue.wal().expect("log").clone();
+        let seq = queue.unwritten.lock()[id.as_str()].seq;
+        let closed = wal.rotate_for_test();
+        let size = std::fs::metadata(&closed).unwrap().len();
+        let young = Duration::from_secs(3600);
+        let through = queue
+            .unwritten
+            .before_checkpoint(&wal, &[(seq, size)], young)
+            .unwrap();
+        assert!(through < seq, "kept");
+        assert!(queue.unwritten.contains(id.as_str()));
+        assert_eq!(queue.find(&id), None);
+
+        // Past the kept bytes' limit the oldest segment goes all the same.
+        let over = super::KEPT_LOG_LIMIT;
+        let through = queue
+            .unwritten
+            .before_checkpoint(&wal, &[(seq, over), (seq + 1, 1)], young)
+            .unwrap();
+        assert_eq!(through, seq, "over the limit");
+        assert!(!queue.unwritten.contains(id.as_str()), "written out");
+        let path = queue.path_of(QueueName::Incoming, &id);
+        let on_disk = std::fs::read(&path).unwrap();
+        assert_eq!(&on_disk[..bytes.len()], &bytes[..]);
+        assert!(!queue.write_out(&id).unwrap(), "written once");
+    }
+
+    /// The checkpointer itself: the segment of a message without a file
+    /// outlives checkpoints while the message is young (a crash then
+    /// recovers it from there), and goes once its file is written out.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_checkpointer_keeps_a_young_message_s_segment() {
+        let age = Duration::from_millis(50);
+        let (dir, queue, mut requests) = logged_queue(age);
+        let (id, copy) = accept(&queue, &mut requests, "young").await;
+        let seq = queue.unwritten.lock()[id.as_str()].seq;
+        let segment = dir
+            .path()
+            .join(crate::wal::WAL_DIR)
+            .join(format!("{seq:016X}"));
+        assert!(segment.exists(), "{}", segment.display());
+        // Several checkpoints later: kept, no file.
+        tokio::time::sleep(age * 4).await;
+        assert!(segment.exists(), "kept");
+        assert!(queue.unwritten.contains(id.as_str()));
+        // What a crash now would leave: a copy of the queue, recovered.
+        let image = tempfile::tempdir().unwrap();
+        let copied = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(dir.path().join("."))
+            .arg(image.path())
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        let after = Queue::open(image.path()).unwrap();
+        let recovery = after.start_wal_with(Duration::from_secs(3600)).unwrap();
+        assert_eq!(recovery.restored, 1, "recovered from the kept segment");
+        let restored = std::fs::read(after.path_of(QueueName::Incoming, &id)).unwrap();
+        assert_eq!(restored, copy.bytes());
+        // Too old to keep: written out, then the segment retires.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while segment.exists() || queue.unwritten.contains(id.as_str()) {
+            assert!(Instant::now() < deadline, "never retired");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let path = queue.path_of(QueueName::Incoming, &id);
+        let on_disk = std::fs::read(&path).unwrap();
+        assert_eq!(&on_disk[..copy.bytes().len()], copy.bytes());
     }
 
     /// `postsuper -d` of a message that has no file yet: listed for

@@ -44,8 +44,10 @@ pub(crate) const MAX_PAYLOAD: usize = 1 << 20;
 /// A segment holding records is checkpointed at the latest this long
 /// after its first record.
 pub(crate) const CHECKPOINT_AGE: Duration = Duration::from_secs(2);
-/// Retired segments kept for reuse.
-const MAX_SPARES: usize = 2;
+/// Retired segments kept for reuse: as many as the segments kept for
+/// messages without a file may take (`unwritten::KEPT_LOG_LIMIT`), so
+/// that a flood after the first one finds them zero-filled already.
+const MAX_SPARES: usize = (crate::unwritten::KEPT_LOG_LIMIT / SEGMENT_SIZE) as usize;
 
 /// What a record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,6 +209,12 @@ struct State {
     current: Segment,
     /// Rotated out, waiting for a checkpoint.
     closed: Vec<Segment>,
+    /// Checkpointed but kept, oldest first: they hold the records of
+    /// messages without a file (`unwritten`), looked at again by each
+    /// checkpoint and at least every checkpoint age.
+    kept: Vec<Segment>,
+    /// When `kept` was last looked at.
+    kept_since: Instant,
     /// Retired segments (path, size) ready for reuse.
     spares: Vec<(PathBuf, u64)>,
     next_spare: u64,
@@ -221,14 +229,16 @@ pub(crate) struct Wal {
     state: Mutex<State>,
     changed: Condvar,
     /// Run by each checkpoint before its `syncfs`, with the log and the
-    /// last sequence number it retires: carries forward or writes out the
-    /// messages whose records go (`unwritten`). A failure keeps the
-    /// segments.
+    /// segments it could retire (number and size, oldest first): keeps
+    /// some, carries forward or writes out the messages whose records go
+    /// (`unwritten`), and returns the number of the last segment to
+    /// retire; the later ones are kept. A failure keeps them all.
     before_checkpoint: std::sync::OnceLock<BeforeCheckpoint>,
 }
 
 /// See [`Wal::before_checkpoint`].
-pub(crate) type BeforeCheckpoint = Box<dyn Fn(&Wal, u64) -> Result<(), QueueError> + Send + Sync>;
+pub(crate) type BeforeCheckpoint =
+    Box<dyn Fn(&Wal, &[(u64, u64)]) -> Result<u64, QueueError> + Send + Sync>;
 
 impl std::fmt::Debug for Wal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -275,6 +285,31 @@ impl Drop for PendingGuard {
     }
 }
 
+/// Where an appended record went: its segment (to `fdatasync` before the
+/// record may be relied on) and its offset there.
+#[derive(Debug, Clone)]
+pub(crate) struct LogPlace {
+    pub(crate) file: Arc<File>,
+    pub(crate) offset: u64,
+}
+
+impl LogPlace {
+    /// Read back the record of `len` bytes appended here, which began
+    /// with `header` (its first `record_prefix` bytes, segment number and
+    /// checksums included); `None` when what is there now is not that
+    /// record, whole and intact (the segment was retired and reused).
+    pub(crate) fn read_back(&self, header: &[u8], len: usize) -> Option<Vec<u8>> {
+        if header.len() < FIXED || len < header.len() {
+            return None;
+        }
+        let mut record = vec![0u8; len];
+        self.file.read_exact_at(&mut record, self.offset).ok()?;
+        let crc = u32::from_le_bytes([header[24], header[25], header[26], header[27]]);
+        (record[..header.len()] == *header && crc32fast::hash(&record[header.len()..]) == crc)
+            .then_some(record)
+    }
+}
+
 /// Room in a segment for records carried forward ([`Wal::place_carried`]).
 pub(crate) struct CarriedPlace {
     file: Arc<File>,
@@ -306,6 +341,11 @@ pub struct Recovery {
 impl Wal {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Most time between a segment's first record and its checkpoint.
+    pub(crate) fn checkpoint_age(&self) -> Duration {
+        self.checkpoint_age
     }
 
     /// Recover from what the log holds, then open a fresh segment and start
@@ -372,6 +412,8 @@ impl Wal {
                 next_seq,
                 current: placeholder,
                 closed: Vec::new(),
+                kept: Vec::new(),
+                kept_since: Instant::now(),
                 spares: spare_list,
                 next_spare,
             }),
@@ -445,7 +487,7 @@ impl Wal {
 
     /// Append a sealed record (see [`seal`]); returns the segment to
     /// `fdatasync` before the record may be relied on.
-    fn append_locked(&self, st: &mut State, record: &mut [u8]) -> io::Result<Arc<File>> {
+    fn append_locked(&self, st: &mut State, record: &mut [u8]) -> io::Result<LogPlace> {
         let len = record.len() as u64;
         if st.current.used + len > st.current.size {
             self.rotate(st, len)?;
@@ -454,9 +496,13 @@ impl Wal {
         let seg = &mut st.current;
         stamp(record, seg.seq);
         seg.file.write_all_at(record, seg.used)?;
+        let place = LogPlace {
+            file: seg.file.clone(),
+            offset: seg.used,
+        };
         seg.used += len;
         seg.first_write.get_or_insert_with(Instant::now);
-        Ok(seg.file.clone())
+        Ok(place)
     }
 
     /// Make room in the current segment for `batch`, records appended
@@ -522,7 +568,7 @@ impl Wal {
     /// Log an accepted message's queue file.
     pub(crate) fn append(&self, record: &mut [u8]) -> io::Result<Arc<File>> {
         let mut st = self.lock();
-        self.append_locked(&mut st, record)
+        self.append_locked(&mut st, record).map(|place| place.file)
     }
 
     /// As [`append`](Self::append), for a record whose queue-file side is
@@ -532,7 +578,7 @@ impl Wal {
     pub(crate) fn append_pending(
         self: &Arc<Self>,
         record: &mut [u8],
-    ) -> io::Result<(Arc<File>, PendingGuard)> {
+    ) -> io::Result<(LogPlace, PendingGuard)> {
         let mut st = self.lock();
         let segment = self.append_locked(&mut st, record)?;
         st.current.pending += 1;
@@ -565,22 +611,36 @@ impl Wal {
         // A spare ready before the first checkpoint rotates.
         self.prepare_spare();
         loop {
-            let (retiring, tombstones) = self.wait_for_checkpoint();
-            let last = retiring.iter().map(|s| s.seq).max().unwrap_or(0);
+            let (mut retiring, tombstones) = self.wait_for_checkpoint();
+            let sizes: Vec<(u64, u64)> = retiring.iter().map(|s| (s.seq, s.size)).collect();
+            let last = sizes.last().map_or(0, |(seq, _)| *seq);
             let written = match self.before_checkpoint.get() {
-                Some(hook) => hook(self, last).map_err(|e| io::Error::other(e.to_string())),
-                None => Ok(()),
+                Some(hook) => hook(self, &sizes).map_err(|e| io::Error::other(e.to_string())),
+                None => Ok(last),
             };
-            let synced = written.and_then(|()| {
-                sync_filesystem(&self.root).map_err(|e| io::Error::other(format!("syncfs: {e}")))
+            let synced = written.and_then(|through| {
+                sync_filesystem(&self.root)
+                    .map(|()| through)
+                    .map_err(|e| io::Error::other(format!("syncfs: {e}")))
             });
             match synced {
-                Ok(()) => {
+                Ok(through) => {
+                    // Segments go oldest first: a later one may hold the
+                    // tombstone of a message recorded in a kept one.
+                    let keep = retiring.split_off(retiring.partition_point(|s| s.seq <= through));
+                    let all_gone = keep.is_empty();
+                    {
+                        let mut st = self.lock();
+                        st.kept = keep;
+                        st.kept_since = Instant::now();
+                    }
                     self.retire(retiring);
                     // Their removals were done before the rotation, so every
                     // record of their messages was in a retired segment.
-                    for (path, _) in tombstones {
-                        let _ = std::fs::remove_file(path);
+                    if all_gone {
+                        for (path, _) in tombstones {
+                            let _ = std::fs::remove_file(path);
+                        }
                     }
                 }
                 Err(e) => {
@@ -609,6 +669,11 @@ impl Wal {
             if !st.closed.is_empty() {
                 break;
             }
+            let kept_wait = (!st.kept.is_empty())
+                .then(|| self.checkpoint_age.saturating_sub(st.kept_since.elapsed()));
+            if kept_wait == Some(Duration::ZERO) {
+                break;
+            }
             let wait = match st.current.first_write {
                 Some(t) if t.elapsed() >= self.checkpoint_age => {
                     let st_ref = &mut *st;
@@ -626,6 +691,7 @@ impl Wal {
                 Some(t) => self.checkpoint_age.saturating_sub(t.elapsed()),
                 None => self.checkpoint_age,
             };
+            let wait = kept_wait.map_or(wait, |kept| kept.min(wait));
             st = self
                 .changed
                 .wait_timeout(st, wait)
@@ -653,7 +719,9 @@ impl Wal {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        (std::mem::take(&mut st.closed), tombstones)
+        let mut retiring = std::mem::take(&mut st.kept);
+        retiring.append(&mut st.closed);
+        (retiring, tombstones)
     }
 
     /// After a successful `syncfs`: the segments' records are no longer

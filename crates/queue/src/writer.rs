@@ -329,16 +329,18 @@ impl MessageWriter {
         // A new message whose bytes go to this process's queue manager is
         // committed by its log record alone: its file is written only when
         // something needs it (`unwritten`). Room for the copy comes first.
-        let room = match (&out, &log) {
-            (Sink::Memory { buf, .. }, Some(_))
-                if target == QueueName::Incoming && self.queue.manager_connected() =>
-            {
+        // Past the copies' budget the queue manager reads the bytes back
+        // from the log instead (`CommittedCopy::logged`).
+        let unwritten = matches!((&out, &log), (Sink::Memory { .. }, Some(_)))
+            && target == QueueName::Incoming
+            && self.queue.manager_connected();
+        let room = match &out {
+            Sink::Memory { buf, .. } if unwritten => {
                 let capacity = buf.capacity().max(buf.len() + trailer.len());
                 self.queue.copies.reserve(capacity, size)
             }
             _ => None,
         };
-        let unwritten = room.is_some();
         // A message held in memory is committed on the session's own
         // thread: a few page-cache writes cost less than the hand-over to
         // a blocking thread and back (docs/durability.md, "A new message").
@@ -407,7 +409,7 @@ impl MessageWriter {
                     wal::seal(&mut record, wal::Kind::Message, target, &id);
                     let appended = if unwritten {
                         log.append_pending(&mut record)
-                            .map(|(segment, guard)| (segment, Some((file, guard))))
+                            .map(|(place, guard)| (place.file.clone(), Some((file, guard, place))))
                     } else {
                         log.append(&mut record).map(|segment| (segment, None))
                     };
@@ -465,8 +467,12 @@ impl MessageWriter {
             }
         }
         let prefix = wal::record_prefix(self.id.as_str());
+        let place = pending.as_ref().map(|(_, _, place)| place.clone());
         let copy = match (record, room) {
             (Some(record), Some(room)) => CommittedCopy::new(record, prefix, room),
+            (Some(record), None) if unwritten => {
+                place.and_then(|place| CommittedCopy::logged(&record, prefix, place))
+            }
             (Some(record), None) if target == QueueName::Incoming => {
                 let capacity = record.capacity();
                 (self.queue.copies.reserve(capacity, size))
@@ -474,7 +480,7 @@ impl MessageWriter {
             }
             _ => None,
         };
-        if let (Some((file, guard)), Some(bytes)) = (pending, &copy) {
+        if let (Some((file, guard, _)), Some(bytes)) = (pending, &copy) {
             let spare = Spare {
                 path: tmp,
                 file,
@@ -486,6 +492,7 @@ impl MessageWriter {
                 bytes: bytes.clone(),
                 seq: guard.seq(),
                 carried: false,
+                since: std::time::Instant::now(),
             };
             self.queue.unwritten.insert(self.id.as_str(), message);
             drop(guard);
