@@ -183,7 +183,7 @@ pub fn read_committed_copy(
     copy: &CommittedCopy,
     id: &str,
 ) -> Result<(QueueFile, Option<ContentAhead>), QueueError> {
-    let (qf, facts, content) = parse_queue_file_bytes(copy.bytes(), id)?;
+    let (qf, facts, content) = parse_queue_file_bytes(&copy.bytes(), id)?;
     let ahead = facts.map(|facts| ContentAhead::InCopy {
         copy: copy.clone(),
         content,

@@ -12,7 +12,7 @@
 //! no file (`unwritten`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::wal::{LogPlace, MAX_PAYLOAD};
 
@@ -76,15 +76,41 @@ enum Shared {
         start: usize,
         _room: CopyRoom,
     },
-    /// Past the budget: the record where the log holds it, read back on
-    /// first use (a kept segment, docs/durability.md "Unwritten queue
-    /// files").
+    /// Past the budget: where the log holds the record (a kept segment,
+    /// docs/durability.md "Unwritten queue files"), read back at each use
+    /// and never kept, so that a flood's copies hold only their headers.
     Logged {
         place: LogPlace,
         header: Vec<u8>,
         len: usize,
-        loaded: OnceLock<Vec<u8>>,
     },
+}
+
+/// A copy's queue-file bytes: shared with it, or read back from the log
+/// for this use.
+#[derive(Debug)]
+pub struct CopyBytes {
+    bytes: Bytes,
+}
+
+#[derive(Debug)]
+enum Bytes {
+    Shared(Arc<Shared>),
+    Read { record: Vec<u8>, start: usize },
+}
+
+impl std::ops::Deref for CopyBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.bytes {
+            Bytes::Shared(shared) => match &**shared {
+                Shared::Held { record, start, .. } => &record[*start..],
+                Shared::Logged { .. } => &[],
+            },
+            Bytes::Read { record, start } => &record[*start..],
+        }
+    }
 }
 
 impl CommittedCopy {
@@ -102,15 +128,14 @@ impl CommittedCopy {
     }
 
     /// The queue file of `record`, appended at `place`, read back from
-    /// the log when first needed: only its header (the record prefix) is
-    /// kept in memory.
+    /// the log at each use: only its header (the record prefix) stays in
+    /// memory.
     pub(crate) fn logged(record: &[u8], prefix: usize, place: LogPlace) -> Option<CommittedCopy> {
         (prefix <= record.len()).then(|| CommittedCopy {
             shared: Arc::new(Shared::Logged {
                 place,
                 header: record[..prefix].to_vec(),
                 len: record.len(),
-                loaded: OnceLock::new(),
             }),
         })
     }
@@ -120,46 +145,43 @@ impl CommittedCopy {
         matches!(*self.shared, Shared::Logged { .. })
     }
 
-    /// The whole log record, as last appended; `None` when a copy read
-    /// from the log no longer finds it there.
+    /// The whole log record of a copy held in memory (`None` for one read
+    /// back from the log: it is never carried forward).
     pub(crate) fn record(&self) -> Option<&[u8]> {
         match &*self.shared {
             Shared::Held { record, .. } => Some(record),
-            Shared::Logged {
-                place,
-                header,
-                len,
-                loaded,
-            } => {
-                if let Some(record) = loaded.get() {
-                    return Some(record);
-                }
-                // A failed read is not kept: the next use tries again.
-                let record = place.read_back(header, *len)?;
-                Some(loaded.get_or_init(|| record))
-            }
+            Shared::Logged { .. } => None,
         }
     }
 
-    /// The queue file's bytes; `None` as for [`record`](Self::record).
-    pub fn try_bytes(&self) -> Option<&[u8]> {
-        let start = match &*self.shared {
-            Shared::Held { start, .. } => *start,
-            Shared::Logged { header, .. } => header.len(),
+    /// The queue file's bytes; `None` when a copy read back from the log
+    /// no longer finds its record there (or the read fails).
+    pub fn try_bytes(&self) -> Option<CopyBytes> {
+        let bytes = match &*self.shared {
+            Shared::Held { .. } => Bytes::Shared(self.shared.clone()),
+            Shared::Logged { place, header, len } => Bytes::Read {
+                record: place.read_back(header, *len)?,
+                start: header.len(),
+            },
         };
-        self.record().map(|record| &record[start..])
+        Some(CopyBytes { bytes })
     }
 
     /// The queue file's bytes; empty when they are lost (which no queue
     /// file parses as: the reader goes to the file, [`try_bytes`](Self::try_bytes)).
-    pub fn bytes(&self) -> &[u8] {
-        self.try_bytes().unwrap_or_default()
+    pub fn bytes(&self) -> CopyBytes {
+        self.try_bytes().unwrap_or(CopyBytes {
+            bytes: Bytes::Read {
+                record: Vec::new(),
+                start: 0,
+            },
+        })
     }
 }
 
 impl PartialEq for CommittedCopy {
     fn eq(&self, other: &Self) -> bool {
-        self.bytes() == other.bytes()
+        *self.bytes() == *other.bytes()
     }
 }
 
@@ -217,14 +239,14 @@ mod tests {
         };
         let first = CommittedCopy::logged(&record, header.len(), place()).unwrap();
         assert!(first.is_logged());
-        assert_eq!(first.try_bytes(), Some(&payload[..]));
-        // Overwritten: a copy not read yet finds nothing; one read keeps
-        // what it read.
+        assert_eq!(first.try_bytes().as_deref(), Some(&payload[..]));
+        // Overwritten: nothing found, whatever was read before (each use
+        // reads the log again; nothing is kept in memory).
+        let before = first.bytes();
         file.write_all_at(b"other", 100 + header.len() as u64)
             .unwrap();
-        let late = CommittedCopy::logged(&record, header.len(), place()).unwrap();
-        assert_eq!(late.try_bytes(), None);
-        assert!(late.bytes().is_empty());
-        assert_eq!(first.bytes(), &payload[..]);
+        assert!(first.try_bytes().is_none());
+        assert!(first.bytes().is_empty());
+        assert_eq!(&*before, &payload[..]);
     }
 }

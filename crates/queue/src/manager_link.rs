@@ -120,7 +120,7 @@ mod tests {
         assert!(queue.write_out(&id).unwrap());
         assert!(!queue.write_out(&id).unwrap(), "written once");
         let on_disk = std::fs::read(&path).unwrap();
-        assert_eq!(copy.bytes(), &on_disk[..copy.bytes().len()]);
+        assert_eq!(&*copy.bytes(), &on_disk[..copy.bytes().len()]);
         let (from_copy, preloaded) =
             crate::manager::read_committed_copy(&copy, id.as_str()).unwrap();
         let from_file = crate::manager::read_queue_file(&path, id.as_str()).unwrap();

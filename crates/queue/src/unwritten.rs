@@ -292,7 +292,7 @@ impl UnwrittenFiles {
             .bytes
             .try_bytes()
             .ok_or_else(|| io(std::io::Error::other("record not found in the log")))?;
-        spare.file.write_all_at(bytes, 0).map_err(io)?;
+        spare.file.write_all_at(&bytes, 0).map_err(io)?;
         let filler = spare.stale.filler_after(bytes.len() as u64);
         if filler > 0 {
             spare
@@ -378,7 +378,7 @@ mod tests {
         let recovery = after.start_wal_with(Duration::from_secs(3600)).unwrap();
         assert_eq!(recovery.restored, 2);
         let path = after.path_of(QueueName::Incoming, &kept);
-        assert_eq!(std::fs::read(path).unwrap(), kept_copy.bytes());
+        assert_eq!(std::fs::read(path).unwrap(), &*kept_copy.bytes());
         assert_eq!(after.find(&gone), None);
         assert_eq!(after.find(&next), Some(QueueName::Incoming));
     }
@@ -416,7 +416,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let on_disk = std::fs::read(&path).unwrap();
-        assert_eq!(&on_disk[..copy.bytes().len()], copy.bytes());
+        assert_eq!(&on_disk[..copy.bytes().len()], &*copy.bytes());
         assert!(!queue.write_out(&id).unwrap(), "written once");
         queue.remove_file(&id, QueueName::Incoming).await.unwrap();
         assert_eq!(queue.find(&id), None);
@@ -454,7 +454,7 @@ mod tests {
         let recovery = after.start_wal_with(Duration::from_secs(3600)).unwrap();
         assert_eq!(recovery.restored, 1);
         let path = after.path_of(QueueName::Incoming, &id);
-        assert_eq!(std::fs::read(path).unwrap(), copy.bytes());
+        assert_eq!(std::fs::read(path).unwrap(), &*copy.bytes());
     }
 
     /// A record is carried forward once: the next checkpoint that would
@@ -470,7 +470,7 @@ mod tests {
         checkpoint_now(&queue, &slow);
         let path = queue.path_of(QueueName::Incoming, &slow);
         let on_disk = std::fs::read(&path).expect("written out");
-        assert_eq!(&on_disk[..copy.bytes().len()], copy.bytes());
+        assert_eq!(&on_disk[..copy.bytes().len()], &*copy.bytes());
         assert!(!queue.unwritten.contains(slow.as_str()));
 
         let after = Queue::open(dir.path()).unwrap();
@@ -555,7 +555,7 @@ mod tests {
         let recovery = after.start_wal_with(Duration::from_secs(3600)).unwrap();
         assert_eq!(recovery.restored, 1, "recovered from the kept segment");
         let restored = std::fs::read(after.path_of(QueueName::Incoming, &id)).unwrap();
-        assert_eq!(restored, copy.bytes());
+        assert_eq!(restored, &*copy.bytes());
         // Too old to keep: written out, then the segment retires.
         let deadline = Instant::now() + Duration::from_secs(20);
         while segment.exists() || queue.unwritten.contains(id.as_str()) {
@@ -564,7 +564,7 @@ mod tests {
         }
         let path = queue.path_of(QueueName::Incoming, &id);
         let on_disk = std::fs::read(&path).unwrap();
-        assert_eq!(&on_disk[..copy.bytes().len()], copy.bytes());
+        assert_eq!(&on_disk[..copy.bytes().len()], &*copy.bytes());
     }
 
     /// `postsuper -d` of a message that has no file yet: listed for
