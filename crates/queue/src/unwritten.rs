@@ -239,7 +239,7 @@ impl UnwrittenFiles {
         let mut batch = Vec::new();
         for (id, message) in entries.iter() {
             // A copy read back from the log is written out instead: it
-            // would not find its record in the segment carried from.
+            // points at the record in the segment that goes.
             if message.seq <= seq && !message.carried && !message.bytes.is_logged() {
                 if let Some(record) = message.bytes.record() {
                     ids.push(id.clone());
