@@ -529,7 +529,7 @@ mod tests {
     /// recovers it from there), and goes once its file is written out.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_checkpointer_keeps_a_young_message_s_segment() {
-        let age = Duration::from_millis(50);
+        let age = Duration::from_millis(100);
         let (dir, queue, mut requests) = logged_queue(age);
         let (id, copy) = accept(&queue, &mut requests, "young").await;
         let seq = queue.unwritten.lock()[id.as_str()].seq;
@@ -538,19 +538,32 @@ mod tests {
             .join(crate::wal::WAL_DIR)
             .join(format!("{seq:016X}"));
         assert!(segment.exists(), "{}", segment.display());
-        // Several checkpoints later: kept, no file.
-        tokio::time::sleep(age * 4).await;
-        assert!(segment.exists(), "kept");
-        assert!(queue.unwritten.contains(id.as_str()));
-        // What a crash now would leave: a copy of the queue, recovered.
+        // Some checkpoints later (the message may keep its segment for 15
+        // ages): the segment is closed and kept, the message has no file.
+        let wal = queue.wal().expect("log").clone();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !wal.kept_for_test().contains(&seq) {
+            assert!(Instant::now() < deadline, "never kept");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(age * 2).await;
+        // What a crash now would leave: a copy of the queue, taken while
+        // the checkpointer cannot write the file out (the registry's lock).
         let image = tempfile::tempdir().unwrap();
-        let copied = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(dir.path().join("."))
-            .arg(image.path())
-            .status()
-            .unwrap();
-        assert!(copied.success());
+        {
+            let entries = queue.unwritten.lock();
+            assert!(entries.contains_key(id.as_str()), "no file yet");
+            // A checkpoint retires the segment only after writing the
+            // message out, which this lock holds back.
+            assert!(segment.exists(), "still kept");
+            let copied = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(dir.path().join("."))
+                .arg(image.path())
+                .status()
+                .unwrap();
+            assert!(copied.success());
+        }
         let after = Queue::open(image.path()).unwrap();
         let recovery = after.start_wal_with(Duration::from_secs(3600)).unwrap();
         assert_eq!(recovery.restored, 1, "recovered from the kept segment");

@@ -557,6 +557,12 @@ impl Wal {
         closed
     }
 
+    /// The numbers of the segments a checkpoint kept.
+    #[cfg(test)]
+    pub(crate) fn kept_for_test(&self) -> Vec<u64> {
+        self.lock().kept.iter().map(|s| s.seq).collect()
+    }
+
     /// Whether a record of `len` bytes fits in the current segment: its
     /// append will not rotate (which renames a spare segment and fsyncs
     /// `wal/`, or creates and zero-fills a new one).
