@@ -403,6 +403,23 @@ mod tests {
         assert!(!queue.still_incoming(&id));
     }
 
+    /// `mailq` goes by each message's last record across the segments
+    /// (read newest first): a tombstone in a later segment hides the
+    /// message recorded in an earlier one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_listing_goes_by_the_last_record_across_segments() {
+        let (_dir, queue, mut requests) = logged_queue(Duration::from_secs(3600));
+        let (gone, _) = accept(&queue, &mut requests, "gone").await;
+        let (kept, _) = accept(&queue, &mut requests, "kept").await;
+        queue.wal().expect("log").rotate_for_test();
+        queue.remove_file(&gone, QueueName::Incoming).await.unwrap();
+        let (later, _) = accept(&queue, &mut requests, "later").await;
+        let listed: Vec<_> = queue.list().unwrap().into_iter().map(|e| e.id).collect();
+        assert!(listed.contains(&kept), "{listed:?}");
+        assert!(listed.contains(&later), "{listed:?}");
+        assert!(!listed.contains(&gone), "{listed:?}");
+    }
+
     /// A checkpoint writes out the messages of the segments it retires
     /// before it lets their records go; the file is then removed as any.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -913,15 +913,31 @@ pub(crate) fn logged_only(root: &Path) -> Vec<(String, QueueName, Vec<u8>)> {
             ))
         })
         .collect();
-    segments.sort();
+    // Newest first, so that only the payloads of messages whose last
+    // record is their message are copied, never those of the many a
+    // later tombstone removes (kept segments may hold 256 MiB of them).
+    segments.sort_by_key(|s| std::cmp::Reverse(s.0));
     let mut last: HashMap<String, (Kind, QueueName, Vec<u8>)> = HashMap::new();
     for (seq, path) in segments {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
+        // The last record of each id in this segment, where no newer
+        // segment had one.
+        let mut in_segment: HashMap<String, (Kind, QueueName, std::ops::Range<usize>)> =
+            HashMap::new();
         parse_segment(seq, &bytes, |id, kind, queue, payload| {
-            last.insert(id.to_string(), (kind, queue, bytes[payload].to_vec()));
+            if !last.contains_key(id) {
+                in_segment.insert(id.to_string(), (kind, queue, payload));
+            }
         });
+        for (id, (kind, queue, payload)) in in_segment {
+            let payload = match kind {
+                Kind::Message => bytes[payload].to_vec(),
+                Kind::Removed => Vec::new(),
+            };
+            last.insert(id, (kind, queue, payload));
+        }
     }
     for (_, id) in tombstone_files(&dir) {
         last.remove(&id);
