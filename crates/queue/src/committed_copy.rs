@@ -140,11 +140,6 @@ impl CommittedCopy {
         })
     }
 
-    /// Whether the bytes are read back from the log rather than held.
-    pub(crate) fn is_logged(&self) -> bool {
-        matches!(*self.shared, Shared::Logged { .. })
-    }
-
     /// The whole log record of a copy held in memory (`None` for one read
     /// back from the log: it is never carried forward).
     pub(crate) fn record(&self) -> Option<&[u8]> {
@@ -238,7 +233,7 @@ mod tests {
             offset: 100,
         };
         let first = CommittedCopy::logged(&record, header.len(), place()).unwrap();
-        assert!(first.is_logged());
+        assert!(first.record().is_none(), "read back, not held");
         assert_eq!(first.try_bytes().as_deref(), Some(&payload[..]));
         // Overwritten: nothing found, whatever was read before (each use
         // reads the log again; nothing is kept in memory).

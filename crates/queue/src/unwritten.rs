@@ -238,13 +238,15 @@ impl UnwrittenFiles {
         let mut ids = Vec::new();
         let mut batch = Vec::new();
         for (id, message) in entries.iter() {
-            // A copy read back from the log is written out instead: it
-            // points at the record in the segment that goes.
-            if message.seq <= seq && !message.carried && !message.bytes.is_logged() {
-                if let Some(record) = message.bytes.record() {
-                    ids.push(id.clone());
-                    batch.extend_from_slice(record);
-                }
+            // Only a record held in memory is carried: a copy read back
+            // from the log (no `record`) points at the segment that goes,
+            // and is written out below instead.
+            if message.seq > seq || message.carried {
+                continue;
+            }
+            if let Some(record) = message.bytes.record() {
+                ids.push(id.clone());
+                batch.extend_from_slice(record);
             }
         }
         let log_dir = self.root.join(crate::wal::WAL_DIR);
@@ -509,7 +511,7 @@ mod tests {
             .expect("the whole budget");
         let (id, copy) = accept(&queue, &mut requests, "logged").await;
         drop(budget);
-        assert!(copy.is_logged());
+        assert!(copy.record().is_none(), "read back from the log");
         assert_eq!(queue.find(&id), None, "no file at commit");
         let bytes = copy.try_bytes().expect("read back from the log").to_vec();
         assert!(bytes.windows(6).any(|w| w == b"logged"));
