@@ -772,6 +772,8 @@ params! {
     GATEPOST_ACCEPT_UNIMPLEMENTED: Vec<String> = "gatepost_accept_unimplemented", List, Text("");
     /// gatepost-only: let serve/start run a configuration that `gatepost check` proves to be an open relay (a warning is logged at every start); no refuses to start.
     GATEPOST_ALLOW_OPEN_RELAY: bool = "gatepost_allow_open_relay", Bool, Text("no");
+    /// gatepost-only: most bytes of new messages the server holds in memory between their commit and their delivery; past it each is read back from the write-ahead log (0: always read back).
+    GATEPOST_QUEUE_MEMORY_LIMIT: u64 = "gatepost_queue_memory_limit", Size, Text("16777216");
     /// gatepost-only: `host:port` where `gatepost serve` answers `GET /metrics` (Prometheus); empty: no metrics endpoint.
     GATEPOST_METRICS_LISTEN: String = "gatepost_metrics_listen", Str, Text("");
     /// gatepost-only: let `gatepost_metrics_listen` be an address other than loopback; no refuses to start.

@@ -205,6 +205,7 @@ async fn serve_async(
     queue
         .start_write_ahead_log()
         .with_context(|| format!("write-ahead log in {}", queue_dir.display()))?;
+    queue.set_memory_limit(cfg.get(&params::GATEPOST_QUEUE_MEMORY_LIMIT));
     let helper = match account {
         Some(_) => {
             crate::privsep::prepare_mail_spool(&cfg)?;
@@ -380,6 +381,8 @@ impl Server {
                 ),
             );
         }
+        self.queue
+            .set_memory_limit(cfg.get(&params::GATEPOST_QUEUE_MEMORY_LIMIT));
         self.agent.replace(agent);
         std::mem::replace(current, next).stop().await;
         Ok(cfg)

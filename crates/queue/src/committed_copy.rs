@@ -5,7 +5,8 @@
 //! (`unwritten`, docs/durability.md "Unwritten queue files"). Every
 //! message held in memory until its commit (content up to the log's
 //! record limit) may be sent so. While the copies not yet dropped stay
-//! within [`COPY_BUDGET`] bytes the bytes go along in memory; past it, a
+//! within the budget (`gatepost_queue_memory_limit`, [`COPY_BUDGET`]
+//! bytes by default) the bytes go along in memory; past it, a
 //! flood that outruns the deliveries, each copy is only where its record
 //! went in the log, read back from there (the page cache, mostly) when
 //! its delivery starts: the log keeps that segment while the message has
@@ -17,16 +18,33 @@ use std::sync::Arc;
 use crate::wal::{LogPlace, MAX_PAYLOAD};
 
 /// Most bytes held in copies sent and not yet dropped (in the channel,
-/// waiting for admission, in delivery).
+/// waiting for admission, in delivery), unless the server sets another
+/// limit ([`CopyBudget::set_limit`]).
 pub(crate) const COPY_BUDGET: usize = 16 << 20;
 
-/// What the copies of one queue hold now.
-#[derive(Debug, Default)]
+/// What the copies of one queue hold now, and may hold.
+#[derive(Debug)]
 pub(crate) struct CopyBudget {
     held: Arc<AtomicUsize>,
+    limit: AtomicUsize,
+}
+
+impl Default for CopyBudget {
+    fn default() -> Self {
+        CopyBudget {
+            held: Arc::default(),
+            limit: AtomicUsize::new(COPY_BUDGET),
+        }
+    }
 }
 
 impl CopyBudget {
+    /// Hold at most `bytes` in copies from now on (copies already made
+    /// stay until dropped); 0 sends every copy as its place in the log.
+    pub(crate) fn set_limit(&self, bytes: usize) {
+        self.limit.store(bytes, Ordering::Release);
+    }
+
     /// Room for the copy of a queue file holding `content_len` bytes of
     /// content, in a record buffer of `capacity` bytes; `None` when the
     /// content is too large for a log record or the budget is spent.
@@ -34,10 +52,11 @@ impl CopyBudget {
         if content_len > MAX_PAYLOAD as u64 {
             return None;
         }
+        let limit = self.limit.load(Ordering::Acquire);
         let taken = self
             .held
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                (held + capacity <= COPY_BUDGET).then_some(held + capacity)
+                (held + capacity <= limit).then_some(held + capacity)
             });
         taken.ok().map(|_| CopyRoom {
             bytes: capacity,
@@ -206,6 +225,11 @@ mod tests {
         assert_eq!(budget.held.load(Ordering::Acquire), 0);
         // Content too large for a log record is not copied.
         assert!(budget.reserve(100, MAX_PAYLOAD as u64 + 1).is_none());
+        // A limit of 0 takes nothing; a larger one takes more.
+        budget.set_limit(0);
+        assert!(budget.reserve(1, 1).is_none());
+        budget.set_limit(COPY_BUDGET * 2);
+        assert!(budget.reserve(COPY_BUDGET + 1, 1).is_some());
     }
 
     /// A copy read back from the log finds its record only while the

@@ -119,6 +119,15 @@ impl Queue {
         }))
     }
 
+    /// Hold at most `bytes` of new messages in memory between their
+    /// commit and their delivery (`gatepost_queue_memory_limit`); past it
+    /// the queue manager reads each one back from the write-ahead log
+    /// (docs/durability.md, "Unwritten queue files").
+    pub fn set_memory_limit(&self, bytes: u64) {
+        self.copies
+            .set_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
+    }
+
     /// Replay the write-ahead log left by the previous run and log new
     /// messages in it from now on (the server, before its queue manager
     /// and listeners start; docs/durability.md).

@@ -543,6 +543,20 @@ mod tests {
         assert!(!queue.write_out(&id).unwrap(), "written once");
     }
 
+    /// `gatepost_queue_memory_limit`: at 0 every copy is read back from
+    /// the log; raised again, new copies are held in memory.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_memory_limit_decides_which_copies_are_held() {
+        let (_dir, queue, mut requests) = logged_queue(Duration::from_secs(3600));
+        queue.set_memory_limit(0);
+        let (id, copy) = accept(&queue, &mut requests, "limit zero").await;
+        assert!(copy.record().is_none(), "read back from the log");
+        assert_eq!(queue.find(&id), None, "no file at commit");
+        queue.set_memory_limit(1 << 20);
+        let (_, held) = accept(&queue, &mut requests, "limit raised").await;
+        assert!(held.record().is_some(), "held in memory");
+    }
+
     /// The checkpointer itself: the segment of a message without a file
     /// outlives checkpoints while the message is young (a crash then
     /// recovers it from there), and goes once its file is written out.
