@@ -48,6 +48,12 @@ pub(crate) const CHECKPOINT_AGE: Duration = Duration::from_secs(2);
 /// messages without a file may take (`unwritten::KEPT_LOG_LIMIT`), so
 /// that a flood after the first one finds them zero-filled already.
 const MAX_SPARES: usize = (crate::unwritten::KEPT_LOG_LIMIT / SEGMENT_SIZE) as usize;
+/// Spares an idle log keeps: after [`SPARES_IDLE_AGES`] checkpoint ages
+/// (10 minutes) without a segment filling up, the others are removed, so
+/// that a flood's spares do not hold the disk for good.
+const IDLE_SPARES: usize = 2;
+/// See [`IDLE_SPARES`].
+const SPARES_IDLE_AGES: u32 = 300;
 
 /// What a record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +224,9 @@ struct State {
     /// Retired segments (path, size) ready for reuse.
     spares: Vec<(PathBuf, u64)>,
     next_spare: u64,
+    /// When a segment last filled up (the log was busy): spares beyond
+    /// [`IDLE_SPARES`] go once this is long past.
+    last_full: Instant,
 }
 
 /// The log of one queue (see the module header).
@@ -416,6 +425,7 @@ impl Wal {
                 kept_since: Instant::now(),
                 spares: spare_list,
                 next_spare,
+                last_full: Instant::now(),
             }),
             changed: Condvar::new(),
             before_checkpoint: std::sync::OnceLock::new(),
@@ -490,6 +500,7 @@ impl Wal {
     fn append_locked(&self, st: &mut State, record: &mut [u8]) -> io::Result<LogPlace> {
         let len = record.len() as u64;
         if st.current.used + len > st.current.size {
+            st.last_full = Instant::now();
             self.rotate(st, len)?;
             self.changed.notify_all();
         }
@@ -672,6 +683,7 @@ impl Wal {
     fn wait_for_checkpoint(&self) -> (Vec<Segment>, Vec<(PathBuf, String)>) {
         let mut st = self.lock();
         loop {
+            self.trim_idle_spares(&mut st);
             if !st.closed.is_empty() {
                 break;
             }
@@ -766,6 +778,22 @@ impl Wal {
         }
     }
 
+    /// On a log idle for [`SPARES_IDLE_AGES`] checkpoint ages (no segment
+    /// filled up, none kept), remove the spares beyond [`IDLE_SPARES`],
+    /// the smallest first.
+    fn trim_idle_spares(&self, st: &mut State) {
+        if st.spares.len() <= IDLE_SPARES
+            || !st.kept.is_empty()
+            || st.last_full.elapsed() < self.checkpoint_age * SPARES_IDLE_AGES
+        {
+            return;
+        }
+        st.spares.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+        for (path, _) in st.spares.split_off(IDLE_SPARES) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
     /// Keep one spare segment of full size ready so that appenders
     /// rarely zero-fill: a smaller spare still serves an appender that
     /// finds nothing better, but the next one is made at full size.
@@ -807,17 +835,22 @@ struct Last {
 /// Read every segment in order and apply, per queue id, what its last
 /// record says: a tombstone removes the file wherever it is; a message
 /// whose queue file is missing, or does not start with the logged bytes,
-/// is written back from the record.
+/// is written back from the record. One segment is in memory at a time
+/// (kept segments may add up to 256 MiB): the records are found in a
+/// first pass, and each payload needed is read again from its segment.
 fn replay(
     root: &Path,
     segments: &[(u64, PathBuf)],
     tombstones: &[(PathBuf, String)],
 ) -> Result<Recovery, QueueError> {
     let mut recovery = Recovery::default();
-    let mut data: Vec<Vec<u8>> = Vec::with_capacity(segments.len());
+    let mut files: Vec<File> = Vec::with_capacity(segments.len());
     let mut last: HashMap<String, Last> = HashMap::new();
     for (index, (seq, path)) in segments.iter().enumerate() {
-        let bytes = std::fs::read(path).map_err(|e| QueueError::io(path, e))?;
+        let mut file = File::open(path).map_err(|e| QueueError::io(path, e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| QueueError::io(path, e))?;
         let damaged = parse_segment(*seq, &bytes, |id, kind, queue, payload| {
             last.insert(
                 id.to_string(),
@@ -839,7 +872,7 @@ fn replay(
             );
         }
         recovery.damaged += damaged;
-        data.push(bytes);
+        files.push(file);
     }
     // An operator's removal comes after every record of its message (the
     // message existed when it was removed); it removes it from any queue.
@@ -873,14 +906,20 @@ fn replay(
                 }
             }
             Kind::Message => {
-                let payload = &data[rec.segment][rec.payload.clone()];
+                if matches!(found.first(), Some((QueueName::Corrupt, _))) {
+                    continue;
+                }
+                let segment = &segments[rec.segment].1;
+                let mut payload = vec![0; rec.payload.len()];
+                files[rec.segment]
+                    .read_exact_at(&mut payload, rec.payload.start as u64)
+                    .map_err(|e| QueueError::io(segment, e))?;
                 let target = match found.first() {
-                    Some((QueueName::Corrupt, _)) => continue,
-                    Some((_, path)) if starts_with(path, payload) => continue,
+                    Some((_, path)) if starts_with(path, &payload) => continue,
                     Some((_, path)) => path.clone(),
                     None => queue_path(root, rec.queue, id),
                 };
-                restore(root, id, &target, payload)?;
+                restore(root, id, &target, &payload)?;
                 recovery.restored += 1;
                 gatepost_log::info(
                     "qmgr",

@@ -306,3 +306,43 @@ async fn segments_are_full_size_from_the_start_and_spares_stay_few() {
         );
     }
 }
+
+/// A flood leaves up to 256 MiB of spare segments for the next one; on a
+/// log idle for 300 checkpoint ages (10 minutes by default) all but two go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spares_beyond_two_go_once_the_log_is_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join(crate::wal::WAL_DIR);
+    std::fs::create_dir_all(&wal).unwrap();
+    for n in 0..6 {
+        let spare = std::fs::File::create(wal.join(format!("spare.{n}"))).unwrap();
+        spare.set_len(crate::wal::SEGMENT_SIZE).unwrap();
+    }
+    let spares = || {
+        std::fs::read_dir(&wal)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("spare."))
+            .count()
+    };
+    let queue = Queue::open(dir.path()).unwrap();
+    // Idle after 300 × 10 ms.
+    queue.start_wal_with(Duration::from_millis(10)).unwrap();
+    assert_eq!(spares(), 5, "one became the current segment");
+    let started = std::time::Instant::now();
+    while spares() > 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "spares stayed: {}",
+            spares()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(2900),
+        "not idle yet"
+    );
+    // The log still takes messages.
+    let (id, _) = accept(&queue, "after the trim").await;
+    assert_eq!(queue.find(&id), Some(QueueName::Incoming));
+}
