@@ -402,6 +402,12 @@ impl Wal {
             let size = spare.metadata().map(|m| m.len()).unwrap_or(0);
             spare_list.push((spare, size));
         }
+        // No more spares than a flood uses (the replayed segments of a
+        // crash during one come on top of its spares): the smallest go.
+        spare_list.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+        for (path, _) in spare_list.split_off(MAX_SPARES.min(spare_list.len())) {
+            let _ = std::fs::remove_file(path);
+        }
         sync_dir(&dir)?;
         let next_seq = segments.last().map(|s| s.0 + 1).unwrap_or(1);
         let placeholder = Segment {
