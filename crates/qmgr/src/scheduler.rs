@@ -221,10 +221,10 @@ pub async fn run_qmgr(
         }
         tokio::select! {
             _ = &mut shutdown => break,
-            // While a group is gathered for an idle delivery side nobody
-            // listens: senders wake no thread, and the loop's next round
-            // takes what they sent (and the rest of what came with this one).
-            Some(r) = requests.recv(), if !gathering || !tasks.is_empty() => {
+            // While a group is gathered nobody listens: senders wake no
+            // thread, and the loop's next round (a delivery done, the
+            // window's end) takes what they sent.
+            Some(r) = requests.recv(), if !gathering => {
                 scan_incoming |= note_request(r, &mut waiting, &mut gather, &mut wanted, &pickup_wakeup);
             }
             reqs = next_trigger(trigger.as_ref()) => {
