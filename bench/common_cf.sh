@@ -1,5 +1,6 @@
-# The main.cf lines both benchmark scripts give every server (sourced by
-# bench/compare.sh and bench/ab.sh): virtual(8)-style delivery of
+# The main.cf lines the benchmark scripts give every server (sourced by
+# bench/compare.sh, bench/ab.sh and bench/upper_bound.sh), and Postfix's
+# own lines: virtual(8)-style delivery of
 # rcpt@bench.test into one Maildir, no name lookups, no connection limit.
 # A fresh place for one start of a server, under $1: sets BASE (for its
 # configuration, data directory and log), MAIL_BASE (its Maildir base) and
@@ -41,4 +42,24 @@ virtual_gid_maps = static:65534
 maillog_file = $BASE/maillog
 queue_directory = $QUEUE_DIR
 CF
+}
+
+# Postfix's own lines after common_cf (its main.cf for the server at
+# address $1 in the place fresh_base made).
+postfix_cf() {
+  echo "compatibility_level = 3.6"
+  echo "data_directory = $BASE/data"
+  echo "inet_protocols = ipv4"
+  echo "alias_database ="
+  # Postfix checks inet_interfaces against the configured addresses;
+  # master.cf names the one address smtpd listens on.
+  echo "inet_interfaces = loopback-only"
+}
+
+# Debian's master.cf without chroot, smtpd on address $1, port $2.
+postfix_master_cf() {
+  awk -v addr="$1:$2" '
+    /^smtp[ \t]+inet/ { $1 = addr; $5 = "n"; print; next }
+    /^[a-z]/ && NF >= 8 { $5 = "n"; print; next }
+    { print }' /etc/postfix/master.cf
 }

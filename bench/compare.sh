@@ -84,20 +84,8 @@ setup_postfix() { mkdir -p "$WORK/pf"; }
 postfix_config() { # in the place fresh_base made
   mkdir -p "$BASE/etc" "$BASE/data"
   chown postfix "$BASE/data"
-  { common_cf "$PF_IP"
-    echo "compatibility_level = 3.6"
-    echo "data_directory = $BASE/data"
-    echo "inet_protocols = ipv4"
-    echo "alias_database ="
-    # Postfix checks inet_interfaces against the configured addresses;
-    # master.cf names the one address smtpd listens on.
-    echo "inet_interfaces = loopback-only"
-  } > "$BASE/etc/main.cf"
-  # Debian's master.cf without chroot, smtpd on our address.
-  awk -v addr="$PF_IP:$PORT" '
-    /^smtp[ \t]+inet/ { $1 = addr; $5 = "n"; print; next }
-    /^[a-z]/ && NF >= 8 { $5 = "n"; print; next }
-    { print }' /etc/postfix/master.cf > "$BASE/etc/master.cf"
+  { common_cf "$PF_IP"; postfix_cf; } > "$BASE/etc/main.cf"
+  postfix_master_cf "$PF_IP" "$PORT" > "$BASE/etc/master.cf"
 }
 
 # Each load (and each server start) meets a quiet disk: what the previous

@@ -61,11 +61,8 @@ gatepost() { # extra main.cf lines as arguments; sets RATE
 postfix_rate() {
   fresh_base "$WORK/pf"
   mkdir -p "$BASE/etc" "$BASE/data"; chown postfix "$BASE/data"
-  { common_cf "$IP"; echo "compatibility_level = 3.6"; echo "data_directory = $BASE/data"
-    echo "inet_protocols = ipv4"; echo "alias_database ="; echo "inet_interfaces = loopback-only"
-  } > "$BASE/etc/main.cf"
-  awk -v addr="$IP:$PORT" '/^smtp[ \t]+inet/ { $1 = addr; $5 = "n"; print; next }
-    /^[a-z]/ && NF >= 8 { $5 = "n"; print; next } { print }' /etc/postfix/master.cf > "$BASE/etc/master.cf"
+  { common_cf "$IP"; postfix_cf; } > "$BASE/etc/main.cf"
+  postfix_master_cf "$IP" "$PORT" > "$BASE/etc/master.cf"
   PF_DIR=$BASE/etc
   sync; sleep 2
   postfix -c "$PF_DIR" start >/dev/null 2>&1
